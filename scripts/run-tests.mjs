@@ -1,13 +1,32 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with node's test runner (through tsx).
 // Node 20's runner takes no globs, so the files are listed here.
-import { readdirSync, statSync } from 'node:fs';
+//
+// Tests that need real infrastructure live in their own folders, and the infrastructure is
+// started for them here (and stopped afterwards). If it cannot start, the run fails: no test
+// ever skips itself into green.
+//   test/docker/  → a Podman engine with the Docker API  (scripts/testenv/podman/up.sh)
+//   test/k8s/     → a real Kubernetes cluster             (scripts/testenv/k8s/up.sh)
+// Each up.sh writes .testenv/<name>/env.json: environment variables for the tests.
+//
+// Usage: node scripts/run-tests.mjs [--unit] [file-or-folder ...]
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
+const SUITES = [
+  { name: 'podman', folder: 'test/docker' },
+  { name: 'k8s', folder: 'test/k8s' },
+];
+
 function find(dir, out = []) {
   let entries;
-  try { entries = readdirSync(dir); } catch { return out; }
+  try {
+    if (statSync(dir).isFile()) return dir.endsWith('.test.ts') ? [...out, dir] : out;
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
   for (const e of entries) {
     if (e === 'node_modules' || e.startsWith('.')) continue;
     const p = join(dir, e);
@@ -17,7 +36,39 @@ function find(dir, out = []) {
   return out;
 }
 
-const files = [...find('src'), ...find('test')].sort();
-if (files.length === 0) { console.error('run-tests: no test files found'); process.exit(1); }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const roots = args.filter((a) => !a.startsWith('--'));
+let files = (roots.length ? roots : ['src', 'test']).flatMap((r) => find(r)).sort();
+const suiteOf = (f) => SUITES.find((s) => f.startsWith(s.folder + '/'));
+if (unitOnly) files = files.filter((f) => !suiteOf(f));
+if (files.length === 0) {
+  console.error('run-tests: no test files found');
+  process.exit(1);
+}
+
+function sh(script) {
+  console.log(`run-tests: bash ${script}`);
+  return spawnSync('bash', [script], { stdio: 'inherit' }).status ?? 1;
+}
+
+const needed = SUITES.filter((s) => files.some((f) => suiteOf(f) === s));
+const env = { ...process.env };
+const started = [];
+let status = 1;
+try {
+  for (const s of needed) {
+    const up = `scripts/testenv/${s.name}/up.sh`;
+    if (sh(up) !== 0) {
+      console.error(`run-tests: ${up} failed: the ${s.folder} tests need it, so the run fails`);
+      process.exit(1);
+    }
+    started.push(s);
+    Object.assign(env, JSON.parse(readFileSync(`.testenv/${s.name}/env.json`, 'utf8')));
+  }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit', env });
+  status = r.status ?? 1;
+} finally {
+  for (const s of started.reverse()) sh(`scripts/testenv/${s.name}/down.sh`);
+}
+process.exit(status);
