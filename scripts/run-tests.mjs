@@ -59,15 +59,15 @@ let status = 1;
 try {
   for (const s of needed) {
     const up = `scripts/testenv/${s.name}/up.sh`;
-    if (sh(up) !== 0) {
-      console.error(`run-tests: ${up} failed: the ${s.folder} tests need it, so the run fails`);
-      process.exit(1);
-    }
-    started.push(s);
+    started.push(s); // down.sh also cleans up after a half-started up.sh
+    if (sh(up) !== 0) throw new Error(`${up} failed: the ${s.folder} tests need it, so the run fails`);
     Object.assign(env, JSON.parse(readFileSync(`.testenv/${s.name}/env.json`, 'utf8')));
   }
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit', env });
   status = r.status ?? 1;
+} catch (e) {
+  console.error(`run-tests: ${e.message}`);
+  status = 1;
 } finally {
   for (const s of started.reverse()) sh(`scripts/testenv/${s.name}/down.sh`);
 }
