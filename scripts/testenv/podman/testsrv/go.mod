@@ -1,0 +1,3 @@
+module envserve.local/testsrv
+
+go 1.21
