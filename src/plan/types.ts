@@ -71,6 +71,8 @@ interface ExposureCommon {
   protocol: Protocol;
   /** Where in the env file it was declared. */
   position: SourcePosition;
+  /** The builtin that declared it ("host.bind", "runtime.expose", "cloud.k8s.bind"), for messages. */
+  declaredBy: string;
 }
 
 /** `host.bind` / `runtime.expose`: listen on this machine, forward to the env port. */

@@ -1,0 +1,144 @@
+// Kubernetes objects for a plan: a Deployment for the environment (when build() names an image),
+// a Service per k8s-service exposure and an Ingress per k8s-ingress exposure. Pure functions:
+// `envserve render` prints them, and the Kubernetes runtime applies the very same objects.
+import { environmentProcesses, shellCommandFor } from '../../plan/env-commands.js';
+import type { Exposure, K8sIngressExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
+
+export const MANAGED_BY = 'envserve';
+export const LABEL_ENV = 'envserve.dev/env';
+export const LABEL_EXPOSURE = 'envserve.dev/exposure';
+export const ANNOTATION_SOURCE = 'envserve.dev/source';
+
+export interface ManifestOptions {
+  namespace: string;
+  /** Pods the Services select (default: the pods of the Deployment envserve creates). */
+  selector?: Record<string, string>;
+}
+
+type Obj = Record<string, unknown>;
+
+export function ownerLabels(envName: string, exposureId?: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    [LABEL_ENV]: envName,
+    ...(exposureId !== undefined && { [LABEL_EXPOSURE]: exposureId }),
+  };
+}
+
+/** A DNS-1035 label (what Service names must be): lowercase, starts with a letter, at most 63 chars. */
+export function objectName(...parts: string[]): string {
+  const raw = parts.join('-').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-');
+  const name = raw.replace(/^[^a-z]+/, '').slice(0, 63).replace(/-+$/, '');
+  return name || 'envserve';
+}
+
+export function serviceName(plan: Plan, e: K8sServiceExposure): string {
+  return objectName(plan.env.name, e.id.replace(/^service-/, ''));
+}
+
+export function ingressName(plan: Plan, e: K8sIngressExposure): string {
+  return objectName(plan.env.name, e.id.replace(/^ingress-/, ''));
+}
+
+export function renderManifests(plan: Plan, opts: ManifestOptions): Obj[] {
+  const objects: Obj[] = [];
+  const selector = opts.selector ?? { [LABEL_ENV]: plan.env.name };
+  const deployment = renderDeployment(plan, opts.namespace);
+  if (deployment) objects.push(deployment);
+  for (const e of plan.exposures) {
+    if (e.kind === 'k8s-service') objects.push(renderService(plan, e, opts.namespace, selector));
+    else if (e.kind === 'k8s-ingress') objects.push(renderIngress(plan, e, opts.namespace));
+  }
+  return objects;
+}
+
+function metadata(plan: Plan, name: string, namespace: string, exposureId?: string): Obj {
+  return {
+    name,
+    namespace,
+    labels: ownerLabels(plan.env.name, exposureId),
+    annotations: { [ANNOTATION_SOURCE]: plan.source },
+  };
+}
+
+/** Every port the environment listens on: its services and every exposed env port. */
+function containerPorts(plan: Plan): number[] {
+  const ports = new Set<number>(plan.env.services.map((s) => s.port));
+  for (const e of plan.exposures as Exposure[]) if (e.kind !== 'k8s-ingress') ports.add(e.envPort);
+  return [...ports].filter((p) => Number.isInteger(p) && p > 0 && p <= 65535).sort((a, b) => a - b);
+}
+
+export function renderDeployment(plan: Plan, namespace: string): Obj | undefined {
+  const image = plan.env.base.image;
+  if (!image) return undefined;
+  const name = objectName(plan.env.name);
+  const labels = { [LABEL_ENV]: plan.env.name };
+  const command = plan.env.entrypoint ?? shellCommandFor(environmentProcesses(plan.env, { listenAddress: '0.0.0.0' }));
+  const env = Object.entries(plan.env.environment).map(([k, v]) => ({ name: k, value: v }));
+  const container: Obj = {
+    name: 'env',
+    image,
+    ...(command && { command }),
+    ports: containerPorts(plan).map((p) => ({ containerPort: p, protocol: 'TCP' })),
+    ...(env.length > 0 && { env }),
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(plan, name, namespace),
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels: { ...ownerLabels(plan.env.name) } },
+        spec: { containers: [container] },
+      },
+    },
+  };
+}
+
+export function renderService(plan: Plan, e: K8sServiceExposure, namespace: string, selector: Record<string, string>): Obj {
+  const port: Obj = {
+    name: e.protocol === 'http' ? 'http' : 'tcp',
+    protocol: 'TCP',
+    port: e.servicePort,
+    targetPort: e.envPort,
+    ...(e.nodePort !== undefined && { nodePort: e.nodePort }),
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(plan, serviceName(plan, e), namespace, e.id),
+    spec: { type: e.serviceType, selector, ports: [port] },
+  };
+}
+
+export function renderIngress(plan: Plan, e: K8sIngressExposure, namespace: string): Obj {
+  const service = plan.exposures.find((x): x is K8sServiceExposure => x.id === e.serviceId && x.kind === 'k8s-service');
+  if (!service) throw new Error(`ingress ${e.id} refers to unknown service exposure ${e.serviceId}`);
+  const meta = metadata(plan, ingressName(plan, e), namespace, e.id);
+  if (e.annotations) meta.annotations = { ...(meta.annotations as Obj), ...e.annotations };
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: meta,
+    spec: {
+      ...(e.className !== undefined && { ingressClassName: e.className }),
+      ...(e.tlsSecret !== undefined && { tls: [{ hosts: [e.host], secretName: e.tlsSecret }] }),
+      rules: [
+        {
+          host: e.host,
+          http: {
+            paths: [
+              {
+                path: e.path,
+                pathType: 'Prefix',
+                backend: { service: { name: serviceName(plan, service), port: { number: e.servicePort } } },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,25 @@
+// `envserve render`: the Kubernetes YAML for the cloud exposures, ready for `kubectl apply -f -`.
+import type { Command } from 'commander';
+import { stringify as toYaml } from 'yaml';
+import { renderManifests } from '../../apply/k8s/manifests.js';
+import { planFromFile } from '../../plan/from-file.js';
+import { printWarnings } from '../output.js';
+
+export function registerRender(program: Command): void {
+  program
+    .command('render')
+    .description('print the Kubernetes objects (Deployment, Services, Ingresses) for the env file')
+    .option('-f, --file <path>', 'the env file', 'build.envd')
+    .option('-n, --namespace <namespace>', 'the namespace of the objects', 'default')
+    .option('--name <name>', "the environment's name (default: the env file's directory name)")
+    .action((opts: { file: string; namespace: string; name?: string }) => {
+      const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+      printWarnings(plan.warnings);
+      const objects = renderManifests(plan, { namespace: opts.namespace });
+      if (objects.length === 0) {
+        process.stderr.write('note: the env file declares no Kubernetes Service or Ingress, and build() names no image\n');
+        return;
+      }
+      process.stdout.write(objects.map((o) => toYaml(o)).join('---\n'));
+    });
+}

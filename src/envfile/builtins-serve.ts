@@ -1,0 +1,155 @@
+// The builtins of serve(): `host.bind`, `cloud.k8s.bind`, `cloud.k8s.ingress`, and `presets`.
+// Each records an exposure intent at the position of its call; ranges and conflicts are checked
+// later, for the whole plan at once.
+import { didYouMean } from '../errors.js';
+import { EvalError, Struct, toInt, toStr, toStrDict, type Value } from '../lang/index.js';
+import type { Protocol, ServiceType } from '../plan/types.js';
+import { define, given, type Args } from './define.js';
+import { PRESETS, PRESET_ALIASES } from './presets.js';
+import type { IngressIntent, Recorder } from './recorder.js';
+
+const PROTOCOLS: Protocol[] = ['tcp', 'http'];
+const SERVICE_TYPES: ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer'];
+
+export function serveBuiltins(rec: Recorder): Record<string, Value> {
+  // Ingress values are Structs; this remembers what each one declared, and where.
+  const ingresses = new WeakMap<Struct, IngressIntent>();
+  const optStr = (fn: string, a: Args, name: string) => (given(a[name]) ? toStr(fn, name, a[name]!) : undefined);
+  const optInt = (fn: string, a: Args, name: string) => (given(a[name]) ? toInt(fn, name, a[name]!) : undefined);
+
+  const host = new Struct('host', {
+    bind: define('host.bind', ['env_port', 'host_port?', 'listen_addr?', 'protocol?', 'name?'], (a, position) => {
+      const protocol = protocolArg('host.bind', a);
+      const name = optStr('host.bind', a, 'name');
+      rec.exposures.push({
+        via: 'host.bind',
+        position,
+        envPort: toInt('host.bind', 'env_port', a.env_port!),
+        hostPort: optInt('host.bind', a, 'host_port') ?? 0,
+        listenAddress: optStr('host.bind', a, 'listen_addr') ?? '127.0.0.1',
+        ...(protocol && { protocol }),
+        ...(name && { name }),
+      });
+    }),
+  });
+
+  const bind = define(
+    'cloud.k8s.bind',
+    ['env_port', 'host_port?', 'type?', 'service_port?', 'node_port?', 'ingress?', 'name?', 'listen_addr?', 'protocol?'],
+    (a, position) => {
+      const fn = 'cloud.k8s.bind';
+      const envPort = toInt(fn, 'env_port', a.env_port!);
+      const hostPort = optInt(fn, a, 'host_port');
+      let serviceType = given(a.type) ? serviceTypeArg(toStr(fn, 'type', a.type!)) : undefined;
+      const servicePort = optInt(fn, a, 'service_port');
+      const nodePort = optInt(fn, a, 'node_port');
+      const listenAddress = optStr(fn, a, 'listen_addr');
+      const protocol = protocolArg(fn, a);
+      const name = optStr(fn, a, 'name');
+      let ingress: IngressIntent | undefined;
+      if (given(a.ingress)) {
+        ingress = a.ingress instanceof Struct ? ingresses.get(a.ingress) : undefined;
+        if (!ingress) throw new EvalError(`${fn}: ingress must be made by cloud.k8s.ingress(host=...)`);
+        serviceType ??= 'ClusterIP'; // an Ingress needs a Service to route to
+      }
+
+      if (hostPort !== undefined && serviceType !== undefined) {
+        throw new EvalError(
+          `${fn}: give either host_port (a port-forward) or type (a Service), not both`,
+          'declare the port-forward and the Service in two cloud.k8s.bind calls',
+        );
+      }
+      if (hostPort === undefined && serviceType === undefined) {
+        throw new EvalError(
+          `${fn}: needs host_port (a port-forward to this machine) or type (a Service)`,
+          'e.g. cloud.k8s.bind(env_port=8888, host_port=8888) or cloud.k8s.bind(env_port=8888, type=cloud.k8s.clusterIP)',
+        );
+      }
+      if (hostPort !== undefined) {
+        for (const arg of ['service_port', 'node_port'] as const) {
+          if (given(a[arg])) throw new EvalError(`${fn}: ${arg} applies to a Service; a port-forward (host_port) takes none`);
+        }
+      } else if (listenAddress !== undefined) {
+        throw new EvalError(`${fn}: listen_addr applies to a port-forward (host_port), not to a Service`);
+      }
+      if (nodePort !== undefined && serviceType === 'ClusterIP') {
+        throw new EvalError(`${fn}: node_port needs type=cloud.k8s.nodePort or cloud.k8s.loadBalancer, not clusterIP`);
+      }
+      rec.exposures.push({
+        via: fn,
+        position,
+        envPort,
+        ...(hostPort !== undefined && { hostPort, listenAddress: listenAddress ?? '127.0.0.1' }),
+        ...(serviceType && { serviceType, servicePort: servicePort ?? envPort }),
+        ...(nodePort !== undefined && { nodePort }),
+        ...(ingress && { ingress }),
+        ...(protocol && { protocol }),
+        ...(name && { name }),
+      });
+    },
+  );
+
+  const ingress = define('cloud.k8s.ingress', ['host', 'path?', 'class_name?', 'tls_secret?', 'annotations?'], (a, position) => {
+    const fn = 'cloud.k8s.ingress';
+    const intent: IngressIntent = {
+      host: toStr(fn, 'host', a.host!),
+      path: optStr(fn, a, 'path') ?? '/',
+      annotations: given(a.annotations) ? toStrDict(fn, 'annotations', a.annotations!) : {},
+      position,
+    };
+    const className = optStr(fn, a, 'class_name');
+    const tlsSecret = optStr(fn, a, 'tls_secret');
+    if (className) intent.className = className;
+    if (tlsSecret) intent.tlsSecret = tlsSecret;
+    const value = new Struct('ingress', {
+      host: intent.host,
+      path: intent.path,
+    });
+    ingresses.set(value, intent);
+    return value;
+  });
+
+  const cloud = new Struct('cloud', {
+    k8s: new Struct('cloud.k8s', {
+      bind,
+      ingress,
+      clusterIP: 'ClusterIP',
+      nodePort: 'NodePort',
+      loadBalancer: 'LoadBalancer',
+    }),
+  });
+
+  return { host, cloud, presets: presetsStruct(rec) };
+}
+
+function protocolArg(fn: string, a: Args): Protocol | undefined {
+  if (!given(a.protocol)) return undefined;
+  const p = toStr(fn, 'protocol', a.protocol!).toLowerCase();
+  if ((PROTOCOLS as string[]).includes(p)) return p as Protocol;
+  const hint = didYouMean(p, PROTOCOLS);
+  throw new EvalError(`${fn}: protocol must be "tcp" or "http", got "${p}"`, hint && `did you mean "${hint}"?`);
+}
+
+function serviceTypeArg(t: string): ServiceType {
+  const found = SERVICE_TYPES.find((s) => s.toLowerCase() === t.toLowerCase());
+  if (found) return found;
+  const hint = didYouMean(t, SERVICE_TYPES);
+  throw new EvalError(
+    `cloud.k8s.bind: type must be cloud.k8s.clusterIP, cloud.k8s.nodePort or cloud.k8s.loadBalancer, got "${t}"`,
+    hint && `did you mean "${hint}"?`,
+  );
+}
+
+/** `presets.<name>` with `.port`, `.protocol`; known misspellings work and warn where they are used. */
+function presetsStruct(rec: Recorder): Struct {
+  const fields: Record<string, Value> = {};
+  for (const p of PRESETS) {
+    fields[p.name] = new Struct(`presets.${p.name}`, { name: p.name, port: BigInt(p.port), protocol: p.protocol });
+  }
+  return new Struct('presets', fields, (attr, pos) => {
+    const right = PRESET_ALIASES[attr];
+    if (!right) return undefined;
+    rec.warn(`presets.${attr} is a misspelling of presets.${right}; using presets.${right}`, pos);
+    return fields[right];
+  });
+}

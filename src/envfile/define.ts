@@ -1,0 +1,27 @@
+// Small helpers to declare env-file builtins: each is a named function with declared parameters
+// that records into the Recorder and returns None.
+import { formatPosition } from '../errors.js';
+import { Builtin, None, unpackArgs, type CallInfo, type Value } from '../lang/index.js';
+
+export type Args = Record<string, Value | undefined>;
+
+/**
+ * A builtin called `fullName` (e.g. "host.bind") taking `params` ("env_port", "host_port?", ...).
+ * `body` gets the unpacked arguments and the call's position as "file:line:col".
+ */
+export function define(
+  fullName: string,
+  params: string[],
+  body: (args: Args, position: string, call: CallInfo) => Value | void,
+): Builtin {
+  return new Builtin(fullName, (call, args, kwargs) => {
+    const unpacked = unpackArgs(fullName, args, kwargs, params);
+    const result = body(unpacked, formatPosition(call.pos), call);
+    return result === undefined ? None : result;
+  });
+}
+
+/** A value was given and is not None. */
+export function given(v: Value | undefined): v is Value {
+  return v !== undefined && v !== None;
+}

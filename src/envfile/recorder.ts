@@ -1,0 +1,75 @@
+// What the env-file builtins record while build() and serve() run: typed intents, nothing more.
+// No builtin talks to a runtime; the planner turns these records into a Plan.
+import type { BaseSpec, PlanWarning, Protocol, ServiceType } from '../plan/types.js';
+
+/** The environment as build() describes it. */
+export interface EnvDraft {
+  base: BaseSpec;
+  jupyter?: { port: number; passwordHash?: string; tokenSet?: boolean; position: string };
+  rstudio?: { port: number; position: string };
+  packages: { python: string[]; apt: string[]; r: string[]; conda: string[] };
+  daemons: string[][];
+  commands: Record<string, string>;
+  environment: Record<string, string>;
+  extraPath: string[];
+  entrypoint?: string[];
+  copies: { source: string; target: string }[];
+  shell?: string;
+  pipIndex?: { url: string; extraUrl?: string };
+}
+
+/** `cloud.k8s.ingress(...)`, attached to a Service binding. */
+export interface IngressIntent {
+  host: string;
+  path: string;
+  className?: string;
+  tlsSecret?: string;
+  annotations: Record<string, string>;
+  position: string;
+}
+
+/** One exposure call, with the name of the builtin that declared it (for messages). */
+export type ExposureIntent =
+  | {
+      via: 'host.bind' | 'runtime.expose';
+      position: string;
+      envPort: number;
+      hostPort: number;
+      listenAddress: string;
+      protocol?: Protocol;
+      name?: string;
+    }
+  | {
+      via: 'cloud.k8s.bind';
+      position: string;
+      envPort: number;
+      /** A port-forward when set (and no service type). */
+      hostPort?: number;
+      listenAddress?: string;
+      serviceType?: ServiceType;
+      servicePort?: number;
+      nodePort?: number;
+      ingress?: IngressIntent;
+      protocol?: Protocol;
+      name?: string;
+    };
+
+export class Recorder {
+  readonly env: EnvDraft = {
+    base: {},
+    packages: { python: [], apt: [], r: [], conda: [] },
+    daemons: [],
+    commands: {},
+    environment: {},
+    extraPath: [],
+    copies: [],
+  };
+  readonly exposures: ExposureIntent[] = [];
+  readonly warnings: PlanWarning[] = [];
+
+  warn(message: string, position?: string): void {
+    // The same typo used twice warns once per place, and the same place warns once.
+    if (this.warnings.some((w) => w.message === message && w.position === position)) return;
+    this.warnings.push(position === undefined ? { message } : { message, position });
+  }
+}

@@ -1,0 +1,25 @@
+// The whole front half in one call: read an env file, plan it, validate it.
+import { basename, dirname } from 'node:path';
+import { IssuesError } from '../errors.js';
+import { loadEnvFile, type EnvFile, type LoadOptions } from '../envfile/load.js';
+import { buildPlan, envNameFrom } from './build-plan.js';
+import type { Plan } from './types.js';
+import { validatePlan } from './validate.js';
+
+export interface PlanOptions extends LoadOptions {
+  /** The environment's name (default: the env file's directory name, as envd does). */
+  envName?: string;
+}
+
+/** Plans an env file and validates the plan; throws a UserError for a bad file or an invalid plan. */
+export function planFromFile(path: string, opts: PlanOptions = {}): Plan {
+  return planEnvFile(loadEnvFile(path, opts), opts.envName);
+}
+
+export function planEnvFile(file: EnvFile, envName?: string): Plan {
+  const name = envName ?? envNameFrom(basename(dirname(file.absolutePath)));
+  const plan = buildPlan(file.path, name, file.rec);
+  const result = validatePlan(plan);
+  if (!result.ok) throw new IssuesError(result.issues);
+  return plan;
+}
