@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Stops the envserve test cluster and removes everything up.sh made: its processes, the network
+# namespace (with the iptables rules, routes and veth pair that live in it), the host route to
+# the LoadBalancer pool and .testenv/k8s/. The last run's logs are kept in .testenv/k8s-logs/.
+#
+#   bash scripts/testenv/k8s/down.sh [--quiet]
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+QUIET=0; [ "${1:-}" = "--quiet" ] && QUIET=1
+say() { [ $QUIET = 1 ] || log "$@"; }
+T0=$(now_ms)
+[ "$(id -u)" = 0 ] || die "down.sh must run as root"
+
+alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+# stop PIDS...: TERM, up to 5 s, then KILL
+stop_pids() {
+  [ $# -gt 0 ] || return 0
+  kill -TERM "$@" 2>/dev/null
+  local i
+  for i in $(seq 50); do alive "$@" || return 0; sleep 0.1; done
+  say "killing $* (did not stop on TERM)"
+  kill -KILL "$@" 2>/dev/null
+  for i in $(seq 20); do alive "$@" || return 0; sleep 0.1; done
+}
+
+# 1. the components, in reverse order of start (the helpers and proxies first, etcd last)
+if [ -d "$STATE/run" ]; then
+  for name in pod-backer test-lb-controller traefik kube-proxy kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    f="$STATE/run/$name.pid"
+    [ -f "$f" ] || continue
+    p=$(cat "$f")
+    if kill -0 "$p" 2>/dev/null; then say "stopping $name ($p)"; stop_pids "$p"; fi
+  done
+fi
+
+# 2. anything else still running inside the namespace (e.g. from a run whose state is gone)
+if ip netns list 2>/dev/null | grep -qw "$NETNS"; then
+  mapfile -t left < <(ip netns pids "$NETNS" 2>/dev/null)
+  if [ ${#left[@]} -gt 0 ]; then say "stopping leftover processes in $NETNS: ${left[*]}"; stop_pids "${left[@]}"; fi
+  ip netns del "$NETNS" || die "could not delete network namespace $NETNS"
+  say "deleted network namespace $NETNS"
+fi
+
+# 3. host side: the veth goes with the namespace, and the LB route with the veth; make sure.
+ip link show "$VETH_HOST" >/dev/null 2>&1 && ip link del "$VETH_HOST"
+ip route show "$LB_POOL" 2>/dev/null | grep -q . && ip route del "$LB_POOL"
+# iproute2 made /run/netns a mount point when the first namespace was added; drop it if empty.
+if mountpoint -q /run/netns 2>/dev/null && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+  umount /run/netns 2>/dev/null || true
+fi
+
+# 4. state: keep the logs for diagnosis, remove the rest
+if [ -d "$STATE" ]; then
+  if [ -d "$STATE/logs" ]; then rm -rf "$REPO_ROOT/.testenv/k8s-logs"; mv "$STATE/logs" "$REPO_ROOT/.testenv/k8s-logs"; fi
+  rm -rf "$STATE"
+fi
+say "down in $(awk "BEGIN{printf \"%.1f\", ($(now_ms) - $T0)/1000}") s"

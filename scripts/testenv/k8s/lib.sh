@@ -1,0 +1,63 @@
+# Common settings and helpers of the test cluster scripts. Sourced, never run.
+# shellcheck shell=bash
+
+K8S_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$K8S_DIR/../../.." && pwd)"
+# shellcheck source=versions.sh
+. "$K8S_DIR/versions.sh"
+
+# Everything fetched or built lives outside the repo, keyed by version, so a fresh clone on the
+# same machine starts warm.
+CACHE="${ENVSERVE_TESTENV_CACHE:-$HOME/.cache/envserve-testenv}"
+export GOMODCACHE="$CACHE/go/mod"
+export GOCACHE="$CACHE/go/build"
+export GOTOOLCHAIN=local
+export GOFLAGS="-buildvcs=false -mod=mod"
+export CGO_ENABLED=0
+
+# The running cluster's state (relative to the repo root; .testenv/ is git-ignored).
+STATE="$REPO_ROOT/.testenv/k8s"
+
+# Network layout. Everything but the /30 on the veth pair exists only inside the namespace.
+NETNS="${ENVSERVE_TESTENV_NETNS:-envserve-k8s}"
+VETH_HOST="${NETNS:0:8}-h"        # interface names are at most 15 characters
+VETH_NS="${NETNS:0:8}-n"
+HOST_IP=10.250.0.1                # host side of the veth pair
+NODE_IP=10.250.0.2                # namespace side: the node's address, API server, NodePorts, Ingress
+POD_CIDR=10.244.0.0/24            # pod IPs (KWOK --cidr); routed "local" inside the namespace
+SERVICE_CIDR=10.96.0.0/16         # ClusterIPs; routed "local" inside the namespace
+KUBERNETES_SVC_IP=10.96.0.1       # the first address of SERVICE_CIDR (the "kubernetes" Service)
+LB_POOL=10.250.1.0/28             # LoadBalancer addresses; routed "local" inside the namespace,
+                                  # and from the host only through the veth (to the namespace)
+NODEPORT_RANGE=30000-32767
+APISERVER_PORT=6443
+KWOK_NODE_PORT=10250
+NODE_NAME=envserve-node
+INGRESS_HTTP_PORT=80
+TEST_NAMESPACE=envserve-test      # the namespace the restricted user may use
+
+log() { printf '[k8s-testenv %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[k8s-testenv] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# bin_dir COMPONENT VERSION -> where that component's binaries are cached
+bin_dir() { echo "$CACHE/bin/$1-$2-r$RECIPE_REV"; }
+
+# Phase timing: phase_start NAME; ...; phase_end   (prints and records the duration)
+PHASE_NAME=""; PHASE_T0=0
+TIMINGS=()
+now_ms() { date +%s%3N; }
+phase_start() { PHASE_NAME="$1"; PHASE_T0=$(now_ms); log "phase: $1 ..."; }
+phase_end() {
+  local ms=$(( $(now_ms) - PHASE_T0 ))
+  TIMINGS+=("$PHASE_NAME=$ms")
+  log "phase: $PHASE_NAME done in $(awk "BEGIN{printf \"%.1f\", $ms/1000}") s"
+}
+print_timings() {
+  local t
+  log "timings:"
+  for t in "${TIMINGS[@]}"; do
+    printf '  %-28s %8.1f s\n' "${t%%=*}" "$(awk "BEGIN{print ${t#*=}/1000}")" >&2
+  done
+}
+
+in_ns() { ip netns exec "$NETNS" "$@"; }

@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# Starts the envserve test cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# KWOK (node + pod status + kubelet API), kube-proxy (iptables), Traefik (Ingress), the test-only
+# LoadBalancer controller and the pod backer, all inside the network namespace $NETNS.
+# Builds missing components first (see build.sh). Writes .testenv/k8s/env.json.
+#
+#   bash scripts/testenv/k8s/up.sh        (run as root; cleans a previous run first)
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+T_ALL=$(now_ms)
+[ "$(id -u)" = 0 ] || die "up.sh must run as root (it creates a network namespace)"
+
+# ---------------------------------------------------------------- prerequisites
+phase_start "prerequisites"
+missing=()
+for c in ip iptables iptables-restore openssl curl node go flock setsid; do
+  command -v "$c" >/dev/null || missing+=("$c")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  pkgs=()
+  for c in "${missing[@]}"; do
+    case "$c" in
+      iptables|iptables-restore) pkgs+=(iptables) ;;
+      ip) pkgs+=(iproute2) ;;
+      openssl|curl) pkgs+=("$c") ;;
+      flock|setsid) pkgs+=(util-linux) ;;
+      *) die "prerequisite '$c' is missing and is not installed by this script" ;;
+    esac
+  done
+  log "installing ${pkgs[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "${pkgs[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "${pkgs[@]}" >/dev/null; } ||
+    die "prerequisites: could not install ${pkgs[*]} with apt-get"
+fi
+phase_end
+
+# ---------------------------------------------------------------- clean a previous run
+if [ -d "$STATE" ] || ip netns list 2>/dev/null | grep -qw "$NETNS"; then
+  phase_start "clean previous run"
+  bash "$K8S_DIR/down.sh" --quiet || die "cleaning the previous run failed (down.sh)"
+  phase_end
+fi
+
+# ---------------------------------------------------------------- build (cached)
+phase_start "build (cached unless versions changed)"
+bash "$K8S_DIR/build.sh" 2>&1 | sed 's/^/    /' >&2
+[ "${PIPESTATUS[0]}" = 0 ] || die "build failed (see above)"
+phase_end
+KBIN=$(bin_dir kubernetes "$K8S_VERSION"); EBIN=$(bin_dir etcd "$ETCD_VERSION")
+WBIN=$(bin_dir kwok "$KWOK_VERSION"); TBIN=$(bin_dir traefik "$TRAEFIK_VERSION")
+
+mkdir -p "$STATE"/{pki,run,logs,etcd}
+PKI="$STATE/pki"; RUN="$STATE/run"; LOGS="$STATE/logs"
+# If anything below fails, stop what was started so no half cluster is left behind.
+trap 'rc=$?; if [ $rc -ne 0 ]; then log "up.sh failed: stopping what was started (logs kept in .testenv/k8s-logs)"; bash "$K8S_DIR/down.sh" --quiet || true; fi' EXIT
+
+# ---------------------------------------------------------------- certificates
+phase_start "certificates"
+(
+  cd "$PKI"
+  gen_key() { openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null; }
+  gen_key ca
+  openssl req -x509 -new -key ca.key -sha256 -days 30 -subj "/CN=envserve-test-ca" -out ca.crt 2>/dev/null
+  # sign NAME SUBJECT EXT
+  sign() {
+    gen_key "$1"
+    openssl req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
+    printf '%s\n' "$3" > "$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 30 \
+      -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+    rm -f "$1.csr" "$1.ext"
+  }
+  SERVER_EXT="basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth"
+  CLIENT_EXT="basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+  sign apiserver "/CN=kube-apiserver" "$SERVER_EXT
+subjectAltName=IP:$NODE_IP,IP:127.0.0.1,IP:$KUBERNETES_SVC_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
+  sign kubelet "/CN=$NODE_NAME" "$SERVER_EXT
+subjectAltName=IP:$NODE_IP,DNS:$NODE_NAME"
+  sign admin "/O=system:masters/CN=envserve-test-admin" "$CLIENT_EXT"
+  sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$CLIENT_EXT"
+  sign restricted "/CN=envserve-test-restricted" "$CLIENT_EXT"
+  gen_key sa
+  openssl ec -in sa.key -pubout -out sa.pub 2>/dev/null
+) || die "certificates: openssl failed"
+
+# kubeconfig NAME CERTNAME: a kubeconfig with the certificates embedded
+kubeconfig() {
+  cat > "$STATE/$1.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: envserve-test
+  cluster:
+    server: https://$NODE_IP:$APISERVER_PORT
+    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
+users:
+- name: $1
+  user:
+    client-certificate-data: $(base64 -w0 "$PKI/$2.crt")
+    client-key-data: $(base64 -w0 "$PKI/$2.key")
+contexts:
+- name: envserve-test-$1
+  context: {cluster: envserve-test, user: $1${3:+, namespace: $3}}
+current-context: envserve-test-$1
+EOF
+  chmod 600 "$STATE/$1.kubeconfig"
+}
+kubeconfig admin admin
+kubeconfig restricted restricted "$TEST_NAMESPACE"
+ADMIN_KC="$STATE/admin.kubeconfig"
+phase_end
+
+# ---------------------------------------------------------------- network namespace
+phase_start "network namespace"
+ip netns add "$NETNS" || die "network namespace: 'ip netns add $NETNS' failed"
+ip link add "$VETH_HOST" type veth peer name "$VETH_NS" netns "$NETNS" || die "network namespace: creating the veth pair failed"
+ip addr add "$HOST_IP/30" dev "$VETH_HOST"
+ip link set "$VETH_HOST" up
+in_ns ip link set lo up
+in_ns ip addr add "$NODE_IP/30" dev "$VETH_NS"
+in_ns ip link set "$VETH_NS" up
+# Pod IPs, ClusterIPs and LoadBalancer addresses are local addresses inside the namespace: a
+# process there can listen on a pod IP, and kube-proxy's DNAT turns a ClusterIP / NodePort /
+# LB address into one. The namespace has NO default route, so nothing can leave it but replies
+# to the host over the /30.
+in_ns ip route add local "$POD_CIDR" dev lo
+in_ns ip route add local "$SERVICE_CIDR" dev lo
+in_ns ip route add local "$LB_POOL" dev lo
+# From the host, LoadBalancer addresses are reached through the veth (so they land in the
+# namespace); ClusterIPs and pod IPs are not routed from the host at all.
+ip route add "$LB_POOL" via "$NODE_IP" dev "$VETH_HOST"
+# Let the host reach the namespace's DNATed services: no martian filtering on the veth.
+in_ns sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 "net.ipv4.conf.$VETH_NS.rp_filter=0" || true
+in_ns sysctl -qw net.ipv4.ip_forward=1 || true
+phase_end
+
+# start NAME CMD...: run a component inside the namespace, detached, logging to logs/NAME.log
+start() {
+  local name=$1; shift
+  setsid ip netns exec "$NETNS" "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
+  echo $! > "$RUN/$name.pid"
+}
+# wait_for NAME SECONDS CMD...: poll CMD until it succeeds; fail naming the component
+wait_for() {
+  local name=$1 secs=$2; shift 2
+  local deadline=$(( $(now_ms) + secs * 1000 ))
+  while ! "$@" >/dev/null 2>&1; do
+    if [ -f "$RUN/$name.pid" ] && ! kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
+      log "$name exited; last lines of its log:"; tail -n 25 "$LOGS/$name.log" >&2 || true
+      die "$name failed to start (log: .testenv/k8s-logs/$name.log)"
+    fi
+    if [ "$(now_ms)" -gt "$deadline" ]; then
+      log "$name: not ready after ${secs}s; last lines of its log:"; tail -n 25 "$LOGS/$name.log" >&2 || true
+      die "$name did not become ready within ${secs}s (log: .testenv/k8s-logs/$name.log)"
+    fi
+    sleep 0.1
+  done
+}
+KUBECTL=(kubectl --kubeconfig "$ADMIN_KC" --request-timeout=20s)
+api_ok() { curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://$NODE_IP:$APISERVER_PORT$1"; }
+
+# ---------------------------------------------------------------- etcd
+phase_start "etcd"
+start etcd "$EBIN/etcd" --name envserve-test --data-dir "$STATE/etcd" \
+  --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+  --initial-cluster envserve-test=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
+  --unsafe-no-fsync=true --log-level=warn --quota-backend-bytes=1073741824
+wait_for etcd 30 in_ns curl -sf http://127.0.0.1:2381/health
+phase_end
+
+# ---------------------------------------------------------------- kube-apiserver
+phase_start "kube-apiserver"
+start kube-apiserver "$KBIN/kube-apiserver" \
+  --etcd-servers=http://127.0.0.1:2379 \
+  --bind-address="$NODE_IP" --advertise-address="$NODE_IP" --secure-port="$APISERVER_PORT" \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --client-ca-file="$PKI/ca.crt" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --service-cluster-ip-range="$SERVICE_CIDR" --service-node-port-range="$NODEPORT_RANGE" \
+  --authorization-mode=Node,RBAC --allow-privileged=true \
+  --profiling=false --v=1
+wait_for kube-apiserver 90 api_ok /readyz
+phase_end
+
+# ---------------------------------------------------------------- controllers, scheduler
+phase_start "controller-manager, scheduler"
+start kube-controller-manager "$KBIN/kube-controller-manager" \
+  --kubeconfig="$ADMIN_KC" --authentication-kubeconfig="$ADMIN_KC" --authorization-kubeconfig="$ADMIN_KC" \
+  --bind-address=127.0.0.1 --leader-elect=false \
+  --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+  --use-service-account-credentials=false --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller' \
+  --profiling=false --v=1
+start kube-scheduler "$KBIN/kube-scheduler" \
+  --kubeconfig="$ADMIN_KC" --authentication-kubeconfig="$ADMIN_KC" --authorization-kubeconfig="$ADMIN_KC" \
+  --bind-address=127.0.0.1 --leader-elect=false --profiling=false --v=1
+wait_for kube-controller-manager 60 in_ns curl -skf https://127.0.0.1:10257/healthz
+wait_for kube-scheduler 60 in_ns curl -skf https://127.0.0.1:10259/healthz
+phase_end
+
+# ---------------------------------------------------------------- cluster objects
+phase_start "cluster objects (node, CRDs, RBAC, ingress class)"
+cat > "$RUN/objects.yaml" <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $NODE_NAME
+  annotations:
+    node.alpha.kubernetes.io/ttl: "0"
+    kwok.x-k8s.io/node: fake
+  labels:
+    kubernetes.io/hostname: $NODE_NAME
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+spec:
+  podCIDR: $POD_CIDR
+  podCIDRs: [$POD_CIDR]
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $TEST_NAMESPACE
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: envserve-test-restricted
+  namespace: $TEST_NAMESPACE
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [pods/portforward]
+  verbs: [get, create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: envserve-test-restricted
+  namespace: $TEST_NAMESPACE
+subjects:
+- kind: User
+  name: envserve-test-restricted
+  apiGroup: rbac.authorization.k8s.io
+roleRef:
+  kind: Role
+  name: envserve-test-restricted
+  apiGroup: rbac.authorization.k8s.io
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: traefik
+  annotations:
+    ingressclass.kubernetes.io/is-default-class: "true"
+spec:
+  controller: traefik.io/ingress-controller
+EOF
+"${KUBECTL[@]}" apply -f "$WBIN/crds/kwok.x-k8s.io_portforwards.yaml" -f "$WBIN/crds/kwok.x-k8s.io_clusterexecs.yaml" >/dev/null ||
+  die "cluster objects: applying KWOK's CRDs failed"
+"${KUBECTL[@]}" apply -f "$RUN/objects.yaml" >/dev/null || die "cluster objects: kubectl apply failed"
+"${KUBECTL[@]}" wait --for=condition=Established --timeout=30s crd/portforwards.kwok.x-k8s.io crd/clusterexecs.kwok.x-k8s.io >/dev/null ||
+  die "cluster objects: KWOK's CRDs were not established"
+# exec into a pod runs the command in the test namespace (as KWOK's host process).
+"${KUBECTL[@]}" apply -f - >/dev/null <<EOF || die "cluster objects: ClusterExec failed"
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: envserve-test-local
+spec:
+  execs:
+  - local:
+      workDir: /tmp
+EOF
+phase_end
+
+# ---------------------------------------------------------------- kwok
+phase_start "kwok"
+start kwok "$WBIN/kwok" --kubeconfig="$ADMIN_KC" --manage-all-nodes=true \
+  --cidr="$POD_CIDR" --node-ip="$NODE_IP" --node-name="$NODE_NAME" --node-port="$KWOK_NODE_PORT" \
+  --server-address="$NODE_IP:$KWOK_NODE_PORT" \
+  --tls-cert-file="$PKI/kubelet.crt" --tls-private-key-file="$PKI/kubelet.key" \
+  --enable-crds=PortForward,ClusterExec
+node_ready() {
+  [ "$("${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
+}
+wait_for kwok 60 node_ready
+no_taints() { [ -z "$("${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.spec.taints}')" ]; }
+wait_for kube-controller-manager 60 no_taints
+phase_end
+
+# ---------------------------------------------------------------- kube-proxy
+phase_start "kube-proxy (iptables)"
+start kube-proxy "$KBIN/kube-proxy" --kubeconfig="$ADMIN_KC" --proxy-mode=iptables \
+  --hostname-override="$NODE_NAME" --cluster-cidr="$POD_CIDR" \
+  --nodeport-addresses="$NODE_IP/32" \
+  --conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
+  --healthz-bind-address=127.0.0.1:10256 --metrics-bind-address=127.0.0.1:10249 \
+  --iptables-sync-period=30s --iptables-min-sync-period=0s --v=1
+proxy_synced() { in_ns iptables -t nat -S KUBE-SERVICES | grep -q 'default/kubernetes'; }
+wait_for kube-proxy 60 proxy_synced
+phase_end
+
+# ---------------------------------------------------------------- traefik
+phase_start "traefik (ingress)"
+start traefik env KUBECONFIG="$ADMIN_KC" "$TBIN/traefik" \
+  --global.checknewversion=false --global.sendanonymoususage=false \
+  --entrypoints.web.address="$NODE_IP:$INGRESS_HTTP_PORT" \
+  --entrypoints.traefik.address=127.0.0.1:9000 --ping=true --ping.entrypoint=traefik \
+  --providers.kubernetesingress=true \
+  --providers.kubernetesingress.ingressendpoint.ip="$NODE_IP" \
+  --providers.kubernetesingress.throttleduration=0s \
+  --log.level=INFO --accesslog=false
+wait_for traefik 60 in_ns curl -sf http://127.0.0.1:9000/ping
+phase_end
+
+# ---------------------------------------------------------------- test helpers
+phase_start "pod backer, test LB controller"
+HELPER_ENV=(env KUBE_SERVER="https://$NODE_IP:$APISERVER_PORT" KUBE_CA="$PKI/ca.crt" KUBE_CERT="$PKI/admin.crt" KUBE_KEY="$PKI/admin.key")
+start pod-backer "${HELPER_ENV[@]}" READY_FILE="$RUN/pod-backer.ready" node "$K8S_DIR/pod-backer.mjs"
+start test-lb-controller "${HELPER_ENV[@]}" READY_FILE="$RUN/test-lb-controller.ready" LB_POOL="$LB_POOL" node "$K8S_DIR/test-lb-controller.mjs"
+wait_for pod-backer 30 test -f "$RUN/pod-backer.ready"
+wait_for test-lb-controller 30 test -f "$RUN/test-lb-controller.ready"
+phase_end
+
+# ---------------------------------------------------------------- ready for workloads
+phase_start "default service account"
+sa_ready() { "${KUBECTL[@]}" -n "$TEST_NAMESPACE" get serviceaccount default && "${KUBECTL[@]}" -n default get serviceaccount default; }
+wait_for kube-controller-manager 60 sa_ready
+phase_end
+
+# ---------------------------------------------------------------- env.json
+node -e '
+const [file, ...kv] = process.argv.slice(1);
+const o = {};
+for (let i = 0; i < kv.length; i += 2) o[kv[i]] = kv[i + 1];
+require("fs").writeFileSync(file, JSON.stringify(o, null, 2) + "\n");
+' "$STATE/env.json" \
+  KUBECONFIG "$STATE/admin.kubeconfig" \
+  ENVSERVE_TEST_KUBECONFIG "$STATE/admin.kubeconfig" \
+  ENVSERVE_TEST_KUBECONFIG_RESTRICTED "$STATE/restricted.kubeconfig" \
+  ENVSERVE_TEST_RESTRICTED_NAMESPACE "$TEST_NAMESPACE" \
+  ENVSERVE_TEST_NETNS "$NETNS" \
+  ENVSERVE_TEST_API_SERVER "https://$NODE_IP:$APISERVER_PORT" \
+  ENVSERVE_TEST_NODE_NAME "$NODE_NAME" \
+  ENVSERVE_TEST_NODE_IP "$NODE_IP" \
+  ENVSERVE_TEST_HOST_IP "$HOST_IP" \
+  ENVSERVE_TEST_POD_CIDR "$POD_CIDR" \
+  ENVSERVE_TEST_SERVICE_CIDR "$SERVICE_CIDR" \
+  ENVSERVE_TEST_NODEPORT_RANGE "$NODEPORT_RANGE" \
+  ENVSERVE_TEST_INGRESS_ADDRESS "$NODE_IP:$INGRESS_HTTP_PORT" \
+  ENVSERVE_TEST_INGRESS_CLASS traefik \
+  ENVSERVE_TEST_LB_POOL "$LB_POOL" \
+  ENVSERVE_TEST_K8S_VERSION "v$K8S_VERSION"
+
+trap - EXIT
+TIMINGS+=("total=$(( $(now_ms) - T_ALL ))")
+print_timings
+log "cluster up: KUBECONFIG=$STATE/admin.kubeconfig (env: .testenv/k8s/env.json)"
