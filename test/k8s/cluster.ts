@@ -1,0 +1,220 @@
+// Helpers for tests against the real test cluster started by scripts/testenv/k8s/up.sh.
+// The test runner passes the variables of .testenv/k8s/env.json to the test process.
+// A missing variable is an error, never a skip: the cluster tests must not pass vacuously.
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+
+export interface ClusterEnv {
+  kubeconfig: string;
+  kubeconfigRestricted: string;
+  restrictedNamespace: string;
+  netns: string;
+  nodeIP: string;
+  ingressAddress: string; // ip:port
+  lbPool: string;
+  serviceCIDR: string;
+  podCIDR: string;
+  nodePortRange: [number, number];
+}
+
+function need(name: string): string {
+  const v = process.env[name];
+  if (!v) {
+    throw new Error(
+      `${name} is not set: the k8s tests need the test cluster. Run them through ` +
+        '`node scripts/run-tests.mjs test/k8s/...` (it runs scripts/testenv/k8s/up.sh), or start it with ' +
+        '`bash scripts/testenv/k8s/up.sh` and export the variables of .testenv/k8s/env.json.',
+    );
+  }
+  return v;
+}
+
+export function clusterEnv(): ClusterEnv {
+  const [lo, hi] = need('ENVSERVE_TEST_NODEPORT_RANGE').split('-').map(Number);
+  return {
+    kubeconfig: need('ENVSERVE_TEST_KUBECONFIG'),
+    kubeconfigRestricted: need('ENVSERVE_TEST_KUBECONFIG_RESTRICTED'),
+    restrictedNamespace: need('ENVSERVE_TEST_RESTRICTED_NAMESPACE'),
+    netns: need('ENVSERVE_TEST_NETNS'),
+    nodeIP: need('ENVSERVE_TEST_NODE_IP'),
+    ingressAddress: need('ENVSERVE_TEST_INGRESS_ADDRESS'),
+    lbPool: need('ENVSERVE_TEST_LB_POOL'),
+    serviceCIDR: need('ENVSERVE_TEST_SERVICE_CIDR'),
+    podCIDR: need('ENVSERVE_TEST_POD_CIDR'),
+    nodePortRange: [lo!, hi!],
+  };
+}
+
+export function kubeConfig(file: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(file);
+  return kc;
+}
+
+export function inCidr(ip: string, cidr: string): boolean {
+  const toN = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  const [base, bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const start = Math.floor(toN(base!) / size) * size;
+  return toN(ip) >= start && toN(ip) < start + size;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Retries fn until it returns without throwing, or throws the last error after timeoutMs. */
+export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(everyMs);
+    }
+  }
+}
+
+export interface HttpResult { status: number; body: Buffer; headers: http.IncomingHttpHeaders }
+
+/** One HTTP request from this process (host side). Only for loopback or the namespace's addresses. */
+export function httpRequest(
+  host: string, port: number,
+  opts: { path?: string; method?: string; hostHeader?: string; body?: Buffer; timeoutMs?: number } = {},
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { connection: 'close' };
+    if (opts.hostHeader) headers.host = opts.hostHeader;
+    if (opts.body) headers['content-length'] = opts.body.length;
+    const req = http.request({ host, port, path: opts.path ?? '/', method: opts.method ?? 'GET', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.setTimeout(opts.timeoutMs ?? 5000, () => req.destroy(new Error(`timeout: ${host}:${port}${opts.path ?? '/'}`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+export interface PodAnswer { pod: string; namespace: string; port: number; ip: string; method: string; path: string; host: string | null }
+
+export function podAnswer(r: HttpResult): PodAnswer {
+  if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.toString().slice(0, 200)}`);
+  return JSON.parse(r.body.toString()) as PodAnswer;
+}
+
+/** Runs a command inside the test cluster's network namespace (for pod IPs and ClusterIPs). */
+export function inNetns(netns: string, args: string[], timeoutMs = 10_000): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync('ip', ['netns', 'exec', netns, ...args], { encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** curl inside the namespace; returns the body, throws on a failed request. */
+export function curlInNetns(netns: string, url: string, extra: string[] = []): string {
+  const r = inNetns(netns, ['curl', '-sS', '--fail', '-m', '5', ...extra, url]);
+  if (r.code !== 0) throw new Error(`curl ${url} in ${netns}: exit ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+export function kubectl(kubeconfig: string, args: string[], input?: string): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...args], { encoding: 'utf8', input, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** `kubectl port-forward` in the background; resolves with the local port once it forwards. */
+export function kubectlPortForward(kubeconfig: string, namespace: string, target: string, remotePort: number): Promise<{ localPort: number; stop: () => void }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('kubectl', ['--kubeconfig', kubeconfig, '-n', namespace, 'port-forward', '--address', '127.0.0.1', target, `:${remotePort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => { child.kill(); reject(new Error(`kubectl port-forward ${target}: no "Forwarding from" after 20 s: ${out}${err}`)); }, 20_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve({ localPort: Number(m[1]), stop: () => child.kill() }); }
+    });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`kubectl port-forward exited ${code}: ${out}${err}`)); });
+  });
+}
+
+/** Sends bytes on a raw TCP connection and resolves with what came back once `expectLen` bytes arrived. */
+export function tcpEcho(host: string, port: number, payload: Buffer, timeoutMs = 10_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`tcp echo ${host}:${port}: got ${got} of ${payload.length} bytes`)); }, timeoutMs);
+    sock.on('connect', () => sock.write(payload));
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d); got += d.length;
+      if (got >= payload.length) { clearTimeout(timer); sock.end(); resolve(Buffer.concat(chunks)); }
+    });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+/** Opens a WebSocket (raw, RFC 6455), sends one binary message and resolves with the echoed one. */
+export function wsEcho(host: string, port: number, payload: Buffer, timeoutMs = 10_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    const key = randomBytes(16).toString('base64');
+    let buf = Buffer.alloc(0);
+    let upgraded = false;
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`websocket ${host}:${port}: timeout`)); }, timeoutMs);
+    sock.on('connect', () => {
+      sock.write(`GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    });
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!upgraded) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString();
+        if (!head.startsWith('HTTP/1.1 101')) { clearTimeout(timer); sock.destroy(); reject(new Error(`no upgrade: ${head}`)); return; }
+        upgraded = true;
+        buf = buf.subarray(end + 4);
+        const mask = randomBytes(4);
+        const len = payload.length;
+        const hdr = len < 126 ? Buffer.from([0x82, 0x80 | len]) : Buffer.from([0x82, 0x80 | 126, len >> 8, len & 255]);
+        const body = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
+        sock.write(Buffer.concat([hdr, mask, body]));
+      }
+      if (buf.length < 2) return;
+      let len = buf[1]! & 0x7f; let off = 2;
+      if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
+      if (buf.length < off + len) return;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(Buffer.from(buf.subarray(off, off + len)));
+    });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+/** A pod that the pod backer serves: HTTP on 8080 ("http"), raw TCP echo on 9000 ("echo"). */
+export function backedPod(name: string, labels: Record<string, string>): k8s.V1Pod {
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, labels },
+    spec: {
+      containers: [{
+        name: 'app', image: 'envserve.test/backed:1',
+        ports: [{ name: 'http', containerPort: 8080 }, { name: 'echo', containerPort: 9000 }],
+      }],
+    },
+  };
+}
+
+export async function waitPodReady(core: k8s.CoreV1Api, namespace: string, name: string, timeoutMs = 30_000): Promise<k8s.V1Pod> {
+  return eventually(async () => {
+    const p = await core.readNamespacedPod({ name, namespace });
+    const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    if (!ready || !p.status?.podIP) throw new Error(`pod ${namespace}/${name} not Ready (phase ${p.status?.phase})`);
+    return p;
+  }, timeoutMs);
+}

@@ -1,0 +1,238 @@
+// The test cluster works end to end: real bytes reach "pods" (processes of the pod backer on the
+// pods' IPs inside the cluster's network namespace) through every kind of address envserve uses.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import {
+  clusterEnv, kubeConfig, inCidr, eventually, httpRequest, podAnswer, curlInNetns, kubectl,
+  kubectlPortForward, tcpEcho, wsEcho, backedPod, waitPodReady, inNetns,
+} from './cluster.js';
+
+const env = clusterEnv(); // throws (fails the file) when the cluster variables are missing
+const kc = kubeConfig(env.kubeconfig);
+const core = kc.makeApiClient(k8s.CoreV1Api);
+const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+const networking = kc.makeApiClient(k8s.NetworkingV1Api);
+const ns = `smoke-${process.pid}`;
+const [nodeIP, ingressPort] = [env.nodeIP, Number(env.ingressAddress.split(':')[1])];
+
+let podA: k8s.V1Pod;
+let podB: k8s.V1Pod;
+
+before(async () => {
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  await eventually(() => core.readNamespacedServiceAccount({ name: 'default', namespace: ns }));
+  await core.createNamespacedPod({ namespace: ns, body: backedPod('web-a', { app: 'web', which: 'a' }) });
+  await core.createNamespacedPod({ namespace: ns, body: backedPod('web-b', { app: 'web', which: 'b' }) });
+  podA = await waitPodReady(core, ns, 'web-a');
+  podB = await waitPodReady(core, ns, 'web-b');
+});
+
+after(async () => {
+  await core.deleteNamespace({ name: ns }).catch(() => undefined);
+});
+
+test('pods get IPs from the pod CIDR and the pod backer answers on them (inside the namespace)', async () => {
+  for (const p of [podA, podB]) {
+    assert.ok(inCidr(p.status!.podIP!, env.podCIDR), `${p.status!.podIP} in ${env.podCIDR}`);
+    const body = await eventually(async () => curlInNetns(env.netns, `http://${p.status!.podIP}:8080/hello`));
+    const a = JSON.parse(body);
+    assert.equal(a.pod, p.metadata!.name);
+    assert.equal(a.port, 8080);
+    assert.equal(a.path, '/hello');
+  }
+});
+
+test('(a) kubectl port-forward through the API server reaches the pod (HTTP and byte-exact echo)', async () => {
+  const pf = await kubectlPortForward(env.kubeconfig, ns, 'pod/web-a', 8080);
+  try {
+    const a = podAnswer(await httpRequest('127.0.0.1', pf.localPort, { path: '/via-kubectl' }));
+    assert.deepEqual([a.pod, a.port, a.path], ['web-a', 8080, '/via-kubectl']);
+    const payload = randomBytes(256 * 1024);
+    const r = await httpRequest('127.0.0.1', pf.localPort, { method: 'POST', path: '/echo', body: payload });
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(payload), 'POST /echo returns the body byte for byte');
+  } finally { pf.stop(); }
+  const pe = await kubectlPortForward(env.kubeconfig, ns, 'pod/web-b', 9000);
+  try {
+    const payload = randomBytes(64 * 1024);
+    const back = await tcpEcho('127.0.0.1', pe.localPort, payload);
+    assert.ok(back.equals(payload), 'raw TCP echo through kubectl port-forward');
+  } finally { pe.stop(); }
+});
+
+test('(a) @kubernetes/client-node PortForward reaches the pod', async () => {
+  const forward = new k8s.PortForward(kc);
+  const server = net.createServer((socket) => {
+    forward.portForward(ns, 'web-b', [8080], socket, null, socket).catch((e) => socket.destroy(e));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    const a = podAnswer(await httpRequest('127.0.0.1', port, { path: '/via-client-node' }));
+    assert.deepEqual([a.pod, a.port, a.path], ['web-b', 8080, '/via-client-node']);
+  } finally { server.close(); }
+});
+
+test('a Service gets a ClusterIP and a NodePort; EndpointSlices list the pod; (b) ClusterIP and (c) NodePort answer', async () => {
+  const svc = await core.createNamespacedService({
+    namespace: ns,
+    body: { metadata: { name: 'web-a' }, spec: { type: 'NodePort', selector: { which: 'a' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
+  });
+  const clusterIP = svc.spec!.clusterIP!;
+  const nodePort = svc.spec!.ports![0]!.nodePort!;
+  assert.ok(inCidr(clusterIP, env.serviceCIDR), `ClusterIP ${clusterIP} in ${env.serviceCIDR}`);
+  assert.ok(nodePort >= env.nodePortRange[0] && nodePort <= env.nodePortRange[1], `NodePort ${nodePort}`);
+
+  await eventually(async () => {
+    const slices = await discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: 'kubernetes.io/service-name=web-a' });
+    const addrs = slices.items.flatMap((s) => s.endpoints.filter((e) => e.conditions?.ready).flatMap((e) => e.addresses));
+    assert.deepEqual(addrs, [podA.status!.podIP]);
+  });
+
+  // (b) ClusterIP: only meaningful inside the namespace (kube-proxy's rules live there).
+  const body = await eventually(async () => curlInNetns(env.netns, `http://${clusterIP}:80/via-clusterip`));
+  assert.equal(JSON.parse(body).pod, 'web-a');
+
+  // (c) NodePort on the node's address, from the host through the veth pair.
+  const a = await eventually(async () => podAnswer(await httpRequest(nodeIP, nodePort, { path: '/via-nodeport' })));
+  assert.deepEqual([a.pod, a.port, a.path], ['web-a', 8080, '/via-nodeport']);
+
+  // WebSocket upgrade echo through the NodePort.
+  const msg = randomBytes(1000);
+  assert.ok((await wsEcho(nodeIP, nodePort, msg)).equals(msg), 'websocket echo');
+});
+
+test('(d) an Ingress is served by Traefik, matched by Host header', async () => {
+  for (const [name, which] of [['web-a-ing', 'a'], ['web-b-ing', 'b']] as const) {
+    await core.createNamespacedService({
+      namespace: ns,
+      body: { metadata: { name }, spec: { selector: { which }, ports: [{ port: 80, targetPort: 8080 }] } },
+    });
+  }
+  await networking.createNamespacedIngress({
+    namespace: ns,
+    body: {
+      metadata: { name: 'web' },
+      spec: {
+        ingressClassName: 'traefik',
+        rules: [
+          { host: `a.${ns}.test`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web-a-ing', port: { number: 80 } } } }] } },
+          { host: `b.${ns}.test`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web-b-ing', port: { number: 80 } } } }] } },
+        ],
+      },
+    },
+  });
+  for (const which of ['a', 'b']) {
+    const a = await eventually(async () => podAnswer(await httpRequest(nodeIP, ingressPort, { hostHeader: `${which}.${ns}.test`, path: '/via-ingress' })));
+    assert.deepEqual([a.pod, a.path, a.host], [`web-${which}`, '/via-ingress', `${which}.${ns}.test`]);
+  }
+  const none = await httpRequest(nodeIP, ingressPort, { hostHeader: `nobody.${ns}.test` });
+  assert.equal(none.status, 404);
+  // Traefik publishes the node's address in the Ingress status.
+  await eventually(async () => {
+    const ing = await networking.readNamespacedIngress({ name: 'web', namespace: ns });
+    assert.equal(ing.status?.loadBalancer?.ingress?.[0]?.ip, nodeIP);
+  });
+});
+
+test('(e) a LoadBalancer Service gets an address from the pool that answers', async () => {
+  await core.createNamespacedService({
+    namespace: ns,
+    body: { metadata: { name: 'web-b-lb' }, spec: { type: 'LoadBalancer', selector: { which: 'b' }, ports: [{ port: 8081, targetPort: 8080 }] } },
+  });
+  const ip = await eventually(async () => {
+    const s = await core.readNamespacedService({ name: 'web-b-lb', namespace: ns });
+    const v = s.status?.loadBalancer?.ingress?.[0]?.ip;
+    assert.ok(v, 'status.loadBalancer.ingress is set');
+    return v;
+  });
+  assert.ok(inCidr(ip, env.lbPool), `${ip} in ${env.lbPool}`);
+  const a = await eventually(async () => podAnswer(await httpRequest(ip, 8081, { path: '/via-lb' })));
+  assert.deepEqual([a.pod, a.port, a.path], ['web-b', 8080, '/via-lb']);
+});
+
+test('kubectl exec goes through the API server to KWOK', () => {
+  const r = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-a', '--', 'echo', 'hello-from-exec']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'hello-from-exec');
+});
+
+test('the restricted user may list pods and port-forward in its namespace, and nothing else', async () => {
+  const rns = env.restrictedNamespace;
+  const name = `restricted-${process.pid}`;
+  await core.createNamespacedPod({ namespace: rns, body: backedPod(name, { app: 'restricted' }) });
+  try {
+    await waitPodReady(core, rns, name);
+    const can = (verb: string, res: string, n = rns) => kubectl(env.kubeconfigRestricted, ['auth', 'can-i', verb, res, '-n', n]).stdout.trim();
+    assert.equal(can('list', 'pods'), 'yes');
+    assert.equal(can('create', 'pods/portforward'), 'yes');
+    assert.equal(can('create', 'services'), 'no');
+    assert.equal(can('list', 'pods', 'default'), 'no');
+
+    const created = kubectl(env.kubeconfigRestricted, ['-n', rns, 'create', 'service', 'clusterip', 'nope', '--tcp=80:8080']);
+    assert.notEqual(created.code, 0);
+    assert.match(created.stderr, /forbidden/i);
+
+    const rkc = kubeConfig(env.kubeconfigRestricted);
+    await assert.rejects(
+      rkc.makeApiClient(k8s.CoreV1Api).createNamespacedService({ namespace: rns, body: { metadata: { name: 'nope' }, spec: { ports: [{ port: 80 }] } } }),
+      (e: { code?: number }) => e.code === 403,
+    );
+
+    const pf = await kubectlPortForward(env.kubeconfigRestricted, rns, `pod/${name}`, 8080);
+    try {
+      assert.equal(podAnswer(await httpRequest('127.0.0.1', pf.localPort)).pod, name);
+    } finally { pf.stop(); }
+  } finally {
+    await core.deleteNamespacedPod({ name, namespace: rns, gracePeriodSeconds: 0 }).catch(() => undefined);
+  }
+});
+
+test('a deleted pod stops answering; its replacement is served quickly after it is Ready', async () => {
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  await apps.createNamespacedDeployment({
+    namespace: ns,
+    body: {
+      metadata: { name: 'churn' },
+      spec: {
+        replicas: 1, selector: { matchLabels: { app: 'churn' } },
+        template: { metadata: { labels: { app: 'churn' } }, spec: backedPod('x', {}).spec! },
+      },
+    },
+  });
+  const readyPod = async (exclude: string) => eventually(async () => {
+    const list = await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=churn' });
+    const p = list.items.find((x) => x.metadata!.name !== exclude && !x.metadata!.deletionTimestamp &&
+      x.status?.podIP && x.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    assert.ok(p, 'a Ready churn pod');
+    return p;
+  }, 30_000, 20);
+  let pod = await readyPod('');
+  const delays: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const old = pod;
+    await core.deleteNamespacedPod({ name: old.metadata!.name!, namespace: ns });
+    pod = await readyPod(old.metadata!.name!);
+    const t0 = Date.now();
+    // Poll from inside the namespace with one node process (a spawn per try would dominate).
+    const script = `
+      const net=require('net');const t0=Date.now();
+      (function go(){const s=net.connect(8080,${JSON.stringify(pod.status!.podIP)});
+        s.on('connect',()=>{s.write('GET / HTTP/1.0\\r\\n\\r\\n');});let b='';s.on('data',d=>b+=d);
+        s.on('end',()=>{if(b.includes(${JSON.stringify(pod.metadata!.name)})){console.log(Date.now()-t0);process.exit(0)}setTimeout(go,5)});
+        s.on('error',()=>{if(Date.now()-t0>5000){console.log('timeout');process.exit(1)}setTimeout(go,5)});})();`;
+    const r = inNetns(env.netns, [process.execPath, '-e', script]);
+    assert.equal(r.code, 0, `replacement ${pod.metadata!.name} not served: ${r.stdout}${r.stderr}`);
+    delays.push(Date.now() - t0);
+    // The old pod's listener is gone (unless KWOK gave the new pod the same IP, then it answers as the new pod).
+    if (old.status!.podIP !== pod.status!.podIP) {
+      const gone = inNetns(env.netns, ['curl', '-sS', '-m', '2', `http://${old.status!.podIP}:8080/`]);
+      assert.notEqual(gone.code, 0, `deleted pod ${old.metadata!.name} still answers: ${gone.stdout}`);
+    }
+  }
+  // Measured from when this test saw the pod Ready (so it includes the poll): well under 1 s.
+  assert.ok(Math.max(...delays) < 1000, `replacement served after ${delays.join(', ')} ms`);
+});
