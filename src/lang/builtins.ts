@@ -1,0 +1,253 @@
+// The universe: builtins available in every file.
+
+import { didYouMean } from '../errors.js';
+import { EvalError, hintFor } from './errors.js';
+import { methodsOf, updateDict } from './methods.js';
+import { checkSize } from './ops.js';
+import { noArgs, unpackArgs } from './unpack.js';
+import {
+  Builtin, compare, describeValue, formatFloat, iterElems, Range, repr, StarDict, StarFunction, StarList, str, Struct,
+  truthy, Tuple, typeName, type CallInfo, type Value,
+} from './values.js';
+
+function iterable(fn: string, v: Value, call: CallInfo): readonly Value[] {
+  const elems = iterElems(v, call.thread.maxAlloc);
+  if (!elems) {
+    throw new EvalError(
+      `${fn}: got ${typeName(v)}, want iterable`,
+      typeof v === 'string' ? 'strings are not iterable; use s.elems() for the characters' : undefined,
+    );
+  }
+  return elems;
+}
+
+/** The attribute names of a value (fields of a struct, methods of a string/list/dict). */
+export function attrNames(v: Value): string[] {
+  if (v instanceof Struct) return [...v.fields.keys()];
+  const table = methodsOf(v);
+  return table ? Object.keys(table) : [];
+}
+
+function parseIntString(fn: string, s: string, baseArg: Value | undefined): bigint {
+  let base = baseArg === undefined ? 10 : Number(baseArg);
+  let t = s.trim().replace(/_/g, '');
+  let sign = 1n;
+  if (t.startsWith('-') || t.startsWith('+')) {
+    if (t[0] === '-') sign = -1n;
+    t = t.slice(1);
+  }
+  const prefixes: Record<string, number> = { '0x': 16, '0o': 8, '0b': 2 };
+  const p = t.slice(0, 2).toLowerCase();
+  if (prefixes[p] !== undefined && (base === 0 || base === prefixes[p])) {
+    base = prefixes[p]!;
+    t = t.slice(2);
+  } else if (base === 0) {
+    if (t.length > 1 && t[0] === '0') throw new EvalError(`${fn}: invalid literal with base 0: ${repr(s)}`);
+    base = 10;
+  }
+  const digits = '0123456789abcdefghijklmnopqrstuvwxyz'.slice(0, base);
+  if (t.length === 0 || t.length > 10000 || ![...t.toLowerCase()].every((c) => digits.includes(c))) {
+    throw new EvalError(`${fn}: invalid literal for int() with base ${base}: ${repr(s)}`);
+  }
+  let r = 0n;
+  const B = BigInt(base);
+  if (base === 10) r = BigInt(t);
+  else for (const c of t.toLowerCase()) r = r * B + BigInt(digits.indexOf(c));
+  return sign * r;
+}
+
+function minmax(name: string, call: CallInfo, args: Value[], kwargs: [string, Value][], sign: number): Value {
+  let key: Value | undefined;
+  let def: Value | undefined;
+  for (const [k, v] of kwargs) {
+    if (k === 'key') key = v;
+    else if (k === 'default') def = v;
+    else throw new EvalError(`${name}: unexpected keyword argument "${k}"`, hintFor(didYouMean(k, ['key', 'default'])));
+  }
+  if (args.length === 0) throw new EvalError(`${name}: missing argument for iterable`);
+  const elems = args.length === 1 ? iterable(name, args[0]!, call) : args;
+  if (elems.length === 0) {
+    if (def !== undefined) return def;
+    throw new EvalError(`${name}: argument is an empty sequence`);
+  }
+  let best = elems[0]!;
+  let bestKey = key !== undefined && key !== null ? call.thread.call(key, [best], [], call.pos) : best;
+  for (let i = 1; i < elems.length; i++) {
+    const e = elems[i]!;
+    const k = key !== undefined && key !== null ? call.thread.call(key, [e], [], call.pos) : e;
+    if (compare(k, bestKey) * sign > 0) {
+      best = e;
+      bestKey = k;
+    }
+  }
+  return best;
+}
+
+function toFloatValue(v: Value): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') {
+    const f = Number(v);
+    if (!Number.isFinite(f)) throw new EvalError('float: int too large to convert to float');
+    return f;
+  }
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'string') {
+    const t = v.trim().toLowerCase();
+    if (/^[+-]?(inf|infinity)$/.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
+    if (/^[+-]?nan$/.test(t)) return NaN;
+    if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(t.replace(/_/g, ''))) return Number(t.replace(/_/g, ''));
+    throw new EvalError(`float: invalid literal: ${repr(v)}`);
+  }
+  throw new EvalError(`float: got ${describeValue(v)}, want a number or a string`);
+}
+
+const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Value][]) => Value> = {
+  abs: (_c, args, kwargs) => {
+    const x = unpackArgs('abs', args, kwargs, ['x']).x!;
+    if (typeof x === 'bigint') return x < 0n ? -x : x;
+    if (typeof x === 'number') return Math.abs(x);
+    throw new EvalError(`abs: got ${describeValue(x)}, want a number`);
+  },
+  all: (c, args, kwargs) => iterable('all', unpackArgs('all', args, kwargs, ['x']).x!, c).every(truthy),
+  any: (c, args, kwargs) => iterable('any', unpackArgs('any', args, kwargs, ['x']).x!, c).some(truthy),
+  bool: (_c, args, kwargs) => {
+    const x = unpackArgs('bool', args, kwargs, ['x?']).x;
+    return x === undefined ? false : truthy(x);
+  },
+  dict: (c, args, kwargs) => {
+    if (args.length > 1) throw new EvalError(`dict: got ${args.length} arguments, want at most 1`);
+    const d = new StarDict();
+    if (args.length === 1) updateDict('dict', d, args[0]!, c.thread.maxAlloc);
+    for (const [k, v] of kwargs) d.set(k, v);
+    return d;
+  },
+  dir: (_c, args, kwargs) => new StarList(attrNames(unpackArgs('dir', args, kwargs, ['x']).x!).sort()),
+  enumerate: (c, args, kwargs) => {
+    const a = unpackArgs('enumerate', args, kwargs, ['x', 'start?']);
+    let i = a.start === undefined ? 0n : a.start;
+    if (typeof i !== 'bigint') throw new EvalError(`enumerate: start must be an int, got ${describeValue(i)}`);
+    const out: Value[] = [];
+    for (const e of iterable('enumerate', a.x!, c)) out.push(new Tuple([i++, e]));
+    return new StarList(out);
+  },
+  fail: (_c, args, kwargs) => {
+    let sep = ' ';
+    for (const [k, v] of kwargs) {
+      if (k !== 'sep') throw new EvalError(`fail: unexpected keyword argument "${k}"`);
+      if (typeof v !== 'string') throw new EvalError(`fail: sep must be a string, got ${describeValue(v)}`);
+      sep = v;
+    }
+    throw new EvalError(`fail: ${args.map(str).join(sep)}`);
+  },
+  float: (_c, args, kwargs) => {
+    const x = unpackArgs('float', args, kwargs, ['x?']).x;
+    return x === undefined ? 0 : toFloatValue(x);
+  },
+  getattr: (c, args, kwargs) => {
+    const a = unpackArgs('getattr', args, kwargs, ['x', 'name', 'default?']);
+    if (typeof a.name !== 'string') throw new EvalError(`getattr: name must be a string, got ${describeValue(a.name!)}`);
+    const v = c.thread.getAttr(a.x!, a.name, c.pos, a.default === undefined);
+    return v === undefined ? a.default! : v;
+  },
+  hasattr: (c, args, kwargs) => {
+    const a = unpackArgs('hasattr', args, kwargs, ['x', 'name']);
+    if (typeof a.name !== 'string') throw new EvalError(`hasattr: name must be a string, got ${describeValue(a.name!)}`);
+    return c.thread.getAttr(a.x!, a.name, c.pos, false) !== undefined;
+  },
+  int: (_c, args, kwargs) => {
+    const a = unpackArgs('int', args, kwargs, ['x?', 'base?']);
+    const x = a.x;
+    if (x === undefined) return 0n;
+    if (a.base !== undefined) {
+      if (typeof x !== 'string') throw new EvalError('int: can\'t convert non-string with explicit base');
+      const b = a.base;
+      if (typeof b !== 'bigint' || (b !== 0n && (b < 2n || b > 36n))) throw new EvalError('int: base must be an int in 2..36 or 0');
+      return parseIntString('int', x, b);
+    }
+    if (typeof x === 'bigint') return x;
+    if (typeof x === 'boolean') return x ? 1n : 0n;
+    if (typeof x === 'number') {
+      if (!Number.isFinite(x)) throw new EvalError(`int: cannot convert float ${formatFloat(x)} to int`);
+      return BigInt(Math.trunc(x));
+    }
+    if (typeof x === 'string') return parseIntString('int', x, undefined);
+    throw new EvalError(`int: got ${describeValue(x)}, want a number or a string`);
+  },
+  len: (_c, args, kwargs) => {
+    const x = args.length === 1 && kwargs.length === 0 ? args[0]! : unpackArgs('len', args, kwargs, ['x']).x!;
+    if (typeof x === 'string') return BigInt(x.length);
+    if (x instanceof StarList || x instanceof Tuple) return BigInt(x.elems.length);
+    if (x instanceof StarDict) return BigInt(x.size);
+    if (x instanceof Range) return BigInt(x.length);
+    throw new EvalError(`len: value of type ${typeName(x)} has no len`);
+  },
+  list: (c, args, kwargs) => {
+    const x = unpackArgs('list', args, kwargs, ['x?']).x;
+    return new StarList(x === undefined ? [] : iterable('list', x, c).slice());
+  },
+  max: (c, args, kwargs) => minmax('max', c, args, kwargs, 1),
+  min: (c, args, kwargs) => minmax('min', c, args, kwargs, -1),
+  print: (c, args, kwargs) => {
+    let sep = ' ';
+    for (const [k, v] of kwargs) {
+      if (k !== 'sep') throw new EvalError(`print: unexpected keyword argument "${k}"`, hintFor(didYouMean(k, ['sep'])));
+      if (typeof v !== 'string') throw new EvalError(`print: sep must be a string, got ${describeValue(v)}`);
+      sep = v;
+    }
+    const msg = args.map(str).join(sep);
+    if (msg.length > 1024) checkSize(c.thread, msg.length, 'printed message');
+    c.thread.host.print(msg, c.pos);
+    return null;
+  },
+  range: (_c, args, kwargs) => {
+    if (kwargs.length > 0) throw new EvalError('range: unexpected keyword arguments');
+    if (args.length < 1 || args.length > 3) throw new EvalError(`range: got ${args.length} arguments, want 1 to 3`);
+    for (const a of args) if (typeof a !== 'bigint') throw new EvalError(`range: got ${describeValue(a)}, want int`);
+    const [a, b, s] = args as bigint[];
+    if (s === 0n) throw new EvalError('range: step argument must not be zero');
+    return args.length === 1 ? new Range(0n, a!, 1n) : new Range(a!, b!, s ?? 1n);
+  },
+  repr: (_c, args, kwargs) => repr(unpackArgs('repr', args, kwargs, ['x']).x!),
+  reversed: (c, args, kwargs) => new StarList(iterable('reversed', unpackArgs('reversed', args, kwargs, ['sequence']).sequence!, c).slice().reverse()),
+  sorted: (c, args, kwargs) => {
+    const a = unpackArgs('sorted', args, kwargs, ['iterable', 'key?', 'reverse?']);
+    const elems = iterable('sorted', a.iterable!, c).slice();
+    const reverse = a.reverse === undefined ? false : truthy(a.reverse);
+    const key = a.key;
+    let out: Value[];
+    if (key !== undefined && key !== null) {
+      const keyed = elems.map((e) => ({ k: c.thread.call(key, [e], [], c.pos), e }));
+      keyed.sort((x, y) => (reverse ? compare(y.k, x.k) : compare(x.k, y.k)));
+      out = keyed.map((x) => x.e);
+    } else {
+      out = elems.sort((x, y) => (reverse ? compare(y, x) : compare(x, y)));
+    }
+    return new StarList(out);
+  },
+  str: (_c, args, kwargs) => {
+    const x = unpackArgs('str', args, kwargs, ['x?']).x;
+    return x === undefined ? '' : str(x);
+  },
+  tuple: (c, args, kwargs) => {
+    const x = unpackArgs('tuple', args, kwargs, ['x?']).x;
+    if (x instanceof Tuple) return x;
+    return new Tuple(x === undefined ? [] : iterable('tuple', x, c).slice());
+  },
+  type: (_c, args, kwargs) => typeName(unpackArgs('type', args, kwargs, ['x']).x!),
+  zip: (c, args, kwargs) => {
+    noArgs('zip', [], kwargs);
+    const seqs = args.map((a) => iterable('zip', a, c));
+    const n = seqs.length === 0 ? 0 : Math.min(...seqs.map((s) => s.length));
+    const out: Value[] = [];
+    for (let i = 0; i < n; i++) out.push(new Tuple(seqs.map((s) => s[i]!)));
+    return new StarList(out);
+  },
+};
+
+/** The universe builtins by name. */
+export const UNIVERSE: ReadonlyMap<string, Value> = new Map(Object.entries(defs).map(([name, impl]) => [name, new Builtin(name, impl)]));
+
+/** True if `v` can be called. */
+export function isCallable(v: Value): boolean {
+  return v instanceof StarFunction || v instanceof Builtin;
+}

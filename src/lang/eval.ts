@@ -1,0 +1,814 @@
+// The evaluator: a tree walker over the resolved syntax tree, and the Thread that runs files.
+//
+// Frames are arrays of slots (the resolver numbered them); enclosing functions' frames are
+// reached through `env[level]`. Control flow uses return codes, not exceptions. Every
+// statement, loop iteration and call costs a step; the Thread stops at `maxSteps`.
+
+import { didYouMean, SourceError, UserError, type Position } from '../errors.js';
+import { Scope } from './ast.js';
+import type { CallExpr, Comprehension, Expr, FunCode, Ident, Param, Stmt } from './ast.js';
+import { UNIVERSE, attrNames } from './builtins.js';
+import { EvalError, hintFor, InternalError, lineOf, SourceErrorList } from './errors.js';
+import { boundMethod, methodsOf } from './methods.js';
+import { binary, checkSize, index, setIndex, slice, unary, type Budget } from './ops.js';
+import { parseFile } from './parser.js';
+import { resolveFile } from './resolve.js';
+import {
+  Builtin, freeze, iterElems, Range, StarDict, StarFunction, StarList, Struct, truthy, Tuple, typeName,
+  type CallInfo, type ModuleRef, type Value,
+} from './values.js';
+
+/** What the interpreter needs from its embedder. The interpreter itself does no I/O. */
+export interface Host {
+  /** Reads the module named by `load(module, ...)` in `fromFile`; `file` identifies it (cache key). */
+  load(fromFile: string, module: string, pos: Position): { file: string; source: string };
+  /** Receives the output of print(). */
+  print(message: string, pos: Position): void;
+}
+
+export interface ThreadOptions {
+  host: Host;
+  /** Names visible in every file (in addition to the universe builtins), e.g. host builtins. */
+  predeclared?: Record<string, Value> | ReadonlyMap<string, Value>;
+  /** Step budget shared by everything this thread runs (default 5,000,000). */
+  maxSteps?: number;
+  /** Maximum size of a string/list/tuple built by an operation (default 10,000,000). */
+  maxAlloc?: number;
+  /** Maximum depth of nested Starlark calls (default 400). */
+  maxCallDepth?: number;
+}
+
+interface Module extends ModuleRef {
+  source: string;
+  index: Map<string, number>;
+}
+
+interface Frame {
+  th: Thread;
+  locals: Value[];
+  env: Value[][];
+  module: Module;
+  ret: Value;
+}
+
+const NORMAL = 0;
+const BREAK = 1;
+const CONTINUE = 2;
+const RETURN = 3;
+
+const EMPTY_KW: [string, Value][] = [];
+
+export class Thread implements Budget {
+  readonly host: Host;
+  readonly predeclared: ReadonlyMap<string, Value>;
+  maxSteps: number;
+  readonly maxAlloc: number;
+  readonly maxCallDepth: number;
+  /** Steps used so far (cumulative over execFile and call). */
+  steps = 0;
+  /** Current depth of Starlark calls. */
+  depth = 0;
+  /** Position of the statement being executed (for errors without a better position). */
+  lastPos: Position | undefined;
+  /** Free storage for the host (e.g. a warnings list): thread.local.get('warnings'). */
+  readonly local = new Map<string, unknown>();
+
+  private readonly modules = new Map<string, Module | 'loading'>();
+  private readonly loadStack: string[] = [];
+  private readonly sources = new Map<string, string>();
+  private entered = 0;
+
+  constructor(opts: ThreadOptions) {
+    this.host = opts.host;
+    this.predeclared = opts.predeclared instanceof Map ? opts.predeclared : new Map(Object.entries(opts.predeclared ?? {}));
+    this.maxSteps = opts.maxSteps ?? 5_000_000;
+    this.maxAlloc = opts.maxAlloc ?? 10_000_000;
+    this.maxCallDepth = opts.maxCallDepth ?? 400;
+  }
+
+  /**
+   * Scans, parses, resolves and executes a file; returns its globals.
+   * Throws SourceError, or SourceErrorList when the resolver finds several problems.
+   */
+  execFile(file: string, source: string): Map<string, Value> {
+    return this.guard(() => {
+      const mod = this.execModule(file, source);
+      const out = new Map<string, Value>();
+      mod.names.forEach((name, i) => {
+        const v = mod.globals[i];
+        if (v !== undefined) out.set(name, v);
+      });
+      return out;
+    });
+  }
+
+  /** Calls a Starlark function or builtin (from the host or from a builtin). */
+  call(fn: Value, args: Value[], kwargs: [string, Value][], pos?: Position): Value {
+    return this.guard(() => {
+      const p = pos ?? (fn instanceof StarFunction ? fn.pos : this.lastPos ?? { file: '<host>', line: 1, col: 1 });
+      return callValue(this, fn, args, kwargs, p);
+    });
+  }
+
+  /**
+   * `x.name`: a struct field or a bound method. With `strict`, a missing attribute throws
+   * EvalError (with a "did you mean" hint); otherwise it returns undefined.
+   */
+  getAttr(x: Value, name: string, pos: Position, strict: boolean): Value | undefined {
+    if (x instanceof Struct) {
+      const v = x.fields.get(name);
+      if (v !== undefined) return v;
+      if (x.onMissingAttr) {
+        const alt = x.onMissingAttr(name, pos, this);
+        if (alt !== undefined) return alt;
+      }
+      if (!strict) return undefined;
+      throw new EvalError(`Struct '${x.name}' has no attribute '${name}'`, hintFor(didYouMean(name, x.fields.keys())));
+    }
+    const m = boundMethod(x, name);
+    if (m) return m;
+    if (!strict) return undefined;
+    throw new EvalError(`${typeName(x)} has no attribute "${name}"`, hintFor(didYouMean(name, attrNames(x))));
+  }
+
+  /** Budget: charges steps for building a large value. */
+  charge(n: number): void {
+    if (n > 1024) {
+      this.steps += n >> 5;
+      if (this.steps > this.maxSteps) throw new EvalError(this.stepsMessage());
+    }
+  }
+
+  stepsMessage(): string {
+    return `evaluation exceeded ${this.maxSteps} steps (an infinite loop?)`;
+  }
+
+  /** The text of the line at `pos`, for SourceError's caret display. */
+  lineText(pos: Position): string | undefined {
+    const src = this.sources.get(pos.file);
+    return src === undefined ? undefined : lineOf(src, pos.line);
+  }
+
+  error(pos: Position, message: string, hint?: string): SourceError {
+    return new SourceError(pos, message, hint, this.lineText(pos));
+  }
+
+  private guard<T>(f: () => T): T {
+    const outer = this.entered === 0;
+    this.entered++;
+    try {
+      return f();
+    } catch (err) {
+      if (!outer) throw err;
+      throw this.finalError(err);
+    } finally {
+      this.entered--;
+    }
+  }
+
+  private finalError(err: unknown): Error {
+    if (err instanceof SourceError || err instanceof SourceErrorList) return err;
+    const pos = this.lastPos ?? { file: '<unknown>', line: 1, col: 1 };
+    if (err instanceof EvalError || (err instanceof UserError && !(err instanceof SourceError))) {
+      return this.error(pos, err.message, (err as EvalError).hint);
+    }
+    if (isStackOverflow(err)) {
+      return this.error(pos, 'stack overflow: calls or expressions nested too deeply');
+    }
+    return new InternalError(pos, `internal error: ${err instanceof Error ? err.message : String(err)}`, this.lineText(pos), err);
+  }
+
+  private loadModule(fromFile: string, module: string, pos: Position): Module {
+    let res: { file: string; source: string };
+    try {
+      res = this.host.load(fromFile, module, pos);
+    } catch (err) {
+      rethrow(this, err, pos);
+    }
+    const cached = this.modules.get(res.file);
+    if (cached === 'loading') {
+      const start = this.loadStack.indexOf(res.file);
+      throw this.error(pos, `cycle in load graph: ${[...this.loadStack.slice(start), res.file].join(' -> ')}`);
+    }
+    return cached ?? this.execModule(res.file, res.source);
+  }
+
+  private execModule(file: string, source: string): Module {
+    this.sources.set(file, source);
+    this.modules.set(file, 'loading');
+    this.loadStack.push(file);
+    try {
+      const ast = parseFile(file, source);
+      this.sources.set(file, ast.source);
+      const rf = resolveFile(ast, { predeclared: this.predeclared, universe: UNIVERSE });
+      const mod: Module = {
+        file,
+        source: ast.source,
+        globals: new Array<Value>(rf.globals.length),
+        names: rf.globals,
+        index: new Map(rf.globals.map((n, i) => [n, i])),
+      };
+      const fr: Frame = { th: this, locals: new Array<Value>(rf.nlocals), env: [], module: mod, ret: null };
+      execBlock(rf.stmts, fr);
+      for (const v of mod.globals) if (v !== undefined) freeze(v);
+      this.modules.set(file, mod);
+      return mod;
+    } catch (err) {
+      this.modules.delete(file);
+      throw err;
+    } finally {
+      this.loadStack.pop();
+    }
+  }
+
+  /** Runs a load statement (called by the evaluator). */
+  execLoad(s: Extract<Stmt, { kind: 'Load' }>, fr: Frame): void {
+    const mod = this.loadModule(fr.module.file, s.module, s.modulePos);
+    for (const n of s.names) {
+      const i = mod.index.get(n.from);
+      const v = i === undefined ? undefined : mod.globals[i];
+      if (v === undefined) {
+        const exported = mod.names.filter((name, k) => mod.globals[k] !== undefined && !name.startsWith('_'));
+        throw this.error(n.fromPos, `load: name ${n.from} not found in module ${s.module}`, hintFor(didYouMean(n.from, exported)));
+      }
+      assignIdent(n.to, v, fr);
+    }
+  }
+}
+
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
+}
+
+/** Converts an exception from a builtin or an operation into a positioned error. */
+function rethrow(th: Thread, err: unknown, pos: Position): never {
+  if (err instanceof SourceError || err instanceof SourceErrorList) throw err;
+  if (err instanceof EvalError) throw th.error(pos, err.message, err.hint);
+  if (err instanceof UserError) throw th.error(pos, err.message, err.hint);
+  if (isStackOverflow(err)) throw err;
+  throw new InternalError(pos, `internal error: ${err instanceof Error ? err.message : String(err)}`, th.lineText(pos), err);
+}
+
+function stepsExceeded(th: Thread, pos: Position): never {
+  throw th.error(pos, th.stepsMessage());
+}
+
+// ---- statements ----
+
+function execBlock(stmts: Stmt[], fr: Frame): number {
+  for (let i = 0, n = stmts.length; i < n; i++) {
+    const r = execStmt(stmts[i]!, fr);
+    if (r !== NORMAL) return r;
+  }
+  return NORMAL;
+}
+
+function execStmt(s: Stmt, fr: Frame): number {
+  const th = fr.th;
+  if (++th.steps > th.maxSteps) stepsExceeded(th, s.pos);
+  th.lastPos = s.pos;
+  switch (s.kind) {
+    case 'Expr':
+      evalExpr(s.expr, fr);
+      return NORMAL;
+    case 'Assign':
+      if (s.op === '=') assign(s.lhs, evalExpr(s.rhs, fr), fr);
+      else augmented(s.lhs, s.op.slice(0, -1), s.rhs, s.pos, fr);
+      return NORMAL;
+    case 'If':
+      return execBlock(truthy(evalExpr(s.cond, fr)) ? s.then : s.els, fr);
+    case 'For': {
+      const it = evalExpr(s.iter, fr);
+      let code = NORMAL;
+      iterate(fr, it, s.iter, (v) => {
+        if (++th.steps > th.maxSteps) stepsExceeded(th, s.pos);
+        assign(s.vars, v, fr);
+        const r = execBlock(s.body, fr);
+        if (r === BREAK) return false;
+        if (r === RETURN) {
+          code = RETURN;
+          return false;
+        }
+        return true;
+      });
+      return code;
+    }
+    case 'Return':
+      fr.ret = s.value ? evalExpr(s.value, fr) : null;
+      return RETURN;
+    case 'Break':
+      return BREAK;
+    case 'Continue':
+      return CONTINUE;
+    case 'Pass':
+      return NORMAL;
+    case 'Def':
+      assignIdent(s.name, makeFunction(fr, s.code!, s.params), fr);
+      return NORMAL;
+    case 'Load':
+      th.execLoad(s, fr);
+      return NORMAL;
+  }
+}
+
+/** Calls `body` for each element of `it`; stops when it returns false. */
+function iterate(fr: Frame, it: Value, at: Expr, body: (v: Value) => boolean): void {
+  if (it instanceof StarList) {
+    it.itercount++;
+    try {
+      const elems = it.elems;
+      for (let i = 0; i < elems.length; i++) if (!body(elems[i]!)) return;
+    } finally {
+      it.itercount--;
+    }
+    return;
+  }
+  if (it instanceof Tuple) {
+    const elems = it.elems;
+    for (let i = 0; i < elems.length; i++) if (!body(elems[i]!)) return;
+    return;
+  }
+  if (it instanceof Range) {
+    const { step, length } = it;
+    let v = it.start;
+    for (let i = 0; i < length; i++, v += step) if (!body(v)) return;
+    return;
+  }
+  if (it instanceof StarDict) {
+    const keys = it.keys();
+    it.itercount++;
+    try {
+      for (let i = 0; i < keys.length; i++) if (!body(keys[i]!)) return;
+    } finally {
+      it.itercount--;
+    }
+    return;
+  }
+  throw fr.th.error(
+    startOf(at),
+    `${typeName(it)} value is not iterable`,
+    typeof it === 'string' ? 'strings are not iterable; use s.elems() for the characters' : undefined,
+  );
+}
+
+function startOf(e: Expr): Position {
+  for (;;) {
+    if (e.kind === 'Binary' || e.kind === 'Index' || e.kind === 'Slice' || e.kind === 'Dot') e = e.x;
+    else if (e.kind === 'Cond') e = e.then;
+    else if (e.kind === 'Tuple' && e.elems.length > 0) e = e.elems[0]!;
+    else return e.pos;
+  }
+}
+
+function assignIdent(id: Ident, v: Value, fr: Frame): void {
+  if (id.scope === Scope.Local) fr.locals[id.index] = v;
+  else if (id.scope === Scope.Global) fr.module.globals[id.index] = v;
+  else throw fr.th.error(id.pos, `cannot assign to ${id.name}`);
+}
+
+function assign(target: Expr, v: Value, fr: Frame): void {
+  switch (target.kind) {
+    case 'Ident':
+      assignIdent(target, v, fr);
+      return;
+    case 'Index': {
+      const x = evalExpr(target.x, fr);
+      const i = evalExpr(target.index, fr);
+      try {
+        setIndex(x, i, v);
+      } catch (err) {
+        rethrow(fr.th, err, target.pos);
+      }
+      return;
+    }
+    case 'Dot': {
+      const x = evalExpr(target.x, fr);
+      throw fr.th.error(target.pos, `cannot assign to attribute "${target.name}" of ${typeName(x)}`, x instanceof Struct ? 'structs are read-only' : undefined);
+    }
+    case 'Tuple':
+    case 'List': {
+      const elems = v instanceof StarList || v instanceof Tuple ? v.elems : undefined;
+      const targets = target.elems;
+      let vals = elems;
+      if (!vals) {
+        try {
+          vals = iterElems(v, fr.th.maxAlloc);
+        } catch (err) {
+          rethrow(fr.th, err, startOf(target));
+        }
+      }
+      if (!vals) throw fr.th.error(startOf(target), `cannot unpack ${typeName(v)} value`, typeof v === 'string' ? 'strings are not iterable' : undefined);
+      if (vals.length !== targets.length) {
+        throw fr.th.error(
+          startOf(target),
+          `${vals.length > targets.length ? 'too many' : 'not enough'} values to unpack (got ${vals.length}, want ${targets.length})`,
+        );
+      }
+      for (let i = 0; i < targets.length; i++) assign(targets[i]!, vals[i]!, fr);
+      return;
+    }
+  }
+  throw fr.th.error(startOf(target), 'cannot assign to this expression');
+}
+
+function augmented(lhs: Expr, op: string, rhs: Expr, pos: Position, fr: Frame): void {
+  const th = fr.th;
+  const combine = (old: Value, y: Value): Value => {
+    try {
+      if (op === '+' && old instanceof StarList) {
+        // list += iterable extends in place.
+        const elems = iterElems(y, th.maxAlloc);
+        if (!elems) throw new EvalError(`unknown binary op: list + ${typeName(y)}`);
+        old.checkMutable('extend');
+        const n = old.elems.length + elems.length;
+        if (n > 1024) checkSize(th, n, 'list');
+        for (let i = 0, m = elems.length; i < m; i++) old.elems.push(elems[i]!);
+        return old;
+      }
+      return binary(th, op, old, y);
+    } catch (err) {
+      rethrow(th, err, pos);
+    }
+  };
+  switch (lhs.kind) {
+    case 'Ident': {
+      const old = evalExpr(lhs, fr);
+      assignIdent(lhs, combine(old, evalExpr(rhs, fr)), fr);
+      return;
+    }
+    case 'Index': {
+      const x = evalExpr(lhs.x, fr);
+      const i = evalExpr(lhs.index, fr);
+      let old: Value;
+      try {
+        old = index(x, i);
+      } catch (err) {
+        rethrow(th, err, lhs.pos);
+      }
+      const nv = combine(old, evalExpr(rhs, fr));
+      try {
+        setIndex(x, i, nv);
+      } catch (err) {
+        rethrow(th, err, lhs.pos);
+      }
+      return;
+    }
+    case 'Dot': {
+      const x = evalExpr(lhs.x, fr);
+      throw th.error(lhs.pos, `cannot assign to attribute "${lhs.name}" of ${typeName(x)}`, x instanceof Struct ? 'structs are read-only' : undefined);
+    }
+  }
+  throw th.error(startOf(lhs), 'cannot assign to this expression');
+}
+
+function makeFunction(fr: Frame, code: FunCode, params: Param[]): StarFunction {
+  const defaults = new Array<Value | undefined>(code.numPositional + code.numKwonly);
+  for (const p of params) {
+    if (p.kind === 'default') defaults[p.name!.index] = evalExpr(p.default!, fr);
+  }
+  const env = fr.env.slice();
+  env.push(fr.locals);
+  return new StarFunction(code, defaults, env, fr.module);
+}
+
+// ---- calls ----
+
+function callValue(th: Thread, fn: Value, args: Value[], kwargs: [string, Value][], pos: Position): Value {
+  if (fn instanceof StarFunction) return callFunction(th, fn, args, kwargs, pos);
+  if (fn instanceof Builtin) return callBuiltin(th, fn, args, kwargs, pos);
+  throw th.error(pos, `invalid call of non-function (${typeName(fn)})`);
+}
+
+function callBuiltin(th: Thread, fn: Builtin, args: Value[], kwargs: [string, Value][], pos: Position): Value {
+  if (++th.steps > th.maxSteps) stepsExceeded(th, pos);
+  let r: Value;
+  try {
+    r = fn.impl({ pos, thread: th }, args, kwargs);
+  } catch (err) {
+    rethrow(th, err, pos);
+  }
+  if (r === undefined) throw new InternalError(pos, `internal error: builtin ${fn.name} returned undefined`, th.lineText(pos));
+  return r;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function callFunction(th: Thread, fn: StarFunction, args: Value[], kwargs: [string, Value][], pos: Position): Value {
+  const code = fn.code;
+  if (code.busy) throw th.error(pos, `function ${code.name} called recursively`, 'recursion is not allowed in Starlark; use a loop');
+  if (th.depth >= th.maxCallDepth) throw th.error(pos, `call stack too deep (more than ${th.maxCallDepth} nested calls)`);
+  if (++th.steps > th.maxSteps) stepsExceeded(th, pos);
+  const locals = new Array<Value>(code.nlocals);
+  const npos = code.numPositional;
+  if (kwargs.length === 0 && args.length === npos && code.numKwonly === 0 && !code.hasVarargs && !code.hasKwargs) {
+    for (let i = 0; i < npos; i++) locals[i] = args[i]!;
+  } else {
+    bindArgs(th, fn, locals, args, kwargs, pos);
+  }
+  const fr: Frame = { th, locals, env: fn.env, module: fn.module as Module, ret: null };
+  code.busy = true;
+  th.depth++;
+  try {
+    execBlock(code.body, fr);
+  } finally {
+    code.busy = false;
+    th.depth--;
+  }
+  return fr.ret;
+}
+
+function bindArgs(th: Thread, fn: StarFunction, locals: Value[], args: Value[], kwargs: [string, Value][], pos: Position): void {
+  const code = fn.code;
+  const name = code.name;
+  const npos = code.numPositional;
+  const nparams = npos + code.numKwonly;
+  let n = args.length;
+  if (n > npos) {
+    if (!code.hasVarargs) {
+      throw th.error(pos, `function ${name} accepts ${npos === 0 ? 'no positional arguments' : `at most ${plural(npos, 'positional argument')}`} (${n} given)`);
+    }
+    n = npos;
+  }
+  for (let i = 0; i < n; i++) locals[i] = args[i]!;
+  if (code.hasVarargs) locals[nparams] = new Tuple(args.length > npos ? args.slice(npos) : []);
+  let kwdict: StarDict | undefined;
+  if (code.hasKwargs) {
+    kwdict = new StarDict();
+    locals[nparams + (code.hasVarargs ? 1 : 0)] = kwdict;
+  }
+  const names = code.paramNames;
+  for (const [k, v] of kwargs) {
+    let i = -1;
+    for (let j = 0; j < nparams; j++) {
+      if (names[j] === k) {
+        i = j;
+        break;
+      }
+    }
+    if (i >= 0) {
+      if (locals[i] !== undefined) throw th.error(pos, `function ${name} got multiple values for parameter "${k}"`);
+      locals[i] = v;
+    } else if (kwdict) {
+      if (kwdict.has(k)) throw th.error(pos, `function ${name} got multiple values for parameter "${k}"`);
+      kwdict.set(k, v);
+    } else {
+      throw th.error(pos, `function ${name} got an unexpected keyword argument "${k}"`, hintFor(didYouMean(k, names.slice(0, nparams))));
+    }
+  }
+  let missing: string[] | undefined;
+  for (let i = 0; i < nparams; i++) {
+    if (locals[i] === undefined) {
+      const d = fn.defaults[i];
+      if (d === undefined) (missing ??= []).push(names[i]!);
+      else locals[i] = d;
+    }
+  }
+  if (missing) throw th.error(pos, `function ${name} missing ${plural(missing.length, 'argument')} (${missing.join(', ')})`);
+}
+
+function evalArgs(e: CallExpr, fr: Frame): [Value[], [string, Value][]] {
+  const args: Value[] = [];
+  const list = e.args;
+  if (e.simple) {
+    for (let i = 0; i < list.length; i++) args.push(evalExpr(list[i]!.value, fr));
+    return [args, EMPTY_KW];
+  }
+  const kwargs: [string, Value][] = [];
+  const th = fr.th;
+  for (const a of list) {
+    const v = evalExpr(a.value, fr);
+    switch (a.kind) {
+      case 'pos':
+        args.push(v);
+        break;
+      case 'named':
+        kwargs.push([a.name!, v]);
+        break;
+      case 'star': {
+        let elems: readonly Value[] | undefined;
+        try {
+          elems = iterElems(v, th.maxAlloc);
+        } catch (err) {
+          rethrow(th, err, a.pos);
+        }
+        if (!elems) throw th.error(a.pos, `argument after * must be iterable, not ${typeName(v)}`);
+        for (const x of elems) args.push(x);
+        break;
+      }
+      case 'starstar': {
+        if (!(v instanceof StarDict)) throw th.error(a.pos, `argument after ** must be a dict, not ${typeName(v)}`);
+        for (const [k, x] of v.entries()) {
+          if (typeof k !== 'string') throw th.error(a.pos, `keywords must be strings, not ${typeName(k)}`);
+          if (kwargs.some(([n]) => n === k)) throw th.error(a.pos, `got multiple values for keyword argument "${k}"`);
+          kwargs.push([k, x]);
+        }
+        break;
+      }
+    }
+  }
+  return [args, kwargs];
+}
+
+function evalCall(e: CallExpr, fr: Frame): Value {
+  const th = fr.th;
+  const f = e.fn;
+  let fn: Value;
+  if (f.kind === 'Dot') {
+    const recv = evalExpr(f.x, fr);
+    const m = methodsOf(recv)?.[f.name];
+    if (m !== undefined) {
+      const [args, kwargs] = evalArgs(e, fr);
+      if (++th.steps > th.maxSteps) stepsExceeded(th, e.pos);
+      let r: Value;
+      try {
+        r = m({ pos: e.pos, thread: th }, recv, args, kwargs);
+      } catch (err) {
+        rethrow(th, err, e.pos);
+      }
+      return r;
+    }
+    try {
+      fn = th.getAttr(recv, f.name, f.pos, true)!;
+    } catch (err) {
+      rethrow(th, err, f.pos);
+    }
+  } else {
+    fn = evalExpr(f, fr);
+  }
+  const [args, kwargs] = evalArgs(e, fr);
+  return callValue(th, fn, args, kwargs, e.pos);
+}
+
+// ---- expressions ----
+
+function evalExpr(e: Expr, fr: Frame): Value {
+  switch (e.kind) {
+    case 'Ident': {
+      let v: Value | undefined;
+      switch (e.scope) {
+        case Scope.Local:
+          v = fr.locals[e.index];
+          if (v === undefined) throw fr.th.error(e.pos, `local variable ${e.name} referenced before assignment`);
+          return v;
+        case Scope.Global:
+          v = fr.module.globals[e.index];
+          if (v === undefined) throw fr.th.error(e.pos, `global variable ${e.name} referenced before assignment`);
+          return v;
+        case Scope.Free:
+          v = fr.env[e.level]![e.index];
+          if (v === undefined) throw fr.th.error(e.pos, `local variable ${e.name} referenced before assignment`);
+          return v;
+        case Scope.Predeclared:
+          return e.value!;
+      }
+      throw fr.th.error(e.pos, `undefined: ${e.name}`);
+    }
+    case 'Literal':
+      return e.value;
+    case 'Call':
+      return evalCall(e, fr);
+    case 'Dot': {
+      const x = evalExpr(e.x, fr);
+      try {
+        return fr.th.getAttr(x, e.name, e.pos, true)!;
+      } catch (err) {
+        rethrow(fr.th, err, e.pos);
+      }
+    }
+    case 'Binary': {
+      const op = e.op;
+      if (op === 'and') {
+        const x = evalExpr(e.x, fr);
+        return truthy(x) ? evalExpr(e.y, fr) : x;
+      }
+      if (op === 'or') {
+        const x = evalExpr(e.x, fr);
+        return truthy(x) ? x : evalExpr(e.y, fr);
+      }
+      const x = evalExpr(e.x, fr);
+      const y = evalExpr(e.y, fr);
+      if (typeof x === 'bigint' && typeof y === 'bigint') {
+        switch (op) {
+          case '+': return x + y;
+          case '-': return x - y;
+          case '<': return x < y;
+          case '<=': return x <= y;
+          case '>': return x > y;
+          case '>=': return x >= y;
+          case '==': return x === y;
+          case '!=': return x !== y;
+        }
+      } else if (typeof x === 'string' && typeof y === 'string') {
+        if (op === '==') return x === y;
+        if (op === '!=') return x !== y;
+      }
+      try {
+        return binary(fr.th, op, x, y);
+      } catch (err) {
+        rethrow(fr.th, err, e.pos);
+      }
+    }
+    case 'Index': {
+      const x = evalExpr(e.x, fr);
+      const i = evalExpr(e.index, fr);
+      try {
+        return index(x, i);
+      } catch (err) {
+        rethrow(fr.th, err, e.pos);
+      }
+    }
+    case 'List': {
+      const elems = e.elems;
+      const out = new Array<Value>(elems.length);
+      for (let i = 0; i < elems.length; i++) out[i] = evalExpr(elems[i]!, fr);
+      return new StarList(out);
+    }
+    case 'Tuple': {
+      const elems = e.elems;
+      const out = new Array<Value>(elems.length);
+      for (let i = 0; i < elems.length; i++) out[i] = evalExpr(elems[i]!, fr);
+      return new Tuple(out);
+    }
+    case 'Dict': {
+      const d = new StarDict();
+      for (const en of e.entries) {
+        const k = evalExpr(en.key, fr);
+        const v = evalExpr(en.value, fr);
+        try {
+          if (d.has(k)) throw new EvalError(`duplicate key: ${typeof k === 'string' ? JSON.stringify(k) : String(k)}`);
+          d.set(k, v);
+        } catch (err) {
+          rethrow(fr.th, err, startOf(en.key));
+        }
+      }
+      return d;
+    }
+    case 'Unary': {
+      const x = evalExpr(e.x, fr);
+      if (e.op === 'not') return !truthy(x);
+      try {
+        return unary(e.op, x);
+      } catch (err) {
+        rethrow(fr.th, err, e.pos);
+      }
+    }
+    case 'Cond':
+      return truthy(evalExpr(e.cond, fr)) ? evalExpr(e.then, fr) : evalExpr(e.els, fr);
+    case 'Slice': {
+      const x = evalExpr(e.x, fr);
+      const lo = e.lo ? evalExpr(e.lo, fr) : undefined;
+      const hi = e.hi ? evalExpr(e.hi, fr) : undefined;
+      const step = e.step ? evalExpr(e.step, fr) : undefined;
+      try {
+        return slice(x, lo, hi, step);
+      } catch (err) {
+        rethrow(fr.th, err, e.pos);
+      }
+    }
+    case 'Comp':
+      return evalComp(e, fr);
+    case 'Lambda':
+      return makeFunction(fr, e.code!, e.params);
+  }
+}
+
+function evalComp(e: Comprehension, fr: Frame): Value {
+  const th = fr.th;
+  const clauses = e.clauses;
+  const list: Value[] = [];
+  const dict = e.curly ? new StarDict() : undefined;
+  const run = (ci: number): void => {
+    if (ci === clauses.length) {
+      if (dict) {
+        const k = evalExpr(e.body, fr);
+        const v = evalExpr(e.value!, fr);
+        try {
+          dict.set(k, v);
+        } catch (err) {
+          rethrow(th, err, startOf(e.body));
+        }
+      } else {
+        list.push(evalExpr(e.body, fr));
+      }
+      return;
+    }
+    const c = clauses[ci]!;
+    if (c.kind === 'if') {
+      if (truthy(evalExpr(c.cond, fr))) run(ci + 1);
+      return;
+    }
+    const it = evalExpr(c.iter, fr);
+    iterate(fr, it, c.iter, (v) => {
+      if (++th.steps > th.maxSteps) stepsExceeded(th, c.pos);
+      assign(c.vars, v, fr);
+      run(ci + 1);
+      return true;
+    });
+  };
+  run(0);
+  return dict ?? new StarList(list);
+}
+
+export type { CallInfo };

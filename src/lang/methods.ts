@@ -1,0 +1,480 @@
+// Methods of the built-in types: string, list, dict.
+
+import { EvalError } from './errors.js';
+import { checkSize, normIndex } from './ops.js';
+import { noArgs, unpackArgs } from './unpack.js';
+import {
+  Builtin, equals, iterElems, repr, StarDict, StarList, str, Tuple, typeName, type CallInfo, type Value,
+} from './values.js';
+
+export type MethodImpl = (call: CallInfo, recv: any, args: Value[], kwargs: [string, Value][]) => Value;
+
+type KW = [string, Value][];
+
+function strArg(fn: string, name: string, v: Value | undefined): string {
+  if (typeof v !== 'string') throw new EvalError(`${fn}: ${name} must be a string, not ${typeName(v ?? null)}`);
+  return v;
+}
+
+function optStrArg(fn: string, name: string, v: Value | undefined): string | undefined {
+  return v === undefined || v === null ? undefined : strArg(fn, name, v);
+}
+
+function intArg(fn: string, name: string, v: Value | undefined, def: number): number {
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'bigint') throw new EvalError(`${fn}: ${name} must be an int, not ${typeName(v)}`);
+  return v > 1_000_000_000_000n ? 1e12 : v < -1_000_000_000_000n ? -1e12 : Number(v);
+}
+
+/** Resolves optional start/end arguments like Python's str.find. */
+function span(fn: string, s: string, start: Value | undefined, end: Value | undefined): [number, number] {
+  const n = s.length;
+  let a = intArg(fn, 'start', start, 0);
+  let b = intArg(fn, 'end', end, n);
+  if (a < 0) a = Math.max(0, a + n);
+  if (b < 0) b = Math.max(0, b + n);
+  return [Math.min(a, n), Math.min(b, n)];
+}
+
+const WS = ' \t\n\r\v\f';
+
+function stripChars(s: string, chars: string | undefined, left: boolean, right: boolean): string {
+  const set = chars ?? WS;
+  let a = 0;
+  let b = s.length;
+  if (left) while (a < b && (chars === undefined ? /\s/.test(s[a]!) : set.includes(s[a]!))) a++;
+  if (right) while (b > a && (chars === undefined ? /\s/.test(s[b - 1]!) : set.includes(s[b - 1]!))) b--;
+  return s.slice(a, b);
+}
+
+function splitWS(s: string, maxsplit: number): string[] {
+  const out: string[] = [];
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    while (i < n && /\s/.test(s[i]!)) i++;
+    if (i >= n) break;
+    if (maxsplit >= 0 && out.length === maxsplit) {
+      out.push(s.slice(i).replace(/\s+$/, ''));
+      return out;
+    }
+    let j = i;
+    while (j < n && !/\s/.test(s[j]!)) j++;
+    out.push(s.slice(i, j));
+    i = j;
+  }
+  return out;
+}
+
+function rsplitWS(s: string, maxsplit: number): string[] {
+  const out: string[] = [];
+  let j = s.length;
+  while (j > 0) {
+    while (j > 0 && /\s/.test(s[j - 1]!)) j--;
+    if (j <= 0) break;
+    if (maxsplit >= 0 && out.length === maxsplit) {
+      out.push(s.slice(0, j).replace(/^\s+/, ''));
+      break;
+    }
+    let i = j;
+    while (i > 0 && !/\s/.test(s[i - 1]!)) i--;
+    out.push(s.slice(i, j));
+    j = i;
+  }
+  return out.reverse();
+}
+
+function split(fn: string, s: string, args: Value[], kwargs: KW, fromRight: boolean): Value {
+  const a = unpackArgs(fn, args, kwargs, ['sep?', 'maxsplit?']);
+  const sep = optStrArg(fn, 'sep', a.sep);
+  const max = intArg(fn, 'maxsplit', a.maxsplit, -1);
+  let parts: string[];
+  if (sep === undefined) parts = fromRight ? rsplitWS(s, max) : splitWS(s, max);
+  else {
+    if (sep === '') throw new EvalError(`${fn}: empty separator`);
+    if (max < 0) parts = s.split(sep);
+    else if (!fromRight) {
+      parts = [];
+      let i = 0;
+      while (parts.length < max) {
+        const k = s.indexOf(sep, i);
+        if (k < 0) break;
+        parts.push(s.slice(i, k));
+        i = k + sep.length;
+      }
+      parts.push(s.slice(i));
+    } else {
+      parts = [];
+      let j = s.length;
+      while (parts.length < max) {
+        const k = s.lastIndexOf(sep, j - sep.length);
+        if (k < 0 || j - sep.length < 0) break;
+        parts.push(s.slice(k + sep.length, j));
+        j = k;
+      }
+      parts.push(s.slice(0, j));
+      parts.reverse();
+    }
+  }
+  return new StarList(parts);
+}
+
+function affix(fn: string, s: string, args: Value[], kwargs: KW, ends: boolean): Value {
+  const a = unpackArgs(fn, args, kwargs, ['prefix', 'start?', 'end?']);
+  const [lo, hi] = span(fn, s, a.start, a.end);
+  const sub = s.slice(lo, hi);
+  const test = (p: Value): boolean => {
+    const x = strArg(fn, ends ? 'suffix' : 'prefix', p);
+    return ends ? sub.endsWith(x) : sub.startsWith(x);
+  };
+  if (a.prefix instanceof Tuple) return a.prefix.elems.some(test);
+  return test(a.prefix!);
+}
+
+function find(fn: string, s: string, args: Value[], kwargs: KW, last: boolean, orFail: boolean): Value {
+  const a = unpackArgs(fn, args, kwargs, ['sub', 'start?', 'end?']);
+  const sub = strArg(fn, 'sub', a.sub);
+  const [lo, hi] = span(fn, s, a.start, a.end);
+  let k = -1;
+  if (hi - lo >= sub.length) {
+    if (last) {
+      k = s.lastIndexOf(sub, hi - sub.length);
+      if (k < lo) k = -1;
+    } else {
+      k = s.indexOf(sub, lo);
+      if (k + sub.length > hi) k = -1;
+    }
+  }
+  if (k < 0 && orFail) throw new EvalError(`${fn}: substring not found`);
+  return BigInt(k);
+}
+
+function isPred(fn: string, re: RegExp, needCased = false) {
+  return (_c: CallInfo, s: string, args: Value[], kwargs: KW): Value => {
+    noArgs(fn, args, kwargs);
+    if (s.length === 0) return false;
+    if (needCased && !/[A-Za-z\p{L}]/u.test(s)) return false;
+    return re.test(s);
+  };
+}
+
+/** A method table without a prototype, so `table[name]` is safe for any name. */
+function table(methods: Record<string, MethodImpl>): Record<string, MethodImpl> {
+  return Object.assign(Object.create(null) as Record<string, MethodImpl>, methods);
+}
+
+// ---- str.format ----
+
+function format(call: CallInfo, s: string, args: Value[], kwargs: KW): Value {
+  let out = '';
+  let auto = 0;
+  let mode: 'none' | 'auto' | 'manual' = 'none';
+  const n = s.length;
+  let i = 0;
+  while (i < n) {
+    const c = s[i]!;
+    if (c === '}') {
+      if (s[i + 1] === '}') {
+        out += '}';
+        i += 2;
+        continue;
+      }
+      throw new EvalError(`format: single '}' in format string`);
+    }
+    if (c !== '{') {
+      const k = s.slice(i).search(/[{}]/);
+      const end = k < 0 ? n : i + k;
+      out += s.slice(i, end);
+      i = end;
+      continue;
+    }
+    if (s[i + 1] === '{') {
+      out += '{';
+      i += 2;
+      continue;
+    }
+    const close = s.indexOf('}', i);
+    if (close < 0) throw new EvalError(`format: unmatched '{' in format string`);
+    let field = s.slice(i + 1, close);
+    i = close + 1;
+    if (field.includes('{')) throw new EvalError('format: nested replacement fields are not supported');
+    let conv = 's';
+    const colon = field.indexOf(':');
+    if (colon >= 0) {
+      throw new EvalError(`format: format spec ${JSON.stringify(field.slice(colon))} is not supported`, 'format the value first, e.g. with "%5.2f" % x');
+    }
+    const bang = field.indexOf('!');
+    if (bang >= 0) {
+      conv = field.slice(bang + 1);
+      field = field.slice(0, bang);
+      if (conv !== 's' && conv !== 'r') throw new EvalError(`format: unknown conversion "!${conv}"`);
+    }
+    let v: Value | undefined;
+    if (field === '') {
+      if (mode === 'manual') throw new EvalError('format: cannot switch from manual field numbering to automatic');
+      mode = 'auto';
+      if (auto >= args.length) throw new EvalError(`format: index ${auto} out of range: got ${args.length} positional argument${args.length === 1 ? '' : 's'}`);
+      v = args[auto++];
+    } else if (/^\d+$/.test(field)) {
+      if (mode === 'auto') throw new EvalError('format: cannot switch from automatic field numbering to manual');
+      mode = 'manual';
+      const k = Number(field);
+      if (k >= args.length) throw new EvalError(`format: index ${k} out of range: got ${args.length} positional argument${args.length === 1 ? '' : 's'}`);
+      v = args[k];
+    } else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) {
+      const kv = kwargs.find(([k]) => k === field);
+      if (!kv) throw new EvalError(`format: keyword ${field} not found`);
+      v = kv[1];
+    } else {
+      throw new EvalError(`format: unsupported field ${JSON.stringify(field)}`, 'fields are {}, {0} or {name}');
+    }
+    out += conv === 'r' ? repr(v!) : str(v!);
+    if (out.length > call.thread.maxAlloc) checkSize(call.thread, out.length, 'formatted string');
+  }
+  if (out.length > 1024) checkSize(call.thread, out.length, 'formatted string');
+  return out;
+}
+
+export const stringMethods: Record<string, MethodImpl> = table({
+  capitalize: (_c, s: string, a, k) => (noArgs('capitalize', a, k), s.length ? s[0]!.toUpperCase() + s.slice(1).toLowerCase() : s),
+  count: (_c, s: string, args, kwargs) => {
+    const a = unpackArgs('count', args, kwargs, ['sub', 'start?', 'end?']);
+    const sub = strArg('count', 'sub', a.sub);
+    const [lo, hi] = span('count', s, a.start, a.end);
+    const t = s.slice(lo, hi);
+    if (sub === '') return BigInt(t.length + 1);
+    let n = 0;
+    for (let i = t.indexOf(sub); i >= 0; i = t.indexOf(sub, i + sub.length)) n++;
+    return BigInt(n);
+  },
+  elems: (_c, s: string, a, k) => (noArgs('elems', a, k), new StarList(s.split(''))),
+  endswith: (_c, s, a, k) => affix('endswith', s, a, k, true),
+  find: (_c, s, a, k) => find('find', s, a, k, false, false),
+  format,
+  index: (_c, s, a, k) => find('index', s, a, k, false, true),
+  isalnum: isPred('isalnum', /^[\p{L}\p{N}]+$/u),
+  isalpha: isPred('isalpha', /^\p{L}+$/u),
+  isdigit: isPred('isdigit', /^\p{Nd}+$/u),
+  islower: isPred('islower', /^[^\p{Lu}\p{Lt}]+$/u, true),
+  isspace: isPred('isspace', /^\s+$/),
+  isupper: isPred('isupper', /^[^\p{Ll}\p{Lt}]+$/u, true),
+  join: (call, s: string, args, kwargs) => {
+    const a = unpackArgs('join', args, kwargs, ['iterable']);
+    const elems = iterElems(a.iterable!, call.thread.maxAlloc);
+    if (!elems) throw new EvalError(`join: got ${typeName(a.iterable!)}, want iterable`);
+    let len = 0;
+    for (let i = 0; i < elems.length; i++) {
+      const e = elems[i];
+      if (typeof e !== 'string') throw new EvalError(`join: in list, want string, got ${typeName(e!)} at index ${i}`);
+      len += e.length + s.length;
+    }
+    if (len > 1024) checkSize(call.thread, len, 'joined string');
+    return (elems as string[]).join(s);
+  },
+  lower: (_c, s: string, a, k) => (noArgs('lower', a, k), s.toLowerCase()),
+  lstrip: (_c, s: string, args, kwargs) => stripChars(s, optStrArg('lstrip', 'chars', unpackArgs('lstrip', args, kwargs, ['chars?']).chars), true, false),
+  partition: (_c, s: string, args, kwargs) => {
+    const sep = strArg('partition', 'sep', unpackArgs('partition', args, kwargs, ['sep']).sep);
+    if (sep === '') throw new EvalError('partition: empty separator');
+    const k = s.indexOf(sep);
+    return k < 0 ? new Tuple([s, '', '']) : new Tuple([s.slice(0, k), sep, s.slice(k + sep.length)]);
+  },
+  removeprefix: (_c, s: string, args, kwargs) => {
+    const p = strArg('removeprefix', 'prefix', unpackArgs('removeprefix', args, kwargs, ['prefix']).prefix);
+    return s.startsWith(p) ? s.slice(p.length) : s;
+  },
+  removesuffix: (_c, s: string, args, kwargs) => {
+    const p = strArg('removesuffix', 'suffix', unpackArgs('removesuffix', args, kwargs, ['suffix']).suffix);
+    return p && s.endsWith(p) ? s.slice(0, s.length - p.length) : s;
+  },
+  replace: (call, s: string, args, kwargs) => {
+    const a = unpackArgs('replace', args, kwargs, ['old', 'new', 'count?']);
+    const old = strArg('replace', 'old', a.old);
+    const neu = strArg('replace', 'new', a.new);
+    const count = intArg('replace', 'count', a.count, -1);
+    const parts = s.split(old);
+    const n = parts.length - 1;
+    const k = count < 0 ? n : Math.min(count, n);
+    const len = s.length + k * (neu.length - old.length);
+    if (len > 1024) checkSize(call.thread, len, 'string');
+    if (k === n) return parts.join(neu);
+    if (old === '') {
+      // Python inserts `new` before the first `count` characters.
+      let out = '';
+      for (let i = 0; i < k; i++) out += neu + (s[i] ?? '');
+      return out + s.slice(k);
+    }
+    return parts.slice(0, k + 1).join(neu) + old + parts.slice(k + 1).join(old);
+  },
+  rfind: (_c, s, a, k) => find('rfind', s, a, k, true, false),
+  rindex: (_c, s, a, k) => find('rindex', s, a, k, true, true),
+  rpartition: (_c, s: string, args, kwargs) => {
+    const sep = strArg('rpartition', 'sep', unpackArgs('rpartition', args, kwargs, ['sep']).sep);
+    if (sep === '') throw new EvalError('rpartition: empty separator');
+    const k = s.lastIndexOf(sep);
+    return k < 0 ? new Tuple(['', '', s]) : new Tuple([s.slice(0, k), sep, s.slice(k + sep.length)]);
+  },
+  rsplit: (_c, s, a, k) => split('rsplit', s, a, k, true),
+  rstrip: (_c, s: string, args, kwargs) => stripChars(s, optStrArg('rstrip', 'chars', unpackArgs('rstrip', args, kwargs, ['chars?']).chars), false, true),
+  split: (_c, s, a, k) => split('split', s, a, k, false),
+  splitlines: (_c, s: string, args, kwargs) => {
+    const keep = unpackArgs('splitlines', args, kwargs, ['keepends?']).keepends;
+    const lines = s.split(/(?<=\r\n|\n|\r)/);
+    if (lines.length && lines[lines.length - 1] === '') lines.pop();
+    return new StarList(keep === true ? lines : lines.map((l) => l.replace(/(\r\n|\n|\r)$/, '')));
+  },
+  startswith: (_c, s, a, k) => affix('startswith', s, a, k, false),
+  strip: (_c, s: string, args, kwargs) => stripChars(s, optStrArg('strip', 'chars', unpackArgs('strip', args, kwargs, ['chars?']).chars), true, true),
+  title: (_c, s: string, a, k) => (noArgs('title', a, k), s.toLowerCase().replace(/(^|[^\p{L}])(\p{L})/gu, (_m, p: string, l: string) => p + l.toUpperCase())),
+  upper: (_c, s: string, a, k) => (noArgs('upper', a, k), s.toUpperCase()),
+});
+
+// ---- list ----
+
+export const listMethods: Record<string, MethodImpl> = table({
+  append: (_c, l: StarList, args, kwargs) => {
+    if (args.length !== 1 || kwargs.length > 0) unpackArgs('append', args, kwargs, ['x']);
+    l.checkMutable('append to');
+    l.elems.push(args[0]!);
+    return null;
+  },
+  clear: (_c, l: StarList, a, k) => {
+    noArgs('clear', a, k);
+    l.checkMutable('clear');
+    l.elems.length = 0;
+    return null;
+  },
+  extend: (call, l: StarList, args, kwargs) => {
+    const x = unpackArgs('extend', args, kwargs, ['iterable']).iterable!;
+    const elems = iterElems(x, call.thread.maxAlloc);
+    if (!elems) throw new EvalError(`extend: got ${typeName(x)}, want iterable`);
+    l.checkMutable('extend');
+    const n = l.elems.length + elems.length;
+    if (n > 1024) checkSize(call.thread, n, 'list');
+    for (let i = 0, m = elems.length; i < m; i++) l.elems.push(elems[i]!);
+    return null;
+  },
+  index: (_c, l: StarList, args, kwargs) => {
+    const a = unpackArgs('index', args, kwargs, ['x', 'start?', 'end?']);
+    const n = l.elems.length;
+    let lo = intArg('index', 'start', a.start, 0);
+    let hi = intArg('index', 'end', a.end, n);
+    if (lo < 0) lo = Math.max(0, lo + n);
+    if (hi < 0) hi = Math.max(0, hi + n);
+    for (let i = lo; i < Math.min(hi, n); i++) if (equals(l.elems[i]!, a.x!)) return BigInt(i);
+    throw new EvalError(`index: value ${repr(a.x!)} not in list`);
+  },
+  insert: (_c, l: StarList, args, kwargs) => {
+    const a = unpackArgs('insert', args, kwargs, ['index', 'x']);
+    const n = l.elems.length;
+    let i = intArg('insert', 'index', a.index, 0);
+    if (i < 0) i = Math.max(0, i + n);
+    if (i > n) i = n;
+    l.checkMutable('insert into');
+    l.elems.splice(i, 0, a.x!);
+    return null;
+  },
+  pop: (_c, l: StarList, args, kwargs) => {
+    const a = unpackArgs('pop', args, kwargs, ['index?']);
+    const n = l.elems.length;
+    if (n === 0) throw new EvalError('pop: empty list');
+    let i: number;
+    try {
+      i = normIndex(a.index ?? -1n, n, 'list');
+    } catch (e) {
+      throw new EvalError(`pop: ${(e as Error).message}`);
+    }
+    l.checkMutable('pop from');
+    return l.elems.splice(i, 1)[0]!;
+  },
+  remove: (_c, l: StarList, args, kwargs) => {
+    const x = unpackArgs('remove', args, kwargs, ['x']).x!;
+    const i = l.elems.findIndex((e) => equals(e, x));
+    if (i < 0) throw new EvalError(`remove: element ${repr(x)} not found`);
+    l.checkMutable('remove from');
+    l.elems.splice(i, 1);
+    return null;
+  },
+});
+
+// ---- dict ----
+
+export const dictMethods: Record<string, MethodImpl> = table({
+  clear: (_c, d: StarDict, a, k) => (noArgs('clear', a, k), d.clear(), null),
+  get: (_c, d: StarDict, args, kwargs) => {
+    const a = unpackArgs('get', args, kwargs, ['key', 'default?']);
+    const v = d.get(a.key!);
+    return v !== undefined ? v : (a.default ?? null);
+  },
+  items: (_c, d: StarDict, a, k) => {
+    noArgs('items', a, k);
+    const out: Value[] = [];
+    for (const [key, v] of d.entries()) out.push(new Tuple([key, v]));
+    return new StarList(out);
+  },
+  keys: (_c, d: StarDict, a, k) => (noArgs('keys', a, k), new StarList(d.keys())),
+  pop: (_c, d: StarDict, args, kwargs) => {
+    const a = unpackArgs('pop', args, kwargs, ['key', 'default?']);
+    if (!d.has(a.key!)) {
+      if (a.default !== undefined) return a.default;
+      throw new EvalError(`pop: key ${repr(a.key!)} not in dict`);
+    }
+    return d.delete(a.key!)!;
+  },
+  popitem: (_c, d: StarDict, a, k) => {
+    noArgs('popitem', a, k);
+    const first = d.entries().next();
+    if (first.done) throw new EvalError('popitem: empty dict');
+    const [key, v] = first.value;
+    d.delete(key);
+    return new Tuple([key, v]);
+  },
+  setdefault: (_c, d: StarDict, args, kwargs) => {
+    const a = unpackArgs('setdefault', args, kwargs, ['key', 'default?']);
+    const v = d.get(a.key!);
+    if (v !== undefined) return v;
+    const def = a.default ?? null;
+    d.set(a.key!, def);
+    return def;
+  },
+  update: (call, d: StarDict, args, kwargs) => {
+    if (args.length > 1) throw new EvalError(`update: got ${args.length} arguments, want at most 1`);
+    d.checkMutable('update');
+    if (args.length === 1) updateDict('update', d, args[0]!, call.thread.maxAlloc);
+    for (const [k, v] of kwargs) d.set(k, v);
+    return null;
+  },
+  values: (_c, d: StarDict, a, k) => (noArgs('values', a, k), new StarList(d.values())),
+});
+
+/** d.update(x) where x is a dict or an iterable of pairs. */
+export function updateDict(fn: string, d: StarDict, x: Value, maxAlloc: number): void {
+  if (x instanceof StarDict) {
+    for (const [k, v] of x.entries()) d.set(k, v);
+    return;
+  }
+  const elems = iterElems(x, maxAlloc);
+  if (!elems) throw new EvalError(`${fn}: got ${typeName(x)}, want a dict or an iterable of pairs`);
+  elems.forEach((e, i) => {
+    const pair = e instanceof Tuple || e instanceof StarList ? e.elems : undefined;
+    if (!pair || pair.length !== 2) {
+      throw new EvalError(`${fn}: element #${i} is not a pair (got ${typeName(e)}${pair ? ` of length ${pair.length}` : ''})`);
+    }
+    d.set(pair[0]!, pair[1]!);
+  });
+}
+
+/** The method table for a value's type, if it has methods. */
+export function methodsOf(v: Value): Record<string, MethodImpl> | undefined {
+  if (typeof v === 'string') return stringMethods;
+  if (v instanceof StarList) return listMethods;
+  if (v instanceof StarDict) return dictMethods;
+  return undefined;
+}
+
+/** `recv.name` as a bound method value, or undefined. */
+export function boundMethod(recv: Value, name: string): Builtin | undefined {
+  const m = methodsOf(recv)?.[name];
+  if (!m) return undefined;
+  return new Builtin(name, (call, args, kwargs) => m(call, recv, args, kwargs), recv);
+}

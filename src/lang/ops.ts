@@ -1,0 +1,441 @@
+// Operators on values: arithmetic, comparison, membership, indexing, slicing, and the
+// `%` string formatting. All throw EvalError; the evaluator adds the position.
+
+import { EvalError } from './errors.js';
+import {
+  compare, equals, formatFloat, Range, repr, StarDict, StarList, str, Tuple, typeName, type Value,
+} from './values.js';
+
+/** Size limits and the allocation charge, implemented by Thread. */
+export interface Budget {
+  /** Maximum length of a string, list or tuple built by an operation. */
+  readonly maxAlloc: number;
+  /** Charges the step budget for building a value of `n` elements/characters. */
+  charge(n: number): void;
+}
+
+/** Ints are capped at about this many bits (products and shifts beyond it fail). */
+const MAX_INT_BITS = 100_000n;
+const MAX_INT = 1n << MAX_INT_BITS;
+
+export function checkSize(b: Budget, n: number | bigint, what: string): void {
+  if (n > b.maxAlloc) {
+    const unit = what.includes('string') ? 'characters' : 'elements';
+    throw new EvalError(`${what} too large: ${n} ${unit} (the limit is ${b.maxAlloc})`);
+  }
+  b.charge(Number(n));
+}
+
+function bigResult(r: bigint): bigint {
+  if (r > MAX_INT || r < -MAX_INT) throw new EvalError('int too large');
+  return r;
+}
+
+function toFloat(x: bigint | number): number {
+  return typeof x === 'number' ? x : Number(x);
+}
+
+function floorDiv(x: bigint, y: bigint): bigint {
+  const q = x / y;
+  return (x % y !== 0n && (x < 0n) !== (y < 0n)) ? q - 1n : q;
+}
+
+function floorMod(x: bigint, y: bigint): bigint {
+  const m = x % y;
+  return m !== 0n && (m < 0n) !== (y < 0n) ? m + y : m;
+}
+
+function floatMod(x: number, y: number): number {
+  const m = x % y;
+  return m !== 0 && (m < 0) !== (y < 0) ? m + y : m;
+}
+
+function repeat(b: Budget, seq: Value, n: bigint): Value {
+  const count = n < 0n ? 0 : Number(n);
+  if (typeof seq === 'string') {
+    if (seq.length === 0 || count === 0) return '';
+    checkSize(b, BigInt(seq.length) * n, 'repeated string');
+    return seq.repeat(count);
+  }
+  const elems = (seq as StarList | Tuple).elems;
+  const out: Value[] = [];
+  if (elems.length > 0 && count > 0) {
+    checkSize(b, BigInt(elems.length) * n, seq instanceof StarList ? 'repeated list' : 'repeated tuple');
+    for (let i = 0; i < count; i++) for (const e of elems) out.push(e);
+  }
+  return seq instanceof StarList ? new StarList(out) : new Tuple(out);
+}
+
+function unknownOp(op: string, x: Value, y: Value): EvalError {
+  return new EvalError(`unknown binary op: ${typeName(x)} ${op} ${typeName(y)}`);
+}
+
+/** x op y for every binary operator except `and`/`or` (which short-circuit). */
+export function binary(b: Budget, op: string, x: Value, y: Value): Value {
+  const tx = typeof x;
+  const ty = typeof y;
+  switch (op) {
+    case '+':
+      if (tx === 'bigint' && ty === 'bigint') return (x as bigint) + (y as bigint);
+      if (tx === 'string' && ty === 'string') {
+        const n = (x as string).length + (y as string).length;
+        if (n > 1024) checkSize(b, n, 'string');
+        return (x as string) + (y as string);
+      }
+      if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) return toFloat(x as number) + toFloat(y as number);
+      if (x instanceof StarList && y instanceof StarList) {
+        const n = x.elems.length + y.elems.length;
+        if (n > 1024) checkSize(b, n, 'list');
+        return new StarList(x.elems.concat(y.elems));
+      }
+      if (x instanceof Tuple && y instanceof Tuple) {
+        const n = x.elems.length + y.elems.length;
+        if (n > 1024) checkSize(b, n, 'tuple');
+        return new Tuple(x.elems.concat(y.elems));
+      }
+      break;
+    case '-':
+      if (tx === 'bigint' && ty === 'bigint') return (x as bigint) - (y as bigint);
+      if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) return toFloat(x as number) - toFloat(y as number);
+      break;
+    case '*':
+      if (tx === 'bigint' && ty === 'bigint') return bigResult((x as bigint) * (y as bigint));
+      if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) return toFloat(x as number) * toFloat(y as number);
+      if (ty === 'bigint' && (tx === 'string' || x instanceof StarList || x instanceof Tuple)) return repeat(b, x, y as bigint);
+      if (tx === 'bigint' && (ty === 'string' || y instanceof StarList || y instanceof Tuple)) return repeat(b, y, x as bigint);
+      break;
+    case '/':
+      if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
+        const d = toFloat(y as number);
+        if (d === 0) throw new EvalError('division by zero');
+        return toFloat(x as number) / d;
+      }
+      break;
+    case '//':
+      if (tx === 'bigint' && ty === 'bigint') {
+        if (y === 0n) throw new EvalError('floored division by zero');
+        return floorDiv(x as bigint, y as bigint);
+      }
+      if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
+        const d = toFloat(y as number);
+        if (d === 0) throw new EvalError('floored division by zero');
+        return Math.floor(toFloat(x as number) / d);
+      }
+      break;
+    case '%':
+      if (tx === 'bigint' && ty === 'bigint') {
+        if (y === 0n) throw new EvalError('integer modulo by zero');
+        return floorMod(x as bigint, y as bigint);
+      }
+      if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
+        const d = toFloat(y as number);
+        if (d === 0) throw new EvalError('float modulo by zero');
+        return floatMod(toFloat(x as number), d);
+      }
+      if (tx === 'string') return percentFormat(b, x as string, y);
+      break;
+    case '==':
+      return equals(x, y);
+    case '!=':
+      return !equals(x, y);
+    case '<':
+      return compare(x, y) < 0;
+    case '<=':
+      return compare(x, y) <= 0;
+    case '>':
+      return compare(x, y) > 0;
+    case '>=':
+      return compare(x, y) >= 0;
+    case 'in':
+      return contains(y, x);
+    case 'not in':
+      return !contains(y, x);
+    case '|':
+      if (tx === 'bigint' && ty === 'bigint') return (x as bigint) | (y as bigint);
+      if (x instanceof StarDict && y instanceof StarDict) {
+        const d = new StarDict();
+        for (const [k, v] of x.entries()) d.set(k, v);
+        for (const [k, v] of y.entries()) d.set(k, v);
+        return d;
+      }
+      break;
+    case '&':
+      if (tx === 'bigint' && ty === 'bigint') return (x as bigint) & (y as bigint);
+      break;
+    case '^':
+      if (tx === 'bigint' && ty === 'bigint') return (x as bigint) ^ (y as bigint);
+      break;
+    case '<<':
+    case '>>':
+      if (tx === 'bigint' && ty === 'bigint') {
+        const n = y as bigint;
+        if (n < 0n) throw new EvalError('negative shift count');
+        if (op === '>>') return (x as bigint) >> (n > MAX_INT_BITS ? MAX_INT_BITS + 1n : n);
+        if (n > MAX_INT_BITS) throw new EvalError('shift count too large');
+        return bigResult((x as bigint) << n);
+      }
+      break;
+  }
+  throw unknownOp(op, x, y);
+}
+
+/** `needle in haystack`. */
+export function contains(haystack: Value, needle: Value): boolean {
+  if (typeof haystack === 'string') {
+    if (typeof needle !== 'string') throw new EvalError(`'in <string>' requires string as left operand, not ${typeName(needle)}`);
+    return haystack.includes(needle);
+  }
+  if (haystack instanceof StarList || haystack instanceof Tuple) {
+    for (const e of haystack.elems) if (equals(e, needle)) return true;
+    return false;
+  }
+  if (haystack instanceof StarDict) return haystack.has(needle);
+  if (haystack instanceof Range) {
+    if (typeof needle !== 'bigint') {
+      if (typeof needle === 'number' && Number.isInteger(needle)) needle = BigInt(needle);
+      else return false;
+    }
+    const n = needle as bigint;
+    const { start, step } = haystack;
+    if (haystack.length === 0) return false;
+    const last = haystack.at(haystack.length - 1);
+    const inside = step > 0n ? n >= start && n <= last : n <= start && n >= last;
+    return inside && (n - start) % step === 0n;
+  }
+  throw new EvalError(`unknown binary op: ${typeName(needle)} in ${typeName(haystack)}`);
+}
+
+export function unary(op: string, x: Value): Value {
+  switch (op) {
+    case '-':
+      if (typeof x === 'bigint') return -x;
+      if (typeof x === 'number') return -x;
+      break;
+    case '+':
+      if (typeof x === 'bigint' || typeof x === 'number') return x;
+      break;
+    case '~':
+      if (typeof x === 'bigint') return ~x;
+      break;
+  }
+  throw new EvalError(`unknown unary op: ${op}${typeName(x)}`);
+}
+
+/** Converts an index value to a JS number in [0, n), or throws. */
+export function normIndex(i: Value, n: number, what: string): number {
+  if (typeof i !== 'bigint') throw new EvalError(`${what} index must be an int, not ${typeName(i)}`);
+  const k = i < 0n ? i + BigInt(n) : i;
+  if (k < 0n || k >= BigInt(n)) {
+    throw new EvalError(what === 'string' ? `index ${i} out of range: string has length ${n}` : `index ${i} out of range: ${what} has ${n} element${n === 1 ? '' : 's'}`);
+  }
+  return Number(k);
+}
+
+/** x[i]. */
+export function index(x: Value, i: Value): Value {
+  if (x instanceof StarList || x instanceof Tuple) return x.elems[normIndex(i, x.elems.length, typeName(x))]!;
+  if (x instanceof StarDict) {
+    const v = x.get(i);
+    if (v === undefined) throw new EvalError(`key ${repr(i)} not in dict`);
+    return v;
+  }
+  if (typeof x === 'string') return x[normIndex(i, x.length, 'string')]!;
+  if (x instanceof Range) return x.at(normIndex(i, x.length, 'range'));
+  throw new EvalError(`${typeName(x)} value is not indexable`);
+}
+
+/** x[i] = v. */
+export function setIndex(x: Value, i: Value, v: Value): void {
+  if (x instanceof StarList) {
+    const k = normIndex(i, x.elems.length, 'list');
+    x.checkMutable('assign to element of');
+    x.elems[k] = v;
+    return;
+  }
+  if (x instanceof StarDict) {
+    x.set(i, v);
+    return;
+  }
+  throw new EvalError(`${typeName(x)} value does not support item assignment`);
+}
+
+function sliceBound(v: Value | undefined, name: string): bigint | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'bigint') throw new EvalError(`slice ${name} must be an int or None, not ${typeName(v)}`);
+  return v;
+}
+
+/** The indices selected by x[lo:hi:step] on a sequence of length n (Python semantics). */
+function sliceIndices(n: number, lo: Value | undefined, hi: Value | undefined, step: Value | undefined): [number, number, number] {
+  const s = sliceBound(step, 'step') ?? 1n;
+  if (s === 0n) throw new EvalError('slice step cannot be zero');
+  const st = s > 1_000_000_000n ? 1_000_000_000 : s < -1_000_000_000n ? -1_000_000_000 : Number(s);
+  const N = BigInt(n);
+  const clamp = (v: bigint | undefined, def: number): number => {
+    if (v === undefined) return def;
+    let k = v < 0n ? v + N : v;
+    if (st > 0) k = k < 0n ? 0n : k > N ? N : k;
+    else k = k < -1n ? -1n : k >= N ? N - 1n : k;
+    return Number(k);
+  };
+  const start = clamp(sliceBound(lo, 'start'), st > 0 ? 0 : n - 1);
+  const end = clamp(sliceBound(hi, 'end'), st > 0 ? n : -1);
+  return [start, end, st];
+}
+
+export function slice(x: Value, lo: Value | undefined, hi: Value | undefined, step: Value | undefined): Value {
+  if (typeof x === 'string') {
+    const [a, e, s] = sliceIndices(x.length, lo, hi, step);
+    if (s === 1) return a < e ? x.slice(a, e) : '';
+    let out = '';
+    if (s > 0) for (let i = a; i < e; i += s) out += x[i];
+    else for (let i = a; i > e; i += s) out += x[i];
+    return out;
+  }
+  if (x instanceof StarList || x instanceof Tuple || x instanceof Range) {
+    const n = x instanceof Range ? x.length : x.elems.length;
+    const [a, e, s] = sliceIndices(n, lo, hi, step);
+    if (x instanceof Range) {
+      const cnt = s > 0 ? Math.max(0, Math.ceil((e - a) / s)) : Math.max(0, Math.ceil((a - e) / -s));
+      const start = cnt > 0 ? x.at(a) : 0n;
+      return new Range(start, start + BigInt(cnt) * x.step * BigInt(s), x.step * BigInt(s));
+    }
+    const elems = x.elems;
+    let out: Value[];
+    if (s === 1) out = a < e ? elems.slice(a, e) : [];
+    else {
+      out = [];
+      if (s > 0) for (let i = a; i < e; i += s) out.push(elems[i]!);
+      else for (let i = a; i > e; i += s) out.push(elems[i]!);
+    }
+    return x instanceof StarList ? new StarList(out) : new Tuple(out);
+  }
+  throw new EvalError(`${typeName(x)} value cannot be sliced`);
+}
+
+// ---- "%" formatting ----
+
+function formatNumber(conv: string, v: Value, prec: number | undefined): string {
+  switch (conv) {
+    case 'd':
+    case 'i':
+      if (typeof v === 'bigint') return v.toString();
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) throw new EvalError(`cannot convert float ${formatFloat(v)} to int`);
+        return BigInt(Math.trunc(v)).toString();
+      }
+      break;
+    case 'x':
+    case 'X':
+    case 'o': {
+      if (typeof v !== 'bigint') break;
+      const s = (v < 0n ? -v : v).toString(conv === 'o' ? 8 : 16);
+      return (v < 0n ? '-' : '') + (conv === 'X' ? s.toUpperCase() : s);
+    }
+    case 'e':
+    case 'E':
+    case 'f':
+    case 'F':
+    case 'g':
+    case 'G': {
+      if (typeof v !== 'bigint' && typeof v !== 'number') break;
+      const f = Number(v);
+      if (!Number.isFinite(f)) return Number.isNaN(f) ? 'nan' : f > 0 ? 'inf' : '-inf';
+      const p = Math.min(prec ?? 6, 100);
+      let s: string;
+      if (conv === 'f' || conv === 'F') s = f.toFixed(p);
+      else if (conv === 'e' || conv === 'E') s = expo(f.toExponential(p));
+      else {
+        const P = p === 0 ? 1 : p;
+        const exp = f === 0 ? 0 : Math.floor(Math.log10(Math.abs(f)));
+        if (exp < -4 || exp >= P) s = expo(f.toExponential(P - 1)).replace(/\.?0+e/, 'e');
+        else s = f.toFixed(Math.max(0, P - 1 - exp)).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+      }
+      return conv === 'E' || conv === 'G' ? s.toUpperCase() : s;
+    }
+  }
+  throw new EvalError(`%${conv} format requires a number, not ${typeName(v)}`);
+}
+
+function expo(s: string): string {
+  return s.replace(/e([+-])(\d)$/, 'e$10$2');
+}
+
+/** Python-style `format % args`. */
+export function percentFormat(b: Budget, format: string, arg: Value): string {
+  const args = arg instanceof Tuple ? arg.elems : [arg];
+  let argi = 0;
+  let out = '';
+  let i = 0;
+  const n = format.length;
+  while (i < n) {
+    const pct = format.indexOf('%', i);
+    if (pct < 0) {
+      out += format.slice(i);
+      break;
+    }
+    out += format.slice(i, pct);
+    i = pct + 1;
+    if (i >= n) throw new EvalError('incomplete format');
+    let value: Value | undefined;
+    if (format[i] === '(') {
+      const close = format.indexOf(')', i);
+      if (close < 0) throw new EvalError('incomplete format key');
+      if (!(arg instanceof StarDict)) throw new EvalError('format requires a mapping');
+      const key = format.slice(i + 1, close);
+      value = arg.get(key);
+      if (value === undefined) throw new EvalError(`key ${repr(key)} not in dict`);
+      i = close + 1;
+    }
+    const m = /^([-+ 0#]*)(\d*)(?:\.(\d+))?/.exec(format.slice(i, i + 20))!;
+    const flags = m[1]!;
+    const width = m[2] ? Math.min(Number(m[2]), 1000) : 0;
+    const prec = m[3] !== undefined ? Number(m[3]) : undefined;
+    i += m[0].length;
+    if (i >= n) throw new EvalError('incomplete format');
+    const conv = format[i++]!;
+    if (conv === '%') {
+      out += '%';
+      continue;
+    }
+    if (value === undefined) {
+      if (argi >= args.length) throw new EvalError('not enough arguments for format string');
+      value = args[argi++]!;
+    }
+    let s: string;
+    switch (conv) {
+      case 's':
+        s = str(value);
+        if (prec !== undefined) s = s.slice(0, prec);
+        break;
+      case 'r':
+        s = repr(value);
+        if (prec !== undefined) s = s.slice(0, prec);
+        break;
+      case 'c':
+        if (typeof value === 'string' && [...value].length === 1) s = value;
+        else if (typeof value === 'bigint' && value >= 0n && value <= 0x10ffffn) s = String.fromCodePoint(Number(value));
+        else throw new EvalError(`%c requires a single-character string or an int, not ${typeName(value)}`);
+        break;
+      case 'd': case 'i': case 'x': case 'X': case 'o': case 'e': case 'E': case 'f': case 'F': case 'g': case 'G':
+        s = formatNumber(conv, value, prec);
+        if (flags.includes('+') && !s.startsWith('-')) s = '+' + s;
+        else if (flags.includes(' ') && !s.startsWith('-')) s = ' ' + s;
+        break;
+      default:
+        throw new EvalError(`unsupported format character ${JSON.stringify(conv)}`);
+    }
+    if (s.length < width) {
+      if (flags.includes('-')) s = s.padEnd(width);
+      else if (flags.includes('0') && conv !== 's' && conv !== 'r' && conv !== 'c') {
+        const sign = /^[-+ ]/.test(s) ? s[0]! : '';
+        s = sign + s.slice(sign.length).padStart(width - sign.length, '0');
+      } else s = s.padStart(width);
+    }
+    out += s;
+    if (out.length > b.maxAlloc) checkSize(b, out.length, 'formatted string');
+  }
+  if (out.length > 1024) checkSize(b, out.length, 'formatted string');
+  if (argi < args.length && !(arg instanceof StarDict)) throw new EvalError('not all arguments converted during string formatting');
+  return out;
+}

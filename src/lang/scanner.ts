@@ -1,0 +1,394 @@
+// The scanner: source text → tokens, on demand (the parser pulls them, so the first
+// error in file order is the one reported). Produces NEWLINE, INDENT and OUTDENT tokens
+// like Python; newlines inside brackets and after a backslash are ignored.
+
+import { SourceError } from '../errors.js';
+import { lineOf } from './errors.js';
+
+export type TokenKind =
+  | 'EOF'
+  | 'NEWLINE'
+  | 'INDENT'
+  | 'OUTDENT'
+  | 'IDENT'
+  | 'INT'
+  | 'FLOAT'
+  | 'STRING'
+  // keywords and punctuation are their own text
+  | string;
+
+export interface Token {
+  kind: TokenKind;
+  /** IDENT: the name; STRING: the decoded text; INT: bigint; FLOAT: number. */
+  value: string | bigint | number | undefined;
+  line: number;
+  col: number;
+}
+
+export const KEYWORDS = new Set([
+  'and', 'break', 'continue', 'def', 'elif', 'else', 'for', 'if', 'in', 'lambda', 'load', 'not',
+  'or', 'pass', 'return', 'while',
+]);
+
+/** Python keywords that Starlark reserves. */
+const RESERVED = new Set([
+  'as', 'assert', 'async', 'await', 'class', 'del', 'except', 'finally', 'from', 'global',
+  'import', 'is', 'nonlocal', 'raise', 'try', 'with', 'yield',
+]);
+
+// Punctuation, longest first within each starting character.
+const PUNCT3 = new Set(['//=', '<<=', '>>=']);
+const PUNCT2 = new Set([
+  '==', '!=', '<=', '>=', '+=', '-=', '*=', '/=', '%=', '&=', '|=', '^=', '//', '<<', '>>', '**',
+]);
+const PUNCT1 = new Set(['+', '-', '*', '/', '%', '&', '|', '^', '~', '<', '>', '=', '.', ',', ';', ':', '(', ')', '[', ']', '{', '}']);
+
+const C_NL = 10, C_SP = 32, C_TAB = 9, C_FF = 12, C_HASH = 35, C_BSL = 92;
+
+function isIdentStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+}
+function isIdentPart(c: number): boolean {
+  return isIdentStart(c) || (c >= 48 && c <= 57);
+}
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+const UNI_IDENT_START = /[\p{L}\p{Nl}]/u;
+const UNI_IDENT_PART = /[\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]/u;
+
+export class Scanner {
+  readonly src: string;
+  private i = 0;
+  private line = 1;
+  private lineStart = 0;
+  private depth = 0;
+  private indents: number[] = [0];
+  private pending: Token[] = [];
+  private atLineStart = true;
+  private done = false;
+  private readonly astral: boolean;
+
+  constructor(
+    readonly file: string,
+    src: string,
+  ) {
+    this.src = src.indexOf('\r') >= 0 ? src.replace(/\r\n?/g, '\n') : src;
+    this.astral = /[\uD800-\uDFFF]/.test(this.src);
+  }
+
+  /** 1-based column of offset `off` on the current line, in characters. */
+  private colAt(off: number): number {
+    if (!this.astral) return off - this.lineStart + 1;
+    let col = 1;
+    for (let k = this.lineStart; k < off; k++) {
+      const c = this.src.charCodeAt(k);
+      if (c >= 0xdc00 && c <= 0xdfff && k > this.lineStart) {
+        const p = this.src.charCodeAt(k - 1);
+        if (p >= 0xd800 && p <= 0xdbff) continue;
+      }
+      col++;
+    }
+    return col;
+  }
+
+  error(line: number, col: number, message: string, hint?: string): never {
+    throw new SourceError({ file: this.file, line, col }, `syntax error: ${message}`, hint, lineOf(this.src, line));
+  }
+
+  private errorAt(off: number, message: string, hint?: string): never {
+    this.error(this.line, this.colAt(off), message, hint);
+  }
+
+  private tok(kind: TokenKind, off: number, value?: string | bigint | number): Token {
+    return { kind, value, line: this.line, col: this.colAt(off) };
+  }
+
+  private newline(off: number): void {
+    this.line++;
+    this.lineStart = off + 1;
+  }
+
+  next(): Token {
+    if (this.pending.length > 0) return this.pending.shift()!;
+    const src = this.src;
+    const n = src.length;
+    for (;;) {
+      if (this.atLineStart && this.depth === 0) {
+        // Measure the indentation of a new logical line.
+        let col = 0;
+        let i = this.i;
+        for (; i < n; i++) {
+          const c = src.charCodeAt(i);
+          if (c === C_SP) col++;
+          else if (c === C_TAB) col += 8 - (col % 8);
+          else if (c === C_FF) col = 0;
+          else break;
+        }
+        this.i = i;
+        if (i >= n) return this.eof();
+        const c = src.charCodeAt(i);
+        if (c === C_NL) {
+          this.newline(i);
+          this.i = i + 1;
+          continue;
+        }
+        if (c === C_HASH) {
+          const nl = src.indexOf('\n', i);
+          this.i = nl < 0 ? n : nl;
+          continue;
+        }
+        if (c === C_BSL && src.charCodeAt(i + 1) === C_NL) {
+          // A backslash continuation on a blank line: treat as blank.
+          this.newline(i + 1);
+          this.i = i + 2;
+          continue;
+        }
+        this.atLineStart = false;
+        const top = this.indents[this.indents.length - 1]!;
+        if (col > top) {
+          this.indents.push(col);
+          return this.tok('INDENT', i);
+        }
+        if (col < top) {
+          while (this.indents.length > 1 && this.indents[this.indents.length - 1]! > col) {
+            this.indents.pop();
+            this.pending.push(this.tok('OUTDENT', i));
+          }
+          if (this.indents[this.indents.length - 1] !== col) {
+            this.errorAt(i, 'unindent does not match any outer indentation level');
+          }
+          return this.pending.shift()!;
+        }
+      }
+
+      // Skip blanks and comments within a line.
+      let i = this.i;
+      let c = src.charCodeAt(i);
+      while (c === C_SP || c === C_TAB || c === C_FF) c = src.charCodeAt(++i);
+      if (c === C_HASH) {
+        const nl = src.indexOf('\n', i);
+        i = nl < 0 ? n : nl;
+        c = src.charCodeAt(i);
+      }
+      this.i = i;
+      if (i >= n) {
+        if (!this.atLineStart && this.depth === 0) {
+          this.atLineStart = true;
+          return this.tok('NEWLINE', i);
+        }
+        return this.eof();
+      }
+      if (c === C_NL) {
+        const t = this.depth === 0 ? this.tok('NEWLINE', i) : undefined;
+        this.newline(i);
+        this.i = i + 1;
+        if (t) {
+          this.atLineStart = true;
+          return t;
+        }
+        continue;
+      }
+      if (c === C_BSL) {
+        if (src.charCodeAt(i + 1) === C_NL) {
+          this.newline(i + 1);
+          this.i = i + 2;
+          continue;
+        }
+        this.errorAt(i, 'unexpected character "\\"', 'a backslash continues a line only as the last character of the line');
+      }
+      return this.scanToken(i, c);
+    }
+  }
+
+  private eof(): Token {
+    const i = this.src.length;
+    this.i = i;
+    if (!this.done) {
+      this.done = true;
+      while (this.indents.length > 1) {
+        this.indents.pop();
+        this.pending.push(this.tok('OUTDENT', i));
+      }
+      this.pending.push(this.tok('EOF', i));
+      return this.pending.shift()!;
+    }
+    return this.tok('EOF', i);
+  }
+
+  private scanToken(i: number, c: number): Token {
+    const src = this.src;
+    // Identifiers, keywords, raw strings.
+    if (isIdentStart(c) || (c > 127 && UNI_IDENT_START.test(String.fromCodePoint(src.codePointAt(i)!)))) {
+      if ((c === 114 || c === 82) && (src.charCodeAt(i + 1) === 34 || src.charCodeAt(i + 1) === 39)) {
+        return this.scanString(i, i + 1, true);
+      }
+      let j = i + 1;
+      for (;;) {
+        const d = src.charCodeAt(j);
+        if (isIdentPart(d)) j++;
+        else if (d > 127 && UNI_IDENT_PART.test(String.fromCodePoint(src.codePointAt(j)!))) j += d >= 0xd800 && d <= 0xdbff ? 2 : 1;
+        else break;
+      }
+      const word = src.slice(i, j);
+      this.i = j;
+      if (KEYWORDS.has(word)) return this.tok(word, i);
+      if (RESERVED.has(word)) this.errorAt(i, `keyword "${word}" is reserved and cannot be used`);
+      return this.tok('IDENT', i, word);
+    }
+    if (isDigit(c) || (c === 46 && isDigit(src.charCodeAt(i + 1)))) return this.scanNumber(i);
+    if (c === 34 || c === 39) return this.scanString(i, i, false);
+
+    const s3 = src.slice(i, i + 3);
+    if (PUNCT3.has(s3)) {
+      this.i = i + 3;
+      return this.tok(s3, i);
+    }
+    const s2 = s3.slice(0, 2);
+    if (PUNCT2.has(s2)) {
+      this.i = i + 2;
+      return this.tok(s2, i);
+    }
+    const s1 = s2.slice(0, 1);
+    if (PUNCT1.has(s1)) {
+      if (c === 40 || c === 91 || c === 123) this.depth++;
+      else if ((c === 41 || c === 93 || c === 125) && this.depth > 0) this.depth--;
+      this.i = i + 1;
+      return this.tok(s1, i);
+    }
+    const ch = String.fromCodePoint(src.codePointAt(i)!);
+    this.errorAt(i, `unexpected character ${JSON.stringify(ch)}`);
+  }
+
+  private scanNumber(i: number): Token {
+    const src = this.src;
+    let j = i;
+    const c0 = src.charCodeAt(i);
+    const c1 = src.charCodeAt(i + 1) | 0x20;
+    if (c0 === 48 && (c1 === 120 || c1 === 111 || c1 === 98)) {
+      // 0x, 0o, 0b
+      j = i + 2;
+      const re = c1 === 120 ? /[0-9a-fA-F]/ : c1 === 111 ? /[0-7]/ : /[01]/;
+      while (j < src.length && re.test(src[j]!)) j++;
+      if (j === i + 2 || isIdentPart(src.charCodeAt(j))) this.errorAt(i, `invalid int literal ${JSON.stringify(src.slice(i, Math.max(j + 1, i + 3)))}`);
+      this.i = j;
+      return this.tok('INT', i, BigInt(src.slice(i, j)));
+    }
+    let isFloat = false;
+    while (isDigit(src.charCodeAt(j))) j++;
+    if (src.charCodeAt(j) === 46) {
+      isFloat = true;
+      j++;
+      while (isDigit(src.charCodeAt(j))) j++;
+    }
+    const e = src.charCodeAt(j) | 0x20;
+    if (e === 101) {
+      let k = j + 1;
+      const s = src.charCodeAt(k);
+      if (s === 43 || s === 45) k++;
+      if (isDigit(src.charCodeAt(k))) {
+        isFloat = true;
+        while (isDigit(src.charCodeAt(k))) k++;
+        j = k;
+      }
+    }
+    const text = src.slice(i, j);
+    if (isIdentPart(src.charCodeAt(j))) this.errorAt(i, `invalid ${isFloat ? 'float' : 'int'} literal ${JSON.stringify(text + src[j])}`);
+    this.i = j;
+    if (isFloat) return this.tok('FLOAT', i, Number(text));
+    if (text.length > 1 && text.charCodeAt(0) === 48 && /[1-9]/.test(text)) {
+      this.errorAt(i, `invalid int literal ${JSON.stringify(text)}`, `for an octal number write 0o${text.replace(/^0+/, '')}`);
+    }
+    return this.tok('INT', i, BigInt(text));
+  }
+
+  /** `start` is the token start (the r prefix if any); `q` the opening quote. */
+  private scanString(start: number, q: number, raw: boolean): Token {
+    const src = this.src;
+    const n = src.length;
+    const quote = src.charCodeAt(q);
+    const triple = src.charCodeAt(q + 1) === quote && src.charCodeAt(q + 2) === quote;
+    const startLine = this.line;
+    const startCol = this.colAt(start);
+    let j = q + (triple ? 3 : 1);
+    let out = '';
+    let chunk = j;
+    for (;;) {
+      if (j >= n) this.error(startLine, startCol, 'unterminated string literal');
+      const c = src.charCodeAt(j);
+      if (c === quote) {
+        if (!triple) break;
+        if (src.charCodeAt(j + 1) === quote && src.charCodeAt(j + 2) === quote) break;
+        j++;
+        continue;
+      }
+      if (c === C_NL) {
+        if (!triple) this.error(startLine, startCol, 'unterminated string literal', 'use a triple-quoted string ("""...""") for text with newlines');
+        this.newline(j);
+        j++;
+        continue;
+      }
+      if (c !== C_BSL) {
+        j++;
+        continue;
+      }
+      // Backslash.
+      out += src.slice(chunk, j);
+      const d = src.charCodeAt(j + 1);
+      if (j + 1 >= n) this.error(startLine, startCol, 'unterminated string literal');
+      if (raw) {
+        // In a raw string a backslash keeps both characters (it only stops a quote from closing).
+        if (d === C_NL) this.newline(j + 1);
+        out += src.slice(j, j + 2);
+        j += 2;
+        chunk = j;
+        continue;
+      }
+      let k = j + 2;
+      switch (d) {
+        case C_NL: this.newline(j + 1); break;
+        case 110: out += '\n'; break; // n
+        case 116: out += '\t'; break; // t
+        case 114: out += '\r'; break; // r
+        case 92: out += '\\'; break;
+        case 39: out += "'"; break;
+        case 34: out += '"'; break;
+        case 97: out += '\x07'; break; // a
+        case 98: out += '\b'; break; // b
+        case 102: out += '\f'; break; // f
+        case 118: out += '\v'; break; // v
+        case 120: // x
+        case 117: // u
+        case 85: { // U
+          const len = d === 120 ? 2 : d === 117 ? 4 : 8;
+          const hex = src.slice(j + 2, j + 2 + len);
+          if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== len) {
+            this.errorAt(j, `invalid escape sequence \\${String.fromCharCode(d)}${hex.replace(/\n[\s\S]*/, '')}`);
+          }
+          const cp = parseInt(hex, 16);
+          if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff && d !== 120)) this.errorAt(j, `invalid Unicode code point U+${hex}`);
+          out += String.fromCodePoint(cp);
+          k = j + 2 + len;
+          break;
+        }
+        default:
+          if (d >= 48 && d <= 55) {
+            // octal: up to 3 digits
+            let m = j + 1;
+            while (m < j + 4 && src.charCodeAt(m) >= 48 && src.charCodeAt(m) <= 55) m++;
+            const v = parseInt(src.slice(j + 1, m), 8);
+            if (v > 255) this.errorAt(j, `invalid escape sequence \\${src.slice(j + 1, m)}`);
+            out += String.fromCharCode(v);
+            k = m;
+            break;
+          }
+          this.errorAt(j, `invalid escape sequence \\${String.fromCodePoint(src.codePointAt(j + 1)!)}`, 'write \\\\ for a backslash, or use a raw string r"..."');
+      }
+      j = k;
+      chunk = j;
+    }
+    out += src.slice(chunk, j);
+    this.i = j + (triple ? 3 : 1);
+    return { kind: 'STRING', value: out, line: startLine, col: startCol };
+  }
+}

@@ -1,0 +1,572 @@
+// Starlark values and their JS representation — the contract with builtin writers.
+//
+//   Starlark   JS
+//   None       null            (the exported constant `None` is null)
+//   bool       boolean
+//   int        bigint          (always: 1 is 1n)
+//   float      number          (always: an int is never a JS number)
+//   string     string          (len/index/slice count UTF-16 code units)
+//   list       StarList        (mutable until frozen)
+//   tuple      Tuple
+//   dict       StarDict        (insertion-ordered)
+//   range      Range           (lazy; what range() returns)
+//   function   StarFunction    (a `def` or `lambda`)
+//   builtin    Builtin         (a host or universe function; also bound methods)
+//   struct     Struct          (a namespace of named fields, e.g. `cloud.k8s`)
+//
+// `undefined` is never a Starlark value; APIs use it for "absent".
+// Lists and dicts are frozen (immutable) once the module that created them finishes.
+
+import type { Position } from '../errors.js';
+import type { FunCode } from './ast.js';
+import { EvalError } from './errors.js';
+import type { Thread } from './eval.js';
+
+export type Value =
+  | null
+  | boolean
+  | bigint
+  | number
+  | string
+  | StarList
+  | Tuple
+  | StarDict
+  | Range
+  | StarFunction
+  | Builtin
+  | Struct;
+
+/** Starlark's None is JS null. */
+export const None = null;
+export type NoneType = null;
+
+/** What a builtin receives about its call. */
+export interface CallInfo {
+  /** The position of the call expression (the start of the callee). */
+  pos: Position;
+  thread: Thread;
+}
+
+export type BuiltinImpl = (call: CallInfo, args: Value[], kwargs: [string, Value][]) => Value;
+
+function iterError(verb: string, what: string, frozen: boolean): EvalError {
+  return new EvalError(`cannot ${verb} ${frozen ? 'frozen ' : ''}${what}${frozen ? '' : ' during iteration'}`);
+}
+
+export class StarList {
+  frozen = false;
+  /** >0 while a for loop or comprehension iterates over the list. */
+  itercount = 0;
+  constructor(public elems: Value[] = []) {}
+
+  /** Throws if the list may not be modified; `verb` e.g. "append to". */
+  checkMutable(verb: string): void {
+    if (this.frozen || this.itercount > 0) throw iterError(verb, 'list', this.frozen);
+  }
+}
+
+export class Tuple {
+  constructor(readonly elems: readonly Value[]) {}
+}
+
+const HASH_ESC = '\u0001';
+let nextIdentity = 1;
+const identities = new WeakMap<object, number>();
+function identityOf(o: object): number {
+  let id = identities.get(o);
+  if (id === undefined) {
+    id = nextIdentity++;
+    identities.set(o, id);
+  }
+  return id;
+}
+
+/** The key under which a dict stores `v`: a primitive equal for equal Starlark values. */
+export function hashKey(v: Value): unknown {
+  switch (typeof v) {
+    case 'string':
+      return v.length > 0 && v.charCodeAt(0) === 1 ? HASH_ESC + 's' + v : v;
+    case 'bigint':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isInteger(v) ? BigInt(v) : v;
+    case 'object':
+      if (v === null) return null;
+      if (v instanceof Tuple) return HASH_ESC + '(' + tupleKey(v, 0);
+      if (v instanceof StarList || v instanceof StarDict) throw new EvalError(`unhashable type: ${typeName(v)}`);
+      return v;
+  }
+  return v;
+}
+
+function tupleKey(t: Tuple, depth: number): string {
+  if (depth > 100) throw new EvalError('tuple nested too deeply to hash');
+  let s = t.elems.length + ':';
+  for (const e of t.elems) s += keyPart(e, depth) + ',';
+  return s + ')';
+}
+
+function keyPart(v: Value, depth: number): string {
+  switch (typeof v) {
+    case 'string':
+      return 's' + v.length + ':' + v;
+    case 'bigint':
+      return 'i' + v;
+    case 'boolean':
+      return v ? 'T' : 'F';
+    case 'number':
+      return Number.isInteger(v) ? 'i' + BigInt(v) : 'f' + v;
+    case 'object':
+      if (v === null) return 'N';
+      if (v instanceof Tuple) return '(' + tupleKey(v, depth + 1);
+      if (v instanceof StarList || v instanceof StarDict) throw new EvalError(`unhashable type: ${typeName(v)}`);
+      return 'o' + identityOf(v);
+  }
+  return '?';
+}
+
+/** An insertion-ordered dict. Keys: str, int, float, bool, None, tuples of those (and functions/structs by identity). */
+export class StarDict {
+  frozen = false;
+  itercount = 0;
+  private readonly map = new Map<unknown, [Value, Value]>();
+
+  static from(entries: Iterable<readonly [Value, Value]>): StarDict {
+    const d = new StarDict();
+    for (const [k, v] of entries) d.set(k, v);
+    return d;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  checkMutable(verb: string): void {
+    if (this.frozen || this.itercount > 0) throw iterError(verb, 'dict', this.frozen);
+  }
+
+  /** The value for `key`, or undefined. Throws EvalError for an unhashable key. */
+  get(key: Value): Value | undefined {
+    const e = this.map.get(hashKey(key));
+    return e === undefined ? undefined : e[1];
+  }
+
+  has(key: Value): boolean {
+    return this.map.has(hashKey(key));
+  }
+
+  /** Inserts or updates (an update keeps the key's place). Throws EvalError if frozen. */
+  set(key: Value, value: Value): void {
+    this.checkMutable('insert into');
+    const h = hashKey(key);
+    const e = this.map.get(h);
+    if (e !== undefined) e[1] = value;
+    else this.map.set(h, [key, value]);
+  }
+
+  /** Removes `key`; returns its value or undefined. */
+  delete(key: Value): Value | undefined {
+    const h = hashKey(key);
+    const e = this.map.get(h);
+    if (e === undefined) return undefined;
+    this.checkMutable('delete from');
+    this.map.delete(h);
+    return e[1];
+  }
+
+  clear(): void {
+    this.checkMutable('clear');
+    this.map.clear();
+  }
+
+  /** [key, value] pairs in insertion order (do not modify the pairs). */
+  entries(): IterableIterator<readonly [Value, Value]> {
+    return this.map.values();
+  }
+
+  keys(): Value[] {
+    const out: Value[] = [];
+    for (const e of this.map.values()) out.push(e[0]);
+    return out;
+  }
+
+  values(): Value[] {
+    const out: Value[] = [];
+    for (const e of this.map.values()) out.push(e[1]);
+    return out;
+  }
+}
+
+/** What range() returns: an immutable, lazily computed sequence of ints. */
+export class Range {
+  readonly length: number;
+  constructor(
+    readonly start: bigint,
+    readonly stop: bigint,
+    readonly step: bigint,
+  ) {
+    let n = step > 0n ? (stop - start + step - 1n) / step : (start - stop - step - 1n) / -step;
+    if (n < 0n) n = 0n;
+    if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new EvalError('range: too many elements');
+    this.length = Number(n);
+  }
+  at(i: number): bigint {
+    return this.start + BigInt(i) * this.step;
+  }
+}
+
+export interface ModuleRef {
+  file: string;
+  globals: Value[];
+  names: string[];
+}
+
+/** A function defined in Starlark (`def` or `lambda`). */
+export class StarFunction {
+  constructor(
+    readonly code: FunCode,
+    /** Default values, one per parameter slot (undefined: required). */
+    readonly defaults: (Value | undefined)[],
+    /** Frames of the enclosing functions, indexed by nesting level. */
+    readonly env: Value[][],
+    readonly module: ModuleRef,
+  ) {}
+  get name(): string {
+    return this.code.name;
+  }
+  get pos(): Position {
+    return this.code.pos;
+  }
+  get paramNames(): readonly string[] {
+    return this.code.paramNames;
+  }
+}
+
+/** A function implemented in JS. Throw EvalError for user errors. */
+export class Builtin {
+  constructor(
+    readonly name: string,
+    readonly impl: BuiltinImpl,
+    /** For a bound method (`"a,b".split`): the receiver, shown by repr. */
+    readonly recv?: Value,
+  ) {}
+}
+
+/**
+ * Called for an attribute a struct does not have; return a value to accept it (e.g. an alias,
+ * after recording a warning at `pos`), or undefined for the usual "has no attribute" error.
+ */
+export type MissingAttrHook = (name: string, pos: Position, thread: Thread) => Value | undefined;
+
+export interface StructOptions {
+  onMissingAttr?: MissingAttrHook;
+}
+
+/** A read-only namespace: `cloud.k8s.bind`, `presets.jupyter.port`. `type()` is "struct". */
+export class Struct {
+  readonly fields: Map<string, Value>;
+  readonly onMissingAttr: MissingAttrHook | undefined;
+  /** `opts` is the options object or directly the onMissingAttr hook. */
+  constructor(
+    readonly name: string,
+    fields: Record<string, Value> | Map<string, Value>,
+    opts: StructOptions | MissingAttrHook = {},
+  ) {
+    this.fields = fields instanceof Map ? fields : new Map(Object.entries(fields));
+    this.onMissingAttr = typeof opts === 'function' ? opts : opts.onMissingAttr;
+  }
+}
+
+/** The Starlark type name: "string", "int", "list", "struct", ... (what type() returns). */
+export function typeName(v: Value): string {
+  switch (typeof v) {
+    case 'string':
+      return 'string';
+    case 'bigint':
+      return 'int';
+    case 'number':
+      return 'float';
+    case 'boolean':
+      return 'bool';
+    case 'object':
+      if (v === null) return 'NoneType';
+      if (v instanceof StarList) return 'list';
+      if (v instanceof StarDict) return 'dict';
+      if (v instanceof Tuple) return 'tuple';
+      if (v instanceof Range) return 'range';
+      if (v instanceof StarFunction) return 'function';
+      if (v instanceof Builtin) return 'builtin_function_or_method';
+      if (v instanceof Struct) return 'struct';
+  }
+  return 'unknown';
+}
+
+export function truthy(v: Value): boolean {
+  switch (typeof v) {
+    case 'boolean':
+      return v;
+    case 'string':
+      return v.length > 0;
+    case 'bigint':
+      return v !== 0n;
+    case 'number':
+      return v !== 0 && !Number.isNaN(v);
+    case 'object':
+      if (v === null) return false;
+      if (v instanceof StarList || v instanceof Tuple) return v.elems.length > 0;
+      if (v instanceof StarDict) return v.size > 0;
+      if (v instanceof Range) return v.length > 0;
+      return true;
+  }
+  return true;
+}
+
+// ---- repr / str ----
+
+/** Python-style float text: "1.0", "0.1", "1e+16", "1.5e-07", "+inf", "nan". */
+export function formatFloat(f: number): string {
+  if (Number.isNaN(f)) return 'nan';
+  if (!Number.isFinite(f)) return f > 0 ? '+inf' : '-inf';
+  if (f === 0) return Object.is(f, -0) ? '-0.0' : '0.0';
+  const exp = Math.floor(Math.log10(Math.abs(f)));
+  if (exp >= -4 && exp < 16) {
+    const s = String(f);
+    if (!/e/.test(s)) return s.includes('.') ? s : s + '.0';
+  }
+  const [mant, e] = f.toExponential().split('e') as [string, string];
+  const en = Number(e);
+  return `${mant}e${en < 0 ? '-' : '+'}${String(Math.abs(en)).padStart(2, '0')}`;
+}
+
+export function quote(s: string): string {
+  let out = '"';
+  let chunk = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 32 && c !== 34 && c !== 92 && c !== 127) continue;
+    out += s.slice(chunk, i);
+    chunk = i + 1;
+    switch (c) {
+      case 34: out += '\\"'; break;
+      case 92: out += '\\\\'; break;
+      case 10: out += '\\n'; break;
+      case 9: out += '\\t'; break;
+      case 13: out += '\\r'; break;
+      default: out += '\\x' + c.toString(16).padStart(2, '0');
+    }
+  }
+  return out + s.slice(chunk) + '"';
+}
+
+export function repr(v: Value): string {
+  const parts: string[] = [];
+  writeValue(parts, v, new Set(), 0);
+  return parts.join('');
+}
+
+/** str(v): strings as themselves, everything else as repr. */
+export function str(v: Value): string {
+  return typeof v === 'string' ? v : repr(v);
+}
+
+function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): void {
+  switch (typeof v) {
+    case 'string':
+      out.push(quote(v));
+      return;
+    case 'bigint':
+      out.push(v.toString());
+      return;
+    case 'number':
+      out.push(formatFloat(v));
+      return;
+    case 'boolean':
+      out.push(v ? 'True' : 'False');
+      return;
+  }
+  if (v === null) {
+    out.push('None');
+    return;
+  }
+  if (depth > 200) throw new EvalError('value nested too deeply to print');
+  if (v instanceof StarList || v instanceof Tuple) {
+    const isList = v instanceof StarList;
+    if (seen.has(v)) {
+      out.push(isList ? '[...]' : '(...)');
+      return;
+    }
+    seen.add(v);
+    out.push(isList ? '[' : '(');
+    const elems = v.elems;
+    for (let i = 0; i < elems.length; i++) {
+      if (i > 0) out.push(', ');
+      writeValue(out, elems[i]!, seen, depth + 1);
+    }
+    if (!isList && elems.length === 1) out.push(',');
+    out.push(isList ? ']' : ')');
+    seen.delete(v);
+    return;
+  }
+  if (v instanceof StarDict) {
+    if (seen.has(v)) {
+      out.push('{...}');
+      return;
+    }
+    seen.add(v);
+    out.push('{');
+    let first = true;
+    for (const [k, val] of v.entries()) {
+      if (!first) out.push(', ');
+      first = false;
+      writeValue(out, k, seen, depth + 1);
+      out.push(': ');
+      writeValue(out, val, seen, depth + 1);
+    }
+    out.push('}');
+    seen.delete(v);
+    return;
+  }
+  if (v instanceof Range) {
+    out.push(v.step === 1n ? (v.start === 0n ? `range(${v.stop})` : `range(${v.start}, ${v.stop})`) : `range(${v.start}, ${v.stop}, ${v.step})`);
+    return;
+  }
+  if (v instanceof StarFunction) {
+    out.push(`<function ${v.name}>`);
+    return;
+  }
+  if (v instanceof Builtin) {
+    out.push(v.recv !== undefined ? `<built-in method ${v.name} of ${typeName(v.recv)} value>` : `<built-in function ${v.name}>`);
+    return;
+  }
+  if (v instanceof Struct) {
+    out.push(`<struct ${v.name}>`);
+    return;
+  }
+  out.push('<unknown>');
+}
+
+/** "<type> <repr>" with the repr shortened, for error messages: `string "8888"`. */
+export function describeValue(v: Value): string {
+  if (v === null) return 'None';
+  let r: string;
+  try {
+    r = repr(v);
+  } catch {
+    r = '...';
+  }
+  if (r.length > 60) r = r.slice(0, 57) + '...';
+  return `${typeName(v)} ${r}`;
+}
+
+// ---- equality and ordering ----
+
+export function equals(x: Value, y: Value, depth = 0): boolean {
+  if (x === y) return typeof x !== 'number' || !Number.isNaN(x);
+  switch (typeof x) {
+    case 'bigint':
+      return typeof y === 'number' && (x as unknown as number) == y;
+    case 'number':
+      return typeof y === 'bigint' && x == (y as unknown as number);
+    case 'object':
+      if (x === null || y === null || typeof y !== 'object') return false;
+      if (depth > 100) throw new EvalError('comparison exceeded maximum recursion depth');
+      if (x instanceof StarList) return y instanceof StarList && seqEquals(x.elems, y.elems, depth);
+      if (x instanceof Tuple) return y instanceof Tuple && seqEquals(x.elems, y.elems, depth);
+      if (x instanceof StarDict) {
+        if (!(y instanceof StarDict) || x.size !== y.size) return false;
+        for (const [k, v] of x.entries()) {
+          const w = y.get(k);
+          if (w === undefined || !equals(v, w, depth + 1)) return false;
+        }
+        return true;
+      }
+      if (x instanceof Range) {
+        if (!(y instanceof Range) || x.length !== y.length) return false;
+        return x.length === 0 || (x.start === y.start && (x.length === 1 || x.step === y.step));
+      }
+      return false;
+  }
+  return false;
+}
+
+function seqEquals(a: readonly Value[], b: readonly Value[], depth: number): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!equals(a[i]!, b[i]!, depth + 1)) return false;
+  return true;
+}
+
+/** Ordering for <, <=, sorted(), min(), max(). Throws EvalError for unordered types. */
+export function compare(x: Value, y: Value, depth = 0): number {
+  const tx = typeof x;
+  const ty = typeof y;
+  if ((tx === 'bigint' || tx === 'number') && (ty === 'bigint' || ty === 'number')) {
+    const a = x as number;
+    const b = y as number;
+    if (a < b) return -1;
+    if (a > b) return 1;
+    if (a == b) return 0;
+    // NaN: order it after everything, equal to itself (Starlark's total order).
+    const an = typeof a === 'number' && Number.isNaN(a);
+    const bn = typeof b === 'number' && Number.isNaN(b);
+    return an && bn ? 0 : an ? 1 : -1;
+  }
+  if (tx === 'string' && ty === 'string') return (x as string) < (y as string) ? -1 : (x as string) > (y as string) ? 1 : 0;
+  if (tx === 'boolean' && ty === 'boolean') return Number(x) - Number(y);
+  if (depth > 100) throw new EvalError('comparison exceeded maximum recursion depth');
+  if ((x instanceof StarList && y instanceof StarList) || (x instanceof Tuple && y instanceof Tuple)) {
+    const a = x.elems;
+    const b = y.elems;
+    const n = Math.min(a.length, b.length);
+    for (let i = 0; i < n; i++) {
+      if (equals(a[i]!, b[i]!, depth + 1)) continue;
+      return compare(a[i]!, b[i]!, depth + 1);
+    }
+    return a.length - b.length;
+  }
+  throw new EvalError(`unsupported comparison: ${typeName(x)} < ${typeName(y)}`);
+}
+
+// ---- freezing ----
+
+/** Makes `v` and everything reachable from it immutable. */
+export function freeze(v: Value): void {
+  const stack: Value[] = [v];
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (x instanceof StarList) {
+      if (x.frozen) continue;
+      x.frozen = true;
+      for (const e of x.elems) stack.push(e);
+    } else if (x instanceof StarDict) {
+      if (x.frozen) continue;
+      x.frozen = true;
+      for (const [k, e] of x.entries()) stack.push(k, e);
+    } else if (x instanceof Tuple) {
+      for (const e of x.elems) stack.push(e);
+    } else if (x instanceof StarFunction) {
+      for (const d of x.defaults) if (d !== undefined) stack.push(d);
+    }
+  }
+}
+
+/** Elements of an iterable value, or undefined if it is not iterable. Lists are returned live. */
+export function iterElems(v: Value, maxLen: number): readonly Value[] | undefined {
+  if (v instanceof StarList || v instanceof Tuple) return v.elems;
+  if (v instanceof StarDict) return v.keys();
+  if (v instanceof Range) {
+    if (v.length > maxLen) throw new EvalError(`range has too many elements (${v.length}, the limit is ${maxLen})`);
+    const out = new Array<Value>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = v.at(i);
+    return out;
+  }
+  return undefined;
+}
+
+export function isIterable(v: Value): boolean {
+  return v instanceof StarList || v instanceof Tuple || v instanceof StarDict || v instanceof Range;
+}
+
+/** Alias of typeName. */
+export const typeOf = typeName;
