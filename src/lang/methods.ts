@@ -55,7 +55,7 @@ function splitWS(s: string, maxsplit: number): string[] {
     while (i < n && /\s/.test(s[i]!)) i++;
     if (i >= n) break;
     if (maxsplit >= 0 && out.length === maxsplit) {
-      out.push(s.slice(i).replace(/\s+$/, ''));
+      out.push(s.slice(i));
       return out;
     }
     let j = i;
@@ -73,7 +73,7 @@ function rsplitWS(s: string, maxsplit: number): string[] {
     while (j > 0 && /\s/.test(s[j - 1]!)) j--;
     if (j <= 0) break;
     if (maxsplit >= 0 && out.length === maxsplit) {
-      out.push(s.slice(0, j).replace(/^\s+/, ''));
+      out.push(s.slice(0, j));
       break;
     }
     let i = j;
