@@ -3,6 +3,8 @@
 // belongs, a comment `### "regex"`. The regex is matched against the error text
 // `message` or, when the error has a hint, `message hint: <hint>` (one line), so a test can
 // check the hint too: `### "undefined: lenn hint: did you mean \"len\"\?"`.
+// An error reported in another file (a loaded module) is expected with
+// `### @path:line "regex"` on any line of the chunk.
 // Lines are those of the data file: run `paddedSource(chunk)` (the chunk preceded by blank
 // lines) so that reported positions are data-file positions.
 
@@ -15,9 +17,11 @@ import {
 } from '../src/lang/index.js';
 
 export interface ExpectedError {
-  /** 1-based line in the data file. */
+  /** 1-based line in the data file (or in `file`). */
   line: number;
   regex: RegExp;
+  /** Set for an error expected in another file (`### @file:line "regex"`). */
+  file?: string;
 }
 
 export interface GoldenChunk {
@@ -28,7 +32,7 @@ export interface GoldenChunk {
   expectedErrors: ExpectedError[];
 }
 
-const MARK = /###\s*"(.*)"\s*$/;
+const MARK = /###\s*(?:@(\S+):(\d+)\s+)?"(.*)"\s*$/;
 
 export function parseGoldenChunks(path: string): GoldenChunk[] {
   const lines = readFileSync(path, 'utf8').replace(/\r\n?/g, '\n').split('\n');
@@ -41,7 +45,8 @@ export function parseGoldenChunks(path: string): GoldenChunk[] {
     const expectedErrors: ExpectedError[] = [];
     body.forEach((l, i) => {
       const m = MARK.exec(l);
-      if (m) expectedErrors.push({ line: start + i + 1, regex: new RegExp(m[1]!) });
+      if (m && m[1] !== undefined) expectedErrors.push({ line: Number(m[2]), regex: new RegExp(m[3]!), file: m[1] });
+      else if (m) expectedErrors.push({ line: start + i + 1, regex: new RegExp(m[3]!) });
     });
     chunks.push({ source: body.join('\n') + '\n', startLine: start + 1, expectedErrors });
   };
@@ -77,20 +82,20 @@ export function errorText(e: SourceError): string {
  * with its expectations. Returns a list of problems (empty: as expected).
  */
 export function checkChunkOutcome(chunk: GoldenChunk, file: string, err: unknown): string[] {
-  const where = (line: number): string => `${file}:${line}`;
+  const where = (line: number, f = file): string => `${f}:${line}`;
   if (err === undefined) {
-    return chunk.expectedErrors.map((x) => `expected an error matching /${x.regex.source}/ at ${where(x.line)}, but the chunk succeeded`);
+    return chunk.expectedErrors.map((x) => `expected an error matching /${x.regex.source}/ at ${where(x.line, x.file)}, but the chunk succeeded`);
   }
   const errors = sourceErrorsOf(err);
   if (!errors) return [`unexpected exception: ${err instanceof Error ? err.stack : String(err)}`];
   const problems: string[] = [];
   const unmatched = [...errors];
   for (const x of chunk.expectedErrors) {
-    const i = unmatched.findIndex((e) => e.pos.file === file && e.pos.line === x.line && x.regex.test(errorText(e)));
+    const i = unmatched.findIndex((e) => e.pos.file === (x.file ?? file) && e.pos.line === x.line && x.regex.test(errorText(e)));
     if (i >= 0) unmatched.splice(i, 1);
     else {
       problems.push(
-        `expected an error matching /${x.regex.source}/ at ${where(x.line)}; got:\n` +
+        `expected an error matching /${x.regex.source}/ at ${where(x.line, x.file)}; got:\n` +
           errors.map((e) => `    ${e.pos.file}:${e.pos.line}:${e.pos.col}: ${errorText(e)}`).join('\n'),
       );
     }
