@@ -13,6 +13,7 @@ import { boundMethod, methodsOf } from './methods.js';
 import { binary, checkSize, index, setIndex, slice, unary, type Budget } from './ops.js';
 import { parseFile } from './parser.js';
 import { resolveFile } from './resolve.js';
+import { cleanPos } from './scanner.js';
 import {
   Builtin, freeze, iterElems, Range, StarDict, StarFunction, StarList, Struct, truthy, Tuple, typeName,
   type CallInfo, type ModuleRef, type Value,
@@ -119,7 +120,7 @@ export class Thread implements Budget {
       const v = x.fields.get(name);
       if (v !== undefined) return v;
       if (x.onMissingAttr) {
-        const alt = x.onMissingAttr(name, pos, this);
+        const alt = x.onMissingAttr(name, cleanPos(pos), this);
         if (alt !== undefined) return alt;
       }
       if (!strict) return undefined;
@@ -150,7 +151,7 @@ export class Thread implements Budget {
   }
 
   error(pos: Position, message: string, hint?: string): SourceError {
-    return new SourceError(pos, message, hint, this.lineText(pos));
+    return new SourceError(cleanPos(pos), message, hint, this.lineText(pos));
   }
 
   private guard<T>(f: () => T): T {
@@ -175,7 +176,7 @@ export class Thread implements Budget {
     if (isStackOverflow(err)) {
       return this.error(pos, 'stack overflow: calls or expressions nested too deeply');
     }
-    return new InternalError(pos, `internal error: ${err instanceof Error ? err.message : String(err)}`, this.lineText(pos), err);
+    return new InternalError(cleanPos(pos), `internal error: ${err instanceof Error ? err.message : String(err)}`, this.lineText(pos), err);
   }
 
   private loadModule(fromFile: string, module: string, pos: Position): Module {
@@ -246,7 +247,7 @@ function rethrow(th: Thread, err: unknown, pos: Position): never {
   if (err instanceof EvalError) throw th.error(pos, err.message, err.hint);
   if (err instanceof UserError) throw th.error(pos, err.message, err.hint);
   if (isStackOverflow(err)) throw err;
-  throw new InternalError(pos, `internal error: ${err instanceof Error ? err.message : String(err)}`, th.lineText(pos), err);
+  throw new InternalError(cleanPos(pos), `internal error: ${err instanceof Error ? err.message : String(err)}`, th.lineText(pos), err);
 }
 
 function stepsExceeded(th: Thread, pos: Position): never {
@@ -277,22 +278,8 @@ function execStmt(s: Stmt, fr: Frame): number {
       return NORMAL;
     case 'If':
       return execBlock(truthy(evalExpr(s.cond, fr)) ? s.then : s.els, fr);
-    case 'For': {
-      const it = evalExpr(s.iter, fr);
-      let code = NORMAL;
-      iterate(fr, it, s.iter, (v) => {
-        if (++th.steps > th.maxSteps) stepsExceeded(th, s.pos);
-        assign(s.vars, v, fr);
-        const r = execBlock(s.body, fr);
-        if (r === BREAK) return false;
-        if (r === RETURN) {
-          code = RETURN;
-          return false;
-        }
-        return true;
-      });
-      return code;
-    }
+    case 'For':
+      return execFor(s, fr);
     case 'Return':
       fr.ret = s.value ? evalExpr(s.value, fr) : null;
       return RETURN;
@@ -311,44 +298,59 @@ function execStmt(s: Stmt, fr: Frame): number {
   }
 }
 
-/** Calls `body` for each element of `it`; stops when it returns false. */
-function iterate(fr: Frame, it: Value, at: Expr, body: (v: Value) => boolean): void {
+function execFor(s: Extract<Stmt, { kind: 'For' }>, fr: Frame): number {
+  const th = fr.th;
+  const it = evalExpr(s.iter, fr);
+  if (it instanceof Range) {
+    const step = it.step;
+    let v = it.start;
+    for (let i = 0, n = it.length; i < n; i++, v += step) {
+      if (++th.steps > th.maxSteps) stepsExceeded(th, s.pos);
+      assign(s.vars, v, fr);
+      const r = execBlock(s.body, fr);
+      if (r === BREAK) break;
+      if (r === RETURN) return r;
+    }
+    return NORMAL;
+  }
+  const elems = beginIter(fr, it, s.iter);
+  try {
+    for (let i = 0; i < elems.length; i++) {
+      if (++th.steps > th.maxSteps) stepsExceeded(th, s.pos);
+      assign(s.vars, elems[i]!, fr);
+      const r = execBlock(s.body, fr);
+      if (r === BREAK) break;
+      if (r === RETURN) return r;
+    }
+  } finally {
+    endIter(it);
+  }
+  return NORMAL;
+}
+
+/**
+ * The elements to iterate over (not for a Range). Lists and dicts are locked against
+ * modification until endIter.
+ */
+function beginIter(fr: Frame, it: Value, at: Expr): readonly Value[] {
   if (it instanceof StarList) {
     it.itercount++;
-    try {
-      const elems = it.elems;
-      for (let i = 0; i < elems.length; i++) if (!body(elems[i]!)) return;
-    } finally {
-      it.itercount--;
-    }
-    return;
+    return it.elems;
   }
-  if (it instanceof Tuple) {
-    const elems = it.elems;
-    for (let i = 0; i < elems.length; i++) if (!body(elems[i]!)) return;
-    return;
-  }
-  if (it instanceof Range) {
-    const { step, length } = it;
-    let v = it.start;
-    for (let i = 0; i < length; i++, v += step) if (!body(v)) return;
-    return;
-  }
+  if (it instanceof Tuple) return it.elems;
   if (it instanceof StarDict) {
-    const keys = it.keys();
     it.itercount++;
-    try {
-      for (let i = 0; i < keys.length; i++) if (!body(keys[i]!)) return;
-    } finally {
-      it.itercount--;
-    }
-    return;
+    return it.keys();
   }
   throw fr.th.error(
     startOf(at),
     `${typeName(it)} value is not iterable`,
     typeof it === 'string' ? 'strings are not iterable; use s.elems() for the characters' : undefined,
   );
+}
+
+function endIter(it: Value): void {
+  if (it instanceof StarList || it instanceof StarDict) it.itercount--;
 }
 
 function startOf(e: Expr): Position {
@@ -413,27 +415,10 @@ function assign(target: Expr, v: Value, fr: Frame): void {
 
 function augmented(lhs: Expr, op: string, rhs: Expr, pos: Position, fr: Frame): void {
   const th = fr.th;
-  const combine = (old: Value, y: Value): Value => {
-    try {
-      if (op === '+' && old instanceof StarList) {
-        // list += iterable extends in place.
-        const elems = iterElems(y, th.maxAlloc);
-        if (!elems) throw new EvalError(`unknown binary op: list + ${typeName(y)}`);
-        old.checkMutable('extend');
-        const n = old.elems.length + elems.length;
-        if (n > 1024) checkSize(th, n, 'list');
-        for (let i = 0, m = elems.length; i < m; i++) old.elems.push(elems[i]!);
-        return old;
-      }
-      return binary(th, op, old, y);
-    } catch (err) {
-      rethrow(th, err, pos);
-    }
-  };
   switch (lhs.kind) {
     case 'Ident': {
       const old = evalExpr(lhs, fr);
-      assignIdent(lhs, combine(old, evalExpr(rhs, fr)), fr);
+      assignIdent(lhs, combine(th, op, old, evalExpr(rhs, fr), pos), fr);
       return;
     }
     case 'Index': {
@@ -445,7 +430,7 @@ function augmented(lhs: Expr, op: string, rhs: Expr, pos: Position, fr: Frame): 
       } catch (err) {
         rethrow(th, err, lhs.pos);
       }
-      const nv = combine(old, evalExpr(rhs, fr));
+      const nv = combine(th, op, old, evalExpr(rhs, fr), pos);
       try {
         setIndex(x, i, nv);
       } catch (err) {
@@ -459,6 +444,25 @@ function augmented(lhs: Expr, op: string, rhs: Expr, pos: Position, fr: Frame): 
     }
   }
   throw th.error(startOf(lhs), 'cannot assign to this expression');
+}
+
+/** old op y for an augmented assignment; list += iterable extends the list in place. */
+function combine(th: Thread, op: string, old: Value, y: Value, pos: Position): Value {
+  try {
+    if (op === '+' && old instanceof StarList) {
+      // list += iterable extends in place.
+      const elems = iterElems(y, th.maxAlloc);
+      if (!elems) throw new EvalError(`unknown binary op: list + ${typeName(y)}`);
+      old.checkMutable('extend');
+      const n = old.elems.length + elems.length;
+      if (n > 1024) checkSize(th, n, 'list');
+      for (let i = 0, m = elems.length; i < m; i++) old.elems.push(elems[i]!);
+      return old;
+    }
+    return binary(th, op, old, y);
+  } catch (err) {
+    rethrow(th, err, pos);
+  }
 }
 
 function makeFunction(fr: Frame, code: FunCode, params: Param[]): StarFunction {
@@ -483,11 +487,11 @@ function callBuiltin(th: Thread, fn: Builtin, args: Value[], kwargs: [string, Va
   if (++th.steps > th.maxSteps) stepsExceeded(th, pos);
   let r: Value;
   try {
-    r = fn.impl({ pos, thread: th }, args, kwargs);
+    r = fn.impl({ pos: cleanPos(pos), thread: th }, args, kwargs);
   } catch (err) {
     rethrow(th, err, pos);
   }
-  if (r === undefined) throw new InternalError(pos, `internal error: builtin ${fn.name} returned undefined`, th.lineText(pos));
+  if (r === undefined) throw new InternalError(cleanPos(pos), `internal error: builtin ${fn.name} returned undefined`, th.lineText(pos));
   return r;
 }
 
@@ -775,40 +779,59 @@ function evalExpr(e: Expr, fr: Frame): Value {
 }
 
 function evalComp(e: Comprehension, fr: Frame): Value {
-  const th = fr.th;
+  if (e.curly) {
+    const d = new StarDict();
+    compClause(e, 0, fr, d);
+    return d;
+  }
+  const out: Value[] = [];
+  compClause(e, 0, fr, out);
+  return new StarList(out);
+}
+
+function compClause(e: Comprehension, ci: number, fr: Frame, out: Value[] | StarDict): void {
   const clauses = e.clauses;
-  const list: Value[] = [];
-  const dict = e.curly ? new StarDict() : undefined;
-  const run = (ci: number): void => {
-    if (ci === clauses.length) {
-      if (dict) {
-        const k = evalExpr(e.body, fr);
-        const v = evalExpr(e.value!, fr);
-        try {
-          dict.set(k, v);
-        } catch (err) {
-          rethrow(th, err, startOf(e.body));
-        }
-      } else {
-        list.push(evalExpr(e.body, fr));
+  if (ci === clauses.length) {
+    if (out instanceof StarDict) {
+      const k = evalExpr(e.body, fr);
+      const v = evalExpr(e.value!, fr);
+      try {
+        out.set(k, v);
+      } catch (err) {
+        rethrow(fr.th, err, startOf(e.body));
       }
-      return;
+    } else {
+      out.push(evalExpr(e.body, fr));
     }
-    const c = clauses[ci]!;
-    if (c.kind === 'if') {
-      if (truthy(evalExpr(c.cond, fr))) run(ci + 1);
-      return;
-    }
-    const it = evalExpr(c.iter, fr);
-    iterate(fr, it, c.iter, (v) => {
+    return;
+  }
+  const c = clauses[ci]!;
+  if (c.kind === 'if') {
+    if (truthy(evalExpr(c.cond, fr))) compClause(e, ci + 1, fr, out);
+    return;
+  }
+  const th = fr.th;
+  const it = evalExpr(c.iter, fr);
+  if (it instanceof Range) {
+    const step = it.step;
+    let v = it.start;
+    for (let i = 0, n = it.length; i < n; i++, v += step) {
       if (++th.steps > th.maxSteps) stepsExceeded(th, c.pos);
       assign(c.vars, v, fr);
-      run(ci + 1);
-      return true;
-    });
-  };
-  run(0);
-  return dict ?? new StarList(list);
+      compClause(e, ci + 1, fr, out);
+    }
+    return;
+  }
+  const elems = beginIter(fr, it, c.iter);
+  try {
+    for (let i = 0; i < elems.length; i++) {
+      if (++th.steps > th.maxSteps) stepsExceeded(th, c.pos);
+      assign(c.vars, elems[i]!, fr);
+      compClause(e, ci + 1, fr, out);
+    }
+  } finally {
+    endIter(it);
+  }
 }
 
 export type { CallInfo };

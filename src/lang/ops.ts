@@ -17,6 +17,7 @@ export interface Budget {
 /** Ints are capped at about this many bits (products and shifts beyond it fail). */
 const MAX_INT_BITS = 100_000n;
 const MAX_INT = 1n << MAX_INT_BITS;
+const MIN_INT = -MAX_INT;
 
 export function checkSize(b: Budget, n: number | bigint, what: string): void {
   if (n > b.maxAlloc) {
@@ -27,7 +28,7 @@ export function checkSize(b: Budget, n: number | bigint, what: string): void {
 }
 
 function bigResult(r: bigint): bigint {
-  if (r > MAX_INT || r < -MAX_INT) throw new EvalError('int too large');
+  if (r > MAX_INT || r < MIN_INT) throw new EvalError('int too large');
   return r;
 }
 
@@ -387,11 +388,18 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
       if (value === undefined) throw new EvalError(`key ${repr(key)} not in dict`);
       i = close + 1;
     }
-    const m = /^([-+ 0#]*)(\d*)(?:\.(\d+))?/.exec(format.slice(i, i + 20))!;
-    const flags = m[1]!;
-    const width = m[2] ? Math.min(Number(m[2]), 1000) : 0;
-    const prec = m[3] !== undefined ? Number(m[3]) : undefined;
-    i += m[0].length;
+    let flags = '';
+    let width = 0;
+    let prec: number | undefined;
+    const c0 = format.charCodeAt(i);
+    if (!(c0 >= 97 && c0 <= 122) && c0 !== 37) {
+      // flags, width, precision (rare)
+      const m = /^([-+ 0#]*)(\d*)(?:\.(\d+))?/.exec(format.slice(i, i + 20))!;
+      flags = m[1]!;
+      width = m[2] ? Math.min(Number(m[2]), 1000) : 0;
+      prec = m[3] !== undefined ? Number(m[3]) : undefined;
+      i += m[0].length;
+    }
     if (i >= n) throw new EvalError('incomplete format');
     const conv = format[i++]!;
     if (conv === '%') {

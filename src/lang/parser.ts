@@ -7,23 +7,22 @@ import type {
   Arg, CallExpr, CompClause, DictEntry, Expr, FileAST, Ident, LoadStmt, Param, Stmt,
 } from './ast.js';
 import { lineOf } from './errors.js';
-import { Scanner, type Token } from './scanner.js';
+import { cleanPos, Scanner, type Token } from './scanner.js';
 
 /** Binary operator precedence (higher binds tighter); `not` is prefix at NOT_PREC. */
-const PREC: Record<string, number> = {
-  or: 0,
-  and: 1,
-  '==': 3, '!=': 3, '<': 3, '>': 3, '<=': 3, '>=': 3, in: 3, 'not in': 3,
-  '|': 4,
-  '^': 5,
-  '&': 6,
-  '<<': 7, '>>': 7,
-  '+': 8, '-': 8,
-  '*': 9, '/': 9, '//': 9, '%': 9,
-};
+const PREC = new Map<string, number>([
+  ['or', 0],
+  ['and', 1],
+  ['==', 3], ['!=', 3], ['<', 3], ['>', 3], ['<=', 3], ['>=', 3], ['in', 3], ['not in', 3],
+  ['|', 4],
+  ['^', 5],
+  ['&', 6],
+  ['<<', 7], ['>>', 7],
+  ['+', 8], ['-', 8],
+  ['*', 9], ['/', 9], ['//', 9], ['%', 9],
+]);
 const NOT_PREC = 2;
 const CMP_PREC = 3;
-const MAX_PREC = 9;
 const AUGMENTED = new Set(['+=', '-=', '*=', '/=', '//=', '%=', '&=', '|=', '^=', '<<=', '>>=']);
 /** Bracket/statement nesting limit (keeps the evaluator's recursion far from the JS stack limit). */
 const MAX_DEPTH = 100;
@@ -66,8 +65,9 @@ class Parser {
     this.tok = this.scanner.next();
   }
 
+  /** Tokens double as positions (see Token). */
   private pos(t: Token = this.tok): Position {
-    return { file: this.file, line: t.line, col: t.col };
+    return t;
   }
 
   private next(): Token {
@@ -92,7 +92,7 @@ class Parser {
   }
 
   private fail(t: Token, message: string, hint?: string): never {
-    throw new SourceError(this.pos(t), `syntax error: ${message}`, hint, lineOf(this.scanner.src, t.line));
+    throw new SourceError(cleanPos(t), `syntax error: ${message}`, hint, lineOf(this.scanner.src, t.line));
   }
 
   private unexpected(expected?: string, hint?: string): never {
@@ -112,7 +112,7 @@ class Parser {
   }
 
   private ident(t: Token): Ident {
-    return { kind: 'Ident', pos: this.pos(t), name: t.value as string, scope: Scope.Unresolved, index: 0, level: 0, value: undefined };
+    return { kind: 'Ident', pos: t, name: t.value as string, scope: Scope.Unresolved, index: 0, level: 0, value: undefined };
   }
 
   parseFile(): Stmt[] {
@@ -199,7 +199,7 @@ class Parser {
         return;
     }
     const what = e.kind === 'Literal' ? 'a literal' : e.kind === 'Call' ? 'a function call' : augmented && (e.kind === 'Tuple' || e.kind === 'List') ? 'a tuple or list with an augmented assignment' : 'this expression';
-    throw new SourceError(startPos(e), `syntax error: cannot assign to ${what}`, undefined, lineOf(this.scanner.src, startPos(e).line));
+    throw new SourceError(cleanPos(startPos(e)), `syntax error: cannot assign to ${what}`, undefined, lineOf(this.scanner.src, startPos(e).line));
   }
 
   private parseLoad(): LoadStmt {
@@ -402,31 +402,39 @@ class Parser {
     return { kind: 'Lambda', pos: this.pos(t), params, body, code: undefined };
   }
 
-  private parseTestPrec(prec: number): Expr {
-    if (prec > MAX_PREC) return this.parsePrimaryWithSuffix();
-    if (prec === NOT_PREC && this.tok.kind === 'not') {
+  /** Binary expressions by precedence climbing: operators binding at least as tight as `minPrec`. */
+  private parseTestPrec(minPrec: number): Expr {
+    let x: Expr;
+    if (this.tok.kind === 'not' && minPrec <= NOT_PREC) {
       const t = this.next();
       this.enter(t);
-      const x = this.parseTestPrec(prec);
+      const operand = this.parseTestPrec(NOT_PREC);
       this.depth--;
-      return { kind: 'Unary', pos: this.pos(t), op: 'not', x };
+      x = { kind: 'Unary', pos: t, op: 'not', x: operand };
+    } else {
+      x = this.parsePrimaryWithSuffix();
     }
-    let x = this.parseTestPrec(prec + 1);
-    for (let first = true; ; first = false) {
+    let lastCmp: string | undefined;
+    for (;;) {
       let op = this.tok.kind;
       if (op === 'not') {
         if (this.peek().kind !== 'in') return x;
         op = 'not in';
       }
-      const opPrec = PREC[op];
-      if (opPrec === undefined || opPrec < prec) return x;
-      if (opPrec === CMP_PREC && !first) {
-        this.fail(this.tok, `comparison operators cannot be chained (${(x as { op: string }).op} ... ${op})`, 'use parentheses or "and"');
+      const prec = PREC.get(op);
+      if (prec === undefined || prec < minPrec) return x;
+      if (prec === CMP_PREC) {
+        if (lastCmp !== undefined) {
+          this.fail(this.tok, `comparison operators cannot be chained (${lastCmp} ... ${op})`, 'use parentheses or "and"');
+        }
+        lastCmp = op;
+      } else {
+        lastCmp = undefined;
       }
       const t = this.next();
       if (op === 'not in') this.next();
-      const y = this.parseTestPrec(opPrec + 1);
-      x = { kind: 'Binary', pos: this.pos(t), op, x, y };
+      const y = this.parseTestPrec(prec + 1);
+      x = { kind: 'Binary', pos: t, op, x, y };
     }
   }
 

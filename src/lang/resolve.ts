@@ -10,6 +10,7 @@ import { didYouMean, SourceError, type Position } from '../errors.js';
 import { Scope } from './ast.js';
 import type { Expr, FileAST, FunCode, Ident, Param, ResolvedFile, Stmt } from './ast.js';
 import { hintFor, lineOf, SourceErrorList } from './errors.js';
+import { cleanPos } from './scanner.js';
 import type { Value } from './values.js';
 
 class FnScope {
@@ -58,7 +59,7 @@ class Resolver {
 
   private error(pos: Position, message: string, hint?: string): void {
     if (this.errors.length >= 50) return;
-    this.errors.push(new SourceError(pos, message, hint, lineOf(this.ast.source, pos.line)));
+    this.errors.push(new SourceError(cleanPos(pos), message, hint, lineOf(this.ast.source, pos.line)));
   }
 
   private addGlobal(name: string): number {
@@ -182,7 +183,7 @@ class Resolver {
     this.stmts(body, fn);
     return {
       name,
-      pos,
+      pos: cleanPos(pos),
       params,
       paramNames,
       numPositional: positional.length,
@@ -344,9 +345,9 @@ class Resolver {
         return;
       case 'Call': {
         this.expr(e.fn, fn);
-        const seen = new Set<string>();
+        const seen = e.simple ? undefined : new Set<string>();
         for (const a of e.args) {
-          if (a.kind === 'named') {
+          if (seen && a.kind === 'named') {
             if (seen.has(a.name!)) this.error(a.pos, `keyword argument "${a.name}" repeated`);
             seen.add(a.name!);
           }

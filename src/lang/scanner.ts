@@ -2,7 +2,7 @@
 // error in file order is the one reported). Produces NEWLINE, INDENT and OUTDENT tokens
 // like Python; newlines inside brackets and after a backslash are ignored.
 
-import { SourceError } from '../errors.js';
+import { SourceError, type Position } from '../errors.js';
 import { lineOf } from './errors.js';
 
 export type TokenKind =
@@ -17,12 +17,19 @@ export type TokenKind =
   // keywords and punctuation are their own text
   | string;
 
-export interface Token {
+/**
+ * A token. It is also the Position of the syntax-tree nodes made from it (one object instead
+ * of two); positions handed out of the interpreter are clean copies (see `cleanPos`).
+ */
+export interface Token extends Position {
   kind: TokenKind;
   /** IDENT: the name; STRING: the decoded text; INT: bigint; FLOAT: number. */
   value: string | bigint | number | undefined;
-  line: number;
-  col: number;
+}
+
+/** A copy of a position with only file/line/col. */
+export function cleanPos(p: Position): Position {
+  return { file: p.file, line: p.line, col: p.col };
 }
 
 export const KEYWORDS = new Set([
@@ -35,13 +42,6 @@ const RESERVED = new Set([
   'as', 'assert', 'async', 'await', 'class', 'del', 'except', 'finally', 'from', 'global',
   'import', 'is', 'nonlocal', 'raise', 'try', 'with', 'yield',
 ]);
-
-// Punctuation, longest first within each starting character.
-const PUNCT3 = new Set(['//=', '<<=', '>>=']);
-const PUNCT2 = new Set([
-  '==', '!=', '<=', '>=', '+=', '-=', '*=', '/=', '%=', '&=', '|=', '^=', '//', '<<', '>>', '**',
-]);
-const PUNCT1 = new Set(['+', '-', '*', '/', '%', '&', '|', '^', '~', '<', '>', '=', '.', ',', ';', ':', '(', ')', '[', ']', '{', '}']);
 
 const C_NL = 10, C_SP = 32, C_TAB = 9, C_FF = 12, C_HASH = 35, C_BSL = 92;
 
@@ -101,7 +101,12 @@ export class Scanner {
   }
 
   private tok(kind: TokenKind, off: number, value?: string | bigint | number): Token {
-    return { kind, value, line: this.line, col: this.colAt(off) };
+    return { kind, value, file: this.file, line: this.line, col: this.colAt(off) };
+  }
+
+  private punct(kind: string, i: number, len: number): Token {
+    this.i = i + len;
+    return this.tok(kind, i);
   }
 
   private newline(off: number): void {
@@ -239,22 +244,48 @@ export class Scanner {
     if (isDigit(c) || (c === 46 && isDigit(src.charCodeAt(i + 1)))) return this.scanNumber(i);
     if (c === 34 || c === 39) return this.scanString(i, i, false);
 
-    const s3 = src.slice(i, i + 3);
-    if (PUNCT3.has(s3)) {
-      this.i = i + 3;
-      return this.tok(s3, i);
-    }
-    const s2 = s3.slice(0, 2);
-    if (PUNCT2.has(s2)) {
-      this.i = i + 2;
-      return this.tok(s2, i);
-    }
-    const s1 = s2.slice(0, 1);
-    if (PUNCT1.has(s1)) {
-      if (c === 40 || c === 91 || c === 123) this.depth++;
-      else if ((c === 41 || c === 93 || c === 125) && this.depth > 0) this.depth--;
-      this.i = i + 1;
-      return this.tok(s1, i);
+    const c1 = src.charCodeAt(i + 1);
+    const c2 = src.charCodeAt(i + 2);
+    switch (c) {
+      case 40: // (
+      case 91: // [
+      case 123: // {
+        this.depth++;
+        return this.punct(c === 40 ? '(' : c === 91 ? '[' : '{', i, 1);
+      case 41: // )
+      case 93: // ]
+      case 125: // }
+        if (this.depth > 0) this.depth--;
+        return this.punct(c === 41 ? ')' : c === 93 ? ']' : '}', i, 1);
+      case 44: return this.punct(',', i, 1);
+      case 46: return this.punct('.', i, 1);
+      case 58: return this.punct(':', i, 1);
+      case 59: return this.punct(';', i, 1);
+      case 126: return this.punct('~', i, 1);
+      case 61: return c1 === 61 ? this.punct('==', i, 2) : this.punct('=', i, 1);
+      case 33:
+        if (c1 === 61) return this.punct('!=', i, 2);
+        break;
+      case 60: // <
+        if (c1 === 61) return this.punct('<=', i, 2);
+        if (c1 === 60) return c2 === 61 ? this.punct('<<=', i, 3) : this.punct('<<', i, 2);
+        return this.punct('<', i, 1);
+      case 62: // >
+        if (c1 === 61) return this.punct('>=', i, 2);
+        if (c1 === 62) return c2 === 61 ? this.punct('>>=', i, 3) : this.punct('>>', i, 2);
+        return this.punct('>', i, 1);
+      case 43: return c1 === 61 ? this.punct('+=', i, 2) : this.punct('+', i, 1);
+      case 45: return c1 === 61 ? this.punct('-=', i, 2) : this.punct('-', i, 1);
+      case 37: return c1 === 61 ? this.punct('%=', i, 2) : this.punct('%', i, 1);
+      case 38: return c1 === 61 ? this.punct('&=', i, 2) : this.punct('&', i, 1);
+      case 124: return c1 === 61 ? this.punct('|=', i, 2) : this.punct('|', i, 1);
+      case 94: return c1 === 61 ? this.punct('^=', i, 2) : this.punct('^', i, 1);
+      case 42: // *
+        if (c1 === 42) return this.punct('**', i, 2);
+        return c1 === 61 ? this.punct('*=', i, 2) : this.punct('*', i, 1);
+      case 47: // /
+        if (c1 === 47) return c2 === 61 ? this.punct('//=', i, 3) : this.punct('//', i, 2);
+        return c1 === 61 ? this.punct('/=', i, 2) : this.punct('/', i, 1);
     }
     const ch = String.fromCodePoint(src.codePointAt(i)!);
     this.errorAt(i, `unexpected character ${JSON.stringify(ch)}`);
@@ -389,6 +420,6 @@ export class Scanner {
     }
     out += src.slice(chunk, j);
     this.i = j + (triple ? 3 : 1);
-    return { kind: 'STRING', value: out, line: startLine, col: startCol };
+    return { kind: 'STRING', value: out, file: this.file, line: startLine, col: startCol };
   }
 }
