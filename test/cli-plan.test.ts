@@ -23,7 +23,9 @@ test('plan -o json on the proposal host example is the JSON contract', () => {
   assert.equal(plan.source, 'testdata/examples/seed-host.envd');
   assert.deepEqual(plan.exposures.map((e: { kind: string; envPort: number; hostPort: number }) => [e.kind, e.envPort, e.hostPort]), [['host', 8888, 1234]]);
   assert.match(r.stderr, /warning: testdata\/examples\/seed-host\.envd:7:\d+: presets\.juypter is a misspelling of presets\.jupyter/);
-  assert.doesNotMatch(r.stdout + r.stderr, /password"|"password/, 'the Jupyter password is never printed');
+  // The seed's password is the word "password": only its hash may appear.
+  assert.doesNotMatch(r.stdout + r.stderr, /:\s*"password"|=password\b/, 'the Jupyter password is never printed');
+  assert.match(plan.env.jupyter.passwordHash, /^sha1:[0-9a-f]{12}:[0-9a-f]{40}$/);
 });
 
 test('plan -o yaml parses to the same plan as -o json', () => {

@@ -1,21 +1,18 @@
 // The builtins of build(): both vocabularies users have, the proposal's (`base(os=, language=)`,
 // `config.jupyter(password=)`) and envd's (`base(image=, dev=)`, `config.jupyter(token=, port=)`,
 // `install.*`, `runtime.*`, `io.*`). They record an environment spec; nothing runs.
-import { EvalError, StarDict, StarList, Struct, Tuple, toBool, toInt, toStr, toStrDict, toStrList, type Value } from '../lang/index.js';
-import { define, given, type Args } from './define.js';
+import { describeValue, EvalError, StarList, Struct, Tuple, toBool, toInt, toStr, toStrDict, toStrList, type Value } from '../lang/index.js';
+import { define, given, portArg, type Args } from './define.js';
 import { hashJupyterPassword } from './jupyter-password.js';
 import { presetByName } from './presets.js';
 import type { Recorder } from './recorder.js';
-
-/** Accepted and recorded nowhere: they shape an image build, which envserve does not do. */
-const IGNORED = 'accepted; it affects how the image is built, which envserve leaves to envd';
 
 export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, Value> {
   const env = rec.env;
   const str = (fn: string, a: Args, name: string): string | undefined => (given(a[name]) ? toStr(fn, name, a[name]!) : undefined);
   const strs = (fn: string, a: Args, name: string): string[] => (given(a[name]) ? toStrList(fn, name, a[name]!, { allowSingle: true }) : []);
+  // Accepted and recorded nowhere: they shape an image build, which envserve leaves to envd.
   const ignore = (fn: string, params: string[]) => define(fn, params, () => undefined);
-  void IGNORED;
 
   const base = define('base', ['os?', 'language?', 'image?', 'dev?'], (a) => {
     const os = str('base', a, 'os');
@@ -31,7 +28,7 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
 
   const config = new Struct('config', {
     jupyter: define('config.jupyter', ['password?', 'token?', 'port?'], (a, position) => {
-      const port = given(a.port) ? toInt('config.jupyter', 'port', a.port!) : presetByName('jupyter')!.port;
+      const port = given(a.port) ? toInt('config.jupyter', 'port', a.port!, { min: 1, max: 65535 }) : presetByName('jupyter')!.port;
       const password = str('config.jupyter', a, 'password');
       const token = str('config.jupyter', a, 'token');
       env.jupyter = {
@@ -107,8 +104,8 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
       rec.exposures.push({
         via: 'runtime.expose',
         position,
-        envPort: toInt('runtime.expose', 'envd_port', a.envd_port!),
-        hostPort: given(a.host_port) ? toInt('runtime.expose', 'host_port', a.host_port!) : 0,
+        envPort: portArg('runtime.expose', 'envd_port', a.envd_port!),
+        hostPort: given(a.host_port) ? portArg('runtime.expose', 'host_port', a.host_port!, 0) : 0,
         listenAddress: str('runtime.expose', a, 'listen_addr') || '127.0.0.1',
         ...(name ? { name } : {}),
       });
@@ -153,14 +150,5 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
 /** The elements of a list or tuple argument. */
 export function listOf(fn: string, arg: string, v: Value): readonly Value[] {
   if (v instanceof StarList || v instanceof Tuple) return v.elems;
-  if (v instanceof StarDict) throw new EvalError(`${fn}: ${arg} must be a list, got dict`);
-  throw new EvalError(`${fn}: ${arg} must be a list, got ${typeName(v)}`);
-}
-
-function typeName(v: Value): string {
-  if (typeof v === 'string') return 'string';
-  if (typeof v === 'bigint') return 'int';
-  if (typeof v === 'number') return 'float';
-  if (typeof v === 'boolean') return 'bool';
-  return (v as { constructor?: { name?: string } })?.constructor?.name ?? 'value';
+  throw new EvalError(`${fn}: ${arg} must be a list, got ${describeValue(v)}`);
 }

@@ -1,10 +1,10 @@
 // The builtins of serve(): `host.bind`, `cloud.k8s.bind`, `cloud.k8s.ingress`, and `presets`.
 // Each records an exposure intent at the position of its call; ranges and conflicts are checked
 // later, for the whole plan at once.
-import { didYouMean } from '../errors.js';
+import { didYouMean, formatPosition } from '../errors.js';
 import { EvalError, Struct, toInt, toStr, toStrDict, type Value } from '../lang/index.js';
 import type { Protocol, ServiceType } from '../plan/types.js';
-import { define, given, type Args } from './define.js';
+import { define, given, portArg, type Args } from './define.js';
 import { PRESETS, PRESET_ALIASES } from './presets.js';
 import type { IngressIntent, Recorder } from './recorder.js';
 
@@ -15,7 +15,6 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
   // Ingress values are Structs; this remembers what each one declared, and where.
   const ingresses = new WeakMap<Struct, IngressIntent>();
   const optStr = (fn: string, a: Args, name: string) => (given(a[name]) ? toStr(fn, name, a[name]!) : undefined);
-  const optInt = (fn: string, a: Args, name: string) => (given(a[name]) ? toInt(fn, name, a[name]!) : undefined);
 
   const host = new Struct('host', {
     bind: define('host.bind', ['env_port', 'host_port?', 'listen_addr?', 'protocol?', 'name?'], (a, position) => {
@@ -24,8 +23,8 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
       rec.exposures.push({
         via: 'host.bind',
         position,
-        envPort: toInt('host.bind', 'env_port', a.env_port!),
-        hostPort: optInt('host.bind', a, 'host_port') ?? 0,
+        envPort: portArg('host.bind', 'env_port', a.env_port!),
+        hostPort: given(a.host_port) ? portArg('host.bind', 'host_port', a.host_port!, 0) : 0,
         listenAddress: optStr('host.bind', a, 'listen_addr') ?? '127.0.0.1',
         ...(protocol && { protocol }),
         ...(name && { name }),
@@ -38,11 +37,11 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
     ['env_port', 'host_port?', 'type?', 'service_port?', 'node_port?', 'ingress?', 'name?', 'listen_addr?', 'protocol?'],
     (a, position) => {
       const fn = 'cloud.k8s.bind';
-      const envPort = toInt(fn, 'env_port', a.env_port!);
-      const hostPort = optInt(fn, a, 'host_port');
+      const envPort = portArg(fn, 'env_port', a.env_port!);
+      const hostPort = given(a.host_port) ? portArg(fn, 'host_port', a.host_port!, 0) : undefined;
       let serviceType = given(a.type) ? serviceTypeArg(toStr(fn, 'type', a.type!)) : undefined;
-      const servicePort = optInt(fn, a, 'service_port');
-      const nodePort = optInt(fn, a, 'node_port');
+      const servicePort = given(a.service_port) ? portArg(fn, 'service_port', a.service_port!) : undefined;
+      const nodePort = given(a.node_port) ? toInt(fn, 'node_port', a.node_port!) : undefined;
       const listenAddress = optStr(fn, a, 'listen_addr');
       const protocol = protocolArg(fn, a);
       const name = optStr(fn, a, 'name');
@@ -149,7 +148,7 @@ function presetsStruct(rec: Recorder): Struct {
   return new Struct('presets', fields, (attr, pos) => {
     const right = PRESET_ALIASES[attr];
     if (!right) return undefined;
-    rec.warn(`presets.${attr} is a misspelling of presets.${right}; using presets.${right}`, pos);
+    rec.warn(`presets.${attr} is a misspelling of presets.${right}; using presets.${right}`, formatPosition(pos));
     return fields[right];
   });
 }

@@ -1,7 +1,7 @@
 // Small helpers to declare env-file builtins: each is a named function with declared parameters
 // that records into the Recorder and returns None.
 import { formatPosition } from '../errors.js';
-import { Builtin, None, unpackArgs, type CallInfo, type Value } from '../lang/index.js';
+import { Builtin, describeValue, EvalError, None, toInt, unpackArgs, type CallInfo, type Value } from '../lang/index.js';
 
 export type Args = Record<string, Value | undefined>;
 
@@ -24,4 +24,13 @@ export function define(
 /** A value was given and is not None. */
 export function given(v: Value | undefined): v is Value {
   return v !== undefined && v !== None;
+}
+
+/**
+ * A port argument. Only the type is checked here; the range is checked with the whole plan, so
+ * that every out-of-range port is reported at once.
+ */
+export function portArg(fn: string, arg: string, v: Value, min: 0 | 1 = 1): number {
+  if (typeof v !== 'bigint') throw new EvalError(`${fn}: ${arg} must be an int between ${min} and 65535, got ${describeValue(v)}`);
+  return toInt(fn, arg, v);
 }

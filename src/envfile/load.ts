@@ -2,8 +2,8 @@
 // This is the one place of the env-file layer that does I/O (reading files for the language).
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { formatPosition, UserError, type Position } from '../errors.js';
-import { StarFunction, Thread, type Value } from '../lang/index.js';
+import { formatPosition, SourceError, UserError, type Position } from '../errors.js';
+import { StarFunction, Thread, typeOf, type Value } from '../lang/index.js';
 import { buildBuiltins } from './builtins-build.js';
 import { serveBuiltins } from './builtins-serve.js';
 import { Recorder } from './recorder.js';
@@ -44,7 +44,7 @@ export function evaluateEnvSource(path: string, source: string, opts: LoadOption
     host: {
       load(fromFile: string, module: string, pos: Position) {
         if (/^[a-z][a-z0-9+.-]*:\/\//i.test(module)) {
-          throw new UserError(`${formatPosition(pos)}: load("${module}"): envserve loads only local files, not URLs`);
+          throw new SourceError(pos, `load("${module}"): envserve loads only local files, not URLs`);
         }
         // Paths are relative to the file that loads them (as the user wrote them, for messages).
         const file = isAbsolute(module) ? module : `${dirname(fromFile)}/${module}`.replace(/^\.\//, '');
@@ -55,20 +55,21 @@ export function evaluateEnvSource(path: string, source: string, opts: LoadOption
   });
 
   const globals = thread.execFile(path, source);
-  callEntry(thread, globals, 'build');
+  callEntry(thread, globals, 'build', path);
   if (!globals.has('serve') && globals.get('server') instanceof StarFunction) {
     const fn = globals.get('server') as StarFunction;
     rec.warn('this file defines server(), but envserve calls serve(); rename it to serve() to use it', formatPosition(fn.pos));
   }
-  callEntry(thread, globals, 'serve');
+  callEntry(thread, globals, 'serve', path);
   return { path, absolutePath, rec };
 }
 
-function callEntry(thread: Thread, globals: Map<string, Value>, name: 'build' | 'serve'): void {
+function callEntry(thread: Thread, globals: Map<string, Value>, name: 'build' | 'serve', file: string): void {
   const fn = globals.get(name);
   if (fn === undefined) return; // both may be omitted; a file without build() exposes only what serve() says
   if (!(fn instanceof StarFunction)) {
-    throw new UserError(`${name} must be a function (def ${name}():), got a value`);
+    // Globals keep no position; the file's start is the honest place to point at.
+    throw new SourceError({ file, line: 1, col: 1 }, `${name} must be a function (def ${name}():), got ${typeOf(fn)}`);
   }
   thread.call(fn, [], []);
 }
@@ -79,10 +80,7 @@ function readSource(read: (p: string) => string, absolutePath: string, shown: st
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
-    const where = pos ? `${formatPosition(pos)}: ` : '';
-    throw new UserError(
-      `${where}cannot read env file ${shown}: ${why}`,
-      pos ? undefined : 'pass the env file with -f PATH (default: ./build.envd)',
-    );
+    if (pos) throw new SourceError(pos, `load: cannot read ${shown}: ${why}`);
+    throw new UserError(`cannot read env file ${shown}: ${why}`, 'pass the env file with -f PATH (default: ./build.envd)');
   }
 }
