@@ -142,13 +142,19 @@ export function langPredeclared(printed: string[], warnings: string[]): Record<s
     assert_fails: new Builtin('assert_fails', (call, args, kwargs) => {
       const a = unpackArgs('assert_fails', args, kwargs, ['fn', 'pattern']);
       const pattern = toStr('assert_fails', 'pattern', a.pattern!);
+      let re: RegExp;
+      try {
+        re = new RegExp(pattern);
+      } catch {
+        throw new EvalError(`assert_fails: invalid regular expression ${JSON.stringify(pattern)}`);
+      }
       try {
         call.thread.call(a.fn!, [], [], call.pos);
       } catch (err) {
         const errs = sourceErrorsOf(err);
         if (!errs || err instanceof InternalError) throw err;
         const text = errs.map((e) => (e.hint ? `${e.message} hint: ${e.hint}` : e.message)).join('\n');
-        if (!new RegExp(pattern).test(text)) throw new EvalError(`assert_fails: error ${JSON.stringify(text)} does not match /${pattern}/`);
+        if (!re.test(text)) throw new EvalError(`assert_fails: error ${JSON.stringify(text)} does not match /${pattern}/`);
         return text;
       }
       throw new EvalError(`assert_fails: the call succeeded; expected an error matching /${pattern}/`);

@@ -153,7 +153,10 @@ class Parser {
       this.next();
       if (this.at('NEWLINE') || this.at('EOF')) break;
     }
-    if (this.tok.kind !== 'EOF') this.expect('NEWLINE');
+    if (this.tok.kind !== 'EOF') {
+      if (this.tok.kind !== 'NEWLINE') this.unexpected();
+      this.next();
+    }
   }
 
   private parseSmallStmt(): Stmt {
