@@ -166,9 +166,11 @@ test('the restricted user may list pods and port-forward in its namespace, and n
   await core.createNamespacedPod({ namespace: rns, body: backedPod(name, { app: 'restricted' }) });
   try {
     await waitPodReady(core, rns, name);
-    const can = (verb: string, res: string, n = rns) => kubectl(env.kubeconfigRestricted, ['auth', 'can-i', verb, res, '-n', n]).stdout.trim();
+    const can = (verb: string, res: string, n = rns, extra: string[] = []) =>
+      kubectl(env.kubeconfigRestricted, ['auth', 'can-i', verb, res, '-n', n, ...extra]).stdout.trim();
     assert.equal(can('list', 'pods'), 'yes');
-    assert.equal(can('create', 'pods/portforward'), 'yes');
+    assert.equal(can('create', 'pods', rns, ['--subresource=portforward']), 'yes');
+    assert.equal(can('create', 'pods'), 'no');
     assert.equal(can('create', 'services'), 'no');
     assert.equal(can('list', 'pods', 'default'), 'no');
 
