@@ -101,7 +101,7 @@ export class Scanner {
   }
 
   private tok(kind: TokenKind, off: number, value?: string | bigint | number): Token {
-    return { kind, value, file: this.file, line: this.line, col: this.colAt(off) };
+    return { kind, value, file: this.file, line: this.line, col: this.astral ? this.colAt(off) : off - this.lineStart + 1 };
   }
 
   private punct(kind: string, i: number, len: number): Token {

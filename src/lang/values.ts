@@ -238,7 +238,12 @@ export class StarFunction {
   get pos(): Position {
     return this.code.pos;
   }
+  /** Parameter names in order: positional, keyword-only, then *args and **kwargs names. */
   get paramNames(): readonly string[] {
+    return this.code.paramNames;
+  }
+  /** Same as paramNames. */
+  get params(): readonly string[] {
     return this.code.paramNames;
   }
 }
