@@ -11,26 +11,36 @@ say() { [ $QUIET = 1 ] || log "$@"; }
 T0=$(now_ms)
 [ "$(id -u)" = 0 ] || die "down.sh must run as root"
 
-alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+alive() { local p; for p in "$@"; do running "$p" && return 0; done; return 1; }
 # stop PIDS...: TERM, up to 5 s, then KILL
 stop_pids() {
   [ $# -gt 0 ] || return 0
   kill -TERM "$@" 2>/dev/null
   local i
   for i in $(seq 50); do alive "$@" || return 0; sleep 0.1; done
-  say "killing $* (did not stop on TERM)"
-  kill -KILL "$@" 2>/dev/null
+  local p left=()
+  for p in "$@"; do running "$p" && left+=("$p"); done
+  say "killing ${left[*]} (did not stop within 5 s of TERM)"
+  kill -KILL "${left[@]}" 2>/dev/null
   for i in $(seq 20); do alive "$@" || return 0; sleep 0.1; done
 }
 
-# 1. the components, in reverse order of start (the helpers and proxies first, etcd last)
-if [ -d "$STATE/run" ]; then
-  for name in pod-backer test-lb-controller traefik kube-proxy kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+# 1. the components: the clients of the API server together, then the API server, then etcd
+# (stopping them all at once leaves the API server waiting on etcd for its shutdown).
+stop_group() {
+  local pids=() names=() name f p
+  for name in "$@"; do
     f="$STATE/run/$name.pid"
     [ -f "$f" ] || continue
     p=$(cat "$f")
-    if kill -0 "$p" 2>/dev/null; then say "stopping $name ($p)"; stop_pids "$p"; fi
+    if running "$p"; then pids+=("$p"); names+=("$name"); fi
   done
+  if [ ${#pids[@]} -gt 0 ]; then say "stopping ${names[*]}"; stop_pids "${pids[@]}"; fi
+}
+if [ -d "$STATE/run" ]; then
+  stop_group pod-backer test-lb-controller traefik kube-proxy kwok kube-scheduler kube-controller-manager
+  stop_group kube-apiserver
+  stop_group etcd
 fi
 
 # 2. anything else still running inside the namespace (e.g. from a run whose state is gone)

@@ -60,4 +60,8 @@ print_timings() {
   done
 }
 
+# running PID: the process exists and is not a zombie (PID 1 on these machines may be slow to
+# reap orphans, and kill -0 succeeds on a zombie)
+running() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
+
 in_ns() { ip netns exec "$NETNS" "$@"; }

@@ -23,7 +23,7 @@ up=0; down=0
 echo "components:"
 for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kube-proxy traefik test-lb-controller pod-backer; do
   f="$STATE/run/$name.pid"
-  if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then
+  if [ -f "$f" ] && running "$(cat "$f")"; then
     printf '  %-24s running (pid %s)\n' "$name" "$(cat "$f")"; up=$((up + 1))
   else
     printf '  %-24s not running\n' "$name"; down=$((down + 1))

@@ -151,7 +151,7 @@ wait_for() {
   local name=$1 secs=$2; shift 2
   local deadline=$(( $(now_ms) + secs * 1000 ))
   while ! "$@" >/dev/null 2>&1; do
-    if [ -f "$RUN/$name.pid" ] && ! kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
+    if [ -f "$RUN/$name.pid" ] && ! running "$(cat "$RUN/$name.pid")"; then
       log "$name exited; last lines of its log:"; tail -n 25 "$LOGS/$name.log" >&2 || true
       die "$name failed to start (log: .testenv/k8s-logs/$name.log)"
     fi
