@@ -105,7 +105,9 @@ function main(): void {
   console.log(`  scan+parse+resolve+eval, first (cold) run: ${cold.toFixed(1)} ms`);
   console.log(`  scan+parse+resolve+eval, median of ${runs} warm runs: ${median(warm).toFixed(1)} ms (min ${Math.min(...warm).toFixed(1)}, max ${Math.max(...warm).toFixed(1)})`);
   console.log(`  for comparison, spawning \`node -e 0\`: median ${median(spawns).toFixed(1)} ms`);
-  console.log(`  target: <= 100 ms for the whole pipeline — ${cold <= 100 ? 'met' : 'NOT met'} (cold)`);
+  const med = median(warm);
+  console.log(`  target: <= 100 ms for the whole pipeline — median ${med <= 100 ? 'met' : 'NOT met'}, first run ${cold <= 100 ? 'met' : 'NOT met'}`);
+  console.log(`  (the first run includes V8's JIT warm-up; on a loaded machine both figures vary by 2x)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
