@@ -1,0 +1,282 @@
+// The one importer of @kubernetes/client-node: it reads kubeconfig (KUBECONFIG, --context,
+// in-cluster) and supplies TLS and credentials. Requests go through our own small JSON client on a
+// keep-alive agent: server-side apply, watches and port-forward WebSockets need the raw content
+// types and streaming that the generated API classes make awkward, and one agent keeps the TLS
+// connection to the API server warm (the `serve` -> every URL answers budget is 2 s).
+import { existsSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import http from 'node:http';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { RuntimeFailure, UserError, didYouMean } from '../../errors.js';
+
+export interface ConnectOptions {
+  /** Path(s) of kubeconfig files (default: $KUBECONFIG, then ~/.kube/config, then in-cluster). */
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+}
+
+/** A non-2xx answer of the API server, with its Status object's reason. */
+export class KubeApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+}
+
+/** The API server could not be reached at all (refused, DNS, TLS, timeout). */
+export class KubeUnreachableError extends Error {
+  constructor(readonly server: string, readonly cause: Error) {
+    super(`cannot reach the Kubernetes API server at ${server}: ${cause.message}`);
+    this.name = 'KubeUnreachableError';
+  }
+}
+
+export interface RequestOptions {
+  method?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export interface WatchEvent<T = any> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+/** TLS and auth settings for a raw connection (the port-forward WebSocket uses them too). */
+export interface ConnectionSettings {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+  headers: Record<string, string>;
+}
+
+export class KubeClient {
+  readonly server: string;
+  private readonly agent: http.Agent;
+  private readonly secure: boolean;
+  private settingsCache?: { at: number; value: ConnectionSettings };
+
+  constructor(
+    readonly kc: k8s.KubeConfig,
+    readonly namespace: string,
+    /** Where the configuration came from, for messages ("KUBECONFIG=...", "in-cluster"). */
+    readonly source: string,
+    readonly contextName: string,
+  ) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new UserError(`the kubeconfig (${source}) has no cluster for context "${contextName}"`);
+    this.server = cluster.server.replace(/\/+$/, '');
+    this.secure = this.server.startsWith('https://');
+    this.agent = this.secure
+      ? new https.Agent({ keepAlive: true, maxSockets: 32, maxCachedSessions: 100 })
+      : new http.Agent({ keepAlive: true, maxSockets: 32 });
+  }
+
+  /** TLS material and auth headers, refreshed every 30 s (exec plugins and token files rotate). */
+  async settings(): Promise<ConnectionSettings> {
+    const now = Date.now();
+    if (this.settingsCache && now - this.settingsCache.at < 30_000) return this.settingsCache.value;
+    const opts: https.RequestOptions & { headers: Record<string, string> } = { headers: {} };
+    await this.kc.applyOptions(opts);
+    const user = this.kc.getCurrentUser();
+    if (user?.username && user.password) {
+      opts.headers.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
+    }
+    const value: ConnectionSettings = {
+      ...(opts.ca !== undefined && { ca: opts.ca as Buffer }),
+      ...(opts.cert !== undefined && { cert: opts.cert as Buffer }),
+      ...(opts.key !== undefined && { key: opts.key as Buffer }),
+      ...(opts.rejectUnauthorized !== undefined && { rejectUnauthorized: opts.rejectUnauthorized }),
+      ...(opts.servername !== undefined && { servername: opts.servername }),
+      headers: { ...opts.headers },
+    };
+    this.settingsCache = { at: now, value };
+    return value;
+  }
+
+  url(path: string, query?: RequestOptions['query']): URL {
+    const u = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u;
+  }
+
+  private async open(path: string, o: RequestOptions): Promise<http.IncomingMessage> {
+    const s = await this.settings();
+    const u = this.url(path, o.query);
+    const body = o.body === undefined ? undefined : Buffer.from(typeof o.body === 'string' ? o.body : JSON.stringify(o.body));
+    const headers: Record<string, string | number> = { ...s.headers, accept: 'application/json' };
+    if (body) {
+      headers['content-type'] = o.contentType ?? 'application/json';
+      headers['content-length'] = body.length;
+    }
+    const method = o.method ?? 'GET';
+    return new Promise((resolve, reject) => {
+      const req = (this.secure ? https : http).request(
+        u,
+        { method, headers, agent: this.agent, ca: s.ca, cert: s.cert, key: s.key, rejectUnauthorized: s.rejectUnauthorized, servername: s.servername },
+        resolve,
+      );
+      req.setTimeout(o.timeoutMs ?? 15_000, () => req.destroy(new Error(`no answer within ${o.timeoutMs ?? 15_000} ms`)));
+      req.on('error', (e) => reject(new KubeUnreachableError(this.server, e)));
+      req.end(body);
+    });
+  }
+
+  /** One JSON request; throws KubeApiError for a non-2xx answer, KubeUnreachableError if no answer. */
+  async request<T = any>(path: string, o: RequestOptions = {}): Promise<T> {
+    const res = await this.open(path, o);
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
+    throw apiError(status, text, o.method ?? 'GET', path);
+  }
+
+  /**
+   * Streams watch events until the server ends the watch or `signal` aborts. Resolves when the
+   * stream ends; throws KubeApiError (e.g. 410 Gone: list again) or KubeUnreachableError.
+   */
+  async watch(path: string, query: RequestOptions['query'], onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    const res = await this.open(path, { query: { ...query, watch: 1, allowWatchBookmarks: true }, timeoutMs: 0 });
+    if ((res.statusCode ?? 0) >= 300) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      throw apiError(res.statusCode ?? 0, Buffer.concat(chunks).toString(), 'WATCH', path);
+    }
+    const abort = () => res.destroy();
+    signal.addEventListener('abort', abort, { once: true });
+    let rest = '';
+    try {
+      for await (const chunk of res) {
+        rest += (chunk as Buffer).toString('utf8');
+        let nl: number;
+        while ((nl = rest.indexOf('\n')) >= 0) {
+          const line = rest.slice(0, nl).trim();
+          rest = rest.slice(nl + 1);
+          if (!line) continue;
+          const ev = JSON.parse(line) as WatchEvent;
+          if (ev.type === 'ERROR') {
+            const st = ev.object ?? {};
+            throw new KubeApiError(st.code ?? 500, st.reason ?? 'Error', st.message ?? 'watch error', 'WATCH', path);
+          }
+          onEvent(ev);
+        }
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      if (e instanceof KubeApiError) throw e;
+      throw new KubeUnreachableError(this.server, e as Error);
+    } finally {
+      signal.removeEventListener('abort', abort);
+    }
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function apiError(status: number, text: string, method: string, path: string): KubeApiError {
+  let reason = String(status);
+  let message = text.trim().slice(0, 500) || `HTTP ${status}`;
+  try {
+    const st = JSON.parse(text);
+    if (st?.kind === 'Status') {
+      reason = st.reason ?? reason;
+      message = st.message ?? message;
+    }
+  } catch {
+    // not JSON: keep the text
+  }
+  return new KubeApiError(status, reason, message, method, path);
+}
+
+export function isNotFound(e: unknown): boolean {
+  return e instanceof KubeApiError && e.code === 404;
+}
+
+/** Reads kubeconfig the way kubectl does and picks the context and namespace. */
+export function loadKubeClient(opts: ConnectOptions = {}): KubeClient {
+  const kc = new k8s.KubeConfig();
+  const envPath = opts.kubeconfig ?? process.env.KUBECONFIG;
+  let source: string;
+  try {
+    if (envPath) {
+      for (const f of envPath.split(':').filter(Boolean)) {
+        if (!existsSync(f)) throw new UserError(`the kubeconfig file ${f} does not exist`, 'check KUBECONFIG or --kubeconfig');
+      }
+      const saved = process.env.KUBECONFIG;
+      process.env.KUBECONFIG = envPath;
+      try {
+        kc.loadFromDefault();
+      } finally {
+        if (saved === undefined) delete process.env.KUBECONFIG;
+        else process.env.KUBECONFIG = saved;
+      }
+      source = `KUBECONFIG=${envPath}`;
+    } else if (existsSync(join(homedir(), '.kube', 'config'))) {
+      kc.loadFromFile(join(homedir(), '.kube', 'config'));
+      source = '~/.kube/config';
+    } else if (process.env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
+      kc.loadFromCluster();
+      source = 'in-cluster service account';
+    } else {
+      throw new UserError(
+        'no Kubernetes configuration found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod',
+        'set KUBECONFIG (or pass --kubeconfig) to a kubeconfig file for your cluster',
+      );
+    }
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read the Kubernetes configuration: ${(e as Error).message}`);
+  }
+  if (opts.context) {
+    const names = kc.getContexts().map((c) => c.name);
+    if (!names.includes(opts.context)) {
+      const guess = didYouMean(opts.context, names);
+      throw new UserError(
+        `context "${opts.context}" is not in the kubeconfig (${source})`,
+        guess ? `did you mean "${guess}"?` : `known contexts: ${names.join(', ') || '(none)'}`,
+      );
+    }
+    kc.setCurrentContext(opts.context);
+  }
+  const ctxName = kc.getCurrentContext();
+  const ctx = kc.getContextObject(ctxName);
+  let namespace = opts.namespace ?? ctx?.namespace;
+  if (!namespace && source === 'in-cluster service account') {
+    try {
+      namespace = readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
+    } catch {
+      // fall back to default
+    }
+  }
+  return new KubeClient(kc, namespace || 'default', source, ctxName);
+}
+
+/** Turns a failure of the cluster connection into the error the user should read. */
+export function explainKubeError(e: unknown, what: string): Error {
+  if (e instanceof KubeUnreachableError) {
+    return new RuntimeFailure(`${what}: ${e.message}`, 'is the cluster running, and is this the right context? (kubectl cluster-info)');
+  }
+  if (e instanceof KubeApiError) {
+    if (e.code === 401) return new UserError(`${what}: the API server rejected the credentials (401 Unauthorized)`, 'refresh the credentials in your kubeconfig');
+    if (e.code === 403) return new UserError(`${what}: forbidden: ${e.message}`);
+    return new RuntimeFailure(`${what}: ${e.message} (${e.code} ${e.reason})`);
+  }
+  return e as Error;
+}

@@ -1,0 +1,139 @@
+// The objects envserve owns: checked for name clashes before anything changes, applied with
+// server-side apply (field manager "envserve", so a second identical apply is a no-op and keeps the
+// resourceVersion), listed by label, pruned when no longer wanted, deleted by `down` (waiting
+// until they are gone). An object with a wanted name that envserve does not own is never touched.
+import { UserError } from '../../errors.js';
+import { sleep } from './backoff.js';
+import { isNotFound, type KubeClient } from './client.js';
+import { LABEL_ENV, MANAGED_BY } from './manifests.js';
+
+export const FIELD_MANAGER = 'envserve';
+
+export type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string; uid?: string; deletionTimestamp?: string };
+  spec?: any;
+  status?: any;
+};
+
+export type OwnedKind = 'Deployment' | 'Service' | 'Ingress';
+
+const COLLECTIONS: Record<OwnedKind, string> = {
+  Deployment: '/apis/apps/v1/namespaces/{ns}/deployments',
+  Service: '/api/v1/namespaces/{ns}/services',
+  Ingress: '/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses',
+};
+
+export function collectionPath(kind: string, namespace: string): string {
+  const c = COLLECTIONS[kind as OwnedKind];
+  if (!c) throw new Error(`envserve does not manage ${kind} objects`);
+  return c.replace('{ns}', encodeURIComponent(namespace));
+}
+
+export function objectPath(kind: string, namespace: string, name: string): string {
+  return `${collectionPath(kind, namespace)}/${encodeURIComponent(name)}`;
+}
+
+export function ownerSelector(envName: string): string {
+  return `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_ENV}=${envName}`;
+}
+
+export const describeObject = (o: { kind: string; metadata: { name: string; namespace?: string } }) =>
+  `${o.kind.toLowerCase()} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+
+export function isOwnedBy(o: Obj, envName: string): boolean {
+  const l = o.metadata.labels ?? {};
+  return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_ENV] === envName;
+}
+
+type Api = Pick<KubeClient, 'request'>;
+
+/**
+ * Reads every object to be applied; throws a UserError listing each one that exists and is not
+ * this environment's. Returns the existing ones by "Kind/name".
+ */
+export async function checkOwnership(client: Api, namespace: string, envName: string, desired: Obj[]): Promise<Map<string, Obj>> {
+  const existing = new Map<string, Obj>();
+  const clashes: string[] = [];
+  await Promise.all(
+    desired.map(async (d) => {
+      try {
+        const cur = await client.request<Obj>(objectPath(d.kind, namespace, d.metadata.name));
+        existing.set(`${d.kind}/${d.metadata.name}`, cur);
+        if (!isOwnedBy(cur, envName)) {
+          const l = cur.metadata.labels ?? {};
+          const who = l['app.kubernetes.io/managed-by'] === MANAGED_BY ? `it belongs to envserve environment "${l[LABEL_ENV]}"` : `it is not labelled app.kubernetes.io/managed-by=${MANAGED_BY}, ${LABEL_ENV}=${envName}`;
+          clashes.push(`${describeObject({ ...d, metadata: { ...d.metadata, namespace } })} already exists and envserve does not own it (${who})`);
+        }
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }),
+  );
+  if (clashes.length > 0) {
+    throw new UserError(
+      `${clashes.sort().join('\n')}\nnothing was changed`,
+      'envserve never overwrites objects it did not create: delete or rename that object, use another namespace (-n), or another environment name (--name)',
+    );
+  }
+  return existing;
+}
+
+/** Server-side apply of one object; returns what the API server stored. */
+export async function applyObject(client: Api, namespace: string, obj: Obj): Promise<Obj> {
+  const body = { ...obj, metadata: { ...obj.metadata, namespace } };
+  return client.request<Obj>(objectPath(obj.kind, namespace, obj.metadata.name), {
+    method: 'PATCH',
+    query: { fieldManager: FIELD_MANAGER, force: true },
+    contentType: 'application/apply-patch+yaml',
+    body,
+  });
+}
+
+/** Every object this environment owns in the namespace, of the given kinds. */
+export async function listOwned(client: Api, namespace: string, envName: string, kinds: OwnedKind[] = ['Deployment', 'Service', 'Ingress']): Promise<Obj[]> {
+  const lists = await Promise.all(
+    kinds.map(async (kind) => {
+      const res = await client.request<{ items: Obj[] }>(collectionPath(kind, namespace), { query: { labelSelector: ownerSelector(envName) } });
+      return res.items.map((o) => ({ ...o, kind, apiVersion: o.apiVersion ?? '' }));
+    }),
+  );
+  return lists.flat().filter((o) => isOwnedBy(o, envName));
+}
+
+/** Deletes the objects and waits until every one is gone (404), up to timeoutMs. */
+export async function deleteAndWait(client: Api, objects: Obj[], timeoutMs = 60_000): Promise<void> {
+  await Promise.all(
+    objects.map(async (o) => {
+      const path = objectPath(o.kind, o.metadata.namespace!, o.metadata.name);
+      try {
+        // Foreground: the Deployment disappears only after its ReplicaSets and pods did.
+        await client.request(path, {
+          method: 'DELETE',
+          body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground', ...(o.metadata.uid && { preconditions: { uid: o.metadata.uid } }) },
+        });
+      } catch (e) {
+        if (isNotFound(e)) return;
+        // A precondition failure (409) means the object was replaced by another one: not ours to delete.
+        if ((e as { code?: number }).code === 409) return;
+        throw e;
+      }
+    }),
+  );
+  const deadline = Date.now() + timeoutMs;
+  for (const o of objects) {
+    const path = objectPath(o.kind, o.metadata.namespace!, o.metadata.name);
+    for (;;) {
+      try {
+        const cur = await client.request<Obj>(path);
+        if (o.metadata.uid && cur.metadata.uid !== o.metadata.uid) break;
+      } catch (e) {
+        if (isNotFound(e)) break;
+        throw e;
+      }
+      if (Date.now() > deadline) throw new Error(`${describeObject(o)} is still there after ${timeoutMs / 1000} s`);
+      await sleep(100);
+    }
+  }
+}

@@ -1,0 +1,181 @@
+// One port-forward stream through the API server to a pod's port: a WebSocket speaking
+// v4.channel.k8s.io (the kubelet's port-forward protocol), channel 0 = data, channel 1 = error,
+// each starting with the port number in two bytes. Our own client rather than client-node's
+// PortForward because that one has no flow control (it writes whatever arrives, so a fast sender
+// fills memory) and no way to tell "could not dial the pod" from "the pod closed the connection",
+// which the listener needs to retry a connection transparently on the replacement pod.
+import tls from 'node:tls';
+import net from 'node:net';
+import WebSocket from 'ws';
+import type { KubeClient } from './client.js';
+
+export interface TunnelTarget {
+  namespace: string;
+  pod: string;
+  port: number;
+}
+
+export interface TunnelEvents {
+  /** Bytes from the pod. Return false to ask for a pause (the local socket is full). */
+  data(chunk: Buffer): void;
+  /** The pod side ended. `error` is set when the kubelet reported one (e.g. could not dial). */
+  close(error?: string): void;
+}
+
+const DATA = 0;
+const ERROR = 1;
+/** Pause reading from the local socket while this much is queued toward the API server. */
+const HIGH_WATER = 1 << 20;
+const PING_EVERY_MS = 30_000;
+
+/** TLS sessions per API server, so each new WebSocket resumes instead of a full handshake. */
+const sessions = new Map<string, Buffer>();
+
+export class Tunnel {
+  private portBytesLeft = [2, 2];
+  private errorText = '';
+  private closed = false;
+  private pinger?: NodeJS.Timeout;
+  /** Bytes handed to ws.send not yet written to the socket. */
+  private queued = 0;
+  private drainWaiters: (() => void)[] = [];
+
+  private constructor(private readonly ws: WebSocket, private readonly ev: TunnelEvents) {
+    ws.on('message', (raw: Buffer, isBinary: boolean) => this.onMessage(raw, isBinary));
+    ws.on('close', () => this.finish());
+    ws.on('error', (e) => {
+      if (!this.errorText) this.errorText = e.message;
+      this.finish();
+    });
+    this.pinger = setInterval(() => {
+      if (ws.readyState === WebSocket.OPEN) ws.ping();
+    }, PING_EVERY_MS);
+    this.pinger.unref();
+  }
+
+  /** Opens the WebSocket; rejects with the API server's answer when the upgrade is refused. */
+  static async open(client: KubeClient, t: TunnelTarget, ev: TunnelEvents, timeoutMs = 10_000): Promise<Tunnel> {
+    const s = await client.settings();
+    const path = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.pod)}/portforward?ports=${t.port}`;
+    const url = client.server.replace(/^http/, 'ws') + path;
+    const key = client.server;
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, ['v4.channel.k8s.io'], {
+        headers: s.headers,
+        ca: s.ca,
+        cert: s.cert,
+        key: s.key,
+        ...(s.rejectUnauthorized !== undefined && { rejectUnauthorized: s.rejectUnauthorized }),
+        ...(s.servername !== undefined && { servername: s.servername }),
+        perMessageDeflate: false,
+        skipUTF8Validation: true,
+        handshakeTimeout: timeoutMs,
+        maxPayload: 64 << 20,
+        // A zero mask is a valid mask and lets ws skip XOR-ing every byte we send.
+        generateMask: (mask: Buffer) => mask.fill(0),
+        createConnection: ((opts: tls.ConnectionOptions & net.NetConnectOpts) => {
+          if (!url.startsWith('wss:')) return net.connect(opts);
+          const sock = tls.connect({ ...opts, servername: s.servername ?? (net.isIP(opts.host ?? '') ? undefined : opts.host), session: sessions.get(key) });
+          sock.on('session', (sess: Buffer) => sessions.set(key, sess));
+          return sock;
+        }) as never,
+      });
+      let settled = false;
+      ws.once('open', () => {
+        settled = true;
+        ws.removeAllListeners('unexpected-response');
+        resolve(new Tunnel(ws, ev));
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          settled = true;
+          let msg = Buffer.concat(chunks).toString().trim();
+          try {
+            msg = (JSON.parse(msg) as { message?: string }).message ?? msg;
+          } catch {
+            // plain text
+          }
+          reject(new TunnelRefused(res.statusCode ?? 0, msg || `HTTP ${res.statusCode}`));
+          ws.terminate();
+        });
+      });
+      ws.once('error', (e) => {
+        if (!settled) {
+          settled = true;
+          reject(e);
+        }
+      });
+    });
+  }
+
+  private onMessage(raw: Buffer, isBinary: boolean): void {
+    if (!isBinary || raw.length < 1) return;
+    const channel = raw[0]!;
+    let data = raw.subarray(1);
+    if (channel > ERROR) return;
+    const skip = Math.min(this.portBytesLeft[channel]!, data.length);
+    if (skip > 0) {
+      this.portBytesLeft[channel]! -= skip;
+      data = data.subarray(skip);
+    }
+    if (data.length === 0) return;
+    if (channel === DATA) this.ev.data(data);
+    else this.errorText += data.toString('utf8');
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pinger);
+    for (const w of this.drainWaiters.splice(0)) w();
+    this.ev.close(this.errorText || undefined);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Sends bytes to the pod; returns false when the caller should wait for `onDrain`. */
+  write(chunk: Buffer): boolean {
+    if (this.closed) return false;
+    const frame = Buffer.allocUnsafe(chunk.length + 1);
+    frame[0] = DATA;
+    chunk.copy(frame, 1);
+    this.queued += frame.length;
+    this.ws.send(frame, { binary: true }, () => {
+      this.queued -= frame.length;
+      if (this.queued < HIGH_WATER / 2) for (const w of this.drainWaiters.splice(0)) w();
+    });
+    return this.queued < HIGH_WATER;
+  }
+
+  onDrain(f: () => void): void {
+    if (this.queued < HIGH_WATER / 2 || this.closed) f();
+    else this.drainWaiters.push(f);
+  }
+
+  /** Stop / resume reading from the API server (the local socket is full / drained). */
+  pause(): void {
+    this.ws.pause();
+  }
+  resume(): void {
+    this.ws.resume();
+  }
+
+  close(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    else this.ws.terminate();
+    // Do not wait for the closing handshake: the pod side is done for us.
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+}
+
+/** The API server refused the upgrade (pod gone: 404; forbidden: 403; container not running: 500). */
+export class TunnelRefused extends Error {
+  constructor(readonly code: number, message: string) {
+    super(`port-forward refused (${code}): ${message}`);
+    this.name = 'TunnelRefused';
+  }
+}

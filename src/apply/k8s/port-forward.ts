@@ -1,0 +1,204 @@
+// `cloud.k8s.bind(host_port=)`: a local listener whose every connection is carried through the API
+// server to the workload's current Ready pod (one WebSocket stream per connection). It follows the
+// workload: each new connection asks the pod tracker for the pod, so after a restart or a rollout
+// new connections reach the new pod as soon as it is Ready. A connection that arrives while no pod
+// is Ready waits (capped backoff) and gives up after `waitTimeoutMs` with the reason in status.
+// A connection whose stream could not reach the pod before any byte came back (the pod died
+// between the watch event and the dial) is retried on the next pod with the bytes it had sent.
+import net from 'node:net';
+import { EventEmitter } from 'node:events';
+import { Backoff, sleep } from './backoff.js';
+import type { KubeClient } from './client.js';
+import type { PodTracker } from './pod-tracker.js';
+import { Tunnel, TunnelRefused } from './pf-tunnel.js';
+
+export interface PortForwardOptions {
+  client: KubeClient;
+  tracker: PodTracker;
+  namespace: string;
+  /** The pod's port. */
+  remotePort: number;
+  listenAddress: string;
+  /** 0 = any free port. */
+  localPort: number;
+  /** How long a new connection waits for a Ready pod (default 30 s). */
+  waitTimeoutMs?: number;
+}
+
+export interface PortForwardStats {
+  active: number;
+  total: number;
+  failed: number;
+  retried: number;
+  /** The pod the last connection went to. */
+  lastPod?: string;
+  lastError?: string;
+  lastErrorAt?: number;
+}
+
+/** Client bytes kept for a transparent retry until the pod answers; past this, no retry. */
+const REPLAY_LIMIT = 256 * 1024;
+/** A client that half-closed gets this long for the pod to finish answering. */
+const HALF_CLOSE_LINGER_MS = 60_000;
+
+export class PortForwarder extends EventEmitter {
+  private server?: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly abort = new AbortController();
+  readonly stats: PortForwardStats = { active: 0, total: 0, failed: 0, retried: 0 };
+  address?: { address: string; port: number };
+
+  constructor(readonly o: PortForwardOptions) {
+    super();
+  }
+
+  async start(): Promise<{ address: string; port: number }> {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.handle(sock));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.o.listenAddress, port: this.o.localPort, backlog: 1024 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address() as net.AddressInfo;
+    this.address = { address: a.address, port: a.port };
+    return this.address;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  private fail(msg: string): void {
+    this.stats.failed++;
+    this.stats.lastError = msg;
+    this.stats.lastErrorAt = Date.now();
+    this.emit('change');
+  }
+
+  private handle(sock: net.Socket): void {
+    this.sockets.add(sock);
+    this.stats.total++;
+    this.stats.active++;
+    sock.setKeepAlive(true, 30_000);
+    const ctl = new AbortController();
+    const onStop = () => ctl.abort();
+    this.abort.signal.addEventListener('abort', onStop, { once: true });
+
+    let tunnel: Tunnel | undefined;
+    let replay: Buffer[] | undefined = [];
+    let replayBytes = 0;
+    let gotBackend = false;
+    let clientEnded = false;
+    let clientGone = false;
+    let linger: NodeJS.Timeout | undefined;
+
+    const cleanup = () => {
+      if (clientGone) return;
+      clientGone = true;
+      this.sockets.delete(sock);
+      this.stats.active--;
+      clearTimeout(linger);
+      ctl.abort();
+      this.abort.signal.removeEventListener('abort', onStop);
+      tunnel?.close();
+    };
+    sock.on('close', cleanup);
+    sock.on('error', () => sock.destroy());
+
+    sock.on('data', (chunk: Buffer) => {
+      if (replay) {
+        replay.push(chunk);
+        replayBytes += chunk.length;
+        if (replayBytes > REPLAY_LIMIT) {
+          if (tunnel && !tunnel.isClosed) replay = undefined; // already sent; too big to keep
+          else sock.pause(); // no stream yet: hold the client until there is one
+        }
+      }
+      if (tunnel && !tunnel.isClosed && !tunnel.write(chunk)) {
+        sock.pause();
+        tunnel.onDrain(() => sock.resume());
+      }
+    });
+    sock.on('end', () => {
+      // v4.channel.k8s.io cannot carry a half-close; keep reading the pod's answer for a while.
+      clientEnded = true;
+      linger = setTimeout(() => sock.destroy(), HALF_CLOSE_LINGER_MS);
+    });
+
+    const connect = async (): Promise<void> => {
+      const deadline = Date.now() + (this.o.waitTimeoutMs ?? 30_000);
+      const backoff = new Backoff({ maxMs: 1000 });
+      for (;;) {
+        if (ctl.signal.aborted) return;
+        let pod: string;
+        try {
+          const p = await this.o.tracker.waitReady(Math.max(1, deadline - Date.now()), ctl.signal);
+          pod = p.metadata!.name!;
+        } catch (e) {
+          if (ctl.signal.aborted) return;
+          this.fail((e as Error).message);
+          sock.destroy();
+          return;
+        }
+        let retryable = false;
+        try {
+          const t = await Tunnel.open(this.o.client, { namespace: this.o.namespace, pod, port: this.o.remotePort }, {
+            data: (chunk) => {
+              gotBackend = true;
+              replay = undefined;
+              if (!sock.write(chunk)) {
+                t.pause();
+                sock.once('drain', () => t.resume());
+              }
+            },
+            close: (error) => {
+              if (clientGone) return;
+              if (!gotBackend && replay && error) {
+                // Never reached the pod (it is going away): try again, on the next pod if there is one.
+                this.stats.retried++;
+                this.stats.lastError = `${pod}: ${error.trim()}`;
+                tunnel = undefined;
+                void sleep(backoff.next(), ctl.signal).then((ok) => ok && connect());
+                return;
+              }
+              if (error) this.fail(`${pod}: ${error.trim()}`);
+              sock.end();
+            },
+          });
+          if (ctl.signal.aborted) {
+            t.close();
+            return;
+          }
+          tunnel = t;
+          this.stats.lastPod = pod;
+          for (const c of replay ?? []) t.write(c);
+          if (sock.isPaused() && replayBytes <= REPLAY_LIMIT) sock.resume();
+          else if (sock.isPaused()) {
+            replay = undefined;
+            sock.resume();
+          }
+          if (clientEnded && !linger) linger = setTimeout(() => sock.destroy(), HALF_CLOSE_LINGER_MS);
+          return;
+        } catch (e) {
+          if (ctl.signal.aborted) return;
+          const err = e as Error;
+          retryable = !(err instanceof TunnelRefused && (err.code === 401 || err.code === 403));
+          this.stats.lastError = `${pod}: ${err.message}`;
+          if (!retryable || Date.now() > deadline) {
+            this.fail(`${pod}: ${err.message}`);
+            sock.destroy();
+            return;
+          }
+          this.stats.retried++;
+        }
+        if (!(await sleep(backoff.next(), ctl.signal))) return;
+      }
+    };
+    void connect();
+  }
+}

@@ -1,0 +1,78 @@
+// What runs and how it is doing: written by `up`/`serve` into the state file, read by `status`
+// and `down`. Imports only the plan's types.
+import type { ExposureKind, Protocol } from '../plan/types.js';
+
+export type RuntimeName = 'local' | 'docker' | 'k8s';
+
+/**
+ * starting: being set up; ready: listening and the service answers; waiting: listening, but the
+ * service behind it does not answer (yet); failed: could not be set up (see message); stopped.
+ */
+export type ExposureState = 'starting' | 'ready' | 'waiting' | 'failed' | 'stopped';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export interface ExposureStatus {
+  id: string;
+  name?: string;
+  kind: ExposureKind;
+  protocol: Protocol;
+  envPort: number;
+  state: ExposureState;
+  /** Where users connect (the port actually bound, also after host_port=0). */
+  listen?: Endpoint;
+  /** What users open: http://... for HTTP exposures, tcp://... otherwise. */
+  urls: string[];
+  /** Where the traffic goes, for people: "127.0.0.1:8888", "container envserve-x 10.88.0.2:8888". */
+  target?: string;
+  /** Result of the last probe (TCP connect, or an HTTP response for HTTP exposures). */
+  answering?: boolean;
+  /** Notes and errors: "password configured", "connection refused", ... */
+  message?: string;
+}
+
+/** A process envserve started (local runtime), so `down` can stop it even after a crash. */
+export interface ProcessRecord {
+  name: string;
+  argv: string[];
+  pid?: number;
+  /** /proc/<pid>/stat start time, so a reused PID is never mistaken for ours. */
+  startTime?: number;
+  state: 'running' | 'exited' | 'not-installed' | 'failed';
+  exitCode?: number | null;
+  log?: string;
+  message?: string;
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  image: string;
+  /** The engine it runs in (DOCKER_HOST or the default socket). */
+  engine: string;
+  /** True when `up` created it (and `down` removes it); false for `serve --target`. */
+  owned: boolean;
+  state?: string;
+}
+
+export interface EnvStatus {
+  apiVersion: 'envserve/v1';
+  kind: 'Status';
+  envName: string;
+  /** Absolute path of the env file: the key of the state file. */
+  envFile: string;
+  runtime: RuntimeName;
+  mode: 'up' | 'serve';
+  /** The envserve process that holds the listeners. */
+  pid: number;
+  pidStartTime?: number;
+  startedAt: string;
+  processes: ProcessRecord[];
+  container?: ContainerRecord;
+  exposures: ExposureStatus[];
+  /** Things the user should know (WSL URLs, warnings). */
+  notes: string[];
+}
