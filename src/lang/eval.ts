@@ -211,7 +211,7 @@ export class Thread implements Budget {
       };
       const fr: Frame = { th: this, locals: new Array<Value>(rf.nlocals), env: [], module: mod, ret: null };
       execBlock(rf.stmts, fr);
-      for (const v of mod.globals) if (v !== undefined) freeze(v);
+      for (let i = 0; i < mod.globals.length; i++) if (mod.globals[i] !== undefined) freeze(mod.globals[i]!);
       this.modules.set(file, mod);
       return mod;
     } catch (err) {
@@ -225,7 +225,8 @@ export class Thread implements Budget {
   /** Runs a load statement (called by the evaluator). */
   execLoad(s: Extract<Stmt, { kind: 'Load' }>, fr: Frame): void {
     const mod = this.loadModule(fr.module.file, s.module, s.modulePos);
-    for (const n of s.names) {
+    for (let j = 0; j < s.names.length; j++) {
+      const n = s.names[j]!;
       const i = mod.index.get(n.from);
       const v = i === undefined ? undefined : mod.globals[i];
       if (v === undefined) {
@@ -467,7 +468,8 @@ function combine(th: Thread, op: string, old: Value, y: Value, pos: Position): V
 
 function makeFunction(fr: Frame, code: FunCode, params: Param[]): StarFunction {
   const defaults = new Array<Value | undefined>(code.numPositional + code.numKwonly);
-  for (const p of params) {
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i]!;
     if (p.kind === 'default') defaults[p.name!.index] = evalExpr(p.default!, fr);
   }
   const env = fr.env.slice();
@@ -543,7 +545,8 @@ function bindArgs(th: Thread, fn: StarFunction, locals: Value[], args: Value[], 
     locals[nparams + (code.hasVarargs ? 1 : 0)] = kwdict;
   }
   const names = code.paramNames;
-  for (const [k, v] of kwargs) {
+  for (let a = 0; a < kwargs.length; a++) {
+    const [k, v] = kwargs[a]!;
     let i = -1;
     for (let j = 0; j < nparams; j++) {
       if (names[j] === k) {
@@ -581,7 +584,8 @@ function evalArgs(e: CallExpr, fr: Frame): [Value[], [string, Value][]] {
   }
   const kwargs: [string, Value][] = [];
   const th = fr.th;
-  for (const a of list) {
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i]!;
     const v = evalExpr(a.value, fr);
     switch (a.kind) {
       case 'pos':
@@ -598,7 +602,7 @@ function evalArgs(e: CallExpr, fr: Frame): [Value[], [string, Value][]] {
           rethrow(th, err, a.pos);
         }
         if (!elems) throw th.error(a.pos, `argument after * must be iterable, not ${typeName(v)}`);
-        for (const x of elems) args.push(x);
+        for (let k = 0; k < elems.length; k++) args.push(elems[k]!);
         break;
       }
       case 'starstar': {
@@ -737,7 +741,8 @@ function evalExpr(e: Expr, fr: Frame): Value {
     }
     case 'Dict': {
       const d = new StarDict();
-      for (const en of e.entries) {
+      for (let i = 0; i < e.entries.length; i++) {
+        const en = e.entries[i]!;
         const k = evalExpr(en.key, fr);
         const v = evalExpr(en.value, fr);
         try {

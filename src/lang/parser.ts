@@ -198,7 +198,7 @@ class Parser {
       case 'List':
         if (augmented) break;
         if (e.elems.length === 0 && e.kind === 'Tuple') break;
-        for (const x of e.elems) this.checkTarget(x, false);
+        for (let i = 0; i < e.elems.length; i++) this.checkTarget(e.elems[i]!, false);
         return;
     }
     const what = e.kind === 'Literal' ? 'a literal' : e.kind === 'Call' ? 'a function call' : augmented && (e.kind === 'Tuple' || e.kind === 'List') ? 'a tuple or list with an augmented assignment' : 'this expression';

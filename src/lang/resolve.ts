@@ -77,13 +77,13 @@ class Resolver {
   collectGlobals(stmts: Stmt[]): void {
     const names: Ident[] = [];
     collectBindings(stmts, names);
-    for (const id of names) this.addGlobal(id.name);
+    for (let i = 0; i < names.length; i++) this.addGlobal(names[i]!.name);
   }
 
   // ---- statements ----
 
   stmts(list: Stmt[], fn: FnScope): void {
-    for (const s of list) this.stmt(s, fn);
+    for (let i = 0; i < list.length; i++) this.stmt(list[i]!, fn);
   }
 
   private stmt(s: Stmt, fn: FnScope): void {
@@ -123,7 +123,8 @@ class Resolver {
         this.bindIdent(s.name, fn);
         return;
       case 'Load':
-        for (const n of s.names) {
+        for (let i = 0; i < s.names.length; i++) {
+          const n = s.names[i]!;
           if (n.from.startsWith('_')) this.error(n.fromPos, `load: names with a leading underscore are not exported: ${n.from}`);
           this.bindIdent(n.to, fn);
         }
@@ -133,7 +134,7 @@ class Resolver {
 
   private function(name: string, pos: Position, params: Param[], body: Stmt[], parent: FnScope): FunCode {
     // Defaults are evaluated in the enclosing scope.
-    for (const p of params) if (p.default) this.expr(p.default, parent);
+    for (let i = 0; i < params.length; i++) { const p = params[i]!; if (p.default) this.expr(p.default, parent); }
     const fn = new FnScope(parent, parent.level + 1);
     const positional: string[] = [];
     const kwonly: string[] = [];
@@ -141,7 +142,8 @@ class Resolver {
     let kwargs: string | undefined;
     let afterStar = false;
     const seen = new Set<string>();
-    for (const p of params) {
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i]!;
       if (p.name && seen.has(p.name.name)) this.error(p.name.pos, `duplicate parameter: ${p.name.name}`);
       if (p.name) seen.add(p.name.name);
       switch (p.kind) {
@@ -164,14 +166,15 @@ class Resolver {
     const paramNames = [...positional, ...kwonly];
     if (varargs !== undefined) paramNames.push(varargs);
     if (kwargs !== undefined) paramNames.push(kwargs);
-    for (const n of paramNames) if (!fn.names.has(n)) fn.names.set(n, fn.alloc());
+    for (let i = 0; i < paramNames.length; i++) { const n = paramNames[i]!; if (!fn.names.has(n)) fn.names.set(n, fn.alloc()); }
     // Slots must follow paramNames order even with duplicates: re-assign in order.
     if (fn.names.size !== paramNames.length) {
       fn.names.clear();
       fn.nlocals = 0;
       for (const n of paramNames) fn.names.set(n, fn.alloc());
     }
-    for (const p of params) {
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i]!;
       if (p.name) {
         p.name.scope = Scope.Local;
         p.name.index = fn.names.get(p.name.name)!;
@@ -179,7 +182,7 @@ class Resolver {
     }
     const locals: Ident[] = [];
     collectBindings(body, locals);
-    for (const id of locals) if (!fn.names.has(id.name)) fn.names.set(id.name, fn.alloc());
+    for (let i = 0; i < locals.length; i++) { const id = locals[i]!; if (!fn.names.has(id.name)) fn.names.set(id.name, fn.alloc()); }
     this.stmts(body, fn);
     return {
       name,
@@ -206,7 +209,7 @@ class Resolver {
         return;
       case 'Tuple':
       case 'List':
-        for (const e of target.elems) this.bind(e, fn);
+        for (let i = 0; i < target.elems.length; i++) this.bind(target.elems[i]!, fn);
         return;
       case 'Index':
         this.expr(target.x, fn);
@@ -291,10 +294,11 @@ class Resolver {
         return;
       case 'List':
       case 'Tuple':
-        for (const x of e.elems) this.expr(x, fn);
+        for (let i = 0; i < e.elems.length; i++) this.expr(e.elems[i]!, fn);
         return;
       case 'Dict':
-        for (const x of e.entries) {
+        for (let i = 0; i < e.entries.length; i++) {
+          const x = e.entries[i]!;
           this.expr(x.key, fn);
           this.expr(x.value, fn);
         }
@@ -346,7 +350,8 @@ class Resolver {
       case 'Call': {
         this.expr(e.fn, fn);
         const seen = e.simple ? undefined : new Set<string>();
-        for (const a of e.args) {
+        for (let i = 0; i < e.args.length; i++) {
+          const a = e.args[i]!;
           if (seen && a.kind === 'named') {
             if (seen.has(a.name!)) this.error(a.pos, `keyword argument "${a.name}" repeated`);
             seen.add(a.name!);
@@ -374,7 +379,7 @@ class Resolver {
       return;
     }
     if (target.kind === 'Tuple' || target.kind === 'List') {
-      for (const x of target.elems) this.bindCompVars(x, fn);
+      for (let i = 0; i < target.elems.length; i++) this.bindCompVars(target.elems[i]!, fn);
       return;
     }
     // a[i] or a.b as a loop variable: evaluate in the comprehension scope.
@@ -384,7 +389,8 @@ class Resolver {
 
 /** Names bound by statements (not descending into nested functions). */
 function collectBindings(stmts: Stmt[], out: Ident[]): void {
-  for (const s of stmts) {
+  for (let i = 0; i < stmts.length; i++) {
+    const s = stmts[i]!;
     switch (s.kind) {
       case 'Assign':
         collectTargets(s.lhs, out);
@@ -401,7 +407,7 @@ function collectBindings(stmts: Stmt[], out: Ident[]): void {
         out.push(s.name);
         break;
       case 'Load':
-        for (const n of s.names) out.push(n.to);
+        for (let i = 0; i < s.names.length; i++) out.push(s.names[i]!.to);
         break;
     }
   }
@@ -409,5 +415,5 @@ function collectBindings(stmts: Stmt[], out: Ident[]): void {
 
 function collectTargets(e: Expr, out: Ident[]): void {
   if (e.kind === 'Ident') out.push(e);
-  else if (e.kind === 'Tuple' || e.kind === 'List') for (const x of e.elems) collectTargets(x, out);
+  else if (e.kind === 'Tuple' || e.kind === 'List') for (let i = 0; i < e.elems.length; i++) collectTargets(e.elems[i]!, out);
 }

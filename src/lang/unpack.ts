@@ -38,7 +38,8 @@ export function unpackArgs(
   }
   const out: Record<string, Value | undefined> = {};
   for (let i = 0; i < n; i++) out[names[i]!] = i < args.length ? args[i] : undefined;
-  for (const [k, v] of kwargs) {
+  for (let j = 0; j < kwargs.length; j++) {
+    const k = kwargs[j]![0], v = kwargs[j]![1];
     const i = names.indexOf(k);
     if (i < 0) {
       throw new EvalError(`${fnName}: unexpected keyword argument "${k}"`, hintFor(didYouMean(k, names)));

@@ -103,7 +103,7 @@ export function hashKey(v: Value): unknown {
 function tupleKey(t: Tuple, depth: number): string {
   if (depth > 100) throw new EvalError('tuple nested too deeply to hash');
   let s = t.elems.length + ':';
-  for (const e of t.elems) s += keyPart(e, depth) + ',';
+  for (let i = 0; i < t.elems.length; i++) s += keyPart(t.elems[i]!, depth) + ',';
   return s + ')';
 }
 
@@ -543,15 +543,15 @@ export function freeze(v: Value): void {
     if (x instanceof StarList) {
       if (x.frozen) continue;
       x.frozen = true;
-      for (const e of x.elems) stack.push(e);
+      for (let i = 0; i < x.elems.length; i++) stack.push(x.elems[i]!);
     } else if (x instanceof StarDict) {
       if (x.frozen) continue;
       x.frozen = true;
       for (const [k, e] of x.entries()) stack.push(k, e);
     } else if (x instanceof Tuple) {
-      for (const e of x.elems) stack.push(e);
+      for (let i = 0; i < x.elems.length; i++) stack.push(x.elems[i]!);
     } else if (x instanceof StarFunction) {
-      for (const d of x.defaults) if (d !== undefined) stack.push(d);
+      for (let i = 0; i < x.defaults.length; i++) { const d = x.defaults[i]!; if (d !== undefined) stack.push(d); }
     }
   }
 }
