@@ -1,12 +1,20 @@
-// The public API of the language layer: a small Starlark interpreter.
+// The public API of the language layer: a small Starlark interpreter (after google/starlark-go:
+// scanner → parser → resolver → tree-walking evaluator).
 //
 //   const thread = new Thread({ host, predeclared: { host: hostStruct, ... } });
 //   const globals = thread.execFile('build.envd', source);   // Map<string, Value>
 //   thread.call(globals.get('build')!, [], []);
 //
-// Builtins are `new Builtin(name, (call, args, kwargs) => Value)`; they check arguments with
-// unpackArgs/toInt/toStr/... and report user errors by throwing EvalError (positioned at
-// `call.pos` by the evaluator). See values.ts for how Starlark values map to JS.
+// Values: see values.ts (None is null, ints are bigint, floats are number, ...).
+// Builtins: `new Builtin(name, (call, args, kwargs) => Value)`; check arguments with
+// unpackArgs/toInt/toStr/toBool/toStrList/toStrDict and report user mistakes by throwing
+// EvalError(message, hint?) — the evaluator positions it at `call.pos` (the callee's start).
+// Any other exception from a builtin becomes an InternalError (a SourceError with exit code 1).
+// Errors: SourceError (scanner/parser: the first error; runtime: where it happened) or, when
+// the resolver finds several problems in a file, SourceErrorList.
+// Limits: every statement, loop iteration and call costs a step (maxSteps, default 5,000,000,
+// shared by everything the thread runs); strings/lists built by operations are capped at
+// maxAlloc elements (default 10,000,000); recursion is an error; calls nest at most 400 deep.
 
 export { Thread, type Host, type ThreadOptions } from './eval.js';
 export { EvalError, InternalError, SourceErrorList } from './errors.js';
