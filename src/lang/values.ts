@@ -334,14 +334,13 @@ export function formatFloat(f: number): string {
   if (Number.isNaN(f)) return 'nan';
   if (!Number.isFinite(f)) return f > 0 ? '+inf' : '-inf';
   if (f === 0) return Object.is(f, -0) ? '-0.0' : '0.0';
-  const exp = Math.floor(Math.log10(Math.abs(f)));
+  const [mant, e] = f.toExponential().split('e') as [string, string];
+  const exp = Number(e);
   if (exp >= -4 && exp < 16) {
     const s = String(f);
     if (!/e/.test(s)) return s.includes('.') ? s : s + '.0';
   }
-  const [mant, e] = f.toExponential().split('e') as [string, string];
-  const en = Number(e);
-  return `${mant}e${en < 0 ? '-' : '+'}${String(Math.abs(en)).padStart(2, '0')}`;
+  return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
 }
 
 export function quote(s: string): string {
