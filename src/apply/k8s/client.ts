@@ -34,7 +34,7 @@ export class KubeApiError extends Error {
 
 /** The API server could not be reached at all (refused, DNS, TLS, timeout). */
 export class KubeUnreachableError extends Error {
-  constructor(readonly server: string, readonly cause: Error) {
+  constructor(readonly server: string, override readonly cause: Error) {
     super(`cannot reach the Kubernetes API server at ${server}: ${cause.message}`);
     this.name = 'KubeUnreachableError';
   }
@@ -90,11 +90,10 @@ export class KubeClient {
     const now = Date.now();
     if (this.settingsCache && now - this.settingsCache.at < 30_000) return this.settingsCache.value;
     const opts: https.RequestOptions & { headers: Record<string, string> } = { headers: {} };
-    await this.kc.applyOptions(opts);
-    const user = this.kc.getCurrentUser();
-    if (user?.username && user.password) {
-      opts.headers.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
-    }
+    // Fills in TLS material and the Authorization header (tokens, exec plugins); we ignore the
+    // agent it also builds and use our keep-alive one.
+    await this.kc.applyToHTTPSOptions(opts);
+    if (typeof opts.auth === 'string') opts.headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     const value: ConnectionSettings = {
       ...(opts.ca !== undefined && { ca: opts.ca as Buffer }),
       ...(opts.cert !== undefined && { cert: opts.cert as Buffer }),

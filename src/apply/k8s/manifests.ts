@@ -13,6 +13,10 @@ export interface ManifestOptions {
   namespace: string;
   /** Pods the Services select (default: the pods of the Deployment envserve creates). */
   selector?: Record<string, string>;
+  /** The image when build() names none (`up --image`); build()'s `base(image=)` wins. */
+  image?: string;
+  /** false when envserve attaches to an existing workload (--target/--selector): no Deployment. */
+  deployment?: boolean;
 }
 
 type Obj = Record<string, unknown>;
@@ -43,7 +47,7 @@ export function ingressName(plan: Plan, e: K8sIngressExposure): string {
 export function renderManifests(plan: Plan, opts: ManifestOptions): Obj[] {
   const objects: Obj[] = [];
   const selector = opts.selector ?? { [LABEL_ENV]: plan.env.name };
-  const deployment = renderDeployment(plan, opts.namespace);
+  const deployment = opts.deployment === false ? undefined : renderDeployment(plan, opts.namespace, opts.image);
   if (deployment) objects.push(deployment);
   for (const e of plan.exposures) {
     if (e.kind === 'k8s-service') objects.push(renderService(plan, e, opts.namespace, selector));
@@ -68,8 +72,8 @@ function containerPorts(plan: Plan): number[] {
   return [...ports].filter((p) => Number.isInteger(p) && p > 0 && p <= 65535).sort((a, b) => a - b);
 }
 
-export function renderDeployment(plan: Plan, namespace: string): Obj | undefined {
-  const image = plan.env.base.image;
+export function renderDeployment(plan: Plan, namespace: string, defaultImage?: string): Obj | undefined {
+  const image = plan.env.base.image ?? defaultImage;
   if (!image) return undefined;
   const name = objectName(plan.env.name);
   const labels = { [LABEL_ENV]: plan.env.name };
@@ -81,6 +85,9 @@ export function renderDeployment(plan: Plan, namespace: string): Obj | undefined
     ...(command && { command }),
     ports: containerPorts(plan).map((p) => ({ containerPort: p, protocol: 'TCP' })),
     ...(env.length > 0 && { env }),
+    // Ready means "the first service accepts connections", so a port-forward or a Service never
+    // sends users to a pod whose Jupyter is still starting.
+    ...(plan.env.services[0] && { readinessProbe: { tcpSocket: { port: plan.env.services[0].port }, periodSeconds: 2 } }),
   };
   return {
     apiVersion: 'apps/v1',

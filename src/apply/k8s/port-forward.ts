@@ -40,6 +40,8 @@ export interface PortForwardStats {
 const REPLAY_LIMIT = 256 * 1024;
 /** A client that half-closed gets this long for the pod to finish answering. */
 const HALF_CLOSE_LINGER_MS = 60_000;
+/** Streams one connection may open before it gives up (pods failing one after another). */
+const MAX_ATTEMPTS = 40;
 
 export class PortForwarder extends EventEmitter {
   private server?: net.Server;
@@ -96,6 +98,7 @@ export class PortForwarder extends EventEmitter {
     let clientEnded = false;
     let clientGone = false;
     let linger: NodeJS.Timeout | undefined;
+    let attempts = 0;
 
     const cleanup = () => {
       if (clientGone) return;
@@ -135,6 +138,11 @@ export class PortForwarder extends EventEmitter {
       const backoff = new Backoff({ maxMs: 1000 });
       for (;;) {
         if (ctl.signal.aborted) return;
+        if (++attempts > MAX_ATTEMPTS) {
+          this.fail(`gave up after ${MAX_ATTEMPTS} attempts: ${this.stats.lastError ?? 'no pod answered'}`);
+          sock.destroy();
+          return;
+        }
         let pod: string;
         try {
           const p = await this.o.tracker.waitReady(Math.max(1, deadline - Date.now()), ctl.signal);
@@ -163,7 +171,9 @@ export class PortForwarder extends EventEmitter {
                 this.stats.retried++;
                 this.stats.lastError = `${pod}: ${error.trim()}`;
                 tunnel = undefined;
-                void sleep(backoff.next(), ctl.signal).then((ok) => ok && connect());
+                void sleep(backoff.next(), ctl.signal).then((ok) => {
+                  if (ok) void connect();
+                });
                 return;
               }
               if (error) this.fail(`${pod}: ${error.trim()}`);
