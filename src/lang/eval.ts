@@ -57,7 +57,8 @@ const BREAK = 1;
 const CONTINUE = 2;
 const RETURN = 3;
 
-const EMPTY_KW: [string, Value][] = [];
+/** Shared by calls without keyword arguments (frozen: builtins must not modify their kwargs). */
+const EMPTY_KW = Object.freeze([]) as unknown as [string, Value][];
 
 export class Thread implements Budget {
   readonly host: Host;
@@ -575,12 +576,17 @@ function bindArgs(th: Thread, fn: StarFunction, locals: Value[], args: Value[], 
   if (missing) throw th.error(pos, `function ${name} missing ${plural(missing.length, 'argument')} (${missing.join(', ')})`);
 }
 
-function evalArgs(e: CallExpr, fr: Frame): [Value[], [string, Value][]] {
+/** Keyword arguments of the last evalArgs call (read right after it returns). */
+let lastKwargs: [string, Value][] = EMPTY_KW;
+
+/** Evaluates the arguments of a call: returns the positional ones, sets lastKwargs. */
+function evalArgs(e: CallExpr, fr: Frame): Value[] {
   const args: Value[] = [];
   const list = e.args;
   if (e.simple) {
     for (let i = 0; i < list.length; i++) args.push(evalExpr(list[i]!.value, fr));
-    return [args, EMPTY_KW];
+    lastKwargs = EMPTY_KW;
+    return args;
   }
   const kwargs: [string, Value][] = [];
   const th = fr.th;
@@ -616,7 +622,8 @@ function evalArgs(e: CallExpr, fr: Frame): [Value[], [string, Value][]] {
       }
     }
   }
-  return [args, kwargs];
+  lastKwargs = kwargs;
+  return args;
 }
 
 function evalCall(e: CallExpr, fr: Frame): Value {
@@ -627,7 +634,8 @@ function evalCall(e: CallExpr, fr: Frame): Value {
     const recv = evalExpr(f.x, fr);
     const m = methodsOf(recv)?.[f.name];
     if (m !== undefined) {
-      const [args, kwargs] = evalArgs(e, fr);
+      const args = evalArgs(e, fr);
+      const kwargs = lastKwargs;
       if (++th.steps > th.maxSteps) stepsExceeded(th, e.pos);
       let r: Value;
       try {
@@ -645,8 +653,8 @@ function evalCall(e: CallExpr, fr: Frame): Value {
   } else {
     fn = evalExpr(f, fr);
   }
-  const [args, kwargs] = evalArgs(e, fr);
-  return callValue(th, fn, args, kwargs, e.pos);
+  const args = evalArgs(e, fr);
+  return callValue(th, fn, args, lastKwargs, e.pos);
 }
 
 // ---- expressions ----
