@@ -106,6 +106,8 @@ function main(): void {
   console.log(`  scan+parse+resolve+eval, median of ${runs} warm runs: ${median(warm).toFixed(1)} ms (min ${Math.min(...warm).toFixed(1)}, max ${Math.max(...warm).toFixed(1)})`);
   console.log(`  for comparison, spawning \`node -e 0\`: median ${median(spawns).toFixed(1)} ms`);
   const med = median(warm);
+  const node0 = median(spawns);
+  console.log(`  relative to \`node -e 0\`: first run ${(cold / node0).toFixed(2)}x, median ${(med / node0).toFixed(2)}x`);
   console.log(`  target: <= 100 ms for the whole pipeline — median ${med <= 100 ? 'met' : 'NOT met'}, first run ${cold <= 100 ? 'met' : 'NOT met'}`);
   console.log(`  (the first run includes V8's JIT warm-up; on a loaded machine both figures vary by 2x)`);
 }
