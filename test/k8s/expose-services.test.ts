@@ -1,0 +1,249 @@
+// The Kubernetes runtime on the real test cluster: the proposal's cloud example end to end
+// (port-forward on 127.0.0.1:1234 and a ClusterIP Service on 1234), NodePort, LoadBalancer and
+// Ingress (by Host header, with a WebSocket through it), idempotent apply, and `down` removing
+// exactly what envserve owns.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { curlInNetns, httpRequest, inCidr, podAnswer, eventually } from './cluster.js';
+import {
+  env, rand, serve, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, kubectlJson, mustKubectl, ownedObjects, type Served,
+} from './expose-lib.js';
+import { removeOwned } from '../../src/apply/k8s/runtime.js';
+import { UserError } from '../../src/errors.js';
+
+let ns: string;
+before(() => {
+  ns = createNamespace('es-svc');
+});
+after(() => deleteNamespace(ns));
+
+test("the proposal's cloud example: port-forward on 127.0.0.1:1234 and the ClusterIP Service on 1234 answer with the backend's body", async () => {
+  const envName = `seed-${rand()}`;
+  const file = writeEnvFile('seed', SEED_CLOUD);
+  const t0 = Date.now();
+  const s = await serve(file, { envName, namespace: ns, image: 'envserve.test/jupyter:1' });
+  try {
+    const ready = Date.now() - t0;
+    const [pf] = s.byKind('k8s-port-forward');
+    const [svc] = s.byKind('k8s-service');
+    assert.deepEqual(pf!.listen, { address: '127.0.0.1', port: 1234 });
+    assert.deepEqual(pf!.urls(), ['http://127.0.0.1:1234/']);
+
+    const viaPf = podAnswer(await httpRequest('127.0.0.1', 1234, { path: '/lab' }));
+    assert.equal(viaPf.namespace, ns);
+    assert.equal(viaPf.port, 8888, 'the port-forward reaches the env port (Jupyter 8888)');
+    assert.equal(viaPf.path, '/lab');
+    assert.match(viaPf.pod, new RegExp(`^${envName}-`), 'a pod of the Deployment envserve created');
+
+    const cluster = svc!.addresses().find((a) => a.scope === 'cluster')!;
+    assert.ok(inCidr(cluster.address, env.serviceCIDR), `ClusterIP ${cluster.address} in ${env.serviceCIDR}`);
+    assert.equal(cluster.port, 1234);
+    const viaSvc = JSON.parse(curlInNetns(env.netns, `http://${cluster.address}:1234/tree`));
+    assert.equal(viaSvc.port, 8888);
+    assert.equal(viaSvc.pod, viaPf.pod);
+    assert.equal((await svc!.probe()).answering, true);
+    assert.equal((await pf!.probe()).answering, true);
+
+    // The Deployment is the one `envserve render` prints: image, ports, labels.
+    const d = kubectlJson(['-n', ns, 'get', 'deployment', envName]);
+    assert.equal(d.spec.template.spec.containers[0].image, 'envserve.test/jupyter:1');
+    assert.deepEqual(d.spec.template.spec.containers[0].ports.map((p: any) => p.containerPort), [8888]);
+    assert.equal(d.metadata.labels['app.kubernetes.io/managed-by'], 'envserve');
+    assert.deepEqual(ownedObjects(ns, envName).sort(), [`deployment.apps/${envName}`, `service/${envName}-jupyter-1234`]);
+    console.log(`# seed-cloud: serve -> both URLs answer in ${ready} ms`);
+  } finally {
+    await s.stop();
+  }
+  // `up` ended: what it created is gone.
+  assert.deepEqual(ownedObjects(ns, envName), []);
+});
+
+test('serve twice changes nothing: server-side apply keeps every resourceVersion', async () => {
+  const envName = `idem-${rand()}`;
+  const file = writeEnvFile('idem', SEED_CLOUD.replace('host_port=1234', 'host_port=0'));
+  const first = await serve(file, { envName, namespace: ns, image: 'envserve.test/jupyter:1', mode: 'up' });
+  try {
+    const rv = () => Object.fromEntries(
+      kubectlJson<{ items: any[] }>(['-n', ns, 'get', 'deployments,services', '-l', `envserve.dev/env=${envName}`]).items.map((o) => [`${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]),
+    );
+    const before = rv();
+    assert.equal(Object.keys(before).length, 2);
+    const second = await serve(file, { envName, namespace: ns, image: 'envserve.test/jupyter:1', mode: 'serve' });
+    await second.stop();
+    const third = await serve(file, { envName, namespace: ns, image: 'envserve.test/jupyter:1', mode: 'serve' });
+    await third.stop();
+    assert.deepEqual(rv(), before, 'no object changed');
+    const managers = kubectlJson(['-n', ns, 'get', 'service', `${envName}-jupyter-1234`, '--show-managed-fields']).metadata.managedFields.map((m: any) => `${m.manager}/${m.operation}`);
+    assert.ok(managers.includes('envserve/Apply'), `field manager envserve applied it: ${managers}`);
+  } finally {
+    await first.stop();
+  }
+});
+
+test('NodePort, LoadBalancer and Ingress (Host header, class, annotations, WebSocket) each answer', async () => {
+  const envName = `web-${rand()}`;
+  const nodePort = 30000 + Math.floor(Math.random() * 2000);
+  const host = `${envName}.envserve.test`;
+  const file = writeEnvFile('web', `
+def build():
+    base(image="envserve.test/web:1")
+def serve():
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.nodePort, service_port=80, node_port=${nodePort}, name="np")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.loadBalancer, service_port=8081, name="lb")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=8082, name="web",
+                   ingress=cloud.k8s.ingress(host="${host}", path="/", class_name="traefik", annotations={"envserve.test/note": "hello"}))
+`);
+  const s = await serve(file, { envName, namespace: ns });
+  try {
+    const svcs = s.byKind('k8s-service');
+    const np = svcs.find((h) => h.spec.name === 'np')!;
+    const lb = svcs.find((h) => h.spec.name === 'lb')!;
+    const [ing] = s.byKind('k8s-ingress');
+
+    // NodePort: node:nodePort from this machine (the node's address is in the test namespace).
+    const nodeAddr = np.addresses().find((a) => a.scope === 'node')!;
+    assert.deepEqual({ address: nodeAddr.address, port: nodeAddr.port }, { address: env.nodeIP, port: nodePort });
+    assert.equal(podAnswer(await httpRequest(env.nodeIP, nodePort)).port, 8080);
+    assert.ok(np.addresses().some((a) => a.scope === 'cluster' && a.port === 80), 'ClusterIP:80 is listed too');
+
+    // LoadBalancer: an address from the pool, answering on the service port.
+    const lbAddr = lb.addresses().find((a) => a.scope === 'load-balancer');
+    assert.ok(lbAddr, `a load-balancer address: ${JSON.stringify(lb.addresses())}`);
+    assert.ok(inCidr(lbAddr.address, env.lbPool));
+    assert.equal(podAnswer(await httpRequest(lbAddr.address, 8081)).port, 8080);
+    assert.ok(lb.addresses().some((a) => a.scope === 'node'), 'a LoadBalancer also has node ports');
+    assert.equal(lb.condition?.(), undefined);
+    const lbProbe = await lb.probe();
+    assert.equal(lbProbe.answering, true, lbProbe.message);
+
+    // Ingress: admitted (address in status), routed by Host header, URL printed.
+    assert.deepEqual(ing!.urls()[0], `http://${host}/`);
+    const [ip, port] = env.ingressAddress.split(':');
+    const viaIng = podAnswer(await httpRequest(ip!, Number(port), { hostHeader: host, path: '/x' }));
+    assert.equal(viaIng.port, 8080);
+    assert.equal(viaIng.path, '/x');
+    const other = await httpRequest(ip!, Number(port), { hostHeader: `other-${host}` });
+    assert.equal(other.status, 404, 'another Host is not routed to it');
+    const obj = kubectlJson(['-n', ns, 'get', 'ingress', `${envName}-web-8082`]);
+    assert.equal(obj.spec.ingressClassName, 'traefik');
+    assert.equal(obj.metadata.annotations['envserve.test/note'], 'hello');
+    assert.equal((await ing!.probe()).answering, true);
+    const payload = randomBytes(100);
+    assert.deepEqual(await wsEchoWithHost(ip!, Number(port), host, payload), payload, 'a WebSocket upgrade passes through the Ingress');
+  } finally {
+    await s.stop();
+  }
+  assert.deepEqual(ownedObjects(ns, envName), []);
+});
+
+test('a LoadBalancer that stays pending is reported plainly, with what works instead', async () => {
+  // The test LB controller ignores Services with a loadBalancerClass: one nobody implements is
+  // what a cluster without a load-balancer provider looks like.
+  const name = `lbp-${rand()}`;
+  mustKubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns },
+    spec: { type: 'LoadBalancer', loadBalancerClass: 'none.envserve.test/none', selector: { app: name }, ports: [{ port: 8090, targetPort: 8080 }] },
+  }));
+  const { ServiceWatcher } = await import('../../src/apply/k8s/service-watch.js');
+  const { loadKubeClient } = await import('../../src/apply/k8s/client.js');
+  const client = loadKubeClient({ kubeconfig: env.kubeconfig, namespace: ns });
+  const exposure = { id: 'service-x', kind: 'k8s-service', envPort: 8080, protocol: 'http', position: 'x:1:1', declaredBy: 'cloud.k8s.bind', serviceType: 'LoadBalancer', servicePort: 8090 } as const;
+  const w = new ServiceWatcher(client, ns, name, exposure, 800);
+  const t0 = Date.now();
+  await w.settle();
+  client.close();
+  assert.ok(Date.now() - t0 >= 700, 'it waited for the address');
+  assert.equal(w.lbPending, true);
+  assert.match(w.lbMessage!, /no load-balancer provider/);
+  assert.match(w.lbMessage!, /nodePort/);
+  assert.match(w.lbMessage!, /port-forward/);
+  assert.ok(w.addresses().some((a) => a.scope === 'node'), 'the node ports are still reported');
+  assert.ok(!w.addresses().some((a) => a.scope === 'load-balancer'));
+  mustKubectl(['-n', ns, 'delete', 'service', name]);
+});
+
+test('an object with a clashing name that envserve does not own is refused before any change, and down leaves it alone', async () => {
+  const envName = `clash-${rand()}`;
+  const file = writeEnvFile('clash', SEED_CLOUD.replace('host_port=1234', 'host_port=0'));
+  const foreign = `${envName}-jupyter-1234`;
+  mustKubectl(['-n', ns, 'create', 'service', 'clusterip', foreign, '--tcp=5678:5678']);
+  const rvBefore = kubectlJson(['-n', ns, 'get', 'service', foreign]).metadata.resourceVersion;
+  await assert.rejects(
+    serve(file, { envName, namespace: ns, image: 'envserve.test/jupyter:1' }),
+    (e: unknown) => e instanceof UserError && /service .*jupyter-1234 already exists and envserve does not own it/.test(e.message) && /nothing was changed/.test(e.message),
+  );
+  assert.deepEqual(ownedObjects(ns, envName), [], 'no Deployment, no Service created');
+  // down: removes what envserve owns (here: something it made under another name), never the foreign one.
+  const other = await serve(writeEnvFile('clash2', `
+def build():
+    base(image="envserve.test/web:1")
+def serve():
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=80, name="other")
+`), { envName, namespace: ns, mode: 'up' });
+  assert.equal(ownedObjects(ns, envName).length, 2);
+  const { loadKubeClient } = await import('../../src/apply/k8s/client.js');
+  const client = loadKubeClient({ kubeconfig: env.kubeconfig, namespace: ns });
+  const removed = await removeOwned(client, ns, envName);
+  client.close();
+  assert.deepEqual(removed.map((o) => o.kind).sort(), ['Deployment', 'Service']);
+  assert.deepEqual(ownedObjects(ns, envName), [], 'nothing envserve owns is left');
+  assert.equal(kubectlJson(['-n', ns, 'get', 'service', foreign]).metadata.resourceVersion, rvBefore, 'the foreign Service is untouched');
+  await other.stop();
+});
+
+test('serve prunes a Service of the environment that the env file no longer declares', async () => {
+  const envName = `prune-${rand()}`;
+  const two = writeEnvFile('prune', `
+def build():
+    base(image="envserve.test/web:1")
+def serve():
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=80, name="a")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=81, name="b")
+`);
+  const s1 = await serve(two, { envName, namespace: ns, mode: 'serve' });
+  await s1.stop();
+  assert.equal(ownedObjects(ns, envName).length, 2);
+  const one = writeEnvFile('prune', `
+def build():
+    base(image="envserve.test/web:1")
+def serve():
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=80, name="a")
+`);
+  const s2 = await serve(one, { envName, namespace: ns, mode: 'serve' });
+  await s2.stop();
+  assert.deepEqual(ownedObjects(ns, envName).map((n) => n.replace(/^service\//, '')), [`${envName}-a-80`].map((x) => x));
+  mustKubectl(['-n', ns, 'delete', 'services', '-l', `envserve.dev/env=${envName}`]);
+});
+
+/** A WebSocket round trip through the Ingress with a given Host header. */
+function wsEchoWithHost(address: string, port: number, host: string, payload: Buffer): Promise<Buffer> {
+  return eventually(() => new Promise<Buffer>((resolve, reject) => {
+    const sock = net.connect({ host: address, port });
+    const key = randomBytes(16).toString('base64');
+    let buf = Buffer.alloc(0);
+    let upgraded = false;
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('websocket: timeout')); }, 5000);
+    sock.on('connect', () => sock.write(`GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!upgraded) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString();
+        if (!head.startsWith('HTTP/1.1 101')) { clearTimeout(timer); sock.destroy(); reject(new Error(`no upgrade: ${head}`)); return; }
+        upgraded = true;
+        buf = buf.subarray(end + 4);
+        const mask = randomBytes(4);
+        const body = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
+        sock.write(Buffer.concat([Buffer.from([0x82, 0x80 | payload.length]), mask, body]));
+      }
+      if (buf.length < 2 || buf.length < 2 + (buf[1]! & 0x7f)) return;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(Buffer.from(buf.subarray(2, 2 + (buf[1]! & 0x7f))));
+    });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+  }), 10_000, 200);
+}
