@@ -113,11 +113,12 @@ export function commandOf(pid: number, procRoot = '/proc'): string {
   }
 }
 
-/** /proc/<pid>/stat field 22: start time in clock ticks since boot; undefined if not running. */
+/** /proc/<pid>/stat field 22: start time in clock ticks since boot; undefined if not running (or a zombie). */
 export function processStartTime(pid: number, procRoot = '/proc'): number | undefined {
   try {
     const stat = readFileSync(join(procRoot, String(pid), 'stat'), 'utf8');
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
     return Number(rest[19]);
   } catch {
     return undefined;

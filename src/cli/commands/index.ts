@@ -3,7 +3,11 @@ import type { Command } from 'commander';
 import { registerPlan } from './plan.js';
 import { registerPresets } from './presets.js';
 import { registerRender } from './render.js';
+import { registerUp } from './up.js';
+import { registerServe } from './serve.js';
+import { registerStatus } from './status.js';
+import { registerDown } from './down.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerRender, registerPresets];
+export const commands: RegisterCommand[] = [registerPlan, registerRender, registerPresets, registerUp, registerServe, registerStatus, registerDown];

@@ -1,0 +1,228 @@
+// The docker runtime: the environment is a container, through the Docker Engine API.
+//  up:    creates and starts the container from build() with every host exposure published by
+//         the engine on the requested address (the engine's own forwarding, no proxy of ours).
+//  serve: --target docker:<name> exposes ports of a running container that publishes none, with
+//         envserve's proxy to the container's address (refused where the host cannot reach it).
+import type Docker from 'dockerode';
+import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { UserError } from '../../errors.js';
+import type { Exposure, HostExposure, Plan } from '../../plan/types.js';
+import type { ContainerRecord, Endpoint } from '../../status/types.js';
+import { checkPortsFree, connectAddress, fmtAddr } from '../local/ports.js';
+import { TcpProxy } from '../local/proxy.js';
+import type { ExposureHandle, Runtime, StartOptions } from '../types.js';
+import {
+  LABEL_ENV_FILE, LABEL_ENV_NAME, LABEL_MANAGED, dockerClient, engineAddress, engineIsLocal, pingEngine, removeContainer, statusCode,
+} from './client.js';
+import { containerCommand } from './command.js';
+import { imageFor } from './image.js';
+
+export interface DockerRuntimeOptions {
+  /** --image */
+  image?: string;
+  /** serve --target docker:<name> */
+  target?: string;
+  /** Told about progress (pulling, removing a leftover container). */
+  log?: (line: string) => void;
+}
+
+export function containerNameFor(plan: Plan): string {
+  const abs = resolve(plan.source);
+  const safe = plan.env.name.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').replace(/^[^a-z0-9]+/, '') || 'env';
+  return `envserve-${safe}-${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
+}
+
+export class DockerRuntime implements Runtime {
+  readonly name = 'docker' as const;
+  readonly kinds = ['host'] as const;
+  private readonly engine = engineAddress();
+  private readonly docker: Docker = dockerClient(this.engine);
+  private container: ContainerRecord | undefined;
+  private published = new Map<string, Endpoint>();
+  private targetAddress: string | undefined;
+  private listenOverride: string | undefined;
+  private readonly notes: string[] = [];
+
+  constructor(private readonly opts: DockerRuntimeOptions = {}) {}
+
+  async preflight(plan: Plan, exposures: Exposure[], opts: StartOptions): Promise<void> {
+    this.listenOverride = opts.listenOverride;
+    await pingEngine(this.docker, this.engine);
+    if (opts.mode === 'serve') await this.resolveTarget();
+    const hosts = exposures.filter((e): e is HostExposure => e.kind === 'host');
+    // serve: our proxy listens here. up: the engine binds; with a remote engine that is over
+    // there and only the engine can check it.
+    if (opts.mode === 'serve' || engineIsLocal(this.engine)) {
+      await checkPortsFree(hosts.map((e) => ({ address: this.listenOf(e), port: e.hostPort, by: `host.bind at ${e.position}` })));
+    }
+    if (opts.mode === 'up') await this.removeLeftover(plan);
+  }
+
+  private listenOf(e: HostExposure): string {
+    return this.listenOverride ?? e.listenAddress;
+  }
+
+  /** A container of ours for this env file that no state file knew about (envserve was killed mid-start). */
+  private async removeLeftover(plan: Plan): Promise<void> {
+    const name = containerNameFor(plan);
+    try {
+      const info = await this.docker.getContainer(name).inspect();
+      if (info.Config.Labels?.[LABEL_MANAGED] !== 'true') {
+        throw new UserError(`a container named ${name} exists and was not made by envserve`, `remove or rename it (docker rm ${name})`);
+      }
+      this.opts.log?.(`removing leftover container ${name}`);
+      await removeContainer(info.Id, this.engine);
+    } catch (e) {
+      if (statusCode(e) !== 404) throw e;
+    }
+  }
+
+  async startEnvironment(plan: Plan, exposures: Exposure[]): Promise<void> {
+    const image = imageFor(plan.env, this.opts.image);
+    await this.ensureImage(image);
+    const hosts = exposures.filter((e): e is HostExposure => e.kind === 'host');
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const e of hosts) {
+      const key = `${e.envPort}/tcp`;
+      exposed[key] = {};
+      // Podman (netavark 1.4) hangs on HostIp 0.0.0.0; an empty HostIp means every address on both engines.
+      const ip = this.listenOf(e) === '0.0.0.0' ? '' : this.listenOf(e);
+      (bindings[key] ??= []).push({ HostIp: ip, HostPort: e.hostPort ? String(e.hostPort) : '' });
+    }
+    const name = containerNameFor(plan);
+    const env = Object.entries(plan.env.environment).map(([k, v]) => `${k}=${v}`);
+    if (plan.env.extraPath.length) env.push(`PATH=${plan.env.extraPath.join(':')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`);
+    const created = await this.docker.createContainer({
+      name,
+      Image: image,
+      Entrypoint: [],
+      Cmd: containerCommand(plan.env),
+      Env: env,
+      Labels: { [LABEL_MANAGED]: 'true', [LABEL_ENV_FILE]: resolve(plan.source), [LABEL_ENV_NAME]: plan.env.name },
+      ExposedPorts: exposed,
+      HostConfig: { PortBindings: bindings },
+    });
+    this.container = { id: created.id, name, image, engine: this.engine, owned: true, state: 'created' };
+    await created.start();
+    const info = await created.inspect();
+    this.container.state = info.State.Status;
+    // Map each exposure to the address the engine actually bound (host_port=0 gets one here).
+    const ports = (info.NetworkSettings.Ports ?? {}) as Record<string, { HostIp: string; HostPort: string }[] | null>;
+    const taken = new Set<string>();
+    for (const e of hosts) {
+      const list = ports[`${e.envPort}/tcp`] ?? [];
+      const match = list.find((b) => !taken.has(b.HostPort) && (e.hostPort === 0 || Number(b.HostPort) === e.hostPort));
+      if (!match) continue;
+      taken.add(match.HostPort);
+      // The API omits HostIp when none was given: it then means every address.
+      this.published.set(e.id, { address: match.HostIp || this.listenOf(e) || '0.0.0.0', port: Number(match.HostPort) });
+    }
+  }
+
+  private async ensureImage(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch (e) {
+      if (statusCode(e) !== 404) throw e;
+    }
+    this.opts.log?.(`pulling ${image} (use --image to run another image)`);
+    try {
+      const stream = await this.docker.pull(image);
+      await new Promise<void>((res, rej) => this.docker.modem.followProgress(stream, (err) => (err ? rej(err) : res())));
+    } catch (e) {
+      throw new UserError(`image ${image} is not here and could not be pulled: ${(e as Error).message}`, 'pass --image with an image the engine has (docker images)');
+    }
+  }
+
+  async expose(e: Exposure): Promise<ExposureHandle> {
+    if (e.kind !== 'host') throw new Error(`the docker runtime cannot apply ${e.kind} exposures`);
+    if (this.targetAddress !== undefined) return this.proxyTo(e, this.targetAddress);
+    const pub = this.published.get(e.id);
+    if (!pub) throw new Error(`the engine did not publish port ${e.envPort}`);
+    const name = this.container?.name ?? '?';
+    return {
+      spec: e,
+      listen: pub,
+      target: `container ${name} port ${e.envPort} (published by the engine)`,
+      probeEndpoint: { address: connectAddress(pub.address), port: pub.port },
+      condition: () => (this.container?.state && this.container.state !== 'running' ? { state: 'failed', message: `container is ${this.container.state}` } : undefined),
+      stop: async () => {}, // published ports go with the container
+    };
+  }
+
+  private async proxyTo(e: HostExposure, address: string): Promise<ExposureHandle> {
+    const target = { address, port: e.envPort };
+    const proxy = await TcpProxy.start({ listen: { address: this.listenOf(e), port: e.hostPort }, target });
+    return {
+      spec: e,
+      listen: proxy.listen,
+      target: `container ${this.container?.name} ${fmtAddr(address)}:${e.envPort}`,
+      probeEndpoint: e.protocol === 'http' ? { address: connectAddress(proxy.listen.address), port: proxy.listen.port } : target,
+      stop: () => proxy.close(),
+    };
+  }
+
+  /** serve --target docker:<name>: the container must run and its address be reachable from here. */
+  private async resolveTarget(): Promise<void> {
+    const t = this.opts.target;
+    if (!t) throw new UserError('serve with --runtime docker needs --target docker:<container>', 'or use `envserve up --runtime docker` to start the environment');
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(t).inspect();
+    } catch (e) {
+      if (statusCode(e) === 404) throw new UserError(`no container named ${t} in the engine at ${this.engine}`, 'docker ps lists the running ones');
+      throw e;
+    }
+    if (!info.State.Running) throw new UserError(`container ${t} is not running (${info.State.Status})`, `start it first: docker start ${t}`);
+    this.container = { id: info.Id, name: info.Name.replace(/^\//, ''), image: info.Config.Image, engine: this.engine, owned: false, state: info.State.Status };
+    if (info.HostConfig.NetworkMode === 'host') {
+      this.targetAddress = '127.0.0.1';
+      return;
+    }
+    const sysInfo = (await this.docker.info().catch(() => ({}))) as { OperatingSystem?: string };
+    if (process.platform === 'darwin' || process.platform === 'win32' || /Docker Desktop/i.test(sysInfo.OperatingSystem ?? '')) {
+      throw new UserError(
+        `container addresses are not reachable from this host (${sysInfo.OperatingSystem ?? process.platform}: the engine runs in a VM)`,
+        `publish the ports instead: envserve up --runtime docker, or docker run -p 127.0.0.1:<host port>:<env port> ...`,
+      );
+    }
+    const nets = Object.values(info.NetworkSettings.Networks ?? {});
+    const address = (info.NetworkSettings as { IPAddress?: string }).IPAddress || nets.find((n) => n.IPAddress)?.IPAddress;
+    if (!address) {
+      throw new UserError(
+        `container ${t} has no address this host can reach (rootless engine or no network)`,
+        'publish the ports instead: envserve up --runtime docker, or docker run -p 127.0.0.1:<host port>:<env port> ...',
+      );
+    }
+    this.targetAddress = address;
+  }
+
+  async refresh(): Promise<boolean> {
+    if (!this.container) return false;
+    let state: string;
+    try {
+      const info = await this.docker.getContainer(this.container.id).inspect();
+      state = info.State.Running ? 'running' : `${info.State.Status} (exit code ${info.State.ExitCode}; docker logs ${this.container.name})`;
+    } catch (e) {
+      if (statusCode(e) !== 404) return false;
+      state = 'removed';
+    }
+    const changed = state !== this.container.state;
+    this.container.state = state;
+    return changed;
+  }
+
+  async stopEnvironment(): Promise<void> {
+    if (this.container?.owned) {
+      await removeContainer(this.container.id, this.engine).catch(() => false);
+      this.container.state = 'removed';
+    }
+  }
+
+  resources() {
+    return { processes: [], ...(this.container ? { container: this.container } : {}), notes: this.notes };
+  }
+}

@@ -1,0 +1,109 @@
+// Child processes of the local runtime: started in their own process group (so the whole tree
+// can be stopped, also by `down` after envserve itself crashed), output to a log file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdirSync, openSync, closeSync } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+import type { ProcessRecord } from '../../status/types.js';
+import { processStartTime } from './proc-net.js';
+
+/** The executable `cmd` resolves to on PATH, or undefined. */
+export function which(cmd: string, path = process.env.PATH ?? ''): string | undefined {
+  const candidates = cmd.includes('/') ? [cmd] : path.split(delimiter).filter(Boolean).map((d) => join(d, cmd));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return isAbsolute(c) ? c : join(process.cwd(), c);
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+export interface SpawnOptions {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  logDir: string;
+}
+
+export class ProcessGroup {
+  readonly records: ProcessRecord[] = [];
+  private readonly children = new Map<ProcessRecord, ChildProcess>();
+  /** Called when a process exits, so the status can show it. */
+  onChange: () => void = () => {};
+
+  start(name: string, argv: string[], opts: SpawnOptions): ProcessRecord {
+    mkdirSync(opts.logDir, { recursive: true });
+    const log = join(opts.logDir, `${name}.log`);
+    const fd = openSync(log, 'a');
+    const rec: ProcessRecord = { name, argv, state: 'running', log };
+    try {
+      const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', fd, fd], detached: true });
+      rec.pid = child.pid;
+      if (child.pid !== undefined) rec.startTime = processStartTime(child.pid);
+      child.on('error', (e) => {
+        Object.assign(rec, { state: 'failed', message: e.message });
+        this.onChange();
+      });
+      child.on('exit', (code, signal) => {
+        if (rec.state === 'running') Object.assign(rec, { state: 'exited', exitCode: code, message: signal ? `killed by ${signal}` : `exited with code ${code}` });
+        this.onChange();
+      });
+      this.children.set(rec, child);
+    } finally {
+      closeSync(fd);
+    }
+    this.records.push(rec);
+    return rec;
+  }
+
+  /** SIGTERM to each process group, SIGKILL after `graceMs`; resolves when all have exited. */
+  async stopAll(graceMs = 3000): Promise<void> {
+    await Promise.all(
+      [...this.children].map(async ([rec, child]) => {
+        if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        signalGroup(child.pid, 'SIGTERM');
+        const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+        // the leader is gone; anything it left in its group goes too
+        signalGroup(child.pid, 'SIGKILL');
+        rec.state = 'exited';
+      }),
+    );
+    this.children.clear();
+  }
+}
+
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+/**
+ * `down` after a crash: stops a recorded process (and its group) if it is still the same process
+ * (PID and start time match), SIGKILL after `graceMs`. Returns whether it was running.
+ */
+export async function stopRecordedProcess(rec: ProcessRecord, graceMs = 3000, procRoot?: string): Promise<boolean> {
+  if (rec.pid === undefined) return false;
+  const alive = () => rec.startTime === undefined ? isAlive(rec.pid!) : processStartTime(rec.pid!, procRoot) === rec.startTime;
+  if (!alive()) return false;
+  signalGroup(rec.pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  signalGroup(rec.pid, 'SIGKILL');
+  return true;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

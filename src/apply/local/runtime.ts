@@ -1,0 +1,140 @@
+// The local runtime: the environment is this machine. `up` starts its processes (Jupyter when
+// installed, RStudio, runtime.daemon commands) as children; each host exposure is envserve's own
+// TCP proxy from the requested host address/port to wherever the env port listens here.
+import { dirname, resolve as resolvePath } from 'node:path';
+import { delimiter } from 'node:path';
+import { UserError } from '../../errors.js';
+import { environmentProcesses } from '../../plan/env-commands.js';
+import type { Exposure, HostExposure, Plan } from '../../plan/types.js';
+import type { Endpoint } from '../../status/types.js';
+import type { ExposureHandle, Runtime, StartOptions } from '../types.js';
+import { checkPortsFree, connectAddress, fmtAddr, isWildcard } from './ports.js';
+import { listTcpListeners } from './proc-net.js';
+import { ProcessGroup, which } from './processes.js';
+import { TcpProxy } from './proxy.js';
+
+export interface LocalRuntimeOptions {
+  logDir: string;
+  procRoot?: string;
+}
+
+export class LocalRuntime implements Runtime {
+  readonly name = 'local' as const;
+  readonly kinds = ['host'] as const;
+  private readonly procs = new ProcessGroup();
+  private readonly notes: string[] = [];
+  private listenOverride: string | undefined;
+
+  constructor(private readonly opts: LocalRuntimeOptions) {}
+
+  set onProcessChange(fn: () => void) {
+    this.procs.onChange = fn;
+  }
+
+  async preflight(plan: Plan, exposures: Exposure[], opts: StartOptions): Promise<void> {
+    this.listenOverride = opts.listenOverride;
+    const problems: string[] = [];
+    const hosts = exposures.filter((e): e is HostExposure => e.kind === 'host');
+    for (const e of hosts) {
+      const listen = this.listenAddressOf(e);
+      // The proxy cannot listen where the service itself listens.
+      if (e.hostPort === e.envPort && (isWildcard(listen) || listen.startsWith('127.') || listen === '::1')) {
+        problems.push(`${e.position}: host port ${e.hostPort} is the env port itself; on the local runtime the proxy would listen where the service does (use another host_port, or a specific non-loopback listen_addr)`);
+      }
+    }
+    if (opts.mode === 'up') {
+      const path = this.pathFor(plan);
+      for (const p of environmentProcesses(plan.env, { listenAddress: '127.0.0.1' })) {
+        if (p.name === 'jupyter' || p.name === 'rstudio') continue; // optional: reported, not fatal
+        if (!which(p.argv[0]!, path)) problems.push(`runtime.daemon command not found: ${p.argv[0]} (from ${JSON.stringify(p.argv)})`);
+      }
+    }
+    if (problems.length) throw new UserError(`${problems.join('\n')}\nnothing was started`);
+    await checkPortsFree(
+      hosts.map((e) => ({ address: this.listenAddressOf(e), port: e.hostPort, by: `host.bind at ${e.position}` })),
+      this.opts.procRoot,
+    );
+  }
+
+  async startEnvironment(plan: Plan): Promise<void> {
+    const path = this.pathFor(plan);
+    const env = { ...process.env, ...plan.env.environment, PATH: path };
+    const cwd = dirname(resolvePath(plan.source));
+    for (const p of environmentProcesses(plan.env, { listenAddress: '127.0.0.1' })) {
+      if ((p.name === 'jupyter' || p.name === 'rstudio') && !which(p.argv[0]!, path)) {
+        const hint = p.name === 'jupyter' ? 'pip install jupyterlab, or use --runtime docker' : 'install RStudio Server, or use --runtime docker';
+        this.procs.records.push({ name: p.name, argv: p.argv, state: 'not-installed', message: `${p.argv[0]} is not installed here (not on PATH): ${hint}` });
+        continue;
+      }
+      this.procs.start(p.name, p.argv, { env, cwd, logDir: this.opts.logDir });
+    }
+  }
+
+  async expose(e: Exposure): Promise<ExposureHandle> {
+    if (e.kind !== 'host') throw new Error(`the local runtime cannot apply ${e.kind} exposures`);
+    const target = new TargetResolver(e.envPort, this.opts.procRoot);
+    const proxy = await TcpProxy.start({
+      listen: { address: this.listenAddressOf(e), port: e.hostPort },
+      target: () => target.current(proxy?.listen),
+      onUpstreamError: () => target.invalidate(),
+    });
+    return {
+      spec: e,
+      listen: proxy.listen,
+      get target() {
+        const t = target.current(proxy.listen);
+        return `${fmtAddr(t.address)}:${t.port}`;
+      },
+      get probeEndpoint(): Endpoint {
+        return e.protocol === 'http' ? { address: connectAddress(proxy.listen.address), port: proxy.listen.port } : target.current(proxy.listen);
+      },
+      stop: () => proxy.close(),
+    };
+  }
+
+  async stopEnvironment(): Promise<void> {
+    await this.procs.stopAll();
+  }
+
+  resources() {
+    return { processes: this.procs.records, notes: this.notes };
+  }
+
+  private listenAddressOf(e: HostExposure): string {
+    return this.listenOverride ?? e.listenAddress;
+  }
+
+  private pathFor(plan: Plan): string {
+    return [...plan.env.extraPath, process.env.PATH ?? ''].filter(Boolean).join(delimiter);
+  }
+}
+
+/**
+ * Where the env port listens on this machine: 127.0.0.1 when it listens there or on every
+ * address, else ::1, else the one address it is bound to (a service bound to another interface).
+ * Cached; re-read from /proc after a refused connection.
+ */
+export class TargetResolver {
+  private cached: Endpoint | undefined;
+  private toggle = false;
+  constructor(private readonly port: number, private readonly procRoot?: string) {}
+
+  current(self?: Endpoint): Endpoint {
+    if (this.cached) return this.cached;
+    const addrs = listTcpListeners(this.procRoot)
+      .filter((l) => l.port === this.port && !(self && self.port === this.port && l.address === self.address))
+      .map((l) => l.address);
+    let address: string;
+    if (addrs.includes('127.0.0.1') || addrs.includes('0.0.0.0') || addrs.includes('::')) address = '127.0.0.1';
+    else if (addrs.includes('::1')) address = '::1';
+    else if (addrs.length) address = addrs[0]!;
+    else address = this.toggle ? '::1' : '127.0.0.1'; // nothing listens yet (or no /proc): try both in turn
+    this.cached = { address, port: this.port };
+    return this.cached;
+  }
+
+  invalidate(): void {
+    if (this.cached) this.toggle = !this.toggle;
+    this.cached = undefined;
+  }
+}

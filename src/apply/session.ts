@@ -1,0 +1,152 @@
+// One `up` or `serve`: checks everything first, starts the environment (up), applies the
+// exposures through the reconciler, then keeps the status current (periodic probes) and the
+// state file written on change, until stop().
+import { resolve } from 'node:path';
+import { RuntimeFailure } from '../errors.js';
+import type { Exposure, Plan } from '../plan/types.js';
+import { probe } from '../status/probe.js';
+import type { StatusStore } from '../status/store.js';
+import type { EnvStatus, ExposureStatus } from '../status/types.js';
+import { isWildcard, urlFor } from './local/ports.js';
+import { processStartTime } from './local/proc-net.js';
+import { Reconciler } from './reconcile.js';
+import type { Runtime, StartOptions } from './types.js';
+
+export interface SessionOptions extends StartOptions {
+  plan: Plan;
+  runtime: Runtime;
+  store: StatusStore;
+  /** Extra notes computed from the applied listeners (WSL URLs, ...). */
+  extraNotes?: (status: EnvStatus) => string[];
+}
+
+export class Session {
+  private readonly reconciler: Reconciler;
+  private readonly probes = new Map<string, { answering: boolean; detail?: string }>();
+  private readonly warnings: string[] = [];
+  private readonly startedAt = new Date().toISOString();
+  private stopped = false;
+
+  constructor(private readonly opts: SessionOptions) {
+    this.reconciler = new Reconciler(opts.runtime);
+  }
+
+  /** The exposures this runtime applies; the others are reported as notes. */
+  get exposures(): Exposure[] {
+    return this.opts.plan.exposures.filter((e) => (this.opts.runtime.kinds as readonly string[]).includes(e.kind));
+  }
+
+  async start(): Promise<void> {
+    const { plan, runtime } = this.opts;
+    for (const e of plan.exposures) {
+      if (!this.exposures.includes(e)) this.warnings.push(`${e.position}: ${e.kind} exposure ${e.id} is not applied by the ${runtime.name} runtime`);
+    }
+    await runtime.preflight(plan, this.exposures, this.opts);
+    try {
+      if (this.opts.mode === 'up') await runtime.startEnvironment(plan, this.exposures, this.opts);
+      await this.reconciler.apply(this.exposures);
+      // At start, a failure is not left half-applied: roll everything back.
+      if (this.reconciler.failures.size) {
+        const msgs = [...this.reconciler.failures.values()].map((f) => `${f.spec.position}: ${f.message}`);
+        throw new RuntimeFailure(`could not expose:\n${msgs.join('\n')}\nnothing was left running`);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    for (const h of this.reconciler.handles.values()) {
+      if (isWildcard(h.listen.address)) {
+        this.warnings.push(`${this.displayName(h.spec)} listens on ${h.listen.address === '::' ? '[::]' : '0.0.0.0'}:${h.listen.port}: reachable from the network, not only from this machine`);
+      }
+    }
+    await this.tick();
+  }
+
+  /** Probes until every exposure answers or `ms` pass: `up` shows a settled status, not "starting". */
+  async waitUntilAnswering(ms: number, everyMs = 100): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.stopped && Date.now() < deadline) {
+      if ([...this.reconciler.handles.keys()].every((id) => this.probes.get(id)?.answering)) return;
+      await new Promise((r) => setTimeout(r, everyMs));
+      await this.tick();
+    }
+  }
+
+  /** Probes every exposure, refreshes the runtime, writes the state file if anything changed. */
+  async tick(): Promise<boolean> {
+    if (this.stopped) return false;
+    await this.opts.runtime.refresh?.();
+    await Promise.all(
+      [...this.reconciler.handles.values()].map(async (h) => {
+        this.probes.set(h.spec.id, await probe(h.probeEndpoint, h.spec.protocol));
+      }),
+    );
+    if (this.stopped) return false;
+    return this.opts.store.write(this.status());
+  }
+
+  status(): EnvStatus {
+    const { plan, runtime } = this.opts;
+    const res = runtime.resources();
+    const exposures: ExposureStatus[] = this.exposures.map((e) => this.exposureStatus(e));
+    const status: EnvStatus = {
+      apiVersion: 'envserve/v1',
+      kind: 'Status',
+      envName: plan.env.name,
+      envFile: resolve(plan.source),
+      runtime: runtime.name,
+      mode: this.opts.mode,
+      pid: process.pid,
+      ...(processStartTime(process.pid) !== undefined ? { pidStartTime: processStartTime(process.pid)! } : {}),
+      startedAt: this.startedAt,
+      processes: res.processes,
+      ...(res.container ? { container: res.container } : {}),
+      exposures,
+      notes: [...this.warnings, ...res.notes],
+    };
+    if (this.opts.extraNotes) status.notes.push(...this.opts.extraNotes(status));
+    return status;
+  }
+
+  private exposureStatus(e: Exposure): ExposureStatus {
+    const base = { id: e.id, ...(this.nameOf(e) ? { name: this.nameOf(e)! } : {}), kind: e.kind, protocol: e.protocol, envPort: e.envPort };
+    const failure = this.reconciler.failures.get(e.id);
+    if (failure) return { ...base, state: 'failed', urls: [], message: failure.message };
+    const h = this.reconciler.handles.get(e.id);
+    if (!h) return { ...base, state: this.stopped ? 'stopped' : 'starting', urls: [] };
+    const p = this.probes.get(e.id);
+    const cond = h.condition?.();
+    const notes: string[] = [];
+    if (cond?.message) notes.push(cond.message);
+    else if (p && !p.answering && p.detail) notes.push(p.detail);
+    const jupyter = this.opts.plan.env.jupyter;
+    if (jupyter && jupyter.port === e.envPort) notes.push(jupyter.passwordHash ? 'password configured' : jupyter.tokenSet ? 'token configured' : 'no password');
+    const urlPath = this.opts.plan.env.services.find((s) => s.port === e.envPort)?.urlPath;
+    return {
+      ...base,
+      state: cond?.state ?? (p === undefined ? 'starting' : p.answering ? 'ready' : 'waiting'),
+      listen: h.listen,
+      urls: [urlFor(e.protocol, h.listen.address, h.listen.port), ...(urlPath && urlPath !== '/' && e.protocol === 'http' ? [urlFor(e.protocol, h.listen.address, h.listen.port, urlPath)] : [])],
+      target: h.target,
+      ...(p ? { answering: p.answering } : {}),
+      ...(notes.length ? { message: notes.join('; ') } : {}),
+    };
+  }
+
+  private nameOf(e: Exposure): string | undefined {
+    return e.name ?? this.opts.plan.env.services.find((s) => s.port === e.envPort)?.name;
+  }
+
+  private displayName(e: Exposure): string {
+    return this.nameOf(e) ?? `port ${e.envPort}`;
+  }
+
+  /** Stops exposures, then the environment; removes the state file. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.reconciler.stopAll();
+    await this.opts.runtime.stopEnvironment();
+    this.opts.store.remove();
+  }
+}

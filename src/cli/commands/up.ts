@@ -1,0 +1,129 @@
+// `envserve up`: start the environment (local processes or a container) and expose its ports;
+// stays in the foreground with a live status until Ctrl-C / SIGTERM, then leaves nothing behind.
+// `serve` shares all of this with mode 'serve' (see serve.ts).
+import { Option, type Command } from 'commander';
+import { resolve } from 'node:path';
+import { UserError } from '../../errors.js';
+import { planFromFile } from '../../plan/from-file.js';
+import { DockerRuntime } from '../../apply/docker/runtime.js';
+import { down, staleReason } from '../../apply/down.js';
+import { LocalRuntime } from '../../apply/local/runtime.js';
+import { detectWsl, lanCommands, wslNotes, type WslInfo } from '../../apply/local/wsl.js';
+import { Session } from '../../apply/session.js';
+import type { Runtime } from '../../apply/types.js';
+import { changes, formatStatus } from '../../status/format.js';
+import { StatusStore } from '../../status/store.js';
+import type { EnvStatus } from '../../status/types.js';
+import { printWarnings } from '../output.js';
+
+export interface ForegroundOptions {
+  file: string;
+  name?: string;
+  runtime: 'local' | 'docker';
+  image?: string;
+  target?: string;
+  listen?: string;
+  lan?: boolean;
+  probeInterval: string;
+}
+
+export function lifecycleOptions(cmd: Command): Command {
+  return cmd
+    .option('-f, --file <path>', 'the env file', 'build.envd')
+    .option('--name <name>', "the environment's name (default: the env file's directory name)")
+    .addOption(new Option('--runtime <runtime>', 'where the environment runs').choices(['local', 'docker']).default('local'))
+    .option('--listen <address>', "listen address for every host exposure (default: each one's listen_addr, else 127.0.0.1)")
+    .option('--lan', 'in WSL: print the Windows commands (netsh) that open the ports to the LAN; nothing is run')
+    .option('--probe-interval <ms>', 'how often to check that each service answers', '2000');
+}
+
+export function registerUp(program: Command): void {
+  lifecycleOptions(
+    program.command('up').description('start the environment and expose its ports here; stays in the foreground (Ctrl-C stops everything)'),
+  )
+    .option('--image <image>', 'docker runtime: run this image instead of the one base() names')
+    .action((opts: ForegroundOptions) => runForeground('up', opts));
+}
+
+export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOptions): Promise<void> {
+  const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+  printWarnings(plan.warnings);
+  const store = new StatusStore(plan.source);
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const existing = store.read();
+  if (existing) {
+    const stale = staleReason(existing);
+    if (!stale) {
+      throw new UserError(
+        `${existing.envName} is already ${existing.mode === 'up' ? 'up' : 'served'} by envserve (pid ${existing.pid}, ${existing.runtime} runtime)`,
+        `envserve status -f ${opts.file} shows it; envserve down -f ${opts.file} stops it`,
+      );
+    }
+    say(`cleaning up after an earlier envserve (pid ${existing.pid}) that did not stop cleanly`);
+    await down(store, (l) => say(`  ${l}`));
+  }
+  if (opts.target && opts.runtime !== 'docker') {
+    if (opts.target.startsWith('docker:')) opts.runtime = 'docker';
+  }
+  const runtime: Runtime =
+    opts.runtime === 'docker'
+      ? new DockerRuntime({ ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target.replace(/^docker:/, '') } : {}), log: say })
+      : new LocalRuntime({ logDir: store.logDir });
+  const wsl = detectWsl(process.env.ENVSERVE_PROC_ROOT || '/proc');
+  const session = new Session({
+    plan,
+    runtime,
+    store,
+    mode,
+    ...(opts.listen ? { listenOverride: opts.listen } : {}),
+    ...(wsl ? { extraNotes: (s: EnvStatus) => wslNotes(wsl, listenersOf(s)) } : {}),
+  });
+
+  // Signals during start are honoured once the start has settled (it rolls back on failure).
+  let stopRequested: (sig: string) => void = () => {};
+  const stopSignal = new Promise<string>((r) => (stopRequested = r));
+  const onSignal = (sig: NodeJS.Signals) => stopRequested(sig);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await session.start();
+    await session.waitUntilAnswering(mode === 'up' ? 5000 : 1000);
+    let shown = session.status();
+    process.stdout.write(formatStatus(shown));
+    if (opts.lan) process.stdout.write(lanText(wsl, shown));
+    process.stdout.write(`state: ${store.path}\nPress Ctrl-C to stop.\n`);
+    let busy = false;
+    const tick = async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        await session.tick();
+        const next = session.status();
+        for (const line of changes(shown, next)) process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+        shown = next;
+      } finally {
+        busy = false;
+      }
+    };
+    if (runtime instanceof LocalRuntime) runtime.onProcessChange = () => void tick();
+    timer = setInterval(() => void tick(), Math.max(100, Number(opts.probeInterval) || 2000));
+    const sig = await stopSignal;
+    say(`${sig}: stopping`);
+  } finally {
+    if (timer) clearInterval(timer);
+    await session.stop();
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
+  }
+  say('stopped; nothing left running');
+}
+
+function listenersOf(s: EnvStatus) {
+  return s.exposures.filter((e) => e.listen).map((e) => ({ name: e.name ?? e.id, address: e.listen!.address, port: e.listen!.port, protocol: e.protocol }));
+}
+
+function lanText(wsl: WslInfo | undefined, s: EnvStatus): string {
+  if (!wsl) return `--lan: not in WSL; for LAN access here, listen on every address (--listen 0.0.0.0) and open the port in this machine's firewall\n`;
+  return `${lanCommands(wsl, listenersOf(s)).join('\n')}\n`;
+}
+
+export const envFileAbs = (file: string) => resolve(file);
