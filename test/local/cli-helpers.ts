@@ -1,0 +1,135 @@
+// Running the real CLI (node bin/envserve.js → dist/) in tests, and small network helpers.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const FIXTURES = join(REPO, 'test/fixtures');
+
+/** bin/envserve.js runs dist/: rebuild when a source file is newer (npm test builds first anyway). */
+export function ensureBuilt(): void {
+  const newest = (dir: string): number =>
+    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
+  let built = 0;
+  try {
+    built = statSync(join(REPO, 'dist/cli/main.js')).mtimeMs;
+  } catch {
+    /* not built */
+  }
+  if (newest(join(REPO, 'src')) > built) {
+    spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.build.json')], { stdio: 'ignore' });
+  }
+}
+
+export interface CliRun {
+  proc: ChildProcess;
+  out: () => string;
+  err: () => string;
+  /** Resolves when stdout+stderr match; rejects after `ms` with what was printed. */
+  waitFor: (re: RegExp, ms?: number) => Promise<RegExpMatchArray>;
+  exited: Promise<number | null>;
+}
+
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  ensureBuilt();
+  const proc = spawn(process.execPath, [join(REPO, 'bin/envserve.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const waitFor = async (re: RegExp, ms = 15000) => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = (out + err).match(re);
+      if (m) return m;
+      if (proc.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`did not see ${re} (exit ${proc.exitCode}); stdout:\n${out}\nstderr:\n${err}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { proc, out: () => out, err: () => err, waitFor, exited };
+}
+
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = startCli(args, env);
+  const timer = setTimeout(() => run.proc.kill('SIGKILL'), timeoutMs);
+  const code = await run.exited;
+  clearTimeout(timer);
+  return { code, stdout: run.out(), stderr: run.err() };
+}
+
+export function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** Retries until the URL answers (a service a moment after its process started). */
+export async function httpGetEventually(url: string, ms = 10000): Promise<{ status: number; body: string }> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await httpGet(url);
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Whether something accepts TCP connections there. */
+export function listening(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, host);
+    s.on('connect', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** A fresh directory with a build.envd (the env name is the directory's name). */
+export function envDir(source: string, name = 'env'): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'envserve-test-')), name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'build.envd'), source);
+  return join(dir, 'build.envd');
+}
+
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // a zombie (exited, not yet reaped) is not alive
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+export function stateDirEnv(): NodeJS.ProcessEnv {
+  return { ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')) };
+}

@@ -1,0 +1,242 @@
+// The real CLI with the local runtime, end to end: real processes, real listeners, real bytes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { delimiter, join } from 'node:path';
+import {
+  FIXTURES, REPO, envDir, freePort, httpGet, httpGetEventually, isPidAlive, listening, runCli, startCli, stateDirEnv,
+} from './cli-helpers.js';
+
+const withFakeJupyter = (env: NodeJS.ProcessEnv) => ({ ...env, PATH: `${join(FIXTURES, 'bin')}${delimiter}${process.env.PATH}` });
+
+async function statusJson(file: string, env: NodeJS.ProcessEnv) {
+  const r = await runCli(['status', '-f', file, '-o', 'json'], env);
+  return { code: r.code, status: r.stdout ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
+}
+
+test("the proposal's host example: Jupyter (a stand-in on PATH) answers on 127.0.0.1:1234 with the password hash, never the password", async () => {
+  const env = withFakeJupyter(stateDirEnv());
+  const file = join(FIXTURES, 'seed-host/build.envd');
+  const up = startCli(['up', '-f', file], env);
+  try {
+    await up.waitFor(/Press Ctrl-C/);
+    assert.match(up.out(), /http:\/\/127\.0\.0\.1:1234\//);
+    assert.match(up.out(), /password configured/);
+    assert.match(up.err(), /warning: .*presets\.juypter is a misspelling/);
+    const res = await httpGetEventually('http://127.0.0.1:1234/lab');
+    assert.equal(res.status, 200);
+    assert.match(res.body, /^jupyter-standin lab --no-browser --ip=127\.0\.0\.1 --port=8888 /);
+    assert.match(res.body, /hashed_password=sha1:[0-9a-f]+:[0-9a-f]{40}/);
+    assert.doesNotMatch(res.body, /=password\b/);
+    assert.doesNotMatch(up.out() + up.err(), /=password\b/);
+    const { status } = await statusJson(file, env);
+    assert.equal(status.exposures[0].state, 'ready');
+    assert.equal(status.exposures[0].answering, true);
+    assert.deepEqual(status.exposures[0].listen, { address: '127.0.0.1', port: 1234 });
+  } finally {
+    up.proc.kill('SIGTERM');
+  }
+  assert.equal(await up.exited, 0);
+  assert.equal(await listening(1234), false);
+  assert.equal(await listening(8888), false, 'the jupyter stand-in is stopped');
+});
+
+test('without jupyter installed, up says so and still exposes the port', async () => {
+  const env = { ...stateDirEnv(), PATH: '/usr/bin:/bin' };
+  const file = join(FIXTURES, 'seed-host/build.envd');
+  const up = startCli(['up', '-f', file], env);
+  try {
+    await up.waitFor(/Press Ctrl-C/);
+    assert.match(up.out(), /jupyter: not-installed .*jupyter is not installed here \(not on PATH\)/);
+    assert.match(up.out(), /http:\/\/127\.0\.0\.1:1234\/ .* waiting/);
+  } finally {
+    up.proc.kill('SIGINT');
+  }
+  assert.equal(await up.exited, 0);
+});
+
+test('examples/local (the README main job): python http.server bound to 127.0.0.1:8888 answers on 1234', async () => {
+  const env = stateDirEnv();
+  const file = join(REPO, 'examples/local/build.envd');
+  const up = startCli(['up', '-f', file], env);
+  let daemonPid = 0;
+  try {
+    await up.waitFor(/Press Ctrl-C/);
+    const res = await httpGetEventually('http://127.0.0.1:1234/');
+    assert.equal(res.status, 200);
+    assert.match(res.body, /Directory listing for \//);
+    const { status } = await statusJson(file, env);
+    daemonPid = status.processes[0].pid;
+    assert.ok(isPidAlive(daemonPid));
+    // status in table form, as another terminal sees it
+    const table = await runCli(['status', '-f', file], env);
+    assert.equal(table.code, 0);
+    assert.match(table.stdout, /http:\/\/127\.0\.0\.1:1234\/\s+-> 127\.0\.0\.1:8888\s+ready/);
+    // down from another terminal stops the foreground up, which cleans up
+    const d = await runCli(['down', '-f', file], env);
+    assert.equal(d.code, 0, d.stderr);
+  } finally {
+    up.proc.kill('SIGKILL');
+  }
+  assert.equal(await up.exited, 0, up.err());
+  assert.equal(await listening(1234), false);
+  assert.equal(isPidAlive(daemonPid), false);
+  const after = await statusJson(file, env);
+  assert.equal(after.code, 1);
+  assert.match(after.stderr, /nothing is running/);
+});
+
+test('host port in use: exit 2, names the port and the process holding it, nothing started', async () => {
+  const env = stateDirEnv();
+  const port = await freePort();
+  const holder = net.createServer().listen(port, '127.0.0.1');
+  await once(holder, 'listening');
+  const marker = join(envDir('', 'unused'), '..', 'started');
+  const file = envDir(`
+def build():
+    runtime.daemon(commands=[["touch", "${marker}"]])
+def serve():
+    host.bind(env_port=8000, host_port=${port})
+    host.bind(env_port=8001, host_port=0)
+`);
+  const r = await runCli(['up', '-f', file], env);
+  holder.close();
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`host port ${port} is already in use by pid ${process.pid} \\(`));
+  assert.match(r.stderr, /nothing was started/);
+  assert.equal((await import('node:fs')).existsSync(marker), false, 'the daemon must not have run');
+  assert.equal((await statusJson(file, env)).code, 1);
+});
+
+test('host_port=0 picks a free port and reports it; --listen 0.0.0.0 warns', async () => {
+  const env = stateDirEnv();
+  const backend = net.createServer((s) => (s.on('error', () => {}), s.end('hello from the env\n'))).listen(0, '127.0.0.1');
+  await once(backend, 'listening');
+  const envPort = (backend.address() as net.AddressInfo).port;
+  const file = envDir(`
+def serve():
+    host.bind(env_port=${envPort}, host_port=0, name="raw")
+`);
+  const up = startCli(['serve', '-f', file, '--listen', '0.0.0.0'], env);
+  try {
+    await up.waitFor(/Press Ctrl-C/);
+    assert.match(up.out(), /reachable from the network/);
+    const { status } = await statusJson(file, env);
+    const port = status.exposures[0].listen.port;
+    assert.ok(port > 0);
+    assert.equal(status.exposures[0].listen.address, '0.0.0.0');
+    assert.match(up.out(), new RegExp(`tcp://127\\.0\\.0\\.1:${port}`));
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => (got += d));
+    await once(s, 'end');
+    assert.equal(got, 'hello from the env\n');
+  } finally {
+    up.proc.kill('SIGTERM');
+    backend.close();
+  }
+  assert.equal(await up.exited, 0);
+});
+
+test('a service bound to another local address is reached there', async () => {
+  const env = stateDirEnv();
+  // 127.0.0.2 is loopback too, but not 127.0.0.1: the proxy must find it through /proc.
+  const backend = net.createServer((s) => (s.on('error', () => {}), s.end('on 127.0.0.2\n'))).listen(0, '127.0.0.2');
+  await once(backend, 'listening');
+  const envPort = (backend.address() as net.AddressInfo).port;
+  const hostPort = await freePort();
+  const file = envDir(`
+def serve():
+    host.bind(env_port=${envPort}, host_port=${hostPort})
+`);
+  const up = startCli(['serve', '-f', file], env);
+  try {
+    await up.waitFor(/Press Ctrl-C/);
+    assert.match(up.out(), new RegExp(`-> 127\\.0\\.0\\.2:${envPort}`));
+    const s = net.connect(hostPort, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => (got += d));
+    await once(s, 'end');
+    assert.equal(got, 'on 127.0.0.2\n');
+  } finally {
+    up.proc.kill('SIGTERM');
+    backend.close();
+  }
+  assert.equal(await up.exited, 0);
+});
+
+test('SIGTERM leaves no listener and no process; a crash (SIGKILL) is cleaned up by down', async () => {
+  const env = stateDirEnv();
+  const hostPort = await freePort();
+  const envPort = await freePort();
+  const file = envDir(`
+def build():
+    runtime.daemon(commands=[["python3", "-m", "http.server", "${envPort}", "--bind", "127.0.0.1"]])
+def serve():
+    host.bind(env_port=${envPort}, host_port=${hostPort}, protocol="http")
+`);
+  // 1. SIGTERM
+  let up = startCli(['up', '-f', file], env);
+  await up.waitFor(/Press Ctrl-C/);
+  await httpGetEventually(`http://127.0.0.1:${hostPort}/`);
+  let pid = (await statusJson(file, env)).status.processes[0].pid;
+  up.proc.kill('SIGTERM');
+  assert.equal(await up.exited, 0);
+  assert.equal(await listening(hostPort), false);
+  assert.equal(await listening(envPort), false);
+  assert.equal(isPidAlive(pid), false);
+  // 2. SIGKILL: the daemon survives envserve; status says stale; down stops it
+  up = startCli(['up', '-f', file], env);
+  await up.waitFor(/Press Ctrl-C/);
+  await httpGetEventually(`http://127.0.0.1:${hostPort}/`);
+  pid = (await statusJson(file, env)).status.processes[0].pid;
+  up.proc.kill('SIGKILL');
+  await up.exited;
+  assert.ok(isPidAlive(pid), 'after a crash the daemon is still there');
+  const st = await runCli(['status', '-f', file], env);
+  assert.equal(st.code, 1);
+  assert.match(st.stdout, /STALE: envserve \(pid \d+\) is not running/);
+  const d = await runCli(['down', '-f', file], env);
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stdout, /stopped process daemon-1/);
+  for (let i = 0; i < 50 && isPidAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(isPidAlive(pid), false);
+  assert.equal(await listening(envPort), false);
+  assert.equal((await statusJson(file, env)).code, 1);
+});
+
+test('a second up for the same file is refused while the first runs', async () => {
+  const env = stateDirEnv();
+  const file = envDir(`
+def serve():
+    host.bind(env_port=${await freePort()}, host_port=0)
+`);
+  const up = startCli(['serve', '-f', file], env);
+  try {
+    await up.waitFor(/Press Ctrl-C/);
+    const again = await runCli(['serve', '-f', file], env);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already served by envserve \(pid \d+/);
+  } finally {
+    up.proc.kill('SIGTERM');
+  }
+  assert.equal(await up.exited, 0);
+});
+
+test('a daemon command that does not exist: exit 2 before anything starts', async () => {
+  const env = stateDirEnv();
+  const port = await freePort();
+  const file = envDir(`
+def build():
+    runtime.daemon(commands=[["no-such-command-xyz", "--flag"]])
+def serve():
+    host.bind(env_port=8000, host_port=${port})
+`);
+  const r = await runCli(['up', '-f', file], env);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /runtime\.daemon command not found: no-such-command-xyz/);
+  assert.equal(await listening(port), false);
+});
+
+void httpGet;

@@ -1,0 +1,83 @@
+// Pure parts: the reconciler's diff, /proc/net parsing and port owners, URLs, image mapping, container command.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { diffExposures, Reconciler } from '../../src/apply/reconcile.js';
+import { describePortHolder, listTcpListeners } from '../../src/apply/local/proc-net.js';
+import { urlFor } from '../../src/apply/local/ports.js';
+import { imageFor } from '../../src/apply/docker/image.js';
+import { containerCommand } from '../../src/apply/docker/command.js';
+import type { EnvSpec, HostExposure } from '../../src/plan/types.js';
+import type { ExposureHandle, Runtime } from '../../src/apply/types.js';
+import { FIXTURES } from './cli-helpers.js';
+
+const host = (id: string, hostPort: number, extra: Partial<HostExposure> = {}): HostExposure => ({
+  id, kind: 'host', envPort: 8888, protocol: 'http', position: 'f:1:1', hostPort, listenAddress: '127.0.0.1', ...extra,
+});
+
+test('diff: same spec → nothing, changed → stop + start, gone → stop, new → start; positions do not matter', () => {
+  const running = new Map([['a', host('a', 1)], ['b', host('b', 2)], ['c', host('c', 3)]]);
+  const d = diffExposures([host('a', 1, { position: 'f:9:9' }), host('b', 20), host('d', 4)], running);
+  assert.deepEqual(d.unchanged, ['a']);
+  assert.deepEqual(d.stop.sort(), ['b', 'c']);
+  assert.deepEqual(d.start.map((e) => e.id).sort(), ['b', 'd']);
+});
+
+test('reconciler drives a runtime and records failures instead of throwing', async () => {
+  const log: string[] = [];
+  const runtime = {
+    name: 'local', kinds: ['host'],
+    async expose(e: HostExposure): Promise<ExposureHandle> {
+      if (e.hostPort === 666) throw new Error('cannot');
+      log.push(`start ${e.id}:${e.hostPort}`);
+      return { spec: e, listen: { address: '127.0.0.1', port: e.hostPort }, target: 'x', probeEndpoint: { address: '127.0.0.1', port: 1 }, stop: async () => void log.push(`stop ${e.id}`) };
+    },
+  } as unknown as Runtime;
+  const r = new Reconciler(runtime);
+  await r.apply([host('a', 1), host('b', 666)]);
+  assert.deepEqual(log, ['start a:1']);
+  assert.equal(r.failures.get('b')?.message, 'cannot');
+  await r.apply([host('a', 1), host('b', 2)]);
+  await r.apply([host('a', 5)]);
+  assert.deepEqual(log, ['start a:1', 'start b:2', 'stop a', 'stop b', 'start a:5']);
+  await r.stopAll();
+  assert.equal(r.handles.size, 0);
+});
+
+test('/proc/net/tcp{,6}: listeners and the process holding a port', () => {
+  const root = join(FIXTURES, 'proc', 'linux');
+  assert.deepEqual(listTcpListeners(root), [
+    { address: '127.0.0.1', port: 8888, inode: 4242 },
+    { address: '0.0.0.0', port: 1234, inode: 4343 },
+    { address: '::1', port: 8080, inode: 5151 },
+    { address: '::', port: 8081, inode: 5252 },
+  ]);
+  assert.equal(describePortHolder(1234, root), 'pid 777 (python3 -m http.server 1234)');
+  assert.equal(describePortHolder(8888, root), undefined);
+});
+
+test('URLs: http presets get http://, wildcard listeners are opened on loopback', () => {
+  assert.equal(urlFor('http', '127.0.0.1', 1234), 'http://127.0.0.1:1234/');
+  assert.equal(urlFor('http', '0.0.0.0', 1234, '/lab'), 'http://127.0.0.1:1234/lab');
+  assert.equal(urlFor('tcp', '::', 22), 'tcp://[::1]:22');
+});
+
+const spec = (over: Partial<EnvSpec>): EnvSpec => ({
+  name: 'e', base: {}, services: [], packages: { python: [], apt: [], r: [], conda: [] }, daemons: [], commands: {}, environment: {}, extraPath: [], copies: [], ...over,
+});
+
+test('image mapping from base(os=, language=), base(image=) and --image', () => {
+  assert.equal(imageFor(spec({ base: { os: 'ubuntu20.04', language: 'python' }, jupyter: { port: 8888 } })), 'quay.io/jupyter/base-notebook:latest');
+  assert.equal(imageFor(spec({ base: { os: 'ubuntu20.04', language: 'python3.9' } })), 'python:3.9-slim');
+  assert.equal(imageFor(spec({ base: { os: 'ubuntu22.04' } })), 'ubuntu:22.04');
+  assert.equal(imageFor(spec({ base: { image: 'my/img:1' } })), 'my/img:1');
+  assert.equal(imageFor(spec({ base: { image: 'my/img:1' } }), 'other:2'), 'other:2');
+});
+
+test('container command: jupyter with the hash only, daemons, a trap for SIGTERM', () => {
+  const [sh, c, script] = containerCommand(spec({ jupyter: { port: 8888, passwordHash: 'sha1:ab:cd' }, daemons: [['tensorboard', '--logdir', 'my logs']] }));
+  assert.deepEqual([sh, c], ['/bin/sh', '-c']);
+  assert.match(script!, /^trap 'kill \$pids 2>\/dev\/null; exit 0' TERM INT/);
+  assert.match(script!, /jupyter lab --no-browser --ip=0\.0\.0\.0 --port=8888 --PasswordIdentityProvider\.hashed_password=sha1:ab:cd .*--allow-root &/);
+  assert.match(script!, /tensorboard --logdir 'my logs' &/);
+});
