@@ -1,0 +1,162 @@
+// The real CLI with the docker runtime against a real engine (Podman's Docker-compatible API,
+// started by scripts/testenv/podman/up.sh). No engine → these tests fail; they never skip.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { FIXTURES, envDir, freePort, httpGetEventually, listening, runCli, startCli, stateDirEnv } from '../local/cli-helpers.js';
+
+const IMAGE = process.env.ENVSERVE_TEST_IMAGE ?? '';
+let docker: Docker;
+
+before(async () => {
+  assert.ok(process.env.DOCKER_HOST, 'DOCKER_HOST is not set: run through scripts/run-tests.mjs, which starts Podman');
+  assert.ok(IMAGE, 'ENVSERVE_TEST_IMAGE is not set (scripts/testenv/podman/up.sh writes it)');
+  docker = new Docker({ socketPath: process.env.DOCKER_HOST!.replace(/^unix:\/\//, '') });
+  await docker.ping();
+});
+
+async function containersFor(file: string) {
+  return docker.listContainers({ all: true, filters: { label: [`io.envserve.env-file=${file}`] } });
+}
+
+test("the proposal's host example in a container: Jupyter (the image's stand-in) answers on 127.0.0.1:1234, the hash reaches its command line", async () => {
+  const env = stateDirEnv();
+  const file = join(FIXTURES, 'seed-host/build.envd');
+  const up = startCli(['up', '-f', file, '--runtime', 'docker', '--image', IMAGE], env);
+  try {
+    await up.waitFor(/Press Ctrl-C/, 30000);
+    assert.match(up.out(), /http:\/\/127\.0\.0\.1:1234\/\s+-> container envserve-seed-host-[0-9a-f]{8} port 8888/);
+    assert.match(up.out(), /password configured/);
+    const res = await httpGetEventually('http://127.0.0.1:1234/lab');
+    assert.equal(res.status, 200);
+    assert.match(res.body, /^jupyter-standin lab --no-browser --ip=0\.0\.0\.0 --port=8888 --PasswordIdentityProvider\.hashed_password=sha1:[0-9a-f]+:[0-9a-f]{40} .*--allow-root \/lab$/m);
+    assert.doesNotMatch(res.body, /=password\b/);
+    const [c] = await containersFor(file);
+    assert.ok(c, 'a container labelled with the env file');
+    assert.equal(c.State, 'running');
+    // published by the engine on 127.0.0.1 only
+    const info = await docker.getContainer(c.Id).inspect();
+    assert.equal(info.HostConfig.PortBindings['8888/tcp'][0].HostIp, '127.0.0.1');
+    assert.ok(!JSON.stringify(info.Config).includes('"password"'), 'the password is not in the container config');
+  } finally {
+    up.proc.kill('SIGTERM');
+  }
+  assert.equal(await up.exited, 0, up.err());
+  assert.deepEqual(await containersFor(file), [], 'SIGTERM removes the container');
+  assert.equal(await listening(1234), false);
+});
+
+test('down after up (from another terminal) removes the container and the listener', async () => {
+  const env = stateDirEnv();
+  const port = await freePort();
+  const file = envDir(`
+def build():
+    base(image="${IMAGE}")
+    runtime.daemon(commands=[["testsrv", "http", "0.0.0.0:8080", "env-daemon"]])
+def serve():
+    host.bind(env_port=8080, host_port=${port}, protocol="http")
+`, 'dockerdown');
+  const up = startCli(['up', '-f', file, '--runtime', 'docker'], env);
+  await up.waitFor(/Press Ctrl-C/, 30000);
+  const res = await httpGetEventually(`http://127.0.0.1:${port}/x`);
+  assert.equal(res.body, 'env-daemon /x\n');
+  const st = await runCli(['status', '-f', file, '-o', 'json'], env);
+  const s = JSON.parse(st.stdout);
+  assert.equal(s.runtime, 'docker');
+  assert.equal(s.container.state, 'running');
+  assert.equal(s.exposures[0].state, 'ready');
+  const d = await runCli(['down', '-f', file], env);
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal(await up.exited, 0);
+  assert.deepEqual(await containersFor(file), []);
+  assert.equal(await listening(port), false);
+});
+
+test('a crashed up (SIGKILL) leaves a container; status says stale; down removes it', async () => {
+  const env = stateDirEnv();
+  const file = envDir(`
+def build():
+    base(image="${IMAGE}")
+    runtime.daemon(commands=[["testsrv", "echo", "0.0.0.0:7000"]])
+def serve():
+    host.bind(env_port=7000, host_port=0)
+`, 'dockercrash');
+  const up = startCli(['up', '-f', file, '--runtime', 'docker'], env);
+  await up.waitFor(/Press Ctrl-C/, 30000);
+  // host_port=0: the engine picked a port, and status reports it
+  const s = JSON.parse((await runCli(['status', '-f', file, '-o', 'json'], env)).stdout);
+  const port = s.exposures[0].listen.port;
+  assert.ok(port > 0);
+  const sock = net.connect(port, '127.0.0.1');
+  await once(sock, 'connect');
+  sock.end('echo me');
+  let got = '';
+  sock.on('data', (d) => (got += d));
+  await once(sock, 'end');
+  assert.equal(got, 'echo me');
+  up.proc.kill('SIGKILL');
+  await up.exited;
+  assert.equal((await containersFor(file)).length, 1);
+  const st = await runCli(['status', '-f', file], env);
+  assert.equal(st.code, 1);
+  assert.match(st.stdout, /STALE/);
+  const d = await runCli(['down', '-f', file], env);
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stdout, /removed container envserve-dockercrash-/);
+  assert.deepEqual(await containersFor(file), []);
+  assert.equal(await listening(port), false);
+});
+
+test('host port in use: exit 2, nothing created in the engine', async () => {
+  const env = stateDirEnv();
+  const port = await freePort();
+  const holder = net.createServer().listen(port, '127.0.0.1');
+  await once(holder, 'listening');
+  const file = envDir(`
+def build():
+    base(image="${IMAGE}")
+def serve():
+    host.bind(env_port=80, host_port=${port})
+`, 'dockerbusy');
+  const r = await runCli(['up', '-f', file, '--runtime', 'docker'], env);
+  holder.close();
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`host port ${port} is already in use by pid ${process.pid}`));
+  assert.deepEqual(await containersFor(file), []);
+});
+
+test('serve --target docker:<name> proxies to a running container that publishes no ports', async () => {
+  const env = stateDirEnv();
+  const name = `envserve-test-target-${process.pid}`;
+  const c = await docker.createContainer({ name, Image: IMAGE, Cmd: ['testsrv', 'http', '0.0.0.0:8888', 'inside-the-container'] });
+  await c.start();
+  try {
+    const port = await freePort();
+    const file = envDir(`
+def serve():
+    host.bind(env_port=8888, host_port=${port}, protocol="http")
+`, 'dockertarget');
+    const serve = startCli(['serve', '-f', file, '--runtime', 'docker', '--target', `docker:${name}`], env);
+    try {
+      await serve.waitFor(/Press Ctrl-C/, 30000);
+      assert.match(serve.out(), new RegExp(`-> container ${name} 10\\.88\\.\\d+\\.\\d+:8888\\s+ready`));
+      const res = await httpGetEventually(`http://127.0.0.1:${port}/hello`);
+      assert.equal(res.body, 'inside-the-container /hello\n');
+    } finally {
+      serve.proc.kill('SIGTERM');
+    }
+    assert.equal(await serve.exited, 0);
+    assert.equal(await listening(port), false);
+    // serve does not own the container: it still runs
+    assert.equal((await c.inspect()).State.Running, true);
+    // an unknown container is a clear user error
+    const r = await runCli(['serve', '-f', file, '--target', 'docker:no-such-container'], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no container named no-such-container/);
+  } finally {
+    await c.remove({ force: true });
+  }
+});
