@@ -139,14 +139,20 @@ export async function restartApiServer(): Promise<number> {
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   if (!argv[0]?.endsWith('kube-apiserver')) throw new Error(`pid ${pid} is not kube-apiserver: ${argv[0]}`);
   const t0 = Date.now();
-  process.kill(pid, 'SIGTERM');
-  await eventually(async () => {
+  // A zombie (nobody reaps it in this sandbox) counts as gone; SIGKILL if graceful shutdown lags
+  // (it waits for long-running requests such as watches).
+  const gone = () => {
     try {
-      process.kill(pid, 0);
+      return /State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
     } catch {
-      return;
+      return true;
     }
-    throw new Error('kube-apiserver still running');
+  };
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 30 && !gone(); i++) await sleep(100);
+  if (!gone()) process.kill(pid, 'SIGKILL');
+  await eventually(async () => {
+    if (!gone()) throw new Error('kube-apiserver still running');
   }, 30_000, 50);
   // detached = a new session (what setsid does in up.sh); `ip netns exec` execs, so the pid is the API server's.
   const log = openSync(join(state, 'logs', 'kube-apiserver.log'), 'a');

@@ -65,6 +65,7 @@ export class PodTracker extends EventEmitter {
     readonly selector: PodSelector,
   ) {
     super();
+    this.setMaxListeners(0); // every open port-forward connection listens for pod changes
   }
 
   private get path(): string {
@@ -157,6 +158,12 @@ export class PodTracker extends EventEmitter {
     const w = this.waiters;
     this.waiters = new Set();
     for (const f of w) f();
+  }
+
+  /** Whether the named pod is (still) Ready, as far as the watch knows. */
+  isReady(name: string): boolean {
+    const p = this.pods.get(name);
+    return p !== undefined && isPodReady(p);
   }
 
   /** The pod new connections go to, if one is Ready. */

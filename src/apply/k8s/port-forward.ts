@@ -6,7 +6,7 @@
 // A connection whose stream could not reach the pod before any byte came back (the pod died
 // between the watch event and the dial) is retried on the next pod with the bytes it had sent.
 import net from 'node:net';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { Backoff, sleep } from './backoff.js';
 import type { KubeClient } from './client.js';
 import type { PodTracker } from './pod-tracker.js';
@@ -42,6 +42,9 @@ const REPLAY_LIMIT = 256 * 1024;
 const HALF_CLOSE_LINGER_MS = 60_000;
 /** Streams one connection may open before it gives up (pods failing one after another). */
 const MAX_ATTEMPTS = 40;
+/** ENVSERVE_DEBUG=pf traces every connection on stderr. */
+const TRACE = /\bpf\b/.test(process.env.ENVSERVE_DEBUG ?? '');
+let connSeq = 0;
 
 export class PortForwarder extends EventEmitter {
   private server?: net.Server;
@@ -52,6 +55,8 @@ export class PortForwarder extends EventEmitter {
 
   constructor(readonly o: PortForwardOptions) {
     super();
+    // One abort listener per open connection: hundreds are normal here.
+    setMaxListeners(0, this.abort.signal);
   }
 
   async start(): Promise<{ address: string; port: number }> {
@@ -99,10 +104,29 @@ export class PortForwarder extends EventEmitter {
     let clientGone = false;
     let linger: NodeJS.Timeout | undefined;
     let attempts = 0;
+    const id = ++connSeq;
+    const t0 = Date.now();
+    const trace = TRACE ? (m: string) => process.stderr.write(`[pf ${id} +${Date.now() - t0}ms] ${m}\n`) : () => undefined;
+
+    let streamPod: string | undefined;
+    let abandoned: Tunnel | undefined;
+    // A stream to a pod that goes away before answering may hang (the kubelet side does not
+    // always close it): resend the request to the next pod instead, as if it had been refused.
+    const onPods = () => {
+      if (!tunnel || gotBackend || !replay || !streamPod || this.o.tracker.isReady(streamPod)) return;
+      trace(`pod ${streamPod} went away before answering; retrying`);
+      abandoned = tunnel;
+      tunnel = undefined;
+      abandoned.close();
+      this.stats.retried++;
+      void connect();
+    };
+    this.o.tracker.on('change', onPods);
 
     const cleanup = () => {
       if (clientGone) return;
       clientGone = true;
+      this.o.tracker.off('change', onPods);
       this.sockets.delete(sock);
       this.stats.active--;
       clearTimeout(linger);
@@ -147,6 +171,7 @@ export class PortForwarder extends EventEmitter {
         try {
           const p = await this.o.tracker.waitReady(Math.max(1, deadline - Date.now()), ctl.signal);
           pod = p.metadata!.name!;
+          trace(`pod ${pod}`);
         } catch (e) {
           if (ctl.signal.aborted) return;
           this.fail((e as Error).message);
@@ -165,7 +190,8 @@ export class PortForwarder extends EventEmitter {
               }
             },
             close: (error) => {
-              if (clientGone) return;
+              trace(`stream closed${error ? `: ${error.trim()}` : ''} (got data: ${gotBackend})`);
+              if (clientGone || abandoned === t) return;
               if (!gotBackend && replay && error) {
                 // Never reached the pod (it is going away): try again, on the next pod if there is one.
                 this.stats.retried++;
@@ -185,6 +211,8 @@ export class PortForwarder extends EventEmitter {
             return;
           }
           tunnel = t;
+          streamPod = pod;
+          trace(`stream open, replaying ${replayBytes} bytes`);
           this.stats.lastPod = pod;
           for (const c of replay ?? []) t.write(c);
           if (sock.isPaused() && replayBytes <= REPLAY_LIMIT) sock.resume();
@@ -193,10 +221,12 @@ export class PortForwarder extends EventEmitter {
             sock.resume();
           }
           if (clientEnded && !linger) linger = setTimeout(() => sock.destroy(), HALF_CLOSE_LINGER_MS);
+          onPods(); // the pod may have gone while the stream was opening
           return;
         } catch (e) {
           if (ctl.signal.aborted) return;
           const err = e as Error;
+          trace(`open failed: ${err.message}`);
           retryable = !(err instanceof TunnelRefused && (err.code === 401 || err.code === 403));
           this.stats.lastError = `${pod}: ${err.message}`;
           if (!retryable || Date.now() > deadline) {
