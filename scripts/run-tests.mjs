@@ -23,15 +23,16 @@ function find(dir, out = []) {
   let entries;
   try {
     if (statSync(dir).isFile()) return dir.endsWith('.test.ts') ? [...out, dir] : out;
-    entries = readdirSync(dir);
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return out;
   }
   for (const e of entries) {
-    if (e === 'node_modules' || e.startsWith('.')) continue;
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) find(p, out);
-    else if (p.endsWith('.test.ts')) out.push(p);
+    if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
+    const p = join(dir, e.name);
+    // Links are not followed: test fixtures hold /proc-like trees with dangling fd links.
+    if (e.isDirectory()) find(p, out);
+    else if (e.isFile() && p.endsWith('.test.ts')) out.push(p);
   }
   return out;
 }
