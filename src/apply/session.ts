@@ -78,7 +78,10 @@ export class Session {
     await this.opts.runtime.refresh?.();
     await Promise.all(
       [...this.reconciler.handles.values()].map(async (h) => {
-        this.probes.set(h.spec.id, await probe(h.probeEndpoint, h.spec.protocol));
+        if (h.probe) {
+          const r = await h.probe();
+          this.probes.set(h.spec.id, { answering: r.answering, ...(r.message ? { detail: r.message } : {}) });
+        } else this.probes.set(h.spec.id, await probe(h.probeEndpoint, h.spec.protocol));
       }),
     );
     if (this.stopped) return false;
@@ -118,7 +121,7 @@ export class Session {
     const cond = h.condition?.();
     const notes: string[] = [];
     if (cond?.message) notes.push(cond.message);
-    else if (p && !p.answering && p.detail) notes.push(p.detail);
+    else if (p && p.detail && (!p.answering || h.probe)) notes.push(p.detail);
     const jupyter = this.opts.plan.env.jupyter;
     if (jupyter && jupyter.port === e.envPort) notes.push(jupyter.passwordHash ? 'password configured' : jupyter.tokenSet ? 'token configured' : 'no password');
     const urlPath = this.opts.plan.env.services.find((s) => s.port === e.envPort)?.urlPath;
@@ -126,7 +129,7 @@ export class Session {
       ...base,
       state: cond?.state ?? (p === undefined ? 'starting' : p.answering ? 'ready' : 'waiting'),
       listen: h.listen,
-      urls: [urlFor(e.protocol, h.listen.address, h.listen.port), ...(urlPath && urlPath !== '/' && e.protocol === 'http' ? [urlFor(e.protocol, h.listen.address, h.listen.port, urlPath)] : [])],
+      urls: h.urls ? h.urls() : [urlFor(e.protocol, h.listen.address, h.listen.port), ...(urlPath && urlPath !== '/' && e.protocol === 'http' ? [urlFor(e.protocol, h.listen.address, h.listen.port, urlPath)] : [])],
       target: h.target,
       ...(p ? { answering: p.answering } : {}),
       ...(notes.length ? { message: notes.join('; ') } : {}),

@@ -18,6 +18,16 @@ export interface ExposureHandle {
    * undefined = nothing to add; the probe decides.
    */
   condition?(): { state: ExposureStatus['state']; message?: string } | undefined;
+  /**
+   * Every URL users can open (a Service: ClusterIP, node:nodePort, load balancer; an Ingress: its
+   * host). Default: the one URL of `listen`.
+   */
+  urls?(): string[];
+  /**
+   * The runtime's own probe, for exposures this machine cannot simply connect to (a ClusterIP is
+   * checked through the API server). Default: connect to `probeEndpoint`.
+   */
+  probe?(): Promise<{ answering: boolean; message?: string }>;
   stop(): Promise<void>;
 }
 

@@ -198,7 +198,10 @@ export class K8sRuntime implements Runtime {
         if (s.lastError && s.lastErrorAt && Date.now() - s.lastErrorAt < 10_000) return { state: 'ready', message: `last connection failed: ${s.lastError}` };
         return undefined;
       },
-      urls: () => [url],
+      urls: () => {
+        const path = self.plan.env.services.find((x) => x.port === e.envPort)?.urlPath;
+        return e.protocol === 'http' && path && path !== '/' ? [url, url.replace(/\/$/, path)] : [url];
+      },
       addresses: () => [{ scope: 'local', address: listen.address, port: listen.port, url }],
       async probe() {
         if (!tracker.current()) return { answering: false, message: tracker.reason() };

@@ -5,11 +5,12 @@ import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import { planFromFile } from '../../plan/from-file.js';
-import { DockerRuntime } from '../../apply/docker/runtime.js';
 import { down, staleReason } from '../../apply/down.js';
 import { LocalRuntime } from '../../apply/local/runtime.js';
 import { detectWsl, lanCommands, wslNotes, type WslInfo } from '../../apply/local/wsl.js';
 import { Session } from '../../apply/session.js';
+import { K8sRuntime } from '../../apply/k8s/runtime.js';
+import { parseSelector, parseTarget } from '../../apply/k8s/target.js';
 import type { Runtime } from '../../apply/types.js';
 import { changes, formatStatus } from '../../status/format.js';
 import { StatusStore } from '../../status/store.js';
@@ -19,9 +20,14 @@ import { printWarnings } from '../output.js';
 export interface ForegroundOptions {
   file: string;
   name?: string;
-  runtime: 'local' | 'docker';
+  runtime: 'local' | 'docker' | 'k8s';
   image?: string;
   target?: string;
+  /** k8s runtime: pods chosen by label (key=value[,key=value]). */
+  selector?: string;
+  context?: string;
+  namespace?: string;
+  kubeconfig?: string;
   listen?: string;
   lan?: boolean;
   probeInterval: string;
@@ -31,17 +37,22 @@ export function lifecycleOptions(cmd: Command): Command {
   return cmd
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('--name <name>', "the environment's name (default: the env file's directory name)")
-    .addOption(new Option('--runtime <runtime>', 'where the environment runs').choices(['local', 'docker']).default('local'))
+    .addOption(new Option('--runtime <runtime>', 'where the environment runs').choices(['local', 'docker', 'k8s']).default('local'))
     .option('--listen <address>', "listen address for every host exposure (default: each one's listen_addr, else 127.0.0.1)")
     .option('--lan', 'in WSL: print the Windows commands (netsh) that open the ports to the LAN; nothing is run')
-    .option('--probe-interval <ms>', 'how often to check that each service answers', '2000');
+    .option('--probe-interval <ms>', 'how often to check that each service answers', '2000')
+    .option('--context <name>', 'k8s runtime: the kubeconfig context (default: the current one)')
+    .option('-n, --namespace <namespace>', "k8s runtime: the namespace (default: the context's, else default)")
+    .option('--kubeconfig <path>', 'k8s runtime: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)');
 }
 
 export function registerUp(program: Command): void {
   lifecycleOptions(
     program.command('up').description('start the environment and expose its ports here; stays in the foreground (Ctrl-C stops everything)'),
   )
-    .option('--image <image>', 'docker runtime: run this image instead of the one base() names')
+    .option('--image <image>', "docker/k8s runtime: run this image instead of the one base() names (k8s: when base() names none)")
+    .option('--target <target>', 'k8s:<namespace>/<deployment|pod>/<name>: attach to a running workload instead of creating one')
+    .option('--selector <key=value>', 'k8s runtime: attach to the pods with these labels')
     .action((opts: ForegroundOptions) => runForeground('up', opts));
 }
 
@@ -65,8 +76,11 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
   if (opts.target && opts.runtime !== 'docker') {
     if (opts.target.startsWith('docker:')) opts.runtime = 'docker';
   }
+  if ((opts.target?.startsWith('k8s:') || opts.selector) && opts.runtime === 'local') opts.runtime = 'k8s';
   const runtime: Runtime =
-    opts.runtime === 'docker'
+    opts.runtime === 'k8s'
+      ? k8sRuntime(opts)
+      : opts.runtime === 'docker'
       ? new DockerRuntime({ ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target.replace(/^docker:/, '') } : {}), log: say })
       : new LocalRuntime({ logDir: store.logDir });
   const wsl = detectWsl(process.env.ENVSERVE_PROC_ROOT || '/proc');
@@ -115,6 +129,20 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
   }
   say('stopped; nothing left running');
+}
+
+/** The Kubernetes runtime from the CLI flags (KUBECONFIG, --context, -n, --target, --selector, --image). */
+function k8sRuntime(opts: ForegroundOptions): Runtime {
+  if (opts.target && !opts.target.startsWith('k8s:')) throw new UserError(`--target ${opts.target} is not a Kubernetes target`, 'write it as k8s:<namespace>/deployment/<name> or k8s:<namespace>/pod/<name>');
+  if (opts.target && opts.selector) throw new UserError('give --target or --selector, not both');
+  const target = opts.target ? parseTarget(opts.target) : opts.selector ? { kind: 'selector' as const, labels: parseSelector(opts.selector) } : undefined;
+  return new K8sRuntime({
+    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.context ? { context: opts.context } : {}),
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    ...(opts.image ? { image: opts.image } : {}),
+    ...(target ? { target } : {}),
+  });
 }
 
 function listenersOf(s: EnvStatus) {
