@@ -3,13 +3,30 @@
 # namespace (with the iptables rules, routes and veth pair that live in it), the host route to
 # the LoadBalancer pool and .testenv/k8s/. The last run's logs are kept in .testenv/k8s-logs/.
 #
-#   bash scripts/testenv/k8s/down.sh [--quiet]
+#   bash scripts/testenv/k8s/down.sh [--quiet] [--force]
+#
+# A cluster whose owner (see up.sh) is another live process is left alone unless --force.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-QUIET=0; [ "${1:-}" = "--quiet" ] && QUIET=1
+QUIET=0; FORCE=0
+for a in "$@"; do
+  case "$a" in
+    --quiet) QUIET=1 ;;
+    --force) FORCE=1 ;;
+    *) die "down.sh: unknown argument $a" ;;
+  esac
+done
 say() { [ $QUIET = 1 ] || log "$@"; }
 T0=$(now_ms)
 [ "$(id -u)" = 0 ] || die "down.sh must run as root"
+
+if [ $FORCE = 0 ] && [ -f "$OWNER_FILE" ]; then
+  read -r owner owner_state < "$OWNER_FILE" || true
+  if [ -n "${owner:-}" ] && [ "$owner" != "$OWNER_PID" ] && running "$owner"; then
+    log "the test cluster belongs to pid $owner ($(ps -o args= -p "$owner" | cut -c1-100)); leaving it (use --force to take it down)"
+    exit 0
+  fi
+fi
 
 alive() { local p; for p in "$@"; do running "$p" && return 0; done; return 1; }
 # stop PIDS...: TERM, up to 5 s, then KILL
@@ -47,7 +64,9 @@ fi
 if ip netns list 2>/dev/null | grep -qw "$NETNS"; then
   mapfile -t left < <(ip netns pids "$NETNS" 2>/dev/null)
   if [ ${#left[@]} -gt 0 ]; then say "stopping leftover processes in $NETNS: ${left[*]}"; stop_pids "${left[@]}"; fi
-  ip netns del "$NETNS" || die "could not delete network namespace $NETNS"
+  if ! ip netns del "$NETNS" 2>/dev/null && ip netns list 2>/dev/null | grep -qw "$NETNS"; then
+    die "could not delete network namespace $NETNS"
+  fi
   say "deleted network namespace $NETNS"
 fi
 
@@ -58,6 +77,8 @@ ip route show "$LB_POOL" 2>/dev/null | grep -q . && ip route del "$LB_POOL"
 if mountpoint -q /run/netns 2>/dev/null && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
   umount /run/netns 2>/dev/null || true
 fi
+
+rm -f "$OWNER_FILE"
 
 # 4. state: keep the logs for diagnosis, remove the rest
 if [ -d "$STATE" ]; then

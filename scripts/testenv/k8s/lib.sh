@@ -36,6 +36,13 @@ NODE_NAME=envserve-node
 INGRESS_HTTP_PORT=80
 TEST_NAMESPACE=envserve-test      # the namespace the restricted user may use
 
+# One cluster per machine per namespace name: who owns it, and a lock around up.sh.
+OWNER_FILE="/run/envserve-testenv-$NETNS.owner"     # "<owner pid> <state dir>"
+UP_LOCK="/run/lock/envserve-testenv-$NETNS.lock"
+# The process the cluster belongs to: the test runner that calls up.sh and down.sh (their parent),
+# unless it says otherwise.
+OWNER_PID="${ENVSERVE_TESTENV_OWNER_PID:-$PPID}"
+
 log() { printf '[k8s-testenv %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[k8s-testenv] ERROR: %s\n' "$*" >&2; exit 1; }
 

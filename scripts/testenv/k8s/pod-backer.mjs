@@ -18,6 +18,9 @@
 //   * anything else: raw TCP echo (bytes come back as sent). A port whose name starts with
 //     "echo" is always raw TCP echo.
 //
+// Annotations on a pod: envserve-testenv/serve: "false" -> not served (an app that is down);
+// envserve-testenv/ports: "8888,9000:echo" -> also serve these ports (":echo" = raw TCP echo).
+//
 // A pod being deleted (deletionTimestamp set) or no longer Ready loses its listeners at once,
 // and their open connections are destroyed, like a dying container.
 //
@@ -46,7 +49,14 @@ function desiredPorts(pod) {
   if (pod.spec?.hostNetwork) return null;
   const ip = pod.status?.podIP;
   if (!ip || !isReady(pod)) return null;
+  const ann = pod.metadata.annotations ?? {};
+  if (ann['envserve-testenv/serve'] === 'false') return null;
   const ports = new Map();
+  // Extra ports that no container declares: "8888,6006,9000:echo"
+  for (const item of (ann['envserve-testenv/ports'] ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [port, mode] = item.split(':');
+    if (Number(port) > 0 && Number(port) < 65536) ports.set(Number(port), mode === 'echo' ? 'echo' : 'auto');
+  }
   for (const c of [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])]) {
     for (const p of c.ports ?? []) {
       if ((p.protocol ?? 'TCP') !== 'TCP') continue;

@@ -5,6 +5,10 @@
 # Builds missing components first (see build.sh). Writes .testenv/k8s/env.json.
 #
 #   bash scripts/testenv/k8s/up.sh        (run as root; cleans a previous run first)
+#
+# The cluster belongs to the process that runs up.sh (its parent; ENVSERVE_TESTENV_OWNER_PID
+# overrides). While that process lives, another up.sh waits for it (up to ENVSERVE_TESTENV_WAIT
+# seconds, default 900) and down.sh from anyone else leaves it alone (unless --force).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -36,10 +40,30 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 phase_end
 
-# ---------------------------------------------------------------- clean a previous run
-if [ -d "$STATE" ] || ip netns list 2>/dev/null | grep -qw "$NETNS"; then
+# ---------------------------------------------------------------- wait for / clean a previous run
+# Serialise concurrent up.sh runs on this machine, and wait for a cluster another live test run
+# owns (tests of two runs must not share or tear down each other's cluster).
+mkdir -p "$(dirname "$UP_LOCK")"
+exec 8>"$UP_LOCK"
+flock 8
+WAIT_S="${ENVSERVE_TESTENV_WAIT:-900}"
+if [ -f "$OWNER_FILE" ]; then
+  read -r other_pid other_state < "$OWNER_FILE" || true
+  if [ -n "${other_pid:-}" ] && [ "$other_pid" != "$OWNER_PID" ] && running "$other_pid"; then
+    phase_start "wait for the cluster of pid $other_pid"
+    log "the test cluster is in use by pid $other_pid ($(ps -o args= -p "$other_pid" | cut -c1-100)), state $other_state"
+    log "waiting up to ${WAIT_S}s for it to be taken down (or take it over: bash scripts/testenv/k8s/down.sh --force)"
+    deadline=$(( $(date +%s) + WAIT_S ))
+    while [ -f "$OWNER_FILE" ] && running "$other_pid"; do
+      [ "$(date +%s)" -lt "$deadline" ] || die "the test cluster is still in use by pid $other_pid after ${WAIT_S}s"
+      sleep 1
+    done
+    phase_end
+  fi
+fi
+if [ -f "$OWNER_FILE" ] || [ -d "$STATE" ] || ip netns list 2>/dev/null | grep -qw "$NETNS"; then
   phase_start "clean previous run"
-  bash "$K8S_DIR/down.sh" --quiet || die "cleaning the previous run failed (down.sh)"
+  bash "$K8S_DIR/down.sh" --quiet --force || die "cleaning the previous run failed (down.sh)"
   phase_end
 fi
 
@@ -52,9 +76,10 @@ KBIN=$(bin_dir kubernetes "$K8S_VERSION"); EBIN=$(bin_dir etcd "$ETCD_VERSION")
 WBIN=$(bin_dir kwok "$KWOK_VERSION"); TBIN=$(bin_dir traefik "$TRAEFIK_VERSION")
 
 mkdir -p "$STATE"/{pki,run,logs,etcd}
+echo "$OWNER_PID $STATE" > "$OWNER_FILE"
 PKI="$STATE/pki"; RUN="$STATE/run"; LOGS="$STATE/logs"
 # If anything below fails, stop what was started so no half cluster is left behind.
-trap 'rc=$?; if [ $rc -ne 0 ]; then log "up.sh failed: stopping what was started (logs kept in .testenv/k8s-logs)"; bash "$K8S_DIR/down.sh" --quiet || true; fi' EXIT
+trap 'rc=$?; if [ $rc -ne 0 ]; then log "up.sh failed: stopping what was started (logs kept in .testenv/k8s-logs)"; bash "$K8S_DIR/down.sh" --quiet --force || true; fi' EXIT
 
 # ---------------------------------------------------------------- certificates
 phase_start "certificates"
@@ -143,7 +168,8 @@ phase_end
 # start NAME CMD...: run a component inside the namespace, detached, logging to logs/NAME.log
 start() {
   local name=$1; shift
-  setsid ip netns exec "$NETNS" "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
+  # 8>&-: the daemons must not inherit (and so keep holding) up.sh's lock
+  setsid ip netns exec "$NETNS" "$@" </dev/null >"$LOGS/$name.log" 2>&1 8>&- &
   echo $! > "$RUN/$name.pid"
 }
 # wait_for NAME SECONDS CMD...: poll CMD until it succeeds; fail naming the component
@@ -365,6 +391,7 @@ require("fs").writeFileSync(file, JSON.stringify(o, null, 2) + "\n");
   ENVSERVE_TEST_K8S_VERSION "v$K8S_VERSION"
 
 trap - EXIT
+flock -u 8; exec 8>&-
 TIMINGS+=("total=$(( $(now_ms) - T_ALL ))")
 print_timings
 log "cluster up: KUBECONFIG=$STATE/admin.kubeconfig (env: .testenv/k8s/env.json)"
