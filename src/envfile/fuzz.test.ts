@@ -8,20 +8,10 @@ import { IssuesError, SourceError } from '../errors.js';
 import { SourceErrorList } from '../lang/index.js';
 import { planEnvFile } from '../plan/from-file.js';
 import { evaluateEnvSource } from './load.js';
+import { mulberry32 } from '../../test/helpers/prng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261121);
 const N = Number(process.env.FUZZ_N ?? 10_000);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const corpus = ['testdata/examples', 'testdata/envfile']
   .flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.envd')).map((f) => readFileSync(`${d}/${f}`, 'utf8')))

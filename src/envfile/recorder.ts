@@ -1,22 +1,12 @@
 // What the env-file builtins record while build() and serve() run: typed intents, nothing more.
 // No builtin talks to a runtime; the planner turns these records into a Plan.
-import type { BaseSpec, PlanWarning, Protocol, ServiceType } from '../plan/types.js';
+import type { EnvSpec, JupyterSpec, PlanWarning, Protocol, ServiceType } from '../plan/types.js';
 
-/** The environment as build() describes it. */
-export interface EnvDraft {
-  base: BaseSpec;
-  jupyter?: { port: number; passwordHash?: string; tokenSet?: boolean; position: string };
+/** The environment as build() describes it: the plan's EnvSpec before naming, with where Jupyter and RStudio were declared. */
+export type EnvDraft = Omit<EnvSpec, 'name' | 'services' | 'jupyter' | 'rstudio'> & {
+  jupyter?: JupyterSpec & { position: string };
   rstudio?: { port: number; position: string };
-  packages: { python: string[]; apt: string[]; r: string[]; conda: string[] };
-  daemons: string[][];
-  commands: Record<string, string>;
-  environment: Record<string, string>;
-  extraPath: string[];
-  entrypoint?: string[];
-  copies: { source: string; target: string }[];
-  shell?: string;
-  pipIndex?: { url: string; extraUrl?: string };
-}
+};
 
 /** `cloud.k8s.ingress(...)`, attached to a Service binding. */
 export interface IngressIntent {

@@ -10,18 +10,7 @@ import { test } from 'node:test';
 import { SourceError, type Position } from '../errors.js';
 import { langHost, langPredeclared } from '../../test/golden.js';
 import { InternalError, SourceErrorList, Thread } from './index.js';
-
-/** mulberry32: a tiny deterministic PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../test/helpers/prng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20260101);
 const N = Number(process.env.FUZZ_N ?? 12000);
