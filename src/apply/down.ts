@@ -6,7 +6,6 @@ import { processStartTime } from './local/proc-net.js';
 import { isAlive, stopRecordedProcess } from './local/processes.js';
 import type { StatusStore } from '../status/store.js';
 import type { EnvStatus } from '../status/types.js';
-import { removeContainer } from './docker/client.js';
 
 /** Whether the envserve process that wrote this state still runs; else why it is stale. */
 export function staleReason(s: EnvStatus, procRoot?: string): string | undefined {
@@ -34,6 +33,7 @@ export async function down(store: StatusStore, log: (line: string) => void, opts
     if (await stopRecordedProcess(p)) log(`stopped process ${p.name} (pid ${p.pid})`);
   }
   if (s.container?.owned) {
+    const { removeContainer } = await import('./docker/client.js');
     const removed = await removeContainer(s.container.id, s.container.engine);
     log(removed ? `removed container ${s.container.name}` : `container ${s.container.name} was already gone`);
   }
@@ -43,7 +43,7 @@ export async function down(store: StatusStore, log: (line: string) => void, opts
 
 /** Containers envserve made for this env file that no state file knows about (killed mid-start). */
 export async function removeLabelledContainers(envFileAbs: string, log: (line: string) => void): Promise<number> {
-  const { dockerClient, engineAddress, LABEL_ENV_FILE } = await import('./docker/client.js');
+  const { dockerClient, engineAddress, removeContainer, LABEL_ENV_FILE } = await import('./docker/client.js');
   const engine = engineAddress();
   if (engine.startsWith('unix://') && !existsSync(engine.slice('unix://'.length))) return 0;
   const docker = dockerClient(engine);

@@ -11,8 +11,8 @@ import type { EnvSpec, HostExposure } from '../../src/plan/types.js';
 import type { ExposureHandle, Runtime } from '../../src/apply/types.js';
 import { FIXTURES } from './cli-helpers.js';
 
-const host = (id: string, hostPort: number, extra: Partial<HostExposure> = {}): HostExposure => ({
-  id, kind: 'host', envPort: 8888, protocol: 'http', position: 'f:1:1', hostPort, listenAddress: '127.0.0.1', ...extra,
+const host = (id: string, hostPort: number, extra: Partial<Omit<HostExposure, 'declaredBy'>> = {}): HostExposure => ({
+  id, kind: 'host', envPort: 8888, protocol: 'http', position: 'f:1:1', declaredBy: 'host.bind', hostPort, listenAddress: '127.0.0.1', ...extra,
 });
 
 test('diff: same spec → nothing, changed → stop + start, gone → stop, new → start; positions do not matter', () => {

@@ -1,9 +1,13 @@
 // envserve's TCP proxy: listens on one address and forwards every connection, byte for byte,
-// to a target. Half-close is passed on (allowHalfOpen), backpressure comes from pipe() (a
-// paused reader when the writer's buffer is full: nothing is buffered without bound), and
+// to a target. Half-close is passed on (allowHalfOpen), and
 // WebSocket upgrades or any other protocol pass through because nothing is parsed.
+// Backpressure: a reader is paused while the other side's write buffer is full, so nothing
+// is buffered without bound.
 import net from 'node:net';
 import type { Endpoint } from '../../status/types.js';
+
+/** Per-connection read buffer for the upstream side (Node's own read size is 64 KiB too). */
+const READ_BUFFER = 64 * 1024;
 
 export interface TcpProxyOptions {
   listen: Endpoint;
@@ -57,16 +61,48 @@ export class TcpProxy {
       client.resetAndDestroy();
       return;
     }
-    const upstream = net.connect({ host: target.address, port: target.port, allowHalfOpen: true, noDelay: true });
+    // Upstream → client (downloads, the bulk direction) reads into one buffer per connection
+    // (onread) instead of a fresh allocation per read: less garbage, flat memory.
+    const buffer = Buffer.allocUnsafe(READ_BUFFER);
+    let upstreamPaused = false;
+    const upstream: net.Socket = net.connect({
+      host: target.address,
+      port: target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: {
+        buffer,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          client.write(buf.subarray(0, n), resumeUpstream);
+          // Written to the kernel at once: the buffer is free again. Otherwise the write still
+          // points into it: stop reading until it is done (this is also the backpressure).
+          if (client.writableLength === 0) return true;
+          upstreamPaused = true;
+          return false;
+        },
+      },
+    });
+    function resumeUpstream(): void {
+      if (upstreamPaused && client.writableLength === 0) {
+        upstreamPaused = false;
+        upstream.resume();
+      }
+    }
     this.track(client);
     this.track(upstream);
     let connected = false;
     upstream.once('connect', () => {
       connected = true;
-      client.pipe(upstream);
-      upstream.pipe(client);
+      // Client → upstream: plain data events, paused while upstream's buffer is full.
+      client.on('data', (d: Buffer) => {
+        if (!upstream.write(d)) client.pause();
+      });
+      upstream.on('drain', () => client.resume());
       client.resume();
     });
+    // FIN is passed on in each direction separately (half-close).
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
     // An error on one side ends the other with a reset, as a direct connection would see it.
     client.on('error', () => upstream.destroyed || upstream.resetAndDestroy());
     upstream.on('error', (err: NodeJS.ErrnoException) => {

@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { down, removeLabelledContainers } from '../../apply/down.js';
 import { StatusStore } from '../../status/store.js';
-import { downK8s } from '../../apply/k8s/runtime.js';
 import { planFromFile } from '../../plan/from-file.js';
 
 export function registerDown(program: Command): void {
@@ -26,6 +25,7 @@ export function registerDown(program: Command): void {
       let removed = 0;
       if (k8s) {
         const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+        const { downK8s } = await import('../../apply/k8s/runtime.js');
         const objs = await downK8s({ ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}), ...(opts.namespace ? { namespace: opts.namespace } : {}) }, plan.env.name);
         for (const o of objs) log(`deleted ${o.kind.toLowerCase()} ${o.metadata.namespace}/${o.metadata.name}`);
         removed = objs.length;

@@ -9,8 +9,6 @@ import { down, staleReason } from '../../apply/down.js';
 import { LocalRuntime } from '../../apply/local/runtime.js';
 import { detectWsl, lanCommands, wslNotes, type WslInfo } from '../../apply/local/wsl.js';
 import { Session } from '../../apply/session.js';
-import { K8sRuntime } from '../../apply/k8s/runtime.js';
-import { parseSelector, parseTarget } from '../../apply/k8s/target.js';
 import type { Runtime } from '../../apply/types.js';
 import { changes, formatStatus } from '../../status/format.js';
 import { StatusStore } from '../../status/store.js';
@@ -77,11 +75,13 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     if (opts.target.startsWith('docker:')) opts.runtime = 'docker';
   }
   if ((opts.target?.startsWith('k8s:') || opts.selector) && opts.runtime === 'local') opts.runtime = 'k8s';
+  // Runtime modules load on demand: dockerode (~30 MB) and the Kubernetes client (~50 MB) would
+  // otherwise sit in the memory of every proxy process.
   const runtime: Runtime =
     opts.runtime === 'k8s'
-      ? k8sRuntime(opts)
+      ? await k8sRuntime(opts)
       : opts.runtime === 'docker'
-      ? new DockerRuntime({ ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target.replace(/^docker:/, '') } : {}), log: say })
+      ? new (await import('../../apply/docker/runtime.js')).DockerRuntime({ ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target.replace(/^docker:/, '') } : {}), log: say })
       : new LocalRuntime({ logDir: store.logDir });
   const wsl = detectWsl(process.env.ENVSERVE_PROC_ROOT || '/proc');
   const session = new Session({
@@ -132,7 +132,9 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
 }
 
 /** The Kubernetes runtime from the CLI flags (KUBECONFIG, --context, -n, --target, --selector, --image). */
-function k8sRuntime(opts: ForegroundOptions): Runtime {
+async function k8sRuntime(opts: ForegroundOptions): Promise<Runtime> {
+  const { K8sRuntime } = await import('../../apply/k8s/runtime.js');
+  const { parseSelector, parseTarget } = await import('../../apply/k8s/target.js');
   if (opts.target && !opts.target.startsWith('k8s:')) throw new UserError(`--target ${opts.target} is not a Kubernetes target`, 'write it as k8s:<namespace>/deployment/<name> or k8s:<namespace>/pod/<name>');
   if (opts.target && opts.selector) throw new UserError('give --target or --selector, not both');
   const target = opts.target ? parseTarget(opts.target) : opts.selector ? { kind: 'selector' as const, labels: parseSelector(opts.selector) } : undefined;
