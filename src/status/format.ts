@@ -44,5 +44,6 @@ export function changes(prev: EnvStatus | undefined, next: EnvStatus): string[] 
     out.push(`process ${p.name}: ${p.state}${p.pid ? ` pid ${p.pid}` : ''}${p.message ? ` (${p.message})` : ''}`);
   }
   if (prev?.container?.state !== next.container?.state && next.container) out.push(`container ${next.container.name}: ${next.container.state ?? '?'}`);
+  for (const n of next.notes) if (!prev?.notes.includes(n)) out.push(`note: ${n}`);
   return out;
 }

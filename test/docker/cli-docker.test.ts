@@ -160,3 +160,24 @@ def serve():
     await c.remove({ force: true });
   }
 });
+
+test('a process the image lacks is reported (the others still run)', async () => {
+  const env = stateDirEnv();
+  const port = await freePort();
+  const file = envDir(`
+def build():
+    base(image="${IMAGE}")
+    runtime.daemon(commands=[["tensorboard", "--logdir", "/logs"], ["testsrv", "http", "0.0.0.0:8080", "still-here"]])
+def serve():
+    host.bind(env_port=8080, host_port=${port}, protocol="http")
+`, 'dockermissing');
+  const up = startCli(['up', '-f', file, '--runtime', 'docker', '--probe-interval', '300'], env);
+  try {
+    await up.waitFor(/note: tensorboard is not installed in this image \(daemon-1 not started\): use an image that has it/, 30000);
+    assert.equal((await httpGetEventually(`http://127.0.0.1:${port}/`)).body, 'still-here /\n');
+  } finally {
+    up.proc.kill('SIGTERM');
+  }
+  assert.equal(await up.exited, 0);
+  assert.deepEqual(await containersFor(file), []);
+});

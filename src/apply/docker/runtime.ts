@@ -43,6 +43,7 @@ export class DockerRuntime implements Runtime {
   private targetAddress: string | undefined;
   private listenOverride: string | undefined;
   private readonly notes: string[] = [];
+  private logChecks = 0;
 
   constructor(private readonly opts: DockerRuntimeOptions = {}) {}
 
@@ -202,6 +203,11 @@ export class DockerRuntime implements Runtime {
 
   async refresh(): Promise<boolean> {
     if (!this.container) return false;
+    const notesBefore = this.notes.length;
+    if (this.container.owned && this.logChecks < 5) {
+      this.logChecks++;
+      await this.noteMissingCommands();
+    }
     let state: string;
     try {
       const info = await this.docker.getContainer(this.container.id).inspect();
@@ -210,9 +216,22 @@ export class DockerRuntime implements Runtime {
       if (statusCode(e) !== 404) return false;
       state = 'removed';
     }
-    const changed = state !== this.container.state;
+    const changed = state !== this.container.state || this.notes.length !== notesBefore;
     this.container.state = state;
     return changed;
+  }
+
+  /** The container command says on stderr which processes the image lacks (jupyter, ...): show it. */
+  private async noteMissingCommands(): Promise<void> {
+    try {
+      const buf = (await this.docker.getContainer(this.container!.id).logs({ stdout: false, stderr: true, tail: 50 })) as unknown as Buffer;
+      for (const m of buf.toString('latin1').matchAll(/envserve: ([^\n]*is not installed in this image[^\n]*)/g)) {
+        const note = `${m[1]!.trim()}: use an image that has it (--image)`;
+        if (!this.notes.includes(note)) this.notes.push(note);
+      }
+    } catch {
+      /* logs are a nicety */
+    }
   }
 
   async stopEnvironment(): Promise<void> {

@@ -1,6 +1,7 @@
 // Who holds a TCP port, from /proc (Linux): /proc/net/tcp{,6} give the listening socket's inode,
 // /proc/<pid>/fd/* links "socket:[inode]" name the process. The /proc root is injectable for tests.
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface TcpListener {
@@ -127,9 +128,18 @@ export function processStartTime(pid: number, procRoot = '/proc'): number | unde
 
 /** Who listens on this port (any address), e.g. "pid 4242 (python3 -m http.server 1234)". */
 export function describePortHolder(port: number, procRoot = '/proc'): string | undefined {
+  if (!existsSync(join(procRoot, 'net', 'tcp'))) return lsofPortHolder(port);
   for (const l of listTcpListeners(procRoot).filter((l) => l.port === port)) {
     const p = processOfInode(l.inode, procRoot);
     if (p) return `pid ${p.pid} (${p.command})`;
   }
   return undefined;
+}
+
+/** Without /proc (macOS): ask lsof, which macOS ships. */
+function lsofPortHolder(port: number): string | undefined {
+  const r = spawnSync('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-Fpc'], { encoding: 'utf8', timeout: 3000 });
+  const pid = /^p(\d+)$/m.exec(r.stdout ?? '')?.[1];
+  const cmd = /^c(.+)$/m.exec(r.stdout ?? '')?.[1];
+  return pid ? `pid ${pid}${cmd ? ` (${cmd})` : ''}` : undefined;
 }
