@@ -9,10 +9,11 @@ import type { StatusStore } from '../status/store.js';
 import type { EnvStatus, ExposureStatus } from '../status/types.js';
 import { isWildcard, urlFor } from './local/ports.js';
 import { processStartTime } from './local/proc-net.js';
-import { Reconciler } from './reconcile.js';
+import { Reconciler, type ExposureDiff } from './reconcile.js';
 import type { Runtime, StartOptions } from './types.js';
 
 export interface SessionOptions extends StartOptions {
+  /** Replaced by updatePlan() when the env file changes. */
   plan: Plan;
   runtime: Runtime;
   store: StatusStore;
@@ -142,6 +143,28 @@ export class Session {
 
   private displayName(e: Exposure): string {
     return this.nameOf(e) ?? `port ${e.envPort}`;
+  }
+
+  /**
+   * The env file changed while running: re-apply its exposures (same → kept, changed → restarted,
+   * gone → stopped). The environment itself (processes, the container and the ports the engine
+   * published) is not restarted: the returned notes say when that would be needed.
+   */
+  async updatePlan(plan: Plan): Promise<{ diff: ExposureDiff; notes: string[] }> {
+    const notes: string[] = [];
+    const before = this.opts.plan;
+    if (this.opts.mode === 'up' && JSON.stringify(before.env) !== JSON.stringify(plan.env)) {
+      notes.push('build() changed: restart envserve up to apply it (the running environment was kept)');
+    }
+    if (this.opts.mode === 'up' && this.opts.runtime.name === 'docker') {
+      // The engine publishes ports when it creates the container: they cannot change in place.
+      if (JSON.stringify(before.exposures) !== JSON.stringify(plan.exposures)) notes.push('the container publishes its ports when created: restart envserve up to apply the new exposures');
+      return { diff: { start: [], stop: [], unchanged: this.exposures.map((e) => e.id) }, notes };
+    }
+    this.opts.plan = plan;
+    const diff = await this.reconciler.apply(this.exposures);
+    await this.tick();
+    return { diff, notes };
   }
 
   /** Stops exposures, then the environment; removes the state file. Idempotent. */

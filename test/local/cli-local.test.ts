@@ -240,3 +240,46 @@ def serve():
 });
 
 void httpGet;
+
+test('editing the env file while serving re-applies exposures: unchanged kept (open connections too), changed restarted, gone stopped', async () => {
+  const env = stateDirEnv();
+  const backend = net.createServer((s) => (s.on('error', () => {}), s.pipe(s))).listen(0, '127.0.0.1');
+  await once(backend, 'listening');
+  const envPort = (backend.address() as net.AddressInfo).port;
+  const [keep, old, moved] = [await freePort(), await freePort(), await freePort()];
+  const { writeFileSync } = await import('node:fs');
+  const file = envDir(`
+def serve():
+    host.bind(env_port=${envPort}, host_port=${keep}, name="keep")
+    host.bind(env_port=${envPort}, host_port=${old}, name="moving")
+`);
+  const up = startCli(['serve', '-f', file], env);
+  try {
+    await up.waitFor(/Press Ctrl-C/);
+    const held = net.connect(keep, '127.0.0.1');
+    await once(held, 'connect');
+    // mtime resolution: make sure the rewrite is seen as a change
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(file, `
+def serve():
+    host.bind(env_port=${envPort}, host_port=${keep}, name="keep")
+    host.bind(env_port=${envPort}, host_port=${moved}, name="moving")
+`);
+    await up.waitFor(/changed: 1 exposure\(s\) started, 1 stopped, 1 unchanged/, 10000);
+    assert.equal(await listening(moved), true);
+    assert.equal(await listening(old), false);
+    // the unchanged exposure's open connection still works
+    held.write('still here');
+    const [d] = await once(held, 'data');
+    assert.equal(String(d), 'still here');
+    held.destroy();
+    // a broken edit keeps the running version
+    writeFileSync(file, 'def serve(:\n');
+    await up.waitFor(/changed but cannot be used/, 10000);
+    assert.equal(await listening(moved), true);
+  } finally {
+    up.proc.kill('SIGTERM');
+    backend.close();
+  }
+  assert.equal(await up.exited, 0);
+});

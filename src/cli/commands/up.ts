@@ -2,6 +2,7 @@
 // stays in the foreground with a live status until Ctrl-C / SIGTERM, then leaves nothing behind.
 // `serve` shares all of this with mode 'serve' (see serve.ts).
 import { Option, type Command } from 'commander';
+import { unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import { planFromFile } from '../../plan/from-file.js';
@@ -99,6 +100,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
   const onSignal = (sig: NodeJS.Signals) => stopRequested(sig);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
   let timer: NodeJS.Timeout | undefined;
+  let reloads: Promise<void> = Promise.resolve();
   try {
     await session.start();
     await session.waitUntilAnswering(mode === 'up' ? 5000 : 1000);
@@ -121,9 +123,31 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     };
     if (runtime instanceof LocalRuntime) runtime.onProcessChange = () => void tick();
     timer = setInterval(() => void tick(), Math.max(100, Number(opts.probeInterval) || 2000));
+    // Edits of the env file are applied while running (exposures only; see Session.updatePlan).
+    // watchFile polls, which also follows editors that replace the file.
+    watchFile(plan.source, { interval: 500 }, (cur, prev) => {
+      if (cur.mtimeMs === prev.mtimeMs) return;
+      reloads = reloads.then(async () => {
+        let next;
+        try {
+          next = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+        } catch (e) {
+          say(`${opts.file} changed but cannot be used (still running the previous version):\n${(e as { format?: () => string }).format?.() ?? String(e)}`);
+          return;
+        }
+        printWarnings(next.warnings);
+        const { diff, notes } = await session.updatePlan(next);
+        const stamp = new Date().toISOString().slice(11, 19);
+        process.stdout.write(`${stamp} ${opts.file} changed: ${diff.start.length} exposure(s) started, ${diff.stop.length} stopped, ${diff.unchanged.length} unchanged\n`);
+        for (const n of notes) process.stdout.write(`${stamp} note: ${n}\n`);
+        await tick();
+      });
+    });
     const sig = await stopSignal;
     say(`${sig}: stopping`);
   } finally {
+    unwatchFile(plan.source);
+    await reloads;
     if (timer) clearInterval(timer);
     await session.stop();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
