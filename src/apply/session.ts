@@ -44,7 +44,11 @@ export class Session {
     }
     await runtime.preflight(plan, this.exposures, this.opts);
     try {
-      if (this.opts.mode === 'up') await runtime.startEnvironment(plan, this.exposures, this.opts);
+      if (this.opts.mode === 'up') {
+        await runtime.startEnvironment(plan, this.exposures, this.opts);
+        // Recorded at once, so `down` finds these processes/the container even if we die next.
+        this.opts.store.write(this.status());
+      }
       await this.reconciler.apply(this.exposures);
       // At start, a failure is not left half-applied: roll everything back.
       if (this.reconciler.failures.size) {
