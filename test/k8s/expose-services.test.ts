@@ -29,7 +29,7 @@ test("the proposal's cloud example: port-forward on 127.0.0.1:1234 and the Clust
     const [pf] = s.byKind('k8s-port-forward');
     const [svc] = s.byKind('k8s-service');
     assert.deepEqual(pf!.listen, { address: '127.0.0.1', port: 1234 });
-    assert.deepEqual(pf!.urls(), ['http://127.0.0.1:1234/']);
+    assert.deepEqual(pf!.urls(), ['http://127.0.0.1:1234/', 'http://127.0.0.1:1234/lab']);
 
     const viaPf = podAnswer(await httpRequest('127.0.0.1', 1234, { path: '/lab' }));
     assert.equal(viaPf.namespace, ns);
