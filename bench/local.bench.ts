@@ -10,7 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 
@@ -107,6 +107,7 @@ async function main() {
     const status = readFileSync(`/proc/${envserve.pid}/status`, 'utf8');
     const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
 
+    console.log(`\nmachine: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine skews latency most)`);
     const gbit = (b: number) => `${((b * 8) / 1e9).toFixed(1)} Gbit/s`;
     console.log(`\nthroughput, 1 connection, ${(BYTES / 1024 ** 3).toFixed(1)} GiB, median of ${RUNS}:`);
     for (const [n, v] of Object.entries(tput)) console.log(`  ${n.padEnd(9)} ${gbit(v)}`);

@@ -181,3 +181,16 @@ def serve():
   assert.equal(await up.exited, 0);
   assert.deepEqual(await containersFor(file), []);
 });
+
+test('an image the engine does not have and cannot pull: exit 2 with a hint, nothing created', async () => {
+  const env = stateDirEnv();
+  const file = envDir(`
+def serve():
+    host.bind(env_port=80, host_port=0)
+`, 'dockernoimage');
+  const r = await runCli(['up', '-f', file, '--runtime', 'docker', '--image', 'localhost/envserve-no-such-image:1'], env);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /image localhost\/envserve-no-such-image:1 is not here and could not be pulled/);
+  assert.match(r.stderr, /hint: pass --image/);
+  assert.deepEqual(await containersFor(file), []);
+});

@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { UserError } from '../../errors.js';
+import { RuntimeFailure, UserError } from '../../errors.js';
 import type { Exposure, HostExposure, Plan } from '../../plan/types.js';
 import type { ContainerRecord, Endpoint } from '../../status/types.js';
 import { checkPortsFree, connectAddress, fmtAddr } from '../local/ports.js';
@@ -95,7 +95,7 @@ export class DockerRuntime implements Runtime {
     const name = containerNameFor(plan);
     const env = Object.entries(plan.env.environment).map(([k, v]) => `${k}=${v}`);
     if (plan.env.extraPath.length) env.push(`PATH=${plan.env.extraPath.join(':')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`);
-    const created = await this.docker.createContainer({
+    const created = await this.engineCall('create the container', () => this.docker.createContainer({
       name,
       Image: image,
       Entrypoint: [],
@@ -104,9 +104,10 @@ export class DockerRuntime implements Runtime {
       Labels: { [LABEL_MANAGED]: 'true', [LABEL_ENV_FILE]: resolve(plan.source), [LABEL_ENV_NAME]: plan.env.name },
       ExposedPorts: exposed,
       HostConfig: { PortBindings: bindings },
-    });
+    }));
     this.container = { id: created.id, name, image, engine: this.engine, owned: true, state: 'created' };
-    await created.start();
+    // (a failed start is rolled back by the session: stopEnvironment removes the container)
+    await this.engineCall('start the container', () => created.start());
     const info = await created.inspect();
     this.container.state = info.State.Status;
     // Map each exposure to the address the engine actually bound (host_port=0 gets one here).
@@ -122,6 +123,16 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  /** Engine refusals are runtime failures (exit 1) with the engine's own words. */
+  private async engineCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const msg = (e as { json?: { message?: string } }).json?.message ?? (e as Error).message;
+      throw new RuntimeFailure(`the engine at ${this.engine} could not ${what}: ${msg}`);
+    }
+  }
+
   private async ensureImage(image: string): Promise<void> {
     try {
       await this.docker.getImage(image).inspect();
@@ -130,12 +141,29 @@ export class DockerRuntime implements Runtime {
       if (statusCode(e) !== 404) throw e;
     }
     this.opts.log?.(`pulling ${image} (use --image to run another image)`);
+    let problem = '';
     try {
       const stream = await this.docker.pull(image);
-      await new Promise<void>((res, rej) => this.docker.modem.followProgress(stream, (err) => (err ? rej(err) : res())));
+      await new Promise<void>((res, rej) =>
+        this.docker.modem.followProgress(
+          stream,
+          (err) => (err ? rej(err) : res()),
+          // Podman reports a failed pull inside the progress stream, not as a stream error.
+          (ev: { error?: string; errorDetail?: { message?: string } }) => void (ev.error && (problem = ev.errorDetail?.message ?? ev.error)),
+        ),
+      );
     } catch (e) {
-      throw new UserError(`image ${image} is not here and could not be pulled: ${(e as Error).message}`, 'pass --image with an image the engine has (docker images)');
+      problem = (e as Error).message;
     }
+    if (!problem) {
+      try {
+        await this.docker.getImage(image).inspect();
+        return;
+      } catch {
+        problem = 'the engine reported no error, but has no such image afterwards';
+      }
+    }
+    throw new UserError(`image ${image} is not here and could not be pulled: ${problem}`, 'pass --image with an image the engine has (docker images)');
   }
 
   async expose(e: Exposure): Promise<ExposureHandle> {

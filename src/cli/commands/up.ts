@@ -3,7 +3,6 @@
 // `serve` shares all of this with mode 'serve' (see serve.ts).
 import { Option, type Command } from 'commander';
 import { unwatchFile, watchFile } from 'node:fs';
-import { resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import { planFromFile } from '../../plan/from-file.js';
 import { down, staleReason } from '../../apply/down.js';
@@ -180,4 +179,3 @@ function lanText(wsl: WslInfo | undefined, s: EnvStatus): string {
   return `${lanCommands(wsl, listenersOf(s)).join('\n')}\n`;
 }
 
-export const envFileAbs = (file: string) => resolve(file);
