@@ -214,7 +214,7 @@ test('a deleted pod stops answering; its replacement is served quickly after it 
   }, 30_000, 20);
   let pod = await readyPod('');
   const delays: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 20; i++) {
     const old = pod;
     await core.deleteNamespacedPod({ name: old.metadata!.name!, namespace: ns });
     pod = await readyPod(old.metadata!.name!);

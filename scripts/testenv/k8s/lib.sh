@@ -72,3 +72,41 @@ print_timings() {
 running() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
 
 in_ns() { ip netns exec "$NETNS" "$@"; }
+
+# ---------------------------------------------------------------- a running cluster
+PKI="$STATE/pki"; RUN="$STATE/run"; LOGS="$STATE/logs"
+ADMIN_KC="$STATE/admin.kubeconfig"
+
+# start NAME CMD...: run a component inside the namespace, detached, logging to logs/NAME.log
+start() {
+  local name=$1; shift
+  # 8>&-: the daemons must not inherit (and so keep holding) up.sh's lock
+  printf '%q ' "$@" > "$RUN/$name.cmd"      # restart.sh starts it again from this
+  setsid ip netns exec "$NETNS" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- &
+  echo $! > "$RUN/$name.pid"
+}
+# wait_for NAME SECONDS CMD...: poll CMD until it succeeds; fail naming the component
+wait_for() {
+  local name=$1 secs=$2; shift 2
+  [ -f "$RUN/$name.check" ] || printf '%q ' "$@" > "$RUN/$name.check"   # for restart.sh
+  local deadline=$(( $(now_ms) + secs * 1000 ))
+  while ! "$@" >/dev/null 2>&1; do
+    if [ -f "$RUN/$name.pid" ] && ! running "$(cat "$RUN/$name.pid")"; then
+      log "$name exited; last lines of its log:"; tail -n 25 "$LOGS/$name.log" >&2 || true
+      die "$name failed to start (log: .testenv/k8s-logs/$name.log)"
+    fi
+    if [ "$(now_ms)" -gt "$deadline" ]; then
+      log "$name: not ready after ${secs}s; last lines of its log:"; tail -n 25 "$LOGS/$name.log" >&2 || true
+      die "$name did not become ready within ${secs}s (log: .testenv/k8s-logs/$name.log)"
+    fi
+    sleep 0.1
+  done
+}
+KUBECTL=(kubectl --kubeconfig "$ADMIN_KC" --request-timeout=20s)
+api_ok() { curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://$NODE_IP:$APISERVER_PORT$1"; }
+node_ready() {
+  [ "$("${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
+}
+no_taints() { [ -z "$("${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.spec.taints}')" ]; }
+proxy_synced() { in_ns iptables -t nat -S KUBE-SERVICES | grep -q 'default/kubernetes'; }
+sa_ready() { "${KUBECTL[@]}" -n "$TEST_NAMESPACE" get serviceaccount default && "${KUBECTL[@]}" -n default get serviceaccount default; }

@@ -77,7 +77,6 @@ WBIN=$(bin_dir kwok "$KWOK_VERSION"); TBIN=$(bin_dir traefik "$TRAEFIK_VERSION")
 
 mkdir -p "$STATE"/{pki,run,logs,etcd}
 echo "$OWNER_PID $STATE" > "$OWNER_FILE"
-PKI="$STATE/pki"; RUN="$STATE/run"; LOGS="$STATE/logs"
 # If anything below fails, stop what was started so no half cluster is left behind.
 trap 'rc=$?; if [ $rc -ne 0 ]; then log "up.sh failed: stopping what was started (logs kept in .testenv/k8s-logs)"; bash "$K8S_DIR/down.sh" --quiet --force || true; fi' EXIT
 
@@ -138,7 +137,6 @@ EOF
 }
 kubeconfig admin admin
 kubeconfig restricted restricted "$TEST_NAMESPACE"
-ADMIN_KC="$STATE/admin.kubeconfig"
 phase_end
 
 # ---------------------------------------------------------------- network namespace
@@ -165,31 +163,6 @@ in_ns sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 in_ns sysctl -qw net.ipv4.ip_forward=1 || true
 phase_end
 
-# start NAME CMD...: run a component inside the namespace, detached, logging to logs/NAME.log
-start() {
-  local name=$1; shift
-  # 8>&-: the daemons must not inherit (and so keep holding) up.sh's lock
-  setsid ip netns exec "$NETNS" "$@" </dev/null >"$LOGS/$name.log" 2>&1 8>&- &
-  echo $! > "$RUN/$name.pid"
-}
-# wait_for NAME SECONDS CMD...: poll CMD until it succeeds; fail naming the component
-wait_for() {
-  local name=$1 secs=$2; shift 2
-  local deadline=$(( $(now_ms) + secs * 1000 ))
-  while ! "$@" >/dev/null 2>&1; do
-    if [ -f "$RUN/$name.pid" ] && ! running "$(cat "$RUN/$name.pid")"; then
-      log "$name exited; last lines of its log:"; tail -n 25 "$LOGS/$name.log" >&2 || true
-      die "$name failed to start (log: .testenv/k8s-logs/$name.log)"
-    fi
-    if [ "$(now_ms)" -gt "$deadline" ]; then
-      log "$name: not ready after ${secs}s; last lines of its log:"; tail -n 25 "$LOGS/$name.log" >&2 || true
-      die "$name did not become ready within ${secs}s (log: .testenv/k8s-logs/$name.log)"
-    fi
-    sleep 0.1
-  done
-}
-KUBECTL=(kubectl --kubeconfig "$ADMIN_KC" --request-timeout=20s)
-api_ok() { curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://$NODE_IP:$APISERVER_PORT$1"; }
 
 # ---------------------------------------------------------------- etcd
 phase_start "etcd"
@@ -318,11 +291,7 @@ start kwok "$WBIN/kwok" --kubeconfig="$ADMIN_KC" --manage-all-nodes=true \
   --server-address="$NODE_IP:$KWOK_NODE_PORT" \
   --tls-cert-file="$PKI/kubelet.crt" --tls-private-key-file="$PKI/kubelet.key" \
   --enable-crds=PortForward,ClusterExec
-node_ready() {
-  [ "$("${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
-}
 wait_for kwok 60 node_ready
-no_taints() { [ -z "$("${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.spec.taints}')" ]; }
 wait_for kube-controller-manager 60 no_taints
 phase_end
 
@@ -334,7 +303,6 @@ start kube-proxy "$KBIN/kube-proxy" --kubeconfig="$ADMIN_KC" --proxy-mode=iptabl
   --conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
   --healthz-bind-address=127.0.0.1:10256 --metrics-bind-address=127.0.0.1:10249 \
   --iptables-sync-period=30s --iptables-min-sync-period=0s --v=1
-proxy_synced() { in_ns iptables -t nat -S KUBE-SERVICES | grep -q 'default/kubernetes'; }
 wait_for kube-proxy 60 proxy_synced
 phase_end
 
@@ -347,7 +315,7 @@ start traefik env KUBECONFIG="$ADMIN_KC" "$TBIN/traefik" \
   --providers.kubernetesingress=true \
   --providers.kubernetesingress.ingressendpoint.ip="$NODE_IP" \
   --providers.kubernetesingress.throttleduration=0s \
-  --log.level=INFO --accesslog=false
+  --log.level=INFO --log.nocolor=true --accesslog=false
 wait_for traefik 60 in_ns curl -sf http://127.0.0.1:9000/ping
 phase_end
 
@@ -362,7 +330,6 @@ phase_end
 
 # ---------------------------------------------------------------- ready for workloads
 phase_start "default service account"
-sa_ready() { "${KUBECTL[@]}" -n "$TEST_NAMESPACE" get serviceaccount default && "${KUBECTL[@]}" -n default get serviceaccount default; }
 wait_for kube-controller-manager 60 sa_ready
 phase_end
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Restarts one component of the running test cluster with the same command line, and waits until
+# it is ready again (the same check up.sh used). For tests of what envserve does when, e.g., the
+# API server goes away. Prints how long the component was down, in ms, on stdout.
+#
+#   bash scripts/testenv/k8s/restart.sh kube-apiserver [--kill]   (--kill: SIGKILL, no graceful stop)
+#
+# Components: etcd kube-apiserver kube-controller-manager kube-scheduler kwok kube-proxy traefik
+#             test-lb-controller pod-backer
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+NAME="${1:-}"; SIG=TERM
+[ "${2:-}" = "--kill" ] && SIG=KILL
+[ -n "$NAME" ] || die "usage: restart.sh COMPONENT [--kill]"
+[ -f "$RUN/$NAME.cmd" ] && [ -f "$RUN/$NAME.pid" ] || die "restart.sh: no running test cluster component '$NAME' (is the cluster up?)"
+
+T0=$(now_ms)
+pid=$(cat "$RUN/$NAME.pid")
+if running "$pid"; then
+  kill "-$SIG" "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do running "$pid" || break; sleep 0.1; done
+  if running "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  for _ in $(seq 50); do running "$pid" || break; sleep 0.1; done
+  running "$pid" && die "restart.sh: $NAME (pid $pid) does not stop"
+fi
+rm -f "$RUN/$NAME.ready"
+log "restart: $NAME stopped after $(( $(now_ms) - T0 )) ms; starting it again"
+eval "cmd=($(cat "$RUN/$NAME.cmd"))"
+# shellcheck disable=SC2154
+start "$NAME" "${cmd[@]}"
+eval "check=($(cat "$RUN/$NAME.check"))"
+wait_for "$NAME" 90 "${check[@]}"
+ms=$(( $(now_ms) - T0 ))
+log "restart: $NAME ready again, $ms ms after it was stopped"
+echo "$ms"
