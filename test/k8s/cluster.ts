@@ -218,3 +218,58 @@ export async function waitPodReady(core: k8s.CoreV1Api, namespace: string, name:
     return p;
   }, timeoutMs);
 }
+
+/**
+ * A long-lived node process inside the namespace that polls pod addresses on request, so that
+ * timing a pod's first answer does not include starting a process. waitServed(ip, port, text)
+ * resolves with the ms from the call until an HTTP GET / on ip:port answered with a body
+ * containing text (polling every 5 ms, up to timeoutMs).
+ */
+export class NetnsProber {
+  private child;
+  private buf = '';
+  private waiters = new Map<number, (v: { ms?: number; error?: string }) => void>();
+  private next = 1;
+  constructor(netns: string) {
+    const script = `
+      const net = require('net');
+      let buf = '';
+      process.stdin.on('data', (d) => {
+        buf += d; let i;
+        while ((i = buf.indexOf('\\n')) >= 0) { const q = JSON.parse(buf.slice(0, i)); buf = buf.slice(i + 1); probe(q); }
+      });
+      function probe(q) {
+        const t0 = Date.now();
+        const go = () => {
+          const s = net.connect(q.port, q.ip); let b = '';
+          const retry = () => { s.destroy(); if (Date.now() - t0 > q.timeoutMs) out({ id: q.id, error: 'timeout: ' + b.slice(0, 100) }); else setTimeout(go, 5); };
+          s.on('connect', () => s.write('GET / HTTP/1.0\\r\\n\\r\\n'));
+          s.on('data', (d) => { b += d; });
+          s.on('end', () => { if (b.includes(q.text)) out({ id: q.id, ms: Date.now() - t0 }); else retry(); });
+          s.on('error', retry);
+        };
+        go();
+      }
+      function out(o) { process.stdout.write(JSON.stringify(o) + '\\n'); }`;
+    this.child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (d: string) => {
+      this.buf += d;
+      let i;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const r = JSON.parse(this.buf.slice(0, i));
+        this.buf = this.buf.slice(i + 1);
+        this.waiters.get(r.id)?.(r);
+        this.waiters.delete(r.id);
+      }
+    });
+  }
+  waitServed(ip: string, port: number, text: string, timeoutMs = 5000): Promise<number> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiters.set(id, (r) => (r.error ? reject(new Error(`${ip}:${port} (${text}): ${r.error}`)) : resolve(r.ms!)));
+      this.child.stdin.write(JSON.stringify({ id, ip, port, text, timeoutMs }) + '\n');
+    });
+  }
+  close(): void { this.child.kill(); }
+}

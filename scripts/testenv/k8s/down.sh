@@ -71,8 +71,8 @@ if ip netns list 2>/dev/null | grep -qw "$NETNS"; then
 fi
 
 # 3. host side: the veth goes with the namespace, and the LB route with the veth; make sure.
-ip link show "$VETH_HOST" >/dev/null 2>&1 && ip link del "$VETH_HOST"
-ip route show "$LB_POOL" 2>/dev/null | grep -q . && ip route del "$LB_POOL"
+ip link show "$VETH_HOST" >/dev/null 2>&1 && { ip link del "$VETH_HOST" 2>/dev/null || true; }
+ip route show "$LB_POOL" 2>/dev/null | grep -q . && { ip route del "$LB_POOL" 2>/dev/null || true; }
 # iproute2 made /run/netns a mount point when the first namespace was added; drop it if empty.
 if mountpoint -q /run/netns 2>/dev/null && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
   umount /run/netns 2>/dev/null || true
