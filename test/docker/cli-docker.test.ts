@@ -6,7 +6,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { FIXTURES, envDir, freePort, httpGetEventually, listening, runCli, startCli, stateDirEnv } from '../local/cli-helpers.js';
+import { FIXTURES, envDir, freePort, httpGetEventually, listening, runCli, startCli, stateDirEnv, waitPortFree } from '../local/cli-helpers.js';
 
 const IMAGE = process.env.ENVSERVE_TEST_IMAGE ?? '';
 let docker: Docker;
@@ -25,6 +25,7 @@ async function containersFor(file: string) {
 test("the proposal's host example in a container: Jupyter (the image's stand-in) answers on 127.0.0.1:1234, the hash reaches its command line", async () => {
   const env = stateDirEnv();
   const file = join(FIXTURES, 'seed-host/build.envd');
+  await waitPortFree(1234);
   const up = startCli(['up', '-f', file, '--runtime', 'docker', '--image', IMAGE], env);
   try {
     await up.waitFor(/Press Ctrl-C/, 30000);

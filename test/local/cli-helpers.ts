@@ -133,3 +133,15 @@ export function isPidAlive(pid: number): boolean {
 export function stateDirEnv(): NodeJS.ProcessEnv {
   return { ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')) };
 }
+
+/**
+ * Waits until nothing listens on the port: the proposal's examples all use 1234, and another
+ * suite's test (k8s port-forward) may still hold it when test files run in parallel.
+ */
+export async function waitPortFree(port: number, ms = 60000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (await listening(port)) {
+    if (Date.now() > deadline) throw new Error(`port ${port} is still in use after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { delimiter, join } from 'node:path';
 import {
-  FIXTURES, REPO, envDir, freePort, httpGet, httpGetEventually, isPidAlive, listening, runCli, startCli, stateDirEnv,
+  FIXTURES, REPO, envDir, freePort, httpGet, httpGetEventually, isPidAlive, listening, runCli, startCli, stateDirEnv, waitPortFree,
 } from './cli-helpers.js';
 
 const withFakeJupyter = (env: NodeJS.ProcessEnv) => ({ ...env, PATH: `${join(FIXTURES, 'bin')}${delimiter}${process.env.PATH}` });
@@ -18,6 +18,7 @@ async function statusJson(file: string, env: NodeJS.ProcessEnv) {
 test("the proposal's host example: Jupyter (a stand-in on PATH) answers on 127.0.0.1:1234 with the password hash, never the password", async () => {
   const env = withFakeJupyter(stateDirEnv());
   const file = join(FIXTURES, 'seed-host/build.envd');
+  await waitPortFree(1234);
   const up = startCli(['up', '-f', file], env);
   try {
     await up.waitFor(/Press Ctrl-C/);
@@ -45,6 +46,7 @@ test("the proposal's host example: Jupyter (a stand-in on PATH) answers on 127.0
 test('without jupyter installed, up says so and still exposes the port', async () => {
   const env = { ...stateDirEnv(), PATH: '/usr/bin:/bin' };
   const file = join(FIXTURES, 'seed-host/build.envd');
+  await waitPortFree(1234);
   const up = startCli(['up', '-f', file], env);
   try {
     await up.waitFor(/Press Ctrl-C/);
@@ -59,6 +61,7 @@ test('without jupyter installed, up says so and still exposes the port', async (
 test('examples/local (the README main job): python http.server bound to 127.0.0.1:8888 answers on 1234', async () => {
   const env = stateDirEnv();
   const file = join(REPO, 'examples/local/build.envd');
+  await waitPortFree(1234);
   const up = startCli(['up', '-f', file], env);
   let daemonPid = 0;
   try {
