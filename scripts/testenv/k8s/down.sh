@@ -3,7 +3,7 @@
 # namespace (with the iptables rules, routes and veth pair that live in it), the host route to
 # the LoadBalancer pool and .testenv/k8s/. The last run's logs are kept in .testenv/k8s-logs/.
 #
-#   bash scripts/testenv/k8s/down.sh [--quiet] [--force]
+#   [ENVSERVE_TESTENV_SLOT=N] bash scripts/testenv/k8s/down.sh [--quiet] [--force]
 #
 # A cluster whose owner (see up.sh) is another live process is left alone unless --force.
 set -uo pipefail
@@ -82,7 +82,7 @@ rm -f "$OWNER_FILE"
 
 # 4. state: keep the logs for diagnosis, remove the rest
 if [ -d "$STATE" ]; then
-  if [ -d "$STATE/logs" ]; then rm -rf "$REPO_ROOT/.testenv/k8s-logs"; mv "$STATE/logs" "$REPO_ROOT/.testenv/k8s-logs"; fi
+  if [ -d "$STATE/logs" ]; then rm -rf "$KEPT_LOGS"; mv "$STATE/logs" "$KEPT_LOGS"; fi
   rm -rf "$STATE"
 fi
 say "down in $(awk "BEGIN{printf \"%.1f\", ($(now_ms) - $T0)/1000}") s"

@@ -15,19 +15,29 @@ export GOTOOLCHAIN=local
 export GOFLAGS="-buildvcs=false -mod=mod"
 export CGO_ENABLED=0
 
+# Slot: several independent clusters on one machine (other checkouts, a developer's long-lived
+# cluster next to CI-like test runs). Slot 0 is the default; slot N (1..50) gets its own state
+# directory, namespace, veth names and addresses.
+SLOT="${ENVSERVE_TESTENV_SLOT:-0}"
+case "$SLOT" in ''|*[!0-9]*) echo "ENVSERVE_TESTENV_SLOT must be a number 0..50" >&2; exit 2 ;; esac
+[ "$SLOT" -le 50 ] || { echo "ENVSERVE_TESTENV_SLOT must be a number 0..50" >&2; exit 2; }
+SFX=""; [ "$SLOT" = 0 ] || SFX="-$SLOT"
+
 # The running cluster's state (relative to the repo root; .testenv/ is git-ignored).
-STATE="$REPO_ROOT/.testenv/k8s"
+STATE="$REPO_ROOT/.testenv/k8s$SFX"
+KEPT_LOGS="$REPO_ROOT/.testenv/k8s$SFX-logs"     # the last run's logs, kept by down.sh
+STATE_REL=".testenv/k8s$SFX"; KEPT_LOGS_REL=".testenv/k8s$SFX-logs"
 
 # Network layout. Everything but the /30 on the veth pair exists only inside the namespace.
-NETNS="${ENVSERVE_TESTENV_NETNS:-envserve-k8s}"
-VETH_HOST="${NETNS:0:8}-h"        # interface names are at most 15 characters
-VETH_NS="${NETNS:0:8}-n"
-HOST_IP=10.250.0.1                # host side of the veth pair
-NODE_IP=10.250.0.2                # namespace side: the node's address, API server, NodePorts, Ingress
+NETNS="envserve-k8s$SFX"
+VETH_HOST="envserve$SFX-h"        # interface names are at most 15 characters
+VETH_NS="envserve$SFX-n"
+HOST_IP=10.250.$((SLOT * 2)).1    # host side of the veth pair
+NODE_IP=10.250.$((SLOT * 2)).2    # namespace side: the node's address, API server, NodePorts, Ingress
 POD_CIDR=10.244.0.0/24            # pod IPs (KWOK --cidr); routed "local" inside the namespace
 SERVICE_CIDR=10.96.0.0/16         # ClusterIPs; routed "local" inside the namespace
 KUBERNETES_SVC_IP=10.96.0.1       # the first address of SERVICE_CIDR (the "kubernetes" Service)
-LB_POOL=10.250.1.0/28             # LoadBalancer addresses; routed "local" inside the namespace,
+LB_POOL=10.250.$((SLOT * 2 + 1)).0/28 # LoadBalancer addresses; routed "local" inside the namespace,
                                   # and from the host only through the veth (to the namespace)
 NODEPORT_RANGE=30000-32767
 APISERVER_PORT=6443
@@ -93,11 +103,11 @@ wait_for() {
   while ! "$@" >/dev/null 2>&1; do
     if [ -f "$RUN/$name.pid" ] && ! running "$(cat "$RUN/$name.pid")"; then
       log "$name exited; last lines of its log:"; tail -n 25 "$LOGS/$name.log" >&2 || true
-      die "$name failed to start (log: .testenv/k8s-logs/$name.log)"
+      die "$name failed to start (log: $KEPT_LOGS_REL/$name.log)"
     fi
     if [ "$(now_ms)" -gt "$deadline" ]; then
       log "$name: not ready after ${secs}s; last lines of its log:"; tail -n 25 "$LOGS/$name.log" >&2 || true
-      die "$name did not become ready within ${secs}s (log: .testenv/k8s-logs/$name.log)"
+      die "$name did not become ready within ${secs}s (log: $KEPT_LOGS_REL/$name.log)"
     fi
     sleep 0.1
   done

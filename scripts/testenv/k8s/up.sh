@@ -4,7 +4,10 @@
 # LoadBalancer controller and the pod backer, all inside the network namespace $NETNS.
 # Builds missing components first (see build.sh). Writes .testenv/k8s/env.json.
 #
-#   bash scripts/testenv/k8s/up.sh        (run as root; cleans a previous run first)
+#   [ENVSERVE_TESTENV_SLOT=N] bash scripts/testenv/k8s/up.sh   (as root; cleans a stale previous run first)
+#
+# ENVSERVE_TESTENV_SLOT=N (1..50) runs an independent cluster next to the default one (slot 0):
+# state in .testenv/k8s-N/, namespace envserve-k8s-N, addresses 10.250.(2N).0/30, LB 10.250.(2N+1).0/28.
 #
 # The cluster belongs to the process that runs up.sh (its parent; ENVSERVE_TESTENV_OWNER_PID
 # overrides). While that process lives, another up.sh waits for it (up to ENVSERVE_TESTENV_WAIT
@@ -78,7 +81,7 @@ WBIN=$(bin_dir kwok "$KWOK_VERSION"); TBIN=$(bin_dir traefik "$TRAEFIK_VERSION")
 mkdir -p "$STATE"/{pki,run,logs,etcd}
 echo "$OWNER_PID $STATE" > "$OWNER_FILE"
 # If anything below fails, stop what was started so no half cluster is left behind.
-trap 'rc=$?; if [ $rc -ne 0 ]; then log "up.sh failed: stopping what was started (logs kept in .testenv/k8s-logs)"; bash "$K8S_DIR/down.sh" --quiet --force || true; fi' EXIT
+trap 'rc=$?; if [ $rc -ne 0 ]; then log "up.sh failed: stopping what was started (logs kept in $KEPT_LOGS_REL)"; bash "$K8S_DIR/down.sh" --quiet --force || true; fi' EXIT
 
 # ---------------------------------------------------------------- certificates
 phase_start "certificates"
@@ -355,10 +358,11 @@ require("fs").writeFileSync(file, JSON.stringify(o, null, 2) + "\n");
   ENVSERVE_TEST_INGRESS_ADDRESS "$NODE_IP:$INGRESS_HTTP_PORT" \
   ENVSERVE_TEST_INGRESS_CLASS traefik \
   ENVSERVE_TEST_LB_POOL "$LB_POOL" \
-  ENVSERVE_TEST_K8S_VERSION "v$K8S_VERSION"
+  ENVSERVE_TEST_K8S_VERSION "v$K8S_VERSION" \
+  ENVSERVE_TESTENV_SLOT "$SLOT"
 
 trap - EXIT
 flock -u 8; exec 8>&-
 TIMINGS+=("total=$(( $(now_ms) - T_ALL ))")
 print_timings
-log "cluster up: KUBECONFIG=$STATE/admin.kubeconfig (env: .testenv/k8s/env.json)"
+log "cluster up (slot $SLOT): KUBECONFIG=$STATE/admin.kubeconfig (env: $STATE_REL/env.json)"
