@@ -18,6 +18,9 @@ mkdir -p "$CACHE/bin" "$CACHE/src" "$GOMODCACHE" "$GOCACHE"
 # One build at a time per cache (two test runs starting together must not race).
 exec 9>"$CACHE/build.lock"
 flock 9
+# Half-built output of an interrupted or failed build (only one build runs at a time).
+rm -rf "$CACHE"/bin/.tmp.*
+trap 'rm -rf "$CACHE"/bin/.tmp.*' EXIT
 
 # finish COMPONENT VERSION TMPDIR: make the built binaries visible atomically.
 finish() {
