@@ -48,6 +48,12 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// The k8s scripts can run several clusters side by side (ENVSERVE_TESTENV_SLOT=N → .testenv/k8s-N).
+function envFileOf(suite) {
+  const slot = suite.name === 'k8s' ? process.env.ENVSERVE_TESTENV_SLOT : undefined;
+  return `.testenv/${suite.name}${slot && slot !== '0' ? `-${slot}` : ''}/env.json`;
+}
+
 function sh(script) {
   console.log(`run-tests: bash ${script}`);
   return spawnSync('bash', [script], { stdio: 'inherit' }).status ?? 1;
@@ -62,7 +68,7 @@ try {
     const up = `scripts/testenv/${s.name}/up.sh`;
     started.push(s); // down.sh also cleans up after a half-started up.sh
     if (sh(up) !== 0) throw new Error(`${up} failed: the ${s.folder} tests need it, so the run fails`);
-    Object.assign(env, JSON.parse(readFileSync(`.testenv/${s.name}/env.json`, 'utf8')));
+    Object.assign(env, JSON.parse(readFileSync(envFileOf(s), 'utf8')));
   }
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit', env });
   status = r.status ?? 1;

@@ -1,12 +1,20 @@
 // Output helpers shared by commands: machine formats on stdout, warnings on stderr.
 import { Option } from 'commander';
-import { stringify as toYaml } from 'yaml';
+import { stringify } from 'yaml';
 import type { PlanWarning } from '../plan/types.js';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
 export function outputOption(): Option {
   return new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table');
+}
+
+/**
+ * YAML that YAML 1.1 readers (kubectl, go-yaml) read back as written: with 1.1 rules, strings
+ * such as "y", "on" or "no" are quoted instead of turning into booleans.
+ */
+export function toYaml(data: unknown): string {
+  return stringify(data, { version: '1.1' });
 }
 
 export function printData(format: Exclude<OutputFormat, 'table'>, data: unknown): void {

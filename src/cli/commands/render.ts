@@ -1,9 +1,8 @@
 // `envserve render`: the Kubernetes YAML for the cloud exposures, ready for `kubectl apply -f -`.
 import type { Command } from 'commander';
-import { stringify as toYaml } from 'yaml';
 import { renderManifests } from '../../apply/k8s/manifests.js';
 import { planFromFile } from '../../plan/from-file.js';
-import { printWarnings } from '../output.js';
+import { printWarnings, toYaml } from '../output.js';
 
 export function registerRender(program: Command): void {
   program
