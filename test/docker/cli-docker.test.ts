@@ -6,7 +6,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { FIXTURES, envDir, freePort, httpGetEventually, listening, runCli, startCli, stateDirEnv, waitPortFree } from '../local/cli-helpers.js';
+import { FIXTURES, envDir, freePort, httpGetEventually, listening, runCli, startCli, stateDirEnv, waitPortFree, assertReleased } from '../local/cli-helpers.js';
 
 const IMAGE = process.env.ENVSERVE_TEST_IMAGE ?? '';
 let docker: Docker;
@@ -47,7 +47,7 @@ test("the proposal's host example in a container: Jupyter (the image's stand-in)
   }
   assert.equal(await up.exited, 0, up.err());
   assert.deepEqual(await containersFor(file), [], 'SIGTERM removes the container');
-  assert.equal(await listening(1234), false);
+  await assertReleased(1234, [up.proc.pid]);
 });
 
 test('down after up (from another terminal) removes the container and the listener', async () => {

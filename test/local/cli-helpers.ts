@@ -145,3 +145,15 @@ export async function waitPortFree(port: number, ms = 60000): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/**
+ * After a stop, the port must not be held by any of `pids`. (Port 1234 is shared with other
+ * suites that may grab it right after we let go, so "nobody listens" would be too strict.)
+ */
+export async function assertReleased(port: number, pids: (number | undefined)[]): Promise<void> {
+  const { listTcpListeners, processOfInode } = await import('../../src/apply/local/proc-net.js');
+  for (const l of listTcpListeners().filter((l) => l.port === port)) {
+    const holder = processOfInode(l.inode)?.pid;
+    if (holder !== undefined && pids.includes(holder)) throw new Error(`port ${port} is still held by pid ${holder}`);
+  }
+}

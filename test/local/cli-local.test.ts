@@ -5,7 +5,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { delimiter, join } from 'node:path';
 import {
-  FIXTURES, REPO, envDir, freePort, httpGet, httpGetEventually, isPidAlive, listening, runCli, startCli, stateDirEnv, waitPortFree,
+  FIXTURES, REPO, envDir, freePort, httpGet, httpGetEventually, isPidAlive, listening, runCli, startCli, stateDirEnv, waitPortFree, assertReleased,
 } from './cli-helpers.js';
 
 const withFakeJupyter = (env: NodeJS.ProcessEnv) => ({ ...env, PATH: `${join(FIXTURES, 'bin')}${delimiter}${process.env.PATH}` });
@@ -39,7 +39,7 @@ test("the proposal's host example: Jupyter (a stand-in on PATH) answers on 127.0
     up.proc.kill('SIGTERM');
   }
   assert.equal(await up.exited, 0);
-  assert.equal(await listening(1234), false);
+  await assertReleased(1234, [up.proc.pid]);
   assert.equal(await listening(8888), false, 'the jupyter stand-in is stopped');
 });
 
@@ -83,7 +83,7 @@ test('examples/local (the README main job): python http.server bound to 127.0.0.
     up.proc.kill('SIGKILL');
   }
   assert.equal(await up.exited, 0, up.err());
-  assert.equal(await listening(1234), false);
+  await assertReleased(1234, [up.proc.pid, daemonPid]);
   assert.equal(isPidAlive(daemonPid), false);
   const after = await statusJson(file, env);
   assert.equal(after.code, 1);
