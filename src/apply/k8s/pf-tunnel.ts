@@ -22,6 +22,24 @@ export interface TunnelEvents {
   close(error?: string): void;
 }
 
+/** One forwarded connection's stream to the pod, whichever protocol carries it. */
+export interface PortStream {
+  readonly isClosed: boolean;
+  /**
+   * How many bytes the local socket may hold unsent before the caller should `pause()` this
+   * stream: 0 for a stream with its own WebSocket; more for a multiplexed one, where pausing
+   * stops every stream of the session.
+   */
+  readonly pauseAt: number;
+  /** Sends bytes to the pod; returns false when the caller should wait for `onDrain`. */
+  write(chunk: Buffer): boolean;
+  onDrain(f: () => void): void;
+  /** Stop / resume delivering the pod's bytes (the local socket is full / drained). */
+  pause(): void;
+  resume(): void;
+  close(): void;
+}
+
 const DATA = 0;
 const ERROR = 1;
 /** Pause reading from the local socket while this much is queued toward the API server. */
@@ -31,7 +49,9 @@ const PING_EVERY_MS = 30_000;
 /** TLS sessions per API server, so each new WebSocket resumes instead of a full handshake. */
 const sessions = new Map<string, Buffer>();
 
-export class Tunnel {
+/** A stream on its own WebSocket (v4.channel.k8s.io): one per forwarded connection. */
+export class Tunnel implements PortStream {
+  readonly pauseAt = 0;
   private portBytesLeft = [2, 2];
   private errorText = '';
   private closed = false;
@@ -55,59 +75,8 @@ export class Tunnel {
 
   /** Opens the WebSocket; rejects with the API server's answer when the upgrade is refused. */
   static async open(client: KubeClient, t: TunnelTarget, ev: TunnelEvents, timeoutMs = 10_000): Promise<Tunnel> {
-    const s = await client.settings();
     const path = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.pod)}/portforward?ports=${t.port}`;
-    const url = client.server.replace(/^http/, 'ws') + path;
-    const key = client.server;
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, ['v4.channel.k8s.io'], {
-        headers: s.headers,
-        ca: s.ca,
-        cert: s.cert,
-        key: s.key,
-        ...(s.rejectUnauthorized !== undefined && { rejectUnauthorized: s.rejectUnauthorized }),
-        ...(s.servername !== undefined && { servername: s.servername }),
-        perMessageDeflate: false,
-        skipUTF8Validation: true,
-        handshakeTimeout: timeoutMs,
-        maxPayload: 64 << 20,
-        // A zero mask is a valid mask and lets ws skip XOR-ing every byte we send.
-        generateMask: (mask: Buffer) => mask.fill(0),
-        createConnection: ((opts: tls.ConnectionOptions & net.NetConnectOpts) => {
-          if (!url.startsWith('wss:')) return net.connect(opts);
-          const sock = tls.connect({ ...opts, servername: s.servername ?? (net.isIP(opts.host ?? '') ? undefined : opts.host), session: sessions.get(key) });
-          sock.on('session', (sess: Buffer) => sessions.set(key, sess));
-          return sock;
-        }) as never,
-      });
-      let settled = false;
-      ws.once('open', () => {
-        settled = true;
-        ws.removeAllListeners('unexpected-response');
-        resolve(new Tunnel(ws, ev));
-      });
-      ws.once('unexpected-response', (_req, res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          settled = true;
-          let msg = Buffer.concat(chunks).toString().trim();
-          try {
-            msg = (JSON.parse(msg) as { message?: string }).message ?? msg;
-          } catch {
-            // plain text
-          }
-          reject(new TunnelRefused(res.statusCode ?? 0, msg || `HTTP ${res.statusCode}`));
-          ws.terminate();
-        });
-      });
-      ws.once('error', (e) => {
-        if (!settled) {
-          settled = true;
-          reject(e);
-        }
-      });
-    });
+    return new Tunnel((await openWebSocket(client, path, 'v4.channel.k8s.io', timeoutMs)).ws, ev);
   }
 
   private onMessage(raw: Buffer, isBinary: boolean): void {
@@ -170,6 +139,82 @@ export class Tunnel {
     // Do not wait for the closing handshake: the pod side is done for us.
     setTimeout(() => this.ws.terminate(), 2000).unref();
   }
+}
+
+/**
+ * A WebSocket to the API server at `path` speaking `protocol`, with the client's TLS material and
+ * auth headers; rejects with TunnelRefused (the API server's status and message) when the upgrade
+ * is refused. Resolves with the subprotocol the server chose.
+ */
+export function openWebSocket(client: KubeClient, path: string, protocol: string, timeoutMs = 10_000): Promise<{ ws: WebSocket; protocol: string }> {
+  const url = client.server.replace(/^http/, 'ws') + path;
+  const key = client.server;
+  // ws only accepts RFC 7230 tokens as subprotocols, and "SPDY/3.1+portforward.k8s.io" has a '/':
+  // such a protocol is asked for in the request header directly, and the server's answer is taken
+  // off the response before ws sees it (ws would refuse a protocol it did not ask for).
+  const token = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/.test(protocol);
+  let chosen = '';
+  return client.settings().then((s) => new Promise<{ ws: WebSocket; protocol: string }>((resolve, reject) => {
+    const ws = new WebSocket(url, token ? [protocol] : [], {
+      ...(!token && {
+        finishRequest: (req: import('node:http').ClientRequest) => {
+          req.setHeader('Sec-WebSocket-Protocol', protocol);
+          req.prependListener('upgrade', (res: import('node:http').IncomingMessage) => {
+            chosen = String(res.headers['sec-websocket-protocol'] ?? '');
+            delete res.headers['sec-websocket-protocol'];
+          });
+          req.end();
+        },
+      }),
+      headers: s.headers,
+      ca: s.ca,
+      cert: s.cert,
+      key: s.key,
+      ...(s.rejectUnauthorized !== undefined && { rejectUnauthorized: s.rejectUnauthorized }),
+      ...(s.servername !== undefined && { servername: s.servername }),
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+      handshakeTimeout: timeoutMs,
+      maxPayload: 64 << 20,
+      // A zero mask is a valid mask and lets ws skip XOR-ing every byte we send (so the optional
+      // native `bufferutil` would buy nothing: server frames are not masked either).
+      generateMask: (mask: Buffer) => mask.fill(0),
+      createConnection: ((opts: tls.ConnectionOptions & net.NetConnectOpts) => {
+        const sock = url.startsWith('wss:')
+          ? tls.connect({ ...opts, servername: s.servername ?? (net.isIP(opts.host ?? '') ? undefined : opts.host), session: sessions.get(key) })
+          : net.connect(opts);
+        if (sock instanceof tls.TLSSocket) sock.on('session', (sess: Buffer) => sessions.set(key, sess));
+        return sock;
+      }) as never,
+    });
+    let settled = false;
+    ws.once('open', () => {
+      settled = true;
+      ws.removeAllListeners('unexpected-response');
+      resolve({ ws, protocol: token ? ws.protocol : chosen });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        settled = true;
+        let msg = Buffer.concat(chunks).toString().trim();
+        try {
+          msg = (JSON.parse(msg) as { message?: string }).message ?? msg;
+        } catch {
+          // plain text
+        }
+        reject(new TunnelRefused(res.statusCode ?? 0, msg || `HTTP ${res.statusCode}`));
+        ws.terminate();
+      });
+    });
+    ws.once('error', (e) => {
+      if (!settled) {
+        settled = true;
+        reject(e);
+      }
+    });
+  }));
 }
 
 /** The API server refused the upgrade (pod gone: 404; forbidden: 403; container not running: 500). */

@@ -1,5 +1,7 @@
 // `cloud.k8s.bind(host_port=)`: a local listener whose every connection is carried through the API
-// server to the workload's current Ready pod (one WebSocket stream per connection). It follows the
+// server to the workload's current Ready pod (a stream pair on the pod's multiplexed SPDY-over-
+// WebSocket session, like kubectl, or one WebSocket per connection where the API server does not
+// offer that: pf-spdy.ts). It follows the
 // workload: each new connection asks the pod tracker for the pod, so after a restart or a rollout
 // new connections reach the new pod as soon as it is Ready. A connection that arrives while no pod
 // is Ready waits (capped backoff) and gives up after `waitTimeoutMs` with the reason in status.
@@ -10,7 +12,8 @@ import { EventEmitter, setMaxListeners } from 'node:events';
 import { Backoff, sleep } from './backoff.js';
 import type { KubeClient } from './client.js';
 import type { PodTracker } from './pod-tracker.js';
-import { Tunnel, TunnelRefused } from './pf-tunnel.js';
+import { TunnelRefused, type PortStream } from './pf-tunnel.js';
+import { openPortStream } from './pf-spdy.js';
 
 export interface PortForwardOptions {
   client: KubeClient;
@@ -96,7 +99,7 @@ export class PortForwarder extends EventEmitter {
     const onStop = () => ctl.abort();
     this.abort.signal.addEventListener('abort', onStop, { once: true });
 
-    let tunnel: Tunnel | undefined;
+    let tunnel: PortStream | undefined;
     let replay: Buffer[] | undefined = [];
     let replayBytes = 0;
     let gotBackend = false;
@@ -109,7 +112,7 @@ export class PortForwarder extends EventEmitter {
     const trace = TRACE ? (m: string) => process.stderr.write(`[pf ${id} +${Date.now() - t0}ms] ${m}\n`) : () => undefined;
 
     let streamPod: string | undefined;
-    let abandoned: Tunnel | undefined;
+    let abandoned: PortStream | undefined;
     // A stream to a pod that goes away before answering may hang (the kubelet side does not
     // always close it): resend the request to the next pod instead, as if it had been refused.
     const onPods = () => {
@@ -180,11 +183,11 @@ export class PortForwarder extends EventEmitter {
         }
         let retryable = false;
         try {
-          const t = await Tunnel.open(this.o.client, { namespace: this.o.namespace, pod, port: this.o.remotePort }, {
+          const t: PortStream = await openPortStream(this.o.client, { namespace: this.o.namespace, pod, port: this.o.remotePort }, {
             data: (chunk) => {
               gotBackend = true;
               replay = undefined;
-              if (!sock.write(chunk)) {
+              if (!sock.write(chunk) && sock.writableLength >= t.pauseAt) {
                 t.pause();
                 sock.once('drain', () => t.resume());
               }

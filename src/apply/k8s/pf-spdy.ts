@@ -1,0 +1,400 @@
+// Port-forward streams multiplexed over one WebSocket per pod, as `kubectl port-forward` does since
+// Kubernetes 1.31 (KEP-4006, feature gate PortForwardWebsockets, beta and on by default): asking
+// for the WebSocket subprotocol "SPDY/3.1+portforward.k8s.io" makes the API server open a SPDY/3.1
+// connection to the kubelet and carry its bytes, unchanged, in binary WebSocket messages. Each
+// forwarded connection is then a pair of SPDY streams in that session (an error stream and a data
+// stream, tied by a `requestid` header) — no WebSocket, TLS, authentication or kubelet connection
+// per connection, only two SYN_STREAM frames, which go out together with the client's first bytes.
+//
+// What we implement of SPDY/3.1 is what a port-forward client needs: SYN_STREAM (sent), DATA (both
+// ways), RST_STREAM, PING (answered), GOAWAY, FIN flags; SYN_REPLY, HEADERS, SETTINGS and
+// WINDOW_UPDATE are read and ignored. Header blocks must be zlib streams shared across the session;
+// ours are written as *stored* (uncompressed) deflate blocks, each followed by the empty block of a
+// sync flush, which every inflater accepts, so no compressor state is needed; the headers the kubelet sends back carry nothing we use and are
+// skipped undecoded.
+//
+// Flow control: the kubelet's SPDY implementation (moby/spdystream) has no per-stream windows, so
+// a local socket that stops reading can only be answered by pausing the whole session (kubectl
+// behaves the same). To make that rare, a multiplexed stream lets its local socket buffer up to
+// PAUSE_AT bytes before it pauses the session.
+//
+// Where the API server does not offer the tunnel (older than 1.30, gate off, a proxy in between
+// that does not pass the subprotocol), `openPortStream` falls back to one v4.channel.k8s.io
+// WebSocket per connection (pf-tunnel.ts). ENVSERVE_PF_PROTOCOL=v4 forces that.
+import WebSocket from 'ws';
+import type { KubeClient } from './client.js';
+import { openWebSocket, Tunnel, TunnelRefused, type PortStream, type TunnelEvents, type TunnelTarget } from './pf-tunnel.js';
+
+const PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
+/** Pause reading from the local socket while this much of its data is queued toward the API server. */
+const HIGH_WATER = 1 << 20;
+/** A local socket may hold this much of the pod's data before the session is paused for it. */
+const PAUSE_AT = 1 << 20;
+/** A session with no stream is closed after this long. */
+const IDLE_MS = 30_000;
+const PING_EVERY_MS = 30_000;
+/** After the tunnel was refused where a v4 WebSocket worked, do not ask again for this long. */
+const UNSUPPORTED_MS = 5 * 60_000;
+
+// SPDY/3 frame types and flags.
+const SYN_STREAM = 1;
+const SYN_REPLY = 2;
+const RST_STREAM = 3;
+const PING = 6;
+const GOAWAY = 7;
+const HEADERS = 8;
+const FLAG_FIN = 1;
+const RST_CANCEL = 5;
+
+const forced = process.env.ENVSERVE_PF_PROTOCOL;
+/** Open sessions by API server + namespace + pod (shared by every forward to that pod). */
+const sessions = new Map<string, Promise<SpdySession>>();
+/** API servers where the tunnel was refused but a v4 WebSocket worked, and until when. */
+const unsupported = new Map<string, number>();
+
+/**
+ * A stream to `t.port` of pod `t.pod`: on the pod's multiplexed session when the API server offers
+ * it, else on a WebSocket of its own. Rejects like Tunnel.open (TunnelRefused for 401/403/404...).
+ */
+export async function openPortStream(client: KubeClient, t: TunnelTarget, ev: TunnelEvents): Promise<PortStream> {
+  if (forced === 'v4' || (unsupported.get(client.server) ?? 0) > Date.now()) return Tunnel.open(client, t, ev);
+  const key = `${client.server} ${t.namespace} ${t.pod}`;
+  let session: SpdySession;
+  try {
+    let p = sessions.get(key);
+    if (!p) {
+      p = SpdySession.open(client, t);
+      sessions.set(key, p);
+      p.then(
+        (s) => s.onEnd(() => sessions.get(key) === p && sessions.delete(key)),
+        () => sessions.get(key) === p && sessions.delete(key),
+      );
+    }
+    session = await p;
+  } catch (e) {
+    // Refusals that would refuse a v4 WebSocket alike (auth, no such pod): report as they are.
+    if (forced === 'spdy' || (e instanceof TunnelRefused && [401, 403, 404].includes(e.code))) throw e;
+    const s = await Tunnel.open(client, t, ev);
+    unsupported.set(client.server, Date.now() + UNSUPPORTED_MS);
+    return s;
+  }
+  if (session.isEnded) return openPortStream(client, t, ev); // went away meanwhile: next session
+  return session.stream(t.port, ev);
+}
+
+/** One SPDY session (one WebSocket) to one pod. */
+class SpdySession {
+  private nextId = 1; // client streams are odd
+  private nextRequest = 0;
+  private headerBlockStarted = false;
+  /** Open streams by SPDY stream id (each pair is there twice: data id and error id). */
+  private readonly streams = new Map<number, { s: SpdyStream; error: boolean }>();
+  private readonly pausedBy = new Set<SpdyStream>();
+  private ended = false;
+  private goneAway = false;
+  private readonly endWaiters: (() => void)[] = [];
+  private idle?: NodeJS.Timeout;
+  private readonly pinger: NodeJS.Timeout;
+  // Frame parser state: 8-byte header collected in `head`, then `left` payload bytes.
+  private readonly head = Buffer.alloc(8);
+  private headHave = 0;
+  private left = 0;
+  private data?: { half?: { s: SpdyStream; error: boolean }; fin: boolean };
+  private control?: { type: number; flags: number; buf: Buffer; at: number };
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (raw: Buffer) => this.onBytes(raw));
+    ws.on('close', () => this.end('the port-forward session to the API server closed'));
+    ws.on('error', (e) => this.end(`port-forward session: ${e.message}`));
+    this.pinger = setInterval(() => ws.readyState === WebSocket.OPEN && ws.ping(), PING_EVERY_MS);
+    this.pinger.unref();
+    this.armIdle();
+  }
+
+  static async open(client: KubeClient, t: TunnelTarget): Promise<SpdySession> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.pod)}/portforward`;
+    const { ws, protocol } = await openWebSocket(client, path, PROTOCOL);
+    if (protocol !== PROTOCOL) {
+      ws.terminate();
+      throw new Error(`the API server answered the port-forward tunnel with subprotocol "${protocol}"`);
+    }
+    return new SpdySession(ws);
+  }
+
+  get isEnded(): boolean {
+    return this.ended || this.goneAway;
+  }
+
+  onEnd(f: () => void): void {
+    if (this.isEnded) f();
+    else this.endWaiters.push(f);
+  }
+
+  /** A new stream pair to `port`; the SYN_STREAMs are sent now, the pod is dialed by the kubelet. */
+  stream(port: number, ev: TunnelEvents): SpdyStream {
+    clearTimeout(this.idle);
+    const errorId = this.nextId;
+    const dataId = errorId + 2;
+    this.nextId += 4;
+    const req = String(this.nextRequest++);
+    const s = new SpdyStream(this, dataId, errorId, ev);
+    this.streams.set(errorId, { s, error: true });
+    this.streams.set(dataId, { s, error: false });
+    // As kubectl: the error stream is only read, so it is half-closed (empty DATA with FIN) at once.
+    const frames = [
+      this.synStream(errorId, [['streamtype', 'error'], ['port', String(port)], ['requestid', req]]),
+      dataFrame(errorId, FLAG_FIN, EMPTY),
+      this.synStream(dataId, [['streamtype', 'data'], ['port', String(port)], ['requestid', req]]),
+    ];
+    this.send(Buffer.concat(frames));
+    return s;
+  }
+
+  /** Queues bytes on the WebSocket; `done` runs once they are handed to the socket. */
+  send(frame: Buffer, done?: () => void): void {
+    if (this.ended) return done?.();
+    this.ws.send(frame, { binary: true }, done);
+  }
+
+  /** The stream pair is done with on our side (finished, or closed locally). */
+  forget(s: SpdyStream): void {
+    this.streams.delete(s.dataId);
+    this.streams.delete(s.errorId);
+    this.setPaused(s, false);
+    if (this.streams.size === 0) this.armIdle();
+  }
+
+  setPaused(s: SpdyStream, paused: boolean): void {
+    const was = this.pausedBy.size > 0;
+    if (paused) this.pausedBy.add(s);
+    else this.pausedBy.delete(s);
+    const now = this.pausedBy.size > 0;
+    if (now && !was) this.ws.pause();
+    else if (!now && was) this.ws.resume();
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (this.streams.size === 0) {
+        this.goneAway = true; // no new streams here; close
+        this.ws.close(1000);
+        setTimeout(() => this.ws.terminate(), 2000).unref();
+      }
+    }, IDLE_MS);
+    this.idle.unref();
+  }
+
+  private end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.pinger);
+    clearTimeout(this.idle);
+    for (const { s } of [...this.streams.values()]) s.finish(reason);
+    this.streams.clear();
+    for (const f of this.endWaiters.splice(0)) f();
+  }
+
+  /** SYN_STREAM with its header block as a stored deflate block (after the zlib header, first time). */
+  private synStream(id: number, headers: [string, string][]): Buffer {
+    let n = 4;
+    for (const [k, v] of headers) n += 8 + Buffer.byteLength(k) + Buffer.byteLength(v);
+    const zhead = this.headerBlockStarted ? 0 : 2;
+    this.headerBlockStarted = true;
+    const f = Buffer.alloc(8 + 10 + zhead + 5 + n + 5);
+    f.writeUInt16BE(0x8003, 0); // control frame, version 3
+    f.writeUInt16BE(SYN_STREAM, 2);
+    f.writeUInt32BE(f.length - 8, 4); // flags 0, length
+    f.writeUInt32BE(id, 8);
+    // associated stream 0, priority 0, slot 0: bytes 12..17 are zero
+    let at = 18;
+    if (zhead) {
+      f[at++] = 0x78; // zlib header: deflate, 32K window, no preset dictionary
+      f[at++] = 0x01;
+    }
+    f[at++] = 0x00; // stored block, not final
+    f.writeUInt16LE(n, at);
+    f.writeUInt16LE(~n & 0xffff, at + 2);
+    at += 4;
+    f.writeUInt32BE(headers.length, at);
+    at += 4;
+    for (const [k, v] of headers) {
+      at = f.writeUInt32BE(Buffer.byteLength(k), at);
+      at += f.write(k, at);
+      at = f.writeUInt32BE(Buffer.byteLength(v), at);
+      at += f.write(v, at);
+    }
+    // Then an empty stored block, as a zlib sync flush ends with: inflaters (Go's flate) read the
+    // next block header before they hand out what they have, and this one ends the header block.
+    f.set([0x00, 0x00, 0x00, 0xff, 0xff], at);
+    return f;
+  }
+
+  /** Parses frames from the byte stream; a DATA payload is passed on in the pieces it arrives in. */
+  private onBytes(b: Buffer): void {
+    let i = 0;
+    while (i < b.length) {
+      if (this.left === 0) {
+        const n = Math.min(8 - this.headHave, b.length - i);
+        b.copy(this.head, this.headHave, i, i + n);
+        this.headHave += n;
+        i += n;
+        if (this.headHave < 8) return;
+        this.headHave = 0;
+        this.startFrame();
+        continue;
+      }
+      const n = Math.min(this.left, b.length - i);
+      const piece = b.subarray(i, i + n);
+      i += n;
+      this.left -= n;
+      if (this.data) this.data.half?.s.onData(this.data.half.error, piece);
+      else if (this.control) {
+        piece.copy(this.control.buf, this.control.at);
+        this.control.at += n;
+      }
+      if (this.left === 0) this.endFrame();
+    }
+  }
+
+  private startFrame(): void {
+    const h = this.head;
+    const flags = h[4]!;
+    const length = h.readUInt32BE(4) & 0xffffff;
+    if (h[0]! & 0x80) {
+      this.data = undefined;
+      this.control = { type: h.readUInt16BE(2), flags, buf: Buffer.allocUnsafe(length), at: 0 };
+    } else {
+      this.control = undefined;
+      this.data = { half: this.streams.get(h.readUInt32BE(0) & 0x7fffffff), fin: (flags & FLAG_FIN) !== 0 };
+    }
+    this.left = length;
+    if (length === 0) this.endFrame();
+  }
+
+  private endFrame(): void {
+    if (this.data) {
+      const { half, fin } = this.data;
+      this.data = undefined;
+      if (fin && half) half.s.remoteDone(half.error);
+      return;
+    }
+    const c = this.control!;
+    this.control = undefined;
+    const id = c.buf.length >= 4 ? c.buf.readUInt32BE(0) & 0x7fffffff : 0;
+    switch (c.type) {
+      case SYN_REPLY:
+      case HEADERS: {
+        const half = this.streams.get(id);
+        if (half && c.flags & FLAG_FIN) half.s.remoteDone(half.error);
+        break;
+      }
+      case RST_STREAM: {
+        const half = this.streams.get(id);
+        if (half) half.s.remoteDone(half.error, true);
+        break;
+      }
+      case PING:
+        if (id % 2 === 0) this.send(Buffer.concat([this.head.subarray(0, 8), c.buf])); // the server's: echo
+        break;
+      case GOAWAY:
+        this.goneAway = true; // existing streams go on; new ones open a new session
+        for (const f of this.endWaiters.splice(0)) f();
+        break;
+      default: // SETTINGS, WINDOW_UPDATE, ...: nothing to do
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function dataFrame(id: number, flags: number, payload: Buffer): Buffer {
+  const f = Buffer.allocUnsafe(8 + payload.length);
+  f.writeUInt32BE(id, 0);
+  f.writeUInt32BE(((flags << 24) | payload.length) >>> 0, 4);
+  payload.copy(f, 8);
+  return f;
+}
+
+/** One forwarded connection on a session: the data stream and its error stream. */
+class SpdyStream implements PortStream {
+  readonly pauseAt = PAUSE_AT;
+  private closed = false;
+  private dataDone = false;
+  private errorDone = false;
+  private reset = false;
+  private errorText = '';
+  private queued = 0;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(private readonly session: SpdySession, readonly dataId: number, readonly errorId: number, private readonly ev: TunnelEvents) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  onData(error: boolean, piece: Buffer): void {
+    if (this.closed) return;
+    if (error) this.errorText += piece.toString('utf8');
+    else this.ev.data(piece);
+  }
+
+  /** The kubelet finished (FIN) or reset one of the two streams; the pair ends when both have. */
+  remoteDone(error: boolean, reset = false): void {
+    if (error) this.errorDone = true;
+    else this.dataDone = true;
+    if (reset) this.reset = true;
+    // A reset data stream means the pod side is gone: do not wait for the error stream's FIN.
+    if ((this.dataDone && this.errorDone) || (reset && !error)) this.finish(this.errorText || undefined);
+  }
+
+  finish(error?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.session.forget(this);
+    for (const w of this.drainWaiters.splice(0)) w();
+    this.ev.close(error?.trim() ? error : this.reset && !this.dataDone ? 'the kubelet reset the stream' : undefined);
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.closed) return false;
+    for (let at = 0; at < chunk.length; at += 0xffffff) {
+      const frame = dataFrame(this.dataId, 0, chunk.subarray(at, at + 0xffffff));
+      this.queued += frame.length;
+      this.session.send(frame, () => {
+        this.queued -= frame.length;
+        if (this.queued < HIGH_WATER / 2) for (const w of this.drainWaiters.splice(0)) w();
+      });
+    }
+    return this.queued < HIGH_WATER;
+  }
+
+  onDrain(f: () => void): void {
+    if (this.queued < HIGH_WATER / 2 || this.closed) f();
+    else this.drainWaiters.push(f);
+  }
+
+  pause(): void {
+    if (!this.closed) this.session.setPaused(this, true);
+  }
+
+  resume(): void {
+    this.session.setPaused(this, false);
+  }
+
+  /** Our side is done: reset both streams (the kubelet closes its connection to the pod). */
+  close(): void {
+    if (this.closed) return;
+    const rst = (id: number) => {
+      const f = Buffer.alloc(16);
+      f.writeUInt16BE(0x8003, 0);
+      f.writeUInt16BE(RST_STREAM, 2);
+      f.writeUInt32BE(8, 4);
+      f.writeUInt32BE(id, 8);
+      f.writeUInt32BE(RST_CANCEL, 12);
+      return f;
+    };
+    this.session.send(Buffer.concat([rst(this.dataId), rst(this.errorId)]));
+    this.finish();
+  }
+}
