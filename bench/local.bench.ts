@@ -13,6 +13,7 @@ import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
+import { ensureBuilt } from '../test/local/cli-helpers.js';
 
 const REPO = resolve(import.meta.dirname ?? '.', '..');
 const BYTES = Number(process.env.BENCH_BYTES ?? 4 * 1024 ** 3);
@@ -57,6 +58,7 @@ async function waitPort(port: number, ms = 10000): Promise<void> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
+  ensureBuilt(); // bin/envserve.js runs dist/
   sh('bash', ['scripts/testenv/podman/up.sh']);
   const env = JSON.parse(readFileSync(join(REPO, '.testenv/podman/env.json'), 'utf8')) as Record<string, string>;
   Object.assign(process.env, env);

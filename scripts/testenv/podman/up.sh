@@ -74,6 +74,10 @@ if [ "$(podman image inspect --format '{{index .Labels "envserve.test.key"}}' "$
   rm -rf "$R"
 fi
 
+# Who uses the engine (the calling test runner or benchmark, by PID): down.sh stops it only when
+# no other live user is left, so a benchmark and a test run can share it.
+mkdir -p "$W/users" && touch "$W/users/$PPID"
+
 cat > "$W/env.json" <<J
 {"DOCKER_HOST": "unix://$SOCK", "ENVSERVE_TEST_IMAGE": "$TEST_IMAGE", "ENVSERVE_TESTSRV": "$W/testsrv",
  "CONTAINERS_CONF": "$CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF": "$CONTAINERS_STORAGE_CONF"}
