@@ -143,6 +143,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
       });
     });
     const sig = await stopSignal;
+    busy = true; // no more live lines while stopping
     say(`${sig}: stopping`);
   } finally {
     unwatchFile(plan.source);
