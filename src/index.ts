@@ -7,3 +7,12 @@ export { validatePlan } from './plan/validate.js';
 export { planFromFile, planEnvFile, type PlanOptions } from './plan/from-file.js';
 export { renderManifests } from './apply/k8s/manifests.js';
 export { SourceError, UserError, RuntimeFailure, IssuesError, type Position } from './errors.js';
+
+// Applying a plan: a session drives one runtime (this machine, a container engine, Kubernetes).
+export { Session, type SessionOptions } from './apply/session.js';
+export type { Runtime, ExposureHandle, StartOptions } from './apply/types.js';
+export { LocalRuntime } from './apply/local/runtime.js';
+export { DockerRuntime } from './apply/docker/runtime.js';
+export { K8sRuntime } from './apply/k8s/runtime.js';
+export { TcpProxy } from './apply/local/proxy.js';
+export type * from './status/types.js';

@@ -6,7 +6,7 @@ import { diffExposures, Reconciler } from '../../src/apply/reconcile.js';
 import { describePortHolder, listTcpListeners } from '../../src/apply/local/proc-net.js';
 import { urlFor } from '../../src/apply/local/ports.js';
 import { imageFor } from '../../src/apply/docker/image.js';
-import { containerCommand } from '../../src/apply/docker/command.js';
+import { containerCommand } from '../../src/plan/env-commands.js';
 import type { EnvSpec, HostExposure } from '../../src/plan/types.js';
 import type { ExposureHandle, Runtime } from '../../src/apply/types.js';
 import { FIXTURES } from './cli-helpers.js';

@@ -15,7 +15,7 @@ import type { ExposureHandle, Runtime, StartOptions } from '../types.js';
 import {
   LABEL_ENV_FILE, LABEL_ENV_NAME, LABEL_MANAGED, dockerClient, engineAddress, engineIsLocal, pingEngine, removeContainer, statusCode,
 } from './client.js';
-import { containerCommand } from './command.js';
+import { containerCommand } from '../../plan/env-commands.js';
 import { imageFor } from './image.js';
 
 export interface DockerRuntimeOptions {

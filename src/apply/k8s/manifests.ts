@@ -1,7 +1,7 @@
 // Kubernetes objects for a plan: a Deployment for the environment (when build() names an image),
 // a Service per k8s-service exposure and an Ingress per k8s-ingress exposure. Pure functions:
 // `envserve render` prints them, and the Kubernetes runtime applies the very same objects.
-import { environmentProcesses, shellCommandFor } from '../../plan/env-commands.js';
+import { containerCommand, environmentProcesses } from '../../plan/env-commands.js';
 import type { Exposure, K8sIngressExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
 
 export const MANAGED_BY = 'envserve';
@@ -77,7 +77,9 @@ export function renderDeployment(plan: Plan, namespace: string, defaultImage?: s
   if (!image) return undefined;
   const name = objectName(plan.env.name);
   const labels = { [LABEL_ENV]: plan.env.name };
-  const command = plan.env.entrypoint ?? shellCommandFor(environmentProcesses(plan.env, { listenAddress: '0.0.0.0' }));
+  // Nothing to start and no entrypoint: the image's own command runs.
+  const runs = plan.env.entrypoint?.length || environmentProcesses(plan.env, { listenAddress: '0.0.0.0' }).length > 0;
+  const command = runs ? containerCommand(plan.env) : undefined;
   const env = Object.entries(plan.env.environment).map(([k, v]) => ({ name: k, value: v }));
   const container: Obj = {
     name: 'env',
