@@ -102,6 +102,7 @@ function bulk(port: number, total: number): Promise<number> {
       }
     });
     sock.on('error', reject);
+    sock.on('close', () => got < total && reject(new Error(`bulk: port ${port} closed after ${got} of ${total} bytes`)));
   });
 }
 
@@ -115,6 +116,7 @@ async function setup(port: number, n: number): Promise<number[]> {
       s.on('connect', () => s.write('x'));
       s.once('data', () => { s.destroy(); resolve(); });
       s.on('error', reject);
+      s.on('close', () => reject(new Error(`set-up: port ${port} closed the connection without an answer`)));
     });
     out.push(performance.now() - t0);
   }
@@ -211,6 +213,7 @@ spawnSync('kubectl', ['--kubeconfig', KC, 'delete', 'namespace', ns, '--wait=fal
 
 const widths = [0, 1, 2, 3].map((i) => Math.max(...[['', 'envserve', 'kubectl', 'ratio'], ...rows].map((r) => r[i]!.length)));
 for (const r of [['', 'envserve', 'kubectl', 'ratio'], ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+console.log(`envserve port-forward protocol: ${process.env.ENVSERVE_PF_PROTOCOL === 'v4' ? 'one v4.channel.k8s.io WebSocket per connection (ENVSERVE_PF_PROTOCOL=v4)' : 'SPDY stream pairs multiplexed over one WebSocket per pod (ENVSERVE_PF_PROTOCOL=v4: one WebSocket per connection)'}`);
 console.log(`(same pod, ${new Date().toISOString()}, ${process.env.ENVSERVE_TEST_K8S_VERSION}, 2 cores shared by the cluster, kubectl and envserve)`);
 if (startedCluster) spawnSync('bash', ['scripts/testenv/k8s/down.sh'], { stdio: 'inherit' });
 process.exit(0);

@@ -35,6 +35,8 @@ const IDLE_MS = 30_000;
 const PING_EVERY_MS = 30_000;
 /** After the tunnel was refused where a v4 WebSocket worked, do not ask again for this long. */
 const UNSUPPORTED_MS = 5 * 60_000;
+/** Frames smaller than this wait for the end of the event-loop turn to share a message. */
+const COALESCE_BELOW = 16 * 1024;
 
 // SPDY/3 frame types and flags.
 const SYN_STREAM = 1;
@@ -57,20 +59,10 @@ const unsupported = new Map<string, number>();
  * it, else on a WebSocket of its own. Rejects like Tunnel.open (TunnelRefused for 401/403/404...).
  */
 export async function openPortStream(client: KubeClient, t: TunnelTarget, ev: TunnelEvents): Promise<PortStream> {
-  if (forced === 'v4' || (unsupported.get(client.server) ?? 0) > Date.now()) return Tunnel.open(client, t, ev);
-  const key = `${client.server} ${t.namespace} ${t.pod}`;
+  if (!spdyWanted(client)) return Tunnel.open(client, t, ev);
   let session: SpdySession;
   try {
-    let p = sessions.get(key);
-    if (!p) {
-      p = SpdySession.open(client, t);
-      sessions.set(key, p);
-      p.then(
-        (s) => s.onEnd(() => sessions.get(key) === p && sessions.delete(key)),
-        () => sessions.get(key) === p && sessions.delete(key),
-      );
-    }
-    session = await p;
+    session = await sessionFor(client, t);
   } catch (e) {
     // Refusals that would refuse a v4 WebSocket alike (auth, no such pod): report as they are.
     if (forced === 'spdy' || (e instanceof TunnelRefused && [401, 403, 404].includes(e.code))) throw e;
@@ -80,6 +72,34 @@ export async function openPortStream(client: KubeClient, t: TunnelTarget, ev: Tu
   }
   if (session.isEnded) return openPortStream(client, t, ev); // went away meanwhile: next session
   return session.stream(t.port, ev);
+}
+
+/**
+ * Opens the session to a pod ahead of its first connection (the forward calls this when its
+ * workload moves to a new pod), so that connection does not wait for the WebSocket handshake.
+ * Nothing reaches the pod until a stream is opened.
+ */
+export function warmSession(client: KubeClient, t: { namespace: string; pod: string }): void {
+  if (spdyWanted(client)) sessionFor(client, t).catch(() => undefined);
+}
+
+function spdyWanted(client: KubeClient): boolean {
+  return forced !== 'v4' && (unsupported.get(client.server) ?? 0) <= Date.now();
+}
+
+function sessionFor(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {
+  const key = `${client.server} ${t.namespace} ${t.pod}`;
+  let p = sessions.get(key);
+  if (!p) {
+    const q = SpdySession.open(client, t);
+    q.then(
+      (s) => s.onEnd(() => sessions.get(key) === q && sessions.delete(key)),
+      () => sessions.get(key) === q && sessions.delete(key),
+    );
+    sessions.set(key, q);
+    p = q;
+  }
+  return p;
 }
 
 /** One SPDY session (one WebSocket) to one pod. */
@@ -92,6 +112,10 @@ class SpdySession {
   private readonly pausedBy = new Set<SpdyStream>();
   private ended = false;
   private goneAway = false;
+  private pending: Buffer[] = [];
+  private pendingDone: (() => void)[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
   private readonly endWaiters: (() => void)[] = [];
   private idle?: NodeJS.Timeout;
   private readonly pinger: NodeJS.Timeout;
@@ -111,7 +135,7 @@ class SpdySession {
     this.armIdle();
   }
 
-  static async open(client: KubeClient, t: TunnelTarget): Promise<SpdySession> {
+  static async open(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {
     const path = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.pod)}/portforward`;
     const { ws, protocol } = await openWebSocket(client, path, PROTOCOL);
     if (protocol !== PROTOCOL) {
@@ -136,6 +160,7 @@ class SpdySession {
     const errorId = this.nextId;
     const dataId = errorId + 2;
     this.nextId += 4;
+    if (this.nextId > 0x7ffffff0) this.goAway(); // stream ids run out: the next stream opens a new session
     const req = String(this.nextRequest++);
     const s = new SpdyStream(this, dataId, errorId, ev);
     this.streams.set(errorId, { s, error: true });
@@ -150,10 +175,38 @@ class SpdySession {
     return s;
   }
 
-  /** Queues bytes on the WebSocket; `done` runs once they are handed to the socket. */
+  /**
+   * Queues bytes on the WebSocket; `done` runs once they are handed to the socket. Small frames
+   * written in the same turn of the event loop (many connections each sending a request) go out
+   * as one WebSocket message: fewer writes here, fewer messages for the API server to relay.
+   */
   send(frame: Buffer, done?: () => void): void {
     if (this.ended) return done?.();
-    this.ws.send(frame, { binary: true }, done);
+    if (frame.length >= COALESCE_BELOW) {
+      this.flush();
+      this.ws.send(frame, { binary: true }, done);
+      return;
+    }
+    this.pending.push(frame);
+    if (done) this.pendingDone.push(done);
+    this.pendingBytes += frame.length;
+    if (this.pendingBytes >= COALESCE_BELOW) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const frames = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const dones = this.pendingDone;
+    this.pending = [];
+    this.pendingDone = [];
+    this.pendingBytes = 0;
+    if (this.ended) return dones.forEach((f) => f());
+    this.ws.send(frames, { binary: true }, dones.length ? () => dones.forEach((f) => f()) : undefined);
   }
 
   /** The stream pair is done with on our side (finished, or closed locally). */
@@ -173,11 +226,19 @@ class SpdySession {
     else if (!now && was) this.ws.resume();
   }
 
+  /** No new streams here (existing ones go on); the next connection opens a new session. */
+  private goAway(): void {
+    this.goneAway = true;
+    for (const f of this.endWaiters.splice(0)) f();
+    if (this.streams.size === 0) this.armIdle();
+  }
+
   private armIdle(): void {
     clearTimeout(this.idle);
     this.idle = setTimeout(() => {
       if (this.streams.size === 0) {
-        this.goneAway = true; // no new streams here; close
+        this.goneAway = true; // no new streams here (out of the session map first), then close
+        for (const f of this.endWaiters.splice(0)) f();
         this.ws.close(1000);
         setTimeout(() => this.ws.terminate(), 2000).unref();
       }
@@ -298,8 +359,7 @@ class SpdySession {
         if (id % 2 === 0) this.send(Buffer.concat([this.head.subarray(0, 8), c.buf])); // the server's: echo
         break;
       case GOAWAY:
-        this.goneAway = true; // existing streams go on; new ones open a new session
-        for (const f of this.endWaiters.splice(0)) f();
+        this.goAway();
         break;
       default: // SETTINGS, WINDOW_UPDATE, ...: nothing to do
     }

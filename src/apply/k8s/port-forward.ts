@@ -13,7 +13,7 @@ import { Backoff, sleep } from './backoff.js';
 import type { KubeClient } from './client.js';
 import type { PodTracker } from './pod-tracker.js';
 import { TunnelRefused, type PortStream } from './pf-tunnel.js';
-import { openPortStream } from './pf-spdy.js';
+import { openPortStream, warmSession } from './pf-spdy.js';
 
 export interface PortForwardOptions {
   client: KubeClient;
@@ -62,6 +62,12 @@ export class PortForwarder extends EventEmitter {
     setMaxListeners(0, this.abort.signal);
   }
 
+  /** The workload moved to another pod: if this forward is in use, open its session now. */
+  private readonly onPod = (pod?: { metadata?: { name?: string } }) => {
+    const name = pod?.metadata?.name;
+    if (name && this.stats.total > 0) warmSession(this.o.client, { namespace: this.o.namespace, pod: name });
+  };
+
   async start(): Promise<{ address: string; port: number }> {
     const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.handle(sock));
     this.server = server;
@@ -72,6 +78,7 @@ export class PortForwarder extends EventEmitter {
         resolve();
       });
     });
+    this.o.tracker.on('pod', this.onPod);
     const a = server.address() as net.AddressInfo;
     this.address = { address: a.address, port: a.port };
     return this.address;
@@ -79,6 +86,7 @@ export class PortForwarder extends EventEmitter {
 
   async stop(): Promise<void> {
     this.abort.abort();
+    this.o.tracker.off('pod', this.onPod);
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
