@@ -1,16 +1,27 @@
 // Benchmark of local exposure: envserve's TCP proxy (the real CLI, `envserve serve`) against
 // direct loopback, socat, and Podman's published port, all measured in this one run with the
-// same Go server and client (scripts/testenv/podman/testsrv). Prints figures and ratios.
+// same Go servers (scripts/testenv/podman/testsrv) and the same clients. Prints figures and ratios.
 // Run: npm run bench:local   (starts Podman through scripts/testenv/podman/up.sh, stops it after)
 //
-// Throughput: one connection reads BYTES from a "source" server (median of RUNS).
-// Latency: 64-byte ping-pongs through an echo server. With 1 connection back to back; with 100
-// connections each pinging every 10 ms (10,000 round trips/s in all). Added = via − direct.
+// Throughput: one connection reads BYTES from a "source" server; RUNS rounds, the paths taking
+// turns within each round (so a burst of other work on the machine hits them alike); median.
+// Latency, 1 connection: 64-byte ping-pongs back to back (testsrv rtt).
+// Latency, 100 connections (the target): 100 independent clients (bench/rttload), each sending a
+// 64-byte ping, waiting for the echo, then pausing a random 5..15 ms: ~10,000 round trips/s in
+// all, at random moments (close to a Poisson stream), as independent users' clients send. The
+// schedule comes from a seed, and within a round every path gets the same seed, in turns; the
+// figures are medians over LAT_ROUNDS rounds, and "added" is the median of (path − direct) within
+// each round. The clients wait on timerfds: Go's own timers (testsrv rtt) wake on whole
+// milliseconds, so its 100 "spread" connections ping in bursts of ~10 within a few µs, and a
+// burst queues behind itself in any single-threaded forwarder; that load is still printed
+// (bursts, one run per path) for comparison with earlier runs, but it measures the burst, not
+// the proxy. Each load also prints how bursty it really was and how late the client itself ran.
 // Memory: the envserve process's RSS now and its peak (VmHWM) after all of that.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { ensureBuilt } from '../test/local/cli-helpers.js';
@@ -18,6 +29,10 @@ import { ensureBuilt } from '../test/local/cli-helpers.js';
 const REPO = resolve(import.meta.dirname ?? '.', '..');
 const BYTES = Number(process.env.BENCH_BYTES ?? 4 * 1024 ** 3);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const LAT_ROUNDS = Number(process.env.BENCH_LAT_ROUNDS ?? 5);
+const LAT_CONNS = 100;
+const LAT_PINGS = 200; // per connection and round: ~2 s
+const LAT_GAP_US = 10000; // mean pause between a reply and the next ping
 const children: ChildProcess[] = [];
 
 function sh(cmd: string, args: string[]) {
@@ -57,8 +72,29 @@ async function waitPort(port: number, ms = 10000): Promise<void> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** bench/rttload, built once per source version (cached like testsrv). */
+function buildRttload(): string {
+  const src = join(REPO, 'bench/rttload');
+  const key = createHash('sha256').update(readFileSync(join(src, 'go.mod'))).update(readFileSync(join(src, 'main.go'))).digest('hex').slice(0, 12);
+  const cache = process.env.ENVSERVE_TESTENV_CACHE ?? join(homedir(), '.cache/envserve-testenv');
+  const bin = join(cache, `rttload-${key}`);
+  if (!existsSync(bin)) {
+    mkdirSync(cache, { recursive: true });
+    const r = spawnSync('go', ['build', '-trimpath', '-o', `${bin}.tmp`, '.'], {
+      cwd: src, encoding: 'utf8', env: { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-buildvcs=false' },
+    });
+    if (r.status !== 0) throw new Error(`building bench/rttload failed: ${r.stderr}`);
+    renameSync(`${bin}.tmp`, bin);
+  }
+  return bin;
+}
+
+/** The paths in a different order each round, so none is always first or last. */
+const turns = <T>(xs: T[], round: number): T[] => xs.map((_, i) => xs[(i + round) % xs.length]!);
+
 async function main() {
   ensureBuilt(); // bin/envserve.js runs dist/
+  const rttload = buildRttload();
   sh('bash', ['scripts/testenv/podman/up.sh']);
   const env = JSON.parse(readFileSync(join(REPO, '.testenv/podman/env.json'), 'utf8')) as Record<string, string>;
   Object.assign(process.env, env);
@@ -95,33 +131,62 @@ async function main() {
     for (const p of [src, echo, pSrc, pEcho, sSrc, sEcho, cSrc, cEcho]) await waitPort(p);
 
     const paths = { direct: [src, echo], envserve: [pSrc, pEcho], socat: [sSrc, sEcho], podman: [cSrc, cEcho] } as const;
-    const tput: Record<string, number> = {};
-    for (const [name, [p]] of Object.entries(paths)) {
-      sh(testsrv, ['tput', `127.0.0.1:${p}`, String(64 << 20), '1']); // warm-up
-      tput[name] = median(Array.from({ length: RUNS }, () => Number(sh(testsrv, ['tput', `127.0.0.1:${p}`, String(BYTES), '1']))));
+    type Path = keyof typeof paths;
+    const names = Object.keys(paths) as Path[];
+    const perPath = <T>(f: () => T) => Object.fromEntries(names.map((n) => [n, f()])) as Record<Path, T>;
+    for (const n of names) sh(testsrv, ['tput', `127.0.0.1:${paths[n][0]}`, String(64 << 20), '1']); // warm-up
+    const tputRuns = perPath((): number[] => []);
+    for (let r = 0; r < RUNS; r++) {
+      for (const n of turns(names, r)) tputRuns[n].push(Number(sh(testsrv, ['tput', `127.0.0.1:${paths[n][0]}`, String(BYTES), '1'])));
     }
-    const rtt: Record<string, { c1: number[]; c100: number[] }> = {};
-    for (const [name, [, p]] of Object.entries(paths)) {
-      const r1 = sh(testsrv, ['rtt', `127.0.0.1:${p}`, '1', '20000', '0']).trim().split(' ').map(Number);
-      const r100 = sh(testsrv, ['rtt', `127.0.0.1:${p}`, '100', '300', '10000']).trim().split(' ').map(Number);
-      rtt[name] = { c1: r1, c100: r100 };
+    const tput = perPath(() => 0);
+    for (const n of names) tput[n] = median(tputRuns[n]);
+    // 1 connection, back to back: [p50, p99, count]
+    const c1 = perPath((): number[] => []);
+    for (const n of names) c1[n] = sh(testsrv, ['rtt', `127.0.0.1:${paths[n][1]}`, '1', '20000', '0']).trim().split(' ').map(Number);
+    // 100 independent clients: per round [p50, p99, p99.9, count, late p50, late p99, burst p99]
+    const c100 = perPath((): number[][] => []);
+    for (let r = 0; r < LAT_ROUNDS; r++) {
+      for (const n of turns(names, r)) {
+        c100[n].push(sh(rttload, [`127.0.0.1:${paths[n][1]}`, String(LAT_CONNS), String(LAT_PINGS), String(LAT_GAP_US), String(r + 1)]).trim().split(' ').map(Number));
+      }
     }
+    // The old load, for comparison: testsrv rtt's Go-timer clients (bursts), one run per path.
+    const burst = perPath((): number[] => []);
+    for (const n of names) burst[n] = sh(testsrv, ['rtt', `127.0.0.1:${paths[n][1]}`, '100', '300', '10000']).trim().split(' ').map(Number);
     const status = readFileSync(`/proc/${envserve.pid}/status`, 'utf8');
     const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
 
     console.log(`\nmachine: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine skews latency most)`);
     const gbit = (b: number) => `${((b * 8) / 1e9).toFixed(1)} Gbit/s`;
-    console.log(`\nthroughput, 1 connection, ${(BYTES / 1024 ** 3).toFixed(1)} GiB, median of ${RUNS}:`);
-    for (const [n, v] of Object.entries(tput)) console.log(`  ${n.padEnd(9)} ${gbit(v)}`);
+    console.log(`\nthroughput, 1 connection, ${(BYTES / 1024 ** 3).toFixed(1)} GiB, median of ${RUNS} rounds (paths in turns):`);
+    for (const n of names) console.log(`  ${n.padEnd(9)} ${gbit(tput[n])}   (runs: ${tputRuns[n].map(gbit).join(', ')})`);
     console.log(`  envserve / direct = ${(tput.envserve! / tput.direct!).toFixed(2)}x   (target >= 0.5)`);
     console.log(`  envserve / socat  = ${(tput.envserve! / tput.socat!).toFixed(2)}x   (target >= 1.0)`);
     console.log(`  envserve / podman published port = ${(tput.envserve! / tput.podman!).toFixed(2)}x`);
-    console.log('\nround trip, 64 bytes (µs): p50 / p99, and added over direct');
-    for (const [n, v] of Object.entries(rtt)) {
-      const add = (i: number, k: 'c1' | 'c100') => (n === 'direct' ? '' : ` (+${v[k][i]! - rtt.direct![k][i]!})`);
-      console.log(`  ${n.padEnd(9)} 1 conn: ${v.c1[0]}${add(0, 'c1')} / ${v.c1[1]}${add(1, 'c1')}    100 conns @10ms: ${v.c100[0]}${add(0, 'c100')} / ${v.c100[1]}${add(1, 'c100')}`);
+    const col = (n: Path, i: number) => median(c100[n].map((x) => x[i]!));
+    const added = (n: Path, i: number) => median(c100[n].map((x, r) => x[i]! - c100.direct[r]![i]!));
+    const sign = (x: number) => (x >= 0 ? `+${x}` : `${x}`);
+    console.log('\nround trip, 64 bytes, 1 connection back to back (µs): p50 / p99, and added over direct');
+    for (const n of names) {
+      const add = (i: number) => (n === 'direct' ? '' : ` (${sign(c1[n][i]! - c1.direct[i]!)})`);
+      console.log(`  ${n.padEnd(9)} ${c1[n][0]}${add(0)} / ${c1[n][1]}${add(1)}`);
     }
-    console.log(`  envserve added p99 at 100 connections: ${rtt.envserve!.c100[1]! - rtt.direct!.c100[1]!} µs (target <= 200)`);
+    console.log(`\nround trip, 64 bytes, ${LAT_CONNS} independent clients, each: ping, echo, pause uniform ${LAT_GAP_US / 2000}..${(LAT_GAP_US * 3) / 2000} ms`);
+    console.log(`  (~${Math.round((LAT_CONNS * 1e6) / LAT_GAP_US)} round trips/s at random moments, started at random offsets; ${LAT_PINGS} pings per client and round;`);
+    console.log(`  ${LAT_ROUNDS} rounds, the same seeded schedule for every path within a round, paths in turns; medians over rounds)`);
+    console.log('  µs: p50 / p99 / p99.9, added over direct (median of per-round differences); client: its own lateness p99, burst = p99 of pings sent in the 50 µs before a ping');
+    for (const n of names) {
+      const add = (i: number) => (n === 'direct' ? '' : ` (${sign(added(n, i))})`);
+      console.log(`  ${n.padEnd(9)} ${col(n, 0)}${add(0)} / ${col(n, 1)}${add(1)} / ${col(n, 2)}${add(2)}    client late p99 ${col(n, 5)}, burst ${col(n, 6)}`);
+    }
+    console.log(`  envserve added p99 at ${LAT_CONNS} connections: ${added('envserve', 1)} µs (target <= 200); per round: ${c100.envserve.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
+    console.log(`  socat added p99: ${added('socat', 1)} µs; per round: ${c100.socat.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
+    console.log('\nfor comparison only, the earlier load: testsrv rtt, 100 connections on Go timers every 10 ms (ms-tick bursts), one run (µs): p50 / p99');
+    for (const n of names) {
+      const add = (i: number) => (n === 'direct' ? '' : ` (${sign(burst[n][i]! - burst.direct[i]!)})`);
+      console.log(`  ${n.padEnd(9)} ${burst[n][0]}${add(0)} / ${burst[n][1]}${add(1)}`);
+    }
     console.log(`\nenvserve process memory: RSS ${(kb('VmRSS') / 1024).toFixed(0)} MB, peak ${(kb('VmHWM') / 1024).toFixed(0)} MB (target <= 100)`);
   } finally {
     for (const c of children) c.kill('SIGTERM');

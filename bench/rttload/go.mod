@@ -1,0 +1,3 @@
+module envserve.local/rttload
+
+go 1.21
