@@ -1,9 +1,9 @@
 // Helpers for the k8s exposure tests (test/k8s/expose-*.test.ts): env files in temp folders,
 // running the Kubernetes runtime the way `up`/`serve` do, namespaces, and an API server restart.
-import { closeSync, mkdtempSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { planFromFile } from '../../src/plan/from-file.js';
@@ -128,43 +128,15 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Restarts kube-apiserver with the same command line (there is no restart helper in
- * scripts/testenv/k8s yet): kill it, start it again inside the namespace, update its pid file so
- * down.sh stops the new one, wait for /readyz. Returns how long the API server was down.
+ * Restarts kube-apiserver with its recorded command line (scripts/testenv/k8s/restart.sh, which
+ * follows ENVSERVE_TESTENV_SLOT) and waits until it is ready. Returns how long it was down, in ms.
  */
 export async function restartApiServer(): Promise<number> {
-  const state = new URL('../../.testenv/k8s/', import.meta.url).pathname;
-  const pidFile = join(state, 'run', 'kube-apiserver.pid');
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  if (!argv[0]?.endsWith('kube-apiserver')) throw new Error(`pid ${pid} is not kube-apiserver: ${argv[0]}`);
-  const t0 = Date.now();
-  // A zombie (nobody reaps it in this sandbox) counts as gone; SIGKILL if graceful shutdown lags
-  // (it waits for long-running requests such as watches).
-  const gone = () => {
-    try {
-      return /State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    } catch {
-      return true;
-    }
-  };
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 30 && !gone(); i++) await sleep(100);
-  if (!gone()) process.kill(pid, 'SIGKILL');
-  await eventually(async () => {
-    if (!gone()) throw new Error('kube-apiserver still running');
-  }, 30_000, 50);
-  // detached = a new session (what setsid does in up.sh); `ip netns exec` execs, so the pid is the API server's.
-  const log = openSync(join(state, 'logs', 'kube-apiserver.log'), 'a');
-  const child = spawn('ip', ['netns', 'exec', env.netns, ...argv], { detached: true, stdio: ['ignore', log, log] });
-  child.unref();
-  closeSync(log);
-  writeFileSync(pidFile, `${child.pid}\n`);
-  await eventually(async () => {
-    const r = spawnSync('kubectl', ['--kubeconfig', env.kubeconfig, '--request-timeout=2s', 'get', '--raw', '/readyz'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`API server not ready: ${r.stderr}`);
-  }, 90_000, 100);
-  return Date.now() - t0;
+  const r = spawnSync('bash', ['scripts/testenv/k8s/restart.sh', 'kube-apiserver'], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`restart.sh kube-apiserver failed (exit ${r.status}): ${r.stderr}`);
+  const ms = Number(r.stdout.trim().split('\n').at(-1));
+  if (!Number.isFinite(ms)) throw new Error(`restart.sh printed no duration: ${r.stdout}`);
+  return ms;
 }
 
 export { sleep, eventually };

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { curlInNetns, httpRequest, inCidr, podAnswer, eventually } from './cluster.js';
 import {
-  env, rand, serve, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, kubectlJson, mustKubectl, ownedObjects, type Served,
+  env, rand, serve, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, kubectlJson, mustKubectl, ownedObjects,
 } from './expose-lib.js';
 import { removeOwned } from '../../src/apply/k8s/runtime.js';
 import { UserError } from '../../src/errors.js';

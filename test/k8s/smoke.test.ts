@@ -186,7 +186,9 @@ test('the restricted user may list pods and port-forward in its namespace, and n
 
     const pf = await kubectlPortForward(env.kubeconfigRestricted, rns, `pod/${name}`, 8080);
     try {
-      assert.equal(podAnswer(await httpRequest('127.0.0.1', pf.localPort)).pod, name);
+      // The pod backer registers the pod's forward with KWOK just after the pod is Ready.
+      const answer = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', pf.localPort)), 10_000, 100);
+      assert.equal(answer.pod, name);
     } finally { pf.stop(); }
   } finally {
     await core.deleteNamespacedPod({ name, namespace: rns, gracePeriodSeconds: 0 }).catch(() => undefined);
