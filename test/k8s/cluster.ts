@@ -4,8 +4,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
+import WebSocket from 'ws';
 
 export interface ClusterEnv {
   kubeconfig: string;
@@ -158,41 +158,17 @@ export function tcpEcho(host: string, port: number, payload: Buffer, timeoutMs =
   });
 }
 
-/** Opens a WebSocket (raw, RFC 6455), sends one binary message and resolves with the echoed one. */
-export function wsEcho(host: string, port: number, payload: Buffer, timeoutMs = 10_000): Promise<Buffer> {
+/** Opens a WebSocket, sends one binary message and resolves with the echoed one. `hostHeader` picks an Ingress rule. */
+export function wsEcho(host: string, port: number, payload: Buffer, opts: { hostHeader?: string; timeoutMs?: number } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port });
-    const key = randomBytes(16).toString('base64');
-    let buf = Buffer.alloc(0);
-    let upgraded = false;
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`websocket ${host}:${port}: timeout`)); }, timeoutMs);
-    sock.on('connect', () => {
-      sock.write(`GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    const ws = new WebSocket(`ws://${host}:${port}/ws`, {
+      headers: opts.hostHeader ? { host: opts.hostHeader } : {},
+      handshakeTimeout: opts.timeoutMs ?? 10_000,
     });
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (!upgraded) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString();
-        if (!head.startsWith('HTTP/1.1 101')) { clearTimeout(timer); sock.destroy(); reject(new Error(`no upgrade: ${head}`)); return; }
-        upgraded = true;
-        buf = buf.subarray(end + 4);
-        const mask = randomBytes(4);
-        const len = payload.length;
-        const hdr = len < 126 ? Buffer.from([0x82, 0x80 | len]) : Buffer.from([0x82, 0x80 | 126, len >> 8, len & 255]);
-        const body = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
-        sock.write(Buffer.concat([hdr, mask, body]));
-      }
-      if (buf.length < 2) return;
-      let len = buf[1]! & 0x7f; let off = 2;
-      if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
-      if (buf.length < off + len) return;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(Buffer.from(buf.subarray(off, off + len)));
-    });
-    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`websocket ${host}:${port}: no echo`)); }, opts.timeoutMs ?? 10_000);
+    ws.on('open', () => ws.send(payload));
+    ws.on('message', (data: Buffer) => { clearTimeout(timer); ws.close(); resolve(Buffer.from(data)); });
+    ws.on('error', (e) => { clearTimeout(timer); reject(e); });
   });
 }
 

@@ -4,9 +4,8 @@
 // exactly what envserve owns.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { curlInNetns, httpRequest, inCidr, podAnswer, eventually } from './cluster.js';
+import { curlInNetns, httpRequest, inCidr, podAnswer, eventually, wsEcho } from './cluster.js';
 import {
   env, rand, serve, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, kubectlJson, mustKubectl, ownedObjects,
 } from './expose-lib.js';
@@ -131,7 +130,7 @@ def serve():
     assert.equal(obj.metadata.annotations['envserve.test/note'], 'hello');
     assert.equal((await ing!.probe()).answering, true);
     const payload = randomBytes(100);
-    assert.deepEqual(await wsEchoWithHost(ip!, Number(port), host, payload), payload, 'a WebSocket upgrade passes through the Ingress');
+    assert.deepEqual(await eventually(() => wsEcho(ip!, Number(port), payload, { hostHeader: host, timeoutMs: 5000 })), payload, 'a WebSocket upgrade passes through the Ingress');
   } finally {
     await s.stop();
   }
@@ -217,33 +216,3 @@ def serve():
   mustKubectl(['-n', ns, 'delete', 'services', '-l', `envserve.dev/env=${envName}`]);
 });
 
-/** A WebSocket round trip through the Ingress with a given Host header. */
-function wsEchoWithHost(address: string, port: number, host: string, payload: Buffer): Promise<Buffer> {
-  return eventually(() => new Promise<Buffer>((resolve, reject) => {
-    const sock = net.connect({ host: address, port });
-    const key = randomBytes(16).toString('base64');
-    let buf = Buffer.alloc(0);
-    let upgraded = false;
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error('websocket: timeout')); }, 5000);
-    sock.on('connect', () => sock.write(`GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (!upgraded) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString();
-        if (!head.startsWith('HTTP/1.1 101')) { clearTimeout(timer); sock.destroy(); reject(new Error(`no upgrade: ${head}`)); return; }
-        upgraded = true;
-        buf = buf.subarray(end + 4);
-        const mask = randomBytes(4);
-        const body = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
-        sock.write(Buffer.concat([Buffer.from([0x82, 0x80 | payload.length]), mask, body]));
-      }
-      if (buf.length < 2 || buf.length < 2 + (buf[1]! & 0x7f)) return;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(Buffer.from(buf.subarray(2, 2 + (buf[1]! & 0x7f))));
-    });
-    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
-  }), 10_000, 200);
-}
