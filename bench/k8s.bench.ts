@@ -79,7 +79,7 @@ const kHttp = await kubectlPf(`pod/${pod}`, 8080);
 const kEcho = await kubectlPf(`pod/${pod}`, 9000);
 
 /** Bulk: send `total` bytes through the echo port while reading them back; MB/s of payload. */
-function bulk(port: number, total: number): Promise<number> {
+function bulk(port: number, total: number, who = port === es.echo ? 'envserve' : 'kubectl'): Promise<number> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: '127.0.0.1', port });
     const chunk = randomBytes(256 * 1024);
@@ -102,7 +102,7 @@ function bulk(port: number, total: number): Promise<number> {
       }
     });
     sock.on('error', reject);
-    sock.on('close', () => got < total && reject(new Error(`bulk: port ${port} closed after ${got} of ${total} bytes`)));
+    sock.on('close', () => got < total && reject(new Error(`bulk: ${who}'s forward closed the connection after ${got} of ${total} bytes`)));
   });
 }
 
@@ -116,7 +116,7 @@ async function setup(port: number, n: number): Promise<number[]> {
       s.on('connect', () => s.write('x'));
       s.once('data', () => { s.destroy(); resolve(); });
       s.on('error', reject);
-      s.on('close', () => reject(new Error(`set-up: port ${port} closed the connection without an answer`)));
+      s.on('close', () => reject(new Error(`set-up: ${port === es.echo ? 'envserve' : 'kubectl'}'s forward closed the connection without an answer`)));
     });
     out.push(performance.now() - t0);
   }
