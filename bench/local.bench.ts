@@ -89,6 +89,29 @@ function buildRttload(): string {
   return bin;
 }
 
+/** CPU time (clock ticks) of the whole machine: [busy, total]. */
+function machineTicks(): [number, number] {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3]! + f[4]!; // idle + iowait
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0); // without guest time (counted in user)
+  return [total - idle, total];
+}
+
+/** CPU time (clock ticks) of these processes, with their reaped children. */
+function processTicks(pids: number[]): number {
+  let n = 0;
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const v = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number); // fields from 3 on
+      n += v[11]! + v[12]! + v[13]! + v[14]!; // utime stime cutime cstime
+    } catch {
+      /* gone */
+    }
+  }
+  return n;
+}
+
 /** The paths in a different order each round, so none is always first or last. */
 const turns = <T>(xs: T[], round: number): T[] => xs.map((_, i) => xs[(i + round) % xs.length]!);
 
@@ -146,9 +169,18 @@ async function main() {
     for (const n of names) c1[n] = sh(testsrv, ['rtt', `127.0.0.1:${paths[n][1]}`, '1', '20000', '0']).trim().split(' ').map(Number);
     // 100 independent clients: per round [p50, p99, p99.9, count, late p50, late p99, burst p99]
     const c100 = perPath((): number[][] => []);
+    // Other work on the machine during these runs (not this benchmark's processes; the Podman
+    // container's are not known here, so its runs are left out): the share of both cores it used.
+    const ours = [process.pid, ...children.map((c) => c.pid!)];
+    const others: number[] = [];
     for (let r = 0; r < LAT_ROUNDS; r++) {
       for (const n of turns(names, r)) {
+        const [b0, t0] = machineTicks();
+        const o0 = processTicks(ours);
         c100[n].push(sh(rttload, [`127.0.0.1:${paths[n][1]}`, String(LAT_CONNS), String(LAT_PINGS), String(LAT_GAP_US), String(r + 1)]).trim().split(' ').map(Number));
+        await new Promise((res) => setTimeout(res, 100)); // socat's per-connection children exit and are reaped
+        const [b1, t1] = machineTicks();
+        if (n !== 'podman') others.push(Math.max(0, (b1 - b0 - (processTicks(ours) - o0)) / (t1 - t0)));
       }
     }
     // The old load, for comparison: testsrv rtt's Go-timer clients (bursts), one run per path.
@@ -180,6 +212,8 @@ async function main() {
       const add = (i: number) => (n === 'direct' ? '' : ` (${sign(added(n, i))})`);
       console.log(`  ${n.padEnd(9)} ${col(n, 0)}${add(0)} / ${col(n, 1)}${add(1)} / ${col(n, 2)}${add(2)}    client late p99 ${col(n, 5)}, burst ${col(n, 6)}`);
     }
+    const busy = median(others);
+    console.log(`  other work on the machine during these runs: ${(busy * 100).toFixed(0)}% of all cores (median; max ${(Math.max(...others) * 100).toFixed(0)}%)${busy > 0.1 ? '  BUSY: these latencies are mostly the machine, not the paths; run again when it is quiet' : ''}`);
     console.log(`  envserve added p99 at ${LAT_CONNS} connections: ${added('envserve', 1)} µs (target <= 200); per round: ${c100.envserve.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
     console.log(`  socat added p99: ${added('socat', 1)} µs; per round: ${c100.socat.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
     console.log('\nfor comparison only, the earlier load: testsrv rtt, 100 connections on Go timers every 10 ms (ms-tick bursts), one run (µs): p50 / p99');
