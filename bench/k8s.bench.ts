@@ -3,7 +3,14 @@
 // concurrent clients, reconnect time after the pod is replaced, and the time from `serve` of the
 // proposal's cloud example until every URL answers. Prints figures and ratios.
 //
-//   npm run bench:k8s      (uses a running test cluster, else starts one and stops it after)
+//   npm run bench:k8s      (uses a running test cluster, else starts one and stops it after;
+//                           ENVSERVE_TESTENV_SLOT=N: the cluster of that slot)
+//
+// A measurement whose connection fails is not the end of the run: the bench says whose forward
+// failed and why, and whether the pod was taken away meanwhile (the test cluster's node turns
+// NotReady for a few seconds about once a minute, and its pods then stay not Ready: the pod
+// backer cuts every connection to them, kubectl's clients get a reset and kubectl exits with
+// "lost connection to pod"). Then it moves both forwards to a new pod and measures again.
 import { existsSync, readFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -12,7 +19,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 
-const ENV_JSON = '.testenv/k8s/env.json';
+const SLOT = process.env.ENVSERVE_TESTENV_SLOT;
+const ENV_JSON = `.testenv/k8s${SLOT && SLOT !== '0' ? `-${SLOT}` : ''}/env.json`;
 let startedCluster = false;
 if (!existsSync(ENV_JSON) || spawnSync('bash', ['scripts/testenv/k8s/status.sh']).stdout?.toString().includes('not running')) {
   console.log('bench: starting the test cluster (scripts/testenv/k8s/up.sh)');
@@ -41,17 +49,19 @@ const deploy = {
 };
 spawnSync('kubectl', ['--kubeconfig', KC, 'apply', '-f', '-'], { input: JSON.stringify(deploy) });
 const client = loadKubeClient({ kubeconfig: KC, namespace: ns });
+const isReady = (p: any) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
 async function readyPod(not?: string): Promise<string> {
   for (let i = 0; i < 3000; i++) {
     const l = await client.request<{ items: any[] }>(`/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: 'app=bench' } });
-    const p = l.items.find((x) => x.metadata.name !== not && !x.metadata.deletionTimestamp && x.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    const p = l.items.find((x) => x.metadata.name !== not && isReady(x));
     if (p) return p.metadata.name;
     await sleep(10);
   }
   throw new Error('no Ready pod');
 }
-const pod = await readyPod();
+let pod = await readyPod();
 await sleep(300); // let the pod backer set up the pod's listeners
+const podReady = (name: string) => client.request<any>(`/api/v1/namespaces/${ns}/pods/${name}`).then(isReady, () => false);
 
 // envserve: two forwards (HTTP 8080, echo 9000) to the Deployment's Ready pod.
 const dir = join(mkdtempSync(join(tmpdir(), 'envserve-bench-')), 'bench');
@@ -63,20 +73,58 @@ await rt.preflight(plan, plan.exposures, { mode: 'serve' });
 const handles = await Promise.all(plan.exposures.map((e) => rt.expose(e)));
 const es = { http: handles[0]!.listen.port, echo: handles[1]!.listen.port };
 
-function kubectlPf(target: string, remote: number): Promise<{ port: number; stop: () => void }> {
+interface KubectlPf { port: number; stop: () => void; exited?: string }
+function kubectlPf(target: string, remote: number): Promise<KubectlPf> {
   return new Promise((resolve, reject) => {
     const c = spawn('kubectl', ['--kubeconfig', KC, '-n', ns, 'port-forward', '--address', '127.0.0.1', target, `:${remote}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
+    let pf: KubectlPf | undefined;
+    c.stderr.on('data', (d) => (err += d));
     c.stdout.on('data', (d) => {
       out += d;
       const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve({ port: Number(m[1]), stop: () => c.kill() });
+      if (m) resolve(pf ??= { port: Number(m[1]), stop: () => c.kill() });
     });
-    c.on('exit', (code) => reject(new Error(`kubectl port-forward exited ${code}: ${out}`)));
+    c.on('exit', (code) => {
+      const why = `kubectl port-forward exited ${code}: ${(err || out).trim().split('\n').at(-1)}`;
+      if (pf) pf.exited = why;
+      else reject(new Error(why));
+    });
   });
 }
-const kHttp = await kubectlPf(`pod/${pod}`, 8080);
-const kEcho = await kubectlPf(`pod/${pod}`, 9000);
+let kHttp = await kubectlPf(`pod/${pod}`, 8080);
+let kEcho = await kubectlPf(`pod/${pod}`, 9000);
+
+/**
+ * Runs one measurement. When it fails: says whose forward failed and why, and whether the pod
+ * is still Ready; if it is not, replaces it (kubectl forwards to one pod and does not follow), and
+ * restarts kubectl's forwards if they exited; then measures again, three tries in all.
+ */
+async function measure<T>(what: string, f: () => Promise<T>): Promise<T | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await f();
+    } catch (e) {
+      const ready = await podReady(pod);
+      const kubectlGone = [kHttp.exited, kEcho.exited].filter(Boolean).join('; ');
+      console.log(`bench: ${what} failed (try ${attempt} of 3): ${(e as Error).message}` +
+        `${ready ? '' : `; pod ${pod} is not Ready any more (the test cluster took it away)`}${kubectlGone ? `; ${kubectlGone}` : ''}`);
+      if (attempt === 3) return undefined;
+      if (!ready) {
+        const old = pod;
+        await client.request(`/api/v1/namespaces/${ns}/pods/${old}`, { method: 'DELETE', body: { gracePeriodSeconds: 0 } }).catch(() => undefined);
+        pod = await readyPod(old);
+        await sleep(300);
+      }
+      if (!ready || kubectlGone) {
+        kHttp.stop(); kEcho.stop();
+        kHttp = await kubectlPf(`pod/${pod}`, 8080);
+        kEcho = await kubectlPf(`pod/${pod}`, 9000);
+      }
+    }
+  }
+}
 
 /** Bulk: send `total` bytes through the echo port while reading them back; MB/s of payload. */
 function bulk(port: number, total: number, who = port === es.echo ? 'envserve' : 'kubectl'): Promise<number> {
@@ -101,13 +149,14 @@ function bulk(port: number, total: number, who = port === es.echo ? 'envserve' :
         resolve(total / s / 1e6);
       }
     });
-    sock.on('error', reject);
+    sock.on('error', (e) => reject(new Error(`bulk: ${who}'s forward: ${e.message} after ${got} of ${total} bytes`)));
     sock.on('close', () => got < total && reject(new Error(`bulk: ${who}'s forward closed the connection after ${got} of ${total} bytes`)));
   });
 }
 
 /** Set-up latency: connect, send one byte, get it back; a new connection each time. */
 async function setup(port: number, n: number): Promise<number[]> {
+  const who = port === es.echo ? 'envserve' : 'kubectl';
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -115,8 +164,8 @@ async function setup(port: number, n: number): Promise<number[]> {
       const s = net.connect({ host: '127.0.0.1', port });
       s.on('connect', () => s.write('x'));
       s.once('data', () => { s.destroy(); resolve(); });
-      s.on('error', reject);
-      s.on('close', () => reject(new Error(`set-up: ${port === es.echo ? 'envserve' : 'kubectl'}'s forward closed the connection without an answer`)));
+      s.on('error', (e) => reject(new Error(`set-up: ${who}'s forward: ${e.message}`)));
+      s.on('close', () => reject(new Error(`set-up: ${who}'s forward closed the connection without an answer`)));
     });
     out.push(performance.now() - t0);
   }
@@ -125,14 +174,22 @@ async function setup(port: number, n: number): Promise<number[]> {
 
 /** 50 clients, each on its own keep-alive connection, requesting as fast as answers come. */
 async function rps(port: number, seconds: number, clients = 50): Promise<number> {
+  const who = port === es.http ? 'envserve' : 'kubectl';
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   let done = 0;
+  let failure: Error | undefined;
   const end = Date.now() + seconds * 1000;
   const one = () => new Promise<void>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => { res.resume(); res.on('end', () => resolve()); }).on('error', reject);
+    http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => { res.resume(); res.on('end', () => resolve()); res.on('error', reject); }).on('error', reject);
   });
-  await Promise.all(Array.from({ length: clients }, async () => { while (Date.now() < end) { await one(); done++; } }));
+  // The first failure stops every client (none keeps running into the next measurement).
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (Date.now() < end && !failure) {
+      try { await one(); done++; } catch (e) { failure ??= e as Error; }
+    }
+  }));
   agent.destroy();
+  if (failure) throw new Error(`requests/s: a request through ${who}'s forward failed: ${failure.message}`);
   return done / seconds;
 }
 
@@ -141,20 +198,25 @@ const rows: string[][] = [];
 const row = (what: string, e: string, k: string, ratio: string) => rows.push([what, e, k, ratio]);
 
 // Warm up both.
-await bulk(es.echo, 8 << 20); await bulk(kEcho.port, 8 << 20);
+await measure('warm-up', async () => { await bulk(es.echo, 8 << 20); await bulk(kEcho.port, 8 << 20); });
 const BULK = 128 << 20;
-const eB = Math.max(await bulk(es.echo, BULK), await bulk(es.echo, BULK));
-const kB = Math.max(await bulk(kEcho.port, BULK), await bulk(kEcho.port, BULK));
-row('bulk echo throughput (MB/s, 128 MiB each way, best of 2)', fmt(eB), fmt(kB), `${fmt(eB / kB, 2)}x`);
+const best2 = async (port: () => number) => Math.max(await bulk(port(), BULK), await bulk(port(), BULK));
+const eB = await measure('envserve bulk', () => best2(() => es.echo));
+const kB = await measure('kubectl bulk', () => best2(() => kEcho.port));
+/** A figure, or why there is none; a ratio only of two figures. */
+const fig = (x: number | undefined, d = 1) => (x === undefined ? 'failed' : fmt(x, d));
+const ratio = (a: number | undefined, b: number | undefined, suffix = 'x') => (a === undefined || b === undefined ? '-' : `${fmt(a / b, 2)}${suffix}`);
+row('bulk echo throughput (MB/s, 128 MiB each way, best of 2)', fig(eB), fig(kB), ratio(eB, kB));
 
-const eS = await setup(es.echo, 200);
-const kS = await setup(kEcho.port, 200);
-row('connection set-up + first byte p50 (ms)', fmt(pct(eS, 50), 2), fmt(pct(kS, 50), 2), `${fmt(pct(kS, 50) / pct(eS, 50), 2)}x faster`);
-row('connection set-up + first byte p99 (ms)', fmt(pct(eS, 99), 2), fmt(pct(kS, 99), 2), `${fmt(pct(kS, 99) / pct(eS, 99), 2)}x faster`);
+const eS = await measure('envserve set-up', () => setup(es.echo, 200));
+const kS = await measure('kubectl set-up', () => setup(kEcho.port, 200));
+const p = (xs: number[] | undefined, q: number) => (xs ? pct(xs, q) : undefined);
+row('connection set-up + first byte p50 (ms)', fig(p(eS, 50), 2), fig(p(kS, 50), 2), ratio(p(kS, 50), p(eS, 50), 'x faster'));
+row('connection set-up + first byte p99 (ms)', fig(p(eS, 99), 2), fig(p(kS, 99), 2), ratio(p(kS, 99), p(eS, 99), 'x faster'));
 
-const eR = await rps(es.http, 5);
-const kR = await rps(kHttp.port, 5);
-row('HTTP requests/s, 50 concurrent keep-alive clients (5 s)', fmt(eR, 0), fmt(kR, 0), `${fmt(eR / kR, 2)}x`);
+const eR = await measure('envserve requests/s', () => rps(es.http, 5));
+const kR = await measure('kubectl requests/s', () => rps(kHttp.port, 5));
+row('HTTP requests/s, 50 concurrent keep-alive clients (5 s)', fig(eR, 0), fig(kR, 0), ratio(eR, kR));
 
 // Reconnect after the pod is replaced: from "the new pod is Ready" (as seen by polling the API)
 // to the first answer from it on a new connection.
@@ -205,6 +267,11 @@ for (let i = 0; i < 3; i++) {
 }
 row('serve seed-cloud (Deployment + forward + ClusterIP) until every URL answers (ms, p50 of 3)', fmt(pct(serveTimes, 50), 0), '-', '');
 
+// What envserve's forwards recorded (failures show up here, not as exceptions).
+for (const h of handles) {
+  const st = (h as unknown as { forwarder?: { stats: object } }).forwarder?.stats;
+  if (st) console.log(`envserve forward ${h.spec.name}: ${JSON.stringify(st)}`);
+}
 kHttp.stop(); kEcho.stop();
 for (const h of handles) await h.stop();
 await rt.stopEnvironment();

@@ -1,17 +1,20 @@
 // The port-forward on the real test cluster: it follows the workload across 20 pod deletions
 // under steady traffic, survives an API server restart, carries many concurrent byte-exact
-// streams, keeps idle connections, and says why while no pod is Ready.
+// streams, keeps idle connections, says why while no pod is Ready, and takes resets on every side.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { podAnswer, httpRequest, tcpEcho } from './cluster.js';
 import {
   env, serve, writeEnvFile, createNamespace, deleteNamespace, backedDeployment, mustKubectl, sleep, eventually, restartApiServer, type Served,
 } from './expose-lib.js';
 import { loadKubeClient, type KubeClient } from '../../src/apply/k8s/client.js';
-import type { PortForwarder } from '../../src/apply/k8s/port-forward.js';
+import { PortForwarder } from '../../src/apply/k8s/port-forward.js';
 
 let ns: string;
 let client: KubeClient;
@@ -187,4 +190,192 @@ test('the API server restarted: forwards recover, and the pod watch follows a re
   await client.request(`/api/v1/namespaces/${ns}/pods/${old.name}`, { method: 'DELETE', body: { gracePeriodSeconds: 0 } });
   const next = await eventually(() => readyPod(old.name), 30_000, 20);
   await eventually(async () => assert.equal(podAnswer(await httpRequest('127.0.0.1', port)).pod, next.name), 20_000, 50);
+});
+
+// Resets on every side of the forward, on purpose rather than by luck: local clients reset or
+// drop their connections mid-transfer (both directions flowing), the connections to the API
+// server are reset under the forward (through a loopback proxy in front of it: the multiplexed
+// session, or each v4 WebSocket, and handshakes in flight), and the pod's side is cut (the pod
+// stops being Ready, so the pod backer destroys its connections). Each reset must end its own
+// connections only, be recorded, never throw out of the event loop, and new connections must be
+// served (a new session after a session-level failure).
+test('resets on every side (clients, API server connections, pod) end only their connections: nothing throws, all recorded, new connections served', async () => {
+  const uncaught: string[] = [];
+  const onUncaught = (e: unknown) => uncaught.push(`uncaught: ${(e as Error)?.stack ?? e}`);
+  const onRejection = (e: unknown) => uncaught.push(`unhandled rejection: ${(e as Error)?.stack ?? e}`);
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onRejection);
+
+  // The test cluster's node can turn NotReady for a few seconds, which leaves its pods not Ready
+  // for good (KWOK does not flip them back): replace such a pod, as a restart would.
+  let medicOn = true;
+  const medic = (async () => {
+    while (medicOn) {
+      await sleep(200);
+      const list = await client.request<{ items: any[] }>(`/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: 'app=churn' } }).catch(() => undefined);
+      const live = (list?.items ?? []).filter((p) => !p.metadata.deletionTimestamp);
+      const ready = (p: any) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+      if (live.some(ready)) continue;
+      for (const p of live.filter((x) => Date.now() - Date.parse(x.metadata.creationTimestamp) > 3000)) {
+        await client.request(`/api/v1/namespaces/${ns}/pods/${p.metadata.name}`, { method: 'DELETE', body: { gracePeriodSeconds: 0 } }).catch(() => undefined);
+      }
+    }
+  })();
+
+  // A loopback TCP proxy in front of the API server, whose connections the test resets.
+  const api = new URL(client.server);
+  const upstream = new Set<net.Socket>();
+  const proxy = net.createServer((c) => {
+    const u = net.connect({ host: api.hostname, port: Number(api.port) });
+    upstream.add(c);
+    c.on('error', () => u.destroy());
+    u.on('error', () => c.destroy());
+    c.on('close', () => { upstream.delete(c); u.destroy(); });
+    u.on('close', () => c.destroy());
+    c.pipe(u);
+    u.pipe(c);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const kc = join(mkdtempSync(join(tmpdir(), 'envserve-pf-')), 'kubeconfig');
+  // The API server's certificate names 127.0.0.1.
+  writeFileSync(kc, readFileSync(env.kubeconfig, 'utf8').replace(/server: .*/, `server: https://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`));
+  const proxied = loadKubeClient({ kubeconfig: kc, namespace: ns });
+  const base = (s.handles.find((x) => x.spec.name === 'echo') as unknown as { forwarder: PortForwarder }).forwarder;
+  const pf = new PortForwarder({ ...base.o, client: proxied, listenAddress: '127.0.0.1', localPort: 0, waitTimeoutMs: 30_000 });
+  const { port: fwd } = await pf.start();
+
+  const chunk = randomBytes(64 * 1024);
+  /** How each test connection ended, by its local port (the forward's side sees it as remotePort). */
+  const endedBy = new Map<number, string>();
+  /**
+   * A connection that sends and reads at full speed: `stop(got)` is asked after each read
+   * whether (and how) to end it; otherwise it runs until the forward ends it. Resolves with how
+   * it ended, or "hung" when neither happened within 30 s.
+   */
+  const flow = (stop: (got: number) => 'reset' | 'destroy' | undefined, onData?: (got: number) => void) => new Promise<string>((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port: fwd });
+    let got = 0;
+    const timer = setTimeout(() => { sock.destroy(); resolve(`hung after ${got} bytes`); }, 30_000);
+    const done = (how: string) => {
+      clearTimeout(timer);
+      if (sock.localPort && !endedBy.has(sock.localPort)) endedBy.set(sock.localPort, how);
+      resolve(how);
+    };
+    const pump = () => { while (!sock.destroyed && sock.writable) if (!sock.write(chunk)) return void sock.once('drain', pump); };
+    sock.on('connect', pump);
+    sock.on('data', (d: Buffer) => {
+      got += d.length;
+      onData?.(got);
+      const how = stop(got);
+      if (how === 'reset') { sock.resetAndDestroy(); done('client reset'); }
+      else if (how === 'destroy') { sock.destroy(); done('client destroyed'); }
+    });
+    sock.on('error', () => undefined); // our own writes after the forward's reset: EPIPE/ECONNRESET
+    sock.on('close', () => done('ended by the forward'));
+  });
+  /** A new connection echoes 1 MiB byte for byte (and is then dropped, not half-closed). */
+  const served = async (what: string) => {
+    const payload = randomBytes(1 << 20);
+    await eventually(() => new Promise<void>((resolve, reject) => {
+      const sock = net.connect({ host: '127.0.0.1', port: fwd });
+      const parts: Buffer[] = [];
+      let got = 0;
+      const timer = setTimeout(() => { sock.destroy(); reject(new Error(`${what}: echoed ${got} of ${payload.length} bytes`)); }, 10_000);
+      sock.on('connect', () => sock.write(payload));
+      sock.on('data', (d: Buffer) => {
+        parts.push(d);
+        got += d.length;
+        if (got < payload.length) return;
+        clearTimeout(timer);
+        endedBy.set(sock.localPort!, 'client destroyed');
+        sock.destroy();
+        if (Buffer.concat(parts).equals(payload)) resolve();
+        else reject(new Error(`${what}: echo not byte-exact`));
+      });
+      sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+      sock.on('close', () => { clearTimeout(timer); reject(new Error(`${what}: closed after ${got} bytes`)); });
+    }), 40_000, 200);
+  };
+  /** 24 connections in flight; `act` runs once each has had `min` bytes back. */
+  const midTransfer = async (act: () => void, min = 256 << 10) => {
+    let waiting = 24;
+    const counted = new Set<number>();
+    const ends = Array.from({ length: 24 }, (_, i) => flow((got) => (got > 32 << 20 ? 'destroy' : undefined), (got) => {
+      if (got >= min && !counted.has(i)) {
+        counted.add(i);
+        if (--waiting === 0) act();
+      }
+    }));
+    return Promise.all(ends);
+  };
+
+  try {
+    await served('before');
+
+    // 1. Clients reset (RST) or drop their connections: at once, during set-up, or mid-transfer.
+    const ends1: string[] = [];
+    let n = 0;
+    await Promise.all(Array.from({ length: 30 }, async () => {
+      while (n < 240) {
+        const i = n++;
+        const at = i % 8 === 0 ? 0 : Math.floor(Math.random() * (1 << 20));
+        ends1.push(await flow((got) => (got >= at ? (i % 2 ? 'reset' : 'destroy') : undefined)));
+        if (i % 8 === 0) {
+          // also one that is reset before a byte came back (its stream may still be opening)
+          const sock = net.connect({ host: '127.0.0.1', port: fwd });
+          sock.on('error', () => undefined);
+          sock.on('connect', () => { endedBy.set(sock.localPort!, 'client reset at once'); sock.write(chunk); sock.resetAndDestroy(); });
+        }
+      }
+    }));
+    assert.deepEqual(ends1.filter((x) => x.startsWith('hung')), [], 'no connection hung');
+    await served('after client resets');
+    assert.ok(pf.stats.clientErrors > 0, `client resets are recorded: ${JSON.stringify(pf.stats)}`);
+
+    // 2. The connections to the API server are reset under 24 busy connections, three times.
+    for (let round = 0; round < 3; round++) {
+      const failedBefore = pf.stats.failed;
+      const ends2 = await midTransfer(() => { for (const c of upstream) c.resetAndDestroy(); });
+      assert.deepEqual(ends2.filter((x) => x.startsWith('hung')), [], `round ${round}: no connection hung`);
+      assert.ok(pf.stats.failed > failedBefore, `round ${round}: the API server connection's reset is recorded: ${JSON.stringify(pf.stats)}`);
+      await served(`after API server connection reset ${round}`);
+    }
+    // ... and while WebSocket handshakes are in flight.
+    const flood = Array.from({ length: 40 }, () => flow((got) => (got >= 64 << 10 ? 'destroy' : undefined)));
+    for (let i = 0; i < 10; i++) {
+      await sleep(15);
+      for (const c of upstream) c.resetAndDestroy();
+    }
+    assert.deepEqual((await Promise.all(flood)).filter((x) => x.startsWith('hung')), [], 'no connection hung across handshake resets');
+    await served('after handshake resets');
+
+    // 3. The pod's side: the pod stops being Ready mid-transfer and its connections are destroyed.
+    const pod = (await readyPod()).name;
+    const failedBefore = pf.stats.failed;
+    const ends3 = await midTransfer(() => mustKubectl(['-n', ns, 'patch', 'pod', pod, '--subresource=status', '--type=json',
+      '-p', JSON.stringify([{ op: 'replace', path: '/status/conditions', value: [{ type: 'Ready', status: 'False' }] }])]));
+    assert.deepEqual(ends3.filter((x) => x.startsWith('hung')), [], 'no connection hung');
+    assert.ok(ends3.filter((x) => x === 'ended by the forward').length > 0, `the pod's resets end connections: ${ends3}`);
+    assert.ok(pf.stats.failed > failedBefore, `the pod side's resets are recorded: ${JSON.stringify(pf.stats)}`);
+    await served('after the pod side was reset'); // on the replacement pod
+
+    // Every connection is let go, but one its client half-closed (FIN) may linger for the pod's
+    // answer (HALF_CLOSE_LINGER_MS: v4.channel.k8s.io cannot carry a half-close).
+    const held = (pf as unknown as { sockets: Set<net.Socket> }).sockets;
+    await eventually(async () => {
+      const kept = [...held].map((x) => `${x.remotePort}: ${endedBy.get(x.remotePort!) ?? 'not a test connection'}`).filter((x) => !x.endsWith(': client destroyed'));
+      assert.deepEqual(kept, [], 'connections still held by the forward');
+    }, 10_000, 100);
+    console.log(`# resets: ${JSON.stringify(pf.stats)}`);
+    assert.deepEqual(uncaught, []);
+  } finally {
+    medicOn = false;
+    await medic;
+    await pf.stop();
+    proxied.close();
+    proxy.close();
+    for (const c of upstream) c.destroy();
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onRejection);
+  }
 });

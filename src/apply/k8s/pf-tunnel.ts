@@ -55,6 +55,8 @@ export class Tunnel implements PortStream {
   private portBytesLeft = [2, 2];
   private errorText = '';
   private closed = false;
+  /** close() was called: what follows is our doing, not an error. */
+  private closing = false;
   private pinger?: NodeJS.Timeout;
   /** Bytes handed to ws.send not yet written to the socket. */
   private queued = 0;
@@ -62,7 +64,13 @@ export class Tunnel implements PortStream {
 
   private constructor(private readonly ws: WebSocket, private readonly ev: TunnelEvents) {
     ws.on('message', (raw: Buffer, isBinary: boolean) => this.onMessage(raw, isBinary));
-    ws.on('close', () => this.finish());
+    // 1006: the connection to the API server ended without a closing handshake (reset, cut): an
+    // error, so that it is recorded, and retried if the pod had not answered yet (a pod that
+    // closes its side ends the WebSocket with a close frame).
+    ws.on('close', (code: number) => {
+      if (code === 1006 && !this.closing && !this.errorText) this.errorText = 'the WebSocket to the API server was cut';
+      this.finish();
+    });
     ws.on('error', (e) => {
       if (!this.errorText) this.errorText = e.message;
       this.finish();
@@ -134,6 +142,7 @@ export class Tunnel implements PortStream {
   }
 
   close(): void {
+    this.closing = true;
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
     else this.ws.terminate();
     // Do not wait for the closing handshake: the pod side is done for us.
@@ -196,7 +205,19 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
     ws.once('unexpected-response', (_req, res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
+      // The connection closing (FIN) while the refusal's body comes in ends `res` without 'end',
+      // and neither the request nor ws reports an error (a reset does, through ws): without this
+      // the promise never settled, and a multiplexed session being opened (pf-spdy's session map)
+      // held every new connection to the pod (port-forward.test.ts).
+      res.on('error', () => undefined); // 'close' follows
+      res.on('close', () => {
+        if (settled) return;
+        settled = true;
+        reject(new Error(`the API server's answer (HTTP ${res.statusCode}) to the port-forward upgrade was cut off`));
+        ws.terminate();
+      });
       res.on('end', () => {
+        if (settled) return;
         settled = true;
         let msg = Buffer.concat(chunks).toString().trim();
         try {
@@ -208,7 +229,9 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
         ws.terminate();
       });
     });
-    ws.once('error', (e) => {
+    // `on`, not `once`: ws may report a second error (e.g. the terminate() above aborting the
+    // handshake), and an 'error' with no listener would throw out of the event loop.
+    ws.on('error', (e) => {
       if (!settled) {
         settled = true;
         reject(e);

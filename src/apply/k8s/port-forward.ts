@@ -33,6 +33,12 @@ export interface PortForwardStats {
   total: number;
   failed: number;
   retried: number;
+  /**
+   * Local connections that ended with a socket error (the client reset it, or went away while we
+   * wrote): the client's doing, so counted here and not as a failure of the forward.
+   */
+  clientErrors: number;
+  lastClientError?: string;
   /** The pod the last connection went to. */
   lastPod?: string;
   lastError?: string;
@@ -53,7 +59,7 @@ export class PortForwarder extends EventEmitter {
   private server?: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly abort = new AbortController();
-  readonly stats: PortForwardStats = { active: 0, total: 0, failed: 0, retried: 0 };
+  readonly stats: PortForwardStats = { active: 0, total: 0, failed: 0, retried: 0, clientErrors: 0 };
   address?: { address: string; port: number };
 
   constructor(readonly o: PortForwardOptions) {
@@ -78,6 +84,10 @@ export class PortForwarder extends EventEmitter {
         resolve();
       });
     });
+    // A listening server emits 'error' when accept() fails in a way libuv does not absorb (out of
+    // file descriptors once its reserve descriptor is gone too). Unhandled, that would throw out
+    // of the event loop and end `envserve serve`; the connection is already dropped: record, go on.
+    server.on('error', (e) => this.fail(`accepting a connection: ${e.message}`));
     this.o.tracker.on('pod', this.onPod);
     const a = server.address() as net.AddressInfo;
     this.address = { address: a.address, port: a.port };
@@ -146,7 +156,14 @@ export class PortForwarder extends EventEmitter {
       tunnel?.close();
     };
     sock.on('close', cleanup);
-    sock.on('error', () => sock.destroy());
+    // Registered before anything can write to or read from the socket: a client that resets its
+    // connection (ECONNRESET, EPIPE on our next write) must end this connection only.
+    sock.on('error', (e) => {
+      this.stats.clientErrors++;
+      this.stats.lastClientError = e.message;
+      trace(`client socket: ${e.message}`);
+      sock.destroy();
+    });
 
     sock.on('data', (chunk: Buffer) => {
       if (replay) {
