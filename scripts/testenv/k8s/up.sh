@@ -293,7 +293,11 @@ start kwok "$WBIN/kwok" --kubeconfig="$ADMIN_KC" --manage-all-nodes=true \
   --cidr="$POD_CIDR" --node-ip="$NODE_IP" --node-name="$NODE_NAME" --node-port="$KWOK_NODE_PORT" \
   --server-address="$NODE_IP:$KWOK_NODE_PORT" \
   --tls-cert-file="$PKI/kubelet.crt" --tls-private-key-file="$PKI/kubelet.key" \
-  --enable-crds=PortForward,ClusterExec
+  --enable-crds=PortForward,ClusterExec \
+  --node-lease-duration-seconds=40
+# The lease is the node's heartbeat: without it the node-lifecycle controller marks the node
+# NotReady every ~55 s (KWOK's status updates are slower than its grace period), and every pod
+# with it, which cut long tests and benches short.
 wait_for kwok 60 node_ready
 wait_for kube-controller-manager 60 no_taints
 phase_end
