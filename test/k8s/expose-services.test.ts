@@ -39,7 +39,8 @@ test("the proposal's cloud example: port-forward on 127.0.0.1:1234 and the Clust
     const cluster = svc!.addresses().find((a) => a.scope === 'cluster')!;
     assert.ok(inCidr(cluster.address, env.serviceCIDR), `ClusterIP ${cluster.address} in ${env.serviceCIDR}`);
     assert.equal(cluster.port, 1234);
-    const viaSvc = JSON.parse(curlInNetns(env.netns, `http://${cluster.address}:1234/tree`));
+    // kube-proxy programs the ClusterIP's rules shortly after the Service has endpoints.
+    const viaSvc = await eventually(async () => JSON.parse(curlInNetns(env.netns, `http://${cluster.address}:1234/tree`)), 10_000, 100);
     assert.equal(viaSvc.port, 8888);
     assert.equal(viaSvc.pod, viaPf.pod);
     assert.equal((await svc!.probe()).answering, true);
