@@ -2,22 +2,22 @@
 // `config.jupyter(password=)`) and envd's (`base(image=, dev=)`, `config.jupyter(token=, port=)`,
 // `install.*`, `runtime.*`, `io.*`). They record an environment spec; nothing runs.
 import { describeValue, EvalError, StarList, Struct, Tuple, toBool, toInt, toStr, toStrDict, toStrList, type Value } from '../lang/index.js';
-import { define, given, portArg, type Args } from './define.js';
+import { define, given, optStr, type Args } from './define.js';
+import { recordHostBinding } from './builtins-serve.js';
 import { hashJupyterPassword } from './jupyter-password.js';
 import { presetByName } from './presets.js';
 import type { Recorder } from './recorder.js';
 
 export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, Value> {
   const env = rec.env;
-  const str = (fn: string, a: Args, name: string): string | undefined => (given(a[name]) ? toStr(fn, name, a[name]!) : undefined);
   const strs = (fn: string, a: Args, name: string): string[] => (given(a[name]) ? toStrList(fn, name, a[name]!, { allowSingle: true }) : []);
   // Accepted and recorded nowhere: they shape an image build, which envserve leaves to envd.
   const ignore = (fn: string, params: string[]) => define(fn, params, () => undefined);
 
   const base = define('base', ['os?', 'language?', 'image?', 'dev?'], (a) => {
-    const os = str('base', a, 'os');
-    const language = str('base', a, 'language');
-    const image = str('base', a, 'image');
+    const os = optStr('base', a, 'os');
+    const language = optStr('base', a, 'language');
+    const image = optStr('base', a, 'image');
     env.base = {
       ...(os !== undefined && { os }),
       ...(language !== undefined && { language }),
@@ -29,8 +29,8 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
   const config = new Struct('config', {
     jupyter: define('config.jupyter', ['password?', 'token?', 'port?'], (a, position) => {
       const port = given(a.port) ? toInt('config.jupyter', 'port', a.port!, { min: 1, max: 65535 }) : presetByName('jupyter')!.port;
-      const password = str('config.jupyter', a, 'password');
-      const token = str('config.jupyter', a, 'token');
+      const password = optStr('config.jupyter', a, 'password');
+      const token = optStr('config.jupyter', a, 'token');
       env.jupyter = {
         port,
         position,
@@ -43,7 +43,7 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
       env.rstudio = { port: presetByName('rstudio')!.port, position };
     }),
     pip_index: define('config.pip_index', ['url', 'extra_url?', 'trust?'], (a) => {
-      const extraUrl = str('config.pip_index', a, 'extra_url');
+      const extraUrl = optStr('config.pip_index', a, 'extra_url');
       env.pipIndex = { url: toStr('config.pip_index', 'url', a.url!), ...(extraUrl ? { extraUrl } : {}) };
     }),
     entrypoint: define('config.entrypoint', ['args'], (a) => {
@@ -73,7 +73,7 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
     julia_packages: ignore('install.julia_packages', ['name']),
     vscode_extensions: ignore('install.vscode_extensions', ['name']),
     python: define('install.python', ['version?'], (a) => {
-      const version = str('install.python', a, 'version');
+      const version = optStr('install.python', a, 'version');
       env.base = { ...env.base, language: version ? `python${version}` : (env.base.language ?? 'python') };
     }),
     conda: ignore('install.conda', ['use_mamba?']),
@@ -99,25 +99,17 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
       if (given(a.env)) Object.assign(env.environment, toStrDict('runtime.environ', 'env', a.env!));
       env.extraPath.push(...strs('runtime.environ', a, 'extra_path'));
     }),
-    expose: define('runtime.expose', ['envd_port', 'host_port?', 'service?', 'listen_addr?'], (a, position) => {
-      const name = str('runtime.expose', a, 'service');
-      rec.exposures.push({
-        via: 'runtime.expose',
-        position,
-        envPort: portArg('runtime.expose', 'envd_port', a.envd_port!),
-        hostPort: given(a.host_port) ? portArg('runtime.expose', 'host_port', a.host_port!, 0) : 0,
-        listenAddress: str('runtime.expose', a, 'listen_addr') || '127.0.0.1',
-        ...(name ? { name } : {}),
-      });
-    }),
+    expose: define('runtime.expose', ['envd_port', 'host_port?', 'service?', 'listen_addr?'], (a, position) =>
+      recordHostBinding(rec, 'runtime.expose', a, position, { envPort: 'envd_port', name: 'service' }),
+    ),
     mount: ignore('runtime.mount', ['host_path', 'envd_path']),
     init: ignore('runtime.init', ['commands']),
   });
 
   const io = new Struct('io', {
     copy: define('io.copy', ['source?', 'target?', 'host_path?', 'envd_path?'], (a) => {
-      const source = str('io.copy', a, 'source') ?? str('io.copy', a, 'host_path');
-      const target = str('io.copy', a, 'target') ?? str('io.copy', a, 'envd_path');
+      const source = optStr('io.copy', a, 'source') ?? optStr('io.copy', a, 'host_path');
+      const target = optStr('io.copy', a, 'target') ?? optStr('io.copy', a, 'envd_path');
       if (source === undefined || target === undefined) {
         throw new EvalError('io.copy: needs a source and a target (source=, target= or host_path=, envd_path=)');
       }
@@ -134,7 +126,7 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
     runtime,
     io,
     shell: define('shell', ['name?'], (a) => {
-      env.shell = str('shell', a, 'name') ?? 'bash';
+      env.shell = optStr('shell', a, 'name') ?? 'bash';
     }),
     run: ignore('run', ['commands', 'mount_host?']),
     git_config: ignore('git_config', ['name?', 'email?', 'editor?']),

@@ -4,7 +4,7 @@
 import { didYouMean, formatPosition } from '../errors.js';
 import { EvalError, Struct, toInt, toStr, toStrDict, type Value } from '../lang/index.js';
 import type { Protocol, ServiceType } from '../plan/types.js';
-import { define, given, portArg, type Args } from './define.js';
+import { define, given, optStr, portArg, type Args } from './define.js';
 import { PRESETS, PRESET_ALIASES } from './presets.js';
 import type { IngressIntent, Recorder } from './recorder.js';
 
@@ -14,22 +14,11 @@ const SERVICE_TYPES: ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer'];
 export function serveBuiltins(rec: Recorder): Record<string, Value> {
   // Ingress values are Structs; this remembers what each one declared, and where.
   const ingresses = new WeakMap<Struct, IngressIntent>();
-  const optStr = (fn: string, a: Args, name: string) => (given(a[name]) ? toStr(fn, name, a[name]!) : undefined);
 
   const host = new Struct('host', {
-    bind: define('host.bind', ['env_port', 'host_port?', 'listen_addr?', 'protocol?', 'name?'], (a, position) => {
-      const protocol = protocolArg('host.bind', a);
-      const name = optStr('host.bind', a, 'name');
-      rec.exposures.push({
-        via: 'host.bind',
-        position,
-        envPort: portArg('host.bind', 'env_port', a.env_port!),
-        hostPort: given(a.host_port) ? portArg('host.bind', 'host_port', a.host_port!, 0) : 0,
-        listenAddress: optStr('host.bind', a, 'listen_addr') ?? '127.0.0.1',
-        ...(protocol && { protocol }),
-        ...(name && { name }),
-      });
-    }),
+    bind: define('host.bind', ['env_port', 'host_port?', 'listen_addr?', 'protocol?', 'name?'], (a, position) =>
+      recordHostBinding(rec, 'host.bind', a, position, { envPort: 'env_port', name: 'name' }),
+    ),
   });
 
   const bind = define(
@@ -119,6 +108,30 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
   });
 
   return { host, cloud, presets: presetsStruct(rec) };
+}
+
+/**
+ * `host.bind` and envd's `runtime.expose` declare the same thing, a listener on this machine;
+ * only their argument names differ.
+ */
+export function recordHostBinding(
+  rec: Recorder,
+  fn: 'host.bind' | 'runtime.expose',
+  a: Args,
+  position: string,
+  argNames: { envPort: string; name: string },
+): void {
+  const protocol = protocolArg(fn, a);
+  const name = optStr(fn, a, argNames.name);
+  rec.exposures.push({
+    via: fn,
+    position,
+    envPort: portArg(fn, argNames.envPort, a[argNames.envPort]!),
+    hostPort: given(a.host_port) ? portArg(fn, 'host_port', a.host_port!, 0) : 0,
+    listenAddress: optStr(fn, a, 'listen_addr') || '127.0.0.1',
+    ...(protocol && { protocol }),
+    ...(name && { name }),
+  });
 }
 
 function protocolArg(fn: string, a: Args): Protocol | undefined {

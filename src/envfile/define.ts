@@ -1,7 +1,7 @@
 // Small helpers to declare env-file builtins: each is a named function with declared parameters
 // that records into the Recorder and returns None.
 import { formatPosition } from '../errors.js';
-import { Builtin, describeValue, EvalError, None, toInt, unpackArgs, type CallInfo, type Value } from '../lang/index.js';
+import { Builtin, describeValue, EvalError, None, toInt, toStr, unpackArgs, type CallInfo, type Value } from '../lang/index.js';
 
 export type Args = Record<string, Value | undefined>;
 
@@ -33,4 +33,9 @@ export function given(v: Value | undefined): v is Value {
 export function portArg(fn: string, arg: string, v: Value, min: 0 | 1 = 1): number {
   if (typeof v !== 'bigint') throw new EvalError(`${fn}: ${arg} must be an int between ${min} and 65535, got ${describeValue(v)}`);
   return toInt(fn, arg, v);
+}
+
+/** An optional string argument: undefined when absent or None. */
+export function optStr(fn: string, a: Args, name: string): string | undefined {
+  return given(a[name]) ? toStr(fn, name, a[name]!) : undefined;
 }
