@@ -23,11 +23,9 @@
 // WebSocket per connection (pf-tunnel.ts). ENVSERVE_PF_PROTOCOL=v4 forces that.
 import WebSocket from 'ws';
 import type { KubeClient } from './client.js';
-import { openWebSocket, Tunnel, TunnelRefused, type PortStream, type TunnelEvents, type TunnelTarget } from './pf-tunnel.js';
+import { openWebSocket, SendWindow, Tunnel, TunnelRefused, type PortStream, type TunnelEvents, type TunnelTarget } from './pf-tunnel.js';
 
 const PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
-/** Pause reading from the local socket while this much of its data is queued toward the API server. */
-const HIGH_WATER = 1 << 20;
 /** A local socket may hold this much of the pod's data before the session is paused for it. */
 const PAUSE_AT = 1 << 20;
 /** A session with no stream is closed after this long. */
@@ -352,8 +350,7 @@ class SpdyStream implements PortStream {
   private errorDone = false;
   private reset = false;
   private errorText = '';
-  private queued = 0;
-  private drainWaiters: (() => void)[] = [];
+  private readonly window = new SendWindow();
 
   constructor(private readonly session: SpdySession, readonly dataId: number, readonly errorId: number, private readonly ev: TunnelEvents) {}
 
@@ -380,7 +377,7 @@ class SpdyStream implements PortStream {
     if (this.closed) return;
     this.closed = true;
     this.session.forget(this);
-    for (const w of this.drainWaiters.splice(0)) w();
+    this.window.close();
     this.ev.close(error?.trim() ? error : this.reset && !this.dataDone ? 'the kubelet reset the stream' : undefined);
   }
 
@@ -388,18 +385,13 @@ class SpdyStream implements PortStream {
     if (this.closed) return false;
     for (let at = 0; at < chunk.length; at += 0xffffff) {
       const frame = dataFrame(this.dataId, 0, chunk.subarray(at, at + 0xffffff));
-      this.queued += frame.length;
-      this.session.send(frame, () => {
-        this.queued -= frame.length;
-        if (this.queued < HIGH_WATER / 2) for (const w of this.drainWaiters.splice(0)) w();
-      });
+      this.session.send(frame, this.window.add(frame.length));
     }
-    return this.queued < HIGH_WATER;
+    return this.window.open;
   }
 
   onDrain(f: () => void): void {
-    if (this.queued < HIGH_WATER / 2 || this.closed) f();
-    else this.drainWaiters.push(f);
+    this.window.onDrain(f);
   }
 
   pause(): void {

@@ -44,6 +44,45 @@ const DATA = 0;
 const ERROR = 1;
 /** Pause reading from the local socket while this much is queued toward the API server. */
 const HIGH_WATER = 1 << 20;
+
+/**
+ * The bytes of one connection handed to the API server's socket and not yet written, and who
+ * waits for them to drain: the backpressure both port-forward protocols share.
+ */
+export class SendWindow {
+  private queued = 0;
+  private waiters: (() => void)[] = [];
+  private closed = false;
+
+  /** Counts `bytes` as queued; call the returned function once they are written. */
+  add(bytes: number): () => void {
+    this.queued += bytes;
+    return () => {
+      this.queued -= bytes;
+      if (this.queued < HIGH_WATER / 2) this.wake();
+    };
+  }
+
+  /** There is room for more: the caller may keep reading. */
+  get open(): boolean {
+    return this.queued < HIGH_WATER;
+  }
+
+  onDrain(f: () => void): void {
+    if (this.queued < HIGH_WATER / 2 || this.closed) f();
+    else this.waiters.push(f);
+  }
+
+  /** The stream ended: whoever waits to write stops waiting. */
+  close(): void {
+    this.closed = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
 const PING_EVERY_MS = 30_000;
 
 /** TLS sessions per API server, so each new WebSocket resumes instead of a full handshake. */
@@ -58,9 +97,7 @@ export class Tunnel implements PortStream {
   /** close() was called: what follows is our doing, not an error. */
   private closing = false;
   private pinger?: NodeJS.Timeout;
-  /** Bytes handed to ws.send not yet written to the socket. */
-  private queued = 0;
-  private drainWaiters: (() => void)[] = [];
+  private readonly window = new SendWindow();
 
   private constructor(private readonly ws: WebSocket, private readonly ev: TunnelEvents) {
     ws.on('message', (raw: Buffer, isBinary: boolean) => this.onMessage(raw, isBinary));
@@ -106,7 +143,7 @@ export class Tunnel implements PortStream {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.pinger);
-    for (const w of this.drainWaiters.splice(0)) w();
+    this.window.close();
     this.ev.close(this.errorText || undefined);
   }
 
@@ -120,17 +157,12 @@ export class Tunnel implements PortStream {
     const frame = Buffer.allocUnsafe(chunk.length + 1);
     frame[0] = DATA;
     chunk.copy(frame, 1);
-    this.queued += frame.length;
-    this.ws.send(frame, { binary: true }, () => {
-      this.queued -= frame.length;
-      if (this.queued < HIGH_WATER / 2) for (const w of this.drainWaiters.splice(0)) w();
-    });
-    return this.queued < HIGH_WATER;
+    this.ws.send(frame, { binary: true }, this.window.add(frame.length));
+    return this.window.open;
   }
 
   onDrain(f: () => void): void {
-    if (this.queued < HIGH_WATER / 2 || this.closed) f();
-    else this.drainWaiters.push(f);
+    this.window.onDrain(f);
   }
 
   /** Stop / resume reading from the API server (the local socket is full / drained). */
