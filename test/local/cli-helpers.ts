@@ -6,6 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURES = join(REPO, 'test/fixtures');
@@ -156,4 +157,13 @@ export async function assertReleased(port: number, pids: (number | undefined)[])
     const holder = processOfInode(l.inode)?.pid;
     if (holder !== undefined && pids.includes(holder)) throw new Error(`port ${port} is still held by pid ${holder}`);
   }
+}
+
+/** Connects, reads until the other side ends the connection, and returns what arrived. */
+export async function readUntilEnd(port: number, host = '127.0.0.1'): Promise<string> {
+  const s = net.connect(port, host);
+  let got = '';
+  s.on('data', (d) => (got += d));
+  await once(s, 'end');
+  return got;
 }

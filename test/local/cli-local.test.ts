@@ -5,7 +5,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { delimiter, join } from 'node:path';
 import {
-  FIXTURES, REPO, envDir, freePort, httpGet, httpGetEventually, isPidAlive, listening, runCli, startCli, stateDirEnv, waitPortFree, assertReleased,
+  FIXTURES, REPO, envDir, freePort, httpGet, httpGetEventually, isPidAlive, listening, runCli, startCli, stateDirEnv, waitPortFree, assertReleased, readUntilEnd,
 } from './cli-helpers.js';
 
 const withFakeJupyter = (env: NodeJS.ProcessEnv) => ({ ...env, PATH: `${join(FIXTURES, 'bin')}${delimiter}${process.env.PATH}` });
@@ -130,11 +130,7 @@ def serve():
     assert.ok(port > 0);
     assert.equal(status.exposures[0].listen.address, '0.0.0.0');
     assert.match(up.out(), new RegExp(`tcp://127\\.0\\.0\\.1:${port}`));
-    const s = net.connect(port, '127.0.0.1');
-    let got = '';
-    s.on('data', (d) => (got += d));
-    await once(s, 'end');
-    assert.equal(got, 'hello from the env\n');
+    assert.equal(await readUntilEnd(port), 'hello from the env\n');
   } finally {
     up.proc.kill('SIGTERM');
     backend.close();
@@ -157,11 +153,7 @@ def serve():
   try {
     await up.waitFor(/Press Ctrl-C/);
     assert.match(up.out(), new RegExp(`-> 127\\.0\\.0\\.2:${envPort}`));
-    const s = net.connect(hostPort, '127.0.0.1');
-    let got = '';
-    s.on('data', (d) => (got += d));
-    await once(s, 'end');
-    assert.equal(got, 'on 127.0.0.2\n');
+    assert.equal(await readUntilEnd(hostPort), 'on 127.0.0.2\n');
   } finally {
     up.proc.kill('SIGTERM');
     backend.close();
