@@ -1,0 +1,68 @@
+// The ops policy: what may be exposed from which namespaces, and how. Cluster-scoped objects
+// (`envserve.dev/v1alpha1` ExposurePolicy) written by ops; users get no rights on them.
+// This module imports only plan types; the evaluator is pure (evaluate.ts).
+import type { ServiceType } from '../plan/types.js';
+
+export const POLICY_GROUP = 'envserve.dev';
+export const POLICY_VERSION = 'v1alpha1';
+export const POLICY_API_VERSION = `${POLICY_GROUP}/${POLICY_VERSION}`;
+export const POLICY_KIND = 'ExposurePolicy';
+
+/** Stable reason codes of a policy decision (statuses and errors carry them; prose is rendering). */
+export type PolicyReason = 'PolicyDenied' | 'PolicyConflict';
+
+/** Kubernetes' label selector (matchLabels AND every matchExpression); empty selects everything. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+export interface PolicyTls {
+  /** Every Ingress must serve TLS: its own tls_secret, or the default below. */
+  required?: boolean;
+  /** The Secret used when an Ingress names none (a wildcard certificate in each namespace). */
+  defaultSecretName?: string;
+  /** cert-manager ClusterIssuer: adds `cert-manager.io/cluster-issuer` and lets cert-manager make the Secret. */
+  clusterIssuer?: string;
+}
+
+export interface PolicyIngress {
+  /** May Ingresses be created at all (default true). */
+  allowed?: boolean;
+  /** The IngressClass every Ingress uses; an Ingress naming another class is denied. */
+  className?: string;
+  /** The domain automatic Ingresses live under (`{domain}` in the host template). */
+  domain?: string;
+  /** Host of an automatic Ingress: `{service}`, `{env}`, `{namespace}`, `{port}`, `{domain}`. */
+  hostTemplate?: string;
+  /** An Ingress host must end with one of these (".apps.example.com" or "apps.example.com"). */
+  allowedHostSuffixes?: string[];
+  tls?: PolicyTls;
+  /** Added to every Ingress (an auth proxy, timeouts); they win over the user's own. */
+  annotations?: Record<string, string>;
+}
+
+export interface PolicySpec {
+  /** Namespaces this policy governs (absent: every namespace). */
+  namespaceSelector?: LabelSelector;
+  /** `cloud.k8s.bind(host_port=)` through the API server (default true). */
+  portForward?: boolean;
+  /** Service types that may be created (absent: all three; [] none). */
+  serviceTypes?: ServiceType[];
+  /** Node ports must lie in this range (NodePort and LoadBalancer). */
+  nodePortRange?: { min: number; max: number };
+  ingress?: PolicyIngress;
+  /** Environment ports that are never exposed (SSH, a database...). */
+  deniedPorts?: number[];
+  /** At most this many cluster exposures (port-forwards, Services, Ingresses) in one namespace. */
+  maxExposuresPerNamespace?: number;
+}
+
+export interface ExposurePolicy {
+  name: string;
+  spec: PolicySpec;
+  /** Problems found reading it (an invalid policy denies everything in the namespaces it selects). */
+  errors?: string[];
+}
+
+export const DEFAULT_HOST_TEMPLATE = '{service}-{env}-{namespace}.{domain}';
