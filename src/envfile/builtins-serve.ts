@@ -35,9 +35,14 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
       const protocol = protocolArg(fn, a);
       const name = optStr(fn, a, 'name');
       let ingress: IngressIntent | undefined;
-      if (given(a.ingress)) {
+      // ingress=False turns the automatic Ingress off; ingress=True asks for one (a Service is implied).
+      let autoIngress: boolean | undefined;
+      if (typeof a.ingress === 'boolean') {
+        autoIngress = a.ingress;
+        if (autoIngress) serviceType ??= 'ClusterIP';
+      } else if (given(a.ingress)) {
         ingress = a.ingress instanceof Struct ? ingresses.get(a.ingress) : undefined;
-        if (!ingress) throw new EvalError(`${fn}: ingress must be made by cloud.k8s.ingress(host=...)`);
+        if (!ingress) throw new EvalError(`${fn}: ingress must be made by cloud.k8s.ingress(host=...), or be False (no automatic Ingress) or True`);
         serviceType ??= 'ClusterIP'; // an Ingress needs a Service to route to
       }
 
@@ -71,6 +76,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
         ...(serviceType && { serviceType, servicePort: servicePort ?? envPort }),
         ...(nodePort !== undefined && { nodePort }),
         ...(ingress && { ingress }),
+        ...(autoIngress !== undefined && { autoIngress }),
         ...(protocol && { protocol }),
         ...(name && { name }),
       });

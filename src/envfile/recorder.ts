@@ -40,6 +40,8 @@ export type ExposureIntent =
       servicePort?: number;
       nodePort?: number;
       ingress?: IngressIntent;
+      /** `ingress=False`: no automatic Ingress; `ingress=True`: one even for a service not known as HTTP. */
+      autoIngress?: boolean;
       protocol?: Protocol;
       name?: string;
     };

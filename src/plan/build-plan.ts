@@ -49,6 +49,7 @@ export function buildPlan(source: string, envName: string, recorded: Recorded): 
         serviceType: intent.serviceType,
         servicePort,
         ...(intent.nodePort !== undefined && { nodePort: intent.nodePort }),
+        ...(intent.autoIngress !== undefined && { autoIngress: intent.autoIngress }),
       });
       const ing = intent.ingress;
       if (ing) {

@@ -96,6 +96,8 @@ export interface K8sServiceExposure extends ExposureCommon {
   serviceType: ServiceType;
   servicePort: number;
   nodePort?: number;
+  /** `ingress=False` (false) turns the automatic Ingress off; `ingress=True` (true) asks for one. */
+  autoIngress?: boolean;
 }
 
 /** `cloud.k8s.bind(ingress=cloud.k8s.ingress(...))`: an Ingress in front of a Service exposure. */
@@ -109,6 +111,8 @@ export interface K8sIngressExposure extends ExposureCommon {
   className?: string;
   tlsSecret?: string;
   annotations?: Record<string, string>;
+  /** Made by envserve (auto-Ingress: a domain and class were known), not declared in the file. */
+  automatic?: true;
 }
 
 export type Exposure = HostExposure | K8sPortForwardExposure | K8sServiceExposure | K8sIngressExposure;

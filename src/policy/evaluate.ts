@@ -9,7 +9,7 @@
 // exposure is admitted unchanged.
 import type { Exposure, K8sIngressExposure, K8sServiceExposure } from '../plan/types.js';
 import { selectorMatches } from './selector.js';
-import { DEFAULT_HOST_TEMPLATE, type ExposurePolicy, type PolicyReason } from './types.js';
+import { type ExposurePolicy, type PolicyReason } from './types.js';
 
 export const CERT_MANAGER_CLUSTER_ISSUER = 'cert-manager.io/cluster-issuer';
 
@@ -278,8 +278,4 @@ export function describeAllowed(selecting: ExposurePolicy[]): string {
   let out = parts.length ? parts.join(', ') : 'no cluster exposure';
   if (denied.length) out += `; never ports ${denied.join(', ')}`;
   return out;
-}
-
-export function hostFromTemplate(template: string | undefined, fields: { service: string; env: string; namespace: string; port: number; domain: string }): string {
-  return (template ?? DEFAULT_HOST_TEMPLATE).replace(/\{(service|env|namespace|port|domain)\}/g, (_, k: keyof typeof fields) => String(fields[k])).toLowerCase();
 }

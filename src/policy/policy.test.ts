@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { IssuesError, UserError } from '../errors.js';
 import type { Exposure, K8sIngressExposure } from '../plan/types.js';
-import { evaluatePolicies, hostFromTemplate, type Decision } from './evaluate.js';
+import { hostFromTemplate } from '../plan/auto-ingress.js';
+import { evaluatePolicies, type Decision } from './evaluate.js';
 import { parsePolicies, policyFromObject } from './parse.js';
 import type { ExposurePolicy, PolicySpec } from './types.js';
 
@@ -19,7 +20,7 @@ const svc = (type: 'ClusterIP' | 'NodePort' | 'LoadBalancer', extra: { nodePort?
   id: extra.id ?? `service-jupyter-${type.toLowerCase()}`,
   kind: 'k8s-service',
   serviceType: type,
-  servicePort: 8888,
+  servicePort: extra.envPort ?? 8888,
   ...(extra.envPort !== undefined && { envPort: extra.envPort }),
   ...(extra.nodePort !== undefined && { nodePort: extra.nodePort }),
 });
@@ -219,4 +220,28 @@ spec:
 test('host templates fill {service} {env} {namespace} {port} {domain}', () => {
   assert.equal(hostFromTemplate(undefined, { service: 'Jupyter', env: 'demo', namespace: 'team-a', port: 8888, domain: 'apps.example.com' }), 'jupyter-demo-team-a.apps.example.com');
   assert.equal(hostFromTemplate('{env}-{port}.{domain}', { service: 's', env: 'e', namespace: 'n', port: 1, domain: 'd.io' }), 'e-1.d.io');
+});
+
+test('planForCluster: automatic Ingresses (ingress=True for TCP, never with ingress=False), nginx gets WebSocket timeouts, conflicting templates deny', async () => {
+  const { planForCluster } = await import('./cluster-plan.js');
+  const plan = {
+    apiVersion: 'envserve/v1' as const, kind: 'Plan' as const, source: 'build.envd', warnings: [],
+    env: { name: 'demo', base: {}, services: [{ name: 'jupyter', port: 8888, protocol: 'http' as const }], packages: { python: [], apt: [], r: [], conda: [] }, daemons: [], commands: {}, environment: {}, extraPath: [], copies: [] },
+    exposures: [
+      svc('ClusterIP', { id: 'service-jupyter-8888' }),
+      { ...svc('ClusterIP', { id: 'service-db-5432', envPort: 5432 }), protocol: 'tcp' as const },
+      { ...svc('ClusterIP', { id: 'service-raw-9000', envPort: 9000 }), protocol: 'tcp' as const, autoIngress: true },
+      { ...svc('ClusterIP', { id: 'service-off-8080', envPort: 8080 }), autoIngress: false },
+    ] as Exposure[],
+  };
+  const cp = planForCluster(plan, { namespace: 'team-a', ingressDomain: 'apps.example.com', ingressClass: 'nginx' });
+  const ings = cp.plan.exposures.filter((e): e is K8sIngressExposure => e.kind === 'k8s-ingress');
+  assert.deepEqual(ings.map((e) => [e.id, e.host]), [['ingress-jupyter-8888', 'jupyter-demo-team-a.apps.example.com'], ['ingress-raw-9000', '9000-demo-team-a.apps.example.com']]);
+  assert.equal(ings[0]!.annotations?.['nginx.ingress.kubernetes.io/proxy-read-timeout'], '3600');
+  assert.deepEqual(cp.denials, []);
+  const t1 = policy('t1', { ingress: { domain: 'a.example.com' } });
+  const t2 = policy('t2', { ingress: { domain: 'b.example.com' } });
+  const conflict = planForCluster(plan, { namespace: 'team-a', policies: [t1, t2] });
+  assert.deepEqual(conflict.denials.map((d) => [d.id, d.reason]), [['ingress-jupyter-8888', 'PolicyConflict'], ['ingress-raw-9000', 'PolicyConflict']]);
+  assert.match(conflict.denials[0]!.message, /different domains \(t1: "a.example.com", t2: "b.example.com"\)/);
 });

@@ -64,5 +64,3 @@ export interface ExposurePolicy {
   /** Problems found reading it (an invalid policy denies everything in the namespaces it selects). */
   errors?: string[];
 }
-
-export const DEFAULT_HOST_TEMPLATE = '{service}-{env}-{namespace}.{domain}';

@@ -2,24 +2,39 @@
 import type { Command } from 'commander';
 import { planFromFile } from '../../plan/from-file.js';
 import type { Exposure, Plan } from '../../plan/types.js';
+import type { ClusterPlan } from '../../policy/cluster-plan.js';
+import { addClusterOptions, clusterPlanFromFlags, denialsError, type ClusterFlags } from '../cluster-options.js';
 import { outputOption, printData, printWarnings, table, type OutputFormat } from '../output.js';
 
 export function registerPlan(program: Command): void {
-  program
+  const cmd = program
     .command('plan')
     .description('show what the env file exposes, where, and how; nothing is applied')
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('--name <name>', "the environment's name (default: the env file's directory name)")
-    .addOption(outputOption())
-    .action((opts: { file: string; name?: string; output: OutputFormat }) => {
-      const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
-      printWarnings(plan.warnings);
-      if (opts.output === 'table') process.stdout.write(planTable(plan));
-      else printData(opts.output, plan);
-    });
+    .option('-n, --namespace <namespace>', 'the namespace the cloud exposures are meant for (host templates, policies)', 'default')
+    .addOption(outputOption());
+  addClusterOptions(cmd).action((opts: { file: string; name?: string; namespace: string; output: OutputFormat } & ClusterFlags) => {
+    const filePlan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+    printWarnings(filePlan.warnings);
+    const cp = clusterPlanFromFlags(filePlan, opts.namespace, opts);
+    const checked = opts.policy !== undefined;
+    if (opts.output === 'table') process.stdout.write(planTable(cp.plan, checked ? cp : undefined));
+    else printData(opts.output, checked ? { ...cp.plan, policy: policySummary(cp) } : cp.plan);
+    if (cp.denials.length > 0) throw denialsError(cp);
+  });
 }
 
-export function planTable(plan: Plan): string {
+/** The policy's verdict in `plan -o json|yaml` (only with --policy): which policies applied, and each decision. */
+function policySummary(cp: ClusterPlan) {
+  return {
+    selecting: cp.evaluation.selecting,
+    allowed: cp.evaluation.allowed,
+    decisions: cp.evaluation.decisions.map((d) => (d.admitted ? { id: d.id, decision: 'Admitted' } : { id: d.id, decision: 'Denied', reason: d.reason, message: d.message })),
+  };
+}
+
+export function planTable(plan: Plan, cp?: ClusterPlan): string {
   const b = plan.env.base;
   const base = [b.image && `image=${b.image}`, b.os && `os=${b.os}`, b.language && `language=${b.language}`].filter(Boolean).join(' ');
   let out = `Environment: ${plan.env.name}${base ? ` (${base})` : ''}   from ${plan.source}\n`;
@@ -27,9 +42,15 @@ export function planTable(plan: Plan): string {
     out += `Services:    ${plan.env.services.map((s) => `${s.name} ${s.port}/${s.protocol}`).join(', ')}\n`;
   }
   if (plan.exposures.length === 0) return `${out}\nNo exposures: the file's serve() declares none.\n`;
-  const rows = [['ID', 'KIND', 'ENV PORT', 'EXPOSED AT', 'PROTOCOL', 'DECLARED AT']];
-  for (const e of plan.exposures) rows.push([e.id, e.kind, String(e.envPort), exposedAt(e), e.protocol, e.position]);
-  return `${out}\n${table(rows)}`;
+  const decided = new Map(cp?.evaluation.decisions.map((d) => [d.id, d.admitted ? 'admitted' : `DENIED (${d.reason})`]));
+  const rows = [['ID', 'KIND', 'ENV PORT', 'EXPOSED AT', 'PROTOCOL', ...(cp ? ['POLICY'] : []), 'DECLARED AT']];
+  for (const e of plan.exposures) {
+    const at = e.kind === 'k8s-ingress' && e.automatic ? `${e.position} (automatic)` : e.position;
+    rows.push([e.id, e.kind, String(e.envPort), exposedAt(e), e.protocol, ...(cp ? [decided.get(e.id) ?? ''] : []), at]);
+  }
+  let policyLine = '';
+  if (cp) policyLine = cp.evaluation.selecting.length ? `Policies:    ${cp.evaluation.selecting.join(', ')} (allowed: ${cp.evaluation.allowed})\n` : 'Policies:    none selects this namespace: everything is allowed\n';
+  return `${out}${policyLine}\n${table(rows)}`;
 }
 
 function exposedAt(e: Exposure): string {

@@ -2,23 +2,27 @@
 import type { Command } from 'commander';
 import { renderManifests } from '../../apply/k8s/manifests.js';
 import { planFromFile } from '../../plan/from-file.js';
+import { addClusterOptions, clusterPlanFromFlags, denialsError, type ClusterFlags } from '../cluster-options.js';
 import { printWarnings, toYaml } from '../output.js';
 
 export function registerRender(program: Command): void {
-  program
+  const cmd = program
     .command('render')
     .description('print the Kubernetes objects (Deployment, Services, Ingresses) for the env file')
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('-n, --namespace <namespace>', 'the namespace of the objects', 'default')
-    .option('--name <name>', "the environment's name (default: the env file's directory name)")
-    .action((opts: { file: string; namespace: string; name?: string }) => {
-      const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
-      printWarnings(plan.warnings);
-      const objects = renderManifests(plan, { namespace: opts.namespace });
-      if (objects.length === 0) {
-        process.stderr.write('note: the env file declares no Kubernetes Service or Ingress, and build() names no image\n');
-        return;
-      }
-      process.stdout.write(objects.map((o) => toYaml(o)).join('---\n'));
-    });
+    .option('--name <name>', "the environment's name (default: the env file's directory name)");
+  addClusterOptions(cmd).action((opts: { file: string; namespace: string; name?: string } & ClusterFlags) => {
+    const filePlan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+    printWarnings(filePlan.warnings);
+    const cp = clusterPlanFromFlags(filePlan, opts.namespace, opts);
+    if (cp.denials.length > 0) throw denialsError(cp);
+    const plan = cp.plan;
+    const objects = renderManifests(plan, { namespace: opts.namespace });
+    if (objects.length === 0) {
+      process.stderr.write('note: the env file declares no Kubernetes Service or Ingress, and build() names no image\n');
+      return;
+    }
+    process.stdout.write(objects.map((o) => toYaml(o)).join('---\n'));
+  });
 }
