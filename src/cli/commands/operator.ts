@@ -1,0 +1,65 @@
+// `envserve operator`: run the in-cluster controller and its HTTP API; `envserve operator
+// manifests`: print what installs it (or, with --user-role, what a user needs).
+import type { Command } from 'commander';
+import { explainKubeError, loadKubeClient } from '../../apply/k8s/client.js';
+import { UserError } from '../../errors.js';
+import { createApiServer, listenAddress } from '../../operator/api.js';
+import { checkCrds, Operator } from '../../operator/controller.js';
+import { operatorManifests, userRoleManifests } from '../../operator/manifests.js';
+import { toYaml } from '../output.js';
+
+export function registerOperator(program: Command): void {
+  const op = program
+    .command('operator')
+    .description('run the envserve operator: it reconciles ExposureSets under ExposurePolicies and serves the HTTP API')
+    .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, then the pod\'s service account)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--listen <addr:port>', 'the HTTP API\'s address (the manifests use 0.0.0.0:8080)', '127.0.0.1:8080')
+    .option('--concurrency <n>', 'ExposureSets reconciled at once', '4')
+    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string }) => {
+      const m = /^(.*):(\d+)$/.exec(opts.listen);
+      if (!m) throw new UserError(`--listen must be ADDRESS:PORT, got "${opts.listen}"`);
+      const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }) });
+      const log = (level: string, msg: string) => process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
+      let version;
+      try {
+        version = await checkCrds(client);
+      } catch (e) {
+        throw explainKubeError(e, 'checking the envserve CRDs');
+      }
+      if (version.skew) log('warn', `version skew: ${version.skew}`);
+      const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log });
+      const ac = new AbortController();
+      const server = createApiServer({ client, operator, version });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e) => reject(new UserError(`cannot listen on ${opts.listen}: ${e.message}`)));
+        server.listen(Number(m[2]), m[1]!.replace(/^\[|\]$/g, ''), resolve);
+      });
+      log('info', `envserve operator ${version.version} (${client.source}, server ${client.server}): HTTP API on http://${listenAddress(server)}`);
+      const stop = () => {
+        log('info', 'stopping');
+        ac.abort();
+        server.close();
+        server.closeAllConnections();
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      await operator.run(ac.signal);
+      client.close();
+    });
+
+  op.command('manifests')
+    .description('print the CRDs, RBAC, Deployment and Service that install the operator, for kubectl apply -f -')
+    .option('-n, --namespace <namespace>', "the operator's namespace", 'envserve-system')
+    .option('--image <image>', "the operator's image (build it with the Dockerfile)")
+    .option('--user-role', 'print instead what a user needs: the envserve-user ClusterRole and port-forward rights to the operator')
+    .option('--user <name>', 'with --user-role: also bind the roles to this user (or system:serviceaccount:NS:NAME)')
+    .option('--user-namespace <namespace>', 'with --user: the namespace where the user\'s environments live', 'default')
+    .action((opts: { namespace: string; image?: string; userRole?: boolean; user?: string; userNamespace: string }) => {
+      if (opts.user && !opts.userRole) throw new UserError('--user goes with --user-role');
+      const objects = opts.userRole
+        ? userRoleManifests({ namespace: opts.namespace, ...(opts.user && { user: opts.user, userNamespace: opts.userNamespace }) })
+        : operatorManifests({ namespace: opts.namespace, ...(opts.image && { image: opts.image }) });
+      process.stdout.write(objects.map((o) => toYaml(o)).join('---\n'));
+    });
+}

@@ -1,0 +1,154 @@
+// `envserve operator manifests`: everything to install the operator, for `kubectl apply -f -`,
+// with the least privilege it needs; and `--user-role`: what a user needs to use it.
+import { CRD_NAMES, GROUP, PLURAL, POLICY_PLURAL, crds } from './resource.js';
+import { VERSION } from '../version.js';
+
+export const OPERATOR_NAME = 'envserve-operator';
+export const API_PORT = 8080;
+export const DEFAULT_NAMESPACE = 'envserve-system';
+export const USER_CLUSTER_ROLE = 'envserve-user';
+export const API_CLIENT_ROLE = 'envserve-api-client';
+
+type Obj = Record<string, unknown>;
+const partOf = { 'app.kubernetes.io/part-of': 'envserve' };
+const operatorLabels = { 'app.kubernetes.io/name': OPERATOR_NAME, ...partOf };
+
+export interface OperatorManifestOptions {
+  namespace?: string;
+  image?: string;
+}
+
+/**
+ * The operator's rights. Cluster-wide because users' namespaces are anywhere; no pods/exec, no
+ * Secrets at all (an Ingress only names its TLS Secret, it never reads it), no Deployments.
+ */
+export function operatorRules(): Obj[] {
+  return [
+    { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
+    { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'patch', 'update'] },
+    { apiGroups: [GROUP], resources: [POLICY_PLURAL], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+    { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+    { apiGroups: ['networking.k8s.io'], resources: ['ingressclasses'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+    { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], resourceNames: [...CRD_NAMES], verbs: ['get'] },
+  ];
+}
+
+export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
+  const ns = o.namespace ?? DEFAULT_NAMESPACE;
+  const image = o.image ?? `envserve:${VERSION}`;
+  return [
+    ...crds(),
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: partOf } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: OPERATOR_NAME, labels: operatorLabels }, rules: operatorRules() },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: OPERATOR_NAME, labels: operatorLabels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: ns }],
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels },
+      spec: {
+        replicas: 1,
+        // Recreate: the old pod is gone before the new one starts, so two operators never reconcile at once.
+        strategy: { type: 'Recreate' },
+        selector: { matchLabels: { 'app.kubernetes.io/name': OPERATOR_NAME } },
+        template: {
+          metadata: { labels: operatorLabels },
+          spec: {
+            serviceAccountName: OPERATOR_NAME,
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'operator',
+                image,
+                imagePullPolicy: 'IfNotPresent',
+                args: ['operator', '--listen', `0.0.0.0:${API_PORT}`],
+                ports: [{ name: 'http', containerPort: API_PORT, protocol: 'TCP' }],
+                readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 20, failureThreshold: 6 },
+                resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels },
+      spec: { type: 'ClusterIP', selector: { 'app.kubernetes.io/name': OPERATOR_NAME }, ports: [{ name: 'http', port: API_PORT, targetPort: 'http', protocol: 'TCP' }] },
+    },
+  ];
+}
+
+export interface UserRoleOptions {
+  namespace?: string;
+  /** Also bind the roles to this user (a username, or system:serviceaccount:NS:NAME) ... */
+  user?: string;
+  /** ... in this namespace (where the user's environments live). */
+  userNamespace?: string;
+}
+
+/**
+ * What a user needs: the ExposureSet resource (a ClusterRole to bind per namespace, with no rights
+ * on policies, Services or Ingresses) and, in the operator's namespace, a port-forward to the
+ * operator's pod for the HTTP API.
+ */
+export function userRoleManifests(o: UserRoleOptions = {}): Obj[] {
+  const ns = o.namespace ?? DEFAULT_NAMESPACE;
+  const out: Obj[] = [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: USER_CLUSTER_ROLE, labels: partOf },
+      rules: [
+        { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+        { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: API_CLIENT_ROLE, namespace: ns, labels: partOf },
+      rules: [
+        // Finding the operator's pod behind its Service, and the port-forward to it.
+        { apiGroups: [''], resources: ['services'], resourceNames: [OPERATOR_NAME], verbs: ['get'] },
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] },
+      ],
+    },
+  ];
+  if (o.user) {
+    const subject = { apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: o.user };
+    const bindingName = `envserve-user-${o.user.replace(/[^a-z0-9-]+/gi, '-').toLowerCase()}`.slice(0, 63).replace(/-+$/, '');
+    out.push(
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: bindingName, namespace: o.userNamespace ?? 'default', labels: partOf },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: USER_CLUSTER_ROLE },
+        subjects: [subject],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: bindingName, namespace: ns, labels: partOf },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: API_CLIENT_ROLE },
+        subjects: [subject],
+      },
+    );
+  }
+  return out;
+}
