@@ -1,0 +1,113 @@
+// Unit tests of the operator's pure parts: ExposureSet → objects and decisions; the manifests' RBAC.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Exposure } from '../plan/types.js';
+import type { ExposurePolicy } from '../policy/types.js';
+import { exposureSetFromPlan } from './api.js';
+import { canonical } from './controller.js';
+import { desiredFor, LABEL_SET } from './desired.js';
+import { operatorManifests, operatorRules, userRoleManifests } from './manifests.js';
+import type { ExposureSet } from './resource.js';
+
+const svc = (id: string, type: 'ClusterIP' | 'NodePort', port: number, extra: Record<string, unknown> = {}): Exposure =>
+  ({ id, kind: 'k8s-service', envPort: port, protocol: 'http', position: 'build.envd:7:5', declaredBy: 'cloud.k8s.bind', serviceType: type, servicePort: port, ...extra }) as Exposure;
+
+function set(exposures: unknown[], extra: Partial<ExposureSet['spec']> = {}): ExposureSet {
+  return {
+    apiVersion: 'envserve.dev/v1alpha1',
+    kind: 'ExposureSet',
+    metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 3 },
+    spec: { env: 'demo', services: [{ name: 'jupyter', port: 8888, protocol: 'http' }], exposures: exposures as Exposure[], ...extra },
+  };
+}
+const run = (s: ExposureSet, policies: ExposurePolicy[] = [], others = 0, defaultIngressClass?: string) =>
+  desiredFor({ set: s, policies, namespaceLabels: { 'kubernetes.io/metadata.name': 'team-a' }, othersInNamespace: others, ...(defaultIngressClass && { defaultIngressClass }) });
+
+test('an admitted set becomes a Service and an automatic Ingress, owned by the set (labels + ownerReference)', () => {
+  const policy: ExposurePolicy = { name: 'ops', spec: { ingress: { domain: 'apps.example.com' } } };
+  const d = run(set([svc('service-jupyter-8888', 'ClusterIP', 8888)]), [policy], 0, 'traefik');
+  assert.equal(d.outcome, 'Admitted');
+  assert.deepEqual(d.objects.map((o) => [o.kind, o.metadata.name]), [['Service', 'demo-jupyter-8888'], ['Ingress', 'demo-jupyter-8888']]);
+  const ing = d.objects[1]!;
+  assert.equal(ing.spec.ingressClassName, 'traefik', 'the cluster default class fills an automatic Ingress');
+  assert.equal(ing.spec.rules[0].host, 'jupyter-demo-team-a.apps.example.com');
+  for (const o of d.objects) {
+    assert.equal(o.metadata.labels![LABEL_SET], 'demo');
+    assert.equal(o.metadata.labels!['app.kubernetes.io/managed-by'], 'envserve');
+    assert.deepEqual((o.metadata as any).ownerReferences, [{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', name: 'demo', uid: 'uid-1', controller: true, blockOwnerDeletion: false }]);
+  }
+  assert.deepEqual(d.exposures.map((e) => [e.id, e.decision, e.object, e.automatic ?? false]), [
+    ['service-jupyter-8888', 'Admitted', 'service/demo-jupyter-8888', false],
+    ['ingress-jupyter-8888', 'Admitted', 'ingress/demo-jupyter-8888', true],
+  ]);
+  assert.equal(d.exposures[1]!.url, 'http://jupyter-demo-team-a.apps.example.com/');
+  // The same input gives the same objects: a restarted operator applies exactly these again.
+  assert.equal(canonical(run(set([svc('service-jupyter-8888', 'ClusterIP', 8888)]), [policy], 0, 'traefik').objects), canonical(d.objects));
+});
+
+test('one denied exposure: the set is Denied, nothing is created, the reason is positioned', () => {
+  const policy: ExposurePolicy = { name: 'pf-only', spec: { serviceTypes: [], ingress: { allowed: false } } };
+  const pf = { id: 'port-forward-jupyter-1234', kind: 'k8s-port-forward', envPort: 8888, protocol: 'http', position: 'build.envd:6:5', declaredBy: 'cloud.k8s.bind', hostPort: 1234, listenAddress: '127.0.0.1' };
+  const d = run(set([pf, svc('service-jupyter-8888', 'ClusterIP', 8888)]), [policy]);
+  assert.equal(d.outcome, 'Denied');
+  assert.equal(d.reason, 'PolicyDenied');
+  assert.deepEqual(d.objects, []);
+  assert.match(d.message, /1 of 2 exposures denied, so nothing is created; build\.envd:7:5: service-jupyter-8888: ClusterIP is not allowed in namespace team-a by policy pf-only; allowed: port-forward/);
+  assert.deepEqual(d.exposures.map((e) => e.decision), ['Admitted', 'Denied']);
+});
+
+test('an invalid resource is Denied with reason Invalid and the field, never an exception', () => {
+  for (const [exposures, want] of [
+    [[{ id: 'x', kind: 'k8s-service', envPort: 8888, serviceType: 'Headless', servicePort: 1 }], /spec\.exposures\[0\]\.serviceType: must be ClusterIP/],
+    [[{ id: 'x', kind: 'k8s-teleport', envPort: 1 }], /spec\.exposures\[0\]\.kind: must be one of/],
+    [[svc('s', 'ClusterIP', 70000)], /build\.envd:7:5: cloud\.k8s\.bind: env_port must be an int between 1 and 65535, got 70000/],
+    [[svc('s', 'ClusterIP', 80), { id: 'i', kind: 'k8s-ingress', envPort: 80, serviceId: 's', servicePort: 80, host: 'not a host', path: '/' }], /host must be a DNS name/],
+    ['nope', /spec\.exposures: must be a list/],
+  ] as const) {
+    const d = run(set(exposures as unknown as unknown[]));
+    assert.equal(d.outcome, 'Invalid', JSON.stringify(exposures));
+    assert.equal(d.reason, 'Invalid');
+    assert.match(d.message, want);
+    assert.deepEqual(d.objects, []);
+  }
+});
+
+test('the per-namespace limit counts what older sets hold', () => {
+  const policy: ExposurePolicy = { name: 'cap', spec: { maxExposuresPerNamespace: 2 } };
+  const s = set([svc('a', 'ClusterIP', 80), svc('b', 'ClusterIP', 81)]);
+  assert.equal(run(s, [policy], 0).outcome, 'Admitted');
+  const d = run(s, [policy], 1);
+  assert.equal(d.outcome, 'Denied');
+  assert.match(d.message, /limit is 2 per namespace/);
+});
+
+test('a Plan becomes an ExposureSet with its cluster exposures only', () => {
+  const plan = {
+    apiVersion: 'envserve/v1' as const, kind: 'Plan' as const, source: 'build.envd', warnings: [],
+    env: { name: 'demo', base: {}, services: [], packages: { python: [], apt: [], r: [], conda: [] }, daemons: [], commands: {}, environment: {}, extraPath: [], copies: [] },
+    exposures: [{ id: 'h', kind: 'host', envPort: 1, protocol: 'tcp', position: 'p', declaredBy: 'host.bind', hostPort: 1, listenAddress: '127.0.0.1' }, svc('s', 'ClusterIP', 80)] as Exposure[],
+  };
+  const s = exposureSetFromPlan(plan, 'team-a', { user: 'alice', selector: { app: 'x' } });
+  assert.deepEqual(s.spec.exposures.map((e) => e.id), ['s']);
+  assert.deepEqual(s.spec.selector, { app: 'x' });
+  assert.equal(s.metadata.annotations!['envserve.dev/submitted-by'], 'alice');
+});
+
+test('the operator\'s RBAC: no secrets, no pods or pods/exec, no policy writes; a Recreate Deployment and a Service', () => {
+  const rules = operatorRules() as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+  const resources = rules.flatMap((r) => r.resources);
+  for (const r of ['secrets', 'pods', 'pods/exec', 'deployments', 'roles', 'clusterroles']) assert.ok(!resources.includes(r), r);
+  assert.deepEqual(rules.find((r) => r.resources.includes('exposurepolicies'))!.verbs, ['get', 'list', 'watch']);
+  assert.ok(!rules.some((r) => r.verbs.includes('*') || r.resources.includes('*')));
+  const objs = operatorManifests({ namespace: 'ops', image: 'registry.example.com/envserve:1' }) as any[];
+  assert.deepEqual(objs.map((o) => o.kind), ['CustomResourceDefinition', 'CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Service']);
+  const dep = objs.find((o) => o.kind === 'Deployment');
+  assert.equal(dep.spec.strategy.type, 'Recreate');
+  assert.equal(dep.spec.template.spec.containers[0].image, 'registry.example.com/envserve:1');
+  assert.equal(dep.metadata.namespace, 'ops');
+  const user = userRoleManifests({ namespace: 'ops', user: 'system:serviceaccount:team-a:alice', userNamespace: 'team-a' }) as any[];
+  assert.deepEqual(user.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`), [
+    'ClusterRole//envserve-user', 'Role/ops/envserve-api-client', 'RoleBinding/team-a/envserve-user-system-serviceaccount-team-a-alice', 'RoleBinding/ops/envserve-user-system-serviceaccount-team-a-alice',
+  ]);
+  assert.ok(!user[0].rules.some((r: { resources: string[] }) => r.resources.some((x) => ['exposurepolicies', 'services', 'ingresses'].includes(x))));
+});
