@@ -111,3 +111,19 @@ test('the operator\'s RBAC: no secrets, no pods or pods/exec, no policy writes; 
   ]);
   assert.ok(!user[0].rules.some((r: { resources: string[] }) => r.resources.some((x) => ['exposurepolicies', 'services', 'ingresses'].includes(x))));
 });
+
+test('version skew: CRDs from another minor version are named; missing CRDs are a clear error', async () => {
+  const { checkCrds, CrdsMissingError } = await import('./controller.js');
+  const { KubeApiError } = await import('../apply/k8s/client.js');
+  const fake = (crdVersion: string | undefined, apiMissing = false) => ({
+    async request<T>(path: string): Promise<T> {
+      if (apiMissing) throw new KubeApiError(404, 'NotFound', 'not found', 'GET', path);
+      if (path.includes('customresourcedefinitions')) return { metadata: { name: 'x', annotations: crdVersion ? { 'envserve.dev/version': crdVersion } : {} } } as T;
+      return {} as T;
+    },
+  });
+  assert.deepEqual(await checkCrds(fake('0.1.3'), '0.1.0'), { version: '0.1.0', apiVersion: 'envserve.dev/v1alpha1', crdVersion: '0.1.3' });
+  const skew = await checkCrds(fake('0.2.0'), '0.1.0');
+  assert.equal(skew.skew, 'the CRDs were installed by envserve 0.2.0, this is envserve 0.1.0: re-apply `envserve operator manifests` of the version you run');
+  await assert.rejects(checkCrds(fake(undefined, true)), (e: unknown) => e instanceof CrdsMissingError && /not installed/.test((e as Error).message));
+});

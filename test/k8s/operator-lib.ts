@@ -1,0 +1,130 @@
+// Helpers for the operator tests: install it from `envserve operator manifests`, run it out of the
+// cluster with its own ServiceAccount's token (never admin credentials), users with tokens, and
+// clients for its HTTP API and event stream.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { envserve, BIN } from '../helpers/cli.js';
+import { env, mustKubectl } from './expose-lib.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'envserve-operator-'));
+
+/** A kubeconfig that authenticates with a bearer token, against the test cluster. */
+export function tokenKubeconfig(name: string, token: string): string {
+  const admin = new k8s.KubeConfig();
+  admin.loadFromFile(env.kubeconfig);
+  const cluster = admin.getCurrentCluster()!;
+  const ca = cluster.caData ?? readFileSync(cluster.caFile!).toString('base64');
+  const file = join(dir, `${name}.kubeconfig`);
+  writeFileSync(file, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': name,
+    clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority-data': ca } }],
+    users: [{ name, user: { token } }],
+    contexts: [{ name, context: { cluster: 'test', user: name } }],
+  }));
+  return file;
+}
+
+export function createToken(namespace: string, serviceAccount: string): string {
+  return mustKubectl(['-n', namespace, 'create', 'token', serviceAccount, '--duration=3600s']).trim();
+}
+
+/** `envserve operator manifests [...]` parsed into objects. */
+export function manifests(args: string[] = []): any[] {
+  const r = envserve(['operator', 'manifests', ...args]);
+  if (r.code !== 0) throw new Error(`envserve operator manifests: ${r.stderr}`);
+  return parseAllDocuments(r.stdout).map((d) => d.toJS());
+}
+
+export function apply(objects: unknown[]): void {
+  mustKubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+}
+
+export interface RunningOperator {
+  url: string;
+  child: ChildProcess;
+  log: () => string;
+  stop: (signal?: NodeJS.Signals) => Promise<void>;
+}
+
+/** Starts `envserve operator` as a process with the given kubeconfig; resolves once its API listens. */
+export function startOperator(kubeconfig: string): Promise<RunningOperator> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`operator did not start in 20 s:\n${log}`)); }, 20_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      log += d.toString();
+      const m = /HTTP API on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1]!, child, log: () => log,
+          stop: (signal = 'SIGTERM') => new Promise((r) => { if (child.exitCode !== null) return r(); child.once('exit', () => r()); child.kill(signal); }),
+        });
+      }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`operator exited ${code} before listening:\n${log}`)); });
+  });
+}
+
+export interface ApiAnswer { status: number; body: any }
+
+export function api(base: string, method: string, path: string, token?: string, body?: unknown): Promise<ApiAnswer> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = http.request(`${base}${path}`, {
+      method,
+      headers: { ...(token && { authorization: `Bearer ${token}` }), ...(data && { 'content-type': 'application/json', 'content-length': data.length }) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        try { resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }); } catch { resolve({ status: res.statusCode ?? 0, body: text }); }
+      });
+    });
+    req.setTimeout(20_000, () => req.destroy(new Error(`${method} ${path}: timeout`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+export interface SseEvent { event: string; data: any }
+
+/**
+ * Subscribes to /v1/namespaces/{ns}/events; resolves with every event seen up to and including the
+ * first one `until` accepts (rejects after timeoutMs, listing what came).
+ */
+export function events(base: string, ns: string, token: string, until: (e: SseEvent) => boolean, timeoutMs = 30_000): Promise<SseEvent[]> {
+  return new Promise((resolve, reject) => {
+    const seen: SseEvent[] = [];
+    const req = http.get(`${base}/v1/namespaces/${ns}/events`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+      if (res.statusCode !== 200) { reject(new Error(`events: HTTP ${res.statusCode}`)); res.resume(); return; }
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const ev = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (!ev || !data) continue;
+          const e = { event: ev, data: JSON.parse(data) };
+          seen.push(e);
+          if (until(e)) { clearTimeout(timer); req.destroy(); resolve(seen); return; }
+        }
+      });
+    });
+    const timer = setTimeout(() => { req.destroy(); reject(new Error(`no matching event in ${timeoutMs} ms; saw:\n${seen.map((e) => JSON.stringify(e.data.status?.conditions ?? e.data)).join('\n')}`)); }, timeoutMs);
+    req.on('error', (e) => { if (!req.destroyed) reject(e); });
+  });
+}
+
+export const condition = (status: any, type: string) => (status?.conditions ?? []).find((c: any) => c.type === type);

@@ -1,0 +1,271 @@
+// The operator on the real test cluster, installed from `envserve operator manifests` and run out
+// of the cluster with its own ServiceAccount's token (until the test cluster has a real node to run
+// its image): what its ServiceAccount may and may not do, the HTTP API with users who may only
+// create ExposureSets, policies that admit and deny, and restarts of the operator and the API server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { curlInNetns, httpRequest, podAnswer, eventually, kubectl, backedPod, sleep } from './cluster.js';
+import { env, createNamespace, deleteNamespace, kubectlJson, mustKubectl, restartApiServer, writeEnvFile } from './expose-lib.js';
+import { envserve } from '../helpers/cli.js';
+import { loadKubeClient } from '../../src/apply/k8s/client.js';
+import { api, apply, condition, createToken, events, manifests, startOperator, tokenKubeconfig, type RunningOperator } from './operator-lib.js';
+
+const OP_NS = 'envserve-system';
+const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
+const admin = loadKubeClient({ kubeconfig: env.kubeconfig });
+let nsA: string; // a policy gives it a domain: ClusterIP + automatic Ingress
+let nsB: string; // "port-forward only"
+let nsC: string; // NodePort range, host suffixes, TLS required
+let op: RunningOperator | undefined;
+let opKubeconfig: string;
+let alice: string; // may only use ExposureSets (the --user-role rights)
+let bob: string; // authenticated, no rights
+const aliceName = (ns: string) => `system:serviceaccount:${ns}:alice`;
+
+function planJson(name: string, body: string): any {
+  const file = writeEnvFile(name, body);
+  const r = envserve(['plan', '-f', file, '-o', 'json', '--name', name], { env: { ENVSERVE_INGRESS_DOMAIN: '' } });
+  if (r.code !== 0) throw new Error(`envserve plan: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+const WEB = `def serve():
+    cloud.k8s.bind(env_port=8080, host_port=18080, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")
+`;
+
+async function sar(user: string, verb: string, resource: string, o: { group?: string; namespace?: string; subresource?: string; name?: string } = {}): Promise<boolean> {
+  const r = await admin.request('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+    method: 'POST',
+    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, resourceAttributes: { verb, resource, group: o.group ?? '', ...(o.namespace && { namespace: o.namespace }), ...(o.subresource && { subresource: o.subresource }), ...(o.name && { name: o.name }) } } },
+  });
+  return r.status.allowed === true;
+}
+
+before(async () => {
+  // A clean slate: the CRDs of an earlier run would hide the "CRDs missing" check.
+  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
+  nsA = createNamespace('exs-a');
+  nsB = createNamespace('exs-b');
+  nsC = createNamespace('exs-c');
+  mustKubectl(['label', 'namespace', nsB, 'envserve.dev/policy=restricted']);
+  for (const ns of [nsA, nsB, nsC]) mustKubectl(['-n', ns, 'create', 'serviceaccount', 'alice']);
+  mustKubectl(['-n', nsA, 'create', 'serviceaccount', 'bob']);
+});
+
+after(async () => {
+  await op?.stop('SIGKILL');
+  for (const ns of [nsA, nsB, nsC]) if (ns) deleteNamespace(ns);
+  kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
+  admin.close();
+});
+
+test('without the CRDs the operator says so and exits 2', () => {
+  const r = envserve(['operator', '--kubeconfig', env.kubeconfigRestricted, '--listen', '127.0.0.1:0']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /the envserve CRDs are not installed in this cluster \(the API envserve\.dev\/v1alpha1 does not exist\)/);
+  assert.match(r.stderr, /envserve operator manifests \| kubectl apply -f -/);
+});
+
+test('installed from `envserve operator manifests`: its ServiceAccount can do what it needs and nothing more', async () => {
+  const objs = manifests();
+  assert.ok(objs.some((o) => o.kind === 'Deployment' && o.spec.strategy.type === 'Recreate'));
+  // Until the test cluster has a real node the operator runs out of the cluster: everything but its Deployment.
+  apply(objs.filter((o) => o.kind !== 'Deployment'));
+  mustKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/exposuresets.envserve.dev', 'crd/exposurepolicies.envserve.dev']);
+  for (const ns of [nsA, nsB, nsC]) apply(manifests(['--user-role', '--user', aliceName(ns), '--user-namespace', ns]));
+
+  const table: [string, string, string, { group?: string; namespace?: string; subresource?: string; name?: string }, boolean][] = [
+    [OP_USER, 'watch', 'exposuresets', { group: 'envserve.dev' }, true],
+    [OP_USER, 'patch', 'exposuresets', { group: 'envserve.dev', namespace: nsA, subresource: 'status' }, true],
+    [OP_USER, 'list', 'exposurepolicies', { group: 'envserve.dev' }, true],
+    [OP_USER, 'create', 'exposurepolicies', { group: 'envserve.dev' }, false],
+    [OP_USER, 'delete', 'exposurepolicies', { group: 'envserve.dev' }, false],
+    [OP_USER, 'create', 'services', { namespace: nsA }, true],
+    [OP_USER, 'delete', 'ingresses', { group: 'networking.k8s.io', namespace: nsA }, true],
+    [OP_USER, 'create', 'tokenreviews', { group: 'authentication.k8s.io' }, true],
+    [OP_USER, 'create', 'subjectaccessreviews', { group: 'authorization.k8s.io' }, true],
+    [OP_USER, 'get', 'customresourcedefinitions', { group: 'apiextensions.k8s.io', name: 'exposuresets.envserve.dev' }, true],
+    [OP_USER, 'get', 'customresourcedefinitions', { group: 'apiextensions.k8s.io', name: 'portforwards.kwok.x-k8s.io' }, false],
+    [OP_USER, 'get', 'secrets', { namespace: nsA }, false],
+    [OP_USER, 'list', 'secrets', {}, false],
+    [OP_USER, 'create', 'pods', { namespace: nsA, subresource: 'exec' }, false],
+    [OP_USER, 'create', 'pods', { namespace: nsA }, false],
+    [OP_USER, 'create', 'deployments', { group: 'apps', namespace: nsA }, false],
+    [OP_USER, 'create', 'clusterrolebindings', { group: 'rbac.authorization.k8s.io' }, false],
+    [OP_USER, 'update', 'services', { namespace: nsA }, false],
+    // A user with the --user-role rights: ExposureSets and a port-forward to the operator, nothing else.
+    [aliceName(nsA), 'create', 'exposuresets', { group: 'envserve.dev', namespace: nsA }, true],
+    [aliceName(nsA), 'watch', 'exposuresets', { group: 'envserve.dev', namespace: nsA }, true],
+    [aliceName(nsA), 'create', 'pods', { namespace: OP_NS, subresource: 'portforward' }, true],
+    [aliceName(nsA), 'create', 'services', { namespace: nsA }, false],
+    [aliceName(nsA), 'create', 'ingresses', { group: 'networking.k8s.io', namespace: nsA }, false],
+    [aliceName(nsA), 'create', 'exposurepolicies', { group: 'envserve.dev' }, false],
+    [aliceName(nsA), 'patch', 'exposuresets', { group: 'envserve.dev', namespace: nsA, subresource: 'status' }, false],
+    [aliceName(nsA), 'create', 'exposuresets', { group: 'envserve.dev', namespace: 'default' }, false],
+  ];
+  const wrong: string[] = [];
+  for (const [user, verb, resource, attrs, want] of table) {
+    const got = await sar(user, verb, resource, attrs);
+    if (got !== want) wrong.push(`${user} ${verb} ${resource}${attrs.subresource ? `/${attrs.subresource}` : ''} ${JSON.stringify(attrs)}: ${got}, want ${want}`);
+  }
+  assert.deepEqual(wrong, []);
+
+  opKubeconfig = tokenKubeconfig('operator', createToken(OP_NS, 'envserve-operator'));
+  alice = createToken(nsA, 'alice');
+  bob = createToken(nsA, 'bob');
+  op = await startOperator(opKubeconfig);
+});
+
+test('HTTP API: alice (only --user-role rights) submits a Plan and sees Admitted → Ready; the Service and the automatic Ingress answer', async () => {
+  assert.ok(op, 'the operator runs');
+  apply([{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'test-domain' }, spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': nsA } }, ingress: { domain: 'apps.test', className: 'traefik' } } }]);
+  mustKubectl(['-n', nsA, 'apply', '-f', '-'], JSON.stringify(backedPod('web-0', { 'envserve.dev/env': 'web' })));
+
+  const version = await api(op!.url, 'GET', '/v1/version', alice);
+  assert.equal(version.status, 200);
+  assert.equal(version.body.crdVersion, version.body.version);
+  assert.equal(version.body.skew, undefined);
+
+  const watching = events(op!.url, nsA, alice, (e) => e.data.name === 'web' && condition(e.data.status, 'Ready')?.status === 'True', 40_000);
+  await sleep(200);
+  const t0 = Date.now();
+  const r = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, planJson('web', WEB));
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.metadata.annotations['envserve.dev/submitted-by'], aliceName(nsA));
+  const seen = await watching;
+  const readyMs = Date.now() - t0;
+  const statuses = seen.filter((e) => e.data.name === 'web').map((e) => e.data.status);
+  assert.ok(statuses.some((s) => condition(s, 'Admitted')?.status === 'True'), 'Admitted came on the stream');
+  const last = statuses.at(-1);
+  assert.equal(condition(last, 'Denied').status, 'False');
+  assert.equal(last.observedGeneration, 1);
+  const ing = last.exposures.find((e: any) => e.kind === 'k8s-ingress');
+  assert.equal(ing.automatic, true);
+  assert.equal(ing.url, `http://web-web-${nsA}.apps.test/`);
+
+  const svc = kubectlJson(['-n', nsA, 'get', 'service', 'web-web-8080']);
+  assert.equal(svc.metadata.labels['app.kubernetes.io/managed-by'], 'envserve');
+  assert.equal(svc.metadata.ownerReferences[0].kind, 'ExposureSet');
+  const viaSvc = await eventually(async () => JSON.parse(curlInNetns(env.netns, `http://${svc.spec.clusterIP}:8080/x`)), 10_000);
+  assert.equal(viaSvc.pod, 'web-0');
+  const [host, port] = env.ingressAddress.split(':');
+  const viaIngress = await eventually(async () => podAnswer(await httpRequest(host!, Number(port), { path: '/lab', hostHeader: `web-web-${nsA}.apps.test` })), 15_000);
+  assert.equal(viaIngress.pod, 'web-0');
+  assert.equal(viaIngress.path, '/lab');
+  console.log(`# operator: submit -> Ready on the event stream in ${readyMs} ms`);
+
+  // alice cannot make the Service herself: only through the operator.
+  const direct = kubectl(tokenKubeconfig('alice', alice), ['-n', nsA, 'create', 'service', 'clusterip', 'x', '--tcp=80:80']);
+  assert.notEqual(direct.code, 0);
+  assert.match(direct.stderr, /forbidden/);
+});
+
+test('HTTP API: no token → 401; a user without rights on ExposureSets → 403 naming the verb; env-file source → 400', async () => {
+  const plan = planJson('web', WEB);
+  const none = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, undefined, plan);
+  assert.equal(none.status, 401);
+  assert.equal(none.body.reason, 'Unauthorized');
+  const bad = await api(op!.url, 'GET', '/v1/version', 'not-a-token');
+  assert.equal(bad.status, 401);
+  const denied = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, bob, plan);
+  assert.equal(denied.status, 403);
+  assert.equal(denied.body.reason, 'Forbidden');
+  assert.match(denied.body.message, new RegExp(`user "system:serviceaccount:${nsA}:bob" cannot create exposuresets\\.envserve\\.dev "web" in namespace "${nsA}"`));
+  const other = await api(op!.url, 'GET', `/v1/namespaces/${nsB}/exposuresets/web`, alice);
+  assert.equal(other.status, 403, 'alice of namespace A has no rights in B through her A binding');
+  const starlark = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, { source: WEB });
+  assert.equal(starlark.status, 400);
+  assert.match(starlark.body.message, /must be an envserve\/v1 Plan/);
+});
+
+test('"port-forward only": the same plan is Denied with the policy\'s reason, nothing is created', async () => {
+  apply([{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'port-forward-only' }, spec: { namespaceSelector: { matchLabels: { 'envserve.dev/policy': 'restricted' } }, serviceTypes: [], ingress: { allowed: false } } }]);
+  const aliceB = createToken(nsB, 'alice');
+  const watching = events(op!.url, nsB, aliceB, (e) => e.data.name === 'web' && condition(e.data.status, 'Denied')?.status === 'True');
+  await sleep(200);
+  const r = await api(op!.url, 'POST', `/v1/namespaces/${nsB}/exposuresets`, aliceB, planJson('web', WEB));
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const last = (await watching).at(-1)!.data.status;
+  assert.equal(condition(last, 'Admitted').status, 'False');
+  assert.equal(condition(last, 'Denied').reason, 'PolicyDenied');
+  assert.match(condition(last, 'Denied').message, new RegExp(`ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward`));
+  assert.deepEqual(last.exposures.map((e: any) => [e.kind, e.decision]), [['k8s-port-forward', 'Admitted'], ['k8s-service', 'Denied']]);
+  assert.equal(kubectlJson(['-n', nsB, 'get', 'services']).items.length, 0);
+});
+
+test('NodePort outside the range, a host outside the suffixes, TLS required but missing → Denied, nothing created; an invalid resource → Invalid', async () => {
+  const [lo] = env.nodePortRange;
+  apply([{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'strict' }, spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': nsC } }, nodePortRange: { min: lo, max: lo + 10 }, ingress: { allowedHostSuffixes: ['.apps.test'], tls: { required: true } } } }]);
+  const aliceC = createToken(nsC, 'alice');
+  const cases: [string, string, RegExp][] = [
+    ['np', `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.nodePort, node_port=${lo + 20})\n`, new RegExp(`node port ${lo + 20} is not allowed in namespace ${nsC} by policy strict; allowed: node ports ${lo}-${lo + 10}`)],
+    ['host', `def serve():\n    cloud.k8s.bind(env_port=8080, ingress=cloud.k8s.ingress(host="web.example.org", tls_secret="t"))\n`, /host web\.example\.org is not allowed .* allowed: hosts under \*\.apps\.test/],
+    ['tls', `def serve():\n    cloud.k8s.bind(env_port=8080, ingress=cloud.k8s.ingress(host="web.apps.test"))\n`, /an Ingress without TLS is not allowed in namespace .* by policy strict: set tls_secret=/],
+  ];
+  const names = new Set(cases.map((c) => c[0]));
+  const done = new Map<string, any>();
+  const watching = events(op!.url, nsC, aliceC, (e) => {
+    if (names.has(e.data.name) && condition(e.data.status, 'Denied')?.status === 'True') done.set(e.data.name, e.data.status);
+    return done.size === names.size;
+  });
+  await sleep(200);
+  for (const [name, body] of cases) assert.equal((await api(op!.url, 'POST', `/v1/namespaces/${nsC}/exposuresets`, aliceC, planJson(name, body))).status, 201);
+  await watching;
+  for (const [name, , want] of cases) {
+    const denied = condition(done.get(name), 'Denied');
+    assert.equal(denied.reason, 'PolicyDenied', name);
+    assert.match(denied.message, want, name);
+    assert.match(denied.message, /build\.envd:2:5: /, 'the reason says where in the env file');
+  }
+  assert.equal(kubectlJson(['-n', nsC, 'get', 'services']).items.length, 0);
+  assert.equal(kubectlJson(['-n', nsC, 'get', 'ingresses']).items.length, 0);
+
+  // Straight through the Kubernetes API (as admin), an invalid resource: Denied/Invalid with the field, no crash loop.
+  apply([{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', metadata: { name: 'broken', namespace: nsC }, spec: { env: 'broken', exposures: [{ id: 's', kind: 'k8s-service', envPort: 99999, serviceType: 'ClusterIP', servicePort: 80 }] } }]);
+  const st = await eventually(async () => {
+    const s = kubectlJson(['-n', nsC, 'get', 'exposureset', 'broken']).status;
+    if (condition(s, 'Denied')?.status !== 'True') throw new Error('not decided yet');
+    return s;
+  });
+  assert.equal(condition(st, 'Denied').reason, 'Invalid');
+  assert.match(condition(st, 'Denied').message, /spec\.exposures\[0\]: cloud\.k8s\.bind: env_port must be an int between 1 and 65535, got 99999/);
+  assert.equal(op!.child.exitCode, null, 'the operator still runs');
+});
+
+test('operator killed mid-reconcile and the API server restarted: nothing lost, nothing duplicated, status converges', async () => {
+  const N = 6;
+  const sets = Array.from({ length: N }, (_, i) => `r${i}`);
+  for (const name of sets) {
+    const plan = planJson(name, `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")\n`);
+    const r = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, { plan, selector: { 'envserve.dev/env': 'web' } });
+    assert.equal(r.status, 201);
+  }
+  await op!.stop('SIGKILL'); // whatever it was doing
+  // While it is down someone deletes one of its Services (if it got that far).
+  kubectl(env.kubeconfig, ['-n', nsA, 'delete', 'service', 'r0-web-8080', '--ignore-not-found']);
+  op = await startOperator(opKubeconfig);
+  const allReady = async () => {
+    const items = kubectlJson<{ items: any[] }>(['-n', nsA, 'get', 'exposuresets']).items.filter((s) => sets.includes(s.metadata.name));
+    const notReady = items.filter((s) => condition(s.status, 'Ready')?.status !== 'True');
+    if (items.length !== N || notReady.length) throw new Error(`not Ready: ${notReady.map((s) => `${s.metadata.name} ${JSON.stringify(condition(s.status, 'Ready'))}`).join(', ')}`);
+  };
+  await eventually(allReady, 40_000, 250);
+  const services = kubectlJson<{ items: any[] }>(['-n', nsA, 'get', 'services', '-l', 'app.kubernetes.io/managed-by=envserve']).items.map((s) => s.metadata.name).sort();
+  assert.deepEqual(services, [...sets.map((s) => `${s}-web-8080`), 'web-web-8080'].sort(), 'one Service per exposure, none duplicated, none lost');
+
+  // The API server goes away and comes back: the operator's watches resume and new work is done.
+  await restartApiServer();
+  const plan = planJson('after', `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")\n`);
+  assert.equal((await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, { plan, selector: { 'envserve.dev/env': 'web' } })).status, 201);
+  await eventually(async () => {
+    const s = kubectlJson(['-n', nsA, 'get', 'exposureset', 'after']).status;
+    if (condition(s, 'Ready')?.status !== 'True') throw new Error(`after: ${JSON.stringify(s?.conditions)}`);
+  }, 40_000, 250);
+  // Deleting an ExposureSet removes its objects (ownerReferences), even with no operator involved.
+  mustKubectl(['-n', nsA, 'delete', 'exposureset', 'r1', '--wait=true']);
+  await eventually(async () => {
+    if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r1-web-8080']).code === 0) throw new Error('r1-web-8080 still there');
+  }, 30_000, 250);
+  assert.equal(op!.child.exitCode, null);
+});
