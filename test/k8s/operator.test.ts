@@ -194,6 +194,25 @@ test('"port-forward only": the same plan is Denied with the policy\'s reason, no
   assert.equal(kubectlJson(['-n', nsB, 'get', 'services']).items.length, 0);
 });
 
+test('the CLI with the operator present: `envserve operator submit` as alice is Ready in A and denied with the policy\'s words in B; direct mode warns', async () => {
+  const file = writeEnvFile('cli', WEB);
+  const kcA = tokenKubeconfig('alice-a', alice);
+  const ok = envserve(['operator', 'submit', '-f', file, '--name', 'cli', '-n', nsA, '--selector', 'envserve.dev/env=web', '--kubeconfig', kcA, '--timeout', '40']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /service-web-8080\s+k8s-service\s+Ready\s+http:\/\/10\.\d+\.\d+\.\d+:8080\//);
+  assert.match(ok.stdout, new RegExp(`ingress-web-8080\\s+k8s-ingress\\s+Ready\\s+http://web-cli-${nsA}\\.apps\\.test/`));
+  const kcB = tokenKubeconfig('alice-b', createToken(nsB, 'alice'));
+  const denied = envserve(['operator', 'submit', '-f', file, '--name', 'cli', '-n', nsB, '--kubeconfig', kcB, '--timeout', '40']);
+  assert.equal(denied.code, 2, denied.stderr);
+  assert.match(denied.stderr, new RegExp(`service-web-8080: build\\.envd:3:5: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\]`));
+  assert.match(denied.stderr, /nothing was created/);
+  // Direct mode (no operator in the way): a user who may read the policies is warned before anything is created.
+  const { directModePolicyWarnings } = await import('../../src/operator/cli-client.js');
+  const warnings = await directModePolicyWarnings(admin, planJson('direct', WEB), nsB);
+  assert.deepEqual(warnings.map((w) => [w.id, w.reason]), [['service-web-8080', 'PolicyDenied']]);
+  assert.deepEqual(await directModePolicyWarnings(loadKubeClient({ kubeconfig: kcA }), planJson('direct', WEB), nsB), [], 'alice may not read policies: no warning, no error');
+});
+
 test('NodePort outside the range, a host outside the suffixes, TLS required but missing → Denied, nothing created; an invalid resource → Invalid', async () => {
   const [lo] = env.nodePortRange;
   apply([{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'strict' }, spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': nsC } }, nodePortRange: { min: lo, max: lo + 10 }, ingress: { allowedHostSuffixes: ['.apps.test'], tls: { required: true } } } }]);

@@ -2,7 +2,11 @@
 // manifests`: print what installs it (or, with --user-role, what a user needs).
 import type { Command } from 'commander';
 import { explainKubeError, loadKubeClient } from '../../apply/k8s/client.js';
-import { UserError } from '../../errors.js';
+import { parseSelector } from '../../apply/k8s/target.js';
+import { RuntimeFailure, UserError } from '../../errors.js';
+import { denialLines, operatorInstalled, submitPlan, waitForVerdict } from '../../operator/cli-client.js';
+import { planFromFile } from '../../plan/from-file.js';
+import { printWarnings } from '../output.js';
 import { createApiServer, listenAddress } from '../../operator/api.js';
 import { checkCrds, Operator } from '../../operator/controller.js';
 import { operatorManifests, userRoleManifests } from '../../operator/manifests.js';
@@ -61,5 +65,38 @@ export function registerOperator(program: Command): void {
         ? userRoleManifests({ namespace: opts.namespace, ...(opts.user && { user: opts.user, userNamespace: opts.userNamespace }) })
         : operatorManifests({ namespace: opts.namespace, ...(opts.image && { image: opts.image }) });
       process.stdout.write(objects.map((o) => toYaml(o)).join('---\n'));
+    });
+
+  op.command('submit')
+    .description('submit the env file\'s cluster exposures to the operator as an ExposureSet and wait until they are Ready or denied')
+    .option('-f, --file <path>', 'the env file', 'build.envd')
+    .option('--name <name>', "the environment's name (default: the env file's directory name)")
+    .option('-n, --namespace <namespace>', 'the namespace (default: the kubeconfig context\'s)')
+    .option('--selector <k=v,...>', "the pods the Services select (default: envserve.dev/env=<name>)")
+    .option('--kubeconfig <file>', 'kubeconfig')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--timeout <seconds>', 'how long to wait for Ready', '120')
+    .action(async (opts: { file: string; name?: string; namespace?: string; selector?: string; kubeconfig?: string; context?: string; timeout: string }) => {
+      const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+      printWarnings(plan.warnings);
+      const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }), ...(opts.namespace && { namespace: opts.namespace }) });
+      try {
+        if (!(await operatorInstalled(client))) throw new UserError('this cluster has no envserve operator (the envserve.dev CRDs are not installed)', 'ask ops to install it (envserve operator manifests), or expose directly: envserve serve --runtime k8s');
+        const selector = opts.selector ? parseSelector(opts.selector) : undefined;
+        const set = await submitPlan(client, plan, client.namespace, selector ? { selector } : {});
+        process.stderr.write(`submitted exposureset ${client.namespace}/${set.metadata.name} (generation ${set.metadata.generation})\n`);
+        const ac = new AbortController();
+        process.once('SIGINT', () => ac.abort());
+        const v = await waitForVerdict(client, client.namespace, set.metadata.name, set.metadata.generation ?? 1, { signal: ac.signal, timeoutMs: Number(opts.timeout) * 1000 });
+        if (v.state === 'NoOperator') throw new RuntimeFailure(v.message);
+        if (v.state === 'Denied') throw new UserError(`the operator denied ${client.namespace}/${set.metadata.name}:\n${denialLines(v.status).map((l) => `  ${l}`).join('\n')}\nnothing was created`);
+        for (const e of v.status.exposures ?? []) {
+          process.stdout.write(`${e.id}  ${e.kind}  ${e.reason}  ${e.url ?? (e.addresses ?? []).join(' ')}${e.kind === 'k8s-port-forward' ? '  (run envserve serve for the port-forward)' : ''}\n`);
+        }
+      } catch (e) {
+        throw explainKubeError(e, 'submitting to the envserve operator');
+      } finally {
+        client.close();
+      }
     });
 }

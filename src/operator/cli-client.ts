@@ -1,0 +1,112 @@
+// The CLI's side when an operator is present: detect it (its CRD), submit the environment's cluster
+// exposures as an ExposureSet through the Kubernetes API (the user needs only the envserve-user
+// role), follow the operator's status, and render denials. Also the direct mode's early warning:
+// check the plan against the cluster's policies when the user may read them.
+// Front ends (`serve`/`up --runtime k8s`, `envserve operator submit`) call these; no printing here.
+import { isNotFound, KubeApiError, type KubeClient } from '../apply/k8s/client.js';
+import type { Plan } from '../plan/types.js';
+import { planForCluster, type Denial } from '../policy/cluster-plan.js';
+import { policyFromObject } from '../policy/parse.js';
+import type { ExposurePolicy } from '../policy/types.js';
+import { exposureSetFromPlan } from './api.js';
+import { API_VERSION, policiesPath, resourcePath, type ExposureSet, type ExposureSetStatus } from './resource.js';
+
+type Api = Pick<KubeClient, 'request' | 'watch'>;
+
+/** Whether the cluster has envserve's CRDs (then `serve --runtime k8s` goes through the operator unless --no-operator). */
+export async function operatorInstalled(client: Pick<KubeClient, 'request'>): Promise<boolean> {
+  try {
+    await client.request(`/apis/${API_VERSION}`);
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+/** Creates or updates the ExposureSet for the plan (server-side apply as the user). */
+export async function submitPlan(client: Pick<KubeClient, 'request'>, plan: Plan, namespace: string, opts: { selector?: Record<string, string>; name?: string } = {}): Promise<ExposureSet> {
+  const set = exposureSetFromPlan(plan, namespace, opts);
+  return client.request<ExposureSet>(resourcePath(namespace, set.metadata.name), {
+    method: 'PATCH',
+    query: { fieldManager: 'envserve', force: true },
+    contentType: 'application/apply-patch+yaml',
+    body: set,
+  });
+}
+
+export type Verdict = { state: 'Ready' | 'Denied'; status: ExposureSetStatus } | { state: 'NoOperator'; message: string };
+
+/**
+ * Follows the ExposureSet until the operator has decided on this generation and it is Ready or
+ * Denied. `onStatus` sees every status on the way. No status for `noOperatorMs` → NoOperator.
+ */
+export async function waitForVerdict(client: Api, namespace: string, name: string, generation: number, o: { signal: AbortSignal; onStatus?: (s: ExposureSetStatus) => void; noOperatorMs?: number; timeoutMs?: number }): Promise<Verdict> {
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  o.signal.addEventListener('abort', stop, { once: true });
+  let verdict: Verdict | undefined;
+  let decided = false;
+  const look = (s: ExposureSet) => {
+    const st = s.status;
+    if (!st || (st.observedGeneration ?? 0) < generation) return;
+    decided = true;
+    o.onStatus?.(st);
+    const c = (t: string) => st.conditions?.find((x) => x.type === t);
+    if (c('Denied')?.status === 'True') verdict = { state: 'Denied', status: st };
+    else if (c('Ready')?.status === 'True') verdict = { state: 'Ready', status: st };
+    if (verdict) ac.abort();
+  };
+  const noOp = setTimeout(() => { if (!decided) { verdict = { state: 'NoOperator', message: `no envserve operator answered within ${(o.noOperatorMs ?? 10_000) / 1000} s: the CRDs are installed but the operator does not run (kubectl -n envserve-system get pods), or use --no-operator` }; ac.abort(); } }, o.noOperatorMs ?? 10_000);
+  const deadline = setTimeout(() => ac.abort(), o.timeoutMs ?? 120_000);
+  try {
+    while (!ac.signal.aborted) {
+      const cur = await client.request<ExposureSet>(resourcePath(namespace, name));
+      look(cur);
+      if (ac.signal.aborted) break;
+      try {
+        await client.watch(`/apis/${API_VERSION}/namespaces/${encodeURIComponent(namespace)}/exposuresets`, { fieldSelector: `metadata.name=${name}`, resourceVersion: cur.metadata.resourceVersion }, (ev) => look(ev.object as ExposureSet), ac.signal);
+      } catch (e) {
+        if (!(e instanceof KubeApiError && e.code === 410)) throw e;
+      }
+    }
+  } finally {
+    clearTimeout(noOp);
+    clearTimeout(deadline);
+    o.signal.removeEventListener('abort', stop);
+  }
+  return verdict ?? { state: 'NoOperator', message: 'stopped before the operator decided' };
+}
+
+/** The lines a user reads for a denied ExposureSet: each denied exposure with the policy's reason and what it allows. */
+export function denialLines(status: ExposureSetStatus): string[] {
+  const lines = (status.exposures ?? []).filter((e) => e.decision === 'Denied').map((e) => `${e.id}: ${e.message ?? e.reason} [${e.reason}]`);
+  if (lines.length) return lines;
+  const d = status.conditions?.find((c) => c.type === 'Denied');
+  return d ? [`${d.message} [${d.reason}]`] : [];
+}
+
+/**
+ * Direct mode: the cluster's policies, if this user may read them, applied to the plan; each
+ * denial is a warning to print before anything is created. Unreadable policies → no warnings.
+ */
+export async function directModePolicyWarnings(client: Pick<KubeClient, 'request'>, plan: Plan, namespace: string): Promise<Denial[]> {
+  let policies: ExposurePolicy[];
+  try {
+    const list = await client.request<{ items: unknown[] }>(policiesPath());
+    policies = list.items.map((o) => {
+      const { policy, errors } = policyFromObject(o);
+      return errors.length ? { ...policy, errors } : policy;
+    });
+  } catch (e) {
+    if (e instanceof KubeApiError && (e.code === 403 || e.code === 404)) return [];
+    throw e;
+  }
+  let labels: Record<string, string> = {};
+  try {
+    labels = (await client.request<{ metadata: { labels?: Record<string, string> } }>(`/api/v1/namespaces/${encodeURIComponent(namespace)}`)).metadata.labels ?? {};
+  } catch (e) {
+    if (!(e instanceof KubeApiError && (e.code === 403 || e.code === 404))) throw e;
+  }
+  return planForCluster(plan, { namespace, namespaceLabels: labels, policies }).denials;
+}
