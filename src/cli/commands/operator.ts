@@ -1,16 +1,13 @@
 // `envserve operator`: run the in-cluster controller and its HTTP API; `envserve operator
 // manifests`: print what installs it (or, with --user-role, what a user needs).
+// The Kubernetes client and the operator load only when one of these commands runs, so the rest of
+// the CLI starts as fast as before.
 import type { Command } from 'commander';
-import { explainKubeError, loadKubeClient } from '../../apply/k8s/client.js';
-import { parseSelector } from '../../apply/k8s/target.js';
 import { RuntimeFailure, UserError } from '../../errors.js';
-import { denialLines, operatorInstalled, submitPlan, waitForVerdict } from '../../operator/cli-client.js';
 import { planFromFile } from '../../plan/from-file.js';
-import { printWarnings } from '../output.js';
-import { createApiServer, listenAddress } from '../../operator/api.js';
-import { checkCrds, Operator } from '../../operator/controller.js';
-import { operatorManifests, userRoleManifests } from '../../operator/manifests.js';
-import { toYaml } from '../output.js';
+import { printWarnings, toYaml } from '../output.js';
+
+const kube = () => import('../../apply/k8s/client.js');
 
 export function registerOperator(program: Command): void {
   const op = program
@@ -23,6 +20,9 @@ export function registerOperator(program: Command): void {
     .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string }) => {
       const m = /^(.*):(\d+)$/.exec(opts.listen);
       if (!m) throw new UserError(`--listen must be ADDRESS:PORT, got "${opts.listen}"`);
+      const { explainKubeError, loadKubeClient } = await kube();
+      const { createApiServer, listenAddress } = await import('../../operator/api.js');
+      const { checkCrds, Operator } = await import('../../operator/controller.js');
       const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }) });
       const log = (level: string, msg: string) => process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
       let version;
@@ -59,7 +59,8 @@ export function registerOperator(program: Command): void {
     .option('--user-role', 'print instead what a user needs: the envserve-user ClusterRole and port-forward rights to the operator')
     .option('--user <name>', 'with --user-role: also bind the roles to this user (or system:serviceaccount:NS:NAME)')
     .option('--user-namespace <namespace>', 'with --user: the namespace where the user\'s environments live', 'default')
-    .action((opts: { namespace: string; image?: string; userRole?: boolean; user?: string; userNamespace: string }) => {
+    .action(async (opts: { namespace: string; image?: string; userRole?: boolean; user?: string; userNamespace: string }) => {
+      const { operatorManifests, userRoleManifests } = await import('../../operator/manifests.js');
       if (opts.user && !opts.userRole) throw new UserError('--user goes with --user-role');
       const objects = opts.userRole
         ? userRoleManifests({ namespace: opts.namespace, ...(opts.user && { user: opts.user, userNamespace: opts.userNamespace }) })
@@ -79,6 +80,9 @@ export function registerOperator(program: Command): void {
     .action(async (opts: { file: string; name?: string; namespace?: string; selector?: string; kubeconfig?: string; context?: string; timeout: string }) => {
       const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
       printWarnings(plan.warnings);
+      const { explainKubeError, loadKubeClient } = await kube();
+      const { parseSelector } = await import('../../apply/k8s/target.js');
+      const { denialLines, operatorInstalled, submitPlan, waitForVerdict } = await import('../../operator/cli-client.js');
       const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }), ...(opts.namespace && { namespace: opts.namespace }) });
       try {
         if (!(await operatorInstalled(client))) throw new UserError('this cluster has no envserve operator (the envserve.dev CRDs are not installed)', 'ask ops to install it (envserve operator manifests), or expose directly: envserve serve --runtime k8s');
