@@ -52,14 +52,14 @@ export interface RunningOperator {
 }
 
 /** Starts `envserve operator` as a process with the given kubeconfig; resolves once its API listens. */
-export function startOperator(kubeconfig: string): Promise<RunningOperator> {
+export function startOperator(kubeconfig: string, listen = '127.0.0.1:0'): Promise<RunningOperator> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', kubeconfig, '--listen', listen], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`operator did not start in 20 s:\n${log}`)); }, 20_000);
     child.stderr!.on('data', (d: Buffer) => {
       log += d.toString();
-      const m = /HTTP API on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      const m = /HTTP API on (http:\/\/[\d.]+:\d+)/.exec(log);
       if (m) {
         clearTimeout(timer);
         resolve({
@@ -128,3 +128,19 @@ export function events(base: string, ns: string, token: string, until: (e: SseEv
 }
 
 export const condition = (status: any, type: string) => (status?.conditions ?? []).find((c: any) => c.type === type);
+
+/**
+ * The operator's HTTP API as a user reaches it: envserve's own port-forward (through the API server,
+ * with the user's credentials) to the operator's pod. Returns the local base URL.
+ */
+export async function apiThroughPortForward(kubeconfig: string, namespace: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const { loadKubeClient } = await import('../../src/apply/k8s/client.js');
+  const { PodTracker } = await import('../../src/apply/k8s/pod-tracker.js');
+  const { PortForwarder } = await import('../../src/apply/k8s/port-forward.js');
+  const client = loadKubeClient({ kubeconfig });
+  const tracker = new PodTracker(client, { namespace, labelSelector: 'app.kubernetes.io/name=envserve-operator', description: 'the envserve operator' });
+  await tracker.start();
+  const pf = new PortForwarder({ client, tracker, namespace, remotePort: 8080, listenAddress: '127.0.0.1', localPort: 0 });
+  const a = await pf.start();
+  return { url: `http://127.0.0.1:${a.port}`, stop: async () => { await pf.stop(); tracker.stop(); client.close(); } };
+}

@@ -8,7 +8,7 @@ import { curlInNetns, httpRequest, podAnswer, eventually, kubectl, backedPod, sl
 import { env, createNamespace, deleteNamespace, kubectlJson, mustKubectl, restartApiServer, writeEnvFile } from './expose-lib.js';
 import { envserve } from '../helpers/cli.js';
 import { loadKubeClient } from '../../src/apply/k8s/client.js';
-import { api, apply, condition, createToken, events, manifests, startOperator, tokenKubeconfig, type RunningOperator } from './operator-lib.js';
+import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, startOperator, tokenKubeconfig, type RunningOperator } from './operator-lib.js';
 
 const OP_NS = 'envserve-system';
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
@@ -70,8 +70,13 @@ test('without the CRDs the operator says so and exits 2', () => {
 test('installed from `envserve operator manifests`: its ServiceAccount can do what it needs and nothing more', async () => {
   const objs = manifests();
   assert.ok(objs.some((o) => o.kind === 'Deployment' && o.spec.strategy.type === 'Recreate'));
-  // Until the test cluster has a real node the operator runs out of the cluster: everything but its Deployment.
-  apply(objs.filter((o) => o.kind !== 'Deployment'));
+  // Until the test cluster has a real node the operator runs out of the cluster, with its own
+  // ServiceAccount's token. Its Deployment is applied all the same: KWOK runs its pod as an API
+  // object, and a KWOK PortForward sends that pod's port 8080 to the operator process (below), so
+  // users reach the API as they will in a real cluster: a port-forward to the operator's pod.
+  const dep = objs.find((o) => o.kind === 'Deployment');
+  dep.spec.template.metadata.annotations = { 'envserve-testenv/serve': 'false' }; // not the pod backer's
+  apply(objs);
   mustKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/exposuresets.envserve.dev', 'crd/exposurepolicies.envserve.dev']);
   for (const ns of [nsA, nsB, nsC]) apply(manifests(['--user-role', '--user', aliceName(ns), '--user-namespace', ns]));
 
@@ -114,7 +119,33 @@ test('installed from `envserve operator manifests`: its ServiceAccount can do wh
   opKubeconfig = tokenKubeconfig('operator', createToken(OP_NS, 'envserve-operator'));
   alice = createToken(nsA, 'alice');
   bob = createToken(nsA, 'bob');
-  op = await startOperator(opKubeconfig);
+  op = await startOperator(opKubeconfig, `${process.env.ENVSERVE_TEST_HOST_IP}:0`);
+});
+
+test("HTTP API through envserve's port-forward to the operator's pod, with alice's rights (pods/portforward in envserve-system)", async () => {
+  const pod = await eventually(async () => {
+    const items = kubectlJson<{ items: any[] }>(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items;
+    const ready = items.find((p) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    if (!ready) throw new Error('the operator pod is not Ready');
+    return ready.metadata.name as string;
+  }, 30_000);
+  const port = Number(new URL(op!.url).port);
+  apply([{ apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'PortForward', metadata: { name: pod, namespace: OP_NS }, spec: { forwards: [{ ports: [8080], target: { address: process.env.ENVSERVE_TEST_HOST_IP, port } }] } }]);
+  const fwd = await apiThroughPortForward(tokenKubeconfig('alice-pf', alice), OP_NS);
+  try {
+    const v = await eventually(async () => {
+      const r = await api(fwd.url, 'GET', '/v1/version', alice);
+      if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+      return r.body;
+    }, 15_000, 200);
+    assert.equal(v.apiVersion, 'envserve.dev/v1alpha1');
+    const r = await api(fwd.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, { plan: planJson('viapf', WEB), selector: { 'envserve.dev/env': 'web' } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.metadata.annotations['envserve.dev/submitted-by'], aliceName(nsA));
+    assert.equal((await api(fwd.url, 'GET', `/v1/namespaces/${nsA}/exposuresets/viapf`, bob)).status, 403);
+  } finally {
+    await fwd.stop();
+  }
 });
 
 test('HTTP API: alice (only --user-role rights) submits a Plan and sees Admitted → Ready; the Service and the automatic Ingress answer', async () => {
@@ -271,7 +302,7 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   };
   await eventually(allReady, 40_000, 250);
   const services = kubectlJson<{ items: any[] }>(['-n', nsA, 'get', 'services', '-l', 'app.kubernetes.io/managed-by=envserve']).items.map((s) => s.metadata.name).sort();
-  assert.deepEqual(services, [...sets.map((s) => `${s}-web-8080`), 'cli-web-8080', 'web-web-8080'].sort(), 'one Service per exposure, none duplicated, none lost');
+  assert.deepEqual(services, [...sets.map((s) => `${s}-web-8080`), 'cli-web-8080', 'viapf-web-8080', 'web-web-8080'].sort(), 'one Service per exposure, none duplicated, none lost');
 
   // The API server goes away and comes back: the operator's watches resume and new work is done.
   await restartApiServer();
