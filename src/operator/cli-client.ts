@@ -78,6 +78,35 @@ export async function waitForVerdict(client: Api, namespace: string, name: strin
   return verdict ?? { state: 'NoOperator', message: 'stopped before the operator decided' };
 }
 
+export interface ThroughOperator {
+  set: ExposureSet;
+  verdict: Verdict;
+  /**
+   * What the user's machine still runs: the host exposures and the port-forwards the operator
+   * admitted (Services and Ingresses are the operator's). On a denial the port-forwards the policy
+   * allows still run, so `serve` brings them up and prints the denial.
+   */
+  localPlan: Plan;
+}
+
+/**
+ * `serve`/`up --runtime k8s` with an operator present: submit the plan, wait for the verdict, and
+ * hand back what stays local. The caller runs `localPlan` with the Kubernetes runtime (port-forwards)
+ * and prints `denialLines(verdict.status)` when denied.
+ */
+export async function serveThroughOperator(client: Api, plan: Plan, namespace: string, o: { signal: AbortSignal; selector?: Record<string, string>; onStatus?: (s: ExposureSetStatus) => void; timeoutMs?: number; noOperatorMs?: number }): Promise<ThroughOperator> {
+  const set = await submitPlan(client, plan, namespace, o.selector ? { selector: o.selector } : {});
+  const verdict = await waitForVerdict(client, namespace, set.metadata.name, set.metadata.generation ?? 1, {
+    signal: o.signal,
+    ...(o.onStatus && { onStatus: o.onStatus }),
+    ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
+    ...(o.noOperatorMs !== undefined && { noOperatorMs: o.noOperatorMs }),
+  });
+  const admitted = new Set(verdict.state === 'NoOperator' ? [] : (verdict.status.exposures ?? []).filter((e) => e.decision === 'Admitted').map((e) => e.id));
+  const localPlan = { ...plan, exposures: plan.exposures.filter((e) => e.kind === 'host' || (e.kind === 'k8s-port-forward' && admitted.has(e.id))) };
+  return { set, verdict, localPlan };
+}
+
 /** The lines a user reads for a denied ExposureSet: each denied exposure with the policy's reason and what it allows. */
 export function denialLines(status: ExposureSetStatus): string[] {
   const lines = (status.exposures ?? []).filter((e) => e.decision === 'Denied').map((e) => `${e.id}: ${e.message ?? e.reason} [${e.reason}]`);

@@ -185,6 +185,7 @@ export class Operator extends EventEmitter {
     this.emit('set', ev.type, s);
     if (ev.type === 'DELETED') {
       this.forget(k);
+      void this.removeChildren(s).catch((e) => this.log('warn', `removing the objects of ${k}: ${(e as Error).message} (the garbage collector removes them too)`));
       this.enqueueNamespace(s.metadata.namespace); // the namespace's limit has room again
       return;
     }
@@ -192,6 +193,26 @@ export class Operator extends EventEmitter {
     // Our own status writes come back as MODIFIED with the same generation: nothing to do.
     if (ev.type === 'MODIFIED' && s.metadata.generation === this.lastGeneration.get(k)) return;
     this.enqueue(k);
+  }
+
+  /**
+   * A deleted ExposureSet's Services and Ingresses go at once. Their ownerReference lets the
+   * garbage collector do it as well, also while no operator runs, but it can lag by a minute.
+   */
+  private async removeChildren(set: ExposureSet): Promise<void> {
+    const ns = set.metadata.namespace;
+    for (const kind of ['Service', 'Ingress'] as const) {
+      const path = kind === 'Service' ? `/api/v1/namespaces/${encodeURIComponent(ns)}/services` : `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/ingresses`;
+      const list = await this.client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_SET}=${set.metadata.name}` } });
+      for (const o of list.items.filter((x) => this.owns(set, x))) {
+        try {
+          await this.client.request(objectPath(kind, ns, o.metadata.name), { method: 'DELETE', body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: o.metadata.uid } } });
+          this.stats.deletes++;
+        } catch (e) {
+          if (!isNotFound(e) && !(e instanceof KubeApiError && e.code === 409)) throw e;
+        }
+      }
+    }
   }
 
   private forget(k: string): void {

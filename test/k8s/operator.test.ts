@@ -237,6 +237,7 @@ test('the CLI with the operator present: `envserve operator submit` as alice is 
   assert.equal(denied.code, 2, denied.stderr);
   assert.match(denied.stderr, new RegExp(`service-web-8080: \\S*build\\.envd:3:5: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\]`));
   assert.match(denied.stderr, /nothing was created/);
+  assert.match(denied.stderr, /the policy allows these port-forwards from your machine \(envserve serve\): port-forward-web-18080/);
   // Direct mode (no operator in the way): a user who may read the policies is warned before anything is created.
   const { directModePolicyWarnings } = await import('../../src/operator/cli-client.js');
   const warnings = await directModePolicyWarnings(admin, planJson('direct', WEB), nsB);
@@ -312,7 +313,7 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
     const s = kubectlJson(['-n', nsA, 'get', 'exposureset', 'after']).status;
     if (condition(s, 'Ready')?.status !== 'True') throw new Error(`after: ${JSON.stringify(s?.conditions)}`);
   }, 40_000, 250);
-  // Deleting an ExposureSet removes its objects (ownerReferences), even with no operator involved.
+  // Deleting an ExposureSet removes its objects (the operator at once; the garbage collector through the ownerReference).
   mustKubectl(['-n', nsA, 'delete', 'exposureset', 'r1', '--wait=true']);
   await eventually(async () => {
     if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r1-web-8080']).code === 0) throw new Error('r1-web-8080 still there');

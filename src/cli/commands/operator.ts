@@ -82,16 +82,17 @@ export function registerOperator(program: Command): void {
       printWarnings(plan.warnings);
       const { explainKubeError, loadKubeClient } = await kube();
       const { parseSelector } = await import('../../apply/k8s/target.js');
-      const { denialLines, operatorInstalled, submitPlan, waitForVerdict } = await import('../../operator/cli-client.js');
+      const { denialLines, operatorInstalled, serveThroughOperator } = await import('../../operator/cli-client.js');
       const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }), ...(opts.namespace && { namespace: opts.namespace }) });
       try {
         if (!(await operatorInstalled(client))) throw new UserError('this cluster has no envserve operator (the envserve.dev CRDs are not installed)', 'ask ops to install it (envserve operator manifests), or expose directly: envserve serve --runtime k8s');
         const selector = opts.selector ? parseSelector(opts.selector) : undefined;
-        const set = await submitPlan(client, plan, client.namespace, selector ? { selector } : {});
-        process.stderr.write(`submitted exposureset ${client.namespace}/${set.metadata.name} (generation ${set.metadata.generation})\n`);
         const ac = new AbortController();
         process.once('SIGINT', () => ac.abort());
-        const v = await waitForVerdict(client, client.namespace, set.metadata.name, set.metadata.generation ?? 1, { signal: ac.signal, timeoutMs: Number(opts.timeout) * 1000 });
+        const { set, verdict: v, localPlan } = await serveThroughOperator(client, plan, client.namespace, { signal: ac.signal, timeoutMs: Number(opts.timeout) * 1000, ...(selector && { selector }) });
+        process.stderr.write(`submitted exposureset ${client.namespace}/${set.metadata.name} (generation ${set.metadata.generation})\n`);
+        const local = localPlan.exposures.filter((e) => e.kind === 'k8s-port-forward').map((e) => e.id);
+        if (local.length) process.stderr.write(`the policy allows these port-forwards from your machine (envserve serve): ${local.join(', ')}\n`);
         if (v.state === 'NoOperator') throw new RuntimeFailure(v.message);
         if (v.state === 'Denied') throw new UserError(`the operator denied ${client.namespace}/${set.metadata.name}:\n${denialLines(v.status).map((l) => `  ${l}`).join('\n')}\nnothing was created`);
         for (const e of v.status.exposures ?? []) {
