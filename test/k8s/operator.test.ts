@@ -318,5 +318,12 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   await eventually(async () => {
     if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r1-web-8080']).code === 0) throw new Error('r1-web-8080 still there');
   }, 30_000, 250);
+  // Ops tighten the policy: what it now denies is taken down, and the status says why.
+  apply([{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'no-services-in-a' }, spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': nsA } }, serviceTypes: [] } }]);
+  await eventually(async () => {
+    const s = kubectlJson(['-n', nsA, 'get', 'exposureset', 'r2']).status;
+    if (condition(s, 'Denied')?.status !== 'True') throw new Error(`r2 not denied yet: ${JSON.stringify(s?.conditions)}`);
+    if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r2-web-8080']).code === 0) throw new Error('r2-web-8080 still there');
+  }, 30_000, 250);
   assert.equal(op!.child.exitCode, null);
 });
