@@ -16,3 +16,15 @@ export { DockerRuntime } from './apply/docker/runtime.js';
 export { K8sRuntime } from './apply/k8s/runtime.js';
 export { TcpProxy } from './apply/local/proxy.js';
 export type * from './status/types.js';
+
+// The cluster side: ops' exposure policies, automatic Ingress, and the operator.
+export type { ExposurePolicy, PolicySpec, PolicyReason } from './policy/types.js';
+export { parsePolicies, policyFromObject } from './policy/parse.js';
+export { evaluatePolicies, type Decision, type Evaluation } from './policy/evaluate.js';
+export { planForCluster, admittedPlan, type ClusterPlan } from './policy/cluster-plan.js';
+export { addAutoIngress, hostFromTemplate } from './plan/auto-ingress.js';
+export { operatorManifests, userRoleManifests } from './operator/manifests.js';
+export { Operator, checkCrds } from './operator/controller.js';
+export { createApiServer } from './operator/api.js';
+export { operatorInstalled, submitPlan, waitForVerdict, serveThroughOperator, denialLines, directModePolicyWarnings } from './operator/cli-client.js';
+export type { ExposureSet, ExposureSetStatus } from './operator/resource.js';
