@@ -237,7 +237,7 @@ function serviceChecks(x: Extract<K8sCheckExposure, { kind: 'k8s-service' }>, su
   // Ports: compared with the selected pods, else the workload's.
   const portPods = selected.length ? selected : wpods ?? [];
   for (const sp of chosen) {
-    const suffix = chosen.length > 1 || x.port === undefined ? `:${sp.port}` : '';
+    const suffix = chosen.length > 1 ? `:${sp.port}` : '';
     if (portPods.length === 0) {
       out.push(mk(`service.targetPort${suffix}`, 'targetPort matches a containerPort', 'skipped', 'NoPods', 'no pods to compare the targetPort with'));
     } else {
