@@ -33,6 +33,8 @@ export interface CheckOptions {
   probeTimeoutMs?: number;
   /** An already loaded client (tests, the bench). */
   client?: KubeClient;
+  /** Port-forward listeners by exposure id, when the caller runs them (the dashboard, tests); else read from the state file. */
+  localListeners?: Map<string, { address: string; port: number }>;
 }
 
 const infoOf = (s: K8sSubject): ExposureInfo[] => s.exposures.map((x) => ({ id: x.id, kind: x.kind, protocol: x.protocol }));
@@ -69,7 +71,7 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
     runtime = 'k8s';
     const client = o.client ?? loadKubeClient({ ...(o.context && { context: o.context }), ...(o.kubeconfig && { kubeconfig: o.kubeconfig }), ...(o.namespace && { namespace: o.namespace }) });
     namespace = o.namespace ?? client.namespace;
-    const local = new Map<string, { address: string; port: number }>();
+    const local = new Map<string, { address: string; port: number }>(o.localListeners ?? []);
     if (state && !stale && state.runtime === 'k8s') for (const e of state.exposures) if (e.kind === 'k8s-port-forward' && e.listen) local.set(e.id, e.listen);
     const subject = subjectFromPlan(plan, namespace);
     const r = await k8s(client, namespace, o, () => subject, subject.workload, local);
