@@ -64,7 +64,7 @@ export function planK8sProbes(subject: K8sSubject, snap: ClusterSnapshot, local 
     if (x.kind === 'k8s-port-forward') {
       const l = local.get(x.id);
       if (l) add('local', x.id, `the port-forward ${l.address}:${l.port} answers`, { id: 'probe.local.forward', host: connectAddress(l.address), port: l.port, protocol: x.protocol, ...(x.path && { path: x.path }), websocket: http });
-      else note(x.id, 'probe.local.forward', 'the port-forward answers', 'local', 'NotRunning', 'envserve up is not running for this exposure: its port-forward is not there to probe (the pod is probed through the API server instead)');
+      else note(x.id, 'probe.local.forward', 'the port-forward answers', 'local', 'NotRunning', 'no envserve port-forward runs for it here (envserve up/serve): the pod is probed through the API server instead');
       if (pod) {
         if (http) api(x.id, `pod ${pod.metadata.name}:${x.port} answers through the API server`, { id: 'probe.apiserver.pod', resource: 'pods', name: pod.metadata.name, port: x.port, ...(x.path && { path: x.path }) });
         add('cluster', x.id, `the pod IP ${pod.status.podIP}:${x.port} answers from inside the cluster`, { id: 'probe.cluster.pod', host: pod.status.podIP, port: x.port, protocol: x.protocol });

@@ -77,7 +77,7 @@ test('selector mismatch: the selector is shown next to the nearest pods\' labels
   assert.equal(r.ok, false);
   const c = cause(r)!;
   assert.equal(c.reason, 'SelectorMismatch', show(r));
-  assert.match(c.message, /selects app=lab but no pod has these labels; nearest: web-\S+ has [^;]*app=web/);
+  assert.match(c.message, /selects app=lab but no pod has these labels; nearest: (.*; )?web-\S+ has [^;]*app=web/);
   assert.equal(find(r, 'service.endpoints')?.reason, 'NoEndpoints');
   assert.equal(find(r, 'probe.apiserver.service')?.reason, 'NoEndpoints', 'the API server proxy says the same');
 });
