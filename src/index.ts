@@ -16,3 +16,8 @@ export { DockerRuntime } from './apply/docker/runtime.js';
 export { K8sRuntime } from './apply/k8s/runtime.js';
 export { TcpProxy } from './apply/local/proxy.js';
 export type * from './status/types.js';
+
+// Why an exposure does not answer: the report `envserve check` prints (-o json), as a library call.
+export { runCheck, type CheckOptions } from './check/run.js';
+export type { Check, CheckReport, CheckStatus, ExposureVerdict, Vantage, Verdict } from './check/types.js';
+export { CHECK_REASONS, type CheckReason } from './check/reasons.js';
