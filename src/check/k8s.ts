@@ -6,7 +6,7 @@ import { connectAddress } from '../apply/local/ports.js';
 import { diagnose, firstAddress, podReady, readyPodFor } from './diagnose.js';
 import { runDebugPod, type DebugPodResult } from './debug-pod.js';
 import { fetchSnapshot } from './fetch.js';
-import { probeFromHere, probeViaApiServer, type ApiProxyTarget, type ProbeOutcome, type ProbeSpec } from './probes.js';
+import { probeFromHere, probeViaApiServer, probeViaPortForward, type ApiProxyTarget, type ForwardTarget, type ProbeOutcome, type ProbeSpec } from './probes.js';
 import type { CheckReason } from './reasons.js';
 import { isUnavailable, type ClusterSnapshot, type Obj } from './snapshot.js';
 import type { K8sCheckExposure, K8sSubject, TargetRef, WorkloadRef } from './subject.js';
@@ -36,6 +36,8 @@ interface Planned<T> {
 export interface ProbePlan {
   local: Planned<ProbeSpec>[];
   apiserver: Planned<ApiProxyTarget>[];
+  /** One-shot port-forwards, when no `envserve up` forward runs for a port-forward exposure. */
+  forward: Planned<ForwardTarget>[];
   cluster: Planned<ProbeSpec>[];
   /** Checks decided while planning (no address to probe, ...). */
   notes: Check[];
@@ -45,7 +47,7 @@ const list = <T>(m: T[] | { unavailable: string }): T[] => (Array.isArray(m) ? m
 
 /** Which address to probe from where, for each exposure. Pure. */
 export function planK8sProbes(subject: K8sSubject, snap: ClusterSnapshot, local = new Map<string, { address: string; port: number }>(), timeoutMs = 2000): ProbePlan {
-  const plan: ProbePlan = { local: [], apiserver: [], cluster: [], notes: [] };
+  const plan: ProbePlan = { local: [], apiserver: [], forward: [], cluster: [], notes: [] };
   const ns = subject.namespace;
   const services = list(snap.services);
   const ingresses = list(snap.ingresses);
@@ -64,7 +66,9 @@ export function planK8sProbes(subject: K8sSubject, snap: ClusterSnapshot, local 
     if (x.kind === 'k8s-port-forward') {
       const l = local.get(x.id);
       if (l) add('local', x.id, `the port-forward ${l.address}:${l.port} answers`, { id: 'probe.local.forward', host: connectAddress(l.address), port: l.port, protocol: x.protocol, ...(x.path && { path: x.path }), websocket: http });
-      else note(x.id, 'probe.local.forward', 'the port-forward answers', 'local', 'NotRunning', 'no envserve port-forward runs for it here (envserve up/serve): the pod is probed through the API server instead');
+      else if (pod) {
+        plan.forward.push({ exposure: x.id, title: `a port-forward to pod ${pod.metadata.name}:${x.port} answers`, vantage: 'apiserver', target: { id: `${x.id}/probe.apiserver.forward`, namespace: ns, pod: pod.metadata.name, port: x.port, protocol: x.protocol, ...(x.path && { path: x.path }), timeoutMs } });
+      }
       if (pod) {
         if (http) api(x.id, `pod ${pod.metadata.name}:${x.port} answers through the API server`, { id: 'probe.apiserver.pod', resource: 'pods', name: pod.metadata.name, port: x.port, ...(x.path && { path: x.path }) });
         add('cluster', x.id, `the pod IP ${pod.status.podIP}:${x.port} answers from inside the cluster`, { id: 'probe.cluster.pod', host: pod.status.podIP, port: x.port, protocol: x.protocol });
@@ -131,9 +135,13 @@ export function outcomeCheck(p: Planned<unknown>, o: ProbeOutcome): Check[] {
 function fixFor(reason: CheckReason, id: string): string | undefined {
   switch (reason) {
     case 'ConnectionRefused':
+      if (id.endsWith('forward')) return 'nothing listens on that port inside the pod, not even on 127.0.0.1: is the app running, and on this port? (kubectl logs)';
       return id.includes('pod') || id.includes('service') || id.includes('clusterIP') || id.includes('dns')
         ? 'nothing listens there: the app may listen on 127.0.0.1 or on another port; start it on 0.0.0.0 (Jupyter --ip=0.0.0.0, TensorBoard --bind_all)'
         : 'nothing listens there: is envserve up running? (envserve status)';
+    case 'ConnectionReset':
+      if (id.endsWith('forward')) return 'the pod closed the forwarded connection: nothing listens on that port inside the pod, or the app dropped it (kubectl logs)';
+      return undefined;
     case 'Timeout':
       return 'packets are dropped on the way: a NetworkPolicy, a firewall, or an address this machine cannot reach';
     case 'ProxyNoRoute':
@@ -153,12 +161,13 @@ export async function checkK8s(o: K8sCheckOptions): Promise<{ subject: K8sSubjec
   const subject = o.subject(snap);
   const checks = diagnose(subject, snap);
   const plan = planK8sProbes(subject, snap, o.localListeners, o.probeTimeoutMs);
-  const [local, api, inside] = await Promise.all([
+  const [local, api, forwards, inside] = await Promise.all([
     Promise.all(plan.local.map(async (p) => outcomeCheck(p, await probeFromHere(p.target)))),
     Promise.all(plan.apiserver.map(async (p) => outcomeCheck(p, await probeViaApiServer(o.client, p.target)))),
+    Promise.all(plan.forward.map(async (p) => outcomeCheck(p, await probeViaPortForward(o.client, p.target)))),
     clusterVantage(o, subject, plan),
   ]);
-  checks.push(...plan.notes, ...local.flat(), ...api.flat(), ...inside.checks);
+  checks.push(...plan.notes, ...local.flat(), ...forwards.flat(), ...api.flat(), ...inside.checks);
   refineWithStatic(checks);
   markLoopback(checks, subject, snap);
   return { subject, checks: order(checks, subject), ...(inside.result && { debugPod: inside.result }) };
@@ -199,12 +208,12 @@ function refineWithStatic(checks: Check[]): void {
  * the pod) answers but the pod IP (API server proxy, Service, debug pod) refuses.
  */
 function markLoopback(checks: Check[], subject: K8sSubject, snap: ClusterSnapshot): void {
-  const forwardOk = checks.some((c) => c.id === 'probe.local.forward' && c.status === 'pass');
+  const forwardOk = checks.some((c) => (c.id === 'probe.local.forward' || c.id === 'probe.apiserver.forward') && c.status === 'pass');
   if (!forwardOk) return;
   const pod = subject.exposures.map((x) => readyPodFor(subject, snap, x)).find((p) => p && podReady(p));
   for (const c of checks) {
     if (c.vantage === 'static' || c.reason !== 'ConnectionRefused') continue;
-    if (!/pod|service|clusterIP|dns|nodePort|loadBalancer/.test(c.id)) continue;
+    if (!/pod|service|clusterIP|dns|nodePort|loadBalancer/.test(c.id) || c.id.endsWith('forward')) continue;
     const port = subject.exposures.find((x) => x.kind === 'k8s-port-forward')?.port;
     Object.assign(c, {
       reason: 'AppBoundToLoopback',

@@ -107,6 +107,7 @@ test('probe planning: the port-forward, the API server proxy, node port, load ba
     'ing/probe.local.ingress.tls 10.0.0.2:443 lab.example.com',
   ]);
   assert.deepEqual(plan.apiserver.map((p) => `${p.target.resource}/${p.target.name}:${p.target.port}`), ['pods/p:8888', 'services/web:80']);
+  assert.deepEqual(plan.forward, [], 'envserve up\'s forward runs: no one-shot forward');
   assert.deepEqual(show(plan.cluster), [
     'pf/probe.cluster.pod 10.244.0.5:8888',
     'svc/probe.cluster.clusterIP 10.96.0.9:80',

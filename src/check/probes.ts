@@ -10,6 +10,8 @@ import tls from 'node:tls';
 import WebSocket from 'ws';
 import { probeTcp } from '../apply/k8s/probe.js';
 import type { KubeClient } from '../apply/k8s/client.js';
+import { PodTracker } from '../apply/k8s/pod-tracker.js';
+import { PortForwarder } from '../apply/k8s/port-forward.js';
 import type { CheckReason } from './reasons.js';
 
 export interface ProbeSpec {
@@ -202,4 +204,41 @@ export function classifyApiProxy(status: number, body: string, location?: string
     return { ok: false, reason: errorReason(msg) === 'Unreachable' && !/unreachable|no route/i.test(msg) ? 'ProxyNoRoute' : errorReason(msg), detail: `the API server could not reach it: ${msg}` };
   }
   return classifyHttp(status, location, body, 'direct');
+}
+
+export interface ForwardTarget {
+  id: string;
+  namespace: string;
+  pod: string;
+  port: number;
+  protocol: 'tcp' | 'http';
+  path?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * A one-shot port-forward (the engine's own, through the API server's pods/portforward) on a free
+ * loopback port, probed like any local address, then closed. It connects to localhost inside the
+ * pod, so it answers even when the app listens on 127.0.0.1 only — which is how `check` tells
+ * "bound to loopback" from "down".
+ */
+export async function probeViaPortForward(client: KubeClient, t: ForwardTarget): Promise<ProbeOutcome> {
+  const t0 = performance.now();
+  const tracker = new PodTracker(client, { namespace: t.namespace, podName: t.pod, description: `pod/${t.pod}` });
+  let fwd: PortForwarder | undefined;
+  try {
+    await tracker.start();
+    fwd = new PortForwarder({ client, tracker, namespace: t.namespace, remotePort: t.port, listenAddress: '127.0.0.1', localPort: 0, waitTimeoutMs: t.timeoutMs ?? 3000 });
+    const a = await fwd.start();
+    const r = await probeFromHere({ id: t.id, host: a.address, port: a.port, protocol: t.protocol, ...(t.path && { path: t.path }), timeoutMs: t.timeoutMs ?? 3000 });
+    const why = fwd.stats.lastError;
+    if (!r.ok && why && /forbidden|403/i.test(why)) return { id: t.id, ok: false, reason: 'Forbidden', detail: `this user may not port-forward: ${why}`, latencyMs: r.latencyMs };
+    return { ...r, detail: `port-forward to pod ${t.pod}:${t.port}: ${r.ok ? r.detail : `${r.detail}${why ? ` (${why})` : ''}`}`, latencyMs: Math.round(performance.now() - t0) };
+  } catch (e) {
+    const msg = (e as Error).message;
+    return { id: t.id, ok: false, reason: /forbidden|403/i.test(msg) ? 'Forbidden' : 'Unreachable', detail: `port-forward to pod ${t.pod}:${t.port}: ${msg}`, latencyMs: Math.round(performance.now() - t0) };
+  } finally {
+    await fwd?.stop();
+    tracker.stop();
+  }
 }

@@ -234,6 +234,8 @@ test('the restricted user (no pod create): "skipped: forbidden to create pods", 
     assert.equal(find(r, 'workload.pods')?.status, 'pass', 'pods are readable');
     assert.equal(find(r, 'probe.apiserver.pod')?.reason, 'Forbidden', 'pods/proxy is not granted: skipped');
     assert.equal(find(r, 'probe.apiserver.pod')?.status, 'skipped');
+    assert.equal(find(r, 'probe.apiserver.forward')?.status, 'pass', 'pods/portforward is granted: a one-shot forward reaches the app');
+    assert.deepEqual(r.exposures.map((e) => e.verdict), ['answers']);
     const table = envserve(['check', '--target', `k8s:${rns}/pod/${name}`, '--port', '8080', '--kubeconfig', env.kubeconfigRestricted, '--debug-image', 'envserve.test/envserve:1']);
     assert.equal(table.code, 0);
     assert.match(table.stdout, /skip\s+cluster\s+probe\.cluster\s+ForbiddenToCreatePods\s+skipped: forbidden to create pods/);
