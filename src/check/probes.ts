@@ -233,6 +233,11 @@ export async function probeViaPortForward(client: KubeClient, t: ForwardTarget):
     const r = await probeFromHere({ id: t.id, host: a.address, port: a.port, protocol: t.protocol, ...(t.path && { path: t.path }), timeoutMs: t.timeoutMs ?? 3000 });
     const why = fwd.stats.lastError;
     if (!r.ok && why && /forbidden|403/i.test(why)) return { id: t.id, ok: false, reason: 'Forbidden', detail: `this user may not port-forward: ${why}`, latencyMs: r.latencyMs };
+    // The forward keeps retrying a port the pod refuses; its last error says so (kubelet:
+    // "connection refused", KWOK: "forward not found for port").
+    if (!r.ok && why && /refused|forward not found|failed to connect|unable to do port forwarding/i.test(why)) {
+      return { id: t.id, ok: false, reason: 'ConnectionRefused', detail: `port-forward to pod ${t.pod}:${t.port}: the pod refuses the port (${why})`, latencyMs: Math.round(performance.now() - t0) };
+    }
     return { ...r, detail: `port-forward to pod ${t.pod}:${t.port}: ${r.ok ? r.detail : `${r.detail}${why ? ` (${why})` : ''}`}`, latencyMs: Math.round(performance.now() - t0) };
   } catch (e) {
     const msg = (e as Error).message;

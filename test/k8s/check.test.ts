@@ -100,6 +100,17 @@ test('named targetPort missing', async () => {
   assert.match(cause(r)!.message, /named port "web"/);
 });
 
+test('a pod port nothing listens on: a one-shot port-forward and the pod proxy both refuse', async () => {
+  const pod = await waitReadyPod(ns, 'app=web');
+  const r = await check({ target: `k8s:${ns}/pod/${pod}`, port: 7777 });
+  assert.equal(r.ok, false);
+  assert.equal(find(r, 'pod.port')?.status, 'warn', 'no container declares 7777');
+  const f = find(r, 'probe.apiserver.forward')!;
+  assert.equal(f.reason, 'ConnectionRefused', show(r));
+  assert.match(f.fix!, /nothing listens on that port inside the pod, not even on 127\.0\.0\.1/);
+  assert.equal(find(r, 'probe.apiserver.pod')?.reason, 'ConnectionRefused');
+});
+
 test('pod not Ready (its readiness probe fails): the workload check says why, the Service has no ready endpoint', async () => {
   const pod = {
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'unready', namespace: ns, labels: { app: 'unready' } },
