@@ -207,7 +207,7 @@ function refineWithStatic(checks: Check[]): void {
  * The app listens on 127.0.0.1 inside the pod when the port-forward (which connects to localhost in
  * the pod) answers but the pod IP (API server proxy, Service, debug pod) refuses.
  */
-function markLoopback(checks: Check[], subject: K8sSubject, snap: ClusterSnapshot): void {
+export function markLoopback(checks: Check[], subject: K8sSubject, snap: ClusterSnapshot): void {
   const forwardOk = checks.some((c) => (c.id === 'probe.local.forward' || c.id === 'probe.apiserver.forward') && c.status === 'pass');
   if (!forwardOk) return;
   const pod = subject.exposures.map((x) => readyPodFor(subject, snap, x)).find((p) => p && podReady(p));

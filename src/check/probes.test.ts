@@ -150,3 +150,20 @@ test('probes on loopback: HTTP with a Host header, a WebSocket upgrade, a refuse
   const refused = await probeFromHere({ id: 'd', host: '127.0.0.1', port, protocol: 'http' });
   assert.equal(refused.reason, 'ConnectionRefused');
 });
+
+test('app bound to 127.0.0.1 in the pod: the forward answers, the pod IP refuses → AppBoundToLoopback with the fix', async () => {
+  const { markLoopback } = await import('./k8s.js');
+  const pod = { metadata: { name: 'p', labels: { app: 'a' } }, spec: { containers: [{ ports: [{ containerPort: 8888 }] }] }, status: { podIP: '10.244.0.5', conditions: [{ type: 'Ready', status: 'True' }] } };
+  const subject = { namespace: 'dev', workload: { kind: 'pod' as const, name: 'p' }, exposures: [{ id: 'pf', kind: 'k8s-port-forward' as const, protocol: 'http' as const, port: 8888 }] };
+  const snap = { namespace: 'dev', pods: [pod], services: [], endpointSlices: [], ingresses: [], ingressClasses: [], networkPolicies: [], secrets: {}, clusterDNS: false, nodeAddresses: [] };
+  const mk = (id: string, status: Check['status'], reason: Check['reason']): Check => ({ id, exposure: 'pf', title: '', status, reason, message: '', vantage: 'apiserver' });
+  const checks = [mk('probe.apiserver.forward', 'pass', 'Answers'), mk('probe.apiserver.pod', 'fail', 'ConnectionRefused')];
+  markLoopback(checks, subject, snap);
+  assert.equal(checks[1]!.reason, 'AppBoundToLoopback');
+  assert.match(checks[1]!.message, /the pod IP 10\.244\.0\.5 does not: the app listens on 127\.0\.0\.1:8888 inside the pod/);
+  assert.match(checks[1]!.fix!, /--ip=0\.0\.0\.0 \(Jupyter\) or --bind_all \(TensorBoard\)/);
+  // Without a forward that answers, a refusal stays a refusal.
+  const down = [mk('probe.apiserver.forward', 'fail', 'ConnectionRefused'), mk('probe.apiserver.pod', 'fail', 'ConnectionRefused')];
+  markLoopback(down, subject, snap);
+  assert.deepEqual(down.map((c) => c.reason), ['ConnectionRefused', 'ConnectionRefused']);
+});
