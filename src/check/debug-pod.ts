@@ -10,14 +10,16 @@ import { KubeApiError, isNotFound, type KubeClient } from '../apply/k8s/client.j
 import { MANAGED_BY } from '../apply/k8s/manifests.js';
 import { VERSION } from '../version.js';
 import type { ProbeOutcome, ProbeSpec } from './probes.js';
+import { parseProbeLog } from './probe-line.js';
+
+export { formatProbeLine, parseProbeLog, RESULT_PREFIX } from './probe-line.js';
 import type { Obj } from './snapshot.js';
 
 /** The image the operator issue builds; `--debug-image` or ENVSERVE_DEBUG_IMAGE overrides it. */
 export const DEFAULT_DEBUG_IMAGE = `envserve:${VERSION}`;
 export const LABEL_ROLE = 'envserve.dev/role';
 export const DEBUG_ROLE = 'check-debug';
-/** How the probe command's result line starts (the log may hold other lines). */
-export const RESULT_PREFIX = '{"envserveProbe":';
+
 
 export interface DebugPodOptions {
   namespace: string;
@@ -59,23 +61,6 @@ export function debugPodManifest(o: DebugPodOptions & { name: string }): Obj {
       }],
     },
   };
-}
-
-/** The one line `envserve probe --json` prints. */
-export function formatProbeLine(results: ProbeOutcome[]): string {
-  return `${RESULT_PREFIX}1,"results":${JSON.stringify(results)}}`;
-}
-
-/** The results in a pod log, or undefined when the log holds no result line. */
-export function parseProbeLog(log: string): ProbeOutcome[] | undefined {
-  const line = log.split('\n').reverse().find((l) => l.startsWith(RESULT_PREFIX));
-  if (!line) return undefined;
-  try {
-    const j = JSON.parse(line) as { results?: ProbeOutcome[] };
-    return Array.isArray(j.results) ? j.results : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export type DebugPodResult =

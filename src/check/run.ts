@@ -42,7 +42,7 @@ const infoOf = (s: K8sSubject): ExposureInfo[] => s.exposures.map((x) => ({ id: 
 export async function runCheck(o: CheckOptions): Promise<CheckReport> {
   const t0 = Date.now();
   if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)) throw new UserError(`--port ${o.port} is not a port number (1-65535)`);
-  if (o.target !== undefined) {
+  if (o.target !== undefined && o.file === undefined) {
     const t = parseCheckTarget(o.target);
     if (o.port === undefined && (t.kind === 'deployment' || t.kind === 'pod')) {
       throw new UserError(`--target ${o.target} needs --port: the container port users should reach`, `e.g. envserve check --target ${o.target} --port 8888`);
@@ -73,8 +73,12 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
     namespace = o.namespace ?? client.namespace;
     const local = new Map<string, { address: string; port: number }>(o.localListeners ?? []);
     if (state && !stale && state.runtime === 'k8s') for (const e of state.exposures) if (e.kind === 'k8s-port-forward' && e.listen) local.set(e.id, e.listen);
-    const subject = subjectFromPlan(plan, namespace);
-    const r = await k8s(client, namespace, o, () => subject, subject.workload, local);
+    // With --target, the env file's exposures are checked against that workload (as `serve --target`).
+    const attach = o.target !== undefined ? parseCheckTarget(o.target) : undefined;
+    if (attach && attach.kind !== 'deployment' && attach.kind !== 'pod') throw new UserError(`--target with an env file names the workload the exposures reach: k8s:NS/deployment/NAME or k8s:NS/pod/NAME, not ${attach.kind}`);
+    if (attach?.namespace) namespace = attach.namespace;
+    const subject = subjectFromPlan(plan, namespace, attach && { kind: attach.kind as 'deployment' | 'pod', name: attach.name });
+    const r = await k8s(client, namespace!, o, () => subject, subject.workload, local);
     checks.push(...r.checks);
     exposures.push(...infoOf(subject));
   }

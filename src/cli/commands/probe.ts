@@ -3,8 +3,8 @@
 // from the pod's log. Exit 0 when every probe answered, 1 otherwise.
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
-import { formatProbeLine } from '../../check/debug-pod.js';
-import { probeFromHere, type ProbeSpec } from '../../check/probes.js';
+import { formatProbeLine } from '../../check/probe-line.js';
+import type { ProbeSpec } from '../../check/probes.js';
 import { table } from '../output.js';
 
 export function parseProbeSpecs(text: string): ProbeSpec[] {
@@ -33,6 +33,7 @@ export function registerProbe(program: Command): void {
     .option('--json', 'print one JSON line (what the debug pod prints)')
     .action(async (opts: { spec: string; json?: boolean }) => {
       const specs = parseProbeSpecs(opts.spec);
+      const { probeFromHere } = await import('../../check/probes.js');
       const results = await Promise.all(specs.map((s) => probeFromHere(s)));
       if (opts.json) process.stdout.write(`${formatProbeLine(results)}\n`);
       else process.stdout.write(table([['ID', 'OK', 'REASON', 'MS', 'DETAIL'], ...results.map((r) => [r.id, r.ok ? 'yes' : 'no', r.reason, String(r.latencyMs), r.detail])]));
