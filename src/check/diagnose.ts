@@ -11,6 +11,9 @@ import { labelText, matchesSelector, nearestPods, selectorOf, type LabelSelector
 
 type Draft = Omit<Check, 'exposure' | 'vantage'>;
 
+/** How an env file's objects come to exist. */
+const START_HINT = 'start it: envserve up --runtime k8s (or envserve serve --runtime k8s --target k8s:NS/deployment/NAME for a running workload)';
+
 const mk = (id: string, title: string, status: CheckStatus, reason: CheckReason, message: string, fix?: string): Draft =>
   ({ id, title, status, reason, message, ...(fix && { fix }) });
 
@@ -196,7 +199,7 @@ function serviceChecks(x: Extract<K8sCheckExposure, { kind: 'k8s-service' }>, su
   if (isUnavailable(snap.services)) return [skippedFor('service.exists', `service ${x.service} exists`, snap.services)];
   const svc = snap.services.find((s) => s.metadata?.name === x.service);
   if (!svc) {
-    return [mk('service.exists', `service ${x.service} exists`, 'fail', 'ServiceNotFound', `service ${ns}/${x.service} does not exist`, subject.workload?.kind === 'deployment' && subject.workload.labels ? 'start the environment: envserve up --runtime k8s' : `kubectl -n ${ns} get services`)];
+    return [mk('service.exists', `service ${x.service} exists`, 'fail', 'ServiceNotFound', `service ${ns}/${x.service} does not exist`, subject.managed ? START_HINT : `kubectl -n ${ns} get services`)];
   }
   const type = svc.spec?.type ?? 'ClusterIP';
   out.push(mk('service.exists', `service ${x.service} exists`, 'pass', 'Ok', `service ${ns}/${x.service} (${type}${svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? ` ${svc.spec.clusterIP}` : ''})`));
@@ -351,7 +354,7 @@ function ingressChecks(x: Extract<K8sCheckExposure, { kind: 'k8s-ingress' }>, su
   const ns = subject.namespace;
   if (isUnavailable(snap.ingresses)) return [skippedFor('ingress.exists', `ingress ${x.ingress} exists`, snap.ingresses)];
   const ing = snap.ingresses.find((i) => i.metadata?.name === x.ingress);
-  if (!ing) return [mk('ingress.exists', `ingress ${x.ingress} exists`, 'fail', 'IngressNotFound', `ingress ${ns}/${x.ingress} does not exist`, subject.workload?.kind === 'deployment' && subject.workload.labels ? 'start the environment: envserve up --runtime k8s' : `kubectl -n ${ns} get ingresses`)];
+  if (!ing) return [mk('ingress.exists', `ingress ${x.ingress} exists`, 'fail', 'IngressNotFound', `ingress ${ns}/${x.ingress} does not exist`, subject.managed ? START_HINT : `kubectl -n ${ns} get ingresses`)];
   const out: Draft[] = [mk('ingress.exists', `ingress ${x.ingress} exists`, 'pass', 'Ok', `ingress ${ns}/${x.ingress}`)];
   // Class.
   const named = (ing.spec?.ingressClassName ?? ing.metadata?.annotations?.['kubernetes.io/ingress.class']) as string | undefined;

@@ -21,6 +21,8 @@ export type K8sCheckExposure =
 
 export interface K8sSubject {
   namespace: string;
+  /** The Services and Ingresses are envserve's to create (from an env file): fixes say how to start it. */
+  managed?: boolean;
   workload?: WorkloadRef;
   exposures: K8sCheckExposure[];
 }
@@ -44,6 +46,7 @@ export function subjectFromPlan(plan: Plan, namespace: string, workload?: Worklo
   }
   return {
     namespace,
+    managed: true,
     workload: workload ?? { kind: 'deployment', name: objectName(plan.env.name), labels: { [LABEL_ENV]: plan.env.name } },
     exposures,
   };
