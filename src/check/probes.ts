@@ -12,6 +12,7 @@ import { probeTcp } from '../apply/k8s/probe.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/port-forward.js';
+import { closeIdleSession } from '../apply/k8s/pf-spdy.js';
 import type { CheckReason } from './reasons.js';
 
 export interface ProbeSpec {
@@ -245,5 +246,6 @@ export async function probeViaPortForward(client: KubeClient, t: ForwardTarget):
   } finally {
     await fwd?.stop();
     tracker.stop();
+    await closeIdleSession(client, { namespace: t.namespace, pod: t.pod });
   }
 }

@@ -86,6 +86,8 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
 }
 
 async function k8s(client: KubeClient, namespace: string, o: CheckOptions, subject: Parameters<typeof checkK8s>[0]['subject'], workload: Parameters<typeof checkK8s>[0]['workload'], local?: Map<string, { address: string; port: number }>) {
+  // A client made here is closed here (its keep-alive connections would hold the process).
+  const owned = o.client === undefined;
   try {
     return await checkK8s({
       client, namespace, subject, ...(workload && { workload }),
@@ -95,5 +97,7 @@ async function k8s(client: KubeClient, namespace: string, o: CheckOptions, subje
     });
   } catch (e) {
     throw explainKubeError(e, `Kubernetes (${client.server}, namespace ${namespace})`);
+  } finally {
+    if (owned) client.close();
   }
 }
