@@ -28,3 +28,7 @@ export { Operator, checkCrds } from './operator/controller.js';
 export { createApiServer } from './operator/api.js';
 export { operatorInstalled, submitPlan, waitForVerdict, serveThroughOperator, denialLines, directModePolicyWarnings } from './operator/cli-client.js';
 export type { ExposureSet, ExposureSetStatus } from './operator/resource.js';
+// Why an exposure does not answer: the report `envserve check` prints (-o json), as a library call.
+export { runCheck, type CheckOptions } from './check/run.js';
+export type { Check, CheckReport, CheckStatus, ExposureVerdict, Vantage, Verdict } from './check/types.js';
+export { CHECK_REASONS, type CheckReason } from './check/reasons.js';

@@ -79,6 +79,18 @@ export function warmSession(client: KubeClient, t: { namespace: string; pod: str
   if (spdyWanted(client)) sessionFor(client, t).catch(() => undefined);
 }
 
+/**
+ * Closes the session to a pod as soon as it has no stream left (waiting up to `waitMs` for the
+ * last ones to finish) instead of after IDLE_MS, so a short-lived user (`envserve check`'s one-shot
+ * forward) does not keep the process alive for 30 s. A session still carrying streams — another
+ * forward to the same pod in the same process — is left alone.
+ */
+export async function closeIdleSession(client: KubeClient, t: { namespace: string; pod: string }, waitMs = 1000): Promise<void> {
+  const p = sessions.get(`${client.server} ${t.namespace} ${t.pod}`);
+  const s = await p?.catch(() => undefined);
+  await s?.closeWhenIdle(waitMs);
+}
+
 function spdyWanted(client: KubeClient): boolean {
   return forced !== 'v4' && (unsupported.get(client.server) ?? 0) <= Date.now();
 }
@@ -201,15 +213,23 @@ class SpdySession {
 
   private armIdle(): void {
     clearTimeout(this.idle);
-    this.idle = setTimeout(() => {
-      if (this.streams.size === 0) {
-        this.goneAway = true; // no new streams here (out of the session map first), then close
-        for (const f of this.endWaiters.splice(0)) f();
-        this.ws.close(1000);
-        setTimeout(() => this.ws.terminate(), 2000).unref();
-      }
-    }, IDLE_MS);
+    this.idle = setTimeout(() => this.closeIfIdle(), IDLE_MS);
     this.idle.unref();
+  }
+
+  private closeIfIdle(): boolean {
+    if (this.streams.size > 0 || this.ended) return this.ended;
+    this.goneAway = true; // no new streams here (out of the session map first), then close
+    for (const f of this.endWaiters.splice(0)) f();
+    this.ws.close(1000);
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+    return true;
+  }
+
+  /** See closeIdleSession(). */
+  async closeWhenIdle(waitMs: number): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    while (!this.closeIfIdle() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   private end(reason: string): void {

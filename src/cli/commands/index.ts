@@ -8,7 +8,9 @@ import { registerServe } from './serve.js';
 import { registerStatus } from './status.js';
 import { registerDown } from './down.js';
 import { registerOperator } from './operator.js';
+import { registerCheck } from './check.js';
+import { registerProbe } from './probe.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerRender, registerPresets, registerUp, registerServe, registerStatus, registerDown, registerOperator];
+export const commands: RegisterCommand[] = [registerPlan, registerRender, registerPresets, registerUp, registerServe, registerStatus, registerDown, registerCheck, registerProbe, registerOperator];

@@ -1,0 +1,236 @@
+// `check` for Kubernetes exposures: read the objects once, diagnose them statically, then probe
+// from three places at the same time — this machine, the API server's proxy, and a debug pod
+// inside the cluster — and fold everything into checks.
+import type { KubeClient } from '../apply/k8s/client.js';
+import { connectAddress } from '../apply/local/ports.js';
+import { diagnose, firstAddress, podReady, readyPodFor } from './diagnose.js';
+import { runDebugPod, type DebugPodResult } from './debug-pod.js';
+import { fetchSnapshot } from './fetch.js';
+import { probeFromHere, probeViaApiServer, probeViaPortForward, type ApiProxyTarget, type ForwardTarget, type ProbeOutcome, type ProbeSpec } from './probes.js';
+import type { CheckReason } from './reasons.js';
+import { isUnavailable, type ClusterSnapshot, type Obj } from './snapshot.js';
+import type { K8sCheckExposure, K8sSubject, TargetRef, WorkloadRef } from './subject.js';
+import type { Check, Vantage } from './types.js';
+
+export interface K8sCheckOptions {
+  client: KubeClient;
+  namespace: string;
+  /** The subject, once the snapshot is read (--target finds the Services in front of a workload in it). */
+  subject: (snap: ClusterSnapshot) => K8sSubject;
+  /** What to read the workload from before the subject exists. */
+  workload?: WorkloadRef | TargetRef;
+  /** The debug pod: its image, or false to leave the cluster vantage out. */
+  debugPod: false | { image: string; timeoutMs?: number };
+  /** Port-forward listeners of a running `up`, by exposure id. */
+  localListeners?: Map<string, { address: string; port: number }>;
+  probeTimeoutMs?: number;
+}
+
+interface Planned<T> {
+  exposure: string;
+  title: string;
+  vantage: Vantage;
+  target: T;
+}
+
+export interface ProbePlan {
+  local: Planned<ProbeSpec>[];
+  apiserver: Planned<ApiProxyTarget>[];
+  /** One-shot port-forwards, when no `envserve up` forward runs for a port-forward exposure. */
+  forward: Planned<ForwardTarget>[];
+  cluster: Planned<ProbeSpec>[];
+  /** Checks decided while planning (no address to probe, ...). */
+  notes: Check[];
+}
+
+const list = <T>(m: T[] | { unavailable: string }): T[] => (Array.isArray(m) ? m : []);
+
+/** Which address to probe from where, for each exposure. Pure. */
+export function planK8sProbes(subject: K8sSubject, snap: ClusterSnapshot, local = new Map<string, { address: string; port: number }>(), timeoutMs = 2000): ProbePlan {
+  const plan: ProbePlan = { local: [], apiserver: [], forward: [], cluster: [], notes: [] };
+  const ns = subject.namespace;
+  const services = list(snap.services);
+  const ingresses = list(snap.ingresses);
+  const nodes = isUnavailable(snap.nodeAddresses) ? [] : snap.nodeAddresses;
+  const dns = snap.clusterDNS === true;
+  const add = (where: 'local' | 'cluster', exposure: string, title: string, spec: Omit<ProbeSpec, 'timeoutMs'>) =>
+    plan[where].push({ exposure, title, vantage: where, target: { ...spec, id: `${exposure}/${spec.id}`, timeoutMs } });
+  const api = (exposure: string, title: string, t: Omit<ApiProxyTarget, 'timeoutMs' | 'namespace'>) =>
+    plan.apiserver.push({ exposure, title, vantage: 'apiserver', target: { ...t, id: `${exposure}/${t.id}`, namespace: ns, timeoutMs: timeoutMs + 1000 } });
+  const note = (exposure: string, id: string, title: string, vantage: Vantage, reason: CheckReason, message: string) =>
+    plan.notes.push({ id, exposure, title, status: 'skipped', reason, message, vantage });
+
+  for (const x of subject.exposures) {
+    const http = x.protocol === 'http';
+    const pod = readyPodFor(subject, snap, x);
+    if (x.kind === 'k8s-port-forward') {
+      const l = local.get(x.id);
+      if (l) add('local', x.id, `the port-forward ${l.address}:${l.port} answers`, { id: 'probe.local.forward', host: connectAddress(l.address), port: l.port, protocol: x.protocol, ...(x.path && { path: x.path }), websocket: http });
+      else if (pod) {
+        plan.forward.push({ exposure: x.id, title: `a port-forward to pod ${pod.metadata.name}:${x.port} answers`, vantage: 'apiserver', target: { id: `${x.id}/probe.apiserver.forward`, namespace: ns, pod: pod.metadata.name, port: x.port, protocol: x.protocol, ...(x.path && { path: x.path }), timeoutMs } });
+      }
+      if (pod) {
+        if (http) api(x.id, `pod ${pod.metadata.name}:${x.port} answers through the API server`, { id: 'probe.apiserver.pod', resource: 'pods', name: pod.metadata.name, port: x.port, ...(x.path && { path: x.path }) });
+        add('cluster', x.id, `the pod IP ${pod.status.podIP}:${x.port} answers from inside the cluster`, { id: 'probe.cluster.pod', host: pod.status.podIP, port: x.port, protocol: x.protocol });
+      }
+    } else if (x.kind === 'k8s-service') {
+      const svc = services.find((s) => s.metadata?.name === x.service);
+      if (!svc) continue;
+      const ports = ((svc.spec?.ports ?? []) as Obj[]).filter((p) => x.port === undefined || p.port === x.port);
+      for (const sp of ports) {
+        const sfx = ports.length > 1 ? `:${sp.port}` : '';
+        if (http) api(x.id, `service ${x.service}:${sp.port} answers through the API server`, { id: `probe.apiserver.service${sfx}`, resource: 'services', name: x.service, port: sp.port });
+        if (sp.nodePort && nodes[0]) add('local', x.id, `node port ${nodes[0]}:${sp.nodePort} answers from this machine`, { id: `probe.local.nodePort${sfx}`, host: nodes[0], port: sp.nodePort, protocol: x.protocol, websocket: http });
+        if (svc.spec?.type === 'LoadBalancer') {
+          const lb = ((svc.status?.loadBalancer?.ingress ?? []) as Obj[]).map((i) => i.ip ?? i.hostname).find(Boolean);
+          if (lb) add('local', x.id, `the load balancer ${lb}:${sp.port} answers from this machine`, { id: `probe.local.loadBalancer${sfx}`, host: lb, port: sp.port, protocol: x.protocol, websocket: http });
+        }
+        const cip = svc.spec?.clusterIP;
+        if (cip && cip !== 'None') add('cluster', x.id, `the ClusterIP ${cip}:${sp.port} answers from inside the cluster`, { id: `probe.cluster.clusterIP${sfx}`, host: cip, port: sp.port, protocol: x.protocol });
+        if (dns) add('cluster', x.id, `${x.service}.${ns}.svc:${sp.port} answers from inside the cluster`, { id: `probe.cluster.dns${sfx}`, host: `${x.service}.${ns}.svc.cluster.local`, port: sp.port, protocol: x.protocol });
+        if (pod) {
+          const tp = typeof sp.targetPort === 'number' ? sp.targetPort : (pod.spec?.containers ?? []).flatMap((c: Obj) => c.ports ?? []).find((p: Obj) => p.name === (sp.targetPort ?? sp.port))?.containerPort ?? (sp.targetPort === undefined ? sp.port : undefined);
+          if (tp) add('cluster', x.id, `the pod IP ${pod.status.podIP}:${tp} answers from inside the cluster`, { id: `probe.cluster.pod${sfx}`, host: pod.status.podIP, port: tp, protocol: x.protocol });
+        }
+      }
+    } else {
+      const ing = ingresses.find((i) => i.metadata?.name === x.ingress);
+      if (!ing) continue;
+      const address = firstAddress(ing);
+      const host = x.host ?? ((ing.spec?.rules ?? []) as Obj[]).map((r) => r.host).find(Boolean);
+      const path = x.path ?? '/';
+      if (!address) {
+        note(x.id, 'probe.local.ingress', 'the Ingress answers from this machine', 'local', 'IngressNotAdmitted', 'the Ingress has no address to probe');
+        continue;
+      }
+      const tls = (ing.spec?.tls ?? []).length > 0;
+      const spec = { host: address, ...(host && { hostHeader: host }), path, via: 'ingress' as const, protocol: 'http' as const };
+      add('local', x.id, `http://${host ?? address}${path} answers from this machine (Host: ${host ?? '(none)'}, to ${address})`, { ...spec, id: 'probe.local.ingress', port: 80, websocket: true });
+      if (tls) add('local', x.id, `https://${host ?? address}${path} answers from this machine`, { ...spec, id: 'probe.local.ingress.tls', port: 443, tls: true });
+      add('cluster', x.id, `the Ingress ${address} answers from inside the cluster (Host: ${host ?? '(none)'})`, { ...spec, id: 'probe.cluster.ingress', port: 80 });
+    }
+  }
+  return plan;
+}
+
+/** A probe outcome as a check. */
+export function outcomeCheck(p: Planned<unknown>, o: ProbeOutcome): Check[] {
+  const id = o.id.slice(p.exposure.length + 1);
+  const status = o.ok ? 'pass' : o.reason === 'Forbidden' || o.reason === 'NotApplicable' ? 'skipped' : 'fail';
+  const out: Check[] = [{
+    id, exposure: p.exposure, title: p.title, status, reason: o.reason, message: o.detail, vantage: p.vantage, latencyMs: o.latencyMs,
+    ...(fixFor(o.reason, id) && { fix: fixFor(o.reason, id)! }),
+  }];
+  if (o.websocket) {
+    out.push({
+      id: `${id}.websocket`, exposure: p.exposure, title: 'a WebSocket upgrade passes', vantage: p.vantage,
+      status: o.websocket.ok ? 'pass' : o.websocket.reason === 'WebSocketRejected' ? 'warn' : 'fail',
+      reason: o.websocket.reason, message: o.websocket.detail,
+      ...(!o.websocket.ok && { fix: 'a proxy on the way must pass the Upgrade and Connection headers (Ingress controllers do by default; some need an annotation)' }),
+    });
+  }
+  return out;
+}
+
+function fixFor(reason: CheckReason, id: string): string | undefined {
+  switch (reason) {
+    case 'ConnectionRefused':
+      if (id.endsWith('forward')) return 'nothing listens on that port inside the pod, not even on 127.0.0.1: is the app running, and on this port? (kubectl logs)';
+      return id.includes('pod') || id.includes('service') || id.includes('clusterIP') || id.includes('dns')
+        ? 'nothing listens there: the app may listen on 127.0.0.1 or on another port; start it on 0.0.0.0 (Jupyter --ip=0.0.0.0, TensorBoard --bind_all)'
+        : 'nothing listens there: is envserve up running? (envserve status)';
+    case 'ConnectionReset':
+      if (id.endsWith('forward')) return 'the pod closed the forwarded connection: nothing listens on that port inside the pod, or the app dropped it (kubectl logs)';
+      return undefined;
+    case 'Timeout':
+      return 'packets are dropped on the way: a NetworkPolicy, a firewall, or an address this machine cannot reach';
+    case 'ProxyNoRoute':
+      return id.includes('ingress') ? 'the controller has no matching rule or no ready backend: see the Ingress checks above' : 'see the Service checks above';
+    case 'NoEndpoints':
+      return 'see the Service checks above (selector, pods Ready)';
+    case 'Forbidden':
+      return 'ask for get on services/proxy and pods/proxy in the namespace, or rely on the other vantage points';
+    default:
+      return undefined;
+  }
+}
+
+/** Runs the whole Kubernetes check. */
+export async function checkK8s(o: K8sCheckOptions): Promise<{ subject: K8sSubject; checks: Check[]; debugPod?: DebugPodResult }> {
+  const snap = await fetchSnapshot(o.client, o.namespace, o.workload);
+  const subject = o.subject(snap);
+  const checks = diagnose(subject, snap);
+  const plan = planK8sProbes(subject, snap, o.localListeners, o.probeTimeoutMs);
+  const [local, api, forwards, inside] = await Promise.all([
+    Promise.all(plan.local.map(async (p) => outcomeCheck(p, await probeFromHere(p.target)))),
+    Promise.all(plan.apiserver.map(async (p) => outcomeCheck(p, await probeViaApiServer(o.client, p.target)))),
+    Promise.all(plan.forward.map(async (p) => outcomeCheck(p, await probeViaPortForward(o.client, p.target)))),
+    clusterVantage(o, subject, plan),
+  ]);
+  checks.push(...plan.notes, ...local.flat(), ...forwards.flat(), ...api.flat(), ...inside.checks);
+  refineWithStatic(checks);
+  markLoopback(checks, subject, snap);
+  return { subject, checks: order(checks, subject), ...(inside.result && { debugPod: inside.result }) };
+}
+
+async function clusterVantage(o: K8sCheckOptions, subject: K8sSubject, plan: ProbePlan): Promise<{ checks: Check[]; result?: DebugPodResult }> {
+  if (plan.cluster.length === 0) return { checks: [] };
+  const skipAll = (reason: CheckReason, message: string): Check[] =>
+    subject.exposures.filter((x) => plan.cluster.some((p) => p.exposure === x.id))
+      .map((x) => ({ id: 'probe.cluster', exposure: x.id, title: 'probes from inside the cluster (debug pod)', status: 'skipped' as const, reason, message, vantage: 'cluster' as const }));
+  if (o.debugPod === false) return { checks: skipAll('DebugPodDisabled', 'skipped: --no-debug-pod (no probe from inside the cluster)') };
+  const result = await runDebugPod(o.client, { namespace: o.namespace, image: o.debugPod.image, specs: plan.cluster.map((p) => p.target), ...(o.debugPod.timeoutMs !== undefined && { timeoutMs: o.debugPod.timeoutMs }) });
+  if (result.status === 'skipped') return { checks: skipAll(result.reason, result.message), result };
+  if (result.status === 'failed') {
+    return { checks: skipAll(result.reason, result.message).map((c) => ({ ...c, status: 'warn' as const, fix: 'pass --debug-image <an envserve image the cluster can pull>, or --no-debug-pod' })), result };
+  }
+  const byId = new Map(result.outcomes.map((r) => [r.id, r]));
+  const checks = plan.cluster.flatMap((p) => {
+    const r = byId.get(p.target.id);
+    return r ? outcomeCheck(p, r) : [{ id: p.target.id.slice(p.exposure.length + 1), exposure: p.exposure, title: p.title, status: 'warn' as const, reason: 'DebugPodFailed' as const, message: 'the debug pod returned no result for this probe', vantage: 'cluster' as const }];
+  });
+  return { checks, result };
+}
+
+/** A probe failing for a reason the static checks already named gets that reason and fix. */
+function refineWithStatic(checks: Check[]): void {
+  for (const c of checks) {
+    if (c.vantage === 'static' || c.status !== 'fail') continue;
+    if (c.id.includes('ingress') && c.reason === 'ProxyNoRoute') {
+      const host = checks.find((s) => s.exposure === c.exposure && s.id === 'ingress.rule' && s.reason === 'HostHeaderMismatch');
+      if (host) Object.assign(c, { reason: 'HostHeaderMismatch', fix: host.fix });
+    }
+  }
+}
+
+/**
+ * The app listens on 127.0.0.1 inside the pod when the port-forward (which connects to localhost in
+ * the pod) answers but the pod IP (API server proxy, Service, debug pod) refuses.
+ */
+export function markLoopback(checks: Check[], subject: K8sSubject, snap: ClusterSnapshot): void {
+  const forwardOk = checks.some((c) => (c.id === 'probe.local.forward' || c.id === 'probe.apiserver.forward') && c.status === 'pass');
+  if (!forwardOk) return;
+  const pod = subject.exposures.map((x) => readyPodFor(subject, snap, x)).find((p) => p && podReady(p));
+  for (const c of checks) {
+    if (c.vantage === 'static' || c.reason !== 'ConnectionRefused') continue;
+    if (!/pod|service|clusterIP|dns|nodePort|loadBalancer/.test(c.id) || c.id.endsWith('forward')) continue;
+    const port = subject.exposures.find((x) => x.kind === 'k8s-port-forward')?.port;
+    Object.assign(c, {
+      reason: 'AppBoundToLoopback',
+      message: `the port-forward reaches the app but ${pod ? `the pod IP ${pod.status.podIP}` : 'the pod IP'} does not: the app listens on 127.0.0.1${port ? `:${port}` : ''} inside the pod`,
+      fix: 'start it on 0.0.0.0: --ip=0.0.0.0 (Jupyter) or --bind_all (TensorBoard)',
+    });
+  }
+}
+
+const VANTAGE_ORDER: Record<Vantage, number> = { static: 0, local: 1, apiserver: 2, cluster: 3 };
+
+function order(checks: Check[], subject: K8sSubject): Check[] {
+  const ex = new Map(subject.exposures.map((x, i) => [x.id, i]));
+  return checks
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => (ex.get(a.c.exposure) ?? 99) - (ex.get(b.c.exposure) ?? 99) || VANTAGE_ORDER[a.c.vantage] - VANTAGE_ORDER[b.c.vantage] || a.i - b.i)
+    .map(({ c }) => c);
+}
+
+export type { K8sCheckExposure };

@@ -1,0 +1,169 @@
+// The probe side without a cluster: what HTTP answers mean, the debug pod's manifest, its log line,
+// its fallback when RBAC forbids creating pods, the probe planning, and real probes on loopback.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { WebSocketServer } from 'ws';
+import { KubeApiError } from '../apply/k8s/client.js';
+import { debugPodManifest, formatProbeLine, parseProbeLog, runDebugPod } from './debug-pod.js';
+import { classifyApiProxy, classifyHttp, probeFromHere } from './probes.js';
+import { planK8sProbes } from './k8s.js';
+import { verdicts } from './report.js';
+import type { Check } from './types.js';
+import { parseProbeSpecs } from '../cli/commands/probe.js';
+
+test('an auth wall answers: 401, 403 and a redirect to a login page are "login required"', () => {
+  assert.deepEqual([401, 403].map((s) => classifyHttp(s, undefined, '', 'direct').reason), ['LoginRequired', 'LoginRequired']);
+  assert.equal(classifyHttp(302, '/login?next=%2Flab', '', 'direct').reason, 'LoginRequired');
+  assert.equal(classifyHttp(302, '/lab', '', 'direct').reason, 'Answers');
+  assert.equal(classifyHttp(500, undefined, '', 'direct').ok, true, 'an app error is still an answer');
+  assert.equal(classifyHttp(404, undefined, '404 page not found\n', 'ingress').reason, 'ProxyNoRoute');
+  assert.equal(classifyHttp(404, undefined, '{"not":"found"}', 'ingress').ok, true, 'the app\'s own 404');
+  assert.equal(classifyHttp(503, undefined, '', 'ingress').reason, 'ProxyNoRoute');
+});
+
+test('the API server proxy: its own Status errors against the app\'s answers', () => {
+  const st = (code: number, reason: string, message: string) => JSON.stringify({ kind: 'Status', apiVersion: 'v1', code, reason, message });
+  assert.equal(classifyApiProxy(503, st(503, 'ServiceUnavailable', 'no endpoints available for service "web"')).reason, 'NoEndpoints');
+  assert.equal(classifyApiProxy(502, st(502, '', 'error trying to reach service: dial tcp 10.244.0.5:8081: connect: connection refused')).reason, 'ConnectionRefused');
+  assert.equal(classifyApiProxy(403, st(403, 'Forbidden', 'services "web" is forbidden')).reason, 'Forbidden');
+  assert.equal(classifyApiProxy(403, 'Forbidden by the app').reason, 'LoginRequired');
+  assert.equal(classifyApiProxy(200, '{"pod":"x"}').reason, 'Answers');
+});
+
+test('the debug pod: labelled, no token, no privileges, a deadline, runs envserve probe --json', () => {
+  const m = debugPodManifest({ name: 'envserve-check-abc', namespace: 'dev', image: 'envserve:1', specs: [{ id: 'a', host: '10.0.0.1', port: 80, protocol: 'http' }] });
+  assert.equal(m.metadata.labels['app.kubernetes.io/managed-by'], 'envserve');
+  assert.equal(m.metadata.labels['envserve.dev/role'], 'check-debug');
+  assert.equal(m.spec.restartPolicy, 'Never');
+  assert.equal(m.spec.automountServiceAccountToken, false);
+  assert.ok(m.spec.activeDeadlineSeconds > 0);
+  const c = m.spec.containers[0];
+  assert.deepEqual(c.command.slice(0, 4), ['envserve', 'probe', '--json', '--spec']);
+  assert.deepEqual(parseProbeSpecs(c.command[4]), [{ id: 'a', host: '10.0.0.1', port: 80, protocol: 'http' }]);
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+});
+
+test('the probe line round-trips through a pod log with other lines around it', () => {
+  const results = [{ id: 'x/probe.cluster.pod', ok: true, reason: 'Answers' as const, detail: 'answers HTTP 200', latencyMs: 3 }];
+  const log = `some warning\n${formatProbeLine(results)}\n`;
+  assert.deepEqual(parseProbeLog(log), results);
+  assert.equal(parseProbeLog('no result here\n'), undefined);
+  assert.equal(parseProbeLog('{"envserveProbe":1,"results":[tru'), undefined);
+});
+
+test('the debug pod falls back when RBAC forbids creating pods: skipped, nothing else tried', async () => {
+  const calls: string[] = [];
+  const client = {
+    request: async (path: string, o: { method?: string } = {}) => {
+      calls.push(`${o.method ?? 'GET'} ${path}`);
+      throw new KubeApiError(403, 'Forbidden', 'pods is forbidden: User "u" cannot create resource "pods"', o.method ?? 'GET', path);
+    },
+    settings: async () => ({ headers: {} }),
+    url: (p: string) => new URL(`https://x${p}`),
+  };
+  const r = await runDebugPod(client as never, { namespace: 'dev', image: 'envserve:1', specs: [] });
+  assert.equal(r.status, 'skipped');
+  assert.match((r as { message: string }).message, /^skipped: forbidden to create pods in namespace dev/);
+  assert.deepEqual(calls, ['POST /api/v1/namespaces/dev/pods']);
+});
+
+test('the debug pod is deleted even when it never finishes', async () => {
+  const calls: string[] = [];
+  const client = {
+    request: async (path: string, o: { method?: string } = {}) => {
+      calls.push(`${o.method ?? 'GET'} ${path}`);
+      return { status: { phase: 'Running' } };
+    },
+    settings: async () => ({ headers: {} }),
+    url: (p: string) => new URL(`https://x${p}`),
+  };
+  const r = await runDebugPod(client as never, { namespace: 'dev', image: 'envserve:1', specs: [], timeoutMs: 300, name: 'envserve-check-t' });
+  assert.equal(r.status, 'failed');
+  assert.match((r as { message: string }).message, /did not finish within/);
+  assert.equal(calls.at(-1), 'DELETE /api/v1/namespaces/dev/pods/envserve-check-t');
+});
+
+test('probe planning: the port-forward, the API server proxy, node port, load balancer, Ingress with Host, and the inside addresses', () => {
+  const pod = { metadata: { name: 'p', labels: { app: 'a' } }, spec: { containers: [{ ports: [{ name: 'http', containerPort: 8888 }] }] }, status: { podIP: '10.244.0.5', conditions: [{ type: 'Ready', status: 'True' }] } };
+  const svc = { metadata: { name: 'web' }, spec: { type: 'LoadBalancer', clusterIP: '10.96.0.9', selector: { app: 'a' }, ports: [{ port: 80, targetPort: 'http', nodePort: 31000 }] }, status: { loadBalancer: { ingress: [{ ip: '10.250.1.2' }] } } };
+  const ing = { metadata: { name: 'lab' }, spec: { tls: [{ secretName: 's' }], rules: [{ host: 'lab.example.com' }] }, status: { loadBalancer: { ingress: [{ ip: '10.0.0.2' }] } } };
+  const plan = planK8sProbes({
+    namespace: 'dev', workload: { kind: 'selector', labels: { app: 'a' } },
+    exposures: [
+      { id: 'pf', kind: 'k8s-port-forward', protocol: 'http', port: 8888 },
+      { id: 'svc', kind: 'k8s-service', protocol: 'http', service: 'web', port: 80 },
+      { id: 'ing', kind: 'k8s-ingress', protocol: 'http', ingress: 'lab' },
+    ],
+  }, { namespace: 'dev', pods: [pod], services: [svc], endpointSlices: [], ingresses: [ing], ingressClasses: [], networkPolicies: [], secrets: {}, clusterDNS: false, nodeAddresses: ['10.0.0.2'] },
+  new Map([['pf', { address: '127.0.0.1', port: 1234 }]]));
+  const show = (xs: { target: { id: string; host?: string; port: number | string; hostHeader?: string } }[]) => xs.map((p) => `${p.target.id} ${p.target.host ?? ''}:${p.target.port}${p.target.hostHeader ? ` ${p.target.hostHeader}` : ''}`);
+  assert.deepEqual(show(plan.local), [
+    'pf/probe.local.forward 127.0.0.1:1234',
+    'svc/probe.local.nodePort 10.0.0.2:31000',
+    'svc/probe.local.loadBalancer 10.250.1.2:80',
+    'ing/probe.local.ingress 10.0.0.2:80 lab.example.com',
+    'ing/probe.local.ingress.tls 10.0.0.2:443 lab.example.com',
+  ]);
+  assert.deepEqual(plan.apiserver.map((p) => `${p.target.resource}/${p.target.name}:${p.target.port}`), ['pods/p:8888', 'services/web:80']);
+  assert.deepEqual(plan.forward, [], 'envserve up\'s forward runs: no one-shot forward');
+  assert.deepEqual(show(plan.cluster), [
+    'pf/probe.cluster.pod 10.244.0.5:8888',
+    'svc/probe.cluster.clusterIP 10.96.0.9:80',
+    'svc/probe.cluster.pod 10.244.0.5:8888',
+    'ing/probe.cluster.ingress 10.0.0.2:80 lab.example.com',
+  ], 'no DNS name without kube-dns');
+});
+
+test('verdicts: a failure is the cause; skipped and login required still answer', () => {
+  const c = (exposure: string, status: Check['status'], reason: Check['reason'], vantage: Check['vantage'] = 'local'): Check => ({ id: `${status}`, exposure, title: '', status, reason, message: '', vantage });
+  const v = verdicts([{ id: 'a', kind: 'k8s-service', protocol: 'http' }, { id: 'b', kind: 'k8s-service', protocol: 'http' }, { id: 'c', kind: 'host', protocol: 'http' }], [
+    c('a', 'pass', 'Ok', 'static'), c('a', 'skipped', 'ForbiddenToCreatePods', 'cluster'), c('a', 'pass', 'LoginRequired'),
+    c('b', 'pass', 'Answers'), c('b', 'fail', 'NoEndpoints', 'static'),
+    c('c', 'skipped', 'Forbidden'),
+  ]);
+  assert.deepEqual(v.map((x) => x.verdict), ['answers, login required', 'problem', 'not checked']);
+  assert.equal(v[1]!.cause!.reason, 'NoEndpoints');
+});
+
+test('probes on loopback: HTTP with a Host header, a WebSocket upgrade, a refused port, a TCP listener', async () => {
+  const srv = http.createServer((req, res) => {
+    if (req.headers.host !== 'lab.example.com') { res.writeHead(404); res.end('404 page not found\n'); return; }
+    res.writeHead(302, { location: '/login?next=/' }); res.end();
+  });
+  new WebSocketServer({ server: srv });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  try {
+    const ok = await probeFromHere({ id: 'a', host: '127.0.0.1', port, protocol: 'http', hostHeader: 'lab.example.com', via: 'ingress', websocket: true });
+    assert.equal(ok.reason, 'LoginRequired');
+    assert.equal(ok.ok, true);
+    assert.equal(ok.websocket?.ok, true);
+    const wrongHost = await probeFromHere({ id: 'b', host: '127.0.0.1', port, protocol: 'http', hostHeader: 'x.example.com', via: 'ingress' });
+    assert.equal(wrongHost.reason, 'ProxyNoRoute');
+    const tcp = await probeFromHere({ id: 'c', host: '127.0.0.1', port, protocol: 'tcp' });
+    assert.equal(tcp.ok, true);
+  } finally {
+    await new Promise((r) => srv.close(r));
+  }
+  const refused = await probeFromHere({ id: 'd', host: '127.0.0.1', port, protocol: 'http' });
+  assert.equal(refused.reason, 'ConnectionRefused');
+});
+
+test('app bound to 127.0.0.1 in the pod: the forward answers, the pod IP refuses → AppBoundToLoopback with the fix', async () => {
+  const { markLoopback } = await import('./k8s.js');
+  const pod = { metadata: { name: 'p', labels: { app: 'a' } }, spec: { containers: [{ ports: [{ containerPort: 8888 }] }] }, status: { podIP: '10.244.0.5', conditions: [{ type: 'Ready', status: 'True' }] } };
+  const subject = { namespace: 'dev', workload: { kind: 'pod' as const, name: 'p' }, exposures: [{ id: 'pf', kind: 'k8s-port-forward' as const, protocol: 'http' as const, port: 8888 }] };
+  const snap = { namespace: 'dev', pods: [pod], services: [], endpointSlices: [], ingresses: [], ingressClasses: [], networkPolicies: [], secrets: {}, clusterDNS: false, nodeAddresses: [] };
+  const mk = (id: string, status: Check['status'], reason: Check['reason']): Check => ({ id, exposure: 'pf', title: '', status, reason, message: '', vantage: 'apiserver' });
+  const checks = [mk('probe.apiserver.forward', 'pass', 'Answers'), mk('probe.apiserver.pod', 'fail', 'ConnectionRefused')];
+  markLoopback(checks, subject, snap);
+  assert.equal(checks[1]!.reason, 'AppBoundToLoopback');
+  assert.match(checks[1]!.message, /the pod IP 10\.244\.0\.5 does not: the app listens on 127\.0\.0\.1:8888 inside the pod/);
+  assert.match(checks[1]!.fix!, /--ip=0\.0\.0\.0 \(Jupyter\) or --bind_all \(TensorBoard\)/);
+  // Without a forward that answers, a refusal stays a refusal.
+  const down = [mk('probe.apiserver.forward', 'fail', 'ConnectionRefused'), mk('probe.apiserver.pod', 'fail', 'ConnectionRefused')];
+  markLoopback(down, subject, snap);
+  assert.deepEqual(down.map((c) => c.reason), ['ConnectionRefused', 'ConnectionRefused']);
+});

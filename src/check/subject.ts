@@ -1,0 +1,184 @@
+// What `check` looks at in Kubernetes: a workload (the pods) and the ways it is exposed. From a
+// plan (the env file: the Deployment `up` creates, its Services and Ingresses) or from
+// `--target k8s:NS/KIND/NAME --port N` (then the Services and Ingresses in front of it are found
+// in the snapshot).
+import { UserError } from '../errors.js';
+import { ingressName, LABEL_ENV, objectName, serviceName } from '../apply/k8s/manifests.js';
+import type { Plan, Protocol, ServiceType } from '../plan/types.js';
+import type { ClusterSnapshot, Obj } from './snapshot.js';
+import { isUnavailable } from './snapshot.js';
+import { matchesSelector, selectorOf } from './selectors.js';
+
+export type WorkloadRef =
+  | { kind: 'deployment'; name: string; labels?: Record<string, string> }
+  | { kind: 'pod'; name: string }
+  | { kind: 'selector'; labels: Record<string, string> };
+
+export type K8sCheckExposure =
+  | { id: string; kind: 'k8s-port-forward'; protocol: Protocol; port: number; local?: { address: string; port: number }; path?: string }
+  | { id: string; kind: 'k8s-service'; protocol: Protocol; service: string; port?: number; type?: ServiceType; envPort?: number }
+  | { id: string; kind: 'k8s-ingress'; protocol: Protocol; ingress: string; host?: string; path?: string; tls?: boolean; service?: string };
+
+export interface K8sSubject {
+  namespace: string;
+  /** The Services and Ingresses are envserve's to create (from an env file): fixes say how to start it. */
+  managed?: boolean;
+  workload?: WorkloadRef;
+  exposures: K8sCheckExposure[];
+}
+
+/** The env file's view: what `up --runtime k8s` creates for it. */
+export function subjectFromPlan(plan: Plan, namespace: string, workload?: WorkloadRef): K8sSubject {
+  const exposures: K8sCheckExposure[] = [];
+  for (const e of plan.exposures) {
+    const path = plan.env.services.find((s) => s.port === e.envPort)?.urlPath;
+    if (e.kind === 'k8s-port-forward') {
+      exposures.push({ id: e.id, kind: e.kind, protocol: e.protocol, port: e.envPort, local: { address: e.listenAddress, port: e.hostPort }, ...(path && { path }) });
+    } else if (e.kind === 'k8s-service') {
+      exposures.push({ id: e.id, kind: e.kind, protocol: e.protocol, service: serviceName(plan, e), port: e.servicePort, type: e.serviceType, envPort: e.envPort });
+    } else if (e.kind === 'k8s-ingress') {
+      const svc = plan.exposures.find((x) => x.id === e.serviceId);
+      exposures.push({
+        id: e.id, kind: e.kind, protocol: e.protocol, ingress: ingressName(plan, e), host: e.host, path: e.path, tls: e.tlsSecret !== undefined,
+        ...(svc?.kind === 'k8s-service' && { service: serviceName(plan, svc) }),
+      });
+    }
+  }
+  return {
+    namespace,
+    managed: true,
+    workload: workload ?? { kind: 'deployment', name: objectName(plan.env.name), labels: { [LABEL_ENV]: plan.env.name } },
+    exposures,
+  };
+}
+
+export interface TargetRef {
+  namespace?: string;
+  kind: 'deployment' | 'pod' | 'service' | 'ingress';
+  name: string;
+}
+
+/** Parses `k8s:[NS/]KIND/NAME` (KIND: deployment, pod, service, ingress, or their kubectl short names). */
+export function parseCheckTarget(text: string): TargetRef {
+  const m = /^k8s:(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?(deployment|deploy|pod|po|service|svc|ingress|ing)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
+  if (!m) {
+    throw new UserError(
+      `--target ${JSON.stringify(text)} is not a Kubernetes target`,
+      'write it as k8s:<namespace>/<deployment|pod|service|ingress>/<name> (the namespace may be left out)',
+    );
+  }
+  const k = m[3]!;
+  const kind = k.startsWith('deploy') ? 'deployment' : k.startsWith('po') ? 'pod' : k.startsWith('s') ? 'service' : 'ingress';
+  return { kind, ...(m[1] && { namespace: m[1] }), name: m[4]! };
+}
+
+/**
+ * `--target`: the workload or object named, plus everything in front of it found in the snapshot:
+ * the Services selecting the workload's pods (on port `port`, when given) and the Ingresses routing
+ * to those Services. A pod port is also checked as a port-forward would reach it.
+ */
+export function subjectFromTarget(t: TargetRef, namespace: string, snap: ClusterSnapshot, port?: number, host?: string): K8sSubject {
+  const services = isUnavailable(snap.services) ? [] : snap.services;
+  const ingresses = isUnavailable(snap.ingresses) ? [] : snap.ingresses;
+  const pods = isUnavailable(snap.pods) ? [] : snap.pods;
+  const exposures: K8sCheckExposure[] = [];
+  const addIngressesFor = (svcNames: Set<string>) => {
+    for (const ing of ingresses) {
+      if (!ingressBackends(ing).some((b) => svcNames.has(b.service))) continue;
+      exposures.push(ingressExposure(ing, host));
+    }
+  };
+  let workload: WorkloadRef | undefined;
+  if (t.kind === 'deployment' || t.kind === 'pod') {
+    workload = t.kind === 'deployment'
+      ? { kind: 'deployment', name: t.name, ...(snap.deployment && !isUnavailable(snap.deployment) && { labels: snap.deployment.spec?.selector?.matchLabels ?? {} }) }
+      : { kind: 'pod', name: t.name };
+    const ours = t.kind === 'pod'
+      ? pods.filter((p) => p.metadata?.name === t.name)
+      : pods.filter((p) => workload!.kind === 'deployment' && workload!.labels && matchesSelector({ matchLabels: workload!.labels }, p.metadata?.labels));
+    if (port !== undefined) {
+      const cp = ours.flatMap(containerPorts).find((c) => c.containerPort === port);
+      exposures.push({ id: `pod-${port}`, kind: 'k8s-port-forward', protocol: protocolOf(cp), port });
+    }
+    const names = new Set<string>();
+    for (const s of services) {
+      const sel = s.spec?.selector as Record<string, string> | undefined;
+      if (!sel || Object.keys(sel).length === 0) continue;
+      if (!ours.some((p) => matchesSelector({ matchLabels: sel }, p.metadata?.labels))) continue;
+      for (const sp of (s.spec?.ports ?? []) as Obj[]) {
+        if (port !== undefined && !targetsPort(sp, port, ours)) continue;
+        exposures.push({ id: `service-${s.metadata.name}-${sp.port}`, kind: 'k8s-service', protocol: protocolOf(sp), service: s.metadata.name, port: sp.port, type: s.spec?.type });
+        names.add(s.metadata.name);
+      }
+    }
+    addIngressesFor(names);
+  } else if (t.kind === 'service') {
+    const s = services.find((x) => x.metadata?.name === t.name);
+    exposures.push({ id: `service-${t.name}${port !== undefined ? `-${port}` : ''}`, kind: 'k8s-service', protocol: protocolOf(s?.spec?.ports?.[0]), service: t.name, ...(port !== undefined && { port }), ...(s?.spec?.type && { type: s.spec.type }) });
+    addIngressesFor(new Set([t.name]));
+  } else {
+    const ing = ingresses.find((x) => x.metadata?.name === t.name);
+    exposures.push(ing ? ingressExposure(ing, host) : { id: `ingress-${t.name}`, kind: 'k8s-ingress', protocol: 'http', ingress: t.name, ...(host && { host }) });
+    for (const b of ing ? ingressBackends(ing) : []) {
+      const s = services.find((x) => x.metadata?.name === b.service);
+      exposures.push({ id: `service-${b.service}`, kind: 'k8s-service', protocol: 'http', service: b.service, ...(typeof b.port === 'number' && { port: b.port }), ...(s?.spec?.type && { type: s.spec.type }) });
+    }
+  }
+  return { namespace, ...(workload && { workload }), exposures: dedupe(exposures) };
+}
+
+/** Without an env file the protocol is a guess from the port's name: HTTP unless it says otherwise. */
+function protocolOf(p?: Obj): Protocol {
+  if (p?.appProtocol) return /^(http|https|kubernetes.io\/h2c|kubernetes.io\/ws)/.test(p.appProtocol) ? 'http' : 'tcp';
+  return /^(tcp|echo|grpc|redis|postgres|mysql|mongo|ssh)/.test(p?.name ?? '') ? 'tcp' : 'http';
+}
+
+function ingressExposure(ing: Obj, host?: string): K8sCheckExposure {
+  const rule = (ing.spec?.rules ?? [])[0] as Obj | undefined;
+  const path = rule?.http?.paths?.[0]?.path as string | undefined;
+  return {
+    id: `ingress-${ing.metadata.name}`, kind: 'k8s-ingress', protocol: 'http', ingress: ing.metadata.name,
+    ...((host ?? rule?.host) && { host: host ?? rule!.host }),
+    ...(path && { path }),
+    tls: (ing.spec?.tls ?? []).length > 0,
+    ...(ingressBackends(ing)[0] && { service: ingressBackends(ing)[0]!.service }),
+  };
+}
+
+function dedupe(xs: K8sCheckExposure[]): K8sCheckExposure[] {
+  const seen = new Set<string>();
+  return xs.filter((x) => (seen.has(x.id) ? false : (seen.add(x.id), true)));
+}
+
+/** Whether a Service port reaches container port `port` of these pods (by number or by name). */
+function targetsPort(sp: Obj, port: number, pods: Obj[]): boolean {
+  const tp = sp.targetPort ?? sp.port;
+  if (typeof tp === 'number') return tp === port;
+  return pods.some((p) => containerPorts(p).some((c) => c.name === tp && c.containerPort === port));
+}
+
+export function containerPorts(pod: Obj): Obj[] {
+  return ((pod.spec?.containers ?? []) as Obj[]).flatMap((c) => ((c.ports ?? []) as Obj[]).map((p) => ({ ...p, container: c.name })));
+}
+
+export interface IngressBackend {
+  service: string;
+  port?: number | string;
+  host?: string;
+  path?: string;
+}
+
+export function ingressBackends(ing: Obj): IngressBackend[] {
+  const out: IngressBackend[] = [];
+  const def = ing.spec?.defaultBackend?.service;
+  if (def?.name) out.push({ service: def.name, port: def.port?.number ?? def.port?.name });
+  for (const r of (ing.spec?.rules ?? []) as Obj[]) {
+    for (const p of (r.http?.paths ?? []) as Obj[]) {
+      const s = p.backend?.service;
+      if (s?.name) out.push({ service: s.name, port: s.port?.number ?? s.port?.name, ...(r.host && { host: r.host }), ...(p.path && { path: p.path }) });
+    }
+  }
+  return out;
+}
+
+export { selectorOf };

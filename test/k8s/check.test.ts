@@ -1,0 +1,270 @@
+// `envserve check` on the real test cluster: each failure is injected with kubectl and diagnosed
+// with its reason code; the proposal's cloud example, served for real, passes every check; the
+// restricted user (no pod create) falls back with "skipped: forbidden to create pods".
+//
+// Not here yet (needs a real kubelet node, issue 9): the debug pod actually running `envserve
+// probe` inside the cluster, and "app bound to 127.0.0.1 in the pod" (KWOK's pod backer always
+// listens on the pod IP). On KWOK the debug pod is created and deleted (tested below) but never runs.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCheck, type CheckOptions } from '../../src/check/run.js';
+import type { CheckReport } from '../../src/check/types.js';
+import { envserve } from '../helpers/cli.js';
+import { eventually, kubectl } from './cluster.js';
+import {
+  env, rand, serve, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, kubectlJson, mustKubectl, backedDeployment, waitReadyPod,
+} from './expose-lib.js';
+
+let ns: string;
+before(async () => {
+  ns = createNamespace('es-check');
+  backedDeployment(ns, 'web', { app: 'web' });
+  await waitReadyPod(ns, 'app=web');
+  apply(service('web', { app: 'web' }, [{ name: 'http', port: 80, targetPort: 'http' }]));
+});
+after(() => deleteNamespace(ns));
+
+function apply(obj: object): void {
+  mustKubectl(['apply', '-f', '-'], JSON.stringify(obj));
+}
+
+function service(name: string, selector: Record<string, string>, ports: object[], spec: object = {}): object {
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector, ports, ...spec } };
+}
+
+function ingress(name: string, o: { host: string; cls?: string; tls?: string; backend?: string }): object {
+  return {
+    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace: ns },
+    spec: {
+      ...(o.cls && { ingressClassName: o.cls }),
+      ...(o.tls && { tls: [{ hosts: [o.host], secretName: o.tls }] }),
+      rules: [{ host: o.host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: o.backend ?? 'web', port: { number: 80 } } } }] } }],
+    },
+  };
+}
+
+const check = (o: CheckOptions) => runCheck({ kubeconfig: env.kubeconfig, namespace: ns, debugPod: false, ...o });
+const cause = (r: CheckReport, exposure?: string) => (exposure ? r.exposures.find((e) => e.exposure === exposure) : r.exposures.find((e) => e.cause))?.cause;
+const find = (r: CheckReport, id: string, exposure?: string) => r.checks.find((c) => c.id === id && (!exposure || c.exposure === exposure));
+const show = (r: CheckReport) => JSON.stringify(r.checks.filter((c) => c.status !== 'pass').map((c) => `${c.exposure} ${c.id} ${c.status} ${c.reason}: ${c.message}`), null, 1);
+
+test("the proposal's cloud example, served: every check passes, from here and through the API server", async () => {
+  const envName = `seed-${rand()}`;
+  const file = writeEnvFile('seed', SEED_CLOUD.replace('host_port=1234', 'host_port=0'));
+  const s = await serve(file, { envName, namespace: ns, image: 'envserve.test/jupyter:1' });
+  try {
+    const [pf] = s.byKind('k8s-port-forward');
+    const listen = pf!.listen!;
+    await eventually(async () => {
+      const r = await check({ file, name: envName, localListeners: new Map([[pf!.spec.id, listen]]) });
+      assert.equal(r.ok, true, show(r));
+      assert.deepEqual(r.exposures.map((e) => e.verdict), ['answers', 'answers'], show(r));
+      assert.equal(r.checks.filter((c) => c.status === 'fail' || c.status === 'warn').length, 0, show(r));
+      for (const id of ['workload.exists', 'workload.pods', 'probe.local.forward', 'probe.local.forward.websocket', 'probe.apiserver.pod']) assert.equal(find(r, id, pf!.spec.id)?.status, 'pass', id);
+      for (const id of ['service.exists', 'service.selector', 'service.targetPort', 'service.endpoints', 'network.policy', 'probe.apiserver.service']) assert.equal(find(r, id, 'service-jupyter-1234')?.status ?? find(r, id)?.status, 'pass', `${id}: ${show(r)}`);
+      // Whether the test cluster runs a DNS server decides the DNS check.
+      const dns = kubectl(env.kubeconfig, ['-n', 'kube-system', 'get', 'service', 'kube-dns']).code === 0;
+      assert.equal(find(r, 'cluster.dns')?.reason, dns ? 'Ok' : 'NoClusterDNS');
+      console.log(`# check of the seed cloud example: ${r.durationMs} ms, ${r.checks.length} checks`);
+    }, 15_000, 500);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('selector mismatch: the selector is shown next to the nearest pods\' labels', async () => {
+  apply(service('web-sel', { app: 'lab' }, [{ port: 80, targetPort: 'http' }]));
+  const r = await check({ target: `k8s:${ns}/service/web-sel` });
+  assert.equal(r.ok, false);
+  const c = cause(r)!;
+  assert.equal(c.reason, 'SelectorMismatch', show(r));
+  assert.match(c.message, /selects app=lab but no pod has these labels; nearest: (.*; )?web-\S+ has [^;]*app=web/);
+  assert.equal(find(r, 'service.endpoints')?.reason, 'NoEndpoints');
+  assert.equal(find(r, 'probe.apiserver.service')?.reason, 'NoEndpoints', 'the API server proxy says the same');
+});
+
+test('wrong targetPort: nothing listens there, and the fix names the container port', async () => {
+  apply(service('web-tp', { app: 'web' }, [{ port: 80, targetPort: 8081 }]));
+  const r = await check({ target: `k8s:${ns}/service/web-tp` });
+  const c = cause(r)!;
+  assert.equal(c.reason, 'TargetPortMismatch', show(r));
+  assert.match(c.message, /targetPort 8081, but the pods declare 8080\/TCP "http", 9000\/TCP "echo"/);
+  assert.match(c.fix!, /set targetPort to 8080/);
+  assert.equal(find(r, 'probe.apiserver.service')?.status, 'fail', 'and indeed the Service does not answer');
+});
+
+test('named targetPort missing', async () => {
+  apply(service('web-named', { app: 'web' }, [{ port: 80, targetPort: 'web' }]));
+  const r = await check({ target: `k8s:${ns}/service/web-named` });
+  assert.equal(cause(r)!.reason, 'NamedPortMissing', show(r));
+  assert.match(cause(r)!.message, /named port "web"/);
+});
+
+test('a pod port nothing listens on: a one-shot port-forward and the pod proxy both refuse', async () => {
+  const pod = await waitReadyPod(ns, 'app=web');
+  const r = await check({ target: `k8s:${ns}/pod/${pod}`, port: 7777 });
+  assert.equal(r.ok, false);
+  assert.equal(find(r, 'pod.port')?.status, 'warn', 'no container declares 7777');
+  const f = find(r, 'probe.apiserver.forward')!;
+  assert.equal(f.reason, 'ConnectionRefused', show(r));
+  assert.match(f.fix!, /nothing listens on that port inside the pod, not even on 127\.0\.0\.1/);
+  assert.equal(find(r, 'probe.apiserver.pod')?.reason, 'ConnectionRefused');
+});
+
+test('pod not Ready (its readiness probe fails): the workload check says why, the Service has no ready endpoint', async () => {
+  const pod = {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'unready', namespace: ns, labels: { app: 'unready' } },
+    spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'envserve.test/backed:1', ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { httpGet: { path: '/healthz', port: 8080 } } }] },
+  };
+  apply(pod);
+  apply(service('unready', { app: 'unready' }, [{ port: 80, targetPort: 'http' }]));
+  // KWOK plays the kubelet and marks pods Ready; write what a kubelet writes when the probe fails.
+  await eventually(async () => {
+    const p = kubectlJson(['-n', ns, 'get', 'pod', 'unready']);
+    if (p.status?.phase !== 'Running') throw new Error('not running yet');
+  });
+  const now = new Date().toISOString();
+  mustKubectl(['-n', ns, 'patch', 'pod', 'unready', '--subresource=status', '--type=merge', '-p', JSON.stringify({
+    status: {
+      conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: now }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: now }, { type: 'ContainersReady', status: 'False', lastTransitionTime: now }],
+      containerStatuses: [{ name: 'app', image: 'envserve.test/backed:1', imageID: '', ready: false, restartCount: 0, started: true, state: { running: { startedAt: now } } }],
+    },
+  })]);
+  const r = await eventually(async () => {
+    const r = await check({ target: `k8s:${ns}/pod/unready`, port: 8080 });
+    assert.equal(find(r, 'workload.pods')?.reason, 'ReadinessProbeFailing', show(r));
+    assert.equal(find(r, 'service.endpoints')?.reason, 'ReadinessProbeFailing', show(r));
+    return r;
+  }, 15_000, 500);
+  assert.match(find(r, 'workload.pods')!.message, /readiness probe \(HTTP GET :8080\/healthz\) fails/);
+  assert.equal(r.ok, false);
+});
+
+test('Ingress: a class that does not exist, and no class with no default class', async () => {
+  apply(ingress('wrong-class', { host: `wc-${rand()}.example.com`, cls: 'nginx' }));
+  let r = await check({ target: `k8s:${ns}/ingress/wrong-class` });
+  assert.equal(cause(r, 'ingress-wrong-class')!.reason, 'IngressClassNotFound', show(r));
+  assert.match(cause(r, 'ingress-wrong-class')!.message, /"nginx", which does not exist \(this cluster has: traefik\)/);
+  assert.equal(find(r, 'ingress.admitted')?.reason, 'IngressNotAdmitted');
+
+  // No default class: take the default annotation off the test cluster's class for a moment
+  // (before the Ingress is created: the API server's DefaultIngressClass admission would fill
+  // the default class in).
+  const cls = process.env.ENVSERVE_TEST_INGRESS_CLASS ?? 'traefik';
+  mustKubectl(['annotate', 'ingressclass', cls, 'ingressclass.kubernetes.io/is-default-class=false', '--overwrite']);
+  try {
+    apply(ingress('no-class', { host: `nc-${rand()}.example.com` }));
+    assert.equal(kubectlJson(['-n', ns, 'get', 'ingress', 'no-class']).spec.ingressClassName, undefined);
+    r = await check({ target: `k8s:${ns}/ingress/no-class` });
+    assert.equal(find(r, 'ingress.class')?.reason, 'NoIngressClass', show(r));
+    assert.match(find(r, 'ingress.class')!.fix!, /ingressClassName: traefik/);
+  } finally {
+    mustKubectl(['annotate', 'ingressclass', cls, 'ingressclass.kubernetes.io/is-default-class=true', '--overwrite']);
+  }
+});
+
+test('Ingress: the right Host header answers (and a WebSocket passes); another host is a Host header mismatch', async () => {
+  const host = `lab-${rand()}.example.com`;
+  apply(ingress('lab', { host, cls: 'traefik' }));
+  const ok = await eventually(async () => {
+    const r = await check({ target: `k8s:${ns}/ingress/lab` });
+    assert.equal(r.ok, true, show(r));
+    assert.equal(find(r, 'probe.local.ingress')?.status, 'pass', show(r));
+    return r;
+  }, 20_000, 500);
+  assert.equal(find(ok, 'probe.local.ingress.websocket')?.status, 'pass');
+  assert.match(find(ok, 'ingress.rule')!.message, new RegExp(`curl -H 'Host: ${host}' http://${env.nodeIP}/`));
+
+  const r = await check({ target: `k8s:${ns}/ingress/lab`, host: 'other.example.com' });
+  assert.equal(cause(r, 'ingress-lab')!.reason, 'HostHeaderMismatch', show(r));
+  assert.match(cause(r, 'ingress-lab')!.fix!, new RegExp(`Host header must be ${host.replace(/\./g, '\\.')}: curl -H 'Host: ${host.replace(/\./g, '\\.')}' http://${env.nodeIP.replace(/\./g, '\\.')}/`));
+  const probe = find(r, 'probe.local.ingress')!;
+  assert.equal(probe.status, 'fail', 'Traefik answers 404 for the other host');
+  assert.equal(probe.reason, 'HostHeaderMismatch');
+});
+
+test('Ingress: missing TLS secret', async () => {
+  const host = `tls-${rand()}.example.com`;
+  apply(ingress('tls', { host, cls: 'traefik', tls: 'no-such-secret' }));
+  const r = await check({ target: `k8s:${ns}/ingress/tls` });
+  const c = find(r, 'ingress.tls')!;
+  assert.equal(c.reason, 'TlsSecretMissing', show(r));
+  assert.match(c.fix!, /kubectl -n \S+ create secret tls no-such-secret/);
+  assert.equal(r.ok, false);
+});
+
+test('LoadBalancer pending: a class no controller serves (the test LB controller serves only class-less Services)', async () => {
+  apply(service('web-lb', { app: 'web' }, [{ port: 80, targetPort: 'http' }], { type: 'LoadBalancer', loadBalancerClass: 'example.com/none' }));
+  const r = await check({ target: `k8s:${ns}/service/web-lb` });
+  const c = cause(r)!;
+  assert.equal(c.reason, 'LoadBalancerPending', show(r));
+  assert.match(c.message, /no load-balancer controller for class "example.com\/none"/);
+  assert.equal(find(r, 'service.nodePort')?.status, 'pass');
+  assert.equal(find(r, 'probe.local.nodePort')?.status, 'pass', 'the node port answers meanwhile');
+});
+
+test('a deny-all NetworkPolicy: found statically (the test cluster\'s network does not enforce NetworkPolicy)', async () => {
+  apply(service('web-np', { app: 'web-np' }, [{ port: 80, targetPort: 'http' }]));
+  backedDeployment(ns, 'web-np', { app: 'web-np' });
+  await waitReadyPod(ns, 'app=web-np');
+  apply({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-all', namespace: ns }, spec: { podSelector: { matchLabels: { app: 'web-np' } }, policyTypes: ['Ingress'] } });
+  const r = await check({ target: `k8s:${ns}/service/web-np` });
+  const c = cause(r)!;
+  assert.equal(c.reason, 'NetworkPolicyDenies', show(r));
+  assert.match(c.message, /NetworkPolicy deny-all selects pod web-np-\S+ and admits no traffic to port 8080/);
+  assert.match(c.fix!, /add an ingress rule for TCP 8080 to NetworkPolicy deny-all/);
+});
+
+test('the debug pod on this cluster: created labelled in the namespace and deleted afterwards (KWOK never runs it: a warning)', async () => {
+  apply(service('web-dbg', { app: 'web' }, [{ port: 80, targetPort: 'http' }]));
+  const r = await runCheck({ kubeconfig: env.kubeconfig, target: `k8s:${ns}/service/web-dbg`, debugImage: 'envserve.test/envserve:1', debugTimeoutMs: 2000 });
+  const c = find(r, 'probe.cluster')!;
+  assert.equal(c.status, 'warn', show(r));
+  assert.equal(c.reason, 'DebugPodFailed');
+  assert.equal(r.ok, true, `a debug pod that could not report is not a problem of the exposure: ${show(r)}`);
+  const left = kubectlJson<{ items: any[] }>(['-n', ns, 'get', 'pods', '-l', 'envserve.dev/role=check-debug']).items.filter((p) => !p.metadata.deletionTimestamp);
+  assert.deepEqual(left.map((p) => p.metadata.name), [], 'no debug pod is left');
+});
+
+test('the restricted user (no pod create): "skipped: forbidden to create pods", the rest still checked, exit 0', async () => {
+  const rns = env.restrictedNamespace;
+  const name = `web-${rand()}`;
+  mustKubectl(['-n', rns, 'apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: name } },
+    spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'envserve.test/backed:1', ports: [{ name: 'http', containerPort: 8080 }] }] },
+  }));
+  try {
+    await waitReadyPod(rns, `app=${name}`);
+    const cli = envserve(['check', '--target', `k8s:${rns}/pod/${name}`, '--port', '8080', '--kubeconfig', env.kubeconfigRestricted, '--debug-image', 'envserve.test/envserve:1', '-o', 'json']);
+    assert.equal(cli.code, 0, cli.stderr + cli.stdout);
+    const r = JSON.parse(cli.stdout) as CheckReport;
+    const debug = find(r, 'probe.cluster')!;
+    assert.equal(debug.status, 'skipped');
+    assert.equal(debug.reason, 'ForbiddenToCreatePods');
+    assert.match(debug.message, /^skipped: forbidden to create pods in namespace envserve-test/);
+    assert.equal(find(r, 'workload.pods')?.status, 'pass', 'pods are readable');
+    assert.equal(find(r, 'probe.apiserver.pod')?.reason, 'Forbidden', 'pods/proxy is not granted: skipped');
+    assert.equal(find(r, 'probe.apiserver.pod')?.status, 'skipped');
+    assert.equal(find(r, 'probe.apiserver.forward')?.status, 'pass', 'pods/portforward is granted: a one-shot forward reaches the app');
+    assert.deepEqual(r.exposures.map((e) => e.verdict), ['answers']);
+    const table = envserve(['check', '--target', `k8s:${rns}/pod/${name}`, '--port', '8080', '--kubeconfig', env.kubeconfigRestricted, '--debug-image', 'envserve.test/envserve:1']);
+    assert.equal(table.code, 0);
+    assert.match(table.stdout, /skip\s+cluster\s+probe\.cluster\s+ForbiddenToCreatePods\s+skipped: forbidden to create pods/);
+  } finally {
+    kubectl(env.kubeconfig, ['-n', rns, 'delete', 'pod', name, '--wait=false']);
+  }
+});
+
+test('the command: exit 1 and JSON with every check when a problem is found; exit 2 on bad input', () => {
+  apply(service('web-sel', { app: 'lab' }, [{ port: 80, targetPort: 'http' }]));
+  const bad = envserve(['check', '--target', `k8s:${ns}/service/web-sel`, '--kubeconfig', env.kubeconfig, '--no-debug-pod', '-o', 'json']);
+  assert.equal(bad.code, 1, bad.stderr);
+  const r = JSON.parse(bad.stdout) as CheckReport;
+  assert.equal(r.kind, 'CheckReport');
+  assert.ok(r.checks.every((c) => c.id && c.reason && c.status && c.vantage));
+  assert.equal(r.exposures[0]!.cause!.reason, 'SelectorMismatch');
+  const usage = envserve(['check', '--target', 'k8s:x/statefulset/y', '--kubeconfig', env.kubeconfig]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /not a Kubernetes target/);
+  assert.equal(envserve(['check', '--target', `k8s:${ns}/deployment/web`, '--kubeconfig', env.kubeconfig]).code, 2, '--port is needed');
+});
