@@ -2,7 +2,7 @@
 // `config.jupyter(password=)`) and envd's (`base(image=, dev=)`, `config.jupyter(token=, port=)`,
 // `install.*`, `runtime.*`, `io.*`). They record an environment spec; nothing runs.
 import { describeValue, EvalError, StarList, Struct, Tuple, toBool, toInt, toStr, toStrDict, toStrList, type Value } from '../lang/index.js';
-import { define, given, optStr, type Args } from './define.js';
+import { define, given, optSecret, optStr, type Args } from './define.js';
 import { recordHostBinding } from './builtins-serve.js';
 import { hashJupyterPassword } from './jupyter-password.js';
 import { presetByName } from './presets.js';
@@ -29,8 +29,8 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
   const config = new Struct('config', {
     jupyter: define('config.jupyter', ['password?', 'token?', 'port?'], (a, position) => {
       const port = given(a.port) ? toInt('config.jupyter', 'port', a.port!, { min: 1, max: 65535 }) : presetByName('jupyter')!.port;
-      const password = optStr('config.jupyter', a, 'password');
-      const token = optStr('config.jupyter', a, 'token');
+      const password = optSecret('config.jupyter', a, 'password');
+      const token = optSecret('config.jupyter', a, 'token');
       env.jupyter = {
         port,
         position,

@@ -21,8 +21,11 @@ import {
 
 /** What the interpreter needs from its embedder. The interpreter itself does no I/O. */
 export interface Host {
-  /** Reads the module named by `load(module, ...)` in `fromFile`; `file` identifies it (cache key). */
-  load(fromFile: string, module: string, pos: Position): { file: string; source: string };
+  /**
+   * Reads the module named by `load(module, ...)` in `fromFile`. `file` names it in positions;
+   * `key` (default: `file`) identifies it for the cache and cycle detection (e.g. its real path).
+   */
+  load(fromFile: string, module: string, pos: Position): { file: string; source: string; key?: string };
   /** Receives the output of print(). */
   print(message: string, pos: Position): void;
 }
@@ -76,7 +79,7 @@ export class Thread implements Budget {
   readonly local = new Map<string, unknown>();
 
   private readonly modules = new Map<string, Module | 'loading'>();
-  private readonly loadStack: string[] = [];
+  private readonly loadStack: { file: string; key: string }[] = [];
   private readonly sources = new Map<string, string>();
   private entered = 0;
 
@@ -92,9 +95,9 @@ export class Thread implements Budget {
    * Scans, parses, resolves and executes a file; returns its globals.
    * Throws SourceError, or SourceErrorList when the resolver finds several problems.
    */
-  execFile(file: string, source: string): Map<string, Value> {
+  execFile(file: string, source: string, key: string = file): Map<string, Value> {
     return this.guard(() => {
-      const mod = this.execModule(file, source);
+      const mod = this.execModule(file, source, key);
       const out = new Map<string, Value>();
       mod.names.forEach((name, i) => {
         const v = mod.globals[i];
@@ -181,24 +184,26 @@ export class Thread implements Budget {
   }
 
   private loadModule(fromFile: string, module: string, pos: Position): Module {
-    let res: { file: string; source: string };
+    let res: { file: string; source: string; key?: string };
     try {
       res = this.host.load(fromFile, module, pos);
     } catch (err) {
       rethrow(this, err, pos);
     }
-    const cached = this.modules.get(res.file);
+    const key = res.key ?? res.file;
+    const cached = this.modules.get(key);
     if (cached === 'loading') {
-      const start = this.loadStack.indexOf(res.file);
-      throw this.error(pos, `cycle in load graph: ${[...this.loadStack.slice(start), res.file].join(' -> ')}`);
+      const start = this.loadStack.findIndex((m) => m.key === key);
+      const names = this.loadStack.slice(start).map((m) => m.file);
+      throw this.error(pos, `cycle in load graph: ${[...names, res.file].join(' -> ')}`);
     }
-    return cached ?? this.execModule(res.file, res.source);
+    return cached ?? this.execModule(res.file, res.source, key);
   }
 
-  private execModule(file: string, source: string): Module {
+  private execModule(file: string, source: string, key: string): Module {
     this.sources.set(file, source);
-    this.modules.set(file, 'loading');
-    this.loadStack.push(file);
+    this.modules.set(key, 'loading');
+    this.loadStack.push({ file, key });
     try {
       const ast = parseFile(file, source);
       this.sources.set(file, ast.source);
@@ -213,10 +218,10 @@ export class Thread implements Budget {
       const fr: Frame = { th: this, locals: new Array<Value>(rf.nlocals), env: [], module: mod, ret: null };
       execBlock(rf.stmts, fr);
       for (let i = 0; i < mod.globals.length; i++) if (mod.globals[i] !== undefined) freeze(mod.globals[i]!);
-      this.modules.set(file, mod);
+      this.modules.set(key, mod);
       return mod;
     } catch (err) {
-      this.modules.delete(file);
+      this.modules.delete(key);
       throw err;
     } finally {
       this.loadStack.pop();

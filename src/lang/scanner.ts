@@ -73,6 +73,8 @@ export class Scanner {
     readonly file: string,
     src: string,
   ) {
+    // A UTF-8 byte-order mark is not part of the program.
+    if (src.charCodeAt(0) === 0xfeff) src = src.slice(1);
     this.src = src.indexOf('\r') >= 0 ? src.replace(/\r\n?/g, '\n') : src;
     this.astral = /[\uD800-\uDFFF]/.test(this.src);
   }

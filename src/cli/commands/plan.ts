@@ -10,9 +10,13 @@ export function registerPlan(program: Command): void {
     .description('show what the env file exposes, where, and how; nothing is applied')
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('--name <name>', "the environment's name (default: the env file's directory name)")
+    .option('--load-root <dir>', "the folder load() may read under (default: the env file's folder)")
     .addOption(outputOption())
-    .action((opts: { file: string; name?: string; output: OutputFormat }) => {
-      const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+    .action((opts: { file: string; name?: string; loadRoot?: string; output: OutputFormat }) => {
+      const plan = planFromFile(opts.file, {
+        ...(opts.name !== undefined && { envName: opts.name }),
+        ...(opts.loadRoot !== undefined && { loadRoot: opts.loadRoot }),
+      });
       printWarnings(plan.warnings);
       if (opts.output === 'table') process.stdout.write(planTable(plan));
       else printData(opts.output, plan);

@@ -11,8 +11,12 @@ export function registerRender(program: Command): void {
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('-n, --namespace <namespace>', 'the namespace of the objects', 'default')
     .option('--name <name>', "the environment's name (default: the env file's directory name)")
-    .action((opts: { file: string; namespace: string; name?: string }) => {
-      const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+    .option('--load-root <dir>', "the folder load() may read under (default: the env file's folder)")
+    .action((opts: { file: string; namespace: string; name?: string; loadRoot?: string }) => {
+      const plan = planFromFile(opts.file, {
+        ...(opts.name !== undefined && { envName: opts.name }),
+        ...(opts.loadRoot !== undefined && { loadRoot: opts.loadRoot }),
+      });
       printWarnings(plan.warnings);
       const objects = renderManifests(plan, { namespace: opts.namespace });
       if (objects.length === 0) {
