@@ -6,7 +6,7 @@ import { methodsOf, updateDict } from './methods.js';
 import { checkSize } from './ops.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, compare, describeValue, formatFloat, iterElems, Range, repr, StarDict, StarFunction, StarList, str, Struct,
+  Builtin, compare, describeValue, formatFloat, iterElems, Range, repr, spend, StarDict, StarFunction, StarList, str, Struct,
   truthy, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
@@ -49,6 +49,7 @@ function parseIntString(fn: string, s: string, baseArg: Value | undefined): bigi
   if (t.length === 0 || t.length > 10000 || ![...t.toLowerCase()].every((c) => digits.includes(c))) {
     throw new EvalError(`${fn}: invalid literal for int() with base ${base}: ${repr(s)}`);
   }
+  spend(Math.ceil((t.length * t.length) / 50000)); // parsing digits is quadratic
   let r = 0n;
   const B = BigInt(base);
   if (base === 10) r = BigInt(t);
@@ -127,7 +128,9 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     let i = a.start === undefined ? 0n : a.start;
     if (typeof i !== 'bigint') throw new EvalError(`enumerate: start must be an int, got ${describeValue(i)}`);
     const out: Value[] = [];
-    for (const e of iterable('enumerate', a.x!, c)) out.push(new Tuple([i++, e]));
+    const elems = iterable('enumerate', a.x!, c);
+    spend(elems.length * 3); // a tuple and an int per element
+    for (const e of elems) out.push(new Tuple([i++, e]));
     return new StarList(out);
   },
   fail: (_c, args, kwargs) => {
@@ -212,6 +215,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   sorted: (c, args, kwargs) => {
     const a = unpackArgs('sorted', args, kwargs, ['iterable', 'key?', 'reverse?']);
     const elems = iterable('sorted', a.iterable!, c).slice();
+    spend(elems.length * Math.ceil(Math.log2(elems.length + 1)));
     const reverse = a.reverse === undefined ? false : truthy(a.reverse);
     const key = a.key;
     let out: Value[];
@@ -239,6 +243,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     const seqs = args.map((a) => iterable('zip', a, c));
     const n = seqs.length === 0 ? 0 : Math.min(...seqs.map((s) => s.length));
     const out: Value[] = [];
+    spend(n * (2 + seqs.length));
     for (let i = 0; i < n; i++) out.push(new Tuple(seqs.map((s) => s[i]!)));
     return new StarList(out);
   },

@@ -15,8 +15,8 @@ import { parseFile } from './parser.js';
 import { resolveFile } from './resolve.js';
 import { cleanPos } from './scanner.js';
 import {
-  Builtin, freeze, iterElems, Range, StarDict, StarFunction, StarList, Struct, truthy, Tuple, typeName,
-  type CallInfo, type ModuleRef, type Value,
+  Builtin, freeze, iterElems, Range, setMeter, spend, spendChars, StarDict, StarFunction, StarList, Struct, truthy, Tuple, typeName,
+  type CallInfo, type Meter, type ModuleRef, type Value,
 } from './values.js';
 
 /** What the interpreter needs from its embedder. The interpreter itself does no I/O. */
@@ -34,7 +34,7 @@ export interface ThreadOptions {
   host: Host;
   /** Names visible in every file (in addition to the universe builtins), e.g. host builtins. */
   predeclared?: Record<string, Value> | ReadonlyMap<string, Value>;
-  /** Step budget shared by everything this thread runs (default 5,000,000). */
+  /** Budget in cost units shared by everything this thread runs (default 2,000,000; see Meter). */
   maxSteps?: number;
   /** Maximum size of a string/list/tuple built by an operation (default 10,000,000). */
   maxAlloc?: number;
@@ -60,10 +60,16 @@ const BREAK = 1;
 const CONTINUE = 2;
 const RETURN = 3;
 
+/**
+ * The default budget: a 5,000-line env file uses about 50,000 units; the worst few-line files
+ * (bench/hostile.ts) stop within about a second at this budget.
+ */
+export const DEFAULT_BUDGET = 2_000_000;
+
 /** Shared by calls without keyword arguments (frozen: builtins must not modify their kwargs). */
 const EMPTY_KW = Object.freeze([]) as unknown as [string, Value][];
 
-export class Thread implements Budget {
+export class Thread implements Budget, Meter {
   readonly host: Host;
   readonly predeclared: ReadonlyMap<string, Value>;
   maxSteps: number;
@@ -86,7 +92,7 @@ export class Thread implements Budget {
   constructor(opts: ThreadOptions) {
     this.host = opts.host;
     this.predeclared = opts.predeclared instanceof Map ? opts.predeclared : new Map(Object.entries(opts.predeclared ?? {}));
-    this.maxSteps = opts.maxSteps ?? 5_000_000;
+    this.maxSteps = opts.maxSteps ?? DEFAULT_BUDGET;
     this.maxAlloc = opts.maxAlloc ?? 10_000_000;
     this.maxCallDepth = opts.maxCallDepth ?? 400;
   }
@@ -136,16 +142,20 @@ export class Thread implements Budget {
     throw new EvalError(`${typeName(x)} has no attribute "${name}"`, hintFor(didYouMean(name, attrNames(x))));
   }
 
-  /** Budget: charges steps for building a large value. */
+  /** Touches not yet converted into cost units (see Meter). */
+  work = 0;
+
+  /** Budget: charges the touches of building or scanning a value of `n` elements. */
   charge(n: number): void {
-    if (n > 1024) {
-      this.steps += n >> 5;
-      if (this.steps > this.maxSteps) throw new EvalError(this.stepsMessage());
-    }
+    spend(n);
+  }
+
+  overBudget(): EvalError {
+    return new EvalError(this.stepsMessage(), 'evaluation is bounded so that no file runs for long; look for a loop that does far more work than intended');
   }
 
   stepsMessage(): string {
-    return `evaluation exceeded ${this.maxSteps} steps (an infinite loop?)`;
+    return `evaluation exceeded its budget of ${this.maxSteps} cost units (an infinite loop?)`;
   }
 
   /** The text of the line at `pos`, for SourceError's caret display. */
@@ -161,6 +171,7 @@ export class Thread implements Budget {
   private guard<T>(f: () => T): T {
     const outer = this.entered === 0;
     this.entered++;
+    const outerMeter = setMeter(this);
     try {
       return f();
     } catch (err) {
@@ -168,6 +179,7 @@ export class Thread implements Budget {
       throw this.finalError(err);
     } finally {
       this.entered--;
+      setMeter(outerMeter);
     }
   }
 
@@ -258,7 +270,8 @@ function rethrow(th: Thread, err: unknown, pos: Position): never {
 }
 
 function stepsExceeded(th: Thread, pos: Position): never {
-  throw th.error(pos, th.stepsMessage());
+  const e = th.overBudget();
+  throw th.error(pos, e.message, e.hint);
 }
 
 // ---- statements ----
@@ -491,16 +504,31 @@ function callValue(th: Thread, fn: Value, args: Value[], kwargs: [string, Value]
   throw th.error(pos, `invalid call of non-function (${typeName(fn)})`);
 }
 
+/** Builtins that look at their argument, not into it: they cost one step whatever its size. */
+const CONSTANT_COST = new Set(['len', 'type', 'bool', 'hasattr', 'getattr', 'repr', 'str', 'print', 'fail']);
+
 function callBuiltin(th: Thread, fn: Builtin, args: Value[], kwargs: [string, Value][], pos: Position): Value {
   if (++th.steps > th.maxSteps) stepsExceeded(th, pos);
   let r: Value;
   try {
+    // Other builtins go through their arguments (list(), sorted(), zip(), dict(), ...).
+    if (fn.recv === undefined && !CONSTANT_COST.has(fn.name)) {
+      for (let i = 0; i < args.length; i++) spend(sizeOf(args[i]!));
+      for (let i = 0; i < kwargs.length; i++) spend(sizeOf(kwargs[i]![1]));
+    }
     r = fn.impl({ pos: cleanPos(pos), thread: th }, args, kwargs);
   } catch (err) {
     rethrow(th, err, pos);
   }
   if (r === undefined) throw new InternalError(cleanPos(pos), `internal error: builtin ${fn.name} returned undefined`, th.lineText(pos));
   return r;
+}
+
+function sizeOf(v: Value): number {
+  if (typeof v === 'string') return Math.floor(v.length / 16);
+  if (v instanceof StarList || v instanceof Tuple) return v.elems.length;
+  if (v instanceof StarDict) return v.size;
+  return 0; // a range is counted when it is materialized
 }
 
 function plural(n: number, word: string): string {
@@ -644,6 +672,8 @@ function evalCall(e: CallExpr, fr: Frame): Value {
       if (++th.steps > th.maxSteps) stepsExceeded(th, e.pos);
       let r: Value;
       try {
+        // A string method scans its string (the touches of other methods are counted inside them).
+        if (typeof recv === 'string') spendChars(recv.length);
         r = m({ pos: e.pos, thread: th }, recv, args, kwargs);
       } catch (err) {
         rethrow(th, err, e.pos);
@@ -722,8 +752,10 @@ function evalExpr(e: Expr, fr: Frame): Value {
           case '!=': return x !== y;
         }
       } else if (typeof x === 'string' && typeof y === 'string') {
-        if (op === '==') return x === y;
-        if (op === '!=') return x !== y;
+        if (op === '==' || op === '!=') {
+          if (x.length === y.length) spendChars(x.length);
+          return op === '==' ? x === y : x !== y;
+        }
       }
       try {
         return binary(fr.th, op, x, y);
@@ -819,6 +851,7 @@ function compClause(e: Comprehension, ci: number, fr: Frame, out: Value[] | Star
         rethrow(fr.th, err, startOf(e.body));
       }
     } else {
+      spend(1); // an element kept alive: memory is work too
       out.push(evalExpr(e.body, fr));
     }
     return;

@@ -12,8 +12,10 @@
 // Any other exception from a builtin becomes an InternalError (a SourceError with exit code 1).
 // Errors: SourceError (scanner/parser: the first error; runtime: where it happened) or, when
 // the resolver finds several problems in a file, SourceErrorList.
-// Limits: every statement, loop iteration and call costs a step (maxSteps, default 5,000,000,
-// shared by everything the thread runs); strings/lists built by operations are capped at
+// Limits: evaluation is bounded by a deterministic budget of cost units (maxSteps, default
+// 2,000,000, shared by everything the thread runs): every statement, loop iteration and call
+// costs one, and builtins and operators pay for every element they touch (values.ts: spend);
+// strings/lists built by operations are capped at
 // maxAlloc elements (default 10,000,000); recursion is an error; calls nest at most 400 deep.
 
 export { Thread, type Host, type ThreadOptions } from './eval.js';

@@ -4,7 +4,7 @@ import { EvalError } from './errors.js';
 import { checkSize, normIndex } from './ops.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, equals, iterElems, repr, StarDict, StarList, str, Tuple, typeName, type CallInfo, type Value,
+  Builtin, equals, iterElems, repr, spend, spendChars, StarDict, StarList, str, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
 export type MethodImpl = (call: CallInfo, recv: any, args: Value[], kwargs: [string, Value][]) => Value;
@@ -116,6 +116,7 @@ function split(fn: string, s: string, args: Value[], kwargs: KW, fromRight: bool
       parts.reverse();
     }
   }
+  spend(parts.length);
   return new StarList(parts);
 }
 
@@ -247,7 +248,7 @@ export const stringMethods: Record<string, MethodImpl> = table({
     for (let i = t.indexOf(sub); i >= 0; i = t.indexOf(sub, i + sub.length)) n++;
     return BigInt(n);
   },
-  elems: (_c, s: string, a, k) => (noArgs('elems', a, k), new StarList(s.split(''))),
+  elems: (_c, s: string, a, k) => (noArgs('elems', a, k), spend(s.length), new StarList(s.split(''))),
   endswith: (_c, s, a, k) => affix('endswith', s, a, k, true),
   find: (_c, s, a, k) => find('find', s, a, k, false, false),
   format,
@@ -293,6 +294,7 @@ export const stringMethods: Record<string, MethodImpl> = table({
     const neu = strArg('replace', 'new', a.new);
     const count = intArg('replace', 'count', a.count, -1);
     const parts = s.split(old);
+    spend(parts.length * 2);
     const n = parts.length - 1;
     const k = count < 0 ? n : Math.min(count, n);
     const len = s.length + k * (neu.length - old.length);
@@ -349,6 +351,7 @@ export const listMethods: Record<string, MethodImpl> = table({
     const elems = iterElems(x, call.thread.maxAlloc);
     if (!elems) throw new EvalError(`extend: got ${typeName(x)}, want iterable`);
     l.checkMutable('extend');
+    spend(elems.length);
     const n = l.elems.length + elems.length;
     if (n > 1024) checkSize(call.thread, n, 'list');
     for (let i = 0, m = elems.length; i < m; i++) l.elems.push(elems[i]!);
@@ -361,6 +364,7 @@ export const listMethods: Record<string, MethodImpl> = table({
     let hi = intArg('index', 'end', a.end, n);
     if (lo < 0) lo = Math.max(0, lo + n);
     if (hi < 0) hi = Math.max(0, hi + n);
+    spend(n);
     for (let i = lo; i < Math.min(hi, n); i++) if (equals(l.elems[i]!, a.x!)) return BigInt(i);
     throw new EvalError(`index: value ${repr(a.x!)} not in list`);
   },
@@ -371,6 +375,7 @@ export const listMethods: Record<string, MethodImpl> = table({
     if (i < 0) i = Math.max(0, i + n);
     if (i > n) i = n;
     l.checkMutable('insert into');
+    spend(n - i); // the elements moved
     l.elems.splice(i, 0, a.x!);
     return null;
   },
@@ -385,10 +390,12 @@ export const listMethods: Record<string, MethodImpl> = table({
       throw new EvalError(`pop: ${(e as Error).message}`);
     }
     l.checkMutable('pop from');
+    spend(n - i);
     return l.elems.splice(i, 1)[0]!;
   },
   remove: (_c, l: StarList, args, kwargs) => {
     const x = unpackArgs('remove', args, kwargs, ['x']).x!;
+    spend(l.elems.length);
     const i = l.elems.findIndex((e) => equals(e, x));
     if (i < 0) throw new EvalError(`remove: element ${repr(x)} not found`);
     l.checkMutable('remove from');
@@ -408,6 +415,7 @@ export const dictMethods: Record<string, MethodImpl> = table({
   },
   items: (_c, d: StarDict, a, k) => {
     noArgs('items', a, k);
+    spend(d.size * 3); // a tuple per entry
     const out: Value[] = [];
     for (const [key, v] of d.entries()) out.push(new Tuple([key, v]));
     return new StarList(out);
@@ -450,11 +458,13 @@ export const dictMethods: Record<string, MethodImpl> = table({
 /** d.update(x) where x is a dict or an iterable of pairs. */
 export function updateDict(fn: string, d: StarDict, x: Value, maxAlloc: number): void {
   if (x instanceof StarDict) {
+    spend(x.size);
     for (const [k, v] of x.entries()) d.set(k, v);
     return;
   }
   const elems = iterElems(x, maxAlloc);
   if (!elems) throw new EvalError(`${fn}: got ${typeName(x)}, want a dict or an iterable of pairs`);
+  spend(elems.length);
   elems.forEach((e, i) => {
     const pair = e instanceof Tuple || e instanceof StarList ? e.elems : undefined;
     if (!pair || pair.length !== 2) {
@@ -476,5 +486,8 @@ export function methodsOf(v: Value): Record<string, MethodImpl> | undefined {
 export function boundMethod(recv: Value, name: string): Builtin | undefined {
   const m = methodsOf(recv)?.[name];
   if (!m) return undefined;
-  return new Builtin(name, (call, args, kwargs) => m(call, recv, args, kwargs), recv);
+  return new Builtin(name, (call, args, kwargs) => {
+    if (typeof recv === 'string') spendChars(recv.length);
+    return m(call, recv, args, kwargs);
+  }, recv);
 }

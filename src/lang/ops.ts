@@ -3,7 +3,7 @@
 
 import { EvalError } from './errors.js';
 import {
-  compare, equals, formatFloat, Range, repr, StarDict, StarList, str, Tuple, typeName, type Value,
+  compare, equals, formatFloat, Range, repr, spend, spendChars, StarDict, StarList, str, Tuple, typeName, type Value,
 } from './values.js';
 
 /** Size limits and the allocation charge, implemented by Thread. */
@@ -24,7 +24,24 @@ export function checkSize(b: Budget, n: number | bigint, what: string): void {
     const unit = what.includes('string') ? 'characters' : 'elements';
     throw new EvalError(`${what} too large: ${n} ${unit} (the limit is ${b.maxAlloc})`);
   }
-  b.charge(Number(n));
+  if (what.includes('string')) spendChars(Number(n));
+  else b.charge(Number(n));
+}
+
+const SMALL_INT = 1n << 1024n;
+
+/** The 64-bit words of a big int (1 for ints of up to 1024 bits: their arithmetic is cheap). */
+export function intWords(x: bigint): number {
+  const a = x < 0n ? -x : x;
+  if (a < SMALL_INT) return 1;
+  return Math.ceil(a.toString(16).length / 16);
+}
+
+/** Charges a product, quotient or remainder of big ints: quadratic in their sizes. */
+function spendIntProduct(x: bigint, y: bigint): void {
+  const wx = intWords(x);
+  const wy = intWords(y);
+  if (wx > 1 || wy > 1) spend(Math.ceil((wx * wy) / 256));
 }
 
 function bigResult(r: bigint): bigint {
@@ -100,7 +117,10 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) return toFloat(x as number) - toFloat(y as number);
       break;
     case '*':
-      if (tx === 'bigint' && ty === 'bigint') return bigResult((x as bigint) * (y as bigint));
+      if (tx === 'bigint' && ty === 'bigint') {
+        spendIntProduct(x as bigint, y as bigint);
+        return bigResult((x as bigint) * (y as bigint));
+      }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) return toFloat(x as number) * toFloat(y as number);
       if (ty === 'bigint' && (tx === 'string' || x instanceof StarList || x instanceof Tuple)) return repeat(b, x, y as bigint);
       if (tx === 'bigint' && (ty === 'string' || y instanceof StarList || y instanceof Tuple)) return repeat(b, y, x as bigint);
@@ -115,6 +135,7 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
     case '//':
       if (tx === 'bigint' && ty === 'bigint') {
         if (y === 0n) throw new EvalError('floored division by zero');
+        spendIntProduct(x as bigint, y as bigint);
         return floorDiv(x as bigint, y as bigint);
       }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
@@ -126,6 +147,7 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
     case '%':
       if (tx === 'bigint' && ty === 'bigint') {
         if (y === 0n) throw new EvalError('integer modulo by zero');
+        spendIntProduct(x as bigint, y as bigint);
         return floorMod(x as bigint, y as bigint);
       }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
@@ -173,7 +195,9 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
         if (n < 0n) throw new EvalError('negative shift count');
         if (op === '>>') return (x as bigint) >> (n > MAX_INT_BITS ? MAX_INT_BITS + 1n : n);
         if (n > MAX_INT_BITS) throw new EvalError('shift count too large');
-        return bigResult((x as bigint) << n);
+        const r = bigResult((x as bigint) << n);
+        spend(intWords(r) >> 4);
+        return r;
       }
       break;
   }
@@ -184,9 +208,11 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
 export function contains(haystack: Value, needle: Value): boolean {
   if (typeof haystack === 'string') {
     if (typeof needle !== 'string') throw new EvalError(`'in <string>' requires string as left operand, not ${typeName(needle)}`);
+    spendChars(haystack.length);
     return haystack.includes(needle);
   }
   if (haystack instanceof StarList || haystack instanceof Tuple) {
+    spend(haystack.elems.length);
     for (const e of haystack.elems) if (equals(e, needle)) return true;
     return false;
   }
@@ -287,6 +313,7 @@ function sliceIndices(n: number, lo: Value | undefined, hi: Value | undefined, s
 export function slice(x: Value, lo: Value | undefined, hi: Value | undefined, step: Value | undefined): Value {
   if (typeof x === 'string') {
     const [a, e, s] = sliceIndices(x.length, lo, hi, step);
+    spendChars(Math.abs(e - a));
     if (s === 1) return a < e ? x.slice(a, e) : '';
     let out = '';
     if (s > 0) for (let i = a; i < e; i += s) out += x[i];
@@ -302,6 +329,7 @@ export function slice(x: Value, lo: Value | undefined, hi: Value | undefined, st
       return new Range(start, start + BigInt(cnt) * x.step * BigInt(s), x.step * BigInt(s));
     }
     const elems = x.elems;
+    spend(Math.abs(e - a));
     let out: Value[];
     if (s === 1) out = a < e ? elems.slice(a, e) : [];
     else {
@@ -411,6 +439,7 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
       value = args[argi++]!;
     }
     let s: string;
+    spend(2); // a conversion
     switch (conv) {
       case 's':
         s = str(value);

@@ -36,6 +36,55 @@ export type Value =
   | Builtin
   | Struct;
 
+// ---- the cost meter ----
+
+/**
+ * The budget of the evaluation running now. Work is counted in element touches (an element
+ * compared, copied, hashed, printed or scanned); every TOUCHES_PER_UNIT touches cost one unit,
+ * the price of one statement. Deterministic: the same file always costs the same.
+ */
+export interface Meter {
+  /** Units used (statements, calls, iterations and touched elements). */
+  steps: number;
+  maxSteps: number;
+  /** Touches not yet converted into units. */
+  work: number;
+  overBudget(): EvalError;
+}
+
+export const TOUCHES_PER_UNIT = 1;
+
+let meter: Meter | undefined;
+
+/** Makes `m` the meter that spend() charges; returns the previous one (to restore). */
+export function setMeter(m: Meter | undefined): Meter | undefined {
+  const old = meter;
+  meter = m;
+  return old;
+}
+
+/** Characters scanned by native string code per touch (memchr-like speed). */
+export const CHARS_PER_TOUCH = 16;
+
+/** Charges scanning, copying or comparing `n` characters. */
+export function spendChars(n: number): void {
+  if (n >= CHARS_PER_TOUCH) spend(Math.floor(n / CHARS_PER_TOUCH));
+}
+
+/** Charges `n` element touches to the running evaluation; throws EvalError past its budget. */
+export function spend(n: number): void {
+  const m = meter;
+  if (m === undefined) return;
+  const w = m.work + n;
+  if (w < TOUCHES_PER_UNIT) {
+    m.work = w;
+    return;
+  }
+  m.steps += Math.floor(w / TOUCHES_PER_UNIT);
+  m.work = w % TOUCHES_PER_UNIT;
+  if (m.steps > m.maxSteps) throw m.overBudget();
+}
+
 /** Starlark's None is JS null. */
 export const None = null;
 export type NoneType = null;
@@ -102,8 +151,10 @@ export function hashKey(v: Value): unknown {
 
 function tupleKey(t: Tuple, depth: number): string {
   if (depth > 100) throw new EvalError('tuple nested too deeply to hash');
+  spend(t.elems.length);
   let s = t.elems.length + ':';
   for (let i = 0; i < t.elems.length; i++) s += keyPart(t.elems[i]!, depth) + ',';
+  spend(s.length >> 2); // the key text is built (and later hashed) in full
   return s + ')';
 }
 
@@ -162,7 +213,10 @@ export class StarDict {
     const h = hashKey(key);
     const e = this.map.get(h);
     if (e !== undefined) e[1] = value;
-    else this.map.set(h, [key, value]);
+    else {
+      spend(2); // a new entry: hashing, growing the table, memory kept alive
+      this.map.set(h, [key, value]);
+    }
   }
 
   /** Removes `key`; returns its value or undefined. */
@@ -186,12 +240,14 @@ export class StarDict {
   }
 
   keys(): Value[] {
+    spend(this.map.size);
     const out: Value[] = [];
     for (const e of this.map.values()) out.push(e[0]);
     return out;
   }
 
   values(): Value[] {
+    spend(this.map.size);
     const out: Value[] = [];
     for (const e of this.map.values()) out.push(e[1]);
     return out;
@@ -377,11 +433,18 @@ export function str(v: Value): string {
 function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): void {
   switch (typeof v) {
     case 'string':
+      spendChars(v.length);
       out.push(quote(v));
       return;
-    case 'bigint':
+    case 'bigint': {
+      // Decimal text of a big int is quadratic in its size.
+      if (v > 1n << 1024n || v < -(1n << 1024n)) {
+        const w = Math.ceil(v.toString(16).length / 16);
+        spend(Math.ceil((w * w) / 64));
+      }
       out.push(v.toString());
       return;
+    }
     case 'number':
       out.push(formatFloat(v));
       return;
@@ -403,6 +466,7 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
     seen.add(v);
     out.push(isList ? '[' : '(');
     const elems = v.elems;
+    spend(elems.length * 3); // an element, its separator and its text
     for (let i = 0; i < elems.length; i++) {
       if (i > 0) out.push(', ');
       writeValue(out, elems[i]!, seen, depth + 1);
@@ -419,6 +483,7 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
     }
     seen.add(v);
     out.push('{');
+    spend(v.size * 4);
     let first = true;
     for (const [k, val] of v.entries()) {
       if (!first) out.push(', ');
@@ -466,6 +531,11 @@ export function describeValue(v: Value): string {
 // ---- equality and ordering ----
 
 export function equals(x: Value, y: Value, depth = 0): boolean {
+  if (typeof x === 'string') {
+    if (typeof y !== 'string') return false;
+    if (x.length === y.length) spendChars(x.length);
+    return x === y;
+  }
   if (x === y) return typeof x !== 'number' || !Number.isNaN(x);
   switch (typeof x) {
     case 'bigint':
@@ -479,6 +549,7 @@ export function equals(x: Value, y: Value, depth = 0): boolean {
       if (x instanceof Tuple) return y instanceof Tuple && seqEquals(x.elems, y.elems, depth);
       if (x instanceof StarDict) {
         if (!(y instanceof StarDict) || x.size !== y.size) return false;
+        spend(x.size);
         for (const [k, v] of x.entries()) {
           const w = y.get(k);
           if (w === undefined || !equals(v, w, depth + 1)) return false;
@@ -496,6 +567,7 @@ export function equals(x: Value, y: Value, depth = 0): boolean {
 
 function seqEquals(a: readonly Value[], b: readonly Value[], depth: number): boolean {
   if (a.length !== b.length) return false;
+  spend(a.length);
   for (let i = 0; i < a.length; i++) if (!equals(a[i]!, b[i]!, depth + 1)) return false;
   return true;
 }
@@ -515,13 +587,17 @@ export function compare(x: Value, y: Value, depth = 0): number {
     const bn = typeof b === 'number' && Number.isNaN(b);
     return an && bn ? 0 : an ? 1 : -1;
   }
-  if (tx === 'string' && ty === 'string') return (x as string) < (y as string) ? -1 : (x as string) > (y as string) ? 1 : 0;
+  if (tx === 'string' && ty === 'string') {
+    spendChars(Math.min((x as string).length, (y as string).length));
+    return (x as string) < (y as string) ? -1 : (x as string) > (y as string) ? 1 : 0;
+  }
   if (tx === 'boolean' && ty === 'boolean') return Number(x) - Number(y);
   if (depth > 100) throw new EvalError('comparison exceeded maximum recursion depth');
   if ((x instanceof StarList && y instanceof StarList) || (x instanceof Tuple && y instanceof Tuple)) {
     const a = x.elems;
     const b = y.elems;
     const n = Math.min(a.length, b.length);
+    spend(n);
     for (let i = 0; i < n; i++) {
       if (equals(a[i]!, b[i]!, depth + 1)) continue;
       return compare(a[i]!, b[i]!, depth + 1);
@@ -542,12 +618,15 @@ export function freeze(v: Value): void {
     if (x instanceof StarList) {
       if (x.frozen) continue;
       x.frozen = true;
+      spend(x.elems.length);
       for (let i = 0; i < x.elems.length; i++) stack.push(x.elems[i]!);
     } else if (x instanceof StarDict) {
       if (x.frozen) continue;
       x.frozen = true;
+      spend(x.size);
       for (const [k, e] of x.entries()) stack.push(k, e);
     } else if (x instanceof Tuple) {
+      spend(x.elems.length);
       for (let i = 0; i < x.elems.length; i++) stack.push(x.elems[i]!);
     } else if (x instanceof StarFunction) {
       for (let i = 0; i < x.defaults.length; i++) { const d = x.defaults[i]!; if (d !== undefined) stack.push(d); }
@@ -561,6 +640,7 @@ export function iterElems(v: Value, maxLen: number): readonly Value[] | undefine
   if (v instanceof StarDict) return v.keys();
   if (v instanceof Range) {
     if (v.length > maxLen) throw new EvalError(`range has too many elements (${v.length}, the limit is ${maxLen})`);
+    spend(v.length);
     const out = new Array<Value>(v.length);
     for (let i = 0; i < v.length; i++) out[i] = v.at(i);
     return out;
