@@ -96,14 +96,21 @@ export function redactSecrets(line: string, col = 1): { text: string; col: numbe
 /** Several problems found at once (plan validation); nothing was applied. */
 export class IssuesError extends UserError {
   constructor(
-    readonly issues: { message: string; position?: string }[],
+    /** `lineText`: the source line at `position`, shown with a caret like a SourceError. */
+    readonly issues: { message: string; position?: string; lineText?: string }[],
     summary = `the plan has ${issues.length} problem${issues.length === 1 ? '' : 's'}; nothing was applied`,
   ) {
     super(summary);
     this.name = 'IssuesError';
   }
   override format(): string {
-    const lines = this.issues.map((i) => (i.position ? `${i.position}: ${i.message}` : i.message));
+    const lines = this.issues.map((i) => {
+      const m = i.position ? /^(.*):(\d+):(\d+)$/.exec(i.position) : null;
+      if (m && i.lineText !== undefined) {
+        return new SourceError({ file: m[1]!, line: Number(m[2]), col: Number(m[3]) }, i.message, undefined, i.lineText).format();
+      }
+      return i.position ? `${i.position}: ${i.message}` : i.message;
+    });
     return `${lines.join('\n')}\n${this.message}`;
   }
 }

@@ -14,6 +14,8 @@ export interface EnvFile {
   path: string;
   absolutePath: string;
   rec: Recorder;
+  /** The text of a line of this file or of a file it loaded (for errors found after evaluation). */
+  sourceLine?: (file: string, line: number) => string | undefined;
 }
 
 export interface LoadOptions {
@@ -106,7 +108,7 @@ export function evaluateEnvSource(path: string, source: string, opts: LoadOption
     rec.warn('this file defines server(), but envserve calls serve(); rename it to serve() to use it', formatPosition(fn.pos));
   }
   callEntry(thread, globals, 'serve', path);
-  return { path, absolutePath, rec };
+  return { path, absolutePath, rec, sourceLine: (file, line) => thread.lineText({ file, line, col: 1 }) };
 }
 
 function tryReal(real: (p: string) => string, p: string): string {

@@ -25,6 +25,6 @@ export {
   typeName, typeOf, truthy, repr, str, equals, compare, freeze, describeValue, formatFloat, quote,
   type Value, type NoneType, type CallInfo, type BuiltinImpl, type StructOptions, type MissingAttrHook,
 } from './values.js';
-export { unpackArgs, noArgs, toInt, toStr, toBool, toStrList, toStrDict } from './unpack.js';
+export { unpackArgs, noArgs, toInt, toStr, toBool, toStrList, toStrDict, shortInt } from './unpack.js';
 export { UNIVERSE, isCallable } from './builtins.js';
 export { parseFile } from './parser.js';
