@@ -6,7 +6,7 @@ import { methodsOf, updateDict } from './methods.js';
 import { checkSize } from './ops.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, compare, describeValue, formatFloat, iterElems, Range, repr, spend, StarDict, StarFunction, StarList, str, Struct,
+  Builtin, compare, describeValue, formatFloat, iterElems, Range, repr, spend, StarDict, StarFunction, StarList, StarSet, str, Struct,
   truthy, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
@@ -180,7 +180,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     const x = args.length === 1 && kwargs.length === 0 ? args[0]! : unpackArgs('len', args, kwargs, ['x']).x!;
     if (typeof x === 'string') return BigInt(x.length);
     if (x instanceof StarList || x instanceof Tuple) return BigInt(x.elems.length);
-    if (x instanceof StarDict) return BigInt(x.size);
+    if (x instanceof StarDict || x instanceof StarSet) return BigInt(x.size);
     if (x instanceof Range) return BigInt(x.length);
     throw new EvalError(`len: value of type ${typeName(x)} has no len`);
   },
@@ -212,6 +212,11 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   },
   repr: (_c, args, kwargs) => repr(unpackArgs('repr', args, kwargs, ['x']).x!),
   reversed: (c, args, kwargs) => new StarList(iterable('reversed', unpackArgs('reversed', args, kwargs, ['sequence']).sequence!, c).slice().reverse()),
+  set: (c, args, kwargs) => {
+    if (kwargs.length > 0) throw new EvalError('set: does not accept keyword arguments');
+    if (args.length > 1) throw new EvalError(`set: got ${args.length} arguments, want at most 1`);
+    return args.length === 0 ? new StarSet() : StarSet.of(iterable('set', args[0]!, c));
+  },
   sorted: (c, args, kwargs) => {
     const a = unpackArgs('sorted', args, kwargs, ['iterable', 'key?', 'reverse?']);
     const elems = iterable('sorted', a.iterable!, c).slice();

@@ -15,7 +15,7 @@ import { parseFile } from './parser.js';
 import { resolveFile } from './resolve.js';
 import { cleanPos } from './scanner.js';
 import {
-  Builtin, freeze, iterElems, Range, setMeter, spend, spendChars, StarDict, StarFunction, StarList, Struct, truthy, Tuple, typeName,
+  Builtin, freeze, iterElems, Range, setMeter, spend, spendChars, StarDict, StarFunction, StarList, StarSet, Struct, truthy, Tuple, typeName,
   type CallInfo, type Meter, type ModuleRef, type Value,
 } from './values.js';
 
@@ -40,6 +40,8 @@ export interface ThreadOptions {
   maxAlloc?: number;
   /** Maximum depth of nested Starlark calls (default 400). */
   maxCallDepth?: number;
+  /** Called before each top-level statement of the file execFile runs (not of loaded modules): test harnesses. */
+  onTopLevel?: (pos: Position) => void;
 }
 
 interface Module extends ModuleRef {
@@ -75,6 +77,7 @@ export class Thread implements Budget, Meter {
   maxSteps: number;
   readonly maxAlloc: number;
   readonly maxCallDepth: number;
+  private readonly onTopLevel: ((pos: Position) => void) | undefined;
   /** Steps used so far (cumulative over execFile and call). */
   steps = 0;
   /** Current depth of Starlark calls. */
@@ -95,6 +98,7 @@ export class Thread implements Budget, Meter {
     this.maxSteps = opts.maxSteps ?? DEFAULT_BUDGET;
     this.maxAlloc = opts.maxAlloc ?? 10_000_000;
     this.maxCallDepth = opts.maxCallDepth ?? 400;
+    this.onTopLevel = opts.onTopLevel;
   }
 
   /**
@@ -228,7 +232,14 @@ export class Thread implements Budget, Meter {
         index: new Map(rf.globals.map((n, i) => [n, i])),
       };
       const fr: Frame = { th: this, locals: new Array<Value>(rf.nlocals), env: [], module: mod, ret: null };
-      execBlock(rf.stmts, fr);
+      if (this.onTopLevel && this.loadStack.length === 1) {
+        for (const st of rf.stmts) {
+          this.onTopLevel(cleanPos(st.pos));
+          execStmt(st, fr);
+        }
+      } else {
+        execBlock(rf.stmts, fr);
+      }
       for (let i = 0; i < mod.globals.length; i++) if (mod.globals[i] !== undefined) freeze(mod.globals[i]!);
       this.modules.set(key, mod);
       return mod;
@@ -362,6 +373,10 @@ function beginIter(fr: Frame, it: Value, at: Expr): readonly Value[] {
     it.itercount++;
     return it.keys();
   }
+  if (it instanceof StarSet) {
+    it.itercount++;
+    return it.elems();
+  }
   throw fr.th.error(
     startOf(at),
     `${typeName(it)} value is not iterable`,
@@ -370,7 +385,7 @@ function beginIter(fr: Frame, it: Value, at: Expr): readonly Value[] {
 }
 
 function endIter(it: Value): void {
-  if (it instanceof StarList || it instanceof StarDict) it.itercount--;
+  if (it instanceof StarList || it instanceof StarDict || it instanceof StarSet) it.itercount--;
 }
 
 function startOf(e: Expr): Position {
@@ -527,7 +542,7 @@ function callBuiltin(th: Thread, fn: Builtin, args: Value[], kwargs: [string, Va
 function sizeOf(v: Value): number {
   if (typeof v === 'string') return Math.floor(v.length / 16);
   if (v instanceof StarList || v instanceof Tuple) return v.elems.length;
-  if (v instanceof StarDict) return v.size;
+  if (v instanceof StarDict || v instanceof StarSet) return v.size;
   return 0; // a range is counted when it is materialized
 }
 

@@ -21,7 +21,7 @@
 export { Thread, type Host, type ThreadOptions } from './eval.js';
 export { EvalError, InternalError, SourceErrorList } from './errors.js';
 export {
-  None, StarList, Tuple, StarDict, Range, StarFunction, Builtin, Struct,
+  None, StarList, Tuple, StarDict, StarSet, Range, StarFunction, Builtin, Struct,
   typeName, typeOf, truthy, repr, str, equals, compare, freeze, describeValue, formatFloat, quote,
   type Value, type NoneType, type CallInfo, type BuiltinImpl, type StructOptions, type MissingAttrHook,
 } from './values.js';

@@ -4,7 +4,7 @@ import { EvalError } from './errors.js';
 import { checkSize, normIndex } from './ops.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, equals, iterElems, repr, spend, spendChars, StarDict, StarList, str, Tuple, typeName, type CallInfo, type Value,
+  Builtin, equals, iterElems, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
 export type MethodImpl = (call: CallInfo, recv: any, args: Value[], kwargs: [string, Value][]) => Value;
@@ -474,11 +474,86 @@ export function updateDict(fn: string, d: StarDict, x: Value, maxAlloc: number):
   });
 }
 
+// ---- set ----
+
+/** The elements of each positional argument (all must be iterable); no keywords. */
+function setArgs(fn: string, call: CallInfo, args: Value[], kwargs: KW): Value[][] {
+  if (kwargs.length > 0) throw new EvalError(`${fn}: does not accept keyword arguments`);
+  return args.map((a, i) => {
+    const elems = iterElems(a, call.thread.maxAlloc);
+    if (!elems) throw new EvalError(`${fn}: argument #${i + 1} is not iterable: ${typeName(a)}`);
+    return elems as Value[];
+  });
+}
+
+function oneIterable(fn: string, call: CallInfo, args: Value[], kwargs: KW): StarSet {
+  const a = unpackArgs(fn, args, kwargs, ['other']);
+  const elems = iterElems(a.other!, call.thread.maxAlloc);
+  if (!elems) throw new EvalError(`${fn}: got ${typeName(a.other!)}, want iterable`);
+  return a.other instanceof StarSet ? a.other : StarSet.of(elems);
+}
+
+export const setMethods: Record<string, MethodImpl> = table({
+  add: (_c, s: StarSet, args, kwargs) => (s.add(unpackArgs('add', args, kwargs, ['elem']).elem!), null),
+  clear: (_c, s: StarSet, a, k) => (noArgs('clear', a, k), s.clear(), null),
+  difference: (c, s: StarSet, args, kwargs) => {
+    const others = setArgs('difference', c, args, kwargs).map((e) => StarSet.of(e));
+    return StarSet.of(s.elems().filter((e) => others.every((o) => !o.has(e))));
+  },
+  discard: (_c, s: StarSet, args, kwargs) => {
+    const x = unpackArgs('discard', args, kwargs, ['elem']).elem!;
+    s.checkMutable('delete from');
+    s.delete(x);
+    return null;
+  },
+  intersection: (c, s: StarSet, args, kwargs) => {
+    const others = setArgs('intersection', c, args, kwargs).map((e) => StarSet.of(e));
+    return StarSet.of(s.elems().filter((e) => others.every((o) => o.has(e))));
+  },
+  isdisjoint: (c, s: StarSet, args, kwargs) => oneIterable('isdisjoint', c, args, kwargs).elems().every((e) => !s.has(e)),
+  issubset: (c, s: StarSet, args, kwargs) => {
+    const o = oneIterable('issubset', c, args, kwargs);
+    return s.elems().every((e) => o.has(e));
+  },
+  issuperset: (c, s: StarSet, args, kwargs) => oneIterable('issuperset', c, args, kwargs).elems().every((e) => s.has(e)),
+  pop: (_c, s: StarSet, a, k) => {
+    noArgs('pop', a, k);
+    s.checkMutable('delete from');
+    const first = s.elems()[0];
+    if (first === undefined) throw new EvalError('pop: empty set');
+    s.delete(first);
+    return first;
+  },
+  remove: (_c, s: StarSet, args, kwargs) => {
+    const x = unpackArgs('remove', args, kwargs, ['elem']).elem!;
+    if (!s.delete(x)) throw new EvalError('remove: missing key');
+    return null;
+  },
+  symmetric_difference: (c, s: StarSet, args, kwargs) => {
+    const o = oneIterable('symmetric_difference', c, args, kwargs);
+    const out = StarSet.of(s.elems().filter((e) => !o.has(e)));
+    for (const e of o.elems()) if (!s.has(e)) out.add(e);
+    return out;
+  },
+  union: (c, s: StarSet, args, kwargs) => {
+    const out = StarSet.of(s.elems());
+    for (const elems of setArgs('union', c, args, kwargs)) for (const e of elems) out.add(e);
+    return out;
+  },
+  update: (c, s: StarSet, args, kwargs) => {
+    const all = setArgs('update', c, args, kwargs);
+    s.checkMutable('insert into');
+    for (const elems of all) for (const e of elems) s.add(e);
+    return null;
+  },
+});
+
 /** The method table for a value's type, if it has methods. */
 export function methodsOf(v: Value): Record<string, MethodImpl> | undefined {
   if (typeof v === 'string') return stringMethods;
   if (v instanceof StarList) return listMethods;
   if (v instanceof StarDict) return dictMethods;
+  if (v instanceof StarSet) return setMethods;
   return undefined;
 }
 

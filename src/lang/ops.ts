@@ -3,7 +3,7 @@
 
 import { EvalError } from './errors.js';
 import {
-  compare, equals, formatFloat, Range, repr, spend, spendChars, StarDict, StarList, str, Tuple, typeName, type Value,
+  compare, equals, formatFloat, Range, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
 } from './values.js';
 
 /** Size limits and the allocation charge, implemented by Thread. */
@@ -88,10 +88,43 @@ function unknownOp(op: string, x: Value, y: Value): EvalError {
   return new EvalError(`unknown binary op: ${typeName(x)} ${op} ${typeName(y)}`);
 }
 
+/** Set algebra and subset comparisons: set op set. */
+function setBinary(op: string, x: StarSet, y: StarSet): Value | undefined {
+  switch (op) {
+    case '|': {
+      const out = StarSet.of(x.elems());
+      for (const e of y.elems()) out.add(e);
+      return out;
+    }
+    case '&':
+      return StarSet.of(x.elems().filter((e) => y.has(e)));
+    case '-':
+      return StarSet.of(x.elems().filter((e) => !y.has(e)));
+    case '^': {
+      const out = StarSet.of(x.elems().filter((e) => !y.has(e)));
+      for (const e of y.elems()) if (!x.has(e)) out.add(e);
+      return out;
+    }
+    case '<=':
+      return x.size <= y.size && x.elems().every((e) => y.has(e));
+    case '>=':
+      return y.size <= x.size && y.elems().every((e) => x.has(e));
+    case '<':
+      return x.size < y.size && x.elems().every((e) => y.has(e));
+    case '>':
+      return y.size < x.size && y.elems().every((e) => x.has(e));
+  }
+  return undefined;
+}
+
 /** x op y for every binary operator except `and`/`or` (which short-circuit). */
 export function binary(b: Budget, op: string, x: Value, y: Value): Value {
   const tx = typeof x;
   const ty = typeof y;
+  if (x instanceof StarSet && y instanceof StarSet) {
+    const r = setBinary(op, x, y);
+    if (r !== undefined) return r;
+  }
   switch (op) {
     case '+':
       if (tx === 'bigint' && ty === 'bigint') return (x as bigint) + (y as bigint);
@@ -216,7 +249,7 @@ export function contains(haystack: Value, needle: Value): boolean {
     for (const e of haystack.elems) if (equals(e, needle)) return true;
     return false;
   }
-  if (haystack instanceof StarDict) return haystack.has(needle);
+  if (haystack instanceof StarDict || haystack instanceof StarSet) return haystack.has(needle);
   if (haystack instanceof Range) {
     if (typeof needle !== 'bigint') {
       if (typeof needle === 'number' && Number.isInteger(needle)) needle = BigInt(needle);

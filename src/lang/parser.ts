@@ -664,7 +664,8 @@ class Parser {
         const iter = this.parseTestPrec(0);
         clauses.push({ kind: 'for', pos: this.pos(t), vars, iter });
       } else {
-        clauses.push({ kind: 'if', pos: this.pos(t), cond: this.parseTestPrec(0) });
+        // TestNoCond: a lambda is allowed here (as in starlark-go), a conditional is not.
+        clauses.push({ kind: 'if', pos: this.pos(t), cond: (this.tok.kind as string) === 'lambda' ? this.parseLambda() : this.parseTestPrec(0) });
       }
     }
     return clauses;

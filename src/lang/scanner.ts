@@ -39,7 +39,7 @@ export const KEYWORDS = new Set([
 
 /** Python keywords that Starlark reserves. */
 const RESERVED = new Set([
-  'as', 'assert', 'async', 'await', 'class', 'del', 'except', 'finally', 'from', 'global',
+  'as', 'async', 'await', 'class', 'del', 'except', 'finally', 'from', 'global',
   'import', 'is', 'nonlocal', 'raise', 'try', 'with', 'yield',
 ]);
 

@@ -9,6 +9,7 @@
 //   list       StarList        (mutable until frozen)
 //   tuple      Tuple
 //   dict       StarDict        (insertion-ordered)
+//   set        StarSet         (insertion-ordered; set() builds one)
 //   range      Range           (lazy; what range() returns)
 //   function   StarFunction    (a `def` or `lambda`)
 //   builtin    Builtin         (a host or universe function; also bound methods)
@@ -31,6 +32,7 @@ export type Value =
   | StarList
   | Tuple
   | StarDict
+  | StarSet
   | Range
   | StarFunction
   | Builtin
@@ -143,7 +145,7 @@ export function hashKey(v: Value): unknown {
     case 'object':
       if (v === null) return null;
       if (v instanceof Tuple) return HASH_ESC + '(' + tupleKey(v, 0);
-      if (v instanceof StarList || v instanceof StarDict) throw new EvalError(`unhashable type: ${typeName(v)}`);
+      if (v instanceof StarList || v instanceof StarDict || v instanceof StarSet) throw new EvalError(`unhashable type: ${typeName(v)}`);
       return v;
   }
   return v;
@@ -171,7 +173,7 @@ function keyPart(v: Value, depth: number): string {
     case 'object':
       if (v === null) return 'N';
       if (v instanceof Tuple) return '(' + tupleKey(v, depth + 1);
-      if (v instanceof StarList || v instanceof StarDict) throw new EvalError(`unhashable type: ${typeName(v)}`);
+      if (v instanceof StarList || v instanceof StarDict || v instanceof StarSet) throw new EvalError(`unhashable type: ${typeName(v)}`);
       return 'o' + identityOf(v);
   }
   return '?';
@@ -251,6 +253,58 @@ export class StarDict {
     const out: Value[] = [];
     for (const e of this.map.values()) out.push(e[1]);
     return out;
+  }
+}
+
+/** An insertion-ordered set (as starlark-go's, built by set()): hashable elements only. */
+export class StarSet {
+  frozen = false;
+  itercount = 0;
+  private readonly map = new Map<unknown, Value>();
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  checkMutable(verb: string): void {
+    if (this.frozen) throw new EvalError(`cannot ${verb} frozen hash table`);
+    if (this.itercount > 0) throw new EvalError(`cannot ${verb} hash table during iteration`);
+  }
+
+  has(x: Value): boolean {
+    return this.map.has(hashKey(x));
+  }
+
+  add(x: Value): void {
+    const h = hashKey(x);
+    this.checkMutable('insert into');
+    if (!this.map.has(h)) {
+      spend(2);
+      this.map.set(h, x);
+    }
+  }
+
+  /** Removes `x`; returns whether it was there. */
+  delete(x: Value): boolean {
+    const h = hashKey(x);
+    this.checkMutable('delete from');
+    return this.map.delete(h);
+  }
+
+  clear(): void {
+    this.checkMutable('clear');
+    this.map.clear();
+  }
+
+  elems(): Value[] {
+    spend(this.map.size);
+    return [...this.map.values()];
+  }
+
+  static of(elems: readonly Value[]): StarSet {
+    const s = new StarSet();
+    for (const e of elems) s.add(e);
+    return s;
   }
 }
 
@@ -354,6 +408,7 @@ export function typeName(v: Value): string {
       if (v === null) return 'NoneType';
       if (v instanceof StarList) return 'list';
       if (v instanceof StarDict) return 'dict';
+      if (v instanceof StarSet) return 'set';
       if (v instanceof Tuple) return 'tuple';
       if (v instanceof Range) return 'range';
       if (v instanceof StarFunction) return 'function';
@@ -376,7 +431,7 @@ export function truthy(v: Value): boolean {
     case 'object':
       if (v === null) return false;
       if (v instanceof StarList || v instanceof Tuple) return v.elems.length > 0;
-      if (v instanceof StarDict) return v.size > 0;
+      if (v instanceof StarDict || v instanceof StarSet) return v.size > 0;
       if (v instanceof Range) return v.length > 0;
       return true;
   }
@@ -496,6 +551,23 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
     seen.delete(v);
     return;
   }
+  if (v instanceof StarSet) {
+    if (seen.has(v)) {
+      out.push('set(...)');
+      return;
+    }
+    seen.add(v);
+    out.push('set([');
+    const elems = v.elems();
+    spend(elems.length * 3);
+    for (let i = 0; i < elems.length; i++) {
+      if (i > 0) out.push(', ');
+      writeValue(out, elems[i]!, seen, depth + 1);
+    }
+    out.push('])');
+    seen.delete(v);
+    return;
+  }
   if (v instanceof Range) {
     out.push(v.step === 1n ? (v.start === 0n ? `range(${v.stop})` : `range(${v.start}, ${v.stop})`) : `range(${v.start}, ${v.stop}, ${v.step})`);
     return;
@@ -554,6 +626,11 @@ export function equals(x: Value, y: Value, depth = 0): boolean {
           const w = y.get(k);
           if (w === undefined || !equals(v, w, depth + 1)) return false;
         }
+        return true;
+      }
+      if (x instanceof StarSet) {
+        if (!(y instanceof StarSet) || x.size !== y.size) return false;
+        for (const e of x.elems()) if (!y.has(e)) return false;
         return true;
       }
       if (x instanceof Range) {
@@ -625,6 +702,10 @@ export function freeze(v: Value): void {
       x.frozen = true;
       spend(x.size);
       for (const [k, e] of x.entries()) stack.push(k, e);
+    } else if (x instanceof StarSet) {
+      if (x.frozen) continue;
+      x.frozen = true;
+      for (const e of x.elems()) stack.push(e);
     } else if (x instanceof Tuple) {
       spend(x.elems.length);
       for (let i = 0; i < x.elems.length; i++) stack.push(x.elems[i]!);
@@ -638,6 +719,7 @@ export function freeze(v: Value): void {
 export function iterElems(v: Value, maxLen: number): readonly Value[] | undefined {
   if (v instanceof StarList || v instanceof Tuple) return v.elems;
   if (v instanceof StarDict) return v.keys();
+  if (v instanceof StarSet) return v.elems();
   if (v instanceof Range) {
     if (v.length > maxLen) throw new EvalError(`range has too many elements (${v.length}, the limit is ${maxLen})`);
     spend(v.length);
@@ -649,7 +731,7 @@ export function iterElems(v: Value, maxLen: number): readonly Value[] | undefine
 }
 
 export function isIterable(v: Value): boolean {
-  return v instanceof StarList || v instanceof Tuple || v instanceof StarDict || v instanceof Range;
+  return v instanceof StarList || v instanceof Tuple || v instanceof StarDict || v instanceof StarSet || v instanceof Range;
 }
 
 /** Alias of typeName. */
