@@ -117,6 +117,8 @@ function predeclared(onError: (msg: string) => void): Record<string, Value> {
     module: new Builtin('module', (_c, args, kwargs) => new Struct(typeof args[0] === 'string' ? args[0] : 'module', new Map(kwargs))),
     // eval_test.go's fibonacci is an infinite iterable; its first numbers serve the tests.
     fibonacci: new Tuple(Array.from({ length: 90 }, (_, i) => { let a = 0n, b = 1n; for (let k = 0; k < i; k++) [a, b] = [b, a + b]; return a; })),
+    // eval_test.go's hasfields has settable fields; envserve's structs are read-only (a stub).
+    hasfields: new Builtin('hasfields', () => new Struct('hasfields', new Map())),
     struct: new Builtin('struct', (_c, _args, kwargs) => new Struct('struct', new Map(kwargs))),
     _freeze: new Builtin('freeze', (_c, args) => {
       freeze(args[0]!);

@@ -115,6 +115,12 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     const x = unpackArgs('bool', args, kwargs, ['x?']).x;
     return x === undefined ? false : truthy(x);
   },
+  chr: (_c, args, kwargs) => {
+    const i = unpackArgs('chr', args, kwargs, ['i']).i!;
+    if (typeof i !== 'bigint') throw new EvalError(`chr: got ${typeName(i)}, want int`);
+    if (i < 0n || i > 0x10ffffn) throw new EvalError(`chr: Unicode code point ${i} out of range (<0 or >0x10FFFF)`);
+    return String.fromCodePoint(Number(i));
+  },
   dict: (c, args, kwargs) => {
     if (args.length > 1) throw new EvalError(`dict: got ${args.length} arguments, want at most 1`);
     const d = new StarDict();
@@ -157,6 +163,14 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     if (typeof a.name !== 'string') throw new EvalError(`hasattr: name must be a string, got ${describeValue(a.name!)}`);
     return c.thread.getAttr(a.x!, a.name, c.pos, false) !== undefined;
   },
+  // As in starlark-go: java.lang.String.hashCode over the UTF-16 text, so it is stable everywhere.
+  hash: (_c, args, kwargs) => {
+    const x = unpackArgs('hash', args, kwargs, ['x']).x!;
+    if (typeof x !== 'string') throw new EvalError(`hash: got ${typeName(x)}, want string`);
+    let h = 0;
+    for (let i = 0; i < x.length; i++) h = (Math.imul(h, 31) + x.charCodeAt(i)) | 0;
+    return BigInt(h);
+  },
   int: (_c, args, kwargs) => {
     const a = unpackArgs('int', args, kwargs, ['x?', 'base?']);
     const x = a.x;
@@ -190,6 +204,13 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   },
   max: (c, args, kwargs) => minmax('max', c, args, kwargs, 1),
   min: (c, args, kwargs) => minmax('min', c, args, kwargs, -1),
+  ord: (_c, args, kwargs) => {
+    const s = unpackArgs('ord', args, kwargs, ['s']).s!;
+    if (typeof s !== 'string') throw new EvalError(`ord: got ${typeName(s)}, want string`);
+    const cps = [...s];
+    if (cps.length !== 1) throw new EvalError(`ord: string encodes ${cps.length} Unicode code points, want 1`);
+    return BigInt(cps[0]!.codePointAt(0)!);
+  },
   print: (c, args, kwargs) => {
     let sep = ' ';
     for (const [k, v] of kwargs) {

@@ -47,6 +47,8 @@ export interface ThreadOptions {
 interface Module extends ModuleRef {
   source: string;
   index: Map<string, number>;
+  /** Names bound by load(): local to the file, not exported to modules that load it. */
+  loadBound: Set<string>;
 }
 
 interface Frame {
@@ -230,6 +232,7 @@ export class Thread implements Budget, Meter {
         globals: new Array<Value>(rf.globals.length),
         names: rf.globals,
         index: new Map(rf.globals.map((n, i) => [n, i])),
+        loadBound: new Set(rf.stmts.flatMap((st) => (st.kind === 'Load' ? st.names.map((n) => n.to.name) : []))),
       };
       const fr: Frame = { th: this, locals: new Array<Value>(rf.nlocals), env: [], module: mod, ret: null };
       if (this.onTopLevel && this.loadStack.length === 1) {
@@ -256,10 +259,10 @@ export class Thread implements Budget, Meter {
     const mod = this.loadModule(fr.module.file, s.module, s.modulePos);
     for (let j = 0; j < s.names.length; j++) {
       const n = s.names[j]!;
-      const i = mod.index.get(n.from);
+      const i = mod.loadBound.has(n.from) ? undefined : mod.index.get(n.from);
       const v = i === undefined ? undefined : mod.globals[i];
       if (v === undefined) {
-        const exported = mod.names.filter((name, k) => mod.globals[k] !== undefined && !name.startsWith('_'));
+        const exported = mod.names.filter((name, k) => mod.globals[k] !== undefined && !name.startsWith('_') && !mod.loadBound.has(name));
         throw this.error(n.fromPos, `load: name ${n.from} not found in module ${s.module}`, hintFor(didYouMean(n.from, exported)));
       }
       assignIdent(n.to, v, fr);
@@ -434,11 +437,11 @@ function assign(target: Expr, v: Value, fr: Frame): void {
           rethrow(fr.th, err, startOf(target));
         }
       }
-      if (!vals) throw fr.th.error(startOf(target), `cannot unpack ${typeName(v)} value`, typeof v === 'string' ? 'strings are not iterable' : undefined);
+      if (!vals) throw fr.th.error(startOf(target), `got ${typeName(v)} in sequence assignment`, typeof v === 'string' ? 'strings are not iterable' : undefined);
       if (vals.length !== targets.length) {
         throw fr.th.error(
           startOf(target),
-          `${vals.length > targets.length ? 'too many' : 'not enough'} values to unpack (got ${vals.length}, want ${targets.length})`,
+          `${vals.length > targets.length ? 'too many' : 'too few'} values to unpack (got ${vals.length}, want ${targets.length})`,
         );
       }
       for (let i = 0; i < targets.length; i++) assign(targets[i]!, vals[i]!, fr);
@@ -492,6 +495,12 @@ function combine(th: Thread, op: string, old: Value, y: Value, pos: Position): V
       const n = old.elems.length + elems.length;
       if (n > 1024) checkSize(th, n, 'list');
       for (let i = 0, m = elems.length; i < m; i++) old.elems.push(elems[i]!);
+      return old;
+    }
+    if (op === '|' && old instanceof StarDict && y instanceof StarDict) {
+      // dict |= dict updates in place: other names for the same dict see the change.
+      old.checkMutable('update');
+      for (const [k, v] of y.entries()) old.set(k, v);
       return old;
     }
     return binary(th, op, old, y);
@@ -663,7 +672,7 @@ function evalArgs(e: CallExpr, fr: Frame): Value[] {
         if (!(v instanceof StarDict)) throw th.error(a.pos, `argument after ** must be a dict, not ${typeName(v)}`);
         for (const [k, x] of v.entries()) {
           if (typeof k !== 'string') throw th.error(a.pos, `keywords must be strings, not ${typeName(k)}`);
-          if (kwargs.some(([n]) => n === k)) throw th.error(a.pos, `got multiple values for keyword argument "${k}"`);
+          if (kwargs.some(([n]) => n === k)) throw th.error(a.pos, `got multiple values for parameter "${k}"`);
           kwargs.push([k, x]);
         }
         break;
@@ -720,7 +729,7 @@ function evalExpr(e: Expr, fr: Frame): Value {
           return v;
         case Scope.Global:
           v = fr.module.globals[e.index];
-          if (v === undefined) throw fr.th.error(e.pos, `global variable ${e.name} referenced before assignment`);
+          if (v === undefined) throw fr.th.error(e.pos, `${fr.module.loadBound.has(e.name) ? 'local' : 'global'} variable ${e.name} referenced before assignment`);
           return v;
         case Scope.Free:
           v = fr.env[e.level]![e.index];

@@ -39,6 +39,8 @@ function span(fn: string, s: string, start: Value | undefined, end: Value | unde
 const WS = ' \t\n\r\v\f';
 
 function stripChars(s: string, chars: string | undefined, left: boolean, right: boolean): string {
+  // As in starlark-go, strip("") strips whitespace, like strip().
+  if (chars === '') chars = undefined;
   const set = chars ?? WS;
   let a = 0;
   let b = s.length;

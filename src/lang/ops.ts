@@ -249,7 +249,11 @@ export function contains(haystack: Value, needle: Value): boolean {
     for (const e of haystack.elems) if (equals(e, needle)) return true;
     return false;
   }
-  if (haystack instanceof StarDict || haystack instanceof StarSet) return haystack.has(needle);
+  if (haystack instanceof StarDict || haystack instanceof StarSet) {
+    // As in starlark-go: an unhashable value is simply not a key (`[] in {1: 2}` is False).
+    if (needle instanceof StarList || needle instanceof StarDict || needle instanceof StarSet) return false;
+    return haystack.has(needle);
+  }
   if (haystack instanceof Range) {
     if (typeof needle !== 'bigint') {
       if (typeof needle === 'number' && Number.isInteger(needle)) needle = BigInt(needle);
@@ -402,7 +406,9 @@ function formatNumber(conv: string, v: Value, prec: number | undefined): string 
     case 'G': {
       if (typeof v !== 'bigint' && typeof v !== 'number') break;
       const f = Number(v);
-      if (!Number.isFinite(f)) return Number.isNaN(f) ? 'nan' : f > 0 ? 'inf' : '-inf';
+      if (!Number.isFinite(f)) return Number.isNaN(f) ? 'nan' : f > 0 ? '+inf' : '-inf';
+      // %g without a precision: the shortest form, always a float (as str() and starlark-go).
+      if ((conv === 'g' || conv === 'G') && prec === undefined) return conv === 'G' ? formatFloat(f).toUpperCase() : formatFloat(f);
       const p = Math.min(prec ?? 6, 100);
       let s: string;
       if (conv === 'f' || conv === 'F') s = f.toFixed(p);

@@ -211,7 +211,7 @@ class Parser {
       case 'Tuple':
       case 'List':
         if (augmented) break;
-        if (e.elems.length === 0 && e.kind === 'Tuple') break;
+        // `() = ()` is allowed, as in starlark-go.
         for (let i = 0; i < e.elems.length; i++) this.checkTarget(e.elems[i]!, false);
         return;
     }

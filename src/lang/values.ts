@@ -440,18 +440,19 @@ export function truthy(v: Value): boolean {
 
 // ---- repr / str ----
 
-/** Python-style float text: "1.0", "0.1", "1e+16", "1.5e-07", "+inf", "nan". */
+/**
+ * Float text as starlark-go writes it (Go's %g with the shortest digits, always with a "." or an
+ * exponent): "1.0", "0.1", "100000.0", "1e+06", "1.5e-07", "-0.0", "+inf", "nan".
+ */
 export function formatFloat(f: number): string {
   if (Number.isNaN(f)) return 'nan';
   if (!Number.isFinite(f)) return f > 0 ? '+inf' : '-inf';
   if (f === 0) return Object.is(f, -0) ? '-0.0' : '0.0';
   const [mant, e] = f.toExponential().split('e') as [string, string];
   const exp = Number(e);
-  if (exp >= -4 && exp < 16) {
-    const s = String(f);
-    if (!/e/.test(s)) return s.includes('.') ? s : s + '.0';
-  }
-  return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  if (exp < -4 || exp >= 6) return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  const s = String(f);
+  return s.includes('.') ? s : s + '.0';
 }
 
 export function quote(s: string): string {
@@ -689,6 +690,8 @@ export function compare(x: Value, y: Value, depth = 0): number {
 /** Makes `v` and everything reachable from it immutable. */
 export function freeze(v: Value): void {
   const stack: Value[] = [v];
+  // Functions and tuples have no frozen flag; a function may reach itself through its captures.
+  const seen = new Set<object>();
   while (stack.length > 0) {
     const x = stack.pop()!;
     if (typeof x !== 'object' || x === null) continue;
@@ -707,10 +710,16 @@ export function freeze(v: Value): void {
       x.frozen = true;
       for (const e of x.elems()) stack.push(e);
     } else if (x instanceof Tuple) {
+      if (seen.has(x)) continue;
+      seen.add(x);
       spend(x.elems.length);
       for (let i = 0; i < x.elems.length; i++) stack.push(x.elems[i]!);
     } else if (x instanceof StarFunction) {
+      if (seen.has(x)) continue;
+      seen.add(x);
       for (let i = 0; i < x.defaults.length; i++) { const d = x.defaults[i]!; if (d !== undefined) stack.push(d); }
+      // The values it captured from enclosing functions are reachable through it too.
+      for (const frame of x.env) for (let i = 0; i < frame.length; i++) { const v = frame[i]; if (v !== undefined) stack.push(v); }
     }
   }
 }
