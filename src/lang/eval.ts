@@ -34,7 +34,7 @@ export interface ThreadOptions {
   host: Host;
   /** Names visible in every file (in addition to the universe builtins), e.g. host builtins. */
   predeclared?: Record<string, Value> | ReadonlyMap<string, Value>;
-  /** Budget in cost units shared by everything this thread runs (default 2,000,000; see Meter). */
+  /** Budget in cost units shared by everything this thread runs (default 1,000,000; see Meter). */
   maxSteps?: number;
   /** Maximum size of a string/list/tuple built by an operation (default 10,000,000). */
   maxAlloc?: number;
@@ -68,7 +68,7 @@ const RETURN = 3;
  * The default budget: a 5,000-line env file uses about 50,000 units; the worst few-line files
  * (bench/hostile.ts) stop within about a second at this budget.
  */
-export const DEFAULT_BUDGET = 2_000_000;
+export const DEFAULT_BUDGET = 1_000_000;
 
 /** Shared by calls without keyword arguments (frozen: builtins must not modify their kwargs). */
 const EMPTY_KW = Object.freeze([]) as unknown as [string, Value][];

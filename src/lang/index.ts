@@ -13,7 +13,7 @@
 // Errors: SourceError (scanner/parser: the first error; runtime: where it happened) or, when
 // the resolver finds several problems in a file, SourceErrorList.
 // Limits: evaluation is bounded by a deterministic budget of cost units (maxSteps, default
-// 2,000,000, shared by everything the thread runs): every statement, loop iteration and call
+// 1,000,000, shared by everything the thread runs): every statement, loop iteration and call
 // costs one, and builtins and operators pay for every element they touch (values.ts: spend);
 // strings/lists built by operations are capped at
 // maxAlloc elements (default 10,000,000); recursion is an error; calls nest at most 400 deep.

@@ -216,7 +216,7 @@ export class StarDict {
     const e = this.map.get(h);
     if (e !== undefined) e[1] = value;
     else {
-      spend(2); // a new entry: hashing, growing the table, memory kept alive
+      spend(4); // a new entry: hashing, growing the table, memory kept alive
       this.map.set(h, [key, value]);
     }
   }
@@ -279,7 +279,7 @@ export class StarSet {
     const h = hashKey(x);
     this.checkMutable('insert into');
     if (!this.map.has(h)) {
-      spend(2);
+      spend(4);
       this.map.set(h, x);
     }
   }
