@@ -28,6 +28,7 @@ export const FILES = [
   'recursion.star', 'module.star', 'while.star',
 ];
 
+let verboseReasons = 3;
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SHIM = readFileSync(join(HERE, 'assert.star'), 'utf8');
 
@@ -199,7 +200,7 @@ export function runFile(dir: string, name: string): FileResult {
       for (let i = at + 1; i < n; i++) failed.add(i); // never ran
     }
     result.passed += n - failed.size;
-    if (reasons.length > 0) result.failures.push(`${name}:${chunk.startLine}: ${reasons.slice(0, 3).join(' | ')}`);
+    if (reasons.length > 0) result.failures.push(`${name}:${chunk.startLine}: ${reasons.slice(0, verboseReasons).join(' | ')}`);
   }
   return result;
 }
@@ -207,6 +208,7 @@ export function runFile(dir: string, name: string): FileResult {
 function main(): void {
   const args = process.argv.slice(2);
   const verbose = args.includes('--verbose');
+  if (args.includes('--all-reasons')) verboseReasons = 1000;
   const only = args.filter((a) => a.endsWith('.star'));
   const dir = starlarkGoDir();
   const results = (only.length ? only : FILES).map((f) => runFile(dir, f));
