@@ -700,6 +700,8 @@ function evalCall(e: CallExpr, fr: Frame): Value {
         if (typeof recv === 'string') spendChars(recv.length);
         r = m({ pos: e.pos, thread: th }, recv, args, kwargs);
       } catch (err) {
+        // As starlark-go does, a method's error names the method: "add: cannot insert into ...".
+        if (err instanceof EvalError && !err.message.startsWith(`${f.name}:`)) err.message = `${f.name}: ${err.message}`;
         rethrow(th, err, e.pos);
       }
       return r;

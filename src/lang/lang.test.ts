@@ -179,7 +179,7 @@ describe('Thread', () => {
     const th = new Thread({ host: host() });
     const g = th.execFile('b.envd', 'PORTS = [1]\ndef build():\n    PORTS.append(2)\n');
     const e = errorOf(() => th.call(g.get('build')!, [], []));
-    assert.equal(e.message, 'cannot append to frozen list');
+    assert.equal(e.message, 'append: cannot append to frozen list');
     assert.equal(e.pos.line, 3);
     const list = g.get('PORTS') as StarList;
     assert.equal(list.frozen, true);

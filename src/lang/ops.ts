@@ -50,7 +50,10 @@ function bigResult(r: bigint): bigint {
 }
 
 function toFloat(x: bigint | number): number {
-  return typeof x === 'number' ? x : Number(x);
+  if (typeof x === 'number') return x;
+  const f = Number(x);
+  if (!Number.isFinite(f)) throw new EvalError('int too large to convert to float');
+  return f;
 }
 
 function floorDiv(x: bigint, y: bigint): bigint {
@@ -161,7 +164,7 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
     case '/':
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
         const d = toFloat(y as number);
-        if (d === 0) throw new EvalError('division by zero');
+        if (d === 0) throw new EvalError('floating-point division by zero');
         return toFloat(x as number) / d;
       }
       break;
@@ -173,7 +176,7 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
       }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
         const d = toFloat(y as number);
-        if (d === 0) throw new EvalError('floored division by zero');
+        if (d === 0) throw new EvalError('floating-point division by zero');
         return Math.floor(toFloat(x as number) / d);
       }
       break;
@@ -185,7 +188,7 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
       }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
         const d = toFloat(y as number);
-        if (d === 0) throw new EvalError('float modulo by zero');
+        if (d === 0) throw new EvalError('floating-point modulo by zero');
         return floatMod(toFloat(x as number), d);
       }
       if (tx === 'string') return percentFormat(b, x as string, y);

@@ -196,7 +196,7 @@ export class StarDict {
   }
 
   checkMutable(verb: string): void {
-    if (this.frozen || this.itercount > 0) throw iterError(verb, 'dict', this.frozen);
+    if (this.frozen || this.itercount > 0) throw iterError(verb, 'hash table', this.frozen);
   }
 
   /** The value for `key`, or undefined. Throws EvalError for an unhashable key. */
@@ -609,7 +609,9 @@ export function equals(x: Value, y: Value, depth = 0): boolean {
     if (x.length === y.length) spendChars(x.length);
     return x === y;
   }
-  if (x === y) return typeof x !== 'number' || !Number.isNaN(x);
+  // As in starlark-go's total order of floats, NaN equals itself.
+  if (x === y) return true;
+  if (typeof x === 'number' && typeof y === 'number') return Number.isNaN(x) && Number.isNaN(y);
   switch (typeof x) {
     case 'bigint':
       return typeof y === 'number' && (x as unknown as number) == y;
