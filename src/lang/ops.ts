@@ -254,7 +254,7 @@ export function contains(haystack: Value, needle: Value): boolean {
   }
   if (haystack instanceof StarDict || haystack instanceof StarSet) {
     // As in starlark-go: an unhashable value is simply not a key (`[] in {1: 2}` is False).
-    if (needle instanceof StarList || needle instanceof StarDict || needle instanceof StarSet) return false;
+    if (needle instanceof StarList || needle instanceof StarDict || needle instanceof StarSet || needle instanceof Range) return false;
     return haystack.has(needle);
   }
   if (haystack instanceof Range) {

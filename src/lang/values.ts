@@ -146,6 +146,7 @@ export function hashKey(v: Value): unknown {
       if (v === null) return null;
       if (v instanceof Tuple) return HASH_ESC + '(' + tupleKey(v, 0);
       if (v instanceof StarList || v instanceof StarDict || v instanceof StarSet) throw new EvalError(`unhashable type: ${typeName(v)}`);
+      if (v instanceof Range) throw new EvalError('unhashable: range');
       return v;
   }
   return v;
