@@ -48,25 +48,69 @@ export class SourceError extends UserError {
   override format(): string {
     let out = `${formatPosition(this.pos)}: ${this.message}`;
     if (this.lineText !== undefined) {
-      const text = this.lineText.replace(/\t/g, ' ');
-      out += `\n  ${text}\n  ${' '.repeat(Math.max(0, this.pos.col - 1))}^`;
+      const safe = redactSecrets(this.lineText.replace(/\t/g, ' '), this.pos.col);
+      const { text, caret } = excerpt(safe.text, safe.col);
+      out += `\n  ${text}\n  ${' '.repeat(caret)}^`;
     }
     if (this.hint) out += `\n  hint: ${this.hint}`;
     return out;
   }
 }
 
+/** The longest source line shown in full; longer ones are shown around the caret. */
+const MAX_EXCERPT = 160;
+
+/** The part of a source line shown under an error, and the caret's offset in it (0-based). */
+export function excerpt(line: string, col: number): { text: string; caret: number } {
+  const chars = [...line];
+  let caret = Math.max(0, col - 1);
+  if (chars.length <= MAX_EXCERPT) return { text: line, caret };
+  const from = Math.max(0, Math.min(caret - MAX_EXCERPT / 2, chars.length - MAX_EXCERPT));
+  const to = Math.min(chars.length, from + MAX_EXCERPT);
+  let text = chars.slice(from, to).join('');
+  if (from > 0) {
+    text = '...' + text;
+    caret = caret - from + 3;
+  }
+  if (to < chars.length) text += '...';
+  return { text, caret };
+}
+
+const SECRET_ARG = /\b(\w*(?:password|passwd|token|secret)\w*\s*[=:]\s*)(r?(?:"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?)|[^,)\s][^,)]*)/gi;
+
+/**
+ * A source line with the values of secret-looking arguments masked (`password="***"`), so an
+ * error on the line that configures Jupyter never prints the password. `col` (1-based) is moved
+ * with the text so a caret still points at the same place.
+ */
+export function redactSecrets(line: string, col = 1): { text: string; col: number } {
+  let shift = 0;
+  const text = line.replace(SECRET_ARG, (m: string, key: string, _value: string, offset: number) => {
+    const masked = `${key}"***"`;
+    if (offset + m.length < col) shift += masked.length - m.length;
+    return masked;
+  });
+  return { text, col: col + shift };
+}
+
 /** Several problems found at once (plan validation); nothing was applied. */
 export class IssuesError extends UserError {
   constructor(
-    readonly issues: { message: string; position?: string }[],
+    /** `lineText`: the source line at `position`, shown with a caret like a SourceError. */
+    readonly issues: { message: string; position?: string; lineText?: string }[],
     summary = `the plan has ${issues.length} problem${issues.length === 1 ? '' : 's'}; nothing was applied`,
   ) {
     super(summary);
     this.name = 'IssuesError';
   }
   override format(): string {
-    const lines = this.issues.map((i) => (i.position ? `${i.position}: ${i.message}` : i.message));
+    const lines = this.issues.map((i) => {
+      const m = i.position ? /^(.*):(\d+):(\d+)$/.exec(i.position) : null;
+      if (m && i.lineText !== undefined) {
+        return new SourceError({ file: m[1]!, line: Number(m[2]), col: Number(m[3]) }, i.message, undefined, i.lineText).format();
+      }
+      return i.position ? `${i.position}: ${i.message}` : i.message;
+    });
     return `${lines.join('\n')}\n${this.message}`;
   }
 }

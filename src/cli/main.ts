@@ -6,6 +6,7 @@ import { commands } from './commands/index.js';
 import { VERSION } from '../version.js';
 
 export async function main(argv: string[]): Promise<number> {
+  guardOutput();
   const program = new Command('envserve')
     .description('Expose the services of a development environment described by a build.envd file.')
     .version(VERSION)
@@ -34,4 +35,23 @@ export function reportError(err: unknown): number {
   const e = err as Error;
   process.stderr.write(`envserve: internal error (this is a bug): ${e?.stack ?? String(err)}\n`);
   return 1;
+}
+
+/**
+ * A closed pipe (`envserve plan | head`) or a full disk on stdout ends the command quietly with
+ * exit code 1 — never an unhandled 'error' stack trace. A full disk says so on stderr.
+ */
+function guardOutput(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') {
+      const why = err.code === 'ENOSPC' ? 'no space left on device' : (err.code ?? err.message);
+      try {
+        process.stderr.write(`envserve: cannot write the output: ${why}\n`);
+      } catch {
+        // stderr is gone too: nothing more to say
+      }
+    }
+    process.exit(1);
+  });
 }

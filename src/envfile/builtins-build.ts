@@ -2,10 +2,11 @@
 // `config.jupyter(password=)`) and envd's (`base(image=, dev=)`, `config.jupyter(token=, port=)`,
 // `install.*`, `runtime.*`, `io.*`). They record an environment spec; nothing runs.
 import { describeValue, EvalError, StarList, Struct, Tuple, toBool, toInt, toStr, toStrDict, toStrList, type Value } from '../lang/index.js';
-import { define, given, optStr, type Args } from './define.js';
+import { define, given, optSecret, optStr, type Args } from './define.js';
 import { recordHostBinding } from './builtins-serve.js';
 import { hashJupyterPassword } from './jupyter-password.js';
 import { presetByName } from './presets.js';
+import { isEnvVarName, NAME_RULES } from '../plan/k8s-names.js';
 import type { Recorder } from './recorder.js';
 
 export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, Value> {
@@ -18,6 +19,9 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
     const os = optStr('base', a, 'os');
     const language = optStr('base', a, 'language');
     const image = optStr('base', a, 'image');
+    if (image !== undefined && (image === '' || /\s/.test(image))) {
+      throw new EvalError(`base: image must be an image reference such as "python:3.11-slim", got ${JSON.stringify(image)}`, 'an image reference has no spaces');
+    }
     env.base = {
       ...(os !== undefined && { os }),
       ...(language !== undefined && { language }),
@@ -29,8 +33,8 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
   const config = new Struct('config', {
     jupyter: define('config.jupyter', ['password?', 'token?', 'port?'], (a, position) => {
       const port = given(a.port) ? toInt('config.jupyter', 'port', a.port!, { min: 1, max: 65535 }) : presetByName('jupyter')!.port;
-      const password = optStr('config.jupyter', a, 'password');
-      const token = optStr('config.jupyter', a, 'token');
+      const password = optSecret('config.jupyter', a, 'password');
+      const token = optSecret('config.jupyter', a, 'token');
       env.jupyter = {
         port,
         position,
@@ -96,7 +100,13 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
       Object.assign(env.commands, toStrDict('runtime.command', 'commands', a.commands!));
     }),
     environ: define('runtime.environ', ['env?', 'extra_path?'], (a) => {
-      if (given(a.env)) Object.assign(env.environment, toStrDict('runtime.environ', 'env', a.env!));
+      if (given(a.env)) {
+        const vars = toStrDict('runtime.environ', 'env', a.env!);
+        for (const name of Object.keys(vars)) {
+          if (!isEnvVarName(name)) throw new EvalError(`runtime.environ: ${JSON.stringify(name)} is not a valid environment variable name`, `names are ${NAME_RULES.envVar}`);
+        }
+        Object.assign(env.environment, vars);
+      }
       env.extraPath.push(...strs('runtime.environ', a, 'extra_path'));
     }),
     expose: define('runtime.expose', ['envd_port', 'host_port?', 'service?', 'listen_addr?'], (a, position) =>

@@ -7,6 +7,7 @@ import type { Protocol, ServiceType } from '../plan/types.js';
 import { define, given, optStr, portArg, type Args } from './define.js';
 import { PRESETS, PRESET_ALIASES } from './presets.js';
 import type { IngressIntent, Recorder } from './recorder.js';
+import { isDns1123Subdomain, isQualifiedName, NAME_RULES } from '../plan/k8s-names.js';
 
 const PROTOCOLS: Protocol[] = ['tcp', 'http'];
 const SERVICE_TYPES: ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer'];
@@ -93,6 +94,12 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
     };
     const className = optStr(fn, a, 'class_name');
     const tlsSecret = optStr(fn, a, 'tls_secret');
+    for (const key of Object.keys(intent.annotations)) {
+      if (!isQualifiedName(key)) throw new EvalError(`${fn}: annotation key ${JSON.stringify(key)} is not valid in Kubernetes`, `a key is ${NAME_RULES.qualified}`);
+    }
+    if (className !== undefined && !isDns1123Subdomain(className)) {
+      throw new EvalError(`${fn}: class_name must name an IngressClass, got ${JSON.stringify(className)}`, `a class name is ${NAME_RULES.subdomain}`);
+    }
     if (className) intent.className = className;
     if (tlsSecret) intent.tlsSecret = tlsSecret;
     const value = new Struct('ingress', {

@@ -1,7 +1,7 @@
 // Small helpers to declare env-file builtins: each is a named function with declared parameters
 // that records into the Recorder and returns None.
 import { formatPosition } from '../errors.js';
-import { Builtin, describeValue, EvalError, None, toInt, toStr, unpackArgs, type CallInfo, type Value } from '../lang/index.js';
+import { Builtin, describeValue, EvalError, None, shortInt, toInt, toStr, typeOf, unpackArgs, type CallInfo, type Value } from '../lang/index.js';
 
 export type Args = Record<string, Value | undefined>;
 
@@ -32,10 +32,23 @@ export function given(v: Value | undefined): v is Value {
  */
 export function portArg(fn: string, arg: string, v: Value, min: 0 | 1 = 1): number {
   if (typeof v !== 'bigint') throw new EvalError(`${fn}: ${arg} must be an int between ${min} and 65535, got ${describeValue(v)}`);
+  // Far out of range is reported now (the plan holds JS numbers); the rest with the whole plan.
+  if (v < -(1n << 31n) || v > 1n << 31n) throw new EvalError(`${fn}: ${arg} must be an int between ${min} and 65535, got ${shortInt(v)}`);
   return toInt(fn, arg, v);
 }
 
 /** An optional string argument: undefined when absent or None. */
 export function optStr(fn: string, a: Args, name: string): string | undefined {
   return given(a[name]) ? toStr(fn, name, a[name]!) : undefined;
+}
+
+/**
+ * An optional secret string (a password, a token): like optStr, but a wrong value is described
+ * by its type alone, so no error ever echoes a secret.
+ */
+export function optSecret(fn: string, a: Args, name: string): string | undefined {
+  const v = a[name];
+  if (!given(v)) return undefined;
+  if (typeof v !== 'string') throw new EvalError(`${fn}: ${name} must be a string, got a value of type ${typeOf(v)} (not shown: it is a secret)`);
+  return v;
 }

@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { IssuesError, SourceError } from '../errors.js';
+import { IssuesError, SourceError, UserError } from '../errors.js';
 import { SourceErrorList } from '../lang/index.js';
 import { planEnvFile } from '../plan/from-file.js';
 import { evaluateEnvSource } from './load.js';
 import { mulberry32 } from '../../test/helpers/prng.js';
+import { relative, resolve } from 'node:path';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261121);
 const N = Number(process.env.FUZZ_N ?? 10_000);
@@ -23,7 +24,25 @@ const TOKENS = [
   '8888', '0', '-1', '70000', '30080', '"x"', '"0.0.0.0"', "'''", '"', '[', ']', '{', '}', ',', '=', '+', '*', '**', 'for',
   'in', 'if', 'else', 'return', 'range(10)', 'load("a.envd", "x")', 'lambda', 'None', 'True', '.', 'x', '#', '\\', '\t',
   'while', 'base(image="i")', 'config.jupyter(password="p")', 'runtime.expose(envd_port=', '%', '//', '1e309', '0x',
+  // load(): modules that exist, cycles, and paths that must be refused
+  'load("lib.envd", "PORT")\n', 'load("sub/deep.envd", "x")\n', 'load("../outside.envd", "x")\n', 'load("/etc/passwd", "x")\n',
+  'load("fuzz/build.envd", "x")\n', 'load("./lib.envd", P="PORT")\n', 'load("", "x")\n', 'load("lib.envd")\n',
 ];
+
+/** The files load() may read in the fuzz test (in memory): a module, a nested one, a cycle back. */
+const FILES: Record<string, string> = {
+  'lib.envd': 'PORT = 8888\ndef bind(p):\n    return p\n',
+  'sub/deep.envd': 'load("../lib.envd", "PORT")\nx = PORT + 1\n',
+  'outside.envd': 'x = "SECRET_OUTSIDE"\n',
+  'build.envd': 'x = 1\n',
+};
+const ROOT = resolve('fuzz');
+function readFuzzFile(absolutePath: string): string {
+  const rel = relative(ROOT, absolutePath);
+  const text = FILES[rel] ?? (rel === '../outside.envd' ? FILES['outside.envd'] : undefined);
+  if (text === undefined) throw Object.assign(new Error('no such file in the fuzz test'), { code: 'ENOENT' });
+  return text;
+}
 
 function mutate(src: string, rand: () => number): string {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
@@ -75,7 +94,7 @@ test(`fuzz: ${N} mutated and random env files plan or fail with a positioned err
         evaluateEnvSource(file, source, {
           print: () => {},
           maxSteps: 20_000,
-          readFile: () => { throw Object.assign(new Error('no files in the fuzz test'), { code: 'ENOENT' }); },
+          readFile: readFuzzFile,
         }),
         'fuzz',
       );
@@ -83,6 +102,8 @@ test(`fuzz: ${N} mutated and random env files plan or fail with a positioned err
     } catch (err) {
       failed++;
       const what = `input #${i} (seed ${SEED}):\n${source}\n→ ${(err as Error).stack}`;
+      // A refused load() never shows what the refused file holds.
+      if (err instanceof UserError) assert.ok(!err.format().includes('SECRET_OUTSIDE'), `a refused file's content was shown: ${what}`);
       if (err instanceof IssuesError) {
         for (const issue of err.issues) {
           const m = /:(\d+):(\d+)$/.exec(issue.position ?? '');

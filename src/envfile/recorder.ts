@@ -58,10 +58,13 @@ export class Recorder {
   };
   readonly exposures: ExposureIntent[] = [];
   readonly warnings: PlanWarning[] = [];
+  private readonly warned = new Set<string>();
 
   warn(message: string, position?: string): void {
     // The same typo used twice warns once per place, and the same place warns once.
-    if (this.warnings.some((w) => w.message === message && w.position === position)) return;
+    const key = `${position ?? ''}\n${message}`;
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
     this.warnings.push(position === undefined ? { message } : { message, position });
   }
 }

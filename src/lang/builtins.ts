@@ -6,7 +6,7 @@ import { methodsOf, updateDict } from './methods.js';
 import { checkSize } from './ops.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, compare, describeValue, formatFloat, iterElems, Range, repr, StarDict, StarFunction, StarList, str, Struct,
+  Builtin, compare, describeValue, formatFloat, iterElems, Range, repr, spend, StarDict, StarFunction, StarList, StarSet, str, Struct,
   truthy, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
@@ -49,6 +49,7 @@ function parseIntString(fn: string, s: string, baseArg: Value | undefined): bigi
   if (t.length === 0 || t.length > 10000 || ![...t.toLowerCase()].every((c) => digits.includes(c))) {
     throw new EvalError(`${fn}: invalid literal for int() with base ${base}: ${repr(s)}`);
   }
+  spend(Math.ceil((t.length * t.length) / 50000)); // parsing digits is quadratic
   let r = 0n;
   const B = BigInt(base);
   if (base === 10) r = BigInt(t);
@@ -114,6 +115,12 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     const x = unpackArgs('bool', args, kwargs, ['x?']).x;
     return x === undefined ? false : truthy(x);
   },
+  chr: (_c, args, kwargs) => {
+    const i = unpackArgs('chr', args, kwargs, ['i']).i!;
+    if (typeof i !== 'bigint') throw new EvalError(`chr: got ${typeName(i)}, want int`);
+    if (i < 0n || i > 0x10ffffn) throw new EvalError(`chr: Unicode code point ${i} out of range (<0 or >0x10FFFF)`);
+    return String.fromCodePoint(Number(i));
+  },
   dict: (c, args, kwargs) => {
     if (args.length > 1) throw new EvalError(`dict: got ${args.length} arguments, want at most 1`);
     const d = new StarDict();
@@ -127,7 +134,9 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     let i = a.start === undefined ? 0n : a.start;
     if (typeof i !== 'bigint') throw new EvalError(`enumerate: start must be an int, got ${describeValue(i)}`);
     const out: Value[] = [];
-    for (const e of iterable('enumerate', a.x!, c)) out.push(new Tuple([i++, e]));
+    const elems = iterable('enumerate', a.x!, c);
+    spend(elems.length * 3); // a tuple and an int per element
+    for (const e of elems) out.push(new Tuple([i++, e]));
     return new StarList(out);
   },
   fail: (_c, args, kwargs) => {
@@ -154,6 +163,14 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     if (typeof a.name !== 'string') throw new EvalError(`hasattr: name must be a string, got ${describeValue(a.name!)}`);
     return c.thread.getAttr(a.x!, a.name, c.pos, false) !== undefined;
   },
+  // As in starlark-go: java.lang.String.hashCode over the UTF-16 text, so it is stable everywhere.
+  hash: (_c, args, kwargs) => {
+    const x = unpackArgs('hash', args, kwargs, ['x']).x!;
+    if (typeof x !== 'string') throw new EvalError(`hash: got ${typeName(x)}, want string`);
+    let h = 0;
+    for (let i = 0; i < x.length; i++) h = (Math.imul(h, 31) + x.charCodeAt(i)) | 0;
+    return BigInt(h);
+  },
   int: (_c, args, kwargs) => {
     const a = unpackArgs('int', args, kwargs, ['x?', 'base?']);
     const x = a.x;
@@ -177,7 +194,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     const x = args.length === 1 && kwargs.length === 0 ? args[0]! : unpackArgs('len', args, kwargs, ['x']).x!;
     if (typeof x === 'string') return BigInt(x.length);
     if (x instanceof StarList || x instanceof Tuple) return BigInt(x.elems.length);
-    if (x instanceof StarDict) return BigInt(x.size);
+    if (x instanceof StarDict || x instanceof StarSet) return BigInt(x.size);
     if (x instanceof Range) return BigInt(x.length);
     throw new EvalError(`len: value of type ${typeName(x)} has no len`);
   },
@@ -187,6 +204,13 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   },
   max: (c, args, kwargs) => minmax('max', c, args, kwargs, 1),
   min: (c, args, kwargs) => minmax('min', c, args, kwargs, -1),
+  ord: (_c, args, kwargs) => {
+    const s = unpackArgs('ord', args, kwargs, ['s']).s!;
+    if (typeof s !== 'string') throw new EvalError(`ord: got ${typeName(s)}, want string`);
+    const cps = [...s];
+    if (cps.length !== 1) throw new EvalError(`ord: string encodes ${cps.length} Unicode code points, want 1`);
+    return BigInt(cps[0]!.codePointAt(0)!);
+  },
   print: (c, args, kwargs) => {
     let sep = ' ';
     for (const [k, v] of kwargs) {
@@ -209,9 +233,15 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   },
   repr: (_c, args, kwargs) => repr(unpackArgs('repr', args, kwargs, ['x']).x!),
   reversed: (c, args, kwargs) => new StarList(iterable('reversed', unpackArgs('reversed', args, kwargs, ['sequence']).sequence!, c).slice().reverse()),
+  set: (c, args, kwargs) => {
+    if (kwargs.length > 0) throw new EvalError('set: does not accept keyword arguments');
+    if (args.length > 1) throw new EvalError(`set: got ${args.length} arguments, want at most 1`);
+    return args.length === 0 ? new StarSet() : StarSet.of(iterable('set', args[0]!, c));
+  },
   sorted: (c, args, kwargs) => {
     const a = unpackArgs('sorted', args, kwargs, ['iterable', 'key?', 'reverse?']);
     const elems = iterable('sorted', a.iterable!, c).slice();
+    spend(elems.length * Math.ceil(Math.log2(elems.length + 1)));
     const reverse = a.reverse === undefined ? false : truthy(a.reverse);
     const key = a.key;
     let out: Value[];
@@ -239,6 +269,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     const seqs = args.map((a) => iterable('zip', a, c));
     const n = seqs.length === 0 ? 0 : Math.min(...seqs.map((s) => s.length));
     const out: Value[] = [];
+    spend(n * (2 + seqs.length));
     for (let i = 0; i < n; i++) out.push(new Tuple(seqs.map((s) => s[i]!)));
     return new StarList(out);
   },

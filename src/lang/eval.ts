@@ -15,14 +15,17 @@ import { parseFile } from './parser.js';
 import { resolveFile } from './resolve.js';
 import { cleanPos } from './scanner.js';
 import {
-  Builtin, freeze, iterElems, Range, StarDict, StarFunction, StarList, Struct, truthy, Tuple, typeName,
-  type CallInfo, type ModuleRef, type Value,
+  Builtin, freeze, iterElems, Range, setMeter, spend, spendChars, StarDict, StarFunction, StarList, StarSet, Struct, truthy, Tuple, typeName,
+  type CallInfo, type Meter, type ModuleRef, type Value,
 } from './values.js';
 
 /** What the interpreter needs from its embedder. The interpreter itself does no I/O. */
 export interface Host {
-  /** Reads the module named by `load(module, ...)` in `fromFile`; `file` identifies it (cache key). */
-  load(fromFile: string, module: string, pos: Position): { file: string; source: string };
+  /**
+   * Reads the module named by `load(module, ...)` in `fromFile`. `file` names it in positions;
+   * `key` (default: `file`) identifies it for the cache and cycle detection (e.g. its real path).
+   */
+  load(fromFile: string, module: string, pos: Position): { file: string; source: string; key?: string };
   /** Receives the output of print(). */
   print(message: string, pos: Position): void;
 }
@@ -31,17 +34,21 @@ export interface ThreadOptions {
   host: Host;
   /** Names visible in every file (in addition to the universe builtins), e.g. host builtins. */
   predeclared?: Record<string, Value> | ReadonlyMap<string, Value>;
-  /** Step budget shared by everything this thread runs (default 5,000,000). */
+  /** Budget in cost units shared by everything this thread runs (default 1,000,000; see Meter). */
   maxSteps?: number;
   /** Maximum size of a string/list/tuple built by an operation (default 10,000,000). */
   maxAlloc?: number;
   /** Maximum depth of nested Starlark calls (default 400). */
   maxCallDepth?: number;
+  /** Called before each top-level statement of the file execFile runs (not of loaded modules): test harnesses. */
+  onTopLevel?: (pos: Position) => void;
 }
 
 interface Module extends ModuleRef {
   source: string;
   index: Map<string, number>;
+  /** Names bound by load(): local to the file, not exported to modules that load it. */
+  loadBound: Set<string>;
 }
 
 interface Frame {
@@ -57,15 +64,22 @@ const BREAK = 1;
 const CONTINUE = 2;
 const RETURN = 3;
 
+/**
+ * The default budget: a 5,000-line env file uses about 50,000 units; the worst few-line files
+ * (bench/hostile.ts) stop within about a second at this budget.
+ */
+export const DEFAULT_BUDGET = 1_000_000;
+
 /** Shared by calls without keyword arguments (frozen: builtins must not modify their kwargs). */
 const EMPTY_KW = Object.freeze([]) as unknown as [string, Value][];
 
-export class Thread implements Budget {
+export class Thread implements Budget, Meter {
   readonly host: Host;
   readonly predeclared: ReadonlyMap<string, Value>;
   maxSteps: number;
   readonly maxAlloc: number;
   readonly maxCallDepth: number;
+  private readonly onTopLevel: ((pos: Position) => void) | undefined;
   /** Steps used so far (cumulative over execFile and call). */
   steps = 0;
   /** Current depth of Starlark calls. */
@@ -76,25 +90,26 @@ export class Thread implements Budget {
   readonly local = new Map<string, unknown>();
 
   private readonly modules = new Map<string, Module | 'loading'>();
-  private readonly loadStack: string[] = [];
+  private readonly loadStack: { file: string; key: string }[] = [];
   private readonly sources = new Map<string, string>();
   private entered = 0;
 
   constructor(opts: ThreadOptions) {
     this.host = opts.host;
     this.predeclared = opts.predeclared instanceof Map ? opts.predeclared : new Map(Object.entries(opts.predeclared ?? {}));
-    this.maxSteps = opts.maxSteps ?? 5_000_000;
+    this.maxSteps = opts.maxSteps ?? DEFAULT_BUDGET;
     this.maxAlloc = opts.maxAlloc ?? 10_000_000;
     this.maxCallDepth = opts.maxCallDepth ?? 400;
+    this.onTopLevel = opts.onTopLevel;
   }
 
   /**
    * Scans, parses, resolves and executes a file; returns its globals.
    * Throws SourceError, or SourceErrorList when the resolver finds several problems.
    */
-  execFile(file: string, source: string): Map<string, Value> {
+  execFile(file: string, source: string, key: string = file): Map<string, Value> {
     return this.guard(() => {
-      const mod = this.execModule(file, source);
+      const mod = this.execModule(file, source, key);
       const out = new Map<string, Value>();
       mod.names.forEach((name, i) => {
         const v = mod.globals[i];
@@ -133,16 +148,20 @@ export class Thread implements Budget {
     throw new EvalError(`${typeName(x)} has no attribute "${name}"`, hintFor(didYouMean(name, attrNames(x))));
   }
 
-  /** Budget: charges steps for building a large value. */
+  /** Touches not yet converted into cost units (see Meter). */
+  work = 0;
+
+  /** Budget: charges the touches of building or scanning a value of `n` elements. */
   charge(n: number): void {
-    if (n > 1024) {
-      this.steps += n >> 5;
-      if (this.steps > this.maxSteps) throw new EvalError(this.stepsMessage());
-    }
+    spend(n);
+  }
+
+  overBudget(): EvalError {
+    return new EvalError(this.stepsMessage(), 'evaluation is bounded so that no file runs for long; look for a loop that does far more work than intended');
   }
 
   stepsMessage(): string {
-    return `evaluation exceeded ${this.maxSteps} steps (an infinite loop?)`;
+    return `evaluation exceeded its budget of ${this.maxSteps} cost units (an infinite loop?)`;
   }
 
   /** The text of the line at `pos`, for SourceError's caret display. */
@@ -158,6 +177,7 @@ export class Thread implements Budget {
   private guard<T>(f: () => T): T {
     const outer = this.entered === 0;
     this.entered++;
+    const outerMeter = setMeter(this);
     try {
       return f();
     } catch (err) {
@@ -165,6 +185,7 @@ export class Thread implements Budget {
       throw this.finalError(err);
     } finally {
       this.entered--;
+      setMeter(outerMeter);
     }
   }
 
@@ -181,24 +202,26 @@ export class Thread implements Budget {
   }
 
   private loadModule(fromFile: string, module: string, pos: Position): Module {
-    let res: { file: string; source: string };
+    let res: { file: string; source: string; key?: string };
     try {
       res = this.host.load(fromFile, module, pos);
     } catch (err) {
       rethrow(this, err, pos);
     }
-    const cached = this.modules.get(res.file);
+    const key = res.key ?? res.file;
+    const cached = this.modules.get(key);
     if (cached === 'loading') {
-      const start = this.loadStack.indexOf(res.file);
-      throw this.error(pos, `cycle in load graph: ${[...this.loadStack.slice(start), res.file].join(' -> ')}`);
+      const start = this.loadStack.findIndex((m) => m.key === key);
+      const names = this.loadStack.slice(start).map((m) => m.file);
+      throw this.error(pos, `cycle in load graph: ${[...names, res.file].join(' -> ')}`);
     }
-    return cached ?? this.execModule(res.file, res.source);
+    return cached ?? this.execModule(res.file, res.source, key);
   }
 
-  private execModule(file: string, source: string): Module {
+  private execModule(file: string, source: string, key: string): Module {
     this.sources.set(file, source);
-    this.modules.set(file, 'loading');
-    this.loadStack.push(file);
+    this.modules.set(key, 'loading');
+    this.loadStack.push({ file, key });
     try {
       const ast = parseFile(file, source);
       this.sources.set(file, ast.source);
@@ -209,14 +232,22 @@ export class Thread implements Budget {
         globals: new Array<Value>(rf.globals.length),
         names: rf.globals,
         index: new Map(rf.globals.map((n, i) => [n, i])),
+        loadBound: new Set(rf.stmts.flatMap((st) => (st.kind === 'Load' ? st.names.map((n) => n.to.name) : []))),
       };
       const fr: Frame = { th: this, locals: new Array<Value>(rf.nlocals), env: [], module: mod, ret: null };
-      execBlock(rf.stmts, fr);
+      if (this.onTopLevel && this.loadStack.length === 1) {
+        for (const st of rf.stmts) {
+          this.onTopLevel(cleanPos(st.pos));
+          execStmt(st, fr);
+        }
+      } else {
+        execBlock(rf.stmts, fr);
+      }
       for (let i = 0; i < mod.globals.length; i++) if (mod.globals[i] !== undefined) freeze(mod.globals[i]!);
-      this.modules.set(file, mod);
+      this.modules.set(key, mod);
       return mod;
     } catch (err) {
-      this.modules.delete(file);
+      this.modules.delete(key);
       throw err;
     } finally {
       this.loadStack.pop();
@@ -228,10 +259,10 @@ export class Thread implements Budget {
     const mod = this.loadModule(fr.module.file, s.module, s.modulePos);
     for (let j = 0; j < s.names.length; j++) {
       const n = s.names[j]!;
-      const i = mod.index.get(n.from);
+      const i = mod.loadBound.has(n.from) ? undefined : mod.index.get(n.from);
       const v = i === undefined ? undefined : mod.globals[i];
       if (v === undefined) {
-        const exported = mod.names.filter((name, k) => mod.globals[k] !== undefined && !name.startsWith('_'));
+        const exported = mod.names.filter((name, k) => mod.globals[k] !== undefined && !name.startsWith('_') && !mod.loadBound.has(name));
         throw this.error(n.fromPos, `load: name ${n.from} not found in module ${s.module}`, hintFor(didYouMean(n.from, exported)));
       }
       assignIdent(n.to, v, fr);
@@ -253,7 +284,8 @@ function rethrow(th: Thread, err: unknown, pos: Position): never {
 }
 
 function stepsExceeded(th: Thread, pos: Position): never {
-  throw th.error(pos, th.stepsMessage());
+  const e = th.overBudget();
+  throw th.error(pos, e.message, e.hint);
 }
 
 // ---- statements ----
@@ -344,6 +376,10 @@ function beginIter(fr: Frame, it: Value, at: Expr): readonly Value[] {
     it.itercount++;
     return it.keys();
   }
+  if (it instanceof StarSet) {
+    it.itercount++;
+    return it.elems();
+  }
   throw fr.th.error(
     startOf(at),
     `${typeName(it)} value is not iterable`,
@@ -352,7 +388,7 @@ function beginIter(fr: Frame, it: Value, at: Expr): readonly Value[] {
 }
 
 function endIter(it: Value): void {
-  if (it instanceof StarList || it instanceof StarDict) it.itercount--;
+  if (it instanceof StarList || it instanceof StarDict || it instanceof StarSet) it.itercount--;
 }
 
 function startOf(e: Expr): Position {
@@ -401,11 +437,11 @@ function assign(target: Expr, v: Value, fr: Frame): void {
           rethrow(fr.th, err, startOf(target));
         }
       }
-      if (!vals) throw fr.th.error(startOf(target), `cannot unpack ${typeName(v)} value`, typeof v === 'string' ? 'strings are not iterable' : undefined);
+      if (!vals) throw fr.th.error(startOf(target), `got ${typeName(v)} in sequence assignment`, typeof v === 'string' ? 'strings are not iterable' : undefined);
       if (vals.length !== targets.length) {
         throw fr.th.error(
           startOf(target),
-          `${vals.length > targets.length ? 'too many' : 'not enough'} values to unpack (got ${vals.length}, want ${targets.length})`,
+          `${vals.length > targets.length ? 'too many' : 'too few'} values to unpack (got ${vals.length}, want ${targets.length})`,
         );
       }
       for (let i = 0; i < targets.length; i++) assign(targets[i]!, vals[i]!, fr);
@@ -461,6 +497,12 @@ function combine(th: Thread, op: string, old: Value, y: Value, pos: Position): V
       for (let i = 0, m = elems.length; i < m; i++) old.elems.push(elems[i]!);
       return old;
     }
+    if (op === '|' && old instanceof StarDict && y instanceof StarDict) {
+      // dict |= dict updates in place: other names for the same dict see the change.
+      old.checkMutable('update');
+      for (const [k, v] of y.entries()) old.set(k, v);
+      return old;
+    }
     return binary(th, op, old, y);
   } catch (err) {
     rethrow(th, err, pos);
@@ -486,16 +528,31 @@ function callValue(th: Thread, fn: Value, args: Value[], kwargs: [string, Value]
   throw th.error(pos, `invalid call of non-function (${typeName(fn)})`);
 }
 
+/** Builtins that look at their argument, not into it: they cost one step whatever its size. */
+const CONSTANT_COST = new Set(['len', 'type', 'bool', 'hasattr', 'getattr', 'repr', 'str', 'print', 'fail']);
+
 function callBuiltin(th: Thread, fn: Builtin, args: Value[], kwargs: [string, Value][], pos: Position): Value {
   if (++th.steps > th.maxSteps) stepsExceeded(th, pos);
   let r: Value;
   try {
+    // Other builtins go through their arguments (list(), sorted(), zip(), dict(), ...).
+    if (fn.recv === undefined && !CONSTANT_COST.has(fn.name)) {
+      for (let i = 0; i < args.length; i++) spend(sizeOf(args[i]!));
+      for (let i = 0; i < kwargs.length; i++) spend(sizeOf(kwargs[i]![1]));
+    }
     r = fn.impl({ pos: cleanPos(pos), thread: th }, args, kwargs);
   } catch (err) {
     rethrow(th, err, pos);
   }
   if (r === undefined) throw new InternalError(cleanPos(pos), `internal error: builtin ${fn.name} returned undefined`, th.lineText(pos));
   return r;
+}
+
+function sizeOf(v: Value): number {
+  if (typeof v === 'string') return Math.floor(v.length / 16);
+  if (v instanceof StarList || v instanceof Tuple) return v.elems.length;
+  if (v instanceof StarDict || v instanceof StarSet) return v.size;
+  return 0; // a range is counted when it is materialized
 }
 
 function plural(n: number, word: string): string {
@@ -615,7 +672,7 @@ function evalArgs(e: CallExpr, fr: Frame): Value[] {
         if (!(v instanceof StarDict)) throw th.error(a.pos, `argument after ** must be a dict, not ${typeName(v)}`);
         for (const [k, x] of v.entries()) {
           if (typeof k !== 'string') throw th.error(a.pos, `keywords must be strings, not ${typeName(k)}`);
-          if (kwargs.some(([n]) => n === k)) throw th.error(a.pos, `got multiple values for keyword argument "${k}"`);
+          if (kwargs.some(([n]) => n === k)) throw th.error(a.pos, `got multiple values for parameter "${k}"`);
           kwargs.push([k, x]);
         }
         break;
@@ -639,8 +696,12 @@ function evalCall(e: CallExpr, fr: Frame): Value {
       if (++th.steps > th.maxSteps) stepsExceeded(th, e.pos);
       let r: Value;
       try {
+        // A string method scans its string (the touches of other methods are counted inside them).
+        if (typeof recv === 'string') spendChars(recv.length);
         r = m({ pos: e.pos, thread: th }, recv, args, kwargs);
       } catch (err) {
+        // As starlark-go does, a method's error names the method: "add: cannot insert into ...".
+        if (err instanceof EvalError && !err.message.startsWith(`${f.name}:`)) err.message = `${f.name}: ${err.message}`;
         rethrow(th, err, e.pos);
       }
       return r;
@@ -670,7 +731,7 @@ function evalExpr(e: Expr, fr: Frame): Value {
           return v;
         case Scope.Global:
           v = fr.module.globals[e.index];
-          if (v === undefined) throw fr.th.error(e.pos, `global variable ${e.name} referenced before assignment`);
+          if (v === undefined) throw fr.th.error(e.pos, `${fr.module.loadBound.has(e.name) ? 'local' : 'global'} variable ${e.name} referenced before assignment`);
           return v;
         case Scope.Free:
           v = fr.env[e.level]![e.index];
@@ -717,8 +778,10 @@ function evalExpr(e: Expr, fr: Frame): Value {
           case '!=': return x !== y;
         }
       } else if (typeof x === 'string' && typeof y === 'string') {
-        if (op === '==') return x === y;
-        if (op === '!=') return x !== y;
+        if (op === '==' || op === '!=') {
+          if (x.length === y.length) spendChars(x.length);
+          return op === '==' ? x === y : x !== y;
+        }
       }
       try {
         return binary(fr.th, op, x, y);
@@ -814,6 +877,7 @@ function compClause(e: Comprehension, ci: number, fr: Frame, out: Value[] | Star
         rethrow(fr.th, err, startOf(e.body));
       }
     } else {
+      spend(1); // an element kept alive: memory is work too
       out.push(evalExpr(e.body, fr));
     }
     return;

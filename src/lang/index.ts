@@ -12,17 +12,19 @@
 // Any other exception from a builtin becomes an InternalError (a SourceError with exit code 1).
 // Errors: SourceError (scanner/parser: the first error; runtime: where it happened) or, when
 // the resolver finds several problems in a file, SourceErrorList.
-// Limits: every statement, loop iteration and call costs a step (maxSteps, default 5,000,000,
-// shared by everything the thread runs); strings/lists built by operations are capped at
+// Limits: evaluation is bounded by a deterministic budget of cost units (maxSteps, default
+// 1,000,000, shared by everything the thread runs): every statement, loop iteration and call
+// costs one, and builtins and operators pay for every element they touch (values.ts: spend);
+// strings/lists built by operations are capped at
 // maxAlloc elements (default 10,000,000); recursion is an error; calls nest at most 400 deep.
 
 export { Thread, type Host, type ThreadOptions } from './eval.js';
 export { EvalError, InternalError, SourceErrorList } from './errors.js';
 export {
-  None, StarList, Tuple, StarDict, Range, StarFunction, Builtin, Struct,
+  None, StarList, Tuple, StarDict, StarSet, Range, StarFunction, Builtin, Struct,
   typeName, typeOf, truthy, repr, str, equals, compare, freeze, describeValue, formatFloat, quote,
   type Value, type NoneType, type CallInfo, type BuiltinImpl, type StructOptions, type MissingAttrHook,
 } from './values.js';
-export { unpackArgs, noArgs, toInt, toStr, toBool, toStrList, toStrDict } from './unpack.js';
+export { unpackArgs, noArgs, toInt, toStr, toBool, toStrList, toStrDict, shortInt } from './unpack.js';
 export { UNIVERSE, isCallable } from './builtins.js';
 export { parseFile } from './parser.js';

@@ -151,7 +151,7 @@ describe('errors', () => {
 
   it('stops infinite loops at the step limit, with the position', () => {
     const e = errorOf(() => run('def f():\n    for i in range(10000000000):\n        pass\nf()', { maxSteps: 1000 }));
-    assert.equal(e.message, 'evaluation exceeded 1000 steps (an infinite loop?)');
+    assert.equal(e.message, 'evaluation exceeded its budget of 1000 cost units (an infinite loop?)');
     assert.ok(e.pos.line === 2 || e.pos.line === 3);
   });
 });
@@ -179,7 +179,7 @@ describe('Thread', () => {
     const th = new Thread({ host: host() });
     const g = th.execFile('b.envd', 'PORTS = [1]\ndef build():\n    PORTS.append(2)\n');
     const e = errorOf(() => th.call(g.get('build')!, [], []));
-    assert.equal(e.message, 'cannot append to frozen list');
+    assert.equal(e.message, 'append: cannot append to frozen list');
     assert.equal(e.pos.line, 3);
     const list = g.get('PORTS') as StarList;
     assert.equal(list.frozen, true);
@@ -189,7 +189,7 @@ describe('Thread', () => {
     const th = new Thread({ host: host(), maxSteps: 500 });
     const g = th.execFile('b.envd', 'def spin(n):\n    for i in range(n):\n        pass\nspin(100)\n');
     assert.ok(th.steps > 100);
-    assert.match(errorOf(() => th.call(g.get('spin')!, [1000n], [])).message, /exceeded 500 steps/);
+    assert.match(errorOf(() => th.call(g.get('spin')!, [1000n], [])).message, /exceeded its budget of 500 cost units/);
   });
 
   it('sends print() to the host with the call position', () => {

@@ -4,7 +4,7 @@ import { EvalError } from './errors.js';
 import { checkSize, normIndex } from './ops.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, equals, iterElems, repr, StarDict, StarList, str, Tuple, typeName, type CallInfo, type Value,
+  Builtin, equals, iterElems, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
 export type MethodImpl = (call: CallInfo, recv: any, args: Value[], kwargs: [string, Value][]) => Value;
@@ -39,6 +39,8 @@ function span(fn: string, s: string, start: Value | undefined, end: Value | unde
 const WS = ' \t\n\r\v\f';
 
 function stripChars(s: string, chars: string | undefined, left: boolean, right: boolean): string {
+  // As in starlark-go, strip("") strips whitespace, like strip().
+  if (chars === '') chars = undefined;
   const set = chars ?? WS;
   let a = 0;
   let b = s.length;
@@ -116,6 +118,7 @@ function split(fn: string, s: string, args: Value[], kwargs: KW, fromRight: bool
       parts.reverse();
     }
   }
+  spend(parts.length);
   return new StarList(parts);
 }
 
@@ -247,7 +250,7 @@ export const stringMethods: Record<string, MethodImpl> = table({
     for (let i = t.indexOf(sub); i >= 0; i = t.indexOf(sub, i + sub.length)) n++;
     return BigInt(n);
   },
-  elems: (_c, s: string, a, k) => (noArgs('elems', a, k), new StarList(s.split(''))),
+  elems: (_c, s: string, a, k) => (noArgs('elems', a, k), spend(s.length), new StarList(s.split(''))),
   endswith: (_c, s, a, k) => affix('endswith', s, a, k, true),
   find: (_c, s, a, k) => find('find', s, a, k, false, false),
   format,
@@ -293,6 +296,7 @@ export const stringMethods: Record<string, MethodImpl> = table({
     const neu = strArg('replace', 'new', a.new);
     const count = intArg('replace', 'count', a.count, -1);
     const parts = s.split(old);
+    spend(parts.length * 2);
     const n = parts.length - 1;
     const k = count < 0 ? n : Math.min(count, n);
     const len = s.length + k * (neu.length - old.length);
@@ -349,6 +353,7 @@ export const listMethods: Record<string, MethodImpl> = table({
     const elems = iterElems(x, call.thread.maxAlloc);
     if (!elems) throw new EvalError(`extend: got ${typeName(x)}, want iterable`);
     l.checkMutable('extend');
+    spend(elems.length);
     const n = l.elems.length + elems.length;
     if (n > 1024) checkSize(call.thread, n, 'list');
     for (let i = 0, m = elems.length; i < m; i++) l.elems.push(elems[i]!);
@@ -361,6 +366,7 @@ export const listMethods: Record<string, MethodImpl> = table({
     let hi = intArg('index', 'end', a.end, n);
     if (lo < 0) lo = Math.max(0, lo + n);
     if (hi < 0) hi = Math.max(0, hi + n);
+    spend(n);
     for (let i = lo; i < Math.min(hi, n); i++) if (equals(l.elems[i]!, a.x!)) return BigInt(i);
     throw new EvalError(`index: value ${repr(a.x!)} not in list`);
   },
@@ -371,6 +377,7 @@ export const listMethods: Record<string, MethodImpl> = table({
     if (i < 0) i = Math.max(0, i + n);
     if (i > n) i = n;
     l.checkMutable('insert into');
+    spend(n - i); // the elements moved
     l.elems.splice(i, 0, a.x!);
     return null;
   },
@@ -385,10 +392,12 @@ export const listMethods: Record<string, MethodImpl> = table({
       throw new EvalError(`pop: ${(e as Error).message}`);
     }
     l.checkMutable('pop from');
+    spend(n - i);
     return l.elems.splice(i, 1)[0]!;
   },
   remove: (_c, l: StarList, args, kwargs) => {
     const x = unpackArgs('remove', args, kwargs, ['x']).x!;
+    spend(l.elems.length);
     const i = l.elems.findIndex((e) => equals(e, x));
     if (i < 0) throw new EvalError(`remove: element ${repr(x)} not found`);
     l.checkMutable('remove from');
@@ -408,6 +417,7 @@ export const dictMethods: Record<string, MethodImpl> = table({
   },
   items: (_c, d: StarDict, a, k) => {
     noArgs('items', a, k);
+    spend(d.size * 3); // a tuple per entry
     const out: Value[] = [];
     for (const [key, v] of d.entries()) out.push(new Tuple([key, v]));
     return new StarList(out);
@@ -450,11 +460,13 @@ export const dictMethods: Record<string, MethodImpl> = table({
 /** d.update(x) where x is a dict or an iterable of pairs. */
 export function updateDict(fn: string, d: StarDict, x: Value, maxAlloc: number): void {
   if (x instanceof StarDict) {
+    spend(x.size);
     for (const [k, v] of x.entries()) d.set(k, v);
     return;
   }
   const elems = iterElems(x, maxAlloc);
   if (!elems) throw new EvalError(`${fn}: got ${typeName(x)}, want a dict or an iterable of pairs`);
+  spend(elems.length);
   elems.forEach((e, i) => {
     const pair = e instanceof Tuple || e instanceof StarList ? e.elems : undefined;
     if (!pair || pair.length !== 2) {
@@ -464,11 +476,86 @@ export function updateDict(fn: string, d: StarDict, x: Value, maxAlloc: number):
   });
 }
 
+// ---- set ----
+
+/** The elements of each positional argument (all must be iterable); no keywords. */
+function setArgs(fn: string, call: CallInfo, args: Value[], kwargs: KW): Value[][] {
+  if (kwargs.length > 0) throw new EvalError(`${fn}: does not accept keyword arguments`);
+  return args.map((a, i) => {
+    const elems = iterElems(a, call.thread.maxAlloc);
+    if (!elems) throw new EvalError(`${fn}: argument #${i + 1} is not iterable: ${typeName(a)}`);
+    return elems as Value[];
+  });
+}
+
+function oneIterable(fn: string, call: CallInfo, args: Value[], kwargs: KW): StarSet {
+  const a = unpackArgs(fn, args, kwargs, ['other']);
+  const elems = iterElems(a.other!, call.thread.maxAlloc);
+  if (!elems) throw new EvalError(`${fn}: got ${typeName(a.other!)}, want iterable`);
+  return a.other instanceof StarSet ? a.other : StarSet.of(elems);
+}
+
+export const setMethods: Record<string, MethodImpl> = table({
+  add: (_c, s: StarSet, args, kwargs) => (s.add(unpackArgs('add', args, kwargs, ['elem']).elem!), null),
+  clear: (_c, s: StarSet, a, k) => (noArgs('clear', a, k), s.clear(), null),
+  difference: (c, s: StarSet, args, kwargs) => {
+    const others = setArgs('difference', c, args, kwargs).map((e) => StarSet.of(e));
+    return StarSet.of(s.elems().filter((e) => others.every((o) => !o.has(e))));
+  },
+  discard: (_c, s: StarSet, args, kwargs) => {
+    const x = unpackArgs('discard', args, kwargs, ['elem']).elem!;
+    s.checkMutable('delete from');
+    s.delete(x);
+    return null;
+  },
+  intersection: (c, s: StarSet, args, kwargs) => {
+    const others = setArgs('intersection', c, args, kwargs).map((e) => StarSet.of(e));
+    return StarSet.of(s.elems().filter((e) => others.every((o) => o.has(e))));
+  },
+  isdisjoint: (c, s: StarSet, args, kwargs) => oneIterable('isdisjoint', c, args, kwargs).elems().every((e) => !s.has(e)),
+  issubset: (c, s: StarSet, args, kwargs) => {
+    const o = oneIterable('issubset', c, args, kwargs);
+    return s.elems().every((e) => o.has(e));
+  },
+  issuperset: (c, s: StarSet, args, kwargs) => oneIterable('issuperset', c, args, kwargs).elems().every((e) => s.has(e)),
+  pop: (_c, s: StarSet, a, k) => {
+    noArgs('pop', a, k);
+    s.checkMutable('delete from');
+    const first = s.elems()[0];
+    if (first === undefined) throw new EvalError('pop: empty set');
+    s.delete(first);
+    return first;
+  },
+  remove: (_c, s: StarSet, args, kwargs) => {
+    const x = unpackArgs('remove', args, kwargs, ['elem']).elem!;
+    if (!s.delete(x)) throw new EvalError('remove: missing key');
+    return null;
+  },
+  symmetric_difference: (c, s: StarSet, args, kwargs) => {
+    const o = oneIterable('symmetric_difference', c, args, kwargs);
+    const out = StarSet.of(s.elems().filter((e) => !o.has(e)));
+    for (const e of o.elems()) if (!s.has(e)) out.add(e);
+    return out;
+  },
+  union: (c, s: StarSet, args, kwargs) => {
+    const out = StarSet.of(s.elems());
+    for (const elems of setArgs('union', c, args, kwargs)) for (const e of elems) out.add(e);
+    return out;
+  },
+  update: (c, s: StarSet, args, kwargs) => {
+    const all = setArgs('update', c, args, kwargs);
+    s.checkMutable('insert into');
+    for (const elems of all) for (const e of elems) s.add(e);
+    return null;
+  },
+});
+
 /** The method table for a value's type, if it has methods. */
 export function methodsOf(v: Value): Record<string, MethodImpl> | undefined {
   if (typeof v === 'string') return stringMethods;
   if (v instanceof StarList) return listMethods;
   if (v instanceof StarDict) return dictMethods;
+  if (v instanceof StarSet) return setMethods;
   return undefined;
 }
 
@@ -476,5 +563,8 @@ export function methodsOf(v: Value): Record<string, MethodImpl> | undefined {
 export function boundMethod(recv: Value, name: string): Builtin | undefined {
   const m = methodsOf(recv)?.[name];
   if (!m) return undefined;
-  return new Builtin(name, (call, args, kwargs) => m(call, recv, args, kwargs), recv);
+  return new Builtin(name, (call, args, kwargs) => {
+    if (typeof recv === 'string') spendChars(recv.length);
+    return m(call, recv, args, kwargs);
+  }, recv);
 }

@@ -3,7 +3,7 @@
 
 import { EvalError } from './errors.js';
 import {
-  compare, equals, formatFloat, Range, repr, StarDict, StarList, str, Tuple, typeName, type Value,
+  compare, equals, formatFloat, Range, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
 } from './values.js';
 
 /** Size limits and the allocation charge, implemented by Thread. */
@@ -24,7 +24,24 @@ export function checkSize(b: Budget, n: number | bigint, what: string): void {
     const unit = what.includes('string') ? 'characters' : 'elements';
     throw new EvalError(`${what} too large: ${n} ${unit} (the limit is ${b.maxAlloc})`);
   }
-  b.charge(Number(n));
+  if (what.includes('string')) spendChars(Number(n));
+  else b.charge(Number(n));
+}
+
+const SMALL_INT = 1n << 1024n;
+
+/** The 64-bit words of a big int (1 for ints of up to 1024 bits: their arithmetic is cheap). */
+export function intWords(x: bigint): number {
+  const a = x < 0n ? -x : x;
+  if (a < SMALL_INT) return 1;
+  return Math.ceil(a.toString(16).length / 16);
+}
+
+/** Charges a product, quotient or remainder of big ints: quadratic in their sizes. */
+function spendIntProduct(x: bigint, y: bigint): void {
+  const wx = intWords(x);
+  const wy = intWords(y);
+  if (wx > 1 || wy > 1) spend(Math.ceil((wx * wy) / 256));
 }
 
 function bigResult(r: bigint): bigint {
@@ -33,7 +50,10 @@ function bigResult(r: bigint): bigint {
 }
 
 function toFloat(x: bigint | number): number {
-  return typeof x === 'number' ? x : Number(x);
+  if (typeof x === 'number') return x;
+  const f = Number(x);
+  if (!Number.isFinite(f)) throw new EvalError('int too large to convert to float');
+  return f;
 }
 
 function floorDiv(x: bigint, y: bigint): bigint {
@@ -71,10 +91,43 @@ function unknownOp(op: string, x: Value, y: Value): EvalError {
   return new EvalError(`unknown binary op: ${typeName(x)} ${op} ${typeName(y)}`);
 }
 
+/** Set algebra and subset comparisons: set op set. */
+function setBinary(op: string, x: StarSet, y: StarSet): Value | undefined {
+  switch (op) {
+    case '|': {
+      const out = StarSet.of(x.elems());
+      for (const e of y.elems()) out.add(e);
+      return out;
+    }
+    case '&':
+      return StarSet.of(x.elems().filter((e) => y.has(e)));
+    case '-':
+      return StarSet.of(x.elems().filter((e) => !y.has(e)));
+    case '^': {
+      const out = StarSet.of(x.elems().filter((e) => !y.has(e)));
+      for (const e of y.elems()) if (!x.has(e)) out.add(e);
+      return out;
+    }
+    case '<=':
+      return x.size <= y.size && x.elems().every((e) => y.has(e));
+    case '>=':
+      return y.size <= x.size && y.elems().every((e) => x.has(e));
+    case '<':
+      return x.size < y.size && x.elems().every((e) => y.has(e));
+    case '>':
+      return y.size < x.size && y.elems().every((e) => x.has(e));
+  }
+  return undefined;
+}
+
 /** x op y for every binary operator except `and`/`or` (which short-circuit). */
 export function binary(b: Budget, op: string, x: Value, y: Value): Value {
   const tx = typeof x;
   const ty = typeof y;
+  if (x instanceof StarSet && y instanceof StarSet) {
+    const r = setBinary(op, x, y);
+    if (r !== undefined) return r;
+  }
   switch (op) {
     case '+':
       if (tx === 'bigint' && ty === 'bigint') return (x as bigint) + (y as bigint);
@@ -100,7 +153,10 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) return toFloat(x as number) - toFloat(y as number);
       break;
     case '*':
-      if (tx === 'bigint' && ty === 'bigint') return bigResult((x as bigint) * (y as bigint));
+      if (tx === 'bigint' && ty === 'bigint') {
+        spendIntProduct(x as bigint, y as bigint);
+        return bigResult((x as bigint) * (y as bigint));
+      }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) return toFloat(x as number) * toFloat(y as number);
       if (ty === 'bigint' && (tx === 'string' || x instanceof StarList || x instanceof Tuple)) return repeat(b, x, y as bigint);
       if (tx === 'bigint' && (ty === 'string' || y instanceof StarList || y instanceof Tuple)) return repeat(b, y, x as bigint);
@@ -108,29 +164,31 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
     case '/':
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
         const d = toFloat(y as number);
-        if (d === 0) throw new EvalError('division by zero');
+        if (d === 0) throw new EvalError('floating-point division by zero');
         return toFloat(x as number) / d;
       }
       break;
     case '//':
       if (tx === 'bigint' && ty === 'bigint') {
         if (y === 0n) throw new EvalError('floored division by zero');
+        spendIntProduct(x as bigint, y as bigint);
         return floorDiv(x as bigint, y as bigint);
       }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
         const d = toFloat(y as number);
-        if (d === 0) throw new EvalError('floored division by zero');
+        if (d === 0) throw new EvalError('floating-point division by zero');
         return Math.floor(toFloat(x as number) / d);
       }
       break;
     case '%':
       if (tx === 'bigint' && ty === 'bigint') {
         if (y === 0n) throw new EvalError('integer modulo by zero');
+        spendIntProduct(x as bigint, y as bigint);
         return floorMod(x as bigint, y as bigint);
       }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
         const d = toFloat(y as number);
-        if (d === 0) throw new EvalError('float modulo by zero');
+        if (d === 0) throw new EvalError('floating-point modulo by zero');
         return floatMod(toFloat(x as number), d);
       }
       if (tx === 'string') return percentFormat(b, x as string, y);
@@ -173,7 +231,9 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
         if (n < 0n) throw new EvalError('negative shift count');
         if (op === '>>') return (x as bigint) >> (n > MAX_INT_BITS ? MAX_INT_BITS + 1n : n);
         if (n > MAX_INT_BITS) throw new EvalError('shift count too large');
-        return bigResult((x as bigint) << n);
+        const r = bigResult((x as bigint) << n);
+        spend(intWords(r) >> 4);
+        return r;
       }
       break;
   }
@@ -184,13 +244,19 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
 export function contains(haystack: Value, needle: Value): boolean {
   if (typeof haystack === 'string') {
     if (typeof needle !== 'string') throw new EvalError(`'in <string>' requires string as left operand, not ${typeName(needle)}`);
+    spendChars(haystack.length);
     return haystack.includes(needle);
   }
   if (haystack instanceof StarList || haystack instanceof Tuple) {
+    spend(haystack.elems.length);
     for (const e of haystack.elems) if (equals(e, needle)) return true;
     return false;
   }
-  if (haystack instanceof StarDict) return haystack.has(needle);
+  if (haystack instanceof StarDict || haystack instanceof StarSet) {
+    // As in starlark-go: an unhashable value is simply not a key (`[] in {1: 2}` is False).
+    if (needle instanceof StarList || needle instanceof StarDict || needle instanceof StarSet || needle instanceof Range) return false;
+    return haystack.has(needle);
+  }
   if (haystack instanceof Range) {
     if (typeof needle !== 'bigint') {
       if (typeof needle === 'number' && Number.isInteger(needle)) needle = BigInt(needle);
@@ -287,6 +353,7 @@ function sliceIndices(n: number, lo: Value | undefined, hi: Value | undefined, s
 export function slice(x: Value, lo: Value | undefined, hi: Value | undefined, step: Value | undefined): Value {
   if (typeof x === 'string') {
     const [a, e, s] = sliceIndices(x.length, lo, hi, step);
+    spendChars(Math.abs(e - a));
     if (s === 1) return a < e ? x.slice(a, e) : '';
     let out = '';
     if (s > 0) for (let i = a; i < e; i += s) out += x[i];
@@ -302,6 +369,7 @@ export function slice(x: Value, lo: Value | undefined, hi: Value | undefined, st
       return new Range(start, start + BigInt(cnt) * x.step * BigInt(s), x.step * BigInt(s));
     }
     const elems = x.elems;
+    spend(Math.abs(e - a));
     let out: Value[];
     if (s === 1) out = a < e ? elems.slice(a, e) : [];
     else {
@@ -341,7 +409,9 @@ function formatNumber(conv: string, v: Value, prec: number | undefined): string 
     case 'G': {
       if (typeof v !== 'bigint' && typeof v !== 'number') break;
       const f = Number(v);
-      if (!Number.isFinite(f)) return Number.isNaN(f) ? 'nan' : f > 0 ? 'inf' : '-inf';
+      if (!Number.isFinite(f)) return Number.isNaN(f) ? 'nan' : f > 0 ? '+inf' : '-inf';
+      // %g without a precision: the shortest form, always a float (as str() and starlark-go).
+      if ((conv === 'g' || conv === 'G') && prec === undefined) return conv === 'G' ? formatFloat(f).toUpperCase() : formatFloat(f);
       const p = Math.min(prec ?? 6, 100);
       let s: string;
       if (conv === 'f' || conv === 'F') s = f.toFixed(p);
@@ -411,6 +481,7 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
       value = args[argi++]!;
     }
     let s: string;
+    spend(2); // a conversion
     switch (conv) {
       case 's':
         s = str(value);

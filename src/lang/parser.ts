@@ -26,6 +26,11 @@ const CMP_PREC = 3;
 const AUGMENTED = new Set(['+=', '-=', '*=', '/=', '//=', '%=', '&=', '|=', '^=', '<<=', '>>=']);
 /** Bracket/statement nesting limit (keeps the evaluator's recursion far from the JS stack limit). */
 const MAX_DEPTH = 100;
+/**
+ * Limit on the height of an expression tree: brackets and chains (`a + b + c ...`, `a.b.c ...`,
+ * `f()()()...`) both count, so no file can make the resolver or the evaluator overflow the stack.
+ */
+const MAX_HEIGHT = 1000;
 
 export function parseFile(file: string, source: string): FileAST {
   const p = new Parser(file, source);
@@ -54,6 +59,8 @@ class Parser {
   private tok: Token;
   private peeked: Token | undefined;
   private depth = 0;
+  /** Links of the operator/suffix chains being parsed (see MAX_HEIGHT). */
+  private height = 0;
   /** Number of enclosing def/lambda/if/for blocks (load must be at top level). */
   private blockDepth = 0;
 
@@ -108,7 +115,14 @@ class Parser {
   }
 
   private enter(t: Token): void {
-    if (++this.depth > MAX_DEPTH) this.fail(t, 'code nested too deeply');
+    if (++this.depth > MAX_DEPTH) this.fail(t, `code nested too deeply (more than ${MAX_DEPTH} levels)`, 'split the expression or the block into smaller pieces');
+  }
+
+  /** One more link of an operator or suffix chain. */
+  private grow(t: Token): void {
+    if (++this.height + this.depth > MAX_HEIGHT) {
+      this.fail(t, `expression nested too deeply (more than ${MAX_HEIGHT} levels of operators, calls or brackets)`, 'split the expression into smaller pieces, e.g. with intermediate variables');
+    }
   }
 
   private ident(t: Token): Ident {
@@ -197,7 +211,7 @@ class Parser {
       case 'Tuple':
       case 'List':
         if (augmented) break;
-        if (e.elems.length === 0 && e.kind === 'Tuple') break;
+        // `() = ()` is allowed, as in starlark-go.
         for (let i = 0; i < e.elems.length; i++) this.checkTarget(e.elems[i]!, false);
         return;
     }
@@ -418,6 +432,8 @@ class Parser {
       x = this.parsePrimaryWithSuffix();
     }
     let lastCmp: string | undefined;
+    const height0 = this.height;
+    try {
     for (;;) {
       let op = this.tok.kind;
       if (op === 'not') {
@@ -426,6 +442,7 @@ class Parser {
       }
       const prec = PREC.get(op);
       if (prec === undefined || prec < minPrec) return x;
+      this.grow(this.tok);
       if (prec === CMP_PREC) {
         if (lastCmp !== undefined) {
           this.fail(this.tok, `comparison operators cannot be chained (${lastCmp} ... ${op})`, 'use parentheses or "and"');
@@ -439,13 +456,19 @@ class Parser {
       const y = this.parseTestPrec(prec + 1);
       x = { kind: 'Binary', pos: t, op, x, y };
     }
+    } finally {
+      this.height = height0;
+    }
   }
 
   private parsePrimaryWithSuffix(): Expr {
     const start = this.tok;
     let x = this.parsePrimary();
+    const height0 = this.height;
+    try {
     for (;;) {
       const t = this.tok;
+      if (t.kind === '.' || t.kind === '[' || t.kind === '(') this.grow(t);
       if (t.kind === '.') {
         this.next();
         const name = this.expect('IDENT');
@@ -457,6 +480,9 @@ class Parser {
       } else {
         return x;
       }
+    }
+    } finally {
+      this.height = height0;
     }
   }
 
@@ -638,7 +664,8 @@ class Parser {
         const iter = this.parseTestPrec(0);
         clauses.push({ kind: 'for', pos: this.pos(t), vars, iter });
       } else {
-        clauses.push({ kind: 'if', pos: this.pos(t), cond: this.parseTestPrec(0) });
+        // TestNoCond: a lambda is allowed here (as in starlark-go), a conditional is not.
+        clauses.push({ kind: 'if', pos: this.pos(t), cond: (this.tok.kind as string) === 'lambda' ? this.parseLambda() : this.parseTestPrec(0) });
       }
     }
     return clauses;

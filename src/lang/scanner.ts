@@ -39,7 +39,7 @@ export const KEYWORDS = new Set([
 
 /** Python keywords that Starlark reserves. */
 const RESERVED = new Set([
-  'as', 'assert', 'async', 'await', 'class', 'del', 'except', 'finally', 'from', 'global',
+  'as', 'async', 'await', 'class', 'del', 'except', 'finally', 'from', 'global',
   'import', 'is', 'nonlocal', 'raise', 'try', 'with', 'yield',
 ]);
 
@@ -64,6 +64,8 @@ export class Scanner {
   private lineStart = 0;
   private depth = 0;
   private indents: number[] = [0];
+  /** The same levels measured with a tab as one column: Python's check for tab/space mixes. */
+  private altIndents: number[] = [0];
   private pending: Token[] = [];
   private atLineStart = true;
   private done = false;
@@ -73,6 +75,8 @@ export class Scanner {
     readonly file: string,
     src: string,
   ) {
+    // A UTF-8 byte-order mark is not part of the program.
+    if (src.charCodeAt(0) === 0xfeff) src = src.slice(1);
     this.src = src.indexOf('\r') >= 0 ? src.replace(/\r\n?/g, '\n') : src;
     this.astral = /[\uD800-\uDFFF]/.test(this.src);
   }
@@ -122,12 +126,13 @@ export class Scanner {
       if (this.atLineStart && this.depth === 0) {
         // Measure the indentation of a new logical line.
         let col = 0;
+        let alt = 0;
         let i = this.i;
         for (; i < n; i++) {
           const c = src.charCodeAt(i);
-          if (c === C_SP) col++;
-          else if (c === C_TAB) col += 8 - (col % 8);
-          else if (c === C_FF) col = 0;
+          if (c === C_SP) col++, alt++;
+          else if (c === C_TAB) (col += 8 - (col % 8)), alt++;
+          else if (c === C_FF) col = alt = 0;
           else break;
         }
         this.i = i;
@@ -151,20 +156,29 @@ export class Scanner {
         }
         this.atLineStart = false;
         const top = this.indents[this.indents.length - 1]!;
+        const altTop = this.altIndents[this.altIndents.length - 1]!;
+        // As Python does: the block structure must not depend on how wide a tab is.
+        const tabError = (): never =>
+          this.error(this.line, 1, 'inconsistent use of tabs and spaces in indentation', 'the block this line belongs to depends on the width of a tab; indent with spaces only');
         if (col > top) {
+          if (alt <= altTop) tabError();
           this.indents.push(col);
+          this.altIndents.push(alt);
           return this.tok('INDENT', i);
         }
         if (col < top) {
           while (this.indents.length > 1 && this.indents[this.indents.length - 1]! > col) {
             this.indents.pop();
+            this.altIndents.pop();
             this.pending.push(this.tok('OUTDENT', i));
           }
           if (this.indents[this.indents.length - 1] !== col) {
             this.errorAt(i, 'unindent does not match any outer indentation level');
           }
+          if (this.altIndents[this.altIndents.length - 1] !== alt) tabError();
           return this.pending.shift()!;
         }
+        if (alt !== altTop) tabError();
       }
 
       // Skip blanks and comments within a line.

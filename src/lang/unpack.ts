@@ -75,6 +75,10 @@ export function toInt(fnName: string, argName: string, v: Value, opts: { min?: n
   if (typeof v === 'bigint') {
     const ok = (min === undefined || v >= BigInt(min)) && (max === undefined || v <= BigInt(max)) && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER);
     if (ok) return Number(v);
+    // The value is an int, just out of range: say so, not "must be an int, got int".
+    const want2 = min === undefined && max === undefined ? `an int between ${Number.MIN_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}` : want;
+    const safe = v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER);
+    throw new EvalError(`${fnName}: ${argName} must be ${want2}, got ${safe ? describeValue(v) : shortInt(v)}`);
   }
   throw new EvalError(`${fnName}: ${argName} must be ${want}, got ${describeValue(v)}`);
 }
@@ -114,4 +118,10 @@ export function toStrDict(fnName: string, argName: string, v: Value): Record<str
     Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+/** An int for a message: in full when short, else its first digits and its size. */
+export function shortInt(v: bigint): string {
+  const s = v.toString();
+  return s.length <= 24 ? s : `${s.slice(0, 12)}... (an int of ${s.replace('-', '').length} digits)`;
 }

@@ -9,6 +9,7 @@
 //   list       StarList        (mutable until frozen)
 //   tuple      Tuple
 //   dict       StarDict        (insertion-ordered)
+//   set        StarSet         (insertion-ordered; set() builds one)
 //   range      Range           (lazy; what range() returns)
 //   function   StarFunction    (a `def` or `lambda`)
 //   builtin    Builtin         (a host or universe function; also bound methods)
@@ -31,10 +32,60 @@ export type Value =
   | StarList
   | Tuple
   | StarDict
+  | StarSet
   | Range
   | StarFunction
   | Builtin
   | Struct;
+
+// ---- the cost meter ----
+
+/**
+ * The budget of the evaluation running now. Work is counted in element touches (an element
+ * compared, copied, hashed, printed or scanned); every TOUCHES_PER_UNIT touches cost one unit,
+ * the price of one statement. Deterministic: the same file always costs the same.
+ */
+export interface Meter {
+  /** Units used (statements, calls, iterations and touched elements). */
+  steps: number;
+  maxSteps: number;
+  /** Touches not yet converted into units. */
+  work: number;
+  overBudget(): EvalError;
+}
+
+export const TOUCHES_PER_UNIT = 1;
+
+let meter: Meter | undefined;
+
+/** Makes `m` the meter that spend() charges; returns the previous one (to restore). */
+export function setMeter(m: Meter | undefined): Meter | undefined {
+  const old = meter;
+  meter = m;
+  return old;
+}
+
+/** Characters scanned by native string code per touch (memchr-like speed). */
+export const CHARS_PER_TOUCH = 16;
+
+/** Charges scanning, copying or comparing `n` characters. */
+export function spendChars(n: number): void {
+  if (n >= CHARS_PER_TOUCH) spend(Math.floor(n / CHARS_PER_TOUCH));
+}
+
+/** Charges `n` element touches to the running evaluation; throws EvalError past its budget. */
+export function spend(n: number): void {
+  const m = meter;
+  if (m === undefined) return;
+  const w = m.work + n;
+  if (w < TOUCHES_PER_UNIT) {
+    m.work = w;
+    return;
+  }
+  m.steps += Math.floor(w / TOUCHES_PER_UNIT);
+  m.work = w % TOUCHES_PER_UNIT;
+  if (m.steps > m.maxSteps) throw m.overBudget();
+}
 
 /** Starlark's None is JS null. */
 export const None = null;
@@ -94,7 +145,8 @@ export function hashKey(v: Value): unknown {
     case 'object':
       if (v === null) return null;
       if (v instanceof Tuple) return HASH_ESC + '(' + tupleKey(v, 0);
-      if (v instanceof StarList || v instanceof StarDict) throw new EvalError(`unhashable type: ${typeName(v)}`);
+      if (v instanceof StarList || v instanceof StarDict || v instanceof StarSet) throw new EvalError(`unhashable type: ${typeName(v)}`);
+      if (v instanceof Range) throw new EvalError('unhashable: range');
       return v;
   }
   return v;
@@ -102,8 +154,10 @@ export function hashKey(v: Value): unknown {
 
 function tupleKey(t: Tuple, depth: number): string {
   if (depth > 100) throw new EvalError('tuple nested too deeply to hash');
+  spend(t.elems.length);
   let s = t.elems.length + ':';
   for (let i = 0; i < t.elems.length; i++) s += keyPart(t.elems[i]!, depth) + ',';
+  spend(s.length >> 2); // the key text is built (and later hashed) in full
   return s + ')';
 }
 
@@ -120,7 +174,7 @@ function keyPart(v: Value, depth: number): string {
     case 'object':
       if (v === null) return 'N';
       if (v instanceof Tuple) return '(' + tupleKey(v, depth + 1);
-      if (v instanceof StarList || v instanceof StarDict) throw new EvalError(`unhashable type: ${typeName(v)}`);
+      if (v instanceof StarList || v instanceof StarDict || v instanceof StarSet) throw new EvalError(`unhashable type: ${typeName(v)}`);
       return 'o' + identityOf(v);
   }
   return '?';
@@ -143,7 +197,7 @@ export class StarDict {
   }
 
   checkMutable(verb: string): void {
-    if (this.frozen || this.itercount > 0) throw iterError(verb, 'dict', this.frozen);
+    if (this.frozen || this.itercount > 0) throw iterError(verb, 'hash table', this.frozen);
   }
 
   /** The value for `key`, or undefined. Throws EvalError for an unhashable key. */
@@ -162,7 +216,10 @@ export class StarDict {
     const h = hashKey(key);
     const e = this.map.get(h);
     if (e !== undefined) e[1] = value;
-    else this.map.set(h, [key, value]);
+    else {
+      spend(4); // a new entry: hashing, growing the table, memory kept alive
+      this.map.set(h, [key, value]);
+    }
   }
 
   /** Removes `key`; returns its value or undefined. */
@@ -186,15 +243,69 @@ export class StarDict {
   }
 
   keys(): Value[] {
+    spend(this.map.size);
     const out: Value[] = [];
     for (const e of this.map.values()) out.push(e[0]);
     return out;
   }
 
   values(): Value[] {
+    spend(this.map.size);
     const out: Value[] = [];
     for (const e of this.map.values()) out.push(e[1]);
     return out;
+  }
+}
+
+/** An insertion-ordered set (as starlark-go's, built by set()): hashable elements only. */
+export class StarSet {
+  frozen = false;
+  itercount = 0;
+  private readonly map = new Map<unknown, Value>();
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  checkMutable(verb: string): void {
+    if (this.frozen) throw new EvalError(`cannot ${verb} frozen hash table`);
+    if (this.itercount > 0) throw new EvalError(`cannot ${verb} hash table during iteration`);
+  }
+
+  has(x: Value): boolean {
+    return this.map.has(hashKey(x));
+  }
+
+  add(x: Value): void {
+    const h = hashKey(x);
+    this.checkMutable('insert into');
+    if (!this.map.has(h)) {
+      spend(4);
+      this.map.set(h, x);
+    }
+  }
+
+  /** Removes `x`; returns whether it was there. */
+  delete(x: Value): boolean {
+    const h = hashKey(x);
+    this.checkMutable('delete from');
+    return this.map.delete(h);
+  }
+
+  clear(): void {
+    this.checkMutable('clear');
+    this.map.clear();
+  }
+
+  elems(): Value[] {
+    spend(this.map.size);
+    return [...this.map.values()];
+  }
+
+  static of(elems: readonly Value[]): StarSet {
+    const s = new StarSet();
+    for (const e of elems) s.add(e);
+    return s;
   }
 }
 
@@ -298,6 +409,7 @@ export function typeName(v: Value): string {
       if (v === null) return 'NoneType';
       if (v instanceof StarList) return 'list';
       if (v instanceof StarDict) return 'dict';
+      if (v instanceof StarSet) return 'set';
       if (v instanceof Tuple) return 'tuple';
       if (v instanceof Range) return 'range';
       if (v instanceof StarFunction) return 'function';
@@ -320,7 +432,7 @@ export function truthy(v: Value): boolean {
     case 'object':
       if (v === null) return false;
       if (v instanceof StarList || v instanceof Tuple) return v.elems.length > 0;
-      if (v instanceof StarDict) return v.size > 0;
+      if (v instanceof StarDict || v instanceof StarSet) return v.size > 0;
       if (v instanceof Range) return v.length > 0;
       return true;
   }
@@ -329,18 +441,19 @@ export function truthy(v: Value): boolean {
 
 // ---- repr / str ----
 
-/** Python-style float text: "1.0", "0.1", "1e+16", "1.5e-07", "+inf", "nan". */
+/**
+ * Float text as starlark-go writes it (Go's %g with the shortest digits, always with a "." or an
+ * exponent): "1.0", "0.1", "100000.0", "1e+06", "1.5e-07", "-0.0", "+inf", "nan".
+ */
 export function formatFloat(f: number): string {
   if (Number.isNaN(f)) return 'nan';
   if (!Number.isFinite(f)) return f > 0 ? '+inf' : '-inf';
   if (f === 0) return Object.is(f, -0) ? '-0.0' : '0.0';
   const [mant, e] = f.toExponential().split('e') as [string, string];
   const exp = Number(e);
-  if (exp >= -4 && exp < 16) {
-    const s = String(f);
-    if (!/e/.test(s)) return s.includes('.') ? s : s + '.0';
-  }
-  return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  if (exp < -4 || exp >= 6) return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  const s = String(f);
+  return s.includes('.') ? s : s + '.0';
 }
 
 export function quote(s: string): string {
@@ -377,11 +490,18 @@ export function str(v: Value): string {
 function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): void {
   switch (typeof v) {
     case 'string':
+      spendChars(v.length);
       out.push(quote(v));
       return;
-    case 'bigint':
+    case 'bigint': {
+      // Decimal text of a big int is quadratic in its size.
+      if (v > 1n << 1024n || v < -(1n << 1024n)) {
+        const w = Math.ceil(v.toString(16).length / 16);
+        spend(Math.ceil((w * w) / 64));
+      }
       out.push(v.toString());
       return;
+    }
     case 'number':
       out.push(formatFloat(v));
       return;
@@ -403,6 +523,7 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
     seen.add(v);
     out.push(isList ? '[' : '(');
     const elems = v.elems;
+    spend(elems.length * 3); // an element, its separator and its text
     for (let i = 0; i < elems.length; i++) {
       if (i > 0) out.push(', ');
       writeValue(out, elems[i]!, seen, depth + 1);
@@ -419,6 +540,7 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
     }
     seen.add(v);
     out.push('{');
+    spend(v.size * 4);
     let first = true;
     for (const [k, val] of v.entries()) {
       if (!first) out.push(', ');
@@ -428,6 +550,23 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
       writeValue(out, val, seen, depth + 1);
     }
     out.push('}');
+    seen.delete(v);
+    return;
+  }
+  if (v instanceof StarSet) {
+    if (seen.has(v)) {
+      out.push('set(...)');
+      return;
+    }
+    seen.add(v);
+    out.push('set([');
+    const elems = v.elems();
+    spend(elems.length * 3);
+    for (let i = 0; i < elems.length; i++) {
+      if (i > 0) out.push(', ');
+      writeValue(out, elems[i]!, seen, depth + 1);
+    }
+    out.push('])');
     seen.delete(v);
     return;
   }
@@ -466,7 +605,14 @@ export function describeValue(v: Value): string {
 // ---- equality and ordering ----
 
 export function equals(x: Value, y: Value, depth = 0): boolean {
-  if (x === y) return typeof x !== 'number' || !Number.isNaN(x);
+  if (typeof x === 'string') {
+    if (typeof y !== 'string') return false;
+    if (x.length === y.length) spendChars(x.length);
+    return x === y;
+  }
+  // As in starlark-go's total order of floats, NaN equals itself.
+  if (x === y) return true;
+  if (typeof x === 'number' && typeof y === 'number') return Number.isNaN(x) && Number.isNaN(y);
   switch (typeof x) {
     case 'bigint':
       return typeof y === 'number' && (x as unknown as number) == y;
@@ -479,10 +625,16 @@ export function equals(x: Value, y: Value, depth = 0): boolean {
       if (x instanceof Tuple) return y instanceof Tuple && seqEquals(x.elems, y.elems, depth);
       if (x instanceof StarDict) {
         if (!(y instanceof StarDict) || x.size !== y.size) return false;
+        spend(x.size);
         for (const [k, v] of x.entries()) {
           const w = y.get(k);
           if (w === undefined || !equals(v, w, depth + 1)) return false;
         }
+        return true;
+      }
+      if (x instanceof StarSet) {
+        if (!(y instanceof StarSet) || x.size !== y.size) return false;
+        for (const e of x.elems()) if (!y.has(e)) return false;
         return true;
       }
       if (x instanceof Range) {
@@ -496,6 +648,7 @@ export function equals(x: Value, y: Value, depth = 0): boolean {
 
 function seqEquals(a: readonly Value[], b: readonly Value[], depth: number): boolean {
   if (a.length !== b.length) return false;
+  spend(a.length);
   for (let i = 0; i < a.length; i++) if (!equals(a[i]!, b[i]!, depth + 1)) return false;
   return true;
 }
@@ -515,13 +668,17 @@ export function compare(x: Value, y: Value, depth = 0): number {
     const bn = typeof b === 'number' && Number.isNaN(b);
     return an && bn ? 0 : an ? 1 : -1;
   }
-  if (tx === 'string' && ty === 'string') return (x as string) < (y as string) ? -1 : (x as string) > (y as string) ? 1 : 0;
+  if (tx === 'string' && ty === 'string') {
+    spendChars(Math.min((x as string).length, (y as string).length));
+    return (x as string) < (y as string) ? -1 : (x as string) > (y as string) ? 1 : 0;
+  }
   if (tx === 'boolean' && ty === 'boolean') return Number(x) - Number(y);
   if (depth > 100) throw new EvalError('comparison exceeded maximum recursion depth');
   if ((x instanceof StarList && y instanceof StarList) || (x instanceof Tuple && y instanceof Tuple)) {
     const a = x.elems;
     const b = y.elems;
     const n = Math.min(a.length, b.length);
+    spend(n);
     for (let i = 0; i < n; i++) {
       if (equals(a[i]!, b[i]!, depth + 1)) continue;
       return compare(a[i]!, b[i]!, depth + 1);
@@ -536,21 +693,36 @@ export function compare(x: Value, y: Value, depth = 0): number {
 /** Makes `v` and everything reachable from it immutable. */
 export function freeze(v: Value): void {
   const stack: Value[] = [v];
+  // Functions and tuples have no frozen flag; a function may reach itself through its captures.
+  const seen = new Set<object>();
   while (stack.length > 0) {
     const x = stack.pop()!;
     if (typeof x !== 'object' || x === null) continue;
     if (x instanceof StarList) {
       if (x.frozen) continue;
       x.frozen = true;
+      spend(x.elems.length);
       for (let i = 0; i < x.elems.length; i++) stack.push(x.elems[i]!);
     } else if (x instanceof StarDict) {
       if (x.frozen) continue;
       x.frozen = true;
+      spend(x.size);
       for (const [k, e] of x.entries()) stack.push(k, e);
+    } else if (x instanceof StarSet) {
+      if (x.frozen) continue;
+      x.frozen = true;
+      for (const e of x.elems()) stack.push(e);
     } else if (x instanceof Tuple) {
+      if (seen.has(x)) continue;
+      seen.add(x);
+      spend(x.elems.length);
       for (let i = 0; i < x.elems.length; i++) stack.push(x.elems[i]!);
     } else if (x instanceof StarFunction) {
+      if (seen.has(x)) continue;
+      seen.add(x);
       for (let i = 0; i < x.defaults.length; i++) { const d = x.defaults[i]!; if (d !== undefined) stack.push(d); }
+      // The values it captured from enclosing functions are reachable through it too.
+      for (const frame of x.env) for (let i = 0; i < frame.length; i++) { const v = frame[i]; if (v !== undefined) stack.push(v); }
     }
   }
 }
@@ -559,8 +731,10 @@ export function freeze(v: Value): void {
 export function iterElems(v: Value, maxLen: number): readonly Value[] | undefined {
   if (v instanceof StarList || v instanceof Tuple) return v.elems;
   if (v instanceof StarDict) return v.keys();
+  if (v instanceof StarSet) return v.elems();
   if (v instanceof Range) {
     if (v.length > maxLen) throw new EvalError(`range has too many elements (${v.length}, the limit is ${maxLen})`);
+    spend(v.length);
     const out = new Array<Value>(v.length);
     for (let i = 0; i < v.length; i++) out[i] = v.at(i);
     return out;
@@ -569,7 +743,7 @@ export function iterElems(v: Value, maxLen: number): readonly Value[] | undefine
 }
 
 export function isIterable(v: Value): boolean {
-  return v instanceof StarList || v instanceof Tuple || v instanceof StarDict || v instanceof Range;
+  return v instanceof StarList || v instanceof Tuple || v instanceof StarDict || v instanceof StarSet || v instanceof Range;
 }
 
 /** Alias of typeName. */

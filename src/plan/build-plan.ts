@@ -112,13 +112,22 @@ function inferProtocol(env: EnvSpec, port: number): Protocol {
   return env.services.find((s) => s.port === port)?.protocol ?? presetByPort(port)?.protocol ?? 'tcp';
 }
 
-/** Ids are readable, DNS-label safe, and made unique by declaration order ("-2", "-3"). */
+/**
+ * Ids are readable, DNS-label safe, and made unique by declaration order ("-2", "-3").
+ * Linear: each base remembers the next suffix to try, so 10,000 alike exposures cost 10,000 steps.
+ */
 class IdAllocator {
   private readonly used = new Set<string>();
+  private readonly nextSuffix = new Map<string, number>();
   next(raw: string): string {
     const base = raw.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '');
     let id = base;
-    for (let n = 2; this.used.has(id); n++) id = `${base}-${n}`;
+    if (this.used.has(id)) {
+      let n = this.nextSuffix.get(base) ?? 2;
+      while (this.used.has(`${base}-${n}`)) n++;
+      id = `${base}-${n}`;
+      this.nextSuffix.set(base, n + 1);
+    }
     this.used.add(id);
     return id;
   }

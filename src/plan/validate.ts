@@ -1,6 +1,7 @@
 // Validation of a plan as a whole: every problem at once, each at the call that caused it.
 // A plan with any issue is never applied.
 import { isIP } from 'node:net';
+import { canonicalAddress, PortListeners, routeKey } from './addresses.js';
 import type { Exposure, HostExposure, K8sPortForwardExposure, Plan, PlanIssue, ValidationResult } from './types.js';
 
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
@@ -15,7 +16,8 @@ export function validatePlan(plan: Plan): ValidationResult {
   const issues: PlanIssue[] = [];
   const add = (e: Exposure, message: string) => issues.push({ message: `${e.declaredBy}: ${message}`, position: e.position, exposureId: e.id });
 
-  const listeners: (HostExposure | K8sPortForwardExposure)[] = [];
+  // Listeners by host port; each checked against those of its port in constant time.
+  const listeners = new Map<number, PortListeners<HostExposure | K8sPortForwardExposure>>();
   const servicePorts = new Map<number, Exposure>();
   const nodePorts = new Map<number, Exposure>();
   const routes = new Map<string, Exposure>();
@@ -27,15 +29,17 @@ export function validatePlan(plan: Plan): ValidationResult {
       case 'host':
       case 'k8s-port-forward': {
         checkPort(e.hostPort, 0, (m) => add(e, `${argName(e, 'hostPort')} ${m} (0 picks a free port)`));
-        if (isIP(e.listenAddress) === 0) {
+        const addr = canonicalAddress(e.listenAddress);
+        if (addr === undefined) {
           add(e, `${argName(e, 'listenAddress')} must be an IP address, got "${e.listenAddress}"` + hintForAddress(e.listenAddress));
         } else if (e.hostPort > 0) {
-          const clash = listeners.find((o) => o.hostPort === e.hostPort && addressesOverlap(o.listenAddress, e.listenAddress));
+          let port = listeners.get(e.hostPort);
+          if (!port) listeners.set(e.hostPort, (port = new PortListeners()));
+          const clash = port.add(addr, e);
           if (clash) {
             add(e, `host port ${e.hostPort} on ${e.listenAddress} is already used by ${clash.declaredBy} at ${clash.position} (listening on ${clash.listenAddress})`);
           }
         }
-        listeners.push(e);
         break;
       }
       case 'k8s-service': {
@@ -60,7 +64,12 @@ export function validatePlan(plan: Plan): ValidationResult {
           ingressAdd(`host must be a DNS name such as "jupyter.example.com" (lowercase letters, digits, "-" and "."; "*." allowed first), got "${e.host}"`);
         }
         if (!e.path.startsWith('/')) ingressAdd(`path must start with "/", got "${e.path}"`);
-        const key = `${e.host}${e.path}`;
+        else {
+          const bad = badPathPart(e.path);
+          if (bad) ingressAdd(`path must not contain "${bad}" (Kubernetes refuses it in a Prefix path), got "${e.path}"`);
+        }
+        // By meaning: "/x" and "/x/" route the same requests, and hosts ignore case.
+        const key = routeKey(e.host, e.path);
         const other = routes.get(key);
         if (other) ingressAdd(`host ${e.host} and path ${e.path} are already routed by the Ingress declared at ${other.position}`);
         else routes.set(key, e);
@@ -78,10 +87,12 @@ function checkPort(port: number, min: 0 | 1, report: (m: string) => void): void 
   if (!Number.isInteger(port) || port < min || port > 65535) report(`must be an int between ${min} and 65535, got ${port}`);
 }
 
-/** 0.0.0.0 and :: listen on every address, so they clash with any other address on the same port. */
-function addressesOverlap(a: string, b: string): boolean {
-  const wildcard = (x: string) => x === '0.0.0.0' || x === '::';
-  return a === b || wildcard(a) || wildcard(b);
+/** What the API server refuses in an Ingress path of type Prefix (and what would confuse routing). */
+function badPathPart(path: string): string | undefined {
+  for (const seq of ['//', '/./', '/../', '%2f', '%2F']) if (path.includes(seq)) return seq;
+  for (const end of ['/..', '/.']) if (path.endsWith(end)) return end;
+  if (/[\s"'{};\\]/.test(path)) return /[\s"'{};\\]/.exec(path)![0].replace(/\s/, ' ');
+  return undefined;
 }
 
 function hintForAddress(addr: string): string {

@@ -2,6 +2,8 @@
 // a Service per k8s-service exposure and an Ingress per k8s-ingress exposure. Pure functions:
 // `envserve render` prints them, and the Kubernetes runtime applies the very same objects.
 import { containerCommand, environmentProcesses } from '../../plan/env-commands.js';
+import { UserError } from '../../errors.js';
+import { fitName, isDns1123Label, NAME_RULES } from '../../plan/k8s-names.js';
 import type { Exposure, K8sIngressExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
 
 export const MANAGED_BY = 'envserve';
@@ -24,16 +26,20 @@ type Obj = Record<string, unknown>;
 export function ownerLabels(envName: string, exposureId?: string): Record<string, string> {
   return {
     'app.kubernetes.io/managed-by': MANAGED_BY,
-    [LABEL_ENV]: envName,
-    ...(exposureId !== undefined && { [LABEL_EXPOSURE]: exposureId }),
+    [LABEL_ENV]: fitName(envName, 63),
+    // Label values hold at most 63 characters; a longer id keeps a hash of the whole.
+    ...(exposureId !== undefined && { [LABEL_EXPOSURE]: fitName(exposureId, 63) }),
   };
 }
 
-/** A DNS-1035 label (what Service names must be): lowercase, starts with a letter, at most 63 chars. */
+/**
+ * A DNS-1035 label (what Service names must be): lowercase, starts with a letter, at most 63
+ * chars. A longer name is shortened with a hash of the whole, so two long names never collide.
+ */
 export function objectName(...parts: string[]): string {
   const raw = parts.join('-').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-');
-  const name = raw.replace(/^[^a-z]+/, '').slice(0, 63).replace(/-+$/, '');
-  return name || 'envserve';
+  const name = raw.replace(/^[^a-z]+/, '').replace(/-+$/, '');
+  return fitName(name || 'envserve', 63);
 }
 
 export function serviceName(plan: Plan, e: K8sServiceExposure): string {
@@ -45,8 +51,11 @@ export function ingressName(plan: Plan, e: K8sIngressExposure): string {
 }
 
 export function renderManifests(plan: Plan, opts: ManifestOptions): Obj[] {
+  if (!isDns1123Label(opts.namespace)) {
+    throw new UserError(`namespace ${JSON.stringify(opts.namespace)} is not a valid Kubernetes namespace`, `a namespace is ${NAME_RULES.label}`);
+  }
   const objects: Obj[] = [];
-  const selector = opts.selector ?? { [LABEL_ENV]: plan.env.name };
+  const selector = opts.selector ?? { [LABEL_ENV]: fitName(plan.env.name, 63) };
   const deployment = opts.deployment === false ? undefined : renderDeployment(plan, opts.namespace, opts.image);
   if (deployment) objects.push(deployment);
   for (const e of plan.exposures) {
@@ -76,7 +85,7 @@ export function renderDeployment(plan: Plan, namespace: string, defaultImage?: s
   const image = plan.env.base.image ?? defaultImage;
   if (!image) return undefined;
   const name = objectName(plan.env.name);
-  const labels = { [LABEL_ENV]: plan.env.name };
+  const labels = { [LABEL_ENV]: fitName(plan.env.name, 63) };
   // Nothing to start and no entrypoint: the image's own command runs.
   const runs = plan.env.entrypoint?.length || environmentProcesses(plan.env, { listenAddress: '0.0.0.0' }).length > 0;
   const command = runs ? containerCommand(plan.env) : undefined;
@@ -122,8 +131,21 @@ export function renderService(plan: Plan, e: K8sServiceExposure, namespace: stri
   };
 }
 
+const serviceIndex = new WeakMap<Plan, Map<string, K8sServiceExposure>>();
+
+/** The plan's Services by id (built once per plan: rendering stays linear in the exposures). */
+function servicesOf(plan: Plan): Map<string, K8sServiceExposure> {
+  let m = serviceIndex.get(plan);
+  if (!m) {
+    m = new Map();
+    for (const x of plan.exposures) if (x.kind === 'k8s-service') m.set(x.id, x);
+    serviceIndex.set(plan, m);
+  }
+  return m;
+}
+
 export function renderIngress(plan: Plan, e: K8sIngressExposure, namespace: string): Obj {
-  const service = plan.exposures.find((x): x is K8sServiceExposure => x.id === e.serviceId && x.kind === 'k8s-service');
+  const service = servicesOf(plan).get(e.serviceId);
   if (!service) throw new Error(`ingress ${e.id} refers to unknown service exposure ${e.serviceId}`);
   const meta = metadata(plan, ingressName(plan, e), namespace, e.id);
   if (e.annotations) meta.annotations = { ...(meta.annotations as Obj), ...e.annotations };

@@ -13,9 +13,13 @@ export function registerPlan(program: Command): void {
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('--name <name>', "the environment's name (default: the env file's directory name)")
     .option('-n, --namespace <namespace>', 'the namespace the cloud exposures are meant for (host templates, policies)', 'default')
+    .option('--load-root <dir>', "the folder load() may read under (default: the env file's folder)")
     .addOption(outputOption());
-  addClusterOptions(cmd).action((opts: { file: string; name?: string; namespace: string; output: OutputFormat } & ClusterFlags) => {
-    const filePlan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+  addClusterOptions(cmd).action((opts: { file: string; name?: string; namespace: string; loadRoot?: string; output: OutputFormat } & ClusterFlags) => {
+    const filePlan = planFromFile(opts.file, {
+      ...(opts.name !== undefined && { envName: opts.name }),
+      ...(opts.loadRoot !== undefined && { loadRoot: opts.loadRoot }),
+    });
     printWarnings(filePlan.warnings);
     const cp = clusterPlanFromFlags(filePlan, opts.namespace, opts);
     const checked = opts.policy !== undefined;

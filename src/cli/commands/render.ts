@@ -11,9 +11,13 @@ export function registerRender(program: Command): void {
     .description('print the Kubernetes objects (Deployment, Services, Ingresses) for the env file')
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('-n, --namespace <namespace>', 'the namespace of the objects', 'default')
-    .option('--name <name>', "the environment's name (default: the env file's directory name)");
-  addClusterOptions(cmd).action((opts: { file: string; namespace: string; name?: string } & ClusterFlags) => {
-    const filePlan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+    .option('--name <name>', "the environment's name (default: the env file's directory name)")
+    .option('--load-root <dir>', "the folder load() may read under (default: the env file's folder)");
+  addClusterOptions(cmd).action((opts: { file: string; namespace: string; name?: string; loadRoot?: string } & ClusterFlags) => {
+    const filePlan = planFromFile(opts.file, {
+      ...(opts.name !== undefined && { envName: opts.name }),
+      ...(opts.loadRoot !== undefined && { loadRoot: opts.loadRoot }),
+    });
     printWarnings(filePlan.warnings);
     const cp = clusterPlanFromFlags(filePlan, opts.namespace, opts);
     if (cp.denials.length > 0) throw denialsError(cp);

@@ -1,0 +1,230 @@
+// Conformance with starlark-go: runs the test files of a pinned go.starlark.net module (fetched
+// from the Go module proxy into Go's module cache; nothing is copied into this repository)
+// through envserve's interpreter, with an assert shim written in Starlark (assert.star here).
+//
+// The measure: the share of top-level statements that behave as upstream expects. A statement
+// passes when it runs without an assertion failure (error() in the shim), or raises the error
+// its chunk expects (`### "regex"`). After an unexpected error, the rest of the chunk fails.
+// A chunk that does not parse counts all its top-level statements as failing (or passing, if the
+// syntax error is the expected one).
+//
+// Usage: npm run conformance [-- --verbose] [-- file.star ...]
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SourceError } from '../../src/errors.js';
+import {
+  Builtin, EvalError, freeze, parseFile, SourceErrorList, str, Struct, Thread, toStr, Tuple, unpackArgs, type Value,
+} from '../../src/lang/index.js';
+
+/** The pinned module: go.starlark.net at this pseudo-version. */
+export const STARLARK_GO = 'go.starlark.net@v0.0.0-20260908191801-89a6a09411d5';
+
+/** The files of starlark-go's TestExecFile, less the Go-only modules (json, math, time, proto). */
+export const FILES = [
+  'assign.star', 'bool.star', 'builtins.star', 'bytes.star', 'control.star', 'dict.star', 'float.star',
+  'function.star', 'int.star', 'list.star', 'misc.star', 'set.star', 'string.star', 'tuple.star',
+  'recursion.star', 'module.star', 'while.star',
+];
+
+let verboseReasons = 3;
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const SHIM = readFileSync(join(HERE, 'assert.star'), 'utf8');
+
+/** The module's folder in Go's module cache (downloaded once, then reused). */
+export function starlarkGoDir(): string {
+  const r = spawnSync('go', ['mod', 'download', '-json', STARLARK_GO], {
+    encoding: 'utf8',
+    env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' },
+    cwd: HERE,
+  });
+  if (r.error) throw new Error(`conformance: cannot run go (${r.error.message}); it needs Go to fetch ${STARLARK_GO}`);
+  const info = JSON.parse(r.stdout || '{}') as { Dir?: string; Error?: string };
+  if (r.status !== 0 || !info.Dir) throw new Error(`conformance: go mod download ${STARLARK_GO} failed: ${info.Error ?? r.stderr}`);
+  return info.Dir;
+}
+
+interface Chunk {
+  source: string;
+  startLine: number;
+  expected: { line: number; regex: RegExp }[];
+}
+
+function chunksOf(text: string): Chunk[] {
+  const lines = text.split('\n');
+  const out: Chunk[] = [];
+  let start = 0;
+  const flush = (end: number) => {
+    const expected: Chunk['expected'] = [];
+    for (let i = start; i < end; i++) {
+      const m = /###\s*(?:"(.*)"|`(.*)`)\s*$/.exec(lines[i]!);
+      if (m) {
+        try {
+          expected.push({ line: i + 1, regex: new RegExp(m[1] ?? m[2]!) });
+        } catch {
+          expected.push({ line: i + 1, regex: /(?!)/ });
+        }
+      }
+    }
+    // Pad so that positions are file positions, as in upstream's chunkedfile.
+    out.push({ source: '\n'.repeat(start) + lines.slice(start, end).join('\n') + '\n', startLine: start + 1, expected });
+  };
+  lines.forEach((l, i) => {
+    if (l === '---') {
+      flush(i);
+      start = i + 1;
+    }
+  });
+  flush(lines.length);
+  return out;
+}
+
+/** Top-level statement lines when the chunk does not parse: lines starting in column 1. */
+function roughStatementCount(source: string): number {
+  return source.split('\n').filter((l) => /^[A-Za-z_(\["']/.test(l) && !/^(else|elif)\b/.test(l)).length || 1;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof SourceErrorList) return err.errors.map((e) => e.message).join('\n');
+  if (err instanceof SourceError || err instanceof EvalError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function predeclared(onError: (msg: string) => void): Record<string, Value> {
+  return {
+    error: new Builtin('error', (_c, args) => {
+      onError(typeof args[0] === 'string' ? args[0] : str(args[0] ?? null));
+      return null;
+    }),
+    catch: new Builtin('catch', (c, args, kwargs) => {
+      const fn = unpackArgs('catch', args, kwargs, ['fn']).fn!;
+      try {
+        c.thread.call(fn, [], [], c.pos);
+        return null;
+      } catch (err) {
+        return messageOf(err);
+      }
+    }),
+    matches: new Builtin('matches', (_c, args, kwargs) => {
+      const a = unpackArgs('matches', args, kwargs, ['pattern', 'str']);
+      try {
+        return new RegExp(toStr('matches', 'pattern', a.pattern!)).test(toStr('matches', 'str', a.str!));
+      } catch (err) {
+        if (err instanceof EvalError) throw err;
+        return false; // an RE2 pattern JavaScript cannot read: counted as a mismatch
+      }
+    }),
+    module: new Builtin('module', (_c, args, kwargs) => new Struct(typeof args[0] === 'string' ? args[0] : 'module', new Map(kwargs))),
+    // eval_test.go's fibonacci is an infinite iterable; its first numbers serve the tests.
+    fibonacci: new Tuple(Array.from({ length: 90 }, (_, i) => { let a = 0n, b = 1n; for (let k = 0; k < i; k++) [a, b] = [b, a + b]; return a; })),
+    // eval_test.go's hasfields has settable fields; envserve's structs are read-only (a stub).
+    hasfields: new Builtin('hasfields', () => new Struct('hasfields', new Map())),
+    struct: new Builtin('struct', (_c, _args, kwargs) => new Struct('struct', new Map(kwargs))),
+    _freeze: new Builtin('freeze', (_c, args) => {
+      freeze(args[0]!);
+      return null;
+    }),
+    _floateq: new Builtin('_floateq', (_c, args) => {
+      const [x, y] = args.map(Number) as [number, number];
+      if (x === y) return true;
+      const ulp = Math.abs(x - y) / Math.max(Math.abs(x), Math.abs(y));
+      return ulp <= Number.EPSILON;
+    }),
+  };
+}
+
+export interface FileResult {
+  file: string;
+  statements: number;
+  passed: number;
+  failures: string[];
+}
+
+export function runFile(dir: string, name: string): FileResult {
+  const file = join(dir, 'starlark', 'testdata', name);
+  const text = readFileSync(file, 'utf8');
+  const result: FileResult = { file: name, statements: 0, passed: 0, failures: [] };
+  for (const chunk of chunksOf(text)) {
+    let stmtLines: number[];
+    try {
+      stmtLines = parseFile(name, chunk.source).stmts.map((s) => s.pos.line);
+    } catch (err) {
+      const n = roughStatementCount(chunk.source);
+      result.statements += n;
+      const msg = messageOf(err);
+      if (chunk.expected.some((x) => x.regex.test(msg))) result.passed += n;
+      else result.failures.push(`${name}:${chunk.startLine}: chunk does not parse: ${err instanceof SourceError ? `${err.pos.line}:${err.pos.col}: ` : ''}${msg.split('\n')[0]}`);
+      continue;
+    }
+    const n = stmtLines.length;
+    result.statements += n;
+    const failed = new Set<number>();
+    let current = -1;
+    const reasons: string[] = [];
+    const unmatched = [...chunk.expected];
+    const thread = new Thread({
+      host: {
+        load(_from, module) {
+          if (module === 'assert.star') return { file: 'assert.star', source: SHIM };
+          throw new EvalError(`cannot load ${module}`);
+        },
+        print() {},
+      },
+      predeclared: predeclared((msg) => {
+        failed.add(Math.max(current, 0));
+        reasons.push(msg);
+      }),
+      maxSteps: 50_000_000,
+      onTopLevel: (pos) => {
+        current = stmtLines.indexOf(pos.line);
+      },
+    });
+    try {
+      thread.execFile(name, chunk.source);
+      // Expected errors that never came: their statements did not behave as upstream.
+      for (const x of unmatched) {
+        let k = 0;
+        for (let i = 0; i < n; i++) if (stmtLines[i]! <= x.line) k = i;
+        failed.add(Math.max(k, 0));
+        reasons.push(`expected an error matching /${x.regex.source}/ at line ${x.line}, got none`);
+      }
+    } catch (err) {
+      const msg = messageOf(err);
+      const at = Math.max(current, 0);
+      const k = unmatched.findIndex((x) => x.regex.test(msg));
+      if (k < 0) {
+        failed.add(at);
+        reasons.push(`unexpected error: ${msg.split('\n')[0]}`);
+      }
+      for (let i = at + 1; i < n; i++) failed.add(i); // never ran
+    }
+    result.passed += n - failed.size;
+    if (reasons.length > 0) result.failures.push(`${name}:${chunk.startLine}: ${reasons.slice(0, verboseReasons).join(' | ')}`);
+  }
+  return result;
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const verbose = args.includes('--verbose');
+  if (args.includes('--all-reasons')) verboseReasons = 1000;
+  const only = args.filter((a) => a.endsWith('.star'));
+  const dir = starlarkGoDir();
+  const results = (only.length ? only : FILES).map((f) => runFile(dir, f));
+  const pct = (p: number, n: number) => (n === 0 ? '-' : `${((100 * p) / n).toFixed(1)}%`);
+  console.log(`starlark-go conformance (${STARLARK_GO}): top-level statements that behave as upstream expects\n`);
+  console.log('| file | statements | pass | share |');
+  console.log('| --- | ---: | ---: | ---: |');
+  let total = 0;
+  let passed = 0;
+  for (const r of results) {
+    console.log(`| ${r.file} | ${r.statements} | ${r.passed} | ${pct(r.passed, r.statements)} |`);
+    total += r.statements;
+    passed += r.passed;
+  }
+  console.log(`| **all** | ${total} | ${passed} | **${pct(passed, total)}** |`);
+  if (verbose) for (const r of results) for (const f of r.failures) console.log(f);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
