@@ -45,6 +45,8 @@ export interface EnvControllerOptions {
   settleMs?: number;
   /** Extra notes computed from the status (WSL URLs, ...). */
   extraNotes?: (status: EnvStatus) => string[];
+  /** Default: src/probe's probeAll (tests pass a fake). */
+  probeTargets?: typeof probeAll;
 }
 
 export type ReloadEvent =
@@ -312,7 +314,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     const handles = [...this.reconciler.handles.values()].filter((h) => !ids || ids.includes(h.spec.id));
     await Promise.all(
       handles.map(async (h) => {
-        const results = await probeAll(targetsFor(h.spec, h.observed()), ctx);
+        const results = await (this.opts.probeTargets ?? probeAll)(targetsFor(h.spec, h.observed()), ctx);
         // The handle may have been replaced meanwhile (a reload): keep only a current result.
         if (this.reconciler.handles.get(h.spec.id) === h) this.probes.set(h.spec.id, summarize(results));
       }),
@@ -415,7 +417,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       state = 'starting';
       reason = 'Starting';
     } else {
-      state = p.ok ? 'ready' : 'waiting';
+      state = p.ok ? 'ready' : p.reason === 'Starting' ? 'starting' : 'waiting';
       reason = p.ok ? 'Ready' : p.reason;
       if (cond) notes.push(cond.message);
       else if (p.detail && (!p.ok || e.kind === 'k8s-service')) notes.push(p.detail);
