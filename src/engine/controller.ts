@@ -184,7 +184,11 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
   private async teardown(): Promise<void> {
     await this.reconciler.stopAll();
     await this.opts.runtime.stopEnvironment();
-    this.opts.store?.remove();
+    const store = this.opts.store;
+    if (!store) return;
+    // `serve` leaves its cluster objects for `down`: keep the record of them, marked stopped.
+    if ((this.opts.runtime.resources().owned ?? []).length > 0) this.writeState(this.status(), new Date().toISOString());
+    else store.remove();
   }
 
   /** Runs `fn` after every reconcile/action queued before it. */
@@ -333,7 +337,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     this.emit('status', s);
   }
 
-  private writeState(s = this.status()): void {
+  private writeState(s = this.status(), stoppedAt?: string): void {
     const store = this.opts.store;
     if (!store) return;
     const res = this.opts.runtime.resources();
@@ -356,7 +360,8 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       owned: res.owned ?? [],
       processes: res.processes,
       ...(res.container && { container: res.container }),
-      forwards,
+      forwards: stoppedAt ? [] : forwards,
+      ...(stoppedAt && { stoppedAt }),
       status: s,
     };
     store.write(rec);
