@@ -25,6 +25,7 @@ import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './man
 import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
 import { PortForwarder } from './port-forward.js';
+import { PortForwardSessions } from './pf-spdy.js';
 import { ServiceWatcher, type Address } from './service-watch.js';
 import { checkNamespace, resolveTarget, type ResolvedTarget, type TargetSpec } from './target.js';
 
@@ -67,6 +68,8 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   /** What envserve applied and has not deleted: the state record's owned objects. */
   private readonly owned = new Map<string, OwnedObject>();
   private tracker?: PodTracker;
+  /** Port-forward sessions of every forward of this runtime; closed by stopEnvironment. */
+  private readonly sessions = new PortForwardSessions();
   private readonly handles = new Set<K8sExposureHandle>();
   private readonly watchers = new Set<{ refresh(): Promise<unknown>; pending(): boolean }>();
 
@@ -219,6 +222,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     const tracker = await this.ensureTracker();
     const pf = new PortForwarder({
       client: this.client,
+      sessions: this.sessions,
       tracker,
       namespace: this.namespace,
       remotePort: e.envPort,
@@ -324,6 +328,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   async stopEnvironment(): Promise<void> {
     this.tracker?.stop();
     await Promise.all([...this.handles].map((h) => h.stop()));
+    this.sessions.close();
     if (this.mode === 'up' && this.owned.size > 0 && !this.attaching) {
       await removeOwned(this.client, this.namespace, this.plan.env.name);
       this.owned.clear();
