@@ -62,6 +62,8 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   private plan!: Plan;
   private mode: StartOptions['mode'] = 'serve';
   private listenOverride?: string;
+  /** Aborted when envserve stops during start-up: waits for addresses end early. */
+  private signal?: AbortSignal;
   private target!: ResolvedTarget;
   /** Every object the current plan wants (the Deployment for `up`, a Service/Ingress per exposure). */
   private desired: Obj[] = [];
@@ -91,6 +93,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     this.plan = plan;
     this.mode = opts.mode;
     this.listenOverride = opts.listenOverride;
+    this.signal = opts.signal;
     const other = exposures.filter((e) => !KINDS.includes(e.kind));
     if (other.length > 0) {
       throw new UserError(
@@ -271,7 +274,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     await this.applyFor(e.id);
     const name = serviceName(this.plan, e);
     const w = new ServiceWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000);
-    await w.settle();
+    await w.settle(this.signal);
     const watcher = { refresh: () => w.refresh(), pending: () => w.lbPending || !w.svc };
     const object = describeObject({ kind: 'Service', metadata: { name, namespace: this.namespace } });
     const first = () => w.addresses().find((a) => a.scope !== 'cluster') ?? w.addresses()[0];
@@ -301,7 +304,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     await this.applyFor(e.id);
     const name = ingressName(this.plan, e);
     const w = new IngressWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000);
-    await w.settle();
+    await w.settle(this.signal);
     const watcher = { refresh: () => w.refresh(), pending: () => !w.admitted };
     const handle: K8sExposureHandle = {
       spec: e,
