@@ -1,18 +1,16 @@
 // Every network probe of `check` goes through this one file: from this machine (TCP, HTTP with a
 // Host header, HTTPS, a WebSocket upgrade) and through the API server's service/pod proxy. The
 // debug pod runs the same probeFromHere() (`envserve probe --json`).
-// TCP uses the engine's existing prober (src/apply/k8s/probe.ts); HTTP is done here because
-// `check` needs more of the answer (Location, the proxy's error text, the certificate). When the
-// engine's one prober (src/probe/) lands, repoint these functions at it: nothing else changes.
+// TCP uses the engine's prober (src/probe/); HTTP is done here because `check` needs more of the
+// answer (Location, the proxy's error text, the certificate).
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import WebSocket from 'ws';
-import { probeTcp } from '../apply/k8s/probe.js';
+import { probeTcp } from '../probe/local.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/port-forward.js';
-import { closeIdleSession } from '../apply/k8s/pf-spdy.js';
 import type { CheckReason } from './reasons.js';
 
 export interface ProbeSpec {
@@ -80,9 +78,9 @@ export async function probeFromHere(spec: ProbeSpec): Promise<ProbeOutcome> {
   if (spec.protocol === 'tcp') {
     const r = await probeTcp(spec.host, spec.port, timeoutMs);
     const latencyMs = Math.round(performance.now() - t0);
-    return r.answering
+    return r.ok
       ? { id: spec.id, ok: true, reason: 'Answers', detail: `${where} accepts connections`, latencyMs }
-      : { id: spec.id, ok: false, reason: errorReason(r.message), detail: r.message ?? `${where} does not answer`, latencyMs };
+      : { id: spec.id, ok: false, reason: errorReason(r.detail), detail: r.detail ?? `${where} does not answer`, latencyMs };
   }
   const [main, ws] = await Promise.all([httpOnce(spec, timeoutMs), spec.websocket ? wsOnce(spec, timeoutMs) : Promise.resolve(undefined)]);
   return { ...main, latencyMs: Math.round(performance.now() - t0), ...(ws && { websocket: ws }) };
@@ -245,7 +243,6 @@ export async function probeViaPortForward(client: KubeClient, t: ForwardTarget):
     return { id: t.id, ok: false, reason: /forbidden|403/i.test(msg) ? 'Forbidden' : 'Unreachable', detail: `port-forward to pod ${t.pod}:${t.port}: ${msg}`, latencyMs: Math.round(performance.now() - t0) };
   } finally {
     await fwd?.stop();
-    tracker.stop();
-    await closeIdleSession(client, { namespace: t.namespace, pod: t.pod });
+    tracker.stop(); // the forwarder closed its own SPDY sessions
   }
 }

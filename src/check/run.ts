@@ -2,10 +2,10 @@
 // Kubernetes target with no env file, to a CheckReport. The CLI prints it; the dashboard and the
 // operator can call this directly.
 import { UserError } from '../errors.js';
-import { staleReason } from '../apply/down.js';
+import { staleReason } from '../engine/down.js';
 import { explainKubeError, loadKubeClient, type KubeClient } from '../apply/k8s/client.js';
 import { planFromFile } from '../plan/from-file.js';
-import { StatusStore } from '../status/store.js';
+import { StateStore } from '../engine/state.js';
 import { DEFAULT_DEBUG_IMAGE } from './debug-pod.js';
 import { checkK8s } from './k8s.js';
 import { checkLocal } from './local.js';
@@ -55,9 +55,11 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
   const file = o.file ?? 'build.envd';
   const plan = planFromFile(file, o.name !== undefined ? { envName: o.name } : {});
   if (plan.exposures.length === 0) throw new UserError(`${file} exposes nothing: its serve() declares no exposure`, 'add host.bind(...) or cloud.k8s.bind(...) to serve()');
-  const store = new StatusStore(plan.source);
-  const state = store.read();
-  const stale = state ? staleReason(state) : undefined;
+  const record = new StateStore(plan.source).read();
+  const state = record?.status;
+  const stale = record ? staleReason(record) : undefined;
+  // The cluster `up`/`serve` used, unless flags say otherwise: check needs no cluster flags either.
+  if (record?.cluster) o = { ...o, context: o.context ?? record.cluster.context, namespace: o.namespace ?? record.cluster.namespace, ...(record.cluster.kubeconfig && { kubeconfig: o.kubeconfig ?? record.cluster.kubeconfig }) };
   const checks: Check[] = [];
   const exposures: ExposureInfo[] = [];
   const hostExposures = plan.exposures.filter((e) => e.kind === 'host');

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { planFromFile } from '../../src/plan/from-file.js';
 import type { Plan } from '../../src/plan/types.js';
 import { K8sRuntime, type K8sExposureHandle, type K8sRuntimeOptions } from '../../src/apply/k8s/runtime.js';
+import { probeAll, summarize, targetsFor, type ProbeResult } from '../../src/probe/index.js';
 import { clusterEnv, kubectl, eventually, sleep } from './cluster.js';
 
 export const env = clusterEnv();
@@ -33,7 +34,7 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** What the session does with a runtime: preflight, start (up), expose each exposure. */
+/** What the EnvController does with a runtime: preflight, start (up), expose each exposure, prune. */
 export async function serve(file: string, o: K8sRuntimeOptions & { envName: string; mode?: 'up' | 'serve' }): Promise<Served> {
   const plan = planFromFile(file, { envName: o.envName });
   const mode = o.mode ?? 'up';
@@ -42,6 +43,7 @@ export async function serve(file: string, o: K8sRuntimeOptions & { envName: stri
   if (mode === 'up') await rt.startEnvironment(plan, plan.exposures, { mode });
   const handles: K8sExposureHandle[] = [];
   for (const e of plan.exposures) handles.push((await rt.expose(e)) as K8sExposureHandle);
+  await rt.prune(plan.exposures); // as the controller does after every reconcile
   return {
     plan,
     rt,
@@ -52,6 +54,13 @@ export async function serve(file: string, o: K8sRuntimeOptions & { envName: stri
       await rt.stopEnvironment();
     },
   };
+}
+
+/** What the controller does in a probe round for one handle: its condition, else the prober over its targets. */
+export async function probeHandle(rt: K8sRuntime, h: K8sExposureHandle): Promise<ProbeResult> {
+  const c = h.condition?.();
+  if (c?.blocking) return { ok: false, reason: c.reason, detail: c.message };
+  return summarize(await probeAll(targetsFor(h.spec, h.observed()), { ...(rt.api && { api: rt.api }) }));
 }
 
 export function createNamespace(prefix: string): string {
