@@ -9,7 +9,7 @@ import type { EnvStatus } from '../status/types.js';
 import { checkOrigin, cookieName, cookieValue, newToken, sameSecret, sessionCookie } from './access.js';
 import { PAGE_CSS, pageHtml } from './html.js';
 import { withLogTails } from './log-tail.js';
-import { UI_ACTIONS, type ActionResult, type UiAction, type UiEnvironment, type UiSource } from './types.js';
+import { UI_ACTIONS, type ActionResult, type ClusterInfo, type UiAction, type UiEnvironment, type UiSource } from './types.js';
 
 export interface UiServerOptions {
   source: UiSource;
@@ -53,6 +53,7 @@ function pageScript(): string {
 export interface EnvView {
   key: string;
   status?: EnvStatus;
+  cluster?: ClusterInfo;
 }
 
 export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
@@ -66,7 +67,8 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
 
   const view = (env: UiEnvironment): EnvView => {
     const s = env.status();
-    return { key: env.key, ...(s ? { status: withLogTails(s) } : {}) };
+    const cluster = env.cluster?.();
+    return { key: env.key, ...(s ? { status: withLogTails(s) } : {}), ...(cluster ? { cluster } : {}) };
   };
   const snapshot = () => ({ envs: opts.source.environments().map(view), sentAt: Date.now() });
   const broadcast = (event: string, data: unknown) => {

@@ -16,6 +16,13 @@ export interface ActionResult {
   details?: unknown;
 }
 
+/** Where a Kubernetes environment runs (from the state record; no credentials). */
+export interface ClusterInfo {
+  server?: string;
+  context?: string;
+  namespace?: string;
+}
+
 export interface UiEnvironment {
   /** Stable and URL-safe: the state key of the env file. */
   readonly key: string;
@@ -25,6 +32,7 @@ export interface UiEnvironment {
   subscribe(cb: (status: EnvStatus) => void): () => void;
   action(name: UiAction, exposureId: string): Promise<ActionResult>;
   check(exposureId: string): Promise<ActionResult>;
+  cluster?(): ClusterInfo | undefined;
 }
 
 /** One environment (up|serve --ui) or every environment on this machine (dashboard). */

@@ -47,6 +47,7 @@ interface Status {
 interface EnvView {
   key: string;
   status?: Status;
+  cluster?: { server?: string; context?: string; namespace?: string };
   sentAt?: number;
 }
 interface Result {
@@ -80,10 +81,9 @@ function clock(iso: string | undefined): string {
 }
 
 /** The environment's header: name, runtime, cluster, processes with their last log lines, notes. */
-function renderHeader(section: HTMLElement, s: Status): void {
+function renderHeader(section: HTMLElement, s: Status, cluster: EnvView['cluster']): void {
   const head = section.querySelector<HTMLElement>('.env-head')!;
   const facts = el('dl', { class: 'facts' });
-  const cluster = s.cluster;
   for (const f of [
     fact('runtime', `${s.runtime} (${s.mode})`, 'runtime'),
     fact('cluster', cluster?.server, 'cluster'),
@@ -189,7 +189,7 @@ function renderEnv(v: EnvView): void {
     section.querySelector('.env-head')!.replaceChildren(el('h2', {}, v.key), el('p', { class: 'empty' }, 'no status yet'));
     return;
   }
-  renderHeader(section, s);
+  renderHeader(section, s, v.cluster ?? s.cluster);
   const tbody = section.querySelector('tbody')!;
   const seen = new Set<string>();
   for (const e of s.exposures) {
