@@ -142,7 +142,21 @@ export function socketSource(opts: SocketSourceOptions): SocketSource {
     }
     if (any) changed();
   };
-  const rescan = () => (scanning ??= scan().finally(() => (scanning = undefined)));
+  // A request during a scan runs one more scan after it: that scan may have read the folder early.
+  let again = false;
+  const rescan = (): Promise<void> => {
+    if (scanning) {
+      again = true;
+      return scanning;
+    }
+    scanning = (async () => {
+      do {
+        again = false;
+        await scan();
+      } while (again && !closed);
+    })().finally(() => (scanning = undefined));
+    return scanning;
+  };
 
   let watcher: FSWatcher | undefined;
   try {

@@ -213,9 +213,10 @@ function renderAll(envs: EnvView[]): void {
 function describe(r: Result): string {
   const lines = [`${r.ok ? 'ok' : 'failed'}${r.reason ? ` ${r.reason}` : ''}${r.message ? `: ${r.message}` : ''}`];
   if (Array.isArray(r.details)) {
+    // One line per check: status, title, where from, reason, latency, what it found.
     for (const d of r.details as Record<string, unknown>[]) {
-      const parts = ['target', 'vantage', 'ok', 'reason', 'latencyMs', 'detail'].filter((k) => d[k] !== undefined).map((k) => (k === 'ok' ? (d[k] ? 'ok' : 'not ok') : k === 'latencyMs' ? `${d[k]} ms` : String(d[k])));
-      lines.push(`  ${parts.join(' · ')}`);
+      const parts = ['status', 'title', 'vantage', 'reason', 'latencyMs', 'message'].filter((k) => d[k] !== undefined && d[k] !== '').map((k) => (k === 'latencyMs' ? `${d[k]} ms` : k === 'vantage' ? `(${d[k]})` : String(d[k])));
+      lines.push(`  ${parts.join(' ')}`);
     }
   } else if (r.details !== undefined) lines.push(JSON.stringify(r.details, null, 1));
   return lines.join('\n');
