@@ -51,9 +51,11 @@ dl.facts dd { margin: 0; color: var(--fg); overflow-wrap: anywhere; }
 table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; vertical-align: top; padding: .45rem .5rem; border-bottom: 1px solid var(--line); }
 th { font-weight: 600; color: var(--muted); font-size: 12px; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
+td[data-col=actions] { min-width: 12rem; }
 .id { color: var(--muted); font-size: 12px; }
 .urls { display: flex; flex-direction: column; gap: .1rem; }
+.urls a { white-space: nowrap; }
 .state { font-weight: 600; }
 .state[data-state="ready"] { color: var(--ok); }
 .state[data-state="waiting"], .state[data-state="starting"], .state[data-state="reconnecting"] { color: var(--warn); }
@@ -78,5 +80,6 @@ output.bad { color: var(--bad); }
   tr { border: 1px solid var(--line); border-radius: 6px; margin: .6rem 0; padding: .25rem 0; }
   td { border: 0; padding: .2rem .6rem; display: grid; grid-template-columns: 7.5rem 1fr; gap: .5rem; }
   td::before { content: attr(data-label); color: var(--muted); font-size: 12px; }
+  .urls a { white-space: normal; overflow-wrap: anywhere; }
 }
 `;

@@ -15,9 +15,9 @@ import { lastLines } from './log-tail.js';
 
 function status(state: EnvStatus['exposures'][number]['state'] = 'ready'): EnvStatus {
   return {
-    apiVersion: 'envserve/v1', kind: 'Status', envName: 'demo', envFile: '/tmp/demo/build.envd', runtime: 'local', mode: 'up',
+    apiVersion: 'envserve/v1', kind: 'Status', envId: 'demo-123', envName: 'demo', envFile: '/tmp/demo/build.envd', runtime: 'local', mode: 'up',
     pid: 1, startedAt: new Date().toISOString(), processes: [], notes: [],
-    exposures: [{ id: 'host-jupyter-1234', name: 'jupyter', kind: 'host', protocol: 'http', envPort: 8888, state, urls: ['http://127.0.0.1:1234/'] }],
+    exposures: [{ id: 'host-jupyter-1234', name: 'jupyter', kind: 'host', protocol: 'http', envPort: 8888, state, reason: state === 'ready' ? 'Ready' : 'ApplyFailed', since: new Date().toISOString(), urls: ['http://127.0.0.1:1234/'] }],
   };
 }
 

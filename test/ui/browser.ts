@@ -2,7 +2,7 @@
 // scripts/testenv/chromium/up.sh) driven by playwright-core, headless, with a fresh profile. Every
 // request the page makes is recorded, and anything not to 127.0.0.1/localhost is refused and
 // reported: the dashboard must work with no network. Screenshots go to the artifacts folder.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -27,6 +27,7 @@ export async function openBrowser(prefix: string, opts: { width?: number; height
   const executablePath = need('ENVSERVE_TEST_CHROMIUM');
   const artifacts = need('ENVSERVE_TEST_ARTIFACTS');
   mkdirSync(artifacts, { recursive: true });
+  for (const f of readdirSync(artifacts)) if (f.startsWith(`${prefix}-`)) rmSync(join(artifacts, f)); // the last run's only
   const profile = mkdtempSync(join(tmpdir(), 'envserve-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath,

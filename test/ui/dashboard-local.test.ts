@@ -64,7 +64,7 @@ test('the page lists the exposure with the port envserve chose, and its link rea
   await b.shot('listed');
   const [tab] = await Promise.all([b.context.waitForEvent('page'), link.click()]);
   await tab.waitForLoadState();
-  assert.match((await tab.textContent('body'))!, /^jupyter-standin --ip=127\.0\.0\.1 --port=\d+/, 'the link reached the (stand-in) Jupyter through envserve');
+  assert.match((await tab.textContent('body'))!, /^jupyter-standin lab .*--ip=127\.0\.0\.1 --port=8888 .*hashed_password=sha1:/, 'the link reached the (stand-in) Jupyter through envserve');
   await b.shot('link-opened', tab);
   await tab.close();
   // Readable in a narrow window: the row becomes a block, its URL and buttons still there.

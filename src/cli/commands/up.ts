@@ -16,8 +16,12 @@ import { StateStore } from '../../engine/state.js';
 import { changes, formatStatus } from '../../status/format.js';
 import type { EnvStatus } from '../../status/types.js';
 import { printWarnings } from '../output.js';
+import { startDashboard, uiOptions, type UiFlags } from '../ui-option.js';
+import { controllerEnvironment } from '../../ui/in-process.js';
+import { fixedSource } from '../../ui/types.js';
+import type { UiServer } from '../../ui/server.js';
 
-export interface ForegroundOptions {
+export interface ForegroundOptions extends UiFlags {
   file: string;
   name?: string;
   runtime: 'local' | 'docker' | 'k8s';
@@ -34,7 +38,7 @@ export interface ForegroundOptions {
 }
 
 export function lifecycleOptions(cmd: Command): Command {
-  return cmd
+  return uiOptions(cmd)
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('--name <name>', "the environment's name (default: the env file's directory name)")
     .addOption(new Option('--runtime <runtime>', 'where the environment runs').choices(['local', 'docker', 'k8s']).default('local'))
@@ -105,9 +109,13 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
   const control = await ControlServer.listen(controller, store.socketPath);
+  let ui: UiServer | undefined;
   try {
+    // --ui: the dashboard on this controller (src/ui/); its URL, with the token, is printed once.
+    if (opts.ui) ui = await startDashboard(fixedSource(controllerEnvironment(controller, store.envId, { cluster: () => runtime.resources().cluster })), opts, `envserve: ${plan.env.name}`, (l) => process.stdout.write(`${l}\n`));
     await controller.run(stop.signal);
   } finally {
+    await ui?.close();
     await control.close();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
   }

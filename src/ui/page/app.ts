@@ -138,15 +138,17 @@ function newRow(envKey: string, e: Exposure): HTMLTableRowElement {
     button('Restart', 'restart', 'Restart'),
     button('Stop', 'stop', 'Stop'),
     button('Check', 'check', 'Check'));
-  row.querySelector('[data-col=actions]')!.append(actions, out);
+  row.querySelector('[data-col=actions]')!.append(el('div', { class: 'v' }, actions, out));
   return row;
 }
 
 function updateRow(row: HTMLTableRowElement, e: Exposure): void {
   row.dataset.state = e.state;
   row.dataset.url = e.urls[0] ?? '';
+  // Each cell holds one wrapper: in a narrow window the cell is a grid of its label and that.
   const cell = (c: string) => row.querySelector<HTMLElement>(`[data-col="${c}"]`)!;
-  cell('exposure').replaceChildren(
+  const set = (c: string, ...nodes: (Node | string)[]) => cell(c).replaceChildren(el('div', { class: 'v' }, ...nodes));
+  set('exposure',
     el('strong', { 'data-field': 'name' }, labelOf(e)),
     el('div', { class: 'id' }, `${e.kind} · ${e.protocol} · port ${e.envPort}`),
     ...(e.name ? [el('div', { class: 'id' }, e.id)] : []));
@@ -154,16 +156,16 @@ function updateRow(row: HTMLTableRowElement, e: Exposure): void {
   const urls = el('div', { class: 'urls' });
   for (const u of e.urls) urls.append(/^https?:/.test(u) ? el('a', { href: u, target: '_blank', rel: 'noopener noreferrer', 'data-field': 'url' }, u) : el('span', { 'data-field': 'url' }, u));
   if (!e.urls.length) urls.append(e.listen ? `${e.listen.address}:${e.listen.port}` : '—');
-  cell('URL').replaceChildren(urls);
-  cell('target').textContent = e.target ?? '—';
-  cell('state').replaceChildren(
+  set('URL', urls);
+  set('target', e.target ?? '—');
+  set('state',
     el('span', { class: 'state', 'data-state': e.state, 'data-field': 'state' }, e.state),
     ...(e.reason ? [' ', el('span', { class: 'reason', 'data-field': 'reason' }, e.reason)] : []),
     ...(e.message ? [el('div', { class: 'msg', 'data-field': 'message' }, e.message)] : []));
-  cell('answers').textContent = e.answering === undefined ? '—' : `${e.answering ? 'yes' : 'no'}${e.latencyMs !== undefined ? ` · ${Math.round(e.latencyMs * 10) / 10} ms` : ''}`;
-  cell('since').replaceChildren(e.since ? el('time', { datetime: e.since, title: e.since }, clock(e.since)) : '—');
-  cell('reconnects').replaceChildren(el('span', { 'data-field': 'reconnects' }, String(e.reconnects ?? 0)));
-  cell('pod').replaceChildren(el('span', { 'data-field': 'pod' }, e.pod ?? '—'));
+  set('answers', e.answering === undefined ? '—' : `${e.answering ? 'yes' : 'no'}${e.latencyMs !== undefined ? ` · ${Math.round(e.latencyMs * 10) / 10} ms` : ''}`);
+  set('since', e.since ? el('time', { datetime: e.since, title: e.since }, clock(e.since)) : '—');
+  set('reconnects', el('span', { 'data-field': 'reconnects' }, String(e.reconnects ?? 0)));
+  set('pod', el('span', { 'data-field': 'pod' }, e.pod ?? '—'));
   // One toggle: Stop while it runs, Start once stopped.
   const toggle = row.querySelector<HTMLButtonElement>('button[data-action=stop], button[data-action=start]')!;
   const next = e.state === 'stopped' ? 'start' : 'stop';
