@@ -7,7 +7,8 @@ import { registerUp } from './up.js';
 import { registerServe } from './serve.js';
 import { registerStatus } from './status.js';
 import { registerDown } from './down.js';
+import { registerDashboard } from './dashboard.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerRender, registerPresets, registerUp, registerServe, registerStatus, registerDown];
+export const commands: RegisterCommand[] = [registerPlan, registerRender, registerPresets, registerUp, registerServe, registerStatus, registerDown, registerDashboard];
