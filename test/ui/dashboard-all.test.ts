@@ -13,6 +13,7 @@ const source = (port: number) => `
 def build():
     base(os="ubuntu20.04", language="python")
     config.jupyter(password="", port=${port})
+    runtime.daemon(commands=[["sh", "-c", "echo hello from ${port}; echo second line; exec sleep 600"]])
 def serve():
     host.bind(env_port=${port}, host_port=0)
 `;
@@ -48,6 +49,8 @@ test('the dashboard lists every running environment, follows them through their 
   const sections = page.locator('section[data-env]');
   await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('section[data-env]').length === 1);
   assert.match((await sections.first().locator('h2').textContent())!, /^alpha$/);
+  // Each process with the last lines of its log.
+  await page.locator('section[data-env^="alpha-"] .procs pre', { hasText: 'hello from 8891\nsecond line' }).waitFor({ timeout: 10_000 });
 
   // A second environment starts: it appears without a reload.
   const beta = await up(fileB);

@@ -148,3 +148,15 @@ test('a service whose process is killed shows its reason code (and how fast the 
   assert.match((await page.locator('[data-process=jupyter]').textContent())!, /exited|failed/);
 });
 
+
+test('--ui-port taken: a usage error (exit 2), and nothing is left running', async () => {
+  const taken = Number(dashboard.port);
+  const other = envDir(SEED, 'seed-host-2');
+  const r = await runCli(['up', '-f', other, '--ui-port', String(taken)], env, 60_000);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`--ui-port ${taken}: 127\\.0\\.0\\.1:${taken} is already in use`));
+  assert.doesNotMatch(r.stdout, /Press Ctrl-C/, 'refused before the environment started');
+  const bad = await runCli(['up', '-f', other, '--ui-port', 'abc'], env);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--ui-port abc is not a port number/);
+});
