@@ -2,6 +2,7 @@
 // EnvController's status stream and actions, unchanged. Typed structurally so that the UI depends
 // on what it uses, not on the controller's class.
 import type { EnvStatus } from '../status/types.js';
+import { checkViaCli, type CheckTarget } from './check-cli.js';
 import type { ActionResult, ClusterInfo, UiAction, UiEnvironment } from './types.js';
 
 export interface ControllerLike {
@@ -47,4 +48,20 @@ export function controllerEnvironment(ctrl: ControllerLike, key: string, opts: I
     check: opts.check ?? (async (id) => resultFor(await ctrl.probeNow(id), id)),
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
   };
+}
+
+/** `up|serve --ui`: the controller, its cluster (from the runtime), and check through `envserve check`. */
+export function dashboardEnvironment(ctrl: ControllerLike, key: string, runtime: { resources(): { cluster?: CheckTarget['cluster'] & ClusterInfo } }): UiEnvironment {
+  const cluster = () => runtime.resources().cluster;
+  return controllerEnvironment(ctrl, key, {
+    cluster: () => {
+      const c = cluster();
+      return c ? { ...(c.server ? { server: c.server } : {}), ...(c.context ? { context: c.context } : {}), ...(c.namespace ? { namespace: c.namespace } : {}) } : undefined;
+    },
+    check: (id) => {
+      const s = ctrl.status();
+      const c = cluster();
+      return checkViaCli({ envFile: s.envFile, envName: s.envName, runtime: s.runtime, ...(c ? { cluster: c } : {}) }, id, async () => resultFor(await ctrl.probeNow(id), id));
+    },
+  });
 }

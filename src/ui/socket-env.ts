@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { EnvStatus } from '../status/types.js';
+import { checkViaCli, type CheckTarget } from './check-cli.js';
 import { resultFor } from './in-process.js';
 import type { ActionResult, ClusterInfo, UiAction, UiEnvironment, UiSource } from './types.js';
 
@@ -22,7 +23,7 @@ export interface ControlClientLike {
 export interface RecordLike {
   envId: string;
   controlSocket?: string;
-  cluster?: ClusterInfo;
+  cluster?: ClusterInfo & CheckTarget['cluster'];
   status?: EnvStatus;
 }
 
@@ -71,12 +72,16 @@ class SocketEnvironment implements UiEnvironment {
   }
 
   check(id: string): Promise<ActionResult> {
+    const probe = () => this.client.probeNow(id).then((s) => resultFor(s, id));
     if (this.checkFn) return this.checkFn(this.record, id);
-    return this.client.probeNow(id).then((s) => resultFor(s, id));
+    const s = this.current;
+    if (!s) return probe();
+    return checkViaCli({ envFile: s.envFile, envName: s.envName, runtime: s.runtime, ...(this.record.cluster ? { cluster: this.record.cluster } : {}) }, id, probe);
   }
 
   cluster(): ClusterInfo | undefined {
-    return this.record.cluster;
+    const c = this.record.cluster;
+    return c && { ...(c.server ? { server: c.server } : {}), ...(c.context ? { context: c.context } : {}), ...(c.namespace ? { namespace: c.namespace } : {}) };
   }
 
   close(): void {

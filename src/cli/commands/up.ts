@@ -17,7 +17,7 @@ import { changes, formatStatus } from '../../status/format.js';
 import type { EnvStatus } from '../../status/types.js';
 import { printWarnings } from '../output.js';
 import { startDashboard, uiOptions, type UiFlags } from '../ui-option.js';
-import { controllerEnvironment } from '../../ui/in-process.js';
+import { dashboardEnvironment } from '../../ui/in-process.js';
 import { fixedSource } from '../../ui/types.js';
 import type { UiServer } from '../../ui/server.js';
 
@@ -112,7 +112,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
   let ui: UiServer | undefined;
   try {
     // --ui: the dashboard on this controller (src/ui/); its URL, with the token, is printed once.
-    if (opts.ui) ui = await startDashboard(fixedSource(controllerEnvironment(controller, store.envId, { cluster: () => runtime.resources().cluster })), opts, `envserve: ${plan.env.name}`, (l) => process.stdout.write(`${l}\n`));
+    if (opts.ui) ui = await startDashboard(fixedSource(dashboardEnvironment(controller, store.envId, runtime)), opts, `envserve: ${plan.env.name}`, (l) => process.stdout.write(`${l}\n`));
     await controller.run(stop.signal);
   } finally {
     await ui?.close();
