@@ -25,3 +25,7 @@ export { DockerRuntime } from './apply/docker/runtime.js';
 export { K8sRuntime } from './apply/k8s/runtime.js';
 export { TcpProxy } from './apply/local/proxy.js';
 export type * from './status/types.js';
+
+// The dashboard: a page on an environment's status stream (src/ui/).
+export { startUiServer, type UiServer, type UiServerOptions } from './ui/server.js';
+export type { UiEnvironment, UiSource, UiAction, ActionResult } from './ui/types.js';

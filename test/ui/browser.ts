@@ -33,7 +33,7 @@ export async function openBrowser(prefix: string, opts: { width?: number; height
     executablePath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-    viewport: { width: opts.width ?? 1280, height: opts.height ?? 720 },
+    viewport: { width: opts.width ?? 1200, height: opts.height ?? 360 }, // screenshots are full-page: as tall as the content
   });
   const offHost: string[] = [];
   await context.route('**/*', (route) => {

@@ -71,7 +71,7 @@ test('the page lists the exposure with the port envserve chose, and its link rea
   await page.setViewportSize({ width: 380, height: 800 });
   assert.ok(await row(page, ID).locator('button[data-action=restart]').isVisible());
   await b.shot('narrow');
-  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.setViewportSize({ width: 1200, height: 360 });
   assert.deepEqual(b.offHost, [], 'the page asked for nothing outside 127.0.0.1');
 });
 

@@ -38,7 +38,7 @@ export interface ForegroundOptions extends UiFlags {
 }
 
 export function lifecycleOptions(cmd: Command): Command {
-  return uiOptions(cmd)
+  cmd
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('--name <name>', "the environment's name (default: the env file's directory name)")
     .addOption(new Option('--runtime <runtime>', 'where the environment runs').choices(['local', 'docker', 'k8s']).default('local'))
@@ -48,6 +48,7 @@ export function lifecycleOptions(cmd: Command): Command {
     .option('--context <name>', 'k8s runtime: the kubeconfig context (default: the current one)')
     .option('-n, --namespace <namespace>', "k8s runtime: the namespace (default: the context's, else default)")
     .option('--kubeconfig <path>', 'k8s runtime: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)');
+  return uiOptions(cmd);
 }
 
 export function registerUp(program: Command): void {
