@@ -21,12 +21,13 @@ export interface InProcessOptions {
 }
 
 /** What an action left behind, as the inline result: the exposure's new state and reason. */
-export function resultFor(status: EnvStatus, id: string): ActionResult {
+/** `action`: ok = the action left it set up (not failed). `check`: ok = it answers. */
+export function resultFor(status: EnvStatus, id: string, kind: 'action' | 'check' = 'action'): ActionResult {
   const e = status.exposures.find((x) => x.id === id);
   if (!e) return { ok: false, reason: 'NotFound', message: `no exposure ${id}` };
   const reason = (e as { reason?: string }).reason;
   const latency = (e as { latencyMs?: number }).latencyMs;
-  const ok = e.state !== 'failed';
+  const ok = kind === 'check' ? e.state === 'ready' && e.answering !== false : e.state !== 'failed';
   return {
     ok,
     ...(reason ? { reason } : {}),
@@ -45,7 +46,7 @@ export function controllerEnvironment(ctrl: ControllerLike, key: string, opts: I
     status: () => ctrl.status(),
     subscribe: (cb) => ctrl.on('status', cb),
     action: async (name, id) => resultFor(await run[name](id), id),
-    check: opts.check ?? (async (id) => resultFor(await ctrl.probeNow(id), id)),
+    check: opts.check ?? (async (id) => resultFor(await ctrl.probeNow(id), id, 'check')),
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
   };
 }
@@ -61,7 +62,7 @@ export function dashboardEnvironment(ctrl: ControllerLike, key: string, runtime:
     check: (id) => {
       const s = ctrl.status();
       const c = cluster();
-      return checkViaCli({ envFile: s.envFile, envName: s.envName, runtime: s.runtime, ...(c ? { cluster: c } : {}) }, id, async () => resultFor(await ctrl.probeNow(id), id));
+      return checkViaCli({ envFile: s.envFile, envName: s.envName, runtime: s.runtime, ...(c ? { cluster: c } : {}) }, id, async () => resultFor(await ctrl.probeNow(id), id, 'check'));
     },
   });
 }

@@ -72,7 +72,7 @@ class SocketEnvironment implements UiEnvironment {
   }
 
   check(id: string): Promise<ActionResult> {
-    const probe = () => this.client.probeNow(id).then((s) => resultFor(s, id));
+    const probe = () => this.client.probeNow(id).then((s) => resultFor(s, id, 'check'));
     if (this.checkFn) return this.checkFn(this.record, id);
     const s = this.current;
     if (!s) return probe();

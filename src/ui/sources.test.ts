@@ -22,6 +22,9 @@ test('an action result says the new state, the reason and the latency', () => {
   assert.deepEqual(resultFor(status('a'), 'e1'), { ok: true, reason: 'Ready', message: 'ready, answers in 1.3 ms' });
   assert.equal(resultFor(status('a', 'failed'), 'e1').ok, false);
   assert.equal(resultFor(status('a'), 'nope').reason, 'NotFound');
+  const waiting = { ...status('a'), exposures: [{ ...status('a').exposures[0]!, state: 'waiting' as const, answering: false }] };
+  assert.equal(resultFor(waiting, 'e1').ok, true, 'an action that left it waiting (for a pod) did its job');
+  assert.equal(resultFor(waiting, 'e1', 'check').ok, false, 'a check of it fails');
 });
 
 test('the in-process source calls the controller and follows its status events', async () => {

@@ -81,16 +81,18 @@ test('the pod is deleted: the row moves to the new pod with a higher reconnect c
   const before = Number(await row(page, pf).locator('[data-field=reconnects]').textContent());
   const url = (await row(page, pf).locator('a[data-field=url]').first().getAttribute('href'))!;
   // Record every state the row passes through, in the page.
-  await page.evaluate((id) => {
-    const w = globalThis as any;
-    w.__states = [];
+  // (A string: functions handed to the page must not carry tsx's helpers.)
+  await page.evaluate(`(() => {
+    const id = ${JSON.stringify(pf)};
+    window.__states = [];
     const read = () => {
-      const r = w.document.querySelector(`tr[data-exposure="${id}"]`);
-      const v = `${r?.querySelector('[data-field=state]')?.textContent} ${r?.querySelector('[data-field=reason]')?.textContent ?? ''} ${r?.querySelector('[data-field=pod]')?.textContent}`;
-      if (w.__states.at(-1) !== v) w.__states.push(v);
+      const r = document.querySelector('tr[data-exposure="' + id + '"]');
+      const f = (n) => r?.querySelector('[data-field=' + n + ']')?.textContent ?? '';
+      const v = f('state') + ' ' + f('reason') + ' ' + f('pod');
+      if (window.__states.at(-1) !== v) window.__states.push(v);
     };
-    new w.MutationObserver(read).observe(w.document.getElementById('envs'), { subtree: true, childList: true, characterData: true });
-  }, pf);
+    new MutationObserver(read).observe(document.getElementById('envs'), { subtree: true, childList: true, characterData: true });
+  })()`);
   // Someone uses Jupyter meanwhile: requests in flight while the pod goes.
   let stop = false;
   const traffic = (async () => {
