@@ -52,7 +52,8 @@ table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; vertical-align: top; padding: .45rem .5rem; border-bottom: 1px solid var(--line); }
 th { font-weight: 600; color: var(--muted); font-size: 12px; }
 td { overflow-wrap: break-word; }
-td[data-col=actions] { min-width: 12rem; }
+td[data-col=exposure] { min-width: 10rem; }
+td[data-col=actions] { min-width: 11rem; }
 .id { color: var(--muted); font-size: 12px; }
 .urls { display: flex; flex-direction: column; gap: .1rem; }
 .urls a { white-space: nowrap; }
