@@ -53,7 +53,7 @@ th, td { text-align: left; vertical-align: top; padding: .45rem .5rem; border-bo
 th { font-weight: 600; color: var(--muted); font-size: 12px; }
 td { overflow-wrap: break-word; }
 td[data-col=exposure] { min-width: 10rem; }
-td[data-col=actions] { min-width: 11rem; }
+td[data-col=actions] { min-width: 13.5rem; }
 .id { color: var(--muted); font-size: 12px; }
 .urls { display: flex; flex-direction: column; gap: .1rem; }
 .urls a { white-space: nowrap; }
