@@ -7,6 +7,7 @@
 // ever skips itself into green.
 //   test/docker/  → a Podman engine with the Docker API  (scripts/testenv/podman/up.sh)
 //   test/k8s/     → a real Kubernetes cluster             (scripts/testenv/k8s/up.sh)
+//   test/jupyter/ → a real Jupyter in a cached venv + an unprivileged user (scripts/testenv/jupyter/up.sh)
 //   test/ui/      → a real browser, Debian's chromium      (scripts/testenv/chromium/up.sh)
 //   test/ui/k8s/  → the browser and the cluster
 // Each up.sh writes .testenv/<name>/env.json: environment variables for the tests.
@@ -19,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 const SUITES = [
   { name: 'podman', folder: 'test/docker' },
   { name: 'k8s', folder: 'test/k8s' },
+  { name: 'jupyter', folder: 'test/jupyter' },
   { name: 'chromium', folder: 'test/ui' },
   { name: 'k8s', folder: 'test/ui/k8s' },
 ];
