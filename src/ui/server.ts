@@ -182,8 +182,10 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
       envSubs.clear();
       for (const res of streams) res.end();
       streams.clear();
-      await new Promise<void>((r) => server.close(() => r()));
+      // Requests still running (a check) are cut: the process is stopping.
+      const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
+      await closed;
     },
   };
 }
