@@ -69,7 +69,9 @@ button { font: inherit; font-size: 13px; padding: .2rem .6rem; border: 1px solid
 button:hover { border-color: var(--muted); }
 button:focus-visible, a:focus-visible { outline: 2px solid var(--link); outline-offset: 2px; }
 button:disabled { opacity: .6; cursor: progress; }
-output { display: block; margin-top: .3rem; font-size: 12px; white-space: pre-wrap; }
+output { display: block; margin-top: .3rem; font-size: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+output details { color: var(--fg); }
+output ul { margin: .2rem 0 0; padding-left: 1rem; }
 output.ok { color: var(--ok); }
 output.bad { color: var(--bad); }
 .notes { color: var(--muted); margin: .5rem 0 0; padding-left: 1.2rem; }

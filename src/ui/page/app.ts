@@ -212,16 +212,17 @@ function renderAll(envs: EnvView[]): void {
   if (!envs.length) main.replaceChildren(el('p', { class: 'empty' }, 'No environment is running. Start one with envserve up --ui.'));
 }
 
-function describe(r: Result): string {
-  const lines = [`${r.ok ? 'ok' : 'failed'}${r.reason ? ` ${r.reason}` : ''}${r.message ? `: ${r.message}` : ''}`];
+/** The first line of a result; the checks, one per line, when there are any. */
+function describe(r: Result): { head: string; lines: string[] } {
+  const head = `${r.ok ? 'ok' : 'failed'}${r.reason ? ` ${r.reason}` : ''}${r.message ? `: ${r.message}` : ''}`;
+  const lines: string[] = [];
   if (Array.isArray(r.details)) {
-    // One line per check: status, title, where from, reason, latency, what it found.
+    // status, title, where from, reason, latency, what it found
     for (const d of r.details as Record<string, unknown>[]) {
-      const parts = ['status', 'title', 'vantage', 'reason', 'latencyMs', 'message'].filter((k) => d[k] !== undefined && d[k] !== '').map((k) => (k === 'latencyMs' ? `${d[k]} ms` : k === 'vantage' ? `(${d[k]})` : String(d[k])));
-      lines.push(`  ${parts.join(' ')}`);
+      lines.push(['status', 'title', 'vantage', 'reason', 'latencyMs', 'message'].filter((k) => d[k] !== undefined && d[k] !== '').map((k) => (k === 'latencyMs' ? `${d[k]} ms` : k === 'vantage' ? `(${d[k]})` : String(d[k]))).join(' '));
     }
-  } else if (r.details !== undefined) lines.push(JSON.stringify(r.details, null, 1));
-  return lines.join('\n');
+  } else if (r.details !== undefined) lines.push(JSON.stringify(r.details));
+  return { head, lines };
 }
 
 async function copy(text: string): Promise<void> {
@@ -260,7 +261,8 @@ async function onAction(envKey: string, row: HTMLTableRowElement, act: string, b
       body: '{}',
     });
     const r = (await res.json()) as Result;
-    show(out, r.ok, `${action}: ${describe(r)}`);
+    const { head, lines } = describe(r);
+    show(out, r.ok, `${action}: ${head}`, lines);
   } catch (e) {
     show(out, false, `${action}: ${(e as Error).message}`);
   } finally {
@@ -268,9 +270,12 @@ async function onAction(envKey: string, row: HTMLTableRowElement, act: string, b
   }
 }
 
-function show(out: HTMLOutputElement, ok: boolean, text: string): void {
+function show(out: HTMLOutputElement, ok: boolean, text: string, lines: string[] = []): void {
   out.className = ok ? 'ok' : 'bad';
-  out.textContent = text;
+  out.replaceChildren(text);
+  if (lines.length) {
+    out.append(el('details', {}, el('summary', {}, `${lines.length} check${lines.length === 1 ? '' : 's'}`), el('ul', {}, ...lines.map((l) => el('li', {}, l)))));
+  }
 }
 
 function connect(): void {
