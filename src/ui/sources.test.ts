@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EnvStatus } from '../status/types.js';
+import { checkArgs } from './check-cli.js';
 import { checkResultFor } from './check-result.js';
 import { controllerEnvironment, resultFor } from './in-process.js';
 import { socketSource, type ControlClientLike } from './socket-env.js';
@@ -116,4 +117,12 @@ test("check's report, narrowed to one exposure", () => {
   assert.match(r.message!, /problem — the Service selects no Ready pod \(fix: check the labels\)/);
   assert.equal((r.details as unknown[]).length, 1);
   assert.deepEqual(checkResultFor(report, 'e2'), { ok: true, reason: 'Ready', message: 'answers', details: [{ status: 'pass', title: 'answers here', vantage: 'local', reason: 'Ready', latencyMs: 2, message: 'HTTP 200' }] });
+});
+
+test('the check button runs envserve check for the environment, on its cluster, without a debug pod', () => {
+  assert.deepEqual(checkArgs({ envFile: '/e/build.envd', envName: 'e', runtime: 'local' }), ['check', '-f', '/e/build.envd', '--name', 'e', '--runtime', 'local', '-o', 'json', '--no-debug-pod']);
+  assert.deepEqual(
+    checkArgs({ envFile: '/e/build.envd', envName: 'e', runtime: 'k8s', cluster: { kubeconfig: '/k', context: 'c', namespace: 'n' } }).slice(10),
+    ['--kubeconfig', '/k', '--context', 'c', '-n', 'n'],
+  );
 });
