@@ -164,6 +164,10 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   /** Deletes owned Services/Ingresses that none of `wanted` renders to (Tilt-style diff by label). */
   async prune(wanted: readonly Exposure[]): Promise<void> {
     if (!this.client) return;
+    // Nothing of these kinds declared now or applied in this run: nothing to look for (and a user
+    // who may only port-forward may not even list them).
+    const declared = this.desired.some((o) => o.kind === 'Service' || o.kind === 'Ingress');
+    if (!declared && ![...this.owned.values()].some((o) => o.kind === 'Service' || o.kind === 'Ingress')) return;
     const ids = new Set(wanted.map((e) => e.id));
     const keep = new Set(this.desired.filter((o) => ids.has(o.metadata.labels?.[LABEL_EXPOSURE] ?? '')).map((o) => `${o.kind}/${o.metadata.name}`));
     try {
