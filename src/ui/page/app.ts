@@ -110,7 +110,7 @@ function renderHeader(section: HTMLElement, s: Status, cluster: EnvView['cluster
 const COLUMNS = ['exposure', 'URL', 'target', 'state', 'answers', 'since', 'reconnects', 'pod', 'actions'];
 
 function newSection(key: string): HTMLElement {
-  const table = el('table', {},
+  const table = el('table', { 'aria-label': 'exposures' },
     el('thead', {}, el('tr', {}, ...COLUMNS.map((c) => el('th', { scope: 'col' }, c)))),
     el('tbody', {}));
   const section = el('section', { class: 'env', 'data-env': key }, el('div', { class: 'env-head' }), table);
@@ -126,7 +126,7 @@ function newRow(envKey: string, e: Exposure): HTMLTableRowElement {
   const row = el('tr', { 'data-exposure': e.id });
   for (const c of COLUMNS) row.append(el('td', { 'data-label': c, 'data-col': c }));
   const out = el('output', { 'aria-live': 'polite', 'data-field': 'result' });
-  const name = labelOf(e);
+  const name = `${labelOf(e)} (${e.kind})`; // two exposures may share a service's name
   const button = (text: string, act: string, label: string) => {
     const b = el('button', { type: 'button', 'data-action': act, 'aria-label': `${label} ${name}` }, text);
     b.addEventListener('click', () => void onAction(envKey, row, act, b, out));
@@ -172,7 +172,7 @@ function updateRow(row: HTMLTableRowElement, e: Exposure): void {
   if (toggle.dataset.action !== next) {
     toggle.dataset.action = next;
     toggle.textContent = next === 'start' ? 'Start' : 'Stop';
-    toggle.setAttribute('aria-label', `${next === 'start' ? 'Start' : 'Stop'} ${labelOf(e)}`);
+    toggle.setAttribute('aria-label', `${next === 'start' ? 'Start' : 'Stop'} ${labelOf(e)} (${e.kind})`);
   }
   const hasUrl = e.urls.length > 0;
   for (const b of row.querySelectorAll<HTMLButtonElement>('button[data-action=copy], button[data-action=open]')) b.hidden = !hasUrl;
