@@ -115,14 +115,17 @@ test('serve --runtime k8s: NodePort and Ingress added, changed in place, removed
     // the record lists what envserve owns now
     const rec = JSON.parse(readFileSync(join(home, '.local/state/envserve', `${after.envId}.json`), 'utf8'));
     assert.deepEqual(rec.owned, [{ kind: 'Service', namespace: ns, name: `${envName}-web-8081` }]);
+    // down of the running serve, with nothing but the file: it stops itself (asked on its
+    // control socket, not killed) and down removes the Services it leaves
+    const d = await run(['down', '-f', file], { HOME: home });
+    assert.equal(d.code, 0, d.out);
+    assert.doesNotMatch(d.out, /killing it/);
+    assert.match(d.out, new RegExp(`deleted service ${ns}/${envName}-web-8081`));
+    assert.equal(await serve.exited, 0, serve.out());
+    assert.deepEqual(ownedObjects(ns, envName), []);
   } finally {
     serve.proc.kill('SIGTERM');
   }
-  assert.equal(await serve.exited, 0);
-  // serve leaves its Services for down; down needs nothing but the file
-  const d = await run(['down', '-f', file], { HOME: home });
-  assert.equal(d.code, 0, d.out);
-  assert.deepEqual(ownedObjects(ns, envName), []);
 });
 
 test('down from a clean shell (no KUBECONFIG, no flags, another directory) after serve -n NS --context CTX was SIGKILLed', async () => {

@@ -103,10 +103,24 @@ export async function listOwned(client: Api, namespace: string, envName: string,
   return lists.flat().filter((o) => isOwnedBy(o, envName));
 }
 
-/** Deletes the objects and waits until every one is gone (404), up to timeoutMs. */
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Deletes the objects (16 requests at a time) and waits once until every one is gone (404), up to timeoutMs. */
 export async function deleteAndWait(client: Api, objects: Obj[], timeoutMs = 60_000): Promise<void> {
-  await Promise.all(
-    objects.map(async (o) => {
+  await mapLimit(
+    objects, 16, async (o) => {
       const path = objectPath(o.kind, o.metadata.namespace!, o.metadata.name);
       try {
         // Foreground: the Deployment disappears only after its ReplicaSets and pods did.
@@ -120,21 +134,21 @@ export async function deleteAndWait(client: Api, objects: Obj[], timeoutMs = 60_
         if ((e as { code?: number }).code === 409) return;
         throw e;
       }
-    }),
+    },
   );
   const deadline = Date.now() + timeoutMs;
-  for (const o of objects) {
+  await mapLimit(objects, 16, async (o) => {
     const path = objectPath(o.kind, o.metadata.namespace!, o.metadata.name);
     for (;;) {
       try {
         const cur = await client.request<Obj>(path);
-        if (o.metadata.uid && cur.metadata.uid !== o.metadata.uid) break;
+        if (o.metadata.uid && cur.metadata.uid !== o.metadata.uid) return;
       } catch (e) {
-        if (isNotFound(e)) break;
+        if (isNotFound(e)) return;
         throw e;
       }
       if (Date.now() > deadline) throw new Error(`${describeObject(o)} is still there after ${timeoutMs / 1000} s`);
       await sleep(100);
     }
-  }
+  });
 }

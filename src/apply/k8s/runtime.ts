@@ -25,6 +25,7 @@ import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './man
 import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
 import { PortForwarder } from './port-forward.js';
+import { PortForwardSessions } from './pf-spdy.js';
 import { ServiceWatcher, type Address } from './service-watch.js';
 import { checkNamespace, resolveTarget, type ResolvedTarget, type TargetSpec } from './target.js';
 
@@ -61,12 +62,16 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   private plan!: Plan;
   private mode: StartOptions['mode'] = 'serve';
   private listenOverride?: string;
+  /** Aborted when envserve stops during start-up: waits for addresses end early. */
+  private signal?: AbortSignal;
   private target!: ResolvedTarget;
   /** Every object the current plan wants (the Deployment for `up`, a Service/Ingress per exposure). */
   private desired: Obj[] = [];
   /** What envserve applied and has not deleted: the state record's owned objects. */
   private readonly owned = new Map<string, OwnedObject>();
   private tracker?: PodTracker;
+  /** Port-forward sessions of every forward of this runtime; closed by stopEnvironment. */
+  private readonly sessions = new PortForwardSessions();
   private readonly handles = new Set<K8sExposureHandle>();
   private readonly watchers = new Set<{ refresh(): Promise<unknown>; pending(): boolean }>();
 
@@ -88,6 +93,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     this.plan = plan;
     this.mode = opts.mode;
     this.listenOverride = opts.listenOverride;
+    this.signal = opts.signal;
     const other = exposures.filter((e) => !KINDS.includes(e.kind));
     if (other.length > 0) {
       throw new UserError(
@@ -219,6 +225,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     const tracker = await this.ensureTracker();
     const pf = new PortForwarder({
       client: this.client,
+      sessions: this.sessions,
       tracker,
       namespace: this.namespace,
       remotePort: e.envPort,
@@ -267,7 +274,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     await this.applyFor(e.id);
     const name = serviceName(this.plan, e);
     const w = new ServiceWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000);
-    await w.settle();
+    await w.settle(this.signal);
     const watcher = { refresh: () => w.refresh(), pending: () => w.lbPending || !w.svc };
     const object = describeObject({ kind: 'Service', metadata: { name, namespace: this.namespace } });
     const first = () => w.addresses().find((a) => a.scope !== 'cluster') ?? w.addresses()[0];
@@ -297,7 +304,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     await this.applyFor(e.id);
     const name = ingressName(this.plan, e);
     const w = new IngressWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000);
-    await w.settle();
+    await w.settle(this.signal);
     const watcher = { refresh: () => w.refresh(), pending: () => !w.admitted };
     const handle: K8sExposureHandle = {
       spec: e,
@@ -324,6 +331,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   async stopEnvironment(): Promise<void> {
     this.tracker?.stop();
     await Promise.all([...this.handles].map((h) => h.stop()));
+    this.sessions.close();
     if (this.mode === 'up' && this.owned.size > 0 && !this.attaching) {
       await removeOwned(this.client, this.namespace, this.plan.env.name);
       this.owned.clear();
