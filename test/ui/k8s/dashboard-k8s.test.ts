@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { startCli, stateDirEnv, runCli, type CliRun } from '../../local/cli-helpers.js';
 import { env, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, mustKubectl, eventually, sleep } from '../../k8s/expose-lib.js';
 import { loadKubeClient, type KubeClient } from '../../../src/apply/k8s/client.js';
@@ -101,6 +102,15 @@ test('the pod is deleted: the row moves to the new pod with a higher reconnect c
       await sleep(10);
     }
   })();
+  // And one request caught half-sent when the pod goes (its headers not finished): the forward
+  // must carry it over to the new pod — a reconnect the row counts.
+  const { port: fwdPort } = new URL(url);
+  const halfSent = net.connect(Number(fwdPort), '127.0.0.1');
+  let answer = '';
+  halfSent.on('data', (d) => (answer += d));
+  await new Promise((r) => halfSent.once('connect', r));
+  halfSent.write('GET /half-sent HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n');
+  await sleep(500); // its stream to the old pod is open
   try {
     await client.request(`/api/v1/namespaces/${ns}/pods/${old}`, { method: 'DELETE', body: { gracePeriodSeconds: 0 } });
     const next = await eventually(() => readyPod(old), 30_000, 10);
@@ -108,6 +118,9 @@ test('the pod is deleted: the row moves to the new pod with a higher reconnect c
     const shownAt = await waitField(page, pf, 'pod', next, 10_000);
     await waitField(page, pf, 'state', 'ready', 10_000);
     console.log(`# dashboard: pod ${old} deleted -> row shows new pod ${next} ${shownAt - readyAt} ms after it was Ready`);
+    halfSent.end('\r\n');
+    await new Promise((r) => halfSent.once('close', r));
+    assert.match(answer, new RegExp(`^HTTP/1.1 200[\\s\\S]*"pod":"${next}"`), 'the half-sent request was answered by the new pod');
     assert.ok(shownAt - readyAt <= 10_000);
     await sleep(500);
   } finally {
