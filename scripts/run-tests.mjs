@@ -8,6 +8,8 @@
 //   test/docker/  → a Podman engine with the Docker API  (scripts/testenv/podman/up.sh)
 //   test/k8s/     → a real Kubernetes cluster             (scripts/testenv/k8s/up.sh)
 //   test/jupyter/ → a real Jupyter in a cached venv + an unprivileged user (scripts/testenv/jupyter/up.sh)
+//   test/ui/      → a real browser, Debian's chromium      (scripts/testenv/chromium/up.sh)
+//   test/ui/k8s/  → the browser and the cluster
 // Each up.sh writes .testenv/<name>/env.json: environment variables for the tests.
 //
 // Usage: node scripts/run-tests.mjs [--unit] [file-or-folder ...]
@@ -19,6 +21,8 @@ const SUITES = [
   { name: 'podman', folder: 'test/docker' },
   { name: 'k8s', folder: 'test/k8s' },
   { name: 'jupyter', folder: 'test/jupyter' },
+  { name: 'chromium', folder: 'test/ui' },
+  { name: 'k8s', folder: 'test/ui/k8s' },
 ];
 
 function find(dir, out = []) {
@@ -43,8 +47,8 @@ const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const roots = args.filter((a) => !a.startsWith('--'));
 let files = (roots.length ? roots : ['src', 'test']).flatMap((r) => find(r)).sort();
-const suiteOf = (f) => SUITES.find((s) => f.startsWith(s.folder + '/'));
-if (unitOnly) files = files.filter((f) => !suiteOf(f));
+const suitesOf = (f) => SUITES.filter((s) => f.startsWith(s.folder + '/'));
+if (unitOnly) files = files.filter((f) => suitesOf(f).length === 0);
 if (files.length === 0) {
   console.error('run-tests: no test files found');
   process.exit(1);
@@ -61,7 +65,7 @@ function sh(script) {
   return spawnSync('bash', [script], { stdio: 'inherit' }).status ?? 1;
 }
 
-const needed = SUITES.filter((s) => files.some((f) => suiteOf(f) === s));
+const needed = [...new Set(files.flatMap(suitesOf).map((s) => s.name))].map((name) => SUITES.find((s) => s.name === name));
 const env = { ...process.env };
 const started = [];
 let status = 1;

@@ -41,3 +41,6 @@ export type { ExposureSet, ExposureSetStatus } from './operator/resource.js';
 export { runCheck, type CheckOptions } from './check/run.js';
 export type { Check, CheckReport, CheckStatus, ExposureVerdict, Vantage as CheckVantage, Verdict } from './check/types.js';
 export { CHECK_REASONS, type CheckReason } from './check/reasons.js';
+// The dashboard: a page on an environment's status stream (src/ui/).
+export { startUiServer, type UiServer, type UiServerOptions } from './ui/server.js';
+export type { UiEnvironment, UiSource, UiAction, ActionResult } from './ui/types.js';

@@ -10,7 +10,8 @@ import { registerDown } from './down.js';
 import { registerOperator } from './operator.js';
 import { registerCheck } from './check.js';
 import { registerProbe } from './probe.js';
+import { registerDashboard } from './dashboard.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerRender, registerPresets, registerUp, registerServe, registerStatus, registerDown, registerCheck, registerProbe, registerOperator];
+export const commands: RegisterCommand[] = [registerPlan, registerRender, registerPresets, registerUp, registerServe, registerStatus, registerDown, registerCheck, registerProbe, registerOperator, registerDashboard];

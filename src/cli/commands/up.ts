@@ -16,8 +16,12 @@ import { StateStore } from '../../engine/state.js';
 import { changes, formatStatus } from '../../status/format.js';
 import type { EnvStatus } from '../../status/types.js';
 import { printWarnings } from '../output.js';
+import { startDashboard, uiOptions, type UiFlags } from '../ui-option.js';
+import { dashboardEnvironment } from '../../ui/in-process.js';
+import { fixedSource } from '../../ui/types.js';
+import type { UiServer } from '../../ui/server.js';
 
-export interface ForegroundOptions {
+export interface ForegroundOptions extends UiFlags {
   file: string;
   name?: string;
   runtime: 'local' | 'docker' | 'k8s';
@@ -34,7 +38,7 @@ export interface ForegroundOptions {
 }
 
 export function lifecycleOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('--name <name>', "the environment's name (default: the env file's directory name)")
     .addOption(new Option('--runtime <runtime>', 'where the environment runs').choices(['local', 'docker', 'k8s']).default('local'))
@@ -44,6 +48,7 @@ export function lifecycleOptions(cmd: Command): Command {
     .option('--context <name>', 'k8s runtime: the kubeconfig context (default: the current one)')
     .option('-n, --namespace <namespace>', "k8s runtime: the namespace (default: the context's, else default)")
     .option('--kubeconfig <path>', 'k8s runtime: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)');
+  return uiOptions(cmd);
 }
 
 export function registerUp(program: Command): void {
@@ -122,9 +127,13 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     });
   }
   const control = await ControlServer.listen(controller, store.socketPath);
+  let ui: UiServer | undefined;
   try {
+    // --ui: the dashboard on this controller (src/ui/); its URL, with the token, is printed once.
+    if (opts.ui) ui = await startDashboard(fixedSource(dashboardEnvironment(controller, store.envId, runtime)), opts, `envserve: ${plan.env.name}`, (l) => process.stdout.write(`${l}\n`));
     await controller.run(stop.signal);
   } finally {
+    await ui?.close();
     await control.close();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
   }
