@@ -7,6 +7,7 @@
 //	testsrv source ADDR             on connect, writes the number of bytes the client asks for ("N\n")
 //	testsrv tput   ADDR BYTES CONNS client: read BYTES through CONNS connections from a source; prints bytes/s
 //	testsrv rtt    ADDR CONNS N GAP client: N ping-pongs of 64 bytes per connection, GAP µs apart; prints RTTs (µs)
+//	testsrv pod    [--http PORTS] [--echo PORTS]  the Kubernetes test pods' server (pod.go)
 package main
 
 import (
@@ -23,8 +24,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "pod" {
+		podMain(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: testsrv http|echo|source|tput|rtt ADDR ...")
+		fmt.Fprintln(os.Stderr, "usage: testsrv http|echo|source|tput|rtt|pod ADDR ...")
 		os.Exit(2)
 	}
 	addr := os.Args[2]
