@@ -168,15 +168,15 @@ test("a pod reaches another pod's Service by its DNS name (CoreDNS + kube-proxy,
     body: { metadata: { name: 'dns-a' }, spec: { selector: { which: 'a' }, ports: [{ port: 80, targetPort: 8080 }] } },
   });
   const out = await eventually(async () => {
-    const r = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-b', '--', 'wget', '-q', '-O', '-', '-T', '3', `http://dns-a.${ns}.svc.cluster.local/via-dns`]);
-    if (r.code !== 0) throw new Error(`wget in web-b: ${r.stderr}`);
+    const r = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-b', '--', 'testsrv', 'get', `http://dns-a.${ns}.svc.cluster.local/via-dns`]);
+    if (r.code !== 0) throw new Error(`testsrv get in web-b: ${r.stderr}`);
     return JSON.parse(r.stdout);
   }, 20_000, 250);
   assert.deepEqual([out.pod, out.path], ['web-a', '/via-dns']);
   // The short name resolves too (the pod's resolv.conf searches its namespace), via kube-dns.
   const r = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-b', '--', 'cat', '/etc/resolv.conf']);
   assert.match(r.stdout, new RegExp(`nameserver ${env.clusterDNS.replace(/\./g, '\\.')}`));
-  const short = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-b', '--', 'wget', '-q', '-O', '-', '-T', '3', 'http://dns-a/short']);
+  const short = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-b', '--', 'testsrv', 'get', 'http://dns-a/short']);
   assert.equal(short.code, 0, short.stderr);
   assert.equal(JSON.parse(short.stdout).pod, 'web-a');
 });

@@ -145,33 +145,36 @@ node_teardown() {
   fi
   # containerd itself (its pid file may be gone with a half-started run): every process whose
   # command line names this cluster's containerd socket or config (containerd and its shims).
-  local p pids=()
-  for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    if tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF -e "$CTR_SOCK" -e "$NODE_DIR/containerd.toml"; then pids+=("$p"); fi
-  done
+  local pids=()
+  mapfile -t pids < <(grep -lsF -e "$CTR_SOCK" -e "$NODE_DIR/containerd.toml" /proc/[0-9]*/cmdline | cut -d/ -f3)
   # Processes still inside the pods' network namespaces (containers whose shim was killed).
-  local nsf inode
+  local nsf inodes=""
   for nsf in "$CTR_STATE"/netns/*; do
-    [ -e "$nsf" ] || continue
-    inode=$(stat -Lc %i "$nsf" 2>/dev/null) || continue
-    for p in /proc/[0-9]*; do
-      [ "$(stat -Lc %i "$p/ns/net" 2>/dev/null)" = "$inode" ] && pids+=("${p#/proc/}")
-    done
+    [ -e "$nsf" ] && inodes+="$(stat -Lc %i "$nsf" 2>/dev/null) "
   done
+  if [ -n "$inodes" ]; then
+    mapfile -t -O "${#pids[@]}" pids < <(stat -Lc '%i %n' /proc/[0-9]*/ns/net 2>/dev/null |
+      awk -v want=" $inodes" 'index(want, " " $1 " ") {split($2, a, "/"); print a[3]}')
+  fi
+  local p live=()
+  for p in "${pids[@]}"; do running "$p" && live+=("$p"); done   # (grep itself has gone)
+  pids=("${live[@]}")
   if [ ${#pids[@]} -gt 0 ]; then "$say_" "node: stopping containerd, shims and container processes: ${pids[*]}"; stop_pids "${pids[@]}"; fi
+  # (runc's state is read below, before $CTR_STATE goes)
   # Mounts: container root filesystems, sandbox /dev/shm, the pods' network namespaces, the
   # kubelet's volumes (projected service account tokens). Deepest first.
   local m left=()
   mapfile -t left < <(awk '{print $5}' /proc/self/mountinfo | grep -E "^($NODE_DIR|$CTR_STATE)(/|$)" | sort -r)
   for m in "${left[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   [ ${#left[@]} -eq 0 ] || "$say_" "node: unmounted ${#left[@]} mounts"
-  # Pod cgroups (cgroupfs, no QoS level): whatever the runtime left under the pods' parent.
-  local d
-  for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/envserve-testenv-"$NETNS"; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  # Container cgroups (cgroupfs, no QoS level: containerd puts them under /k8s.io/<id>), for
+  # every container runc knew (its state folder lists them); runc removes them unless killed.
+  local id d
+  for id in $(ls "$CTR_STATE/runc/k8s.io" 2>/dev/null); do
+    for d in /sys/fs/cgroup/*/k8s.io/"$id"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
   done
   # Links the kubelet made to this node's pod logs.
   [ -d /var/log/containers ] && find /var/log/containers -maxdepth 1 -lname "$NODE_DIR/*" -delete 2>/dev/null || true
   rm -rf "$CTR_STATE"
+  rmdir /run/envserve-testenv 2>/dev/null || true
 }

@@ -25,6 +25,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func podMain(args []string) {
@@ -101,6 +102,18 @@ func podMain(args []string) {
 	}
 	fmt.Printf("testsrv pod %s/%s: http %v, echo %v\n", ns, pod, httpPorts, echoPorts)
 	must(<-errs)
+}
+
+func get(url string) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	r, err := c.Get(url)
+	must(err)
+	defer r.Body.Close()
+	_, err = io.Copy(os.Stdout, r.Body)
+	must(err)
+	if r.StatusCode/100 != 2 {
+		must(fmt.Errorf("GET %s: %s", url, r.Status))
+	}
 }
 
 func parsePorts(s string) []int {
