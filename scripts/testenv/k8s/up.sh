@@ -190,7 +190,7 @@ phase_start "containerd"
 . "$K8S_DIR/node.sh"
 node_write_configs
 node_start_containerd
-# Images are imported while the control plane starts; the kubelet waits for them.
+# Images are imported while the control plane starts; up.sh waits for them at the end.
 ( node_import_images ) >>"$LOGS/images.log" 2>&1 8>&- &
 IMPORT_PID=$!
 phase_end
@@ -361,6 +361,14 @@ wait_for kwok 60 node_ready "$KWOK_NODE_NAME"
 wait_for kube-controller-manager 60 only_own_taint "$KWOK_NODE_NAME" kwok.x-k8s.io/node
 phase_end
 
+# ---------------------------------------------------------------- kubelet
+# Before kube-proxy: kube-proxy looks up its Node at start and waits ~30 s if it is not there yet.
+phase_start "kubelet (real node)"
+node_start_kubelet
+wait_for kubelet 120 node_ready "$NODE_NAME"
+wait_for kube-controller-manager 60 no_taints
+phase_end
+
 # ---------------------------------------------------------------- kube-proxy
 phase_start "kube-proxy (iptables)"
 start kube-proxy "$KBIN/kube-proxy" --kubeconfig="$ADMIN_KC" --proxy-mode=iptables \
@@ -405,17 +413,6 @@ start coredns "$DBIN/coredns" -conf "$RUN/Corefile"
 wait_for coredns 60 in_ns curl -sf http://127.0.0.1:8181/ready
 phase_end
 
-# ---------------------------------------------------------------- kubelet
-phase_start "kubelet (real node)"
-if ! wait "$IMPORT_PID"; then
-  log "importing the images into containerd failed; last lines of its log:"; tail -n 25 "$LOGS/images.log" >&2 || true
-  die "the node's images could not be imported (log: $KEPT_LOGS_REL/images.log)"
-fi
-node_start_kubelet
-wait_for kubelet 120 node_ready "$NODE_NAME"
-wait_for kube-controller-manager 60 no_taints
-phase_end
-
 # ---------------------------------------------------------------- test helpers
 phase_start "pod backer, test LB controller"
 HELPER_ENV=(env KUBE_SERVER="https://$NODE_IP:$APISERVER_PORT" KUBE_CA="$PKI/ca.crt" KUBE_CERT="$PKI/admin.crt" KUBE_KEY="$PKI/admin.key")
@@ -428,6 +425,14 @@ phase_end
 # ---------------------------------------------------------------- ready for workloads
 phase_start "default service account"
 wait_for kube-controller-manager 60 sa_ready
+phase_end
+
+# ---------------------------------------------------------------- the node's images
+phase_start "images imported into containerd"
+if ! wait "$IMPORT_PID"; then
+  log "importing the images into containerd failed; last lines of its log:"; tail -n 25 "$LOGS/images.log" >&2 || true
+  die "the node's images could not be imported (log: $KEPT_LOGS_REL/images.log)"
+fi
 phase_end
 
 # ---------------------------------------------------------------- env.json
