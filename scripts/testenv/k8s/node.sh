@@ -115,7 +115,9 @@ node_import_images() {
     archive=$1 ref=$2; shift 2
     t0=$(now_ms)
     ctr_ images import --snapshotter overlayfs "$archive" >/dev/null || { log "importing $ref ($archive) failed"; return 1; }
-    ctr_ images ls -q | grep -qx "$ref" || { log "importing $archive did not create $ref"; return 1; }
+    # (the list first: `ctr … | grep -q` fails under pipefail when grep exits before ctr is done)
+    local have; have=$(ctr_ images ls -q) || return 1
+    grep -qx "$ref" <<<"$have" || { log "importing $archive did not create $ref"; return 1; }
     for alias in "$@"; do ctr_ images tag --force "$ref" "$alias" >/dev/null || return 1; done
     log "imported $ref${*:+ (also $*)} in $(( $(now_ms) - t0 )) ms"
   done < "$RUN/images.list"
