@@ -297,6 +297,6 @@ spawnSync('kubectl', ['--kubeconfig', KC, 'delete', 'namespace', ns, '--wait=fal
 const widths = [0, 1, 2, 3].map((i) => Math.max(...[['', 'envserve', 'kubectl', 'ratio'], ...rows].map((r) => r[i]!.length)));
 for (const r of [['', 'envserve', 'kubectl', 'ratio'], ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
 console.log(`envserve port-forward protocol: ${process.env.ENVSERVE_PF_PROTOCOL === 'v4' ? 'one v4.channel.k8s.io WebSocket per connection (ENVSERVE_PF_PROTOCOL=v4)' : 'SPDY stream pairs multiplexed over one WebSocket per pod (ENVSERVE_PF_PROTOCOL=v4: one WebSocket per connection)'}`);
-console.log(`(same pod, ${new Date().toISOString()}, ${process.env.ENVSERVE_TEST_K8S_VERSION}, 2 cores shared by the cluster, kubectl and envserve)`);
+console.log(`(same pod, a real container on the test node; ${new Date().toISOString()}, ${process.env.ENVSERVE_TEST_K8S_VERSION}, 2 cores shared by the cluster, kubectl and envserve; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')})`);
 if (startedCluster) spawnSync('bash', ['scripts/testenv/k8s/down.sh'], { stdio: 'inherit' });
 process.exit(0);
