@@ -162,7 +162,6 @@ node_teardown() {
   for p in "${pids[@]}"; do running "$p" && live+=("$p"); done   # (grep itself has gone)
   pids=("${live[@]}")
   if [ ${#pids[@]} -gt 0 ]; then "$say_" "node: stopping containerd, shims and container processes: ${pids[*]}"; stop_pids "${pids[@]}"; fi
-  # (runc's state is read below, before $CTR_STATE goes)
   # Mounts: container root filesystems, sandbox /dev/shm, the pods' network namespaces, the
   # kubelet's volumes (projected service account tokens). Deepest first.
   local m left=()
