@@ -94,6 +94,10 @@ PKI="$STATE/pki"; RUN="$STATE/run"; LOGS="$STATE/logs"
 NODE_DIR="$STATE/node"                        # containerd root, kubelet root, CNI and configs
 CTR_STATE="/run/envserve-testenv/$NETNS"      # containerd state: sockets (short paths), runc, pod netns
 CTR_SOCK="$CTR_STATE/containerd.sock"
+# containerd's root (content + unpacked snapshots) outlives the cluster, one per slot, so a warm
+# start does not import and unpack the images again (the Jupyter image takes 20-30 s). down.sh
+# deletes every container; an up.sh that finds one left empties it first.
+CTR_ROOT="$CACHE/containerd/$NETNS"
 ADMIN_KC="$STATE/admin.kubeconfig"
 
 # start NAME CMD...: run a component inside the namespace, detached, logging to logs/NAME.log

@@ -5,14 +5,14 @@
 
 # ---------------------------------------------------------------- configuration files
 node_write_configs() {
-  mkdir -p "$NODE_DIR"/{containerd,kubelet,cni,cni-ipam,pod-logs,opt} "$CTR_STATE"
+  mkdir -p "$NODE_DIR"/{kubelet,cni,cni-ipam,pod-logs,opt} "$CTR_STATE" "$CTR_ROOT"
   # containerd: everything private (root, state, sockets, runc's state), pod network namespaces
   # under its state folder (so down.sh finds them), and the settings this machine needs:
   # restrict_oom_score_adj (a negative oom_score_adj is refused here: without it every sandbox
   # fails with "can't get final child's PID from pipe: EOF"), cgroupfs, a local sandbox image.
   cat > "$NODE_DIR/containerd.toml" <<EOF
 version = 2
-root = "$NODE_DIR/containerd"
+root = "$CTR_ROOT"
 state = "$CTR_STATE"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
 [grpc]
@@ -104,22 +104,38 @@ ctr_ok() { ctr --address "$CTR_SOCK" version; }
 node_start_containerd() {
   start_host containerd nsenter --net="/run/netns/$NETNS" containerd --config "$NODE_DIR/containerd.toml"
   wait_for containerd 30 ctr_ok
+  # The kept root must hold images only: containers left by a run that did not end cleanly would
+  # come back as stale sandboxes. Then start from an empty root.
+  if [ -n "$(ctr_ containers ls -q)" ]; then
+    log "containerd: containers left in $CTR_ROOT by an earlier run; starting with an empty image store"
+    stop_pids "$(cat "$RUN/containerd.pid")"
+    rm -rf "$CTR_ROOT"; mkdir -p "$CTR_ROOT"
+    start_host containerd nsenter --net="/run/netns/$NETNS" containerd --config "$NODE_DIR/containerd.toml"
+    wait_for containerd 30 ctr_ok
+  fi
 }
 
-# Imports the image archives images.sh built (tagging the aliases); run in the background by up.sh.
+# Imports the image archives images.sh built (tagging the aliases), unless the kept root already
+# has the image from that very archive (label envserve.test/archive); run in the background.
 node_import_images() {
-  local line archive ref alias t0
+  local line archive ref alias t0 have base
   while read -r line; do
     # shellcheck disable=SC2086
     set -- $line
-    archive=$1 ref=$2; shift 2
+    archive=$1 ref=$2 base=$(basename "$1"); shift 2
     t0=$(now_ms)
-    ctr_ images import --snapshotter overlayfs "$archive" >/dev/null || { log "importing $ref ($archive) failed"; return 1; }
     # (the list first: `ctr … | grep -q` fails under pipefail when grep exits before ctr is done)
-    local have; have=$(ctr_ images ls -q) || return 1
-    grep -qx "$ref" <<<"$have" || { log "importing $archive did not create $ref"; return 1; }
+    have=$(ctr_ images ls) || return 1
+    if grep -E "^$ref " <<<"$have" | grep -qF "envserve.test/archive=$base"; then
+      log "$ref: already imported from $base"
+    else
+      ctr_ images import --snapshotter overlayfs "$archive" >/dev/null || { log "importing $ref ($archive) failed"; return 1; }
+      have=$(ctr_ images ls -q) || return 1
+      grep -qx "$ref" <<<"$have" || { log "importing $archive did not create $ref"; return 1; }
+      ctr_ images label "$ref" "envserve.test/archive=$base" >/dev/null || return 1
+      log "imported $ref in $(( $(now_ms) - t0 )) ms"
+    fi
     for alias in "$@"; do ctr_ images tag --force "$ref" "$alias" >/dev/null || return 1; done
-    log "imported $ref${*:+ (also $*)} in $(( $(now_ms) - t0 )) ms"
   done < "$RUN/images.list"
 }
 
@@ -149,9 +165,16 @@ node_teardown() {
   # command line names this cluster's containerd socket or config (containerd and its shims).
   local pids=()
   mapfile -t pids < <(grep -lsF -e "$CTR_SOCK" -e "$NODE_DIR/containerd.toml" /proc/[0-9]*/cmdline | cut -d/ -f3)
-  # Processes still inside the pods' network namespaces (containers whose shim was killed).
+  # Container processes whose shim is gone (containerd was killed): by their cgroup (cgroupfs:
+  # /k8s.io/<id>, for every container runc knew) and by the pods' network namespaces.
+  local id d
+  for id in $(ls "$CTR_STATE/runc/k8s.io" 2>/dev/null); do
+    for d in /sys/fs/cgroup/*/k8s.io/"$id"; do
+      [ -f "$d/cgroup.procs" ] && mapfile -t -O "${#pids[@]}" pids < "$d/cgroup.procs"
+    done
+  done
   local nsf inodes=""
-  for nsf in "$CTR_STATE"/netns/*; do
+  for nsf in "$CTR_STATE"/io.containerd.grpc.v1.cri/netns/* "$CTR_STATE"/netns/*; do
     [ -e "$nsf" ] && inodes+="$(stat -Lc %i "$nsf" 2>/dev/null) "
   done
   if [ -n "$inodes" ]; then
@@ -159,18 +182,17 @@ node_teardown() {
       awk -v want=" $inodes" 'index(want, " " $1 " ") {split($2, a, "/"); print a[3]}')
   fi
   local p live=()
-  for p in "${pids[@]}"; do running "$p" && live+=("$p"); done   # (grep itself has gone)
+  for p in $(printf '%s\n' "${pids[@]}" | sort -un); do running "$p" && live+=("$p"); done   # (grep itself has gone)
   pids=("${live[@]}")
   if [ ${#pids[@]} -gt 0 ]; then "$say_" "node: stopping containerd, shims and container processes: ${pids[*]}"; stop_pids "${pids[@]}"; fi
   # Mounts: container root filesystems, sandbox /dev/shm, the pods' network namespaces, the
   # kubelet's volumes (projected service account tokens). Deepest first.
   local m left=()
-  mapfile -t left < <(awk '{print $5}' /proc/self/mountinfo | grep -E "^($NODE_DIR|$CTR_STATE)(/|$)" | sort -r)
+  mapfile -t left < <(awk '{print $5}' /proc/self/mountinfo | grep -E "^($NODE_DIR|$CTR_STATE|$CTR_ROOT)(/|$)" | sort -r)
   for m in "${left[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   [ ${#left[@]} -eq 0 ] || "$say_" "node: unmounted ${#left[@]} mounts"
   # Container cgroups (cgroupfs, no QoS level: containerd puts them under /k8s.io/<id>), for
   # every container runc knew (its state folder lists them); runc removes them unless killed.
-  local id d
   for id in $(ls "$CTR_STATE/runc/k8s.io" 2>/dev/null); do
     for d in /sys/fs/cgroup/*/k8s.io/"$id"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
   done
