@@ -6,11 +6,14 @@
 //   npm run bench:k8s      (uses a running test cluster, else starts one and stops it after;
 //                           ENVSERVE_TESTENV_SLOT=N: the cluster of that slot)
 //
+// The pods are real containers on the test cluster's node (kubelet + containerd), running the Go
+// test server (testsrv pod: HTTP on 8080 naming the pod, TCP echo on 9000) with a readiness probe.
+// After a pod is deleted, kubectl's forward really loses its pod (kubectl exits with "lost
+// connection to pod"); envserve's follows the Deployment to the new one.
+//
 // A measurement whose connection fails is not the end of the run: the bench says whose forward
-// failed and why, and whether the pod was taken away meanwhile (the test cluster's node turns
-// NotReady for a few seconds about once a minute, and its pods then stay not Ready: the pod
-// backer cuts every connection to them, kubectl's clients get a reset and kubectl exits with
-// "lost connection to pod"). Then it moves both forwards to a new pod and measures again.
+// failed and why, and whether the pod was taken away meanwhile; then it moves both forwards to a
+// new pod and measures again.
 import { existsSync, readFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -46,7 +49,20 @@ const ns = `es-bench-${randomBytes(2).toString('hex')}`;
 kubectl('create', 'namespace', ns);
 const deploy = {
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'bench', namespace: ns },
-  spec: { replicas: 1, selector: { matchLabels: { app: 'bench' } }, template: { metadata: { labels: { app: 'bench' } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'envserve.test/backed:1', ports: [{ name: 'http', containerPort: 8080 }, { name: 'echo', containerPort: 9000 }] }] } } },
+  spec: {
+    replicas: 1, selector: { matchLabels: { app: 'bench' } },
+    template: {
+      metadata: { labels: { app: 'bench' } },
+      spec: {
+        terminationGracePeriodSeconds: 2,
+        containers: [{
+          name: 'app', image: 'envserve.test/testsrv:1', imagePullPolicy: 'Never', command: ['testsrv', 'pod', '--http', '8080', '--echo', '9000'],
+          ports: [{ name: 'http', containerPort: 8080 }, { name: 'echo', containerPort: 9000 }],
+          readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1, failureThreshold: 1 },
+        }],
+      },
+    },
+  },
 };
 spawnSync('kubectl', ['--kubeconfig', KC, 'apply', '-f', '-'], { input: JSON.stringify(deploy) });
 const client = loadKubeClient({ kubeconfig: KC, namespace: ns });
@@ -61,7 +77,6 @@ async function readyPod(not?: string): Promise<string> {
   throw new Error('no Ready pod');
 }
 let pod = await readyPod();
-await sleep(300); // let the pod backer set up the pod's listeners
 const podReady = (name: string) => client.request<any>(`/api/v1/namespaces/${ns}/pods/${name}`).then(isReady, () => false);
 
 // envserve: two forwards (HTTP 8080, echo 9000) to the Deployment's Ready pod.
@@ -116,7 +131,6 @@ async function measure<T>(what: string, f: () => Promise<T>): Promise<T | undefi
         const old = pod;
         await client.request(`/api/v1/namespaces/${ns}/pods/${old}`, { method: 'DELETE', body: { gracePeriodSeconds: 0 } }).catch(() => undefined);
         pod = await readyPod(old);
-        await sleep(300);
       }
       if (!ready || kubectlGone) {
         kHttp.stop(); kEcho.stop();
@@ -240,7 +254,9 @@ for (let i = 0; i < 5; i++) {
     const deadline = Date.now() + 3000;
     let ok = false;
     while (Date.now() < deadline && !ok) ok = (await get(kHttp.port)) === next;
-    kubectlAfter = ok ? 'reconnected' : 'no answer 3 s after the new pod was Ready (kubectl does not reconnect)';
+    kubectlAfter = ok ? 'reconnected'
+      : kHttp.exited ? `lost its pod: ${kHttp.exited.replace(/^kubectl port-forward /, '')}`
+        : 'no answer 3 s after the new pod was Ready (kubectl does not reconnect)';
   }
 }
 row('reconnect after pod replaced, from new pod Ready (ms, p50/max of 5)', `${fmt(pct(reconnect, 50), 0)} / ${fmt(Math.max(...reconnect), 0)}`, kubectlAfter, '');
@@ -282,6 +298,6 @@ spawnSync('kubectl', ['--kubeconfig', KC, 'delete', 'namespace', ns, '--wait=fal
 const widths = [0, 1, 2, 3].map((i) => Math.max(...[['', 'envserve', 'kubectl', 'ratio'], ...rows].map((r) => r[i]!.length)));
 for (const r of [['', 'envserve', 'kubectl', 'ratio'], ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
 console.log(`envserve port-forward protocol: ${process.env.ENVSERVE_PF_PROTOCOL === 'v4' ? 'one v4.channel.k8s.io WebSocket per connection (ENVSERVE_PF_PROTOCOL=v4)' : 'SPDY stream pairs multiplexed over one WebSocket per pod (ENVSERVE_PF_PROTOCOL=v4: one WebSocket per connection)'}`);
-console.log(`(same pod, ${new Date().toISOString()}, ${process.env.ENVSERVE_TEST_K8S_VERSION}, 2 cores shared by the cluster, kubectl and envserve)`);
+console.log(`(same pod, a real container on the test node; ${new Date().toISOString()}, ${process.env.ENVSERVE_TEST_K8S_VERSION}, 2 cores shared by the cluster, kubectl and envserve; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')})`);
 if (startedCluster) spawnSync('bash', ['scripts/testenv/k8s/down.sh'], { stdio: 'inherit' });
 process.exit(0);

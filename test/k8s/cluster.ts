@@ -16,8 +16,16 @@ export interface ClusterEnv {
   ingressAddress: string; // ip:port
   lbPool: string;
   serviceCIDR: string;
+  /** The real node's pod IPs (its CNI bridge). */
   podCIDR: string;
   nodePortRange: [number, number];
+  /** The real node (kubelet + containerd). */
+  nodeName: string;
+  /** The tainted KWOK node beside it, for tests that need many pods (see kwokPod). */
+  kwokNodeName: string;
+  kwokPodCIDR: string;
+  /** The kube-dns Service's ClusterIP (CoreDNS). */
+  clusterDNS: string;
 }
 
 function need(name: string): string {
@@ -45,6 +53,10 @@ export function clusterEnv(): ClusterEnv {
     serviceCIDR: need('ENVSERVE_TEST_SERVICE_CIDR'),
     podCIDR: need('ENVSERVE_TEST_POD_CIDR'),
     nodePortRange: [lo!, hi!],
+    nodeName: need('ENVSERVE_TEST_NODE_NAME'),
+    kwokNodeName: need('ENVSERVE_TEST_KWOK_NODE_NAME'),
+    kwokPodCIDR: need('ENVSERVE_TEST_KWOK_POD_CIDR'),
+    clusterDNS: need('ENVSERVE_TEST_CLUSTER_DNS'),
   };
 }
 
@@ -172,12 +184,45 @@ export function wsEcho(host: string, port: number, payload: Buffer, opts: { host
   });
 }
 
-/** A pod that the pod backer serves: HTTP on 8080 ("http"), raw TCP echo on 9000 ("echo"). */
+/** The test server's image on the real node (scripts/testenv/k8s/images.sh; never pulled). */
+export const TESTSRV_IMAGE = 'envserve.test/testsrv:1';
+
+/**
+ * The container of a test pod on the real node: `testsrv pod` answers HTTP on 8080 ("http") with
+ * JSON naming the pod (its hostname, which is the pod's name) and echoes raw TCP on 9000 ("echo").
+ * Ready once HTTP answers (a real readiness probe).
+ */
+export function testsrvContainer(): k8s.V1Container {
+  return {
+    name: 'app', image: TESTSRV_IMAGE, imagePullPolicy: 'Never',
+    command: ['testsrv', 'pod', '--http', '8080', '--echo', '9000'],
+    ports: [{ name: 'http', containerPort: 8080 }, { name: 'echo', containerPort: 9000 }],
+    env: [{ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }],
+    readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1, failureThreshold: 1 },
+  };
+}
+
+/** A pod of the test server on the real node: a real container answers for it (see testsrvContainer). */
 export function backedPod(name: string, labels: Record<string, string>): k8s.V1Pod {
   return {
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name, labels },
+    spec: { terminationGracePeriodSeconds: 2, containers: [testsrvContainer()] },
+  };
+}
+
+/**
+ * A pod for the KWOK node beside the real one (for tests that need many pods: a kubelet takes
+ * 110 at most). No container runs: the pod backer answers on its IP (inside the namespace) with
+ * the same JSON as testsrv, and KWOK serves its port-forward.
+ */
+export function kwokPod(name: string, labels: Record<string, string>): k8s.V1Pod {
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, labels },
     spec: {
+      nodeSelector: { type: 'kwok' },
+      tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
       containers: [{
         name: 'app', image: 'envserve.test/backed:1',
         ports: [{ name: 'http', containerPort: 8080 }, { name: 'echo', containerPort: 9000 }],

@@ -10,7 +10,7 @@ import { planFromFile } from '../../src/plan/from-file.js';
 import type { Plan } from '../../src/plan/types.js';
 import { K8sRuntime, type K8sExposureHandle, type K8sRuntimeOptions } from '../../src/apply/k8s/runtime.js';
 import { probeAll, summarize, targetsFor, type ProbeResult } from '../../src/probe/index.js';
-import { clusterEnv, kubectl, eventually, sleep } from './cluster.js';
+import { clusterEnv, kubectl, eventually, sleep, testsrvContainer } from './cluster.js';
 
 export const env = clusterEnv();
 export const rand = () => randomBytes(3).toString('hex');
@@ -92,17 +92,20 @@ export function ownedObjects(ns: string, envName: string): string[] {
   return out.split('\n').filter(Boolean);
 }
 
-/** A Deployment whose pods the pod backer serves: HTTP on 8080, raw echo on 9000. */
-export function backedDeployment(ns: string, name: string, labels: Record<string, string>): void {
+/**
+ * A Deployment of the test server on the real node: each pod's container answers HTTP on 8080
+ * with JSON naming the pod, echoes raw TCP on 9000, and is Ready once HTTP answers.
+ */
+export function backedDeployment(ns: string, name: string, labels: Record<string, string>, replicas = 1): void {
   const d = {
     apiVersion: 'apps/v1', kind: 'Deployment',
     metadata: { name, namespace: ns },
     spec: {
-      replicas: 1,
+      replicas,
       selector: { matchLabels: labels },
       template: {
         metadata: { labels },
-        spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'envserve.test/backed:1', ports: [{ name: 'http', containerPort: 8080 }, { name: 'echo', containerPort: 9000 }] }] },
+        spec: { terminationGracePeriodSeconds: 2, containers: [testsrvContainer()] },
       },
     },
   };

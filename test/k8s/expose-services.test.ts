@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { curlInNetns, httpRequest, inCidr, podAnswer, eventually, wsEcho } from './cluster.js';
 import {
-  env, rand, serve, writeEnvFile, SEED_CLOUD, probeHandle, createNamespace, deleteNamespace, kubectlJson, mustKubectl, ownedObjects,
+  env, rand, serve, writeEnvFile, SEED_CLOUD, probeHandle, createNamespace, deleteNamespace, kubectlJson, mustKubectl, ownedObjects, waitReadyPod,
 } from './expose-lib.js';
 import { removeOwned } from '../../src/apply/k8s/runtime.js';
 import { UserError } from '../../src/errors.js';
@@ -34,7 +34,10 @@ test("the proposal's cloud example: port-forward on 127.0.0.1:1234 and the Clust
     assert.equal(viaPf.namespace, ns);
     assert.equal(viaPf.port, 8888, 'the port-forward reaches the env port (Jupyter 8888)');
     assert.equal(viaPf.path, '/lab');
-    assert.match(viaPf.pod, new RegExp(`^${envName}-`), 'a pod of the Deployment envserve created');
+    // The answer came from the container of the Deployment's pod (its hostname is the pod's name).
+    const pod = await waitReadyPod(ns, `envserve.dev/env=${envName}`);
+    assert.match(pod, new RegExp(`^${envName}-`));
+    assert.equal(viaPf.pod, pod, 'the pod of the Deployment envserve created answered');
 
     const cluster = svc!.addresses().find((a) => a.scope === 'cluster')!;
     assert.ok(inCidr(cluster.address, env.serviceCIDR), `ClusterIP ${cluster.address} in ${env.serviceCIDR}`);
@@ -101,18 +104,22 @@ def serve():
     const np = svcs.find((h) => h.spec.name === 'np')!;
     const lb = svcs.find((h) => h.spec.name === 'lb')!;
     const [ing] = s.byKind('k8s-ingress');
+    // Every answer below must come from this pod's container (it reports its hostname).
+    const pod = await waitReadyPod(ns, `envserve.dev/env=${envName}`);
 
     // NodePort: node:nodePort from this machine (the node's address is in the test namespace).
     const nodeAddr = np.addresses().find((a) => a.scope === 'node')!;
     assert.deepEqual({ address: nodeAddr.address, port: nodeAddr.port }, { address: env.nodeIP, port: nodePort });
-    assert.equal(podAnswer(await httpRequest(env.nodeIP, nodePort)).port, 8080);
+    const viaNp = await eventually(async () => podAnswer(await httpRequest(env.nodeIP, nodePort)), 10_000, 100);
+    assert.deepEqual([viaNp.pod, viaNp.port], [pod, 8080]);
     assert.ok(np.addresses().some((a) => a.scope === 'cluster' && a.port === 80), 'ClusterIP:80 is listed too');
 
     // LoadBalancer: an address from the pool, answering on the service port.
     const lbAddr = lb.addresses().find((a) => a.scope === 'load-balancer');
     assert.ok(lbAddr, `a load-balancer address: ${JSON.stringify(lb.addresses())}`);
     assert.ok(inCidr(lbAddr.address, env.lbPool));
-    assert.equal(podAnswer(await httpRequest(lbAddr.address, 8081)).port, 8080);
+    const viaLb = await eventually(async () => podAnswer(await httpRequest(lbAddr.address, 8081)), 10_000, 100);
+    assert.deepEqual([viaLb.pod, viaLb.port], [pod, 8080]);
     assert.ok(lb.addresses().some((a) => a.scope === 'node'), 'a LoadBalancer also has node ports');
     assert.equal(lb.condition?.(), undefined);
     const lbProbe = await probeHandle(s.rt, lb);
@@ -121,8 +128,8 @@ def serve():
     // Ingress: admitted (address in status), routed by Host header, URL printed.
     assert.deepEqual(ing!.urls()[0], `http://${host}/`);
     const [ip, port] = env.ingressAddress.split(':');
-    const viaIng = podAnswer(await httpRequest(ip!, Number(port), { hostHeader: host, path: '/x' }));
-    assert.equal(viaIng.port, 8080);
+    const viaIng = await eventually(async () => podAnswer(await httpRequest(ip!, Number(port), { hostHeader: host, path: '/x' })), 10_000, 100);
+    assert.deepEqual([viaIng.pod, viaIng.port], [pod, 8080]);
     assert.equal(viaIng.path, '/x');
     const other = await httpRequest(ip!, Number(port), { hostHeader: `other-${host}` });
     assert.equal(other.status, 404, 'another Host is not routed to it');

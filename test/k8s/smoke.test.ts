@@ -1,5 +1,6 @@
-// The test cluster works end to end: real bytes reach "pods" (processes of the pod backer on the
-// pods' IPs inside the cluster's network namespace) through every kind of address envserve uses.
+// The test cluster works end to end: real bytes reach real pods (containers on the test node, run
+// by its kubelet and containerd) through every kind of address envserve uses, and every answer
+// names the pod that gave it (testsrv reports its hostname, which is the pod's name).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -7,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import {
   clusterEnv, kubeConfig, inCidr, eventually, httpRequest, podAnswer, curlInNetns, kubectl,
-  kubectlPortForward, tcpEcho, wsEcho, backedPod, waitPodReady, inNetns, NetnsProber,
+  kubectlPortForward, tcpEcho, wsEcho, backedPod, kwokPod, waitPodReady, inNetns, NetnsProber,
 } from './cluster.js';
 
 const env = clusterEnv(); // throws (fails the file) when the cluster variables are missing
@@ -34,8 +35,9 @@ after(async () => {
   await core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
 
-test('pods get IPs from the pod CIDR and the pod backer answers on them (inside the namespace)', async () => {
+test("pods run on the real node, get IPs from its pod CIDR, and their containers answer on them (inside the namespace)", async () => {
   for (const p of [podA, podB]) {
+    assert.equal(p.spec!.nodeName, env.nodeName);
     assert.ok(inCidr(p.status!.podIP!, env.podCIDR), `${p.status!.podIP} in ${env.podCIDR}`);
     const body = await eventually(async () => curlInNetns(env.netns, `http://${p.status!.podIP}:8080/hello`));
     const a = JSON.parse(body);
@@ -154,10 +156,42 @@ test('(e) a LoadBalancer Service gets an address from the pool that answers', as
   assert.deepEqual([a.pod, a.port, a.path], ['web-b', 8080, '/via-lb']);
 });
 
-test('kubectl exec goes through the API server to KWOK', () => {
-  const r = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-a', '--', 'echo', 'hello-from-exec']);
+test("kubectl exec goes through the API server and the kubelet into the pod's container", () => {
+  const r = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-a', '--', 'sh', '-c', 'echo hello-from-exec; hostname']);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout.trim(), 'hello-from-exec');
+  assert.deepEqual(r.stdout.trim().split('\n'), ['hello-from-exec', 'web-a']);
+});
+
+test("a pod reaches another pod's Service by its DNS name (CoreDNS + kube-proxy, pod to pod on the node's bridge)", async () => {
+  await core.createNamespacedService({
+    namespace: ns,
+    body: { metadata: { name: 'dns-a' }, spec: { selector: { which: 'a' }, ports: [{ port: 80, targetPort: 8080 }] } },
+  });
+  const out = await eventually(async () => {
+    const r = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-b', '--', 'testsrv', 'get', `http://dns-a.${ns}.svc.cluster.local/via-dns`]);
+    if (r.code !== 0) throw new Error(`testsrv get in web-b: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  }, 20_000, 250);
+  assert.deepEqual([out.pod, out.path], ['web-a', '/via-dns']);
+  // The short name resolves too (the pod's resolv.conf searches its namespace), via kube-dns.
+  const r = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-b', '--', 'cat', '/etc/resolv.conf']);
+  assert.match(r.stdout, new RegExp(`nameserver ${env.clusterDNS.replace(/\./g, '\\.')}`));
+  const short = kubectl(env.kubeconfig, ['-n', ns, 'exec', 'web-b', '--', 'testsrv', 'get', 'http://dns-a/short']);
+  assert.equal(short.code, 0, short.stderr);
+  assert.equal(JSON.parse(short.stdout).pod, 'web-a');
+});
+
+test('the KWOK node beside the real one takes only pods that ask for it; the pod backer answers for them', async () => {
+  await core.createNamespacedPod({ namespace: ns, body: kwokPod('fake-k', { app: 'fake' }) });
+  const p = await waitPodReady(core, ns, 'fake-k');
+  assert.equal(p.spec!.nodeName, env.kwokNodeName);
+  assert.ok(inCidr(p.status!.podIP!, env.kwokPodCIDR), `${p.status!.podIP} in ${env.kwokPodCIDR}`);
+  const a = JSON.parse(await eventually(async () => curlInNetns(env.netns, `http://${p.status!.podIP}:8080/fake`)));
+  assert.deepEqual([a.pod, a.path], ['fake-k', '/fake']);
+  // A pod that does not ask for it is never put there (the KWOK node is tainted).
+  const real = await core.readNamespacedPod({ name: 'web-a', namespace: ns });
+  assert.equal(real.spec!.nodeName, env.nodeName);
+  await core.deleteNamespacedPod({ name: 'fake-k', namespace: ns, gracePeriodSeconds: 0 });
 });
 
 test('the restricted user may list pods and port-forward in its namespace, and nothing else', async () => {
@@ -186,7 +220,6 @@ test('the restricted user may list pods and port-forward in its namespace, and n
 
     const pf = await kubectlPortForward(env.kubeconfigRestricted, rns, `pod/${name}`, 8080);
     try {
-      // The pod backer registers the pod's forward with KWOK just after the pod is Ready.
       const answer = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', pf.localPort)), 10_000, 100);
       assert.equal(answer.pod, name);
     } finally { pf.stop(); }
@@ -224,10 +257,12 @@ test('a deleted pod stops answering; its replacement is served quickly after it 
       await core.deleteNamespacedPod({ name: old.metadata!.name!, namespace: ns });
       pod = await readyPod(old.metadata!.name!);
       delays.push(await prober.waitServed(pod.status!.podIP!, 8080, pod.metadata!.name!));
-      // The old pod's listener is gone (if KWOK gave the new pod the same IP, it answers as the new pod).
+      // The old pod's container is gone soon after (its grace period is 2 s; testsrv exits on SIGTERM).
       if (old.status!.podIP !== pod.status!.podIP) {
-        const gone = inNetns(env.netns, ['curl', '-sS', '-m', '2', `http://${old.status!.podIP}:8080/`]);
-        assert.notEqual(gone.code, 0, `deleted pod ${old.metadata!.name} still answers: ${gone.stdout}`);
+        await eventually(async () => {
+          const gone = inNetns(env.netns, ['curl', '-sS', '-m', '1', `http://${old.status!.podIP}:8080/`]);
+          assert.notEqual(gone.code, 0, `deleted pod ${old.metadata!.name} still answers: ${gone.stdout}`);
+        }, 10_000, 100);
       }
     }
   } finally { prober.close(); }

@@ -3,7 +3,7 @@
 # ${ENVSERVE_TESTENV_CACHE:-$HOME/.cache/envserve-testenv}/bin/<component>-<version>-r<recipe>/.
 # A component whose binaries are already cached is not rebuilt.
 #
-#   bash scripts/testenv/k8s/build.sh [kubernetes|etcd|kwok|traefik ...]   (default: all)
+#   bash scripts/testenv/k8s/build.sh [kubernetes|etcd|kwok|traefik|kubelet|coredns ...]   (default: all)
 #
 # Module downloads (GOMODCACHE) and the Go build cache (GOCACHE) are kept in the same cache.
 set -euo pipefail
@@ -51,10 +51,10 @@ published_gomod() {
   go mod download -json "$1" | sed -n 's/.*"GoMod": "\([^"]*\)".*/\1/p'
 }
 
-build_kubernetes() {
-  local v=$K8S_VERSION sv="v0.${K8S_VERSION#1.}"
-  cached kubernetes "$v" && { log "kubernetes v$v: cached"; return; }
-  local src="$CACHE/src/kubernetes-$v" out; out=$(mktemp -d "$CACHE/bin/.tmp.XXXXXX")
+# k8s_wrapper DIR VERSION CMD...: a wrapper module in DIR that requires k8s.io/kubernetes vVERSION
+# (its staging modules replaced by the published k8s.io/<name> v0.X.Y) with the commands as tools.
+k8s_wrapper() {
+  local src=$1 v=$2 sv="v0.${2#1.}"; shift 2
   rm -rf "$src"; mkdir -p "$src"; cd "$src"
   go mod init local/envserve-testenv-k8s >/dev/null 2>&1
   local mod; mod=$(published_gomod "k8s.io/kubernetes@v$v")
@@ -71,18 +71,83 @@ build_kubernetes() {
   copy_replaces "$mod"
   go mod edit -require="k8s.io/kubernetes@v$v"
   local c
-  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
-    go mod edit -tool="k8s.io/kubernetes/cmd/$c"
-  done
+  for c in "$@"; do go mod edit -tool="k8s.io/kubernetes/cmd/$c"; done
   "${GO_NICE[@]}" go mod tidy
+}
+
+# k8s_build VERSION OUTDIR CMD...: build the commands of the wrapper module in the current directory
+k8s_build() {
+  local v=$1 out=$2; shift 2
   local minor; minor=$(echo "$v" | cut -d. -f2)
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=v$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=v$v"
-  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
+  local c
+  for c in "$@"; do
     local t0; t0=$(now_ms)
     "${GO_NICE[@]}" go build "${BUILD_FLAGS[@]}" -ldflags "$ld" -o "$out/$c" "k8s.io/kubernetes/cmd/$c"
     log "kubernetes: $c built in $(( ($(now_ms) - t0) / 1000 )) s"
   done
+}
+
+build_kubernetes() {
+  local v=$K8S_VERSION
+  cached kubernetes "$v" && { log "kubernetes v$v: cached"; return; }
+  local out; out=$(mktemp -d "$CACHE/bin/.tmp.XXXXXX")
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
+  k8s_wrapper "$CACHE/src/kubernetes-$v" "$v" "${cmds[@]}"
+  k8s_build "$v" "$out" "${cmds[@]}"
   finish kubernetes "$v" "$out"
+}
+
+# The node's kubelet: a component of its own (same module, same version), so that adding it did
+# not invalidate the cached control plane. Most packages are shared with it in GOCACHE.
+build_kubelet() {
+  local v=$K8S_VERSION
+  cached kubelet "$v" && { log "kubelet v$v: cached"; return; }
+  local out; out=$(mktemp -d "$CACHE/bin/.tmp.XXXXXX")
+  k8s_wrapper "$CACHE/src/kubelet-$v" "$v" kubelet
+  k8s_build "$v" "$out" kubelet
+  finish kubelet "$v" "$out"
+}
+
+# Cluster DNS: CoreDNS with only the plugins the test cluster uses (the full plugin set pulls in
+# every cloud SDK), through a wrapper main that sets the plugin chain.
+build_coredns() {
+  local v=$COREDNS_VERSION
+  cached coredns "$v" && { log "coredns v$v: cached"; return; }
+  local src="$CACHE/src/coredns-$v" out; out=$(mktemp -d "$CACHE/bin/.tmp.XXXXXX")
+  rm -rf "$src"; mkdir -p "$src"; cd "$src"
+  go mod init local/envserve-testenv-coredns >/dev/null 2>&1
+  local mod; mod=$(published_gomod "github.com/coredns/coredns@v$v")
+  [ -n "$mod" ] || die "coredns: github.com/coredns/coredns@v$v is not on the module proxy"
+  go mod edit -go="$(sed -n 's/^go \(.*\)/\1/p' "$mod")"
+  cat > main.go <<'EOF'
+// CoreDNS with the plugins of the envserve test cluster (test infrastructure of envserve).
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/log"
+	_ "github.com/coredns/coredns/plugin/ready"
+)
+
+// The order of the chain, as in CoreDNS's plugin.cfg.
+func init() {
+	dnsserver.Directives = []string{"ready", "health", "errors", "log", "cache", "kubernetes"}
+}
+
+func main() { coremain.Run() }
+EOF
+  go mod edit -require="github.com/coredns/coredns@v$v"
+  copy_replaces "$mod"
+  "${GO_NICE[@]}" go mod tidy
+  "${GO_NICE[@]}" go build "${BUILD_FLAGS[@]}" -ldflags "-s -w" -o "$out/coredns" .
+  finish coredns "$v" "$out"
 }
 
 build_etcd() {
@@ -150,11 +215,11 @@ build_traefik() {
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes traefik)
+[ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes traefik kubelet coredns)
 for c in "${components[@]}"; do
   case "$c" in
-    kubernetes|etcd|kwok|traefik) ;;
-    *) die "unknown component '$c' (kubernetes, etcd, kwok, traefik)" ;;
+    kubernetes|etcd|kwok|traefik|kubelet|coredns) ;;
+    *) die "unknown component '$c' (kubernetes, etcd, kwok, traefik, kubelet, coredns)" ;;
   esac
   phase_start "build $c"
   if ! ( "build_$c" ); then die "building $c failed (see the go output above)"; fi

@@ -28,19 +28,8 @@ if [ $FORCE = 0 ] && [ -f "$OWNER_FILE" ]; then
   fi
 fi
 
-alive() { local p; for p in "$@"; do running "$p" && return 0; done; return 1; }
-# stop PIDS...: TERM, up to 5 s, then KILL
-stop_pids() {
-  [ $# -gt 0 ] || return 0
-  kill -TERM "$@" 2>/dev/null
-  local i
-  for i in $(seq 50); do alive "$@" || return 0; sleep 0.1; done
-  local p left=()
-  for p in "$@"; do running "$p" && left+=("$p"); done
-  say "killing ${left[*]} (did not stop within 5 s of TERM)"
-  kill -KILL "${left[@]}" 2>/dev/null
-  for i in $(seq 20); do alive "$@" || return 0; sleep 0.1; done
-}
+# shellcheck source=node.sh
+. "$K8S_DIR/node.sh"
 
 # 1. the components: the clients of the API server together, then the API server, then etcd
 # (stopping them all at once leaves the API server waiting on etcd for its shutdown).
@@ -55,7 +44,13 @@ stop_group() {
   if [ ${#pids[@]} -gt 0 ]; then say "stopping ${names[*]}"; stop_pids "${pids[@]}"; fi
 }
 if [ -d "$STATE/run" ]; then
-  stop_group pod-backer test-lb-controller traefik kube-proxy kwok kube-scheduler kube-controller-manager
+  # The kubelet first, so that it starts nothing while the node's containers are removed.
+  stop_group kubelet
+  stop_group pod-backer test-lb-controller traefik coredns kube-proxy kwok kube-scheduler kube-controller-manager
+fi
+# The node's containers, shims, containerd, pod network namespaces, mounts and cgroups.
+node_teardown say
+if [ -d "$STATE/run" ]; then
   stop_group kube-apiserver
   stop_group etcd
 fi

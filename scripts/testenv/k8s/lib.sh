@@ -34,7 +34,9 @@ VETH_HOST="envserve$SFX-h"        # interface names are at most 15 characters
 VETH_NS="envserve$SFX-n"
 HOST_IP=10.250.$((SLOT * 2)).1    # host side of the veth pair
 NODE_IP=10.250.$((SLOT * 2)).2    # namespace side: the node's address, API server, NodePorts, Ingress
-POD_CIDR=10.244.0.0/24            # pod IPs (KWOK --cidr); routed "local" inside the namespace
+POD_CIDR=10.244.0.0/24            # KWOK's pod IPs (--cidr); routed "local" inside the namespace
+NODE_POD_CIDR=10.245.0.0/24       # the real node's pod IPs (CNI bridge envserve0 inside the namespace)
+CLUSTER_CIDR=10.244.0.0/15        # both (kube-proxy --cluster-cidr)
 SERVICE_CIDR=10.96.0.0/16         # ClusterIPs; routed "local" inside the namespace
 KUBERNETES_SVC_IP=10.96.0.1       # the first address of SERVICE_CIDR (the "kubernetes" Service)
 LB_POOL=10.250.$((SLOT * 2 + 1)).0/28 # LoadBalancer addresses; routed "local" inside the namespace,
@@ -42,7 +44,11 @@ LB_POOL=10.250.$((SLOT * 2 + 1)).0/28 # LoadBalancer addresses; routed "local" i
 NODEPORT_RANGE=30000-32767
 APISERVER_PORT=6443
 KWOK_NODE_PORT=10250
-NODE_NAME=envserve-node
+KUBELET_PORT=10251                # the real kubelet, on the same node IP as KWOK's kubelet API
+NODE_NAME=envserve-node           # the real node (kubelet + containerd)
+KWOK_NODE_NAME=envserve-kwok      # KWOK's node, tainted: only pods that tolerate it go there
+CLUSTER_DNS_IP=10.96.0.10         # the kube-dns Service (CoreDNS runs in the namespace)
+CNI_BIN_DIR=/usr/lib/cni          # Debian's containernetworking-plugins
 INGRESS_HTTP_PORT=80
 TEST_NAMESPACE=envserve-test      # the namespace the restricted user may use
 
@@ -85,6 +91,13 @@ in_ns() { ip netns exec "$NETNS" "$@"; }
 
 # ---------------------------------------------------------------- a running cluster
 PKI="$STATE/pki"; RUN="$STATE/run"; LOGS="$STATE/logs"
+NODE_DIR="$STATE/node"                        # containerd root, kubelet root, CNI and configs
+CTR_STATE="/run/envserve-testenv/$NETNS"      # containerd state: sockets (short paths), runc, pod netns
+CTR_SOCK="$CTR_STATE/containerd.sock"
+# containerd's root (content + unpacked snapshots) outlives the cluster, one per slot, so a warm
+# start does not import and unpack the images again (the Jupyter image takes 20-30 s). down.sh
+# deletes every container; an up.sh that finds one left empties it first.
+CTR_ROOT="$CACHE/containerd/$NETNS"
 ADMIN_KC="$STATE/admin.kubeconfig"
 
 # start NAME CMD...: run a component inside the namespace, detached, logging to logs/NAME.log
@@ -94,6 +107,29 @@ start() {
   printf '%q ' "$@" > "$RUN/$name.cmd"      # restart.sh starts it again from this
   setsid ip netns exec "$NETNS" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- &
   echo $! > "$RUN/$name.pid"
+}
+# start_host NAME CMD...: like start, but CMD is run as is (containerd and the kubelet enter the
+# namespace with `nsenter --net`: `ip netns exec` remounts /sys, and the kubelet then finds no
+# cgroup mounts)
+start_host() {
+  local name=$1; shift
+  printf '%q ' "$@" > "$RUN/$name.cmd"
+  touch "$RUN/$name.host"
+  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- 9>&- &
+  echo $! > "$RUN/$name.pid"
+}
+alive() { local p; for p in "$@"; do running "$p" && return 0; done; return 1; }
+# stop_pids PIDS...: TERM, up to 5 s, then KILL
+stop_pids() {
+  [ $# -gt 0 ] || return 0
+  kill -TERM "$@" 2>/dev/null
+  local i
+  for i in $(seq 50); do alive "$@" || return 0; sleep 0.1; done
+  local p left=()
+  for p in "$@"; do running "$p" && left+=("$p"); done
+  log "killing ${left[*]} (did not stop within 5 s of TERM)"
+  kill -KILL "${left[@]}" 2>/dev/null
+  for i in $(seq 20); do alive "$@" || return 0; sleep 0.1; done
 }
 # wait_for NAME SECONDS CMD...: poll CMD until it succeeds; fail naming the component
 wait_for() {
@@ -115,8 +151,10 @@ wait_for() {
 KUBECTL=(kubectl --kubeconfig "$ADMIN_KC" --request-timeout=20s)
 api_ok() { curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://$NODE_IP:$APISERVER_PORT$1"; }
 node_ready() {
-  [ "$("${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
+  [ "$("${KUBECTL[@]}" get node "${1:-$NODE_NAME}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
 no_taints() { [ -z "$("${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.spec.taints}')" ]; }
+# only_own_taint NODE TAINT_KEY: the node's one taint is its own (the not-ready ones are gone)
+only_own_taint() { [ "$("${KUBECTL[@]}" get node "$1" -o jsonpath='{.spec.taints[*].key}')" = "$2" ]; }
 proxy_synced() { in_ns iptables -t nat -S KUBE-SERVICES | grep -q 'default/kubernetes'; }
 sa_ready() { "${KUBECTL[@]}" -n "$TEST_NAMESPACE" get serviceaccount default && "${KUBECTL[@]}" -n default get serviceaccount default; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // envserve test infrastructure: the POD BACKER.
 //
-// KWOK pods are only API objects. This program makes them answer: it watches all pods and, for
+// KWOK pods are only API objects (pods on the KWOK node, $NODE_NAME; the real node's pods run
+// real containers and are left alone). This program makes them answer: it watches all pods and, for
 // every Ready pod with an IP, listens on podIP:containerPort (TCP) for each declared container
 // port. It runs inside the test cluster's network namespace, where the pod CIDR is routed
 // "local", so the pod IPs are real addresses that kube-proxy (ClusterIP, NodePort, LoadBalancer)
@@ -35,6 +36,7 @@ const NAME = 'pod-backer';
 const log = (...a) => baseLog(NAME, ...a);
 const kube = kubeFromEnv();
 const PF_API = '/apis/kwok.x-k8s.io/v1alpha1';
+const ONLY_NODE = process.env.NODE_NAME;
 
 /** uid -> { key, ns, name, ip, listeners: Map<port, {server, sockets, mode}>, pfPorts: string } */
 const backed = new Map();
@@ -46,6 +48,8 @@ function isReady(pod) {
 /** The TCP ports to serve for a pod, or null if the pod must not be served. */
 function desiredPorts(pod) {
   if (pod.metadata.deletionTimestamp) return null;
+  // Only the KWOK node's pods: the real node's containers answer for themselves.
+  if (ONLY_NODE && pod.spec?.nodeName !== ONLY_NODE) return null;
   if (pod.spec?.hostNetwork) return null;
   const ip = pod.status?.podIP;
   if (!ip || !isReady(pod)) return null;

@@ -6,7 +6,7 @@
 #   bash scripts/testenv/k8s/restart.sh kube-apiserver [--kill]   (--kill: SIGKILL, no graceful stop)
 #
 # Components: etcd kube-apiserver kube-controller-manager kube-scheduler kwok kube-proxy traefik
-#             test-lb-controller pod-backer
+#             test-lb-controller pod-backer coredns containerd kubelet
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 NAME="${1:-}"; SIG=TERM
@@ -27,7 +27,7 @@ rm -f "$RUN/$NAME.ready"
 log "restart: $NAME stopped after $(( $(now_ms) - T0 )) ms; starting it again"
 eval "cmd=($(cat "$RUN/$NAME.cmd"))"
 # shellcheck disable=SC2154
-start "$NAME" "${cmd[@]}"
+if [ -f "$RUN/$NAME.host" ]; then start_host "$NAME" "${cmd[@]}"; else start "$NAME" "${cmd[@]}"; fi
 eval "check=($(cat "$RUN/$NAME.check"))"
 wait_for "$NAME" 90 "${check[@]}"
 ms=$(( $(now_ms) - T0 ))

@@ -8,7 +8,7 @@ set -uo pipefail
 
 echo "envserve test cluster (Kubernetes v$K8S_VERSION, etcd v$ETCD_VERSION, kwok v$KWOK_VERSION, traefik v$TRAEFIK_VERSION)"
 echo "cache: $CACHE"
-for c in kubernetes:$K8S_VERSION etcd:$ETCD_VERSION kwok:$KWOK_VERSION traefik:$TRAEFIK_VERSION; do
+for c in kubernetes:$K8S_VERSION kubelet:$K8S_VERSION etcd:$ETCD_VERSION kwok:$KWOK_VERSION traefik:$TRAEFIK_VERSION coredns:$COREDNS_VERSION; do
   d=$(bin_dir "${c%%:*}" "${c#*:}")
   if [ -f "$d/.complete" ]; then echo "  built  ${c%%:*} v${c#*:}"; else echo "  MISSING build of ${c%%:*} v${c#*:} (up.sh builds it)"; fi
 done
@@ -21,7 +21,7 @@ fi
 
 up=0; down=0
 echo "components:"
-for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kube-proxy traefik test-lb-controller pod-backer; do
+for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet coredns kwok kube-proxy traefik test-lb-controller pod-backer; do
   f="$STATE/run/$name.pid"
   if [ -f "$f" ] && running "$(cat "$f")"; then
     printf '  %-24s running (pid %s)\n' "$name" "$(cat "$f")"; up=$((up + 1))

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts the envserve test cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# KWOK (node + pod status + kubelet API), kube-proxy (iptables), Traefik (Ingress), the test-only
-# LoadBalancer controller and the pod backer, all inside the network namespace $NETNS.
-# Builds missing components first (see build.sh). Writes .testenv/k8s/env.json.
+# a REAL node (containerd + runc + CNI bridge + kubelet, images imported from local archives, see
+# node.sh and images.sh), CoreDNS (kube-dns), kube-proxy (iptables), Traefik (Ingress), the
+# test-only LoadBalancer controller, and beside the real node a tainted KWOK node (for tests that
+# need many pods) whose pods the pod backer serves — all inside the network namespace $NETNS.
+# Builds missing components and images first (build.sh, images.sh). Writes .testenv/k8s/env.json.
 #
 #   [ENVSERVE_TESTENV_SLOT=N] bash scripts/testenv/k8s/up.sh   (as root; cleans a stale previous run first)
 #
@@ -21,9 +23,12 @@ T_ALL=$(now_ms)
 # ---------------------------------------------------------------- prerequisites
 phase_start "prerequisites"
 missing=()
-for c in ip iptables iptables-restore openssl curl node go flock setsid; do
+for c in ip iptables iptables-restore openssl curl node go flock setsid nsenter containerd ctr runc podman \
+  /usr/bin/python3.11 "$CNI_BIN_DIR/bridge" /bin/busybox chromium; do
   command -v "$c" >/dev/null || missing+=("$c")
 done
+# the venv module of Debian's Python (the Jupyter image is built from it)
+/usr/bin/python3.11 -m ensurepip --version >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=()
   for c in "${missing[@]}"; do
@@ -31,14 +36,19 @@ if [ ${#missing[@]} -gt 0 ]; then
       iptables|iptables-restore) pkgs+=(iptables) ;;
       ip) pkgs+=(iproute2) ;;
       openssl|curl) pkgs+=("$c") ;;
-      flock|setsid) pkgs+=(util-linux) ;;
+      flock|setsid|nsenter) pkgs+=(util-linux) ;;
+      containerd|ctr) pkgs+=(containerd) ;;
+      runc|podman|chromium) pkgs+=("$c") ;;
+      /usr/bin/python3.11|python3-venv) pkgs+=(python3 python3-venv) ;;
+      "$CNI_BIN_DIR/bridge") pkgs+=(containernetworking-plugins) ;;
+      /bin/busybox) pkgs+=(busybox-static) ;;
       *) die "prerequisite '$c' is missing and is not installed by this script" ;;
     esac
   done
   log "installing ${pkgs[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq "${pkgs[@]}" >/dev/null 2>&1 ||
-    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "${pkgs[@]}" >/dev/null; } ||
+  apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; } ||
     die "prerequisites: could not install ${pkgs[*]} with apt-get"
 fi
 phase_end
@@ -77,8 +87,12 @@ bash "$K8S_DIR/build.sh" 2>&1 | sed 's/^/    /' >&2
 phase_end
 KBIN=$(bin_dir kubernetes "$K8S_VERSION"); EBIN=$(bin_dir etcd "$ETCD_VERSION")
 WBIN=$(bin_dir kwok "$KWOK_VERSION"); TBIN=$(bin_dir traefik "$TRAEFIK_VERSION")
+LBIN=$(bin_dir kubelet "$K8S_VERSION"); DBIN=$(bin_dir coredns "$COREDNS_VERSION")
 
 mkdir -p "$STATE"/{pki,run,logs,etcd}
+phase_start "images (cached unless their inputs changed)"
+bash "$K8S_DIR/images.sh" > "$RUN/images.list" || die "building the node's images failed (see above)"
+phase_end
 echo "$OWNER_PID $STATE" > "$OWNER_FILE"
 # If anything below fails, stop what was started so no half cluster is left behind.
 trap 'rc=$?; if [ $rc -ne 0 ]; then log "up.sh failed: stopping what was started (logs kept in $KEPT_LOGS_REL)"; bash "$K8S_DIR/down.sh" --quiet --force || true; fi' EXIT
@@ -110,6 +124,7 @@ subjectAltName=IP:$NODE_IP,IP:127.0.0.1,IP:$KUBERNETES_SVC_IP,DNS:kubernetes,DNS
   sign kubelet "/CN=$NODE_NAME" "$SERVER_EXT
 subjectAltName=IP:$NODE_IP,DNS:$NODE_NAME"
   sign admin "/O=system:masters/CN=envserve-test-admin" "$CLIENT_EXT"
+  sign node-client "/O=system:nodes/CN=system:node:$NODE_NAME" "$CLIENT_EXT"
   sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$CLIENT_EXT"
   sign restricted "/CN=envserve-test-restricted" "$CLIENT_EXT"
   gen_key sa
@@ -139,6 +154,7 @@ EOF
   chmod 600 "$STATE/$1.kubeconfig"
 }
 kubeconfig admin admin
+kubeconfig node node-client
 kubeconfig restricted restricted "$TEST_NAMESPACE"
 phase_end
 
@@ -164,6 +180,19 @@ ip route add "$LB_POOL" via "$NODE_IP" dev "$VETH_HOST"
 # Let the host reach the namespace's DNATed services: no martian filtering on the veth.
 in_ns sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 "net.ipv4.conf.$VETH_NS.rp_filter=0" || true
 in_ns sysctl -qw net.ipv4.ip_forward=1 || true
+# Pod to Service to a pod on the same bridge: the reply must pass kube-proxy's NAT too.
+in_ns sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
+phase_end
+
+# ---------------------------------------------------------------- the node's container runtime
+phase_start "containerd"
+# shellcheck source=node.sh
+. "$K8S_DIR/node.sh"
+node_write_configs
+node_start_containerd
+# Images are imported while the control plane starts; up.sh waits for them at the end.
+( node_import_images ) >>"$LOGS/images.log" 2>&1 8>&- &
+IMPORT_PID=$!
 phase_end
 
 
@@ -215,18 +244,48 @@ cat > "$RUN/objects.yaml" <<EOF
 apiVersion: v1
 kind: Node
 metadata:
-  name: $NODE_NAME
+  name: $KWOK_NODE_NAME
   annotations:
     node.alpha.kubernetes.io/ttl: "0"
     kwok.x-k8s.io/node: fake
   labels:
-    kubernetes.io/hostname: $NODE_NAME
+    kubernetes.io/hostname: $KWOK_NODE_NAME
     kubernetes.io/os: linux
     kubernetes.io/arch: amd64
     type: kwok
 spec:
   podCIDR: $POD_CIDR
   podCIDRs: [$POD_CIDR]
+  # Only pods that ask for the KWOK node (toleration + nodeSelector type=kwok) run there.
+  taints:
+  - {key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns}
+spec:
+  clusterIP: $CLUSTER_DNS_IP
+  ports:
+  - {name: dns, port: 53, protocol: UDP, targetPort: 53}
+  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}
+---
+# CoreDNS runs in the namespace, on the node's address (not as a pod).
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kube-dns-coredns
+  namespace: kube-system
+  labels: {kubernetes.io/service-name: kube-dns}
+addressType: IPv4
+endpoints:
+- addresses: [$NODE_IP]
+  conditions: {ready: true}
+ports:
+- {name: dns, port: 53, protocol: UDP}
+- {name: dns-tcp, port: 53, protocol: TCP}
 ---
 apiVersion: v1
 kind: Namespace
@@ -289,8 +348,8 @@ phase_end
 
 # ---------------------------------------------------------------- kwok
 phase_start "kwok"
-start kwok "$WBIN/kwok" --kubeconfig="$ADMIN_KC" --manage-all-nodes=true \
-  --cidr="$POD_CIDR" --node-ip="$NODE_IP" --node-name="$NODE_NAME" --node-port="$KWOK_NODE_PORT" \
+start kwok "$WBIN/kwok" --kubeconfig="$ADMIN_KC" --manage-nodes-with-label-selector=type=kwok \
+  --cidr="$POD_CIDR" --node-ip="$NODE_IP" --node-name="$KWOK_NODE_NAME" --node-port="$KWOK_NODE_PORT" \
   --server-address="$NODE_IP:$KWOK_NODE_PORT" \
   --tls-cert-file="$PKI/kubelet.crt" --tls-private-key-file="$PKI/kubelet.key" \
   --enable-crds=PortForward,ClusterExec \
@@ -298,14 +357,22 @@ start kwok "$WBIN/kwok" --kubeconfig="$ADMIN_KC" --manage-all-nodes=true \
 # The lease is the node's heartbeat: without it the node-lifecycle controller marks the node
 # NotReady every ~55 s (KWOK's status updates are slower than its grace period), and every pod
 # with it, which cut long tests and benches short.
-wait_for kwok 60 node_ready
+wait_for kwok 60 node_ready "$KWOK_NODE_NAME"
+wait_for kube-controller-manager 60 only_own_taint "$KWOK_NODE_NAME" kwok.x-k8s.io/node
+phase_end
+
+# ---------------------------------------------------------------- kubelet
+# Before kube-proxy: kube-proxy looks up its Node at start and waits ~30 s if it is not there yet.
+phase_start "kubelet (real node)"
+node_start_kubelet
+wait_for kubelet 120 node_ready "$NODE_NAME"
 wait_for kube-controller-manager 60 no_taints
 phase_end
 
 # ---------------------------------------------------------------- kube-proxy
 phase_start "kube-proxy (iptables)"
 start kube-proxy "$KBIN/kube-proxy" --kubeconfig="$ADMIN_KC" --proxy-mode=iptables \
-  --hostname-override="$NODE_NAME" --cluster-cidr="$POD_CIDR" \
+  --hostname-override="$NODE_NAME" --cluster-cidr="$CLUSTER_CIDR" \
   --nodeport-addresses="$NODE_IP/32" \
   --conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
   --healthz-bind-address=127.0.0.1:10256 --metrics-bind-address=127.0.0.1:10249 \
@@ -326,10 +393,30 @@ start traefik env KUBECONFIG="$ADMIN_KC" "$TBIN/traefik" \
 wait_for traefik 60 in_ns curl -sf http://127.0.0.1:9000/ping
 phase_end
 
+# ---------------------------------------------------------------- coredns
+phase_start "coredns (kube-dns)"
+cat > "$RUN/Corefile" <<EOF
+.:53 {
+    errors
+    health 127.0.0.1:8080
+    ready 127.0.0.1:8181
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $ADMIN_KC envserve-test-admin
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 5
+    }
+    cache 5
+}
+EOF
+start coredns "$DBIN/coredns" -conf "$RUN/Corefile"
+wait_for coredns 60 in_ns curl -sf http://127.0.0.1:8181/ready
+phase_end
+
 # ---------------------------------------------------------------- test helpers
 phase_start "pod backer, test LB controller"
 HELPER_ENV=(env KUBE_SERVER="https://$NODE_IP:$APISERVER_PORT" KUBE_CA="$PKI/ca.crt" KUBE_CERT="$PKI/admin.crt" KUBE_KEY="$PKI/admin.key")
-start pod-backer "${HELPER_ENV[@]}" READY_FILE="$RUN/pod-backer.ready" node "$K8S_DIR/pod-backer.mjs"
+start pod-backer "${HELPER_ENV[@]}" READY_FILE="$RUN/pod-backer.ready" NODE_NAME="$KWOK_NODE_NAME" node "$K8S_DIR/pod-backer.mjs"
 start test-lb-controller "${HELPER_ENV[@]}" READY_FILE="$RUN/test-lb-controller.ready" LB_POOL="$LB_POOL" node "$K8S_DIR/test-lb-controller.mjs"
 wait_for pod-backer 30 test -f "$RUN/pod-backer.ready"
 wait_for test-lb-controller 30 test -f "$RUN/test-lb-controller.ready"
@@ -338,6 +425,14 @@ phase_end
 # ---------------------------------------------------------------- ready for workloads
 phase_start "default service account"
 wait_for kube-controller-manager 60 sa_ready
+phase_end
+
+# ---------------------------------------------------------------- the node's images
+phase_start "images imported into containerd"
+if ! wait "$IMPORT_PID"; then
+  log "importing the images into containerd failed; last lines of its log:"; tail -n 25 "$LOGS/images.log" >&2 || true
+  die "the node's images could not be imported (log: $KEPT_LOGS_REL/images.log)"
+fi
 phase_end
 
 # ---------------------------------------------------------------- env.json
@@ -356,7 +451,11 @@ require("fs").writeFileSync(file, JSON.stringify(o, null, 2) + "\n");
   ENVSERVE_TEST_NODE_NAME "$NODE_NAME" \
   ENVSERVE_TEST_NODE_IP "$NODE_IP" \
   ENVSERVE_TEST_HOST_IP "$HOST_IP" \
-  ENVSERVE_TEST_POD_CIDR "$POD_CIDR" \
+  ENVSERVE_TEST_POD_CIDR "$NODE_POD_CIDR" \
+  ENVSERVE_TEST_KWOK_NODE_NAME "$KWOK_NODE_NAME" \
+  ENVSERVE_TEST_KWOK_POD_CIDR "$POD_CIDR" \
+  ENVSERVE_TEST_CLUSTER_DNS "$CLUSTER_DNS_IP" \
+  ENVSERVE_TEST_CONTAINERD_SOCK "$CTR_SOCK" \
   ENVSERVE_TEST_SERVICE_CIDR "$SERVICE_CIDR" \
   ENVSERVE_TEST_NODEPORT_RANGE "$NODEPORT_RANGE" \
   ENVSERVE_TEST_INGRESS_ADDRESS "$NODE_IP:$INGRESS_HTTP_PORT" \

@@ -34,7 +34,7 @@ printf '[storage]\ndriver="overlay"\ngraphroot="%s/storage"\nrunroot="%s/runroot
 
 # testsrv: our own tiny static server/load client (Go), keyed by its source.
 SRC="$PODMAN_DIR/testsrv"
-KEY=$(cat "$SRC"/go.mod "$SRC"/main.go | sha256sum | cut -c1-12)
+KEY=$(cat "$SRC"/go.mod "$SRC"/*.go | sha256sum | cut -c1-12)
 TESTSRV="$CACHE/testsrv-$KEY"
 if [ ! -x "$TESTSRV" ]; then
   log "building testsrv"

@@ -141,6 +141,7 @@ class SpdySession {
     this.pinger = setInterval(() => ws.readyState === WebSocket.OPEN && ws.ping(), PING_EVERY_MS);
     this.pinger.unref();
     this.armIdle();
+    ws.resume(); // openWebSocket left it paused until these listeners were on
   }
 
   static async open(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {

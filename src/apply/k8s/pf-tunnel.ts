@@ -116,6 +116,7 @@ export class Tunnel implements PortStream {
       if (ws.readyState === WebSocket.OPEN) ws.ping();
     }, PING_EVERY_MS);
     this.pinger.unref();
+    ws.resume(); // openWebSocket left it paused until these listeners were on
   }
 
   /** Opens the WebSocket; rejects with the API server's answer when the upgrade is refused. */
@@ -185,7 +186,8 @@ export class Tunnel implements PortStream {
 /**
  * A WebSocket to the API server at `path` speaking `protocol`, with the client's TLS material and
  * auth headers; rejects with TunnelRefused (the API server's status and message) when the upgrade
- * is refused. Resolves with the subprotocol the server chose.
+ * is refused. Resolves with the subprotocol the server chose, and the WebSocket PAUSED: the
+ * caller resumes it once its listeners are on.
  */
 export function openWebSocket(client: KubeClient, path: string, protocol: string, timeoutMs = 10_000): Promise<{ ws: WebSocket; protocol: string }> {
   const url = client.server.replace(/^http/, 'ws') + path;
@@ -232,6 +234,10 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
     ws.once('open', () => {
       settled = true;
       ws.removeAllListeners('unexpected-response');
+      // Paused until the caller has its listeners on: bytes that came with the upgrade answer
+      // (a real kubelet sends the v4 port prefix at once) are emitted before an awaiting caller
+      // runs, and would be lost. The caller resumes.
+      ws.pause();
       resolve({ ws, protocol: token ? ws.protocol : chosen });
     });
     ws.once('unexpected-response', (_req, res) => {

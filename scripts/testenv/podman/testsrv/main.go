@@ -7,6 +7,8 @@
 //	testsrv source ADDR             on connect, writes the number of bytes the client asks for ("N\n")
 //	testsrv tput   ADDR BYTES CONNS client: read BYTES through CONNS connections from a source; prints bytes/s
 //	testsrv rtt    ADDR CONNS N GAP client: N ping-pongs of 64 bytes per connection, GAP µs apart; prints RTTs (µs)
+//	testsrv pod    [--http PORTS] [--echo PORTS]  the Kubernetes test pods' server (pod.go)
+//	testsrv get    URL              client: GET URL (Go's own DNS resolver), body to stdout; exit 1 unless 2xx
 package main
 
 import (
@@ -23,8 +25,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "pod" {
+		podMain(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: testsrv http|echo|source|tput|rtt ADDR ...")
+		fmt.Fprintln(os.Stderr, "usage: testsrv http|echo|source|tput|rtt|pod|get ADDR ...")
 		os.Exit(2)
 	}
 	addr := os.Args[2]
@@ -37,6 +43,8 @@ func main() {
 		must(http.ListenAndServe(addr, h))
 	case "echo":
 		serve(addr, func(c net.Conn) { io.Copy(c, c) })
+	case "get":
+		get(addr)
 	case "source":
 		serve(addr, source)
 	case "tput":
