@@ -9,13 +9,14 @@ import { Scope } from './ast.js';
 import type { CallExpr, Comprehension, Expr, FunCode, Ident, Param, Stmt } from './ast.js';
 import { UNIVERSE, attrNames } from './builtins.js';
 import { EvalError, hintFor, InternalError, lineOf, SourceErrorList } from './errors.js';
+import { messageText } from './text.js';
 import { boundMethod, methodsOf } from './methods.js';
 import { binary, checkSize, index, setIndex, slice, unary, type Budget } from './ops.js';
 import { parseFile } from './parser.js';
 import { resolveFile } from './resolve.js';
 import { cleanPos } from './scanner.js';
 import {
-  Builtin, freeze, iterElems, Range, setMeter, spend, spendChars, StarDict, StarFunction, StarList, StarSet, Struct, truthy, Tuple, typeName,
+  Builtin, freeze, iterElems, Range, setMeter, StringIter, spend, spendChars, StarDict, StarFunction, StarList, StarSet, Struct, truthy, Tuple, typeName,
   type CallInfo, type Meter, type ModuleRef, type Value,
 } from './values.js';
 
@@ -171,7 +172,8 @@ export class Thread implements Budget, Meter {
   }
 
   error(pos: Position, message: string, hint?: string): SourceError {
-    return new SourceError(cleanPos(pos), message, hint, this.lineText(pos));
+    // Messages quote values as byte strings: shown as text (text.ts).
+    return new SourceError(cleanPos(pos), messageText(message), hint === undefined ? undefined : messageText(hint), this.lineText(pos));
   }
 
   private guard<T>(f: () => T): T {
@@ -380,6 +382,7 @@ function beginIter(fr: Frame, it: Value, at: Expr): readonly Value[] {
     it.itercount++;
     return it.elems();
   }
+  if (it instanceof StringIter) return it.elems();
   throw fr.th.error(
     startOf(at),
     `${typeName(it)} value is not iterable`,

@@ -2,9 +2,10 @@
 
 import { EvalError } from './errors.js';
 import { checkSize, normIndex } from './ops.js';
+import { codePointsOf, fromText, isAscii, toText } from './text.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, equals, iterElems, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type CallInfo, type Value,
+  Builtin, equals, iterElems, repr, spend, spendChars, StarDict, StarList, StarSet, str, StringIter, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
 export type MethodImpl = (call: CallInfo, recv: any, args: Value[], kwargs: [string, Value][]) => Value;
@@ -38,14 +39,29 @@ function span(fn: string, s: string, start: Value | undefined, end: Value | unde
 
 const WS = ' \t\n\r\v\f';
 
+/** ASCII whitespace: in a byte string, chars 0x80-0xFF are parts of UTF-8 sequences. */
+function isWS(c: string): boolean {
+  return c === ' ' || (c >= '\t' && c <= '\r');
+}
+
 function stripChars(s: string, chars: string | undefined, left: boolean, right: boolean): string {
   // As in starlark-go, strip("") strips whitespace, like strip().
   if (chars === '') chars = undefined;
+  if (chars !== undefined && !isAscii(chars)) {
+    // A cut set with non-ASCII characters is a set of code points, not of bytes.
+    const cut = new Set(codePointsOf(chars).map((r) => r.cp));
+    const runes = codePointsOf(s);
+    let a = 0;
+    let b = runes.length;
+    if (left) while (a < b && cut.has(runes[a]!.cp)) a++;
+    if (right) while (b > a && cut.has(runes[b - 1]!.cp)) b--;
+    return a === b ? '' : s.slice(runes[a]!.start, runes[b - 1]!.end);
+  }
   const set = chars ?? WS;
   let a = 0;
   let b = s.length;
-  if (left) while (a < b && (chars === undefined ? /\s/.test(s[a]!) : set.includes(s[a]!))) a++;
-  if (right) while (b > a && (chars === undefined ? /\s/.test(s[b - 1]!) : set.includes(s[b - 1]!))) b--;
+  if (left) while (a < b && (chars === undefined ? isWS(s[a]!) : set.includes(s[a]!))) a++;
+  if (right) while (b > a && (chars === undefined ? isWS(s[b - 1]!) : set.includes(s[b - 1]!))) b--;
   return s.slice(a, b);
 }
 
@@ -54,14 +70,14 @@ function splitWS(s: string, maxsplit: number): string[] {
   let i = 0;
   const n = s.length;
   while (i < n) {
-    while (i < n && /\s/.test(s[i]!)) i++;
+    while (i < n && isWS(s[i]!)) i++;
     if (i >= n) break;
     if (maxsplit >= 0 && out.length === maxsplit) {
       out.push(s.slice(i));
       return out;
     }
     let j = i;
-    while (j < n && !/\s/.test(s[j]!)) j++;
+    while (j < n && !isWS(s[j]!)) j++;
     out.push(s.slice(i, j));
     i = j;
   }
@@ -72,14 +88,14 @@ function rsplitWS(s: string, maxsplit: number): string[] {
   const out: string[] = [];
   let j = s.length;
   while (j > 0) {
-    while (j > 0 && /\s/.test(s[j - 1]!)) j--;
+    while (j > 0 && isWS(s[j - 1]!)) j--;
     if (j <= 0) break;
     if (maxsplit >= 0 && out.length === maxsplit) {
       out.push(s.slice(0, j));
       break;
     }
     let i = j;
-    while (i > 0 && !/\s/.test(s[i - 1]!)) i--;
+    while (i > 0 && !isWS(s[i - 1]!)) i--;
     out.push(s.slice(i, j));
     j = i;
   }
@@ -152,12 +168,18 @@ function find(fn: string, s: string, args: Value[], kwargs: KW, last: boolean, o
   return BigInt(k);
 }
 
+/** Applies a Unicode-aware text function to a byte string (ASCII needs no conversion). */
+function onText(s: string, f: (t: string) => string): string {
+  return isAscii(s) ? f(s) : fromText(f(toText(s)));
+}
+
 function isPred(fn: string, re: RegExp, needCased = false) {
   return (_c: CallInfo, s: string, args: Value[], kwargs: KW): Value => {
     noArgs(fn, args, kwargs);
     if (s.length === 0) return false;
-    if (needCased && !/[A-Za-z\p{L}]/u.test(s)) return false;
-    return re.test(s);
+    const t = toText(s);
+    if (needCased && !/[A-Za-z\p{L}]/u.test(t)) return false;
+    return re.test(t);
   };
 }
 
@@ -239,7 +261,7 @@ function format(call: CallInfo, s: string, args: Value[], kwargs: KW): Value {
 }
 
 export const stringMethods: Record<string, MethodImpl> = table({
-  capitalize: (_c, s: string, a, k) => (noArgs('capitalize', a, k), s.length ? s[0]!.toUpperCase() + s.slice(1).toLowerCase() : s),
+  capitalize: (_c, s: string, a, k) => (noArgs('capitalize', a, k), onText(s, (t) => (t.length ? String.fromCodePoint(t.codePointAt(0)!).toUpperCase() + t.slice(String.fromCodePoint(t.codePointAt(0)!).length).toLowerCase() : t))),
   count: (_c, s: string, args, kwargs) => {
     const a = unpackArgs('count', args, kwargs, ['sub', 'start?', 'end?']);
     const sub = strArg('count', 'sub', a.sub);
@@ -250,7 +272,10 @@ export const stringMethods: Record<string, MethodImpl> = table({
     for (let i = t.indexOf(sub); i >= 0; i = t.indexOf(sub, i + sub.length)) n++;
     return BigInt(n);
   },
-  elems: (_c, s: string, a, k) => (noArgs('elems', a, k), spend(s.length), new StarList(s.split(''))),
+  codepoint_ords: (_c, s: string, a, k) => (noArgs('codepoint_ords', a, k), new StringIter(s, true, true)),
+  codepoints: (_c, s: string, a, k) => (noArgs('codepoints', a, k), new StringIter(s, true, false)),
+  elem_ords: (_c, s: string, a, k) => (noArgs('elem_ords', a, k), new StringIter(s, false, true)),
+  elems: (_c, s: string, a, k) => (noArgs('elems', a, k), new StringIter(s, false, false)),
   endswith: (_c, s, a, k) => affix('endswith', s, a, k, true),
   find: (_c, s, a, k) => find('find', s, a, k, false, false),
   format,
@@ -274,7 +299,7 @@ export const stringMethods: Record<string, MethodImpl> = table({
     if (len > 1024) checkSize(call.thread, len, 'joined string');
     return (elems as string[]).join(s);
   },
-  lower: (_c, s: string, a, k) => (noArgs('lower', a, k), s.toLowerCase()),
+  lower: (_c, s: string, a, k) => (noArgs('lower', a, k), onText(s, (t) => t.toLowerCase())),
   lstrip: (_c, s: string, args, kwargs) => stripChars(s, optStrArg('lstrip', 'chars', unpackArgs('lstrip', args, kwargs, ['chars?']).chars), true, false),
   partition: (_c, s: string, args, kwargs) => {
     const sep = strArg('partition', 'sep', unpackArgs('partition', args, kwargs, ['sep']).sep);
@@ -329,8 +354,8 @@ export const stringMethods: Record<string, MethodImpl> = table({
   },
   startswith: (_c, s, a, k) => affix('startswith', s, a, k, false),
   strip: (_c, s: string, args, kwargs) => stripChars(s, optStrArg('strip', 'chars', unpackArgs('strip', args, kwargs, ['chars?']).chars), true, true),
-  title: (_c, s: string, a, k) => (noArgs('title', a, k), s.toLowerCase().replace(/(^|[^\p{L}])(\p{L})/gu, (_m, p: string, l: string) => p + l.toUpperCase())),
-  upper: (_c, s: string, a, k) => (noArgs('upper', a, k), s.toUpperCase()),
+  title: (_c, s: string, a, k) => (noArgs('title', a, k), onText(s, (t) => t.toLowerCase().replace(/(^|[^\p{L}])(\p{L})/gu, (_m, p: string, l: string) => p + l.toUpperCase()))),
+  upper: (_c, s: string, a, k) => (noArgs('upper', a, k), onText(s, (t) => t.toUpperCase())),
 });
 
 // ---- list ----

@@ -3,7 +3,7 @@
 
 import { EvalError } from './errors.js';
 import {
-  compare, equals, formatFloat, Range, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
+  compare, equals, formatFloat, Range, StringIter, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
 } from './values.js';
 
 /** Size limits and the allocation charge, implemented by Thread. */
@@ -308,6 +308,8 @@ export function index(x: Value, i: Value): Value {
   }
   if (typeof x === 'string') return x[normIndex(i, x.length, 'string')]!;
   if (x instanceof Range) return x.at(normIndex(i, x.length, 'range'));
+  if (x instanceof StringIter && !x.codepoints) return x.at(normIndex(i, x.length, typeName(x)));
+  if (x instanceof StringIter) throw new EvalError(`unhandled index operation ${typeName(x)}[${typeName(i)}]: ${typeName(x)} value is not indexable`);
   throw new EvalError(`${typeName(x)} value is not indexable`);
 }
 
