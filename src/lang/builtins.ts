@@ -4,7 +4,7 @@ import { didYouMean } from '../errors.js';
 import { EvalError, hintFor } from './errors.js';
 import { methodsOf, updateDict } from './methods.js';
 import { checkSize } from './ops.js';
-import { codePointsOf, encodeRune, toText } from './text.js';
+import { codePointsOf, encodeRune, fromText, toText } from './text.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
   Builtin, compare, describeValue, formatFloat, iterElems, Range, StringIter, repr, spend, StarDict, StarFunction, StarList, StarSet, str, Struct,
@@ -127,7 +127,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     if (args.length > 1) throw new EvalError(`dict: got ${args.length} arguments, want at most 1`);
     const d = new StarDict();
     if (args.length === 1) updateDict('dict', d, args[0]!, c.thread.maxAlloc);
-    for (const [k, v] of kwargs) d.set(k, v);
+    for (const [k, v] of kwargs) d.set(fromText(k), v);
     return d;
   },
   dir: (_c, args, kwargs) => new StarList(attrNames(unpackArgs('dir', args, kwargs, ['x']).x!).sort()),
