@@ -168,6 +168,14 @@ function find(fn: string, s: string, args: Value[], kwargs: KW, last: boolean, o
   return BigInt(k);
 }
 
+/** The title case of a letter: the upper case, except for the digraphs that have their own (ǅ, ǈ, ǋ, ǲ). */
+function toTitle(l: string): string {
+  const c = l.charCodeAt(0);
+  if (c >= 0x1c4 && c <= 0x1cc) return String.fromCharCode(0x1c5 + 3 * Math.floor((c - 0x1c4) / 3));
+  if (c >= 0x1f1 && c <= 0x1f3) return '\u01f2';
+  return l.toUpperCase();
+}
+
 /** Applies a Unicode-aware text function to a byte string (ASCII needs no conversion). */
 function onText(s: string, f: (t: string) => string): string {
   return isAscii(s) ? f(s) : fromText(f(toText(s)));
@@ -285,6 +293,23 @@ export const stringMethods: Record<string, MethodImpl> = table({
   isdigit: isPred('isdigit', /^\p{Nd}+$/u),
   islower: isPred('islower', /^[^\p{Lu}\p{Lt}]+$/u, true),
   isspace: isPred('isspace', /^\s+$/),
+  istitle: (_c, s: string, a, k) => {
+    // As starlark-go (after Python): uppercase only after uncased characters, lowercase only after cased ones.
+    noArgs('istitle', a, k);
+    let cased = false;
+    let prevCased = false;
+    for (const ch of toText(s)) {
+      if ((ch >= 'A' && ch <= 'Z') || /\p{Lt}/u.test(ch)) {
+        if (prevCased) return false;
+        prevCased = cased = true;
+      } else if (/\p{Ll}/u.test(ch)) {
+        if (!prevCased) return false;
+        prevCased = cased = true;
+      } else if (/\p{Lu}/u.test(ch)) return false;
+      else prevCased = false;
+    }
+    return cased;
+  },
   isupper: isPred('isupper', /^[^\p{Ll}\p{Lt}]+$/u, true),
   join: (call, s: string, args, kwargs) => {
     const a = unpackArgs('join', args, kwargs, ['iterable']);
@@ -354,7 +379,7 @@ export const stringMethods: Record<string, MethodImpl> = table({
   },
   startswith: (_c, s, a, k) => affix('startswith', s, a, k, false),
   strip: (_c, s: string, args, kwargs) => stripChars(s, optStrArg('strip', 'chars', unpackArgs('strip', args, kwargs, ['chars?']).chars), true, true),
-  title: (_c, s: string, a, k) => (noArgs('title', a, k), onText(s, (t) => t.toLowerCase().replace(/(^|[^\p{L}])(\p{L})/gu, (_m, p: string, l: string) => p + l.toUpperCase()))),
+  title: (_c, s: string, a, k) => (noArgs('title', a, k), onText(s, (t) => t.toLowerCase().replace(/(^|[^\p{L}])(\p{L})/gu, (_m, p: string, l: string) => p + toTitle(l)))),
   upper: (_c, s: string, a, k) => (noArgs('upper', a, k), onText(s, (t) => t.toUpperCase())),
 });
 

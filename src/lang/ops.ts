@@ -2,6 +2,7 @@
 // `%` string formatting. All throw EvalError; the evaluator adds the position.
 
 import { EvalError } from './errors.js';
+import { codePointsOf, encodeRune } from './text.js';
 import {
   compare, equals, formatFloat, Range, StringIter, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
 } from './values.js';
@@ -330,7 +331,10 @@ export function setIndex(x: Value, i: Value, v: Value): void {
 
 function sliceBound(v: Value | undefined, name: string): bigint | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'bigint') throw new EvalError(`slice ${name} must be an int or None, not ${typeName(v)}`);
+  if (typeof v !== 'bigint') {
+    // starlark-go's words: "invalid start index: got float, want int".
+    throw new EvalError(name === 'step' ? `invalid slice step: got ${typeName(v)}, want int (or None)` : `invalid ${name} index: got ${typeName(v)}, want int (or None)`);
+  }
   return v;
 }
 
@@ -494,8 +498,8 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
         if (prec !== undefined) s = s.slice(0, prec);
         break;
       case 'c':
-        if (typeof value === 'string' && [...value].length === 1) s = value;
-        else if (typeof value === 'bigint' && value >= 0n && value <= 0x10ffffn) s = String.fromCodePoint(Number(value));
+        if (typeof value === 'string' && value.length <= 4 && codePointsOf(value).length === 1) s = value;
+        else if (typeof value === 'bigint' && value >= 0n && value <= 0x10ffffn) s = encodeRune(Number(value));
         else throw new EvalError(`%c requires a single-character string or an int, not ${typeName(value)}`);
         break;
       case 'd': case 'i': case 'x': case 'X': case 'o': case 'e': case 'E': case 'f': case 'F': case 'g': case 'G':
@@ -517,6 +521,6 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
     if (out.length > b.maxAlloc) checkSize(b, out.length, 'formatted string');
   }
   if (out.length > 1024) checkSize(b, out.length, 'formatted string');
-  if (argi < args.length && !(arg instanceof StarDict)) throw new EvalError('not all arguments converted during string formatting');
+  if (argi < args.length && !(arg instanceof StarDict)) throw new EvalError('too many arguments for format string (not all arguments converted)');
   return out;
 }
