@@ -15,7 +15,7 @@ function iterable(fn: string, v: Value, call: CallInfo): readonly Value[] {
   const elems = iterElems(v, call.thread.maxAlloc);
   if (!elems) {
     throw new EvalError(
-      `${fn}: got ${typeName(v)}, want iterable`,
+      `${fn}: got ${typeName(v)}, want iterable${typeof v === 'string' ? ' (not iterable: string)' : ''}`,
       typeof v === 'string' ? 'strings are not iterable; use s.elems() for the characters' : undefined,
     );
   }

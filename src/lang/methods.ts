@@ -142,12 +142,16 @@ function affix(fn: string, s: string, args: Value[], kwargs: KW, ends: boolean):
   const a = unpackArgs(fn, args, kwargs, ['prefix', 'start?', 'end?']);
   const [lo, hi] = span(fn, s, a.start, a.end);
   const sub = s.slice(lo, hi);
-  const test = (p: Value): boolean => {
-    const x = strArg(fn, ends ? 'suffix' : 'prefix', p);
-    return ends ? sub.endsWith(x) : sub.startsWith(x);
+  const what = ends ? 'suffix' : 'prefix';
+  const test = (p: Value, i: number): boolean => {
+    if (typeof p !== 'string') {
+      // starlark-go's words: "got int, want string" / "got int, for element 0".
+      throw new EvalError(`${fn}: ${what} must be a string or a tuple of strings: got ${typeName(p)}${i < 0 ? ', want string' : `, for element ${i}`}`);
+    }
+    return ends ? sub.endsWith(p) : sub.startsWith(p);
   };
   if (a.prefix instanceof Tuple) return a.prefix.elems.some(test);
-  return test(a.prefix!);
+  return test(a.prefix!, -1);
 }
 
 function find(fn: string, s: string, args: Value[], kwargs: KW, last: boolean, orFail: boolean): Value {
@@ -230,9 +234,14 @@ function format(call: CallInfo, s: string, args: Value[], kwargs: KW): Value {
     if (close < 0) throw new EvalError(`format: unmatched '{' in format string`);
     let field = s.slice(i + 1, close);
     i = close + 1;
-    if (field.includes('{')) throw new EvalError('format: nested replacement fields are not supported');
+    if (field.includes('{')) throw new EvalError('format: nested replacement fields not supported');
     let conv = 's';
     const colon = field.indexOf(':');
+    const bang0 = field.indexOf('!');
+    if (bang0 >= 0 && (colon < 0 || bang0 < colon)) {
+      const c = field.slice(bang0 + 1, colon < 0 ? undefined : colon);
+      if (c !== 's' && c !== 'r') throw new EvalError(`format: unknown conversion "!${c}"`);
+    }
     if (colon >= 0) {
       throw new EvalError(`format: format spec ${JSON.stringify(field.slice(colon))} is not supported`, 'format the value first, e.g. with "%5.2f" % x');
     }
@@ -246,20 +255,22 @@ function format(call: CallInfo, s: string, args: Value[], kwargs: KW): Value {
     if (field === '') {
       if (mode === 'manual') throw new EvalError('format: cannot switch from manual field numbering to automatic');
       mode = 'auto';
-      if (auto >= args.length) throw new EvalError(`format: index ${auto} out of range: got ${args.length} positional argument${args.length === 1 ? '' : 's'}`);
+      if (auto >= args.length) throw new EvalError(`format: index ${auto} out of range: got ${args.length} positional argument${args.length === 1 ? '' : 's'} (tuple index out of range)`);
       v = args[auto++];
     } else if (/^\d+$/.test(field)) {
       if (mode === 'auto') throw new EvalError('format: cannot switch from automatic field numbering to manual');
       mode = 'manual';
       const k = Number(field);
-      if (k >= args.length) throw new EvalError(`format: index ${k} out of range: got ${args.length} positional argument${args.length === 1 ? '' : 's'}`);
+      if (k >= args.length) throw new EvalError(`format: index ${k} out of range: got ${args.length} positional argument${args.length === 1 ? '' : 's'} (tuple index out of range)`);
       v = args[k];
     } else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) {
       const kv = kwargs.find(([k]) => k === field);
       if (!kv) throw new EvalError(`format: keyword ${field} not found`);
       v = kv[1];
     } else {
-      throw new EvalError(`format: unsupported field ${JSON.stringify(field)}`, 'fields are {}, {0} or {name}');
+      // starlark-go's words for each kind of unsupported field.
+      const why = field.includes('.') ? 'syntax x.y is not supported' : field.includes('[') ? 'syntax a[i] is not supported' : `keyword ${field} not found`;
+      throw new EvalError(`format: unsupported field ${JSON.stringify(field)}: ${why}`, 'fields are {}, {0} or {name}');
     }
     out += conv === 'r' ? repr(v!) : str(v!);
     if (out.length > call.thread.maxAlloc) checkSize(call.thread, out.length, 'formatted string');
@@ -520,7 +531,7 @@ export function updateDict(fn: string, d: StarDict, x: Value, maxAlloc: number):
   elems.forEach((e, i) => {
     const pair = e instanceof Tuple || e instanceof StarList ? e.elems : undefined;
     if (!pair || pair.length !== 2) {
-      throw new EvalError(`${fn}: element #${i} is not a pair (got ${typeName(e)}${pair ? ` of length ${pair.length}` : ''})`);
+      throw new EvalError(`${fn}: element #${i} is not a pair (got ${typeName(e)}${pair ? ` of length ${pair.length}` : typeof e === 'string' ? ', not iterable: string' : ''})`);
     }
     d.set(pair[0]!, pair[1]!);
   });
