@@ -531,7 +531,7 @@ export function updateDict(fn: string, d: StarDict, x: Value, maxAlloc: number):
   elems.forEach((e, i) => {
     const pair = e instanceof Tuple || e instanceof StarList ? e.elems : undefined;
     if (!pair || pair.length !== 2) {
-      throw new EvalError(`${fn}: element #${i} is not a pair (got ${typeName(e)}${pair ? ` of length ${pair.length}` : typeof e === 'string' ? ', not iterable: string' : ''})`);
+      throw new EvalError(`${fn}: element #${i} is not a pair (got ${typeName(e)}${pair ? ` of length ${pair.length}` : ''})${typeof e === 'string' ? ': not iterable (string)' : ''}`);
     }
     d.set(pair[0]!, pair[1]!);
   });

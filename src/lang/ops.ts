@@ -500,7 +500,8 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
       case 'c':
         if (typeof value === 'string' && value.length <= 4 && codePointsOf(value).length === 1) s = value;
         else if (typeof value === 'bigint' && value >= 0n && value <= 0x10ffffn) s = encodeRune(Number(value));
-        else throw new EvalError(`%c requires a single-character string or an int, not ${typeName(value)}`);
+        else if (typeof value === 'bigint') throw new EvalError(`%c requires a valid Unicode code point, got ${value}`);
+        else throw new EvalError(`%c requires int or single-character string, not ${typeName(value)}`);
         break;
       case 'd': case 'i': case 'x': case 'X': case 'o': case 'e': case 'E': case 'f': case 'F': case 'g': case 'G':
         s = formatNumber(conv, value, prec);
