@@ -44,9 +44,20 @@ function isWS(c: string): boolean {
   return c === ' ' || (c >= '\t' && c <= '\r');
 }
 
-function stripChars(s: string, chars: string | undefined, left: boolean, right: boolean): string {
+/** Unicode whitespace, as Go's unicode.IsSpace (JS's \s less U+FEFF, plus U+0085), for JS text. */
+function isUniWS(c: string): boolean {
+  return c !== '\ufeff' && /[\s\u0085]/.test(c);
+}
+
+/** A non-ASCII byte string that is valid UTF-8 is handled as text for Unicode whitespace. */
+function asText(s: string): boolean {
+  return !isAscii(s) && fromText(toText(s)) === s;
+}
+
+function stripChars(s: string, chars: string | undefined, left: boolean, right: boolean, ws = isWS): string {
   // As in starlark-go, strip("") strips whitespace, like strip().
   if (chars === '') chars = undefined;
+  if (chars === undefined && ws === isWS && asText(s)) return fromText(stripChars(toText(s), undefined, left, right, isUniWS));
   if (chars !== undefined && !isAscii(chars)) {
     // A cut set with non-ASCII characters is a set of code points, not of bytes.
     const cut = new Set(codePointsOf(chars).map((r) => r.cp));
@@ -60,42 +71,42 @@ function stripChars(s: string, chars: string | undefined, left: boolean, right: 
   const set = chars ?? WS;
   let a = 0;
   let b = s.length;
-  if (left) while (a < b && (chars === undefined ? isWS(s[a]!) : set.includes(s[a]!))) a++;
-  if (right) while (b > a && (chars === undefined ? isWS(s[b - 1]!) : set.includes(s[b - 1]!))) b--;
+  if (left) while (a < b && (chars === undefined ? ws(s[a]!) : set.includes(s[a]!))) a++;
+  if (right) while (b > a && (chars === undefined ? ws(s[b - 1]!) : set.includes(s[b - 1]!))) b--;
   return s.slice(a, b);
 }
 
-function splitWS(s: string, maxsplit: number): string[] {
+function splitWS(s: string, maxsplit: number, ws = isWS): string[] {
   const out: string[] = [];
   let i = 0;
   const n = s.length;
   while (i < n) {
-    while (i < n && isWS(s[i]!)) i++;
+    while (i < n && ws(s[i]!)) i++;
     if (i >= n) break;
     if (maxsplit >= 0 && out.length === maxsplit) {
       out.push(s.slice(i));
       return out;
     }
     let j = i;
-    while (j < n && !isWS(s[j]!)) j++;
+    while (j < n && !ws(s[j]!)) j++;
     out.push(s.slice(i, j));
     i = j;
   }
   return out;
 }
 
-function rsplitWS(s: string, maxsplit: number): string[] {
+function rsplitWS(s: string, maxsplit: number, ws = isWS): string[] {
   const out: string[] = [];
   let j = s.length;
   while (j > 0) {
-    while (j > 0 && isWS(s[j - 1]!)) j--;
+    while (j > 0 && ws(s[j - 1]!)) j--;
     if (j <= 0) break;
     if (maxsplit >= 0 && out.length === maxsplit) {
       out.push(s.slice(0, j));
       break;
     }
     let i = j;
-    while (i > 0 && !isWS(s[i - 1]!)) i--;
+    while (i > 0 && !ws(s[i - 1]!)) i--;
     out.push(s.slice(i, j));
     j = i;
   }
@@ -107,7 +118,8 @@ function split(fn: string, s: string, args: Value[], kwargs: KW, fromRight: bool
   const sep = optStrArg(fn, 'sep', a.sep);
   const max = intArg(fn, 'maxsplit', a.maxsplit, -1);
   let parts: string[];
-  if (sep === undefined) parts = fromRight ? rsplitWS(s, max) : splitWS(s, max);
+  if (sep === undefined && asText(s)) parts = (fromRight ? rsplitWS : splitWS)(toText(s), max, isUniWS).map(fromText);
+  else if (sep === undefined) parts = fromRight ? rsplitWS(s, max) : splitWS(s, max);
   else {
     if (sep === '') throw new EvalError(`${fn}: empty separator`);
     if (max < 0) parts = s.split(sep);
