@@ -22,7 +22,7 @@
 import type { Position } from '../errors.js';
 import type { FunCode } from './ast.js';
 import { EvalError } from './errors.js';
-import { codePointsOf, decodeRune } from './text.js';
+import { codePointsOf, decodeRune, fromText, isAscii, toText } from './text.js';
 import type { Thread } from './eval.js';
 
 export type Value =
@@ -491,6 +491,7 @@ export function formatFloat(f: number): string {
 }
 
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+const NOT_PRINTABLE = /[^\x20-\x7e\p{L}\p{M}\p{N}\p{P}\p{S}]/u;
 const NAMED_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t', 11: '\\v' };
 
 /**
@@ -498,6 +499,13 @@ const NAMED_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 12: '\\f', 1
  * invalid UTF-8 bytes as \xNN, other non-printable characters escaped.
  */
 export function quote(s: string): string {
+  if (!isAscii(s)) {
+    // Fast path (native code): valid UTF-8 whose characters are all printable keeps its bytes.
+    const t = toText(s);
+    if (!NOT_PRINTABLE.test(t) && fromText(t) === s) return '"' + s.replace(/["\\]/g, '\\$&') + '"';
+    // The slow path decodes each character: charge for it.
+    spend(Math.ceil(s.length / 2));
+  }
   let out = '"';
   let chunk = 0;
   for (let i = 0; i < s.length; i++) {
