@@ -157,13 +157,13 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   getattr: (c, args, kwargs) => {
     const a = unpackArgs('getattr', args, kwargs, ['x', 'name', 'default?']);
     if (typeof a.name !== 'string') throw new EvalError(`getattr: name must be a string, got ${describeValue(a.name!)}`);
-    const v = c.thread.getAttr(a.x!, a.name, c.pos, a.default === undefined);
+    const v = c.thread.getAttr(a.x!, toText(a.name), c.pos, a.default === undefined);
     return v === undefined ? a.default! : v;
   },
   hasattr: (c, args, kwargs) => {
     const a = unpackArgs('hasattr', args, kwargs, ['x', 'name']);
     if (typeof a.name !== 'string') throw new EvalError(`hasattr: name must be a string, got ${describeValue(a.name!)}`);
-    return c.thread.getAttr(a.x!, a.name, c.pos, false) !== undefined;
+    return c.thread.getAttr(a.x!, toText(a.name), c.pos, false) !== undefined;
   },
   // As in starlark-go: java.lang.String.hashCode over the UTF-16 text, so it is stable everywhere.
   hash: (_c, args, kwargs) => {
