@@ -6,6 +6,9 @@
 //   thread.call(globals.get('build')!, [], []);
 //
 // Values: see values.ts (None is null, ints are bigint, floats are number, ...).
+// Strings are UTF-8 byte strings (one JS char per byte, as starlark-go counts them): toStr,
+// toStrList and toStrDict hand builtins JS text; a builtin returning non-ASCII text wraps it in
+// fromText (text.ts).
 // Builtins: `new Builtin(name, (call, args, kwargs) => Value)`; check arguments with
 // unpackArgs/toInt/toStr/toBool/toStrList/toStrDict and report user mistakes by throwing
 // EvalError(message, hint?) — the evaluator positions it at `call.pos` (the callee's start).
