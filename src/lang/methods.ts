@@ -298,7 +298,8 @@ export const stringMethods: Record<string, MethodImpl> = table({
     const sub = strArg('count', 'sub', a.sub);
     const [lo, hi] = span('count', s, a.start, a.end);
     const t = s.slice(lo, hi);
-    if (sub === '') return BigInt(t.length + 1);
+    // As Go's strings.Count: the empty string occurs once per character, plus one.
+    if (sub === '') return BigInt((isAscii(t) ? t.length : codePointsOf(t).length) + 1);
     let n = 0;
     for (let i = t.indexOf(sub); i >= 0; i = t.indexOf(sub, i + sub.length)) n++;
     return BigInt(n);
