@@ -51,7 +51,10 @@ function isUniWS(c: string): boolean {
 
 /** A non-ASCII byte string that is valid UTF-8 is handled as text for Unicode whitespace. */
 function asText(s: string): boolean {
-  return !isAscii(s) && fromText(toText(s)) === s;
+  if (isAscii(s)) return false;
+  // Decoding, checking and re-encoding: charged as scans of the string.
+  spendChars(4 * s.length);
+  return fromText(toText(s)) === s;
 }
 
 function stripChars(s: string, chars: string | undefined, left: boolean, right: boolean, ws = isWS): string {
@@ -194,7 +197,9 @@ function toTitle(l: string): string {
 
 /** Applies a Unicode-aware text function to a byte string (ASCII needs no conversion). */
 function onText(s: string, f: (t: string) => string): string {
-  return isAscii(s) ? f(s) : fromText(f(toText(s)));
+  if (isAscii(s)) return f(s);
+  spendChars(4 * s.length); // decoding and re-encoding
+  return fromText(f(toText(s)));
 }
 
 function isPred(fn: string, re: RegExp, needCased = false) {

@@ -337,6 +337,7 @@ export class StringIter {
     const s = this.s;
     spend(s.length);
     if (!this.codepoints) return this.ords ? Array.from(s, (c) => BigInt(c.charCodeAt(0))) : s.split('');
+    spend(s.length); // decoding each character
     // An invalid byte is one U+FFFD, as Go's range over a string.
     return codePointsOf(s).map((r) => (this.ords ? BigInt(r.cp) : r.end - r.start === 1 && r.cp === 0xfffd ? '\xef\xbf\xbd' : s.slice(r.start, r.end)));
   }
@@ -501,10 +502,12 @@ const NAMED_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 12: '\\f', 1
 export function quote(s: string): string {
   if (!isAscii(s)) {
     // Fast path (native code): valid UTF-8 whose characters are all printable keeps its bytes.
+    // Decoding and re-encoding cost as much again as the scan its caller paid for.
+    spendChars(s.length);
     const t = toText(s);
     if (!NOT_PRINTABLE.test(t) && fromText(t) === s) return '"' + s.replace(/["\\]/g, '\\$&') + '"';
-    // The slow path decodes each character: charge for it.
-    spend(Math.ceil(s.length / 2));
+    // The slow path decodes and escapes each character: charge for it.
+    spend(2 * s.length);
   }
   let out = '"';
   let chunk = 0;
