@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SourceError, UserError, type Position } from '../src/errors.js';
 import {
-  Builtin, describeValue, equals, EvalError, InternalError, repr, SourceErrorList, StarDict, StarList, Struct, Thread,
+  Builtin, describeValue, equals, EvalError, fromText, InternalError, repr, SourceErrorList, StarDict, StarList, Struct, Thread,
   toBool, toInt, toStr, toStrDict, toStrList, Tuple, unpackArgs, type Host, type Value,
 } from '../src/lang/index.js';
 
@@ -155,7 +155,7 @@ export function langPredeclared(printed: string[], warnings: string[]): Record<s
         if (!errs || err instanceof InternalError) throw err;
         const text = errs.map((e) => (e.hint ? `${e.message} hint: ${e.hint}` : e.message)).join('\n');
         if (!re.test(text)) throw new EvalError(`assert_fails: error ${JSON.stringify(text)} does not match /${pattern}/`);
-        return text;
+        return fromText(text);
       }
       throw new EvalError(`assert_fails: the call succeeded; expected an error matching /${pattern}/`);
     }),
@@ -164,8 +164,8 @@ export function langPredeclared(printed: string[], warnings: string[]): Record<s
       return new Struct('struct', new Map(kwargs));
     }),
     describe: new Builtin('describe', (_c, args) => describeValue(args[0]!)),
-    printed: new Builtin('printed', () => new StarList(printed.slice())),
-    warnings: new Builtin('warnings', () => new StarList(warnings.slice())),
+    printed: new Builtin('printed', () => new StarList(printed.map(fromText))),
+    warnings: new Builtin('warnings', () => new StarList(warnings.map(fromText))),
     cloud: new Struct('cloud', { k8s: new Struct('cloud.k8s', { bind, namespace: 'default' }) }),
     presets: new Struct('presets', presetFields, (name: string, pos: Position) => {
       const right = aliases[name];

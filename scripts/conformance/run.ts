@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SourceError } from '../../src/errors.js';
 import {
-  Builtin, EvalError, freeze, parseFile, SourceErrorList, str, Struct, Thread, toStr, Tuple, unpackArgs, type Value,
+  Builtin, EvalError, freeze, fromText, parseFile, SourceErrorList, str, Struct, Thread, toStr, toText, Tuple, unpackArgs, type Value,
 } from '../../src/lang/index.js';
 
 /** The pinned module: go.starlark.net at this pseudo-version. */
@@ -94,7 +94,7 @@ function messageOf(err: unknown): string {
 function predeclared(onError: (msg: string) => void): Record<string, Value> {
   return {
     error: new Builtin('error', (_c, args) => {
-      onError(typeof args[0] === 'string' ? args[0] : str(args[0] ?? null));
+      onError(toText(typeof args[0] === 'string' ? args[0] : str(args[0] ?? null)));
       return null;
     }),
     catch: new Builtin('catch', (c, args, kwargs) => {
@@ -103,7 +103,7 @@ function predeclared(onError: (msg: string) => void): Record<string, Value> {
         c.thread.call(fn, [], [], c.pos);
         return null;
       } catch (err) {
-        return messageOf(err);
+        return fromText(messageOf(err));
       }
     }),
     matches: new Builtin('matches', (_c, args, kwargs) => {

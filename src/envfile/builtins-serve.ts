@@ -2,7 +2,7 @@
 // Each records an exposure intent at the position of its call; ranges and conflicts are checked
 // later, for the whole plan at once.
 import { didYouMean, formatPosition } from '../errors.js';
-import { EvalError, Struct, toInt, toStr, toStrDict, type Value } from '../lang/index.js';
+import { EvalError, fromText, Struct, toInt, toStr, toStrDict, type Value } from '../lang/index.js';
 import type { Protocol, ServiceType } from '../plan/types.js';
 import { define, given, optStr, portArg, type Args } from './define.js';
 import { PRESETS, PRESET_ALIASES } from './presets.js';
@@ -103,8 +103,8 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
     if (className) intent.className = className;
     if (tlsSecret) intent.tlsSecret = tlsSecret;
     const value = new Struct('ingress', {
-      host: intent.host,
-      path: intent.path,
+      host: fromText(intent.host),
+      path: fromText(intent.path),
     });
     ingresses.set(value, intent);
     return value;

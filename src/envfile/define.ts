@@ -1,7 +1,7 @@
 // Small helpers to declare env-file builtins: each is a named function with declared parameters
 // that records into the Recorder and returns None.
 import { formatPosition } from '../errors.js';
-import { Builtin, describeValue, EvalError, None, shortInt, toInt, toStr, typeOf, unpackArgs, type CallInfo, type Value } from '../lang/index.js';
+import { Builtin, describeValue, EvalError, None, shortInt, toInt, toStr, toText, typeOf, unpackArgs, type CallInfo, type Value } from '../lang/index.js';
 
 export type Args = Record<string, Value | undefined>;
 
@@ -50,5 +50,5 @@ export function optSecret(fn: string, a: Args, name: string): string | undefined
   const v = a[name];
   if (!given(v)) return undefined;
   if (typeof v !== 'string') throw new EvalError(`${fn}: ${name} must be a string, got a value of type ${typeOf(v)} (not shown: it is a secret)`);
-  return v;
+  return toText(v);
 }

@@ -4,9 +4,10 @@ import { didYouMean } from '../errors.js';
 import { EvalError, hintFor } from './errors.js';
 import { methodsOf, updateDict } from './methods.js';
 import { checkSize } from './ops.js';
+import { codePointsOf, encodeRune, fromText, toText } from './text.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, compare, describeValue, formatFloat, iterElems, Range, repr, spend, StarDict, StarFunction, StarList, StarSet, str, Struct,
+  Builtin, compare, describeValue, formatFloat, iterElems, Range, StringIter, repr, spend, StarDict, StarFunction, StarList, StarSet, str, Struct,
   truthy, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
@@ -14,7 +15,7 @@ function iterable(fn: string, v: Value, call: CallInfo): readonly Value[] {
   const elems = iterElems(v, call.thread.maxAlloc);
   if (!elems) {
     throw new EvalError(
-      `${fn}: got ${typeName(v)}, want iterable`,
+      `${fn}: got ${typeName(v)}, want iterable${typeof v === 'string' ? ' (not iterable: string)' : ''}`,
       typeof v === 'string' ? 'strings are not iterable; use s.elems() for the characters' : undefined,
     );
   }
@@ -118,14 +119,15 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   chr: (_c, args, kwargs) => {
     const i = unpackArgs('chr', args, kwargs, ['i']).i!;
     if (typeof i !== 'bigint') throw new EvalError(`chr: got ${typeName(i)}, want int`);
-    if (i < 0n || i > 0x10ffffn) throw new EvalError(`chr: Unicode code point ${i} out of range (<0 or >0x10FFFF)`);
-    return String.fromCodePoint(Number(i));
+    if (i < 0n) throw new EvalError(`chr: Unicode code point ${i} out of range (<0)`);
+    if (i > 0x10ffffn) throw new EvalError(`chr: Unicode code point U+${i.toString(16).toUpperCase()} out of range (>0x10FFFF)`);
+    return encodeRune(Number(i));
   },
   dict: (c, args, kwargs) => {
     if (args.length > 1) throw new EvalError(`dict: got ${args.length} arguments, want at most 1`);
     const d = new StarDict();
     if (args.length === 1) updateDict('dict', d, args[0]!, c.thread.maxAlloc);
-    for (const [k, v] of kwargs) d.set(k, v);
+    for (const [k, v] of kwargs) d.set(fromText(k), v);
     return d;
   },
   dir: (_c, args, kwargs) => new StarList(attrNames(unpackArgs('dir', args, kwargs, ['x']).x!).sort()),
@@ -155,20 +157,22 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   getattr: (c, args, kwargs) => {
     const a = unpackArgs('getattr', args, kwargs, ['x', 'name', 'default?']);
     if (typeof a.name !== 'string') throw new EvalError(`getattr: name must be a string, got ${describeValue(a.name!)}`);
-    const v = c.thread.getAttr(a.x!, a.name, c.pos, a.default === undefined);
+    const v = c.thread.getAttr(a.x!, toText(a.name), c.pos, a.default === undefined);
     return v === undefined ? a.default! : v;
   },
   hasattr: (c, args, kwargs) => {
     const a = unpackArgs('hasattr', args, kwargs, ['x', 'name']);
     if (typeof a.name !== 'string') throw new EvalError(`hasattr: name must be a string, got ${describeValue(a.name!)}`);
-    return c.thread.getAttr(a.x!, a.name, c.pos, false) !== undefined;
+    return c.thread.getAttr(a.x!, toText(a.name), c.pos, false) !== undefined;
   },
   // As in starlark-go: java.lang.String.hashCode over the UTF-16 text, so it is stable everywhere.
   hash: (_c, args, kwargs) => {
     const x = unpackArgs('hash', args, kwargs, ['x']).x!;
     if (typeof x !== 'string') throw new EvalError(`hash: got ${typeName(x)}, want string`);
     let h = 0;
-    for (let i = 0; i < x.length; i++) h = (Math.imul(h, 31) + x.charCodeAt(i)) | 0;
+    // Java's String.hashCode, over UTF-16 code units as starlark-go.
+    const t = toText(x);
+    for (let i = 0; i < t.length; i++) h = (Math.imul(h, 31) + t.charCodeAt(i)) | 0;
     return BigInt(h);
   },
   int: (_c, args, kwargs) => {
@@ -195,7 +199,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     if (typeof x === 'string') return BigInt(x.length);
     if (x instanceof StarList || x instanceof Tuple) return BigInt(x.elems.length);
     if (x instanceof StarDict || x instanceof StarSet) return BigInt(x.size);
-    if (x instanceof Range) return BigInt(x.length);
+    if (x instanceof Range || (x instanceof StringIter && !x.codepoints)) return BigInt(x.length);
     throw new EvalError(`len: value of type ${typeName(x)} has no len`);
   },
   list: (c, args, kwargs) => {
@@ -207,9 +211,10 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   ord: (_c, args, kwargs) => {
     const s = unpackArgs('ord', args, kwargs, ['s']).s!;
     if (typeof s !== 'string') throw new EvalError(`ord: got ${typeName(s)}, want string`);
-    const cps = [...s];
-    if (cps.length !== 1) throw new EvalError(`ord: string encodes ${cps.length} Unicode code points, want 1`);
-    return BigInt(cps[0]!.codePointAt(0)!);
+    // A string of one UTF-8 character (an invalid byte counts as one U+FFFD), as starlark-go.
+    const cps = s.length <= 4 ? codePointsOf(s) : [];
+    if (cps.length !== 1) throw new EvalError(`ord: string encodes ${s.length > 4 ? codePointsOf(s).length : cps.length} Unicode code points, want 1`);
+    return BigInt(cps[0]!.cp);
   },
   print: (c, args, kwargs) => {
     let sep = ' ';
@@ -220,7 +225,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     }
     const msg = args.map(str).join(sep);
     if (msg.length > 1024) checkSize(c.thread, msg.length, 'printed message');
-    c.thread.host.print(msg, c.pos);
+    c.thread.host.print(toText(msg), c.pos);
     return null;
   },
   range: (_c, args, kwargs) => {

@@ -9,13 +9,14 @@ import { Scope } from './ast.js';
 import type { CallExpr, Comprehension, Expr, FunCode, Ident, Param, Stmt } from './ast.js';
 import { UNIVERSE, attrNames } from './builtins.js';
 import { EvalError, hintFor, InternalError, lineOf, SourceErrorList } from './errors.js';
+import { fromText, messageText, toText } from './text.js';
 import { boundMethod, methodsOf } from './methods.js';
 import { binary, checkSize, index, setIndex, slice, unary, type Budget } from './ops.js';
 import { parseFile } from './parser.js';
 import { resolveFile } from './resolve.js';
 import { cleanPos } from './scanner.js';
 import {
-  Builtin, freeze, iterElems, Range, setMeter, spend, spendChars, StarDict, StarFunction, StarList, StarSet, Struct, truthy, Tuple, typeName,
+  Builtin, freeze, iterElems, Range, setMeter, StringIter, spend, spendChars, StarDict, StarFunction, StarList, StarSet, Struct, truthy, Tuple, typeName,
   type CallInfo, type Meter, type ModuleRef, type Value,
 } from './values.js';
 
@@ -171,7 +172,8 @@ export class Thread implements Budget, Meter {
   }
 
   error(pos: Position, message: string, hint?: string): SourceError {
-    return new SourceError(cleanPos(pos), message, hint, this.lineText(pos));
+    // Messages quote values as byte strings: shown as text (text.ts).
+    return new SourceError(cleanPos(pos), messageText(message), hint === undefined ? undefined : messageText(hint), this.lineText(pos));
   }
 
   private guard<T>(f: () => T): T {
@@ -380,6 +382,7 @@ function beginIter(fr: Frame, it: Value, at: Expr): readonly Value[] {
     it.itercount++;
     return it.elems();
   }
+  if (it instanceof StringIter) return it.elems();
   throw fr.th.error(
     startOf(at),
     `${typeName(it)} value is not iterable`,
@@ -616,8 +619,10 @@ function bindArgs(th: Thread, fn: StarFunction, locals: Value[], args: Value[], 
       if (locals[i] !== undefined) throw th.error(pos, `function ${name} got multiple values for parameter "${k}"`);
       locals[i] = v;
     } else if (kwdict) {
-      if (kwdict.has(k)) throw th.error(pos, `function ${name} got multiple values for parameter "${k}"`);
-      kwdict.set(k, v);
+      // Keyword names are JS text (identifiers); as dict keys they are byte strings.
+      const key = fromText(k);
+      if (kwdict.has(key)) throw th.error(pos, `function ${name} got multiple values for parameter "${k}"`);
+      kwdict.set(key, v);
     } else {
       throw th.error(pos, `function ${name} got an unexpected keyword argument "${k}"`, hintFor(didYouMean(k, names.slice(0, nparams))));
     }
@@ -672,8 +677,9 @@ function evalArgs(e: CallExpr, fr: Frame): Value[] {
         if (!(v instanceof StarDict)) throw th.error(a.pos, `argument after ** must be a dict, not ${typeName(v)}`);
         for (const [k, x] of v.entries()) {
           if (typeof k !== 'string') throw th.error(a.pos, `keywords must be strings, not ${typeName(k)}`);
-          if (kwargs.some(([n]) => n === k)) throw th.error(a.pos, `got multiple values for parameter "${k}"`);
-          kwargs.push([k, x]);
+          const name = toText(k);
+          if (kwargs.some(([n]) => n === name)) throw th.error(a.pos, `got multiple values for parameter "${name}"`);
+          kwargs.push([name, x]);
         }
         break;
       }

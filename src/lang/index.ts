@@ -6,6 +6,9 @@
 //   thread.call(globals.get('build')!, [], []);
 //
 // Values: see values.ts (None is null, ints are bigint, floats are number, ...).
+// Strings are UTF-8 byte strings (one JS char per byte, as starlark-go counts them): toStr,
+// toStrList and toStrDict hand builtins JS text; a builtin returning non-ASCII text wraps it in
+// fromText (text.ts).
 // Builtins: `new Builtin(name, (call, args, kwargs) => Value)`; check arguments with
 // unpackArgs/toInt/toStr/toBool/toStrList/toStrDict and report user mistakes by throwing
 // EvalError(message, hint?) — the evaluator positions it at `call.pos` (the callee's start).
@@ -21,10 +24,11 @@
 export { Thread, type Host, type ThreadOptions } from './eval.js';
 export { EvalError, InternalError, SourceErrorList } from './errors.js';
 export {
-  None, StarList, Tuple, StarDict, StarSet, Range, StarFunction, Builtin, Struct,
+  None, StarList, Tuple, StarDict, StarSet, Range, StringIter, StarFunction, Builtin, Struct,
   typeName, typeOf, truthy, repr, str, equals, compare, freeze, describeValue, formatFloat, quote,
   type Value, type NoneType, type CallInfo, type BuiltinImpl, type StructOptions, type MissingAttrHook,
 } from './values.js';
 export { unpackArgs, noArgs, toInt, toStr, toBool, toStrList, toStrDict, shortInt } from './unpack.js';
 export { UNIVERSE, isCallable } from './builtins.js';
 export { parseFile } from './parser.js';
+export { fromText, toText } from './text.js';

@@ -2,9 +2,10 @@
 
 import { EvalError } from './errors.js';
 import { checkSize, normIndex } from './ops.js';
+import { codePointsOf, fromText, isAscii, toText } from './text.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, equals, iterElems, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type CallInfo, type Value,
+  Builtin, equals, iterElems, repr, spend, spendChars, StarDict, StarList, StarSet, str, StringIter, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
 export type MethodImpl = (call: CallInfo, recv: any, args: Value[], kwargs: [string, Value][]) => Value;
@@ -38,48 +39,77 @@ function span(fn: string, s: string, start: Value | undefined, end: Value | unde
 
 const WS = ' \t\n\r\v\f';
 
-function stripChars(s: string, chars: string | undefined, left: boolean, right: boolean): string {
+/** ASCII whitespace: in a byte string, chars 0x80-0xFF are parts of UTF-8 sequences. */
+function isWS(c: string): boolean {
+  return c === ' ' || (c >= '\t' && c <= '\r');
+}
+
+/** Unicode whitespace, as Go's unicode.IsSpace (JS's \s less U+FEFF, plus U+0085), for JS text. */
+function isUniWS(c: string): boolean {
+  return c !== '\ufeff' && /[\s\u0085]/.test(c);
+}
+
+/** A non-ASCII byte string that is valid UTF-8 is handled as text for Unicode whitespace. */
+function asText(s: string): boolean {
+  if (isAscii(s)) return false;
+  // Decoding, checking and re-encoding: charged as scans of the string.
+  spendChars(4 * s.length);
+  return fromText(toText(s)) === s;
+}
+
+function stripChars(s: string, chars: string | undefined, left: boolean, right: boolean, ws = isWS): string {
   // As in starlark-go, strip("") strips whitespace, like strip().
   if (chars === '') chars = undefined;
+  if (chars === undefined && ws === isWS && asText(s)) return fromText(stripChars(toText(s), undefined, left, right, isUniWS));
+  if (chars !== undefined && !isAscii(chars)) {
+    // A cut set with non-ASCII characters is a set of code points, not of bytes.
+    const cut = new Set(codePointsOf(chars).map((r) => r.cp));
+    const runes = codePointsOf(s);
+    let a = 0;
+    let b = runes.length;
+    if (left) while (a < b && cut.has(runes[a]!.cp)) a++;
+    if (right) while (b > a && cut.has(runes[b - 1]!.cp)) b--;
+    return a === b ? '' : s.slice(runes[a]!.start, runes[b - 1]!.end);
+  }
   const set = chars ?? WS;
   let a = 0;
   let b = s.length;
-  if (left) while (a < b && (chars === undefined ? /\s/.test(s[a]!) : set.includes(s[a]!))) a++;
-  if (right) while (b > a && (chars === undefined ? /\s/.test(s[b - 1]!) : set.includes(s[b - 1]!))) b--;
+  if (left) while (a < b && (chars === undefined ? ws(s[a]!) : set.includes(s[a]!))) a++;
+  if (right) while (b > a && (chars === undefined ? ws(s[b - 1]!) : set.includes(s[b - 1]!))) b--;
   return s.slice(a, b);
 }
 
-function splitWS(s: string, maxsplit: number): string[] {
+function splitWS(s: string, maxsplit: number, ws = isWS): string[] {
   const out: string[] = [];
   let i = 0;
   const n = s.length;
   while (i < n) {
-    while (i < n && /\s/.test(s[i]!)) i++;
+    while (i < n && ws(s[i]!)) i++;
     if (i >= n) break;
     if (maxsplit >= 0 && out.length === maxsplit) {
       out.push(s.slice(i));
       return out;
     }
     let j = i;
-    while (j < n && !/\s/.test(s[j]!)) j++;
+    while (j < n && !ws(s[j]!)) j++;
     out.push(s.slice(i, j));
     i = j;
   }
   return out;
 }
 
-function rsplitWS(s: string, maxsplit: number): string[] {
+function rsplitWS(s: string, maxsplit: number, ws = isWS): string[] {
   const out: string[] = [];
   let j = s.length;
   while (j > 0) {
-    while (j > 0 && /\s/.test(s[j - 1]!)) j--;
+    while (j > 0 && ws(s[j - 1]!)) j--;
     if (j <= 0) break;
     if (maxsplit >= 0 && out.length === maxsplit) {
       out.push(s.slice(0, j));
       break;
     }
     let i = j;
-    while (i > 0 && !/\s/.test(s[i - 1]!)) i--;
+    while (i > 0 && !ws(s[i - 1]!)) i--;
     out.push(s.slice(i, j));
     j = i;
   }
@@ -91,7 +121,8 @@ function split(fn: string, s: string, args: Value[], kwargs: KW, fromRight: bool
   const sep = optStrArg(fn, 'sep', a.sep);
   const max = intArg(fn, 'maxsplit', a.maxsplit, -1);
   let parts: string[];
-  if (sep === undefined) parts = fromRight ? rsplitWS(s, max) : splitWS(s, max);
+  if (sep === undefined && asText(s)) parts = (fromRight ? rsplitWS : splitWS)(toText(s), max, isUniWS).map(fromText);
+  else if (sep === undefined) parts = fromRight ? rsplitWS(s, max) : splitWS(s, max);
   else {
     if (sep === '') throw new EvalError(`${fn}: empty separator`);
     if (max < 0) parts = s.split(sep);
@@ -126,12 +157,16 @@ function affix(fn: string, s: string, args: Value[], kwargs: KW, ends: boolean):
   const a = unpackArgs(fn, args, kwargs, ['prefix', 'start?', 'end?']);
   const [lo, hi] = span(fn, s, a.start, a.end);
   const sub = s.slice(lo, hi);
-  const test = (p: Value): boolean => {
-    const x = strArg(fn, ends ? 'suffix' : 'prefix', p);
-    return ends ? sub.endsWith(x) : sub.startsWith(x);
+  const what = ends ? 'suffix' : 'prefix';
+  const test = (p: Value, i: number): boolean => {
+    if (typeof p !== 'string') {
+      // starlark-go's words: "got int, want string" / "got int, for element 0".
+      throw new EvalError(`${fn}: ${what} must be a string or a tuple of strings: got ${typeName(p)}${i < 0 ? ', want string' : `, for element ${i}`}`);
+    }
+    return ends ? sub.endsWith(p) : sub.startsWith(p);
   };
   if (a.prefix instanceof Tuple) return a.prefix.elems.some(test);
-  return test(a.prefix!);
+  return test(a.prefix!, -1);
 }
 
 function find(fn: string, s: string, args: Value[], kwargs: KW, last: boolean, orFail: boolean): Value {
@@ -152,12 +187,28 @@ function find(fn: string, s: string, args: Value[], kwargs: KW, last: boolean, o
   return BigInt(k);
 }
 
+/** The title case of a letter: the upper case, except for the digraphs that have their own (ǅ, ǈ, ǋ, ǲ). */
+function toTitle(l: string): string {
+  const c = l.charCodeAt(0);
+  if (c >= 0x1c4 && c <= 0x1cc) return String.fromCharCode(0x1c5 + 3 * Math.floor((c - 0x1c4) / 3));
+  if (c >= 0x1f1 && c <= 0x1f3) return '\u01f2';
+  return l.toUpperCase();
+}
+
+/** Applies a Unicode-aware text function to a byte string (ASCII needs no conversion). */
+function onText(s: string, f: (t: string) => string): string {
+  if (isAscii(s)) return f(s);
+  spendChars(4 * s.length); // decoding and re-encoding
+  return fromText(f(toText(s)));
+}
+
 function isPred(fn: string, re: RegExp, needCased = false) {
   return (_c: CallInfo, s: string, args: Value[], kwargs: KW): Value => {
     noArgs(fn, args, kwargs);
     if (s.length === 0) return false;
-    if (needCased && !/[A-Za-z\p{L}]/u.test(s)) return false;
-    return re.test(s);
+    const t = toText(s);
+    if (needCased && !/[A-Za-z\p{L}]/u.test(t)) return false;
+    return re.test(t);
   };
 }
 
@@ -200,9 +251,14 @@ function format(call: CallInfo, s: string, args: Value[], kwargs: KW): Value {
     if (close < 0) throw new EvalError(`format: unmatched '{' in format string`);
     let field = s.slice(i + 1, close);
     i = close + 1;
-    if (field.includes('{')) throw new EvalError('format: nested replacement fields are not supported');
+    if (field.includes('{')) throw new EvalError('format: nested replacement fields not supported');
     let conv = 's';
     const colon = field.indexOf(':');
+    const bang0 = field.indexOf('!');
+    if (bang0 >= 0 && (colon < 0 || bang0 < colon)) {
+      const c = field.slice(bang0 + 1, colon < 0 ? undefined : colon);
+      if (c !== 's' && c !== 'r') throw new EvalError(`format: unknown conversion "!${c}"`);
+    }
     if (colon >= 0) {
       throw new EvalError(`format: format spec ${JSON.stringify(field.slice(colon))} is not supported`, 'format the value first, e.g. with "%5.2f" % x');
     }
@@ -216,20 +272,22 @@ function format(call: CallInfo, s: string, args: Value[], kwargs: KW): Value {
     if (field === '') {
       if (mode === 'manual') throw new EvalError('format: cannot switch from manual field numbering to automatic');
       mode = 'auto';
-      if (auto >= args.length) throw new EvalError(`format: index ${auto} out of range: got ${args.length} positional argument${args.length === 1 ? '' : 's'}`);
+      if (auto >= args.length) throw new EvalError(`format: index ${auto} out of range: got ${args.length} positional argument${args.length === 1 ? '' : 's'} (tuple index out of range)`);
       v = args[auto++];
     } else if (/^\d+$/.test(field)) {
       if (mode === 'auto') throw new EvalError('format: cannot switch from automatic field numbering to manual');
       mode = 'manual';
       const k = Number(field);
-      if (k >= args.length) throw new EvalError(`format: index ${k} out of range: got ${args.length} positional argument${args.length === 1 ? '' : 's'}`);
+      if (k >= args.length) throw new EvalError(`format: index ${k} out of range: got ${args.length} positional argument${args.length === 1 ? '' : 's'} (tuple index out of range)`);
       v = args[k];
     } else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) {
       const kv = kwargs.find(([k]) => k === field);
       if (!kv) throw new EvalError(`format: keyword ${field} not found`);
       v = kv[1];
     } else {
-      throw new EvalError(`format: unsupported field ${JSON.stringify(field)}`, 'fields are {}, {0} or {name}');
+      // starlark-go's words for each kind of unsupported field.
+      const why = field.includes('.') ? 'syntax x.y is not supported' : field.includes('[') ? 'syntax a[i] is not supported' : `keyword ${field} not found`;
+      throw new EvalError(`format: unsupported field ${JSON.stringify(field)}: ${why}`, 'fields are {}, {0} or {name}');
     }
     out += conv === 'r' ? repr(v!) : str(v!);
     if (out.length > call.thread.maxAlloc) checkSize(call.thread, out.length, 'formatted string');
@@ -239,18 +297,22 @@ function format(call: CallInfo, s: string, args: Value[], kwargs: KW): Value {
 }
 
 export const stringMethods: Record<string, MethodImpl> = table({
-  capitalize: (_c, s: string, a, k) => (noArgs('capitalize', a, k), s.length ? s[0]!.toUpperCase() + s.slice(1).toLowerCase() : s),
+  capitalize: (_c, s: string, a, k) => (noArgs('capitalize', a, k), onText(s, (t) => (t.length ? String.fromCodePoint(t.codePointAt(0)!).toUpperCase() + t.slice(String.fromCodePoint(t.codePointAt(0)!).length).toLowerCase() : t))),
   count: (_c, s: string, args, kwargs) => {
     const a = unpackArgs('count', args, kwargs, ['sub', 'start?', 'end?']);
     const sub = strArg('count', 'sub', a.sub);
     const [lo, hi] = span('count', s, a.start, a.end);
     const t = s.slice(lo, hi);
-    if (sub === '') return BigInt(t.length + 1);
+    // As Go's strings.Count: the empty string occurs once per character, plus one.
+    if (sub === '') return BigInt((isAscii(t) ? t.length : codePointsOf(t).length) + 1);
     let n = 0;
     for (let i = t.indexOf(sub); i >= 0; i = t.indexOf(sub, i + sub.length)) n++;
     return BigInt(n);
   },
-  elems: (_c, s: string, a, k) => (noArgs('elems', a, k), spend(s.length), new StarList(s.split(''))),
+  codepoint_ords: (_c, s: string, a, k) => (noArgs('codepoint_ords', a, k), new StringIter(s, true, true)),
+  codepoints: (_c, s: string, a, k) => (noArgs('codepoints', a, k), new StringIter(s, true, false)),
+  elem_ords: (_c, s: string, a, k) => (noArgs('elem_ords', a, k), new StringIter(s, false, true)),
+  elems: (_c, s: string, a, k) => (noArgs('elems', a, k), new StringIter(s, false, false)),
   endswith: (_c, s, a, k) => affix('endswith', s, a, k, true),
   find: (_c, s, a, k) => find('find', s, a, k, false, false),
   format,
@@ -260,6 +322,23 @@ export const stringMethods: Record<string, MethodImpl> = table({
   isdigit: isPred('isdigit', /^\p{Nd}+$/u),
   islower: isPred('islower', /^[^\p{Lu}\p{Lt}]+$/u, true),
   isspace: isPred('isspace', /^\s+$/),
+  istitle: (_c, s: string, a, k) => {
+    // As starlark-go (after Python): uppercase only after uncased characters, lowercase only after cased ones.
+    noArgs('istitle', a, k);
+    let cased = false;
+    let prevCased = false;
+    for (const ch of toText(s)) {
+      if ((ch >= 'A' && ch <= 'Z') || /\p{Lt}/u.test(ch)) {
+        if (prevCased) return false;
+        prevCased = cased = true;
+      } else if (/\p{Ll}/u.test(ch)) {
+        if (!prevCased) return false;
+        prevCased = cased = true;
+      } else if (/\p{Lu}/u.test(ch)) return false;
+      else prevCased = false;
+    }
+    return cased;
+  },
   isupper: isPred('isupper', /^[^\p{Ll}\p{Lt}]+$/u, true),
   join: (call, s: string, args, kwargs) => {
     const a = unpackArgs('join', args, kwargs, ['iterable']);
@@ -274,7 +353,7 @@ export const stringMethods: Record<string, MethodImpl> = table({
     if (len > 1024) checkSize(call.thread, len, 'joined string');
     return (elems as string[]).join(s);
   },
-  lower: (_c, s: string, a, k) => (noArgs('lower', a, k), s.toLowerCase()),
+  lower: (_c, s: string, a, k) => (noArgs('lower', a, k), onText(s, (t) => t.toLowerCase())),
   lstrip: (_c, s: string, args, kwargs) => stripChars(s, optStrArg('lstrip', 'chars', unpackArgs('lstrip', args, kwargs, ['chars?']).chars), true, false),
   partition: (_c, s: string, args, kwargs) => {
     const sep = strArg('partition', 'sep', unpackArgs('partition', args, kwargs, ['sep']).sep);
@@ -329,8 +408,8 @@ export const stringMethods: Record<string, MethodImpl> = table({
   },
   startswith: (_c, s, a, k) => affix('startswith', s, a, k, false),
   strip: (_c, s: string, args, kwargs) => stripChars(s, optStrArg('strip', 'chars', unpackArgs('strip', args, kwargs, ['chars?']).chars), true, true),
-  title: (_c, s: string, a, k) => (noArgs('title', a, k), s.toLowerCase().replace(/(^|[^\p{L}])(\p{L})/gu, (_m, p: string, l: string) => p + l.toUpperCase())),
-  upper: (_c, s: string, a, k) => (noArgs('upper', a, k), s.toUpperCase()),
+  title: (_c, s: string, a, k) => (noArgs('title', a, k), onText(s, (t) => t.toLowerCase().replace(/(^|[^\p{L}])(\p{L})/gu, (_m, p: string, l: string) => p + toTitle(l)))),
+  upper: (_c, s: string, a, k) => (noArgs('upper', a, k), onText(s, (t) => t.toUpperCase())),
 });
 
 // ---- list ----
@@ -470,7 +549,7 @@ export function updateDict(fn: string, d: StarDict, x: Value, maxAlloc: number):
   elems.forEach((e, i) => {
     const pair = e instanceof Tuple || e instanceof StarList ? e.elems : undefined;
     if (!pair || pair.length !== 2) {
-      throw new EvalError(`${fn}: element #${i} is not a pair (got ${typeName(e)}${pair ? ` of length ${pair.length}` : ''})`);
+      throw new EvalError(`${fn}: element #${i} is not a pair (got ${typeName(e)}${pair ? ` of length ${pair.length}` : ''})${typeof e === 'string' ? ': not iterable (string)' : ''}`);
     }
     d.set(pair[0]!, pair[1]!);
   });

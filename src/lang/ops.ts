@@ -2,8 +2,9 @@
 // `%` string formatting. All throw EvalError; the evaluator adds the position.
 
 import { EvalError } from './errors.js';
+import { codePointsOf, encodeRune } from './text.js';
 import {
-  compare, equals, formatFloat, Range, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
+  compare, equals, formatFloat, Range, StringIter, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
 } from './values.js';
 
 /** Size limits and the allocation charge, implemented by Thread. */
@@ -308,6 +309,8 @@ export function index(x: Value, i: Value): Value {
   }
   if (typeof x === 'string') return x[normIndex(i, x.length, 'string')]!;
   if (x instanceof Range) return x.at(normIndex(i, x.length, 'range'));
+  if (x instanceof StringIter && !x.codepoints) return x.at(normIndex(i, x.length, typeName(x)));
+  if (x instanceof StringIter) throw new EvalError(`unhandled index operation ${typeName(x)}[${typeName(i)}]: ${typeName(x)} value is not indexable`);
   throw new EvalError(`${typeName(x)} value is not indexable`);
 }
 
@@ -328,7 +331,10 @@ export function setIndex(x: Value, i: Value, v: Value): void {
 
 function sliceBound(v: Value | undefined, name: string): bigint | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'bigint') throw new EvalError(`slice ${name} must be an int or None, not ${typeName(v)}`);
+  if (typeof v !== 'bigint') {
+    // starlark-go's words: "invalid start index: got float, want int".
+    throw new EvalError(name === 'step' ? `invalid slice step: got ${typeName(v)}, want int (or None)` : `invalid ${name} index: got ${typeName(v)}, want int (or None)`);
+  }
   return v;
 }
 
@@ -492,9 +498,10 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
         if (prec !== undefined) s = s.slice(0, prec);
         break;
       case 'c':
-        if (typeof value === 'string' && [...value].length === 1) s = value;
-        else if (typeof value === 'bigint' && value >= 0n && value <= 0x10ffffn) s = String.fromCodePoint(Number(value));
-        else throw new EvalError(`%c requires a single-character string or an int, not ${typeName(value)}`);
+        if (typeof value === 'string' && value.length <= 4 && codePointsOf(value).length === 1) s = value;
+        else if (typeof value === 'bigint' && value >= 0n && value <= 0x10ffffn) s = encodeRune(Number(value));
+        else if (typeof value === 'bigint') throw new EvalError(`%c requires a valid Unicode code point, got ${value}`);
+        else throw new EvalError(`%c requires int or single-character string, not ${typeName(value)}`);
         break;
       case 'd': case 'i': case 'x': case 'X': case 'o': case 'e': case 'E': case 'f': case 'F': case 'g': case 'G':
         s = formatNumber(conv, value, prec);
@@ -515,6 +522,6 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
     if (out.length > b.maxAlloc) checkSize(b, out.length, 'formatted string');
   }
   if (out.length > 1024) checkSize(b, out.length, 'formatted string');
-  if (argi < args.length && !(arg instanceof StarDict)) throw new EvalError('not all arguments converted during string formatting');
+  if (argi < args.length && !(arg instanceof StarDict)) throw new EvalError('too many arguments for format string (not all arguments converted)');
   return out;
 }

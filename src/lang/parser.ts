@@ -8,6 +8,7 @@ import type {
 } from './ast.js';
 import { lineOf } from './errors.js';
 import { cleanPos, Scanner, type Token } from './scanner.js';
+import { toText } from './text.js';
 
 /** Binary operator precedence (higher binds tighter); `not` is prefix at NOT_PREC. */
 const PREC = new Map<string, number>([
@@ -231,7 +232,7 @@ class Parser {
       if (this.at(')')) break;
       if (this.tok.kind === 'STRING') {
         const s = this.next();
-        const name = s.value as string;
+        const name = toText(s.value as string);
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) this.fail(s, `load: invalid name ${JSON.stringify(name)}`);
         names.push({ from: name, fromPos: this.pos(s), to: { ...this.ident(s), name } });
       } else if (this.tok.kind === 'IDENT') {
@@ -239,14 +240,14 @@ class Parser {
         this.expect('=');
         if (this.tok.kind !== 'STRING') this.unexpected('a name string');
         const s = this.next();
-        names.push({ from: s.value as string, fromPos: this.pos(s), to: this.ident(id) });
+        names.push({ from: toText(s.value as string), fromPos: this.pos(s), to: this.ident(id) });
       } else {
         this.unexpected('a name string');
       }
     }
     const close = this.expect(')');
     if (names.length === 0) this.fail(close, 'load statement must import at least 1 symbol');
-    return { kind: 'Load', pos: this.pos(t), module: modTok.value as string, modulePos: this.pos(modTok), names };
+    return { kind: 'Load', pos: this.pos(t), module: toText(modTok.value as string), modulePos: this.pos(modTok), names };
   }
 
   private parseSuite(): Stmt[] {

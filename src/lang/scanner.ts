@@ -4,6 +4,7 @@
 
 import { SourceError, type Position } from '../errors.js';
 import { lineOf } from './errors.js';
+import { encodeRune, fromText } from './text.js';
 
 export type TokenKind =
   | 'EOF'
@@ -378,13 +379,13 @@ export class Scanner {
         continue;
       }
       // Backslash.
-      out += src.slice(chunk, j);
+      out += fromText(src.slice(chunk, j));
       const d = src.charCodeAt(j + 1);
       if (j + 1 >= n) this.error(startLine, startCol, 'unterminated string literal');
       if (raw) {
         // In a raw string a backslash keeps both characters (it only stops a quote from closing).
         if (d === C_NL) this.newline(j + 1);
-        out += src.slice(j, j + 2);
+        out += fromText(src.slice(j, j + 2));
         j += 2;
         chunk = j;
         continue;
@@ -411,8 +412,11 @@ export class Scanner {
             this.errorAt(j, `invalid escape sequence \\${String.fromCharCode(d)}${hex.replace(/\n[\s\S]*/, '')}`);
           }
           const cp = parseInt(hex, 16);
+          const U = cp.toString(16).toUpperCase().padStart(4, '0');
+          if (d === 120 && cp > 127) this.errorAt(j, `non-ASCII hex escape \\x${hex} (use \\u${U} for the UTF-8 encoding of U+${U})`);
           if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff && d !== 120)) this.errorAt(j, `invalid Unicode code point U+${hex}`);
-          out += String.fromCodePoint(cp);
+          // \x is one byte (as in starlark-go); \u and \U are a code point's UTF-8 bytes.
+          out += d === 120 ? String.fromCharCode(cp) : encodeRune(cp);
           k = j + 2 + len;
           break;
         }
@@ -423,6 +427,10 @@ export class Scanner {
             while (m < j + 4 && src.charCodeAt(m) >= 48 && src.charCodeAt(m) <= 55) m++;
             const v = parseInt(src.slice(j + 1, m), 8);
             if (v > 255) this.errorAt(j, `invalid escape sequence \\${src.slice(j + 1, m)}`);
+            if (v > 127) {
+              const U = v.toString(16).toUpperCase().padStart(4, '0');
+              this.errorAt(j, `non-ASCII octal escape \\${v.toString(8)} (use \\u${U} for the UTF-8 encoding of U+${U})`);
+            }
             out += String.fromCharCode(v);
             k = m;
             break;
@@ -432,7 +440,7 @@ export class Scanner {
       j = k;
       chunk = j;
     }
-    out += src.slice(chunk, j);
+    out += fromText(src.slice(chunk, j));
     this.i = j + (triple ? 3 : 1);
     return { kind: 'STRING', value: out, file: this.file, line: startLine, col: startCol };
   }

@@ -1,9 +1,10 @@
 // Declarative argument unpacking for builtins (after starlark-go's UnpackArgs) and
-// converters with uniform messages: `host.bind: env_port must be an int between 1 and 65535,
+// converters with uniform messages (strings come out as JS text, not byte strings): `host.bind: env_port must be an int between 1 and 65535,
 // got string "8888"`. All throw EvalError, which the evaluator positions at the call.
 
 import { didYouMean } from '../errors.js';
 import { EvalError, hintFor } from './errors.js';
+import { toText } from './text.js';
 import { describeValue, StarDict, StarList, Tuple, type Value } from './values.js';
 
 /**
@@ -84,7 +85,7 @@ export function toInt(fnName: string, argName: string, v: Value, opts: { min?: n
 }
 
 export function toStr(fnName: string, argName: string, v: Value, opts: { nonEmpty?: boolean } = {}): string {
-  if (typeof v === 'string' && (!opts.nonEmpty || v.length > 0)) return v;
+  if (typeof v === 'string' && (!opts.nonEmpty || v.length > 0)) return toText(v);
   throw new EvalError(`${fnName}: ${argName} must be a ${opts.nonEmpty ? 'non-empty ' : ''}string, got ${typeof v === 'string' ? 'an empty string' : describeValue(v)}`);
 }
 
@@ -95,13 +96,13 @@ export function toBool(fnName: string, argName: string, v: Value): boolean {
 
 /** A list or tuple of strings (or, with `allowSingle`, one string) as a JS array. */
 export function toStrList(fnName: string, argName: string, v: Value, opts: { allowSingle?: boolean } = {}): string[] {
-  if (typeof v === 'string' && opts.allowSingle) return [v];
+  if (typeof v === 'string' && opts.allowSingle) return [toText(v)];
   const want = `a list of strings${opts.allowSingle ? ' or a string' : ''}`;
   if (v instanceof StarList || v instanceof Tuple) {
     const out: string[] = [];
     v.elems.forEach((e, i) => {
       if (typeof e !== 'string') throw new EvalError(`${fnName}: ${argName} must be ${want}, got ${describeValue(e)} at index ${i}`);
-      out.push(e);
+      out.push(toText(e));
     });
     return out;
   }
@@ -115,7 +116,7 @@ export function toStrDict(fnName: string, argName: string, v: Value): Record<str
   for (const [k, val] of v.entries()) {
     if (typeof k !== 'string') throw new EvalError(`${fnName}: ${argName} keys must be strings, got ${describeValue(k)}`);
     if (typeof val !== 'string') throw new EvalError(`${fnName}: ${argName}[${JSON.stringify(k)}] must be a string, got ${describeValue(val)}`);
-    Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, toText(k), { value: toText(val), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

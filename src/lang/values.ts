@@ -5,7 +5,8 @@
 //   bool       boolean
 //   int        bigint          (always: 1 is 1n)
 //   float      number          (always: an int is never a JS number)
-//   string     string          (len/index/slice count UTF-16 code units)
+//   string     string          a byte string: one char (0-255) per UTF-8 byte, so len/index/
+//                              slice count bytes as in starlark-go (text.ts converts)
 //   list       StarList        (mutable until frozen)
 //   tuple      Tuple
 //   dict       StarDict        (insertion-ordered)
@@ -21,6 +22,7 @@
 import type { Position } from '../errors.js';
 import type { FunCode } from './ast.js';
 import { EvalError } from './errors.js';
+import { codePointsOf, decodeRune, fromText, isAscii, toText } from './text.js';
 import type { Thread } from './eval.js';
 
 export type Value =
@@ -34,6 +36,7 @@ export type Value =
   | StarDict
   | StarSet
   | Range
+  | StringIter
   | StarFunction
   | Builtin
   | Struct;
@@ -147,6 +150,7 @@ export function hashKey(v: Value): unknown {
       if (v instanceof Tuple) return HASH_ESC + '(' + tupleKey(v, 0);
       if (v instanceof StarList || v instanceof StarDict || v instanceof StarSet) throw new EvalError(`unhashable type: ${typeName(v)}`);
       if (v instanceof Range) throw new EvalError('unhashable: range');
+      if (v instanceof StringIter) throw new EvalError(`unhashable: ${typeName(v)}`);
       return v;
   }
   return v;
@@ -309,6 +313,36 @@ export class StarSet {
   }
 }
 
+/**
+ * What s.elems(), s.elem_ords(), s.codepoints() and s.codepoint_ords() return, as starlark-go:
+ * an immutable iterable view of a string; the elems views also have a length and an index.
+ */
+export class StringIter {
+  constructor(
+    readonly s: string,
+    readonly codepoints: boolean,
+    readonly ords: boolean,
+  ) {}
+  get method(): string {
+    return this.codepoints ? (this.ords ? 'codepoint_ords' : 'codepoints') : this.ords ? 'elem_ords' : 'elems';
+  }
+  get length(): number {
+    return this.s.length;
+  }
+  /** The i-th byte (elems views only). */
+  at(i: number): Value {
+    return this.ords ? BigInt(this.s.charCodeAt(i)) : this.s[i]!;
+  }
+  elems(): Value[] {
+    const s = this.s;
+    spend(s.length);
+    if (!this.codepoints) return this.ords ? Array.from(s, (c) => BigInt(c.charCodeAt(0))) : s.split('');
+    spend(s.length); // decoding each character
+    // An invalid byte is one U+FFFD, as Go's range over a string.
+    return codePointsOf(s).map((r) => (this.ords ? BigInt(r.cp) : r.end - r.start === 1 && r.cp === 0xfffd ? '\xef\xbf\xbd' : s.slice(r.start, r.end)));
+  }
+}
+
 /** What range() returns: an immutable, lazily computed sequence of ints. */
 export class Range {
   readonly length: number;
@@ -412,6 +446,7 @@ export function typeName(v: Value): string {
       if (v instanceof StarSet) return 'set';
       if (v instanceof Tuple) return 'tuple';
       if (v instanceof Range) return 'range';
+      if (v instanceof StringIter) return v.codepoints ? 'string.codepoints' : 'string.elems';
       if (v instanceof StarFunction) return 'function';
       if (v instanceof Builtin) return 'builtin_function_or_method';
       if (v instanceof Struct) return 'struct';
@@ -456,22 +491,49 @@ export function formatFloat(f: number): string {
   return s.includes('.') ? s : s + '.0';
 }
 
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+const NOT_PRINTABLE = /[^\x20-\x7e\p{L}\p{M}\p{N}\p{P}\p{S}]/u;
+const NAMED_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t', 11: '\\v' };
+
+/**
+ * A byte string as a Starlark literal, as starlark-go's syntax.Quote: printable characters kept,
+ * invalid UTF-8 bytes as \xNN, other non-printable characters escaped.
+ */
 export function quote(s: string): string {
+  if (!isAscii(s)) {
+    // Fast path (native code): valid UTF-8 whose characters are all printable keeps its bytes.
+    // Decoding and re-encoding cost as much again as the scan its caller paid for.
+    spendChars(s.length);
+    const t = toText(s);
+    if (!NOT_PRINTABLE.test(t) && fromText(t) === s) return '"' + s.replace(/["\\]/g, '\\$&') + '"';
+    // The slow path decodes and escapes each character: charge for it.
+    spend(2 * s.length);
+  }
   let out = '"';
   let chunk = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 32 && c !== 34 && c !== 92 && c !== 127) continue;
-    out += s.slice(chunk, i);
-    chunk = i + 1;
-    switch (c) {
-      case 34: out += '\\"'; break;
-      case 92: out += '\\\\'; break;
-      case 10: out += '\\n'; break;
-      case 9: out += '\\t'; break;
-      case 13: out += '\\r'; break;
-      default: out += '\\x' + c.toString(16).padStart(2, '0');
+    if (c >= 32 && c < 127 && c !== 34 && c !== 92) continue;
+    let esc: string;
+    let w = 1;
+    if (c === 34) esc = '\\"';
+    else if (c === 92) esc = '\\\\';
+    else if (c < 128) esc = NAMED_ESCAPES[c] ?? '\\x' + c.toString(16).padStart(2, '0');
+    else {
+      const [cp, width] = decodeRune(s, i);
+      if (cp < 0) esc = '\\x' + c.toString(16).padStart(2, '0');
+      else {
+        w = width;
+        if (PRINTABLE.test(String.fromCodePoint(cp))) {
+          i += w - 1;
+          continue;
+        }
+        esc = cp < 0x10000 ? '\\u' + cp.toString(16).padStart(4, '0') : '\\U' + cp.toString(16).padStart(8, '0');
+      }
     }
+    out += s.slice(chunk, i) + esc;
+    i += w - 1;
+    chunk = i + 1;
   }
   return out + s.slice(chunk) + '"';
 }
@@ -568,6 +630,11 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
     }
     out.push('])');
     seen.delete(v);
+    return;
+  }
+  if (v instanceof StringIter) {
+    spendChars(v.s.length);
+    out.push(`${quote(v.s)}.${v.method}()`);
     return;
   }
   if (v instanceof Range) {
@@ -732,6 +799,7 @@ export function iterElems(v: Value, maxLen: number): readonly Value[] | undefine
   if (v instanceof StarList || v instanceof Tuple) return v.elems;
   if (v instanceof StarDict) return v.keys();
   if (v instanceof StarSet) return v.elems();
+  if (v instanceof StringIter) return v.elems();
   if (v instanceof Range) {
     if (v.length > maxLen) throw new EvalError(`range has too many elements (${v.length}, the limit is ${maxLen})`);
     spend(v.length);
@@ -743,7 +811,7 @@ export function iterElems(v: Value, maxLen: number): readonly Value[] | undefine
 }
 
 export function isIterable(v: Value): boolean {
-  return v instanceof StarList || v instanceof Tuple || v instanceof StarDict || v instanceof StarSet || v instanceof Range;
+  return v instanceof StarList || v instanceof Tuple || v instanceof StarDict || v instanceof StarSet || v instanceof Range || v instanceof StringIter;
 }
 
 /** Alias of typeName. */
