@@ -56,10 +56,10 @@ if [ -d "$STATE/run" ]; then
 fi
 
 # 2. anything else still running inside the namespace (e.g. from a run whose state is gone)
-if ip netns list 2>/dev/null | grep -qw "$NETNS"; then
+if netns_exists; then
   mapfile -t left < <(ip netns pids "$NETNS" 2>/dev/null)
   if [ ${#left[@]} -gt 0 ]; then say "stopping leftover processes in $NETNS: ${left[*]}"; stop_pids "${left[@]}"; fi
-  if ! ip netns del "$NETNS" 2>/dev/null && ip netns list 2>/dev/null | grep -qw "$NETNS"; then
+  if ! ip netns del "$NETNS" 2>/dev/null && netns_exists; then
     die "could not delete network namespace $NETNS"
   fi
   say "deleted network namespace $NETNS"

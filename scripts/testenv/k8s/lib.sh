@@ -87,6 +87,8 @@ print_timings() {
 # reap orphans, and kill -0 succeeds on a zombie)
 running() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
 
+# Exact name: grep -w would take envserve-k8s-3 for slot 0's envserve-k8s.
+netns_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$NETNS"; }
 in_ns() { ip netns exec "$NETNS" "$@"; }
 
 # ---------------------------------------------------------------- a running cluster

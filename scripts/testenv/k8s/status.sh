@@ -13,7 +13,7 @@ for c in kubernetes:$K8S_VERSION kubelet:$K8S_VERSION etcd:$ETCD_VERSION kwok:$K
   if [ -f "$d/.complete" ]; then echo "  built  ${c%%:*} v${c#*:}"; else echo "  MISSING build of ${c%%:*} v${c#*:} (up.sh builds it)"; fi
 done
 
-if ip netns list 2>/dev/null | grep -qw "$NETNS"; then
+if netns_exists; then
   echo "network namespace: $NETNS (node $NODE_IP, host side $HOST_IP), $(ip netns pids "$NETNS" | wc -l) processes inside"
 else
   echo "network namespace: $NETNS does not exist"

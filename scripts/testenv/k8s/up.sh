@@ -74,7 +74,7 @@ if [ -f "$OWNER_FILE" ]; then
     phase_end
   fi
 fi
-if [ -f "$OWNER_FILE" ] || [ -d "$STATE" ] || ip netns list 2>/dev/null | grep -qw "$NETNS"; then
+if [ -f "$OWNER_FILE" ] || [ -d "$STATE" ] || netns_exists; then
   phase_start "clean previous run"
   bash "$K8S_DIR/down.sh" --quiet --force || die "cleaning the previous run failed (down.sh)"
   phase_end
