@@ -15,6 +15,7 @@ import type { ExposureHandle, Runtime, StartOptions } from '../types.js';
 import { checkAccess, type Capability } from './access.js';
 import { explainKubeError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
 import { IngressWatcher } from './ingress-watch.js';
+import { API_CONCURRENCY, mapLimit } from './limit.js';
 import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './manifests.js';
 import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
@@ -118,7 +119,7 @@ export class K8sRuntime implements Runtime {
   private applyAll(): Promise<Map<string, Obj>> {
     this.applied ??= (async () => {
       const ns = this.namespace;
-      const stored = await Promise.all(this.desired.map((o) => applyObject(this.client, ns, o)));
+      const stored = await mapLimit(this.desired, API_CONCURRENCY, (o) => applyObject(this.client, ns, o));
       const byKey = new Map(stored.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
       // Tilt-style diff: owned Services/Ingresses of this environment that the plan no longer has.
       const wanted = new Set(this.desired.map((o) => `${o.kind}/${o.metadata.name}`));
