@@ -1,9 +1,11 @@
 // One `up` or `serve`: checks everything first, starts the environment (up), applies the
-// exposures through the reconciler, then keeps the status current (periodic probes) and the
-// state file written on change, until stop().
+// exposures through the reconciler, then keeps the status current and the state file written on
+// change, until stop(). When to probe is the scheduler's call (probe/scheduler.ts): after a change
+// the runtime observed, when asked (tick), else on a schedule that backs off while nothing changes.
 import { resolve } from 'node:path';
 import { RuntimeFailure } from '../errors.js';
 import type { Exposure, Plan } from '../plan/types.js';
+import { ProbeScheduler } from '../probe/scheduler.js';
 import { probe } from '../status/probe.js';
 import type { StatusStore } from '../status/store.js';
 import type { EnvStatus, ExposureStatus } from '../status/types.js';
@@ -19,7 +21,12 @@ export interface SessionOptions extends StartOptions {
   store: StatusStore;
   /** Extra notes computed from the applied listeners (WSL URLs, ...). */
   extraNotes?: (status: EnvStatus) => string[];
+  /** The shortest interval between two probes of an exposure (default 2 s). */
+  probeIntervalMs?: number;
 }
+
+/** Probes of one round in flight at once (a probe may be a request through the API server). */
+const PROBE_CONCURRENCY = 16;
 
 export class Session {
   private readonly reconciler: Reconciler;
@@ -27,9 +34,42 @@ export class Session {
   private readonly warnings: string[] = [];
   private readonly startedAt = new Date().toISOString();
   private stopped = false;
+  readonly scheduler: ProbeScheduler;
+  private readonly unsubscribe = new Map<string, () => void>();
+  private readonly listeners = new Set<(s: EnvStatus) => void>();
 
   constructor(private readonly opts: SessionOptions) {
     this.reconciler = new Reconciler(opts.runtime);
+    const minMs = Math.max(100, opts.probeIntervalMs ?? 2000);
+    this.scheduler = new ProbeScheduler({ minMs, maxMs: opts.runtime.maxProbeIntervalMs ?? minMs, probe: (ids) => this.probeRound(ids) });
+  }
+
+  /** Called with the status after every probe round that changed it (the state file was written). */
+  onStatus(listener: (s: EnvStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Something outside the handles changed (a local process exited): probe everything soon. */
+  changed(): void {
+    this.scheduler.changed();
+  }
+
+  /** The scheduler follows the running handles: new ones probed at once, gone ones forgotten. */
+  private syncSchedule(): void {
+    const running = this.reconciler.handles;
+    for (const [id, off] of this.unsubscribe) {
+      if (running.has(id)) continue;
+      off();
+      this.unsubscribe.delete(id);
+      this.scheduler.remove(id);
+      this.probes.delete(id);
+    }
+    for (const [id, h] of running) {
+      if (this.unsubscribe.has(id)) continue;
+      this.unsubscribe.set(id, h.onChange?.(() => this.scheduler.changed([id])) ?? (() => undefined));
+      this.scheduler.add(id);
+    }
   }
 
   /** The exposures this runtime applies; the others are reported as notes. */
@@ -64,6 +104,7 @@ export class Session {
         this.warnings.push(`${this.displayName(h.spec)} listens on ${h.listen.address === '::' ? '[::]' : '0.0.0.0'}:${h.listen.port}: reachable from the network, not only from this machine`);
       }
     }
+    this.syncSchedule();
     await this.tick();
   }
 
@@ -77,20 +118,50 @@ export class Session {
     }
   }
 
-  /** Probes every exposure, refreshes the runtime, writes the state file if anything changed. */
+  /** Probes every exposure now (a user asked), writes the state file if anything changed. */
   async tick(): Promise<boolean> {
     if (this.stopped) return false;
-    await this.opts.runtime.refresh?.();
-    await Promise.all(
-      [...this.reconciler.handles.values()].map(async (h) => {
-        if (h.probe) {
-          const r = await h.probe();
-          this.probes.set(h.spec.id, { answering: r.answering, ...(r.message ? { detail: r.message } : {}) });
-        } else this.probes.set(h.spec.id, await probe(h.probeEndpoint, h.spec.protocol));
-      }),
-    );
+    const before = this.writes;
+    await this.scheduler.probeNow();
     if (this.stopped) return false;
-    return this.opts.store.write(this.status());
+    return this.write() || this.writes > before;
+  }
+
+  private writes = 0;
+  private write(): boolean {
+    if (this.stopped) return false;
+    const status = this.status();
+    if (!this.opts.store.write(status)) return false;
+    this.writes++;
+    for (const l of this.listeners) l(status);
+    return true;
+  }
+
+  /** One round of the scheduler: refreshes the runtime, probes these exposures, writes the state. */
+  private async probeRound(ids: string[]): Promise<Set<string>> {
+    const changed = new Set<string>();
+    if (this.stopped) return changed;
+    await this.opts.runtime.refresh?.().catch(() => false);
+    const queue = ids.map((id) => this.reconciler.handles.get(id)).filter((h) => h !== undefined);
+    const worker = async () => {
+      for (let h = queue.shift(); h; h = queue.shift()) {
+        let r: { answering: boolean; detail?: string };
+        try {
+          if (h.probe) {
+            const p = await h.probe();
+            r = { answering: p.answering, ...(p.message ? { detail: p.message } : {}) };
+          } else r = await probe(h.probeEndpoint, h.spec.protocol);
+        } catch (e) {
+          r = { answering: false, detail: `probe failed: ${(e as Error).message}` };
+        }
+        const prev = this.probes.get(h.spec.id);
+        if (!prev || prev.answering !== r.answering || prev.detail !== r.detail) changed.add(h.spec.id);
+        this.probes.set(h.spec.id, r);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PROBE_CONCURRENCY, queue.length) }, worker));
+    this.write();
+    return changed;
   }
 
   status(): EnvStatus {
@@ -167,6 +238,7 @@ export class Session {
     }
     this.opts.plan = plan;
     const diff = await this.reconciler.apply(this.exposures);
+    this.syncSchedule();
     await this.tick();
     return { diff, notes };
   }
@@ -175,6 +247,9 @@ export class Session {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.scheduler.stop();
+    for (const off of this.unsubscribe.values()) off();
+    this.unsubscribe.clear();
     await this.reconciler.stopAll();
     await this.opts.runtime.stopEnvironment();
     this.opts.store.remove();

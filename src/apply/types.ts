@@ -28,6 +28,12 @@ export interface ExposureHandle {
    * checked through the API server). Default: connect to `probeEndpoint`.
    */
   probe?(): Promise<{ answering: boolean; message?: string }>;
+  /**
+   * Calls `listener` when something observed about this exposure changed (a watch event: its pod
+   * went away, its Service lost its endpoints), so it is probed now instead of at its next turn.
+   * Returns the unsubscribe function.
+   */
+  onChange?(listener: () => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -58,4 +64,9 @@ export interface Runtime {
   resources(): { processes: ProcessRecord[]; container?: ContainerRecord; notes: string[] };
   /** Called on every status tick: refresh process/container state. Returns true if it changed. */
   refresh?(): Promise<boolean>;
+  /**
+   * How far probes may back off while nothing changes (see probe/scheduler.ts). Runtimes whose
+   * handles report changes (onChange) set it; without it every exposure is probed every interval.
+   */
+  readonly maxProbeIntervalMs?: number;
 }

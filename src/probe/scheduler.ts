@@ -32,11 +32,7 @@ export interface Clock {
 
 const realClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.(); // a pending probe never keeps the process alive
-    return t;
-  },
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout),
 };
 

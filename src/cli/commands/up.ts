@@ -38,7 +38,7 @@ export function lifecycleOptions(cmd: Command): Command {
     .addOption(new Option('--runtime <runtime>', 'where the environment runs').choices(['local', 'docker', 'k8s']).default('local'))
     .option('--listen <address>', "listen address for every host exposure (default: each one's listen_addr, else 127.0.0.1)")
     .option('--lan', 'in WSL: print the Windows commands (netsh) that open the ports to the LAN; nothing is run')
-    .option('--probe-interval <ms>', 'how often to check that each service answers', '2000')
+    .option('--probe-interval <ms>', 'how often to check that each service answers (k8s: after a change; backs off to 30 s while nothing changes)', '2000')
     .option('--context <name>', 'k8s runtime: the kubeconfig context (default: the current one)')
     .option('-n, --namespace <namespace>', "k8s runtime: the namespace (default: the context's, else default)")
     .option('--kubeconfig <path>', 'k8s runtime: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)');
@@ -89,6 +89,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     runtime,
     store,
     mode,
+    probeIntervalMs: Math.max(100, Number(opts.probeInterval) || 2000),
     ...(opts.listen ? { listenOverride: opts.listen } : {}),
     ...(wsl ? { extraNotes: (s: EnvStatus) => wslNotes(wsl, listenersOf(s)) } : {}),
   });
@@ -98,7 +99,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
   const stopSignal = new Promise<string>((r) => (stopRequested = r));
   const onSignal = (sig: NodeJS.Signals) => stopRequested(sig);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
-  let timer: NodeJS.Timeout | undefined;
+  let stopPrinting = () => {};
   let reloads: Promise<void> = Promise.resolve();
   try {
     await session.start();
@@ -107,21 +108,18 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     process.stdout.write(formatStatus(shown));
     if (opts.lan) process.stdout.write(lanText(wsl, shown));
     process.stdout.write(`state: ${store.path}\nPress Ctrl-C to stop.\n`);
-    let busy = false;
-    const tick = async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        await session.tick();
-        const next = session.status();
-        for (const line of changes(shown, next)) process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-        shown = next;
-      } finally {
-        busy = false;
-      }
+    let quiet = false;
+    // The session probes on its own schedule (after changes, else backing off); print what changed.
+    const offStatus = session.onStatus((next) => {
+      if (quiet) return;
+      for (const line of changes(shown, next)) process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+      shown = next;
+    });
+    stopPrinting = () => {
+      quiet = true;
+      offStatus();
     };
-    if (runtime instanceof LocalRuntime) runtime.onProcessChange = () => void tick();
-    timer = setInterval(() => void tick(), Math.max(100, Number(opts.probeInterval) || 2000));
+    if (runtime instanceof LocalRuntime) runtime.onProcessChange = () => session.changed();
     // Edits of the env file are applied while running (exposures only; see Session.updatePlan).
     // watchFile polls, which also follows editors that replace the file.
     watchFile(plan.source, { interval: 500 }, (cur, prev) => {
@@ -139,16 +137,14 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
         const stamp = new Date().toISOString().slice(11, 19);
         process.stdout.write(`${stamp} ${opts.file} changed: ${diff.start.length} exposure(s) started, ${diff.stop.length} stopped, ${diff.unchanged.length} unchanged\n`);
         for (const n of notes) process.stdout.write(`${stamp} note: ${n}\n`);
-        await tick();
       });
     });
     const sig = await stopSignal;
-    busy = true; // no more live lines while stopping
+    stopPrinting(); // no more live lines while stopping
     say(`${sig}: stopping`);
   } finally {
     unwatchFile(plan.source);
     await reloads;
-    if (timer) clearInterval(timer);
     await session.stop();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
   }
