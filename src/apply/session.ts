@@ -67,8 +67,9 @@ export class Session {
     }
     for (const [id, h] of running) {
       if (this.unsubscribe.has(id)) continue;
+      // Only exposures whose changes are reported may back off; the others are polled.
       this.unsubscribe.set(id, h.onChange?.(() => this.scheduler.changed([id])) ?? (() => undefined));
-      this.scheduler.add(id);
+      this.scheduler.add(id, h.onChange ? this.scheduler.maxMs : this.scheduler.minMs);
     }
   }
 

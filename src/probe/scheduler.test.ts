@@ -144,3 +144,14 @@ test('a change during a probe round is probed again after it', async () => {
   assert.equal(log.length, 3, 'the change is probed right after the round that was running');
   s.stop();
 });
+
+test('an exposure added with a lower ceiling is polled at that ceiling', async () => {
+  const { clock, log, s } = setup();
+  s.add('watched');
+  s.add('polled', 2000);
+  await clock.advance(60_000);
+  const polled = log.filter((r) => r.ids.includes('polled')).length;
+  const watched = log.filter((r) => r.ids.includes('watched')).length;
+  assert.ok(polled >= 29 && watched <= 7, `polled ${polled}, watched ${watched}`);
+  s.stop();
+});

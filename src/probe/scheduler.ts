@@ -41,6 +41,7 @@ interface Entry {
   due: number;
   /** Bumped by changed(): a change during a round is not overwritten by that round's result. */
   gen: number;
+  maxMs: number;
 }
 
 export class ProbeScheduler {
@@ -67,9 +68,12 @@ export class ProbeScheduler {
     this.clock = o.clock ?? realClock;
   }
 
-  /** A new exposure: probed at once (with the others that are due). */
-  add(id: string): void {
-    if (!this.entries.has(id)) this.entries.set(id, { intervalMs: this.minMs, due: this.clock.now(), gen: 0 });
+  /**
+   * A new exposure: probed at once (with the others that are due). `maxMs` lowers the ceiling for
+   * this one: an exposure whose changes nobody reports is polled every minMs.
+   */
+  add(id: string, maxMs = this.maxMs): void {
+    if (!this.entries.has(id)) this.entries.set(id, { intervalMs: this.minMs, due: this.clock.now(), gen: 0, maxMs: Math.max(this.minMs, Math.min(this.maxMs, maxMs)) });
     this.arm();
   }
 
@@ -159,7 +163,7 @@ export class ProbeScheduler {
       for (const id of ids) {
         const e = this.entries.get(id);
         if (!e || e.gen !== gens.get(id)) continue; // changed while probing: probed again soon
-        e.intervalMs = changed.has(id) ? this.minMs : Math.min(this.maxMs, e.intervalMs * 2);
+        e.intervalMs = changed.has(id) ? this.minMs : Math.min(e.maxMs, e.intervalMs * 2);
         e.due = now + Math.round(e.intervalMs * factor);
       }
     } finally {

@@ -13,7 +13,7 @@ import type { Exposure, ExposureKind, K8sIngressExposure, K8sPortForwardExposure
 import type { ContainerRecord, ProcessRecord } from '../../status/types.js';
 import type { ExposureHandle, Runtime, StartOptions } from '../types.js';
 import { checkAccess, type Capability } from './access.js';
-import { explainKubeError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
+import { explainKubeError, KubeApiError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
 import { IngressWatcher } from './ingress-watch.js';
 import { API_CONCURRENCY, mapLimit } from './limit.js';
 import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './manifests.js';
@@ -23,6 +23,7 @@ import { PortForwarder } from './port-forward.js';
 import { probeHttp, probeTcp } from './probe.js';
 import { ServiceWatcher, type Address } from './service-watch.js';
 import { checkNamespace, resolveTarget, type ResolvedTarget, type TargetSpec } from './target.js';
+import { ClusterView, SharedProbes } from './view.js';
 
 export interface K8sRuntimeOptions extends ConnectOptions {
   /** --target / --selector; default: the environment's own Deployment. */
@@ -53,6 +54,8 @@ const KINDS: readonly ExposureKind[] = ['k8s-port-forward', 'k8s-service', 'k8s-
 export class K8sRuntime implements Runtime {
   readonly name = 'k8s' as const;
   readonly kinds = KINDS;
+  /** Exposures whose changes are watched (onChange) are probed at least this often while nothing changes. */
+  readonly maxProbeIntervalMs = 30_000;
   client!: KubeClient;
   namespace!: string;
   private plan!: Plan;
@@ -62,6 +65,10 @@ export class K8sRuntime implements Runtime {
   private desired: Obj[] = [];
   private applied?: Promise<Map<string, Obj>>;
   private tracker?: PodTracker;
+  private view?: Promise<ClusterView | undefined>;
+  private viewNote?: string;
+  /** Probes of the same backend at about the same time run once. */
+  private readonly shared = new SharedProbes();
   private readonly handles = new Set<K8sExposureHandle>();
 
   constructor(readonly o: K8sRuntimeOptions = {}) {}
@@ -141,6 +148,28 @@ export class K8sRuntime implements Runtime {
     return this.tracker;
   }
 
+  /**
+   * The environment's Services, EndpointSlices and Ingresses, watched (after they were applied).
+   * A user who may not list or watch them still gets working exposures, probed on a fixed
+   * interval instead (undefined).
+   */
+  private ensureView(): Promise<ClusterView | undefined> {
+    this.view ??= (async () => {
+      await this.applyAll();
+      const v = new ClusterView(this.client, this.namespace, this.plan.env.name, this.shared);
+      try {
+        await v.start();
+        return v;
+      } catch (e) {
+        v.stop();
+        if (!(e instanceof KubeApiError && e.code === 403)) throw e;
+        this.viewNote = `cannot watch Services, EndpointSlices and Ingresses (${e.message}): probing them every interval instead`;
+        return undefined;
+      }
+    })();
+    return this.view;
+  }
+
   async startEnvironment(_plan: Plan, _exposures: Exposure[], opts: StartOptions): Promise<void> {
     try {
       await this.applyAll();
@@ -184,6 +213,8 @@ export class K8sRuntime implements Runtime {
     }
     const url = `${e.protocol === 'http' ? 'http' : 'tcp'}://${listen.address}:${listen.port}${e.protocol === 'http' ? '/' : ''}`;
     const self = this;
+    const shared = this.shared;
+    let probedAt = 0;
     const handle: K8sExposureHandle & { forwarder: PortForwarder } = {
       spec: e,
       listen,
@@ -205,10 +236,33 @@ export class K8sRuntime implements Runtime {
       },
       addresses: () => [{ scope: 'local', address: listen.address, port: listen.port, url }],
       async probe() {
-        if (!tracker.current()) return { answering: false, message: tracker.reason() };
-        // TCP accept is always local; probe end to end by sending a request through the tunnel.
-        const r = e.protocol === 'http' ? await probeHttp(listen.address, listen.port, { timeoutMs: 5000 }) : await probeTcp(listen.address, listen.port);
-        return { answering: r.answering, ...(r.message && { message: r.message }) };
+        const pod = tracker.current()?.metadata?.name;
+        if (!pod) return { answering: false, message: tracker.reason() };
+        const s = pf.stats;
+        try {
+          // A user's connection got an answer from this pod since the last probe: no new stream.
+          if (s.lastAnswerPod === pod && (s.lastAnswerAt ?? 0) > probedAt) return { answering: true };
+          // TCP accept is always local; probe end to end by sending a request through the tunnel,
+          // once for every forward to the same pod port.
+          const r = await shared.run(`port-forward ${self.namespace}/${pod}:${e.envPort} ${e.protocol}`, () =>
+            e.protocol === 'http' ? probeHttp(listen.address, listen.port, { timeoutMs: 5000 }) : probeTcp(listen.address, listen.port),
+          );
+          return { answering: r.answering, ...(r.message && { message: r.message }) };
+        } finally {
+          probedAt = Date.now();
+        }
+      },
+      onChange(listener) {
+        // The pod new connections go to, or why there is none: a change of either is news.
+        let last = `${tracker.current()?.metadata?.name}|${tracker.reason()}`;
+        const on = () => {
+          const now = `${tracker.current()?.metadata?.name}|${tracker.reason()}`;
+          if (now === last) return;
+          last = now;
+          listener();
+        };
+        tracker.on('change', on);
+        return () => tracker.off('change', on);
       },
       stop: () => pf.stop(),
     };
@@ -216,9 +270,9 @@ export class K8sRuntime implements Runtime {
   }
 
   private async exposeService(e: K8sServiceExposure): Promise<K8sExposureHandle> {
-    await this.applyAll();
+    const view = await this.ensureView();
     const name = serviceName(this.plan, e);
-    const w = new ServiceWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000);
+    const w = new ServiceWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000, view);
     await w.settle();
     const object = describeObject({ kind: 'Service', metadata: { name, namespace: this.namespace } });
     const first = () => w.addresses().find((a) => a.scope !== 'cluster') ?? w.addresses()[0];
@@ -241,20 +295,22 @@ export class K8sRuntime implements Runtime {
       addresses: () => w.addresses(),
       async probe() {
         const addrs = await w.probe();
+        if (addrs.length === 0) return { answering: false, message: `${object} does not exist any more (deleted by someone else?)` };
         const answering = addrs.some((a) => a.answering);
         const notes = addrs.map((a) => `${a.scope} ${a.address}:${a.port} ${a.answering ? 'answers' : `does not answer${a.message ? ` (${a.message})` : ''}`}`);
         if (w.lbPending && w.lbMessage) notes.push(w.lbMessage);
         return { answering, message: notes.join('; ') };
       },
+      ...(view && { onChange: (listener: () => void) => view.onService(name, listener) }),
       stop: async () => undefined, // the Service stays until `down` (or `up` ends)
     };
     return handle;
   }
 
   private async exposeIngress(e: K8sIngressExposure): Promise<K8sExposureHandle> {
-    await this.applyAll();
+    const view = await this.ensureView();
     const name = ingressName(this.plan, e);
-    const w = new IngressWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000);
+    const w = new IngressWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000, view);
     await w.settle();
     const handle: K8sExposureHandle = {
       spec: e,
@@ -274,6 +330,7 @@ export class K8sRuntime implements Runtime {
       urls: () => [w.url(), ...w.addresses().map((a) => a.url)],
       addresses: () => w.addresses(),
       probe: () => w.probe(),
+      ...(view && { onChange: (listener: () => void) => view.onIngress(name, listener) }),
       stop: async () => undefined,
     };
     return handle;
@@ -282,6 +339,7 @@ export class K8sRuntime implements Runtime {
   /** `up` ends: remove what envserve created for this environment. `serve` leaves it for `down`. */
   async stopEnvironment(): Promise<void> {
     this.tracker?.stop();
+    void this.view?.then((v) => v?.stop(), () => undefined);
     for (const h of this.handles) await h.stop();
     if (this.mode === 'up' && this.applied && !this.attaching) {
       await removeOwned(this.client, this.namespace, this.plan.env.name);
@@ -292,6 +350,7 @@ export class K8sRuntime implements Runtime {
   resources(): { processes: ProcessRecord[]; container?: ContainerRecord; notes: string[] } {
     const notes = this.desired.map((o) => `${describeObject({ ...o, metadata: { ...o.metadata, namespace: this.namespace } })} (owned by envserve)`);
     if (this.client) notes.unshift(`cluster ${this.client.server}, context ${this.client.contextName}, namespace ${this.namespace}`);
+    if (this.viewNote) notes.push(this.viewNote);
     return { processes: [], notes };
   }
 }

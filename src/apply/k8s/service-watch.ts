@@ -6,6 +6,7 @@ import { isNotFound, KubeApiError, type KubeClient } from './client.js';
 import type { Obj } from './owned.js';
 import { sleep } from './backoff.js';
 import { probeHttp, probeTcp, PROXY_NOT_READY, type ProbeResult } from './probe.js';
+import type { ClusterView } from './view.js';
 
 export interface Address {
   /** cluster: only from inside the cluster; node / load-balancer: from wherever the node or LB is reachable. */
@@ -41,6 +42,8 @@ export class ServiceWatcher {
     readonly exposure: K8sServiceExposure,
     /** How long expose() waits for a LoadBalancer address. */
     readonly lbTimeoutMs = 20_000,
+    /** The environment's watched objects: reads come from its cache, probes are shared. */
+    private readonly view?: ClusterView,
   ) {}
 
   private get path(): string {
@@ -48,7 +51,7 @@ export class ServiceWatcher {
   }
 
   async refresh(): Promise<Obj> {
-    this.svc = await this.client.request<Obj>(this.path);
+    this.svc = this.view?.services.get(this.name) ?? (await this.client.request<Obj>(this.path));
     const type = this.svc.spec?.type;
     if (type === 'LoadBalancer') {
       const ing = this.lbIngress();
@@ -115,7 +118,12 @@ export class ServiceWatcher {
    * API server's service proxy (HTTP), or by counting ready endpoints when that is not allowed.
    */
   async probe(): Promise<Address[]> {
-    if (this.lbPending || !this.svc) await this.refresh().catch(() => undefined);
+    if (this.view) {
+      // The watch keeps the Service current; gone from it means deleted.
+      const cur = this.view.services.get(this.name);
+      if (!cur) return [];
+      if (cur !== this.svc) await this.refresh();
+    } else if (this.lbPending || !this.svc) await this.refresh().catch(() => undefined);
     const addrs = this.addresses();
     const http = this.exposure.protocol === 'http';
     await Promise.all(
@@ -131,6 +139,20 @@ export class ServiceWatcher {
   }
 
   private async probeClusterIP(port: number, http: boolean): Promise<ProbeResult> {
+    const view = this.view;
+    if (view) {
+      // The EndpointSlice watch says whether anything is behind the Service, without a request.
+      const ep = view.readyEndpoints(this.name);
+      if (ep.addresses.length === 0) return { answering: false, message: 'no ready endpoints: no Ready pod matches the selector' };
+      if (!http) return { answering: true, message: `${ep.addresses.length} ready endpoint${ep.addresses.length === 1 ? '' : 's'}` };
+      // Whether the pods answer: one request through the service proxy for every Service with
+      // the same endpoints and target ports.
+      return view.shared.run(`service-proxy ${this.namespace} ${ep.addresses.join(',')} ${ep.ports.join(',')}`, () => this.probeViaApiServer(port, http));
+    }
+    return this.probeViaApiServer(port, http);
+  }
+
+  private async probeViaApiServer(port: number, http: boolean): Promise<ProbeResult> {
     if (http) {
       try {
         await this.client.request(`/api/v1/namespaces/${encodeURIComponent(this.namespace)}/services/${encodeURIComponent(this.name)}:${port}/proxy/`, { timeoutMs: 3000 });
