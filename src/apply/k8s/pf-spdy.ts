@@ -28,8 +28,12 @@ import { openWebSocket, SendWindow, Tunnel, TunnelRefused, type PortStream, type
 const PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
 /** A local socket may hold this much of the pod's data before the session is paused for it. */
 const PAUSE_AT = 1 << 20;
-/** A session with no stream is closed after this long. */
-const IDLE_MS = 30_000;
+/**
+ * A session with no stream is closed after this long: longer than the slowest probe schedule
+ * (30 s, probe/scheduler.ts), so an idle forward's probes reuse the session instead of opening a
+ * new WebSocket through the API server each time.
+ */
+const IDLE_MS = 45_000;
 const PING_EVERY_MS = 30_000;
 /** After the tunnel was refused where a v4 WebSocket worked, do not ask again for this long. */
 const UNSUPPORTED_MS = 5 * 60_000;
