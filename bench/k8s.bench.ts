@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { probeAll, summarize, targetsFor } from '../src/probe/index.js';
 
 const SLOT = process.env.ENVSERVE_TESTENV_SLOT;
 const ENV_JSON = `.testenv/k8s${SLOT && SLOT !== '0' ? `-${SLOT}` : ''}/env.json`;
@@ -257,7 +258,7 @@ for (let i = 0; i < 3; i++) {
   await r2.startEnvironment(p2, p2.exposures, { mode: 'up' });
   const hs = await Promise.all(p2.exposures.map((e) => r2.expose(e)));
   for (;;) {
-    const ok = await Promise.all(hs.map(async (h) => (await h.probe!()).answering));
+    const ok = await Promise.all(hs.map(async (h) => h.condition?.()?.blocking !== true && summarize(await probeAll(targetsFor(h.spec, h.observed()), { api: r2.api! })).ok));
     if (ok.every(Boolean)) break;
     await sleep(10);
   }

@@ -17,7 +17,7 @@
 //   ENVSERVE_BIN=path/to/envserve.js  another build of the CLI (to measure a "before" in the same way)
 //
 // The machine is shared: the load average is printed with the figures.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,12 +163,22 @@ async function measure(n: number): Promise<Row> {
   child.stderr.on('data', (d) => (stderr += d));
   let exited: string | undefined;
   child.on('exit', (code) => (exited = `serve exited with ${code}: ${stderr.trim().slice(-500)}`));
-  const { StatusStore } = await import('../src/status/store.js');
-  const store = new StatusStore(file, stateDir);
+  // The state file (one per env file in the state dir): a state record with the status in it, or
+  // (builds before the engine) the status itself.
+  const readStatus = (): { exposures: { kind: string; answering?: boolean; listen?: { port: number } }[] } | undefined => {
+    const f = readdirSync(stateDir).find((x) => x.endsWith('.json'));
+    if (!f) return undefined;
+    try {
+      const rec = JSON.parse(readFileSync(join(stateDir, f), 'utf8'));
+      return rec.status ?? rec;
+    } catch {
+      return undefined; // being replaced
+    }
+  };
   let answerS = NaN;
   for (;;) {
     if (exited) throw new Error(exited);
-    const s = store.read();
+    const s = readStatus();
     if (s && s.exposures.length === n && s.exposures.every((e) => e.answering)) {
       const ports = s.exposures.filter((e) => e.kind === 'k8s-port-forward').map((e) => e.listen!.port);
       if ((await Promise.all(ports.map(getOk))).every(Boolean)) {

@@ -1,5 +1,6 @@
-// The error shapes of envserve. The CLI maps them to exit codes:
-// UserError (and its subclasses) → 2, RuntimeFailure → 1, anything else is a bug → 1 with a stack.
+// The error shapes of envserve. Each carries a stable reason code (src/reasons.ts); the CLI
+// chooses exit codes from the class and code (src/cli/exit-codes.ts), never from the error itself.
+import type { ReasonCode } from './reasons.js';
 
 export interface Position {
   file: string;
@@ -13,10 +14,9 @@ export function formatPosition(pos: Position): string {
   return `${pos.file}:${pos.line}:${pos.col}`;
 }
 
-/** Invalid input or usage: the user can fix it; nothing was changed. Exit code 2. */
+/** Invalid input or usage: the user can fix it; nothing was changed. */
 export class UserError extends Error {
-  readonly exitCode: number = 2;
-  constructor(message: string, readonly hint?: string) {
+  constructor(message: string, readonly hint?: string, readonly reason: ReasonCode = 'InvalidInput') {
     super(message);
     this.name = 'UserError';
   }
@@ -71,10 +71,9 @@ export class IssuesError extends UserError {
   }
 }
 
-/** A failure while running (a runtime refused, a port went away, ...). Exit code 1. */
+/** A failure while running (a runtime refused, a port went away, ...). */
 export class RuntimeFailure extends Error {
-  readonly exitCode: number = 1;
-  constructor(message: string, readonly hint?: string) {
+  constructor(message: string, readonly hint?: string, readonly reason: ReasonCode = 'ApplyFailed') {
     super(message);
     this.name = 'RuntimeFailure';
   }

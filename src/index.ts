@@ -7,10 +7,19 @@ export { validatePlan } from './plan/validate.js';
 export { planFromFile, planEnvFile, type PlanOptions } from './plan/from-file.js';
 export { renderManifests } from './apply/k8s/manifests.js';
 export { SourceError, UserError, RuntimeFailure, IssuesError, type Position } from './errors.js';
+export { REASONS, isReasonCode, type ReasonCode } from './reasons.js';
 
-// Applying a plan: a session drives one runtime (this machine, a container engine, Kubernetes).
-export { Session, type SessionOptions } from './apply/session.js';
-export type { Runtime, ExposureHandle, StartOptions } from './apply/types.js';
+// Running an environment: the controller drives one runtime (this machine, a container engine,
+// Kubernetes) from a plan source, and reports a status stream; front ends subscribe.
+export { EnvController, type EnvControllerOptions, type EnvControllerEvents, type ReloadEvent } from './engine/controller.js';
+export { FilePlanSource, StaticPlanSource, type PlanSource } from './engine/plan-source.js';
+export { PeriodicScheduler, type ProbeScheduler, type ProbeRound } from './engine/scheduler.js';
+export { StateStore, stateDir, envIdFor, listStates, type StateRecord, type ClusterRecord, type OwnedObject, type ForwardRecord } from './engine/state.js';
+export { ControlServer, ControlClient, type ControlEvent } from './engine/control.js';
+export { down, staleReason } from './engine/down.js';
+export * as prober from './probe/index.js';
+export type { ProbeTarget, ProbeResult, Vantage, VantagedTarget, ObservedExposure } from './probe/index.js';
+export type { Runtime, ExposureHandle, HandleCondition, StartOptions, RuntimeResources } from './apply/types.js';
 export { LocalRuntime } from './apply/local/runtime.js';
 export { DockerRuntime } from './apply/docker/runtime.js';
 export { K8sRuntime } from './apply/k8s/runtime.js';

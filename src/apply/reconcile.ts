@@ -2,6 +2,7 @@
 // changed → stop + start; gone → stop. Failures are recorded per exposure, not thrown, so one
 // broken exposure does not take the others down.
 import type { Exposure } from '../plan/types.js';
+import { isReasonCode, type ReasonCode } from '../reasons.js';
 import type { ExposureHandle, Runtime } from './types.js';
 
 export interface ExposureDiff {
@@ -43,7 +44,7 @@ function canonical(v: unknown): string {
 
 export class Reconciler {
   readonly handles = new Map<string, ExposureHandle>();
-  readonly failures = new Map<string, { spec: Exposure; message: string }>();
+  readonly failures = new Map<string, { spec: Exposure; message: string; reason: ReasonCode }>();
 
   constructor(private readonly runtime: Runtime) {}
 
@@ -53,17 +54,20 @@ export class Reconciler {
     for (const [id, f] of this.failures) running.set(id, f.spec);
     const diff = diffExposures(desired, running);
     for (const id of diff.stop) await this.stopOne(id);
-    for (const e of diff.start) {
-      try {
-        this.handles.set(e.id, await this.runtime.expose(e));
-      } catch (err) {
-        this.failures.set(e.id, { spec: e, message: (err as Error).message });
-      }
-    }
+    for (const e of diff.start) await this.startOne(e);
     return diff;
   }
 
-  private async stopOne(id: string): Promise<void> {
+  async startOne(e: Exposure): Promise<void> {
+    try {
+      this.handles.set(e.id, await this.runtime.expose(e));
+    } catch (err) {
+      const reason = (err as { reason?: unknown }).reason;
+      this.failures.set(e.id, { spec: e, message: (err as Error).message, reason: isReasonCode(reason) ? reason : 'ApplyFailed' });
+    }
+  }
+
+  async stopOne(id: string): Promise<void> {
     this.failures.delete(id);
     const h = this.handles.get(id);
     if (!h) return;

@@ -1,8 +1,23 @@
-// The runtime interface: what the reconciler and the session need from a place where an
-// environment runs (this machine, a container engine, later a Kubernetes cluster).
-// Desired state is the Plan; each runtime turns exposures into running handles.
+// The runtime interface: what the EnvController and its reconciler need from a place where an
+// environment runs (this machine, a container engine, a Kubernetes cluster). Desired state is the
+// Plan; each runtime turns exposures into running handles. Probing is not the runtime's job: a
+// handle says what it observed (its listener, its addresses) and src/probe/ does the probing.
+import type { ClusterRecord, OwnedObject } from '../engine/state.js';
 import type { Exposure, ExposureKind, Plan } from '../plan/types.js';
-import type { ContainerRecord, Endpoint, ExposureStatus, ProcessRecord, RuntimeName } from '../status/types.js';
+import type { ApiRequester, ObservedExposure } from '../probe/index.js';
+import type { ReasonCode } from '../reasons.js';
+import type { ContainerRecord, Endpoint, ProcessRecord, RuntimeName } from '../status/types.js';
+
+/**
+ * What a runtime knows about an exposure without probing it: a pod that is not Ready, a pending
+ * load balancer, an exited process. `blocking` conditions decide the state (the exposure cannot
+ * answer); others are notes next to a probe's result.
+ */
+export interface HandleCondition {
+  reason: ReasonCode;
+  message: string;
+  blocking: boolean;
+}
 
 /** One running exposure. The reconciler stops it when its spec changes or disappears. */
 export interface ExposureHandle {
@@ -11,29 +26,19 @@ export interface ExposureHandle {
   readonly listen: Endpoint;
   /** Where the traffic goes, for people. */
   readonly target: string;
-  /** What the probe connects to; HTTP exposures are probed end to end through `listen`. */
-  readonly probeEndpoint: Endpoint;
-  /**
-   * Runtime-specific state, e.g. a reconnecting port-forward that is between attempts.
-   * undefined = nothing to add; the probe decides.
-   */
-  condition?(): { state: ExposureStatus['state']; message?: string } | undefined;
-  /**
-   * Every URL users can open (a Service: ClusterIP, node:nodePort, load balancer; an Ingress: its
-   * host). Default: the one URL of `listen`.
-   */
+  /** What to probe (src/probe/targets.ts turns this into targets). */
+  observed(): ObservedExposure;
+  condition?(): HandleCondition | undefined;
+  /** Every URL users can open. Default: the one URL of `listen`. */
   urls?(): string[];
+  /** A port-forward: the pod it reaches and how often connections were retried. */
+  details?(): { pod?: string; reconnects?: number };
   /**
-   * The runtime's own probe, for exposures this machine cannot simply connect to (a ClusterIP is
-   * checked through the API server). Default: connect to `probeEndpoint`.
+   * True when the runtime reports every change this exposure depends on (a 'change' event naming
+   * it: its pod went away, its Service lost its endpoints): its probes may then back off while
+   * nothing changes. Otherwise it is probed every interval.
    */
-  probe?(): Promise<{ answering: boolean; message?: string }>;
-  /**
-   * Calls `listener` when something observed about this exposure changed (a watch event: its pod
-   * went away, its Service lost its endpoints), so it is probed now instead of at its next turn.
-   * Returns the unsubscribe function.
-   */
-  onChange?(listener: () => void): () => void;
+  readonly watched?: boolean;
   stop(): Promise<void>;
 }
 
@@ -42,31 +47,58 @@ export interface StartOptions {
   mode: 'up' | 'serve';
   /** --listen: overrides every exposure's listen address. */
   listenOverride?: string;
+  /** Aborted when the user stops envserve during start-up: long waits end early. */
+  signal?: AbortSignal;
+  /**
+   * Set when preflight runs for a changed plan while the environment runs: only `added` are new
+   * (the others hold their ports already); one-time checks of the environment are skipped.
+   */
+  reload?: { added: Exposure[] };
+}
+
+/** What a runtime runs, for the state record. */
+export interface RuntimeResources {
+  processes: ProcessRecord[];
+  container?: ContainerRecord;
+  notes: string[];
+  cluster?: ClusterRecord;
+  owned?: OwnedObject[];
 }
 
 export interface Runtime {
   readonly name: RuntimeName;
-  /** The exposure kinds this runtime can apply; the session refuses others up front. */
+  /** The exposure kinds this runtime can apply; the controller refuses others up front. */
   readonly kinds: readonly ExposureKind[];
   /**
    * Every check that can fail because of the input (ports in use, commands not found, a
    * container that does not exist) — before anything starts, so nothing is half-applied.
-   * Throws UserError.
+   * Throws UserError. Also called with the new plan when the env file changes.
    */
   preflight(plan: Plan, exposures: Exposure[], opts: StartOptions): Promise<void>;
   /** `up`: start the environment (processes, a container). */
   startEnvironment(plan: Plan, exposures: Exposure[], opts: StartOptions): Promise<void>;
   /** Start one exposure. Failures throw; the reconciler records them in the status. */
   expose(exposure: Exposure): Promise<ExposureHandle>;
-  /** Stop what startEnvironment started. Idempotent. */
+  /**
+   * After every reconcile: remove what the runtime holds for exposures no longer wanted beyond
+   * their handles (Kubernetes: owned Services/Ingresses of exposures gone from the plan).
+   */
+  prune?(wanted: readonly Exposure[]): Promise<void>;
+  /** Set when exposures cannot change while the environment runs (a container publishes its ports when created). */
+  fixedExposures?(mode: StartOptions['mode']): string | undefined;
+  /** What the runtime knows about an exposure beyond its handle (its process exited). */
+  conditionFor?(e: Exposure): HandleCondition | undefined;
+  /** For probes through the Kubernetes API server. */
+  readonly api?: ApiRequester;
+  /** Stop what startEnvironment started (and `up`'s cluster objects). Idempotent. */
   stopEnvironment(): Promise<void>;
-  /** What runs, for the state file (processes, the container). */
-  resources(): { processes: ProcessRecord[]; container?: ContainerRecord; notes: string[] };
-  /** Called on every status tick: refresh process/container state. Returns true if it changed. */
+  resources(): RuntimeResources;
+  /** Called before each probe round: refresh process/container state. */
   refresh?(): Promise<boolean>;
   /**
-   * How far probes may back off while nothing changes (see probe/scheduler.ts). Runtimes whose
-   * handles report changes (onChange) set it; without it every exposure is probed every interval.
+   * Runtimes that notice changes by themselves (a process exited, a pod moved) emit 'change',
+   * with the ids of the exposures concerned (none: all of them).
    */
-  readonly maxProbeIntervalMs?: number;
+  on?(event: 'change', listener: (ids?: readonly string[]) => void): unknown;
+  off?(event: 'change', listener: (ids?: readonly string[]) => void): unknown;
 }

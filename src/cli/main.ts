@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { RuntimeFailure, UserError } from '../errors.js';
 import { commands } from './commands/index.js';
 import { VERSION } from '../version.js';
+import { exitCodeFor } from './exit-codes.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('envserve')
@@ -23,13 +24,10 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Prints an error the way users should see it and returns its exit code. */
 export function reportError(err: unknown): number {
-  if (err instanceof CommanderError) {
-    // --help and --version end through here too, with exit code 0.
-    return err.exitCode === 0 ? 0 : 2;
-  }
+  if (err instanceof CommanderError) return exitCodeFor(err);
   if (err instanceof UserError || err instanceof RuntimeFailure) {
     process.stderr.write(`envserve: ${err.format()}\n`.replace(/^envserve: (\S+:\d+:\d+: )/, '$1'));
-    return err.exitCode;
+    return exitCodeFor(err);
   }
   const e = err as Error;
   process.stderr.write(`envserve: internal error (this is a bug): ${e?.stack ?? String(err)}\n`);

@@ -5,6 +5,7 @@
 // - SourceErrorList: several SourceErrors of one file (the resolver reports them all at once).
 // - InternalError: a non-user exception escaped a builtin (a bug); it keeps a position anyway.
 
+import type { ReasonCode } from '../reasons.js';
 import { SourceError, UserError, type Position } from '../errors.js';
 
 /** A user-facing error raised by a builtin or an operation, without a position. */
@@ -37,7 +38,7 @@ export class SourceErrorList extends UserError {
 
 /** A bug: a JS exception escaped a builtin. Exit code 1, like other non-user failures. */
 export class InternalError extends SourceError {
-  override readonly exitCode: number = 1;
+  override readonly reason: ReasonCode = 'Internal';
   constructor(pos: Position, message: string, lineText?: string, cause?: unknown) {
     super(pos, message, undefined, lineText);
     this.cause = cause;

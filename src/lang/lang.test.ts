@@ -117,7 +117,7 @@ describe('errors', () => {
     });
     const e = errorOf(() => run('f()', { predeclared: { f } }));
     assert.ok(e instanceof InternalError);
-    assert.equal(e.exitCode, 1);
+    assert.equal(e.reason, 'Internal');
     assert.match(e.message, /internal error: oops/);
     assert.ok(e.cause instanceof TypeError);
   });

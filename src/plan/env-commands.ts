@@ -7,7 +7,8 @@ export interface EnvProcess {
   argv: string[];
 }
 
-export function environmentProcesses(env: EnvSpec, opts: { listenAddress: string }): EnvProcess[] {
+/** `asRoot`: the processes run as root, where Jupyter refuses to start without --allow-root. */
+export function environmentProcesses(env: EnvSpec, opts: { listenAddress: string; asRoot?: boolean }): EnvProcess[] {
   const out: EnvProcess[] = [];
   if (env.jupyter) {
     const argv = ['jupyter', 'lab', '--no-browser', `--ip=${opts.listenAddress}`, `--port=${env.jupyter.port}`];
@@ -15,6 +16,7 @@ export function environmentProcesses(env: EnvSpec, opts: { listenAddress: string
       // The hash only: Jupyter checks passwords against it; the password is never on a command line.
       argv.push(`--PasswordIdentityProvider.hashed_password=${env.jupyter.passwordHash}`, '--IdentityProvider.token=');
     }
+    if (opts.asRoot) argv.push('--allow-root');
     out.push({ name: 'jupyter', argv });
   }
   if (env.rstudio) out.push({ name: 'rstudio', argv: ['rstudio-server', 'start', `--www-port=${env.rstudio.port}`] });
@@ -29,10 +31,8 @@ export function environmentProcesses(env: EnvSpec, opts: { listenAddress: string
  * and then waits — or execs the env's entrypoint.
  */
 export function containerCommand(env: EnvSpec): string[] {
-  const procs = environmentProcesses(env, { listenAddress: '0.0.0.0' }).map((p) =>
-    // Jupyter refuses to run as root without this; many images run as root.
-    p.name === 'jupyter' ? { ...p, argv: [...p.argv, '--allow-root'] } : p,
-  );
+  // Many images run as root.
+  const procs = environmentProcesses(env, { listenAddress: '0.0.0.0', asRoot: true });
   const lines = [`trap 'kill $pids 2>/dev/null; exit 0' TERM INT`, 'pids='];
   for (const p of procs) {
     const cmd = shellQuote(p.argv[0]!);

@@ -1,6 +1,7 @@
-// What runs and how it is doing: written by `up`/`serve` into the state file, read by `status`
-// and `down`. Imports only the plan's types.
+// What runs and how it is doing: the EnvController's status (plain data), served on its control
+// socket, kept in the state record, printed by `status -o json`. Imports only types.
 import type { ExposureKind, Protocol } from '../plan/types.js';
+import type { ReasonCode } from '../reasons.js';
 
 export type RuntimeName = 'local' | 'docker' | 'k8s';
 
@@ -22,6 +23,10 @@ export interface ExposureStatus {
   protocol: Protocol;
   envPort: number;
   state: ExposureState;
+  /** Why it is in that state, as a stable code (src/reasons.ts); `message` says it for people. */
+  reason: ReasonCode;
+  /** ISO time of the last change of state or reason. */
+  since: string;
   /** Where users connect (the port actually bound, also after host_port=0). */
   listen?: Endpoint;
   /** What users open: http://... for HTTP exposures, tcp://... otherwise. */
@@ -32,6 +37,11 @@ export interface ExposureStatus {
   answering?: boolean;
   /** Notes and errors: "password configured", "connection refused", ... */
   message?: string;
+  /** Probe round trip of the last answer, in ms. */
+  latencyMs?: number;
+  /** A port-forward: the pod it currently reaches, and how often a connection had to be retried. */
+  pod?: string;
+  reconnects?: number;
 }
 
 /** A process envserve started (local runtime), so `down` can stop it even after a crash. */
@@ -61,6 +71,8 @@ export interface ContainerRecord {
 export interface EnvStatus {
   apiVersion: 'envserve/v1';
   kind: 'Status';
+  /** The environment's id on this machine (the state record's key): <dir name>-<hash of the env file path>. */
+  envId: string;
   envName: string;
   /** Absolute path of the env file: the key of the state file. */
   envFile: string;
@@ -75,4 +87,6 @@ export interface EnvStatus {
   exposures: ExposureStatus[];
   /** Things the user should know (WSL URLs, warnings). */
   notes: string[];
+  /** Set by `status` when the envserve process that wrote this is gone. */
+  stale?: string;
 }

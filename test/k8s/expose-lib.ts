@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { planFromFile } from '../../src/plan/from-file.js';
 import type { Plan } from '../../src/plan/types.js';
 import { K8sRuntime, type K8sExposureHandle, type K8sRuntimeOptions } from '../../src/apply/k8s/runtime.js';
+import { probeAll, summarize, targetsFor, type ProbeResult } from '../../src/probe/index.js';
 import { clusterEnv, kubectl, eventually, sleep } from './cluster.js';
 
 export const env = clusterEnv();
@@ -52,6 +53,13 @@ export async function serve(file: string, o: K8sRuntimeOptions & { envName: stri
       await rt.stopEnvironment();
     },
   };
+}
+
+/** What the controller does in a probe round for one handle: its condition, else the prober over its targets. */
+export async function probeHandle(rt: K8sRuntime, h: K8sExposureHandle): Promise<ProbeResult> {
+  const c = h.condition?.();
+  if (c?.blocking) return { ok: false, reason: c.reason, detail: c.message };
+  return summarize(await probeAll(targetsFor(h.spec, h.observed()), { ...(rt.api && { api: rt.api }) }));
 }
 
 export function createNamespace(prefix: string): string {

@@ -148,7 +148,7 @@ test('while no pod is Ready, connections wait and status says why; they go throu
   const h = s.handles.find((x) => x.spec.name === 'http')!;
   await eventually(async () => {
     const c = h.condition?.();
-    if (c?.state !== 'waiting') throw new Error(`condition ${JSON.stringify(c)}`);
+    if (c?.reason !== 'NoPods' || !c.blocking) throw new Error(`condition ${JSON.stringify(c)}`);
     assert.match(c.message!, /waiting for a Ready pod: no pod of deployment\/churn exists/);
   }, 20_000, 50);
   const pending = oneRequest();
@@ -166,7 +166,7 @@ test('a connection gives up with the reason after the wait timeout', async () =>
   pf.o.waitTimeoutMs = 800;
   mustKubectl(['-n', ns, 'scale', 'deployment/churn', '--replicas=0']);
   try {
-    await eventually(async () => assert.equal(s.handles.find((x) => x.spec.name === 'http')!.condition?.()?.state, 'waiting'), 20_000, 50);
+    await eventually(async () => assert.equal(s.handles.find((x) => x.spec.name === 'http')!.condition?.()?.blocking, true), 20_000, 50);
     const r = await oneRequest();
     assert.equal(r.ok, false);
     assert.match(pf.stats.lastError!, /no Ready pod after 1 s: no pod of deployment\/churn exists/);

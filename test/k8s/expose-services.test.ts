@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { curlInNetns, httpRequest, inCidr, podAnswer, eventually, wsEcho } from './cluster.js';
 import {
-  env, rand, serve, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, kubectlJson, mustKubectl, ownedObjects,
+  env, rand, serve, writeEnvFile, SEED_CLOUD, probeHandle, createNamespace, deleteNamespace, kubectlJson, mustKubectl, ownedObjects,
 } from './expose-lib.js';
 import { removeOwned } from '../../src/apply/k8s/runtime.js';
 import { UserError } from '../../src/errors.js';
@@ -43,8 +43,8 @@ test("the proposal's cloud example: port-forward on 127.0.0.1:1234 and the Clust
     const viaSvc = await eventually(async () => JSON.parse(curlInNetns(env.netns, `http://${cluster.address}:1234/tree`)), 10_000, 100);
     assert.equal(viaSvc.port, 8888);
     assert.equal(viaSvc.pod, viaPf.pod);
-    assert.equal((await svc!.probe()).answering, true);
-    assert.equal((await pf!.probe()).answering, true);
+    assert.equal((await probeHandle(s.rt, svc!)).ok, true);
+    assert.equal((await probeHandle(s.rt, pf!)).ok, true);
 
     // The Deployment is the one `envserve render` prints: image, ports, labels.
     const d = kubectlJson(['-n', ns, 'get', 'deployment', envName]);
@@ -115,8 +115,8 @@ def serve():
     assert.equal(podAnswer(await httpRequest(lbAddr.address, 8081)).port, 8080);
     assert.ok(lb.addresses().some((a) => a.scope === 'node'), 'a LoadBalancer also has node ports');
     assert.equal(lb.condition?.(), undefined);
-    const lbProbe = await lb.probe();
-    assert.equal(lbProbe.answering, true, lbProbe.message);
+    const lbProbe = await probeHandle(s.rt, lb);
+    assert.equal(lbProbe.ok, true, lbProbe.detail);
 
     // Ingress: admitted (address in status), routed by Host header, URL printed.
     assert.deepEqual(ing!.urls()[0], `http://${host}/`);
@@ -129,7 +129,7 @@ def serve():
     const obj = kubectlJson(['-n', ns, 'get', 'ingress', `${envName}-web-8082`]);
     assert.equal(obj.spec.ingressClassName, 'traefik');
     assert.equal(obj.metadata.annotations['envserve.test/note'], 'hello');
-    assert.equal((await ing!.probe()).answering, true);
+    assert.equal((await probeHandle(s.rt, ing!)).ok, true);
     const payload = randomBytes(100);
     assert.deepEqual(await eventually(() => wsEcho(ip!, Number(port), payload, { hostHeader: host, timeoutMs: 5000 })), payload, 'a WebSocket upgrade passes through the Ingress');
   } finally {

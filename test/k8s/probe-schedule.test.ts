@@ -1,4 +1,4 @@
-// Status follows the cluster without polling it: a session (what `serve` runs) with a port-forward
+// Status follows the cluster without polling it: the controller (what `serve` runs) with a port-forward
 // and a ClusterIP Service on the real test cluster. Watch events show a pod that goes away within
 // 1 s; an app that stops answering behind a Ready pod (nothing in the cluster changes) shows
 // through the slow probe schedule within 30 s.
@@ -7,18 +7,22 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planFromFile } from '../../src/plan/from-file.js';
 import { K8sRuntime } from '../../src/apply/k8s/runtime.js';
 import { loadKubeClient, type KubeClient } from '../../src/apply/k8s/client.js';
-import { Session } from '../../src/apply/session.js';
-import { StatusStore } from '../../src/status/store.js';
+import { EnvController } from '../../src/engine/controller.js';
+import { FilePlanSource } from '../../src/engine/plan-source.js';
+import { BackoffScheduler } from '../../src/engine/scheduler.js';
+import { StateStore } from '../../src/engine/state.js';
 import type { EnvStatus, ExposureStatus } from '../../src/status/types.js';
 import { backedDeployment, createNamespace, deleteNamespace, env, waitReadyPod, writeEnvFile, sleep } from './expose-lib.js';
 
 let ns: string;
 let client: KubeClient;
-let session: Session;
-let store: StatusStore;
+let controller: EnvController;
+let running: Promise<void>;
+const stop = new AbortController();
+const scheduler = new BackoffScheduler(2000);
+let store: StateStore;
 const writes: { at: number; status: EnvStatus }[] = [];
 
 const fwd = (s: EnvStatus) => s.exposures.find((e) => e.kind === 'k8s-port-forward')!;
@@ -49,19 +53,19 @@ def serve():
     cloud.k8s.bind(env_port=8080, host_port=0, name="web")
     cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=9000, name="websvc")
 `);
-  const plan = planFromFile(file, { envName: 'sched' });
   const runtime = new K8sRuntime({ kubeconfig: env.kubeconfig, namespace: ns, target: { kind: 'deployment', name: 'web' }, podWaitTimeoutMs: 2000 });
-  store = new StatusStore(file, mkdtempSync(join(tmpdir(), 'envserve-sched-state-')));
-  session = new Session({ plan, runtime, store, mode: 'serve' });
-  session.onStatus((status) => writes.push({ at: Date.now(), status }));
-  await session.start();
-  await session.waitUntilAnswering(20_000);
-  const s = session.status();
+  store = new StateStore(file, mkdtempSync(join(tmpdir(), 'envserve-sched-state-')));
+  controller = new EnvController({ source: new FilePlanSource(file, { envName: 'sched' }), runtime, mode: 'serve', store, scheduler, settleMs: 20_000 });
+  controller.on('status', (status) => writes.push({ at: Date.now(), status }));
+  const started = new Promise<EnvStatus>((resolve) => controller.on('started', resolve));
+  running = controller.run(stop.signal);
+  const s = await Promise.race([started, running.then(() => { throw new Error('the controller stopped during start-up'); })]);
   assert.ok(s.exposures.every((e) => e.answering), JSON.stringify(s.exposures.map(brief)));
 });
 
 after(async () => {
-  await session?.stop();
+  stop.abort();
+  await running?.catch(() => undefined);
   client?.close();
   if (ns) deleteNamespace(ns);
 });
@@ -69,7 +73,8 @@ after(async () => {
 test('a Ready pod whose app stops answering shows in status within 30 s, with the probes backed off to their slowest', async () => {
   // Idle long enough for the schedule to reach its 30 s ceiling: nothing changes meanwhile.
   await sleep(35_000);
-  assert.equal(session.scheduler.intervalOf(fwd(session.status()).id), 30_000);
+  assert.equal(scheduler.intervalOf(fwd(controller.status()).id), 30_000);
+  assert.equal(scheduler.intervalOf(svc(controller.status()).id), 30_000);
   const pod = await waitReadyPod(ns, 'app=web');
   const t0 = Date.now();
   // The pod stays Ready (no watch event that matters), its app stops answering.
@@ -80,8 +85,7 @@ test('a Ready pod whose app stops answering shows in status within 30 s, with th
   });
   const tFwd = await firstWrite(t0, (s) => fwd(s).answering === false, 40_000);
   const tSvc = await firstWrite(t0, (s) => svc(s).answering === false, 40_000);
-  const st = JSON.parse(JSON.stringify(store.read())) as EnvStatus;
-  assert.equal(fwd(st).answering, false, 'the state file says so too');
+  assert.equal(fwd(store.read()!.status!).answering, false, 'the state record says so too');
   assert.ok(tFwd - t0 <= 30_500, `port-forward: shown after ${tFwd - t0} ms`);
   assert.ok(tSvc - t0 <= 30_500, `Service: shown after ${tSvc - t0} ms`);
   // And back: the app answers again (the next probes are 2 s apart after a change).

@@ -30,7 +30,7 @@ test('reconciler drives a runtime and records failures instead of throwing', asy
     async expose(e: HostExposure): Promise<ExposureHandle> {
       if (e.hostPort === 666) throw new Error('cannot');
       log.push(`start ${e.id}:${e.hostPort}`);
-      return { spec: e, listen: { address: '127.0.0.1', port: e.hostPort }, target: 'x', probeEndpoint: { address: '127.0.0.1', port: 1 }, stop: async () => void log.push(`stop ${e.id}`) };
+      return { spec: e, listen: { address: '127.0.0.1', port: e.hostPort }, target: 'x', observed: () => ({}), stop: async () => void log.push(`stop ${e.id}`) };
     },
   } as unknown as Runtime;
   const r = new Reconciler(runtime);

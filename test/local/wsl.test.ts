@@ -64,6 +64,6 @@ def serve():
   }
   assert.equal(await up.exited, 0);
   // outside WSL --lan explains instead
-  const plain = await runCli(['serve', '-f', file, '--lan', '--probe-interval', '100'], { ...stateDirEnv(), ENVSERVE_PROC_ROOT: proc('linux') }, 1500);
+  const plain = await runCli(['serve', '-f', file, '--lan', '--probe-interval', '100'], { ...stateDirEnv(), ENVSERVE_PROC_ROOT: proc('linux') }, 5000);
   assert.match(plain.stdout, /--lan: not in WSL/);
 });

@@ -49,15 +49,22 @@ export class DockerRuntime implements Runtime {
 
   async preflight(plan: Plan, exposures: Exposure[], opts: StartOptions): Promise<void> {
     this.listenOverride = opts.listenOverride;
-    await pingEngine(this.docker, this.engine);
-    if (opts.mode === 'serve') await this.resolveTarget();
-    const hosts = exposures.filter((e): e is HostExposure => e.kind === 'host');
+    if (!opts.reload) {
+      await pingEngine(this.docker, this.engine);
+      if (opts.mode === 'serve') await this.resolveTarget();
+    }
+    const hosts = (opts.reload?.added ?? exposures).filter((e): e is HostExposure => e.kind === 'host');
     // serve: our proxy listens here. up: the engine binds; with a remote engine that is over
     // there and only the engine can check it.
     if (opts.mode === 'serve' || engineIsLocal(this.engine)) {
       await checkPortsFree(hosts.map((e) => ({ address: this.listenOf(e), port: e.hostPort, by: `host.bind at ${e.position}` })));
     }
-    if (opts.mode === 'up') await this.removeLeftover(plan);
+    if (opts.mode === 'up' && !opts.reload) await this.removeLeftover(plan);
+  }
+
+  fixedExposures(mode: StartOptions['mode']): string | undefined {
+    // The engine publishes ports when it creates the container: they cannot change in place.
+    return mode === 'up' && this.targetAddress === undefined ? 'the container publishes its ports when created: restart envserve up to apply the new exposures' : undefined;
   }
 
   private listenOf(e: HostExposure): string {
@@ -176,8 +183,8 @@ export class DockerRuntime implements Runtime {
       spec: e,
       listen: pub,
       target: `container ${name} port ${e.envPort} (published by the engine)`,
-      probeEndpoint: { address: connectAddress(pub.address), port: pub.port },
-      condition: () => (this.container?.state && this.container.state !== 'running' ? { state: 'failed', message: `container is ${this.container.state}` } : undefined),
+      observed: () => ({ listener: { address: connectAddress(pub.address), port: pub.port } }),
+      condition: () => (this.container?.state && this.container.state !== 'running' ? { reason: 'ContainerNotRunning', message: `container is ${this.container.state}`, blocking: true } : undefined),
       stop: async () => {}, // published ports go with the container
     };
   }
@@ -189,7 +196,7 @@ export class DockerRuntime implements Runtime {
       spec: e,
       listen: proxy.listen,
       target: `container ${this.container?.name} ${fmtAddr(address)}:${e.envPort}`,
-      probeEndpoint: e.protocol === 'http' ? { address: connectAddress(proxy.listen.address), port: proxy.listen.port } : target,
+      observed: () => ({ listener: proxy.listen, backend: target }),
       stop: () => proxy.close(),
     };
   }

@@ -87,5 +87,6 @@ export async function checkAccess(client: Pick<KubeClient, 'request'>, namespace
     `${user} lacks ${missing.size} Kubernetes permission${missing.size === 1 ? '' : 's'}; nothing was changed:\n${lines.join('\n')}\n` +
       `this user may use: ${usable.length ? usable.map((c) => DESCRIBE[c]).join('; ') : 'none of the Kubernetes exposure kinds'}`,
     'ask a cluster admin for a Role with these verbs in the namespace, or use the exposure kinds listed above (another -n/--namespace or --context may also help)',
+    'Forbidden',
   );
 }

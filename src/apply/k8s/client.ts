@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { RuntimeFailure, UserError, didYouMean } from '../../errors.js';
 
@@ -75,6 +75,8 @@ export class KubeClient {
     /** Where the configuration came from, for messages ("KUBECONFIG=...", "in-cluster"). */
     readonly source: string,
     readonly contextName: string,
+    /** The kubeconfig file(s) read, absolute and ':'-joined; undefined for in-cluster. Recorded in the state record (a path, never credentials). */
+    readonly kubeconfigPath?: string,
   ) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new UserError(`the kubeconfig (${source}) has no cluster for context "${contextName}"`);
@@ -213,6 +215,7 @@ export function loadKubeClient(opts: ConnectOptions = {}): KubeClient {
   const kc = new k8s.KubeConfig();
   const envPath = opts.kubeconfig ?? process.env.KUBECONFIG;
   let source: string;
+  let path: string | undefined;
   try {
     if (envPath) {
       for (const f of envPath.split(':').filter(Boolean)) {
@@ -227,9 +230,11 @@ export function loadKubeClient(opts: ConnectOptions = {}): KubeClient {
         else process.env.KUBECONFIG = saved;
       }
       source = `KUBECONFIG=${envPath}`;
+      path = envPath.split(':').filter(Boolean).map((f) => resolve(f)).join(':');
     } else if (existsSync(join(homedir(), '.kube', 'config'))) {
       kc.loadFromFile(join(homedir(), '.kube', 'config'));
       source = '~/.kube/config';
+      path = join(homedir(), '.kube', 'config');
     } else if (process.env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
       kc.loadFromCluster();
       source = 'in-cluster service account';
@@ -264,18 +269,18 @@ export function loadKubeClient(opts: ConnectOptions = {}): KubeClient {
       // fall back to default
     }
   }
-  return new KubeClient(kc, namespace || 'default', source, ctxName);
+  return new KubeClient(kc, namespace || 'default', source, ctxName, path);
 }
 
 /** Turns a failure of the cluster connection into the error the user should read. */
 export function explainKubeError(e: unknown, what: string): Error {
   if (e instanceof KubeUnreachableError) {
-    return new RuntimeFailure(`${what}: ${e.message}`, 'is the cluster running, and is this the right context? (kubectl cluster-info)');
+    return new RuntimeFailure(`${what}: ${e.message}`, 'is the cluster running, and is this the right context? (kubectl cluster-info)', 'ClusterUnreachable');
   }
   if (e instanceof KubeApiError) {
-    if (e.code === 401) return new UserError(`${what}: the API server rejected the credentials (401 Unauthorized)`, 'refresh the credentials in your kubeconfig');
-    if (e.code === 403) return new UserError(`${what}: forbidden: ${e.message}`);
-    return new RuntimeFailure(`${what}: ${e.message} (${e.code} ${e.reason})`);
+    if (e.code === 401) return new UserError(`${what}: the API server rejected the credentials (401 Unauthorized)`, 'refresh the credentials in your kubeconfig', 'Forbidden');
+    if (e.code === 403) return new UserError(`${what}: forbidden: ${e.message}`, undefined, 'Forbidden');
+    return new RuntimeFailure(`${what}: ${e.message} (${e.code} ${e.reason})`, undefined, 'ApplyFailed');
   }
   return e as Error;
 }

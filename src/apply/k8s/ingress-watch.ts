@@ -1,10 +1,11 @@
 // After an Ingress is applied: wait until the controller admits it (an address in
-// status.loadBalancer) and the route answers for its Host and path, then report the URL.
+// status.loadBalancer) and the route answers for its Host and path (through src/probe/: HTTPS
+// when it has TLS), then report the URL.
 import type { K8sIngressExposure } from '../../plan/types.js';
+import { probeAll, summarize, targetsFor, type ProbeResult } from '../../probe/index.js';
 import type { KubeClient } from './client.js';
 import type { Obj } from './owned.js';
 import { sleep } from './backoff.js';
-import { probeHttp } from './probe.js';
 import type { Address } from './service-watch.js';
 import type { ClusterView } from './view.js';
 
@@ -13,7 +14,7 @@ type Api = Pick<KubeClient, 'request'>;
 export class IngressWatcher {
   ing?: Obj;
   admitted = false;
-  lastProbe?: { answering: boolean; message?: string };
+  lastProbe?: ProbeResult;
 
   constructor(
     private readonly client: Api,
@@ -45,25 +46,22 @@ export class IngressWatcher {
 
   addresses(): Address[] {
     return this.lbAddresses().map((a) => {
-      const port = a.ports[0] ?? 80;
-      return { scope: 'ingress', address: a.address, port, url: `http://${a.address}:${port}${this.exposure.path} (Host: ${this.exposure.host})` };
+      const port = a.ports[0] ?? (this.exposure.tlsSecret ? 443 : 80);
+      return { scope: 'ingress', address: a.address, port, url: `${this.exposure.tlsSecret ? 'https' : 'http'}://${a.address}:${port}${this.exposure.path} (Host: ${this.exposure.host})` };
     });
   }
 
-  async probe(): Promise<{ answering: boolean; message?: string }> {
+  /** Why it is not admitted, for status. */
+  notAdmittedMessage(): string {
+    return `no Ingress controller has admitted it yet (no address in status.loadBalancer)${this.exposure.className ? ` — is a controller for class "${this.exposure.className}" running?` : ' — is an Ingress controller running, and is there a default IngressClass?'}`;
+  }
+
+  /** Probes the route through the controller's address with the Ingress's Host (and TLS). */
+  async probe(): Promise<ProbeResult> {
     if (!this.admitted) await this.refresh().catch(() => undefined);
-    const addrs = this.addresses();
-    if (addrs.length === 0) {
-      this.lastProbe = {
-        answering: false,
-        message: `no Ingress controller has admitted it yet (no address in status.loadBalancer)${this.exposure.className ? ` — is a controller for class "${this.exposure.className}" running?` : ' — is an Ingress controller running, and is there a default IngressClass?'}`,
-      };
-      return this.lastProbe;
-    }
-    const a = addrs[0]!;
-    const r = await probeHttp(a.address, a.port, { path: this.exposure.path, hostHeader: this.exposure.host, viaProxy: true });
-    this.lastProbe = r.answering ? { answering: true } : { answering: false, message: `the route does not answer yet: ${r.message}` };
-    return this.lastProbe;
+    if (!this.admitted) return (this.lastProbe = { ok: false, reason: 'IngressNotAdmitted', detail: this.notAdmittedMessage() });
+    const r = summarize(await probeAll(targetsFor(this.exposure, { addresses: this.addresses().map((a) => ({ scope: 'ingress' as const, address: a.address, port: a.port })) })));
+    return (this.lastProbe = r);
   }
 
   /** Waits (up to timeoutMs) for admission and an answering route; never throws for a slow controller. */
@@ -73,7 +71,7 @@ export class IngressWatcher {
     let delay = 50;
     for (;;) {
       const r = await this.probe();
-      if (r.answering || Date.now() > deadline) return;
+      if (r.ok || Date.now() > deadline) return;
       await sleep(delay);
       delay = Math.min(500, delay * 2);
     }

@@ -74,6 +74,7 @@ export async function checkOwnership(client: Api, namespace: string, envName: st
     throw new UserError(
       `${clashes.sort().join('\n')}\nnothing was changed`,
       'envserve never overwrites objects it did not create: delete or rename that object, use another namespace (-n), or another environment name (--name)',
+      'NotOwned',
     );
   }
   return existing;

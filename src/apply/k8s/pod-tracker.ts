@@ -181,6 +181,11 @@ export class PodTracker extends EventEmitter {
     return r;
   }
 
+  /** Why no pod is Ready, as a code: nothing matches, or what matches is not Ready. */
+  reasonCode(): 'NoPods' | 'PodNotReady' {
+    return this.listed && this.pods.size === 0 ? 'NoPods' : 'PodNotReady';
+  }
+
   /** Resolves with a Ready pod, waiting for one; rejects after timeoutMs with the reason. */
   waitReady(timeoutMs: number, signal?: AbortSignal): Promise<PodLike> {
     const now = this.current();

@@ -41,9 +41,7 @@ export interface PortForwardStats {
   lastClientError?: string;
   /** The pod the last connection went to. */
   lastPod?: string;
-  /** When a stream last got an answer from the pod, and which pod (a probe can rely on it). */
-  lastAnswerAt?: number;
-  lastAnswerPod?: string;
+
   lastError?: string;
   lastErrorAt?: number;
 }
@@ -213,10 +211,6 @@ export class PortForwarder extends EventEmitter {
         try {
           const t: PortStream = await openPortStream(this.o.client, { namespace: this.o.namespace, pod, port: this.o.remotePort }, {
             data: (chunk) => {
-              if (!gotBackend) {
-                this.stats.lastAnswerAt = Date.now();
-                this.stats.lastAnswerPod = pod;
-              }
               gotBackend = true;
               replay = undefined;
               if (!sock.write(chunk) && sock.writableLength >= t.pauseAt) {

@@ -3,27 +3,31 @@
 //                workload, name clashes with objects envserve does not own, local ports: all
 //                before any change.
 //   startEnvironment — `up`: server-side apply of the Deployment.
-//   expose     — port-forward: a listener following the Ready pod; Service / Ingress: applied
-//                (all owned objects in one parallel batch, stale ones pruned), then their
-//                addresses settled (LoadBalancer address, Ingress admission) and probed.
+//   expose     — port-forward: a listener following the Ready pod; Service / Ingress: its object
+//                applied (server-side apply: a changed spec updates it in place), then its
+//                addresses settled (LoadBalancer address, Ingress admission).
+//   prune      — after every reconcile: owned Services/Ingresses no exposure wants any more are
+//                deleted (a binding removed from the env file, a stopped exposure, an earlier run).
 //   stopEnvironment — `up`: delete what envserve owns for this environment and wait until gone.
+// Preflight runs again for every changed plan (opts.reload): permissions, ownership and ports of
+// what is new, before anything changes. Emits 'change' when the pod a forward reaches changes.
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { UserError } from '../../errors.js';
 import type { Exposure, ExposureKind, K8sIngressExposure, K8sPortForwardExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
-import type { ContainerRecord, ProcessRecord } from '../../status/types.js';
-import type { ExposureHandle, Runtime, StartOptions } from '../types.js';
+import type { ClusterRecord, OwnedObject } from '../../engine/state.js';
+import type { ObservedExposure } from '../../probe/index.js';
+import type { ExposureHandle, Runtime, RuntimeResources, StartOptions } from '../types.js';
 import { checkAccess, type Capability } from './access.js';
 import { explainKubeError, KubeApiError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
 import { IngressWatcher } from './ingress-watch.js';
-import { API_CONCURRENCY, mapLimit } from './limit.js';
 import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './manifests.js';
 import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
 import { PortForwarder } from './port-forward.js';
-import { probeHttp, probeTcp } from './probe.js';
 import { ServiceWatcher, type Address } from './service-watch.js';
 import { checkNamespace, resolveTarget, type ResolvedTarget, type TargetSpec } from './target.js';
-import { ClusterView, SharedProbes } from './view.js';
+import { ClusterView, ViewApi } from './view.js';
 
 export interface K8sRuntimeOptions extends ConnectOptions {
   /** --target / --selector; default: the environment's own Deployment. */
@@ -40,44 +44,77 @@ export interface K8sRuntimeOptions extends ConnectOptions {
   client?: KubeClient;
 }
 
-/** What a k8s exposure adds to the common handle: every address and its own probe. */
+/** What a k8s exposure adds to the common handle: every address. */
 export interface K8sExposureHandle extends ExposureHandle {
   urls(): string[];
   addresses(): Address[];
-  probe(): Promise<{ answering: boolean; message?: string }>;
   /** The cluster object behind it, if any ("service default/x"). */
   readonly object?: string;
 }
 
 const KINDS: readonly ExposureKind[] = ['k8s-port-forward', 'k8s-service', 'k8s-ingress'];
 
-export class K8sRuntime implements Runtime {
+export class K8sRuntime extends EventEmitter implements Runtime {
   readonly name = 'k8s' as const;
   readonly kinds = KINDS;
-  /** Exposures whose changes are watched (onChange) are probed at least this often while nothing changes. */
-  readonly maxProbeIntervalMs = 30_000;
   client!: KubeClient;
   namespace!: string;
   private plan!: Plan;
   private mode: StartOptions['mode'] = 'serve';
   private listenOverride?: string;
   private target!: ResolvedTarget;
+  /** Every object the current plan wants (the Deployment for `up`, a Service/Ingress per exposure). */
   private desired: Obj[] = [];
-  private applied?: Promise<Map<string, Obj>>;
+  /** What envserve applied and has not deleted: the state record's owned objects. */
+  private readonly owned = new Map<string, OwnedObject>();
   private tracker?: PodTracker;
-  private view?: Promise<ClusterView | undefined>;
-  private viewNote?: string;
-  /** Probes of the same backend at about the same time run once. */
-  private readonly shared = new SharedProbes();
   private readonly handles = new Set<K8sExposureHandle>();
+  private readonly watchers = new Set<{ refresh(): Promise<unknown>; pending(): boolean }>();
+  /** The environment's Services, EndpointSlices and Ingresses, watched (undefined: not allowed). */
+  private view?: Promise<ClusterView | undefined>;
+  private viewNow?: ClusterView;
+  private viewNote?: string;
+  /** The port-forwards by pod port and protocol, in start order: the first one carries their probes. */
+  private readonly forwards = new Map<string, { id: string; listen: { address: string; port: number } }[]>();
+  private viewApi?: ViewApi;
 
-  constructor(readonly o: K8sRuntimeOptions = {}) {}
+  constructor(readonly o: K8sRuntimeOptions = {}) {
+    super();
+  }
+
+  /** For probes through the API server: Service probes answered from the watch where it can. */
+  get api(): ViewApi | undefined {
+    if (!this.client) return undefined;
+    return (this.viewApi ??= new ViewApi(this.client, () => this.viewNow));
+  }
+
+  /**
+   * Watches the environment's Services, EndpointSlices and Ingresses (one informer each, started
+   * with the first of them). A user who may not list or watch them still gets working exposures,
+   * probed every interval instead.
+   */
+  private ensureView(): Promise<ClusterView | undefined> {
+    this.view ??= (async () => {
+      const v = new ClusterView(this.client, this.namespace, this.plan.env.name);
+      try {
+        await v.start();
+        return (this.viewNow = v);
+      } catch (e) {
+        v.stop();
+        if (!(e instanceof KubeApiError && e.code === 403)) throw e;
+        this.viewNote = `cannot watch Services, EndpointSlices and Ingresses (${e.message}): they are probed every interval instead`;
+        return undefined;
+      }
+    })();
+    return this.view;
+  }
 
   private get attaching(): boolean {
     return this.o.target !== undefined && this.o.target.kind !== 'environment';
   }
 
   async preflight(plan: Plan, exposures: Exposure[], opts: StartOptions): Promise<void> {
+    if (opts.reload) return this.replan(plan, exposures, opts.reload.added);
     this.plan = plan;
     this.mode = opts.mode;
     this.listenOverride = opts.listenOverride;
@@ -118,63 +155,82 @@ export class K8sRuntime implements Runtime {
     for (const e of exposures) if (e.kind === 'k8s-port-forward') await checkPortFree(this.listenAddress(e), e.hostPort, e);
   }
 
+  /** The env file changed: the new exposures' permissions, names and ports, before any change. */
+  private async replan(plan: Plan, exposures: Exposure[], added: Exposure[]): Promise<void> {
+    const other = exposures.filter((e) => !KINDS.includes(e.kind));
+    if (other.length > 0) throw new UserError(`the Kubernetes runtime cannot apply ${other.map((e) => `${e.declaredBy} at ${e.position}`).join(', ')}`);
+    const ns = this.namespace;
+    const createEnv = this.mode === 'up' && !this.attaching;
+    const desired = renderManifests({ ...plan, exposures }, {
+      namespace: ns,
+      selector: this.target.serviceSelector,
+      deployment: createEnv,
+      ...(this.o.image !== undefined && { image: this.o.image }),
+    }) as Obj[];
+    try {
+      const caps = new Set(added.map((e) => e.kind as Capability));
+      if (caps.size > 0) await checkAccess(this.client, ns, [...caps], `the user of context "${this.client.contextName}"`);
+      await checkOwnership(this.client, ns, plan.env.name, desired);
+    } catch (e) {
+      throw explainKubeError(e, `Kubernetes (${this.client.server}, namespace ${ns})`);
+    }
+    for (const e of added) if (e.kind === 'k8s-port-forward') await checkPortFree(this.listenAddress(e), e.hostPort, e);
+    this.plan = plan;
+    this.desired = desired;
+  }
+
   private listenAddress(e: K8sPortForwardExposure): string {
     return this.listenOverride ?? e.listenAddress;
   }
 
-  /** Applies every desired object at once (first expose or startEnvironment) and prunes stale ones. */
-  private applyAll(): Promise<Map<string, Obj>> {
-    this.applied ??= (async () => {
-      const ns = this.namespace;
-      const stored = await mapLimit(this.desired, API_CONCURRENCY, (o) => applyObject(this.client, ns, o));
-      const byKey = new Map(stored.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
-      // Tilt-style diff: owned Services/Ingresses of this environment that the plan no longer has.
-      const wanted = new Set(this.desired.map((o) => `${o.kind}/${o.metadata.name}`));
-      const stale = (await listOwned(this.client, ns, this.plan.env.name, ['Service', 'Ingress'])).filter(
-        (o) => !wanted.has(`${o.kind}/${o.metadata.name}`) && o.metadata.labels?.[LABEL_EXPOSURE] !== undefined,
+  /** Applies the desired objects of one exposure (or, with undefined, the environment's own: the Deployment). */
+  private async applyFor(exposureId: string | undefined): Promise<Obj[]> {
+    const objs = this.desired.filter((o) => o.metadata.labels?.[LABEL_EXPOSURE] === exposureId);
+    const stored = await Promise.all(objs.map((o) => applyObject(this.client, this.namespace, o)));
+    for (const o of stored) this.owned.set(`${o.kind}/${o.metadata.name}`, { kind: o.kind, namespace: this.namespace, name: o.metadata.name });
+    return stored;
+  }
+
+  /** Deletes owned Services/Ingresses that none of `wanted` renders to (Tilt-style diff by label). */
+  async prune(wanted: readonly Exposure[]): Promise<void> {
+    if (!this.client) return;
+    const ids = new Set(wanted.map((e) => e.id));
+    const keep = new Set(this.desired.filter((o) => ids.has(o.metadata.labels?.[LABEL_EXPOSURE] ?? '')).map((o) => `${o.kind}/${o.metadata.name}`));
+    try {
+      const stale = (await listOwned(this.client, this.namespace, this.plan.env.name, ['Ingress', 'Service'])).filter(
+        (o) => o.metadata.labels?.[LABEL_EXPOSURE] !== undefined && !keep.has(`${o.kind}/${o.metadata.name}`),
       );
       if (stale.length > 0) await deleteAndWait(this.client, stale);
-      return byKey;
-    })();
-    return this.applied;
+      for (const o of stale) this.owned.delete(`${o.kind}/${o.metadata.name}`);
+    } catch (e) {
+      throw explainKubeError(e, 'removing objects the env file no longer declares');
+    }
   }
 
   private async ensureTracker(): Promise<PodTracker> {
     if (!this.tracker) {
       const t = new PodTracker(this.client, this.target.pods);
       this.tracker = t;
+      // The pod new connections go to, or why there is none: a change of either concerns every
+      // forward (Services learn about pods from their EndpointSlices).
+      let last = '';
+      t.on('change', () => {
+        const now = `${t.current()?.metadata?.name}|${t.reason()}`;
+        if (now === last) return;
+        last = now;
+        const ids = [...this.forwards.values()].flat().map((f) => f.id);
+        if (ids.length > 0) this.emit('change', ids);
+      });
       await t.start();
     }
     return this.tracker;
   }
 
-  /**
-   * The environment's Services, EndpointSlices and Ingresses, watched (after they were applied).
-   * A user who may not list or watch them still gets working exposures, probed on a fixed
-   * interval instead (undefined).
-   */
-  private ensureView(): Promise<ClusterView | undefined> {
-    this.view ??= (async () => {
-      await this.applyAll();
-      const v = new ClusterView(this.client, this.namespace, this.plan.env.name, this.shared);
-      try {
-        await v.start();
-        return v;
-      } catch (e) {
-        v.stop();
-        if (!(e instanceof KubeApiError && e.code === 403)) throw e;
-        this.viewNote = `cannot watch Services, EndpointSlices and Ingresses (${e.message}): probing them every interval instead`;
-        return undefined;
-      }
-    })();
-    return this.view;
-  }
-
   async startEnvironment(_plan: Plan, _exposures: Exposure[], opts: StartOptions): Promise<void> {
     try {
-      await this.applyAll();
+      await this.applyFor(undefined);
       const t = await this.ensureTracker();
-      if (opts.mode === 'up') await t.waitReady(this.o.readyTimeoutMs ?? 60_000).catch(() => undefined);
+      if (opts.mode === 'up') await t.waitReady(this.o.readyTimeoutMs ?? 60_000, opts.signal).catch(() => undefined);
     } catch (e) {
       throw explainKubeError(e, 'applying the environment');
     }
@@ -213,67 +269,60 @@ export class K8sRuntime implements Runtime {
     }
     const url = `${e.protocol === 'http' ? 'http' : 'tcp'}://${listen.address}:${listen.port}${e.protocol === 'http' ? '/' : ''}`;
     const self = this;
-    const shared = this.shared;
-    let probedAt = 0;
+    // Forwards to the same pod port share one tunnel: they are probed through the first one's
+    // listener, so a probe round opens one stream for all of them.
+    const group = `${e.envPort}/${e.protocol}`;
+    const peers = this.forwards.get(group) ?? [];
+    const me = { id: e.id, listen };
+    peers.push(me);
+    this.forwards.set(group, peers);
     const handle: K8sExposureHandle & { forwarder: PortForwarder } = {
       spec: e,
       listen,
       forwarder: pf,
+      watched: true,
       get target() {
         const pod = tracker.current()?.metadata?.name;
         return `${self.target.description} port ${e.envPort}${pod ? ` (pod ${pod})` : ''} in ${self.namespace}, through the API server`;
       },
-      probeEndpoint: listen,
+      observed: () => ({ listener: (this.forwards.get(group) ?? [])[0]?.listen ?? listen }),
       condition() {
-        if (!tracker.current()) return { state: 'waiting', message: `waiting for a Ready pod: ${tracker.reason()}` };
+        if (!tracker.current()) return { reason: tracker.reasonCode(), message: `waiting for a Ready pod: ${tracker.reason()}`, blocking: true };
         const s = pf.stats;
-        if (s.lastError && s.lastErrorAt && Date.now() - s.lastErrorAt < 10_000) return { state: 'ready', message: `last connection failed: ${s.lastError}` };
+        if (s.lastError && s.lastErrorAt && Date.now() - s.lastErrorAt < 10_000) return { reason: 'ConnectionReset', message: `last connection failed: ${s.lastError}`, blocking: false };
         return undefined;
+      },
+      details: () => {
+        const pod = tracker.current()?.metadata?.name;
+        return { ...(pod !== undefined && { pod }), reconnects: pf.stats.retried };
       },
       urls: () => {
         const path = self.plan.env.services.find((x) => x.port === e.envPort)?.urlPath;
         return e.protocol === 'http' && path && path !== '/' ? [url, url.replace(/\/$/, path)] : [url];
       },
       addresses: () => [{ scope: 'local', address: listen.address, port: listen.port, url }],
-      async probe() {
-        const pod = tracker.current()?.metadata?.name;
-        if (!pod) return { answering: false, message: tracker.reason() };
-        const s = pf.stats;
-        try {
-          // A user's connection got an answer from this pod since the last probe: no new stream.
-          if (s.lastAnswerPod === pod && (s.lastAnswerAt ?? 0) > probedAt) return { answering: true };
-          // TCP accept is always local; probe end to end by sending a request through the tunnel,
-          // once for every forward to the same pod port.
-          const r = await shared.run(`port-forward ${self.namespace}/${pod}:${e.envPort} ${e.protocol}`, () =>
-            e.protocol === 'http' ? probeHttp(listen.address, listen.port, { timeoutMs: 5000 }) : probeTcp(listen.address, listen.port),
-          );
-          return { answering: r.answering, ...(r.message && { message: r.message }) };
-        } finally {
-          probedAt = Date.now();
-        }
+      stop: () => {
+        const rest = (this.forwards.get(group) ?? []).filter((f) => f !== me);
+        if (rest.length > 0) this.forwards.set(group, rest);
+        else this.forwards.delete(group);
+        return pf.stop();
       },
-      onChange(listener) {
-        // The pod new connections go to, or why there is none: a change of either is news.
-        let last = `${tracker.current()?.metadata?.name}|${tracker.reason()}`;
-        const on = () => {
-          const now = `${tracker.current()?.metadata?.name}|${tracker.reason()}`;
-          if (now === last) return;
-          last = now;
-          listener();
-        };
-        tracker.on('change', on);
-        return () => tracker.off('change', on);
-      },
-      stop: () => pf.stop(),
     };
     return handle;
   }
 
   private async exposeService(e: K8sServiceExposure): Promise<K8sExposureHandle> {
+    await this.applyFor(e.id);
     const view = await this.ensureView();
     const name = serviceName(this.plan, e);
     const w = new ServiceWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000, view);
     await w.settle();
+    const watcher = { refresh: () => w.refresh(), pending: () => w.lbPending || !w.svc };
+    // The Service or its endpoints changed: refresh its addresses from the watch, probe it now.
+    const unwatch = view?.onService(name, () => {
+      void w.refresh().catch(() => undefined);
+      this.emit('change', [e.id]);
+    });
     const object = describeObject({ kind: 'Service', metadata: { name, namespace: this.namespace } });
     const first = () => w.addresses().find((a) => a.scope !== 'cluster') ?? w.addresses()[0];
     const handle: K8sExposureHandle = {
@@ -283,35 +332,40 @@ export class K8sRuntime implements Runtime {
         return a ? { address: a.address, port: a.port } : { address: '', port: e.servicePort };
       },
       target: `${this.target.description} port ${e.envPort}`,
-      get probeEndpoint() {
-        return handle.listen;
-      },
       object,
+      watched: view !== undefined,
+      observed: () => observedOf(this.namespace, name, w.addresses()),
       condition() {
-        if (w.lbPending) return { state: 'waiting', message: w.lbMessage ?? 'waiting for a load-balancer address' };
+        if (w.lbPending) return { reason: 'LoadBalancerPending', message: w.lbMessage ?? 'waiting for a load-balancer address', blocking: true };
         return undefined;
       },
       urls: () => w.addresses().map((a) => a.url),
       addresses: () => w.addresses(),
-      async probe() {
-        const addrs = await w.probe();
-        if (addrs.length === 0) return { answering: false, message: `${object} does not exist any more (deleted by someone else?)` };
-        const answering = addrs.some((a) => a.answering);
-        const notes = addrs.map((a) => `${a.scope} ${a.address}:${a.port} ${a.answering ? 'answers' : `does not answer${a.message ? ` (${a.message})` : ''}`}`);
-        if (w.lbPending && w.lbMessage) notes.push(w.lbMessage);
-        return { answering, message: notes.join('; ') };
+      // The Service stays until `down` (or `up` ends); prune() removes it when the plan drops it.
+      stop: async () => {
+        unwatch?.();
+        this.watchers.delete(watcher);
       },
-      ...(view && { onChange: (listener: () => void) => view.onService(name, listener) }),
-      stop: async () => undefined, // the Service stays until `down` (or `up` ends)
     };
+    this.watchers.add(watcher);
     return handle;
   }
 
   private async exposeIngress(e: K8sIngressExposure): Promise<K8sExposureHandle> {
+    await this.applyFor(e.id);
     const view = await this.ensureView();
     const name = ingressName(this.plan, e);
     const w = new IngressWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000, view);
     await w.settle();
+    const watcher = { refresh: () => w.refresh(), pending: () => !w.admitted };
+    const changed = () => {
+      void w.refresh().catch(() => undefined);
+      this.emit('change', [e.id]);
+    };
+    // The Ingress itself, and the Service it routes to (its endpoints are what answers).
+    const backend = serviceName(this.plan, this.plan.exposures.find((x) => x.id === e.serviceId) as K8sServiceExposure);
+    const offs = view ? [view.onIngress(name, changed), view.onService(backend, () => this.emit('change', [e.id]))] : [];
+    const unwatch = () => offs.forEach((off) => off());
     const handle: K8sExposureHandle = {
       spec: e,
       get listen() {
@@ -319,40 +373,64 @@ export class K8sRuntime implements Runtime {
         return a ? { address: a.address, port: a.port } : { address: e.host, port: 80 };
       },
       target: `service ${serviceName(this.plan, this.plan.exposures.find((x) => x.id === e.serviceId) as K8sServiceExposure)} port ${e.servicePort}`,
-      get probeEndpoint() {
-        return handle.listen;
-      },
       object: describeObject({ kind: 'Ingress', metadata: { name, namespace: this.namespace } }),
+      watched: view !== undefined,
+      observed: () => observedOf(this.namespace, name, w.addresses()),
       condition() {
-        if (!w.admitted) return { state: 'waiting', message: w.lastProbe?.message ?? 'waiting for the Ingress controller' };
+        if (!w.admitted) return { reason: 'IngressNotAdmitted', message: w.notAdmittedMessage(), blocking: true };
         return undefined;
       },
       urls: () => [w.url(), ...w.addresses().map((a) => a.url)],
       addresses: () => w.addresses(),
-      probe: () => w.probe(),
-      ...(view && { onChange: (listener: () => void) => view.onIngress(name, listener) }),
-      stop: async () => undefined,
+      stop: async () => {
+        unwatch?.();
+        this.watchers.delete(watcher);
+      },
     };
+    this.watchers.add(watcher);
     return handle;
   }
 
   /** `up` ends: remove what envserve created for this environment. `serve` leaves it for `down`. */
   async stopEnvironment(): Promise<void> {
     this.tracker?.stop();
-    void this.view?.then((v) => v?.stop(), () => undefined);
-    for (const h of this.handles) await h.stop();
-    if (this.mode === 'up' && this.applied && !this.attaching) {
+    this.viewNow?.stop();
+    await Promise.all([...this.handles].map((h) => h.stop()));
+    if (this.mode === 'up' && this.owned.size > 0 && !this.attaching) {
       await removeOwned(this.client, this.namespace, this.plan.env.name);
+      this.owned.clear();
     }
     this.client?.close();
   }
 
-  resources(): { processes: ProcessRecord[]; container?: ContainerRecord; notes: string[] } {
-    const notes = this.desired.map((o) => `${describeObject({ ...o, metadata: { ...o.metadata, namespace: this.namespace } })} (owned by envserve)`);
-    if (this.client) notes.unshift(`cluster ${this.client.server}, context ${this.client.contextName}, namespace ${this.namespace}`);
-    if (this.viewNote) notes.push(this.viewNote);
-    return { processes: [], notes };
+  /** Before a probe round: re-read Services waiting for a load balancer and Ingresses not yet admitted. */
+  async refresh(): Promise<boolean> {
+    const pending = [...this.watchers].filter((w) => w.pending());
+    await Promise.all(pending.map((w) => w.refresh().catch(() => undefined)));
+    return pending.length > 0;
   }
+
+  resources(): RuntimeResources {
+    const owned = [...this.owned.values()];
+    const notes = owned.map((o) => `${o.kind.toLowerCase()} ${o.namespace}/${o.name} (owned by envserve)`);
+    if (!this.client) return { processes: [], notes, owned };
+    notes.unshift(`cluster ${this.client.server}, context ${this.client.contextName}, namespace ${this.namespace}`);
+    if (this.viewNote) notes.push(this.viewNote);
+    const cluster: ClusterRecord = {
+      server: this.client.server,
+      context: this.client.contextName,
+      namespace: this.namespace,
+      ...(this.client.kubeconfigPath !== undefined && { kubeconfig: this.client.kubeconfigPath }),
+    };
+    return { processes: [], notes, owned, cluster };
+  }
+}
+
+function observedOf(namespace: string, name: string, addrs: Address[]): ObservedExposure {
+  return {
+    object: { namespace, name },
+    addresses: addrs.flatMap((a) => (a.scope === 'local' ? [] : [{ scope: a.scope, address: a.address, port: a.port }])),
+  };
 }
 
 async function checkPortFree(address: string, port: number, e: Exposure): Promise<void> {
@@ -380,7 +458,25 @@ export async function removeOwned(client: KubeClient, namespace: string, envName
   }
 }
 
-/** `down --runtime k8s` without a running session. */
+/**
+ * `down` from the state record: reconnects with the recorded kubeconfig path, context and
+ * namespace (no flags, no KUBECONFIG) and deletes every object envserve owns for the environment
+ * there (listed by label, so objects applied just before a SIGKILL are found too).
+ */
+export async function removeOwnedFromRecord(cluster: ClusterRecord, envName: string): Promise<OwnedObject[]> {
+  const client = loadKubeClient({ ...(cluster.kubeconfig !== undefined && { kubeconfig: cluster.kubeconfig }), context: cluster.context, namespace: cluster.namespace });
+  try {
+    if (client.server !== cluster.server) {
+      throw new UserError(`context "${cluster.context}" in ${cluster.kubeconfig ?? 'the kubeconfig'} now points at ${client.server}, not ${cluster.server} where envserve applied the environment; nothing was deleted`);
+    }
+    const objs = await removeOwned(client, cluster.namespace, envName);
+    return objs.map((o) => ({ kind: o.kind, namespace: o.metadata.namespace ?? cluster.namespace, name: o.metadata.name }));
+  } finally {
+    client.close();
+  }
+}
+
+/** `down --runtime k8s` without a state record: the cluster from flags and KUBECONFIG. */
 export async function downK8s(connect: ConnectOptions, envName: string): Promise<Obj[]> {
   const client = loadKubeClient(connect);
   try {

@@ -1,12 +1,11 @@
 // After a Service is applied: every address it is reachable on (ClusterIP:port inside the
-// cluster, node:nodePort, the load balancer's address), a wait for the LoadBalancer address with a
-// plain explanation when none comes, and whether each address answers.
+// cluster, node:nodePort, the load balancer's address) and a wait for the LoadBalancer address with
+// a plain explanation when none comes. Whether they answer is src/probe/'s job.
 import type { K8sServiceExposure } from '../../plan/types.js';
-import { isNotFound, KubeApiError, type KubeClient } from './client.js';
+import { KubeApiError, type KubeClient } from './client.js';
+import type { ClusterView } from './view.js';
 import type { Obj } from './owned.js';
 import { sleep } from './backoff.js';
-import { probeHttp, probeTcp, PROXY_NOT_READY, type ProbeResult } from './probe.js';
-import type { ClusterView } from './view.js';
 
 export interface Address {
   /** cluster: only from inside the cluster; node / load-balancer: from wherever the node or LB is reachable. */
@@ -14,8 +13,6 @@ export interface Address {
   address: string;
   port: number;
   url: string;
-  answering?: boolean;
-  message?: string;
 }
 
 type Api = Pick<KubeClient, 'request'>;
@@ -42,7 +39,7 @@ export class ServiceWatcher {
     readonly exposure: K8sServiceExposure,
     /** How long expose() waits for a LoadBalancer address. */
     readonly lbTimeoutMs = 20_000,
-    /** The environment's watched objects: reads come from its cache, probes are shared. */
+    /** The environment's watched objects: reads come from their cache once the watch has it. */
     private readonly view?: ClusterView,
   ) {}
 
@@ -111,67 +108,5 @@ export class ServiceWatcher {
   /** The in-cluster DNS name. */
   dnsName(): string {
     return `${this.name}.${this.namespace}.svc`;
-  }
-
-  /**
-   * Probes each address: node and LB addresses directly from this machine; the ClusterIP through the
-   * API server's service proxy (HTTP), or by counting ready endpoints when that is not allowed.
-   */
-  async probe(): Promise<Address[]> {
-    if (this.view) {
-      // The watch keeps the Service current; gone from it means deleted.
-      const cur = this.view.services.get(this.name);
-      if (!cur) return [];
-      if (cur !== this.svc) await this.refresh();
-    } else if (this.lbPending || !this.svc) await this.refresh().catch(() => undefined);
-    const addrs = this.addresses();
-    const http = this.exposure.protocol === 'http';
-    await Promise.all(
-      addrs.map(async (a) => {
-        let r: ProbeResult;
-        if (a.scope === 'cluster') r = await this.probeClusterIP(a.port, http);
-        else r = http ? await probeHttp(a.address, a.port) : await probeTcp(a.address, a.port);
-        a.answering = r.answering;
-        if (r.message) a.message = r.message;
-      }),
-    );
-    return addrs;
-  }
-
-  private async probeClusterIP(port: number, http: boolean): Promise<ProbeResult> {
-    const view = this.view;
-    if (view) {
-      // The EndpointSlice watch says whether anything is behind the Service, without a request.
-      const ep = view.readyEndpoints(this.name);
-      if (ep.addresses.length === 0) return { answering: false, message: 'no ready endpoints: no Ready pod matches the selector' };
-      if (!http) return { answering: true, message: `${ep.addresses.length} ready endpoint${ep.addresses.length === 1 ? '' : 's'}` };
-      // Whether the pods answer: one request through the service proxy for every Service with
-      // the same endpoints and target ports.
-      return view.shared.run(`service-proxy ${this.namespace} ${ep.addresses.join(',')} ${ep.ports.join(',')}`, () => this.probeViaApiServer(port, http));
-    }
-    return this.probeViaApiServer(port, http);
-  }
-
-  private async probeViaApiServer(port: number, http: boolean): Promise<ProbeResult> {
-    if (http) {
-      try {
-        await this.client.request(`/api/v1/namespaces/${encodeURIComponent(this.namespace)}/services/${encodeURIComponent(this.name)}:${port}/proxy/`, { timeoutMs: 3000 });
-        return { answering: true };
-      } catch (e) {
-        if (e instanceof KubeApiError && e.code !== 403 && !PROXY_NOT_READY.has(e.code)) return { answering: true, status: e.code };
-        if (!(e instanceof KubeApiError && e.code === 403)) return { answering: false, message: `through the API server's service proxy: ${(e as Error).message}` };
-      }
-    }
-    try {
-      const res = await this.client.request<{ items: { endpoints?: { conditions?: { ready?: boolean } }[] }[] }>(
-        `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(this.namespace)}/endpointslices`,
-        { query: { labelSelector: `kubernetes.io/service-name=${this.name}` } },
-      );
-      const ready = res.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
-      return ready > 0 ? { answering: true, message: `${ready} ready endpoint${ready === 1 ? '' : 's'}` } : { answering: false, message: 'no ready endpoints: no Ready pod matches the selector' };
-    } catch (e) {
-      if (isNotFound(e) || (e instanceof KubeApiError && e.code === 403)) return { answering: false, message: 'cannot check from outside the cluster (no permission for services/proxy or endpointslices)' };
-      return { answering: false, message: (e as Error).message };
-    }
   }
 }

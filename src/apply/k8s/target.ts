@@ -54,7 +54,7 @@ export async function checkNamespace(client: Api, namespace: string): Promise<vo
   try {
     await client.request(`/api/v1/namespaces/${encodeURIComponent(namespace)}`);
   } catch (e) {
-    if (isNotFound(e)) throw new UserError(`namespace "${namespace}" does not exist`, 'check -n/--namespace (kubectl get namespaces)');
+    if (isNotFound(e)) throw new UserError(`namespace "${namespace}" does not exist`, 'check -n/--namespace (kubectl get namespaces)', 'NotFound');
     if (e instanceof KubeApiError && e.code === 403) return; // may not read namespaces: later calls will tell
     throw e;
   }
@@ -71,7 +71,7 @@ export async function resolveTarget(client: Api, spec: TargetSpec, namespace: st
       const sel = labelSelectorText(spec.labels);
       const res = await client.request<{ items: unknown[] }>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { query: { labelSelector: sel, limit: 1 } });
       if (res.items.length === 0) {
-        throw new UserError(`no pod in namespace ${namespace} matches --selector ${sel}`, 'check the labels (kubectl get pods --show-labels) and -n/--namespace');
+        throw new UserError(`no pod in namespace ${namespace} matches --selector ${sel}`, 'check the labels (kubectl get pods --show-labels) and -n/--namespace', 'NoPods');
       }
       const description = `pods with ${sel}`;
       return { pods: { namespace, labelSelector: sel, description }, serviceSelector: spec.labels, description };
@@ -81,7 +81,7 @@ export async function resolveTarget(client: Api, spec: TargetSpec, namespace: st
       try {
         d = await client.request(`/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(spec.name)}`);
       } catch (e) {
-        if (isNotFound(e)) throw new UserError(`deployment ${namespace}/${spec.name} does not exist`, 'check the name and namespace (kubectl get deployments -n ' + namespace + ')');
+        if (isNotFound(e)) throw new UserError(`deployment ${namespace}/${spec.name} does not exist`, 'check the name and namespace (kubectl get deployments -n ' + namespace + ')', 'NotFound');
         throw e;
       }
       const labels = d.spec?.selector?.matchLabels ?? {};
@@ -96,7 +96,7 @@ export async function resolveTarget(client: Api, spec: TargetSpec, namespace: st
       try {
         p = await client.request(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(spec.name)}`);
       } catch (e) {
-        if (isNotFound(e)) throw new UserError(`pod ${namespace}/${spec.name} does not exist`, 'check the name and namespace (kubectl get pods -n ' + namespace + ')');
+        if (isNotFound(e)) throw new UserError(`pod ${namespace}/${spec.name} does not exist`, 'check the name and namespace (kubectl get pods -n ' + namespace + ')', 'NotFound');
         throw e;
       }
       const description = `pod/${spec.name}`;

@@ -4,7 +4,7 @@
 // subscribe to the objects they depend on and are probed when those change.
 // Probes of the same backend are shared: forty Services in front of one pod port cost one
 // request through the API server's service proxy per round, not forty.
-import type { KubeClient } from './client.js';
+import { KubeApiError, type KubeClient, type RequestOptions } from './client.js';
 import { Informer } from './informer.js';
 import { ownerSelector, type Obj } from './owned.js';
 
@@ -93,5 +93,39 @@ export class SharedProbes {
       () => this.recent.delete(key),
     );
     return result;
+  }
+}
+
+type Requester = Pick<KubeClient, 'request'>;
+
+/**
+ * The API the prober uses for this environment (src/probe/apiserver.ts): a Service's probe
+ * through the API server's service proxy is answered from the watch when the Service has no ready
+ * endpoint (no request), and shared by every Service with the same ready endpoints and target
+ * ports; its ready endpoints are read from the watched EndpointSlices. Anything else goes to the
+ * API server as asked.
+ */
+export class ViewApi {
+  constructor(
+    private readonly client: Requester,
+    private readonly view: () => ClusterView | undefined,
+  ) {}
+
+  request<T = unknown>(path: string, o?: RequestOptions): Promise<T> {
+    const v = this.view();
+    if (v && (!o?.method || o.method === 'GET')) {
+      const ns = `/namespaces/${encodeURIComponent(v.namespace)}/`;
+      const proxy = /^\/api\/v1\/namespaces\/[^/]+\/services\/([^/:]+):(\d+)\/proxy\/$/.exec(path);
+      if (proxy && path.includes(ns) && v.services.get(decodeURIComponent(proxy[1]!))) {
+        const ep = v.readyEndpoints(decodeURIComponent(proxy[1]!));
+        if (ep.addresses.length === 0) return Promise.reject(new KubeApiError(503, 'ServiceUnavailable', 'no endpoints available for service (as watched)', 'GET', path));
+        return v.shared.run(`service-proxy ${v.namespace} ${ep.addresses.join(',')} ${ep.ports.join(',')}`, () => this.client.request<T>(path, o));
+      }
+      const svc = /^kubernetes\.io\/service-name=([^,]+)$/.exec(String(o?.query?.labelSelector ?? ''));
+      if (svc && path === `/apis/discovery.k8s.io/v1${ns}endpointslices` && v.services.get(svc[1]!)) {
+        return Promise.resolve({ items: v.slices.all().filter((s) => s.metadata?.labels?.[SERVICE_NAME] === svc[1]) } as T);
+      }
+    }
+    return this.client.request<T>(path, o);
   }
 }

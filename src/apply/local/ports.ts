@@ -15,7 +15,7 @@ export interface PortClaim {
 /** A host port cannot be bound: input the user fixes (another port, stop the other program). Exit 2. */
 export class PortUnavailableError extends UserError {
   constructor(readonly problems: string[]) {
-    super(`${problems.join('\n')}\nnothing was started`, 'pick another host_port (or host_port=0 for any free port), or stop the program that holds it');
+    super(`${problems.join('\n')}\nnothing was started`, 'pick another host_port (or host_port=0 for any free port), or stop the program that holds it', 'PortInUse');
     this.name = 'PortUnavailableError';
   }
 }

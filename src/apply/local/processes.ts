@@ -1,7 +1,7 @@
 // Child processes of the local runtime: started in their own process group (so the whole tree
 // can be stopped, also by `down` after envserve itself crashed), output to a log file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, openSync, closeSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readSync, fstatSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { ProcessRecord } from '../../status/types.js';
 import { processStartTime } from './proc-net.js';
@@ -29,8 +29,9 @@ export interface SpawnOptions {
 export class ProcessGroup {
   readonly records: ProcessRecord[] = [];
   private readonly children = new Map<ProcessRecord, ChildProcess>();
-  /** Called when a process exits, so the status can show it. */
-  onChange: () => void = () => {};
+
+  /** `onChange` is told when a process exits, so the status can show it. */
+  constructor(private readonly onChange: () => void = () => {}) {}
 
   start(name: string, argv: string[], opts: SpawnOptions): ProcessRecord {
     mkdirSync(opts.logDir, { recursive: true });
@@ -61,7 +62,11 @@ export class ProcessGroup {
   async stopAll(graceMs = 3000): Promise<void> {
     await Promise.all(
       [...this.children].map(async ([rec, child]) => {
-        if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+        if (child.pid === undefined) return;
+        if (child.exitCode !== null || child.signalCode !== null) {
+          signalGroup(child.pid, 'SIGKILL'); // the leader exited by itself; what it left in its group goes
+          return;
+        }
         const exited = new Promise<void>((r) => child.once('exit', () => r()));
         signalGroup(child.pid, 'SIGTERM');
         const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), graceMs);
@@ -105,5 +110,22 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The last `lines` non-empty lines of a log file (at most its last 4 KiB), for an exit message. */
+export function logTail(path: string, lines = 5): string[] {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, 4096);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    return buf.toString('utf8').split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-lines);
+  } catch {
+    return [];
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -1,16 +1,17 @@
 // The local runtime: the environment is this machine. `up` starts its processes (Jupyter when
 // installed, RStudio, runtime.daemon commands) as children; each host exposure is envserve's own
 // TCP proxy from the requested host address/port to wherever the env port listens here.
+import { EventEmitter } from 'node:events';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { delimiter } from 'node:path';
 import { UserError } from '../../errors.js';
 import { environmentProcesses } from '../../plan/env-commands.js';
 import type { Exposure, HostExposure, Plan } from '../../plan/types.js';
 import type { Endpoint } from '../../status/types.js';
-import type { ExposureHandle, Runtime, StartOptions } from '../types.js';
-import { checkPortsFree, connectAddress, fmtAddr, isWildcard } from './ports.js';
+import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../types.js';
+import { checkPortsFree, fmtAddr, isWildcard } from './ports.js';
 import { listTcpListeners } from './proc-net.js';
-import { ProcessGroup, which } from './processes.js';
+import { logTail, ProcessGroup, which } from './processes.js';
 import { TcpProxy } from './proxy.js';
 
 export interface LocalRuntimeOptions {
@@ -18,23 +19,24 @@ export interface LocalRuntimeOptions {
   procRoot?: string;
 }
 
-export class LocalRuntime implements Runtime {
+/** Emits 'change' when one of the environment's processes exits. */
+export class LocalRuntime extends EventEmitter implements Runtime {
   readonly name = 'local' as const;
   readonly kinds = ['host'] as const;
-  private readonly procs = new ProcessGroup();
+  private readonly procs = new ProcessGroup(() => this.emit('change'));
   private readonly notes: string[] = [];
   private listenOverride: string | undefined;
+  private plan?: Plan;
 
-  constructor(private readonly opts: LocalRuntimeOptions) {}
-
-  set onProcessChange(fn: () => void) {
-    this.procs.onChange = fn;
+  constructor(private readonly opts: LocalRuntimeOptions) {
+    super();
   }
 
   async preflight(plan: Plan, exposures: Exposure[], opts: StartOptions): Promise<void> {
     this.listenOverride = opts.listenOverride;
+    this.plan = plan;
     const problems: string[] = [];
-    const hosts = exposures.filter((e): e is HostExposure => e.kind === 'host');
+    const hosts = (opts.reload?.added ?? exposures).filter((e): e is HostExposure => e.kind === 'host');
     for (const e of hosts) {
       const listen = this.listenAddressOf(e);
       // The proxy cannot listen where the service itself listens.
@@ -42,7 +44,7 @@ export class LocalRuntime implements Runtime {
         problems.push(`${e.position}: host port ${e.hostPort} is the env port itself; on the local runtime the proxy would listen where the service does (use another host_port, or a specific non-loopback listen_addr)`);
       }
     }
-    if (opts.mode === 'up') {
+    if (opts.mode === 'up' && !opts.reload) {
       const path = this.pathFor(plan);
       for (const p of environmentProcesses(plan.env, { listenAddress: '127.0.0.1' })) {
         if (p.name === 'jupyter' || p.name === 'rstudio') continue; // optional: reported, not fatal
@@ -60,7 +62,7 @@ export class LocalRuntime implements Runtime {
     const path = this.pathFor(plan);
     const env = { ...process.env, ...plan.env.environment, PATH: path };
     const cwd = dirname(resolvePath(plan.source));
-    for (const p of environmentProcesses(plan.env, { listenAddress: '127.0.0.1' })) {
+    for (const p of environmentProcesses(plan.env, { listenAddress: '127.0.0.1', asRoot: process.getuid?.() === 0 })) {
       if ((p.name === 'jupyter' || p.name === 'rstudio') && !which(p.argv[0]!, path)) {
         const hint = p.name === 'jupyter' ? 'pip install jupyterlab, or use --runtime docker' : 'install RStudio Server, or use --runtime docker';
         this.procs.records.push({ name: p.name, argv: p.argv, state: 'not-installed', message: `${p.argv[0]} is not installed here (not on PATH): ${hint}` });
@@ -85,10 +87,25 @@ export class LocalRuntime implements Runtime {
         const t = target.current(proxy.listen);
         return `${fmtAddr(t.address)}:${t.port}`;
       },
-      get probeEndpoint(): Endpoint {
-        return e.protocol === 'http' ? { address: connectAddress(proxy.listen.address), port: proxy.listen.port } : target.current(proxy.listen);
-      },
+      observed: () => ({ listener: proxy.listen, backend: target.current(proxy.listen) }),
       stop: () => proxy.close(),
+    };
+  }
+
+  /** An exposure whose process (Jupyter for its port, or the only process there is) is not running. */
+  conditionFor(e: Exposure): HandleCondition | undefined {
+    const recs = this.procs.records;
+    if (recs.length === 0) return undefined;
+    const service = this.plan?.env.services.find((s) => s.port === e.envPort)?.name;
+    const rec = recs.find((r) => r.name === service) ?? (recs.length === 1 ? recs[0] : undefined);
+    if (!rec || rec.state === 'running') return undefined;
+    if (rec.state === 'not-installed') return { reason: 'ProcessNotInstalled', message: rec.message ?? `${rec.name} is not installed`, blocking: true };
+    const tail = rec.log ? logTail(rec.log) : [];
+    const how = rec.state === 'failed' ? `could not start (${rec.message})` : rec.message ?? 'exited';
+    return {
+      reason: 'ProcessExited',
+      message: `${rec.name} ${how}${tail.length ? `; last lines of ${rec.log}: ${tail.join(' | ')}` : ''}`,
+      blocking: true,
     };
   }
 

@@ -1,9 +1,11 @@
-// `envserve down`: stop and remove what `up`/`serve` started for the env file — by asking that
-// envserve to stop, or, after a crash, from the state file (processes, the container).
+// `envserve down`: stop and remove what `up`/`serve` started for the env file, from any shell: the
+// state record says where (processes, the container, the Kubernetes cluster and namespace), so no
+// flags or KUBECONFIG are needed. Without a record, `--runtime k8s` still removes every object
+// envserve owns for the environment in the cluster the flags name.
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { down, removeLabelledContainers } from '../../apply/down.js';
-import { StatusStore } from '../../status/store.js';
+import { down, removeLabelledContainers } from '../../engine/down.js';
+import { StateStore } from '../../engine/state.js';
 import { planFromFile } from '../../plan/from-file.js';
 
 export function registerDown(program: Command): void {
@@ -11,19 +13,19 @@ export function registerDown(program: Command): void {
     .command('down')
     .description('stop everything envserve up/serve started for the env file (also after a crash)')
     .option('-f, --file <path>', 'the env file', 'build.envd')
-    .option('--runtime <runtime>', 'k8s: also delete every Kubernetes object envserve owns for the environment (listed by label), and wait until gone')
+    .option('--runtime <runtime>', 'k8s: with no state record, delete every Kubernetes object envserve owns for the environment (listed by label) in the cluster the flags name')
     .option('--name <name>', "the environment's name (default: the env file's directory name)")
-    .option('--context <name>', 'k8s: the kubeconfig context')
-    .option('-n, --namespace <namespace>', 'k8s: the namespace')
-    .option('--kubeconfig <path>', 'k8s: the kubeconfig file')
-    .action(async (opts: { file: string; runtime?: string; name?: string; context?: string; namespace?: string; kubeconfig?: string }) => {
-      const store = new StatusStore(opts.file);
+    .option('--context <name>', 'k8s, with no state record: the kubeconfig context')
+    .option('-n, --namespace <namespace>', 'k8s, with no state record: the namespace')
+    .option('--kubeconfig <path>', 'k8s, with no state record: the kubeconfig file')
+    .option('--timeout <seconds>', 'how long a running envserve may take to stop before it is killed (default 30, Kubernetes 150)')
+    .action(async (opts: { file: string; runtime?: string; name?: string; context?: string; namespace?: string; kubeconfig?: string; timeout?: string }) => {
+      const store = new StateStore(opts.file);
       const log = (l: string) => process.stdout.write(`${l}\n`);
-      const k8s = opts.runtime === 'k8s' || store.read()?.runtime === 'k8s';
-      const had = await down(store, log);
+      const had = await down(store, log, opts.timeout !== undefined ? { timeoutMs: Number(opts.timeout) * 1000 } : {});
       const leftovers = await removeLabelledContainers(resolve(opts.file), log);
       let removed = 0;
-      if (k8s) {
+      if (!had && opts.runtime === 'k8s') {
         const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
         const { downK8s } = await import('../../apply/k8s/runtime.js');
         const objs = await downK8s({ ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}), ...(opts.namespace ? { namespace: opts.namespace } : {}) }, plan.env.name);

@@ -1,24 +1,51 @@
-// `envserve status`: what `up`/`serve` (in another terminal) runs, from the state file.
+// `envserve status`: what `up`/`serve` (in another terminal) runs — asked on its control socket,
+// or read from the state record when that process is gone (then marked STALE, exit 1).
+// `--all`: every environment envserve runs on this machine.
 import type { Command } from 'commander';
 import { RuntimeFailure } from '../../errors.js';
-import { staleReason } from '../../apply/down.js';
+import { ControlClient } from '../../engine/control.js';
+import { staleReason } from '../../engine/down.js';
+import { listStates, StateStore, type StateRecord } from '../../engine/state.js';
 import { formatStatus } from '../../status/format.js';
-import { StatusStore } from '../../status/store.js';
+import type { EnvStatus } from '../../status/types.js';
 import { outputOption, printData, type OutputFormat } from '../output.js';
+
+/** The freshest status of a recorded environment: live from its process, else the record's last one. */
+export async function currentStatus(rec: StateRecord): Promise<EnvStatus> {
+  const stale = staleReason(rec);
+  if (stale) return { ...rec.status, stale };
+  if (rec.controlSocket) {
+    try {
+      return await new ControlClient(rec.controlSocket, 3000).status();
+    } catch {
+      // starting up or busy: the record is at most one change behind
+    }
+  }
+  return rec.status;
+}
 
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('show what envserve up/serve runs for the env file: each exposure, its URL, whether it answers')
+    .description('show what envserve up/serve runs for the env file: each exposure, its URL, whether it answers (--all: every environment)')
     .option('-f, --file <path>', 'the env file', 'build.envd')
+    .option('--all', 'every environment envserve runs (or left behind) on this machine')
     .addOption(outputOption())
-    .action((opts: { file: string; output: OutputFormat }) => {
-      const store = new StatusStore(opts.file);
-      const s = store.read();
-      if (!s) throw new RuntimeFailure(`nothing is running for ${opts.file}`, `start it with envserve up -f ${opts.file}`);
-      const stale = staleReason(s);
-      if (opts.output === 'table') process.stdout.write(formatStatus(s, stale ? { stale } : {}));
-      else printData(opts.output, { ...s, ...(stale ? { stale } : {}) });
-      if (stale) process.exitCode = 1;
+    .action(async (opts: { file: string; all?: boolean; output: OutputFormat }) => {
+      if (opts.all) {
+        const items = await Promise.all(listStates().map(currentStatus));
+        if (opts.output === 'table') {
+          if (items.length === 0) process.stdout.write('no environment is running\n');
+          process.stdout.write(items.map((s) => formatStatus(s, s.stale ? { stale: s.stale } : {})).join('\n'));
+        } else printData(opts.output, { apiVersion: 'envserve/v1', kind: 'StatusList', items });
+        if (items.some((s) => s.stale)) process.exitCode = 1;
+        return;
+      }
+      const rec = new StateStore(opts.file).read();
+      if (!rec) throw new RuntimeFailure(`nothing is running for ${opts.file}`, `start it with envserve up -f ${opts.file}`, 'NotRunning');
+      const s = await currentStatus(rec);
+      if (opts.output === 'table') process.stdout.write(formatStatus(s, s.stale ? { stale: s.stale } : {}));
+      else printData(opts.output, s);
+      if (s.stale) process.exitCode = 1;
     });
 }

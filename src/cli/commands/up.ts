@@ -1,17 +1,19 @@
 // `envserve up`: start the environment (local processes or a container) and expose its ports;
 // stays in the foreground with a live status until Ctrl-C / SIGTERM, then leaves nothing behind.
-// `serve` shares all of this with mode 'serve' (see serve.ts).
+// `serve` shares all of this with mode 'serve' (see serve.ts). The work is the EnvController's
+// (src/engine/): this file picks the runtime from the flags, serves the control socket, and prints
+// what the controller reports.
 import { Option, type Command } from 'commander';
-import { unwatchFile, watchFile } from 'node:fs';
 import { UserError } from '../../errors.js';
-import { planFromFile } from '../../plan/from-file.js';
-import { down, staleReason } from '../../apply/down.js';
 import { LocalRuntime } from '../../apply/local/runtime.js';
 import { detectWsl, lanCommands, wslNotes, type WslInfo } from '../../apply/local/wsl.js';
-import { Session } from '../../apply/session.js';
 import type { Runtime } from '../../apply/types.js';
+import { ControlServer } from '../../engine/control.js';
+import { EnvController } from '../../engine/controller.js';
+import { down, staleReason } from '../../engine/down.js';
+import { FilePlanSource } from '../../engine/plan-source.js';
+import { StateStore } from '../../engine/state.js';
 import { changes, formatStatus } from '../../status/format.js';
-import { StatusStore } from '../../status/store.js';
 import type { EnvStatus } from '../../status/types.js';
 import { printWarnings } from '../output.js';
 
@@ -38,7 +40,7 @@ export function lifecycleOptions(cmd: Command): Command {
     .addOption(new Option('--runtime <runtime>', 'where the environment runs').choices(['local', 'docker', 'k8s']).default('local'))
     .option('--listen <address>', "listen address for every host exposure (default: each one's listen_addr, else 127.0.0.1)")
     .option('--lan', 'in WSL: print the Windows commands (netsh) that open the ports to the LAN; nothing is run')
-    .option('--probe-interval <ms>', 'how often to check that each service answers (k8s: after a change; backs off to 30 s while nothing changes)', '2000')
+    .option('--probe-interval <ms>', 'how often to check that each service answers', '2000')
     .option('--context <name>', 'k8s runtime: the kubeconfig context (default: the current one)')
     .option('-n, --namespace <namespace>', "k8s runtime: the namespace (default: the context's, else default)")
     .option('--kubeconfig <path>', 'k8s runtime: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)');
@@ -55,25 +57,24 @@ export function registerUp(program: Command): void {
 }
 
 export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOptions): Promise<void> {
-  const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+  const source = new FilePlanSource(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+  const plan = await source.load();
   printWarnings(plan.warnings);
-  const store = new StatusStore(plan.source);
+  const store = new StateStore(plan.source);
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const existing = store.read();
   if (existing) {
-    const stale = staleReason(existing);
-    if (!stale) {
+    if (!staleReason(existing)) {
       throw new UserError(
         `${existing.envName} is already ${existing.mode === 'up' ? 'up' : 'served'} by envserve (pid ${existing.pid}, ${existing.runtime} runtime)`,
         `envserve status -f ${opts.file} shows it; envserve down -f ${opts.file} stops it`,
+        'AlreadyRunning',
       );
     }
     say(`cleaning up after an earlier envserve (pid ${existing.pid}) that did not stop cleanly`);
     await down(store, (l) => say(`  ${l}`));
   }
-  if (opts.target && opts.runtime !== 'docker') {
-    if (opts.target.startsWith('docker:')) opts.runtime = 'docker';
-  }
+  if (opts.target?.startsWith('docker:')) opts.runtime = 'docker';
   if ((opts.target?.startsWith('k8s:') || opts.selector) && opts.runtime === 'local') opts.runtime = 'k8s';
   // Runtime modules load on demand: dockerode (~30 MB) and the Kubernetes client (~50 MB) would
   // otherwise sit in the memory of every proxy process.
@@ -84,71 +85,64 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
       ? new (await import('../../apply/docker/runtime.js')).DockerRuntime({ ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target.replace(/^docker:/, '') } : {}), log: say })
       : new LocalRuntime({ logDir: store.logDir });
   const wsl = detectWsl(process.env.ENVSERVE_PROC_ROOT || '/proc');
-  const session = new Session({
-    plan,
+  const controller = new EnvController({
+    source,
     runtime,
-    store,
     mode,
+    store,
+    controlSocket: store.socketPath,
     probeIntervalMs: Math.max(100, Number(opts.probeInterval) || 2000),
+    settleMs: mode === 'up' ? 5000 : 1000,
     ...(opts.listen ? { listenOverride: opts.listen } : {}),
     ...(wsl ? { extraNotes: (s: EnvStatus) => wslNotes(wsl, listenersOf(s)) } : {}),
   });
+  printLive(controller, { file: opts.file, statePath: store.path, lan: opts.lan ? (s) => lanText(wsl, s) : undefined, say });
 
-  // Signals during start are honoured once the start has settled (it rolls back on failure).
-  let stopRequested: (sig: string) => void = () => {};
-  const stopSignal = new Promise<string>((r) => (stopRequested = r));
-  const onSignal = (sig: NodeJS.Signals) => stopRequested(sig);
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!stop.signal.aborted) say(`${sig}: stopping`);
+    stop.abort();
+  };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
-  let stopPrinting = () => {};
-  let reloads: Promise<void> = Promise.resolve();
+  const control = await ControlServer.listen(controller, store.socketPath);
   try {
-    await session.start();
-    await session.waitUntilAnswering(mode === 'up' ? 5000 : 1000);
-    let shown = session.status();
-    process.stdout.write(formatStatus(shown));
-    if (opts.lan) process.stdout.write(lanText(wsl, shown));
-    process.stdout.write(`state: ${store.path}\nPress Ctrl-C to stop.\n`);
-    let quiet = false;
-    // The session probes on its own schedule (after changes, else backing off); print what changed.
-    const offStatus = session.onStatus((next) => {
-      if (quiet) return;
-      for (const line of changes(shown, next)) process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-      shown = next;
-    });
-    stopPrinting = () => {
-      quiet = true;
-      offStatus();
-    };
-    if (runtime instanceof LocalRuntime) runtime.onProcessChange = () => session.changed();
-    // Edits of the env file are applied while running (exposures only; see Session.updatePlan).
-    // watchFile polls, which also follows editors that replace the file.
-    watchFile(plan.source, { interval: 500 }, (cur, prev) => {
-      if (cur.mtimeMs === prev.mtimeMs) return;
-      reloads = reloads.then(async () => {
-        let next;
-        try {
-          next = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
-        } catch (e) {
-          say(`${opts.file} changed but cannot be used (still running the previous version):\n${(e as { format?: () => string }).format?.() ?? String(e)}`);
-          return;
-        }
-        printWarnings(next.warnings);
-        const { diff, notes } = await session.updatePlan(next);
-        const stamp = new Date().toISOString().slice(11, 19);
-        process.stdout.write(`${stamp} ${opts.file} changed: ${diff.start.length} exposure(s) started, ${diff.stop.length} stopped, ${diff.unchanged.length} unchanged\n`);
-        for (const n of notes) process.stdout.write(`${stamp} note: ${n}\n`);
-      });
-    });
-    const sig = await stopSignal;
-    stopPrinting(); // no more live lines while stopping
-    say(`${sig}: stopping`);
+    await controller.run(stop.signal);
   } finally {
-    unwatchFile(plan.source);
-    await reloads;
-    await session.stop();
+    await control.close();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
   }
   say('stopped; nothing left running');
+}
+
+/** The live view: the table once started, then one line per change, reloads and notes. */
+function printLive(c: EnvController, o: { file: string; statePath: string; lan: ((s: EnvStatus) => string) | undefined; say: (l: string) => void }): void {
+  let shown: EnvStatus | undefined;
+  const stamp = () => new Date().toISOString().slice(11, 19);
+  c.on('log', o.say);
+  c.on('started', (s) => {
+    process.stdout.write(formatStatus(s));
+    if (o.lan) process.stdout.write(o.lan(s));
+    process.stdout.write(`state: ${o.statePath}\nPress Ctrl-C to stop.\n`);
+    shown = s;
+  });
+  c.on('status', (s) => {
+    if (!shown) return;
+    for (const line of changes(shown, s)) process.stdout.write(`${stamp()} ${line}\n`);
+    shown = s;
+  });
+  c.on('stopping', () => (shown = undefined)); // no more live lines while stopping
+  c.on('reload', (r) => {
+    if (!r.ok) {
+      const e = r.error as { format?: () => string };
+      o.say(`${o.file} changed but cannot be used (still running the previous version):\n${e.format?.() ?? String(r.error)}`);
+      return;
+    }
+    printWarnings(r.warnings);
+    const started = r.added.length + r.changed.length;
+    const stopped = r.removed.length + r.changed.length;
+    process.stdout.write(`${stamp()} ${o.file} changed: ${started} exposure(s) started, ${stopped} stopped, ${r.unchanged.length} unchanged\n`);
+    for (const n of r.notes) process.stdout.write(`${stamp()} note: ${n}\n`);
+  });
 }
 
 /** The Kubernetes runtime from the CLI flags (KUBECONFIG, --context, -n, --target, --selector, --image). */

@@ -9,7 +9,7 @@
 // Exposures that are due close together are probed in one round (one call to `probe`), so probes
 // of the same backend can be shared by whoever runs them. Pure timing logic: the clock is injected.
 
-export interface ProbeSchedulerOptions {
+export interface ProbeScheduleOptions {
   /** Probes these exposures; resolves with the ids whose result changed. Must not throw. */
   probe(ids: string[]): Promise<ReadonlySet<string>>;
   /** The interval right after a change (default 2 s). */
@@ -44,7 +44,7 @@ interface Entry {
   maxMs: number;
 }
 
-export class ProbeScheduler {
+export class ProbeSchedule {
   readonly minMs: number;
   readonly maxMs: number;
   private readonly debounceMs: number;
@@ -59,7 +59,7 @@ export class ProbeScheduler {
   /** Rounds probed so far, and how many exposures in all (for tests and the bench). */
   readonly counts = { rounds: 0, probes: 0 };
 
-  constructor(private readonly o: ProbeSchedulerOptions) {
+  constructor(private readonly o: ProbeScheduleOptions) {
     this.minMs = o.minMs ?? 2000;
     this.maxMs = Math.max(this.minMs, o.maxMs ?? 30_000);
     this.debounceMs = o.debounceMs ?? 50;
@@ -69,11 +69,11 @@ export class ProbeScheduler {
   }
 
   /**
-   * A new exposure: probed at once (with the others that are due). `maxMs` lowers the ceiling for
-   * this one: an exposure whose changes nobody reports is polled every minMs.
+   * A new exposure: probed after `dueInMs` (with the others that are due then). `maxMs` lowers the
+   * ceiling for this one: an exposure whose changes nobody reports is polled every minMs.
    */
-  add(id: string, maxMs = this.maxMs): void {
-    if (!this.entries.has(id)) this.entries.set(id, { intervalMs: this.minMs, due: this.clock.now(), gen: 0, maxMs: Math.max(this.minMs, Math.min(this.maxMs, maxMs)) });
+  add(id: string, maxMs = this.maxMs, dueInMs = 0): void {
+    if (!this.entries.has(id)) this.entries.set(id, { intervalMs: this.minMs, due: this.clock.now() + dueInMs, gen: 0, maxMs: Math.max(this.minMs, Math.min(this.maxMs, maxMs)) });
     this.arm();
   }
 

@@ -1,7 +1,7 @@
 // Unit tests of the probe scheduler, on a fake clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProbeScheduler, type Clock } from './scheduler.js';
+import { ProbeSchedule, type Clock } from './schedule.js';
 
 /** A clock whose time only moves when the test says so. */
 class FakeClock implements Clock {
@@ -40,7 +40,7 @@ const flush = async () => {
 function setup(o: { changedIds?: (ids: string[]) => string[]; jitter?: number; random?: () => number } = {}) {
   const clock = new FakeClock();
   const log: { at: number; ids: string[] }[] = [];
-  const s = new ProbeScheduler({
+  const s = new ProbeSchedule({
     clock,
     minMs: 2000,
     maxMs: 30_000,
@@ -127,7 +127,7 @@ test('a change during a probe round is probed again after it', async () => {
   const clock = new FakeClock();
   const log: number[] = [];
   let release!: () => void;
-  const s = new ProbeScheduler({
+  const s = new ProbeSchedule({
     clock, jitter: 0,
     probe: async () => {
       log.push(clock.t);

@@ -1,0 +1,62 @@
+// Where the controller's plan comes from: a watched env file today; a string, or a custom resource
+// in the operator, later. The controller asks for the plan again whenever the source says it may
+// have changed, and reconciles whatever differs.
+import { unwatchFile, watchFile } from 'node:fs';
+import { planFromFile, type PlanOptions } from '../plan/from-file.js';
+import type { Plan } from '../plan/types.js';
+
+export interface PlanSource {
+  /** For messages: "build.envd". */
+  readonly description: string;
+  /** The plan now. Throws (a UserError / SourceError) when the input is invalid. */
+  load(): Promise<Plan>;
+  /** Calls `onChange` whenever the plan may have changed, until `signal` aborts. */
+  watch(onChange: () => void, signal: AbortSignal): void;
+}
+
+/** An env file, polled (watchFile follows editors that replace the file). */
+export class FilePlanSource implements PlanSource {
+  constructor(
+    readonly file: string,
+    private readonly opts: PlanOptions = {},
+    private readonly intervalMs = 500,
+  ) {}
+
+  get description(): string {
+    return this.file;
+  }
+
+  async load(): Promise<Plan> {
+    return planFromFile(this.file, this.opts);
+  }
+
+  watch(onChange: () => void, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    const listener = (cur: { mtimeMs: number; size: number }, prev: { mtimeMs: number; size: number }) => {
+      if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) onChange();
+    };
+    watchFile(this.file, { interval: this.intervalMs }, listener);
+    signal.addEventListener('abort', () => unwatchFile(this.file, listener), { once: true });
+  }
+}
+
+/** A plan held in memory; `set()` replaces it (tests, embedding programs, the operator's resources). */
+export class StaticPlanSource implements PlanSource {
+  private listeners = new Set<() => void>();
+  constructor(private plan: Plan, readonly description = 'plan') {}
+
+  async load(): Promise<Plan> {
+    return this.plan;
+  }
+
+  set(plan: Plan): void {
+    this.plan = plan;
+    for (const l of this.listeners) l();
+  }
+
+  watch(onChange: () => void, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    this.listeners.add(onChange);
+    signal.addEventListener('abort', () => this.listeners.delete(onChange), { once: true });
+  }
+}

@@ -1,0 +1,99 @@
+// Probes from this machine: a TCP connect, or one HTTP(S) request.
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type { ReasonCode } from '../reasons.js';
+import type { ProbeResult } from './types.js';
+
+/** Statuses by which a proxy (Ingress controller, API server proxy) says the route is not there yet. */
+export const PROXY_NOT_READY: ReadonlySet<number> = new Set([404, 502, 503, 504]);
+
+export function reasonOfSocketError(e: NodeJS.ErrnoException): { reason: ReasonCode; detail: string } {
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return { reason: 'ConnectionRefused', detail: 'connection refused (nothing listens there yet)' };
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return { reason: 'ConnectionReset', detail: 'connection reset (the service behind it is not answering)' };
+    case 'ETIMEDOUT':
+      return { reason: 'Timeout', detail: e.message };
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return { reason: 'Unreachable', detail: `not reachable from this machine (${e.code})` };
+    default:
+      return { reason: 'Unreachable', detail: e.message };
+  }
+}
+
+export function probeTcp(address: string, port: number, timeoutMs = 2000, signal?: AbortSignal): Promise<ProbeResult> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const s = net.connect({ host: address, port });
+    const done = (r: ProbeResult) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      s.destroy();
+      resolve({ ...r, latencyMs: Math.round((performance.now() - t0) * 10) / 10 });
+    };
+    const onAbort = () => done({ ok: false, reason: 'Stopped', detail: 'probe cancelled' });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => done({ ok: false, reason: 'Timeout', detail: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    s.on('connect', () => done({ ok: true, reason: 'Ready' }));
+    s.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, ...reasonOfSocketError(e) }));
+  });
+}
+
+/**
+ * One GET. Any HTTP answer means the service was reached, except (with viaProxy) the statuses by
+ * which a proxy says it has no route. A connection that closes or answers non-HTTP is NotHttp.
+ */
+export function probeHttp(url: string, o: { hostHeader?: string; viaProxy?: boolean; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProbeResult> {
+  const t0 = performance.now();
+  const u = new URL(url);
+  const secure = u.protocol === 'https:';
+  const timeoutMs = o.timeoutMs ?? 2000;
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: ProbeResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+      req.destroy();
+      resolve({ ...r, latencyMs: Math.round((performance.now() - t0) * 10) / 10 });
+    };
+    const headers: Record<string, string> = { connection: 'close', 'user-agent': 'envserve-probe' };
+    if (o.hostHeader) headers.host = o.hostHeader;
+    const req = (secure ? https : http).request(
+      {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: u.port || (secure ? 443 : 80),
+        path: `${u.pathname}${u.search}`,
+        method: 'GET',
+        headers,
+        agent: false,
+        // A development environment's certificate is often self-signed: reaching it is the question.
+        ...(secure && { rejectUnauthorized: false, servername: o.hostHeader ?? (net.isIP(u.hostname) ? undefined : u.hostname) }),
+      },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        const line = `HTTP/${res.httpVersion} ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`;
+        if (o.viaProxy && PROXY_NOT_READY.has(status)) done({ ok: false, reason: 'IngressRouteNotAnswering', detail: `${url} answered ${status}`, httpStatus: status });
+        else done({ ok: true, reason: 'Ready', detail: line, httpStatus: status });
+      },
+    );
+    const onAbort = () => done({ ok: false, reason: 'Stopped', detail: 'probe cancelled' });
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => done({ ok: false, reason: 'Timeout', detail: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'HPE_INVALID_CONSTANT' || e.code?.startsWith('HPE_') || /parse error/i.test(e.message)) done({ ok: false, reason: 'NotHttp', detail: 'answers, but not with HTTP' });
+      else if (e.code === 'ECONNRESET' && /socket hang up/.test(e.message)) done({ ok: false, reason: 'ConnectionReset', detail: 'connection closed without an answer' });
+      else done({ ok: false, ...reasonOfSocketError(e) });
+    });
+    req.end();
+  });
+}
