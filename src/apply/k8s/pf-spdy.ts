@@ -83,6 +83,18 @@ export function warmSession(client: KubeClient, t: { namespace: string; pod: str
   if (spdyWanted(client)) sessionFor(client, t).catch(() => undefined);
 }
 
+/**
+ * Closes the sessions to this API server that carry no stream now (a runtime stopping: its
+ * forwards are closed, so their sessions are idle; waiting out IDLE_MS would keep the process
+ * alive that long). Sessions still carrying streams go on.
+ */
+export function closeIdleSessions(client: KubeClient): void {
+  for (const [key, p] of sessions) {
+    if (!key.startsWith(`${client.server} `)) continue;
+    p.then((s) => s.closeIfIdle(), () => undefined);
+  }
+}
+
 function spdyWanted(client: KubeClient): boolean {
   return forced !== 'v4' && (unsupported.get(client.server) ?? 0) <= Date.now();
 }
@@ -205,15 +217,17 @@ class SpdySession {
 
   private armIdle(): void {
     clearTimeout(this.idle);
-    this.idle = setTimeout(() => {
-      if (this.streams.size === 0) {
-        this.goneAway = true; // no new streams here (out of the session map first), then close
-        for (const f of this.endWaiters.splice(0)) f();
-        this.ws.close(1000);
-        setTimeout(() => this.ws.terminate(), 2000).unref();
-      }
-    }, IDLE_MS);
+    this.idle = setTimeout(() => this.closeIfIdle(), IDLE_MS);
     this.idle.unref();
+  }
+
+  closeIfIdle(): void {
+    if (this.streams.size > 0 || this.ended) return;
+    clearTimeout(this.idle);
+    this.goneAway = true; // no new streams here (out of the session map first), then close
+    for (const f of this.endWaiters.splice(0)) f();
+    this.ws.close(1000);
+    setTimeout(() => this.ws.terminate(), 2000).unref();
   }
 
   private end(reason: string): void {
@@ -353,6 +367,7 @@ class SpdyStream implements PortStream {
   private dataDone = false;
   private errorDone = false;
   private reset = false;
+  private sentFin = false;
   private errorText = '';
   private readonly window = new SendWindow();
 
@@ -404,6 +419,13 @@ class SpdyStream implements PortStream {
 
   resume(): void {
     this.session.setPaused(this, false);
+  }
+
+  /** The client half-closed: FIN on our data stream (the kubelet closes its write side to the pod). */
+  end(): void {
+    if (this.closed || this.sentFin) return;
+    this.sentFin = true;
+    this.session.send(dataFrame(this.dataId, FLAG_FIN, EMPTY));
   }
 
   /** Our side is done: reset both streams (the kubelet closes its connection to the pod). */

@@ -25,6 +25,7 @@ import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './man
 import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
 import { PortForwarder } from './port-forward.js';
+import { closeIdleSessions } from './pf-spdy.js';
 import { ServiceWatcher, type Address } from './service-watch.js';
 import { checkNamespace, resolveTarget, type ResolvedTarget, type TargetSpec } from './target.js';
 import { ClusterView, ViewApi } from './view.js';
@@ -396,6 +397,8 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     this.tracker?.stop();
     this.viewNow?.stop();
     await Promise.all([...this.handles].map((h) => h.stop()));
+    // The forwards are closed: their pod sessions would otherwise keep the process up until idle.
+    if (this.client) closeIdleSessions(this.client);
     if (this.mode === 'up' && this.owned.size > 0 && !this.attaching) {
       await removeOwned(this.client, this.namespace, this.plan.env.name);
       this.owned.clear();
