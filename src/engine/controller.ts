@@ -317,14 +317,22 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     await runtime.refresh?.().catch(() => false);
     const ctx = { ...(runtime.api && { api: runtime.api }), ...(this.opts.probeTimeoutMs !== undefined && { timeoutMs: this.opts.probeTimeoutMs }) };
     const handles = [...this.reconciler.handles.values()].filter((h) => !ids || ids.includes(h.spec.id));
+    // What the runtime already knows (a pod gone, endpoints gone) shows now, not after the probes.
+    this.publish();
     const shared = new Map<string, Promise<TargetResult[]>>();
     await Promise.all(
       handles.map(async (h) => {
-        const targets = targetsFor(h.spec, h.observed());
-        const key = JSON.stringify(targets);
-        let p = shared.get(key);
-        if (!p) shared.set(key, (p = probeAll(targets, ctx)));
-        const result = summarize(await p);
+        // An exposure that cannot answer (no Ready pod, no load balancer) is not probed.
+        const cond = h.condition?.();
+        let result: ProbeResult;
+        if (cond?.blocking) result = { ok: false, reason: cond.reason, detail: cond.message };
+        else {
+          const targets = targetsFor(h.spec, h.observed());
+          const key = JSON.stringify(targets);
+          let p = shared.get(key);
+          if (!p) shared.set(key, (p = probeAll(targets, ctx)));
+          result = summarize(await p);
+        }
         // The handle may have been replaced meanwhile (a reload): keep only a current result.
         if (this.reconciler.handles.get(h.spec.id) !== h) return;
         const prev = this.probes.get(h.spec.id);

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeApiError } from './client.js';
-import { mapLimit } from './limit.js';
+import { mapLimit } from '../limit.js';
 import { deleteAndWait, type Obj } from './owned.js';
 
 test('mapLimit: every item once, results in order, never more than the limit in flight', async () => {

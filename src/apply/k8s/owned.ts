@@ -5,7 +5,7 @@
 import { UserError } from '../../errors.js';
 import { sleep } from './backoff.js';
 import { isNotFound, type KubeClient } from './client.js';
-import { API_CONCURRENCY, mapLimit } from './limit.js';
+import { API_CONCURRENCY, mapLimit } from '../limit.js';
 import { LABEL_ENV, MANAGED_BY } from './manifests.js';
 
 export const FIELD_MANAGER = 'envserve';

@@ -208,23 +208,28 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     }
   }
 
-  private async ensureTracker(): Promise<PodTracker> {
-    if (!this.tracker) {
-      const t = new PodTracker(this.client, this.target.pods);
-      this.tracker = t;
-      // The pod new connections go to, or why there is none: a change of either concerns every
-      // forward (Services learn about pods from their EndpointSlices).
-      let last = '';
-      t.on('change', () => {
-        const now = `${t.current()?.metadata?.name}|${t.reason()}`;
-        if (now === last) return;
-        last = now;
-        const ids = [...this.forwards.values()].flat().map((f) => f.id);
-        if (ids.length > 0) this.emit('change', ids);
-      });
-      await t.start();
-    }
-    return this.tracker;
+  private trackerStarted?: Promise<PodTracker>;
+  /** The one pod tracker of the workload (exposures start in parallel: they wait for the same one). */
+  private ensureTracker(): Promise<PodTracker> {
+    this.trackerStarted ??= this.startTracker();
+    return this.trackerStarted;
+  }
+
+  private async startTracker(): Promise<PodTracker> {
+    const t = new PodTracker(this.client, this.target.pods);
+    this.tracker = t;
+    // The pod new connections go to, or why there is none: a change of either concerns every
+    // forward (Services learn about pods from their EndpointSlices).
+    let last = '';
+    t.on('change', () => {
+      const now = `${t.current()?.metadata?.name}|${t.reason()}`;
+      if (now === last) return;
+      last = now;
+      const ids = [...this.forwards.values()].flat().map((f) => f.id);
+      if (ids.length > 0) this.emit('change', ids);
+    });
+    await t.start();
+    return t;
   }
 
   async startEnvironment(_plan: Plan, _exposures: Exposure[], opts: StartOptions): Promise<void> {

@@ -1,4 +1,4 @@
-// Runs many API calls at once, but at most `limit` in flight: 200 Services are applied or deleted
+// Runs many calls at once (API requests, exposures being started), but at most `limit` in flight: 200 Services are applied or deleted
 // in about the time of 200/16 round trips, without opening 200 connections to the API server.
 export const API_CONCURRENCY = 16;
 
