@@ -7,6 +7,7 @@
 // ever skips itself into green.
 //   test/docker/  → a Podman engine with the Docker API  (scripts/testenv/podman/up.sh)
 //   test/k8s/     → a real Kubernetes cluster             (scripts/testenv/k8s/up.sh)
+//   test/jupyter/ → a real Jupyter in a cached venv + an unprivileged user (scripts/testenv/jupyter/up.sh)
 // Each up.sh writes .testenv/<name>/env.json: environment variables for the tests.
 //
 // Usage: node scripts/run-tests.mjs [--unit] [file-or-folder ...]
@@ -17,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 const SUITES = [
   { name: 'podman', folder: 'test/docker' },
   { name: 'k8s', folder: 'test/k8s' },
+  { name: 'jupyter', folder: 'test/jupyter' },
 ];
 
 function find(dir, out = []) {

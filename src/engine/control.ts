@@ -109,8 +109,9 @@ export class ControlServer {
     for (const u of this.unsubscribe) u();
     for (const s of this.streams) s.end(`${JSON.stringify({ type: 'stopped' } satisfies ControlEvent)}\n`);
     this.streams.clear();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
     this.server.closeAllConnections();
+    await closed;
     rmSync(this.path, { force: true });
   }
 }

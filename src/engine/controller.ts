@@ -45,6 +45,8 @@ export interface EnvControllerOptions {
   settleMs?: number;
   /** Extra notes computed from the status (WSL URLs, ...). */
   extraNotes?: (status: EnvStatus) => string[];
+  /** Default: src/probe's probeAll (tests pass a fake). */
+  probeTargets?: typeof probeAll;
 }
 
 export type ReloadEvent =
@@ -183,7 +185,11 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
   private async teardown(): Promise<void> {
     await this.reconciler.stopAll();
     await this.opts.runtime.stopEnvironment();
-    this.opts.store?.remove();
+    const store = this.opts.store;
+    if (!store) return;
+    // `serve` leaves its cluster objects for `down`: keep the record of them, marked stopped.
+    if ((this.opts.runtime.resources().owned ?? []).length > 0) this.writeState(this.status(), new Date().toISOString());
+    else store.remove();
   }
 
   /** Runs `fn` after every reconcile/action queued before it. */
@@ -330,7 +336,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
           const targets = targetsFor(h.spec, h.observed());
           const key = JSON.stringify(targets);
           let p = shared.get(key);
-          if (!p) shared.set(key, (p = probeAll(targets, ctx)));
+          if (!p) shared.set(key, (p = (this.opts.probeTargets ?? probeAll)(targets, ctx)));
           result = summarize(await p);
         }
         // The handle may have been replaced meanwhile (a reload): keep only a current result.
@@ -356,7 +362,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     this.emit('status', s);
   }
 
-  private writeState(s = this.status()): void {
+  private writeState(s = this.status(), stoppedAt?: string): void {
     const store = this.opts.store;
     if (!store) return;
     const res = this.opts.runtime.resources();
@@ -379,7 +385,8 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       owned: res.owned ?? [],
       processes: res.processes,
       ...(res.container && { container: res.container }),
-      forwards,
+      forwards: stoppedAt ? [] : forwards,
+      ...(stoppedAt && { stoppedAt }),
       status: s,
     };
     store.write(rec);
@@ -440,7 +447,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       state = 'starting';
       reason = 'Starting';
     } else {
-      state = p.ok ? 'ready' : 'waiting';
+      state = p.ok ? 'ready' : p.reason === 'Starting' ? 'starting' : 'waiting';
       reason = p.ok ? 'Ready' : p.reason;
       if (cond) notes.push(cond.message);
       else if (p.detail && (!p.ok || e.kind === 'k8s-service')) notes.push(p.detail);

@@ -11,7 +11,8 @@ import { ControlClient } from './control.js';
 import type { StateRecord, StateStore } from './state.js';
 
 /** Whether the envserve process that wrote this record still runs; else why it is stale. */
-export function staleReason(s: Pick<StateRecord, 'pid' | 'pidStartTime'>, procRoot?: string): string | undefined {
+export function staleReason(s: Pick<StateRecord, 'pid' | 'pidStartTime'> & { stoppedAt?: string; owned?: StateRecord['owned'] }, procRoot?: string): string | undefined {
+  if (s.stoppedAt) return `envserve stopped at ${s.stoppedAt} and left ${s.owned?.length ?? 0} object(s) in the cluster on purpose; envserve down removes them`;
   const alive = s.pidStartTime !== undefined ? processStartTime(s.pid, procRoot) === s.pidStartTime : isAlive(s.pid);
   return alive ? undefined : `envserve (pid ${s.pid}) is not running any more; run envserve down to clean up what it left`;
 }

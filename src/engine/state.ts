@@ -70,6 +70,11 @@ export interface StateRecord {
   processes: ProcessRecord[];
   container?: ContainerRecord;
   forwards: ForwardRecord[];
+  /**
+   * Set when envserve stopped cleanly but left owned objects behind on purpose (`serve` keeps its
+   * Services and Ingresses until `envserve down`): the record stays so `down` can find them.
+   */
+  stoppedAt?: string;
   /** The last status it reported (what `status` shows when the process is gone). */
   status: EnvStatus;
 }

@@ -162,6 +162,45 @@ def serve():
   }
 });
 
+test('serve --target docker: editing the env file adds, changes and removes host.bind exposures while it runs', async () => {
+  const env = stateDirEnv();
+  const name = `envserve-test-reload-${process.pid}`;
+  const c = await docker.createContainer({ name, Image: IMAGE, Cmd: ['testsrv', 'http', '0.0.0.0:8888', 'reloaded'] });
+  await c.start();
+  try {
+    const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
+    const bind = (...ports: number[]) => `
+def serve():
+${ports.map((p, i) => `    host.bind(env_port=8888, host_port=${p}, protocol="http", name="web${i}")`).join('\n')}
+`;
+    const file = envDir(bind(p1), 'dockerreload');
+    const serve = startCli(['serve', '-f', file, '--runtime', 'docker', '--target', `docker:${name}`, '--probe-interval', '200'], env);
+    try {
+      await serve.waitFor(/Press Ctrl-C/, 30000);
+      assert.equal((await httpGetEventually(`http://127.0.0.1:${p1}/a`)).body, 'reloaded /a\n');
+      const { writeFileSync } = await import('node:fs');
+      await new Promise((r) => setTimeout(r, 20));
+      writeFileSync(file, bind(p1, p2)); // added
+      await serve.waitFor(/changed: 1 exposure\(s\) started, 0 stopped, 1 unchanged/, 15000);
+      assert.equal((await httpGetEventually(`http://127.0.0.1:${p2}/b`)).body, 'reloaded /b\n');
+      writeFileSync(file, bind(p1, p3)); // web1 moves to another port: changed (a new id) → old stopped, new started
+      await serve.waitFor(/changed: 1 exposure\(s\) started, 1 stopped, 1 unchanged/, 15000);
+      assert.equal((await httpGetEventually(`http://127.0.0.1:${p3}/c`)).body, 'reloaded /c\n');
+      assert.equal(await listening(p2), false);
+      writeFileSync(file, bind(p3).replace('web0', 'web1')); // p1 removed
+      await serve.waitFor(/changed: 0 exposure\(s\) started, 1 stopped, 1 unchanged/, 15000);
+      assert.equal(await listening(p1), false);
+      const st = JSON.parse((await runCli(['status', '-f', file, '-o', 'json'], env)).stdout);
+      assert.deepEqual(st.exposures.map((e: { listen: { port: number } }) => e.listen.port), [p3]);
+    } finally {
+      serve.proc.kill('SIGTERM');
+    }
+    assert.equal(await serve.exited, 0);
+  } finally {
+    await c.remove({ force: true });
+  }
+});
+
 test('a process the image lacks is reported (the others still run)', async () => {
   const env = stateDirEnv();
   const port = await freePort();

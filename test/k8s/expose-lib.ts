@@ -34,7 +34,7 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** What the session does with a runtime: preflight, start (up), expose each exposure. */
+/** What the EnvController does with a runtime: preflight, start (up), expose each exposure, prune. */
 export async function serve(file: string, o: K8sRuntimeOptions & { envName: string; mode?: 'up' | 'serve' }): Promise<Served> {
   const plan = planFromFile(file, { envName: o.envName });
   const mode = o.mode ?? 'up';
@@ -43,6 +43,7 @@ export async function serve(file: string, o: K8sRuntimeOptions & { envName: stri
   if (mode === 'up') await rt.startEnvironment(plan, plan.exposures, { mode });
   const handles: K8sExposureHandle[] = [];
   for (const e of plan.exposures) handles.push((await rt.expose(e)) as K8sExposureHandle);
+  await rt.prune(plan.exposures); // as the controller does after every reconcile
   return {
     plan,
     rt,

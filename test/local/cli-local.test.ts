@@ -278,3 +278,75 @@ def serve():
   }
   assert.equal(await up.exited, 0);
 });
+
+test('a process that exits turns its exposure to ProcessExited with the exit code and the last lines of its log', async () => {
+  const env = stateDirEnv();
+  const [envPort, hostPort] = [await freePort(), await freePort()];
+  const file = envDir(`
+def build():
+    runtime.daemon(commands=[["sh", "-c", "echo starting on ${envPort}; sleep 1; echo 'fatal: cannot open the database' >&2; exit 3"]])
+def serve():
+    host.bind(env_port=${envPort}, host_port=${hostPort}, protocol="http")
+`);
+  const up = startCli(['up', '-f', file, '--probe-interval', '200'], env);
+  try {
+    await up.waitFor(/Press Ctrl-C/);
+    let e: any;
+    for (let i = 0; i < 100; i++) {
+      e = (await statusJson(file, env)).status.exposures[0];
+      if (e.reason === 'ProcessExited') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(e.reason, 'ProcessExited', JSON.stringify(e));
+    assert.equal(e.state, 'failed');
+    assert.match(e.message, /^daemon-1 exited with code 3; last lines of \S+daemon-1\.log: starting on \d+ \| fatal: cannot open the database$/);
+    await up.waitFor(/failed \(daemon-1 exited with code 3/, 5000);
+  } finally {
+    up.proc.kill('SIGTERM');
+  }
+  assert.equal(await up.exited, 0);
+});
+
+test('status --all lists every environment, live from its control socket; status -o json has a reason on every exposure', async () => {
+  const env = stateDirEnv();
+  const backend = net.createServer((s) => s.end()).listen(0, '127.0.0.1');
+  await once(backend, 'listening');
+  const envPort = (backend.address() as net.AddressInfo).port;
+  const [p1, p2] = [await freePort(), await freePort()];
+  const a = envDir(`
+def serve():
+    host.bind(env_port=${envPort}, host_port=${p1})
+`, 'alpha');
+  const b = envDir(`
+def serve():
+    host.bind(env_port=${envPort + 1 === 65536 ? 1 : envPort + 1}, host_port=${p2})
+`, 'beta');
+  const ua = startCli(['serve', '-f', a], env);
+  const ub = startCli(['serve', '-f', b], env);
+  try {
+    await ua.waitFor(/Press Ctrl-C/);
+    await ub.waitFor(/Press Ctrl-C/);
+    const all = await runCli(['status', '--all', '-o', 'json'], env);
+    assert.equal(all.code, 0, all.stderr);
+    const list = JSON.parse(all.stdout);
+    assert.equal(list.kind, 'StatusList');
+    assert.deepEqual(list.items.map((s: any) => s.envName).sort(), ['alpha', 'beta']);
+    for (const s of list.items) for (const e of s.exposures) assert.ok(e.reason && e.since, JSON.stringify(e));
+    const alpha = list.items.find((s: any) => s.envName === 'alpha');
+    assert.equal(alpha.exposures[0].reason, 'Ready');
+    assert.match(alpha.envId, /^alpha-[0-9a-f]{12}$/);
+    const table = await runCli(['status', '--all'], env);
+    assert.match(table.stdout, /environment alpha .*\n[\s\S]*environment beta /);
+    // down of a running serve goes through its control socket
+    const d = await runCli(['down', '-f', b], env);
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(await ub.exited, 0);
+    const after = JSON.parse((await runCli(['status', '--all', '-o', 'json'], env)).stdout);
+    assert.deepEqual(after.items.map((s: any) => s.envName), ['alpha']);
+  } finally {
+    ua.proc.kill('SIGTERM');
+    ub.proc.kill('SIGTERM');
+    backend.close();
+  }
+  assert.equal(await ua.exited, 0);
+});

@@ -49,69 +49,73 @@ const FLAG_FIN = 1;
 const RST_CANCEL = 5;
 
 const forced = process.env.ENVSERVE_PF_PROTOCOL;
-/** Open sessions by API server + namespace + pod (shared by every forward to that pod). */
-const sessions = new Map<string, Promise<SpdySession>>();
-/** API servers where the tunnel was refused but a v4 WebSocket worked, and until when. */
-const unsupported = new Map<string, number>();
 
 /**
- * A stream to `t.port` of pod `t.pod`: on the pod's multiplexed session when the API server offers
- * it, else on a WebSocket of its own. Rejects like Tunnel.open (TunnelRefused for 401/403/404...).
+ * The port-forward sessions of one owner (a K8sRuntime, or a PortForwarder on its own): one SPDY
+ * session per API server + namespace + pod, shared by every forward to that pod, all closed by
+ * close() when the owner stops (no session outlives it, so a stopping envserve exits at once).
  */
-export async function openPortStream(client: KubeClient, t: TunnelTarget, ev: TunnelEvents): Promise<PortStream> {
-  if (!spdyWanted(client)) return Tunnel.open(client, t, ev);
-  let session: SpdySession;
-  try {
-    session = await sessionFor(client, t);
-  } catch (e) {
-    // Refusals that would refuse a v4 WebSocket alike (auth, no such pod): report as they are.
-    if (forced === 'spdy' || (e instanceof TunnelRefused && [401, 403, 404].includes(e.code))) throw e;
-    const s = await Tunnel.open(client, t, ev);
-    unsupported.set(client.server, Date.now() + UNSUPPORTED_MS);
-    return s;
+export class PortForwardSessions {
+  /** Open sessions by API server + namespace + pod. */
+  private readonly sessions = new Map<string, Promise<SpdySession>>();
+  /** API servers where the tunnel was refused but a v4 WebSocket worked, and until when. */
+  private readonly unsupported = new Map<string, number>();
+  private closed = false;
+
+  /**
+   * A stream to `t.port` of pod `t.pod`: on the pod's multiplexed session when the API server offers
+   * it, else on a WebSocket of its own. Rejects like Tunnel.open (TunnelRefused for 401/403/404...).
+   */
+  async openPortStream(client: KubeClient, t: TunnelTarget, ev: TunnelEvents): Promise<PortStream> {
+    if (!this.spdyWanted(client)) return Tunnel.open(client, t, ev);
+    let session: SpdySession;
+    try {
+      session = await this.sessionFor(client, t);
+    } catch (e) {
+      // Refusals that would refuse a v4 WebSocket alike (auth, no such pod): report as they are.
+      if (forced === 'spdy' || (e instanceof TunnelRefused && [401, 403, 404].includes(e.code))) throw e;
+      const s = await Tunnel.open(client, t, ev);
+      this.unsupported.set(client.server, Date.now() + UNSUPPORTED_MS);
+      return s;
+    }
+    if (session.isEnded) return this.openPortStream(client, t, ev); // went away meanwhile: next session
+    return session.stream(t.port, ev);
   }
-  if (session.isEnded) return openPortStream(client, t, ev); // went away meanwhile: next session
-  return session.stream(t.port, ev);
-}
 
-/**
- * Opens the session to a pod ahead of its first connection (the forward calls this when its
- * workload moves to a new pod), so that connection does not wait for the WebSocket handshake.
- * Nothing reaches the pod until a stream is opened.
- */
-export function warmSession(client: KubeClient, t: { namespace: string; pod: string }): void {
-  if (spdyWanted(client)) sessionFor(client, t).catch(() => undefined);
-}
-
-/**
- * Closes the sessions to this API server that carry no stream now (a runtime stopping: its
- * forwards are closed, so their sessions are idle; waiting out IDLE_MS would keep the process
- * alive that long). Sessions still carrying streams go on.
- */
-export function closeIdleSessions(client: KubeClient): void {
-  for (const [key, p] of sessions) {
-    if (!key.startsWith(`${client.server} `)) continue;
-    p.then((s) => s.closeIfIdle(), () => undefined);
+  /**
+   * Opens the session to a pod ahead of its first connection (the forward calls this when its
+   * workload moves to a new pod), so that connection does not wait for the WebSocket handshake.
+   * Nothing reaches the pod until a stream is opened.
+   */
+  warm(client: KubeClient, t: { namespace: string; pod: string }): void {
+    if (this.spdyWanted(client)) this.sessionFor(client, t).catch(() => undefined);
   }
-}
 
-function spdyWanted(client: KubeClient): boolean {
-  return forced !== 'v4' && (unsupported.get(client.server) ?? 0) <= Date.now();
-}
-
-function sessionFor(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {
-  const key = `${client.server} ${t.namespace} ${t.pod}`;
-  let p = sessions.get(key);
-  if (!p) {
-    const q = SpdySession.open(client, t);
-    q.then(
-      (s) => s.onEnd(() => sessions.get(key) === q && sessions.delete(key)),
-      () => sessions.get(key) === q && sessions.delete(key),
-    );
-    sessions.set(key, q);
-    p = q;
+  /** Closes every session; their open streams end. Later streams get sessions of their own again. */
+  close(): void {
+    this.closed = true;
+    for (const p of this.sessions.values()) p.then((s) => s.shutdown(), () => undefined);
+    this.sessions.clear();
   }
-  return p;
+
+  private spdyWanted(client: KubeClient): boolean {
+    return !this.closed && forced !== 'v4' && (this.unsupported.get(client.server) ?? 0) <= Date.now();
+  }
+
+  private sessionFor(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {
+    const key = `${client.server} ${t.namespace} ${t.pod}`;
+    let p = this.sessions.get(key);
+    if (!p) {
+      const q = SpdySession.open(client, t);
+      q.then(
+        (s) => s.onEnd(() => this.sessions.get(key) === q && this.sessions.delete(key)),
+        () => this.sessions.get(key) === q && this.sessions.delete(key),
+      );
+      this.sessions.set(key, q);
+      p = q;
+    }
+    return p;
+  }
 }
 
 /** One SPDY session (one WebSocket) to one pod. */
@@ -215,13 +219,21 @@ class SpdySession {
     if (this.streams.size === 0) this.armIdle();
   }
 
+  /** The owner stops: close the WebSocket now (open streams end with it). */
+  shutdown(): void {
+    this.goneAway = true;
+    this.ws.close(1000);
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+    this.end('envserve stopped the port-forward');
+  }
+
   private armIdle(): void {
     clearTimeout(this.idle);
     this.idle = setTimeout(() => this.closeIfIdle(), IDLE_MS);
     this.idle.unref();
   }
 
-  closeIfIdle(): void {
+  private closeIfIdle(): void {
     if (this.streams.size > 0 || this.ended) return;
     clearTimeout(this.idle);
     this.goneAway = true; // no new streams here (out of the session map first), then close

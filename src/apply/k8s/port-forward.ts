@@ -13,7 +13,7 @@ import { Backoff, sleep } from './backoff.js';
 import type { KubeClient } from './client.js';
 import type { PodTracker } from './pod-tracker.js';
 import { TunnelRefused, type PortStream } from './pf-tunnel.js';
-import { openPortStream, warmSession } from './pf-spdy.js';
+import { PortForwardSessions } from './pf-spdy.js';
 
 export interface PortForwardOptions {
   client: KubeClient;
@@ -26,6 +26,8 @@ export interface PortForwardOptions {
   localPort: number;
   /** How long a new connection waits for a Ready pod (default 30 s). */
   waitTimeoutMs?: number;
+  /** The owner's session pool (shared by its forwards; it closes them). Default: one of this forwarder's own. */
+  sessions?: PortForwardSessions;
 }
 
 export interface PortForwardStats {
@@ -63,8 +65,13 @@ export class PortForwarder extends EventEmitter {
   readonly stats: PortForwardStats = { active: 0, total: 0, failed: 0, retried: 0, clientErrors: 0 };
   address?: { address: string; port: number };
 
+  private readonly sessions: PortForwardSessions;
+  private readonly ownSessions: boolean;
+
   constructor(readonly o: PortForwardOptions) {
     super();
+    this.ownSessions = o.sessions === undefined;
+    this.sessions = o.sessions ?? new PortForwardSessions();
     // One abort listener per open connection: hundreds are normal here.
     setMaxListeners(0, this.abort.signal);
   }
@@ -72,7 +79,7 @@ export class PortForwarder extends EventEmitter {
   /** The workload moved to another pod: if this forward is in use, open its session now. */
   private readonly onPod = (pod?: { metadata?: { name?: string } }) => {
     const name = pod?.metadata?.name;
-    if (name && this.stats.total > 0) warmSession(this.o.client, { namespace: this.o.namespace, pod: name });
+    if (name && this.stats.total > 0) this.sessions.warm(this.o.client, { namespace: this.o.namespace, pod: name });
   };
 
   async start(): Promise<{ address: string; port: number }> {
@@ -99,6 +106,7 @@ export class PortForwarder extends EventEmitter {
     this.abort.abort();
     this.o.tracker.off('pod', this.onPod);
     for (const s of this.sockets) s.destroy();
+    if (this.ownSessions) this.sessions.close();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
@@ -211,7 +219,7 @@ export class PortForwarder extends EventEmitter {
         }
         let retryable = false;
         try {
-          const t: PortStream = await openPortStream(this.o.client, { namespace: this.o.namespace, pod, port: this.o.remotePort }, {
+          const t: PortStream = await this.sessions.openPortStream(this.o.client, { namespace: this.o.namespace, pod, port: this.o.remotePort }, {
             data: (chunk) => {
               gotBackend = true;
               replay = undefined;

@@ -25,7 +25,7 @@ import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './man
 import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
 import { PortForwarder } from './port-forward.js';
-import { closeIdleSessions } from './pf-spdy.js';
+import { PortForwardSessions } from './pf-spdy.js';
 import { ServiceWatcher, type Address } from './service-watch.js';
 import { checkNamespace, resolveTarget, type ResolvedTarget, type TargetSpec } from './target.js';
 import { ClusterView, ViewApi } from './view.js';
@@ -69,6 +69,8 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   /** What envserve applied and has not deleted: the state record's owned objects. */
   private readonly owned = new Map<string, OwnedObject>();
   private tracker?: PodTracker;
+  /** Port-forward sessions of every forward of this runtime; closed by stopEnvironment. */
+  private readonly sessions = new PortForwardSessions();
   private readonly handles = new Set<K8sExposureHandle>();
   private readonly watchers = new Set<{ refresh(): Promise<unknown>; pending(): boolean }>();
   /** The environment's Services, EndpointSlices and Ingresses, watched (undefined: not allowed). */
@@ -195,6 +197,10 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   /** Deletes owned Services/Ingresses that none of `wanted` renders to (Tilt-style diff by label). */
   async prune(wanted: readonly Exposure[]): Promise<void> {
     if (!this.client) return;
+    // Nothing of these kinds declared now or applied in this run: nothing to look for (and a user
+    // who may only port-forward may not even list them).
+    const declared = this.desired.some((o) => o.kind === 'Service' || o.kind === 'Ingress');
+    if (!declared && ![...this.owned.values()].some((o) => o.kind === 'Service' || o.kind === 'Ingress')) return;
     const ids = new Set(wanted.map((e) => e.id));
     const keep = new Set(this.desired.filter((o) => ids.has(o.metadata.labels?.[LABEL_EXPOSURE] ?? '')).map((o) => `${o.kind}/${o.metadata.name}`));
     try {
@@ -260,6 +266,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     const tracker = await this.ensureTracker();
     const pf = new PortForwarder({
       client: this.client,
+      sessions: this.sessions,
       tracker,
       namespace: this.namespace,
       remotePort: e.envPort,
@@ -402,8 +409,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     this.tracker?.stop();
     this.viewNow?.stop();
     await Promise.all([...this.handles].map((h) => h.stop()));
-    // The forwards are closed: their pod sessions would otherwise keep the process up until idle.
-    if (this.client) closeIdleSessions(this.client);
+    this.sessions.close();
     if (this.mode === 'up' && this.owned.size > 0 && !this.attaching) {
       await removeOwned(this.client, this.namespace, this.plan.env.name);
       this.owned.clear();

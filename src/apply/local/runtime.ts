@@ -100,7 +100,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     const rec = recs.find((r) => r.name === service) ?? (recs.length === 1 ? recs[0] : undefined);
     if (!rec || rec.state === 'running') return undefined;
     if (rec.state === 'not-installed') return { reason: 'ProcessNotInstalled', message: rec.message ?? `${rec.name} is not installed`, blocking: true };
-    const tail = rec.log ? logTail(rec.log) : [];
+    const tail = (rec.log ? logTail(rec.log, 3) : []).map((l) => (l.length > 160 ? `${l.slice(0, 157)}...` : l));
     const how = rec.state === 'failed' ? `could not start (${rec.message})` : rec.message ?? 'exited';
     return {
       reason: 'ProcessExited',

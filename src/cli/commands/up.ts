@@ -63,7 +63,10 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
   const store = new StateStore(plan.source);
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const existing = store.read();
-  if (existing) {
+  // An earlier `serve` that stopped cleanly and left its Services/Ingresses: adopted by this run
+  // (server-side apply, stale ones pruned) when it applies to the same cluster and namespace.
+  const leftover = existing?.stoppedAt ? existing : undefined;
+  if (existing && !leftover) {
     if (!staleReason(existing)) {
       throw new UserError(
         `${existing.envName} is already ${existing.mode === 'up' ? 'up' : 'served'} by envserve (pid ${existing.pid}, ${existing.runtime} runtime)`,
@@ -104,6 +107,20 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     stop.abort();
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  if (leftover) {
+    const before = leftover;
+    controller.on('started', () => {
+      const now = runtime.resources().cluster;
+      const c = before.cluster;
+      if (c && !(now && now.server === c.server && now.namespace === c.namespace && before.envName === plan.env.name)) {
+        say(`removing what an earlier envserve left in namespace ${c.namespace} (${c.server})`);
+        void import('../../apply/k8s/runtime.js')
+          .then(({ removeOwnedFromRecord }) => removeOwnedFromRecord(c, before.envName))
+          .then((objs) => objs.forEach((o) => say(`  deleted ${o.kind.toLowerCase()} ${o.namespace}/${o.name}`)))
+          .catch((e: Error) => say(`  could not remove them: ${e.message} (envserve down --runtime k8s -n ${c.namespace} does)`));
+      }
+    });
+  }
   const control = await ControlServer.listen(controller, store.socketPath);
   try {
     await controller.run(stop.signal);

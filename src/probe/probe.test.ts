@@ -1,0 +1,137 @@
+// The prober: an exposure's target list (pure), the summary of several results, and the reason
+// codes of real probes on loopback sockets and through a fake API server requester.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
+import type { HostExposure, K8sIngressExposure, K8sPortForwardExposure, K8sServiceExposure } from '../plan/types.js';
+import { probe, probeAll, summarize, targetsFor, type ApiRequester } from './index.js';
+
+const common = { envPort: 8888, position: 'f:1:1', protocol: 'http' as const };
+const hostE: HostExposure = { ...common, id: 'h', kind: 'host', declaredBy: 'host.bind', hostPort: 1234, listenAddress: '0.0.0.0' };
+const pfE: K8sPortForwardExposure = { ...common, id: 'pf', kind: 'k8s-port-forward', declaredBy: 'cloud.k8s.bind', hostPort: 1234, listenAddress: '127.0.0.1', protocol: 'tcp' };
+const svcE: K8sServiceExposure = { ...common, id: 's', kind: 'k8s-service', declaredBy: 'cloud.k8s.bind', serviceType: 'NodePort', servicePort: 80, nodePort: 30090 };
+const ingE: K8sIngressExposure = { ...common, id: 'i', kind: 'k8s-ingress', declaredBy: 'cloud.k8s.bind', serviceId: 's', servicePort: 80, host: 'lab.example.com', path: '/lab', tlsSecret: 'lab-tls' };
+
+test('targets: a local HTTP exposure is probed end to end through its listener (a wildcard on loopback)', () => {
+  assert.deepEqual(targetsFor(hostE, { listener: { address: '0.0.0.0', port: 1234 }, backend: { address: '127.0.0.1', port: 8888 } }), [
+    { vantage: 'local', target: { kind: 'http', url: 'http://127.0.0.1:1234/', scope: 'listener' } },
+  ]);
+  assert.deepEqual(targetsFor({ ...hostE, listenAddress: '::' }, { listener: { address: '::', port: 1234 } })[0]!.target, { kind: 'http', url: 'http://[::1]:1234/', scope: 'listener' });
+});
+
+test('targets: a TCP exposure is probed at its backend (a proxy accepts by itself), else its listener', () => {
+  assert.deepEqual(targetsFor({ ...hostE, protocol: 'tcp' }, { listener: { address: '127.0.0.1', port: 1234 }, backend: { address: '::1', port: 8888 } }), [
+    { vantage: 'local', target: { kind: 'tcp', address: '::1', port: 8888, scope: 'backend' } },
+  ]);
+  assert.deepEqual(targetsFor(pfE, { listener: { address: '127.0.0.1', port: 1234 } }), [
+    { vantage: 'local', target: { kind: 'tcp', address: '127.0.0.1', port: 1234, scope: 'listener' } },
+  ]);
+  assert.deepEqual(targetsFor(pfE, {}), []);
+});
+
+test('targets: a Service — its ClusterIP through the API server, node ports and the LB from here', () => {
+  const list = targetsFor(svcE, {
+    object: { namespace: 'team', name: 'lab-jupyter-80' },
+    addresses: [
+      { scope: 'cluster', address: '10.96.0.10', port: 80 },
+      { scope: 'node', address: '192.168.1.5', port: 30090 },
+      { scope: 'load-balancer', address: '192.168.1.200', port: 80 },
+    ],
+  });
+  assert.deepEqual(list, [
+    { vantage: 'apiserver', target: { kind: 'service', namespace: 'team', name: 'lab-jupyter-80', port: 80, protocol: 'http', scope: 'cluster' } },
+    { vantage: 'local', target: { kind: 'http', url: 'http://192.168.1.5:30090/', scope: 'node' } },
+    { vantage: 'local', target: { kind: 'http', url: 'http://192.168.1.200:80/', scope: 'load-balancer' } },
+  ]);
+  const tcp = targetsFor({ ...svcE, protocol: 'tcp' }, { object: { namespace: 'team', name: 'x' }, addresses: [{ scope: 'node', address: '192.168.1.5', port: 30090 }] });
+  assert.deepEqual(tcp, [{ vantage: 'local', target: { kind: 'tcp', address: '192.168.1.5', port: 30090, scope: 'node' } }]);
+});
+
+test('targets: an Ingress — its controller address with the Host header and path; HTTPS when it has TLS', () => {
+  assert.deepEqual(targetsFor(ingE, { addresses: [{ scope: 'ingress', address: '10.0.0.9', port: 443 }] }), [
+    { vantage: 'local', target: { kind: 'http', url: 'https://10.0.0.9:443/lab', hostHeader: 'lab.example.com', viaProxy: true, scope: 'ingress' } },
+  ]);
+  const plain = { ...ingE, path: '/' } as K8sIngressExposure;
+  delete (plain as { tlsSecret?: string }).tlsSecret;
+  assert.equal((targetsFor(plain, { addresses: [{ scope: 'ingress', address: '10.0.0.9', port: 8080 }] })[0]!.target as { url: string }).url, 'http://10.0.0.9:8080/');
+});
+
+test('summary: any answering target makes the exposure answer; else the first reason; details name each target', () => {
+  const ok = { ok: true, reason: 'Ready' as const };
+  const refused = { ok: false, reason: 'ConnectionRefused' as const, detail: 'connection refused' };
+  const t1 = { vantage: 'local' as const, target: { kind: 'tcp' as const, address: '1.2.3.4', port: 1, scope: 'node' as const } };
+  const t2 = { vantage: 'apiserver' as const, target: { kind: 'service' as const, namespace: 'n', name: 's', port: 80, protocol: 'tcp' as const, scope: 'cluster' as const } };
+  assert.deepEqual(summarize([]), { ok: false, reason: 'Starting', detail: 'no address to probe yet' });
+  assert.deepEqual(summarize([{ ...t1, result: refused }]), { ok: false, reason: 'ConnectionRefused', detail: 'connection refused' });
+  const two = summarize([{ ...t1, result: refused }, { ...t2, result: ok }]);
+  assert.equal(two.ok, true);
+  assert.equal(two.reason, 'Ready');
+  assert.equal(two.detail, 'node 1.2.3.4:1 does not answer (connection refused); cluster service n/s:80 answers');
+});
+
+test('local probes: refused, answering TCP, HTTP status, a proxy without a route, not HTTP, a timeout', async () => {
+  const closed = net.createServer().listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  const freePort = (closed.address() as net.AddressInfo).port;
+  closed.close();
+  await once(closed, 'close');
+  const refused = await probe({ kind: 'tcp', address: '127.0.0.1', port: freePort }, 'local');
+  assert.equal(refused.reason, 'ConnectionRefused');
+
+  let status = 302;
+  const web = http.createServer((_q, s) => s.writeHead(status).end()).listen(0, '127.0.0.1');
+  await once(web, 'listening');
+  const wp = (web.address() as net.AddressInfo).port;
+  const tcp = await probe({ kind: 'tcp', address: '127.0.0.1', port: wp }, 'local');
+  assert.equal(tcp.ok, true);
+  assert.equal(typeof tcp.latencyMs, 'number');
+  const h = await probe({ kind: 'http', url: `http://127.0.0.1:${wp}/` }, 'local');
+  assert.deepEqual([h.ok, h.reason, h.httpStatus], [true, 'Ready', 302]);
+  status = 503;
+  const viaProxy = await probe({ kind: 'http', url: `http://127.0.0.1:${wp}/`, hostHeader: 'a.example', viaProxy: true }, 'local');
+  assert.deepEqual([viaProxy.ok, viaProxy.reason, viaProxy.httpStatus], [false, 'IngressRouteNotAnswering', 503]);
+  web.close();
+
+  const junk = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.2\r\n')).listen(0, '127.0.0.1');
+  await once(junk, 'listening');
+  const notHttp = await probe({ kind: 'http', url: `http://127.0.0.1:${(junk.address() as net.AddressInfo).port}/` }, 'local');
+  assert.deepEqual([notHttp.ok, notHttp.reason], [false, 'NotHttp']);
+  junk.close();
+
+  const silent = net.createServer(() => {}).listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  const slow = await probe({ kind: 'http', url: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/` }, 'local', { timeoutMs: 200 });
+  assert.deepEqual([slow.ok, slow.reason], [false, 'Timeout']);
+  silent.close();
+});
+
+test('vantages: in-cluster targets need the API server; a fake requester shows the reasons', async () => {
+  const svc = { kind: 'service' as const, namespace: 'n', name: 's', port: 80, protocol: 'http' as const };
+  assert.equal((await probe(svc, 'local')).reason, 'VantageUnavailable');
+  assert.equal((await probe(svc, 'apiserver')).reason, 'VantageUnavailable', 'no API server given');
+  assert.equal((await probe(svc, 'cluster')).reason, 'VantageUnavailable');
+  const apiError = (code: number) => Object.assign(new Error(`HTTP ${code}`), { code });
+  const api = (proxy: number, endpoints: number | 'forbidden'): ApiRequester => ({
+    async request<T>(path: string): Promise<T> {
+      if (path.includes('/proxy/')) {
+        if (proxy === 200) return {} as T;
+        throw apiError(proxy);
+      }
+      if (endpoints === 'forbidden') throw apiError(403);
+      return { items: [{ endpoints: Array.from({ length: endpoints }, () => ({ conditions: { ready: true } })) }] } as T;
+    },
+  });
+  assert.equal((await probe(svc, 'apiserver', { api: api(200, 1) })).reason, 'Ready');
+  assert.equal((await probe(svc, 'apiserver', { api: api(401, 1) })).ok, true, "the service's own 401 is an answer");
+  assert.equal((await probe(svc, 'apiserver', { api: api(503, 0) })).reason, 'NoEndpoints');
+  const viaEndpoints = await probe(svc, 'apiserver', { api: api(403, 2) });
+  assert.deepEqual([viaEndpoints.ok, viaEndpoints.detail], [true, '2 ready endpoints']);
+  assert.equal((await probe(svc, 'apiserver', { api: api(403, 'forbidden') })).reason, 'VantageUnavailable');
+  assert.equal((await probe({ ...svc, protocol: 'tcp' }, 'apiserver', { api: api(200, 0) })).reason, 'NoEndpoints');
+  const unreachable: ApiRequester = { request: async () => { throw new Error('connect ECONNREFUSED'); } };
+  assert.equal((await probe(svc, 'apiserver', { api: unreachable })).reason, 'ClusterUnreachable');
+  const all = await probeAll([{ vantage: 'apiserver', target: svc }], { api: api(200, 1) });
+  assert.equal(all[0]!.result.ok, true);
+});
