@@ -35,6 +35,9 @@ class FakeRuntime extends EventEmitter implements Runtime {
   gate?: Promise<void>;
   conditions = new Map<string, HandleCondition>();
   processCondition?: HandleCondition;
+  owned = [{ kind: 'Service', namespace: 'ns', name: 'demo-a' }];
+  /** As `serve` on Kubernetes: its objects stay after stopEnvironment, for `down`. */
+  keepOwned = false;
 
   async preflight(_p: Plan, exposures: Exposure[], opts: StartOptions): Promise<void> {
     this.log.push(`preflight${opts.reload ? ` reload +${opts.reload.added.map((e) => e.id).join(',')}` : ` ${exposures.length}`}`);
@@ -70,9 +73,10 @@ class FakeRuntime extends EventEmitter implements Runtime {
   }
   async stopEnvironment(): Promise<void> {
     this.log.push('stopEnvironment');
+    if (!this.keepOwned) this.owned = [];
   }
   resources() {
-    return { processes: [], notes: [], cluster: { server: 'https://k:6443', context: 'ctx', namespace: 'ns', kubeconfig: '/k/config' }, owned: [{ kind: 'Service', namespace: 'ns', name: 'demo-a' }] };
+    return { processes: [], notes: [], cluster: { server: 'https://k:6443', context: 'ctx', namespace: 'ns', kubeconfig: '/k/config' }, owned: this.owned };
   }
 }
 
@@ -157,6 +161,22 @@ test('controller: up starts the environment, exposes, probes, reports reasons; a
   assert.deepEqual(t.rt.log.slice(-3).sort(), ['stop a', 'stop b', 'stopEnvironment'].sort());
   assert.deepEqual(t.events, ['started', 'stopped']);
   assert.equal(store.read(), undefined, 'the record is removed once everything stopped');
+});
+
+test('controller: objects left on purpose (serve on Kubernetes) keep the record, marked stopped, for down', async () => {
+  const store = new StateStore('/tmp/demo/build.envd', mkdtempSync(join(tmpdir(), 'envserve-ctl-')));
+  const t = setup(plan(host('a', 1)), { store });
+  t.rt.keepOwned = true;
+  const run = t.c.run(t.ac.signal);
+  await until(() => t.events.includes('started'));
+  assert.equal(store.read()?.stoppedAt, undefined);
+  t.ac.abort();
+  await run;
+  const rec = store.read()!;
+  assert.ok(rec.stoppedAt, 'marked stopped');
+  assert.deepEqual(rec.owned, [{ kind: 'Service', namespace: 'ns', name: 'demo-a' }]);
+  assert.deepEqual(rec.forwards, [], 'no listener is held any more');
+  assert.equal(rec.status.exposures[0]!.state, 'stopped');
 });
 
 test('controller: a plan change is reconciled by id — added applied, changed replaced, gone removed and pruned', async () => {

@@ -151,6 +151,8 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     }
     const startOpts = { mode, signal, ...(this.opts.listenOverride !== undefined && { listenOverride: this.opts.listenOverride }) };
     await runtime.preflight(plan, this.exposures(), startOpts);
+    // Recorded before anything starts, so `status` and `down` find this envserve during start-up.
+    this.writeState();
     if (signal.aborted) return;
     if (mode === 'up') {
       this.emit('log', `starting the environment (${runtime.name} runtime)`);

@@ -65,13 +65,13 @@ export class IngressWatcher {
   }
 
   /** Waits (up to timeoutMs) for admission and an answering route; never throws for a slow controller. */
-  async settle(): Promise<void> {
+  async settle(signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
     await this.refresh();
     let delay = 50;
     for (;;) {
       const r = await this.probe();
-      if (r.ok || Date.now() > deadline) return;
+      if (r.ok || Date.now() > deadline || signal?.aborted) return;
       await sleep(delay);
       delay = Math.min(500, delay * 2);
     }

@@ -63,6 +63,8 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   private plan!: Plan;
   private mode: StartOptions['mode'] = 'serve';
   private listenOverride?: string;
+  /** Aborted when envserve stops during start-up: waits for addresses end early. */
+  private signal?: AbortSignal;
   private target!: ResolvedTarget;
   /** Every object the current plan wants (the Deployment for `up`, a Service/Ingress per exposure). */
   private desired: Obj[] = [];
@@ -121,6 +123,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     this.plan = plan;
     this.mode = opts.mode;
     this.listenOverride = opts.listenOverride;
+    this.signal = opts.signal;
     const other = exposures.filter((e) => !KINDS.includes(e.kind));
     if (other.length > 0) {
       throw new UserError(
@@ -329,7 +332,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     const view = await this.ensureView();
     const name = serviceName(this.plan, e);
     const w = new ServiceWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000, view);
-    await w.settle();
+    await w.settle(this.signal);
     const watcher = { refresh: () => w.refresh(), pending: () => w.lbPending || !w.svc };
     // The Service or its endpoints changed: refresh its addresses from the watch, probe it now.
     const unwatch = view?.onService(name, () => {
@@ -369,7 +372,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     const view = await this.ensureView();
     const name = ingressName(this.plan, e);
     const w = new IngressWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000, view);
-    await w.settle();
+    await w.settle(this.signal);
     const watcher = { refresh: () => w.refresh(), pending: () => !w.admitted };
     const changed = () => {
       void w.refresh().catch(() => undefined);

@@ -64,12 +64,12 @@ export class ServiceWatcher {
   }
 
   /** Reads the Service; for a LoadBalancer waits up to lbTimeoutMs for its address (no error if none). */
-  async settle(): Promise<void> {
+  async settle(signal?: AbortSignal): Promise<void> {
     await this.refresh();
     await this.loadNodeIPs();
     if (this.svc?.spec?.type !== 'LoadBalancer') return;
     const deadline = this.started + this.lbTimeoutMs;
-    while (this.lbPending && Date.now() < deadline) {
+    while (this.lbPending && Date.now() < deadline && !signal?.aborted) {
       await sleep(200);
       await this.refresh();
     }
