@@ -1,7 +1,6 @@
 // Desired exposures (from the plan) against running ones, by id: same spec → nothing;
 // changed → stop + start; gone → stop. Failures are recorded per exposure, not thrown, so one
 // broken exposure does not take the others down.
-import { API_CONCURRENCY, mapLimit } from './limit.js';
 import type { Exposure } from '../plan/types.js';
 import { isReasonCode, type ReasonCode } from '../reasons.js';
 import type { ExposureHandle, Runtime } from './types.js';
@@ -55,8 +54,7 @@ export class Reconciler {
     for (const [id, f] of this.failures) running.set(id, f.spec);
     const diff = diffExposures(desired, running);
     await Promise.all(diff.stop.map((id) => this.stopOne(id)));
-    // Exposures start independently (a listener, an applied Service): many at once, bounded.
-    await mapLimit(diff.start, API_CONCURRENCY, (e) => this.startOne(e));
+    for (const e of diff.start) await this.startOne(e);
     return diff;
   }
 
