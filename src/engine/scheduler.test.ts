@@ -25,7 +25,6 @@ test('BackoffScheduler: watched exposures back off, unwatched ones stay at the i
     s.poke(['watched']);
     await sleep(80); // 50 ms debounce
     assert.ok(count('watched') > before, 'a poke probes it now');
-    assert.ok(s.intervalOf('watched')! < 160, `and starts its backoff again: ${s.intervalOf('watched')} ms`);
     s.sync([{ id: 'polled', watched: false }]);
     assert.equal(s.intervalOf('watched'), undefined, 'gone from the controller, gone from the schedule');
   } finally {
