@@ -146,3 +146,16 @@ export function listStates(dir = stateDir()): StateRecord[] {
     .filter((r): r is StateRecord => r !== undefined)
     .sort((a, b) => a.envId.localeCompare(b.envId));
 }
+
+/**
+ * The env file of a recorded environment named by its env id or its name (`--env`), for `status`
+ * and `down` without -f. Undefined when none matches; throws when a name is ambiguous.
+ */
+export function envFileOf(idOrName: string, dir = stateDir()): string | undefined {
+  const all = listStates(dir);
+  const byId = all.find((r) => r.envId === idOrName);
+  if (byId) return byId.envFile;
+  const named = all.filter((r) => r.envName === idOrName);
+  if (named.length > 1) throw new Error(`several environments are named ${idOrName}: ${named.map((r) => r.envId).join(', ')} (give the env id)`);
+  return named[0]?.envFile;
+}

@@ -33,7 +33,7 @@ export function changes(prev: EnvStatus | undefined, next: EnvStatus): string[] 
   const before = new Map(prev?.exposures.map((e) => [e.id, e]));
   for (const e of next.exposures) {
     const p = before.get(e.id);
-    if (p && p.state === e.state && p.message === e.message && p.target === e.target) continue;
+    if (p && p.state === e.state && p.reason === e.reason && p.message === e.message && p.target === e.target) continue;
     const [name, url, target, state, msg] = exposureLine(e);
     out.push(`${name} ${url} ${target} ${state}${msg ? ` (${msg})` : ''}`.replace(/\s+/g, ' '));
   }

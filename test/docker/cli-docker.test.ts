@@ -192,6 +192,16 @@ ${ports.map((p, i) => `    host.bind(env_port=8888, host_port=${p}, protocol="ht
       assert.equal(await listening(p1), false);
       const st = JSON.parse((await runCli(['status', '-f', file, '-o', 'json'], env)).stdout);
       assert.deepEqual(st.exposures.map((e: { listen: { port: number } }) => e.listen.port), [p3]);
+      // the container stops under the running serve: its exposures say so
+      await c.stop({ t: 0 });
+      let e: { state: string; reason: string; message?: string } | undefined;
+      for (let i = 0; i < 100 && e?.reason !== 'ContainerNotRunning'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        e = JSON.parse((await runCli(['status', '-f', file, '-o', 'json'], env)).stdout).exposures[0];
+      }
+      assert.equal(e?.reason, 'ContainerNotRunning', JSON.stringify(e));
+      assert.equal(e?.state, 'failed');
+      assert.match(e!.message!, /container is exited/);
     } finally {
       serve.proc.kill('SIGTERM');
     }

@@ -337,8 +337,14 @@ def serve():
     assert.match(alpha.envId, /^alpha-[0-9a-f]{12}$/);
     const table = await runCli(['status', '--all'], env);
     assert.match(table.stdout, /environment alpha .*\n[\s\S]*environment beta /);
+    // status and down by env id or name, without -f
+    const byId = JSON.parse((await runCli(['status', '--env', alpha.envId, '-o', 'json'], env)).stdout);
+    assert.equal(byId.envName, 'alpha');
+    const unknown = await runCli(['status', '--env', 'gamma'], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no environment "gamma" is recorded/);
     // down of a running serve goes through its control socket
-    const d = await runCli(['down', '-f', b], env);
+    const d = await runCli(['down', '--env', 'beta'], env);
     assert.equal(d.code, 0, d.stderr);
     assert.equal(await ub.exited, 0);
     const after = JSON.parse((await runCli(['status', '--all', '-o', 'json'], env)).stdout);

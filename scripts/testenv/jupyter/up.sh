@@ -39,7 +39,7 @@ if [ ! -f "$VENV/.envserve-complete" ]; then
   chmod -R a+rX "$VENV"
   touch "$VENV/.envserve-complete"
 fi
-"$VENV/bin/jupyter-lab" --version >/dev/null
+[ -x "$VENV/bin/jupyter-lab" ] || { log "$VENV has no jupyter-lab"; exit 1; }
 
 # The unprivileged user (only root can create it; as another user, that user itself is used).
 if [ "$(id -u)" = 0 ]; then

@@ -197,6 +197,7 @@ export class DockerRuntime implements Runtime {
       listen: proxy.listen,
       target: `container ${this.container?.name} ${fmtAddr(address)}:${e.envPort}`,
       observed: () => ({ listener: proxy.listen, backend: target }),
+      condition: () => (this.container?.state && this.container.state !== 'running' ? { reason: 'ContainerNotRunning', message: `container is ${this.container.state}`, blocking: true } : undefined),
       stop: () => proxy.close(),
     };
   }

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { down, removeLabelledContainers } from '../../engine/down.js';
 import { StateStore } from '../../engine/state.js';
 import { planFromFile } from '../../plan/from-file.js';
+import { resolveEnv } from './status.js';
 
 export function registerDown(program: Command): void {
   program
@@ -18,8 +19,10 @@ export function registerDown(program: Command): void {
     .option('--context <name>', 'k8s, with no state record: the kubeconfig context')
     .option('-n, --namespace <namespace>', 'k8s, with no state record: the namespace')
     .option('--kubeconfig <path>', 'k8s, with no state record: the kubeconfig file')
+    .option('--env <id-or-name>', 'the environment by its env id or name (see status --all) instead of -f')
     .option('--timeout <seconds>', 'how long a running envserve may take to stop before it is killed (default 30, Kubernetes 150)')
-    .action(async (opts: { file: string; runtime?: string; name?: string; context?: string; namespace?: string; kubeconfig?: string; timeout?: string }) => {
+    .action(async (opts: { file: string; env?: string; runtime?: string; name?: string; context?: string; namespace?: string; kubeconfig?: string; timeout?: string }) => {
+      if (opts.env !== undefined) opts.file = resolveEnv(opts.env);
       const store = new StateStore(opts.file);
       const log = (l: string) => process.stdout.write(`${l}\n`);
       const had = await down(store, log, opts.timeout !== undefined ? { timeoutMs: Number(opts.timeout) * 1000 } : {});

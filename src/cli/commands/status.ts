@@ -2,10 +2,10 @@
 // or read from the state record when that process is gone (then marked STALE, exit 1).
 // `--all`: every environment envserve runs on this machine.
 import type { Command } from 'commander';
-import { RuntimeFailure } from '../../errors.js';
+import { RuntimeFailure, UserError } from '../../errors.js';
 import { ControlClient } from '../../engine/control.js';
 import { staleReason } from '../../engine/down.js';
-import { listStates, StateStore, type StateRecord } from '../../engine/state.js';
+import { envFileOf, listStates, StateStore, type StateRecord } from '../../engine/state.js';
 import { formatStatus } from '../../status/format.js';
 import type { EnvStatus } from '../../status/types.js';
 import { outputOption, printData, type OutputFormat } from '../output.js';
@@ -31,14 +31,28 @@ export async function currentStatus(rec: StateRecord): Promise<EnvStatus> {
   return rec.status;
 }
 
+/** --env: the env file of a recorded environment, by env id or name. */
+export function resolveEnv(idOrName: string): string {
+  let file: string | undefined;
+  try {
+    file = envFileOf(idOrName);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  if (!file) throw new RuntimeFailure(`no environment ${JSON.stringify(idOrName)} is recorded on this machine`, 'envserve status --all lists them', 'NotRunning');
+  return file;
+}
+
 export function registerStatus(program: Command): void {
   program
     .command('status')
     .description('show what envserve up/serve runs for the env file: each exposure, its URL, whether it answers (--all: every environment)')
     .option('-f, --file <path>', 'the env file', 'build.envd')
     .option('--all', 'every environment envserve runs (or left behind) on this machine')
+    .option('--env <id-or-name>', 'the environment by its env id or name (see status --all) instead of -f')
     .addOption(outputOption())
-    .action(async (opts: { file: string; all?: boolean; output: OutputFormat }) => {
+    .action(async (opts: { file: string; all?: boolean; env?: string; output: OutputFormat }) => {
+      if (opts.env !== undefined) opts.file = resolveEnv(opts.env);
       if (opts.all) {
         const items = await Promise.all(listStates().map(currentStatus));
         if (opts.output === 'table') {
