@@ -53,7 +53,7 @@ export class Reconciler {
     for (const [id, h] of this.handles) running.set(id, h.spec);
     for (const [id, f] of this.failures) running.set(id, f.spec);
     const diff = diffExposures(desired, running);
-    for (const id of diff.stop) await this.stopOne(id);
+    await Promise.all(diff.stop.map((id) => this.stopOne(id)));
     for (const e of diff.start) await this.startOne(e);
     return diff;
   }

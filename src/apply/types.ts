@@ -33,6 +33,12 @@ export interface ExposureHandle {
   urls?(): string[];
   /** A port-forward: the pod it reaches and how often connections were retried. */
   details?(): { pod?: string; reconnects?: number };
+  /**
+   * True when the runtime reports every change this exposure depends on (a 'change' event naming
+   * it: its pod went away, its Service lost its endpoints): its probes may then back off while
+   * nothing changes. Otherwise it is probed every interval.
+   */
+  readonly watched?: boolean;
   stop(): Promise<void>;
 }
 
@@ -89,7 +95,10 @@ export interface Runtime {
   resources(): RuntimeResources;
   /** Called before each probe round: refresh process/container state. */
   refresh?(): Promise<boolean>;
-  /** Runtimes that notice changes by themselves (a process exited, a pod moved) emit 'change'. */
-  on?(event: 'change', listener: () => void): unknown;
-  off?(event: 'change', listener: () => void): unknown;
+  /**
+   * Runtimes that notice changes by themselves (a process exited, a pod moved) emit 'change',
+   * with the ids of the exposures concerned (none: all of them).
+   */
+  on?(event: 'change', listener: (ids?: readonly string[]) => void): unknown;
+  off?(event: 'change', listener: (ids?: readonly string[]) => void): unknown;
 }

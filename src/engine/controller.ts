@@ -14,7 +14,7 @@
 import { resolve } from 'node:path';
 import { RuntimeFailure, UserError } from '../errors.js';
 import type { Exposure, Plan } from '../plan/types.js';
-import { probeAll, summarize, targetsFor, type ProbeResult } from '../probe/index.js';
+import { probeAll, summarize, targetsFor, type ProbeResult, type TargetResult } from '../probe/index.js';
 import type { ReasonCode } from '../reasons.js';
 import type { EnvStatus, ExposureState, ExposureStatus } from '../status/types.js';
 import { isWildcard, urlFor } from '../apply/local/ports.js';
@@ -23,7 +23,7 @@ import { Reconciler, type ExposureDiff } from '../apply/reconcile.js';
 import type { Runtime } from '../apply/types.js';
 import { TypedEmitter } from './events.js';
 import type { PlanSource } from './plan-source.js';
-import { PeriodicScheduler, type ProbeScheduler } from './scheduler.js';
+import { BackoffScheduler, type ProbeScheduler } from './scheduler.js';
 import { envIdFor, type ForwardRecord, type StateRecord, type StateStore } from './state.js';
 
 export interface EnvControllerOptions {
@@ -37,7 +37,7 @@ export interface EnvControllerOptions {
   store?: StateStore;
   /** The control socket a front end serves for this controller, recorded in the state record. */
   controlSocket?: string;
-  /** Default: probe every probeIntervalMs (2 s). */
+  /** Default: probe probeIntervalMs (2 s) after a change, backing off to 30 s while nothing changes (watched exposures). */
   scheduler?: ProbeScheduler;
   probeIntervalMs?: number;
   probeTimeoutMs?: number;
@@ -88,7 +88,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
   constructor(private readonly opts: EnvControllerOptions) {
     super();
     this.reconciler = new Reconciler(opts.runtime);
-    this.scheduler = opts.scheduler ?? new PeriodicScheduler(opts.probeIntervalMs ?? 2000);
+    this.scheduler = opts.scheduler ?? new BackoffScheduler(opts.probeIntervalMs ?? 2000);
   }
 
   get runtime(): Runtime {
@@ -105,7 +105,8 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     this.phase = 'starting';
     this.stopper = new AbortController();
     const stop = AbortSignal.any([signal, this.stopper.signal]);
-    const onRuntimeChange = () => this.scheduler.poke();
+    // A runtime event names the exposures it concerns (a Service lost its endpoints), or none: all.
+    const onRuntimeChange = (ids?: readonly string[]) => this.scheduler.poke(ids);
     try {
       await this.start(stop);
       if (stop.aborted) return;
@@ -312,20 +313,44 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
 
   // ---- probing and status ----
 
-  private async probeRound(ids?: readonly string[]): Promise<void> {
-    if (this.phase === 'stopping' || this.phase === 'stopped') return;
+  /**
+   * Probes these exposures (all when omitted) and publishes the status; resolves with the ids
+   * whose result changed (the scheduler backs off the others). Identical targets in one round are
+   * probed once (forty forwards to one pod port, forty Services in front of the same pods).
+   */
+  private async probeRound(ids?: readonly string[]): Promise<ReadonlySet<string>> {
+    const changed = new Set<string>();
+    if (this.phase === 'stopping' || this.phase === 'stopped') return changed;
     const { runtime } = this.opts;
     await runtime.refresh?.().catch(() => false);
     const ctx = { ...(runtime.api && { api: runtime.api }), ...(this.opts.probeTimeoutMs !== undefined && { timeoutMs: this.opts.probeTimeoutMs }) };
     const handles = [...this.reconciler.handles.values()].filter((h) => !ids || ids.includes(h.spec.id));
+    // What the runtime already knows (a pod gone, endpoints gone) shows now, not after the probes.
+    this.publish();
+    const shared = new Map<string, Promise<TargetResult[]>>();
     await Promise.all(
       handles.map(async (h) => {
-        const results = await (this.opts.probeTargets ?? probeAll)(targetsFor(h.spec, h.observed()), ctx);
+        // An exposure that cannot answer (no Ready pod, no load balancer) is not probed.
+        const cond = h.condition?.();
+        let result: ProbeResult;
+        if (cond?.blocking) result = { ok: false, reason: cond.reason, detail: cond.message };
+        else {
+          const targets = targetsFor(h.spec, h.observed());
+          const key = JSON.stringify(targets);
+          let p = shared.get(key);
+          if (!p) shared.set(key, (p = (this.opts.probeTargets ?? probeAll)(targets, ctx)));
+          result = summarize(await p);
+        }
         // The handle may have been replaced meanwhile (a reload): keep only a current result.
-        if (this.reconciler.handles.get(h.spec.id) === h) this.probes.set(h.spec.id, summarize(results));
+        if (this.reconciler.handles.get(h.spec.id) !== h) return;
+        const prev = this.probes.get(h.spec.id);
+        if (!prev || prev.ok !== result.ok || prev.reason !== result.reason || prev.detail !== result.detail) changed.add(h.spec.id);
+        this.probes.set(h.spec.id, result);
       }),
     );
     this.publish();
+    this.scheduler.sync?.([...this.reconciler.handles.values()].map((h) => ({ id: h.spec.id, watched: h.watched === true })));
+    return changed;
   }
 
   /** Emits 'status' and writes the state record when anything users see changed. */

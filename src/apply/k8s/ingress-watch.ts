@@ -7,6 +7,7 @@ import type { KubeClient } from './client.js';
 import type { Obj } from './owned.js';
 import { sleep } from './backoff.js';
 import type { Address } from './service-watch.js';
+import type { ClusterView } from './view.js';
 
 type Api = Pick<KubeClient, 'request'>;
 
@@ -21,10 +22,12 @@ export class IngressWatcher {
     readonly name: string,
     readonly exposure: K8sIngressExposure,
     readonly timeoutMs = 20_000,
+    /** The environment's watched objects: reads come from its cache. */
+    private readonly view?: ClusterView,
   ) {}
 
   async refresh(): Promise<void> {
-    this.ing = await this.client.request<Obj>(`/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(this.namespace)}/ingresses/${encodeURIComponent(this.name)}`);
+    this.ing = this.view?.ingresses.get(this.name) ?? await this.client.request<Obj>(`/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(this.namespace)}/ingresses/${encodeURIComponent(this.name)}`);
     this.admitted = this.lbAddresses().length > 0;
   }
 

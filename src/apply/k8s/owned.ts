@@ -5,6 +5,7 @@
 import { UserError } from '../../errors.js';
 import { sleep } from './backoff.js';
 import { isNotFound, type KubeClient } from './client.js';
+import { API_CONCURRENCY, mapLimit } from '../limit.js';
 import { LABEL_ENV, MANAGED_BY } from './manifests.js';
 
 export const FIELD_MANAGER = 'envserve';
@@ -56,21 +57,19 @@ type Api = Pick<KubeClient, 'request'>;
 export async function checkOwnership(client: Api, namespace: string, envName: string, desired: Obj[]): Promise<Map<string, Obj>> {
   const existing = new Map<string, Obj>();
   const clashes: string[] = [];
-  await Promise.all(
-    desired.map(async (d) => {
-      try {
-        const cur = await client.request<Obj>(objectPath(d.kind, namespace, d.metadata.name));
-        existing.set(`${d.kind}/${d.metadata.name}`, cur);
-        if (!isOwnedBy(cur, envName)) {
-          const l = cur.metadata.labels ?? {};
-          const who = l['app.kubernetes.io/managed-by'] === MANAGED_BY ? `it belongs to envserve environment "${l[LABEL_ENV]}"` : `it is not labelled app.kubernetes.io/managed-by=${MANAGED_BY}, ${LABEL_ENV}=${envName}`;
-          clashes.push(`${describeObject({ ...d, metadata: { ...d.metadata, namespace } })} already exists and envserve does not own it (${who})`);
-        }
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
+  await mapLimit(desired, API_CONCURRENCY, async (d) => {
+    try {
+      const cur = await client.request<Obj>(objectPath(d.kind, namespace, d.metadata.name));
+      existing.set(`${d.kind}/${d.metadata.name}`, cur);
+      if (!isOwnedBy(cur, envName)) {
+        const l = cur.metadata.labels ?? {};
+        const who = l['app.kubernetes.io/managed-by'] === MANAGED_BY ? `it belongs to envserve environment "${l[LABEL_ENV]}"` : `it is not labelled app.kubernetes.io/managed-by=${MANAGED_BY}, ${LABEL_ENV}=${envName}`;
+        clashes.push(`${describeObject({ ...d, metadata: { ...d.metadata, namespace } })} already exists and envserve does not own it (${who})`);
       }
-    }),
-  );
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  });
   if (clashes.length > 0) {
     throw new UserError(
       `${clashes.sort().join('\n')}\nnothing was changed`,
@@ -103,52 +102,52 @@ export async function listOwned(client: Api, namespace: string, envName: string,
   return lists.flat().filter((o) => isOwnedBy(o, envName));
 }
 
-/** Runs `fn` over `items` with at most `limit` at a time. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-/** Deletes the objects (16 requests at a time) and waits once until every one is gone (404), up to timeoutMs. */
+/**
+ * Deletes the objects (at most API_CONCURRENCY requests in flight) and waits once for all of them
+ * to be gone, up to timeoutMs: one LIST per kind and namespace per round, not one GET per object.
+ * Services have no deletecollection (and it would need one more RBAC verb for the others), so
+ * every object is deleted by name, with its uid as a precondition.
+ */
 export async function deleteAndWait(client: Api, objects: Obj[], timeoutMs = 60_000): Promise<void> {
-  await mapLimit(
-    objects, 16, async (o) => {
-      const path = objectPath(o.kind, o.metadata.namespace!, o.metadata.name);
-      try {
-        // Foreground: the Deployment disappears only after its ReplicaSets and pods did.
-        await client.request(path, {
-          method: 'DELETE',
-          body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground', ...(o.metadata.uid && { preconditions: { uid: o.metadata.uid } }) },
-        });
-      } catch (e) {
-        if (isNotFound(e)) return;
-        // A precondition failure (409) means the object was replaced by another one: not ours to delete.
-        if ((e as { code?: number }).code === 409) return;
-        throw e;
-      }
-    },
-  );
-  const deadline = Date.now() + timeoutMs;
-  await mapLimit(objects, 16, async (o) => {
+  await mapLimit(objects, API_CONCURRENCY, async (o) => {
     const path = objectPath(o.kind, o.metadata.namespace!, o.metadata.name);
-    for (;;) {
-      try {
-        const cur = await client.request<Obj>(path);
-        if (o.metadata.uid && cur.metadata.uid !== o.metadata.uid) return;
-      } catch (e) {
-        if (isNotFound(e)) return;
-        throw e;
-      }
-      if (Date.now() > deadline) throw new Error(`${describeObject(o)} is still there after ${timeoutMs / 1000} s`);
-      await sleep(100);
+    try {
+      // Foreground for the Deployment: it disappears only after its ReplicaSets and pods did. A
+      // Service or an Ingress goes at once (Background): waiting for the garbage collector to
+      // remove a Service's EndpointSlices first is what made `down` take seconds per Service.
+      const propagationPolicy = o.kind === 'Deployment' ? 'Foreground' : 'Background';
+      await client.request(path, {
+        method: 'DELETE',
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy, ...(o.metadata.uid && { preconditions: { uid: o.metadata.uid } }) },
+      });
+    } catch (e) {
+      if (isNotFound(e)) return;
+      // A precondition failure (409) means the object was replaced by another one: not ours to delete.
+      if ((e as { code?: number }).code === 409) return;
+      throw e;
     }
   });
+  const deadline = Date.now() + timeoutMs;
+  let left = objects;
+  for (;;) {
+    const groups = new Map<string, Obj[]>();
+    for (const o of left) {
+      const k = `${o.kind}\0${o.metadata.namespace}`;
+      groups.set(k, [...(groups.get(k) ?? []), o]);
+    }
+    const still = await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const { kind, metadata } = group[0]!;
+        const managed = group.every((o) => o.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY);
+        const res = await client.request<{ items: Obj[] }>(collectionPath(kind, metadata.namespace!), managed ? { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}` } } : {});
+        const there = new Map(res.items.map((x) => [x.metadata.name, x.metadata.uid]));
+        // Gone, or replaced by a new object of the same name (another uid): done with it.
+        return group.filter((o) => there.has(o.metadata.name) && (!o.metadata.uid || there.get(o.metadata.name) === o.metadata.uid));
+      }),
+    );
+    left = still.flat();
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`${left.map(describeObject).join(', ')} ${left.length === 1 ? 'is' : 'are'} still there after ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
 }

@@ -28,8 +28,12 @@ import { openWebSocket, SendWindow, Tunnel, TunnelRefused, type PortStream, type
 const PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
 /** A local socket may hold this much of the pod's data before the session is paused for it. */
 const PAUSE_AT = 1 << 20;
-/** A session with no stream is closed after this long. */
-const IDLE_MS = 30_000;
+/**
+ * A session with no stream is closed after this long: longer than the slowest probe schedule
+ * (30 s, probe/scheduler.ts), so an idle forward's probes reuse the session instead of opening a
+ * new WebSocket through the API server each time.
+ */
+const IDLE_MS = 45_000;
 const PING_EVERY_MS = 30_000;
 /** After the tunnel was refused where a v4 WebSocket worked, do not ask again for this long. */
 const UNSUPPORTED_MS = 5 * 60_000;
@@ -230,13 +234,13 @@ class SpdySession {
     this.idle.unref();
   }
 
-  private closeIfIdle(): boolean {
-    if (this.streams.size > 0 || this.ended) return this.ended;
+  private closeIfIdle(): void {
+    if (this.streams.size > 0 || this.ended) return;
+    clearTimeout(this.idle);
     this.goneAway = true; // no new streams here (out of the session map first), then close
     for (const f of this.endWaiters.splice(0)) f();
     this.ws.close(1000);
     setTimeout(() => this.ws.terminate(), 2000).unref();
-    return true;
   }
 
   private end(reason: string): void {
@@ -376,6 +380,7 @@ class SpdyStream implements PortStream {
   private dataDone = false;
   private errorDone = false;
   private reset = false;
+  private sentFin = false;
   private errorText = '';
   private readonly window = new SendWindow();
 
@@ -427,6 +432,13 @@ class SpdyStream implements PortStream {
 
   resume(): void {
     this.session.setPaused(this, false);
+  }
+
+  /** The client half-closed: FIN on our data stream (the kubelet closes its write side to the pod). */
+  end(): void {
+    if (this.closed || this.sentFin) return;
+    this.sentFin = true;
+    this.session.send(dataFrame(this.dataId, FLAG_FIN, EMPTY));
   }
 
   /** Our side is done: reset both streams (the kubelet closes its connection to the pod). */

@@ -37,6 +37,12 @@ export interface PortStream {
   /** Stop / resume delivering the pod's bytes (the local socket is full / drained). */
   pause(): void;
   resume(): void;
+  /**
+   * The local client is done sending (half-close), where the protocol can say so (SPDY: FIN on
+   * the data stream): the pod sees EOF, answers and closes, and the stream ends instead of
+   * lingering. Absent: v4.channel.k8s.io cannot carry a half-close.
+   */
+  end?(): void;
   close(): void;
 }
 

@@ -43,6 +43,7 @@ export interface PortForwardStats {
   lastClientError?: string;
   /** The pod the last connection went to. */
   lastPod?: string;
+
   lastError?: string;
   lastErrorAt?: number;
 }
@@ -188,8 +189,10 @@ export class PortForwarder extends EventEmitter {
       }
     });
     sock.on('end', () => {
-      // v4.channel.k8s.io cannot carry a half-close; keep reading the pod's answer for a while.
+      // Pass the half-close on where the stream can carry it (SPDY); v4.channel.k8s.io cannot:
+      // keep reading the pod's answer for a while, then give up.
       clientEnded = true;
+      if (tunnel && !tunnel.isClosed) tunnel.end?.();
       linger = setTimeout(() => sock.destroy(), HALF_CLOSE_LINGER_MS);
     });
 
@@ -256,6 +259,7 @@ export class PortForwarder extends EventEmitter {
             replay = undefined;
             sock.resume();
           }
+          if (clientEnded) t.end?.(); // the client half-closed before the stream was there
           if (clientEnded && !linger) linger = setTimeout(() => sock.destroy(), HALF_CLOSE_LINGER_MS);
           onPods(); // the pod may have gone while the stream was opening
           return;

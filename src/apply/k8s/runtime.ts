@@ -19,7 +19,7 @@ import type { ClusterRecord, OwnedObject } from '../../engine/state.js';
 import type { ObservedExposure } from '../../probe/index.js';
 import type { ExposureHandle, Runtime, RuntimeResources, StartOptions } from '../types.js';
 import { checkAccess, type Capability } from './access.js';
-import { explainKubeError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
+import { explainKubeError, KubeApiError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
 import { IngressWatcher } from './ingress-watch.js';
 import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './manifests.js';
 import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, type Obj } from './owned.js';
@@ -28,6 +28,7 @@ import { PortForwarder } from './port-forward.js';
 import { PortForwardSessions } from './pf-spdy.js';
 import { ServiceWatcher, type Address } from './service-watch.js';
 import { checkNamespace, resolveTarget, type ResolvedTarget, type TargetSpec } from './target.js';
+import { ClusterView, ViewApi } from './view.js';
 
 export interface K8sRuntimeOptions extends ConnectOptions {
   /** --target / --selector; default: the environment's own Deployment. */
@@ -74,14 +75,43 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   private readonly sessions = new PortForwardSessions();
   private readonly handles = new Set<K8sExposureHandle>();
   private readonly watchers = new Set<{ refresh(): Promise<unknown>; pending(): boolean }>();
+  /** The environment's Services, EndpointSlices and Ingresses, watched (undefined: not allowed). */
+  private view?: Promise<ClusterView | undefined>;
+  private viewNow?: ClusterView;
+  private viewNote?: string;
+  /** The port-forwards by pod port and protocol, in start order: the first one carries their probes. */
+  private readonly forwards = new Map<string, { id: string; listen: { address: string; port: number } }[]>();
+  private viewApi?: ViewApi;
 
   constructor(readonly o: K8sRuntimeOptions = {}) {
     super();
   }
 
-  /** For probes through the API server. */
-  get api(): KubeClient | undefined {
-    return this.client;
+  /** For probes through the API server: Service probes answered from the watch where it can. */
+  get api(): ViewApi | undefined {
+    if (!this.client) return undefined;
+    return (this.viewApi ??= new ViewApi(this.client, () => this.viewNow));
+  }
+
+  /**
+   * Watches the environment's Services, EndpointSlices and Ingresses (one informer each, started
+   * with the first of them). A user who may not list or watch them still gets working exposures,
+   * probed every interval instead.
+   */
+  private ensureView(): Promise<ClusterView | undefined> {
+    this.view ??= (async () => {
+      const v = new ClusterView(this.client, this.namespace, this.plan.env.name);
+      try {
+        await v.start();
+        return (this.viewNow = v);
+      } catch (e) {
+        v.stop();
+        if (!(e instanceof KubeApiError && e.code === 403)) throw e;
+        this.viewNote = `cannot watch Services, EndpointSlices and Ingresses (${e.message}): they are probed every interval instead`;
+        return undefined;
+      }
+    })();
+    return this.view;
   }
 
   private get attaching(): boolean {
@@ -187,14 +217,28 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     }
   }
 
-  private async ensureTracker(): Promise<PodTracker> {
-    if (!this.tracker) {
-      const t = new PodTracker(this.client, this.target.pods);
-      this.tracker = t;
-      t.on('pod', () => this.emit('change'));
-      await t.start();
-    }
-    return this.tracker;
+  private trackerStarted?: Promise<PodTracker>;
+  /** The one pod tracker of the workload (exposures start in parallel: they wait for the same one). */
+  private ensureTracker(): Promise<PodTracker> {
+    this.trackerStarted ??= this.startTracker();
+    return this.trackerStarted;
+  }
+
+  private async startTracker(): Promise<PodTracker> {
+    const t = new PodTracker(this.client, this.target.pods);
+    this.tracker = t;
+    // The pod new connections go to, or why there is none: a change of either concerns every
+    // forward (Services learn about pods from their EndpointSlices).
+    let last = '';
+    t.on('change', () => {
+      const now = `${t.current()?.metadata?.name}|${t.reason()}`;
+      if (now === last) return;
+      last = now;
+      const ids = [...this.forwards.values()].flat().map((f) => f.id);
+      if (ids.length > 0) this.emit('change', ids);
+    });
+    await t.start();
+    return t;
   }
 
   async startEnvironment(_plan: Plan, _exposures: Exposure[], opts: StartOptions): Promise<void> {
@@ -241,15 +285,23 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     }
     const url = `${e.protocol === 'http' ? 'http' : 'tcp'}://${listen.address}:${listen.port}${e.protocol === 'http' ? '/' : ''}`;
     const self = this;
+    // Forwards to the same pod port share one tunnel: they are probed through the first one's
+    // listener, so a probe round opens one stream for all of them.
+    const group = `${e.envPort}/${e.protocol}`;
+    const peers = this.forwards.get(group) ?? [];
+    const me = { id: e.id, listen };
+    peers.push(me);
+    this.forwards.set(group, peers);
     const handle: K8sExposureHandle & { forwarder: PortForwarder } = {
       spec: e,
       listen,
       forwarder: pf,
+      watched: true,
       get target() {
         const pod = tracker.current()?.metadata?.name;
         return `${self.target.description} port ${e.envPort}${pod ? ` (pod ${pod})` : ''} in ${self.namespace}, through the API server`;
       },
-      observed: () => ({ listener: listen }),
+      observed: () => ({ listener: (this.forwards.get(group) ?? [])[0]?.listen ?? listen }),
       condition() {
         if (!tracker.current()) return { reason: tracker.reasonCode(), message: `waiting for a Ready pod: ${tracker.reason()}`, blocking: true };
         const s = pf.stats;
@@ -265,17 +317,28 @@ export class K8sRuntime extends EventEmitter implements Runtime {
         return e.protocol === 'http' && path && path !== '/' ? [url, url.replace(/\/$/, path)] : [url];
       },
       addresses: () => [{ scope: 'local', address: listen.address, port: listen.port, url }],
-      stop: () => pf.stop(),
+      stop: () => {
+        const rest = (this.forwards.get(group) ?? []).filter((f) => f !== me);
+        if (rest.length > 0) this.forwards.set(group, rest);
+        else this.forwards.delete(group);
+        return pf.stop();
+      },
     };
     return handle;
   }
 
   private async exposeService(e: K8sServiceExposure): Promise<K8sExposureHandle> {
     await this.applyFor(e.id);
+    const view = await this.ensureView();
     const name = serviceName(this.plan, e);
-    const w = new ServiceWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000);
+    const w = new ServiceWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000, view);
     await w.settle(this.signal);
     const watcher = { refresh: () => w.refresh(), pending: () => w.lbPending || !w.svc };
+    // The Service or its endpoints changed: refresh its addresses from the watch, probe it now.
+    const unwatch = view?.onService(name, () => {
+      void w.refresh().catch(() => undefined);
+      this.emit('change', [e.id]);
+    });
     const object = describeObject({ kind: 'Service', metadata: { name, namespace: this.namespace } });
     const first = () => w.addresses().find((a) => a.scope !== 'cluster') ?? w.addresses()[0];
     const handle: K8sExposureHandle = {
@@ -286,6 +349,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
       },
       target: `${this.target.description} port ${e.envPort}`,
       object,
+      watched: view !== undefined,
       observed: () => observedOf(this.namespace, name, w.addresses()),
       condition() {
         if (w.lbPending) return { reason: 'LoadBalancerPending', message: w.lbMessage ?? 'waiting for a load-balancer address', blocking: true };
@@ -294,7 +358,10 @@ export class K8sRuntime extends EventEmitter implements Runtime {
       urls: () => w.addresses().map((a) => a.url),
       addresses: () => w.addresses(),
       // The Service stays until `down` (or `up` ends); prune() removes it when the plan drops it.
-      stop: async () => void this.watchers.delete(watcher),
+      stop: async () => {
+        unwatch?.();
+        this.watchers.delete(watcher);
+      },
     };
     this.watchers.add(watcher);
     return handle;
@@ -302,10 +369,19 @@ export class K8sRuntime extends EventEmitter implements Runtime {
 
   private async exposeIngress(e: K8sIngressExposure): Promise<K8sExposureHandle> {
     await this.applyFor(e.id);
+    const view = await this.ensureView();
     const name = ingressName(this.plan, e);
-    const w = new IngressWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000);
+    const w = new IngressWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000, view);
     await w.settle(this.signal);
     const watcher = { refresh: () => w.refresh(), pending: () => !w.admitted };
+    const changed = () => {
+      void w.refresh().catch(() => undefined);
+      this.emit('change', [e.id]);
+    };
+    // The Ingress itself, and the Service it routes to (its endpoints are what answers).
+    const backend = serviceName(this.plan, this.plan.exposures.find((x) => x.id === e.serviceId) as K8sServiceExposure);
+    const offs = view ? [view.onIngress(name, changed), view.onService(backend, () => this.emit('change', [e.id]))] : [];
+    const unwatch = () => offs.forEach((off) => off());
     const handle: K8sExposureHandle = {
       spec: e,
       get listen() {
@@ -314,6 +390,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
       },
       target: `service ${serviceName(this.plan, this.plan.exposures.find((x) => x.id === e.serviceId) as K8sServiceExposure)} port ${e.servicePort}`,
       object: describeObject({ kind: 'Ingress', metadata: { name, namespace: this.namespace } }),
+      watched: view !== undefined,
       observed: () => observedOf(this.namespace, name, w.addresses()),
       condition() {
         if (!w.admitted) return { reason: 'IngressNotAdmitted', message: w.notAdmittedMessage(), blocking: true };
@@ -321,7 +398,10 @@ export class K8sRuntime extends EventEmitter implements Runtime {
       },
       urls: () => [w.url(), ...w.addresses().map((a) => a.url)],
       addresses: () => w.addresses(),
-      stop: async () => void this.watchers.delete(watcher),
+      stop: async () => {
+        unwatch?.();
+        this.watchers.delete(watcher);
+      },
     };
     this.watchers.add(watcher);
     return handle;
@@ -330,6 +410,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
   /** `up` ends: remove what envserve created for this environment. `serve` leaves it for `down`. */
   async stopEnvironment(): Promise<void> {
     this.tracker?.stop();
+    this.viewNow?.stop();
     await Promise.all([...this.handles].map((h) => h.stop()));
     this.sessions.close();
     if (this.mode === 'up' && this.owned.size > 0 && !this.attaching) {
@@ -351,6 +432,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     const notes = owned.map((o) => `${o.kind.toLowerCase()} ${o.namespace}/${o.name} (owned by envserve)`);
     if (!this.client) return { processes: [], notes, owned };
     notes.unshift(`cluster ${this.client.server}, context ${this.client.contextName}, namespace ${this.namespace}`);
+    if (this.viewNote) notes.push(this.viewNote);
     const cluster: ClusterRecord = {
       server: this.client.server,
       context: this.client.contextName,

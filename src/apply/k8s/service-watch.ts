@@ -3,6 +3,7 @@
 // a plain explanation when none comes. Whether they answer is src/probe/'s job.
 import type { K8sServiceExposure } from '../../plan/types.js';
 import { KubeApiError, type KubeClient } from './client.js';
+import type { ClusterView } from './view.js';
 import type { Obj } from './owned.js';
 import { sleep } from './backoff.js';
 
@@ -38,6 +39,8 @@ export class ServiceWatcher {
     readonly exposure: K8sServiceExposure,
     /** How long expose() waits for a LoadBalancer address. */
     readonly lbTimeoutMs = 20_000,
+    /** The environment's watched objects: reads come from their cache once the watch has it. */
+    private readonly view?: ClusterView,
   ) {}
 
   private get path(): string {
@@ -45,7 +48,7 @@ export class ServiceWatcher {
   }
 
   async refresh(): Promise<Obj> {
-    this.svc = await this.client.request<Obj>(this.path);
+    this.svc = this.view?.services.get(this.name) ?? (await this.client.request<Obj>(this.path));
     const type = this.svc.spec?.type;
     if (type === 'LoadBalancer') {
       const ing = this.lbIngress();

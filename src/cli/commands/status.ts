@@ -10,15 +10,22 @@ import { formatStatus } from '../../status/format.js';
 import type { EnvStatus } from '../../status/types.js';
 import { outputOption, printData, type OutputFormat } from '../output.js';
 
-/** The freshest status of a recorded environment: live from its process, else the record's last one. */
+/** The freshest status of a recorded environment: probed now by its process, else the record's last one. */
 export async function currentStatus(rec: StateRecord): Promise<EnvStatus> {
   const stale = staleReason(rec);
   if (stale) return { ...rec.status, stale };
   if (rec.controlSocket) {
+    const c = new ControlClient(rec.controlSocket, 3000);
     try {
-      return await new ControlClient(rec.controlSocket, 3000).status();
+      // A user asks: probe now rather than show a result up to 30 s old (probes back off while
+      // nothing changes). Probes of the same backend are shared, so this stays cheap.
+      return await c.probeNow();
     } catch {
-      // starting up or busy: the record is at most one change behind
+      try {
+        return await c.status(); // starting up: no probe yet
+      } catch {
+        // busy: the record is at most one change behind
+      }
     }
   }
   return rec.status;

@@ -44,7 +44,7 @@ export function lifecycleOptions(cmd: Command): Command {
     .addOption(new Option('--runtime <runtime>', 'where the environment runs').choices(['local', 'docker', 'k8s']).default('local'))
     .option('--listen <address>', "listen address for every host exposure (default: each one's listen_addr, else 127.0.0.1)")
     .option('--lan', 'in WSL: print the Windows commands (netsh) that open the ports to the LAN; nothing is run')
-    .option('--probe-interval <ms>', 'how often to check that each service answers', '2000')
+    .option('--probe-interval <ms>', 'how often to check that each service answers; on Kubernetes, how soon after a change (then backing off to 30 s while nothing changes)', '2000')
     .option('--context <name>', 'k8s runtime: the kubeconfig context (default: the current one)')
     .option('-n, --namespace <namespace>', "k8s runtime: the namespace (default: the context's, else default)")
     .option('--kubeconfig <path>', 'k8s runtime: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)');

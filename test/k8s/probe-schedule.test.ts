@@ -1,0 +1,141 @@
+// Status follows the cluster without polling it: the controller (what `serve` runs) with a port-forward
+// and a ClusterIP Service on the real test cluster. Watch events show a pod that goes away within
+// 1 s; an app that stops answering behind a Ready pod (nothing in the cluster changes) shows
+// through the slow probe schedule within 30 s.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { K8sRuntime } from '../../src/apply/k8s/runtime.js';
+import { loadKubeClient, type KubeClient } from '../../src/apply/k8s/client.js';
+import { EnvController } from '../../src/engine/controller.js';
+import { FilePlanSource } from '../../src/engine/plan-source.js';
+import { BackoffScheduler } from '../../src/engine/scheduler.js';
+import { StateStore } from '../../src/engine/state.js';
+import type { EnvStatus, ExposureStatus } from '../../src/status/types.js';
+import { backedDeployment, createNamespace, deleteNamespace, env, waitReadyPod, writeEnvFile, sleep } from './expose-lib.js';
+
+let ns: string;
+let client: KubeClient;
+let controller: EnvController;
+let running: Promise<void>;
+const stop = new AbortController();
+const scheduler = new BackoffScheduler(2000);
+let store: StateStore;
+const writes: { at: number; status: EnvStatus }[] = [];
+
+const fwd = (s: EnvStatus) => s.exposures.find((e) => e.kind === 'k8s-port-forward')!;
+const svc = (s: EnvStatus) => s.exposures.find((e) => e.kind === 'k8s-service')!;
+
+/** Resolves with the time of the first status written after `since` for which `pred` holds. */
+async function firstWrite(since: number, pred: (s: EnvStatus) => boolean, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const w = writes.find((x) => x.at >= since && pred(x.status));
+    if (w) return w.at;
+    if (Date.now() > deadline) throw new Error(`no such status within ${timeoutMs} ms; last: ${JSON.stringify(writes.at(-1)?.status.exposures.map(brief))}`);
+    await sleep(20);
+  }
+}
+const brief = (e: ExposureStatus) => ({ id: e.id, state: e.state, answering: e.answering, message: e.message, target: e.target });
+
+before(async () => {
+  ns = createNamespace('es-sched');
+  client = loadKubeClient({ kubeconfig: env.kubeconfig, namespace: ns });
+  backedDeployment(ns, 'web', { app: 'web' });
+  await waitReadyPod(ns, 'app=web');
+  await sleep(300); // the pod backer opens the pod's listeners
+  const file = writeEnvFile('sched', `
+def build():
+    base(image="x")
+def serve():
+    cloud.k8s.bind(env_port=8080, host_port=0, name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=9000, name="websvc")
+`);
+  const runtime = new K8sRuntime({ kubeconfig: env.kubeconfig, namespace: ns, target: { kind: 'deployment', name: 'web' }, podWaitTimeoutMs: 2000 });
+  store = new StateStore(file, mkdtempSync(join(tmpdir(), 'envserve-sched-state-')));
+  controller = new EnvController({ source: new FilePlanSource(file, { envName: 'sched' }), runtime, mode: 'serve', store, scheduler, settleMs: 20_000 });
+  controller.on('status', (status) => writes.push({ at: Date.now(), status }));
+  const started = new Promise<EnvStatus>((resolve) => controller.on('started', resolve));
+  running = controller.run(stop.signal);
+  const s = await Promise.race([started, running.then(() => { throw new Error('the controller stopped during start-up'); })]);
+  assert.ok(s.exposures.every((e) => e.answering), JSON.stringify(s.exposures.map(brief)));
+});
+
+after(async () => {
+  stop.abort();
+  await running?.catch(() => undefined);
+  client?.close();
+  if (ns) deleteNamespace(ns);
+});
+
+test('a Ready pod whose app stops answering shows in status within 30 s, with the probes backed off to their slowest', async () => {
+  // Idle long enough for the schedule to reach its 30 s ceiling: nothing changes meanwhile.
+  await sleep(35_000);
+  assert.equal(scheduler.intervalOf(fwd(controller.status()).id), 30_000);
+  assert.equal(scheduler.intervalOf(svc(controller.status()).id), 30_000);
+  const pod = await waitReadyPod(ns, 'app=web');
+  const t0 = Date.now();
+  // The pod stays Ready (no watch event that matters), its app stops answering.
+  await client.request(`/api/v1/namespaces/${ns}/pods/${pod}`, {
+    method: 'PATCH',
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { annotations: { 'envserve-testenv/serve': 'false' } } },
+  });
+  const tFwd = await firstWrite(t0, (s) => fwd(s).answering === false, 40_000);
+  const tSvc = await firstWrite(t0, (s) => svc(s).answering === false, 40_000);
+  assert.equal(fwd(store.read()!.status!).answering, false, 'the state record says so too');
+  assert.ok(tFwd - t0 <= 30_500, `port-forward: shown after ${tFwd - t0} ms`);
+  assert.ok(tSvc - t0 <= 30_500, `Service: shown after ${tSvc - t0} ms`);
+  // And back: the app answers again (the next probes are 2 s apart after a change).
+  const t1 = Date.now();
+  await client.request(`/api/v1/namespaces/${ns}/pods/${pod}`, {
+    method: 'PATCH',
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { annotations: { 'envserve-testenv/serve': 'true' } } },
+  });
+  await firstWrite(t1, (s) => fwd(s).answering === true && svc(s).answering === true, 10_000);
+});
+
+test('a pod deleted shows within 1 s: replaced, the forward names the new pod; with none left, both exposures say why', async () => {
+  const old = await waitReadyPod(ns, 'app=web');
+  let t0 = Date.now();
+  await client.request(`/api/v1/namespaces/${ns}/pods/${old}`, { method: 'DELETE', body: { gracePeriodSeconds: 0 } });
+  const tMoved = await firstWrite(t0, (s) => !fwd(s).target?.includes(old), 5000);
+  assert.ok(tMoved - t0 <= 1000, `the forward left the deleted pod after ${tMoved - t0} ms`);
+  await waitReadyPod(ns, 'app=web', old);
+
+  // No pod at all: scale to 0. The clock starts when the cluster has made the change (the
+  // ReplicaSet controller deleting the pod, the EndpointSlice controller emptying the slice), as
+  // this test's own watches see it: what is measured is envserve, not the controllers.
+  const abort = new AbortController();
+  let podGone = 0;
+  let sliceEmpty = 0;
+  const watching = [
+    client.watch(`/api/v1/namespaces/${ns}/pods`, { labelSelector: 'app=web' }, (ev) => {
+      if (!podGone && (ev.type === 'DELETED' || ev.object?.metadata?.deletionTimestamp)) podGone = Date.now();
+    }, abort.signal).catch(() => undefined),
+    client.watch(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {}, (ev) => {
+      const ready = (ev.object?.endpoints ?? []).filter((e: any) => e.conditions?.ready !== false).length;
+      if (!sliceEmpty && ev.type !== 'ADDED' && ev.type !== 'BOOKMARK' && ready === 0) sliceEmpty = Date.now();
+    }, abort.signal).catch(() => undefined),
+  ];
+  await sleep(200); // the watches are open
+  t0 = Date.now();
+  await client.request(`/apis/apps/v1/namespaces/${ns}/deployments/web/scale`, {
+    method: 'PATCH',
+    contentType: 'application/merge-patch+json',
+    body: { spec: { replicas: 0 } },
+  });
+  try {
+    const tF = await firstWrite(t0, (s) => fwd(s).state === 'waiting' && /Ready pod/.test(fwd(s).message ?? ''), 10_000);
+    const tS = await firstWrite(t0, (s) => svc(s).answering === false && /no ready endpoints/.test(svc(s).message ?? ''), 10_000);
+    assert.ok(podGone && sliceEmpty, 'the test saw the pod go and the slice empty');
+    assert.ok(tF - podGone <= 1000, `port-forward: shown ${tF - podGone} ms after the pod went`);
+    assert.ok(tS - sliceEmpty <= 1000, `Service: shown ${tS - sliceEmpty} ms after its endpoints went`);
+  } finally {
+    abort.abort();
+    await Promise.all(watching);
+  }
+});
