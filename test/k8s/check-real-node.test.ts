@@ -122,3 +122,14 @@ test('an app bound to 127.0.0.1 in a real pod: the port-forward answers, the pod
   assert.equal(r.exposures[0]!.cause?.reason, 'AppBoundToLoopback', show(r));
   assert.deepEqual(debugPodsLeft(), []);
 });
+
+test('a debug image the node cannot get: the cluster vantage warns DebugPodFailed (with --debug-image in the fix), the verdict stands, no pod is left', async () => {
+  const r = await check({ target: `k8s:${ns}/service/web`, debugImage: 'envserve.test/no-such-image:1', debugTimeoutMs: 20_000 });
+  const c = find(r, 'probe.cluster')!;
+  assert.equal(c.status, 'warn', show(r));
+  assert.equal(c.reason, 'DebugPodFailed');
+  assert.match(c.message, /the debug pod's image envserve\.test\/no-such-image:1 cannot start \((ErrImagePull|ImagePullBackOff|ErrImageNeverPull)/);
+  assert.match(c.fix!, /--debug-image/);
+  assert.equal(r.ok, true, `a debug pod that could not report is not a problem of the exposure: ${show(r)}`);
+  assert.deepEqual(debugPodsLeft(), []);
+});
