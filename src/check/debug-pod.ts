@@ -91,15 +91,18 @@ export async function runDebugPod(client: Api, o: DebugPodOptions): Promise<Debu
     for (;;) {
       pod = await client.request<Obj>(podPath);
       const phase = pod.status?.phase;
-      if (phase === 'Succeeded' || phase === 'Failed') break;
-      const waiting = ((pod.status?.containerStatuses ?? []) as Obj[])[0]?.state?.waiting;
+      const state = ((pod.status?.containerStatuses ?? []) as Obj[])[0]?.state;
+      // The kubelet reports the container terminated about a second before it moves the phase
+      // on (its next sync): the log is complete once the container has terminated.
+      if (phase === 'Succeeded' || phase === 'Failed' || state?.terminated) break;
+      const waiting = state?.waiting;
       if (waiting && /ImagePull|ErrImage|InvalidImageName|ImageNeverPull|CreateContainer/.test(waiting.reason ?? '')) {
         return { status: 'failed', reason: 'DebugPodFailed', pod: name, message: `the debug pod's image ${o.image} cannot start (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}); pass --debug-image` };
       }
       if (Date.now() > deadline) {
         return { status: 'failed', reason: 'DebugPodFailed', pod: name, message: `the debug pod did not finish within ${Math.round((o.timeoutMs ?? 20_000) / 1000)} s (phase ${phase ?? '?'})` };
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 100));
     }
     let log: string;
     try {
@@ -109,7 +112,7 @@ export async function runDebugPod(client: Api, o: DebugPodOptions): Promise<Debu
       throw e;
     }
     const outcomes = parseProbeLog(log);
-    if (!outcomes) return { status: 'failed', reason: 'DebugPodFailed', pod: name, message: `the debug pod printed no result (phase ${pod.status?.phase}): ${log.trim().split('\n').slice(-3).join(' | ').slice(0, 300)}` };
+    if (!outcomes) return { status: 'failed', reason: 'DebugPodFailed', pod: name, message: `the debug pod printed no result (phase ${pod.status?.phase}, exit code ${((pod.status?.containerStatuses ?? []) as Obj[])[0]?.state?.terminated?.exitCode ?? '?'}): ${log.trim().split('\n').slice(-3).join(' | ').slice(0, 300)}` };
     return { status: 'ok', pod: name, outcomes, ms: Date.now() - t0 };
   } finally {
     await client.request(podPath, { method: 'DELETE', query: { gracePeriodSeconds: 0 } }).catch((e: unknown) => {

@@ -1,10 +1,8 @@
-// `envserve check` on the real test cluster: each failure is injected with kubectl and diagnosed
-// with its reason code; the proposal's cloud example, served for real, passes every check; the
-// restricted user (no pod create) falls back with "skipped: forbidden to create pods".
-//
-// Not here yet (needs a real kubelet node, issue 9): the debug pod actually running `envserve
-// probe` inside the cluster, and "app bound to 127.0.0.1 in the pod" (KWOK's pod backer always
-// listens on the pod IP). On KWOK the debug pod is created and deleted (tested below) but never runs.
+// `envserve check` on the real test cluster (pods run on its real node): each failure is injected
+// with kubectl and diagnosed with its reason code; the proposal's cloud example, served for real,
+// passes every check; the restricted user (no pod create) falls back with "skipped: forbidden to
+// create pods". These run without the debug pod (--no-debug-pod); the debug pod running `envserve
+// probe` inside the cluster, and the app bound to 127.0.0.1, are in check-real-node.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCheck, type CheckOptions } from '../../src/check/run.js';
@@ -112,24 +110,24 @@ test('a pod port nothing listens on: a one-shot port-forward and the pod proxy b
 });
 
 test('pod not Ready (its readiness probe fails): the workload check says why, the Service has no ready endpoint', async () => {
+  // A real pod on the real node whose readiness probe really fails: it asks :8080/healthz, but the
+  // app listens on 8081. The kubelet keeps the pod Running and not Ready.
   const pod = {
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'unready', namespace: ns, labels: { app: 'unready' } },
-    spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'envserve.test/backed:1', ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { httpGet: { path: '/healthz', port: 8080 } } }] },
+    spec: {
+      terminationGracePeriodSeconds: 0,
+      containers: [{
+        name: 'app', image: 'envserve.test/testsrv:1', imagePullPolicy: 'Never', command: ['testsrv', 'pod', '--http', '8081', '--echo', '9000'],
+        ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+      }],
+    },
   };
   apply(pod);
   apply(service('unready', { app: 'unready' }, [{ port: 80, targetPort: 'http' }]));
-  // KWOK plays the kubelet and marks pods Ready; write what a kubelet writes when the probe fails.
   await eventually(async () => {
     const p = kubectlJson(['-n', ns, 'get', 'pod', 'unready']);
-    if (p.status?.phase !== 'Running') throw new Error('not running yet');
-  });
-  const now = new Date().toISOString();
-  mustKubectl(['-n', ns, 'patch', 'pod', 'unready', '--subresource=status', '--type=merge', '-p', JSON.stringify({
-    status: {
-      conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: now }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: now }, { type: 'ContainersReady', status: 'False', lastTransitionTime: now }],
-      containerStatuses: [{ name: 'app', image: 'envserve.test/backed:1', imageID: '', ready: false, restartCount: 0, started: true, state: { running: { startedAt: now } } }],
-    },
-  })]);
+    if (p.status?.phase !== 'Running' || !p.status?.containerStatuses?.[0]?.started) throw new Error('not started yet');
+  }, 60_000, 250);
   const r = await eventually(async () => {
     const r = await check({ target: `k8s:${ns}/pod/unready`, port: 8080 });
     assert.equal(find(r, 'workload.pods')?.reason, 'ReadinessProbeFailing', show(r));
@@ -137,6 +135,7 @@ test('pod not Ready (its readiness probe fails): the workload check says why, th
     return r;
   }, 15_000, 500);
   assert.match(find(r, 'workload.pods')!.message, /readiness probe \(HTTP GET :8080\/healthz\) fails/);
+  assert.equal(kubectlJson(['-n', ns, 'get', 'pod', 'unready']).status.containerStatuses[0].ready, false, 'the kubelet says so, nothing was patched');
   assert.equal(r.ok, false);
 });
 
@@ -213,17 +212,6 @@ test('a deny-all NetworkPolicy: found statically (the test cluster\'s network do
   assert.equal(c.reason, 'NetworkPolicyDenies', show(r));
   assert.match(c.message, /NetworkPolicy deny-all selects pod web-np-\S+ and admits no traffic to port 8080/);
   assert.match(c.fix!, /add an ingress rule for TCP 8080 to NetworkPolicy deny-all/);
-});
-
-test('the debug pod on this cluster: created labelled in the namespace and deleted afterwards (KWOK never runs it: a warning)', async () => {
-  apply(service('web-dbg', { app: 'web' }, [{ port: 80, targetPort: 'http' }]));
-  const r = await runCheck({ kubeconfig: env.kubeconfig, target: `k8s:${ns}/service/web-dbg`, debugImage: 'envserve.test/envserve:1', debugTimeoutMs: 2000 });
-  const c = find(r, 'probe.cluster')!;
-  assert.equal(c.status, 'warn', show(r));
-  assert.equal(c.reason, 'DebugPodFailed');
-  assert.equal(r.ok, true, `a debug pod that could not report is not a problem of the exposure: ${show(r)}`);
-  const left = kubectlJson<{ items: any[] }>(['-n', ns, 'get', 'pods', '-l', 'envserve.dev/role=check-debug']).items.filter((p) => !p.metadata.deletionTimestamp);
-  assert.deepEqual(left.map((p) => p.metadata.name), [], 'no debug pod is left');
 });
 
 test('the restricted user (no pod create): "skipped: forbidden to create pods", the rest still checked, exit 0', async () => {
