@@ -34,7 +34,7 @@ if (!existsSync(ENV_JSON) || spawnSync('bash', ['scripts/testenv/k8s/status.sh']
 Object.assign(process.env, JSON.parse(readFileSync(ENV_JSON, 'utf8')));
 const KC = process.env.ENVSERVE_TEST_KUBECONFIG!;
 
-const { planFromFile } = await import('../src/plan/from-file.js');
+const { planFromFile } = await import('../src/envfile/from-file.js');
 const { K8sRuntime } = await import('../src/apply/k8s/runtime.js');
 const { loadKubeClient } = await import('../src/apply/k8s/client.js');
 

@@ -12,7 +12,7 @@ import { readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { renderManifests } from '../src/apply/k8s/manifests.js';
 import { evaluateEnvSource } from '../src/envfile/load.js';
-import { planEnvFile } from '../src/plan/from-file.js';
+import { planEnvFile } from '../src/envfile/from-file.js';
 import { paddedSource, parseGoldenChunks } from '../test/golden.js';
 
 /** A realistic big env file: helper functions, loops, dicts, string methods and many bindings. */

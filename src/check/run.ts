@@ -4,7 +4,7 @@
 import { UserError } from '../errors.js';
 import { staleReason } from '../engine/down.js';
 import { explainKubeError, loadKubeClient, type KubeClient } from '../apply/k8s/client.js';
-import { planFromFile } from '../plan/from-file.js';
+import { planFromFile } from '../envfile/from-file.js';
 import { StateStore } from '../engine/state.js';
 import { DEFAULT_DEBUG_IMAGE } from './debug-pod.js';
 import { checkK8s } from './k8s.js';

@@ -2,7 +2,7 @@
 // in the operator, later. The controller asks for the plan again whenever the source says it may
 // have changed, and reconciles whatever differs.
 import { unwatchFile, watchFile } from 'node:fs';
-import { planFromFile, type PlanOptions } from '../plan/from-file.js';
+import { planFromFile, type PlanOptions } from '../envfile/from-file.js';
 import type { Plan } from '../plan/types.js';
 
 export interface PlanSource {

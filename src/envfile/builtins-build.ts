@@ -5,7 +5,7 @@ import { describeValue, EvalError, StarList, Struct, Tuple, toBool, toInt, toStr
 import { define, given, optSecret, optStr, type Args } from './define.js';
 import { recordHostBinding } from './builtins-serve.js';
 import { hashJupyterPassword } from './jupyter-password.js';
-import { presetByName } from './presets.js';
+import { presetByName } from '../plan/presets.js';
 import { isEnvVarName, NAME_RULES } from '../plan/k8s-names.js';
 import type { Recorder } from './recorder.js';
 

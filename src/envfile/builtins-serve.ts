@@ -5,8 +5,9 @@ import { didYouMean, formatPosition } from '../errors.js';
 import { EvalError, fromText, Struct, toInt, toStr, toStrDict, type Value } from '../lang/index.js';
 import type { Protocol, ServiceType } from '../plan/types.js';
 import { define, given, optStr, portArg, type Args } from './define.js';
-import { PRESETS, PRESET_ALIASES } from './presets.js';
-import type { IngressIntent, Recorder } from './recorder.js';
+import type { IngressIntent } from '../plan/intents.js';
+import { PRESETS, PRESET_ALIASES } from '../plan/presets.js';
+import type { Recorder } from './recorder.js';
 import { isDns1123Subdomain, isQualifiedName, NAME_RULES } from '../plan/k8s-names.js';
 
 const PROTOCOLS: Protocol[] = ['tcp', 'http'];

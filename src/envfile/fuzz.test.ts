@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { IssuesError, SourceError, UserError } from '../errors.js';
 import { SourceErrorList } from '../lang/index.js';
-import { planEnvFile } from '../plan/from-file.js';
+import { planEnvFile } from './from-file.js';
 import { evaluateEnvSource } from './load.js';
 import { mulberry32 } from '../../test/helpers/prng.js';
 import { relative, resolve } from 'node:path';

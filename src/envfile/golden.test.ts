@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { parseGoldenChunks } from '../../test/golden.js';
 import { IssuesError, SourceError } from '../errors.js';
 import { SourceErrorList } from '../lang/index.js';
-import { planEnvFile } from '../plan/from-file.js';
+import { planEnvFile } from './from-file.js';
 import { evaluateEnvSource } from './load.js';
 
 const DIR = 'testdata/envfile';

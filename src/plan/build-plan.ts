@@ -1,7 +1,7 @@
 // The planner: recorded intents in, a typed Plan out. Pure: no I/O, no clock, no randomness,
 // so the same file always gives the same plan (and the same exposure ids).
-import { presetByPort } from '../envfile/presets.js';
-import type { EnvDraft, ExposureIntent } from '../envfile/recorder.js';
+import type { EnvDraft, ExposureIntent } from './intents.js';
+import { presetByPort } from './presets.js';
 import type { EnvSpec, Exposure, Plan, PlanWarning, Protocol, ServiceSpec } from './types.js';
 
 export interface Recorded {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { planFromFile } from '../../src/plan/from-file.js';
+import { planFromFile } from '../../src/envfile/from-file.js';
 import type { Plan } from '../../src/plan/types.js';
 import { K8sRuntime, type K8sExposureHandle, type K8sRuntimeOptions } from '../../src/apply/k8s/runtime.js';
 import { probeAll, summarize, targetsFor, type ProbeResult } from '../../src/probe/index.js';

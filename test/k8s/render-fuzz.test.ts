@@ -9,7 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import { renderManifests } from '../../src/apply/k8s/manifests.js';
 import { evaluateEnvSource } from '../../src/envfile/load.js';
 import { UserError } from '../../src/errors.js';
-import { planEnvFile } from '../../src/plan/from-file.js';
+import { planEnvFile } from '../../src/envfile/from-file.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { clusterEnv, kubeConfig } from './cluster.js';
 

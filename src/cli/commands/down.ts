@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { down, removeLabelledContainers } from '../../engine/down.js';
 import { StateStore } from '../../engine/state.js';
-import { planFromFile } from '../../plan/from-file.js';
+import { planFromFile } from '../../envfile/from-file.js';
 import { resolveEnv } from './status.js';
 
 export function registerDown(program: Command): void {

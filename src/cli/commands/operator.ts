@@ -4,7 +4,7 @@
 // the CLI starts as fast as before.
 import type { Command } from 'commander';
 import { RuntimeFailure, UserError } from '../../errors.js';
-import { planFromFile } from '../../plan/from-file.js';
+import { planFromFile } from '../../envfile/from-file.js';
 import { printWarnings, toYaml } from '../output.js';
 
 const kube = () => import('../../apply/k8s/client.js');

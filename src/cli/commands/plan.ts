@@ -1,6 +1,6 @@
 // `envserve plan`: evaluate the env file, plan every exposure, validate, print.
 import type { Command } from 'commander';
-import { planFromFile } from '../../plan/from-file.js';
+import { planFromFile } from '../../envfile/from-file.js';
 import type { Exposure, Plan } from '../../plan/types.js';
 import type { ClusterPlan } from '../../policy/cluster-plan.js';
 import { addClusterOptions, clusterPlanFromFlags, denialsError, type ClusterFlags } from '../cluster-options.js';

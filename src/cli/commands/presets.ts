@@ -1,6 +1,6 @@
 // `envserve presets`: the well-known services usable as `presets.<name>` in env files.
 import type { Command } from 'commander';
-import { PRESETS } from '../../envfile/presets.js';
+import { PRESETS } from '../../plan/presets.js';
 import { outputOption, printData, table, type OutputFormat } from '../output.js';
 
 export function registerPresets(program: Command): void {

@@ -1,7 +1,7 @@
 // `envserve render`: the Kubernetes YAML for the cloud exposures, ready for `kubectl apply -f -`.
 import type { Command } from 'commander';
 import { renderManifests } from '../../apply/k8s/manifests.js';
-import { planFromFile } from '../../plan/from-file.js';
+import { planFromFile } from '../../envfile/from-file.js';
 import { addClusterOptions, clusterPlanFromFlags, denialsError, type ClusterFlags } from '../cluster-options.js';
 import { printWarnings, toYaml } from '../output.js';
 

@@ -1,11 +1,11 @@
 // The whole front half in one call: read an env file, plan it, validate it.
 import { basename, dirname } from 'node:path';
 import { IssuesError, UserError } from '../errors.js';
-import { isDns1123Label, NAME_RULES } from './k8s-names.js';
-import { loadEnvFile, type EnvFile, type LoadOptions } from '../envfile/load.js';
-import { buildPlan, envNameFrom } from './build-plan.js';
-import type { Plan } from './types.js';
-import { validatePlan } from './validate.js';
+import { isDns1123Label, NAME_RULES } from '../plan/k8s-names.js';
+import { loadEnvFile, type EnvFile, type LoadOptions } from './load.js';
+import { buildPlan, envNameFrom } from '../plan/build-plan.js';
+import type { Plan } from '../plan/types.js';
+import { validatePlan } from '../plan/validate.js';
 
 export interface PlanOptions extends LoadOptions {
   /** The environment's name (default: the env file's directory name, as envd does). */

@@ -1,5 +1,6 @@
-// Well-known services of data-science environments: `presets.<name>.port` in env files.
-import type { Protocol } from '../plan/types.js';
+// Well-known services of data-science environments: `presets.<name>.port` in env files, and
+// what the planner knows about a port (protocol, URL path).
+import type { Protocol } from './types.js';
 
 export interface Preset {
   name: string;
