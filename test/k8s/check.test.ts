@@ -199,7 +199,11 @@ test('LoadBalancer pending: a class no controller serves (the test LB controller
   assert.equal(c.reason, 'LoadBalancerPending', show(r));
   assert.match(c.message, /no load-balancer controller for class "example.com\/none"/);
   assert.equal(find(r, 'service.nodePort')?.status, 'pass');
-  assert.equal(find(r, 'probe.local.nodePort')?.status, 'pass', 'the node port answers meanwhile');
+  // kube-proxy programs a new node port within its sync period: ask again until it has.
+  await eventually(async () => {
+    const again = await check({ target: `k8s:${ns}/service/web-lb` });
+    assert.equal(find(again, 'probe.local.nodePort')?.status, 'pass', 'the node port answers meanwhile');
+  }, 15_000, 500);
 });
 
 test('a deny-all NetworkPolicy: found statically (the test cluster\'s network does not enforce NetworkPolicy)', async () => {

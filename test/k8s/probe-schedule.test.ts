@@ -14,7 +14,8 @@ import { FilePlanSource } from '../../src/engine/plan-source.js';
 import { BackoffScheduler } from '../../src/engine/scheduler.js';
 import { StateStore } from '../../src/engine/state.js';
 import type { EnvStatus, ExposureStatus } from '../../src/status/types.js';
-import { backedDeployment, createNamespace, deleteNamespace, env, waitReadyPod, writeEnvFile, sleep } from './expose-lib.js';
+import { createNamespace, deleteNamespace, env, mustKubectl, waitReadyPod, writeEnvFile, sleep } from './expose-lib.js';
+import { kwokPod } from './cluster.js';
 
 let ns: string;
 let client: KubeClient;
@@ -43,7 +44,13 @@ const brief = (e: ExposureStatus) => ({ id: e.id, state: e.state, answering: e.a
 before(async () => {
   ns = createNamespace('es-sched');
   client = loadKubeClient({ kubeconfig: env.kubeconfig, namespace: ns });
-  backedDeployment(ns, 'web', { app: 'web' });
+  // On the KWOK node: its pod backer can stop answering for a pod that stays Ready (the
+  // envserve-testenv/serve annotation), which a real container with a readiness probe cannot.
+  const pod = kwokPod('x', { app: 'web' });
+  mustKubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: ns },
+    spec: { replicas: 1, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: pod.spec } },
+  }));
   await waitReadyPod(ns, 'app=web');
   await sleep(300); // the pod backer opens the pod's listeners
   const file = writeEnvFile('sched', `
