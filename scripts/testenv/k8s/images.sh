@@ -16,6 +16,12 @@
 #                             (the names the tests used with the pod backer).
 #   envserve.test/notebook:1  a real JupyterLab: Debian's Python 3.11, a venv with jupyterlab from
 #                             PyPI, the shared libraries `ldd` lists, and busybox for /bin/sh.
+#   envserve.test/envserve:1  envserve itself (check's debug pod, the operator's pod): this machine's
+#                             node and its libraries, the repo's dist/ (built here by `npm run build`
+#                             when the sources changed), bin/, package.json and the production
+#                             node_modules (`npm ci --omit=dev`, cached by the lock's hash).
+#                             ENTRYPOINT /usr/local/bin/envserve (node /app/bin/envserve.js), so both
+#                             `command: [envserve, probe, ...]` and `args: [probe, ...]` work.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -27,7 +33,7 @@ exec 9>"$IMG_CACHE/.lock"
 flock 9
 rm -rf "$IMG_CACHE"/.root.* "$IMG_CACHE"/*.tmp   # left by an interrupted build
 
-for c in podman "$PY" /bin/busybox curl ldd go; do
+for c in podman "$PY" /bin/busybox curl ldd go node npm; do
   command -v "$c" >/dev/null || die "images: $c is missing (up.sh installs it)"
 done
 
@@ -85,6 +91,7 @@ build() {
   local name=$1 key=$2 fn=$3; shift 3
   local out="$IMG_CACHE/$name-$key.tar" ref="envserve.test/$name:1"
   if [ ! -f "$out" ]; then
+    [ -n "${BEFORE_BUILD:-}" ] && { "$BEFORE_BUILD" || die "images: preparing $name failed"; }
     local t0; t0=$(now_ms)
     local root; root=$(mktemp -d "$IMG_CACHE/.root.XXXXXX")
     "$fn" "$root" || { rm -rf "$root"; die "images: building the $name rootfs failed"; }
@@ -95,7 +102,10 @@ build() {
     podman save -q --format docker-archive -o "$out.tmp" "$ref" || die "images: podman save of $ref failed"
     podman rmi -f "$ref" >/dev/null 2>&1 || true
     rm -rf "$root"
-    rm -f "$IMG_CACHE/$name"-*.tar   # older versions
+    # Older versions. For a name whose key follows the checkout's sources (envserve) the newest two
+    # are kept: another worktree's up.sh may be about to import one.
+    if [ -n "${KEEP_OLD:-}" ]; then ls -t "$IMG_CACHE/$name"-*.tar 2>/dev/null | tail -n +3 | xargs -r rm -f
+    else rm -f "$IMG_CACHE/$name"-*.tar; fi
     mv "$out.tmp" "$out"
     log "images: built $ref in $(( ($(now_ms) - t0) / 1000 )) s ($(du -h "$out" | cut -f1))"
   fi
@@ -133,6 +143,43 @@ rootfs_notebook() {
   mkdir -p "$r/root/.local" "$r/work"
 }
 
+# envserve: the production node_modules, cached by package.json + the lock.
+NODE_BIN=$(readlink -f "$(command -v node)")
+prod_modules() {
+  local key; key=$(cat "$REPO_ROOT/package.json" "$REPO_ROOT/package-lock.json" | sha256sum | cut -c1-12)
+  local dir="$CACHE/envserve-prod-modules-$key"
+  if [ ! -d "$dir/node_modules" ]; then
+    log "images: npm ci --omit=dev for the envserve image" >&2
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    cp "$REPO_ROOT/package.json" "$REPO_ROOT/package-lock.json" "$dir.tmp/"
+    (cd "$dir.tmp" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >&2) || { rm -rf "$dir.tmp"; return 1; }
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir/node_modules"
+}
+rootfs_envserve() {
+  local r=$1
+  chmod 755 "$r"   # mktemp made it 0700; the pod runs as a non-root user
+  add_busybox "$r"
+  mkdir -p "$r/usr/local/bin" "$r/app/bin"
+  cp "$NODE_BIN" "$r/usr/local/bin/node"
+  add_libs "$r" "$NODE_BIN"
+  cp -r "$REPO_ROOT/dist" "$r/app/dist"
+  cp "$REPO_ROOT/bin/envserve.js" "$r/app/bin/"
+  cp "$REPO_ROOT/package.json" "$r/app/"
+  cp -r "$ENVSERVE_MODULES" "$r/app/node_modules"
+  printf '#!/bin/sh\nexec /usr/local/bin/node /app/bin/envserve.js "$@"\n' > "$r/usr/local/bin/envserve"
+  chmod 755 "$r/usr/local/bin/envserve"
+  chmod -R a+rX "$r/app" "$r/usr" "$r/lib"* 2>/dev/null || true
+}
+# The key covers what dist/ is built from (not dist/ itself, which may be stale or missing):
+# on a change, dist/ is rebuilt here, so the image never carries old code.
+envserve_key() {
+  ( cd "$REPO_ROOT" && find src -type f ! -name '*.test.ts' | LC_ALL=C sort | xargs cat
+    cat tsconfig.json tsconfig.build.json tsconfig.page.json package.json package-lock.json bin/envserve.js "$NODE_BIN" /bin/busybox ) \
+    | sha256sum | cut -c1-12
+}
+
 PAUSE_KEY=$(cat /bin/busybox | sha256sum | cut -c1-12)-$SELF_KEY
 BB_KEY=$(cat /bin/busybox "$(command -v curl)" | sha256sum | cut -c1-12)-$SELF_KEY
 TS_IMG_KEY=$(cat /bin/busybox "$TESTSRV" "$K8S_DIR/jupyter-standin.sh" | sha256sum | cut -c1-12)-$SELF_KEY
@@ -142,3 +189,12 @@ echo "$(build pause "$PAUSE_KEY" rootfs_pause 'CMD ["/bin/sleep", "inf"]') envse
 echo "$(build busybox "$BB_KEY" rootfs_busybox 'ENV PATH=/usr/bin:/bin' 'CMD ["/bin/sh"]') envserve.test/busybox:1"
 echo "$(build testsrv "$TS_IMG_KEY" rootfs_testsrv 'ENV PATH=/usr/local/bin:/bin' 'CMD ["testsrv", "pod"]') envserve.test/testsrv:1 envserve.test/backed:1 envserve.test/web:1 envserve.test/jupyter:1"
 echo "$(build notebook "$NB_KEY" rootfs_notebook 'ENV PATH=/opt/jupyter/bin:/usr/local/bin:/usr/bin:/bin' 'ENV HOME=/root' 'ENV SHELL=/bin/sh' 'WORKDIR /work' 'CMD ["jupyter", "lab", "--no-browser", "--ip=0.0.0.0", "--port=8888", "--allow-root"]') envserve.test/notebook:1"
+
+# envserve: dist/ is built (and the production modules installed) only when the image is rebuilt.
+prepare_envserve() {
+  log "images: npm run build (dist/ for the envserve image)"
+  (cd "$REPO_ROOT" && npm run -s build >&2) || return 1
+  ENVSERVE_MODULES=$(prod_modules) || return 1
+}
+ES_KEY=$(envserve_key)-$SELF_KEY
+echo "$(BEFORE_BUILD=prepare_envserve KEEP_OLD=1 build envserve "$ES_KEY" rootfs_envserve 'ENV PATH=/usr/local/bin:/bin' 'ENTRYPOINT ["/usr/local/bin/envserve"]' 'CMD ["--help"]') envserve.test/envserve:1"
