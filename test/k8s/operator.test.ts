@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { curlInNetns, httpRequest, podAnswer, eventually, kubectl, backedPod, sleep } from './cluster.js';
-import { env, createNamespace, deleteNamespace, kubectlJson, mustKubectl, restartApiServer, writeEnvFile } from './expose-lib.js';
+import { env, createNamespace, deleteNamespace, freePort, kubectlJson, mustKubectl, restartApiServer, writeEnvFile } from './expose-lib.js';
+import { startCli } from '../local/cli-helpers.js';
 import { envserve } from '../helpers/cli.js';
 import { loadKubeClient } from '../../src/apply/k8s/client.js';
 import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, startOperator, tokenKubeconfig, type RunningOperator } from './operator-lib.js';
@@ -16,6 +17,7 @@ const admin = loadKubeClient({ kubeconfig: env.kubeconfig });
 let nsA: string; // a policy gives it a domain: ClusterIP + automatic Ingress
 let nsB: string; // "port-forward only"
 let nsC: string; // NodePort range, host suffixes, TLS required
+let nsD: string; // no policy: `envserve serve --ingress-domain` through the operator
 let op: RunningOperator | undefined;
 let opKubeconfig: string;
 let alice: string; // may only use ExposureSets (the --user-role rights)
@@ -48,14 +50,15 @@ before(async () => {
   nsA = createNamespace('exs-a');
   nsB = createNamespace('exs-b');
   nsC = createNamespace('exs-c');
+  nsD = createNamespace('exs-d');
   mustKubectl(['label', 'namespace', nsB, 'envserve.dev/policy=restricted']);
-  for (const ns of [nsA, nsB, nsC]) mustKubectl(['-n', ns, 'create', 'serviceaccount', 'alice']);
+  for (const ns of [nsA, nsB, nsC, nsD]) mustKubectl(['-n', ns, 'create', 'serviceaccount', 'alice']);
   mustKubectl(['-n', nsA, 'create', 'serviceaccount', 'bob']);
 });
 
 after(async () => {
   await op?.stop('SIGKILL');
-  for (const ns of [nsA, nsB, nsC]) if (ns) deleteNamespace(ns);
+  for (const ns of [nsA, nsB, nsC, nsD]) if (ns) deleteNamespace(ns);
   kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
   admin.close();
 });
@@ -78,7 +81,7 @@ test('installed from `envserve operator manifests`: its ServiceAccount can do wh
   dep.spec.template.metadata.annotations = { 'envserve-testenv/serve': 'false' }; // not the pod backer's
   apply(objs);
   mustKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/exposuresets.envserve.dev', 'crd/exposurepolicies.envserve.dev']);
-  for (const ns of [nsA, nsB, nsC]) apply(manifests(['--user-role', '--user', aliceName(ns), '--user-namespace', ns]));
+  for (const ns of [nsA, nsB, nsC, nsD]) apply(manifests(['--user-role', '--user', aliceName(ns), '--user-namespace', ns]));
 
   const table: [string, string, string, { group?: string; namespace?: string; subresource?: string; name?: string }, boolean][] = [
     [OP_USER, 'watch', 'exposuresets', { group: 'envserve.dev' }, true],
@@ -243,6 +246,66 @@ test('the CLI with the operator present: `envserve operator submit` as alice is 
   const warnings = await directModePolicyWarnings(admin, planJson('direct', WEB), nsB);
   assert.deepEqual(warnings.map((w) => [w.id, w.reason]), [['service-web-8080', 'PolicyDenied']]);
   assert.deepEqual(await directModePolicyWarnings(loadKubeClient({ kubeconfig: kcA }), planJson('direct', WEB), nsB), [], 'alice may not read policies: no warning, no error');
+});
+
+// What a data scientist typically may do in her namespace besides the ExposureSets: reach her pods.
+const portForwardRights = (ns: string) => [
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'port-forward', namespace: ns }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }, { apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] }] },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'alice-port-forward', namespace: ns }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'port-forward' }, subjects: [{ kind: 'ServiceAccount', name: 'alice', namespace: ns }] },
+];
+const SERVED = (port: number) => `def serve():
+    cloud.k8s.bind(env_port=8080, host_port=${port}, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")
+`;
+
+test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + port-forward, no Services/Ingresses) gets a ClusterIP Service and an automatic Ingress answering through Traefik, and her port-forward; "port-forward only" → Denied, printed, the port-forward still answers', async () => {
+  assert.ok(op, 'the operator runs');
+  apply([...portForwardRights(nsD), ...portForwardRights(nsB)]);
+  for (const ns of [nsD, nsB]) mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify(backedPod('srv-0', { 'envserve.dev/env': 'srv' })));
+  const [ingHost, ingPort] = env.ingressAddress.split(':');
+
+  // nsD has no policy: the domain comes from --ingress-domain, the class from the cluster's default IngressClass.
+  const portD = await freePort();
+  const kcD = tokenKubeconfig('alice-d', createToken(nsD, 'alice'));
+  const runD = startCli(['serve', '--runtime', 'k8s', '-f', writeEnvFile('srv-d', SERVED(portD)), '--name', 'srv', '-n', nsD, '--kubeconfig', kcD, '--ingress-domain', 'apps.test'], { ENVSERVE_INGRESS_DOMAIN: '' });
+  try {
+    await runD.waitFor(/Press Ctrl-C to stop/, 90_000);
+    assert.match(runD.err(), new RegExp(`envserve operator found in this cluster: the cluster exposures go to it as exposureset ${nsD}/`));
+    assert.match(runD.out(), new RegExp(`exposureset ${nsD}/srv \\(generation 1\\): Ready through the envserve operator`));
+    assert.match(runD.out(), /service-web-8080\s+k8s-service\s+Ready\s+http:\/\/10\.\d+\.\d+\.\d+:8080\//);
+    assert.match(runD.out(), new RegExp(`ingress-web-8080\\s+k8s-ingress\\s+Ready\\s+http://web-srv-${nsD}\\.apps\\.test/`));
+    const svc = kubectlJson(['-n', nsD, 'get', 'service', 'srv-web-8080']);
+    assert.equal(svc.spec.type, 'ClusterIP');
+    assert.equal(svc.metadata.ownerReferences[0].kind, 'ExposureSet', 'made by the operator, not by alice');
+    const ings = kubectlJson<{ items: any[] }>(['-n', nsD, 'get', 'ingresses']).items;
+    assert.equal(ings.length, 1);
+    assert.equal(ings[0].spec.ingressClassName, 'traefik', "the cluster's default IngressClass");
+    const viaIngress = await eventually(async () => podAnswer(await httpRequest(ingHost!, Number(ingPort), { path: '/lab', hostHeader: `web-srv-${nsD}.apps.test` })), 15_000);
+    assert.equal(viaIngress.pod, 'srv-0');
+    const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', portD, { path: '/pf' })), 15_000);
+    assert.equal(viaForward.pod, 'srv-0');
+  } finally {
+    runD.proc.kill('SIGINT');
+    assert.equal(await runD.exited, 0, runD.err());
+  }
+
+  // nsB: "port-forward only". Denied with the policy's words; the port-forward runs all the same.
+  const portB = await freePort();
+  const kcB = tokenKubeconfig('alice-b2', createToken(nsB, 'alice'));
+  const runB = startCli(['serve', '--runtime', 'k8s', '-f', writeEnvFile('srv-b', SERVED(portB)), '--name', 'srv', '-n', nsB, '--kubeconfig', kcB, '--ingress-domain', 'apps.test'], { ENVSERVE_INGRESS_DOMAIN: '' });
+  try {
+    await runB.waitFor(/Press Ctrl-C to stop/, 90_000);
+    assert.match(runB.err(), new RegExp(`the operator denied exposureset ${nsB}/srv; nothing was created in the cluster`));
+    assert.match(runB.err(), new RegExp(`service-web-8080: \\S*build\\.envd:3:5: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\]`));
+    assert.match(runB.err(), new RegExp(`the port-forwards the policy allows run from this machine: port-forward-web-${portB}`));
+    const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', portB, { path: '/pf' })), 15_000);
+    assert.equal(viaForward.pod, 'srv-0');
+    assert.equal(kubectlJson(['-n', nsB, 'get', 'services']).items.length, 0);
+    assert.equal(kubectlJson(['-n', nsB, 'get', 'ingresses']).items.length, 0);
+  } finally {
+    runB.proc.kill('SIGINT');
+    assert.equal(await runB.exited, 0, runB.err());
+  }
 });
 
 test('NodePort outside the range, a host outside the suffixes, TLS required but missing → Denied, nothing created; an invalid resource → Invalid', async () => {
