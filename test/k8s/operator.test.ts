@@ -1,7 +1,9 @@
-// The operator on the real test cluster, installed from `envserve operator manifests` and run out
-// of the cluster with its own ServiceAccount's token (until the test cluster has a real node to run
-// its image): what its ServiceAccount may and may not do, the HTTP API with users who may only
-// create ExposureSets, policies that admit and deny, and restarts of the operator and the API server.
+// The operator on the real test cluster, installed from `envserve operator manifests --image
+// envserve.test/envserve:1 --image-pull-policy Never`: a real pod on the real node with in-cluster
+// config and its own ServiceAccount, its HTTP API reached through envserve's port-forward to the pod.
+// What its ServiceAccount may and may not do, the HTTP API with users who may only create
+// ExposureSets, `envserve serve --runtime k8s` through it, policies that admit and deny, and restarts
+// of the operator (its pod deleted) and of the API server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { curlInNetns, httpRequest, podAnswer, eventually, kubectl, backedPod, sleep } from './cluster.js';
@@ -9,7 +11,7 @@ import { env, createNamespace, deleteNamespace, freePort, kubectlJson, mustKubec
 import { startCli } from '../local/cli-helpers.js';
 import { envserve } from '../helpers/cli.js';
 import { loadKubeClient } from '../../src/apply/k8s/client.js';
-import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, startOperator, tokenKubeconfig, type RunningOperator } from './operator-lib.js';
+import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, operatorPod, OPERATOR_IMAGE, tokenKubeconfig, type OperatorPod } from './operator-lib.js';
 
 const OP_NS = 'envserve-system';
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
@@ -18,8 +20,7 @@ let nsA: string; // a policy gives it a domain: ClusterIP + automatic Ingress
 let nsB: string; // "port-forward only"
 let nsC: string; // NodePort range, host suffixes, TLS required
 let nsD: string; // no policy: `envserve serve --ingress-domain` through the operator
-let op: RunningOperator | undefined;
-let opKubeconfig: string;
+let op: OperatorPod | undefined;
 let alice: string; // may only use ExposureSets (the --user-role rights)
 let bob: string; // authenticated, no rights
 const aliceName = (ns: string) => `system:serviceaccount:${ns}:alice`;
@@ -57,7 +58,7 @@ before(async () => {
 });
 
 after(async () => {
-  await op?.stop('SIGKILL');
+  await op?.stop();
   for (const ns of [nsA, nsB, nsC, nsD]) if (ns) deleteNamespace(ns);
   kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
   admin.close();
@@ -71,14 +72,9 @@ test('without the CRDs the operator says so and exits 2', () => {
 });
 
 test('installed from `envserve operator manifests`: its ServiceAccount can do what it needs and nothing more', async () => {
-  const objs = manifests();
+  // The operator as users run it: its image on the real node (never pulled), in-cluster config.
+  const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']);
   assert.ok(objs.some((o) => o.kind === 'Deployment' && o.spec.strategy.type === 'Recreate'));
-  // Until the test cluster has a real node the operator runs out of the cluster, with its own
-  // ServiceAccount's token. Its Deployment is applied all the same: KWOK runs its pod as an API
-  // object, and a KWOK PortForward sends that pod's port 8080 to the operator process (below), so
-  // users reach the API as they will in a real cluster: a port-forward to the operator's pod.
-  const dep = objs.find((o) => o.kind === 'Deployment');
-  dep.spec.template.metadata.annotations = { 'envserve-testenv/serve': 'false' }; // not the pod backer's
   apply(objs);
   mustKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/exposuresets.envserve.dev', 'crd/exposurepolicies.envserve.dev']);
   for (const ns of [nsA, nsB, nsC, nsD]) apply(manifests(['--user-role', '--user', aliceName(ns), '--user-namespace', ns]));
@@ -119,21 +115,13 @@ test('installed from `envserve operator manifests`: its ServiceAccount can do wh
   }
   assert.deepEqual(wrong, []);
 
-  opKubeconfig = tokenKubeconfig('operator', createToken(OP_NS, 'envserve-operator'));
   alice = createToken(nsA, 'alice');
   bob = createToken(nsA, 'bob');
-  op = await startOperator(opKubeconfig, `${process.env.ENVSERVE_TEST_HOST_IP}:0`);
+  // The tests reach its HTTP API as users do: envserve's port-forward to the operator's pod.
+  op = await operatorPod(env.kubeconfig, OP_NS);
 });
 
 test("HTTP API through envserve's port-forward to the operator's pod, with alice's rights (pods/portforward in envserve-system)", async () => {
-  const pod = await eventually(async () => {
-    const items = kubectlJson<{ items: any[] }>(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items;
-    const ready = items.find((p) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'));
-    if (!ready) throw new Error('the operator pod is not Ready');
-    return ready.metadata.name as string;
-  }, 30_000);
-  const port = Number(new URL(op!.url).port);
-  apply([{ apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'PortForward', metadata: { name: pod, namespace: OP_NS }, spec: { forwards: [{ ports: [8080], target: { address: process.env.ENVSERVE_TEST_HOST_IP, port } }] } }]);
   const fwd = await apiThroughPortForward(tokenKubeconfig('alice-pf', alice), OP_NS);
   try {
     const v = await eventually(async () => {
@@ -344,7 +332,7 @@ test('NodePort outside the range, a host outside the suffixes, TLS required but 
   });
   assert.equal(condition(st, 'Denied').reason, 'Invalid');
   assert.match(condition(st, 'Denied').message, /spec\.exposures\[0\]: cloud\.k8s\.bind: env_port must be an int between 1 and 65535, got 99999/);
-  assert.equal(op!.child.exitCode, null, 'the operator still runs');
+  assert.equal((await op!.pod()).restarts, 0, 'the operator still runs, never restarted');
 });
 
 test('operator killed mid-reconcile and the API server restarted: nothing lost, nothing duplicated, status converges', async () => {
@@ -355,10 +343,11 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
     const r = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, { plan, selector: { 'envserve.dev/env': 'web' } });
     assert.equal(r.status, 201);
   }
-  await op!.stop('SIGKILL'); // whatever it was doing
+  const before = (await op!.pod()).name;
+  await op!.kill(); // whatever it was doing
   // While it is down someone deletes one of its Services (if it got that far).
   kubectl(env.kubeconfig, ['-n', nsA, 'delete', 'service', 'r0-web-8080', '--ignore-not-found']);
-  op = await startOperator(opKubeconfig);
+  assert.notEqual((await op!.pod()).name, before, 'a new operator pod (the Deployment made it)');
   const allReady = async () => {
     const items = kubectlJson<{ items: any[] }>(['-n', nsA, 'get', 'exposuresets']).items.filter((s) => sets.includes(s.metadata.name));
     const notReady = items.filter((s) => condition(s.status, 'Ready')?.status !== 'True');
@@ -388,5 +377,5 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
     if (condition(s, 'Denied')?.status !== 'True') throw new Error(`r2 not denied yet: ${JSON.stringify(s?.conditions)}`);
     if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r2-web-8080']).code === 0) throw new Error('r2-web-8080 still there');
   }, 30_000, 250);
-  assert.equal(op!.child.exitCode, null);
+  assert.equal((await op!.pod()).restarts, 0);
 });
