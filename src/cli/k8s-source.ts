@@ -73,7 +73,8 @@ export async function k8sPlanSource(file: PlanSource, flags: K8sSourceFlags, o: 
   // Direct mode: warn before anything is created (preflight and apply follow the load).
   const source = new MappedPlanSource(shaped, async (plan: Plan) => {
     try {
-      for (const d of await directModePolicyWarnings(client, plan, namespace)) o.say(`warning: ${d.id}: ${d.message} [${d.reason}] (a cluster policy would deny this; applying it with your own rights)`);
+      const at = new Map(plan.exposures.map((e) => [e.id, e.position]));
+      for (const d of await directModePolicyWarnings(client, plan, namespace)) o.say(`warning: ${at.get(d.id) ? `${at.get(d.id)}: ` : ''}${d.id}: ${d.message} [${d.reason}] (a cluster policy would deny this; applying it with your own rights)`);
     } catch (e) {
       o.say(`warning: could not check the cluster's envserve policies: ${(e as Error).message}`);
     }

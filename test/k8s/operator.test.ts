@@ -296,6 +296,23 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
   }
 });
 
+test('`envserve serve --runtime k8s --no-operator` (direct mode): a user who may read the policies is warned before the Service a policy would deny is created with her own rights', async () => {
+  const port = await freePort();
+  const run = startCli(['serve', '--runtime', 'k8s', '--no-operator', '-f', writeEnvFile('srv-b-direct', SERVED(port)), '--name', 'srv', '-n', nsB, '--kubeconfig', env.kubeconfig], { ENVSERVE_INGRESS_DOMAIN: '' });
+  try {
+    await run.waitFor(/Press Ctrl-C to stop/, 90_000);
+    assert.doesNotMatch(run.err(), /envserve operator found/);
+    assert.match(run.err(), new RegExp(`warning: \\S*build\\.envd:3:5: service-web-8080: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\] \\(a cluster policy would deny this; applying it with your own rights\\)`));
+    const svc = kubectlJson(['-n', nsB, 'get', 'service', 'srv-web-8080']);
+    assert.equal(svc.metadata.ownerReferences, undefined, 'applied by the user, not the operator');
+    const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', port, { path: '/pf' })), 15_000);
+    assert.equal(viaForward.pod, 'srv-0');
+  } finally {
+    run.proc.kill('SIGINT');
+    assert.equal(await run.exited, 0, run.err());
+  }
+});
+
 test('NodePort outside the range, a host outside the suffixes, TLS required but missing → Denied, nothing created; an invalid resource → Invalid', async () => {
   const [lo] = env.nodePortRange;
   apply([{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'strict' }, spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': nsC } }, nodePortRange: { min: lo, max: lo + 10 }, ingress: { allowedHostSuffixes: ['.apps.test'], tls: { required: true } } } }]);
