@@ -60,3 +60,26 @@ export class StaticPlanSource implements PlanSource {
     signal.addEventListener('abort', () => this.listeners.delete(onChange), { once: true });
   }
 }
+
+/**
+ * Another source's plan, shaped on every load: the cluster's view of it (automatic Ingresses), or
+ * what stays on this machine when an operator takes the cluster exposures. Watches the inner source.
+ */
+export class MappedPlanSource implements PlanSource {
+  constructor(
+    private readonly inner: PlanSource,
+    private readonly map: (plan: Plan) => Plan | Promise<Plan>,
+  ) {}
+
+  get description(): string {
+    return this.inner.description;
+  }
+
+  async load(): Promise<Plan> {
+    return this.map(await this.inner.load());
+  }
+
+  watch(onChange: () => void, signal: AbortSignal): void {
+    this.inner.watch(onChange, signal);
+  }
+}

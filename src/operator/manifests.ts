@@ -16,6 +16,8 @@ const operatorLabels = { 'app.kubernetes.io/name': OPERATOR_NAME, ...partOf };
 export interface OperatorManifestOptions {
   namespace?: string;
   image?: string;
+  /** Never: the image was imported into the nodes (no registry); default IfNotPresent. */
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
 }
 
 /**
@@ -71,7 +73,7 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
               {
                 name: 'operator',
                 image,
-                imagePullPolicy: 'IfNotPresent',
+                imagePullPolicy: o.imagePullPolicy ?? 'IfNotPresent',
                 args: ['operator', '--listen', `0.0.0.0:${API_PORT}`],
                 ports: [{ name: 'http', containerPort: API_PORT, protocol: 'TCP' }],
                 readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5 },

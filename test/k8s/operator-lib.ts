@@ -1,6 +1,6 @@
-// Helpers for the operator tests: install it from `envserve operator manifests`, run it out of the
-// cluster with its own ServiceAccount's token (never admin credentials), users with tokens, and
-// clients for its HTTP API and event stream.
+// Helpers for the operator tests: install it from `envserve operator manifests` and reach its pod
+// (or run it out of the cluster with its own ServiceAccount's token, never admin credentials),
+// users with tokens, and clients for its HTTP API and event stream.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -79,6 +79,7 @@ export function api(base: string, method: string, path: string, token?: string, 
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = http.request(`${base}${path}`, {
       method,
+      agent: false, // no pooled sockets: through a port-forward an idle one may be closed at the far end
       headers: { ...(token && { authorization: `Bearer ${token}` }), ...(data && { 'content-type': 'application/json', 'content-length': data.length }) },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -103,7 +104,7 @@ export interface SseEvent { event: string; data: any }
 export function events(base: string, ns: string, token: string, until: (e: SseEvent) => boolean, timeoutMs = 30_000): Promise<SseEvent[]> {
   return new Promise((resolve, reject) => {
     const seen: SseEvent[] = [];
-    const req = http.get(`${base}/v1/namespaces/${ns}/events`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+    const req = http.get(`${base}/v1/namespaces/${ns}/events`, { agent: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
       if (res.statusCode !== 200) { reject(new Error(`events: HTTP ${res.statusCode}`)); res.resume(); return; }
       let buf = '';
       res.setEncoding('utf8');
@@ -143,4 +144,54 @@ export async function apiThroughPortForward(kubeconfig: string, namespace: strin
   const pf = new PortForwarder({ client, tracker, namespace, remotePort: 8080, listenAddress: '127.0.0.1', localPort: 0 });
   const a = await pf.start();
   return { url: `http://127.0.0.1:${a.port}`, stop: async () => { await pf.stop(); tracker.stop(); client.close(); } };
+}
+
+/** The operator's image in the test cluster (scripts/testenv/k8s/images.sh imports it into the node; never pulled). */
+export const OPERATOR_IMAGE = 'envserve.test/envserve:1';
+
+export interface OperatorPod {
+  /** The HTTP API, through envserve's port-forward to the operator's pod (it follows a new pod). */
+  url: string;
+  /** The Ready operator pod now. */
+  pod: () => Promise<{ name: string; restarts: number }>;
+  /** Deletes the pod at once (no grace); the Deployment starts another (pod() waits for it). */
+  kill: () => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The operator as it runs for users: the Deployment from `envserve operator manifests` on the real
+ * node, in-cluster config, its own ServiceAccount. Call after the manifests are applied.
+ */
+export async function operatorPod(kubeconfig: string, namespace: string): Promise<OperatorPod> {
+  const { eventually } = await import('./cluster.js');
+  const { kubectlJson } = await import('./expose-lib.js');
+  const ready = () => eventually(async () => {
+    const items = kubectlJson<{ items: any[] }>(['-n', namespace, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items;
+    const p = items.find((x) => !x.metadata.deletionTimestamp && (x.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    if (!p) throw new Error(`no Ready operator pod: ${items.map((x) => `${x.metadata.name} ${x.status?.phase} ${JSON.stringify(x.status?.containerStatuses?.[0]?.state)}`).join('; ')}`);
+    return { name: p.metadata.name as string, restarts: (p.status.containerStatuses ?? []).reduce((n: number, c: any) => n + (c.restartCount ?? 0), 0) as number };
+  }, 90_000, 500);
+  await ready();
+  // A forward that answers: the pod is Ready for the kubelet a moment before the API server's view of it is.
+  const fwd = await eventually(async () => {
+    const f = await apiThroughPortForward(kubeconfig, namespace);
+    try {
+      const r = await api(f.url, 'GET', '/healthz');
+      if (r.status !== 200) throw new Error(`healthz: HTTP ${r.status}`);
+      return f;
+    } catch (e) {
+      await f.stop();
+      throw e;
+    }
+  }, 60_000, 1000);
+  return {
+    url: fwd.url,
+    pod: ready,
+    kill: async () => {
+      const { name } = await ready();
+      mustKubectl(['-n', namespace, 'delete', 'pod', name, '--grace-period=0', '--force', '--wait=false']);
+    },
+    stop: fwd.stop,
+  };
 }

@@ -1,14 +1,17 @@
-// The operator on the real test cluster, installed from `envserve operator manifests` and run out
-// of the cluster with its own ServiceAccount's token (until the test cluster has a real node to run
-// its image): what its ServiceAccount may and may not do, the HTTP API with users who may only
-// create ExposureSets, policies that admit and deny, and restarts of the operator and the API server.
+// The operator on the real test cluster, installed from `envserve operator manifests --image
+// envserve.test/envserve:1 --image-pull-policy Never`: a real pod on the real node with in-cluster
+// config and its own ServiceAccount, its HTTP API reached through envserve's port-forward to the pod.
+// What its ServiceAccount may and may not do, the HTTP API with users who may only create
+// ExposureSets, `envserve serve --runtime k8s` through it, policies that admit and deny, and restarts
+// of the operator (its pod deleted) and of the API server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { curlInNetns, httpRequest, podAnswer, eventually, kubectl, backedPod, sleep } from './cluster.js';
-import { env, createNamespace, deleteNamespace, kubectlJson, mustKubectl, restartApiServer, writeEnvFile } from './expose-lib.js';
+import { env, createNamespace, deleteNamespace, freePort, kubectlJson, mustKubectl, restartApiServer, writeEnvFile } from './expose-lib.js';
+import { startCli } from '../local/cli-helpers.js';
 import { envserve } from '../helpers/cli.js';
 import { loadKubeClient } from '../../src/apply/k8s/client.js';
-import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, startOperator, tokenKubeconfig, type RunningOperator } from './operator-lib.js';
+import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, operatorPod, OPERATOR_IMAGE, tokenKubeconfig, type OperatorPod } from './operator-lib.js';
 
 const OP_NS = 'envserve-system';
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
@@ -16,8 +19,8 @@ const admin = loadKubeClient({ kubeconfig: env.kubeconfig });
 let nsA: string; // a policy gives it a domain: ClusterIP + automatic Ingress
 let nsB: string; // "port-forward only"
 let nsC: string; // NodePort range, host suffixes, TLS required
-let op: RunningOperator | undefined;
-let opKubeconfig: string;
+let nsD: string; // no policy: `envserve serve --ingress-domain` through the operator
+let op: OperatorPod | undefined;
 let alice: string; // may only use ExposureSets (the --user-role rights)
 let bob: string; // authenticated, no rights
 const aliceName = (ns: string) => `system:serviceaccount:${ns}:alice`;
@@ -48,14 +51,15 @@ before(async () => {
   nsA = createNamespace('exs-a');
   nsB = createNamespace('exs-b');
   nsC = createNamespace('exs-c');
+  nsD = createNamespace('exs-d');
   mustKubectl(['label', 'namespace', nsB, 'envserve.dev/policy=restricted']);
-  for (const ns of [nsA, nsB, nsC]) mustKubectl(['-n', ns, 'create', 'serviceaccount', 'alice']);
+  for (const ns of [nsA, nsB, nsC, nsD]) mustKubectl(['-n', ns, 'create', 'serviceaccount', 'alice']);
   mustKubectl(['-n', nsA, 'create', 'serviceaccount', 'bob']);
 });
 
 after(async () => {
-  await op?.stop('SIGKILL');
-  for (const ns of [nsA, nsB, nsC]) if (ns) deleteNamespace(ns);
+  await op?.stop();
+  for (const ns of [nsA, nsB, nsC, nsD]) if (ns) deleteNamespace(ns);
   kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
   admin.close();
 });
@@ -68,17 +72,12 @@ test('without the CRDs the operator says so and exits 2', () => {
 });
 
 test('installed from `envserve operator manifests`: its ServiceAccount can do what it needs and nothing more', async () => {
-  const objs = manifests();
+  // The operator as users run it: its image on the real node (never pulled), in-cluster config.
+  const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']);
   assert.ok(objs.some((o) => o.kind === 'Deployment' && o.spec.strategy.type === 'Recreate'));
-  // Until the test cluster has a real node the operator runs out of the cluster, with its own
-  // ServiceAccount's token. Its Deployment is applied all the same: KWOK runs its pod as an API
-  // object, and a KWOK PortForward sends that pod's port 8080 to the operator process (below), so
-  // users reach the API as they will in a real cluster: a port-forward to the operator's pod.
-  const dep = objs.find((o) => o.kind === 'Deployment');
-  dep.spec.template.metadata.annotations = { 'envserve-testenv/serve': 'false' }; // not the pod backer's
   apply(objs);
   mustKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/exposuresets.envserve.dev', 'crd/exposurepolicies.envserve.dev']);
-  for (const ns of [nsA, nsB, nsC]) apply(manifests(['--user-role', '--user', aliceName(ns), '--user-namespace', ns]));
+  for (const ns of [nsA, nsB, nsC, nsD]) apply(manifests(['--user-role', '--user', aliceName(ns), '--user-namespace', ns]));
 
   const table: [string, string, string, { group?: string; namespace?: string; subresource?: string; name?: string }, boolean][] = [
     [OP_USER, 'watch', 'exposuresets', { group: 'envserve.dev' }, true],
@@ -116,21 +115,13 @@ test('installed from `envserve operator manifests`: its ServiceAccount can do wh
   }
   assert.deepEqual(wrong, []);
 
-  opKubeconfig = tokenKubeconfig('operator', createToken(OP_NS, 'envserve-operator'));
   alice = createToken(nsA, 'alice');
   bob = createToken(nsA, 'bob');
-  op = await startOperator(opKubeconfig, `${process.env.ENVSERVE_TEST_HOST_IP}:0`);
+  // The tests reach its HTTP API as users do: envserve's port-forward to the operator's pod.
+  op = await operatorPod(env.kubeconfig, OP_NS);
 });
 
 test("HTTP API through envserve's port-forward to the operator's pod, with alice's rights (pods/portforward in envserve-system)", async () => {
-  const pod = await eventually(async () => {
-    const items = kubectlJson<{ items: any[] }>(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items;
-    const ready = items.find((p) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'));
-    if (!ready) throw new Error('the operator pod is not Ready');
-    return ready.metadata.name as string;
-  }, 30_000);
-  const port = Number(new URL(op!.url).port);
-  apply([{ apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'PortForward', metadata: { name: pod, namespace: OP_NS }, spec: { forwards: [{ ports: [8080], target: { address: process.env.ENVSERVE_TEST_HOST_IP, port } }] } }]);
   const fwd = await apiThroughPortForward(tokenKubeconfig('alice-pf', alice), OP_NS);
   try {
     const v = await eventually(async () => {
@@ -245,6 +236,83 @@ test('the CLI with the operator present: `envserve operator submit` as alice is 
   assert.deepEqual(await directModePolicyWarnings(loadKubeClient({ kubeconfig: kcA }), planJson('direct', WEB), nsB), [], 'alice may not read policies: no warning, no error');
 });
 
+// What a data scientist typically may do in her namespace besides the ExposureSets: reach her pods.
+const portForwardRights = (ns: string) => [
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'port-forward', namespace: ns }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }, { apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] }] },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'alice-port-forward', namespace: ns }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'port-forward' }, subjects: [{ kind: 'ServiceAccount', name: 'alice', namespace: ns }] },
+];
+const SERVED = (port: number) => `def serve():
+    cloud.k8s.bind(env_port=8080, host_port=${port}, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")
+`;
+
+test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + port-forward, no Services/Ingresses) gets a ClusterIP Service and an automatic Ingress answering through Traefik, and her port-forward; "port-forward only" → Denied, printed, the port-forward still answers', async () => {
+  assert.ok(op, 'the operator runs');
+  apply([...portForwardRights(nsD), ...portForwardRights(nsB)]);
+  for (const ns of [nsD, nsB]) mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify(backedPod('srv-0', { 'envserve.dev/env': 'srv' })));
+  const [ingHost, ingPort] = env.ingressAddress.split(':');
+
+  // nsD has no policy: the domain comes from --ingress-domain, the class from the cluster's default IngressClass.
+  const portD = await freePort();
+  const kcD = tokenKubeconfig('alice-d', createToken(nsD, 'alice'));
+  const runD = startCli(['serve', '--runtime', 'k8s', '-f', writeEnvFile('srv-d', SERVED(portD)), '--name', 'srv', '-n', nsD, '--kubeconfig', kcD, '--ingress-domain', 'apps.test'], { ENVSERVE_INGRESS_DOMAIN: '' });
+  try {
+    await runD.waitFor(/Press Ctrl-C to stop/, 90_000);
+    assert.match(runD.err(), new RegExp(`envserve operator found in this cluster: the cluster exposures go to it as exposureset ${nsD}/`));
+    assert.match(runD.out(), new RegExp(`exposureset ${nsD}/srv \\(generation 1\\): Ready through the envserve operator`));
+    assert.match(runD.out(), /service-web-8080\s+k8s-service\s+Ready\s+http:\/\/10\.\d+\.\d+\.\d+:8080\//);
+    assert.match(runD.out(), new RegExp(`ingress-web-8080\\s+k8s-ingress\\s+Ready\\s+http://web-srv-${nsD}\\.apps\\.test/`));
+    const svc = kubectlJson(['-n', nsD, 'get', 'service', 'srv-web-8080']);
+    assert.equal(svc.spec.type, 'ClusterIP');
+    assert.equal(svc.metadata.ownerReferences[0].kind, 'ExposureSet', 'made by the operator, not by alice');
+    const ings = kubectlJson<{ items: any[] }>(['-n', nsD, 'get', 'ingresses']).items;
+    assert.equal(ings.length, 1);
+    assert.equal(ings[0].spec.ingressClassName, 'traefik', "the cluster's default IngressClass");
+    const viaIngress = await eventually(async () => podAnswer(await httpRequest(ingHost!, Number(ingPort), { path: '/lab', hostHeader: `web-srv-${nsD}.apps.test` })), 15_000);
+    assert.equal(viaIngress.pod, 'srv-0');
+    const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', portD, { path: '/pf' })), 15_000);
+    assert.equal(viaForward.pod, 'srv-0');
+  } finally {
+    runD.proc.kill('SIGINT');
+    assert.equal(await runD.exited, 0, runD.err());
+  }
+
+  // nsB: "port-forward only". Denied with the policy's words; the port-forward runs all the same.
+  const portB = await freePort();
+  const kcB = tokenKubeconfig('alice-b2', createToken(nsB, 'alice'));
+  const runB = startCli(['serve', '--runtime', 'k8s', '-f', writeEnvFile('srv-b', SERVED(portB)), '--name', 'srv', '-n', nsB, '--kubeconfig', kcB, '--ingress-domain', 'apps.test'], { ENVSERVE_INGRESS_DOMAIN: '' });
+  try {
+    await runB.waitFor(/Press Ctrl-C to stop/, 90_000);
+    assert.match(runB.err(), new RegExp(`the operator denied exposureset ${nsB}/srv; nothing was created in the cluster`));
+    assert.match(runB.err(), new RegExp(`service-web-8080: \\S*build\\.envd:3:5: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\]`));
+    assert.match(runB.err(), new RegExp(`the port-forwards the policy allows run from this machine: port-forward-web-${portB}`));
+    const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', portB, { path: '/pf' })), 15_000);
+    assert.equal(viaForward.pod, 'srv-0');
+    assert.equal(kubectlJson(['-n', nsB, 'get', 'services']).items.length, 0);
+    assert.equal(kubectlJson(['-n', nsB, 'get', 'ingresses']).items.length, 0);
+  } finally {
+    runB.proc.kill('SIGINT');
+    assert.equal(await runB.exited, 0, runB.err());
+  }
+});
+
+test('`envserve serve --runtime k8s --no-operator` (direct mode): a user who may read the policies is warned before the Service a policy would deny is created with her own rights', async () => {
+  const port = await freePort();
+  const run = startCli(['serve', '--runtime', 'k8s', '--no-operator', '-f', writeEnvFile('srv-b-direct', SERVED(port)), '--name', 'srv', '-n', nsB, '--kubeconfig', env.kubeconfig], { ENVSERVE_INGRESS_DOMAIN: '' });
+  try {
+    await run.waitFor(/Press Ctrl-C to stop/, 90_000);
+    assert.doesNotMatch(run.err(), /envserve operator found/);
+    assert.match(run.err(), new RegExp(`warning: \\S*build\\.envd:3:5: service-web-8080: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\] \\(a cluster policy would deny this; applying it with your own rights\\)`));
+    const svc = kubectlJson(['-n', nsB, 'get', 'service', 'srv-web-8080']);
+    assert.equal(svc.metadata.ownerReferences, undefined, 'applied by the user, not the operator');
+    const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', port, { path: '/pf' })), 15_000);
+    assert.equal(viaForward.pod, 'srv-0');
+  } finally {
+    run.proc.kill('SIGINT');
+    assert.equal(await run.exited, 0, run.err());
+  }
+});
+
 test('NodePort outside the range, a host outside the suffixes, TLS required but missing → Denied, nothing created; an invalid resource → Invalid', async () => {
   const [lo] = env.nodePortRange;
   apply([{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'strict' }, spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': nsC } }, nodePortRange: { min: lo, max: lo + 10 }, ingress: { allowedHostSuffixes: ['.apps.test'], tls: { required: true } } } }]);
@@ -281,7 +349,7 @@ test('NodePort outside the range, a host outside the suffixes, TLS required but 
   });
   assert.equal(condition(st, 'Denied').reason, 'Invalid');
   assert.match(condition(st, 'Denied').message, /spec\.exposures\[0\]: cloud\.k8s\.bind: env_port must be an int between 1 and 65535, got 99999/);
-  assert.equal(op!.child.exitCode, null, 'the operator still runs');
+  assert.equal((await op!.pod()).restarts, 0, 'the operator still runs, never restarted');
 });
 
 test('operator killed mid-reconcile and the API server restarted: nothing lost, nothing duplicated, status converges', async () => {
@@ -292,10 +360,11 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
     const r = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, { plan, selector: { 'envserve.dev/env': 'web' } });
     assert.equal(r.status, 201);
   }
-  await op!.stop('SIGKILL'); // whatever it was doing
+  const before = (await op!.pod()).name;
+  await op!.kill(); // whatever it was doing
   // While it is down someone deletes one of its Services (if it got that far).
   kubectl(env.kubeconfig, ['-n', nsA, 'delete', 'service', 'r0-web-8080', '--ignore-not-found']);
-  op = await startOperator(opKubeconfig);
+  assert.notEqual((await op!.pod()).name, before, 'a new operator pod (the Deployment made it)');
   const allReady = async () => {
     const items = kubectlJson<{ items: any[] }>(['-n', nsA, 'get', 'exposuresets']).items.filter((s) => sets.includes(s.metadata.name));
     const notReady = items.filter((s) => condition(s.status, 'Ready')?.status !== 'True');
@@ -325,5 +394,5 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
     if (condition(s, 'Denied')?.status !== 'True') throw new Error(`r2 not denied yet: ${JSON.stringify(s?.conditions)}`);
     if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r2-web-8080']).code === 0) throw new Error('r2-web-8080 still there');
   }, 30_000, 250);
-  assert.equal(op!.child.exitCode, null);
+  assert.equal((await op!.pod()).restarts, 0);
 });

@@ -2,7 +2,7 @@
 // manifests`: print what installs it (or, with --user-role, what a user needs).
 // The Kubernetes client and the operator load only when one of these commands runs, so the rest of
 // the CLI starts as fast as before.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { RuntimeFailure, UserError } from '../../errors.js';
 import { planFromFile } from '../../envfile/from-file.js';
 import { printWarnings, toYaml } from '../output.js';
@@ -56,15 +56,16 @@ export function registerOperator(program: Command): void {
     .description('print the CRDs, RBAC, Deployment and Service that install the operator, for kubectl apply -f -')
     .option('-n, --namespace <namespace>', "the operator's namespace", 'envserve-system')
     .option('--image <image>', "the operator's image (build it with the Dockerfile)")
+    .addOption(new Option('--image-pull-policy <policy>', "the operator container's imagePullPolicy (Never for an image imported into the nodes)").choices(['Always', 'IfNotPresent', 'Never']))
     .option('--user-role', 'print instead what a user needs: the envserve-user ClusterRole and port-forward rights to the operator')
     .option('--user <name>', 'with --user-role: also bind the roles to this user (or system:serviceaccount:NS:NAME)')
     .option('--user-namespace <namespace>', 'with --user: the namespace where the user\'s environments live', 'default')
-    .action(async (opts: { namespace: string; image?: string; userRole?: boolean; user?: string; userNamespace: string }) => {
+    .action(async (opts: { namespace: string; image?: string; imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never'; userRole?: boolean; user?: string; userNamespace: string }) => {
       const { operatorManifests, userRoleManifests } = await import('../../operator/manifests.js');
       if (opts.user && !opts.userRole) throw new UserError('--user goes with --user-role');
       const objects = opts.userRole
         ? userRoleManifests({ namespace: opts.namespace, ...(opts.user && { user: opts.user, userNamespace: opts.userNamespace }) })
-        : operatorManifests({ namespace: opts.namespace, ...(opts.image && { image: opts.image }) });
+        : operatorManifests({ namespace: opts.namespace, ...(opts.image && { image: opts.image }), ...(opts.imagePullPolicy && { imagePullPolicy: opts.imagePullPolicy }) });
       process.stdout.write(objects.map((o) => toYaml(o)).join('---\n'));
     });
 

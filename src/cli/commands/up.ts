@@ -11,7 +11,7 @@ import type { Runtime } from '../../apply/types.js';
 import { ControlServer } from '../../engine/control.js';
 import { EnvController } from '../../engine/controller.js';
 import { down, staleReason } from '../../engine/down.js';
-import { FilePlanSource } from '../../engine/plan-source.js';
+import { FilePlanSource, type PlanSource } from '../../engine/plan-source.js';
 import { StateStore } from '../../engine/state.js';
 import { changes, formatStatus } from '../../status/format.js';
 import type { EnvStatus } from '../../status/types.js';
@@ -34,6 +34,10 @@ export interface ForegroundOptions extends UiFlags {
   kubeconfig?: string;
   listen?: string;
   lan?: boolean;
+  /** false with --no-operator (k8s runtime: apply Services/Ingresses with the user's own rights). */
+  operator?: boolean;
+  ingressDomain?: string;
+  ingressClass?: string;
   probeInterval: string;
 }
 
@@ -47,7 +51,10 @@ export function lifecycleOptions(cmd: Command): Command {
     .option('--probe-interval <ms>', 'how often to check that each service answers; on Kubernetes, how soon after a change (then backing off to 30 s while nothing changes)', '2000')
     .option('--context <name>', 'k8s runtime: the kubeconfig context (default: the current one)')
     .option('-n, --namespace <namespace>', "k8s runtime: the namespace (default: the context's, else default)")
-    .option('--kubeconfig <path>', 'k8s runtime: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)');
+    .option('--kubeconfig <path>', 'k8s runtime: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--no-operator', "k8s runtime: apply Services and Ingresses with your own rights even when the cluster has envserve's operator")
+    .option('--ingress-domain <domain>', 'k8s runtime: an automatic Ingress for each HTTP Service under this domain (default: $ENVSERVE_INGRESS_DOMAIN)')
+    .option('--ingress-class <class>', "k8s runtime: the IngressClass of automatic Ingresses (default: the cluster's default IngressClass)");
   return uiOptions(cmd);
 }
 
@@ -62,8 +69,8 @@ export function registerUp(program: Command): void {
 }
 
 export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOptions): Promise<void> {
-  const source = new FilePlanSource(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
-  const plan = await source.load();
+  const file = new FilePlanSource(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
+  const plan = await file.load();
   printWarnings(plan.warnings);
   const store = new StateStore(plan.source);
   const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -92,6 +99,10 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
       : opts.runtime === 'docker'
       ? new (await import('../../apply/docker/runtime.js')).DockerRuntime({ ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target.replace(/^docker:/, '') } : {}), log: say })
       : new LocalRuntime({ logDir: store.logDir });
+  const stop = new AbortController();
+  // k8s: automatic Ingresses, and the operator when the cluster has one (src/cli/k8s-source.ts).
+  const cluster = opts.runtime === 'k8s' ? await (await import('../k8s-source.js')).k8sPlanSource(file, opts, { signal: stop.signal, say, print: (l) => process.stdout.write(`${l}\n`) }) : undefined;
+  const source: PlanSource = cluster?.source ?? file;
   const wsl = detectWsl(process.env.ENVSERVE_PROC_ROOT || '/proc');
   const controller = new EnvController({
     source,
@@ -106,7 +117,6 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
   });
   printLive(controller, { file: opts.file, statePath: store.path, lan: opts.lan ? (s) => lanText(wsl, s) : undefined, say });
 
-  const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (!stop.signal.aborted) say(`${sig}: stopping`);
     stop.abort();
@@ -135,6 +145,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
   } finally {
     await ui?.close();
     await control.close();
+    cluster?.close();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
   }
   say('stopped; nothing left running');
