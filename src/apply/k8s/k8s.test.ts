@@ -55,6 +55,7 @@ test('ownership: an existing object without our labels is a clash; ours is fine;
   const objects: Record<string, Obj> = {
     '/api/v1/namespaces/ns/services/mine': { apiVersion: 'v1', kind: 'Service', metadata: { name: 'mine', labels: { 'app.kubernetes.io/managed-by': 'envserve', 'envserve.dev/env': 'e' } } },
     '/api/v1/namespaces/ns/services/theirs': { apiVersion: 'v1', kind: 'Service', metadata: { name: 'theirs', labels: { app: 'x' } } },
+    '/api/v1/namespaces/ns/services/operators': { apiVersion: 'v1', kind: 'Service', metadata: { name: 'operators', labels: { 'app.kubernetes.io/managed-by': 'envserve', 'envserve.dev/env': 'e', 'envserve.dev/exposure-set': 'e' } } },
   };
   const api = {
     async request<T>(path: string): Promise<T> {
@@ -68,6 +69,8 @@ test('ownership: an existing object without our labels is a clash; ours is fine;
   assert.deepEqual([...existing.keys()], ['Service/mine']);
   await assert.rejects(checkOwnership(api, 'ns', 'e', [svc('mine'), svc('theirs')]), /service ns\/theirs already exists and envserve does not own it/);
   await assert.rejects(checkOwnership(api, 'ns', 'other-env', [svc('mine')]), /belongs to envserve environment "e"/);
+  // What the operator made for the environment's ExposureSet is not the CLI's to change.
+  await assert.rejects(checkOwnership(api, 'ns', 'e', [svc('operators')]), /the envserve operator created it for ExposureSet "e"/);
 });
 
 const pod = (name: string, ready: boolean, extra: Partial<PodLike['metadata']> = {}, t = '2026-01-01T00:00:00Z'): PodLike => ({

@@ -43,9 +43,16 @@ export function ownerSelector(envName: string): string {
 export const describeObject = (o: { kind: string; metadata: { name: string; namespace?: string } }) =>
   `${o.kind.toLowerCase()} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
 
+/** The label the operator puts on what it creates for an ExposureSet (src/operator/desired.ts). */
+const LABEL_EXPOSURE_SET = 'envserve.dev/exposure-set';
+
+/**
+ * This environment's, and the CLI's: what the operator created for an ExposureSet carries the same
+ * environment labels but is the operator's to change or delete (`up`/`down` leave it alone).
+ */
 export function isOwnedBy(o: Obj, envName: string): boolean {
   const l = o.metadata.labels ?? {};
-  return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_ENV] === envName;
+  return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_ENV] === envName && l[LABEL_EXPOSURE_SET] === undefined;
 }
 
 type Api = Pick<KubeClient, 'request'>;
@@ -63,7 +70,8 @@ export async function checkOwnership(client: Api, namespace: string, envName: st
       existing.set(`${d.kind}/${d.metadata.name}`, cur);
       if (!isOwnedBy(cur, envName)) {
         const l = cur.metadata.labels ?? {};
-        const who = l['app.kubernetes.io/managed-by'] === MANAGED_BY ? `it belongs to envserve environment "${l[LABEL_ENV]}"` : `it is not labelled app.kubernetes.io/managed-by=${MANAGED_BY}, ${LABEL_ENV}=${envName}`;
+        const who = l[LABEL_EXPOSURE_SET] !== undefined ? `the envserve operator created it for ExposureSet "${l[LABEL_EXPOSURE_SET]}"`
+          : l['app.kubernetes.io/managed-by'] === MANAGED_BY ? `it belongs to envserve environment "${l[LABEL_ENV]}"` : `it is not labelled app.kubernetes.io/managed-by=${MANAGED_BY}, ${LABEL_ENV}=${envName}`;
         clashes.push(`${describeObject({ ...d, metadata: { ...d.metadata, namespace } })} already exists and envserve does not own it (${who})`);
       }
     } catch (e) {
