@@ -11,22 +11,14 @@
 // envserve.test/envserve:1 on the real node runs `envserve probe`, check reads its log and deletes
 // it; this is `envserve check`'s default) and without it (--no-debug-pod). The load average is
 // printed with the figures: the machine is shared.
-import { existsSync, readFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { ensureCluster, stopClusterIfStarted } from './cluster.js';
 
-const SLOT = process.env.ENVSERVE_TESTENV_SLOT;
-const ENV_JSON = `.testenv/k8s${SLOT && SLOT !== '0' ? `-${SLOT}` : ''}/env.json`;
-let startedCluster = false;
-if (!existsSync(ENV_JSON) || spawnSync('bash', ['scripts/testenv/k8s/status.sh']).status !== 0) {
-  console.log('bench: starting the test cluster (scripts/testenv/k8s/up.sh)');
-  if (spawnSync('bash', ['scripts/testenv/k8s/up.sh'], { stdio: 'inherit' }).status !== 0) throw new Error('up.sh failed');
-  startedCluster = true;
-}
-Object.assign(process.env, JSON.parse(readFileSync(ENV_JSON, 'utf8')));
-const KC = process.env.ENVSERVE_TEST_KUBECONFIG!;
+const KC = ensureCluster();
 
 const { planFromFile } = await import('../src/envfile/from-file.js');
 const { K8sRuntime } = await import('../src/apply/k8s/runtime.js');
@@ -130,5 +122,5 @@ try {
   console.log(`load average (1, 5, 15 min): ${loadavg().map((l) => l.toFixed(1)).join(', ')} on ${(await import('node:os')).cpus().length} cores`);
 } finally {
   spawnSync('kubectl', ['--kubeconfig', KC, 'delete', 'namespace', ns, '--wait=false']);
-  if (startedCluster) spawnSync('bash', ['scripts/testenv/k8s/down.sh'], { stdio: 'inherit' });
+  stopClusterIfStarted();
 }

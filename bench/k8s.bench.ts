@@ -14,7 +14,7 @@
 // A measurement whose connection fails is not the end of the run: the bench says whose forward
 // failed and why, and whether the pod was taken away meanwhile; then it moves both forwards to a
 // new pod and measures again.
-import { existsSync, readFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,17 +22,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { probeAll, summarize, targetsFor } from '../src/probe/index.js';
+import { ensureCluster, stopClusterIfStarted } from './cluster.js';
 
-const SLOT = process.env.ENVSERVE_TESTENV_SLOT;
-const ENV_JSON = `.testenv/k8s${SLOT && SLOT !== '0' ? `-${SLOT}` : ''}/env.json`;
-let startedCluster = false;
-if (!existsSync(ENV_JSON) || spawnSync('bash', ['scripts/testenv/k8s/status.sh']).stdout?.toString().includes('not running')) {
-  console.log('bench: starting the test cluster (scripts/testenv/k8s/up.sh)');
-  if (spawnSync('bash', ['scripts/testenv/k8s/up.sh'], { stdio: 'inherit' }).status !== 0) throw new Error('up.sh failed');
-  startedCluster = true;
-}
-Object.assign(process.env, JSON.parse(readFileSync(ENV_JSON, 'utf8')));
-const KC = process.env.ENVSERVE_TEST_KUBECONFIG!;
+const KC = ensureCluster();
 
 const { planFromFile } = await import('../src/envfile/from-file.js');
 const { K8sRuntime } = await import('../src/apply/k8s/runtime.js');
@@ -299,5 +291,5 @@ const widths = [0, 1, 2, 3].map((i) => Math.max(...[['', 'envserve', 'kubectl', 
 for (const r of [['', 'envserve', 'kubectl', 'ratio'], ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
 console.log(`envserve port-forward protocol: ${process.env.ENVSERVE_PF_PROTOCOL === 'v4' ? 'one v4.channel.k8s.io WebSocket per connection (ENVSERVE_PF_PROTOCOL=v4)' : 'SPDY stream pairs multiplexed over one WebSocket per pod (ENVSERVE_PF_PROTOCOL=v4: one WebSocket per connection)'}`);
 console.log(`(same pod, a real container on the test node; ${new Date().toISOString()}, ${process.env.ENVSERVE_TEST_K8S_VERSION}, 2 cores shared by the cluster, kubectl and envserve; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')})`);
-if (startedCluster) spawnSync('bash', ['scripts/testenv/k8s/down.sh'], { stdio: 'inherit' });
+stopClusterIfStarted();
 process.exit(0);

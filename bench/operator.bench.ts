@@ -5,18 +5,10 @@
 //
 //   npm run build && npm run bench:operator   (uses a running test cluster, else starts one and stops it after;
 //                                              ENVSERVE_TESTENV_SLOT=N: the cluster of that slot; BENCH_N=100)
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { ensureCluster, stopClusterIfStarted } from './cluster.js';
 
-const SLOT = process.env.ENVSERVE_TESTENV_SLOT;
-const ENV_JSON = `.testenv/k8s${SLOT && SLOT !== '0' ? `-${SLOT}` : ''}/env.json`;
-let startedCluster = false;
-if (!existsSync(ENV_JSON) || spawnSync('bash', ['scripts/testenv/k8s/status.sh']).status !== 0) {
-  console.log('bench: starting the test cluster (scripts/testenv/k8s/up.sh)');
-  if (spawnSync('bash', ['scripts/testenv/k8s/up.sh'], { stdio: 'inherit' }).status !== 0) throw new Error('up.sh failed');
-  startedCluster = true;
-}
-Object.assign(process.env, JSON.parse(readFileSync(ENV_JSON, 'utf8')));
+ensureCluster();
 const N = Number(process.env.BENCH_N ?? 100);
 
 const { apply, createToken, manifests, startOperator, tokenKubeconfig, condition } = await import('../test/k8s/operator-lib.js');
@@ -86,5 +78,5 @@ try {
   await op?.stop();
   deleteNamespace(ns);
   deleteNamespace(peerNs);
-  if (startedCluster) spawnSync('bash', ['scripts/testenv/k8s/down.sh'], { stdio: 'inherit' });
+  stopClusterIfStarted();
 }

@@ -24,22 +24,13 @@ import { join } from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
+import { ensureCluster, stopClusterIfStarted, TESTENV_DIR } from './cluster.js';
 
-const SLOT = process.env.ENVSERVE_TESTENV_SLOT;
-const SFX = SLOT && SLOT !== '0' ? `-${SLOT}` : '';
-const ENV_JSON = `.testenv/k8s${SFX}/env.json`;
 const SIZES = (process.env.BENCH_SCALE_N ?? '1,10,80,200').split(',').map(Number);
 const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 5);
 
-let startedCluster = false;
-if (!existsSync(ENV_JSON) || spawnSync('bash', ['scripts/testenv/k8s/status.sh']).status !== 0) {
-  console.log('bench: starting the test cluster (scripts/testenv/k8s/up.sh)');
-  if (spawnSync('bash', ['scripts/testenv/k8s/up.sh'], { stdio: 'inherit' }).status !== 0) throw new Error('up.sh failed');
-  startedCluster = true;
-}
-Object.assign(process.env, JSON.parse(readFileSync(ENV_JSON, 'utf8')));
-const KC = process.env.ENVSERVE_TEST_KUBECONFIG!;
+const KC = ensureCluster();
 const BIN = process.env.ENVSERVE_BIN ?? 'bin/envserve.js';
 if (!process.env.ENVSERVE_BIN && !existsSync('dist/cli/main.js')) throw new Error('dist/ is missing: run npm run build first');
 
@@ -64,7 +55,7 @@ function memKb(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? NaN);
 }
-const apiserverPid = Number(readFileSync(`.testenv/k8s${SFX}/run/kube-apiserver.pid`, 'utf8').trim());
+const apiserverPid = Number(readFileSync(`${TESTENV_DIR}/run/kube-apiserver.pid`, 'utf8').trim());
 
 const client = loadKubeClient({ kubeconfig: KC });
 /** Sum of apiserver_request_total over every label set, and the per verb+resource counts. */
@@ -230,5 +221,5 @@ try {
 } finally {
   client.close();
   spawnSync('kubectl', ['--kubeconfig', KC, 'delete', 'namespace', ns, '--wait=false'], { stdio: 'ignore' });
-  if (startedCluster) spawnSync('bash', ['scripts/testenv/k8s/down.sh'], { stdio: 'inherit' });
+  stopClusterIfStarted();
 }
