@@ -37,7 +37,7 @@ export async function down(store: StateStore, log: (line: string) => void, opts:
     log(removed ? `removed container ${rec.container.name}` : `container ${rec.container.name} was already gone`);
   }
   if (rec.cluster) {
-    const { removeOwnedFromRecord } = await import('../apply/k8s/runtime.js');
+    const { removeOwnedFromRecord } = await import('../apply/k8s/remove.js');
     const objs = await removeOwnedFromRecord(rec.cluster, rec.envName);
     for (const o of objs) log(`deleted ${o.kind.toLowerCase()} ${o.namespace}/${o.name}`);
   }

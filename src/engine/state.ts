@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { ContainerRecord, EnvStatus, ProcessRecord, RuntimeName } from '../status/types.js';
+import type { ContainerRecord, EnvIdentity, EnvStatus, ProcessRecord } from '../status/types.js';
 
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.ENVSERVE_STATE_DIR) return env.ENVSERVE_STATE_DIR;
@@ -50,19 +50,9 @@ export interface ForwardRecord {
   port: number;
 }
 
-export interface StateRecord {
+export interface StateRecord extends EnvIdentity {
   apiVersion: 'envserve/v1';
   kind: 'EnvState';
-  envId: string;
-  envName: string;
-  /** Absolute path of the env file. */
-  envFile: string;
-  runtime: RuntimeName;
-  mode: 'up' | 'serve';
-  /** The envserve process that runs it, and its /proc start time (a reused PID is not it). */
-  pid: number;
-  pidStartTime?: number;
-  startedAt: string;
   /** Where that process serves its control channel. */
   controlSocket: string;
   cluster?: ClusterRecord;

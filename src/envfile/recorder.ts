@@ -1,18 +1,10 @@
 // What the env-file builtins record while build() and serve() run: typed intents, nothing more.
 // No builtin talks to a runtime; the planner turns these records into a Plan.
-import type { EnvDraft, ExposureIntent } from '../plan/intents.js';
+import { emptyEnvDraft, type EnvDraft, type ExposureIntent } from '../plan/intents.js';
 import type { PlanWarning } from '../plan/types.js';
 
 export class Recorder {
-  readonly env: EnvDraft = {
-    base: {},
-    packages: { python: [], apt: [], r: [], conda: [] },
-    daemons: [],
-    commands: {},
-    environment: {},
-    extraPath: [],
-    copies: [],
-  };
+  readonly env: EnvDraft = emptyEnvDraft();
   readonly exposures: ExposureIntent[] = [];
   readonly warnings: PlanWarning[] = [];
   private readonly warned = new Set<string>();

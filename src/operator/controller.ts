@@ -6,12 +6,12 @@
 import { EventEmitter } from 'node:events';
 import { UserError } from '../errors.js';
 import { isNotFound, KubeApiError, type KubeClient, type WatchEvent } from '../apply/k8s/client.js';
-import { MANAGED_BY } from '../apply/k8s/manifests.js';
+import { LABEL_EXPOSURE_SET, MANAGED_BY } from '../apply/k8s/manifests.js';
 import { applyObject, describeObject, objectPath, type Obj } from '../apply/k8s/owned.js';
 import { policyFromObject } from '../policy/parse.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import { VERSION } from '../version.js';
-import { desiredFor, LABEL_SET, type Desired } from './desired.js';
+import { desiredFor, type Desired } from './desired.js';
 import { inform } from './informer.js';
 import { API_VERSION, CRD_NAMES, KIND, VERSION_ANNOTATION, policiesPath, resourcePath, type Condition, type ExposureSet, type ExposureSetStatus, type ExposureStatus } from './resource.js';
 
@@ -150,9 +150,9 @@ export class Operator extends EventEmitter {
       }, signal),
       // Someone deleted or changed one of our objects: put it back.
       ...(['/api/v1/services', '/apis/networking.k8s.io/v1/ingresses'] as const).map((path) =>
-        inform<Obj>(this.client, path, { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_SET}` }, {
+        inform<Obj>(this.client, path, { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}` }, {
           list: () => undefined,
-          event: (ev) => { if (ev.type === 'DELETED' || ev.type === 'MODIFIED') this.enqueue(key(ev.object.metadata.namespace!, ev.object.metadata.labels![LABEL_SET]!), ev.type === 'MODIFIED' ? 200 : 0); },
+          event: (ev) => { if (ev.type === 'DELETED' || ev.type === 'MODIFIED') this.enqueue(key(ev.object.metadata.namespace!, ev.object.metadata.labels![LABEL_EXPOSURE_SET]!), ev.type === 'MODIFIED' ? 200 : 0); },
           error: onErr(`watching ${path}`),
         }, signal),
       ),
@@ -203,7 +203,7 @@ export class Operator extends EventEmitter {
     const ns = set.metadata.namespace;
     for (const kind of ['Service', 'Ingress'] as const) {
       const path = kind === 'Service' ? `/api/v1/namespaces/${encodeURIComponent(ns)}/services` : `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/ingresses`;
-      const list = await this.client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_SET}=${set.metadata.name}` } });
+      const list = await this.client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}=${set.metadata.name}` } });
       for (const o of list.items.filter((x) => this.owns(set, x))) {
         try {
           await this.client.request(objectPath(kind, ns, o.metadata.name), { method: 'DELETE', body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: o.metadata.uid } } });
@@ -291,7 +291,7 @@ export class Operator extends EventEmitter {
     // Prune what this set no longer wants (a removed exposure, or everything once denied).
     for (const kind of ['Service', 'Ingress'] as const) {
       const path = kind === 'Service' ? `/api/v1/namespaces/${encodeURIComponent(ns)}/services` : `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/ingresses`;
-      const list = await this.client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_SET}=${set.metadata.name}` } });
+      const list = await this.client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}=${set.metadata.name}` } });
       for (const o of list.items) {
         if (applied.has(`${kind}/${o.metadata.name}`) || !this.owns(set, o)) continue;
         try {
@@ -330,7 +330,7 @@ export class Operator extends EventEmitter {
   private owns(set: ExposureSet, o: Obj): boolean {
     const l = o.metadata.labels ?? {};
     const refs = ((o.metadata as Record<string, unknown>).ownerReferences ?? []) as { uid?: string }[];
-    return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_SET] === set.metadata.name && (refs.length === 0 || refs.some((r) => r.uid === set.metadata.uid));
+    return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_EXPOSURE_SET] === set.metadata.name && (refs.length === 0 || refs.some((r) => r.uid === set.metadata.uid));
   }
 
   /** Readiness and addresses of what was applied: endpoints behind each Service, an address on each Ingress. */

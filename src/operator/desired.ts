@@ -2,16 +2,16 @@
 // objects it should own, and a decision per exposure. No I/O: the controller feeds it and applies
 // what it returns.
 import { IssuesError } from '../errors.js';
-import { LABEL_ENV, renderIngress, renderService, ingressName, serviceName } from '../apply/k8s/manifests.js';
+import { LABEL_ENV, LABEL_EXPOSURE_SET, renderIngress, renderService, ingressName, serviceName } from '../apply/k8s/manifests.js';
 import type { Obj } from '../apply/k8s/owned.js';
 import type { EnvSpec, Exposure, K8sIngressExposure, Plan } from '../plan/types.js';
+import { emptyEnvDraft } from '../plan/intents.js';
 import { validatePlan } from '../plan/validate.js';
 import { planForCluster } from '../policy/cluster-plan.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import { API_VERSION, KIND, type ExposureSet, type ExposureStatus } from './resource.js';
 
 /** Label on every object the operator makes: which ExposureSet it belongs to. */
-export const LABEL_SET = 'envserve.dev/exposure-set';
 
 export interface DesiredInput {
   set: ExposureSet;
@@ -76,17 +76,7 @@ export function shapeIssues(set: ExposureSet): string[] {
 
 /** The Plan an ExposureSet stands for (the operator never sees the env file). */
 export function planOfSet(set: ExposureSet): Plan {
-  const env: EnvSpec = {
-    name: set.spec.env,
-    base: {},
-    services: set.spec.services ?? [],
-    packages: { python: [], apt: [], r: [], conda: [] },
-    daemons: [],
-    commands: {},
-    environment: {},
-    extraPath: [],
-    copies: [],
-  };
+  const env: EnvSpec = { name: set.spec.env, ...emptyEnvDraft(), services: set.spec.services ?? [] };
   const source = set.spec.source ?? `${KIND} ${set.metadata.namespace}/${set.metadata.name}`;
   // Positions default to the field, so every message says where.
   const exposures = set.spec.exposures.map((e, i) => ({ ...e, protocol: e.protocol ?? 'tcp', declaredBy: e.declaredBy ?? 'cloud.k8s.bind', position: e.position || `spec.exposures[${i}]` })) as Exposure[];
@@ -154,7 +144,7 @@ export function desiredFor(input: DesiredInput): Desired {
     if (e.kind === 'k8s-service') o = renderService(full, e, ns, selector) as Obj;
     else if (e.kind === 'k8s-ingress') o = renderIngress(full, e, ns) as Obj;
     if (!o) continue;
-    o.metadata.labels = { ...o.metadata.labels, [LABEL_SET]: set.metadata.name };
+    o.metadata.labels = { ...o.metadata.labels, [LABEL_EXPOSURE_SET]: set.metadata.name };
     // The API server's garbage collector removes them with the ExposureSet, even while no operator runs.
     (o.metadata as Record<string, unknown>).ownerReferences = [
       { apiVersion: API_VERSION, kind: KIND, name: set.metadata.name, uid: set.metadata.uid, controller: true, blockOwnerDeletion: false },

@@ -5,7 +5,8 @@ import type { Exposure } from '../plan/types.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import { exposureSetFromPlan } from './api.js';
 import { canonical } from './controller.js';
-import { desiredFor, LABEL_SET } from './desired.js';
+import { desiredFor } from './desired.js';
+import { LABEL_EXPOSURE_SET } from '../apply/k8s/manifests.js';
 import { operatorManifests, operatorRules, userRoleManifests } from './manifests.js';
 import type { ExposureSet } from './resource.js';
 
@@ -32,7 +33,7 @@ test('an admitted set becomes a Service and an automatic Ingress, owned by the s
   assert.equal(ing.spec.ingressClassName, 'traefik', 'the cluster default class fills an automatic Ingress');
   assert.equal(ing.spec.rules[0].host, 'jupyter-demo-team-a.apps.example.com');
   for (const o of d.objects) {
-    assert.equal(o.metadata.labels![LABEL_SET], 'demo');
+    assert.equal(o.metadata.labels![LABEL_EXPOSURE_SET], 'demo');
     assert.equal(o.metadata.labels!['app.kubernetes.io/managed-by'], 'envserve');
     assert.deepEqual((o.metadata as any).ownerReferences, [{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', name: 'demo', uid: 'uid-1', controller: true, blockOwnerDeletion: false }]);
   }

@@ -8,6 +8,11 @@ export type EnvDraft = Omit<EnvSpec, 'name' | 'services' | 'jupyter' | 'rstudio'
   rstudio?: { port: number; position: string };
 };
 
+/** An environment build() said nothing about yet. */
+export function emptyEnvDraft(): EnvDraft {
+  return { base: {}, packages: { python: [], apt: [], r: [], conda: [] }, daemons: [], commands: {}, environment: {}, extraPath: [], copies: [] };
+}
+
 /** `cloud.k8s.ingress(...)`, attached to a Service binding. */
 export interface IngressIntent {
   host: string;

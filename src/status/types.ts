@@ -68,20 +68,24 @@ export interface ContainerRecord {
   state?: string;
 }
 
-export interface EnvStatus {
-  apiVersion: 'envserve/v1';
-  kind: 'Status';
+/** Which environment, and the envserve process that runs it: shared by the status and the state record. */
+export interface EnvIdentity {
   /** The environment's id on this machine (the state record's key): <dir name>-<hash of the env file path>. */
   envId: string;
   envName: string;
-  /** Absolute path of the env file: the key of the state file. */
+  /** Absolute path of the env file. */
   envFile: string;
   runtime: RuntimeName;
   mode: 'up' | 'serve';
-  /** The envserve process that holds the listeners. */
+  /** The envserve process that holds the listeners, and its /proc start time (a reused PID is not it). */
   pid: number;
   pidStartTime?: number;
   startedAt: string;
+}
+
+export interface EnvStatus extends EnvIdentity {
+  apiVersion: 'envserve/v1';
+  kind: 'Status';
   processes: ProcessRecord[];
   container?: ContainerRecord;
   exposures: ExposureStatus[];

@@ -9,7 +9,7 @@ import { curlInNetns, httpRequest, inCidr, podAnswer, eventually, wsEcho } from 
 import {
   env, rand, serve, writeEnvFile, SEED_CLOUD, probeHandle, createNamespace, deleteNamespace, kubectlJson, mustKubectl, ownedObjects, waitReadyPod,
 } from './expose-lib.js';
-import { removeOwned } from '../../src/apply/k8s/runtime.js';
+import { removeOwned } from '../../src/apply/k8s/remove.js';
 import { UserError } from '../../src/errors.js';
 
 let ns: string;

@@ -9,6 +9,8 @@ import type { Exposure, K8sIngressExposure, K8sServiceExposure, Plan } from '../
 export const MANAGED_BY = 'envserve';
 export const LABEL_ENV = 'envserve.dev/env';
 export const LABEL_EXPOSURE = 'envserve.dev/exposure';
+/** On what the operator creates for an ExposureSet (its name): the operator's, not the CLI's. */
+export const LABEL_EXPOSURE_SET = 'envserve.dev/exposure-set';
 export const ANNOTATION_SOURCE = 'envserve.dev/source';
 
 export interface ManifestOptions {

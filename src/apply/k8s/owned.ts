@@ -6,7 +6,7 @@ import { UserError } from '../../errors.js';
 import { sleep } from './backoff.js';
 import { isNotFound, type KubeClient } from './client.js';
 import { API_CONCURRENCY, mapLimit } from '../limit.js';
-import { LABEL_ENV, MANAGED_BY } from './manifests.js';
+import { LABEL_ENV, LABEL_EXPOSURE_SET, MANAGED_BY } from './manifests.js';
 
 export const FIELD_MANAGER = 'envserve';
 
@@ -42,9 +42,6 @@ export function ownerSelector(envName: string): string {
 
 export const describeObject = (o: { kind: string; metadata: { name: string; namespace?: string } }) =>
   `${o.kind.toLowerCase()} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
-
-/** The label the operator puts on what it creates for an ExposureSet (src/operator/desired.ts). */
-const LABEL_EXPOSURE_SET = 'envserve.dev/exposure-set';
 
 /**
  * This environment's, and the CLI's: what the operator created for an ExposureSet carries the same

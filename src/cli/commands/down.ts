@@ -30,7 +30,7 @@ export function registerDown(program: Command): void {
       let removed = 0;
       if (!had && opts.runtime === 'k8s') {
         const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
-        const { downK8s } = await import('../../apply/k8s/runtime.js');
+        const { downK8s } = await import('../../apply/k8s/remove.js');
         const objs = await downK8s({ ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}), ...(opts.namespace ? { namespace: opts.namespace } : {}) }, plan.env.name);
         for (const o of objs) log(`deleted ${o.kind.toLowerCase()} ${o.metadata.namespace}/${o.metadata.name}`);
         removed = objs.length;

@@ -129,7 +129,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
       const c = before.cluster;
       if (c && !(now && now.server === c.server && now.namespace === c.namespace && before.envName === plan.env.name)) {
         say(`removing what an earlier envserve left in namespace ${c.namespace} (${c.server})`);
-        void import('../../apply/k8s/runtime.js')
+        void import('../../apply/k8s/remove.js')
           .then(({ removeOwnedFromRecord }) => removeOwnedFromRecord(c, before.envName))
           .then((objs) => objs.forEach((o) => say(`  deleted ${o.kind.toLowerCase()} ${o.namespace}/${o.name}`)))
           .catch((e: Error) => say(`  could not remove them: ${e.message} (envserve down --runtime k8s -n ${c.namespace} does)`));

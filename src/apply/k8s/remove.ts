@@ -1,0 +1,61 @@
+// Removing and listing what envserve owns for an environment, outside a running runtime: `down`
+// (from the state record, or from flags) and `status`.
+import { UserError } from '../../errors.js';
+import type { ClusterRecord, OwnedObject } from '../../engine/state.js';
+import { explainKubeError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
+import { deleteAndWait, listOwned, type Obj } from './owned.js';
+
+/** `down`: deletes every object envserve owns for the environment and waits until each is gone. */
+export async function removeOwned(client: KubeClient, namespace: string, envName: string): Promise<Obj[]> {
+  try {
+    const objs = await listOwned(client, namespace, envName);
+    // Ingresses first, then Services, then the Deployment: nothing routes to what is already gone.
+    const order = { Ingress: 0, Service: 1, Deployment: 2 } as Record<string, number>;
+    objs.sort((a, b) => (order[a.kind] ?? 9) - (order[b.kind] ?? 9));
+    await deleteAndWait(client, objs);
+    return objs;
+  } catch (e) {
+    throw explainKubeError(e, `removing the objects of environment ${envName} in namespace ${namespace}`);
+  }
+}
+
+/**
+ * `down` from the state record: reconnects with the recorded kubeconfig path, context and
+ * namespace (no flags, no KUBECONFIG) and deletes every object envserve owns for the environment
+ * there (listed by label, so objects applied just before a SIGKILL are found too).
+ */
+export async function removeOwnedFromRecord(cluster: ClusterRecord, envName: string): Promise<OwnedObject[]> {
+  const client = loadKubeClient({ ...(cluster.kubeconfig !== undefined && { kubeconfig: cluster.kubeconfig }), context: cluster.context, namespace: cluster.namespace });
+  try {
+    if (client.server !== cluster.server) {
+      throw new UserError(`context "${cluster.context}" in ${cluster.kubeconfig ?? 'the kubeconfig'} now points at ${client.server}, not ${cluster.server} where envserve applied the environment; nothing was deleted`);
+    }
+    const objs = await removeOwned(client, cluster.namespace, envName);
+    return objs.map((o) => ({ kind: o.kind, namespace: o.metadata.namespace ?? cluster.namespace, name: o.metadata.name }));
+  } finally {
+    client.close();
+  }
+}
+
+/** `down --runtime k8s` without a state record: the cluster from flags and KUBECONFIG. */
+export async function downK8s(connect: ConnectOptions, envName: string): Promise<Obj[]> {
+  const client = loadKubeClient(connect);
+  try {
+    return await removeOwned(client, client.namespace, envName);
+  } finally {
+    client.close();
+  }
+}
+
+/** `status`: what envserve owns for the environment, as the cluster has it. */
+export async function listOwnedK8s(connect: ConnectOptions, envName: string): Promise<Obj[]> {
+  const client = loadKubeClient(connect);
+  try {
+    return await listOwned(client, client.namespace, envName);
+  } catch (e) {
+    throw explainKubeError(e, `listing the objects of environment ${envName}`);
+  } finally {
+    client.close();
+  }
+}
+
