@@ -38,7 +38,7 @@ test('plan prints a readable table by default', () => {
   const r = envserve(['plan', '-f', 'testdata/examples/seed-cloud.envd']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /port-forward-jupyter-1234\s+k8s-port-forward\s+8888\s+127\.0\.0\.1:1234 \(port-forward\)/);
-  assert.match(r.stdout, /service-jupyter-1234\s+k8s-service\s+8888\s+ClusterIP port 1234/);
+  assert.match(r.stdout, /service-jupyter\s+k8s-service\s+8888\s+ClusterIP port 1234/);
 });
 
 test('a missing file exits 2 naming the path', () => {
@@ -103,7 +103,7 @@ test('render prints Service YAML carrying ownership labels', () => {
   assert.equal(svc.metadata.namespace, 'team-a');
   assert.equal(svc.metadata.labels['app.kubernetes.io/managed-by'], 'envserve');
   assert.equal(svc.metadata.labels['envserve.dev/env'], 'nb');
-  assert.equal(svc.metadata.labels['envserve.dev/exposure'], 'service-jupyter-1234');
+  assert.equal(svc.metadata.labels['envserve.dev/exposure'], 'service-jupyter');
   assert.deepEqual(svc.spec.ports, [{ name: 'http', protocol: 'TCP', port: 1234, targetPort: 8888 }]);
   assert.deepEqual(svc.spec.selector, { 'envserve.dev/env': 'nb' });
 });

@@ -40,8 +40,8 @@ test('a domain from ENVSERVE_INGRESS_DOMAIN or --ingress-domain: each HTTP Servi
     assert.deepEqual(
       ings.map((e: Record<string, unknown>) => [e.id, e.host, e.serviceId, e.className, e.automatic, e.declaredBy]),
       [
-        ['ingress-jupyter-1234', 'jupyter-demo-team-a.apps.example.com', 'service-jupyter-1234', 'traefik', true, 'auto-ingress'],
-        ['ingress-6006-6006', '6006-demo-team-a.apps.example.com', 'service-6006-6006', 'traefik', true, 'auto-ingress'],
+        ['ingress-jupyter', 'jupyter-demo-team-a.apps.example.com', 'service-jupyter', 'traefik', true, 'auto-ingress'],
+        ['ingress-6006', '6006-demo-team-a.apps.example.com', 'service-6006', 'traefik', true, 'auto-ingress'],
       ],
     );
   }
@@ -60,14 +60,14 @@ test('render --policy: "Ingress under our domain with TLS" fills class, TLS and 
   const ing = objs.find((o) => o.kind === 'Ingress');
   assert.equal(ing.spec.ingressClassName, 'traefik');
   assert.equal(ing.spec.rules[0].host, '8888-demo-team-a.apps.example.com');
-  assert.deepEqual(ing.spec.tls, [{ hosts: ['8888-demo-team-a.apps.example.com'], secretName: 'demo-8888-8888-tls' }]);
+  assert.deepEqual(ing.spec.tls, [{ hosts: ['8888-demo-team-a.apps.example.com'], secretName: 'demo-8888-tls' }]);
   assert.equal(ing.metadata.annotations['cert-manager.io/cluster-issuer'], 'letsencrypt');
   assert.equal(ing.metadata.annotations['traefik.ingress.kubernetes.io/router.middlewares'], 'auth-oauth2@kubernetescrd');
 
   const denied = envserve(['render', '-f', FILE, '-n', 'team-a', '--policy', 'testdata/policy/ingress-tls.yaml'], { env: NO_DOMAIN });
   assert.equal(denied.code, 2);
   assert.equal(denied.stdout, '');
-  assert.match(denied.stderr, /build\.envd:8:5: service-6006-6006: NodePort is not allowed in namespace team-a by policy ops-default; allowed: port-forward, ClusterIP, Ingress under \*\.apps\.example\.com \(class traefik\) with TLS; never ports 22, 2222 \[PolicyDenied\]/);
+  assert.match(denied.stderr, /build\.envd:8:5: service-6006: NodePort is not allowed in namespace team-a by policy ops-default; allowed: port-forward, ClusterIP, Ingress under \*\.apps\.example\.com \(class traefik\) with TLS; never ports 22, 2222 \[PolicyDenied\]/);
   assert.match(denied.stderr, /denied by policy ops-default; nothing was applied/);
 });
 
@@ -77,7 +77,7 @@ test('plan --policy "port-forward only": the table shows each decision, JSON car
   assert.equal(t.code, 2);
   assert.match(t.stdout, /Policies:\s+port-forward-only \(allowed: port-forward\)/);
   assert.match(t.stdout, /port-forward-jupyter-1234 .* admitted/);
-  assert.match(t.stdout, /service-jupyter-1234 .* DENIED \(PolicyDenied\)/);
+  assert.match(t.stdout, /service-jupyter .* DENIED \(PolicyDenied\)/);
   const j = envserve([...args, '-o', 'json'], { env: NO_DOMAIN });
   const plan = JSON.parse(j.stdout);
   assert.deepEqual(plan.policy.decisions.map((d: { decision: string }) => d.decision), ['Admitted', 'Denied', 'Denied', 'Denied']);

@@ -51,7 +51,7 @@ test('seed-cloud: a port-forward to 1234 and a ClusterIP Service on 1234', () =>
       listenAddress: '127.0.0.1',
     },
     {
-      id: 'service-jupyter-1234',
+      id: 'service-jupyter',
       kind: 'k8s-service',
       envPort: 8888,
       protocol: 'http',

@@ -41,7 +41,9 @@ export function buildPlan(source: string, envName: string, recorded: Recorded): 
       });
     } else {
       const servicePort = intent.servicePort ?? intent.envPort;
-      const serviceId = ids.next(`service-${label}-${servicePort}`);
+      // The id (and so the Service's name) leaves the ports out: a changed service_port, type or
+      // node_port is the same Service updated in place, not a new one.
+      const serviceId = ids.next(`service-${label}`);
       exposures.push({
         id: serviceId,
         kind: 'k8s-service',
@@ -54,7 +56,7 @@ export function buildPlan(source: string, envName: string, recorded: Recorded): 
       const ing = intent.ingress;
       if (ing) {
         exposures.push({
-          id: ids.next(`ingress-${label}-${servicePort}`),
+          id: ids.next(`ingress-${label}`),
           kind: 'k8s-ingress',
           ...common,
           protocol: 'http', // an Ingress routes HTTP

@@ -59,7 +59,7 @@ test("the proposal's cloud example, served: every check passes, from here and th
       assert.deepEqual(r.exposures.map((e) => e.verdict), ['answers', 'answers'], show(r));
       assert.equal(r.checks.filter((c) => c.status === 'fail' || c.status === 'warn').length, 0, show(r));
       for (const id of ['workload.exists', 'workload.pods', 'probe.local.forward', 'probe.local.forward.websocket', 'probe.apiserver.pod']) assert.equal(find(r, id, pf!.spec.id)?.status, 'pass', id);
-      for (const id of ['service.exists', 'service.selector', 'service.targetPort', 'service.endpoints', 'network.policy', 'probe.apiserver.service']) assert.equal(find(r, id, 'service-jupyter-1234')?.status ?? find(r, id)?.status, 'pass', `${id}: ${show(r)}`);
+      for (const id of ['service.exists', 'service.selector', 'service.targetPort', 'service.endpoints', 'network.policy', 'probe.apiserver.service']) assert.equal(find(r, id, 'service-jupyter')?.status ?? find(r, id)?.status, 'pass', `${id}: ${show(r)}`);
       // Whether the test cluster runs a DNS server decides the DNS check.
       const dns = kubectl(env.kubeconfig, ['-n', 'kube-system', 'get', 'service', 'kube-dns']).code === 0;
       assert.equal(find(r, 'cluster.dns')?.reason, dns ? 'Ok' : 'NoClusterDNS');

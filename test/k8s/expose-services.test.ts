@@ -54,7 +54,7 @@ test("the proposal's cloud example: port-forward on 127.0.0.1:1234 and the Clust
     assert.equal(d.spec.template.spec.containers[0].image, 'envserve.test/jupyter:1');
     assert.deepEqual(d.spec.template.spec.containers[0].ports.map((p: any) => p.containerPort), [8888]);
     assert.equal(d.metadata.labels['app.kubernetes.io/managed-by'], 'envserve');
-    assert.deepEqual(ownedObjects(ns, envName).sort(), [`deployment.apps/${envName}`, `service/${envName}-jupyter-1234`]);
+    assert.deepEqual(ownedObjects(ns, envName).sort(), [`deployment.apps/${envName}`, `service/${envName}-jupyter`]);
     console.log(`# seed-cloud: serve -> both URLs answer in ${ready} ms`);
   } finally {
     await s.stop();
@@ -78,7 +78,7 @@ test('serve twice changes nothing: server-side apply keeps every resourceVersion
     const third = await serve(file, { envName, namespace: ns, image: 'envserve.test/jupyter:1', mode: 'serve' });
     await third.stop();
     assert.deepEqual(rv(), before, 'no object changed');
-    const managers = kubectlJson(['-n', ns, 'get', 'service', `${envName}-jupyter-1234`, '--show-managed-fields']).metadata.managedFields.map((m: any) => `${m.manager}/${m.operation}`);
+    const managers = kubectlJson(['-n', ns, 'get', 'service', `${envName}-jupyter`, '--show-managed-fields']).metadata.managedFields.map((m: any) => `${m.manager}/${m.operation}`);
     assert.ok(managers.includes('envserve/Apply'), `field manager envserve applied it: ${managers}`);
   } finally {
     await first.stop();
@@ -133,7 +133,7 @@ def serve():
     assert.equal(viaIng.path, '/x');
     const other = await httpRequest(ip!, Number(port), { hostHeader: `other-${host}` });
     assert.equal(other.status, 404, 'another Host is not routed to it');
-    const obj = kubectlJson(['-n', ns, 'get', 'ingress', `${envName}-web-8082`]);
+    const obj = kubectlJson(['-n', ns, 'get', 'ingress', `${envName}-web`]);
     assert.equal(obj.spec.ingressClassName, 'traefik');
     assert.equal(obj.metadata.annotations['envserve.test/note'], 'hello');
     assert.equal((await probeHandle(s.rt, ing!)).ok, true);
@@ -174,7 +174,7 @@ test('a LoadBalancer that stays pending is reported plainly, with what works ins
 test('an object with a clashing name that envserve does not own is refused before any change, and down leaves it alone', async () => {
   const envName = `clash-${rand()}`;
   const file = writeEnvFile('clash', SEED_CLOUD.replace('host_port=1234', 'host_port=0'));
-  const foreign = `${envName}-jupyter-1234`;
+  const foreign = `${envName}-jupyter`;
   mustKubectl(['-n', ns, 'create', 'service', 'clusterip', foreign, '--tcp=5678:5678']);
   const rvBefore = kubectlJson(['-n', ns, 'get', 'service', foreign]).metadata.resourceVersion;
   await assert.rejects(

@@ -69,20 +69,20 @@ test('serve --runtime k8s: NodePort and Ingress added, changed in place, removed
   const [np1, np2] = [30000 + Math.floor(Math.random() * 1000), 31000 + Math.floor(Math.random() * 1000)];
   const host = `${envName}.reload.test`;
   const base = `    cloud.k8s.bind(env_port=8080, host_port=${pf}, name="web")\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=8081, name="web")\n`;
-  const withMore = (nodePort: number) =>
-    `def serve():\n${base}    cloud.k8s.bind(env_port=8080, type=cloud.k8s.nodePort, service_port=9090, node_port=${nodePort}, name="np", ingress=cloud.k8s.ingress(host="${host}"))\n`;
+  const withMore = (nodePort: number, servicePort: number) =>
+    `def serve():\n${base}    cloud.k8s.bind(env_port=8080, type=cloud.k8s.nodePort, service_port=${servicePort}, node_port=${nodePort}, name="np", ingress=cloud.k8s.ingress(host="${host}"))\n`;
   const file = writeEnvFile(envName, `def serve():\n${base}`);
   const serve = cli(['serve', '-f', file, '-n', ns, '--selector', 'app=web', '--probe-interval', '300'], vars);
   try {
     await serve.waitFor(/Press Ctrl-C/);
-    assert.deepEqual(ownedObjects(ns, envName).sort(), [`service/${envName}-web-8081`]);
+    assert.deepEqual(ownedObjects(ns, envName).sort(), [`service/${envName}-web`]);
 
     // 1. added: a NodePort Service with an Ingress in front
     const t0 = Date.now();
-    writeFileSync(file, withMore(np1));
+    writeFileSync(file, withMore(np1, 9090));
     await serve.waitFor(/changed: 2 exposure\(s\) started, 0 stopped, 2 unchanged/);
     const applied = Date.now() - t0;
-    assert.deepEqual(ownedObjects(ns, envName).sort(), [`ingress.networking.k8s.io/${envName}-np-9090`, `service/${envName}-np-9090`, `service/${envName}-web-8081`]);
+    assert.deepEqual(ownedObjects(ns, envName).sort(), [`ingress.networking.k8s.io/${envName}-np`, `service/${envName}-np`, `service/${envName}-web`]);
     assert.equal(podAnswer(await eventually(() => httpRequest(env.nodeIP, np1))).port, 8080);
     const [ip, port] = env.ingressAddress.split(':');
     assert.equal(podAnswer(await eventually(() => httpRequest(ip!, Number(port), { hostHeader: host, path: '/r' }))).path, '/r');
@@ -90,37 +90,44 @@ test('serve --runtime k8s: NodePort and Ingress added, changed in place, removed
     console.log(`# reload: env file saved → NodePort + Ingress applied ${applied} ms, both answering ${answered} ms`);
     const st = await eventually(async () => {
       const s = JSON.parse((await run(['status', '-f', file, '-o', 'json'], vars)).out);
-      const np = s.exposures.find((e: { id: string }) => e.id === 'service-np-9090');
-      const ing = s.exposures.find((e: { id: string }) => e.id === 'ingress-np-9090');
+      const np = s.exposures.find((e: { id: string }) => e.id === 'service-np');
+      const ing = s.exposures.find((e: { id: string }) => e.id === 'ingress-np');
       if (np?.reason !== 'Ready' || ing?.reason !== 'Ready') throw new Error(JSON.stringify(s.exposures));
       return s;
     }, 30_000);
     for (const e of st.exposures) assert.ok(e.reason, `reason on ${e.id}`);
-    const uid = uidOf('service', `${envName}-np-9090`);
+    const uid = uidOf('service', `${envName}-np`);
 
-    // 2. changed (same exposure id: a new node_port): the Service is updated in place
-    writeFileSync(file, withMore(np2));
-    await serve.waitFor(/changed: 1 exposure\(s\) started, 1 stopped, 3 unchanged/);
-    const svc = kubectlJson(['-n', ns, 'get', 'service', `${envName}-np-9090`]);
+    const ingUid = uidOf('ingress', `${envName}-np`);
+
+    // 2. changed (same exposure ids: a new service_port and node_port): the Service and the
+    // Ingress in front of it are updated in place, not replaced
+    writeFileSync(file, withMore(np2, 9091));
+    await serve.waitFor(/changed: 2 exposure\(s\) started, 2 stopped, 2 unchanged/);
+    const svc = kubectlJson(['-n', ns, 'get', 'service', `${envName}-np`]);
     assert.equal(svc.metadata.uid, uid, 'the same Service object');
-    assert.equal(svc.spec.ports[0].nodePort, np2);
+    assert.deepEqual([svc.spec.ports.length, svc.spec.ports[0].port, svc.spec.ports[0].nodePort], [1, 9091, np2]);
+    const ing = kubectlJson(['-n', ns, 'get', 'ingress', `${envName}-np`]);
+    assert.equal(ing.metadata.uid, ingUid, 'the same Ingress object');
+    assert.equal(ing.spec.rules[0].http.paths[0].backend.service.port.number, 9091);
     assert.equal(podAnswer(await eventually(() => httpRequest(env.nodeIP, np2))).port, 8080);
+    assert.equal(podAnswer(await eventually(() => httpRequest(ip!, Number(port), { hostHeader: host, path: '/r2' }))).path, '/r2');
 
     // 3. removed: deleted from the cluster and gone from status
     writeFileSync(file, `def serve():\n${base}`);
     await serve.waitFor(/changed: 0 exposure\(s\) started, 2 stopped, 2 unchanged/);
-    assert.deepEqual(ownedObjects(ns, envName).sort(), [`service/${envName}-web-8081`]);
+    assert.deepEqual(ownedObjects(ns, envName).sort(), [`service/${envName}-web`]);
     const after = JSON.parse((await run(['status', '-f', file, '-o', 'json'], vars)).out);
-    assert.deepEqual(after.exposures.map((e: { id: string }) => e.id).sort(), ['port-forward-web-' + pf, 'service-web-8081'].sort());
+    assert.deepEqual(after.exposures.map((e: { id: string }) => e.id).sort(), ['port-forward-web-' + pf, 'service-web'].sort());
     // the record lists what envserve owns now
     const rec = JSON.parse(readFileSync(join(home, '.local/state/envserve', `${after.envId}.json`), 'utf8'));
-    assert.deepEqual(rec.owned, [{ kind: 'Service', namespace: ns, name: `${envName}-web-8081` }]);
+    assert.deepEqual(rec.owned, [{ kind: 'Service', namespace: ns, name: `${envName}-web` }]);
     // down of the running serve, with nothing but the file: it stops itself (asked on its
     // control socket, not killed) and down removes the Services it leaves
     const d = await run(['down', '-f', file], { HOME: home });
     assert.equal(d.code, 0, d.out);
     assert.doesNotMatch(d.out, /killing it/);
-    assert.match(d.out, new RegExp(`deleted service ${ns}/${envName}-web-8081`));
+    assert.match(d.out, new RegExp(`deleted service ${ns}/${envName}-web`));
     assert.equal(await serve.exited, 0, serve.out());
     assert.deepEqual(ownedObjects(ns, envName), []);
   } finally {
@@ -145,7 +152,7 @@ test('down from a clean shell (no KUBECONFIG, no flags, another directory) after
 `);
   const serve = cli(['serve', '-f', file, '-n', ns, '--context', 'envserve-test-admin', '--selector', 'app=web'], { HOME: home, KUBECONFIG: kcPath });
   await serve.waitFor(/Press Ctrl-C/);
-  assert.deepEqual(ownedObjects(ns, envName).sort(), [`ingress.networking.k8s.io/${envName}-web-8081`, `service/${envName}-web-8081`]);
+  assert.deepEqual(ownedObjects(ns, envName).sort(), [`ingress.networking.k8s.io/${envName}-web`, `service/${envName}-web`]);
   serve.proc.kill('SIGKILL');
   await serve.exited;
   const elsewhere = mkdtempSync(join(tmpdir(), 'envserve-cwd-'));
@@ -155,8 +162,8 @@ test('down from a clean shell (no KUBECONFIG, no flags, another directory) after
   assert.match(st.out, /STALE/);
   const d = await run(['down', '-f', file], { HOME: home }, join(elsewhere, 'sub'));
   assert.equal(d.code, 0, d.out);
-  assert.match(d.out, new RegExp(`deleted ingress ${ns}/${envName}-web-8081`));
-  assert.match(d.out, new RegExp(`deleted service ${ns}/${envName}-web-8081`));
+  assert.match(d.out, new RegExp(`deleted ingress ${ns}/${envName}-web`));
+  assert.match(d.out, new RegExp(`deleted service ${ns}/${envName}-web`));
   assert.deepEqual(ownedObjects(ns, envName), [], 'nothing owned is left');
   const again = await run(['status', '-f', file], { HOME: home }, elsewhere);
   assert.match(again.out, /nothing is running/);

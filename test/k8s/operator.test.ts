@@ -169,7 +169,7 @@ test('HTTP API: alice (only --user-role rights) submits a Plan and sees Admitted
   assert.equal(ing.automatic, true);
   assert.equal(ing.url, `http://web-web-${nsA}.apps.test/`);
 
-  const svc = kubectlJson(['-n', nsA, 'get', 'service', 'web-web-8080']);
+  const svc = kubectlJson(['-n', nsA, 'get', 'service', 'web-web']);
   assert.equal(svc.metadata.labels['app.kubernetes.io/managed-by'], 'envserve');
   assert.equal(svc.metadata.ownerReferences[0].kind, 'ExposureSet');
   const viaSvc = await eventually(async () => JSON.parse(curlInNetns(env.netns, `http://${svc.spec.clusterIP}:8080/x`)), 10_000);
@@ -224,18 +224,18 @@ test('the CLI with the operator present: `envserve operator submit` as alice is 
   const kcA = tokenKubeconfig('alice-a', alice);
   const ok = envserve(['operator', 'submit', '-f', file, '--name', 'cli', '-n', nsA, '--selector', 'envserve.dev/env=web', '--kubeconfig', kcA, '--timeout', '40']);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /service-web-8080\s+k8s-service\s+Ready\s+http:\/\/10\.\d+\.\d+\.\d+:8080\//);
-  assert.match(ok.stdout, new RegExp(`ingress-web-8080\\s+k8s-ingress\\s+Ready\\s+http://web-cli-${nsA}\\.apps\\.test/`));
+  assert.match(ok.stdout, /service-web\s+k8s-service\s+Ready\s+http:\/\/10\.\d+\.\d+\.\d+:8080\//);
+  assert.match(ok.stdout, new RegExp(`ingress-web\\s+k8s-ingress\\s+Ready\\s+http://web-cli-${nsA}\\.apps\\.test/`));
   const kcB = tokenKubeconfig('alice-b', createToken(nsB, 'alice'));
   const denied = envserve(['operator', 'submit', '-f', file, '--name', 'cli', '-n', nsB, '--kubeconfig', kcB, '--timeout', '40']);
   assert.equal(denied.code, 2, denied.stderr);
-  assert.match(denied.stderr, new RegExp(`service-web-8080: \\S*build\\.envd:3:5: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\]`));
+  assert.match(denied.stderr, new RegExp(`service-web: \\S*build\\.envd:3:5: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\]`));
   assert.match(denied.stderr, /nothing was created/);
   assert.match(denied.stderr, /the policy allows these port-forwards from your machine \(envserve serve\): port-forward-web-18080/);
   // Direct mode (no operator in the way): a user who may read the policies is warned before anything is created.
   const { directModePolicyWarnings } = await import('../../src/operator/cli-client.js');
   const warnings = await directModePolicyWarnings(admin, planJson('direct', WEB), nsB);
-  assert.deepEqual(warnings.map((w) => [w.id, w.reason]), [['service-web-8080', 'PolicyDenied']]);
+  assert.deepEqual(warnings.map((w) => [w.id, w.reason]), [['service-web', 'PolicyDenied']]);
   assert.deepEqual(await directModePolicyWarnings(loadKubeClient({ kubeconfig: kcA }), planJson('direct', WEB), nsB), [], 'alice may not read policies: no warning, no error');
 });
 
@@ -263,9 +263,9 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
     await runD.waitFor(/Press Ctrl-C to stop/, 90_000);
     assert.match(runD.err(), new RegExp(`envserve operator found in this cluster: the cluster exposures go to it as exposureset ${nsD}/`));
     assert.match(runD.out(), new RegExp(`exposureset ${nsD}/srv \\(generation 1\\): Ready through the envserve operator`));
-    assert.match(runD.out(), /service-web-8080\s+k8s-service\s+Ready\s+http:\/\/10\.\d+\.\d+\.\d+:8080\//);
-    assert.match(runD.out(), new RegExp(`ingress-web-8080\\s+k8s-ingress\\s+Ready\\s+http://web-srv-${nsD}\\.apps\\.test/`));
-    const svc = kubectlJson(['-n', nsD, 'get', 'service', 'srv-web-8080']);
+    assert.match(runD.out(), /service-web\s+k8s-service\s+Ready\s+http:\/\/10\.\d+\.\d+\.\d+:8080\//);
+    assert.match(runD.out(), new RegExp(`ingress-web\\s+k8s-ingress\\s+Ready\\s+http://web-srv-${nsD}\\.apps\\.test/`));
+    const svc = kubectlJson(['-n', nsD, 'get', 'service', 'srv-web']);
     assert.equal(svc.spec.type, 'ClusterIP');
     assert.equal(svc.metadata.ownerReferences[0].kind, 'ExposureSet', 'made by the operator, not by alice');
     const ings = kubectlJson<{ items: any[] }>(['-n', nsD, 'get', 'ingresses']).items;
@@ -287,7 +287,7 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
   try {
     await runB.waitFor(/Press Ctrl-C to stop/, 90_000);
     assert.match(runB.err(), new RegExp(`the operator denied exposureset ${nsB}/srv; nothing was created in the cluster`));
-    assert.match(runB.err(), new RegExp(`service-web-8080: \\S*build\\.envd:3:5: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\]`));
+    assert.match(runB.err(), new RegExp(`service-web: \\S*build\\.envd:3:5: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\]`));
     assert.match(runB.err(), new RegExp(`the port-forwards the policy allows run from this machine: port-forward-web-${portB}`));
     const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', portB, { path: '/pf' })), 15_000);
     assert.equal(viaForward.pod, 'srv-0');
@@ -305,8 +305,8 @@ test('`envserve serve --runtime k8s --no-operator` (direct mode): a user who may
   try {
     await run.waitFor(/Press Ctrl-C to stop/, 90_000);
     assert.doesNotMatch(run.err(), /envserve operator found/);
-    assert.match(run.err(), new RegExp(`warning: \\S*build\\.envd:3:5: service-web-8080: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\] \\(a cluster policy would deny this; applying it with your own rights\\)`));
-    const svc = kubectlJson(['-n', nsB, 'get', 'service', 'srv-web-8080']);
+    assert.match(run.err(), new RegExp(`warning: \\S*build\\.envd:3:5: service-web: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\] \\(a cluster policy would deny this; applying it with your own rights\\)`));
+    const svc = kubectlJson(['-n', nsB, 'get', 'service', 'srv-web']);
     assert.equal(svc.metadata.ownerReferences, undefined, 'applied by the user, not the operator');
     const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', port, { path: '/pf' })), 15_000);
     assert.equal(viaForward.pod, 'srv-0');
@@ -366,7 +366,7 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   const before = (await op!.pod()).name;
   await op!.kill(); // whatever it was doing
   // While it is down someone deletes one of its Services (if it got that far).
-  kubectl(env.kubeconfig, ['-n', nsA, 'delete', 'service', 'r0-web-8080', '--ignore-not-found']);
+  kubectl(env.kubeconfig, ['-n', nsA, 'delete', 'service', 'r0-web', '--ignore-not-found']);
   assert.notEqual((await op!.pod()).name, before, 'a new operator pod (the Deployment made it)');
   const allReady = async () => {
     const items = kubectlJson<{ items: any[] }>(['-n', nsA, 'get', 'exposuresets']).items.filter((s) => sets.includes(s.metadata.name));
@@ -375,7 +375,7 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   };
   await eventually(allReady, 40_000, 250);
   const services = kubectlJson<{ items: any[] }>(['-n', nsA, 'get', 'services', '-l', 'app.kubernetes.io/managed-by=envserve']).items.map((s) => s.metadata.name).sort();
-  assert.deepEqual(services, [...sets.map((s) => `${s}-web-8080`), 'cli-web-8080', 'viapf-web-8080', 'web-web-8080'].sort(), 'one Service per exposure, none duplicated, none lost');
+  assert.deepEqual(services, [...sets.map((s) => `${s}-web`), 'cli-web', 'viapf-web', 'web-web'].sort(), 'one Service per exposure, none duplicated, none lost');
 
   // The API server goes away and comes back: the operator's watches resume and new work is done.
   await restartApiServer();
@@ -394,14 +394,14 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   // Deleting an ExposureSet removes its objects (the operator at once; the garbage collector through the ownerReference).
   mustKubectl(['-n', nsA, 'delete', 'exposureset', 'r1', '--wait=true']);
   await eventually(async () => {
-    if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r1-web-8080']).code === 0) throw new Error('r1-web-8080 still there');
+    if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r1-web']).code === 0) throw new Error('r1-web still there');
   }, 30_000, 250);
   // Ops tighten the policy: what it now denies is taken down, and the status says why.
   apply([{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'no-services-in-a' }, spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': nsA } }, serviceTypes: [] } }]);
   await eventually(async () => {
     const s = kubectlJson(['-n', nsA, 'get', 'exposureset', 'r2']).status;
     if (condition(s, 'Denied')?.status !== 'True') throw new Error(`r2 not denied yet: ${JSON.stringify(s?.conditions)}`);
-    if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r2-web-8080']).code === 0) throw new Error('r2-web-8080 still there');
+    if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r2-web']).code === 0) throw new Error('r2-web still there');
   }, 30_000, 250);
   assert.equal((await op!.pod()).restarts, 0);
 });

@@ -45,10 +45,10 @@ for (const dryRun of ['client', 'server']) {
     assert.equal(r.code, 0, r.stderr);
     for (const obj of [
       'deployment.apps/render-check',
-      'service/render-check-jupyter-1234',
-      'ingress.networking.k8s.io/render-check-jupyter-1234',
-      'service/render-check-8000-8000',
-      'service/render-check-6006-6006',
+      'service/render-check-jupyter',
+      'ingress.networking.k8s.io/render-check-jupyter',
+      'service/render-check-8000',
+      'service/render-check-6006',
     ]) {
       assert.match(r.stdout, new RegExp(`${obj.replace(/[./]/g, '\\$&')} created`), r.stdout);
     }
