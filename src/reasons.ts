@@ -25,6 +25,9 @@ export type ReasonCode =
   | 'IngressRouteNotAnswering' // admitted, but the controller has no route/backend yet (404/502/503/504)
   | 'NotOwned' // an object of that name exists and envserve does not own it
   | 'ClusterUnreachable'
+  // an ops policy (ExposurePolicy), applied by the operator or checked with --policy
+  | 'PolicyDenied' // a policy that selects the namespace does not allow it
+  | 'PolicyConflict' // two policies generate conflicting values (host templates, Ingress classes)
   // what a probe found
   | 'ConnectionRefused'
   | 'ConnectionReset'
@@ -58,6 +61,8 @@ export const REASONS: Readonly<Record<ReasonCode, string>> = {
   IngressRouteNotAnswering: 'the Ingress controller has no working route to the service yet',
   NotOwned: 'an object of that name exists and is not owned by envserve',
   ClusterUnreachable: 'the Kubernetes API server cannot be reached',
+  PolicyDenied: "an ops policy (ExposurePolicy) does not allow it in this namespace",
+  PolicyConflict: 'two ops policies that select this namespace ask for conflicting values',
   ConnectionRefused: 'nothing listens there',
   ConnectionReset: 'the connection was reset: the service behind it is not answering',
   Timeout: 'no answer in time',

@@ -7,7 +7,7 @@
 import { loadKubeClient, explainKubeError, type KubeClient } from '../apply/k8s/client.js';
 import { parseSelector, parseTarget, resolveTarget } from '../apply/k8s/target.js';
 import { MappedPlanSource, type PlanSource } from '../engine/plan-source.js';
-import { denialLines, directModePolicyWarnings, operatorInstalled } from '../operator/cli-client.js';
+import { denialLines, directModePolicyWarnings, operatorInstalled, versionSkew } from '../operator/cli-client.js';
 import { operatorPlanSource } from '../operator/plan-source.js';
 import { planForCluster } from '../policy/cluster-plan.js';
 import type { Plan } from '../plan/types.js';
@@ -43,12 +43,16 @@ export async function k8sPlanSource(file: PlanSource, flags: K8sSourceFlags, o: 
     if (flags.operator !== false && (await operatorInstalled(client))) {
       // The operator's Services select the pods envserve forwards to.
       const selector = flags.selector ? parseSelector(flags.selector) : target ? (await resolveTarget(client, target, namespace, '')).serviceSelector : undefined;
+      let skewTold = false;
       o.say(`envserve operator found in this cluster: the cluster exposures go to it as exposureset ${namespace}/<env> (--no-operator applies them with your own rights)`);
       const source = operatorPlanSource(shaped, client, namespace, {
         signal: o.signal,
         ...(selector && { selector }),
         onVerdict: ({ set, verdict, localPlan }) => {
           if (verdict.state === 'NoOperator') return;
+          const skew = versionSkew(verdict.status);
+          if (skew && !skewTold) o.say(`warning: ${skew}`);
+          skewTold ||= skew !== undefined;
           const name = `${namespace}/${set.metadata.name}`;
           const forwards = localPlan.exposures.filter((e) => e.kind === 'k8s-port-forward').map((e) => e.id);
           if (verdict.state === 'Denied') {

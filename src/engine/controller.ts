@@ -24,7 +24,7 @@ import type { Runtime } from '../apply/types.js';
 import { TypedEmitter } from './events.js';
 import type { PlanSource } from './plan-source.js';
 import { BackoffScheduler, type ProbeScheduler } from './scheduler.js';
-import { envIdFor, type ForwardRecord, type StateRecord, type StateStore } from './state.js';
+import { envIdFor, type ForwardRecord, type OwnedObject, type StateRecord, type StateStore } from './state.js';
 
 export interface EnvControllerOptions {
   source: PlanSource;
@@ -115,6 +115,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       this.scheduler.run((ids) => this.probeRound(ids), stop);
       this.opts.runtime.on?.('change', onRuntimeChange);
       this.opts.source.watch(() => void this.enqueue(() => this.reload()), stop);
+      this.opts.source.remote?.watch(() => this.publish(), stop);
       await new Promise<void>((r) => (stop.aborted ? r() : stop.addEventListener('abort', () => r(), { once: true })));
     } finally {
       this.phase = 'stopping';
@@ -190,7 +191,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     const store = this.opts.store;
     if (!store) return;
     // `serve` leaves its cluster objects for `down`: keep the record of them, marked stopped.
-    if ((this.opts.runtime.resources().owned ?? []).length > 0) this.writeState(this.status(), new Date().toISOString());
+    if (this.owned().length > 0) this.writeState(this.status(), new Date().toISOString());
     else store.remove();
   }
 
@@ -384,7 +385,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       startedAt: s.startedAt,
       controlSocket: this.opts.controlSocket ?? '',
       ...(res.cluster && { cluster: res.cluster }),
-      owned: res.owned ?? [],
+      owned: this.owned(),
       processes: res.processes,
       ...(res.container && { container: res.container }),
       forwards: stoppedAt ? [] : forwards,
@@ -392,6 +393,11 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       status: s,
     };
     store.write(rec);
+  }
+
+  /** What envserve holds in the cluster for this environment: the runtime's objects and the operator's resource. */
+  private owned(): OwnedObject[] {
+    return [...(this.opts.runtime.resources().owned ?? []), ...(this.opts.source.remote?.owned() ?? [])];
   }
 
   /** The status now: plain data, the same for every front end. */
@@ -414,7 +420,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       startedAt: this.startedAt,
       processes: res.processes,
       ...(res.container ? { container: res.container } : {}),
-      exposures: this.exposures().map((e) => this.exposureStatus(e)),
+      exposures: [...this.exposures().map((e) => this.exposureStatus(e)), ...(this.opts.source.remote?.status() ?? [])],
       notes: [...this.warnings, ...res.notes],
     };
     if (this.opts.extraNotes) status.notes.push(...this.opts.extraNotes(status));

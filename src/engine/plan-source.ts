@@ -4,6 +4,8 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { planFromFile, type PlanOptions } from '../envfile/from-file.js';
 import type { Plan } from '../plan/types.js';
+import type { ExposureStatus } from '../status/types.js';
+import type { OwnedObject } from './state.js';
 
 export interface PlanSource {
   /** For messages: "build.envd". */
@@ -11,6 +13,20 @@ export interface PlanSource {
   /** The plan now. Throws (a UserError / SourceError) when the input is invalid. */
   load(): Promise<Plan>;
   /** Calls `onChange` whenever the plan may have changed, until `signal` aborts. */
+  watch(onChange: () => void, signal: AbortSignal): void;
+  /** Set when another system applies part of the plan (the in-cluster operator). */
+  readonly remote?: RemoteExposures;
+}
+
+/**
+ * The exposures another system applies for this environment, as that system reports them: shown
+ * in the status next to the local ones, and what it holds in the cluster recorded as owned, so
+ * `down` removes it.
+ */
+export interface RemoteExposures {
+  status(): ExposureStatus[];
+  owned(): OwnedObject[];
+  /** Calls `onChange` whenever `status()` may have changed, until `signal` aborts. */
   watch(onChange: () => void, signal: AbortSignal): void;
 }
 

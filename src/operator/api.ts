@@ -11,6 +11,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isNotFound, KubeApiError, type KubeClient } from '../apply/k8s/client.js';
+import { ownerLabels } from '../apply/k8s/manifests.js';
 import type { Exposure, Plan } from '../plan/types.js';
 import { validatePlan } from '../plan/validate.js';
 import { Authenticator, type UserInfo } from './auth.js';
@@ -42,7 +43,8 @@ export function exposureSetFromPlan(plan: Plan, namespace: string, opts: { name?
     metadata: {
       name: opts.name ?? plan.env.name,
       namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'envserve' },
+      // The environment's owner labels: `envserve down` finds and deletes it like its other objects.
+      labels: ownerLabels(plan.env.name),
       ...(opts.user && { annotations: { [SUBMITTED_BY_ANNOTATION]: opts.user } }),
     },
     spec: {

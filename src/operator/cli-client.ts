@@ -9,6 +9,7 @@ import { planForCluster, type Denial } from '../policy/cluster-plan.js';
 import { policyFromObject } from '../policy/parse.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import { exposureSetFromPlan } from './api.js';
+import { sameMinor, VERSION } from '../version.js';
 import { API_VERSION, policiesPath, resourcePath, type ExposureSet, type ExposureSetStatus } from './resource.js';
 
 type Api = Pick<KubeClient, 'request' | 'watch'>;
@@ -38,6 +39,25 @@ export async function submitPlan(client: Pick<KubeClient, 'request'>, plan: Plan
 export type Verdict = { state: 'Ready' | 'Denied'; status: ExposureSetStatus } | { state: 'NoOperator'; message: string };
 
 /**
+ * Calls `look` with the ExposureSet now and on every change, until `signal` aborts (a GET, then a
+ * watch from its resourceVersion; a watch that expired (410) starts over). Other errors throw.
+ */
+export async function followExposureSet(client: Api, namespace: string, name: string, look: (s: ExposureSet) => void, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    const cur = await client.request<ExposureSet>(resourcePath(namespace, name));
+    look(cur);
+    if (signal.aborted) return;
+    try {
+      await client.watch(`/apis/${API_VERSION}/namespaces/${encodeURIComponent(namespace)}/exposuresets`, { fieldSelector: `metadata.name=${name}`, resourceVersion: cur.metadata.resourceVersion }, (ev) => {
+        if (ev.type !== 'DELETED') look(ev.object as ExposureSet);
+      }, signal);
+    } catch (e) {
+      if (!(e instanceof KubeApiError && e.code === 410)) throw e;
+    }
+  }
+}
+
+/**
  * Follows the ExposureSet until the operator has decided on this generation and it is Ready or
  * Denied. `onStatus` sees every status on the way. No status for `noOperatorMs` → NoOperator.
  */
@@ -60,22 +80,20 @@ export async function waitForVerdict(client: Api, namespace: string, name: strin
   const noOp = setTimeout(() => { if (!decided) { verdict = { state: 'NoOperator', message: `no envserve operator answered within ${(o.noOperatorMs ?? 10_000) / 1000} s: the CRDs are installed but the operator does not run (kubectl -n envserve-system get pods), or use --no-operator` }; ac.abort(); } }, o.noOperatorMs ?? 10_000);
   const deadline = setTimeout(() => ac.abort(), o.timeoutMs ?? 120_000);
   try {
-    while (!ac.signal.aborted) {
-      const cur = await client.request<ExposureSet>(resourcePath(namespace, name));
-      look(cur);
-      if (ac.signal.aborted) break;
-      try {
-        await client.watch(`/apis/${API_VERSION}/namespaces/${encodeURIComponent(namespace)}/exposuresets`, { fieldSelector: `metadata.name=${name}`, resourceVersion: cur.metadata.resourceVersion }, (ev) => look(ev.object as ExposureSet), ac.signal);
-      } catch (e) {
-        if (!(e instanceof KubeApiError && e.code === 410)) throw e;
-      }
-    }
+    await followExposureSet(client, namespace, name, look, ac.signal);
   } finally {
     clearTimeout(noOp);
     clearTimeout(deadline);
     o.signal.removeEventListener('abort', stop);
   }
   return verdict ?? { state: 'NoOperator', message: 'stopped before the operator decided' };
+}
+
+/** The warning for an operator of another minor version than this CLI (it reports its version in every status). */
+export function versionSkew(status: ExposureSetStatus, cliVersion = VERSION): string | undefined {
+  const v = status.operatorVersion;
+  if (!v || sameMinor(v, cliVersion)) return undefined;
+  return `version skew: the envserve operator in this cluster is ${v}, this envserve is ${cliVersion}; use the CLI of the operator's minor version (or ask ops to upgrade the operator)`;
 }
 
 export interface ThroughOperator {

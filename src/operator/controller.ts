@@ -10,7 +10,7 @@ import { LABEL_EXPOSURE_SET, MANAGED_BY } from '../apply/k8s/manifests.js';
 import { applyObject, describeObject, objectPath, type Obj } from '../apply/k8s/owned.js';
 import { policyFromObject } from '../policy/parse.js';
 import type { ExposurePolicy } from '../policy/types.js';
-import { VERSION } from '../version.js';
+import { sameMinor, VERSION } from '../version.js';
 import { desiredFor, type Desired } from './desired.js';
 import { inform } from './informer.js';
 import { API_VERSION, CRD_NAMES, KIND, VERSION_ANNOTATION, policiesPath, resourcePath, type Condition, type ExposureSet, type ExposureSetStatus, type ExposureStatus } from './resource.js';
@@ -34,7 +34,6 @@ export interface VersionInfo {
 
 type Api = Pick<KubeClient, 'request' | 'watch'>;
 const key = (ns: string, name: string) => `${ns}/${name}`;
-const minor = (v: string) => v.split('.').slice(0, 2).join('.');
 
 /** CRDs missing: the operator cannot run (exit 2). */
 export class CrdsMissingError extends UserError {}
@@ -58,7 +57,7 @@ export async function checkCrds(client: Pick<KubeClient, 'request'>, version = V
     const v = crd.metadata.annotations?.[VERSION_ANNOTATION];
     if (v) {
       info.crdVersion = v;
-      if (minor(v) !== minor(version)) info.skew = `the CRDs were installed by envserve ${v}, this is envserve ${version}: re-apply \`envserve operator manifests\` of the version you run`;
+      if (!sameMinor(v, version)) info.skew = `the CRDs were installed by envserve ${v}, this is envserve ${version}: re-apply \`envserve operator manifests\` of the version you run`;
     }
   } catch (e) {
     if (!(e instanceof KubeApiError && (e.code === 403 || e.code === 404))) throw e;
@@ -156,6 +155,13 @@ export class Operator extends EventEmitter {
           error: onErr(`watching ${path}`),
         }, signal),
       ),
+      // Pods behind a Service came or went (the EndpointSlice controller copies the Service's
+      // labels onto its slices): the status follows, not only until the first Ready.
+      inform<Obj>(this.client, '/apis/discovery.k8s.io/v1/endpointslices', { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}` }, {
+        list: () => undefined,
+        event: (ev) => this.enqueue(key(ev.object.metadata.namespace!, ev.object.metadata.labels![LABEL_EXPOSURE_SET]!), 200),
+        error: onErr('watching EndpointSlices'),
+      }, signal),
     ];
     const workers = Array.from({ length: this.opts.concurrency ?? 4 }, () => this.worker(signal));
     signal.addEventListener('abort', () => { this.wake?.(); for (const t of this.timers.values()) clearTimeout(t); }, { once: true });

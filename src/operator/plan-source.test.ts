@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StaticPlanSource } from '../engine/plan-source.js';
 import type { Plan } from '../plan/types.js';
-import type { ThroughOperator } from './cli-client.js';
+import { versionSkew, type ThroughOperator } from './cli-client.js';
 import { operatorPlanSource } from './plan-source.js';
 import type { ExposureSet, ExposureSetStatus } from './resource.js';
 
@@ -38,7 +38,7 @@ function fakeApi(status: ExposureSetStatus | undefined) {
 const cond = (type: string, s: 'True' | 'False', reason: string, message = '') => ({ type, status: s, reason, message, lastTransitionTime: '' });
 
 test('Ready: the cluster exposures are submitted as the ExposureSet, only the admitted port-forward stays local', async () => {
-  const api = fakeApi({ observedGeneration: 1, conditions: [cond('Admitted', 'True', 'Admitted'), cond('Ready', 'True', 'Ready'), cond('Denied', 'False', 'Admitted')], exposures: [{ id: 'port-forward-web-18080', kind: 'k8s-port-forward', decision: 'Admitted', reason: 'Admitted' }, { id: 'service-web-8080', kind: 'k8s-service', decision: 'Admitted', reason: 'Ready', url: 'http://10.0.0.1:8080/' }] } as ExposureSetStatus);
+  const api = fakeApi({ observedGeneration: 1, conditions: [cond('Admitted', 'True', 'Admitted'), cond('Ready', 'True', 'Ready'), cond('Denied', 'False', 'Admitted')], exposures: [{ id: 'port-forward-web-18080', kind: 'k8s-port-forward', decision: 'Admitted', reason: 'Admitted' }, { id: 'service-web-8080', kind: 'k8s-service', decision: 'Admitted', reason: 'Ready', ready: true, url: 'http://10.0.0.1:8080/' }] } as ExposureSetStatus);
   const verdicts: ThroughOperator[] = [];
   const src = operatorPlanSource(new StaticPlanSource(plan), api.client as any, 'team-a', { signal: new AbortController().signal, selector: { app: 'web' }, onVerdict: (r) => verdicts.push(r) });
   const local = await src.load();
@@ -47,6 +47,9 @@ test('Ready: the cluster exposures are submitted as the ExposureSet, only the ad
   assert.deepEqual(api.applied[0]!.spec.selector, { app: 'web' });
   assert.deepEqual(api.applied[0]!.spec.exposures.map((e) => e.id), ['port-forward-web-18080', 'service-web-8080']);
   assert.equal(verdicts[0]!.verdict.state, 'Ready');
+  // The operator's exposures are in the status; what it holds for us is recorded as owned.
+  assert.deepEqual(src.remote!.status().map((r) => [r.id, r.state, r.reason, r.urls]), [['service-web-8080', 'ready', 'Ready', ['http://10.0.0.1:8080/']]]);
+  assert.deepEqual(src.remote!.owned(), [{ kind: 'ExposureSet', namespace: 'team-a', name: 'demo' }]);
 });
 
 test('Denied: no error; the port-forwards the policy admitted still run, the verdict goes to the front end', async () => {
@@ -55,6 +58,13 @@ test('Denied: no error; the port-forwards the policy admitted still run, the ver
   const src = operatorPlanSource(new StaticPlanSource(plan), api.client as any, 'team-a', { signal: new AbortController().signal, onVerdict: (r) => (verdict = r) });
   assert.deepEqual((await src.load()).exposures.map((e) => e.id), ['port-forward-web-18080']);
   assert.equal(verdict!.verdict.state, 'Denied');
+  assert.deepEqual(src.remote!.status().map((r) => [r.id, r.state, r.reason, r.message]), [['service-web-8080', 'failed', 'PolicyDenied', 'ClusterIP is not allowed']]);
+});
+
+test('version skew: an operator of another minor version is named; same minor is fine', () => {
+  assert.equal(versionSkew({ operatorVersion: '0.1.7' }, '0.1.0'), undefined);
+  assert.equal(versionSkew({}, '0.1.0'), undefined);
+  assert.equal(versionSkew({ operatorVersion: '0.2.0' }, '0.1.0'), "version skew: the envserve operator in this cluster is 0.2.0, this envserve is 0.1.0; use the CLI of the operator's minor version (or ask ops to upgrade the operator)");
 });
 
 test('no operator answers: a RuntimeFailure that names --no-operator; stopped while waiting: no error', async () => {

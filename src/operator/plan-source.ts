@@ -2,15 +2,22 @@
 // plan the env file yields is submitted as the ExposureSet (server-side apply as the user), the
 // operator's verdict is awaited, and the controller gets only what stays on this machine (host
 // exposures, admitted port-forwards). A denial is not an error: the port-forwards the policy allows
-// still run, and the front end prints the verdict.
+// still run, and the front end prints the verdict. After that the ExposureSet is followed, so the
+// status (and every front end on it) shows the operator's exposures as the operator reports them,
+// and the ExposureSet is recorded as owned, so `envserve down` deletes it.
 import { RuntimeFailure } from '../errors.js';
 import type { KubeClient } from '../apply/k8s/client.js';
-import { MappedPlanSource, type PlanSource } from '../engine/plan-source.js';
+import { sleep } from '../apply/k8s/backoff.js';
+import { MappedPlanSource, type PlanSource, type RemoteExposures } from '../engine/plan-source.js';
+import type { OwnedObject } from '../engine/state.js';
 import type { Plan } from '../plan/types.js';
-import { serveThroughOperator, type ThroughOperator } from './cli-client.js';
+import { isReasonCode, type ReasonCode } from '../reasons.js';
+import type { ExposureState, ExposureStatus } from '../status/types.js';
+import { followExposureSet, serveThroughOperator, type ThroughOperator } from './cli-client.js';
+import { KIND, type ExposureSet, type ExposureSetStatus } from './resource.js';
 
 export interface OperatorSourceOptions {
-  /** Stops a wait for the operator (the front end's stop signal). */
+  /** Stops a wait for the operator (the front end's stop signal), and following the ExposureSet. */
   signal: AbortSignal;
   /** The pods the operator's Services select (default: the environment's, envserve.dev/env=<name>). */
   selector?: Record<string, string>;
@@ -21,19 +28,106 @@ export interface OperatorSourceOptions {
 }
 
 export function operatorPlanSource(inner: PlanSource, client: Pick<KubeClient, 'request' | 'watch'>, namespace: string, o: OperatorSourceOptions): PlanSource {
-  return new MappedPlanSource(inner, async (plan: Plan) => {
+  const remote = new OperatorExposures(client, o.signal);
+  const mapped = new MappedPlanSource(inner, async (plan: Plan) => {
     const r = await serveThroughOperator(client, plan, namespace, {
       signal: o.signal,
       ...(o.selector && { selector: o.selector }),
       ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
       ...(o.noOperatorMs !== undefined && { noOperatorMs: o.noOperatorMs }),
     });
+    remote.submitted(plan, r.set);
     if (r.verdict.state === 'NoOperator') {
       if (o.signal.aborted) return r.localPlan; // stopped while waiting: nothing to say
       throw new RuntimeFailure(r.verdict.message, 'envserve serve --no-operator exposes directly with your own rights', 'ClusterUnreachable');
     }
+    remote.update(r.verdict.status);
     o.onVerdict(r);
     return r.localPlan;
   });
+  return { description: mapped.description, load: () => mapped.load(), watch: (f, s) => mapped.watch(f, s), remote };
 }
 
+/** The operator's side of the environment: its ExposureSet, followed for as long as `serve` runs. */
+export class OperatorExposures implements RemoteExposures {
+  private plan?: Plan;
+  private set?: { namespace: string; name: string };
+  private latest?: ExposureSetStatus;
+  private following = false;
+  private readonly listeners = new Set<() => void>();
+  private readonly since = new Map<string, { key: string; at: string }>();
+
+  constructor(
+    private readonly client: Pick<KubeClient, 'request' | 'watch'>,
+    private readonly signal: AbortSignal,
+    private readonly retryMs = 2000,
+  ) {}
+
+  submitted(plan: Plan, set: ExposureSet): void {
+    this.plan = plan;
+    this.set = { namespace: set.metadata.namespace, name: set.metadata.name };
+    if (!this.following) void this.follow();
+  }
+
+  update(status: ExposureSetStatus | undefined): void {
+    if (!status || JSON.stringify(status) === JSON.stringify(this.latest)) return;
+    this.latest = status;
+    for (const l of this.listeners) l();
+  }
+
+  owned(): OwnedObject[] {
+    return this.set ? [{ kind: KIND, namespace: this.set.namespace, name: this.set.name }] : [];
+  }
+
+  /** Every exposure the operator applies (all but the port-forwards it admitted: those run here). */
+  status(): ExposureStatus[] {
+    const plan = this.plan;
+    const st = this.latest;
+    if (!plan || !st) return [];
+    const rows: ExposureStatus[] = [];
+    for (const r of st.exposures ?? []) {
+      if (r.kind === 'k8s-port-forward' && r.decision === 'Admitted') continue;
+      const e = plan.exposures.find((x) => x.id === r.id);
+      if (!e) continue; // an older generation's exposure, gone from the file
+      const state: ExposureState = r.decision === 'Denied' ? 'failed' : r.ready ? 'ready' : 'waiting';
+      const reason: ReasonCode = r.reason === 'Invalid' ? 'InvalidInput' : isReasonCode(r.reason) ? r.reason : 'Starting';
+      const key = `${state}/${reason}`;
+      let since = this.since.get(r.id);
+      if (!since || since.key !== key) this.since.set(r.id, (since = { key, at: new Date().toISOString() }));
+      const urls = r.url ? [r.url] : (r.addresses ?? []).map((a) => `${e.protocol === 'http' ? 'http' : 'tcp'}://${a}`);
+      rows.push({
+        id: r.id,
+        ...(e.name !== undefined && { name: e.name }),
+        kind: e.kind,
+        protocol: e.protocol,
+        envPort: e.envPort,
+        state,
+        reason,
+        since: since.at,
+        urls,
+        ...(r.object && { target: `${r.object} (applied by the envserve operator)` }),
+        ...((r.message || state !== 'ready') && { message: r.message ?? `the operator reports ${r.reason}` }),
+      });
+    }
+    return rows;
+  }
+
+  watch(onChange: () => void, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    this.listeners.add(onChange);
+    signal.addEventListener('abort', () => this.listeners.delete(onChange), { once: true });
+  }
+
+  /** Follows the ExposureSet until the front end stops; an API error is retried (the status keeps its last value meanwhile). */
+  private async follow(): Promise<void> {
+    this.following = true;
+    while (!this.signal.aborted && this.set) {
+      const { namespace, name } = this.set;
+      try {
+        await followExposureSet(this.client, namespace, name, (s) => this.update(s.status), this.signal);
+      } catch {
+        await sleep(this.retryMs, this.signal);
+      }
+    }
+  }
+}

@@ -6,9 +6,12 @@
 // of the operator (its pod deleted) and of the API server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { curlInNetns, httpRequest, podAnswer, eventually, kubectl, backedPod, sleep } from './cluster.js';
 import { env, createNamespace, deleteNamespace, freePort, kubectlJson, mustKubectl, restartApiServer, writeEnvFile } from './expose-lib.js';
-import { startCli } from '../local/cli-helpers.js';
+import { runCli, startCli } from '../local/cli-helpers.js';
 import { envserve } from '../helpers/cli.js';
 import { loadKubeClient } from '../../src/apply/k8s/client.js';
 import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, operatorPod, OPERATOR_IMAGE, tokenKubeconfig, type OperatorPod } from './operator-lib.js';
@@ -258,7 +261,15 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
   // nsD has no policy: the domain comes from --ingress-domain, the class from the cluster's default IngressClass.
   const portD = await freePort();
   const kcD = tokenKubeconfig('alice-d', createToken(nsD, 'alice'));
-  const runD = startCli(['serve', '--runtime', 'k8s', '-f', writeEnvFile('srv-d', SERVED(portD)), '--name', 'srv', '-n', nsD, '--kubeconfig', kcD, '--ingress-domain', 'apps.test'], { ENVSERVE_INGRESS_DOMAIN: '' });
+  const fileD = writeEnvFile('srv-d', SERVED(portD));
+  const stateD = { ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')) };
+  const statusD = async () => JSON.parse((await runCli(['status', '-f', fileD, '-o', 'json'], stateD)).stdout) as { exposures: { id: string; state: string; reason: string; urls: string[]; target?: string }[] };
+  const rowD = async (id: string, reason: string) => eventually(async () => {
+    const row = (await statusD()).exposures.find((e) => e.id === id);
+    if (row?.reason !== reason) throw new Error(`${id}: ${JSON.stringify(row)}`);
+    return row;
+  }, 60_000);
+  const runD = startCli(['serve', '--runtime', 'k8s', '-f', fileD, '--name', 'srv', '-n', nsD, '--kubeconfig', kcD, '--ingress-domain', 'apps.test'], { ENVSERVE_INGRESS_DOMAIN: '', ...stateD });
   try {
     await runD.waitFor(/Press Ctrl-C to stop/, 90_000);
     assert.match(runD.err(), new RegExp(`envserve operator found in this cluster: the cluster exposures go to it as exposureset ${nsD}/`));
@@ -275,10 +286,33 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
     assert.equal(viaIngress.pod, 'srv-0');
     const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', portD, { path: '/pf' })), 15_000);
     assert.equal(viaForward.pod, 'srv-0');
+    assert.doesNotMatch(runD.err(), /version skew/, 'the operator runs this envserve version');
+
+    // `envserve status` shows the operator's exposures next to the port-forward, and follows them:
+    // the pod goes → the operator reports NoEndpoints; it comes back → Ready again.
+    const st = await statusD();
+    assert.deepEqual(st.exposures.map((e) => e.id).sort(), ['ingress-web', `port-forward-web-${portD}`, 'service-web']);
+    const svcRow = st.exposures.find((e) => e.id === 'service-web')!;
+    assert.deepEqual([svcRow.state, svcRow.reason, svcRow.target], ['ready', 'Ready', 'service/srv-web (applied by the envserve operator)']);
+    assert.match(svcRow.urls[0]!, /^http:\/\/10\.\d+\.\d+\.\d+:8080\/$/);
+    mustKubectl(['-n', nsD, 'delete', 'pod', 'srv-0', '--wait=false']);
+    assert.equal((await rowD('service-web', 'NoEndpoints')).state, 'waiting');
+    mustKubectl(['-n', nsD, 'apply', '-f', '-'], JSON.stringify(backedPod('srv-0', { 'envserve.dev/env': 'srv' })));
+    assert.equal((await rowD('service-web', 'Ready')).state, 'ready');
   } finally {
     runD.proc.kill('SIGINT');
     assert.equal(await runD.exited, 0, runD.err());
   }
+  // serve leaves the ExposureSet (as it leaves its Services in direct mode); `down` with nothing
+  // but the file (the record has alice's kubeconfig) deletes it, and the operator's objects go with it.
+  assert.equal(kubectlJson(['-n', nsD, 'get', 'exposureset', 'srv']).metadata.name, 'srv');
+  const downD = await runCli(['down', '-f', fileD], stateD);
+  assert.equal(downD.code, 0, downD.stderr);
+  assert.match(downD.stdout + downD.stderr, new RegExp(`deleted exposureset ${nsD}/srv`));
+  await eventually(async () => {
+    const left = kubectlJson<{ items: { metadata: { name: string } }[] }>(['-n', nsD, 'get', 'services,ingresses,exposuresets', '-l', 'app.kubernetes.io/managed-by=envserve']).items.map((o) => o.metadata.name);
+    if (left.length) throw new Error(`left: ${left.join(' ')}`);
+  }, 30_000);
 
   // nsB: "port-forward only". Denied with the policy's words; the port-forward runs all the same.
   const portB = await freePort();

@@ -4,7 +4,8 @@
 // until they are gone). An object with a wanted name that envserve does not own is never touched.
 import { UserError } from '../../errors.js';
 import { sleep } from './backoff.js';
-import { isNotFound, type KubeClient } from './client.js';
+import { isNotFound, KubeApiError, type KubeClient } from './client.js';
+import { API_VERSION as OPERATOR_API_VERSION } from '../../operator/resource.js';
 import { API_CONCURRENCY, mapLimit } from '../limit.js';
 import { LABEL_ENV, LABEL_EXPOSURE_SET, MANAGED_BY } from './manifests.js';
 
@@ -18,13 +19,19 @@ export type Obj = {
   status?: any;
 };
 
-export type OwnedKind = 'Deployment' | 'Service' | 'Ingress';
+export type OwnedKind = 'Deployment' | 'Service' | 'Ingress' | 'ExposureSet';
 
 const COLLECTIONS: Record<OwnedKind, string> = {
   Deployment: '/apis/apps/v1/namespaces/{ns}/deployments',
   Service: '/api/v1/namespaces/{ns}/services',
   Ingress: '/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses',
+  // What `serve` submitted to the envserve operator (src/operator/resource.ts): the operator's
+  // Services and Ingresses go with it (owner references).
+  ExposureSet: `/apis/${OPERATOR_API_VERSION}/namespaces/{ns}/exposuresets`,
 };
+
+/** Every kind `down` removes for an environment, in the order that routes nothing to what is gone. */
+export const DOWN_KINDS: readonly OwnedKind[] = ['ExposureSet', 'Ingress', 'Service', 'Deployment'];
 
 export function collectionPath(kind: string, namespace: string): string {
   const c = COLLECTIONS[kind as OwnedKind];
@@ -100,7 +107,15 @@ export async function applyObject(client: Api, namespace: string, obj: Obj): Pro
 export async function listOwned(client: Api, namespace: string, envName: string, kinds: OwnedKind[] = ['Deployment', 'Service', 'Ingress']): Promise<Obj[]> {
   const lists = await Promise.all(
     kinds.map(async (kind) => {
-      const res = await client.request<{ items: Obj[] }>(collectionPath(kind, namespace), { query: { labelSelector: ownerSelector(envName) } });
+      let res: { items: Obj[] };
+      try {
+        res = await client.request<{ items: Obj[] }>(collectionPath(kind, namespace), { query: { labelSelector: ownerSelector(envName) } });
+      } catch (e) {
+        // No operator in this cluster (404). A kind this user may not list (403: a user of the
+        // operator may have no rights on Services) holds nothing her envserve created.
+        if (e instanceof KubeApiError && (e.code === 403 || (kind === 'ExposureSet' && e.code === 404))) return [];
+        throw e;
+      }
       return res.items.map((o) => ({ ...o, kind, apiVersion: o.apiVersion ?? '' }));
     }),
   );

@@ -3,15 +3,14 @@
 import { UserError } from '../../errors.js';
 import type { ClusterRecord, OwnedObject } from '../../engine/state.js';
 import { explainKubeError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
-import { deleteAndWait, listOwned, type Obj } from './owned.js';
+import { deleteAndWait, DOWN_KINDS, listOwned, type Obj, type OwnedKind } from './owned.js';
 
 /** `down`: deletes every object envserve owns for the environment and waits until each is gone. */
 export async function removeOwned(client: KubeClient, namespace: string, envName: string): Promise<Obj[]> {
   try {
-    const objs = await listOwned(client, namespace, envName);
-    // Ingresses first, then Services, then the Deployment: nothing routes to what is already gone.
-    const order = { Ingress: 0, Service: 1, Deployment: 2 } as Record<string, number>;
-    objs.sort((a, b) => (order[a.kind] ?? 9) - (order[b.kind] ?? 9));
+    const objs = await listOwned(client, namespace, envName, [...DOWN_KINDS]);
+    // The operator's ExposureSet and Ingresses first, then Services, then the Deployment.
+    objs.sort((a, b) => DOWN_KINDS.indexOf(a.kind as OwnedKind) - DOWN_KINDS.indexOf(b.kind as OwnedKind));
     await deleteAndWait(client, objs);
     return objs;
   } catch (e) {
@@ -51,7 +50,7 @@ export async function downK8s(connect: ConnectOptions, envName: string): Promise
 export async function listOwnedK8s(connect: ConnectOptions, envName: string): Promise<Obj[]> {
   const client = loadKubeClient(connect);
   try {
-    return await listOwned(client, client.namespace, envName);
+    return await listOwned(client, client.namespace, envName, [...DOWN_KINDS]);
   } catch (e) {
     throw explainKubeError(e, `listing the objects of environment ${envName}`);
   } finally {

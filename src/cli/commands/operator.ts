@@ -83,7 +83,7 @@ export function registerOperator(program: Command): void {
       printWarnings(plan.warnings);
       const { explainKubeError, loadKubeClient } = await kube();
       const { parseSelector } = await import('../../apply/k8s/target.js');
-      const { denialLines, operatorInstalled, serveThroughOperator } = await import('../../operator/cli-client.js');
+      const { denialLines, operatorInstalled, serveThroughOperator, versionSkew } = await import('../../operator/cli-client.js');
       const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }), ...(opts.namespace && { namespace: opts.namespace }) });
       try {
         if (!(await operatorInstalled(client))) throw new UserError('this cluster has no envserve operator (the envserve.dev CRDs are not installed)', 'ask ops to install it (envserve operator manifests), or expose directly: envserve serve --runtime k8s');
@@ -95,6 +95,8 @@ export function registerOperator(program: Command): void {
         const local = localPlan.exposures.filter((e) => e.kind === 'k8s-port-forward').map((e) => e.id);
         if (local.length) process.stderr.write(`the policy allows these port-forwards from your machine (envserve serve): ${local.join(', ')}\n`);
         if (v.state === 'NoOperator') throw new RuntimeFailure(v.message);
+        const skew = versionSkew(v.status);
+        if (skew) process.stderr.write(`warning: ${skew}\n`);
         if (v.state === 'Denied') throw new UserError(`the operator denied ${client.namespace}/${set.metadata.name}:\n${denialLines(v.status).map((l) => `  ${l}`).join('\n')}\nnothing was created`);
         for (const e of v.status.exposures ?? []) {
           process.stdout.write(`${e.id}  ${e.kind}  ${e.reason}  ${e.url ?? (e.addresses ?? []).join(' ')}${e.kind === 'k8s-port-forward' ? '  (run envserve serve for the port-forward)' : ''}\n`);
