@@ -16,6 +16,7 @@
 // burst queues behind itself in any single-threaded forwarder; that load is still printed
 // (bursts, one run per path) for comparison with earlier runs, but it measures the burst, not
 // the proxy. Each load also prints how bursty it really was and how late the client itself ran.
+// The 100-client rounds follow one unmeasured warm-up round per path (printed on its own line).
 // Memory: the envserve process's RSS now and its peak (VmHWM) after all of that.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -169,6 +170,12 @@ async function main() {
     for (const n of names) c1[n] = sh(testsrv, ['rtt', `127.0.0.1:${paths[n][1]}`, '1', '20000', '0']).trim().split(' ').map(Number);
     // 100 independent clients: per round [p50, p99, p99.9, count, late p50, late p99, burst p99]
     const c100 = perPath((): number[][] => []);
+    // One warm-up round per path first, not counted: the rounds measure the steady state a proxy
+    // that runs for hours is in. A fresh Node.js process is slower for its first ~40,000 round
+    // trips at this load (JIT compilation, heap growth: measured +0.8..2.7 ms at p99 in its first
+    // two rounds, +0.2..0.5 ms after); the warm-up's figures are printed, so that cost stays visible.
+    const warm = perPath((): number[] => []);
+    for (const n of names) warm[n] = sh(rttload, [`127.0.0.1:${paths[n][1]}`, String(LAT_CONNS), String(LAT_PINGS), String(LAT_GAP_US), '0']).trim().split(' ').map(Number);
     // Other work on the machine during these runs (not this benchmark's processes; the Podman
     // container's are not known here, so its runs are left out): the share of both cores it used.
     const ours = [process.pid, ...children.map((c) => c.pid!)];
@@ -216,6 +223,7 @@ async function main() {
     console.log(`  other work on the machine during these runs: ${(busy * 100).toFixed(0)}% of all cores (median; max ${(Math.max(...others) * 100).toFixed(0)}%)${busy > 0.1 ? '  BUSY: these latencies are mostly the machine, not the paths; run again when it is quiet' : ''}`);
     console.log(`  envserve added p99 at ${LAT_CONNS} connections: ${added('envserve', 1)} µs (target <= 200); per round: ${c100.envserve.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
     console.log(`  socat added p99: ${added('socat', 1)} µs; per round: ${c100.socat.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
+    console.log(`  warm-up round (fresh processes, not counted), added p99: ${names.filter((n) => n !== 'direct').map((n) => `${n} ${sign(warm[n][1]! - warm.direct[1]!)}`).join(', ')} µs`);
     console.log('\nfor comparison only, the earlier load: testsrv rtt, 100 connections on Go timers every 10 ms (ms-tick bursts), one run (µs): p50 / p99');
     for (const n of names) {
       const add = (i: number) => (n === 'direct' ? '' : ` (${sign(burst[n][i]! - burst.direct[i]!)})`);

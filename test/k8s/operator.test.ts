@@ -297,6 +297,7 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
     assert.match(svcRow.urls[0]!, /^http:\/\/10\.\d+\.\d+\.\d+:8080\/$/);
     mustKubectl(['-n', nsD, 'delete', 'pod', 'srv-0', '--wait=false']);
     assert.equal((await rowD('service-web', 'NoEndpoints')).state, 'waiting');
+    mustKubectl(['-n', nsD, 'wait', '--for=delete', 'pod/srv-0', '--timeout=60s']); // else the apply patches the terminating pod
     mustKubectl(['-n', nsD, 'apply', '-f', '-'], JSON.stringify(backedPod('srv-0', { 'envserve.dev/env': 'srv' })));
     assert.equal((await rowD('service-web', 'Ready')).state, 'ready');
   } finally {
