@@ -13,7 +13,7 @@ import type { TargetResult } from '../probe/index.js';
 import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../apply/types.js';
 import type { EnvStatus } from '../status/types.js';
 import { EnvController, type ReloadEvent } from './controller.js';
-import { StaticPlanSource } from './plan-source.js';
+import { StaticPlanSource, type RemoteExposures } from './plan-source.js';
 import type { ProbeScheduler } from './scheduler.js';
 import { StateStore } from './state.js';
 
@@ -99,9 +99,10 @@ class ManualScheduler implements ProbeScheduler {
   }
 }
 
-function setup(initial: Plan, o: { mode?: 'up' | 'serve'; store?: StateStore } = {}) {
+function setup(initial: Plan, o: { mode?: 'up' | 'serve'; store?: StateStore; remote?: RemoteExposures } = {}) {
   const rt = new FakeRuntime();
-  const source = new StaticPlanSource(initial);
+  const source: StaticPlanSource & { remote?: RemoteExposures } = new StaticPlanSource(initial);
+  if (o.remote) source.remote = o.remote;
   const answering = new Set<number>();
   const scheduler = new ManualScheduler();
   const c = new EnvController({ source, runtime: rt, mode: o.mode ?? 'serve', scheduler, probeTargets: fakeProber(answering), ...(o.store && { store: o.store, controlSocket: '/x.sock' }) });
@@ -319,4 +320,29 @@ test('controller: status events come only when something changed; the iterator y
   await consumer;
   t.ac.abort();
   await run;
+});
+
+test('controller: exposures another system applies (the operator) are in the status and followed; what it holds is in the record; actions on them are refused', async () => {
+  const store = new StateStore('/tmp/demo/build.envd', mkdtempSync(join(tmpdir(), 'envserve-ctl-')));
+  let reason: 'Ready' | 'NoEndpoints' = 'Ready';
+  let notify = () => {};
+  const remote: RemoteExposures = {
+    status: () => [{ id: 'service-web', kind: 'k8s-service', protocol: 'http', envPort: 8080, state: reason === 'Ready' ? 'ready' : 'waiting', reason, since: '', urls: [] }],
+    owned: () => [{ kind: 'ExposureSet', namespace: 'ns', name: 'demo' }],
+    watch: (f) => (notify = f),
+  };
+  const t = setup(plan(host('a', 1)), { store, remote });
+  const statuses: EnvStatus[] = [];
+  t.c.on('status', (s) => statuses.push(s));
+  const run = t.c.run(t.ac.signal);
+  await until(() => t.events.includes('started'));
+  assert.deepEqual(t.c.status().exposures.map((e) => `${e.id}:${e.reason}`), ['a:ConnectionRefused', 'service-web:Ready']);
+  reason = 'NoEndpoints';
+  notify();
+  assert.equal(byId(statuses.at(-1)!, 'service-web').reason, 'NoEndpoints', 'a status event when the remote status changes');
+  assert.deepEqual(store.read()!.owned, [{ kind: 'ExposureSet', namespace: 'ns', name: 'demo' }]);
+  await assert.rejects(t.c.restartExposure('service-web'), (e: unknown) => e instanceof UserError && /applied in the cluster by the envserve operator/.test(e.message));
+  t.ac.abort();
+  await run;
+  assert.ok(store.read()!.stoppedAt, 'the ExposureSet is left for down: the record stays');
 });

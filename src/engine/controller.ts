@@ -254,6 +254,9 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
 
   private spec(id: string): Exposure {
     const e = this.exposures().find((x) => x.id === id);
+    if (!e && this.opts.source.remote?.status().some((r) => r.id === id)) {
+      throw new UserError(`${id} is applied in the cluster by the envserve operator, not by this envserve`, 'change it in the env file (every change is submitted again), or see kubectl get exposuresets', 'InvalidInput');
+    }
     if (!e) throw new UserError(`no exposure ${JSON.stringify(id)} in this environment`, `exposures: ${this.exposures().map((x) => x.id).join(', ') || 'none'}`, 'NotFound');
     return e;
   }

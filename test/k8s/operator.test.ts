@@ -351,6 +351,40 @@ test('`envserve serve --runtime k8s --no-operator` (direct mode): a user who may
   }
 });
 
+test('`envserve up --runtime k8s` with the operator: the Deployment with the user\'s rights, the Service through the operator, both in status; `down -f` from another shell removes the Deployment and the ExposureSet', async () => {
+  assert.ok(op, 'the operator runs');
+  const port = await freePort();
+  const file = writeEnvFile('up-op', `def build():
+    base(image="envserve.test/web:1")
+def serve():
+    cloud.k8s.bind(env_port=8080, host_port=${port}, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")
+`);
+  const state = { ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')) };
+  const run = startCli(['up', '--runtime', 'k8s', '-f', file, '--name', 'upop', '-n', nsD, '--kubeconfig', env.kubeconfig], { ENVSERVE_INGRESS_DOMAIN: '', ...state });
+  try {
+    await run.waitFor(/Press Ctrl-C to stop/, 120_000);
+    assert.match(run.out(), new RegExp(`exposureset ${nsD}/upop \\(generation 1\\): Ready through the envserve operator`));
+    const dep = kubectlJson(['-n', nsD, 'get', 'deployment', 'upop']);
+    assert.equal(dep.metadata.ownerReferences, undefined, 'the Deployment is the user\'s');
+    assert.equal(kubectlJson(['-n', nsD, 'get', 'service', 'upop-web']).metadata.ownerReferences[0].kind, 'ExposureSet', 'the Service is the operator\'s');
+    const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', port, { path: '/up' })), 30_000);
+    assert.match(viaForward.pod, /^upop-/);
+    const st = JSON.parse((await runCli(['status', '-f', file, '-o', 'json'], state)).stdout);
+    assert.deepEqual(st.exposures.map((e: { id: string; reason: string }) => `${e.id}:${e.reason}`).sort(), [`port-forward-web-${port}:Ready`, 'service-web:Ready']);
+  } finally {
+    run.proc.kill('SIGINT');
+    assert.equal(await run.exited, 0, run.err());
+  }
+  const d = await runCli(['down', '-f', file], state);
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stdout + d.stderr, new RegExp(`deleted exposureset ${nsD}/upop[\\s\\S]*deleted deployment ${nsD}/upop`));
+  await eventually(async () => {
+    const left = kubectlJson<{ items: { kind: string; metadata: { name: string } }[] }>(['-n', nsD, 'get', 'deployments,services,exposuresets', '-l', 'envserve.dev/env=upop']).items.map((o) => `${o.kind}/${o.metadata.name}`);
+    if (left.length) throw new Error(`left: ${left.join(' ')}`);
+  }, 30_000);
+});
+
 test('NodePort outside the range, a host outside the suffixes, TLS required but missing → Denied, nothing created; an invalid resource → Invalid', async () => {
   const [lo] = env.nodePortRange;
   apply([{ apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'strict' }, spec: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': nsC } }, nodePortRange: { min: lo, max: lo + 10 }, ingress: { allowedHostSuffixes: ['.apps.test'], tls: { required: true } } } }]);

@@ -143,6 +143,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     if (opts.ui) ui = await startDashboard(fixedSource(dashboardEnvironment(controller, store.envId, runtime)), opts, `envserve: ${plan.env.name}`, (l) => process.stdout.write(`${l}\n`));
     await controller.run(stop.signal);
   } finally {
+    stop.abort(); // also after a failed start: ends what follows the cluster (the operator's status)
     await ui?.close();
     await control.close();
     cluster?.close();
