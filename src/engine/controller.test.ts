@@ -340,7 +340,7 @@ test('controller: exposures another system applies (the operator) are in the sta
   reason = 'NoEndpoints';
   notify();
   assert.equal(byId(statuses.at(-1)!, 'service-web').reason, 'NoEndpoints', 'a status event when the remote status changes');
-  assert.deepEqual(store.read()!.owned, [{ kind: 'ExposureSet', namespace: 'ns', name: 'demo' }]);
+  assert.deepEqual(store.read()!.owned, [{ kind: 'Service', namespace: 'ns', name: 'demo-a' }, { kind: 'ExposureSet', namespace: 'ns', name: 'demo' }], "the runtime's objects and the operator's resource");
   await assert.rejects(t.c.restartExposure('service-web'), (e: unknown) => e instanceof UserError && /applied in the cluster by the envserve operator/.test(e.message));
   t.ac.abort();
   await run;
