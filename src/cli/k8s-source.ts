@@ -61,7 +61,7 @@ export async function k8sPlanSource(file: PlanSource, flags: K8sSourceFlags, o: 
             o.say(forwards.length ? `the port-forwards the policy allows run from this machine: ${forwards.join(', ')}` : 'the policy allows no port-forward of this environment either');
             return;
           }
-          o.print(`exposureset ${name} (generation ${verdict.status.observedGeneration}): Ready through the envserve operator`);
+          o.print(`exposureset ${name} (generation ${verdict.status.observedGeneration}): ${verdict.state === 'Ready' ? 'Ready through the envserve operator' : 'admitted by the envserve operator, not all Ready yet (envserve status follows it)'}`);
           for (const e of verdict.status.exposures ?? []) {
             if (e.kind === 'k8s-port-forward') continue;
             o.print(`  ${e.id}  ${e.kind}  ${e.reason}  ${e.url ?? (e.addresses ?? []).join(' ')}`);

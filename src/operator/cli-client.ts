@@ -36,7 +36,8 @@ export async function submitPlan(client: Pick<KubeClient, 'request'>, plan: Plan
   });
 }
 
-export type Verdict = { state: 'Ready' | 'Denied'; status: ExposureSetStatus } | { state: 'NoOperator'; message: string };
+/** Admitted: the operator applied it but not everything answers yet (no pod behind a Service yet, say). */
+export type Verdict = { state: 'Ready' | 'Admitted' | 'Denied'; status: ExposureSetStatus } | { state: 'NoOperator'; message: string };
 
 /**
  * Calls `look` with the ExposureSet now and on every change, until `signal` aborts (a GET, then a
@@ -58,35 +59,43 @@ export async function followExposureSet(client: Api, namespace: string, name: st
 }
 
 /**
- * Follows the ExposureSet until the operator has decided on this generation and it is Ready or
- * Denied. `onStatus` sees every status on the way. No status for `noOperatorMs` → NoOperator.
+ * Follows the ExposureSet until the operator has decided on this generation: Denied, or Ready, or
+ * Admitted when it has not become Ready within `readyGraceMs` of being admitted (`serve`/`up` go on
+ * then: the pods the Services need may be what they are about to start). `onStatus` sees every
+ * status on the way. No status for `noOperatorMs` → NoOperator. At `timeoutMs` an admitted set is
+ * Admitted, else NoOperator.
  */
-export async function waitForVerdict(client: Api, namespace: string, name: string, generation: number, o: { signal: AbortSignal; onStatus?: (s: ExposureSetStatus) => void; noOperatorMs?: number; timeoutMs?: number }): Promise<Verdict> {
+export async function waitForVerdict(client: Api, namespace: string, name: string, generation: number, o: { signal: AbortSignal; onStatus?: (s: ExposureSetStatus) => void; noOperatorMs?: number; timeoutMs?: number; readyGraceMs?: number }): Promise<Verdict> {
   const ac = new AbortController();
   const stop = () => ac.abort();
   o.signal.addEventListener('abort', stop, { once: true });
   let verdict: Verdict | undefined;
-  let decided = false;
+  let admitted: ExposureSetStatus | undefined;
+  let grace: NodeJS.Timeout | undefined;
   const look = (s: ExposureSet) => {
     const st = s.status;
     if (!st || (st.observedGeneration ?? 0) < generation) return;
-    decided = true;
     o.onStatus?.(st);
     const c = (t: string) => st.conditions?.find((x) => x.type === t);
     if (c('Denied')?.status === 'True') verdict = { state: 'Denied', status: st };
     else if (c('Ready')?.status === 'True') verdict = { state: 'Ready', status: st };
+    else if (c('Admitted')?.status === 'True') {
+      admitted = st;
+      if (o.readyGraceMs !== undefined) grace ??= setTimeout(() => { verdict = { state: 'Admitted', status: admitted! }; ac.abort(); }, o.readyGraceMs);
+    }
     if (verdict) ac.abort();
   };
-  const noOp = setTimeout(() => { if (!decided) { verdict = { state: 'NoOperator', message: `no envserve operator answered within ${(o.noOperatorMs ?? 10_000) / 1000} s: the CRDs are installed but the operator does not run (kubectl -n envserve-system get pods), or use --no-operator` }; ac.abort(); } }, o.noOperatorMs ?? 10_000);
+  const noOp = setTimeout(() => { if (!admitted && !verdict) { verdict = { state: 'NoOperator', message: `no envserve operator answered within ${(o.noOperatorMs ?? 10_000) / 1000} s: the CRDs are installed but the operator does not run (kubectl -n envserve-system get pods), or use --no-operator` }; ac.abort(); } }, o.noOperatorMs ?? 10_000);
   const deadline = setTimeout(() => ac.abort(), o.timeoutMs ?? 120_000);
   try {
     await followExposureSet(client, namespace, name, look, ac.signal);
   } finally {
     clearTimeout(noOp);
     clearTimeout(deadline);
+    clearTimeout(grace);
     o.signal.removeEventListener('abort', stop);
   }
-  return verdict ?? { state: 'NoOperator', message: 'stopped before the operator decided' };
+  return verdict ?? (admitted ? { state: 'Admitted', status: admitted } : { state: 'NoOperator', message: 'stopped before the operator decided' });
 }
 
 /** The warning for an operator of another minor version than this CLI (it reports its version in every status). */
@@ -112,13 +121,14 @@ export interface ThroughOperator {
  * hand back what stays local. The caller runs `localPlan` with the Kubernetes runtime (port-forwards)
  * and prints `denialLines(verdict.status)` when denied.
  */
-export async function serveThroughOperator(client: Api, plan: Plan, namespace: string, o: { signal: AbortSignal; selector?: Record<string, string>; onStatus?: (s: ExposureSetStatus) => void; timeoutMs?: number; noOperatorMs?: number }): Promise<ThroughOperator> {
+export async function serveThroughOperator(client: Api, plan: Plan, namespace: string, o: { signal: AbortSignal; selector?: Record<string, string>; onStatus?: (s: ExposureSetStatus) => void; timeoutMs?: number; noOperatorMs?: number; readyGraceMs?: number }): Promise<ThroughOperator> {
   const set = await submitPlan(client, plan, namespace, o.selector ? { selector: o.selector } : {});
   const verdict = await waitForVerdict(client, namespace, set.metadata.name, set.metadata.generation ?? 1, {
     signal: o.signal,
     ...(o.onStatus && { onStatus: o.onStatus }),
     ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
     ...(o.noOperatorMs !== undefined && { noOperatorMs: o.noOperatorMs }),
+    ...(o.readyGraceMs !== undefined && { readyGraceMs: o.readyGraceMs }),
   });
   const admitted = new Set(verdict.state === 'NoOperator' ? [] : (verdict.status.exposures ?? []).filter((e) => e.decision === 'Admitted').map((e) => e.id));
   const localPlan = { ...plan, exposures: plan.exposures.filter((e) => e.kind === 'host' || (e.kind === 'k8s-port-forward' && admitted.has(e.id))) };

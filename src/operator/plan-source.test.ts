@@ -61,6 +61,15 @@ test('Denied: no error; the port-forwards the policy admitted still run, the ver
   assert.deepEqual(src.remote!.status().map((r) => [r.id, r.state, r.reason, r.message]), [['service-web-8080', 'failed', 'PolicyDenied', 'ClusterIP is not allowed']]);
 });
 
+test('admitted but not Ready (no pod behind the Service yet): after the grace, the admitted port-forward runs and the status shows why', async () => {
+  const api = fakeApi({ observedGeneration: 1, conditions: [cond('Admitted', 'True', 'Admitted'), cond('Ready', 'False', 'NoEndpoints'), cond('Denied', 'False', 'Admitted')], exposures: [{ id: 'port-forward-web-18080', kind: 'k8s-port-forward', decision: 'Admitted', reason: 'Admitted' }, { id: 'service-web-8080', kind: 'k8s-service', decision: 'Admitted', reason: 'NoEndpoints', ready: false, message: 'no Ready pod' }] } as ExposureSetStatus);
+  let verdict: ThroughOperator | undefined;
+  const src = operatorPlanSource(new StaticPlanSource(plan), api.client as any, 'team-a', { signal: new AbortController().signal, readyGraceMs: 20, onVerdict: (r) => (verdict = r) });
+  assert.deepEqual((await src.load()).exposures.map((e) => e.id), ['port-forward-web-18080']);
+  assert.equal(verdict!.verdict.state, 'Admitted');
+  assert.deepEqual(src.remote!.status().map((r) => [r.id, r.state, r.reason]), [['service-web-8080', 'waiting', 'NoEndpoints']]);
+});
+
 test('version skew: an operator of another minor version is named; same minor is fine', () => {
   assert.equal(versionSkew({ operatorVersion: '0.1.7' }, '0.1.0'), undefined);
   assert.equal(versionSkew({}, '0.1.0'), undefined);

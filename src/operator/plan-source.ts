@@ -25,6 +25,7 @@ export interface OperatorSourceOptions {
   onVerdict: (r: ThroughOperator) => void;
   timeoutMs?: number;
   noOperatorMs?: number;
+  readyGraceMs?: number;
 }
 
 export function operatorPlanSource(inner: PlanSource, client: Pick<KubeClient, 'request' | 'watch'>, namespace: string, o: OperatorSourceOptions): PlanSource {
@@ -35,6 +36,9 @@ export function operatorPlanSource(inner: PlanSource, client: Pick<KubeClient, '
       ...(o.selector && { selector: o.selector }),
       ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
       ...(o.noOperatorMs !== undefined && { noOperatorMs: o.noOperatorMs }),
+      // Not Ready soon after being admitted: go on (with `up`, the pods the Services select are
+      // started after this), and the status shows the operator's exposures becoming Ready.
+      readyGraceMs: o.readyGraceMs ?? 5000,
     });
     remote.submitted(plan, r.set);
     if (r.verdict.state === 'NoOperator') {

@@ -235,6 +235,12 @@ test('the CLI with the operator present: `envserve operator submit` as alice is 
   assert.match(denied.stderr, new RegExp(`service-web: \\S*build\\.envd:3:5: ClusterIP is not allowed in namespace ${nsB} by policy port-forward-only; allowed: port-forward \\[PolicyDenied\\]`));
   assert.match(denied.stderr, /nothing was created/);
   assert.match(denied.stderr, /the policy allows these port-forwards from your machine \(envserve serve\): port-forward-web-18080/);
+  // bob may not create ExposureSets: a clear 403 from the CLI, exit 2, nothing submitted.
+  const forbidden = envserve(['operator', 'submit', '-f', file, '--name', 'bobs', '-n', nsA, '--kubeconfig', tokenKubeconfig('bob', bob), '--timeout', '20']);
+  assert.equal(forbidden.code, 2, forbidden.stderr);
+  assert.match(forbidden.stderr, /forbidden/i);
+  assert.match(forbidden.stderr, /exposuresets/);
+  assert.equal(kubectl(env.kubeconfig, ['-n', nsA, 'get', 'exposureset', 'bobs']).code, 1, 'nothing was submitted');
   // Direct mode (no operator in the way): a user who may read the policies is warned before anything is created.
   const { directModePolicyWarnings } = await import('../../src/operator/cli-client.js');
   const warnings = await directModePolicyWarnings(admin, planJson('direct', WEB), nsB);
@@ -364,14 +370,18 @@ def serve():
   const run = startCli(['up', '--runtime', 'k8s', '-f', file, '--name', 'upop', '-n', nsD, '--kubeconfig', env.kubeconfig], { ENVSERVE_INGRESS_DOMAIN: '', ...state });
   try {
     await run.waitFor(/Press Ctrl-C to stop/, 120_000);
-    assert.match(run.out(), new RegExp(`exposureset ${nsD}/upop \\(generation 1\\): Ready through the envserve operator`));
+    // The Service has no pod behind it until up has made the Deployment: admitted, not Ready yet.
+    assert.match(run.out(), new RegExp(`exposureset ${nsD}/upop \\(generation 1\\): (admitted by|Ready through) the envserve operator`));
     const dep = kubectlJson(['-n', nsD, 'get', 'deployment', 'upop']);
     assert.equal(dep.metadata.ownerReferences, undefined, 'the Deployment is the user\'s');
     assert.equal(kubectlJson(['-n', nsD, 'get', 'service', 'upop-web']).metadata.ownerReferences[0].kind, 'ExposureSet', 'the Service is the operator\'s');
     const viaForward = await eventually(async () => podAnswer(await httpRequest('127.0.0.1', port, { path: '/up' })), 30_000);
     assert.match(viaForward.pod, /^upop-/);
-    const st = JSON.parse((await runCli(['status', '-f', file, '-o', 'json'], state)).stdout);
-    assert.deepEqual(st.exposures.map((e: { id: string; reason: string }) => `${e.id}:${e.reason}`).sort(), [`port-forward-web-${port}:Ready`, 'service-web:Ready']);
+    await eventually(async () => {
+      const st = JSON.parse((await runCli(['status', '-f', file, '-o', 'json'], state)).stdout);
+      const rows = st.exposures.map((e: { id: string; reason: string }) => `${e.id}:${e.reason}`).sort();
+      assert.deepEqual(rows, [`port-forward-web-${port}:Ready`, 'service-web:Ready']);
+    }, 60_000);
   } finally {
     run.proc.kill('SIGINT');
     assert.equal(await run.exited, 0, run.err());

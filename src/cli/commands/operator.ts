@@ -101,6 +101,7 @@ export function registerOperator(program: Command): void {
         for (const e of v.status.exposures ?? []) {
           process.stdout.write(`${e.id}  ${e.kind}  ${e.reason}  ${e.url ?? (e.addresses ?? []).join(' ')}${e.kind === 'k8s-port-forward' ? '  (run envserve serve for the port-forward)' : ''}\n`);
         }
+        if (v.state === 'Admitted') throw new RuntimeFailure(`${client.namespace}/${set.metadata.name} was admitted but is not Ready after ${opts.timeout} s (see the reasons above)`, 'kubectl get exposuresets, or envserve check', 'Timeout');
       } catch (e) {
         throw explainKubeError(e, 'submitting to the envserve operator');
       } finally {
