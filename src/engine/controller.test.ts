@@ -330,7 +330,9 @@ test('controller: exposures another system applies (the operator) are in the sta
     status: () => [{ id: 'service-web', kind: 'k8s-service', protocol: 'http', envPort: 8080, state: reason === 'Ready' ? 'ready' : 'waiting', reason, since: '', urls: [] }],
     owned: () => [{ kind: 'ExposureSet', namespace: 'ns', name: 'demo' }],
     watch: (f) => (notify = f),
+    release: async (mode) => void released.push(mode),
   };
+  const released: string[] = [];
   const t = setup(plan(host('a', 1)), { store, remote });
   const statuses: EnvStatus[] = [];
   t.c.on('status', (s) => statuses.push(s));
@@ -344,5 +346,6 @@ test('controller: exposures another system applies (the operator) are in the sta
   await assert.rejects(t.c.restartExposure('service-web'), (e: unknown) => e instanceof UserError && /applied in the cluster by the envserve operator/.test(e.message));
   t.ac.abort();
   await run;
+  assert.deepEqual(released, ['serve']);
   assert.ok(store.read()!.stoppedAt, 'the ExposureSet is left for down: the record stays');
 });

@@ -187,6 +187,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
 
   private async teardown(): Promise<void> {
     await this.reconciler.stopAll();
+    await this.opts.source.remote?.release(this.opts.mode).catch((e: Error) => this.emit('log', `could not remove what the operator holds for this environment: ${e.message} (envserve down does)`));
     await this.opts.runtime.stopEnvironment();
     const store = this.opts.store;
     if (!store) return;

@@ -28,6 +28,8 @@ export interface RemoteExposures {
   owned(): OwnedObject[];
   /** Calls `onChange` whenever `status()` may have changed, until `signal` aborts. */
   watch(onChange: () => void, signal: AbortSignal): void;
+  /** The controller stops: `up` removes what the other system holds (everything goes with `up`); `serve` leaves it for `down`. */
+  release(mode: 'up' | 'serve'): Promise<void>;
 }
 
 /** An env file, polled (watchFile follows editors that replace the file). */

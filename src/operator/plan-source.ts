@@ -3,18 +3,19 @@
 // operator's verdict is awaited, and the controller gets only what stays on this machine (host
 // exposures, admitted port-forwards). A denial is not an error: the port-forwards the policy allows
 // still run, and the front end prints the verdict. After that the ExposureSet is followed, so the
-// status (and every front end on it) shows the operator's exposures as the operator reports them,
-// and the ExposureSet is recorded as owned, so `envserve down` deletes it.
+// status (and every front end on it) shows the operator's exposures as the operator reports them.
+// `up` deletes the ExposureSet when it stops; after `serve` it stays, recorded as owned, for `down`.
 import { RuntimeFailure } from '../errors.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { sleep } from '../apply/k8s/backoff.js';
+import { deleteAndWait } from '../apply/k8s/owned.js';
 import { MappedPlanSource, type PlanSource, type RemoteExposures } from '../engine/plan-source.js';
 import type { OwnedObject } from '../engine/state.js';
 import type { Plan } from '../plan/types.js';
 import { isReasonCode, type ReasonCode } from '../reasons.js';
 import type { ExposureState, ExposureStatus } from '../status/types.js';
 import { followExposureSet, serveThroughOperator, type ThroughOperator } from './cli-client.js';
-import { KIND, type ExposureSet, type ExposureSetStatus } from './resource.js';
+import { API_VERSION, KIND, type ExposureSet, type ExposureSetStatus } from './resource.js';
 
 export interface OperatorSourceOptions {
   /** Stops a wait for the operator (the front end's stop signal), and following the ExposureSet. */
@@ -114,6 +115,13 @@ export class OperatorExposures implements RemoteExposures {
       });
     }
     return rows;
+  }
+
+  async release(mode: 'up' | 'serve'): Promise<void> {
+    if (mode !== 'up' || !this.set) return;
+    const { namespace, name } = this.set;
+    await deleteAndWait(this.client, [{ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace } }]);
+    this.set = undefined;
   }
 
   watch(onChange: () => void, signal: AbortSignal): void {

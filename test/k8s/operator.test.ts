@@ -357,7 +357,7 @@ test('`envserve serve --runtime k8s --no-operator` (direct mode): a user who may
   }
 });
 
-test('`envserve up --runtime k8s` with the operator: the Deployment with the user\'s rights, the Service through the operator, both in status; `down -f` from another shell removes the Deployment and the ExposureSet', async () => {
+test('`envserve up --runtime k8s` with the operator: the Deployment with the user\'s rights, the Service through the operator, both in status; Ctrl-C removes the Deployment and the ExposureSet', async () => {
   assert.ok(op, 'the operator runs');
   const port = await freePort();
   const file = writeEnvFile('up-op', `def build():
@@ -386,13 +386,15 @@ def serve():
     run.proc.kill('SIGINT');
     assert.equal(await run.exited, 0, run.err());
   }
-  const d = await runCli(['down', '-f', file], state);
-  assert.equal(d.code, 0, d.stderr);
-  assert.match(d.stdout + d.stderr, new RegExp(`deleted exposureset ${nsD}/upop[\\s\\S]*deleted deployment ${nsD}/upop`));
+  // up's Ctrl-C stops everything: its Deployment, and the ExposureSet with the operator's Service.
+  assert.match(run.out() + run.err(), /stopped; nothing left running/);
   await eventually(async () => {
     const left = kubectlJson<{ items: { kind: string; metadata: { name: string } }[] }>(['-n', nsD, 'get', 'deployments,services,exposuresets', '-l', 'envserve.dev/env=upop']).items.map((o) => `${o.kind}/${o.metadata.name}`);
     if (left.length) throw new Error(`left: ${left.join(' ')}`);
   }, 30_000);
+  const d = await runCli(['down', '-f', file], state);
+  assert.equal(d.code, 0, d.stderr);
+  assert.doesNotMatch(d.stdout + d.stderr, /deleted/, 'nothing was left for down');
 });
 
 test('NodePort outside the range, a host outside the suffixes, TLS required but missing → Denied, nothing created; an invalid resource → Invalid', async () => {

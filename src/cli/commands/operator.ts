@@ -78,7 +78,10 @@ export function registerOperator(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig')
     .option('--context <name>', 'kubeconfig context')
     .option('--timeout <seconds>', 'how long to wait for Ready', '120')
-    .action(async (opts: { file: string; name?: string; namespace?: string; selector?: string; kubeconfig?: string; context?: string; timeout: string }) => {
+    .action(async (_local: unknown, cmd: Command) => {
+      // With globals: `operator` itself takes --kubeconfig/--context, and commander gives an option
+      // both define to the parent, also when it is written after `submit`.
+      const opts = cmd.optsWithGlobals<{ file: string; name?: string; namespace?: string; selector?: string; kubeconfig?: string; context?: string; timeout: string }>();
       const plan = planFromFile(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
       printWarnings(plan.warnings);
       const { explainKubeError, loadKubeClient } = await kube();
