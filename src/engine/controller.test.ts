@@ -326,13 +326,13 @@ test('controller: exposures another system applies (the operator) are in the sta
   const store = new StateStore('/tmp/demo/build.envd', mkdtempSync(join(tmpdir(), 'envserve-ctl-')));
   let reason: 'Ready' | 'NoEndpoints' = 'Ready';
   let notify = () => {};
+  const released: string[] = [];
   const remote: RemoteExposures = {
     status: () => [{ id: 'service-web', kind: 'k8s-service', protocol: 'http', envPort: 8080, state: reason === 'Ready' ? 'ready' : 'waiting', reason, since: '', urls: [] }],
     owned: () => [{ kind: 'ExposureSet', namespace: 'ns', name: 'demo' }],
     watch: (f) => (notify = f),
     release: async (mode) => void released.push(mode),
   };
-  const released: string[] = [];
   const t = setup(plan(host('a', 1)), { store, remote });
   const statuses: EnvStatus[] = [];
   t.c.on('status', (s) => statuses.push(s));
