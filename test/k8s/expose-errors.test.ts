@@ -121,7 +121,7 @@ def serve():
     assert.ok(np.urls.some((u: string) => u.startsWith(`http://${env.nodeIP}:`)), JSON.stringify(np.urls));
     assert.ok(np.urls.some((u: string) => /^http:\/\/10\.96\./.test(u)));
     assert.equal(np.answering, true);
-    assert.ok(s.notes.some((n: string) => n.includes(`service ${ns}/${envName}-np-80`)));
+    assert.ok(s.notes.some((n: string) => n.includes(`service ${ns}/${envName}-np `)));
     assert.equal(podAnswer(await httpRequest('127.0.0.1', port)).port, 8080);
   } finally {
     // `down` from another process: asks `up` to stop, then deletes what envserve owns.
