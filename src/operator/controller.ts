@@ -73,6 +73,8 @@ export class Operator extends EventEmitter {
   /** What each set holds, for the others' per-namespace limit. */
   private readonly counts = new Map<string, number>();
   private readonly lastGeneration = new Map<string, number>();
+  /** Sets that were all Ready at their last reconcile: they do not requeue themselves, so endpoint changes do. */
+  private readonly readySets = new Set<string>();
   private readonly pending = new Set<string>();
   private readonly running = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -155,11 +157,17 @@ export class Operator extends EventEmitter {
           error: onErr(`watching ${path}`),
         }, signal),
       ),
-      // Pods behind a Service came or went (the EndpointSlice controller copies the Service's
-      // labels onto its slices): the status follows, not only until the first Ready.
+      // The pods behind a Ready set's Service went (the EndpointSlice controller copies the
+      // Service's labels onto its slices): its status follows after the first Ready too. Only a
+      // slice left with no ready endpoint wakes a Ready set (sets not Ready requeue themselves
+      // every second), so a burst of new sets adds no reconciles.
       inform<Obj>(this.client, '/apis/discovery.k8s.io/v1/endpointslices', { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}` }, {
         list: () => undefined,
-        event: (ev) => this.enqueue(key(ev.object.metadata.namespace!, ev.object.metadata.labels![LABEL_EXPOSURE_SET]!), 200),
+        event: (ev) => {
+          const k = key(ev.object.metadata.namespace!, ev.object.metadata.labels![LABEL_EXPOSURE_SET]!);
+          const endpoints = ((ev.object as { endpoints?: { conditions?: { ready?: boolean } }[] }).endpoints ?? []).filter((e) => e.conditions?.ready !== false);
+          if (this.readySets.has(k) && (ev.type === 'DELETED' || endpoints.length === 0)) this.enqueue(k, 200);
+        },
         error: onErr('watching EndpointSlices'),
       }, signal),
     ];
@@ -225,6 +233,7 @@ export class Operator extends EventEmitter {
     this.sets.delete(k);
     this.counts.delete(k);
     this.lastGeneration.delete(k);
+    this.readySets.delete(k);
     const t = this.timers.get(k);
     if (t) clearTimeout(t);
     this.timers.delete(k);
@@ -330,6 +339,8 @@ export class Operator extends EventEmitter {
       }
     }
     this.lastGeneration.set(k, set.metadata.generation ?? 0);
+    if (d.outcome === 'Admitted' && allReady) this.readySets.add(k);
+    else this.readySets.delete(k);
     if (d.outcome === 'Admitted' && !allReady) this.enqueue(k, this.opts.requeueMs ?? 1000);
   }
 
