@@ -4,6 +4,7 @@
 // check the plan against the cluster's policies when the user may read them.
 // Front ends (`serve`/`up --runtime k8s`, `envserve operator submit`) call these; no printing here.
 import { isNotFound, KubeApiError, type KubeClient } from '../apply/k8s/client.js';
+import { Informer } from '../apply/k8s/informer.js';
 import type { Plan } from '../plan/types.js';
 import { planForCluster, type Denial } from '../policy/cluster-plan.js';
 import { policyFromObject } from '../policy/parse.js';
@@ -39,23 +40,9 @@ export async function submitPlan(client: Pick<KubeClient, 'request'>, plan: Plan
 /** Admitted: the operator applied it but not everything answers yet (no pod behind a Service yet, say). */
 export type Verdict = { state: 'Ready' | 'Admitted' | 'Denied'; status: ExposureSetStatus } | { state: 'NoOperator'; message: string };
 
-/**
- * Calls `look` with the ExposureSet now and on every change, until `signal` aborts (a GET, then a
- * watch from its resourceVersion; a watch that expired (410) starts over). Other errors throw.
- */
-export async function followExposureSet(client: Api, namespace: string, name: string, look: (s: ExposureSet) => void, signal: AbortSignal): Promise<void> {
-  while (!signal.aborted) {
-    const cur = await client.request<ExposureSet>(resourcePath(namespace, name));
-    look(cur);
-    if (signal.aborted) return;
-    try {
-      await client.watch(`/apis/${API_VERSION}/namespaces/${encodeURIComponent(namespace)}/exposuresets`, { fieldSelector: `metadata.name=${name}`, resourceVersion: cur.metadata.resourceVersion }, (ev) => {
-        if (ev.type !== 'DELETED') look(ev.object as ExposureSet);
-      }, signal);
-    } catch (e) {
-      if (!(e instanceof KubeApiError && e.code === 410)) throw e;
-    }
-  }
+/** A cache of one ExposureSet, listed and watched by name. */
+export function exposureSetInformer(client: Api, namespace: string, name: string): Informer<ExposureSet> {
+  return new Informer<ExposureSet>(client, resourcePath(namespace), '', `metadata.name=${name}`);
 }
 
 /**
@@ -87,9 +74,13 @@ export async function waitForVerdict(client: Api, namespace: string, name: strin
   };
   const noOp = setTimeout(() => { if (!admitted && !verdict) { verdict = { state: 'NoOperator', message: `no envserve operator answered within ${(o.noOperatorMs ?? 10_000) / 1000} s: the CRDs are installed but the operator does not run (kubectl -n envserve-system get pods), or use --no-operator` }; ac.abort(); } }, o.noOperatorMs ?? 10_000);
   const deadline = setTimeout(() => ac.abort(), o.timeoutMs ?? 120_000);
+  const sets = exposureSetInformer(client, namespace, name);
+  sets.on('change', (_name: string, s?: ExposureSet) => s && look(s));
   try {
-    await followExposureSet(client, namespace, name, look, ac.signal);
+    await sets.start(); // a first GET that fails (403, 404) is the caller's error
+    if (!ac.signal.aborted) await new Promise<void>((r) => ac.signal.addEventListener('abort', () => r(), { once: true }));
   } finally {
+    sets.stop();
     clearTimeout(noOp);
     clearTimeout(deadline);
     clearTimeout(grace);

@@ -23,12 +23,13 @@ function fakeApi(status: ExposureSetStatus | undefined) {
   return {
     applied,
     client: {
-      request: async <T>(_path: string, o?: { method?: string; body?: unknown }): Promise<T> => {
+      request: async <T>(path: string, o?: { method?: string; body?: unknown }): Promise<T> => {
         if (o?.method === 'PATCH') {
           applied.push(o.body as ExposureSet);
           return { ...(o.body as ExposureSet), metadata: { ...(o.body as ExposureSet).metadata, generation: 1, resourceVersion: '1' } } as T;
         }
-        return { ...applied.at(-1)!, metadata: { ...applied.at(-1)!.metadata, generation: 1, resourceVersion: '1' }, ...(status && { status }) } as T;
+        const set = { ...applied.at(-1)!, metadata: { ...applied.at(-1)!.metadata, generation: 1, resourceVersion: '1' }, ...(status && { status }) };
+        return (path.endsWith('/exposuresets') ? { items: [set], metadata: { resourceVersion: '1' } } : set) as T; // a LIST by name, or a GET
       },
       watch: (_p: string, _q: unknown, _cb: unknown, signal: AbortSignal) => new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true })),
     },

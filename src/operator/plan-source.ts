@@ -3,18 +3,19 @@
 // operator's verdict is awaited, and the controller gets only what stays on this machine (host
 // exposures, admitted port-forwards). A denial is not an error: the port-forwards the policy allows
 // still run, and the front end prints the verdict. After that the ExposureSet is followed, so the
-// status (and every front end on it) shows the operator's exposures as the operator reports them.
+// status (and every front end on it) shows the operator's exposures as the operator reports them
+// (one Informer of the ExposureSet, the same list + watch the runtime uses for its Services).
 // `up` deletes the ExposureSet when it stops; after `serve` it stays, recorded as owned, for `down`.
 import { RuntimeFailure } from '../errors.js';
 import type { KubeClient } from '../apply/k8s/client.js';
-import { sleep } from '../apply/k8s/backoff.js';
+import type { Informer } from '../apply/k8s/informer.js';
 import { deleteAndWait } from '../apply/k8s/owned.js';
 import { MappedPlanSource, type PlanSource, type RemoteExposures } from '../engine/plan-source.js';
 import type { OwnedObject } from '../engine/state.js';
 import type { Plan } from '../plan/types.js';
 import { isReasonCode, type ReasonCode } from '../reasons.js';
 import type { ExposureState, ExposureStatus } from '../status/types.js';
-import { followExposureSet, serveThroughOperator, type ThroughOperator } from './cli-client.js';
+import { exposureSetInformer, serveThroughOperator, type ThroughOperator } from './cli-client.js';
 import { API_VERSION, KIND, type ExposureSet, type ExposureSetStatus } from './resource.js';
 
 export interface OperatorSourceOptions {
@@ -58,20 +59,20 @@ export class OperatorExposures implements RemoteExposures {
   private plan?: Plan;
   private set?: { namespace: string; name: string };
   private latest?: ExposureSetStatus;
-  private following = false;
+  private following?: Informer<ExposureSet>;
   private readonly listeners = new Set<() => void>();
   private readonly since = new Map<string, { key: string; at: string }>();
 
   constructor(
     private readonly client: Pick<KubeClient, 'request' | 'watch'>,
     private readonly signal: AbortSignal,
-    private readonly retryMs = 2000,
   ) {}
 
   submitted(plan: Plan, set: ExposureSet): void {
     this.plan = plan;
-    this.set = { namespace: set.metadata.namespace, name: set.metadata.name };
-    if (!this.following) void this.follow();
+    const { namespace, name } = set.metadata;
+    if (this.set?.name !== name || this.set.namespace !== namespace) this.follow(namespace, name);
+    this.set = { namespace, name };
   }
 
   update(status: ExposureSetStatus | undefined): void {
@@ -130,16 +131,14 @@ export class OperatorExposures implements RemoteExposures {
     signal.addEventListener('abort', () => this.listeners.delete(onChange), { once: true });
   }
 
-  /** Follows the ExposureSet until the front end stops; an API error is retried (the status keeps its last value meanwhile). */
-  private async follow(): Promise<void> {
-    this.following = true;
-    while (!this.signal.aborted && this.set) {
-      const { namespace, name } = this.set;
-      try {
-        await followExposureSet(this.client, namespace, name, (s) => this.update(s.status), this.signal);
-      } catch {
-        await sleep(this.retryMs, this.signal);
-      }
-    }
+  /** Follows the ExposureSet until the front end stops (API errors are retried; the status keeps its last value meanwhile). */
+  private follow(namespace: string, name: string): void {
+    this.following?.stop();
+    if (this.signal.aborted) return;
+    const sets = exposureSetInformer(this.client, namespace, name);
+    sets.on('change', (_name: string, s?: ExposureSet) => s && this.update(s.status));
+    this.signal.addEventListener('abort', () => sets.stop(), { once: true });
+    sets.startInBackground();
+    this.following = sets;
   }
 }

@@ -1,7 +1,7 @@
-// One list + watch of a kind of object in a namespace, by label selector, kept as a local cache:
-// every Service (or EndpointSlice, or Ingress) of an environment costs one watch together, not one
-// request per object per probe. When the watch ends (timeout, API server restart, 410 Gone) it
-// resumes or lists again after a capped backoff, as the pod tracker does.
+// One list + watch of a kind of object in a namespace, by label (and field) selector, kept as a
+// local cache: every Service (or EndpointSlice, Ingress, or a workload's pods) of an environment
+// costs one watch together, not one request per object per probe. When the watch ends (timeout,
+// API server restart, 410 Gone) it resumes or lists again after a capped backoff.
 import { EventEmitter } from 'node:events';
 import { Backoff, sleep } from './backoff.js';
 import type { KubeClient, WatchEvent } from './client.js';
@@ -12,12 +12,18 @@ export interface Named {
   metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string> };
 }
 
-/** Emits 'change' (name, object | undefined) for every added, modified or deleted object, and 'error'-free 'synced' after each list. */
+/**
+ * Emits 'change' (name, object | undefined) for every added, modified or deleted object, 'listed'
+ * after every successful list, and 'watchError' (message) when the watch broke and is being
+ * retried (`lastError` says why).
+ */
 export class Informer<T extends Named> extends EventEmitter {
   private readonly items = new Map<string, T>();
   private readonly abort = new AbortController();
   private readonly backoff = new Backoff();
   private synced?: Promise<void>;
+  /** Set once the first list succeeded. */
+  listed = false;
   lastError?: string;
 
   constructor(
@@ -25,9 +31,14 @@ export class Informer<T extends Named> extends EventEmitter {
     /** The collection, e.g. /api/v1/namespaces/ns/services. */
     readonly path: string,
     readonly labelSelector: string,
+    readonly fieldSelector?: string,
   ) {
     super();
     this.setMaxListeners(0); // one listener per exposure
+  }
+
+  private get query(): Record<string, string> {
+    return { ...(this.labelSelector && { labelSelector: this.labelSelector }), ...(this.fieldSelector && { fieldSelector: this.fieldSelector }) };
   }
 
   /** Lists once (errors propagate), then watches in the background. Idempotent. */
@@ -36,6 +47,13 @@ export class Informer<T extends Named> extends EventEmitter {
       void this.loop(rv);
     });
     return this.synced;
+  }
+
+  /** Lists and watches in the background from the start: a failed first list is retried like a broken watch. */
+  startInBackground(): void {
+    if (this.synced) return;
+    this.synced = Promise.resolve();
+    void this.loop(undefined);
   }
 
   stop(): void {
@@ -51,14 +69,16 @@ export class Informer<T extends Named> extends EventEmitter {
   }
 
   private async list(): Promise<string> {
-    const res = await this.api.request<{ items: T[]; metadata: { resourceVersion: string } }>(this.path, { query: { labelSelector: this.labelSelector } });
+    const res = await this.api.request<{ items: T[]; metadata: { resourceVersion: string } }>(this.path, { query: this.query });
     const before = new Map(this.items);
     this.items.clear();
     for (const o of res.items) this.items.set(o.metadata!.name!, o);
+    this.listed = true;
     this.lastError = undefined;
     // After a re-list, report what changed while the watch was down.
     for (const [name, o] of this.items) if (before.get(name)?.metadata?.resourceVersion !== o.metadata?.resourceVersion) this.emit('change', name, o);
     for (const name of before.keys()) if (!this.items.has(name)) this.emit('change', name, undefined);
+    this.emit('listed');
     return res.metadata.resourceVersion;
   }
 
@@ -68,7 +88,7 @@ export class Informer<T extends Named> extends EventEmitter {
       try {
         if (rv === undefined) rv = await this.list();
         this.backoff.healthy();
-        await this.api.watch(this.path, { labelSelector: this.labelSelector, resourceVersion: rv, timeoutSeconds: 290 }, (ev: WatchEvent<T>) => {
+        await this.api.watch(this.path, { ...this.query, resourceVersion: rv, timeoutSeconds: 290 }, (ev: WatchEvent<T>) => {
           rv = this.onEvent(ev) ?? rv;
         }, signal);
       } catch (e) {
@@ -76,6 +96,7 @@ export class Informer<T extends Named> extends EventEmitter {
         rv = undefined; // 410 Gone or a broken watch: list again
         if ((e as { code?: number }).code === 410) continue;
         this.lastError = (e as Error).message;
+        this.emit('watchError', this.lastError);
         if (!(await sleep(this.backoff.next(), signal))) return;
       }
     }

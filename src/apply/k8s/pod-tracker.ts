@@ -1,10 +1,10 @@
-// Keeps the current Ready pod of a workload: list, then watch from that resourceVersion; when the
-// watch ends (API server restart, timeout, 410 Gone) list again after a capped backoff. The
+// Keeps the current Ready pod of a workload, on an Informer of its pods (list, then watch; when the
+// watch ends — API server restart, timeout, 410 Gone — list again after a capped backoff). The
 // port-forward asks it for a pod per new connection, so a replaced pod is used as soon as the
 // watch reports it Ready — no restart of envserve.
 import { EventEmitter } from 'node:events';
-import { Backoff, sleep } from './backoff.js';
-import type { KubeClient, WatchEvent } from './client.js';
+import type { KubeClient } from './client.js';
+import { Informer } from './informer.js';
 
 /** What the tracker needs from the client (a fake in unit tests). */
 export type PodApi = Pick<KubeClient, 'request' | 'watch'>;
@@ -52,90 +52,37 @@ export function podNotReadyReason(p: PodLike): string {
 }
 
 export class PodTracker extends EventEmitter {
-  private readonly pods = new Map<string, PodLike>();
-  private readonly abort = new AbortController();
+  private readonly pods: Informer<PodLike>;
+  private stopped = false;
   private currentName?: string;
-  private lastError?: string;
-  private listed = false;
-  private readonly backoff = new Backoff();
   private waiters = new Set<() => void>();
 
   constructor(
-    private readonly api: PodApi,
+    api: PodApi,
     readonly selector: PodSelector,
   ) {
     super();
     this.setMaxListeners(0); // every open port-forward connection listens for pod changes
-  }
-
-  private get path(): string {
-    return `/api/v1/namespaces/${encodeURIComponent(this.selector.namespace)}/pods`;
-  }
-
-  private get query(): Record<string, string | undefined> {
-    return {
-      labelSelector: this.selector.labelSelector,
-      fieldSelector: this.selector.podName ? `metadata.name=${this.selector.podName}` : undefined,
-    };
+    const path = `/api/v1/namespaces/${encodeURIComponent(selector.namespace)}/pods`;
+    this.pods = new Informer<PodLike>(api, path, selector.labelSelector ?? '', selector.podName ? `metadata.name=${selector.podName}` : undefined);
+    this.pods.on('change', () => this.recompute());
+    this.pods.on('listed', () => this.recompute()); // also clears a watch error in the status
+    this.pods.on('watchError', () => this.emit('change'));
   }
 
   /** Lists once (errors propagate: a bad selector fails `up`), then keeps watching in the background. */
-  async start(): Promise<void> {
-    const rv = await this.list();
-    void this.loop(rv);
+  start(): Promise<void> {
+    return this.pods.start();
   }
 
   stop(): void {
-    this.abort.abort();
+    this.stopped = true;
+    this.pods.stop();
     this.wake();
   }
 
-  private async list(): Promise<string> {
-    const res = await this.api.request<{ items: PodLike[]; metadata: { resourceVersion: string } }>(this.path, { query: this.query });
-    this.pods.clear();
-    for (const p of res.items) this.pods.set(p.metadata!.name!, p);
-    this.listed = true;
-    this.lastError = undefined;
-    this.recompute();
-    return res.metadata.resourceVersion;
-  }
-
-  private async loop(rv: string | undefined): Promise<void> {
-    const signal = this.abort.signal;
-    while (!signal.aborted) {
-      try {
-        if (rv === undefined) rv = await this.list();
-        this.backoff.healthy();
-        await this.api.watch(this.path, { ...this.query, resourceVersion: rv, timeoutSeconds: 290 }, (ev) => {
-          rv = this.onEvent(ev) ?? rv;
-        }, signal);
-        // The server closed the watch normally: resume from the last resourceVersion at once.
-        continue;
-      } catch (e) {
-        if (signal.aborted) return;
-        const err = e as { code?: number; message?: string };
-        if (err.code === 410) {
-          rv = undefined; // too old: list again
-          continue;
-        }
-        rv = undefined;
-        this.lastError = `watching pods failed: ${err.message ?? String(e)}`;
-        this.emit('change');
-        if (!(await sleep(this.backoff.next(), signal))) return;
-      }
-    }
-  }
-
-  private onEvent(ev: WatchEvent<PodLike>): string | undefined {
-    const rv = ev.object?.metadata?.resourceVersion;
-    if (ev.type === 'BOOKMARK') return rv;
-    const name = ev.object?.metadata?.name;
-    if (!name) return rv;
-    if (ev.type === 'DELETED') this.pods.delete(name);
-    else this.pods.set(name, ev.object);
-    this.lastError = undefined;
-    this.recompute();
-    return rv;
+  private get lastError(): string | undefined {
+    return this.pods.lastError && `watching pods failed: ${this.pods.lastError}`;
   }
 
   private recompute(): void {
@@ -144,7 +91,7 @@ export class PodTracker extends EventEmitter {
     if (cur && isPodReady(cur)) next = this.currentName;
     else {
       // The newest Ready pod: after a rollout that is the new ReplicaSet's pod.
-      const ready = [...this.pods.values()].filter(isPodReady).sort((a, b) => readySince(b) - readySince(a));
+      const ready = this.pods.all().filter(isPodReady).sort((a, b) => readySince(b) - readySince(a));
       next = ready[0]?.metadata?.name;
     }
     const changed = next !== this.currentName;
@@ -174,8 +121,8 @@ export class PodTracker extends EventEmitter {
   /** Why no pod is Ready (or the last watch error), for status and for timed-out connections. */
   reason(): string {
     if (this.current()) return this.lastError ?? '';
-    if (!this.listed) return this.lastError ?? `looking for ${this.selector.description}`;
-    const pods = [...this.pods.values()];
+    if (!this.pods.listed) return this.lastError ?? `looking for ${this.selector.description}`;
+    const pods = this.pods.all();
     let r = pods.length === 0 ? `no pod of ${this.selector.description} exists` : pods.map(podNotReadyReason).join('; ');
     if (this.lastError) r += ` (${this.lastError})`;
     return r;
@@ -183,7 +130,7 @@ export class PodTracker extends EventEmitter {
 
   /** Why no pod is Ready, as a code: nothing matches, or what matches is not Ready. */
   reasonCode(): 'NoPods' | 'PodNotReady' {
-    return this.listed && this.pods.size === 0 ? 'NoPods' : 'PodNotReady';
+    return this.pods.listed && this.pods.all().length === 0 ? 'NoPods' : 'PodNotReady';
   }
 
   /** Resolves with a Ready pod, waiting for one; rejects after timeoutMs with the reason. */
@@ -202,7 +149,7 @@ export class PodTracker extends EventEmitter {
         if (p) {
           done();
           resolve(p);
-        } else if (this.abort.signal.aborted) {
+        } else if (this.stopped) {
           done();
           reject(new Error('the port-forward stopped'));
         } else this.waiters.add(check);
