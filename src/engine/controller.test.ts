@@ -328,7 +328,7 @@ test('controller: exposures another system applies (the operator) are in the sta
   let notify = () => {};
   const released: string[] = [];
   const remote: RemoteExposures = {
-    status: () => [{ id: 'service-web', kind: 'k8s-service', protocol: 'http', envPort: 8080, state: reason === 'Ready' ? 'ready' : 'waiting', reason, since: '', urls: [] }],
+    status: () => [{ id: 'service-web', kind: 'k8s-service', protocol: 'http', envPort: 8080, state: reason === 'Ready' ? 'ready' : 'waiting', reason, urls: [] }],
     owned: () => [{ kind: 'ExposureSet', namespace: 'ns', name: 'demo' }],
     watch: (f) => (notify = f),
     release: async (mode) => void released.push(mode),

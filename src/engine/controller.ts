@@ -424,22 +424,25 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       startedAt: this.startedAt,
       processes: res.processes,
       ...(res.container ? { container: res.container } : {}),
-      exposures: [...this.exposures().map((e) => this.exposureStatus(e)), ...(this.opts.source.remote?.status() ?? [])],
+      exposures: [...this.exposures().map((e) => this.exposureStatus(e)), ...(this.opts.source.remote?.status() ?? []).map((r) => this.stamp(r))],
       notes: [...this.warnings, ...res.notes],
     };
     if (this.opts.extraNotes) status.notes.push(...this.opts.extraNotes(status));
     return status;
   }
 
+  /** `since`: when the exposure's state or reason last changed (kept across status calls). */
+  private stamp(s: Omit<ExposureStatus, 'since'>): ExposureStatus {
+    const key = `${s.state}/${s.reason}`;
+    let since = this.since.get(s.id);
+    if (!since || since.key !== key) this.since.set(s.id, (since = { key, at: new Date().toISOString() }));
+    return { ...s, since: since.at };
+  }
+
   private exposureStatus(e: Exposure): ExposureStatus {
     const name = this.nameOf(e);
     const base = { id: e.id, ...(name ? { name } : {}), kind: e.kind, protocol: e.protocol, envPort: e.envPort };
-    const stamp = (s: Omit<ExposureStatus, 'since'>): ExposureStatus => {
-      const key = `${s.state}/${s.reason}`;
-      let since = this.since.get(e.id);
-      if (!since || since.key !== key) this.since.set(e.id, (since = { key, at: new Date().toISOString() }));
-      return { ...s, since: since.at };
-    };
+    const stamp = (s: Omit<ExposureStatus, 'since'>) => this.stamp(s);
     const stopping = this.phase === 'stopping' || this.phase === 'stopped';
     if (this.userStopped.has(e.id) || stopping) return stamp({ ...base, state: 'stopped', reason: 'Stopped', urls: [], ...(this.userStopped.has(e.id) && { message: 'stopped by the user' }) });
     const failure = this.reconciler.failures.get(e.id);

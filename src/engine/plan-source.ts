@@ -24,7 +24,8 @@ export interface PlanSource {
  * `down` removes it.
  */
 export interface RemoteExposures {
-  status(): ExposureStatus[];
+  /** Without `since`: the controller stamps every row alike. */
+  status(): Omit<ExposureStatus, 'since'>[];
   owned(): OwnedObject[];
   /** Calls `onChange` whenever `status()` may have changed, until `signal` aborts. */
   watch(onChange: () => void, signal: AbortSignal): void;

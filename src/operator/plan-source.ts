@@ -61,7 +61,6 @@ export class OperatorExposures implements RemoteExposures {
   private latest?: ExposureSetStatus;
   private following?: Informer<ExposureSet>;
   private readonly listeners = new Set<() => void>();
-  private readonly since = new Map<string, { key: string; at: string }>();
 
   constructor(
     private readonly client: Pick<KubeClient, 'request' | 'watch'>,
@@ -86,20 +85,17 @@ export class OperatorExposures implements RemoteExposures {
   }
 
   /** Every exposure the operator applies (all but the port-forwards it admitted: those run here). */
-  status(): ExposureStatus[] {
+  status(): Omit<ExposureStatus, 'since'>[] {
     const plan = this.plan;
     const st = this.latest;
     if (!plan || !st) return [];
-    const rows: ExposureStatus[] = [];
+    const rows: Omit<ExposureStatus, 'since'>[] = [];
     for (const r of st.exposures ?? []) {
       if (r.kind === 'k8s-port-forward' && r.decision === 'Admitted') continue;
       const e = plan.exposures.find((x) => x.id === r.id);
       if (!e) continue; // an older generation's exposure, gone from the file
       const state: ExposureState = r.decision === 'Denied' ? 'failed' : r.ready ? 'ready' : 'waiting';
       const reason: ReasonCode = r.reason === 'Invalid' ? 'InvalidInput' : isReasonCode(r.reason) ? r.reason : 'Starting';
-      const key = `${state}/${reason}`;
-      let since = this.since.get(r.id);
-      if (!since || since.key !== key) this.since.set(r.id, (since = { key, at: new Date().toISOString() }));
       const urls = r.url ? [r.url] : (r.addresses ?? []).map((a) => `${e.protocol === 'http' ? 'http' : 'tcp'}://${a}`);
       rows.push({
         id: r.id,
@@ -109,7 +105,6 @@ export class OperatorExposures implements RemoteExposures {
         envPort: e.envPort,
         state,
         reason,
-        since: since.at,
         urls,
         ...(r.object && { target: `${r.object} (applied by the envserve operator)` }),
         ...((r.message || state !== 'ready') && { message: r.message ?? `the operator reports ${r.reason}` }),

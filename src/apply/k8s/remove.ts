@@ -5,10 +5,10 @@ import type { ClusterRecord, OwnedObject } from '../../engine/state.js';
 import { explainKubeError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
 import { deleteAndWait, DOWN_KINDS, listOwned, type Obj, type OwnedKind } from './owned.js';
 
-/** `down`: deletes every object envserve owns for the environment and waits until each is gone. */
-export async function removeOwned(client: KubeClient, namespace: string, envName: string): Promise<Obj[]> {
+/** `down`: deletes every object envserve owns for the environment (of these kinds) and waits until each is gone. */
+export async function removeOwned(client: KubeClient, namespace: string, envName: string, kinds: readonly OwnedKind[] = DOWN_KINDS): Promise<Obj[]> {
   try {
-    const objs = await listOwned(client, namespace, envName, [...DOWN_KINDS]);
+    const objs = await listOwned(client, namespace, envName, [...kinds]);
     // The operator's ExposureSet and Ingresses first, then Services, then the Deployment.
     objs.sort((a, b) => DOWN_KINDS.indexOf(a.kind as OwnedKind) - DOWN_KINDS.indexOf(b.kind as OwnedKind));
     await deleteAndWait(client, objs);

@@ -415,7 +415,8 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     await Promise.all([...this.handles].map((h) => h.stop()));
     this.sessions.close();
     if (this.mode === 'up' && this.owned.size > 0 && !this.attaching) {
-      await removeOwned(this.client, this.namespace, this.plan.env.name);
+      // Its own kinds: an ExposureSet is the operator plan source's to delete (it does, for `up`).
+      await removeOwned(this.client, this.namespace, this.plan.env.name, ['Ingress', 'Service', 'Deployment']);
       this.owned.clear();
     }
     this.client?.close();
