@@ -360,7 +360,9 @@ test('resets on every side (clients, API server connections, pod) end only their
     const ends3 = await midTransfer(() => { void client.request(`/api/v1/namespaces/${ns}/pods/${pod}`, { method: 'DELETE', body: { gracePeriodSeconds: 0 } }).catch(() => undefined); });
     assert.deepEqual(ends3.filter((x) => x.startsWith('hung')), [], 'no connection hung');
     assert.ok(ends3.filter((x) => x === 'ended by the forward').length > 0, `the pod's resets end connections: ${ends3}`);
-    assert.ok(pf.stats.failed > failedBefore, `the pod side's resets are recorded: ${JSON.stringify(pf.stats)}`);
+    // Recorded from the kubelet's error, or (a killed container's socket may close with a FIN, and
+    // the kubelet then says nothing) because the stream ended from a pod that is going away.
+    assert.ok(pf.stats.failed > failedBefore, `the pod side's ends are recorded: ${JSON.stringify(pf.stats)}`);
     await served('after the pod side was reset'); // on the replacement pod
 
     // Every connection is let go, but one its client half-closed (FIN) may linger for the pod's

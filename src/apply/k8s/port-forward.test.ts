@@ -1,12 +1,17 @@
 // Unit tests of the port-forward's WebSocket opening against a fake API server on loopback (no
-// cluster): resets at the wrong moment must settle, never hang or throw. The forward under resets
-// on the real cluster: test/k8s/expose-portforward.test.ts.
+// cluster): resets at the wrong moment must settle, never hang or throw; and of the forward's
+// accounting of streams that end cleanly, with a fake pod tracker and session pool. The forward
+// under resets on the real cluster: test/k8s/expose-portforward.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import type { KubeClient } from './client.js';
+import type { PortForwardSessions } from './pf-spdy.js';
 import { openWebSocket, TunnelRefused } from './pf-tunnel.js';
+import type { PodTracker } from './pod-tracker.js';
+import { PortForwarder } from './port-forward.js';
 
 /** An HTTP server that answers every upgrade with `answer(socket)`, and a client for it. */
 async function fakeApi(answer: (sock: net.Socket) => void): Promise<{ client: KubeClient; close: () => Promise<void> }> {
@@ -59,3 +64,72 @@ for (const protocol of ['v4.channel.k8s.io', 'SPDY/3.1+portforward.k8s.io']) {
     }
   });
 }
+
+// The forward's accounting of a stream that ends without an error (a killed container's socket may
+// close with a FIN, and the kubelet then reports nothing): a failure only if its pod is going away.
+/** A tracker with one pod, `p1`, Ready until told otherwise; a session pool whose streams echo. */
+function fakeCluster() {
+  let ready = true;
+  const tracker = Object.assign(new EventEmitter(), {
+    waitReady: async () => ({ metadata: { name: 'p1' } }),
+    isReady: (name: string) => name === 'p1' && ready,
+  });
+  let endStream: (() => void) | undefined;
+  const sessions = {
+    warm: () => undefined,
+    close: () => undefined,
+    openPortStream: async (_c: unknown, _t: unknown, ev: { data(b: Buffer): void; close(error?: string): void }) => {
+      let closed = false;
+      endStream = () => { closed = true; ev.close(); }; // a clean end: no error from the kubelet
+      return { get isClosed() { return closed; }, pauseAt: 0, write: (b: Buffer) => (ev.data(b), true), onDrain: () => undefined, pause: () => undefined, resume: () => undefined, close: () => { closed = true; } };
+    },
+  };
+  return {
+    podGoes: () => { ready = false; tracker.emit('change'); },
+    endStream: () => endStream!(),
+    forward: new PortForwarder({ client: {} as KubeClient, tracker: tracker as unknown as PodTracker, namespace: 'n', remotePort: 80, listenAddress: '127.0.0.1', localPort: 0, sessions: sessions as unknown as PortForwardSessions }),
+  };
+}
+
+/** A connection through the forward that has had its echo back (so the pod answered). */
+async function answeredConnection(port: number): Promise<net.Socket> {
+  const sock = net.connect(port, '127.0.0.1');
+  await once(sock, 'connect');
+  sock.write('ping');
+  const [echo] = await once(sock, 'data');
+  assert.equal(String(echo), 'ping');
+  return sock;
+}
+
+test('port-forward: a stream that ends cleanly from a pod that is going away is a recorded failure', async () => {
+  const c = fakeCluster();
+  const { port } = await c.forward.start();
+  try {
+    const sock = await answeredConnection(port);
+    c.podGoes();
+    c.endStream();
+    await once(sock, 'end');
+    assert.equal(c.forward.stats.failed, 1);
+    assert.match(c.forward.stats.lastError ?? '', /p1: the connection ended as the pod went away/);
+    sock.destroy();
+  } finally {
+    await c.forward.stop();
+  }
+});
+
+test('port-forward: a stream that ends cleanly while its pod stays Ready is a normal close, even if the pod goes later', async () => {
+  const c = fakeCluster();
+  const { port } = await c.forward.start();
+  try {
+    const sock = await answeredConnection(port);
+    c.endStream();
+    await once(sock, 'end');
+    c.podGoes();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(c.forward.stats.failed, 0);
+    assert.equal(c.forward.stats.lastError, undefined);
+    sock.destroy();
+  } finally {
+    await c.forward.stop();
+  }
+});

@@ -242,6 +242,10 @@ export class PortForwarder extends EventEmitter {
                 return;
               }
               if (error) this.fail(`${pod}: ${error.trim()}`);
+              // A killed container's socket may close with a FIN instead of a reset, and the kubelet
+              // then reports nothing: a clean end from a pod that is going away was still cut.
+              // (Its deletion reaches the pod watch before the kill reaches this stream.)
+              else if (!this.o.tracker.isReady(pod)) this.fail(`${pod}: the connection ended as the pod went away`);
               sock.end();
             },
           });
