@@ -442,13 +442,12 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
   private exposureStatus(e: Exposure): ExposureStatus {
     const name = this.nameOf(e);
     const base = { id: e.id, ...(name ? { name } : {}), kind: e.kind, protocol: e.protocol, envPort: e.envPort };
-    const stamp = (s: Omit<ExposureStatus, 'since'>) => this.stamp(s);
     const stopping = this.phase === 'stopping' || this.phase === 'stopped';
-    if (this.userStopped.has(e.id) || stopping) return stamp({ ...base, state: 'stopped', reason: 'Stopped', urls: [], ...(this.userStopped.has(e.id) && { message: 'stopped by the user' }) });
+    if (this.userStopped.has(e.id) || stopping) return this.stamp({ ...base, state: 'stopped', reason: 'Stopped', urls: [], ...(this.userStopped.has(e.id) && { message: 'stopped by the user' }) });
     const failure = this.reconciler.failures.get(e.id);
-    if (failure) return stamp({ ...base, state: 'failed', reason: failure.reason, urls: [], message: failure.message });
+    if (failure) return this.stamp({ ...base, state: 'failed', reason: failure.reason, urls: [], message: failure.message });
     const h = this.reconciler.handles.get(e.id);
-    if (!h) return stamp({ ...base, state: 'starting', reason: 'Starting', urls: [] });
+    if (!h) return this.stamp({ ...base, state: 'starting', reason: 'Starting', urls: [] });
     const p = this.probes.get(e.id);
     const cond = h.condition?.() ?? (p && !p.ok ? this.opts.runtime.conditionFor?.(e) : undefined);
     let state: ExposureState;
@@ -471,7 +470,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     if (jupyter && jupyter.port === e.envPort) notes.push(jupyter.passwordHash ? 'password configured' : jupyter.tokenSet ? 'token configured' : 'no password');
     const urlPath = this.plan?.env.services.find((s) => s.port === e.envPort)?.urlPath;
     const details = h.details?.() ?? {};
-    return stamp({
+    return this.stamp({
       ...base,
       state,
       reason,

@@ -88,6 +88,7 @@ export class MappedPlanSource implements PlanSource {
   constructor(
     private readonly inner: PlanSource,
     private readonly map: (plan: Plan) => Plan | Promise<Plan>,
+    readonly remote?: RemoteExposures,
   ) {}
 
   get description(): string {

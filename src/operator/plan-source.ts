@@ -32,7 +32,7 @@ export interface OperatorSourceOptions {
 
 export function operatorPlanSource(inner: PlanSource, client: Pick<KubeClient, 'request' | 'watch'>, namespace: string, o: OperatorSourceOptions): PlanSource {
   const remote = new OperatorExposures(client, o.signal);
-  const mapped = new MappedPlanSource(inner, async (plan: Plan) => {
+  return new MappedPlanSource(inner, async (plan: Plan) => {
     const r = await serveThroughOperator(client, plan, namespace, {
       signal: o.signal,
       ...(o.selector && { selector: o.selector }),
@@ -50,8 +50,7 @@ export function operatorPlanSource(inner: PlanSource, client: Pick<KubeClient, '
     remote.update(r.verdict.status);
     o.onVerdict(r);
     return r.localPlan;
-  });
-  return { description: mapped.description, load: () => mapped.load(), watch: (f, s) => mapped.watch(f, s), remote };
+  }, remote);
 }
 
 /** The operator's side of the environment: its ExposureSet, followed for as long as `serve` runs. */

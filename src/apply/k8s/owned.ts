@@ -30,8 +30,10 @@ const COLLECTIONS: Record<OwnedKind, string> = {
   ExposureSet: `/apis/${OPERATOR_API_VERSION}/namespaces/{ns}/exposuresets`,
 };
 
-/** Every kind `down` removes for an environment, in the order that routes nothing to what is gone. */
-export const DOWN_KINDS: readonly OwnedKind[] = ['ExposureSet', 'Ingress', 'Service', 'Deployment'];
+/** The kinds the Kubernetes runtime applies itself, in the order that routes nothing to what is gone. */
+export const RUNTIME_KINDS: readonly OwnedKind[] = ['Ingress', 'Service', 'Deployment'];
+/** Every kind `down` removes for an environment: what was submitted to the operator first. */
+export const DOWN_KINDS: readonly OwnedKind[] = ['ExposureSet', ...RUNTIME_KINDS];
 
 export function collectionPath(kind: string, namespace: string): string {
   const c = COLLECTIONS[kind as OwnedKind];
@@ -104,7 +106,7 @@ export async function applyObject(client: Api, namespace: string, obj: Obj): Pro
 }
 
 /** Every object this environment owns in the namespace, of the given kinds. */
-export async function listOwned(client: Api, namespace: string, envName: string, kinds: OwnedKind[] = ['Deployment', 'Service', 'Ingress']): Promise<Obj[]> {
+export async function listOwned(client: Api, namespace: string, envName: string, kinds: readonly OwnedKind[] = RUNTIME_KINDS): Promise<Obj[]> {
   const lists = await Promise.all(
     kinds.map(async (kind) => {
       let res: { items: Obj[] };

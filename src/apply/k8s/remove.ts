@@ -8,7 +8,7 @@ import { deleteAndWait, DOWN_KINDS, listOwned, type Obj, type OwnedKind } from '
 /** `down`: deletes every object envserve owns for the environment (of these kinds) and waits until each is gone. */
 export async function removeOwned(client: KubeClient, namespace: string, envName: string, kinds: readonly OwnedKind[] = DOWN_KINDS): Promise<Obj[]> {
   try {
-    const objs = await listOwned(client, namespace, envName, [...kinds]);
+    const objs = await listOwned(client, namespace, envName, kinds);
     // The operator's ExposureSet and Ingresses first, then Services, then the Deployment.
     objs.sort((a, b) => DOWN_KINDS.indexOf(a.kind as OwnedKind) - DOWN_KINDS.indexOf(b.kind as OwnedKind));
     await deleteAndWait(client, objs);
@@ -50,7 +50,7 @@ export async function downK8s(connect: ConnectOptions, envName: string): Promise
 export async function listOwnedK8s(connect: ConnectOptions, envName: string): Promise<Obj[]> {
   const client = loadKubeClient(connect);
   try {
-    return await listOwned(client, client.namespace, envName, [...DOWN_KINDS]);
+    return await listOwned(client, client.namespace, envName, DOWN_KINDS);
   } catch (e) {
     throw explainKubeError(e, `listing the objects of environment ${envName}`);
   } finally {

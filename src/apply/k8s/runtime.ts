@@ -22,7 +22,7 @@ import { checkAccess, type Capability } from './access.js';
 import { explainKubeError, KubeApiError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
 import { IngressWatcher } from './ingress-watch.js';
 import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './manifests.js';
-import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, type Obj } from './owned.js';
+import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, RUNTIME_KINDS, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
 import { removeOwned } from './remove.js';
 import { PortForwarder } from './port-forward.js';
@@ -416,7 +416,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     this.sessions.close();
     if (this.mode === 'up' && this.owned.size > 0 && !this.attaching) {
       // Its own kinds: an ExposureSet is the operator plan source's to delete (it does, for `up`).
-      await removeOwned(this.client, this.namespace, this.plan.env.name, ['Ingress', 'Service', 'Deployment']);
+      await removeOwned(this.client, this.namespace, this.plan.env.name, RUNTIME_KINDS);
       this.owned.clear();
     }
     this.client?.close();
