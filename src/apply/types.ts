@@ -17,6 +17,8 @@ export interface HandleCondition {
   reason: ReasonCode;
   message: string;
   blocking: boolean;
+  /** Non-blocking, and says why a failed probe failed: its reason is the exposure's then (not the probe's). */
+  explainsFailure?: boolean;
 }
 
 /** One running exposure. The reconciler stops it when its spec changes or disappears. */

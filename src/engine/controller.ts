@@ -462,7 +462,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       reason = 'Starting';
     } else {
       state = p.ok ? 'ready' : p.reason === 'Starting' ? 'starting' : 'waiting';
-      reason = p.ok ? 'Ready' : p.reason;
+      reason = p.ok ? 'Ready' : cond?.explainsFailure ? cond.reason : p.reason;
       if (cond) notes.push(cond.message);
       else if (p.detail && (!p.ok || e.kind === 'k8s-service')) notes.push(p.detail);
     }

@@ -12,7 +12,7 @@ export { PROXY_NOT_READY } from './local.js';
 export async function probe(target: ProbeTarget, vantage: Vantage, ctx: ProbeContext = {}): Promise<ProbeResult> {
   const timeoutMs = ctx.timeoutMs ?? 2000;
   if (vantage === 'local') {
-    if (target.kind === 'tcp') return probeTcp(target.address, target.port, timeoutMs, ctx.signal);
+    if (target.kind === 'tcp') return probeTcp(target.address, target.port, timeoutMs, ctx.signal, target.holdMs);
     if (target.kind === 'http') return probeHttp(target.url, { timeoutMs, ...(target.hostHeader !== undefined && { hostHeader: target.hostHeader }), ...(target.viaProxy !== undefined && { viaProxy: target.viaProxy }), ...(ctx.signal && { signal: ctx.signal }) });
     return { ok: false, reason: 'VantageUnavailable', detail: `${describeTarget(target)} is inside the cluster: probe it through the API server` };
   }

@@ -28,7 +28,7 @@ export function reasonOfSocketError(e: NodeJS.ErrnoException): { reason: ReasonC
   }
 }
 
-export function probeTcp(address: string, port: number, timeoutMs = 2000, signal?: AbortSignal): Promise<ProbeResult> {
+export function probeTcp(address: string, port: number, timeoutMs = 2000, signal?: AbortSignal, holdMs = 0): Promise<ProbeResult> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const s = net.connect({ host: address, port });
@@ -41,8 +41,18 @@ export function probeTcp(address: string, port: number, timeoutMs = 2000, signal
     const onAbort = () => done({ ok: false, reason: 'Stopped', detail: 'probe cancelled' });
     signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => done({ ok: false, reason: 'Timeout', detail: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    s.on('connect', () => done({ ok: true, reason: 'Ready' }));
-    s.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, ...reasonOfSocketError(e) }));
+    let connected = false;
+    s.on('connect', () => {
+      connected = true;
+      if (holdMs <= 0) return done({ ok: true, reason: 'Ready' });
+      const hold = setTimeout(() => done({ ok: true, reason: 'Ready' }), Math.min(holdMs, timeoutMs));
+      s.once('close', () => clearTimeout(hold));
+      // Bytes, or a clean close, came from the other side: it answered.
+      s.once('data', () => done({ ok: true, reason: 'Ready' }));
+      s.once('end', () => done({ ok: true, reason: 'Ready' }));
+    });
+    s.on('error', (e: NodeJS.ErrnoException) =>
+      done({ ok: false, ...(connected && e.code === 'ECONNRESET' ? { reason: 'ConnectionReset', detail: 'the connection was reset after it was accepted' } : reasonOfSocketError(e)) }));
   });
 }
 

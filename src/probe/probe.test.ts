@@ -7,6 +7,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import type { HostExposure, K8sIngressExposure, K8sPortForwardExposure, K8sServiceExposure } from '../plan/types.js';
 import { probe, probeAll, summarize, targetsFor, type ApiRequester } from './index.js';
+import { FORWARD_HOLD_MS } from './targets.js';
 
 const common = { envPort: 8888, position: 'f:1:1', protocol: 'http' as const };
 const hostE: HostExposure = { ...common, id: 'h', kind: 'host', declaredBy: 'host.bind', hostPort: 1234, listenAddress: '0.0.0.0' };
@@ -26,9 +27,31 @@ test('targets: a TCP exposure is probed at its backend (a proxy accepts by itsel
     { vantage: 'local', target: { kind: 'tcp', address: '::1', port: 8888, scope: 'backend' } },
   ]);
   assert.deepEqual(targetsFor(pfE, { listener: { address: '127.0.0.1', port: 1234 } }), [
-    { vantage: 'local', target: { kind: 'tcp', address: '127.0.0.1', port: 1234, scope: 'listener' } },
+    { vantage: 'local', target: { kind: 'tcp', address: '127.0.0.1', port: 1234, scope: 'listener', holdMs: FORWARD_HOLD_MS } },
   ]);
   assert.deepEqual(targetsFor(pfE, {}), []);
+});
+
+test('probe: a TCP target with holdMs fails when the accepted connection is reset, passes when it stays or answers', async () => {
+  // What a port-forward's listener does: it accepts, then resets what the pod refused.
+  const resets = net.createServer((s) => setTimeout(() => s.resetAndDestroy(), 30)).listen(0, '127.0.0.1');
+  const stays = net.createServer(() => undefined).listen(0, '127.0.0.1');
+  const speaks = net.createServer((s) => s.write('SSH-2.0-x\r\n')).listen(0, '127.0.0.1');
+  await Promise.all([once(resets, 'listening'), once(stays, 'listening'), once(speaks, 'listening')]);
+  const port = (s: net.Server) => (s.address() as net.AddressInfo).port;
+  try {
+    const reset = await probe({ kind: 'tcp', address: '127.0.0.1', port: port(resets), holdMs: 500 }, 'local');
+    assert.deepEqual([reset.ok, reset.reason], [false, 'ConnectionReset']);
+    // Without holdMs the accept alone counts (a local proxy's backend, a published port).
+    assert.equal((await probe({ kind: 'tcp', address: '127.0.0.1', port: port(resets) }, 'local')).ok, true);
+    const stayed = await probe({ kind: 'tcp', address: '127.0.0.1', port: port(stays), holdMs: 200 }, 'local');
+    assert.deepEqual([stayed.ok, stayed.reason], [true, 'Ready']);
+    assert.ok(stayed.latencyMs! >= 190, `held ${stayed.latencyMs} ms`);
+    const spoke = await probe({ kind: 'tcp', address: '127.0.0.1', port: port(speaks), holdMs: 5000 }, 'local');
+    assert.deepEqual([spoke.ok, spoke.reason], [true, 'Ready']);
+  } finally {
+    for (const s of [resets, stays, speaks]) s.close();
+  }
 });
 
 test('targets: a Service — its ClusterIP through the API server, node ports and the LB from here', () => {

@@ -21,6 +21,12 @@ export interface ObservedExposure {
   addresses?: ObservedAddress[];
 }
 
+/**
+ * A TCP port-forward is judged by a connection through it to the pod, not by its listener's accept:
+ * the forward resets a connection the pod refuses, well within this time.
+ */
+export const FORWARD_HOLD_MS = 1000;
+
 /** A wildcard listener is reached on loopback. */
 export function connectAddress(address: string): string {
   if (address === '0.0.0.0' || address === '') return '127.0.0.1';
@@ -42,7 +48,8 @@ export function targetsFor(e: Exposure, o: ObservedExposure): VantagedTarget[] {
       }
       const ep = o.backend ?? o.listener;
       if (!ep) return [];
-      return [{ vantage: 'local', target: { kind: 'tcp', address: connectAddress(ep.address), port: ep.port, scope: o.backend ? 'backend' : 'listener' } }];
+      const through = e.kind === 'k8s-port-forward' && !o.backend && { holdMs: FORWARD_HOLD_MS };
+      return [{ vantage: 'local', target: { kind: 'tcp', address: connectAddress(ep.address), port: ep.port, scope: o.backend ? 'backend' : 'listener', ...through } }];
     }
     case 'k8s-service':
       return (o.addresses ?? []).map((a): VantagedTarget => {

@@ -15,8 +15,12 @@ export type Vantage = 'local' | 'apiserver' | 'cluster';
 export type TargetScope = 'listener' | 'backend' | 'cluster' | 'node' | 'load-balancer' | 'ingress' | 'pod';
 
 export type ProbeTarget =
-  /** A TCP connection is accepted. */
-  | { kind: 'tcp'; address: string; port: number; scope?: TargetScope }
+  /**
+   * A TCP connection is accepted — and, with `holdMs`, not closed or reset within that time (a
+   * port-forward's listener accepts at once; the pod's port may still refuse, and the forward then
+   * resets the connection). Bytes from the other side end the wait early: it answered.
+   */
+  | { kind: 'tcp'; address: string; port: number; scope?: TargetScope; holdMs?: number }
   /**
    * One HTTP(S) request; any HTTP answer counts — Jupyter answers 302 to its login page — unless
    * `viaProxy`, where 404/502/503/504 mean the proxy (an Ingress controller) has no route or backend.

@@ -13,6 +13,22 @@
 // block of a sync flush, which every inflater accepts, so no compressor state is needed; the
 // headers the kubelet sends back carry nothing we use and are skipped undecoded.
 //
+// A stream the kubelet stops reading blocks the whole session: moby/spdystream hands each DATA
+// frame to its stream's reader and waits for it, in one of five workers that the session's
+// streams share by id, until we finish or reset that stream — and our RST_STREAM queues behind
+// the blocked frame. So bytes sent to a pod port where nothing listens (the kubelet reports
+// "connection refused" and never reads) stall a fifth of the session at once and, as frames
+// pile up, every other forward to that pod (kubectl exits on such an error for this reason).
+// Three rules keep a refusal to its own connection:
+// - until a port of this pod has taken a connection on this session, a new stream holds the
+//   client's bytes until the refusal would have come: a PING sent behind the SYN_STREAMs has
+//   come back, plus a margin (once per pod port; later streams to it send at once);
+// - a stream the kubelet ends is reset on our side at once, so nothing we send later can reach
+//   a stream nobody reads;
+// - if the kubelet still reports an error on a stream we had sent bytes on (the app stopped
+//   listening since, or reset the connection), the session is retired: no new streams on it,
+//   closed once its streams end; the next connection opens a fresh one.
+//
 // Flow control: the kubelet's SPDY implementation (moby/spdystream) has no per-stream windows, so
 // a local socket that stops reading can only be answered by pausing the whole session (kubectl
 // behaves the same). To make that rare, a multiplexed stream lets its local socket buffer up to
@@ -35,6 +51,10 @@ const PAUSE_AT = 1 << 20;
  */
 const IDLE_MS = 45_000;
 const PING_EVERY_MS = 30_000;
+/** A held stream sends this long after its PING came back (the kubelet dials in a goroutine of its own). */
+const HOLD_MARGIN_MS = 25;
+/** A held stream sends after this long even without the PING's answer. */
+const HOLD_MAX_MS = 2000;
 /** After the tunnel was refused where a v4 WebSocket worked, do not ask again for this long. */
 const UNSUPPORTED_MS = 5 * 60_000;
 
@@ -126,6 +146,10 @@ class SpdySession {
   /** Open streams by SPDY stream id (each pair is there twice: data id and error id). */
   private readonly streams = new Map<number, { s: SpdyStream; error: boolean }>();
   private readonly pausedBy = new Set<SpdyStream>();
+  /** Ports of this pod that took a connection on this session: their new streams send at once. */
+  private readonly accepting = new Set<number>();
+  private nextPing = 1; // client PING ids are odd
+  private readonly pings = new Map<number, () => void>();
   private ended = false;
   private goneAway = false;
   private readonly endWaiters: (() => void)[] = [];
@@ -175,7 +199,8 @@ class SpdySession {
     this.nextId += 4;
     if (this.nextId > 0x7ffffff0) this.goAway(); // stream ids run out: the next stream opens a new session
     const req = String(this.nextRequest++);
-    const s = new SpdyStream(this, dataId, errorId, ev);
+    const hold = !this.accepting.has(port);
+    const s = new SpdyStream(this, dataId, errorId, port, ev, hold);
     this.streams.set(errorId, { s, error: true });
     this.streams.set(dataId, { s, error: false });
     // As kubectl: the error stream is only read, so it is half-closed (empty DATA with FIN) at once.
@@ -184,8 +209,39 @@ class SpdySession {
       dataFrame(errorId, FLAG_FIN, EMPTY),
       this.synStream(dataId, [['streamtype', 'data'], ['port', String(port)], ['requestid', req]]),
     ];
+    if (hold) frames.push(this.ping(() => s.pingAnswered()));
     this.send(Buffer.concat(frames));
+    if (!hold) queueMicrotask(() => s.released());
     return s;
+  }
+
+  /** A stream to `port` was taken by the pod: later streams to it need not wait. */
+  accepted(port: number): void {
+    if (!this.isEnded) this.accepting.add(port);
+  }
+
+  /**
+   * The kubelet reported an error on a stream we had sent bytes on: one of its workers may be
+   * blocked on them for good. No new streams here; closed once the open ones end.
+   */
+  retire(): void {
+    if (this.ended) return;
+    this.accepting.clear();
+    this.goneAway = true;
+    for (const f of this.endWaiters.splice(0)) f();
+    if (this.streams.size === 0) this.closeIfIdle();
+  }
+
+  private ping(answered: () => void): Buffer {
+    const id = this.nextPing;
+    this.nextPing = this.nextPing >= 0x7ffffffd ? 1 : this.nextPing + 2;
+    this.pings.set(id, answered);
+    const f = Buffer.alloc(12);
+    f.writeUInt16BE(0x8003, 0);
+    f.writeUInt16BE(PING, 2);
+    f.writeUInt32BE(4, 4);
+    f.writeUInt32BE(id, 8);
+    return f;
   }
 
   /** Queues bytes on the WebSocket; `done` runs once they are handed to the socket. */
@@ -201,7 +257,9 @@ class SpdySession {
     this.streams.delete(s.dataId);
     this.streams.delete(s.errorId);
     this.setPaused(s, false);
-    if (this.streams.size === 0) this.armIdle();
+    if (this.streams.size > 0) return;
+    if (this.goneAway) this.closeIfIdle();
+    else this.armIdle();
   }
 
   setPaused(s: SpdyStream, paused: boolean): void {
@@ -248,6 +306,7 @@ class SpdySession {
     this.ended = true;
     clearInterval(this.pinger);
     clearTimeout(this.idle);
+    this.pings.clear();
     for (const { s } of [...this.streams.values()]) s.finish(reason);
     this.streams.clear();
     for (const f of this.endWaiters.splice(0)) f();
@@ -354,6 +413,11 @@ class SpdySession {
       }
       case PING:
         if (id % 2 === 0) this.send(Buffer.concat([this.head.subarray(0, 8), c.buf])); // the server's: echo
+        else {
+          const answered = this.pings.get(id);
+          this.pings.delete(id);
+          answered?.();
+        }
         break;
       case GOAWAY:
         this.goAway();
@@ -364,6 +428,16 @@ class SpdySession {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function rstFrame(id: number): Buffer {
+  const f = Buffer.alloc(16);
+  f.writeUInt16BE(0x8003, 0);
+  f.writeUInt16BE(RST_STREAM, 2);
+  f.writeUInt32BE(8, 4);
+  f.writeUInt32BE(id, 8);
+  f.writeUInt32BE(RST_CANCEL, 12);
+  return f;
+}
 
 function dataFrame(id: number, flags: number, payload: Buffer): Buffer {
   const f = Buffer.allocUnsafe(8 + payload.length);
@@ -381,10 +455,52 @@ class SpdyStream implements PortStream {
   private errorDone = false;
   private reset = false;
   private sentFin = false;
+  private sentRst = false;
+  /** Bytes went out on the data stream (the kubelet may be blocked on them if it stopped reading). */
+  private sentData = false;
   private errorText = '';
   private readonly window = new SendWindow();
+  /** Client bytes (and a FIN) held until the refusal window passed; see the top of this file. */
+  private held?: { frames: Buffer[]; done: (() => void)[]; fin: boolean };
+  private holdTimer?: NodeJS.Timeout;
 
-  constructor(private readonly session: SpdySession, readonly dataId: number, readonly errorId: number, private readonly ev: TunnelEvents) {}
+  constructor(
+    private readonly session: SpdySession,
+    readonly dataId: number,
+    readonly errorId: number,
+    private readonly port: number,
+    private readonly ev: TunnelEvents,
+    hold: boolean,
+  ) {
+    if (!hold) return;
+    this.held = { frames: [], done: [], fin: false };
+    this.holdTimer = setTimeout(() => this.released(), HOLD_MAX_MS);
+    this.holdTimer.unref();
+  }
+
+  /** Our PING, sent behind this stream's SYN_STREAMs, came back: the refusal would be here soon. */
+  pingAnswered(): void {
+    if (!this.held || this.closed) return;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => this.released(), HOLD_MARGIN_MS);
+    this.holdTimer.unref();
+  }
+
+  /** No refusal came: the port took the connection. Held bytes go out. */
+  released(): void {
+    if (this.closed) return;
+    clearTimeout(this.holdTimer);
+    const held = this.held;
+    this.held = undefined;
+    this.session.accepted(this.port);
+    this.ev.established?.();
+    if (!held) return;
+    for (let i = 0; i < held.frames.length; i++) {
+      this.sentData = true;
+      this.session.send(held.frames[i]!, held.done[i]);
+    }
+    if (held.fin) this.session.send(dataFrame(this.dataId, FLAG_FIN, EMPTY));
+  }
 
   get isClosed(): boolean {
     return this.closed;
@@ -393,7 +509,10 @@ class SpdyStream implements PortStream {
   onData(error: boolean, piece: Buffer): void {
     if (this.closed) return;
     if (error) this.errorText += piece.toString('utf8');
-    else this.ev.data(piece);
+    else {
+      if (this.held) this.released(); // the pod spoke first: it took the connection
+      this.ev.data(piece);
+    }
   }
 
   /** The kubelet finished (FIN) or reset one of the two streams; the pair ends when both have. */
@@ -408,6 +527,13 @@ class SpdyStream implements PortStream {
   finish(error?: string): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.holdTimer);
+    for (const done of this.held?.done ?? []) done();
+    this.held = undefined;
+    // Ended on the kubelet's side: reset ours at once, so nothing we send later reaches a stream
+    // that nobody reads (a no-op once the session has ended).
+    if (!this.sentRst) this.sendRst();
+    if (error?.trim() && this.sentData) this.session.retire();
     this.session.forget(this);
     this.window.close();
     this.ev.close(error?.trim() ? error : this.reset && !this.dataDone ? 'the kubelet reset the stream' : undefined);
@@ -417,7 +543,14 @@ class SpdyStream implements PortStream {
     if (this.closed) return false;
     for (let at = 0; at < chunk.length; at += 0xffffff) {
       const frame = dataFrame(this.dataId, 0, chunk.subarray(at, at + 0xffffff));
-      this.session.send(frame, this.window.add(frame.length));
+      const done = this.window.add(frame.length);
+      if (this.held) {
+        this.held.frames.push(frame);
+        this.held.done.push(done);
+      } else {
+        this.sentData = true;
+        this.session.send(frame, done);
+      }
     }
     return this.window.open;
   }
@@ -438,22 +571,19 @@ class SpdyStream implements PortStream {
   end(): void {
     if (this.closed || this.sentFin) return;
     this.sentFin = true;
-    this.session.send(dataFrame(this.dataId, FLAG_FIN, EMPTY));
+    if (this.held) this.held.fin = true;
+    else this.session.send(dataFrame(this.dataId, FLAG_FIN, EMPTY));
   }
 
   /** Our side is done: reset both streams (the kubelet closes its connection to the pod). */
   close(): void {
     if (this.closed) return;
-    const rst = (id: number) => {
-      const f = Buffer.alloc(16);
-      f.writeUInt16BE(0x8003, 0);
-      f.writeUInt16BE(RST_STREAM, 2);
-      f.writeUInt32BE(8, 4);
-      f.writeUInt32BE(id, 8);
-      f.writeUInt32BE(RST_CANCEL, 12);
-      return f;
-    };
-    this.session.send(Buffer.concat([rst(this.dataId), rst(this.errorId)]));
+    this.sendRst();
     this.finish();
+  }
+
+  private sendRst(): void {
+    this.sentRst = true;
+    this.session.send(Buffer.concat([rstFrame(this.dataId), rstFrame(this.errorId)]));
   }
 }

@@ -20,6 +20,11 @@ export interface TunnelEvents {
   data(chunk: Buffer): void;
   /** The pod side ended. `error` is set when the kubelet reported one (e.g. could not dial). */
   close(error?: string): void;
+  /**
+   * The pod's port took the connection, as far as the protocol can tell (neither says so outright:
+   * the SPDY stream once its refusal window passed, a v4 tunnel once the pod sent bytes).
+   */
+  established?(): void;
 }
 
 /** One forwarded connection's stream to the pod, whichever protocol carries it. */
@@ -104,6 +109,7 @@ export class Tunnel implements PortStream {
   private closing = false;
   private pinger?: NodeJS.Timeout;
   private readonly window = new SendWindow();
+  private answered = false;
 
   private constructor(private readonly ws: WebSocket, private readonly ev: TunnelEvents) {
     ws.on('message', (raw: Buffer, isBinary: boolean) => this.onMessage(raw, isBinary));
@@ -142,6 +148,10 @@ export class Tunnel implements PortStream {
       data = data.subarray(skip);
     }
     if (data.length === 0) return;
+    if (channel === DATA && !this.answered) {
+      this.answered = true;
+      this.ev.established?.();
+    }
     if (channel === DATA) this.ev.data(data);
     else this.errorText += data.toString('utf8');
   }

@@ -7,6 +7,9 @@
 // is Ready waits (capped backoff) and gives up after `waitTimeoutMs` with the reason in status.
 // A connection whose stream could not reach the pod before any byte came back (the pod died
 // between the watch event and the dial) is retried on the next pod with the bytes it had sent.
+// A connection the pod refuses (nothing listens on that port) is reset at once on our side and
+// recorded as a refusal: that connection's outcome only, never retried, and never the end of the
+// other connections to the pod (pf-spdy.ts keeps the refusal off the shared session).
 import net from 'node:net';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { Backoff, sleep } from './backoff.js';
@@ -14,6 +17,7 @@ import type { KubeClient } from './client.js';
 import type { PodTracker } from './pod-tracker.js';
 import { TunnelRefused, type PortStream } from './pf-tunnel.js';
 import { PortForwardSessions } from './pf-spdy.js';
+import { isRefusal, refusalMessage } from './pf-errors.js';
 
 export interface PortForwardOptions {
   client: KubeClient;
@@ -43,6 +47,11 @@ export interface PortForwardStats {
   lastClientError?: string;
   /** The pod the last connection went to. */
   lastPod?: string;
+  /** Connections the pod refused (nothing listened on its port). */
+  refused: number;
+  lastRefusal?: string;
+  /** The last connection to settle was refused (true) or taken by the pod (false): emits 'refusing' when it flips. */
+  refusing: boolean;
 
   lastError?: string;
   lastErrorAt?: number;
@@ -62,7 +71,7 @@ export class PortForwarder extends EventEmitter {
   private server?: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly abort = new AbortController();
-  readonly stats: PortForwardStats = { active: 0, total: 0, failed: 0, retried: 0, clientErrors: 0 };
+  readonly stats: PortForwardStats = { active: 0, total: 0, failed: 0, retried: 0, clientErrors: 0, refused: 0, refusing: false };
   address?: { address: string; port: number };
 
   private readonly sessions: PortForwardSessions;
@@ -115,6 +124,12 @@ export class PortForwarder extends EventEmitter {
     this.stats.lastError = msg;
     this.stats.lastErrorAt = Date.now();
     this.emit('change');
+  }
+
+  private setRefusing(refusing: boolean): void {
+    if (this.stats.refusing === refusing) return;
+    this.stats.refusing = refusing;
+    this.emit('refusing', refusing);
   }
 
   private handle(sock: net.Socket): void {
@@ -228,9 +243,21 @@ export class PortForwarder extends EventEmitter {
                 sock.once('drain', () => t.resume());
               }
             },
+            established: () => this.setRefusing(false),
             close: (error) => {
               trace(`stream closed${error ? `: ${error.trim()}` : ''} (got data: ${gotBackend})`);
               if (clientGone || abandoned === t) return;
+              if (!gotBackend && isRefusal(error) && this.o.tracker.isReady(pod)) {
+                // The pod is there and nothing listens: no other pod would do better. The client
+                // learns it at once, as from a closed port on its own machine. (A pod that is
+                // going away refuses too: that connection is retried on the next pod below.)
+                this.stats.refused++;
+                this.stats.lastRefusal = refusalMessage(this.o.remotePort, pod);
+                this.stats.lastPod = pod;
+                this.setRefusing(true);
+                sock.resetAndDestroy();
+                return;
+              }
               if (!gotBackend && replay && error) {
                 // Never reached the pod (it is going away): try again, on the next pod if there is one.
                 this.stats.retried++;

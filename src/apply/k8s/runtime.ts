@@ -289,6 +289,8 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     // Forwards to the same pod port share one tunnel: they are probed through the first one's
     // listener, so a probe round opens one stream for all of them.
     const group = `${e.envPort}/${e.protocol}`;
+    // A refusal (or the first connection taken after one) shows now, not at the next probe round.
+    pf.on('refusing', () => this.emit('change', [e.id]));
     const peers = this.forwards.get(group) ?? [];
     const me = { id: e.id, listen };
     peers.push(me);
@@ -306,6 +308,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
       condition() {
         if (!tracker.current()) return { reason: tracker.reasonCode(), message: `waiting for a Ready pod: ${tracker.reason()}`, blocking: true };
         const s = pf.stats;
+        if (s.refusing) return { reason: 'ConnectionRefused', message: s.lastRefusal ?? `nothing listens on port ${e.envPort} in the pod`, blocking: false, explainsFailure: true };
         if (s.lastError && s.lastErrorAt && Date.now() - s.lastErrorAt < 10_000) return { reason: 'ConnectionReset', message: `last connection failed: ${s.lastError}`, blocking: false };
         return undefined;
       },
