@@ -5,15 +5,14 @@
 // a non-default namespace and a non-current context was SIGKILLed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import YAML from 'yaml';
-import { httpRequest, podAnswer, eventually, sleep } from './cluster.js';
+import { httpRequest, podAnswer, eventually } from './cluster.js';
+import { cli, run } from './cli-proc.js';
 import { env, rand, writeEnvFile, createNamespace, deleteNamespace, kubectlJson, ownedObjects, backedDeployment, waitReadyPod, freePort } from './expose-lib.js';
 
-const BIN = resolve('bin/envserve.js');
 let ns: string;
 
 before(() => {
@@ -21,42 +20,6 @@ before(() => {
   backedDeployment(ns, 'web', { app: 'web' });
 });
 after(() => deleteNamespace(ns));
-
-interface Cli {
-  proc: ChildProcess;
-  out: () => string;
-  waitFor: (re: RegExp, ms?: number) => Promise<RegExpMatchArray>;
-  exited: Promise<number | null>;
-}
-
-/** The real CLI with exactly `vars` as its environment (plus PATH), in `cwd`. */
-function cli(args: string[], vars: Record<string, string>, cwd = process.cwd()): Cli {
-  const proc = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  return {
-    proc,
-    out: () => out,
-    exited,
-    waitFor: async (re, ms = 60_000) => {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const m = out.match(re);
-        if (m) return m;
-        if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`did not see ${re} (exit ${proc.exitCode}):\n${out}`);
-        await sleep(50);
-      }
-    },
-  };
-}
-
-async function run(args: string[], vars: Record<string, string>, cwd?: string): Promise<{ code: number | null; out: string }> {
-  const c = cli(args, vars, cwd);
-  const code = await c.exited;
-  return { code, out: c.out() };
-}
 
 const uidOf = (kind: string, name: string) => kubectlJson(['-n', ns, 'get', kind, name]).metadata.uid as string;
 
