@@ -3,6 +3,7 @@
 // inside the cluster — and fold everything into checks.
 import type { KubeClient } from '../apply/k8s/client.js';
 import { connectAddress } from '../apply/local/ports.js';
+import { FORWARD_HOLD_MS } from '../probe/targets.js';
 import { diagnose, firstAddress, podReady, readyPodFor } from './diagnose.js';
 import { runDebugPod, type DebugPodResult } from './debug-pod.js';
 import { fetchSnapshot } from './fetch.js';
@@ -65,7 +66,7 @@ export function planK8sProbes(subject: K8sSubject, snap: ClusterSnapshot, local 
     const pod = readyPodFor(subject, snap, x);
     if (x.kind === 'k8s-port-forward') {
       const l = local.get(x.id);
-      if (l) add('local', x.id, `the port-forward ${l.address}:${l.port} answers`, { id: 'probe.local.forward', host: connectAddress(l.address), port: l.port, protocol: x.protocol, ...(x.path && { path: x.path }), websocket: http });
+      if (l) add('local', x.id, `the port-forward ${l.address}:${l.port} answers`, { id: 'probe.local.forward', host: connectAddress(l.address), port: l.port, protocol: x.protocol, ...(x.path && { path: x.path }), websocket: http, holdMs: FORWARD_HOLD_MS });
       else if (pod) {
         plan.forward.push({ exposure: x.id, title: `a port-forward to pod ${pod.metadata.name}:${x.port} answers`, vantage: 'apiserver', target: { id: `${x.id}/probe.apiserver.forward`, namespace: ns, pod: pod.metadata.name, port: x.port, protocol: x.protocol, ...(x.path && { path: x.path }), timeoutMs } });
       }

@@ -8,6 +8,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import { probeTcp } from '../probe/local.js';
+import { FORWARD_HOLD_MS } from '../probe/targets.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/port-forward.js';
@@ -28,6 +29,8 @@ export interface ProbeSpec {
   /** 'ingress': a 404/502/503 comes from the controller, not from the app. */
   via?: 'direct' | 'ingress';
   timeoutMs?: number;
+  /** TCP through a port-forward: the connection must stay up this long (probe/targets.ts FORWARD_HOLD_MS). */
+  holdMs?: number;
 }
 
 export interface ProbeOutcome {
@@ -76,7 +79,7 @@ export async function probeFromHere(spec: ProbeSpec): Promise<ProbeOutcome> {
   const timeoutMs = spec.timeoutMs ?? 2000;
   const where = fmt(spec.host, spec.port);
   if (spec.protocol === 'tcp') {
-    const r = await probeTcp(spec.host, spec.port, timeoutMs);
+    const r = await probeTcp(spec.host, spec.port, timeoutMs, undefined, spec.holdMs);
     const latencyMs = Math.round(performance.now() - t0);
     return r.ok
       ? { id: spec.id, ok: true, reason: 'Answers', detail: `${where} accepts connections`, latencyMs }
@@ -229,8 +232,11 @@ export async function probeViaPortForward(client: KubeClient, t: ForwardTarget):
     await tracker.start();
     fwd = new PortForwarder({ client, tracker, namespace: t.namespace, remotePort: t.port, listenAddress: '127.0.0.1', localPort: 0, waitTimeoutMs: t.timeoutMs ?? 3000 });
     const a = await fwd.start();
-    const r = await probeFromHere({ id: t.id, host: a.address, port: a.port, protocol: t.protocol, ...(t.path && { path: t.path }), timeoutMs: t.timeoutMs ?? 3000 });
+    const r = await probeFromHere({ id: t.id, host: a.address, port: a.port, protocol: t.protocol, ...(t.path && { path: t.path }), timeoutMs: t.timeoutMs ?? 3000, holdMs: FORWARD_HOLD_MS });
     const why = fwd.stats.lastError;
+    if (!r.ok && fwd.stats.refusing) {
+      return { id: t.id, ok: false, reason: 'ConnectionRefused', detail: `port-forward: ${fwd.stats.lastRefusal}`, latencyMs: Math.round(performance.now() - t0) };
+    }
     if (!r.ok && why && /forbidden|403/i.test(why)) return { id: t.id, ok: false, reason: 'Forbidden', detail: `this user may not port-forward: ${why}`, latencyMs: r.latencyMs };
     // The forward keeps retrying a port the pod refuses; its last error says so (kubelet:
     // "connection refused", KWOK: "forward not found for port").

@@ -9,6 +9,9 @@
 #             test-lb-controller pod-backer coredns containerd kubelet
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# The node's readiness checks (ctr_ok for containerd) are functions of node.sh.
+# shellcheck source=node.sh
+. "$K8S_DIR/node.sh"
 NAME="${1:-}"; SIG=TERM
 [ "${2:-}" = "--kill" ] && SIG=KILL
 [ -n "$NAME" ] || die "usage: restart.sh COMPONENT [--kill]"

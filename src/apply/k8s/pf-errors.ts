@@ -3,9 +3,12 @@
 // failed to connect to localhost:9999 inside namespace …, IPv4: dial tcp4 127.0.0.1:9999:
 // connect: connection refused IPv6 dial tcp6 [::1]:9999: connect: connection refused".
 
-/** Nothing listens on the pod's port: the pod is there and refused the connection. */
+/**
+ * Nothing listens on the pod's port: the pod is there and refused the connection (a kubelet's
+ * dial: "connect: connection refused"; KWOK's fake kubelet: "forward not found for port").
+ */
 export function isRefusal(text: string | undefined): boolean {
-  return !!text && /connect: connection refused|ECONNREFUSED/.test(text);
+  return !!text && /connect: connection refused|ECONNREFUSED|forward not found for port/.test(text);
 }
 
 /** The kubelet's message without its preamble (pod uid, namespace paths): what a person reads. */

@@ -204,3 +204,22 @@ test('pf-spdy: a port known to accept sends at once; if it refuses later, the se
     await k.close();
   }
 });
+
+test('pf-spdy: a session that stopped carrying bytes (a link down) is found by a PING, and new streams go over a new one', async () => {
+  const k = await fakeKubelet(new Set([8080]));
+  const pool = new PortForwardSessions();
+  try {
+    assert.deepEqual(await exchange(pool, k.client, 8080, 'before'), { got: 'before' });
+    await new Promise((r) => setTimeout(r, 2200)); // silent long enough that the next stream checks
+    k.sessions[0]!.stuck = true; // answers nothing from now on, closes nothing
+    const t0 = Date.now();
+    const cut = await exchange(pool, k.client, 8080, 'during', 6000);
+    assert.match(String(cut.error), /stopped answering/);
+    console.log(`# a silent session was given up ${Date.now() - t0} ms after the stream opened`);
+    assert.deepEqual(await exchange(pool, k.client, 8080, 'after'), { got: 'after' });
+    assert.equal(k.sessions.length, 2);
+  } finally {
+    pool.close();
+    await k.close();
+  }
+});

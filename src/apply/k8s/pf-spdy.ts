@@ -28,6 +28,11 @@
 // - if the kubelet still reports an error on a stream we had sent bytes on (the app stopped
 //   listening since, or reset the connection), the session is retired: no new streams on it,
 //   closed once its streams end; the next connection opens a fresh one.
+// A session can also stop carrying bytes without closing (the link to the cluster went down, the
+// laptop slept; TCP then retransmits at ever longer intervals): a new stream on a session that
+// has been silent a while sends a PING first, and a PING not answered in time retires the
+// session and ends its streams that got nothing back yet — their connections are retried on a
+// new session with the bytes they had sent (port-forward.ts).
 //
 // Flow control: the kubelet's SPDY implementation (moby/spdystream) has no per-stream windows, so
 // a local socket that stops reading can only be answered by pausing the whole session (kubectl
@@ -53,8 +58,10 @@ const IDLE_MS = 45_000;
 const PING_EVERY_MS = 30_000;
 /** A held stream sends this long after its PING came back (the kubelet dials in a goroutine of its own). */
 const HOLD_MARGIN_MS = 25;
-/** A held stream sends after this long even without the PING's answer. */
-const HOLD_MAX_MS = 2000;
+/** A PING of ours not answered within this long: the session stopped carrying bytes. */
+const PING_TIMEOUT_MS = 2000;
+/** A new stream on a session that has heard nothing for this long checks it with a PING. */
+const SILENT_MS = 2000;
 /** After the tunnel was refused where a v4 WebSocket worked, do not ask again for this long. */
 const UNSUPPORTED_MS = 5 * 60_000;
 
@@ -149,7 +156,10 @@ class SpdySession {
   /** Ports of this pod that took a connection on this session: their new streams send at once. */
   private readonly accepting = new Set<number>();
   private nextPing = 1; // client PING ids are odd
-  private readonly pings = new Map<number, () => void>();
+  private readonly pings = new Map<number, { answered: () => void; timer: NodeJS.Timeout }>();
+  private lastHeard = Date.now();
+  private checking = false;
+  private stalled = false;
   private ended = false;
   private goneAway = false;
   private readonly endWaiters: (() => void)[] = [];
@@ -210,6 +220,10 @@ class SpdySession {
       this.synStream(dataId, [['streamtype', 'data'], ['port', String(port)], ['requestid', req]]),
     ];
     if (hold) frames.push(this.ping(() => s.pingAnswered()));
+    else if (!this.checking && Date.now() - this.lastHeard > SILENT_MS) {
+      this.checking = true;
+      frames.push(this.ping(() => (this.checking = false)));
+    }
     this.send(Buffer.concat(frames));
     if (!hold) queueMicrotask(() => s.released());
     return s;
@@ -232,10 +246,21 @@ class SpdySession {
     if (this.streams.size === 0) this.closeIfIdle();
   }
 
+  /** The session stopped answering: no new streams, and those that got nothing back end (and are retried). */
+  private stall(): void {
+    if (this.ended || this.stalled) return;
+    this.stalled = true;
+    this.retire();
+    for (const { s } of [...this.streams.values()]) s.stalled('the port-forward session to the API server stopped answering');
+  }
+
+  /** A PING frame; `answered` runs when it comes back, and the session stalls if it does not in time. */
   private ping(answered: () => void): Buffer {
     const id = this.nextPing;
     this.nextPing = this.nextPing >= 0x7ffffffd ? 1 : this.nextPing + 2;
-    this.pings.set(id, answered);
+    const timer = setTimeout(() => this.stall(), PING_TIMEOUT_MS);
+    timer.unref();
+    this.pings.set(id, { answered, timer });
     const f = Buffer.alloc(12);
     f.writeUInt16BE(0x8003, 0);
     f.writeUInt16BE(PING, 2);
@@ -306,6 +331,7 @@ class SpdySession {
     this.ended = true;
     clearInterval(this.pinger);
     clearTimeout(this.idle);
+    for (const p of this.pings.values()) clearTimeout(p.timer);
     this.pings.clear();
     for (const { s } of [...this.streams.values()]) s.finish(reason);
     this.streams.clear();
@@ -349,6 +375,7 @@ class SpdySession {
 
   /** Parses frames from the byte stream; a DATA payload is passed on in the pieces it arrives in. */
   private onBytes(b: Buffer): void {
+    this.lastHeard = Date.now();
     let i = 0;
     while (i < b.length) {
       if (this.left === 0) {
@@ -414,9 +441,10 @@ class SpdySession {
       case PING:
         if (id % 2 === 0) this.send(Buffer.concat([this.head.subarray(0, 8), c.buf])); // the server's: echo
         else {
-          const answered = this.pings.get(id);
+          const p = this.pings.get(id);
           this.pings.delete(id);
-          answered?.();
+          clearTimeout(p?.timer);
+          p?.answered();
         }
         break;
       case GOAWAY:
@@ -463,6 +491,8 @@ class SpdyStream implements PortStream {
   /** Client bytes (and a FIN) held until the refusal window passed; see the top of this file. */
   private held?: { frames: Buffer[]; done: (() => void)[]; fin: boolean };
   private holdTimer?: NodeJS.Timeout;
+  /** The pod's side sent bytes. */
+  private answered = false;
 
   constructor(
     private readonly session: SpdySession,
@@ -472,10 +502,12 @@ class SpdyStream implements PortStream {
     private readonly ev: TunnelEvents,
     hold: boolean,
   ) {
-    if (!hold) return;
-    this.held = { frames: [], done: [], fin: false };
-    this.holdTimer = setTimeout(() => this.released(), HOLD_MAX_MS);
-    this.holdTimer.unref();
+    if (hold) this.held = { frames: [], done: [], fin: false };
+  }
+
+  /** The session stopped answering: a stream that got nothing back ends with `why` (its connection is retried). */
+  stalled(why: string): void {
+    if (!this.answered) this.finish(why);
   }
 
   /** Our PING, sent behind this stream's SYN_STREAMs, came back: the refusal would be here soon. */
@@ -510,6 +542,7 @@ class SpdyStream implements PortStream {
     if (this.closed) return;
     if (error) this.errorText += piece.toString('utf8');
     else {
+      this.answered = true;
       if (this.held) this.released(); // the pod spoke first: it took the connection
       this.ev.data(piece);
     }
