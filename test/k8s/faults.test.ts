@@ -73,6 +73,19 @@ async function allAnswer(laterListens: boolean): Promise<void> {
   assert.equal(later?.reason, laterListens ? 'Ready' : 'ConnectionRefused', `port 9999: ${JSON.stringify(later)}`);
 }
 
+/** Connects to a forward and sends a request; resolves with how the connection ended and when. */
+async function refusedOutcome(port: number): Promise<{ outcome: string; ms: number }> {
+  const t0 = performance.now();
+  const outcome = await new Promise<string>((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    s.on('end', () => resolve('closed'));
+    s.on('data', () => resolve('data'));
+    setTimeout(() => resolve('hang'), 5000).unref();
+  });
+  return { outcome, ms: performance.now() - t0 };
+}
+
 /** Polls allAnswer from `since` (the fault's end) and asserts it held within the bound; prints the figure. */
 async function recovered(label: string, since: number, laterListens = false): Promise<number> {
   traffic.phase = `after ${label}`;
@@ -145,10 +158,10 @@ function getOn(sock: net.Socket, timeoutMs = 3000): Promise<string> {
   });
 }
 
-async function startServe(name: string, body: string): Promise<{ cli: Cli; env: string; rows: Row[] }> {
+async function startServe(name: string, body: string, extra: Record<string, string> = {}): Promise<{ cli: Cli; env: string; rows: Row[] }> {
   const envName = `${name}-${rand()}`;
   const file = writeEnvFile(envName, body);
-  const c = cli(['serve', '-f', file, '-n', ns, '--selector', 'app=fault', '--probe-interval', '300'], vars);
+  const c = cli(['serve', '-f', file, '-n', ns, '--selector', 'app=fault', '--probe-interval', '300'], { ...vars, ...extra });
   await c.waitFor(/Press Ctrl-C/, 90_000);
   const rows = await status(envName);
   return { cli: c, env: envName, rows };
@@ -206,18 +219,33 @@ after(async () => {
   deleteNamespace(ns);
 });
 
+test('a refused pod port over the other protocol (one v4.channel.k8s.io WebSocket per connection): reset at once, the other forward goes on', async () => {
+  const v4 = await startServe('v4', [
+    'def serve():',
+    '    cloud.k8s.bind(env_port=8080, host_port=0, name="web")',
+    '    cloud.k8s.bind(env_port=9999, host_port=0, name="later", protocol="tcp")',
+    '',
+  ].join('\n'), { ENVSERVE_PF_PROTOCOL: 'v4' });
+  try {
+    const later = row(v4.rows, 'k8s-port-forward', 9999)!.listen!.port;
+    const web = row(v4.rows, 'k8s-port-forward', 8080)!.listen!.port;
+    const { outcome, ms } = await refusedOutcome(later);
+    console.log(`# fault: refused port (v4 WebSocket): the client saw ${outcome} ${ms.toFixed(0)} ms after its connect`);
+    assert.equal(outcome, 'ECONNRESET');
+    assert.ok(ms <= 500, `reset within 500 ms (took ${ms.toFixed(0)})`);
+    assert.equal(podAnswer(await httpRequest('127.0.0.1', web, { timeoutMs: 3000 })).pod, currentPod());
+    assert.equal(row(await status(v4.env), 'k8s-port-forward', 9999)?.reason, 'ConnectionRefused');
+  } finally {
+    v4.cli.proc.kill('SIGTERM');
+    await v4.cli.exited;
+    await run(['down', '--env', v4.env], vars);
+  }
+});
+
 test('a refused pod port: that connection is reset at once, nothing else is touched, and it works once something listens', async () => {
   traffic.phase = 'refused port';
   for (let i = 0; i < 3; i++) {
-    const t0 = performance.now();
-    const outcome = await new Promise<string>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port: main!.ports.later! }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-      s.on('end', () => resolve('closed'));
-      s.on('data', () => resolve('data'));
-      setTimeout(() => resolve('hang'), 5000).unref();
-    });
-    const ms = performance.now() - t0;
+    const { outcome, ms } = await refusedOutcome(main!.ports.later!);
     console.log(`# fault: refused port: the client saw ${outcome} ${ms.toFixed(0)} ms after its connect`);
     assert.equal(outcome, 'ECONNRESET');
     assert.ok(ms <= 500, `reset within 500 ms (took ${ms.toFixed(0)})`);

@@ -14,10 +14,12 @@ import { PortForwardSessions } from './pf-spdy.js';
 import type { PortStream } from './pf-tunnel.js';
 import { isRefusal } from './pf-errors.js';
 
+/** What containerd's streaming server sent on the error stream on the test cluster (its log, 2026-12-06). */
 const REFUSED_TEXT =
-  'error forwarding port 9999 to pod 1f0c5e3a, uid : failed to execute portforward in network namespace "/var/run/netns/cni-1": ' +
-  'failed to connect to localhost:9999 inside namespace "1f0c5e3a", IPv4: dial tcp4 127.0.0.1:9999: connect: connection refused ' +
-  'IPv6 dial tcp6 [::1]:9999: connect: connection refused ';
+  'error forwarding port 9999 to pod ceedd248dda0ccadd43cdc88c5a50fc3827be987562b1bc552cf647512cd65fc, uid : failed to execute portforward ' +
+  'in network namespace "/run/envserve-testenv/envserve-k8s/io.containerd.grpc.v1.cri/netns/cni-11f64d36-fd74-357a-dd64-080a4b923e9d": ' +
+  'failed to connect to localhost:9999 inside namespace "ceedd248dda0ccadd43cdc88c5a50fc3827be987562b1bc552cf647512cd65fc", IPv4: dial tcp4 ' +
+  '127.0.0.1:9999: connect: connection refused IPv6 dial tcp6: address localhost: no suitable address found ';
 
 interface Frame { control: boolean; type: number; flags: number; id: number; payload: Buffer }
 
