@@ -9,7 +9,7 @@
 // between the watch event and the dial) is retried on the next pod with the bytes it had sent.
 import net from 'node:net';
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../backoff.js';
 import type { KubeClient } from './client.js';
 import type { PodTracker } from './pod-tracker.js';
 import { TunnelRefused, type PortStream } from './pf-tunnel.js';
