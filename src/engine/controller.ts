@@ -422,8 +422,8 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       pid: process.pid,
       ...(pidStart !== undefined && { pidStartTime: pidStart }),
       startedAt: this.startedAt,
-      processes: res.processes,
-      ...(res.container ? { container: res.container } : {}),
+      processes: res.processes.map((p) => ({ ...p })), // copies: the live view compares the last status with the next
+      ...(res.container ? { container: { ...res.container } } : {}),
       exposures: [...this.exposures().map((e) => this.exposureStatus(e)), ...(this.opts.source.remote?.status() ?? []).map((r) => this.stamp(r))],
       notes: [...this.warnings, ...res.notes],
     };
