@@ -9,14 +9,16 @@ export const RESTART_POLICY = { Name: 'unless-stopped', MaximumRetryCount: 0 };
 
 /** Follows the container's 'die' events; returns a function that stops following. */
 export async function followExits(docker: Docker, id: string, onExit: (e: ProcessExit) => void): Promise<() => void> {
-  const stream = (await docker.getEvents({ filters: { container: [id], event: ['die'] } })) as NodeJS.ReadableStream & { destroy(): void };
+  // Filtered by container only: Podman 4.3 sends nothing when an `event` filter is added.
+  const stream = (await docker.getEvents({ filters: { container: [id] } })) as NodeJS.ReadableStream & { destroy(): void };
   let buf = '';
   stream.on('data', (chunk: Buffer) => {
     buf += chunk.toString('utf8');
     // One JSON object per event; a chunk may hold several or a part of one.
     for (let i = buf.indexOf('\n'); i >= 0; buf = buf.slice(i + 1), i = buf.indexOf('\n')) {
       try {
-        const ev = JSON.parse(buf.slice(0, i)) as { timeNano?: number; time?: number; Actor?: { Attributes?: Record<string, string> } };
+        const ev = JSON.parse(buf.slice(0, i)) as { Action?: string; timeNano?: number; time?: number; Actor?: { Attributes?: Record<string, string> } };
+        if (ev.Action !== 'die') continue;
         const code = Number(ev.Actor?.Attributes?.exitCode);
         const at = ev.timeNano ? ev.timeNano / 1e6 : (ev.time ?? 0) * 1000 || Date.now();
         onExit({ ...(Number.isInteger(code) && { code }), at: new Date(at).toISOString() });
