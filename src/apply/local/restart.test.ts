@@ -31,7 +31,14 @@ class FakeClock implements Clock {
 }
 
 const opts = () => ({ env: process.env, cwd: tmpdir(), logDir: mkdtempSync(join(tmpdir(), 'envserve-restart-')) });
-const nextChange = (changes: (() => void)[]) => new Promise<void>((r) => changes.push(r));
+
+/** A process group on a fake clock; `changed()` resolves at its next change (an exit, a start). */
+function group() {
+  const clock = new FakeClock();
+  const waiters: (() => void)[] = [];
+  const g = new ProcessGroup(() => waiters.splice(0).forEach((w) => w()), clock);
+  return { clock, g, changed: () => new Promise<void>((r) => waiters.push(r)) };
+}
 
 test('backoff of a crash loop: 1 s, doubling, capped at 5 min; 10 min up resets it', () => {
   const b = new Backoff(PROCESS_BACKOFF);
@@ -54,14 +61,12 @@ test('backoff of a crash loop: 1 s, doubling, capped at 5 min; 10 min up resets 
 });
 
 test('a process that keeps exiting is started again after 1 s, 2 s, 4 s; restarts and the last exit are kept', async () => {
-  const clock = new FakeClock();
-  const waiters: (() => void)[] = [];
-  const g = new ProcessGroup(() => waiters.splice(0).forEach((w) => w()), clock);
-  let change = nextChange(waiters);
+  const { clock, g, changed } = group();
+  let change = changed();
   const rec = g.start('daemon-1', ['sh', '-c', 'exit 3'], opts(), true);
   try {
     for (const [i, ms] of [1000, 2000, 4000].entries()) {
-      while (rec.state === 'running') await change, (change = nextChange(waiters));
+      while (rec.state === 'running') await change, (change = changed());
       assert.equal(rec.state, 'exited');
       assert.deepEqual(rec.lastExit, { code: 3, at: new Date(clock.t).toISOString() });
       assert.equal(rec.restartAt, new Date(clock.t + ms).toISOString());
@@ -78,7 +83,7 @@ test('a process that keeps exiting is started again after 1 s, 2 s, 4 s; restart
     assert.deepEqual(restartsOf(rec), { restarts: 3, lastExit: rec.lastExit });
     // Up 10 minutes (on the fake clock) before the next exit: the backoff starts over at 1 s.
     clock.t += 600_000;
-    while (rec.state === 'running') await change, (change = nextChange(waiters));
+    while (rec.state === 'running') await change, (change = changed());
     assert.deepEqual(clock.timers.map((x) => x.ms), [1000]);
   } finally {
     await g.stopAll(500);
@@ -88,10 +93,8 @@ test('a process that keeps exiting is started again after 1 s, 2 s, 4 s; restart
 });
 
 test('restart turned off: the process stays down, no restart is scheduled', async () => {
-  const clock = new FakeClock();
-  const waiters: (() => void)[] = [];
-  const g = new ProcessGroup(() => waiters.splice(0).forEach((w) => w()), clock);
-  const change = nextChange(waiters);
+  const { clock, g, changed } = group();
+  const change = changed();
   const rec = g.start('daemon-1', ['sh', '-c', 'kill -9 $$'], opts(), false);
   await change;
   assert.equal(rec.state, 'exited');
