@@ -7,5 +7,5 @@ export function stopLine(left: StateRecord | undefined, file: string, envId: str
   if (objs.length === 0) return 'stopped; nothing left running';
   const names = objs.slice(0, 5).map((o) => `${o.kind.toLowerCase()} ${o.namespace}/${o.name}`);
   if (objs.length > 5) names.push(`${objs.length - 5} more`);
-  return `stopped; left in the cluster for the next serve: ${names.join(', ')} (envserve down -f ${file}, or down --env ${envId}, removes them)`;
+  return `stopped; left in the cluster: ${names.join(', ')} (envserve down -f ${file}, or down --env ${envId}, removes them)`;
 }

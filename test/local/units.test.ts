@@ -115,7 +115,7 @@ test("the last line: up and serve that leave nothing say so; serve that leaves S
   const svc = (n: number) => ({ kind: 'Service', namespace: 'dev', name: `s${n}` });
   assert.equal(
     stopLine(rec([svc(1), { kind: 'Ingress', namespace: 'dev', name: 'i1' }], 'now'), 'envs/build.envd', 'envs-0123456789ab'),
-    'stopped; left in the cluster for the next serve: service dev/s1, ingress dev/i1 (envserve down -f envs/build.envd, or down --env envs-0123456789ab, removes them)',
+    'stopped; left in the cluster: service dev/s1, ingress dev/i1 (envserve down -f envs/build.envd, or down --env envs-0123456789ab, removes them)',
   );
   assert.match(stopLine(rec([1, 2, 3, 4, 5, 6, 7].map(svc), 'now'), 'f', 'e'), /service dev\/s5, 2 more \(/);
 });

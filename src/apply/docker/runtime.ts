@@ -219,7 +219,8 @@ export class DockerRuntime implements Runtime {
     const state = this.container?.state;
     if (!state || state === 'running') return undefined;
     const transient = this.container!.owned && this.restarts && state !== 'removed';
-    return { reason: 'ContainerNotRunning', message: `container is ${state}${transient ? ' (the engine restarts it)' : ''}`, blocking: true, ...(transient && { transient }) };
+    // (`docker stop` by hand is the one case the policy leaves it down: the engine does not say so)
+    return { reason: 'ContainerNotRunning', message: `container is ${state}${transient ? '; its restart policy starts it again' : ''}`, blocking: true, ...(transient && { transient }) };
   }
 
   /** serve --target docker:<name>: the container must run and its address be reachable from here. */
