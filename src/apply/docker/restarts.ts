@@ -31,12 +31,15 @@ export async function followExits(docker: Docker, id: string, onExit: (e: Proces
   return () => stream.destroy();
 }
 
-/** The restart count and last exit from an inspect (and the last 'die' event seen, which has the code). */
-export function noteRestarts(rec: ContainerRecord, info: Docker.ContainerInspectInfo, lastDie: ProcessExit | undefined): void {
+/** The restart count and last exit from an inspect (and the last 'die' event seen, which has the code); true when they changed. */
+export function noteRestarts(rec: ContainerRecord, info: Docker.ContainerInspectInfo, lastDie: ProcessExit | undefined): boolean {
+  const before = JSON.stringify([rec.restarts, rec.lastExit]);
   rec.restarts = (info as { RestartCount?: number }).RestartCount ?? 0;
   const finished = info.State.FinishedAt;
-  if (!finished || finished.startsWith('0001-')) return; // it never ended
-  const at = new Date(finished).toISOString();
-  if (!info.State.Running) rec.lastExit = { code: info.State.ExitCode, at };
-  else rec.lastExit = lastDie && Math.abs(Date.parse(lastDie.at) - Date.parse(at)) < 5000 ? lastDie : { at };
+  if (finished && !finished.startsWith('0001-')) { // it has ended before
+    const at = new Date(finished).toISOString();
+    if (!info.State.Running) rec.lastExit = { code: info.State.ExitCode, at };
+    else rec.lastExit = lastDie && Math.abs(Date.parse(lastDie.at) - Date.parse(at)) < 5000 ? lastDie : { at };
+  }
+  return JSON.stringify([rec.restarts, rec.lastExit]) !== before;
 }

@@ -270,9 +270,7 @@ export class DockerRuntime implements Runtime {
     try {
       const info = await this.docker.getContainer(this.container.id).inspect();
       state = info.State.Running ? 'running' : `${info.State.Status} (exit code ${info.State.ExitCode}; docker logs ${this.container.name})`;
-      const before = JSON.stringify([this.container.restarts, this.container.lastExit]);
-      if (this.container.owned) noteRestarts(this.container, info, this.lastDie);
-      if (JSON.stringify([this.container.restarts, this.container.lastExit]) !== before) changedRestarts = true;
+      changedRestarts = this.container.owned && noteRestarts(this.container, info, this.lastDie);
     } catch (e) {
       if (statusCode(e) !== 404) return false;
       state = 'removed';
