@@ -73,6 +73,9 @@ export function registerUp(program: Command): void {
 }
 
 export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOptions): Promise<void> {
+  if (opts.restart === false && (opts.runtime === 'k8s' || opts.target?.startsWith('k8s:') || opts.selector)) {
+    throw new UserError('--no-restart applies to the local and docker runtimes', "on Kubernetes the kubelet restarts the pod's containers (restartPolicy: Always)");
+  }
   const file = new FilePlanSource(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
   const plan = await file.load();
   printWarnings(plan.warnings);
@@ -95,7 +98,6 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
   }
   if (opts.target?.startsWith('docker:')) opts.runtime = 'docker';
   if ((opts.target?.startsWith('k8s:') || opts.selector) && opts.runtime === 'local') opts.runtime = 'k8s';
-  if (opts.restart === false && opts.runtime === 'k8s') throw new UserError('--no-restart applies to the local and docker runtimes', "on Kubernetes the kubelet restarts the pod's containers (restartPolicy: Always)");
   const restart = opts.restart !== false;
   // Runtime modules load on demand: dockerode (~30 MB) and the Kubernetes client (~50 MB) would
   // otherwise sit in the memory of every proxy process.
