@@ -12,6 +12,7 @@ import type { EnvSpec, Exposure, HostExposure, Plan } from '../plan/types.js';
 import type { TargetResult } from '../probe/index.js';
 import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../apply/types.js';
 import type { EnvStatus } from '../status/types.js';
+import { stopLine } from '../cli/stop-line.js';
 import { EnvController, type ReloadEvent } from './controller.js';
 import { StaticPlanSource, type RemoteExposures } from './plan-source.js';
 import type { ProbeScheduler } from './scheduler.js';
@@ -180,6 +181,8 @@ test('controller: objects left on purpose (serve on Kubernetes) keep the record,
   assert.deepEqual(rec.owned, [{ kind: 'Service', namespace: 'ns', name: 'demo-a' }]);
   assert.deepEqual(rec.forwards, [], 'no listener is held any more');
   assert.equal(rec.status.exposures[0]!.state, 'stopped');
+  // what serve prints last, from that record
+  assert.equal(stopLine(rec, 'build.envd', store.envId), `stopped; left in the cluster: service ns/demo-a (envserve down -f build.envd, or down --env ${store.envId}, removes them)`);
 });
 
 test('controller: a plan change is reconciled by id — added applied, changed replaced, gone removed and pruned', async () => {
