@@ -6,7 +6,7 @@ import type { ClusterRecord, OwnedObject } from '../engine/state.js';
 import type { Exposure, ExposureKind, Plan } from '../plan/types.js';
 import type { ApiRequester, ObservedExposure } from '../probe/index.js';
 import type { ReasonCode } from '../reasons.js';
-import type { ContainerRecord, Endpoint, ProcessRecord, RuntimeName } from '../status/types.js';
+import type { ContainerRecord, Endpoint, ProcessExit, ProcessRecord, RuntimeName } from '../status/types.js';
 
 /**
  * What a runtime knows about an exposure without probing it: a pod that is not Ready, a pending
@@ -19,6 +19,8 @@ export interface HandleCondition {
   blocking: boolean;
   /** Non-blocking, and says why a failed probe failed: its reason is the exposure's then (not the probe's). */
   explainsFailure?: boolean;
+  /** It comes back by itself (a restart is due): `waiting`, where the reason alone would say `failed`. */
+  transient?: boolean;
 }
 
 /** One running exposure. The reconciler stops it when its spec changes or disappears. */
@@ -33,8 +35,8 @@ export interface ExposureHandle {
   condition?(): HandleCondition | undefined;
   /** Every URL users can open. Default: the one URL of `listen`. */
   urls?(): string[];
-  /** A port-forward: the pod it reaches and how often connections were retried. */
-  details?(): { pod?: string; reconnects?: number };
+  /** A port-forward: the pod it reaches and how often connections were retried; `up`: the restarts of the process or container behind it. */
+  details?(): { pod?: string; reconnects?: number; restarts?: number; lastExit?: ProcessExit };
   /**
    * True when the runtime reports every change this exposure depends on (a 'change' event naming
    * it: its pod went away, its Service lost its endpoints): its probes may then back off while

@@ -12,6 +12,7 @@ import type { EnvSpec, Exposure, HostExposure, Plan } from '../plan/types.js';
 import type { TargetResult } from '../probe/index.js';
 import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../apply/types.js';
 import type { EnvStatus } from '../status/types.js';
+import { stopLine } from '../cli/stop-line.js';
 import { EnvController, type ReloadEvent } from './controller.js';
 import { StaticPlanSource, type RemoteExposures } from './plan-source.js';
 import type { ProbeScheduler } from './scheduler.js';
@@ -35,6 +36,7 @@ class FakeRuntime extends EventEmitter implements Runtime {
   gate?: Promise<void>;
   conditions = new Map<string, HandleCondition>();
   processCondition?: HandleCondition;
+  details = new Map<string, ReturnType<NonNullable<ExposureHandle['details']>>>();
   owned = [{ kind: 'Service', namespace: 'ns', name: 'demo-a' }];
   /** As `serve` on Kubernetes: its objects stay after stopEnvironment, for `down`. */
   keepOwned = false;
@@ -62,6 +64,7 @@ class FakeRuntime extends EventEmitter implements Runtime {
       target: `127.0.0.1:${e.envPort}`,
       observed: () => ({ listener: { address: '127.0.0.1', port: h.hostPort }, backend: { address: '127.0.0.1', port: e.envPort } }),
       condition: () => self.conditions.get(e.id),
+      details: () => self.details.get(e.id) ?? {},
       stop: async () => void this.log.push(`stop ${e.id}`),
     };
   }
@@ -178,6 +181,8 @@ test('controller: objects left on purpose (serve on Kubernetes) keep the record,
   assert.deepEqual(rec.owned, [{ kind: 'Service', namespace: 'ns', name: 'demo-a' }]);
   assert.deepEqual(rec.forwards, [], 'no listener is held any more');
   assert.equal(rec.status.exposures[0]!.state, 'stopped');
+  // what serve prints last, from that record
+  assert.equal(stopLine(rec, 'build.envd', store.envId), `stopped; left in the cluster: service ns/demo-a (envserve down -f build.envd, or down --env ${store.envId}, removes them)`);
 });
 
 test('controller: a plan change is reconciled by id — added applied, changed replaced, gone removed and pruned', async () => {
@@ -296,6 +301,15 @@ test('controller: runtime conditions decide the reason; a runtime change trigger
   assert.equal(byId(s, 'b').state, 'failed');
   assert.equal(byId(s, 'b').reason, 'ProcessExited');
   assert.match(byId(s, 'b').message!, /exited with code 1; last lines: Running as root/);
+  // while a restart is due it comes back by itself: waiting, with the same reason
+  t.rt.processCondition = { reason: 'ProcessExited', message: 'jupyter exited with code 1; starting again in 2 s', blocking: true, transient: true };
+  assert.equal(byId(t.c.status(), 'b').state, 'waiting');
+  assert.equal(byId(t.c.status(), 'b').reason, 'ProcessExited');
+  // the restarts of the process behind it show on its row; keys without a value are left out
+  const lastExit = { code: 1, at: '2026-01-01T00:00:00.000Z' };
+  t.rt.details.set('b', { restarts: 2, lastExit, pod: undefined });
+  const b = byId(t.c.status(), 'b');
+  assert.deepEqual([b.restarts, b.lastExit, 'pod' in b], [2, lastExit, false]);
   t.ac.abort();
   await run;
 });

@@ -422,8 +422,8 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       pid: process.pid,
       ...(pidStart !== undefined && { pidStartTime: pidStart }),
       startedAt: this.startedAt,
-      processes: res.processes,
-      ...(res.container ? { container: res.container } : {}),
+      processes: res.processes.map((p) => ({ ...p })), // copies: the live view compares the last status with the next
+      ...(res.container ? { container: { ...res.container } } : {}),
       exposures: [...this.exposures().map((e) => this.exposureStatus(e)), ...(this.opts.source.remote?.status() ?? []).map((r) => this.stamp(r))],
       notes: [...this.warnings, ...res.notes],
     };
@@ -455,7 +455,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     const notes: string[] = [];
     if (cond?.blocking) {
       reason = cond.reason;
-      state = FAILED_REASONS.has(reason) ? 'failed' : 'waiting';
+      state = FAILED_REASONS.has(reason) && !cond.transient ? 'failed' : 'waiting';
       notes.push(cond.message);
     } else if (!p) {
       state = 'starting';
@@ -469,7 +469,6 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     const jupyter = this.plan?.env.jupyter;
     if (jupyter && jupyter.port === e.envPort) notes.push(jupyter.passwordHash ? 'password configured' : jupyter.tokenSet ? 'token configured' : 'no password');
     const urlPath = this.plan?.env.services.find((s) => s.port === e.envPort)?.urlPath;
-    const details = h.details?.() ?? {};
     return this.stamp({
       ...base,
       state,
@@ -479,8 +478,8 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       target: h.target,
       ...(p ? { answering: p.ok } : {}),
       ...(notes.length ? { message: notes.join('; ') } : {}),
-      ...(details.pod !== undefined && { pod: details.pod }),
-      ...(details.reconnects !== undefined && { reconnects: details.reconnects }),
+      // a port-forward's pod and reconnects; the restarts of the process or container behind it
+      ...Object.fromEntries(Object.entries(h.details?.() ?? {}).filter(([, v]) => v !== undefined)),
     });
   }
 

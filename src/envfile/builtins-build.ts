@@ -89,10 +89,13 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
   });
 
   const runtime = new Struct('runtime', {
-    daemon: define('runtime.daemon', ['commands'], (a) => {
+    daemon: define('runtime.daemon', ['commands', 'restart?'], (a) => {
+      // restart=False: `up` leaves these down when they exit (the default restarts them with backoff).
+      const restart = given(a.restart) ? toBool('runtime.daemon', 'restart', a.restart!) : true;
       for (const cmd of listOf('runtime.daemon', 'commands', a.commands!)) {
         const argv = toStrList('runtime.daemon', 'commands', cmd);
         if (argv.length === 0) throw new EvalError('runtime.daemon: commands must not contain an empty command');
+        if (!restart) (env.noRestart ??= []).push(env.daemons.length);
         env.daemons.push(argv);
       }
     }),

@@ -1,7 +1,7 @@
 // List, then watch from the list's resourceVersion; on 410 Gone or a broken stream, list again
 // after a backoff. The whole list is handed over each time, so a restarted API server or a
 // missed event never leaves the cache wrong for long.
-import { Backoff, sleep } from '../apply/k8s/backoff.js';
+import { Backoff, sleep } from '../apply/backoff.js';
 import { KubeApiError, type KubeClient, type WatchEvent } from '../apply/k8s/client.js';
 
 export interface InformerHandlers<T> {

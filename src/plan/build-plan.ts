@@ -99,6 +99,7 @@ function envSpec(name: string, d: EnvDraft, exposures: readonly ExposureIntent[]
       conda: [...d.packages.conda],
     },
     daemons: d.daemons.map((argv) => [...argv]),
+    ...(d.noRestart?.length && { noRestart: [...d.noRestart] }),
     commands: { ...d.commands },
     environment: { ...d.environment },
     extraPath: [...d.extraPath],

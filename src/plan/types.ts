@@ -48,6 +48,8 @@ export interface EnvSpec {
   };
   /** Long-running commands (`runtime.daemon`), each an argv. */
   daemons: string[][];
+  /** Indexes into `daemons` of those declared with `runtime.daemon(..., restart=False)`: left down when they exit. */
+  noRestart?: number[];
   /** One-shot commands (`runtime.command`), by name. */
   commands: Record<string, string>;
   environment: Record<string, string>;

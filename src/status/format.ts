@@ -1,5 +1,5 @@
 // The human view of a status, shared by `up`/`serve` (live) and `status`.
-import type { EnvStatus, ExposureStatus } from './types.js';
+import type { ContainerRecord, EnvStatus, ExposureStatus, ProcessRecord } from './types.js';
 
 export function exposureLine(e: ExposureStatus): string[] {
   const name = e.name ?? e.id;
@@ -12,10 +12,8 @@ export function formatStatus(s: EnvStatus, opts: { stale?: string } = {}): strin
   const lines: string[] = [];
   lines.push(`environment ${s.envName} (${s.runtime} runtime, ${s.mode}, envserve pid ${s.pid})  ${s.envFile}`);
   if (opts.stale) lines.push(`STALE: ${opts.stale}`);
-  if (s.container) lines.push(`container ${s.container.name} (${s.container.id.slice(0, 12)}) image ${s.container.image}${s.container.state ? `: ${s.container.state}` : ''}`);
-  for (const p of s.processes) {
-    lines.push(`process ${p.name}: ${p.state}${p.pid ? ` pid ${p.pid}` : ''}${p.message ? ` (${p.message})` : ''}${p.log ? `  log: ${p.log}` : ''}`);
-  }
+  if (s.container) lines.push(`container ${s.container.name} (${s.container.id.slice(0, 12)}) image ${s.container.image}${s.container.state ? `: ${s.container.state}` : ''}${restartNote(s.container)}`);
+  for (const p of s.processes) lines.push(`${processLine(p)}${p.log ? `  log: ${p.log}` : ''}`);
   if (s.exposures.length === 0) lines.push('no exposures');
   else lines.push(columns([['NAME', 'URL', 'TARGET', 'STATE', 'NOTES'], ...s.exposures.map(exposureLine)]));
   for (const n of s.notes) lines.push(`note: ${n}`);
@@ -25,6 +23,17 @@ export function formatStatus(s: EnvStatus, opts: { stale?: string } = {}): strin
 function columns(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+function processLine(p: ProcessRecord): string {
+  return `process ${p.name}: ${p.state}${p.pid ? ` pid ${p.pid}` : ''}${p.message ? ` (${p.message})` : ''}${restartNote(p)}`;
+}
+
+/** "; restarts 2, last exit code 3 at 07:12:40" once it was restarted or has ended. */
+function restartNote(r: ProcessRecord | ContainerRecord): string {
+  if (!r.restarts && !r.lastExit) return '';
+  const how = r.lastExit ? ` last exit ${r.lastExit.signal ?? (r.lastExit.code !== undefined ? `code ${r.lastExit.code}` : '?')} at ${r.lastExit.at.slice(11, 19)}` : '';
+  return `; restarts ${r.restarts ?? 0}${how ? `,${how}` : ''}`;
 }
 
 /** One line per exposure whose state or answer changed, for the live view. */
@@ -40,10 +49,11 @@ export function changes(prev: EnvStatus | undefined, next: EnvStatus): string[] 
   const procsBefore = new Map(prev?.processes.map((p) => [p.name, p]));
   for (const p of next.processes) {
     const q = procsBefore.get(p.name);
-    if (q && q.state === p.state) continue;
-    out.push(`process ${p.name}: ${p.state}${p.pid ? ` pid ${p.pid}` : ''}${p.message ? ` (${p.message})` : ''}`);
+    if (q && q.state === p.state && q.restarts === p.restarts) continue;
+    out.push(processLine(p));
   }
-  if (prev?.container?.state !== next.container?.state && next.container) out.push(`container ${next.container.name}: ${next.container.state ?? '?'}`);
+  const [c, pc] = [next.container, prev?.container];
+  if (c && (pc?.state !== c.state || pc?.restarts !== c.restarts)) out.push(`container ${c.name}: ${c.state ?? '?'}${restartNote(c)}`);
   for (const n of next.notes) if (!prev?.notes.includes(n)) out.push(`note: ${n}`);
   return out;
 }

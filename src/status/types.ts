@@ -42,6 +42,17 @@ export interface ExposureStatus {
   /** A port-forward: the pod it currently reaches, and how often a connection had to be retried. */
   pod?: string;
   reconnects?: number;
+  /** The process or container behind it (up): how often it was restarted, and how it last ended. */
+  restarts?: number;
+  lastExit?: ProcessExit;
+}
+
+/** How a process or container last ended: its exit code or the signal that killed it, and when. */
+export interface ProcessExit {
+  code?: number;
+  signal?: string;
+  /** ISO time. */
+  at: string;
 }
 
 /** A process envserve started (local runtime), so `down` can stop it even after a crash. */
@@ -55,6 +66,11 @@ export interface ProcessRecord {
   exitCode?: number | null;
   log?: string;
   message?: string;
+  /** How often it was started again after it exited (`up` restarts with backoff unless turned off). */
+  restarts?: number;
+  lastExit?: ProcessExit;
+  /** While it is down: when it will be started again (ISO time); absent when it stays down. */
+  restartAt?: string;
 }
 
 export interface ContainerRecord {
@@ -66,6 +82,9 @@ export interface ContainerRecord {
   /** True when `up` created it (and `down` removes it); false for `serve --target`. */
   owned: boolean;
   state?: string;
+  /** `up` gives its container a restart policy: the engine's restart count and the last exit. */
+  restarts?: number;
+  lastExit?: ProcessExit;
 }
 
 /** Which environment, and the envserve process that runs it: shared by the status and the state record. */

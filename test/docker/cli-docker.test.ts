@@ -244,3 +244,82 @@ def serve():
   assert.match(r.stderr, /hint: pass --image/);
   assert.deepEqual(await containersFor(file), []);
 });
+
+/** Runs a command in the container and waits for it. */
+async function execIn(id: string, cmd: string[]): Promise<void> {
+  const ex = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await ex.start({});
+  stream.resume();
+  await once(stream, 'end');
+}
+
+async function statusUntil(file: string, env: NodeJS.ProcessEnv, ok: (s: any) => boolean, ms = 30_000): Promise<any> {
+  const deadline = Date.now() + ms;
+  let s: any;
+  while (Date.now() < deadline) {
+    const r = await runCli(['status', '-f', file, '-o', 'json'], env);
+    s = r.stdout ? JSON.parse(r.stdout) : undefined;
+    if (s && ok(s)) return s;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`status never matched: ${JSON.stringify(s)}`);
+}
+
+// The daemon keeps its pid where the test can find it and kill it (busybox has no pkill).
+const restartEnv = (name: string) => envDir(`
+def build():
+    base(image="${IMAGE}")
+    runtime.daemon(commands=[["sh", "-c", "echo $$ > /tmp/daemon.pid; exec testsrv http 0.0.0.0:8080 env-daemon"]])
+def serve():
+    host.bind(env_port=8080, host_port=0, protocol="http")
+`, name);
+
+test("up's container has a restart policy: its process killed, the engine restarts it; status shows the restart count and the last exit", async () => {
+  const env = stateDirEnv();
+  const file = restartEnv('dockerrestart');
+  const up = startCli(['up', '-f', file, '--runtime', 'docker', '--probe-interval', '500'], env);
+  try {
+    await up.waitFor(/Press Ctrl-C/, 30000);
+    const ready = await statusUntil(file, env, (s) => s.exposures[0].state === 'ready');
+    const url = ready.exposures[0].urls[0];
+    assert.equal(ready.container.restarts, 0);
+    assert.equal(ready.exposures[0].restarts, 0);
+    const info = await docker.getContainer(ready.container.id).inspect();
+    assert.equal(info.HostConfig.RestartPolicy?.Name, 'unless-stopped');
+    const t0 = Date.now();
+    await execIn(ready.container.id, ['sh', '-c', 'kill -9 $(cat /tmp/daemon.pid)']);
+    const back = await statusUntil(file, env, (s) => s.container.restarts === 1 && s.exposures[0].state === 'ready');
+    console.log(`# docker: process killed -> status ready again with restarts 1 in ${Date.now() - t0} ms (Podman restarts at once; the script notices within 1 s)`);
+    assert.equal((await docker.getContainer(ready.container.id).inspect()).RestartCount, 1, "the engine's own count");
+    assert.equal(back.container.lastExit.code, 137, 'sh exits with 128 + 9 for the killed process');
+    assert.deepEqual([back.exposures[0].restarts, back.exposures[0].lastExit], [1, back.container.lastExit]);
+    assert.equal((await httpGetEventually(`${url}x`)).body, 'env-daemon /x\n', 'the same URL answers from the restarted container');
+    await up.waitFor(/container envserve-dockerrestart-[0-9a-f]+: running; restarts 1, last exit code 137 at/, 10000);
+  } finally {
+    up.proc.kill('SIGTERM');
+  }
+  assert.equal(await up.exited, 0, up.err());
+  assert.deepEqual(await containersFor(file), [], 'SIGTERM removes the container (the restart policy does not bring it back)');
+});
+
+test('up --runtime docker --no-restart: no restart policy; the killed process stays down', async () => {
+  const env = stateDirEnv();
+  const file = restartEnv('dockernorestart');
+  const up = startCli(['up', '-f', file, '--runtime', 'docker', '--probe-interval', '500', '--no-restart'], env);
+  try {
+    await up.waitFor(/Press Ctrl-C/, 30000);
+    const ready = await statusUntil(file, env, (s) => s.exposures[0].state === 'ready');
+    const info = await docker.getContainer(ready.container.id).inspect();
+    assert.ok(['', 'no'].includes(info.HostConfig.RestartPolicy?.Name ?? ''), JSON.stringify(info.HostConfig.RestartPolicy));
+    await execIn(ready.container.id, ['sh', '-c', 'kill -9 $(cat /tmp/daemon.pid)']);
+    await statusUntil(file, env, (s) => s.exposures[0].state !== 'ready');
+    await new Promise((r) => setTimeout(r, 3000));
+    const s = await statusUntil(file, env, () => true);
+    assert.notEqual(s.exposures[0].state, 'ready');
+    assert.equal((await docker.getContainer(ready.container.id).inspect()).RestartCount, 0);
+    assert.equal(s.container.restarts, 0);
+  } finally {
+    up.proc.kill('SIGTERM');
+  }
+  assert.equal(await up.exited, 0, up.err());
+});

@@ -17,7 +17,8 @@ test('local runtime: up running passes (process, listener address, proxy); the a
 def serve():
     host.bind(env_port=${appPort}, host_port=${hostPort}, protocol="http")
 `, 'checklocal');
-  const up = startCli(['up', '-f', file], env);
+  // --no-restart: the killed app stays down for check to find (up would start it again after 1 s).
+  const up = startCli(['up', '-f', file, '--no-restart'], env);
   try {
     await up.waitFor(/Press Ctrl-C/);
     let r: CheckReport | undefined;

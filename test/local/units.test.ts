@@ -6,7 +6,11 @@ import { diffExposures, Reconciler } from '../../src/apply/reconcile.js';
 import { describePortHolder, listTcpListeners } from '../../src/apply/local/proc-net.js';
 import { urlFor } from '../../src/apply/local/ports.js';
 import { imageFor } from '../../src/apply/docker/image.js';
-import { containerCommand } from '../../src/plan/env-commands.js';
+import { containerCommand, environmentProcesses } from '../../src/plan/env-commands.js';
+import { planEnvFile } from '../../src/envfile/from-file.js';
+import { evaluateEnvSource } from '../../src/envfile/load.js';
+import { stopLine } from '../../src/cli/stop-line.js';
+import type { StateRecord } from '../../src/engine/state.js';
 import type { EnvSpec, HostExposure } from '../../src/plan/types.js';
 import type { ExposureHandle, Runtime } from '../../src/apply/types.js';
 import { FIXTURES } from './cli-helpers.js';
@@ -80,4 +84,38 @@ test('container command: jupyter with the hash only, daemons, a trap for SIGTERM
   assert.match(script!, /^trap 'kill \$pids 2>\/dev\/null; exit 0' TERM INT/);
   assert.match(script!, /jupyter lab --no-browser --ip=0\.0\.0\.0 --port=8888 --PasswordIdentityProvider\.hashed_password=sha1:ab:cd .*--allow-root &/);
   assert.match(script!, /tensorboard --logdir 'my logs' &/);
+});
+
+test('runtime.daemon(restart=False): those commands are left down (plan, processes, container command); a non-bool is an error', () => {
+  const plan = (src: string) => planEnvFile(evaluateEnvSource('r/build.envd', src, { print: () => {} }), 'r');
+  const p = plan(`
+def build():
+    runtime.daemon(commands=[["a"]])
+    runtime.daemon(commands=[["b"], ["c"]], restart=False)
+    runtime.daemon(commands=[["d"]], restart=True)
+`);
+  assert.deepEqual(p.env.noRestart, [1, 2]);
+  assert.deepEqual(environmentProcesses(p.env, { listenAddress: '0.0.0.0' }).map((x) => `${x.name}:${x.restart}`), ['daemon-1:true', 'daemon-2:false', 'daemon-3:false', 'daemon-4:true']);
+  assert.equal(plan('def build():\n    runtime.daemon(commands=[["a"]])\n').env.noRestart, undefined, 'absent unless asked for');
+  assert.throws(() => plan('def build():\n    runtime.daemon(commands=[["a"]], restart="no")\n'), /runtime\.daemon: restart/);
+  // docker up: the script ends with the first restartable process (daemons a and d), so the engine restarts the container
+  const [, , script] = containerCommand(p.env, { restart: true });
+  assert.match(script!, /then a & pids="\$pids \$!"; watch="\$watch \$!"; else/);
+  assert.match(script!, /then b & pids="\$pids \$!"; else/);
+  assert.match(script!, /then d & pids="\$pids \$!"; watch="\$watch \$!"; else/);
+  assert.match(script!, /kill -0 \$p 2>\/dev\/null \|\| \{ wait \$p; exit \$\?; \}/);
+  // without restart (Kubernetes, --no-restart) the script is as it was: it waits and stays up
+  assert.doesNotMatch(containerCommand(p.env)[2]!, /watch/);
+});
+
+test("the last line: up and serve that leave nothing say so; serve that leaves Services says which and how to remove them", () => {
+  const rec = (owned: StateRecord['owned'], stoppedAt?: string) => ({ owned, ...(stoppedAt && { stoppedAt }) }) as StateRecord;
+  assert.equal(stopLine(undefined, 'build.envd', 'x-1'), 'stopped; nothing left running');
+  assert.equal(stopLine(rec([], 'now'), 'build.envd', 'x-1'), 'stopped; nothing left running');
+  const svc = (n: number) => ({ kind: 'Service', namespace: 'dev', name: `s${n}` });
+  assert.equal(
+    stopLine(rec([svc(1), { kind: 'Ingress', namespace: 'dev', name: 'i1' }], 'now'), 'envs/build.envd', 'envs-0123456789ab'),
+    'stopped; left in the cluster: service dev/s1, ingress dev/i1 (envserve down -f envs/build.envd, or down --env envs-0123456789ab, removes them)',
+  );
+  assert.match(stopLine(rec([1, 2, 3, 4, 5, 6, 7].map(svc), 'now'), 'f', 'e'), /service dev\/s5, 2 more \(/);
 });

@@ -142,18 +142,26 @@ test('requests without the token, with a wrong token, for another Host or from a
   await b.shot('after-cross-origin');
 });
 
-test('a service whose process is killed shows its reason code (and how fast the page showed it)', async () => {
+test('a service whose process is killed shows its reason code while it is down (and how fast the page showed it), then its restart', async () => {
   const { page } = b;
   const s = await statusJson();
   const pid = s.processes.find((p: any) => p.name === 'jupyter').pid as number;
+  assert.equal(await row(page, ID).locator('[data-field=restarts]').textContent(), '0');
   const t0 = Date.now();
   process.kill(pid, 'SIGKILL');
   const shown = await waitField(page, ID, 'reason', 'ProcessExited', 10_000);
   console.log(`# dashboard: process killed -> row shows ProcessExited in ${shown - t0} ms`);
-  assert.match((await row(page, ID).locator('[data-field=state]').textContent())!, /failed|waiting/);
+  assert.match((await row(page, ID).locator('[data-field=state]').textContent())!, /waiting/);
+  assert.match((await row(page, ID).locator('[data-field=message]').textContent())!, /^jupyter killed by SIGKILL; starting again in 1 s/);
   await b.shot('process-exited');
   // The process list shows it too.
-  assert.match((await page.locator('[data-process=jupyter]').textContent())!, /exited|failed/);
+  assert.match((await page.locator('[data-process=jupyter]').textContent())!, /exited/);
+  // Started again after the 1 s of backoff: ready, one restart, and how it last ended.
+  await waitField(page, ID, 'state', 'ready', 15_000);
+  await waitField(page, ID, 'restarts', '1');
+  assert.match((await row(page, ID).locator('[data-field=lastExit]').textContent())!, /^SIGKILL at \d\d:\d\d:\d\d$/);
+  assert.match((await page.locator('[data-process=jupyter]').textContent())!, /running .*restarts 1/);
+  await b.shot('process-restarted');
 });
 
 

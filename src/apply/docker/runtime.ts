@@ -8,10 +8,12 @@ import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { RuntimeFailure, UserError } from '../../errors.js';
 import type { Exposure, HostExposure, Plan } from '../../plan/types.js';
-import type { ContainerRecord, Endpoint } from '../../status/types.js';
+import type { ContainerRecord, Endpoint, ProcessExit } from '../../status/types.js';
 import { checkPortsFree, connectAddress, fmtAddr } from '../local/ports.js';
 import { TcpProxy } from '../local/proxy.js';
-import type { ExposureHandle, Runtime, StartOptions } from '../types.js';
+import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../types.js';
+import { restartsOf } from '../local/restart.js';
+import { followExits, noteRestarts, RESTART_POLICY } from './restarts.js';
 import {
   LABEL_ENV_FILE, LABEL_ENV_NAME, LABEL_MANAGED, dockerClient, engineAddress, engineIsLocal, pingEngine, removeContainer, statusCode,
 } from './client.js';
@@ -25,6 +27,8 @@ export interface DockerRuntimeOptions {
   target?: string;
   /** Told about progress (pulling, removing a leftover container). */
   log?: (line: string) => void;
+  /** false (`up --no-restart`): no restart policy; a container whose processes exit stays as it is. */
+  restart?: boolean;
 }
 
 export function containerNameFor(plan: Plan): string {
@@ -44,6 +48,8 @@ export class DockerRuntime implements Runtime {
   private listenOverride: string | undefined;
   private readonly notes: string[] = [];
   private logChecks = 0;
+  private lastDie: ProcessExit | undefined;
+  private unfollow: (() => void) | undefined;
 
   constructor(private readonly opts: DockerRuntimeOptions = {}) {}
 
@@ -106,14 +112,15 @@ export class DockerRuntime implements Runtime {
       name,
       Image: image,
       Entrypoint: [],
-      Cmd: containerCommand(plan.env),
+      Cmd: containerCommand(plan.env, { restart: this.restarts }),
       Env: env,
       Labels: { [LABEL_MANAGED]: 'true', [LABEL_ENV_FILE]: resolve(plan.source), [LABEL_ENV_NAME]: plan.env.name },
       ExposedPorts: exposed,
-      HostConfig: { PortBindings: bindings },
+      HostConfig: { PortBindings: bindings, ...(this.restarts && { RestartPolicy: RESTART_POLICY }) },
     }));
     this.container = { id: created.id, name, image, engine: this.engine, owned: true, state: 'created' };
     // (a failed start is rolled back by the session: stopEnvironment removes the container)
+    if (this.restarts) this.unfollow = await followExits(this.docker, created.id, (e) => (this.lastDie = e)).catch(() => undefined);
     await this.engineCall('start the container', () => created.start());
     const info = await created.inspect();
     this.container.state = info.State.Status;
@@ -128,6 +135,10 @@ export class DockerRuntime implements Runtime {
       // The API omits HostIp when none was given: it then means every address.
       this.published.set(e.id, { address: match.HostIp || this.listenOf(e) || '0.0.0.0', port: Number(match.HostPort) });
     }
+  }
+
+  private get restarts(): boolean {
+    return this.opts.restart !== false;
   }
 
   /** Engine refusals are runtime failures (exit 1) with the engine's own words. */
@@ -184,7 +195,8 @@ export class DockerRuntime implements Runtime {
       listen: pub,
       target: `container ${name} port ${e.envPort} (published by the engine)`,
       observed: () => ({ listener: { address: connectAddress(pub.address), port: pub.port } }),
-      condition: () => (this.container?.state && this.container.state !== 'running' ? { reason: 'ContainerNotRunning', message: `container is ${this.container.state}`, blocking: true } : undefined),
+      condition: () => this.notRunning(),
+      details: () => restartsOf(this.container),
       stop: async () => {}, // published ports go with the container
     };
   }
@@ -197,9 +209,18 @@ export class DockerRuntime implements Runtime {
       listen: proxy.listen,
       target: `container ${this.container?.name} ${fmtAddr(address)}:${e.envPort}`,
       observed: () => ({ listener: proxy.listen, backend: target }),
-      condition: () => (this.container?.state && this.container.state !== 'running' ? { reason: 'ContainerNotRunning', message: `container is ${this.container.state}`, blocking: true } : undefined),
+      condition: () => this.notRunning(),
       stop: () => proxy.close(),
     };
+  }
+
+  /** Set while the container is not running; `up`'s restart policy brings it back by itself. */
+  private notRunning(): HandleCondition | undefined {
+    const state = this.container?.state;
+    if (!state || state === 'running') return undefined;
+    const transient = this.container!.owned && this.restarts && state !== 'removed';
+    // (`docker stop` by hand is the one case the policy leaves it down: the engine does not say so)
+    return { reason: 'ContainerNotRunning', message: `container is ${state}${transient ? '; its restart policy starts it again' : ''}`, blocking: true, ...(transient && { transient }) };
   }
 
   /** serve --target docker:<name>: the container must run and its address be reachable from here. */
@@ -245,14 +266,16 @@ export class DockerRuntime implements Runtime {
       await this.noteMissingCommands();
     }
     let state: string;
+    let changedRestarts = false;
     try {
       const info = await this.docker.getContainer(this.container.id).inspect();
       state = info.State.Running ? 'running' : `${info.State.Status} (exit code ${info.State.ExitCode}; docker logs ${this.container.name})`;
+      changedRestarts = this.container.owned && noteRestarts(this.container, info, this.lastDie);
     } catch (e) {
       if (statusCode(e) !== 404) return false;
       state = 'removed';
     }
-    const changed = state !== this.container.state || this.notes.length !== notesBefore;
+    const changed = state !== this.container.state || this.notes.length !== notesBefore || changedRestarts;
     this.container.state = state;
     return changed;
   }
@@ -271,6 +294,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async stopEnvironment(): Promise<void> {
+    this.unfollow?.();
     if (this.container?.owned) {
       await removeContainer(this.container.id, this.engine).catch(() => false);
       this.container.state = 'removed';

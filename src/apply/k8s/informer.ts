@@ -3,7 +3,7 @@
 // costs one watch together, not one request per object per probe. When the watch ends (timeout,
 // API server restart, 410 Gone) it resumes or lists again after a capped backoff.
 import { EventEmitter } from 'node:events';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../backoff.js';
 import type { KubeClient, WatchEvent } from './client.js';
 
 export type InformerApi = Pick<KubeClient, 'request' | 'watch'>;

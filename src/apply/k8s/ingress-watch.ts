@@ -5,7 +5,7 @@ import type { K8sIngressExposure } from '../../plan/types.js';
 import { probeAll, summarize, targetsFor, type ProbeResult } from '../../probe/index.js';
 import type { KubeClient } from './client.js';
 import type { Obj } from './owned.js';
-import { sleep } from './backoff.js';
+import { sleep } from '../backoff.js';
 import type { Address } from './service-watch.js';
 import type { ClusterView } from './view.js';
 

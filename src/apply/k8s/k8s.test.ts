@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../../errors.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../backoff.js';
 import { checkAccess, NEEDS } from './access.js';
 import { KubeApiError, type WatchEvent } from './client.js';
 import { checkOwnership, type Obj } from './owned.js';

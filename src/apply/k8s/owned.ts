@@ -3,7 +3,7 @@
 // resourceVersion), listed by label, pruned when no longer wanted, deleted by `down` (waiting
 // until they are gone). An object with a wanted name that envserve does not own is never touched.
 import { UserError } from '../../errors.js';
-import { sleep } from './backoff.js';
+import { sleep } from '../backoff.js';
 import { isNotFound, KubeApiError, type KubeClient } from './client.js';
 import { API_VERSION as OPERATOR_API_VERSION } from '../../operator/resource.js';
 import { API_CONCURRENCY, mapLimit } from '../limit.js';

@@ -12,7 +12,7 @@
 // other connections to the pod (pf-spdy.ts keeps the refusal off the shared session).
 import net from 'node:net';
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../backoff.js';
 import type { KubeClient } from './client.js';
 import type { PodTracker } from './pod-tracker.js';
 import { TunnelRefused, type PortStream } from './pf-tunnel.js';

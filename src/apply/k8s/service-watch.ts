@@ -5,7 +5,7 @@ import type { K8sServiceExposure } from '../../plan/types.js';
 import { KubeApiError, type KubeClient } from './client.js';
 import type { ClusterView } from './view.js';
 import type { Obj } from './owned.js';
-import { sleep } from './backoff.js';
+import { sleep } from '../backoff.js';
 
 export interface Address {
   /** cluster: only from inside the cluster; node / load-balancer: from wherever the node or LB is reachable. */

@@ -5,6 +5,8 @@ import { accessSync, closeSync, constants, mkdirSync, openSync, readSync, fstatS
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { ProcessRecord } from '../../status/types.js';
 import { processStartTime } from './proc-net.js';
+import { Backoff } from '../backoff.js';
+import { fmtDelay, PROCESS_BACKOFF, realClock, type Clock } from './restart.js';
 
 /** The executable `cmd` resolves to on PATH, or undefined. */
 export function which(cmd: string, path = process.env.PATH ?? ''): string | undefined {
@@ -29,37 +31,63 @@ export interface SpawnOptions {
 export class ProcessGroup {
   readonly records: ProcessRecord[] = [];
   private readonly children = new Map<ProcessRecord, ChildProcess>();
+  /** Pending restarts (their cancel functions). */
+  private readonly timers = new Map<ProcessRecord, () => void>();
+  private stopping = false;
 
-  /** `onChange` is told when a process exits, so the status can show it. */
-  constructor(private readonly onChange: () => void = () => {}) {}
+  /** `onChange` is told when a process exits or starts again, so the status can show it. */
+  constructor(private readonly onChange: () => void = () => {}, private readonly clock: Clock = realClock) {}
 
-  start(name: string, argv: string[], opts: SpawnOptions): ProcessRecord {
+  /** `restart`: started again after each exit, with backoff (src/apply/local/restart.ts). */
+  start(name: string, argv: string[], opts: SpawnOptions, restart = false): ProcessRecord {
+    const rec: ProcessRecord = { name, argv, state: 'running', log: join(opts.logDir, `${name}.log`) };
+    this.records.push(rec);
+    this.spawn(rec, opts, restart ? new Backoff(PROCESS_BACKOFF) : undefined);
+    return rec;
+  }
+
+  private spawn(rec: ProcessRecord, opts: SpawnOptions, backoff: Backoff | undefined): void {
     mkdirSync(opts.logDir, { recursive: true });
-    const log = join(opts.logDir, `${name}.log`);
-    const fd = openSync(log, 'a');
-    const rec: ProcessRecord = { name, argv, state: 'running', log };
+    const fd = openSync(rec.log!, 'a');
     try {
-      const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', fd, fd], detached: true });
-      rec.pid = child.pid;
-      if (child.pid !== undefined) rec.startTime = processStartTime(child.pid);
+      const child = spawn(rec.argv[0]!, rec.argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', fd, fd], detached: true });
+      Object.assign(rec, { state: 'running', pid: child.pid, startTime: child.pid !== undefined ? processStartTime(child.pid) : undefined });
+      for (const k of ['exitCode', 'message', 'restartAt'] as const) delete rec[k];
+      backoff?.healthy(this.clock.now());
       child.on('error', (e) => {
         Object.assign(rec, { state: 'failed', message: e.message });
         this.onChange();
       });
       child.on('exit', (code, signal) => {
+        if (this.stopping) return this.onChange();
+        const now = this.clock.now();
+        rec.lastExit = { ...(signal ? { signal } : { code: code ?? undefined }), at: new Date(now).toISOString() };
         if (rec.state === 'running') Object.assign(rec, { state: 'exited', exitCode: code, message: signal ? `killed by ${signal}` : `exited with code ${code}` });
+        if (backoff && rec.state === 'exited') {
+          const ms = backoff.next(now);
+          rec.restartAt = new Date(now + ms).toISOString();
+          rec.message += `; starting again in ${fmtDelay(ms)}`;
+          this.timers.set(rec, this.clock.after(ms, () => {
+            this.timers.delete(rec);
+            rec.restarts = (rec.restarts ?? 0) + 1;
+            this.spawn(rec, opts, backoff);
+            this.onChange();
+          }));
+        }
         this.onChange();
       });
       this.children.set(rec, child);
     } finally {
       closeSync(fd);
     }
-    this.records.push(rec);
-    return rec;
   }
 
   /** SIGTERM to each process group, SIGKILL after `graceMs`; resolves when all have exited. */
   async stopAll(graceMs = 3000): Promise<void> {
+    this.stopping = true;
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+    for (const rec of this.records) delete rec.restartAt;
     await Promise.all(
       [...this.children].map(async ([rec, child]) => {
         if (child.pid === undefined) return;

@@ -7,16 +7,19 @@ import { delimiter } from 'node:path';
 import { UserError } from '../../errors.js';
 import { environmentProcesses } from '../../plan/env-commands.js';
 import type { Exposure, HostExposure, Plan } from '../../plan/types.js';
-import type { Endpoint } from '../../status/types.js';
+import type { Endpoint, ProcessRecord } from '../../status/types.js';
 import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../types.js';
 import { checkPortsFree, fmtAddr, isWildcard } from './ports.js';
 import { listTcpListeners } from './proc-net.js';
 import { logTail, ProcessGroup, which } from './processes.js';
+import { restartsOf } from './restart.js';
 import { TcpProxy } from './proxy.js';
 
 export interface LocalRuntimeOptions {
   logDir: string;
   procRoot?: string;
+  /** false (`up --no-restart`): a process that exits stays down. Default: restarted with backoff. */
+  restart?: boolean;
 }
 
 /** Emits 'change' when one of the environment's processes exits. */
@@ -68,7 +71,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
         this.procs.records.push({ name: p.name, argv: p.argv, state: 'not-installed', message: `${p.argv[0]} is not installed here (not on PATH): ${hint}` });
         continue;
       }
-      this.procs.start(p.name, p.argv, { env, cwd, logDir: this.opts.logDir });
+      this.procs.start(p.name, p.argv, { env, cwd, logDir: this.opts.logDir }, this.opts.restart !== false && p.restart);
     }
   }
 
@@ -88,16 +91,14 @@ export class LocalRuntime extends EventEmitter implements Runtime {
         return `${fmtAddr(t.address)}:${t.port}`;
       },
       observed: () => ({ listener: proxy.listen, backend: target.current(proxy.listen) }),
+      details: () => restartsOf(this.processFor(e)),
       stop: () => proxy.close(),
     };
   }
 
   /** An exposure whose process (Jupyter for its port, or the only process there is) is not running. */
   conditionFor(e: Exposure): HandleCondition | undefined {
-    const recs = this.procs.records;
-    if (recs.length === 0) return undefined;
-    const service = this.plan?.env.services.find((s) => s.port === e.envPort)?.name;
-    const rec = recs.find((r) => r.name === service) ?? (recs.length === 1 ? recs[0] : undefined);
+    const rec = this.processFor(e);
     if (!rec || rec.state === 'running') return undefined;
     if (rec.state === 'not-installed') return { reason: 'ProcessNotInstalled', message: rec.message ?? `${rec.name} is not installed`, blocking: true };
     const tail = (rec.log ? logTail(rec.log, 3) : []).map((l) => (l.length > 160 ? `${l.slice(0, 157)}...` : l));
@@ -106,7 +107,15 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       reason: 'ProcessExited',
       message: `${rec.name} ${how}${tail.length ? `; last lines of ${rec.log}: ${tail.join(' | ')}` : ''}`,
       blocking: true,
+      ...(rec.restartAt !== undefined && { transient: true }),
     };
+  }
+
+  /** The process behind an exposure: the service's on its port, or the only process there is. */
+  private processFor(e: Exposure): ProcessRecord | undefined {
+    const recs = this.procs.records;
+    const service = this.plan?.env.services.find((s) => s.port === e.envPort)?.name;
+    return recs.find((r) => r.name === service) ?? (recs.length === 1 ? recs[0] : undefined);
   }
 
   async stopEnvironment(): Promise<void> {

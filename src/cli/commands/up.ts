@@ -16,6 +16,7 @@ import { StateStore } from '../../engine/state.js';
 import { changes, formatStatus } from '../../status/format.js';
 import type { EnvStatus } from '../../status/types.js';
 import { printWarnings } from '../output.js';
+import { stopLine } from '../stop-line.js';
 import { startDashboard, uiOptions, type UiFlags } from '../ui-option.js';
 import { dashboardEnvironment } from '../../ui/in-process.js';
 import { fixedSource } from '../../ui/types.js';
@@ -39,6 +40,8 @@ export interface ForegroundOptions extends UiFlags {
   ingressDomain?: string;
   ingressClass?: string;
   probeInterval: string;
+  /** false with `up --no-restart`: processes (local) and the container (docker) stay down when they exit. */
+  restart?: boolean;
 }
 
 export function lifecycleOptions(cmd: Command): Command {
@@ -65,10 +68,14 @@ export function registerUp(program: Command): void {
     .option('--image <image>', "docker/k8s runtime: run this image instead of the one base() names (k8s: when base() names none)")
     .option('--target <target>', 'k8s:<namespace>/<deployment|pod>/<name>: attach to a running workload instead of creating one')
     .option('--selector <key=value>', 'k8s runtime: attach to the pods with these labels')
+    .option('--no-restart', 'local/docker runtime: leave a process (or the container) down when it exits, instead of starting it again with backoff')
     .action((opts: ForegroundOptions) => runForeground('up', opts));
 }
 
 export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOptions): Promise<void> {
+  if (opts.restart === false && (opts.runtime === 'k8s' || opts.target?.startsWith('k8s:') || opts.selector)) {
+    throw new UserError('--no-restart applies to the local and docker runtimes', "on Kubernetes the kubelet restarts the pod's containers (restartPolicy: Always)");
+  }
   const file = new FilePlanSource(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
   const plan = await file.load();
   printWarnings(plan.warnings);
@@ -91,14 +98,15 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
   }
   if (opts.target?.startsWith('docker:')) opts.runtime = 'docker';
   if ((opts.target?.startsWith('k8s:') || opts.selector) && opts.runtime === 'local') opts.runtime = 'k8s';
+  const restart = opts.restart !== false;
   // Runtime modules load on demand: dockerode (~30 MB) and the Kubernetes client (~50 MB) would
   // otherwise sit in the memory of every proxy process.
   const runtime: Runtime =
     opts.runtime === 'k8s'
       ? await k8sRuntime(opts)
       : opts.runtime === 'docker'
-      ? new (await import('../../apply/docker/runtime.js')).DockerRuntime({ ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target.replace(/^docker:/, '') } : {}), log: say })
-      : new LocalRuntime({ logDir: store.logDir });
+      ? new (await import('../../apply/docker/runtime.js')).DockerRuntime({ ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target.replace(/^docker:/, '') } : {}), log: say, restart })
+      : new LocalRuntime({ logDir: store.logDir, restart });
   const stop = new AbortController();
   // k8s: automatic Ingresses, and the operator when the cluster has one (src/cli/k8s-source.ts).
   const cluster = opts.runtime === 'k8s' ? await (await import('../k8s-source.js')).k8sPlanSource(file, opts, { signal: stop.signal, say, print: (l) => process.stdout.write(`${l}\n`) }) : undefined;
@@ -149,7 +157,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     cluster?.close();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
   }
-  say('stopped; nothing left running');
+  say(stopLine(store.read(), opts.file, store.envId));
 }
 
 /** The live view: the table once started, then one line per change, reloads and notes. */

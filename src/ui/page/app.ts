@@ -22,6 +22,13 @@ interface Exposure {
   reconnects?: number;
   pod?: string;
   listen?: { address: string; port: number };
+  restarts?: number;
+  lastExit?: Exit;
+}
+interface Exit {
+  code?: number;
+  signal?: string;
+  at: string;
 }
 interface Proc {
   name: string;
@@ -30,6 +37,7 @@ interface Proc {
   exitCode?: number | null;
   message?: string;
   lastLines?: string[];
+  restarts?: number;
 }
 interface Status {
   envName: string;
@@ -96,7 +104,7 @@ function renderHeader(section: HTMLElement, s: Status, cluster: EnvView['cluster
   ]) if (f) facts.append(f);
   const procs = el('ul', { class: 'procs', 'aria-label': 'processes' });
   for (const p of s.processes) {
-    const line = `${p.name}: ${p.state}${p.pid ? ` (pid ${p.pid})` : ''}${p.exitCode != null ? `, exit ${p.exitCode}` : ''}${p.message ? ` — ${p.message}` : ''}`;
+    const line = `${p.name}: ${p.state}${p.pid ? ` (pid ${p.pid})` : ''}${p.exitCode != null ? `, exit ${p.exitCode}` : ''}${p.restarts ? `, restarts ${p.restarts}` : ''}${p.message ? ` — ${p.message}` : ''}`;
     const li = el('li', { 'data-process': p.name }, el('span', {}, line));
     if (p.lastLines?.length) li.append(el('pre', { 'aria-label': `last log lines of ${p.name}` }, p.lastLines.join('\n')));
     procs.append(li);
@@ -107,7 +115,7 @@ function renderHeader(section: HTMLElement, s: Status, cluster: EnvView['cluster
   head.replaceChildren(...children);
 }
 
-const COLUMNS = ['exposure', 'URL', 'target', 'state', 'answers', 'since', 'reconnects', 'pod', 'actions'];
+const COLUMNS = ['exposure', 'URL', 'target', 'state', 'answers', 'since', 'restarts', 'reconnects', 'pod', 'actions'];
 
 function newSection(key: string): HTMLElement {
   const table = el('table', { 'aria-label': 'exposures' },
@@ -164,6 +172,9 @@ function updateRow(row: HTMLTableRowElement, e: Exposure): void {
     ...(e.message ? [el('div', { class: 'msg', 'data-field': 'message' }, e.message)] : []));
   set('answers', e.answering === undefined ? '—' : `${e.answering ? 'yes' : 'no'}${e.latencyMs !== undefined ? ` · ${Math.round(e.latencyMs * 10) / 10} ms` : ''}`);
   set('since', e.since ? el('time', { datetime: e.since, title: e.since }, clock(e.since)) : '—');
+  // The process or container behind it (up): how often it was restarted and how it last ended.
+  const exit = e.lastExit ? `${e.lastExit.signal ?? (e.lastExit.code !== undefined ? `exit ${e.lastExit.code}` : 'ended')} at ${clock(e.lastExit.at)}` : '';
+  set('restarts', el('span', { 'data-field': 'restarts' }, e.restarts === undefined ? '—' : String(e.restarts)), ...(exit ? [el('div', { class: 'id', 'data-field': 'lastExit' }, exit)] : []));
   set('reconnects', el('span', { 'data-field': 'reconnects' }, String(e.reconnects ?? 0)));
   set('pod', el('span', { 'data-field': 'pod' }, e.pod ?? '—'));
   // One toggle: Stop while it runs, Start once stopped.

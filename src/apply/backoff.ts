@@ -1,5 +1,6 @@
-// Capped exponential backoff, tilt-style: 50 ms, doubling, at most 15 s; a run that stayed healthy
-// long enough resets it, so one blip after hours of uptime retries fast again.
+// Capped exponential backoff, tilt-style (defaults: 50 ms, doubling, at most 15 s); a run that
+// stayed healthy long enough resets it, so one blip after hours of uptime retries fast again.
+// Shared by the Kubernetes watches and port-forwards and by restarts of local processes.
 export interface BackoffOptions {
   initialMs?: number;
   maxMs?: number;
