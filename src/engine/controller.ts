@@ -478,6 +478,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       urls: h.urls ? h.urls() : [urlFor(e.protocol, h.listen.address, h.listen.port), ...(urlPath && urlPath !== '/' && e.protocol === 'http' ? [urlFor(e.protocol, h.listen.address, h.listen.port, urlPath)] : [])],
       target: h.target,
       ...(p ? { answering: p.ok } : {}),
+      ...(p?.httpStatus !== undefined && { httpStatus: p.httpStatus }),
       ...(notes.length ? { message: notes.join('; ') } : {}),
       ...(details.pod !== undefined && { pod: details.pod }),
       ...(details.reconnects !== undefined && { reconnects: details.reconnects }),

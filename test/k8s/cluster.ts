@@ -201,16 +201,19 @@ export type AppMode = 'json' | 'text' | 'html' | 'login' | '5xx' | 'hang' | 'res
  * the given mode (json: JSON naming the pod, its hostname, which is the pod's name) and echoes raw
  * TCP on 9000 ("echo"). Ready once HTTP answers 2xx/3xx on /ready (a real readiness probe); in
  * the modes whose answer is not that (5xx, hang, reset, websocket), once the port accepts.
+ * `port` other than 8080: HTTP there and no echo port, for a pod with one container per mode.
  */
-export function testsrvContainer(mode: AppMode = 'json'): k8s.V1Container {
+export function testsrvContainer(mode: AppMode = 'json', port = 8080): k8s.V1Container {
   const httpReady = mode === 'json' || mode === 'text' || mode === 'html' || mode === 'login';
+  // On another port (several containers in one pod share its ports): no echo port, a named port of its own.
+  const main = port === 8080;
   return {
     name: 'app', image: TESTSRV_IMAGE, imagePullPolicy: 'Never',
-    command: ['testsrv', 'pod', '--http', '8080', '--echo', '9000', ...(mode === 'json' ? [] : ['--mode', mode])],
-    ports: [{ name: 'http', containerPort: 8080 }, { name: 'echo', containerPort: 9000 }],
+    command: ['testsrv', 'pod', '--http', String(port), '--echo', main ? '9000' : '', ...(mode === 'json' ? [] : ['--mode', mode])],
+    ports: main ? [{ name: 'http', containerPort: 8080 }, { name: 'echo', containerPort: 9000 }] : [{ name: `http-${port}`, containerPort: port }],
     env: [{ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }],
     readinessProbe: {
-      ...(httpReady ? { httpGet: { path: '/ready', port: 8080 } } : { tcpSocket: { port: 8080 } }),
+      ...(httpReady ? { httpGet: { path: '/ready', port } } : { tcpSocket: { port } }),
       periodSeconds: 1, failureThreshold: 1,
     },
   };

@@ -1,0 +1,113 @@
+// Probes judge reachability, not content (issue 25, bug 2), on the real node: ClusterIP Services
+// in front of ordinary apps — a plain-text page, an HTML page, a JSON page, a 302 to a login page,
+// the app's own 503 — each show `ready` in `envserve serve`'s status with the app's HTTP status,
+// though only one of them answers JSON; a Service port where nothing listens shows
+// ConnectionRefused, and a Service with no ready endpoint NoEndpoints. `envserve check` reports
+// the app's status and an excerpt of its page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCli, runCli, stateDirEnv, type CliRun } from '../local/cli-helpers.js';
+import { testsrvContainer, type AppMode } from './cluster.js';
+import { env, writeEnvFile, createNamespace, deleteNamespace, mustKubectl, waitReadyPod, eventually } from './expose-lib.js';
+
+/** One pod, one container per app mode, each on its own port. */
+const PAGES: { mode: AppMode; port: number; status: number }[] = [
+  { mode: 'json', port: 8080, status: 200 },
+  { mode: 'text', port: 8081, status: 200 },
+  { mode: 'html', port: 8082, status: 200 },
+  { mode: 'login', port: 8083, status: 302 },
+  { mode: '5xx', port: 8084, status: 503 },
+];
+const REFUSED_PORT = 8099; // no container listens there
+
+const stateEnv = stateDirEnv();
+let ns: string;
+let file: string;
+let serve: CliRun;
+
+async function statusJson(): Promise<{ exposures: any[] }> {
+  const r = await runCli(['status', '-f', file, '-o', 'json'], stateEnv);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+const brief = (e: any) => `${e.name} ${e.state} ${e.reason} ${e.httpStatus ?? ''} ${e.message ?? ''}`;
+
+/** The status once every row has been probed for real: none starting, none before its endpoints were seen. */
+async function settled(pending: (e: any) => boolean): Promise<any[]> {
+  let last: any[] = [];
+  try {
+    return await eventually(async () => {
+      last = (await statusJson()).exposures;
+      if (last.some(pending)) throw new Error('not settled');
+      return last;
+    }, 60_000, 250);
+  } catch {
+    throw new Error(`the rows did not settle: ${JSON.stringify(last.map(brief), null, 1)}`);
+  }
+}
+
+before(async () => {
+  ns = createNamespace('es-pages');
+  const labels = { app: 'pages' };
+  mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'pages' },
+    spec: {
+      replicas: 1, selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: { terminationGracePeriodSeconds: 1, containers: PAGES.map((p) => ({ ...testsrvContainer(p.mode, p.port), name: p.mode === '5xx' ? 'five' : p.mode })) },
+      },
+    },
+  }));
+  await waitReadyPod(ns, 'app=pages', undefined, 60_000);
+  file = writeEnvFile('pages', `
+def build():
+    base(image="x")
+def serve():
+${PAGES.map((p) => `    cloud.k8s.bind(env_port=${p.port}, type=cloud.k8s.clusterIP, service_port=${p.port}, protocol="http", name="${p.mode === '5xx' ? 'five' : p.mode}")`).join('\n')}
+    cloud.k8s.bind(env_port=${REFUSED_PORT}, type=cloud.k8s.clusterIP, service_port=${REFUSED_PORT}, protocol="http", name="refused")
+`);
+  serve = startCli(['serve', '--runtime', 'k8s', '-f', file, '--kubeconfig', env.kubeconfig, '-n', ns, '--target', `k8s:${ns}/deployment/pages`], stateEnv);
+  await serve.waitFor(/Press Ctrl-C/, 60_000);
+});
+
+after(async () => {
+  serve?.proc.kill('SIGTERM');
+  await serve?.exited;
+  if (ns) deleteNamespace(ns);
+});
+
+test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 page are each ready with the HTTP status; a refused port is ConnectionRefused', async () => {
+  const rows = await settled((e) => e.state === 'starting' || e.reason === 'NoEndpoints');
+  console.log(`# status: ${JSON.stringify(rows.map(brief), null, 1)}`);
+  for (const p of PAGES) {
+    const name = p.mode === '5xx' ? 'five' : p.mode;
+    const e = rows.find((r) => r.name === name);
+    assert.ok(e, `a row for ${name}`);
+    assert.deepEqual([e.state, e.reason, e.answering, e.httpStatus], ['ready', 'Ready', true, p.status], `${p.mode}: ${brief(e)}`);
+    assert.match(e.message, new RegExp(`HTTP ${p.status}`), `${p.mode}: the status is kept in the message too`);
+  }
+  const refused = rows.find((r) => r.name === 'refused');
+  assert.deepEqual([refused.state, refused.reason, refused.answering], ['waiting', 'ConnectionRefused', false], brief(refused));
+  assert.match(refused.message, /connection refused/, 'the API server\'s own words');
+});
+
+test('envserve check on the plain-text Service: the app\'s HTTP status and an excerpt of its page, not a JSON parse error', async () => {
+  const r = await runCli(['check', '--target', `k8s:${ns}/service/text`, '--kubeconfig', env.kubeconfig, '-n', ns, '--no-debug-pod', '-o', 'json'], stateEnv);
+  const report = JSON.parse(r.stdout);
+  const viaApi = report.checks.filter((c: any) => c.vantage === 'apiserver');
+  assert.ok(viaApi.length > 0, `a probe through the API server: ${r.stdout}`);
+  for (const c of viaApi) {
+    assert.equal(c.status, 'pass', JSON.stringify(c));
+    assert.match(c.message, new RegExp(`answers HTTP 200: "${ns}/pages-[a-z0-9-]+:8081 /"`), JSON.stringify(c));
+    assert.doesNotMatch(c.message, /JSON/);
+  }
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+});
+
+test('the Deployment scaled to zero: every Service row is waiting NoEndpoints', async () => {
+  mustKubectl(['-n', ns, 'scale', 'deployment/pages', '--replicas=0']);
+  const rows = await settled((e) => e.state === 'ready' || e.state === 'starting');
+  console.log(`# status: ${JSON.stringify(rows.map(brief), null, 1)}`);
+  for (const e of rows) assert.deepEqual([e.state, e.reason, e.answering], ['waiting', 'NoEndpoints', false], brief(e));
+});
