@@ -120,7 +120,12 @@ test('vantages: in-cluster targets need the API server; a fake requester shows t
     async requestRaw() {
       return proxy;
     },
-    async request<T>(): Promise<T> {
+    async request<T>(path: string): Promise<T> {
+      // As KubeClient.request would: JSON for a 2xx, else an error with the status.
+      if (path.includes('/proxy/')) {
+        if (proxy.status >= 300) throw apiError(proxy.status);
+        return JSON.parse(proxy.body.toString()) as T;
+      }
       if (endpoints === 'forbidden') throw apiError(403);
       return { items: [{ endpoints: Array.from({ length: endpoints }, () => ({ conditions: { ready: true } })) }] } as T;
     },
