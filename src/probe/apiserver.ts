@@ -22,17 +22,25 @@ export async function probeViaApiServer(api: ApiRequester, t: Extract<ProbeTarge
       // Small: only the status matters here, and a few bytes to tell the API server's own Status.
       answer = readProxyAnswer(await api.requestRaw(proxyPath(t.namespace, t.kind === 'pod' ? 'pods' : 'services', t.name, t.port), { timeoutMs, maxBytes: 4096, ...(signal && { signal }) }));
     } catch (e) {
-      return timed({ ok: false, reason: 'ClusterUnreachable', detail: (e as Error).message });
+      const msg = (e as Error).message;
+      // No answer in time: from the API server, or from the app behind its proxy (one that
+      // accepts and never answers)? The API server answers /version at once if it is there.
+      if (/no answer within/.test(msg) && (await api.request('/version', { timeoutMs }).then(() => true, () => false))) {
+        return timed({ ok: false, reason: 'Timeout', detail: `no answer through the API server's ${t.kind} proxy within ${timeoutMs} ms: the API server answers, the app does not` });
+      }
+      return timed({ ok: false, reason: 'ClusterUnreachable', detail: msg });
     }
     // Any answer of the app counts, whatever it says: a page, a 302 to a login, its own 503.
     if (answer.by === 'app') return timed({ ok: true, reason: 'Ready', detail: `answers through the API server proxy (HTTP ${answer.status})`, httpStatus: answer.status });
     const said = `HTTP ${answer.status}${answer.message ? `: ${answer.message}` : ''}`;
-    if (t.kind === 'pod') return timed({ ok: false, reason: answer.status === 403 ? 'Forbidden' : 'ConnectionRefused', detail: `through the API server's pod proxy: ${said}` });
+    // The API server's words for what its dial or read met ("connect: connection refused", "read: connection reset by peer").
+    const failed: ReasonCode = /reset by peer/i.test(answer.message) ? 'ConnectionReset' : /i\/o timeout|timed out/i.test(answer.message) ? 'Timeout' : 'ConnectionRefused';
+    if (t.kind === 'pod') return timed({ ok: false, reason: answer.status === 403 ? 'Forbidden' : failed, detail: `through the API server's pod proxy: ${said}` });
     if (answer.status !== 403) {
       // 503 "no endpoints available" or a backend that refuses: say which from the endpoints.
       const ep = await readyEndpoints(api, t.namespace, t.name).catch(() => undefined);
       if (ep === 0) return timed({ ok: false, reason: 'NoEndpoints', detail: NO_ENDPOINTS });
-      return timed({ ok: false, reason: 'ConnectionRefused', detail: `through the API server's service proxy: ${said}` });
+      return timed({ ok: false, reason: failed, detail: `through the API server's service proxy: ${said}` });
     }
   }
   try {

@@ -150,6 +150,15 @@ test('vantages: in-cluster targets need the API server; a fake requester shows t
   assert.equal((await probe(pod, 'apiserver', { api: api(apiStatus(502, 'error trying to reach service: dial tcp: connect: connection refused'), 0) })).reason, 'ConnectionRefused');
   const unreachable: ApiRequester = { request: async () => { throw new Error('connect ECONNREFUSED'); }, requestRaw: async () => { throw new Error('connect ECONNREFUSED'); } };
   assert.equal((await probe(svc, 'apiserver', { api: unreachable })).reason, 'ClusterUnreachable');
+  // No answer in time: the app (the API server still answers /version) or the API server.
+  const silent = (apiAnswers: boolean): ApiRequester => ({
+    requestRaw: async () => { throw new Error('cannot reach the Kubernetes API server at https://x: no answer within 3000 ms'); },
+    request: async <T>() => { if (!apiAnswers) throw new Error('no answer within 3000 ms'); return { major: '1' } as T; },
+  });
+  assert.equal((await probe(svc, 'apiserver', { api: silent(true) })).reason, 'Timeout', 'an app that accepts and never answers');
+  assert.equal((await probe(svc, 'apiserver', { api: silent(false) })).reason, 'ClusterUnreachable');
+  const reset = await probe(svc, 'apiserver', { api: api(apiStatus(502, 'error trying to reach service: read tcp 10.0.0.1:5->10.0.0.9:80: read: connection reset by peer'), 1) });
+  assert.equal(reset.reason, 'ConnectionReset');
   const all = await probeAll([{ vantage: 'apiserver', target: svc }], { api: api(page, 1) });
   assert.equal(all[0]!.result.ok, true);
 });
