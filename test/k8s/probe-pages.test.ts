@@ -2,7 +2,8 @@
 // in front of ordinary apps — a plain-text page, an HTML page, a JSON page, a 302 to a login page,
 // the app's own 503 — each show `ready` in `envserve serve`'s status with the app's HTTP status,
 // though only one of them answers JSON; a Service port where nothing listens shows
-// ConnectionRefused, and a Service with no ready endpoint NoEndpoints. `envserve check` reports
+// ConnectionRefused, an app that accepts and never answers Timeout, one that resets
+// ConnectionReset, and a Service with no ready endpoint NoEndpoints. `envserve check` reports
 // the app's status and an excerpt of its page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,11 @@ const PAGES: { mode: AppMode; port: number; status: number }[] = [
   { mode: '5xx', port: 8084, status: 503 },
 ];
 const REFUSED_PORT = 8099; // no container listens there
+/** Apps that do not answer, and the reason each row must show. */
+const SILENT: { mode: AppMode; port: number; reason: string; message: RegExp }[] = [
+  { mode: 'hang', port: 8085, reason: 'Timeout', message: /the API server answers, the app does not/ },
+  { mode: 'reset', port: 8086, reason: 'ConnectionReset', message: /connection reset by peer/ },
+];
 
 const stateEnv = stateDirEnv();
 let ns: string;
@@ -55,7 +61,7 @@ before(async () => {
       replicas: 1, selector: { matchLabels: labels },
       template: {
         metadata: { labels },
-        spec: { terminationGracePeriodSeconds: 1, containers: PAGES.map((p) => ({ ...testsrvContainer(p.mode, p.port), name: p.mode === '5xx' ? 'five' : p.mode })) },
+        spec: { terminationGracePeriodSeconds: 1, containers: [...PAGES, ...SILENT].map((p) => ({ ...testsrvContainer(p.mode, p.port), name: p.mode === '5xx' ? 'five' : p.mode })) },
       },
     },
   }));
@@ -64,7 +70,7 @@ before(async () => {
 def build():
     base(image="x")
 def serve():
-${PAGES.map((p) => `    cloud.k8s.bind(env_port=${p.port}, type=cloud.k8s.clusterIP, service_port=${p.port}, protocol="http", name="${p.mode === '5xx' ? 'five' : p.mode}")`).join('\n')}
+${[...PAGES, ...SILENT].map((p) => `    cloud.k8s.bind(env_port=${p.port}, type=cloud.k8s.clusterIP, service_port=${p.port}, protocol="http", name="${p.mode === '5xx' ? 'five' : p.mode}")`).join('\n')}
     cloud.k8s.bind(env_port=${REFUSED_PORT}, type=cloud.k8s.clusterIP, service_port=${REFUSED_PORT}, protocol="http", name="refused")
 `);
   serve = startCli(['serve', '--runtime', 'k8s', '-f', file, '--kubeconfig', env.kubeconfig, '-n', ns, '--target', `k8s:${ns}/deployment/pages`], stateEnv);
@@ -77,7 +83,7 @@ after(async () => {
   if (ns) deleteNamespace(ns);
 });
 
-test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 page are each ready with the HTTP status; a refused port is ConnectionRefused', async () => {
+test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 page are each ready with the HTTP status; a refused port, a silent app and a resetting app are not', async () => {
   const rows = await settled((e) => e.state === 'starting' || e.reason === 'NoEndpoints');
   console.log(`# status: ${JSON.stringify(rows.map(brief), null, 1)}`);
   for (const p of PAGES) {
@@ -90,6 +96,11 @@ test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 
   const refused = rows.find((r) => r.name === 'refused');
   assert.deepEqual([refused.state, refused.reason, refused.answering], ['waiting', 'ConnectionRefused', false], brief(refused));
   assert.match(refused.message, /connection refused/, 'the API server\'s own words');
+  for (const p of SILENT) {
+    const e = rows.find((r) => r.name === p.mode);
+    assert.deepEqual([e.state, e.reason, e.answering], ['waiting', p.reason, false], `${p.mode}: ${brief(e)}`);
+    assert.match(e.message, p.message, `${p.mode}: ${brief(e)}`);
+  }
 });
 
 test('envserve check on the plain-text Service: the app\'s HTTP status and an excerpt of its page, not a JSON parse error', async () => {
