@@ -168,7 +168,9 @@ export async function probeViaApiServer(client: Pick<KubeClient, 'requestRaw'>, 
     return { id: t.id, ...c, detail: `${what}: ${c.detail}`, latencyMs: Math.round(performance.now() - t0), httpStatus: a.status };
   } catch (e) {
     const why = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
-    return { id: t.id, ok: false, reason: 'Unreachable', detail: `${what}: the API server did not answer: ${why}`, latencyMs: Math.round(performance.now() - t0) };
+    // Out of time: the app behind the proxy may accept and never answer (check has read the API server's objects already).
+    const timedOut = /no answer within/.test(why);
+    return { id: t.id, ok: false, reason: timedOut ? 'Timeout' : 'Unreachable', detail: `${what}: ${timedOut ? `no answer through the proxy (${why})` : `the API server did not answer: ${why}`}`, latencyMs: Math.round(performance.now() - t0) };
   }
 }
 

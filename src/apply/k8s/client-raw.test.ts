@@ -41,7 +41,7 @@ before(async () => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       return res.write('first bytes'); // and never ends
     }
-    if (path === '/silent') return; // accepts, never answers
+    if (path === '/silent' || path.endsWith('/proxy/silent')) return; // accepts, never answers
     if (path.startsWith('/api/v1/namespaces/n/services/web:80/proxy/')) return res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><body>${'page '.repeat(100)}</body></html>`);
     if (path.startsWith('/api/v1/namespaces/n/services/none:80/proxy/')) {
       return res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'no endpoints available for service "none"', reason: 'ServiceUnavailable', code: 503 }));
@@ -108,4 +108,6 @@ test("check's proxy probe: an HTML page answers with its status and an excerpt; 
   assert.ok(page.detail.length < 300, page.detail);
   const none = await probeViaApiServer(client, { id: 'b', namespace: 'n', resource: 'services', name: 'none', port: 80 });
   assert.deepEqual([none.ok, none.reason, none.httpStatus], [false, 'NoEndpoints', 503]);
+  const silent = await probeViaApiServer(client, { id: 'c', namespace: 'n', resource: 'services', name: 'silent', port: 80, path: '/silent', timeoutMs: 300 });
+  assert.deepEqual([silent.ok, silent.reason], [false, 'Timeout'], silent.detail);
 });
