@@ -19,8 +19,9 @@ export async function probeViaApiServer(api: ApiRequester, t: Extract<ProbeTarge
   if (http) {
     let answer;
     try {
-      // Small: only the status matters here, and a few bytes to tell the API server's own Status.
-      answer = readProxyAnswer(await api.requestRaw(proxyPath(t.namespace, t.kind === 'pod' ? 'pods' : 'services', t.name, t.port), { timeoutMs, maxBytes: 4096, ...(signal && { signal }) }));
+      // The default bound (64 KiB) reads most pages to the end, so the API server connection stays
+      // open for the next probe; a longer one is cut there, and that connection closed.
+      answer = readProxyAnswer(await api.requestRaw(proxyPath(t.namespace, t.kind === 'pod' ? 'pods' : 'services', t.name, t.port), { timeoutMs, ...(signal && { signal }) }));
     } catch (e) {
       const msg = (e as Error).message;
       // No answer in time: from the API server, or from the app behind its proxy (one that
