@@ -8,6 +8,7 @@ import { WebSocketServer } from 'ws';
 import { KubeApiError } from '../apply/k8s/client.js';
 import { debugPodManifest, formatProbeLine, parseProbeLog, runDebugPod } from './debug-pod.js';
 import { classifyApiProxy, classifyHttp, probeFromHere } from './probes.js';
+import { readProxyAnswer } from '../probe/proxy-answer.js';
 import { planK8sProbes } from './k8s.js';
 import { verdicts } from './report.js';
 import type { Check } from './types.js';
@@ -23,13 +24,23 @@ test('an auth wall answers: 401, 403 and a redirect to a login page are "login r
   assert.equal(classifyHttp(503, undefined, '', 'ingress').reason, 'ProxyNoRoute');
 });
 
-test('the API server proxy: its own Status errors against the app\'s answers', () => {
-  const st = (code: number, reason: string, message: string) => JSON.stringify({ kind: 'Status', apiVersion: 'v1', code, reason, message });
-  assert.equal(classifyApiProxy(503, st(503, 'ServiceUnavailable', 'no endpoints available for service "web"')).reason, 'NoEndpoints');
-  assert.equal(classifyApiProxy(502, st(502, '', 'error trying to reach service: dial tcp 10.244.0.5:8081: connect: connection refused')).reason, 'ConnectionRefused');
-  assert.equal(classifyApiProxy(403, st(403, 'Forbidden', 'services "web" is forbidden')).reason, 'Forbidden');
-  assert.equal(classifyApiProxy(403, 'Forbidden by the app').reason, 'LoginRequired');
-  assert.equal(classifyApiProxy(200, '{"pod":"x"}').reason, 'Answers');
+test('the API server proxy: its own Status errors against the app\'s answers (bodies are the app\'s, never parsed)', () => {
+  const answer = (status: number, body: string, type = 'text/plain', location?: string) =>
+    classifyApiProxy(readProxyAnswer({ status, headers: { 'content-type': type, ...(location && { location }) }, body: Buffer.from(body) }));
+  const st = (code: number, reason: string, message: string) => answer(code, JSON.stringify({ kind: 'Status', apiVersion: 'v1', code, reason, message }), 'application/json');
+  assert.equal(st(503, 'ServiceUnavailable', 'no endpoints available for service "web"').reason, 'NoEndpoints');
+  assert.equal(st(502, '', 'error trying to reach service: dial tcp 10.244.0.5:8081: connect: connection refused').reason, 'ConnectionRefused');
+  assert.equal(st(403, 'Forbidden', 'services "web" is forbidden').reason, 'Forbidden');
+  assert.equal(answer(403, 'Forbidden by the app').reason, 'LoginRequired');
+  assert.equal(answer(200, '{"pod":"x"}', 'application/json').reason, 'Answers');
+  const text = answer(200, 'bar13-df55 says hello\n');
+  assert.deepEqual([text.ok, text.reason, text.detail], [true, 'Answers', 'answers HTTP 200: "bar13-df55 says hello"'], 'plain text is an answer, with an excerpt');
+  const html = answer(200, `<!doctype html><html><body>${'x'.repeat(5000)}</body></html>`, 'text/html');
+  assert.equal(html.reason, 'Answers');
+  assert.ok(JSON.parse(html.detail.slice(html.detail.indexOf(': ') + 2)).length <= 200, 'the excerpt is at most 200 characters');
+  assert.equal(answer(302, '', 'text/html', '/login?next=%2F').reason, 'LoginRequired');
+  assert.deepEqual([answer(503, '<h1>down for maintenance</h1>', 'text/html').ok, answer(500, 'Internal Server Error').ok], [true, true], "the app's own 5xx is an answer");
+  assert.equal(answer(503, '{"kind":"Status","apiVersion":"v1","message":"no endpoints', 'application/json').ok, true, 'cut JSON is not the API server\'s Status');
 });
 
 test('the debug pod: labelled, no token, no privileges, a deadline, runs envserve probe --json', () => {

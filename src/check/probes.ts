@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import WebSocket from 'ws';
 import { probeTcp } from '../probe/local.js';
 import { FORWARD_HOLD_MS } from '../probe/targets.js';
+import { proxyPath, readProxyAnswer, type ProxyAnswer } from '../probe/proxy-answer.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/port-forward.js';
@@ -161,51 +162,32 @@ export interface ApiProxyTarget {
 }
 
 /** An HTTP GET through the API server's proxy (services/NAME:PORT/proxy/, pods/NAME:PORT/proxy/). */
-export async function probeViaApiServer(client: KubeClient, t: ApiProxyTarget): Promise<ProbeOutcome> {
+export async function probeViaApiServer(client: Pick<KubeClient, 'requestRaw'>, t: ApiProxyTarget): Promise<ProbeOutcome> {
   const t0 = performance.now();
-  const path = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/${t.resource}/${encodeURIComponent(t.name)}:${t.port}/proxy${t.path ?? '/'}`;
-  const timeoutMs = t.timeoutMs ?? 3000;
-  const s = await client.settings();
-  const u = client.url(path);
-  const r = await new Promise<{ status: number; body: string; location?: string } | { error: NodeJS.ErrnoException }>((resolve) => {
-    const req = (u.protocol === 'https:' ? https : http).request(u, {
-      method: 'GET', headers: { ...s.headers, 'user-agent': 'envserve-check' }, agent: false,
-      ca: s.ca, cert: s.cert, key: s.key, rejectUnauthorized: s.rejectUnauthorized, servername: s.servername,
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { if (body.length < 2048) body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.location && { location: res.headers.location }) }));
-      res.on('error', (error) => resolve({ error }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-    req.on('error', (error) => resolve({ error }));
-    req.end();
-  });
-  const latencyMs = Math.round(performance.now() - t0);
   const what = `${t.resource}/${t.name}:${t.port} through the API server`;
-  if ('error' in r) return { id: t.id, ok: false, reason: 'Unreachable', detail: `${what}: the API server did not answer: ${r.error.message}`, latencyMs };
-  const c = classifyApiProxy(r.status, r.body, r.location);
-  return { id: t.id, ...c, detail: `${what}: ${c.detail}`, latencyMs, httpStatus: r.status };
+  try {
+    const a = readProxyAnswer(await client.requestRaw(proxyPath(t.namespace, t.resource, t.name, t.port, t.path), { timeoutMs: t.timeoutMs ?? 3000, maxBytes: 64 * 1024 }));
+    const c = classifyApiProxy(a);
+    return { id: t.id, ...c, detail: `${what}: ${c.detail}`, latencyMs: Math.round(performance.now() - t0), httpStatus: a.status };
+  } catch (e) {
+    const why = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
+    // Out of time: the app behind the proxy may accept and never answer (check has read the API server's objects already).
+    const timedOut = /no answer within/.test(why);
+    return { id: t.id, ok: false, reason: timedOut ? 'Timeout' : 'Unreachable', detail: `${what}: ${timedOut ? `no answer through the proxy (${why})` : `the API server did not answer: ${why}`}`, latencyMs: Math.round(performance.now() - t0) };
+  }
 }
 
-/** What an answer of the API server's proxy means: its own Status errors, or the app's answer. Pure. */
-export function classifyApiProxy(status: number, body: string, location?: string): { ok: boolean; reason: CheckReason; detail: string } {
-  let st: { kind?: string; reason?: string; message?: string } | undefined;
-  try {
-    const j = JSON.parse(body);
-    if (j?.kind === 'Status' && j?.apiVersion === 'v1' && status >= 400) st = j;
-  } catch {
-    // the app's own answer
+/** What an answer of the API server's proxy means: its own Status errors, or the app's answer (with an excerpt). Pure. */
+export function classifyApiProxy(a: ProxyAnswer): { ok: boolean; reason: CheckReason; detail: string } {
+  if (a.by === 'app') {
+    const c = classifyHttp(a.status, a.location, a.excerpt, 'direct');
+    return { ...c, detail: `${c.detail}${a.excerpt ? `: ${JSON.stringify(a.excerpt)}` : ''}` };
   }
-  if (st) {
-    const msg = st.message ?? '';
-    if (status === 403 && st.reason === 'Forbidden') return { ok: false, reason: 'Forbidden', detail: `this user may not use the proxy: ${msg}` };
-    if (/no endpoints available/i.test(msg)) return { ok: false, reason: 'NoEndpoints', detail: `the API server finds no endpoints: ${msg}` };
-    if (status === 404 && st.reason === 'NotFound') return { ok: false, reason: 'NotApplicable', detail: msg };
-    return { ok: false, reason: errorReason(msg) === 'Unreachable' && !/unreachable|no route/i.test(msg) ? 'ProxyNoRoute' : errorReason(msg), detail: `the API server could not reach it: ${msg}` };
-  }
-  return classifyHttp(status, location, body, 'direct');
+  const msg = a.message;
+  if (a.status === 403 && a.reason === 'Forbidden') return { ok: false, reason: 'Forbidden', detail: `this user may not use the proxy: ${msg}` };
+  if (/no endpoints available/i.test(msg)) return { ok: false, reason: 'NoEndpoints', detail: `the API server finds no endpoints: ${msg}` };
+  if (a.status === 404 && a.reason === 'NotFound') return { ok: false, reason: 'NotApplicable', detail: msg };
+  return { ok: false, reason: errorReason(msg) === 'Unreachable' && !/unreachable|no route/i.test(msg) ? 'ProxyNoRoute' : errorReason(msg), detail: `the API server could not reach it: ${msg}` };
 }
 
 export interface ForwardTarget {

@@ -477,6 +477,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
       urls: h.urls ? h.urls() : [urlFor(e.protocol, h.listen.address, h.listen.port), ...(urlPath && urlPath !== '/' && e.protocol === 'http' ? [urlFor(e.protocol, h.listen.address, h.listen.port, urlPath)] : [])],
       target: h.target,
       ...(p ? { answering: p.ok } : {}),
+      ...(p?.httpStatus !== undefined && { httpStatus: p.httpStatus }),
       ...(notes.length ? { message: notes.join('; ') } : {}),
       // a port-forward's pod and reconnects; the restarts of the process or container behind it
       ...Object.fromEntries(Object.entries(h.details?.() ?? {}).filter(([, v]) => v !== undefined)),

@@ -1,7 +1,7 @@
 // Probes through the Kubernetes API server: its service and pod proxy for HTTP, and a Service's
 // ready endpoints where the proxy is not allowed (or the port is not HTTP).
 import type { ReasonCode } from '../reasons.js';
-import { PROXY_NOT_READY } from './local.js';
+import { proxyPath, readProxyAnswer } from './proxy-answer.js';
 import type { ApiRequester, ProbeResult, ProbeTarget } from './types.js';
 
 /** An API error's HTTP status (KubeApiError.code), or undefined for "no answer at all". */
@@ -10,34 +10,43 @@ function statusOf(e: unknown): number | undefined {
   return typeof c === 'number' ? c : undefined;
 }
 
-const enc = encodeURIComponent;
+const NO_ENDPOINTS = 'no ready endpoints: no Ready pod matches the selector';
 
-export async function probeViaApiServer(api: ApiRequester, t: Extract<ProbeTarget, { kind: 'service' | 'pod' }>, timeoutMs = 3000): Promise<ProbeResult> {
+export async function probeViaApiServer(api: ApiRequester, t: Extract<ProbeTarget, { kind: 'service' | 'pod' }>, timeoutMs = 3000, signal?: AbortSignal): Promise<ProbeResult> {
   const t0 = performance.now();
   const timed = (r: ProbeResult): ProbeResult => ({ ...r, latencyMs: Math.round((performance.now() - t0) * 10) / 10 });
   const http = t.kind === 'pod' || t.protocol === 'http';
   if (http) {
-    const path = `/api/v1/namespaces/${enc(t.namespace)}/${t.kind === 'pod' ? 'pods' : 'services'}/${enc(t.name)}:${t.port}/proxy/`;
+    let answer;
     try {
-      await api.request(path, { timeoutMs });
-      return timed({ ok: true, reason: 'Ready', detail: 'answers through the API server proxy', httpStatus: 200 });
+      // The default bound (64 KiB) reads most pages to the end, so the API server connection stays
+      // open for the next probe; a longer one is cut there, and that connection closed.
+      answer = readProxyAnswer(await api.requestRaw(proxyPath(t.namespace, t.kind === 'pod' ? 'pods' : 'services', t.name, t.port), { timeoutMs, ...(signal && { signal }) }));
     } catch (e) {
-      const code = statusOf(e);
-      // Any other answer came from the service itself (a 401 of a login page is an answer).
-      if (code !== undefined && code !== 403 && !PROXY_NOT_READY.has(code)) return timed({ ok: true, reason: 'Ready', detail: `answers through the API server proxy (HTTP ${code})`, httpStatus: code });
-      if (code === undefined) return timed({ ok: false, reason: 'ClusterUnreachable', detail: (e as Error).message });
-      if (t.kind === 'pod') return timed({ ok: false, reason: code === 403 ? 'Forbidden' : 'ConnectionRefused', detail: `through the API server's pod proxy: HTTP ${code}` });
-      if (code !== 403) {
-        // 503 "no endpoints available" or a backend that refuses: say which from the endpoints.
-        const ep = await readyEndpoints(api, t.namespace, t.name).catch(() => undefined);
-        if (ep === 0) return timed({ ok: false, reason: 'NoEndpoints', detail: 'no ready endpoints: no Ready pod matches the selector' });
-        return timed({ ok: false, reason: 'ConnectionRefused', detail: `through the API server's service proxy: HTTP ${code}` });
+      const msg = (e as Error).message;
+      // No answer in time: from the API server, or from the app behind its proxy (one that
+      // accepts and never answers)? The API server answers /version at once if it is there.
+      if (/no answer within/.test(msg) && (await api.request('/version', { timeoutMs }).then(() => true, () => false))) {
+        return timed({ ok: false, reason: 'Timeout', detail: `no answer through the API server's ${t.kind} proxy within ${timeoutMs} ms: the API server answers, the app does not` });
       }
+      return timed({ ok: false, reason: 'ClusterUnreachable', detail: msg });
+    }
+    // Any answer of the app counts, whatever it says: a page, a 302 to a login, its own 503.
+    if (answer.by === 'app') return timed({ ok: true, reason: 'Ready', detail: `answers through the API server proxy (HTTP ${answer.status})`, httpStatus: answer.status });
+    const said = `HTTP ${answer.status}${answer.message ? `: ${answer.message}` : ''}`;
+    // The API server's words for what its dial or read met ("connect: connection refused", "read: connection reset by peer").
+    const failed: ReasonCode = /reset by peer/i.test(answer.message) ? 'ConnectionReset' : /i\/o timeout|timed out/i.test(answer.message) ? 'Timeout' : 'ConnectionRefused';
+    if (t.kind === 'pod') return timed({ ok: false, reason: answer.status === 403 ? 'Forbidden' : failed, detail: `through the API server's pod proxy: ${said}` });
+    if (answer.status !== 403) {
+      // 503 "no endpoints available" or a backend that refuses: say which from the endpoints.
+      const ep = await readyEndpoints(api, t.namespace, t.name).catch(() => undefined);
+      if (ep === 0) return timed({ ok: false, reason: 'NoEndpoints', detail: NO_ENDPOINTS });
+      return timed({ ok: false, reason: failed, detail: `through the API server's service proxy: ${said}` });
     }
   }
   try {
     const n = await readyEndpoints(api, t.namespace, t.name);
-    return timed(n > 0 ? { ok: true, reason: 'Ready', detail: `${n} ready endpoint${n === 1 ? '' : 's'}` } : { ok: false, reason: 'NoEndpoints', detail: 'no ready endpoints: no Ready pod matches the selector' });
+    return timed(n > 0 ? { ok: true, reason: 'Ready', detail: `${n} ready endpoint${n === 1 ? '' : 's'}` } : { ok: false, reason: 'NoEndpoints', detail: NO_ENDPOINTS });
   } catch (e) {
     const code = statusOf(e);
     const reason: ReasonCode = code === 403 || code === 404 ? 'Forbidden' : code === undefined ? 'ClusterUnreachable' : 'Unreachable';
@@ -48,7 +57,7 @@ export async function probeViaApiServer(api: ApiRequester, t: Extract<ProbeTarge
 
 async function readyEndpoints(api: ApiRequester, namespace: string, service: string): Promise<number> {
   const res = await api.request<{ items: { endpoints?: { conditions?: { ready?: boolean } }[] }[] }>(
-    `/apis/discovery.k8s.io/v1/namespaces/${enc(namespace)}/endpointslices`,
+    `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`,
     { query: { labelSelector: `kubernetes.io/service-name=${service}` } },
   );
   return res.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;

@@ -8,6 +8,7 @@ import { describeTarget, type ProbeContext, type ProbeResult, type ProbeTarget, 
 export * from './types.js';
 export { targetsFor, connectAddress, type ObservedExposure, type ObservedAddress } from './targets.js';
 export { PROXY_NOT_READY } from './local.js';
+export { readProxyAnswer, excerptOf, proxyPath, type ProxyAnswer, type RawHttpAnswer } from './proxy-answer.js';
 
 export async function probe(target: ProbeTarget, vantage: Vantage, ctx: ProbeContext = {}): Promise<ProbeResult> {
   const timeoutMs = ctx.timeoutMs ?? 2000;
@@ -18,7 +19,7 @@ export async function probe(target: ProbeTarget, vantage: Vantage, ctx: ProbeCon
   }
   if (vantage === 'apiserver') {
     if (!ctx.api) return { ok: false, reason: 'VantageUnavailable', detail: 'no Kubernetes API server to probe through' };
-    if (target.kind === 'service' || target.kind === 'pod') return probeViaApiServer(ctx.api, target, Math.max(timeoutMs, 3000));
+    if (target.kind === 'service' || target.kind === 'pod') return probeViaApiServer(ctx.api, target, Math.max(timeoutMs, 3000), ctx.signal);
     return { ok: false, reason: 'VantageUnavailable', detail: `${describeTarget(target)} is probed from this machine, not through the API server` };
   }
   return { ok: false, reason: 'VantageUnavailable', detail: 'probing from inside the cluster is not implemented yet' };

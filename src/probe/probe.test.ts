@@ -136,25 +136,52 @@ test('vantages: in-cluster targets need the API server; a fake requester shows t
   assert.equal((await probe(svc, 'apiserver')).reason, 'VantageUnavailable', 'no API server given');
   assert.equal((await probe(svc, 'cluster')).reason, 'VantageUnavailable');
   const apiError = (code: number) => Object.assign(new Error(`HTTP ${code}`), { code });
-  const api = (proxy: number, endpoints: number | 'forbidden'): ApiRequester => ({
+  // The proxy's answer: the app's bytes (never JSON here), or the API server's own v1 Status.
+  const app = (status: number, body: string, type = 'text/plain') => ({ status, headers: { 'content-type': type }, body: Buffer.from(body) });
+  const apiStatus = (code: number, message: string) => app(code, JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, code }), 'application/json');
+  const api = (proxy: ReturnType<typeof app>, endpoints: number | 'forbidden'): ApiRequester => ({
+    async requestRaw() {
+      return proxy;
+    },
     async request<T>(path: string): Promise<T> {
+      // As KubeClient.request would: JSON for a 2xx, else an error with the status.
       if (path.includes('/proxy/')) {
-        if (proxy === 200) return {} as T;
-        throw apiError(proxy);
+        if (proxy.status >= 300) throw apiError(proxy.status);
+        return JSON.parse(proxy.body.toString()) as T;
       }
       if (endpoints === 'forbidden') throw apiError(403);
       return { items: [{ endpoints: Array.from({ length: endpoints }, () => ({ conditions: { ready: true } })) }] } as T;
     },
   });
-  assert.equal((await probe(svc, 'apiserver', { api: api(200, 1) })).reason, 'Ready');
-  assert.equal((await probe(svc, 'apiserver', { api: api(401, 1) })).ok, true, "the service's own 401 is an answer");
-  assert.equal((await probe(svc, 'apiserver', { api: api(503, 0) })).reason, 'NoEndpoints');
-  const viaEndpoints = await probe(svc, 'apiserver', { api: api(403, 2) });
+  const page = app(200, 'bar13-df55 is not JSON');
+  assert.deepEqual(await probe(svc, 'apiserver', { api: api(page, 1) }).then((r) => [r.reason, r.httpStatus]), ['Ready', 200], 'a plain-text page is an answer');
+  assert.equal((await probe(svc, 'apiserver', { api: api(app(200, '<!doctype html><title>x</title>', 'text/html'), 1) })).reason, 'Ready');
+  assert.equal((await probe(svc, 'apiserver', { api: api(app(401, 'login'), 1) })).ok, true, "the service's own 401 is an answer");
+  const own503 = await probe(svc, 'apiserver', { api: api(app(503, '<h1>maintenance</h1>', 'text/html'), 1) });
+  assert.deepEqual([own503.ok, own503.httpStatus], [true, 503], "the app's own 503 is an answer");
+  const noEndpoints = apiStatus(503, 'no endpoints available for service "s"');
+  assert.equal((await probe(svc, 'apiserver', { api: api(noEndpoints, 0) })).reason, 'NoEndpoints');
+  const refused = await probe(svc, 'apiserver', { api: api(apiStatus(503, 'error trying to reach service: dial tcp 10.0.0.9:80: connect: connection refused'), 1) });
+  assert.deepEqual([refused.ok, refused.reason], [false, 'ConnectionRefused']);
+  assert.match(refused.detail!, /connection refused/);
+  const viaEndpoints = await probe(svc, 'apiserver', { api: api(apiStatus(403, 'forbidden'), 2) });
   assert.deepEqual([viaEndpoints.ok, viaEndpoints.detail], [true, '2 ready endpoints']);
-  assert.equal((await probe(svc, 'apiserver', { api: api(403, 'forbidden') })).reason, 'VantageUnavailable');
-  assert.equal((await probe({ ...svc, protocol: 'tcp' }, 'apiserver', { api: api(200, 0) })).reason, 'NoEndpoints');
-  const unreachable: ApiRequester = { request: async () => { throw new Error('connect ECONNREFUSED'); } };
+  assert.equal((await probe(svc, 'apiserver', { api: api(apiStatus(403, 'forbidden'), 'forbidden') })).reason, 'VantageUnavailable');
+  assert.equal((await probe({ ...svc, protocol: 'tcp' }, 'apiserver', { api: api(page, 0) })).reason, 'NoEndpoints');
+  const pod = { kind: 'pod' as const, namespace: 'n', name: 'p', port: 8080 };
+  assert.equal((await probe(pod, 'apiserver', { api: api(app(302, '', 'text/html'), 0) })).reason, 'Ready', 'a redirect to a login is an answer');
+  assert.equal((await probe(pod, 'apiserver', { api: api(apiStatus(502, 'error trying to reach service: dial tcp: connect: connection refused'), 0) })).reason, 'ConnectionRefused');
+  const unreachable: ApiRequester = { request: async () => { throw new Error('connect ECONNREFUSED'); }, requestRaw: async () => { throw new Error('connect ECONNREFUSED'); } };
   assert.equal((await probe(svc, 'apiserver', { api: unreachable })).reason, 'ClusterUnreachable');
-  const all = await probeAll([{ vantage: 'apiserver', target: svc }], { api: api(200, 1) });
+  // No answer in time: the app (the API server still answers /version) or the API server.
+  const silent = (apiAnswers: boolean): ApiRequester => ({
+    requestRaw: async () => { throw new Error('cannot reach the Kubernetes API server at https://x: no answer within 3000 ms'); },
+    request: async <T>() => { if (!apiAnswers) throw new Error('no answer within 3000 ms'); return { major: '1' } as T; },
+  });
+  assert.equal((await probe(svc, 'apiserver', { api: silent(true) })).reason, 'Timeout', 'an app that accepts and never answers');
+  assert.equal((await probe(svc, 'apiserver', { api: silent(false) })).reason, 'ClusterUnreachable');
+  const reset = await probe(svc, 'apiserver', { api: api(apiStatus(502, 'error trying to reach service: read tcp 10.0.0.1:5->10.0.0.9:80: read: connection reset by peer'), 1) });
+  assert.equal(reset.reason, 'ConnectionReset');
+  const all = await probeAll([{ vantage: 'apiserver', target: svc }], { api: api(page, 1) });
   assert.equal(all[0]!.result.ok, true);
 });

@@ -2,6 +2,7 @@
 // (`up`/`serve`, `status`, the dashboard, `envserve check`): a target (what to connect to) seen
 // from a vantage point (where the connection starts) gives one result with a reason code.
 import type { ReasonCode } from '../reasons.js';
+import type { RawHttpAnswer } from './proxy-answer.js';
 
 /**
  * Where a probe starts:
@@ -48,9 +49,13 @@ export interface ProbeResult {
   httpStatus?: number;
 }
 
-/** What the `apiserver` vantage needs: a requester of API paths (KubeClient fits). */
+/**
+ * What the `apiserver` vantage needs (KubeClient fits): JSON requests of API objects, and raw ones
+ * for the service and pod proxies, whose answer is the app's and is never parsed.
+ */
 export interface ApiRequester {
   request<T = unknown>(path: string, o?: { query?: Record<string, string | number | boolean | undefined>; timeoutMs?: number }): Promise<T>;
+  requestRaw(path: string, o?: { timeoutMs?: number; maxBytes?: number; signal?: AbortSignal }): Promise<RawHttpAnswer>;
 }
 
 export interface ProbeContext {

@@ -35,6 +35,8 @@ export interface ExposureStatus {
   target?: string;
   /** Result of the last probe (TCP connect, or an HTTP response for HTTP exposures). */
   answering?: boolean;
+  /** The HTTP status of the last probe's answer, when it was an HTTP answer (an app's 302 or 503 answers too). */
+  httpStatus?: number;
   /** Notes and errors: "password configured", "connection refused", ... */
   message?: string;
   /** Probe round trip of the last answer, in ms. */

@@ -188,38 +188,68 @@ export function wsEcho(host: string, port: number, payload: Buffer, opts: { host
 export const TESTSRV_IMAGE = 'envserve.test/testsrv:1';
 
 /**
- * The container of a test pod on the real node: `testsrv pod` answers HTTP on 8080 ("http") with
- * JSON naming the pod (its hostname, which is the pod's name) and echoes raw TCP on 9000 ("echo").
- * Ready once HTTP answers (a real readiness probe).
+ * How a test pod's HTTP port behaves, like a real app (testsrv --mode, scripts/testenv/podman/
+ * testsrv/modes.go; the pod backer's envserve-testenv/mode annotation for KWOK pods):
+ * json (the default: 200 JSON naming the pod), text, html (200 pages), login (302 to /login, 403
+ * on /api/..., as Jupyter), 5xx (503 page), hang (accepts, never answers), reset (RST after the
+ * first bytes), websocket (a page on /, WebSocket echo on /ws).
  */
-export function testsrvContainer(): k8s.V1Container {
+export type AppMode = 'json' | 'text' | 'html' | 'login' | '5xx' | 'hang' | 'reset' | 'websocket';
+
+/**
+ * The container of a test pod on the real node: `testsrv pod` answers HTTP on 8080 ("http") in
+ * the given mode (json: JSON naming the pod, its hostname, which is the pod's name) and echoes raw
+ * TCP on 9000 ("echo"). Ready once HTTP answers 2xx/3xx on /ready (a real readiness probe); in
+ * the modes whose answer is not that (5xx, hang, reset, websocket), once the port accepts.
+ * `port` other than 8080: HTTP there and no echo port, for a pod with one container per mode.
+ */
+export function testsrvContainer(mode: AppMode = 'json', port = 8080): k8s.V1Container {
+  const httpReady = mode === 'json' || mode === 'text' || mode === 'html' || mode === 'login';
+  // On another port (several containers in one pod share its ports): no echo port, a named port of its own.
+  const main = port === 8080;
   return {
     name: 'app', image: TESTSRV_IMAGE, imagePullPolicy: 'Never',
-    command: ['testsrv', 'pod', '--http', '8080', '--echo', '9000'],
-    ports: [{ name: 'http', containerPort: 8080 }, { name: 'echo', containerPort: 9000 }],
+    command: ['testsrv', 'pod', '--http', String(port), '--echo', main ? '9000' : '', ...(mode === 'json' ? [] : ['--mode', mode])],
+    ports: main ? [{ name: 'http', containerPort: 8080 }, { name: 'echo', containerPort: 9000 }] : [{ name: `http-${port}`, containerPort: port }],
     env: [{ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }],
-    readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1, failureThreshold: 1 },
+    readinessProbe: {
+      ...(httpReady ? { httpGet: { path: '/ready', port } } : { tcpSocket: { port } }),
+      periodSeconds: 1, failureThreshold: 1,
+    },
   };
 }
 
 /** A pod of the test server on the real node: a real container answers for it (see testsrvContainer). */
-export function backedPod(name: string, labels: Record<string, string>): k8s.V1Pod {
+export function backedPod(name: string, labels: Record<string, string>, mode: AppMode = 'json'): k8s.V1Pod {
   return {
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name, labels },
-    spec: { terminationGracePeriodSeconds: 2, containers: [testsrvContainer()] },
+    spec: { terminationGracePeriodSeconds: 2, containers: [testsrvContainer(mode)] },
+  };
+}
+
+/** A Deployment of the test server on the real node, its pods in the given mode. */
+export function backedDeploymentManifest(name: string, labels: Record<string, string>, mode: AppMode = 'json', replicas = 1): k8s.V1Deployment {
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: backedPod(name, labels, mode).spec! },
+    },
   };
 }
 
 /**
  * A pod for the KWOK node beside the real one (for tests that need many pods: a kubelet takes
- * 110 at most). No container runs: the pod backer answers on its IP (inside the namespace) with
- * the same JSON as testsrv, and KWOK serves its port-forward.
+ * 110 at most). No container runs: the pod backer answers on its IP (inside the namespace) in the
+ * given mode (json: the same JSON as testsrv), and KWOK serves its port-forward.
  */
-export function kwokPod(name: string, labels: Record<string, string>): k8s.V1Pod {
+export function kwokPod(name: string, labels: Record<string, string>, mode: AppMode = 'json'): k8s.V1Pod {
   return {
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, labels },
+    metadata: { name, labels, ...(mode !== 'json' && { annotations: { 'envserve-testenv/mode': mode } }) },
     spec: {
       nodeSelector: { type: 'kwok' },
       tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
@@ -229,6 +259,16 @@ export function kwokPod(name: string, labels: Record<string, string>): k8s.V1Pod
       }],
     },
   };
+}
+
+/**
+ * Starts a test app in a mode (kubectl apply; it does not wait): a pod or a Deployment on the real
+ * node, or a pod on the KWOK node.
+ */
+export function startApp(kubeconfig: string, namespace: string, kind: 'pod' | 'deployment' | 'kwok-pod', name: string, labels: Record<string, string>, mode: AppMode = 'json'): void {
+  const obj = kind === 'pod' ? backedPod(name, labels, mode) : kind === 'kwok-pod' ? kwokPod(name, labels, mode) : backedDeploymentManifest(name, labels, mode);
+  const r = kubectl(kubeconfig, ['-n', namespace, 'apply', '-f', '-'], JSON.stringify(obj));
+  if (r.code !== 0) throw new Error(`kubectl apply ${kind} ${namespace}/${name} (${mode}): ${r.stderr}`);
 }
 
 export async function waitPodReady(core: k8s.CoreV1Api, namespace: string, name: string, timeoutMs = 30_000): Promise<k8s.V1Pod> {

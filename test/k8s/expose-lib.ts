@@ -10,7 +10,7 @@ import { planFromFile } from '../../src/envfile/from-file.js';
 import type { Plan } from '../../src/plan/types.js';
 import { K8sRuntime, type K8sExposureHandle, type K8sRuntimeOptions } from '../../src/apply/k8s/runtime.js';
 import { probeAll, summarize, targetsFor, type ProbeResult } from '../../src/probe/index.js';
-import { clusterEnv, kubectl, eventually, sleep, testsrvContainer } from './cluster.js';
+import { clusterEnv, kubectl, eventually, sleep, backedDeploymentManifest, type AppMode } from './cluster.js';
 
 export const env = clusterEnv();
 export const rand = () => randomBytes(3).toString('hex');
@@ -96,20 +96,8 @@ export function ownedObjects(ns: string, envName: string): string[] {
  * A Deployment of the test server on the real node: each pod's container answers HTTP on 8080
  * with JSON naming the pod, echoes raw TCP on 9000, and is Ready once HTTP answers.
  */
-export function backedDeployment(ns: string, name: string, labels: Record<string, string>, replicas = 1): void {
-  const d = {
-    apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name, namespace: ns },
-    spec: {
-      replicas,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: { terminationGracePeriodSeconds: 2, containers: [testsrvContainer()] },
-      },
-    },
-  };
-  mustKubectl(['apply', '-f', '-'], JSON.stringify(d));
+export function backedDeployment(ns: string, name: string, labels: Record<string, string>, replicas = 1, mode: AppMode = 'json'): void {
+  mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify(backedDeploymentManifest(name, labels, mode, replicas)));
 }
 
 export async function readyPods(ns: string, selector: string): Promise<string[]> {

@@ -20,7 +20,9 @@
 //     "echo" is always raw TCP echo.
 //
 // Annotations on a pod: envserve-testenv/serve: "false" -> not served (an app that is down);
-// envserve-testenv/ports: "8888,9000:echo" -> also serve these ports (":echo" = raw TCP echo).
+// envserve-testenv/ports: "8888,9000:echo" -> also serve these ports (":echo" = raw TCP echo);
+// envserve-testenv/mode: how its HTTP ports behave, as testsrv's --mode (scripts/testenv/podman/
+// testsrv/modes.go): json (the default, above), text, html, login, 5xx, hang, reset, websocket.
 //
 // A pod being deleted (deletionTimestamp set) or no longer Ready loses its listeners at once,
 // and their open connections are destroyed, like a dying container.
@@ -55,26 +57,64 @@ function desiredPorts(pod) {
   if (!ip || !isReady(pod)) return null;
   const ann = pod.metadata.annotations ?? {};
   if (ann['envserve-testenv/serve'] === 'false') return null;
+  // A port's mode: 'echo', or how its HTTP answers (json is the sniffing default, 'auto').
+  const app = APP_MODES.has(ann['envserve-testenv/mode']) ? ann['envserve-testenv/mode'] : 'auto';
   const ports = new Map();
   // Extra ports that no container declares: "8888,6006,9000:echo"
   for (const item of (ann['envserve-testenv/ports'] ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
     const [port, mode] = item.split(':');
-    if (Number(port) > 0 && Number(port) < 65536) ports.set(Number(port), mode === 'echo' ? 'echo' : 'auto');
+    if (Number(port) > 0 && Number(port) < 65536) ports.set(Number(port), mode === 'echo' ? 'echo' : app);
   }
   for (const c of [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])]) {
     for (const p of c.ports ?? []) {
       if ((p.protocol ?? 'TCP') !== 'TCP') continue;
-      ports.set(p.containerPort, (p.name ?? '').startsWith('echo') ? 'echo' : 'auto');
+      ports.set(p.containerPort, (p.name ?? '').startsWith('echo') ? 'echo' : app);
     }
   }
   return { ip, ports };
 }
 
 const HTTP_START = /^(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|CONNECT|TRACE) /;
+const APP_MODES = new Set(['text', 'html', 'login', '5xx', 'hang', 'reset', 'websocket']);
 
-function makeHttpServer(info) {
+/** The HTTP answer of an app mode (the same as testsrv's modes.go). */
+function modeAnswer(mode, id, req, res) {
+  const page = (status, title, body) => {
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'x-envserve-pod': id });
+    res.end(`<!doctype html>\n<html><head><title>${title}</title></head><body><h1>${title}</h1><p>${body}</p></body></html>\n`);
+  };
+  const path = req.url.split('?')[0];
+  if (mode === 'text') {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'x-envserve-pod': id });
+    res.end(`${id} ${req.url}\n`);
+  } else if (mode === 'html') page(200, 'testsrv', `served by ${id}`);
+  else if (mode === '5xx') page(503, 'Service Unavailable', `the app behind ${id} is failing`);
+  else if (mode === 'login') {
+    if (path.startsWith('/api/')) {
+      res.writeHead(403, { 'content-type': 'application/json', 'x-envserve-pod': id });
+      res.end('{"message": "Forbidden", "reason": null}\n');
+    } else if (path === '/login') page(200, 'Log in', `<form method="post"><input type="password" name="password"></form> ${id}`);
+    else {
+      res.writeHead(302, { location: `/login?next=${encodeURIComponent(req.url)}`, 'x-envserve-pod': id });
+      res.end();
+    }
+  } else if (mode === 'websocket') {
+    if (path === '/') page(200, 'testsrv', `served by ${id}; a WebSocket echo at <a href="/ws">/ws</a>`);
+    else {
+      res.writeHead(path === '/ws' ? 426 : 404, { 'content-type': 'text/plain', 'x-envserve-pod': id, ...(path === '/ws' && { upgrade: 'websocket' }) });
+      res.end(path === '/ws' ? 'a WebSocket endpoint: upgrade required\n' : '404 page not found\n');
+    }
+  }
+}
+
+function makeHttpServer(info, mode) {
   const srv = http.createServer((req, res) => {
     const id = `${info.ns}/${info.name}:${info.port}`;
+    if (mode !== 'auto') {
+      req.resume();
+      modeAnswer(mode, id, req, res);
+      return;
+    }
     if ((req.method === 'POST' || req.method === 'PUT') && req.url.split('?')[0] === '/echo') {
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
@@ -142,13 +182,15 @@ function wsEcho(req, socket, head, info) {
 
 function listen(entry, port, mode) {
   const info = { ns: entry.ns, name: entry.name, ip: entry.ip, port };
-  const httpSrv = makeHttpServer(info);
+  const httpSrv = makeHttpServer(info, mode);
   const sockets = new Set();
   const server = net.createServer((sock) => {
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => sock.destroy());
     if (mode === 'echo') { sock.pipe(sock); return; }
+    if (mode === 'hang') { sock.resume(); return; } // reads, never answers
+    if (mode === 'reset') { sock.once('data', () => sock.resetAndDestroy()); return; } // RST, as SO_LINGER 0
     sock.once('data', (chunk) => {
       if (HTTP_START.test(chunk.toString('latin1', 0, 8))) {
         sock.pause();

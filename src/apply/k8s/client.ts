@@ -46,6 +46,23 @@ export interface RequestOptions {
   body?: unknown;
   contentType?: string;
   timeoutMs?: number;
+  /** The Accept header (default application/json). */
+  accept?: string;
+}
+
+/** A request whose answer is kept as bytes, whatever its status or content type. */
+export interface RawRequestOptions extends RequestOptions {
+  /** Bytes of the body to keep; the rest is not read (default 64 KiB). Accept defaults to any type. */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+/** Any HTTP answer, as it came: never parsed. `truncated` when the body was longer than maxBytes. */
+export interface RawAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  truncated: boolean;
 }
 
 export interface WatchEvent<T = any> {
@@ -114,11 +131,11 @@ export class KubeClient {
     return u;
   }
 
-  private async open(path: string, o: RequestOptions): Promise<http.IncomingMessage> {
+  private async open(path: string, o: RequestOptions & { signal?: AbortSignal }): Promise<http.IncomingMessage> {
     const s = await this.settings();
     const u = this.url(path, o.query);
     const body = o.body === undefined ? undefined : Buffer.from(typeof o.body === 'string' ? o.body : JSON.stringify(o.body));
-    const headers: Record<string, string | number> = { ...s.headers, accept: 'application/json' };
+    const headers: Record<string, string | number> = { ...s.headers, accept: o.accept ?? 'application/json' };
     if (body) {
       headers['content-type'] = o.contentType ?? 'application/json';
       headers['content-length'] = body.length;
@@ -132,6 +149,12 @@ export class KubeClient {
       );
       req.setTimeout(o.timeoutMs ?? 15_000, () => req.destroy(new Error(`no answer within ${o.timeoutMs ?? 15_000} ms`)));
       req.on('error', (e) => reject(new KubeUnreachableError(this.server, e)));
+      if (o.signal) {
+        const abort = () => req.destroy(o.signal!.reason instanceof Error ? o.signal!.reason : new Error('aborted'));
+        if (o.signal.aborted) abort();
+        else o.signal.addEventListener('abort', abort, { once: true });
+        req.on('close', () => o.signal!.removeEventListener('abort', abort));
+      }
       req.end(body);
     });
   }
@@ -145,6 +168,51 @@ export class KubeClient {
     const status = res.statusCode ?? 0;
     if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
     throw apiError(status, text, o.method ?? 'GET', path);
+  }
+
+  /**
+   * One request whose answer is returned as it came — status, headers and the first `maxBytes` of
+   * the body — for any status; for the API server's proxies, where the body is the app's and may
+   * be anything. Throws KubeUnreachableError only when no answer came (refused, TLS, timeout,
+   * aborted). `timeoutMs` bounds the whole exchange: a body still arriving then is cut there.
+   */
+  async requestRaw(path: string, o: RawRequestOptions = {}): Promise<RawAnswer> {
+    const timeoutMs = o.timeoutMs ?? 15_000;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const onAbort = () => ac.abort(o.signal!.reason);
+    if (o.signal?.aborted) onAbort();
+    else o.signal?.addEventListener('abort', onAbort, { once: true });
+    const max = o.maxBytes ?? 64 * 1024;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    try {
+      const res = await this.open(path, { accept: '*/*', ...o, timeoutMs, signal: ac.signal });
+      const stop = () => res.destroy();
+      ac.signal.addEventListener('abort', stop, { once: true });
+      try {
+        for await (const c of res) {
+          const b = c as Buffer;
+          if (b.length > max - size) {
+            chunks.push(b.subarray(0, max - size));
+            size = max;
+            truncated = true;
+            break; // destroys the response: the rest is never read
+          }
+          chunks.push(b);
+          size += b.length;
+        }
+      } catch {
+        truncated = true; // cut by the deadline, an abort or a reset: the status line already answered
+      } finally {
+        ac.signal.removeEventListener('abort', stop);
+      }
+      return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks, size), truncated: truncated || !res.complete };
+    } finally {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   /**

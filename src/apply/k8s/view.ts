@@ -4,7 +4,7 @@
 // subscribe to the objects they depend on and are probed when those change.
 // Probes of the same backend are shared: forty Services in front of one pod port cost one
 // request through the API server's service proxy per round, not forty.
-import { KubeApiError, type KubeClient, type RequestOptions } from './client.js';
+import type { KubeClient, RawAnswer, RawRequestOptions, RequestOptions } from './client.js';
 import { Informer } from './informer.js';
 import { ownerSelector, type Obj } from './owned.js';
 
@@ -96,7 +96,7 @@ export class SharedProbes {
   }
 }
 
-type Requester = Pick<KubeClient, 'request'>;
+type Requester = Pick<KubeClient, 'request' | 'requestRaw'>;
 
 /**
  * The API the prober uses for this environment (src/probe/apiserver.ts): a Service's probe
@@ -114,18 +114,31 @@ export class ViewApi {
   request<T = unknown>(path: string, o?: RequestOptions): Promise<T> {
     const v = this.view();
     if (v && (!o?.method || o.method === 'GET')) {
-      const ns = `/namespaces/${encodeURIComponent(v.namespace)}/`;
-      const proxy = /^\/api\/v1\/namespaces\/[^/]+\/services\/([^/:]+):(\d+)\/proxy\/$/.exec(path);
-      if (proxy && path.includes(ns) && v.services.get(decodeURIComponent(proxy[1]!))) {
-        const ep = v.readyEndpoints(decodeURIComponent(proxy[1]!));
-        if (ep.addresses.length === 0) return Promise.reject(new KubeApiError(503, 'ServiceUnavailable', 'no endpoints available for service (as watched)', 'GET', path));
-        return v.shared.run(`service-proxy ${v.namespace} ${ep.addresses.join(',')} ${ep.ports.join(',')}`, () => this.client.request<T>(path, o));
-      }
       const svc = /^kubernetes\.io\/service-name=([^,]+)$/.exec(String(o?.query?.labelSelector ?? ''));
-      if (svc && path === `/apis/discovery.k8s.io/v1${ns}endpointslices` && v.services.get(svc[1]!)) {
+      if (svc && path === `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(v.namespace)}/endpointslices` && v.services.get(svc[1]!)) {
         return Promise.resolve({ items: v.slices.all().filter((s) => s.metadata?.labels?.[SERVICE_NAME] === svc[1]) } as T);
       }
     }
     return this.client.request<T>(path, o);
   }
+
+  requestRaw(path: string, o?: RawRequestOptions): Promise<RawAnswer> {
+    const v = this.view();
+    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/:]+):(\d+)\/proxy\/$/.exec(path);
+    const name = proxy && decodeURIComponent(proxy[2]!);
+    if (v && name && decodeURIComponent(proxy[1]!) === v.namespace && v.services.get(name)) {
+      const ep = v.readyEndpoints(name);
+      if (ep.addresses.length === 0) return Promise.resolve(noEndpointsAnswer(name));
+      // Shared, so no one caller's signal may cancel it.
+      const { signal: _mine, ...shared } = o ?? {};
+      return v.shared.run(`service-proxy ${v.namespace} ${ep.addresses.join(',')} ${ep.ports.join(',')}`, () => this.client.requestRaw(path, shared));
+    }
+    return this.client.requestRaw(path, o);
+  }
+}
+
+/** What the API server's service proxy answers for a Service without a ready endpoint, said from the watch. */
+function noEndpointsAnswer(service: string): RawAnswer {
+  const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `no endpoints available for service "${service}" (as watched)`, reason: 'ServiceUnavailable', code: 503 };
+  return { status: 503, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(status)), truncated: false };
 }

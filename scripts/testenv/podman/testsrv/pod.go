@@ -2,12 +2,13 @@
 // it in an image). It answers so that a test can tell WHICH pod answered: the pod's hostname is
 // its name, and every HTTP answer carries it.
 //
-//	testsrv pod [--http PORT,...] [--echo PORT,...]     (default: --http 8080 --echo 9000)
+//	testsrv pod [--http PORT,...] [--echo PORT,...] [--mode MODE]  (default: --http 8080 --echo 9000)
 //
 // HTTP ports:  any method/path   -> 200 JSON {pod, namespace, port, ip, method, path, host}
 //                                   and header x-envserve-pod: <namespace>/<pod>:<port>
 //              POST|PUT /echo    -> 200, the request body byte for byte
 //              WebSocket upgrade -> every text/binary message echoed back
+//              (that is mode json, the default; the other modes are in modes.go)
 // echo ports:  raw TCP echo.
 // The namespace comes from $POD_NAMESPACE, else the service account's namespace file.
 package main
@@ -29,14 +30,15 @@ import (
 )
 
 func podMain(args []string) {
-	httpPorts, echoPorts := []int{8080}, []int{9000}
+	httpPorts, echoPorts, modeFlag := []int{8080}, []int{9000}, ""
 	for i := 0; i+1 < len(args); i += 2 {
-		ports := parsePorts(args[i+1])
 		switch args[i] {
 		case "--http":
-			httpPorts = ports
+			httpPorts = parsePorts(args[i+1])
 		case "--echo":
-			echoPorts = ports
+			echoPorts = parsePorts(args[i+1])
+		case "--mode":
+			modeFlag = args[i+1]
 		default:
 			fmt.Fprintln(os.Stderr, "testsrv pod: unknown flag", args[i])
 			os.Exit(2)
@@ -63,13 +65,23 @@ func podMain(args []string) {
 			}
 		}()
 	}
+	mode := modeFrom(modeFlag)
 	for _, p := range httpPorts {
 		port := p
+		if mode == "hang" || mode == "reset" {
+			go func() { errs <- serveRaw(port, mode) }()
+			continue
+		}
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := fmt.Sprintf("%s/%s:%d", ns, pod, port)
 			w.Header().Set("x-envserve-pod", id)
 			if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 				wsEcho(w, r)
+				return
+			}
+			if mode != "json" {
+				io.Copy(io.Discard, r.Body)
+				modeAnswer(mode, id, w, r)
 				return
 			}
 			if (r.Method == "POST" || r.Method == "PUT") && r.URL.Path == "/echo" {
@@ -100,7 +112,7 @@ func podMain(args []string) {
 		})
 		go func() { errs <- http.ListenAndServe(":"+strconv.Itoa(port), h) }()
 	}
-	fmt.Printf("testsrv pod %s/%s: http %v, echo %v\n", ns, pod, httpPorts, echoPorts)
+	fmt.Printf("testsrv pod %s/%s: http %v (%s), echo %v\n", ns, pod, httpPorts, mode, echoPorts)
 	must(<-errs)
 }
 

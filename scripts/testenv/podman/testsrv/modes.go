@@ -1,0 +1,111 @@
+// testsrv pod --mode MODE (or $TESTSRV_MODE): how the pod's HTTP ports behave, so tests meet
+// backends like real apps and not only the friendly JSON answer. Echo ports are not affected.
+//
+//	json       (default) 200 JSON naming the pod, on every path (pod.go)
+//	text       200 text/plain: "<pod> <port> <path>"
+//	html       200 text/html: a small page naming the pod
+//	login      like Jupyter with a password: /api/... -> 403 JSON, /login -> 200 HTML form,
+//	           anything else -> 302 to /login?next=<path>
+//	5xx        503 text/html on every path (the app's own error page)
+//	hang       accepts, reads the request, never answers (holds the connection)
+//	reset      accepts, reads the first bytes, resets the connection (RST: SO_LINGER 0)
+//	websocket  / -> 200 HTML; /ws -> WebSocket echo (426 without the upgrade); else 404
+//
+// Every mode but hang and reset still echoes a WebSocket upgrade on any path (as json does), and
+// sets x-envserve-pod, so a test can tell which pod answered.
+package main
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+var modes = map[string]bool{"json": true, "text": true, "html": true, "login": true, "5xx": true, "hang": true, "reset": true, "websocket": true}
+
+// modeFrom: the --mode flag, else $TESTSRV_MODE, else json.
+func modeFrom(flag string) string {
+	m := flag
+	if m == "" {
+		m = os.Getenv("TESTSRV_MODE")
+	}
+	if m == "" {
+		m = "json"
+	}
+	if !modes[m] {
+		fmt.Fprintln(os.Stderr, "testsrv pod: unknown mode", m)
+		os.Exit(2)
+	}
+	return m
+}
+
+// serveRaw: the modes that are not HTTP at all (hang, reset) on a plain TCP listener.
+func serveRaw(port int, mode string) error {
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			if mode == "hang" {
+				io.Copy(io.Discard, c) // until the peer gives up
+				c.Close()
+				return
+			}
+			buf := make([]byte, 1024)
+			c.Read(buf)
+			c.(*net.TCPConn).SetLinger(0) // close sends RST, not FIN
+			c.Close()
+		}()
+	}
+}
+
+// modeAnswer: the HTTP answer of the modes other than json (which pod.go writes). id names the pod.
+func modeAnswer(mode, id string, w http.ResponseWriter, r *http.Request) {
+	pod := html.EscapeString(id)
+	page := func(status int, title, body string) {
+		w.Header().Set("content-type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "<!doctype html>\n<html><head><title>%s</title></head><body><h1>%s</h1><p>%s</p></body></html>\n", title, title, body)
+	}
+	switch mode {
+	case "text":
+		w.Header().Set("content-type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "%s %s\n", id, r.URL.RequestURI())
+	case "html":
+		page(200, "testsrv", "served by "+pod)
+	case "5xx":
+		page(503, "Service Unavailable", "the app behind "+pod+" is failing")
+	case "login":
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/api/"):
+			w.Header().Set("content-type", "application/json")
+			w.WriteHeader(403)
+			io.WriteString(w, `{"message": "Forbidden", "reason": null}`+"\n")
+		case p == "/login":
+			page(200, "Log in", `<form method="post"><input type="password" name="password"></form> `+pod)
+		default:
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+		}
+	case "websocket":
+		switch r.URL.Path {
+		case "/":
+			page(200, "testsrv", `served by `+pod+`; a WebSocket echo at <a href="/ws">/ws</a>`)
+		case "/ws":
+			w.Header().Set("upgrade", "websocket")
+			http.Error(w, "a WebSocket endpoint: upgrade required", http.StatusUpgradeRequired)
+		default:
+			http.NotFound(w, r)
+		}
+	}
+}
