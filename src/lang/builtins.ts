@@ -1,6 +1,7 @@
 // The universe: builtins available in every file.
 
 import { didYouMean } from '../errors.js';
+import { Bytes, hashBytes, toBytes, utf8Transcode } from './bytes.js';
 import { EvalError, hintFor } from './errors.js';
 import { methodsOf, updateDict } from './methods.js';
 import { checkSize } from './ops.js';
@@ -116,6 +117,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     const x = unpackArgs('bool', args, kwargs, ['x?']).x;
     return x === undefined ? false : truthy(x);
   },
+  bytes: (c, args, kwargs) => toBytes(unpackArgs('bytes', args, kwargs, ['x']).x!, c.thread.maxAlloc),
   chr: (_c, args, kwargs) => {
     const i = unpackArgs('chr', args, kwargs, ['i']).i!;
     if (typeof i !== 'bigint') throw new EvalError(`chr: got ${typeName(i)}, want int`);
@@ -168,6 +170,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   // As in starlark-go: java.lang.String.hashCode over the UTF-16 text, so it is stable everywhere.
   hash: (_c, args, kwargs) => {
     const x = unpackArgs('hash', args, kwargs, ['x']).x!;
+    if (x instanceof Bytes) return hashBytes(x.s);
     if (typeof x !== 'string') throw new EvalError(`hash: got ${typeName(x)}, want string`);
     let h = 0;
     // Java's String.hashCode, over UTF-16 code units as starlark-go.
@@ -197,6 +200,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   len: (_c, args, kwargs) => {
     const x = args.length === 1 && kwargs.length === 0 ? args[0]! : unpackArgs('len', args, kwargs, ['x']).x!;
     if (typeof x === 'string') return BigInt(x.length);
+    if (x instanceof Bytes) return BigInt(x.s.length);
     if (x instanceof StarList || x instanceof Tuple) return BigInt(x.elems.length);
     if (x instanceof StarDict || x instanceof StarSet) return BigInt(x.size);
     if (x instanceof Range || (x instanceof StringIter && !x.codepoints)) return BigInt(x.length);
@@ -210,6 +214,10 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   min: (c, args, kwargs) => minmax('min', c, args, kwargs, -1),
   ord: (_c, args, kwargs) => {
     const s = unpackArgs('ord', args, kwargs, ['s']).s!;
+    if (s instanceof Bytes) {
+      if (s.s.length !== 1) throw new EvalError(`ord: bytes has length ${s.s.length}, want 1`);
+      return BigInt(s.s.charCodeAt(0));
+    }
     if (typeof s !== 'string') throw new EvalError(`ord: got ${typeName(s)}, want string`);
     // A string of one UTF-8 character (an invalid byte counts as one U+FFFD), as starlark-go.
     const cps = s.length <= 4 ? codePointsOf(s) : [];
@@ -261,7 +269,8 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   },
   str: (_c, args, kwargs) => {
     const x = unpackArgs('str', args, kwargs, ['x?']).x;
-    return x === undefined ? '' : str(x);
+    // str(bytes) decodes UTF-8 (invalid bytes as U+FFFD); `%s` and print show them as b"...".
+    return x === undefined ? '' : x instanceof Bytes ? utf8Transcode(x.s) : str(x);
   },
   tuple: (c, args, kwargs) => {
     const x = unpackArgs('tuple', args, kwargs, ['x?']).x;

@@ -31,4 +31,5 @@ export {
 export { unpackArgs, noArgs, toInt, toStr, toBool, toStrList, toStrDict, shortInt } from './unpack.js';
 export { UNIVERSE, isCallable } from './builtins.js';
 export { parseFile } from './parser.js';
+export { Bytes } from './bytes.js';
 export { fromText, toText } from './text.js';

@@ -1,5 +1,6 @@
 // Methods of the built-in types: string, list, dict.
 
+import { Bytes } from './bytes.js';
 import { EvalError } from './errors.js';
 import { checkSize, normIndex } from './ops.js';
 import { codePointsOf, fromText, isAscii, toText } from './text.js';
@@ -629,9 +630,15 @@ export const setMethods: Record<string, MethodImpl> = table({
   },
 });
 
+// starlark-go's bytes have one method so far.
+const bytesMethods: Record<string, MethodImpl> = table({
+  elems: (_c, b: Bytes, a, k) => (noArgs('elems', a, k), new StringIter(b.s, false, true, true)),
+});
+
 /** The method table for a value's type, if it has methods. */
 export function methodsOf(v: Value): Record<string, MethodImpl> | undefined {
   if (typeof v === 'string') return stringMethods;
+  if (v instanceof Bytes) return bytesMethods;
   if (v instanceof StarList) return listMethods;
   if (v instanceof StarDict) return dictMethods;
   if (v instanceof StarSet) return setMethods;

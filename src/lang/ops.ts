@@ -1,6 +1,7 @@
 // Operators on values: arithmetic, comparison, membership, indexing, slicing, and the
 // `%` string formatting. All throw EvalError; the evaluator adds the position.
 
+import { Bytes, bytesContains } from './bytes.js';
 import { EvalError } from './errors.js';
 import { codePointsOf, encodeRune } from './text.js';
 import {
@@ -74,6 +75,7 @@ function floatMod(x: number, y: number): number {
 
 function repeat(b: Budget, seq: Value, n: bigint): Value {
   const count = n < 0n ? 0 : Number(n);
+  if (seq instanceof Bytes) return new Bytes(repeat(b, seq.s, n) as string);
   if (typeof seq === 'string') {
     if (seq.length === 0 || count === 0) return '';
     checkSize(b, BigInt(seq.length) * n, 'repeated string');
@@ -143,6 +145,7 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
         if (n > 1024) checkSize(b, n, 'list');
         return new StarList(x.elems.concat(y.elems));
       }
+      if (x instanceof Bytes && y instanceof Bytes) return new Bytes(binary(b, op, x.s, y.s) as string);
       if (x instanceof Tuple && y instanceof Tuple) {
         const n = x.elems.length + y.elems.length;
         if (n > 1024) checkSize(b, n, 'tuple');
@@ -159,8 +162,8 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
         return bigResult((x as bigint) * (y as bigint));
       }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) return toFloat(x as number) * toFloat(y as number);
-      if (ty === 'bigint' && (tx === 'string' || x instanceof StarList || x instanceof Tuple)) return repeat(b, x, y as bigint);
-      if (tx === 'bigint' && (ty === 'string' || y instanceof StarList || y instanceof Tuple)) return repeat(b, y, x as bigint);
+      if (ty === 'bigint' && (tx === 'string' || x instanceof StarList || x instanceof Tuple || x instanceof Bytes)) return repeat(b, x, y as bigint);
+      if (tx === 'bigint' && (ty === 'string' || y instanceof StarList || y instanceof Tuple || y instanceof Bytes)) return repeat(b, y, x as bigint);
       break;
     case '/':
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
@@ -248,6 +251,10 @@ export function contains(haystack: Value, needle: Value): boolean {
     spendChars(haystack.length);
     return haystack.includes(needle);
   }
+  if (haystack instanceof Bytes) {
+    spendChars(haystack.s.length);
+    return bytesContains(haystack, needle);
+  }
   if (haystack instanceof StarList || haystack instanceof Tuple) {
     spend(haystack.elems.length);
     for (const e of haystack.elems) if (equals(e, needle)) return true;
@@ -308,6 +315,7 @@ export function index(x: Value, i: Value): Value {
     return v;
   }
   if (typeof x === 'string') return x[normIndex(i, x.length, 'string')]!;
+  if (x instanceof Bytes) return new Bytes(x.s[normIndex(i, x.s.length, 'bytes')]!);
   if (x instanceof Range) return x.at(normIndex(i, x.length, 'range'));
   if (x instanceof StringIter && !x.codepoints) return x.at(normIndex(i, x.length, typeName(x)));
   if (x instanceof StringIter) throw new EvalError(`unhandled index operation ${typeName(x)}[${typeName(i)}]: ${typeName(x)} value is not indexable`);
@@ -366,6 +374,7 @@ export function slice(x: Value, lo: Value | undefined, hi: Value | undefined, st
     else for (let i = a; i > e; i += s) out += x[i];
     return out;
   }
+  if (x instanceof Bytes) return new Bytes(slice(x.s, lo, hi, step) as string);
   if (x instanceof StarList || x instanceof Tuple || x instanceof Range) {
     const n = x instanceof Range ? x.length : x.elems.length;
     const [a, e, s] = sliceIndices(n, lo, hi, step);

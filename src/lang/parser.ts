@@ -8,6 +8,7 @@ import type {
 } from './ast.js';
 import { lineOf } from './errors.js';
 import { cleanPos, Scanner, type Token } from './scanner.js';
+import { Bytes } from './bytes.js';
 import { toText } from './text.js';
 
 /** Binary operator precedence (higher binds tighter); `not` is prefix at NOT_PREC. */
@@ -47,9 +48,10 @@ function describe(t: Token): string {
     case 'IDENT': return `identifier "${t.value as string}"`;
     case 'INT': return `int ${String(t.value)}`;
     case 'FLOAT': return `float ${String(t.value)}`;
-    case 'STRING': {
+    case 'STRING':
+    case 'BYTES': {
       const s = JSON.stringify(t.value as string);
-      return `string ${s.length > 30 ? s.slice(0, 27) + '..."' : s}`;
+      return `${t.kind === 'BYTES' ? 'bytes' : 'string'} ${s.length > 30 ? s.slice(0, 27) + '..."' : s}`;
     }
     default: return `"${t.kind}"`;
   }
@@ -389,7 +391,7 @@ class Parser {
 
   private startsExpr(): boolean {
     switch (this.tok.kind) {
-      case 'IDENT': case 'INT': case 'FLOAT': case 'STRING':
+      case 'IDENT': case 'INT': case 'FLOAT': case 'STRING': case 'BYTES':
       case '(': case '[': case '{': case '-': case '+': case '~': case 'not': case 'lambda':
         return true;
     }
@@ -575,6 +577,10 @@ class Parser {
         this.next();
         if (this.tok.kind === 'STRING') this.fail(this.tok, 'adjacent string literals are not supported', 'join them with +');
         return { kind: 'Literal', pos: this.pos(t), value: t.value as string | bigint | number };
+      case 'BYTES':
+        this.next();
+        if (this.tok.kind === 'BYTES') this.fail(this.tok, 'adjacent bytes literals are not supported', 'join them with +');
+        return { kind: 'Literal', pos: this.pos(t), value: new Bytes(t.value as string) };
       case '(': {
         this.next();
         this.enter(t);

@@ -7,6 +7,7 @@
 //   float      number          (always: an int is never a JS number)
 //   string     string          a byte string: one char (0-255) per UTF-8 byte, so len/index/
 //                              slice count bytes as in starlark-go (text.ts converts)
+//   bytes      Bytes           the same byte string, as another type (bytes.ts)
 //   list       StarList        (mutable until frozen)
 //   tuple      Tuple
 //   dict       StarDict        (insertion-ordered)
@@ -24,6 +25,7 @@ import type { FunCode } from './ast.js';
 import { EvalError } from './errors.js';
 import { codePointsOf, decodeRune, fromText, isAscii, toText } from './text.js';
 import type { Thread } from './eval.js';
+import { Bytes } from './bytes.js';
 
 export type Value =
   | null
@@ -31,6 +33,7 @@ export type Value =
   | bigint
   | number
   | string
+  | Bytes
   | StarList
   | Tuple
   | StarDict
@@ -148,6 +151,7 @@ export function hashKey(v: Value): unknown {
     case 'object':
       if (v === null) return null;
       if (v instanceof Tuple) return HASH_ESC + '(' + tupleKey(v, 0);
+      if (v instanceof Bytes) return HASH_ESC + 'b' + v.s;
       if (v instanceof StarList || v instanceof StarDict || v instanceof StarSet) throw new EvalError(`unhashable type: ${typeName(v)}`);
       if (v instanceof Range) throw new EvalError('unhashable: range');
       if (v instanceof StringIter) throw new EvalError(`unhashable: ${typeName(v)}`);
@@ -178,6 +182,7 @@ function keyPart(v: Value, depth: number): string {
     case 'object':
       if (v === null) return 'N';
       if (v instanceof Tuple) return '(' + tupleKey(v, depth + 1);
+      if (v instanceof Bytes) return 'b' + v.s.length + ':' + v.s;
       if (v instanceof StarList || v instanceof StarDict || v instanceof StarSet) throw new EvalError(`unhashable type: ${typeName(v)}`);
       return 'o' + identityOf(v);
   }
@@ -316,15 +321,17 @@ export class StarSet {
 /**
  * What s.elems(), s.elem_ords(), s.codepoints() and s.codepoint_ords() return, as starlark-go:
  * an immutable iterable view of a string; the elems views also have a length and an index.
+ * b.elems() of bytes is the elem_ords view of its bytes (`bytes` set).
  */
 export class StringIter {
   constructor(
     readonly s: string,
     readonly codepoints: boolean,
     readonly ords: boolean,
+    readonly bytes = false,
   ) {}
   get method(): string {
-    return this.codepoints ? (this.ords ? 'codepoint_ords' : 'codepoints') : this.ords ? 'elem_ords' : 'elems';
+    return this.codepoints ? (this.ords ? 'codepoint_ords' : 'codepoints') : this.ords && !this.bytes ? 'elem_ords' : 'elems';
   }
   get length(): number {
     return this.s.length;
@@ -446,7 +453,8 @@ export function typeName(v: Value): string {
       if (v instanceof StarSet) return 'set';
       if (v instanceof Tuple) return 'tuple';
       if (v instanceof Range) return 'range';
-      if (v instanceof StringIter) return v.codepoints ? 'string.codepoints' : 'string.elems';
+      if (v instanceof Bytes) return 'bytes';
+      if (v instanceof StringIter) return v.bytes ? 'bytes.elems' : v.codepoints ? 'string.codepoints' : 'string.elems';
       if (v instanceof StarFunction) return 'function';
       if (v instanceof Builtin) return 'builtin_function_or_method';
       if (v instanceof Struct) return 'struct';
@@ -469,6 +477,7 @@ export function truthy(v: Value): boolean {
       if (v instanceof StarList || v instanceof Tuple) return v.elems.length > 0;
       if (v instanceof StarDict || v instanceof StarSet) return v.size > 0;
       if (v instanceof Range) return v.length > 0;
+      if (v instanceof Bytes) return v.s.length > 0;
       return true;
   }
   return true;
@@ -632,9 +641,14 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
     seen.delete(v);
     return;
   }
+  if (v instanceof Bytes) {
+    spendChars(v.s.length);
+    out.push('b' + quote(v.s));
+    return;
+  }
   if (v instanceof StringIter) {
     spendChars(v.s.length);
-    out.push(`${quote(v.s)}.${v.method}()`);
+    out.push(`${v.bytes ? 'b' : ''}${quote(v.s)}.${v.method}()`);
     return;
   }
   if (v instanceof Range) {
@@ -690,6 +704,7 @@ export function equals(x: Value, y: Value, depth = 0): boolean {
       if (depth > 100) throw new EvalError('comparison exceeded maximum recursion depth');
       if (x instanceof StarList) return y instanceof StarList && seqEquals(x.elems, y.elems, depth);
       if (x instanceof Tuple) return y instanceof Tuple && seqEquals(x.elems, y.elems, depth);
+      if (x instanceof Bytes) return y instanceof Bytes && equals(x.s, y.s);
       if (x instanceof StarDict) {
         if (!(y instanceof StarDict) || x.size !== y.size) return false;
         spend(x.size);
@@ -740,6 +755,7 @@ export function compare(x: Value, y: Value, depth = 0): number {
     return (x as string) < (y as string) ? -1 : (x as string) > (y as string) ? 1 : 0;
   }
   if (tx === 'boolean' && ty === 'boolean') return Number(x) - Number(y);
+  if (x instanceof Bytes && y instanceof Bytes) return compare(x.s, y.s);
   if (depth > 100) throw new EvalError('comparison exceeded maximum recursion depth');
   if ((x instanceof StarList && y instanceof StarList) || (x instanceof Tuple && y instanceof Tuple)) {
     const a = x.elems;
