@@ -142,8 +142,11 @@ export interface FileResult {
 }
 
 export function runFile(dir: string, name: string): FileResult {
-  const file = join(dir, 'starlark', 'testdata', name);
-  const text = readFileSync(file, 'utf8');
+  return runText(name, readFileSync(join(dir, 'starlark', 'testdata', name), 'utf8'));
+}
+
+/** Runs the text of a test file (chunks separated by `---`) as runFile does. */
+export function runText(name: string, text: string): FileResult {
   const result: FileResult = { file: name, statements: 0, passed: 0, failures: [] };
   for (const chunk of chunksOf(text)) {
     let stmtLines: number[];
