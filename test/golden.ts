@@ -163,7 +163,7 @@ export function langPredeclared(printed: string[], warnings: string[]): Record<s
       if (args.length > 0) throw new EvalError('struct: unexpected positional arguments');
       return new Struct('struct', new Map(kwargs));
     }),
-    describe: new Builtin('describe', (_c, args) => describeValue(args[0]!)),
+    describe: new Builtin('describe', (_c, args) => fromText(describeValue(args[0]!))),
     printed: new Builtin('printed', () => new StarList(printed.map(fromText))),
     warnings: new Builtin('warnings', () => new StarList(warnings.map(fromText))),
     cloud: new Struct('cloud', { k8s: new Struct('cloud.k8s', { bind, namespace: 'default' }) }),

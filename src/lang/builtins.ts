@@ -1,6 +1,6 @@
 // The universe: builtins available in every file.
 
-import { didYouMean } from '../errors.js';
+import { cutText, didYouMean } from '../errors.js';
 import { Bytes, hashBytes, toBytes, utf8Transcode } from './bytes.js';
 import { EvalError, hintFor } from './errors.js';
 import { methodsOf, updateDict } from './methods.js';
@@ -8,7 +8,7 @@ import { checkSize } from './ops.js';
 import { codePointsOf, encodeRune, fromText, toText } from './text.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, compare, describeValue, formatFloat, iterElems, Range, StringIter, repr, spend, StarDict, StarFunction, StarList, StarSet, str, Struct,
+  Builtin, compare, quoted, describeValue, formatFloat, iterElems, Range, StringIter, repr, spend, StarDict, StarFunction, StarList, StarSet, str, Struct,
   truthy, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
@@ -44,12 +44,12 @@ function parseIntString(fn: string, s: string, baseArg: Value | undefined): bigi
     base = prefixes[p]!;
     t = t.slice(2);
   } else if (base === 0) {
-    if (t.length > 1 && t[0] === '0') throw new EvalError(`${fn}: invalid literal with base 0: ${repr(s)}`);
+    if (t.length > 1 && t[0] === '0') throw new EvalError(`${fn}: invalid literal with base 0: ${quoted(s)}`);
     base = 10;
   }
   const digits = '0123456789abcdefghijklmnopqrstuvwxyz'.slice(0, base);
   if (t.length === 0 || t.length > 10000 || ![...t.toLowerCase()].every((c) => digits.includes(c))) {
-    throw new EvalError(`${fn}: invalid literal for int() with base ${base}: ${repr(s)}`);
+    throw new EvalError(`${fn}: invalid literal for int() with base ${base}: ${quoted(s)}`);
   }
   spend(Math.ceil((t.length * t.length) / 50000)); // parsing digits is quadratic
   let r = 0n;
@@ -99,7 +99,7 @@ function toFloatValue(v: Value): number {
     if (/^[+-]?(inf|infinity)$/.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
     if (/^[+-]?nan$/.test(t)) return NaN;
     if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(t.replace(/_/g, ''))) return Number(t.replace(/_/g, ''));
-    throw new EvalError(`float: invalid literal: ${repr(v)}`);
+    throw new EvalError(`float: invalid literal: ${quoted(v)}`);
   }
   throw new EvalError(`float: got ${describeValue(v)}, want a number or a string`);
 }
@@ -121,8 +121,8 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   chr: (_c, args, kwargs) => {
     const i = unpackArgs('chr', args, kwargs, ['i']).i!;
     if (typeof i !== 'bigint') throw new EvalError(`chr: got ${typeName(i)}, want int`);
-    if (i < 0n) throw new EvalError(`chr: Unicode code point ${i} out of range (<0)`);
-    if (i > 0x10ffffn) throw new EvalError(`chr: Unicode code point U+${i.toString(16).toUpperCase()} out of range (>0x10FFFF)`);
+    if (i < 0n) throw new EvalError(`chr: Unicode code point ${quoted(i)} out of range (<0)`);
+    if (i > 0x10ffffn) throw new EvalError(`chr: Unicode code point U+${cutText(i.toString(16).toUpperCase())} out of range (>0x10FFFF)`);
     return encodeRune(Number(i));
   },
   dict: (c, args, kwargs) => {

@@ -7,7 +7,7 @@
 import { EvalError } from './errors.js';
 import { codePointsOf, encodeRune } from './text.js';
 // values.ts imports this module too: the cycle is safe as neither uses the other at load time.
-import { iterElems, typeName, type Value } from './values.js';
+import { iterElems, quoted, typeName, type Value } from './values.js';
 
 export class Bytes {
   constructor(readonly s: string) {}
@@ -38,7 +38,7 @@ export function toBytes(x: Value, maxLen: number): Bytes {
   let out = '';
   elems.forEach((e, i) => {
     if (typeof e !== 'bigint') throw new EvalError(`bytes: at index ${i}, got ${typeName(e)}, want int`);
-    if (e < 0n || e > 255n) throw new EvalError(`bytes: at index ${i}, ${e} out of range (want value in unsigned 8-bit range)`);
+    if (e < 0n || e > 255n) throw new EvalError(`bytes: at index ${i}, ${quoted(e)} out of range (want value in unsigned 8-bit range)`);
     out += String.fromCharCode(Number(e));
   });
   return new Bytes(out);
@@ -48,7 +48,7 @@ export function toBytes(x: Value, maxLen: number): Bytes {
 export function bytesContains(b: Bytes, needle: Value): boolean {
   if (needle instanceof Bytes) return b.s.includes(needle.s);
   if (typeof needle === 'bigint') {
-    if (needle < 0n || needle > 255n) throw new EvalError(`int in bytes: ${needle} out of range`);
+    if (needle < 0n || needle > 255n) throw new EvalError(`int in bytes: ${quoted(needle)} out of range`);
     return b.s.includes(String.fromCharCode(Number(needle)));
   }
   throw new EvalError(`'in bytes' requires bytes or int as left operand, not ${typeName(needle)}`);

@@ -59,6 +59,13 @@ export function lineOf(source: string, line: number): string {
   return text.endsWith('\r') ? text.slice(0, -1) : text;
 }
 
+/** True for the RangeError of an exhausted JS stack. */
+export function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
+}
+
+export const STACK_OVERFLOW = 'stack overflow: calls or expressions nested too deeply';
+
 export function hintFor(suggestion: string | undefined): string | undefined {
   return suggestion === undefined ? undefined : `did you mean "${suggestion}"?`;
 }

@@ -4,11 +4,11 @@
 // reached through `env[level]`. Control flow uses return codes, not exceptions. Every
 // statement, loop iteration and call costs a step; the Thread stops at `maxSteps`.
 
-import { didYouMean, SourceError, UserError, type Position } from '../errors.js';
+import { cutText, didYouMean, SourceError, UserError, type Position } from '../errors.js';
 import { Scope } from './ast.js';
 import type { CallExpr, Comprehension, Expr, FunCode, Ident, Param, Stmt } from './ast.js';
 import { UNIVERSE, attrNames } from './builtins.js';
-import { EvalError, hintFor, InternalError, lineOf, SourceErrorList } from './errors.js';
+import { EvalError, hintFor, InternalError, isStackOverflow, lineOf, SourceErrorList, STACK_OVERFLOW } from './errors.js';
 import { fromText, messageText, toText } from './text.js';
 import { boundMethod, methodsOf } from './methods.js';
 import { binary, checkSize, index, setIndex, slice, unary, type Budget } from './ops.js';
@@ -16,7 +16,7 @@ import { parseFile } from './parser.js';
 import { resolveFile } from './resolve.js';
 import { cleanPos } from './scanner.js';
 import {
-  Builtin, freeze, iterElems, Range, setMeter, StringIter, spend, spendChars, StarDict, StarFunction, StarList, StarSet, Struct, truthy, Tuple, typeName,
+  Builtin, freeze, quoted, iterElems, Range, setMeter, StringIter, spend, spendChars, StarDict, StarFunction, StarList, StarSet, Struct, truthy, Tuple, typeName,
   type CallInfo, type Meter, type ModuleRef, type Value,
 } from './values.js';
 
@@ -141,12 +141,12 @@ export class Thread implements Budget, Meter {
         if (alt !== undefined) return alt;
       }
       if (!strict) return undefined;
-      throw new EvalError(`Struct '${x.name}' has no attribute '${name}'`, hintFor(didYouMean(name, x.fields.keys())));
+      throw new EvalError(`Struct '${x.name}' has no attribute '${cutText(name)}'`, hintFor(didYouMean(name, x.fields.keys())));
     }
     const m = boundMethod(x, name);
     if (m) return m;
     if (!strict) return undefined;
-    throw new EvalError(`${typeName(x)} has no attribute "${name}"`, hintFor(didYouMean(name, attrNames(x))));
+    throw new EvalError(`${typeName(x)} has no attribute "${cutText(name)}"`, hintFor(didYouMean(name, attrNames(x))));
   }
 
   /** Touches not yet converted into cost units (see Meter). */
@@ -198,7 +198,7 @@ export class Thread implements Budget, Meter {
       return this.error(pos, err.message, (err as EvalError).hint);
     }
     if (isStackOverflow(err)) {
-      return this.error(pos, 'stack overflow: calls or expressions nested too deeply');
+      return this.error(pos, STACK_OVERFLOW);
     }
     return new InternalError(cleanPos(pos), `internal error: ${err instanceof Error ? err.message : String(err)}`, this.lineText(pos), err);
   }
@@ -270,10 +270,6 @@ export class Thread implements Budget, Meter {
       assignIdent(n.to, v, fr);
     }
   }
-}
-
-function isStackOverflow(err: unknown): boolean {
-  return err instanceof RangeError && /call stack/i.test(err.message);
 }
 
 /** Converts an exception from a builtin or an operation into a positioned error. */
@@ -823,7 +819,7 @@ function evalExpr(e: Expr, fr: Frame): Value {
         const k = evalExpr(en.key, fr);
         const v = evalExpr(en.value, fr);
         try {
-          if (d.has(k)) throw new EvalError(`duplicate key: ${typeof k === 'string' ? JSON.stringify(k) : String(k)}`);
+          if (d.has(k)) throw new EvalError(`duplicate key: ${quoted(k)}`);
           d.set(k, v);
         } catch (err) {
           rethrow(fr.th, err, startOf(en.key));

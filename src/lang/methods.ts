@@ -6,7 +6,7 @@ import { checkSize, normIndex } from './ops.js';
 import { codePointsOf, fromText, isAscii, toText } from './text.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, equals, iterElems, repr, spend, spendChars, StarDict, StarList, StarSet, str, StringIter, Tuple, typeName, type CallInfo, type Value,
+  Builtin, equals, quoted, iterElems, repr, spend, spendChars, StarDict, StarList, StarSet, str, StringIter, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
 export type MethodImpl = (call: CallInfo, recv: any, args: Value[], kwargs: [string, Value][]) => Value;
@@ -448,7 +448,7 @@ export const listMethods: Record<string, MethodImpl> = table({
     if (hi < 0) hi = Math.max(0, hi + n);
     spend(n);
     for (let i = lo; i < Math.min(hi, n); i++) if (equals(l.elems[i]!, a.x!)) return BigInt(i);
-    throw new EvalError(`index: value ${repr(a.x!)} not in list`);
+    throw new EvalError(`index: value ${quoted(a.x!)} not in list`);
   },
   insert: (_c, l: StarList, args, kwargs) => {
     const a = unpackArgs('insert', args, kwargs, ['index', 'x']);
@@ -479,7 +479,7 @@ export const listMethods: Record<string, MethodImpl> = table({
     const x = unpackArgs('remove', args, kwargs, ['x']).x!;
     spend(l.elems.length);
     const i = l.elems.findIndex((e) => equals(e, x));
-    if (i < 0) throw new EvalError(`remove: element ${repr(x)} not found`);
+    if (i < 0) throw new EvalError(`remove: element ${quoted(x)} not found`);
     l.checkMutable('remove from');
     l.elems.splice(i, 1);
     return null;
@@ -507,7 +507,7 @@ export const dictMethods: Record<string, MethodImpl> = table({
     const a = unpackArgs('pop', args, kwargs, ['key', 'default?']);
     if (!d.has(a.key!)) {
       if (a.default !== undefined) return a.default;
-      throw new EvalError(`pop: key ${repr(a.key!)} not in dict`);
+      throw new EvalError(`pop: key ${quoted(a.key!)} not in dict`);
     }
     return d.delete(a.key!)!;
   },

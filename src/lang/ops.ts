@@ -5,7 +5,7 @@ import { Bytes, bytesContains } from './bytes.js';
 import { EvalError } from './errors.js';
 import { codePointsOf, encodeRune } from './text.js';
 import {
-  compare, equals, formatFloat, Range, StringIter, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
+  compare, quoted, equals, formatFloat, Range, StringIter, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
 } from './values.js';
 
 /** Size limits and the allocation charge, implemented by Thread. */
@@ -301,7 +301,7 @@ export function normIndex(i: Value, n: number, what: string): number {
   if (typeof i !== 'bigint') throw new EvalError(`${what} index must be an int, not ${typeName(i)}`);
   const k = i < 0n ? i + BigInt(n) : i;
   if (k < 0n || k >= BigInt(n)) {
-    throw new EvalError(what === 'string' ? `index ${i} out of range: string has length ${n}` : `index ${i} out of range: ${what} has ${n} element${n === 1 ? '' : 's'}`);
+    throw new EvalError(what === 'string' ? `index ${quoted(i)} out of range: string has length ${n}` : `index ${quoted(i)} out of range: ${what} has ${n} element${n === 1 ? '' : 's'}`);
   }
   return Number(k);
 }
@@ -311,7 +311,7 @@ export function index(x: Value, i: Value): Value {
   if (x instanceof StarList || x instanceof Tuple) return x.elems[normIndex(i, x.elems.length, typeName(x))]!;
   if (x instanceof StarDict) {
     const v = x.get(i);
-    if (v === undefined) throw new EvalError(`key ${repr(i)} not in dict`);
+    if (v === undefined) throw new EvalError(`key ${quoted(i)} not in dict`);
     return v;
   }
   if (typeof x === 'string') return x[normIndex(i, x.length, 'string')]!;
@@ -470,7 +470,7 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
       if (!(arg instanceof StarDict)) throw new EvalError('format requires a mapping');
       const key = format.slice(i + 1, close);
       value = arg.get(key);
-      if (value === undefined) throw new EvalError(`key ${repr(key)} not in dict`);
+      if (value === undefined) throw new EvalError(`key ${quoted(key)} not in dict`);
       i = close + 1;
     }
     let flags = '';
@@ -509,7 +509,7 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
       case 'c':
         if (typeof value === 'string' && value.length <= 4 && codePointsOf(value).length === 1) s = value;
         else if (typeof value === 'bigint' && value >= 0n && value <= 0x10ffffn) s = encodeRune(Number(value));
-        else if (typeof value === 'bigint') throw new EvalError(`%c requires a valid Unicode code point, got ${value}`);
+        else if (typeof value === 'bigint') throw new EvalError(`%c requires a valid Unicode code point, got ${quoted(value)}`);
         else throw new EvalError(`%c requires int or single-character string, not ${typeName(value)}`);
         break;
       case 'd': case 'i': case 'x': case 'X': case 'o': case 'e': case 'E': case 'f': case 'F': case 'g': case 'G':

@@ -9,7 +9,7 @@
 import { didYouMean, SourceError, type Position } from '../errors.js';
 import { Scope } from './ast.js';
 import type { Expr, FileAST, FunCode, Ident, Param, ResolvedFile, Stmt } from './ast.js';
-import { hintFor, lineOf, SourceErrorList } from './errors.js';
+import { hintFor, isStackOverflow, lineOf, SourceErrorList, STACK_OVERFLOW } from './errors.js';
 import { cleanPos } from './scanner.js';
 import type { Value } from './values.js';
 
@@ -41,7 +41,15 @@ export function resolveFile(ast: FileAST, env: ResolveEnv): ResolvedFile {
   const r = new Resolver(ast, env);
   const top = new FnScope(undefined, 0);
   r.collectGlobals(ast.stmts);
-  r.stmts(ast.stmts, top);
+  for (const s of ast.stmts) {
+    try {
+      r.stmts([s], top);
+    } catch (err) {
+      // The parser's limits should make this unreachable; if not, still say which statement.
+      if (!isStackOverflow(err)) throw err;
+      throw new SourceError(cleanPos(s.pos), STACK_OVERFLOW, 'split the code into smaller pieces', lineOf(ast.source, s.pos.line));
+    }
+  }
   if (r.errors.length === 1) throw r.errors[0]!;
   if (r.errors.length > 1) throw new SourceErrorList(r.errors);
   return { ...ast, globals: r.globalNames, nlocals: top.nlocals };

@@ -20,7 +20,7 @@
 // `undefined` is never a Starlark value; APIs use it for "absent".
 // Lists and dicts are frozen (immutable) once the module that created them finishes.
 
-import type { Position } from '../errors.js';
+import { MAX_QUOTED, safeText, type Position } from '../errors.js';
 import type { FunCode } from './ast.js';
 import { EvalError } from './errors.js';
 import { codePointsOf, decodeRune, fromText, isAscii, toText } from './text.js';
@@ -673,14 +673,18 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
 /** "<type> <repr>" with the repr shortened, for error messages: `string "8888"`. */
 export function describeValue(v: Value): string {
   if (v === null) return 'None';
+  return `${typeName(v)} ${quoted(v, 60)}`;
+}
+
+/** The repr of a value quoted in an error: secrets masked, then cut to `max` characters. */
+export function quoted(v: Value, max = MAX_QUOTED): string {
   let r: string;
   try {
     r = repr(v);
   } catch {
     r = '...';
   }
-  if (r.length > 60) r = r.slice(0, 57) + '...';
-  return `${typeName(v)} ${r}`;
+  return safeText(r, max);
 }
 
 // ---- equality and ordering ----
