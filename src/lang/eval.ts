@@ -41,6 +41,8 @@ export interface ThreadOptions {
   maxAlloc?: number;
   /** Maximum depth of nested Starlark calls (default 400). */
   maxCallDepth?: number;
+  /** Allow a function to call itself (starlark-go's -recursion; off by default, as in envd). */
+  recursion?: boolean;
   /** Called before each top-level statement of the file execFile runs (not of loaded modules): test harnesses. */
   onTopLevel?: (pos: Position) => void;
 }
@@ -80,6 +82,7 @@ export class Thread implements Budget, Meter {
   maxSteps: number;
   readonly maxAlloc: number;
   readonly maxCallDepth: number;
+  readonly recursion: boolean;
   private readonly onTopLevel: ((pos: Position) => void) | undefined;
   /** Steps used so far (cumulative over execFile and call). */
   steps = 0;
@@ -101,6 +104,7 @@ export class Thread implements Budget, Meter {
     this.maxSteps = opts.maxSteps ?? DEFAULT_BUDGET;
     this.maxAlloc = opts.maxAlloc ?? 10_000_000;
     this.maxCallDepth = opts.maxCallDepth ?? 400;
+    this.recursion = opts.recursion ?? false;
     this.onTopLevel = opts.onTopLevel;
   }
 
@@ -141,12 +145,12 @@ export class Thread implements Budget, Meter {
         if (alt !== undefined) return alt;
       }
       if (!strict) return undefined;
-      throw new EvalError(`Struct '${x.name}' has no attribute '${cutText(name)}'`, hintFor(didYouMean(name, x.fields.keys())));
+      throw noAttr(x.name, name, x.fields.keys());
     }
     const m = boundMethod(x, name);
     if (m) return m;
     if (!strict) return undefined;
-    throw new EvalError(`${typeName(x)} has no attribute "${cutText(name)}"`, hintFor(didYouMean(name, attrNames(x))));
+    throw noAttr(typeName(x), name, attrNames(x));
   }
 
   /** Touches not yet converted into cost units (see Meter). */
@@ -265,11 +269,18 @@ export class Thread implements Budget, Meter {
       const v = i === undefined ? undefined : mod.globals[i];
       if (v === undefined) {
         const exported = mod.names.filter((name, k) => mod.globals[k] !== undefined && !name.startsWith('_') && !mod.loadBound.has(name));
-        throw this.error(n.fromPos, `load: name ${n.from} not found in module ${s.module}`, hintFor(didYouMean(n.from, exported)));
+        const near = didYouMean(n.from, exported);
+        throw this.error(n.fromPos, `load: name ${n.from} not found in module ${s.module}${near ? ` (did you mean ${near}?)` : ''}`);
       }
       assignIdent(n.to, v, fr);
     }
   }
+}
+
+/** starlark-go's words, the likely name included: `string has no .fin field or method (did you mean .find?)`. */
+function noAttr(what: string, name: string, names: Iterable<string>): EvalError {
+  const near = didYouMean(name, names);
+  return new EvalError(`${what} has no .${cutText(name)} field or method${near ? ` (did you mean .${near}?)` : ''}`);
 }
 
 /** Converts an exception from a builtin or an operation into a positioned error. */
@@ -420,10 +431,9 @@ function assign(target: Expr, v: Value, fr: Frame): void {
       }
       return;
     }
-    case 'Dot': {
-      const x = evalExpr(target.x, fr);
-      throw fr.th.error(target.pos, `cannot assign to attribute "${target.name}" of ${typeName(x)}`, x instanceof Struct ? 'structs are read-only' : undefined);
-    }
+    case 'Dot':
+      setAttr(fr.th, evalExpr(target.x, fr), target.name, v, target.pos);
+      return;
     case 'Tuple':
     case 'List': {
       const elems = v instanceof StarList || v instanceof Tuple ? v.elems : undefined;
@@ -477,19 +487,37 @@ function augmented(lhs: Expr, op: string, rhs: Expr, pos: Position, fr: Frame): 
     }
     case 'Dot': {
       const x = evalExpr(lhs.x, fr);
-      throw th.error(lhs.pos, `cannot assign to attribute "${lhs.name}" of ${typeName(x)}`, x instanceof Struct ? 'structs are read-only' : undefined);
+      let old: Value;
+      try {
+        old = th.getAttr(x, lhs.name, lhs.pos, true)!;
+      } catch (err) {
+        rethrow(th, err, lhs.pos);
+      }
+      setAttr(th, x, lhs.name, combine(th, op, old, evalExpr(rhs, fr), pos), lhs.pos);
+      return;
     }
   }
   throw th.error(startOf(lhs), 'cannot assign to this expression');
 }
 
+/** x.name = v: only host structs that accept it (StructOptions.onSetAttr). */
+function setAttr(th: Thread, x: Value, name: string, v: Value, pos: Position): void {
+  const set = x instanceof Struct ? x.opts.onSetAttr : undefined;
+  if (!set) throw th.error(pos, `cannot assign to attribute "${name}" of ${typeName(x)}`, x instanceof Struct ? 'structs are read-only' : undefined);
+  try {
+    set(x as Struct, name, v);
+  } catch (err) {
+    rethrow(th, err, pos);
+  }
+}
+
 /** old op y for an augmented assignment; list += iterable extends the list in place. */
 function combine(th: Thread, op: string, old: Value, y: Value, pos: Position): Value {
   try {
-    if (op === '+' && old instanceof StarList) {
-      // list += iterable extends in place.
-      const elems = iterElems(y, th.maxAlloc);
-      if (!elems) throw new EvalError(`unknown binary op: list + ${typeName(y)}`);
+    // list += iterable extends in place (anything else is list + y).
+    const elems = op === '+' && old instanceof StarList ? iterElems(y, th.maxAlloc) : undefined;
+    if (elems && old instanceof StarList) {
+      if (old.frozen) throw new EvalError('cannot apply += to frozen list');
       old.checkMutable('extend');
       const n = old.elems.length + elems.length;
       if (n > 1024) checkSize(th, n, 'list');
@@ -560,8 +588,8 @@ function plural(n: number, word: string): string {
 
 function callFunction(th: Thread, fn: StarFunction, args: Value[], kwargs: [string, Value][], pos: Position): Value {
   const code = fn.code;
-  if (code.busy) throw th.error(pos, `function ${code.name} called recursively`, 'recursion is not allowed in Starlark; use a loop');
-  if (th.depth >= th.maxCallDepth) throw th.error(pos, `call stack too deep (more than ${th.maxCallDepth} nested calls)`);
+  if (code.busy && !th.recursion) throw th.error(pos, `function ${code.name} called recursively`, 'recursion is not allowed in Starlark; use a loop');
+  if (th.depth >= th.maxCallDepth) throw th.error(pos, `Starlark stack overflow: call stack too deep (more than ${th.maxCallDepth} nested calls)`);
   if (++th.steps > th.maxSteps) stepsExceeded(th, pos);
   const locals = new Array<Value>(code.nlocals);
   const npos = code.numPositional;
@@ -571,12 +599,13 @@ function callFunction(th: Thread, fn: StarFunction, args: Value[], kwargs: [stri
     bindArgs(th, fn, locals, args, kwargs, pos);
   }
   const fr: Frame = { th, locals, env: fn.env, module: fn.module as Module, ret: null };
+  const wasBusy = code.busy;
   code.busy = true;
   th.depth++;
   try {
     execBlock(code.body, fr);
   } finally {
-    code.busy = false;
+    code.busy = wasBusy;
     th.depth--;
   }
   return fr.ret;

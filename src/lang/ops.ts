@@ -5,7 +5,7 @@ import { Bytes, bytesContains } from './bytes.js';
 import { EvalError } from './errors.js';
 import { codePointsOf, encodeRune } from './text.js';
 import {
-  compare, quoted, equals, formatFloat, Range, StringIter, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
+  compare, quoted, Struct, equals, formatFloat, Range, StringIter, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
 } from './values.js';
 
 /** Size limits and the allocation charge, implemented by Thread. */
@@ -73,18 +73,25 @@ function floatMod(x: number, y: number): number {
   return m !== 0 && (m < 0) !== (y < 0) ? m + y : m;
 }
 
+/** Refuses a repeat beyond the allocation limit, in starlark-go's words. */
+function checkRepeat(b: Budget, len: number, n: bigint, what: string): void {
+  if (n > 0x7fffffffn) throw new EvalError(`repeat count ${quoted(n)} too large`);
+  if (BigInt(len) * n > b.maxAlloc) throw new EvalError(`excessive repeat (${len} * ${n} elements)`, `a repeated ${what} is at most ${b.maxAlloc} elements`);
+  checkSize(b, BigInt(len) * n, `repeated ${what}`);
+}
+
 function repeat(b: Budget, seq: Value, n: bigint): Value {
   const count = n < 0n ? 0 : Number(n);
   if (seq instanceof Bytes) return new Bytes(repeat(b, seq.s, n) as string);
   if (typeof seq === 'string') {
     if (seq.length === 0 || count === 0) return '';
-    checkSize(b, BigInt(seq.length) * n, 'repeated string');
+    checkRepeat(b, seq.length, n, 'string');
     return seq.repeat(count);
   }
   const elems = (seq as StarList | Tuple).elems;
   const out: Value[] = [];
   if (elems.length > 0 && count > 0) {
-    checkSize(b, BigInt(elems.length) * n, seq instanceof StarList ? 'repeated list' : 'repeated tuple');
+    checkRepeat(b, elems.length, n, typeName(seq));
     for (let i = 0; i < count; i++) for (const e of elems) out.push(e);
   }
   return seq instanceof StarList ? new StarList(out) : new Tuple(out);
@@ -180,7 +187,7 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
       }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
         const d = toFloat(y as number);
-        if (d === 0) throw new EvalError('floating-point division by zero');
+        if (d === 0) throw new EvalError('floored division by zero');
         return Math.floor(toFloat(x as number) / d);
       }
       break;
@@ -233,14 +240,18 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
       if (tx === 'bigint' && ty === 'bigint') {
         const n = y as bigint;
         if (n < 0n) throw new EvalError('negative shift count');
-        if (op === '>>') return (x as bigint) >> (n > MAX_INT_BITS ? MAX_INT_BITS + 1n : n);
-        if (n > MAX_INT_BITS) throw new EvalError('shift count too large');
+        // As starlark-go: a shift count is at most 511.
+        if (n >= 512n) throw new EvalError(`shift count too large: ${quoted(n)}`);
+        if (op === '>>') return (x as bigint) >> n;
         const r = bigResult((x as bigint) << n);
         spend(intWords(r) >> 4);
         return r;
       }
       break;
   }
+  // A host struct may define operators (starlark-go's HasBinary).
+  const defined = x instanceof Struct && x.opts.onBinary ? x.opts.onBinary(op, y, true) : y instanceof Struct && y.opts.onBinary ? y.opts.onBinary(op, x, false) : undefined;
+  if (defined !== undefined) return defined;
   throw unknownOp(op, x, y);
 }
 
@@ -267,8 +278,9 @@ export function contains(haystack: Value, needle: Value): boolean {
   }
   if (haystack instanceof Range) {
     if (typeof needle !== 'bigint') {
-      if (typeof needle === 'number' && Number.isInteger(needle)) needle = BigInt(needle);
-      else return false;
+      if (typeof needle !== 'number') throw new EvalError(`'in <range>' requires integer as left operand, not ${typeName(needle)}`);
+      if (!Number.isInteger(needle)) return false;
+      needle = BigInt(needle);
     }
     const n = needle as bigint;
     const { start, step } = haystack;
@@ -298,10 +310,11 @@ export function unary(op: string, x: Value): Value {
 
 /** Converts an index value to a JS number in [0, n), or throws. */
 export function normIndex(i: Value, n: number, what: string): number {
-  if (typeof i !== 'bigint') throw new EvalError(`${what} index must be an int, not ${typeName(i)}`);
+  if (typeof i !== 'bigint') throw new EvalError(`${what} index: got ${typeName(i)}, want int`);
   const k = i < 0n ? i + BigInt(n) : i;
   if (k < 0n || k >= BigInt(n)) {
-    throw new EvalError(what === 'string' ? `index ${quoted(i)} out of range: string has length ${n}` : `index ${quoted(i)} out of range: ${what} has ${n} element${n === 1 ? '' : 's'}`);
+    // starlark-go's words: the valid range, negative indices included.
+    throw new EvalError(n === 0 ? `index ${quoted(i)} out of range: empty ${what}` : `${what} index ${quoted(i)} out of range [${-n}:${n - 1}]`);
   }
   return Number(k);
 }
@@ -318,8 +331,7 @@ export function index(x: Value, i: Value): Value {
   if (x instanceof Bytes) return new Bytes(x.s[normIndex(i, x.s.length, 'bytes')]!);
   if (x instanceof Range) return x.at(normIndex(i, x.length, 'range'));
   if (x instanceof StringIter && !x.codepoints) return x.at(normIndex(i, x.length, typeName(x)));
-  if (x instanceof StringIter) throw new EvalError(`unhandled index operation ${typeName(x)}[${typeName(i)}]: ${typeName(x)} value is not indexable`);
-  throw new EvalError(`${typeName(x)} value is not indexable`);
+  throw new EvalError(`unhandled index operation ${typeName(x)}[${typeName(i)}]`, `a ${typeName(x)} value is not indexable`);
 }
 
 /** x[i] = v. */
@@ -399,22 +411,33 @@ export function slice(x: Value, lo: Value | undefined, hi: Value | undefined, st
 
 // ---- "%" formatting ----
 
+/** The int of a float, as starlark-go's int(): truncated; infinities and NaN are errors. */
+export function floatToInt(f: number): bigint {
+  if (Number.isNaN(f)) throw new EvalError('cannot convert float NaN to integer');
+  if (!Number.isFinite(f)) throw new EvalError('cannot convert float infinity to integer');
+  return BigInt(Math.trunc(f));
+}
+
+/** A float's exact decimal digits with `p` after the point (toFixed gives exponents from 1e21). */
+function fixed(f: number, p: number): string {
+  if (Math.abs(f) < 1e21) return f.toFixed(p);
+  return BigInt(f).toString() + (p > 0 ? '.' + '0'.repeat(p) : '');
+}
+
 function formatNumber(conv: string, v: Value, prec: number | undefined): string {
   switch (conv) {
     case 'd':
     case 'i':
-      if (typeof v === 'bigint') return v.toString();
-      if (typeof v === 'number') {
-        if (!Number.isFinite(v)) throw new EvalError(`cannot convert float ${formatFloat(v)} to int`);
-        return BigInt(Math.trunc(v)).toString();
-      }
-      break;
     case 'x':
     case 'X':
     case 'o': {
-      if (typeof v !== 'bigint') break;
-      const s = (v < 0n ? -v : v).toString(conv === 'o' ? 8 : 16);
-      return (v < 0n ? '-' : '') + (conv === 'X' ? s.toUpperCase() : s);
+      // Floats are truncated, as starlark-go; bools are not numbers here.
+      if (typeof v === 'boolean') throw new EvalError(`%${conv} format requires integer: cannot convert bool to int`);
+      if (typeof v !== 'bigint' && typeof v !== 'number') break;
+      const n = typeof v === 'number' ? floatToInt(v) : v;
+      if (conv === 'd' || conv === 'i') return n.toString();
+      const s = (n < 0n ? -n : n).toString(conv === 'o' ? 8 : 16);
+      return (n < 0n ? '-' : '') + (conv === 'X' ? s.toUpperCase() : s);
     }
     case 'e':
     case 'E':
@@ -429,7 +452,7 @@ function formatNumber(conv: string, v: Value, prec: number | undefined): string 
       if ((conv === 'g' || conv === 'G') && prec === undefined) return conv === 'G' ? formatFloat(f).toUpperCase() : formatFloat(f);
       const p = Math.min(prec ?? 6, 100);
       let s: string;
-      if (conv === 'f' || conv === 'F') s = f.toFixed(p);
+      if (conv === 'f' || conv === 'F') s = fixed(f, p);
       else if (conv === 'e' || conv === 'E') s = expo(f.toExponential(p));
       else {
         const P = p === 0 ? 1 : p;
@@ -437,10 +460,12 @@ function formatNumber(conv: string, v: Value, prec: number | undefined): string 
         if (exp < -4 || exp >= P) s = expo(f.toExponential(P - 1)).replace(/\.?0+e/, 'e');
         else s = f.toFixed(Math.max(0, P - 1 - exp)).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
       }
+      // JS drops the sign of -0 (Go keeps it).
+      if (Object.is(f, -0) && !s.startsWith('-')) s = '-' + s;
       return conv === 'E' || conv === 'G' ? s.toUpperCase() : s;
     }
   }
-  throw new EvalError(`%${conv} format requires a number, not ${typeName(v)}`);
+  throw new EvalError(`%${conv} format requires ${'eEfFgG'.includes(conv) ? 'float' : 'integer'}, not ${typeName(v)}`);
 }
 
 function expo(s: string): string {
@@ -510,7 +535,8 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
         if (typeof value === 'string' && value.length <= 4 && codePointsOf(value).length === 1) s = value;
         else if (typeof value === 'bigint' && value >= 0n && value <= 0x10ffffn) s = encodeRune(Number(value));
         else if (typeof value === 'bigint') throw new EvalError(`%c requires a valid Unicode code point, got ${quoted(value)}`);
-        else throw new EvalError(`%c requires int or single-character string, not ${typeName(value)}`);
+        else if (typeof value === 'string') throw new EvalError('%c format requires a single-character string');
+        else throw new EvalError(`%c format requires int or single-character string, not ${typeName(value)}`);
         break;
       case 'd': case 'i': case 'x': case 'X': case 'o': case 'e': case 'E': case 'f': case 'F': case 'g': case 'G':
         s = formatNumber(conv, value, prec);

@@ -315,12 +315,14 @@ class Resolver {
         // The first iterable is evaluated in the enclosing scope.
         const first = e.clauses[0];
         if (first && first.kind === 'for') this.expr(first.iter, fn);
+        // One block for the whole comprehension (as starlark-go): a later clause's iterable sees
+        // the names every clause binds, so `[x for _ in y for x in x]` reads the unbound local x.
         fn.blocks.push(new Map());
+        for (const c of e.clauses) if (c.kind === 'for') this.bindCompVars(c.vars, fn);
         for (let i = 0; i < e.clauses.length; i++) {
           const c = e.clauses[i]!;
           if (c.kind === 'for') {
             if (i > 0) this.expr(c.iter, fn);
-            this.bindCompVars(c.vars, fn);
           } else {
             this.expr(c.cond, fn);
           }

@@ -302,6 +302,7 @@ export class StarSet {
   }
 
   clear(): void {
+    if (this.map.size === 0) return; // as starlark-go: clearing an empty set changes nothing
     this.checkMutable('clear');
     this.map.clear();
   }
@@ -418,12 +419,21 @@ export type MissingAttrHook = (name: string, pos: Position, thread: Thread) => V
 
 export interface StructOptions {
   onMissingAttr?: MissingAttrHook;
+  /** What type() says (default "struct"). */
+  type?: string;
+  /** Accepts `s.name = v` (throw EvalError to refuse); without it structs are read-only. */
+  onSetAttr?: (s: Struct, name: string, v: Value) => void;
+  /** `s op y` or `y op s` for operators the struct defines; undefined: not defined. */
+  onBinary?: (op: string, other: Value, structOnLeft: boolean) => Value | undefined;
 }
 
 /** A read-only namespace: `cloud.k8s.bind`, `presets.jupyter.port`. `type()` is "struct". */
 export class Struct {
   readonly fields: Map<string, Value>;
   readonly onMissingAttr: MissingAttrHook | undefined;
+  readonly opts: StructOptions;
+  /** Set by freeze(); a struct with onSetAttr refuses changes from then on. */
+  frozen = false;
   /** `opts` is the options object or directly the onMissingAttr hook. */
   constructor(
     readonly name: string,
@@ -431,7 +441,8 @@ export class Struct {
     opts: StructOptions | MissingAttrHook = {},
   ) {
     this.fields = fields instanceof Map ? fields : new Map(Object.entries(fields));
-    this.onMissingAttr = typeof opts === 'function' ? opts : opts.onMissingAttr;
+    this.opts = typeof opts === 'function' ? { onMissingAttr: opts } : opts;
+    this.onMissingAttr = this.opts.onMissingAttr;
   }
 }
 
@@ -457,7 +468,7 @@ export function typeName(v: Value): string {
       if (v instanceof StringIter) return v.bytes ? 'bytes.elems' : v.codepoints ? 'string.codepoints' : 'string.elems';
       if (v instanceof StarFunction) return 'function';
       if (v instanceof Builtin) return 'builtin_function_or_method';
-      if (v instanceof Struct) return 'struct';
+      if (v instanceof Struct) return v.opts.type ?? 'struct';
   }
   return 'unknown';
 }
@@ -471,7 +482,7 @@ export function truthy(v: Value): boolean {
     case 'bigint':
       return v !== 0n;
     case 'number':
-      return v !== 0 && !Number.isNaN(v);
+      return v !== 0; // NaN is true, as in starlark-go
     case 'object':
       if (v === null) return false;
       if (v instanceof StarList || v instanceof Tuple) return v.elems.length > 0;
@@ -695,8 +706,9 @@ export function equals(x: Value, y: Value, depth = 0): boolean {
     if (x.length === y.length) spendChars(x.length);
     return x === y;
   }
-  // As in starlark-go's total order of floats, NaN equals itself.
-  if (x === y) return true;
+  // As in starlark-go's total order of floats, NaN equals itself. A list is compared element by
+  // element even with itself (so a cyclic one reaches the depth limit, as in starlark-go).
+  if (x === y && !(x instanceof StarList || x instanceof Tuple || x instanceof StarDict)) return true;
   if (typeof x === 'number' && typeof y === 'number') return Number.isNaN(x) && Number.isNaN(y);
   switch (typeof x) {
     case 'bigint':
@@ -772,7 +784,7 @@ export function compare(x: Value, y: Value, depth = 0): number {
     }
     return a.length - b.length;
   }
-  throw new EvalError(`unsupported comparison: ${typeName(x)} < ${typeName(y)}`);
+  throw new EvalError(`${typeName(x)} < ${typeName(y)} not implemented`);
 }
 
 // ---- freezing ----
@@ -804,6 +816,10 @@ export function freeze(v: Value): void {
       seen.add(x);
       spend(x.elems.length);
       for (let i = 0; i < x.elems.length; i++) stack.push(x.elems[i]!);
+    } else if (x instanceof Struct) {
+      if (x.frozen) continue;
+      x.frozen = true;
+      for (const e of x.fields.values()) stack.push(e);
     } else if (x instanceof StarFunction) {
       if (seen.has(x)) continue;
       seen.add(x);
