@@ -11,7 +11,8 @@
 // Chunks marked `option:recursion` run with recursion allowed only with --recursion (starlark-go's
 // option; envd leaves it off, and so does envserve by default).
 //
-// Usage: npm run conformance [-- --verbose] [-- --recursion] [-- file.star ...]
+// Usage: npm run conformance [-- --verbose] [-- --lines] [-- --recursion] [-- file.star ...]
+// (--lines lists the line of every failing statement)
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -155,6 +156,8 @@ export interface FileResult {
   statements: number;
   passed: number;
   failures: string[];
+  /** Lines of the top-level statements that failed (of chunks that parse). */
+  failedLines: number[];
 }
 
 export function runFile(dir: string, name: string): FileResult {
@@ -163,7 +166,7 @@ export function runFile(dir: string, name: string): FileResult {
 
 /** Runs the text of a test file (chunks separated by `---`) as runFile does. */
 export function runText(name: string, text: string): FileResult {
-  const result: FileResult = { file: name, statements: 0, passed: 0, failures: [] };
+  const result: FileResult = { file: name, statements: 0, passed: 0, failures: [], failedLines: [] };
   for (const chunk of chunksOf(text)) {
     let stmtLines: number[];
     try {
@@ -228,7 +231,7 @@ export function runText(name: string, text: string): FileResult {
       }
     }
     result.passed += n - failed.size;
-    if (process.env.CONFORMANCE_LINES) for (const i of [...failed].sort((a, b) => a - b)) console.log(`FAIL ${name}:${stmtLines[i]}`);
+    for (const i of [...failed].sort((a, b) => a - b)) result.failedLines.push(stmtLines[i]!);
     if (reasons.length > 0) result.failures.push(`${name}:${chunk.startLine}: ${reasons.slice(0, verboseReasons).join(' | ')}`);
   }
   return result;
@@ -255,6 +258,7 @@ function main(): void {
   }
   console.log(`| **all** | ${total} | ${passed} | **${pct(passed, total)}** |`);
   if (verbose) for (const r of results) for (const f of r.failures) console.log(f);
+  if (args.includes('--lines')) for (const r of results) for (const l of r.failedLines) console.log(`failed: ${r.file}:${l}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
