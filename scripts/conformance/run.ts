@@ -8,10 +8,10 @@
 // A chunk that does not parse counts all its top-level statements as failing (or passing, if the
 // syntax error is the expected one).
 //
-// Chunks marked `option:recursion` run with recursion allowed only with --recursion (starlark-go's
-// option; envd leaves it off, and so does envserve by default).
+// Chunks marked `option:recursion` or `option:while` run with that option only with --recursion or
+// --while (starlark-go's options; envd leaves them off, and so does envserve by default).
 //
-// Usage: npm run conformance [-- --verbose] [-- --lines] [-- --recursion] [-- file.star ...]
+// Usage: npm run conformance [-- --verbose] [-- --lines] [-- --recursion] [-- --while] [-- file.star ...]
 // (--lines lists the line of every failing statement)
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -34,6 +34,7 @@ export const FILES = [
 
 let verboseReasons = 3;
 let allowRecursion = false;
+let allowWhile = false;
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SHIM = readFileSync(join(HERE, 'assert.star'), 'utf8');
 
@@ -168,9 +169,10 @@ export function runFile(dir: string, name: string): FileResult {
 export function runText(name: string, text: string): FileResult {
   const result: FileResult = { file: name, statements: 0, passed: 0, failures: [], failedLines: [] };
   for (const chunk of chunksOf(text)) {
+    const withWhile = allowWhile && /option:while/.test(chunk.source);
     let stmtLines: number[];
     try {
-      stmtLines = parseFile(name, chunk.source).stmts.map((s) => s.pos.line);
+      stmtLines = parseFile(name, chunk.source, { while: withWhile }).stmts.map((s) => s.pos.line);
     } catch (err) {
       const n = roughStatementCount(chunk.source);
       result.statements += n;
@@ -208,6 +210,7 @@ export function runText(name: string, text: string): FileResult {
       }),
       maxSteps: 50_000_000,
       recursion: allowRecursion && /option:recursion/.test(chunk.source),
+      while: withWhile,
       onTopLevel: (pos) => {
         current = stmtLines.indexOf(pos.line);
       },
@@ -242,11 +245,12 @@ function main(): void {
   const verbose = args.includes('--verbose');
   if (args.includes('--all-reasons')) verboseReasons = 1000;
   allowRecursion = args.includes('--recursion');
+  allowWhile = args.includes('--while');
   const only = args.filter((a) => a.endsWith('.star'));
   const dir = starlarkGoDir();
   const results = (only.length ? only : FILES).map((f) => runFile(dir, f));
   const pct = (p: number, n: number) => (n === 0 ? '-' : `${((100 * p) / n).toFixed(1)}%`);
-  console.log(`starlark-go conformance (${STARLARK_GO}): top-level statements that behave as upstream expects${allowRecursion ? ' (option:recursion chunks with recursion allowed)' : ''}\n`);
+  console.log(`starlark-go conformance (${STARLARK_GO}): top-level statements that behave as upstream expects${allowRecursion || allowWhile ? ` (with ${[allowRecursion ? 'option:recursion' : '', allowWhile ? 'option:while' : ''].filter(Boolean).join(' and ')} where chunks ask for it)` : ''}\n`);
   console.log('| file | statements | pass | share |');
   console.log('| --- | ---: | ---: | ---: |');
   let total = 0;

@@ -43,6 +43,8 @@ export interface ThreadOptions {
   maxCallDepth?: number;
   /** Allow a function to call itself (starlark-go's -recursion; off by default, as in envd). */
   recursion?: boolean;
+  /** Accept `while` loops in functions (starlark-go's dialect option; off by default, as in envd). */
+  while?: boolean;
   /** Called before each top-level statement of the file execFile runs (not of loaded modules): test harnesses. */
   onTopLevel?: (pos: Position) => void;
 }
@@ -83,6 +85,7 @@ export class Thread implements Budget, Meter {
   readonly maxAlloc: number;
   readonly maxCallDepth: number;
   readonly recursion: boolean;
+  readonly allowWhile: boolean;
   private readonly onTopLevel: ((pos: Position) => void) | undefined;
   /** Steps used so far (cumulative over execFile and call). */
   steps = 0;
@@ -105,6 +108,7 @@ export class Thread implements Budget, Meter {
     this.maxAlloc = opts.maxAlloc ?? 10_000_000;
     this.maxCallDepth = opts.maxCallDepth ?? 400;
     this.recursion = opts.recursion ?? false;
+    this.allowWhile = opts.while ?? false;
     this.onTopLevel = opts.onTopLevel;
   }
 
@@ -229,7 +233,7 @@ export class Thread implements Budget, Meter {
     this.modules.set(key, 'loading');
     this.loadStack.push({ file, key });
     try {
-      const ast = parseFile(file, source);
+      const ast = parseFile(file, source, { while: this.allowWhile });
       this.sources.set(file, ast.source);
       const rf = resolveFile(ast, { predeclared: this.predeclared, universe: UNIVERSE });
       const mod: Module = {
@@ -323,6 +327,15 @@ function execStmt(s: Stmt, fr: Frame): number {
       return execBlock(truthy(evalExpr(s.cond, fr)) ? s.then : s.els, fr);
     case 'For':
       return execFor(s, fr);
+    case 'While':
+      // Each test of the condition costs a step, so an endless loop ends at the budget.
+      for (;;) {
+        if (++th.steps > th.maxSteps) stepsExceeded(th, s.pos);
+        if (!truthy(evalExpr(s.cond, fr))) return NORMAL;
+        const r = execBlock(s.body, fr);
+        if (r === BREAK) return NORMAL;
+        if (r === RETURN) return r;
+      }
     case 'Return':
       fr.ret = s.value ? evalExpr(s.value, fr) : null;
       return RETURN;

@@ -158,6 +158,18 @@ describe('errors', () => {
     assert.equal(e.pos.line, 2);
   });
 
+  it('accepts while loops in functions only with the while option', () => {
+    const src = 'def f(n):\n    r = 0\n    while n > 0:\n        n -= 1\n        if n == 2:\n            continue\n        if n == 7:\n            break\n        r += n\n    return r\nx = f(5)\ny = f(10)\n';
+    assert.match(errorOf(() => run(src)).message, /while loops are not supported/);
+    const g = run(src, { while: true });
+    assert.equal(g.get('x'), 8n); // 4 + 3 + 1 + 0
+    assert.equal(g.get('y'), 17n); // 9 + 8, then break at 7
+    assert.match(errorOf(() => run('while True:\n    pass\n', { while: true })).message, /while loop not within a function/);
+    const e = errorOf(() => run('def f():\n    while True:\n        pass\nf()\n', { while: true, maxSteps: 1000 }));
+    assert.match(e.message, /evaluation exceeded its budget of 1000 cost units/);
+    assert.ok(e.pos.line === 2 || e.pos.line === 3);
+  });
+
   it('stops infinite loops at the step limit, with the position', () => {
     const e = errorOf(() => run('def f():\n    for i in range(2000000000):\n        pass\nf()', { maxSteps: 1000 }));
     assert.equal(e.message, 'evaluation exceeded its budget of 1000 cost units (an infinite loop?)');

@@ -36,8 +36,13 @@ const MAX_HEIGHT = 1000;
 /** An if statement's elifs nest (they count toward MAX_HEIGHT); half of it is left to their expressions. */
 const MAX_ELIFS = 500;
 
-export function parseFile(file: string, source: string): FileAST {
-  const p = new Parser(file, source);
+export interface ParseOptions {
+  /** Accept `while` loops (starlark-go's dialect option; off by default, as in envd). */
+  while?: boolean;
+}
+
+export function parseFile(file: string, source: string, opts: ParseOptions = {}): FileAST {
+  const p = new Parser(file, source, opts);
   try {
     return { file, source: p.scanner.src, stmts: p.parseFile() };
   } catch (err) {
@@ -78,6 +83,7 @@ class Parser {
   constructor(
     readonly file: string,
     source: string,
+    readonly opts: ParseOptions = {},
   ) {
     this.scanner = new Scanner(file, source);
     this.tok = this.scanner.next();
@@ -178,8 +184,9 @@ class Parser {
         out.push(this.parseFor());
         return;
       case 'while':
-        this.fail(this.tok, 'while loops are not supported', 'use a for loop over range(...)');
-      // falls through (unreachable)
+        if (!this.opts.while) this.fail(this.tok, 'while loops are not supported', 'use a for loop over range(...)');
+        out.push(this.parseWhile());
+        return;
       default:
         this.parseSimpleStmt(out);
     }
@@ -385,6 +392,14 @@ class Parser {
     this.expect(':');
     const body = this.parseSuite();
     return { kind: 'For', pos: this.pos(t), vars, iter, body };
+  }
+
+  private parseWhile(): Stmt {
+    const t = this.next();
+    const cond = this.parseExpr();
+    this.expect(':');
+    const body = this.parseSuite();
+    return { kind: 'While', pos: this.pos(t), cond, body };
   }
 
   private parseLoopVars(): Expr {

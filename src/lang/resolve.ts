@@ -116,6 +116,13 @@ class Resolver {
         this.stmts(s.body, fn);
         fn.loopDepth--;
         return;
+      case 'While':
+        if (fn.level === 0) this.error(s.pos, 'while loop not within a function');
+        this.expr(s.cond, fn);
+        fn.loopDepth++;
+        this.stmts(s.body, fn);
+        fn.loopDepth--;
+        return;
       case 'Return':
         if (fn.level === 0) this.error(s.pos, 'return statement not within a function');
         if (s.value) this.expr(s.value, fn);
@@ -407,6 +414,9 @@ function collectBindings(stmts: Stmt[], out: Ident[]): void {
         break;
       case 'For':
         collectTargets(s.vars, out);
+        collectBindings(s.body, out);
+        break;
+      case 'While':
         collectBindings(s.body, out);
         break;
       case 'If':
