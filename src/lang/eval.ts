@@ -679,8 +679,11 @@ function bindArgs(th: Thread, fn: StarFunction, locals: Value[], args: Value[], 
 /** Keyword arguments of the last evalArgs call (read right after it returns). */
 let lastKwargs: [string, Value][] = EMPTY_KW;
 
-/** Evaluates the arguments of a call: returns the positional ones, sets lastKwargs. */
-function evalArgs(e: CallExpr, fr: Frame): Value[] {
+/**
+ * Evaluates the arguments of a call: returns the positional ones, sets lastKwargs. `builtin`: the
+ * name of the builtin or method called, for starlark-go's words on a keyword given twice.
+ */
+function evalArgs(e: CallExpr, fr: Frame, builtin?: string): Value[] {
   const args: Value[] = [];
   const list = e.args;
   if (e.simple) {
@@ -716,7 +719,9 @@ function evalArgs(e: CallExpr, fr: Frame): Value[] {
         for (const [k, x] of v.entries()) {
           if (typeof k !== 'string') throw th.error(a.pos, `keywords must be strings, not ${typeName(k)}`);
           const name = toText(k);
-          if (kwargs.some(([n]) => n === name)) throw th.error(a.pos, `got multiple values for parameter "${name}"`);
+          if (kwargs.some(([n]) => n === name)) {
+            throw th.error(a.pos, builtin === undefined ? `got multiple values for parameter "${name}"` : `${builtin}: duplicate keyword arg: "${name}"`);
+          }
           kwargs.push([name, x]);
         }
         break;
@@ -735,7 +740,7 @@ function evalCall(e: CallExpr, fr: Frame): Value {
     const recv = evalExpr(f.x, fr);
     const m = methodsOf(recv)?.[f.name];
     if (m !== undefined) {
-      const args = evalArgs(e, fr);
+      const args = evalArgs(e, fr, f.name);
       const kwargs = lastKwargs;
       if (++th.steps > th.maxSteps) stepsExceeded(th, e.pos);
       let r: Value;
@@ -758,7 +763,7 @@ function evalCall(e: CallExpr, fr: Frame): Value {
   } else {
     fn = evalExpr(f, fr);
   }
-  const args = evalArgs(e, fr);
+  const args = evalArgs(e, fr, fn instanceof Builtin ? fn.name : undefined);
   return callValue(th, fn, args, lastKwargs, e.pos);
 }
 
