@@ -117,6 +117,8 @@ export class Thread implements Budget, Meter {
    * Throws SourceError, or SourceErrorList when the resolver finds several problems.
    */
   execFile(file: string, source: string, key: string = file): Map<string, Value> {
+    // Until a statement runs, an error with no better place is at the file's start, not nowhere.
+    this.lastPos = { file, line: 1, col: 1 };
     return this.guard(() => {
       const mod = this.execModule(file, source, key);
       const out = new Map<string, Value>();
