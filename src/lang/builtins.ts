@@ -1,8 +1,8 @@
 // The universe: builtins available in every file.
 
-import { cutText, didYouMean, safeText } from '../errors.js';
+import { cutText, safeText } from '../errors.js';
 import { Bytes, hashBytes, toBytes, utf8Transcode } from './bytes.js';
-import { EvalError, hintFor } from './errors.js';
+import { EvalError, nearest } from './errors.js';
 import { methodsOf, updateDict } from './methods.js';
 import { checkSize, floatToInt } from './ops.js';
 import { codePointsOf, encodeRune, fromText, toText } from './text.js';
@@ -65,7 +65,7 @@ function minmax(name: string, call: CallInfo, args: Value[], kwargs: [string, Va
   for (const [k, v] of kwargs) {
     if (k === 'key') key = v;
     else if (k === 'default') def = v;
-    else throw new EvalError(`${name}: unexpected keyword argument "${k}"`, hintFor(didYouMean(k, ['key', 'default'])));
+    else throw new EvalError(`${name}: unexpected keyword argument "${cutText(k)}"${nearest(k, ['key', 'default'])}`);
   }
   if (args.length === 0) throw new EvalError(`${name} requires at least one positional argument`);
   const elems = args.length === 1 ? iterElems(args[0]!, call.thread.maxAlloc) : args;
@@ -229,7 +229,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   print: (c, args, kwargs) => {
     let sep = ' ';
     for (const [k, v] of kwargs) {
-      if (k !== 'sep') throw new EvalError(`print: unexpected keyword argument "${k}"`, hintFor(didYouMean(k, ['sep'])));
+      if (k !== 'sep') throw new EvalError(`print: unexpected keyword argument "${cutText(k)}"${nearest(k, ['sep'])}`);
       if (typeof v !== 'string') throw new EvalError(`print: sep must be a string, got ${describeValue(v)}`);
       sep = v;
     }

@@ -6,7 +6,7 @@
 // - InternalError: a non-user exception escaped a builtin (a bug); it keeps a position anyway.
 
 import type { ReasonCode } from '../reasons.js';
-import { SourceError, UserError, type Position } from '../errors.js';
+import { didYouMean, SourceError, UserError, type Position } from '../errors.js';
 
 /** A user-facing error raised by a builtin or an operation, without a position. */
 export class EvalError extends Error {
@@ -66,6 +66,8 @@ export function isStackOverflow(err: unknown): boolean {
 
 export const STACK_OVERFLOW = 'stack overflow: calls or expressions nested too deeply';
 
-export function hintFor(suggestion: string | undefined): string | undefined {
-  return suggestion === undefined ? undefined : `did you mean "${suggestion}"?`;
+/** starlark-go's ending of a message about a likely typo: ` (did you mean len?)`, or ''. */
+export function nearest(name: string, candidates: Iterable<string>, prefix = ''): string {
+  const near = didYouMean(name, candidates);
+  return near === undefined ? '' : ` (did you mean ${prefix}${near}?)`;
 }

@@ -4,11 +4,11 @@
 // reached through `env[level]`. Control flow uses return codes, not exceptions. Every
 // statement, loop iteration and call costs a step; the Thread stops at `maxSteps`.
 
-import { cutText, didYouMean, SourceError, UserError, type Position } from '../errors.js';
+import { cutText, SourceError, UserError, type Position } from '../errors.js';
 import { Scope } from './ast.js';
 import type { CallExpr, Comprehension, Expr, FunCode, Ident, Param, Stmt } from './ast.js';
 import { UNIVERSE, attrNames } from './builtins.js';
-import { EvalError, hintFor, InternalError, isStackOverflow, lineOf, SourceErrorList, STACK_OVERFLOW } from './errors.js';
+import { EvalError, InternalError, nearest, isStackOverflow, lineOf, SourceErrorList, STACK_OVERFLOW } from './errors.js';
 import { fromText, messageText, toText } from './text.js';
 import { boundMethod, methodsOf } from './methods.js';
 import { binary, checkSize, index, setIndex, slice, unary, type Budget } from './ops.js';
@@ -140,7 +140,7 @@ export class Thread implements Budget, Meter {
 
   /**
    * `x.name`: a struct field or a bound method. With `strict`, a missing attribute throws
-   * EvalError (with a "did you mean" hint); otherwise it returns undefined.
+   * EvalError (naming the likely attribute); otherwise it returns undefined.
    */
   getAttr(x: Value, name: string, pos: Position, strict: boolean): Value | undefined {
     if (x instanceof Struct) {
@@ -275,8 +275,7 @@ export class Thread implements Budget, Meter {
       const v = i === undefined ? undefined : mod.globals[i];
       if (v === undefined) {
         const exported = mod.names.filter((name, k) => mod.globals[k] !== undefined && !name.startsWith('_') && !mod.loadBound.has(name));
-        const near = didYouMean(n.from, exported);
-        throw this.error(n.fromPos, `load: name ${n.from} not found in module ${s.module}${near ? ` (did you mean ${near}?)` : ''}`);
+        throw this.error(n.fromPos, `load: name ${n.from} not found in module ${s.module}${nearest(n.from, exported)}`);
       }
       assignIdent(n.to, v, fr);
     }
@@ -285,8 +284,7 @@ export class Thread implements Budget, Meter {
 
 /** starlark-go's words, the likely name included: `string has no .fin field or method (did you mean .find?)`. */
 function noAttr(what: string, name: string, names: Iterable<string>): EvalError {
-  const near = didYouMean(name, names);
-  return new EvalError(`${what} has no .${cutText(name)} field or method${near ? ` (did you mean .${near}?)` : ''}`);
+  return new EvalError(`${what} has no .${cutText(name)} field or method${nearest(name, names, '.')}`);
 }
 
 /** Converts an exception from a builtin or an operation into a positioned error. */
@@ -664,7 +662,7 @@ function bindArgs(th: Thread, fn: StarFunction, locals: Value[], args: Value[], 
       if (kwdict.has(key)) throw th.error(pos, `function ${name} got multiple values for parameter "${k}"`);
       kwdict.set(key, v);
     } else {
-      throw th.error(pos, `function ${name} got an unexpected keyword argument "${k}"`, hintFor(didYouMean(k, names.slice(0, nparams))));
+      throw th.error(pos, `function ${name} got an unexpected keyword argument "${cutText(k)}"${nearest(k, names.slice(0, nparams))}`);
     }
   }
   let missing: string[] | undefined;

@@ -6,10 +6,10 @@
 // whole function; names bound at top level are module globals (visible in functions, also
 // before their definition); comprehension variables are local to the comprehension.
 
-import { didYouMean, SourceError, type Position } from '../errors.js';
+import { SourceError, type Position } from '../errors.js';
 import { Scope } from './ast.js';
 import type { Expr, FileAST, FunCode, Ident, Param, ResolvedFile, Stmt } from './ast.js';
-import { hintFor, isStackOverflow, lineOf, SourceErrorList, STACK_OVERFLOW } from './errors.js';
+import { isStackOverflow, nearest, lineOf, SourceErrorList, STACK_OVERFLOW } from './errors.js';
 import { cleanPos } from './scanner.js';
 import type { Value } from './values.js';
 
@@ -287,7 +287,7 @@ class Resolver {
       id.value = v;
       return;
     }
-    this.error(id.pos, `undefined: ${name}`, hintFor(didYouMean(name, this.visibleNames(fn))));
+    this.error(id.pos, `undefined: ${name}${nearest(name, this.visibleNames(fn))}`);
   }
 
   private visibleNames(fn: FnScope): string[] {
