@@ -5,10 +5,13 @@
 //   3. the hostile corpus (testdata/hostile): small files built to run forever, each stopped by
 //      the cost budget — the worst one's time (target < 1 s);
 //   4. 10,000 exposures planned and validated (target < 1 s);
-//   5. render of 1,000 Services with Ingresses (target < 1 s).
+//   5. render of 1,000 Services with Ingresses (target < 1 s);
+//   6. `envserve render` of an env file of 10,000 bindings as a whole process, cold (target < 1 s).
 // Run: npm run build && npm run bench:plan
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { renderManifests } from '../src/apply/k8s/manifests.js';
 import { evaluateEnvSource } from '../src/envfile/load.js';
@@ -133,3 +136,10 @@ for (let r = 0; r < 5; r++) {
   renderTimes.push(performance.now() - t0);
 }
 console.log(`render of 1,000 Services with Ingresses (${objectCount} objects, median of 5): ${ms(median(renderTimes))}   target < 1000 ms`);
+
+// 6. A whole `envserve render` process on 10,000 bindings, one line each (every run a new process).
+const bindings = ['def serve():', ...Array.from({ length: 10_000 }, (_, i) => `    cloud.k8s.bind(env_port=${20000 + i}, type=cloud.k8s.clusterIP, name="svc-${i}")`)].join('\n') + '\n';
+const bindingsFile = join(mkdtempSync(join(tmpdir(), 'envserve-bench-')), 'build.envd');
+writeFileSync(bindingsFile, bindings);
+const renderProcess = timeProcess(['bin/envserve.js', 'render', '-f', bindingsFile], 5);
+console.log(`envserve render, 10,000 bindings, whole process (median of 5, Node ${process.version}): ${ms(renderProcess)}   target < 1000 ms   (node -e 0: ${ms(nodeBaseline)})`);

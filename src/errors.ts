@@ -41,7 +41,8 @@ export class SourceError extends UserError {
     /** The text of the line `pos` is on, for the caret display. */
     readonly lineText?: string,
   ) {
-    super(message, hint);
+    // Whatever a message quotes, it stays readable and never shows a secret.
+    super(safeText(message, MAX_MESSAGE), hint === undefined ? undefined : safeText(hint, MAX_MESSAGE));
     this.name = 'SourceError';
   }
 
@@ -76,7 +77,8 @@ export function excerpt(line: string, col: number): { text: string; caret: numbe
   return { text, caret };
 }
 
-const SECRET_ARG = /\b(\w*(?:password|passwd|token|secret)\w*\s*[=:]\s*)(r?(?:"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?)|[^,)\s][^,)]*)/gi;
+// A key followed by its value: `password="..."` in a call, `"token": "..."` in a dict's repr.
+const SECRET_ARG = /\b(\w*(?:password|passwd|token|secret)\w*["']?\s*[=:]\s*)(r?(?:"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?)|[^,)\s][^,)]*)/gi;
 
 /**
  * A source line with the values of secret-looking arguments masked (`password="***"`), so an
@@ -91,6 +93,34 @@ export function redactSecrets(line: string, col = 1): { text: string; col: numbe
     return masked;
   });
   return { text, col: col + shift };
+}
+
+/** The longest value quoted in an error or warning; longer ones are cut (cutText). */
+export const MAX_QUOTED = 200;
+/** The longest message or hint of an error or warning (whatever it quotes). */
+export const MAX_MESSAGE = 2000;
+
+/**
+ * `text` cut to `max` characters with an ellipsis and the full length, e.g.
+ * `"xxxx… (30002 characters)`. A cut never splits a UTF-16 pair or a UTF-8 sequence (byte strings).
+ */
+export function cutText(text: string, max = MAX_QUOTED): string {
+  if (text.length <= max) return text;
+  let end = max;
+  const c = text.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  else {
+    // A byte string (chars 0-255): back off to the start of a UTF-8 sequence.
+    let k = end;
+    while (k > max - 3 && (text.charCodeAt(k) & 0xc0) === 0x80 && text.charCodeAt(k) < 0x100) k--;
+    if (k < end && text.charCodeAt(k) >= 0xc0 && text.charCodeAt(k) < 0x100) end = k;
+  }
+  return `${text.slice(0, end)}… (${text.length} characters)`;
+}
+
+/** Text quoted in an error or warning: secrets masked first, then cut, so no prefix of a secret shows. */
+export function safeText(text: string, max = MAX_QUOTED): string {
+  return cutText(redactSecrets(text).text, max);
 }
 
 /** Several problems found at once (plan validation); nothing was applied. */

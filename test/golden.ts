@@ -2,7 +2,7 @@
 // separated by a line `---`; a chunk that must fail carries, on the line where the error
 // belongs, a comment `### "regex"`. The regex is matched against the error text
 // `message` or, when the error has a hint, `message hint: <hint>` (one line), so a test can
-// check the hint too: `### "undefined: lenn hint: did you mean \"len\"\?"`.
+// check the hint too: `### "cannot assign to attribute \"namespace\" of struct hint: structs are read-only"`.
 // An error reported in another file (a loaded module) is expected with
 // `### @path:line "regex"` on any line of the chunk.
 // Lines are those of the data file: run `paddedSource(chunk)` (the chunk preceded by blank
@@ -163,7 +163,7 @@ export function langPredeclared(printed: string[], warnings: string[]): Record<s
       if (args.length > 0) throw new EvalError('struct: unexpected positional arguments');
       return new Struct('struct', new Map(kwargs));
     }),
-    describe: new Builtin('describe', (_c, args) => describeValue(args[0]!)),
+    describe: new Builtin('describe', (_c, args) => fromText(describeValue(args[0]!))),
     printed: new Builtin('printed', () => new StarList(printed.map(fromText))),
     warnings: new Builtin('warnings', () => new StarList(warnings.map(fromText))),
     cloud: new Struct('cloud', { k8s: new Struct('cloud.k8s', { bind, namespace: 'default' }) }),

@@ -8,12 +8,16 @@
 // A chunk that does not parse counts all its top-level statements as failing (or passing, if the
 // syntax error is the expected one).
 //
-// Usage: npm run conformance [-- --verbose] [-- file.star ...]
+// Chunks marked `option:recursion` or `option:while` run with that option only with --recursion or
+// --while (starlark-go's options; envd leaves them off, and so does envserve by default).
+//
+// Usage: npm run conformance [-- --verbose] [-- --lines] [-- --recursion] [-- --while] [-- file.star ...]
+// (--lines lists the line of every failing statement)
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SourceError } from '../../src/errors.js';
+import { didYouMean, SourceError } from '../../src/errors.js';
 import {
   Builtin, EvalError, freeze, fromText, parseFile, SourceErrorList, str, Struct, Thread, toStr, toText, Tuple, unpackArgs, type Value,
 } from '../../src/lang/index.js';
@@ -29,6 +33,8 @@ export const FILES = [
 ];
 
 let verboseReasons = 3;
+let allowRecursion = false;
+let allowWhile = false;
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SHIM = readFileSync(join(HERE, 'assert.star'), 'utf8');
 
@@ -118,12 +124,24 @@ function predeclared(onError: (msg: string) => void): Record<string, Value> {
     module: new Builtin('module', (_c, args, kwargs) => new Struct(typeof args[0] === 'string' ? args[0] : 'module', new Map(kwargs))),
     // eval_test.go's fibonacci is an infinite iterable; its first numbers serve the tests.
     fibonacci: new Tuple(Array.from({ length: 90 }, (_, i) => { let a = 0n, b = 1n; for (let k = 0; k < i; k++) [a, b] = [b, a + b]; return a; })),
-    // eval_test.go's hasfields has settable fields; envserve's structs are read-only (a stub).
-    hasfields: new Builtin('hasfields', () => new Struct('hasfields', new Map())),
+    // eval_test.go's hasfields: settable fields until frozen, and `list += hasfields()` is 42.
+    hasfields: new Builtin('hasfields', () => new Struct('hasfields', new Map(), {
+      type: 'hasfields',
+      onSetAttr(s, name, v) {
+        if (s.frozen) throw new EvalError('cannot set field on a frozen hasfields');
+        if (name.startsWith('no')) {
+          const near = didYouMean(name, s.fields.keys());
+          throw new EvalError(`hasfields has no .${name} field or method${near ? ` (did you mean .${near}?)` : ''}`);
+        }
+        s.fields.set(name, v);
+      },
+      onBinary: () => 42n,
+    })),
     struct: new Builtin('struct', (_c, _args, kwargs) => new Struct('struct', new Map(kwargs))),
+    // eval_test.go's freeze returns its argument.
     _freeze: new Builtin('freeze', (_c, args) => {
       freeze(args[0]!);
-      return null;
+      return args[0]!;
     }),
     _floateq: new Builtin('_floateq', (_c, args) => {
       const [x, y] = args.map(Number) as [number, number];
@@ -139,16 +157,22 @@ export interface FileResult {
   statements: number;
   passed: number;
   failures: string[];
+  /** Lines of the top-level statements that failed (of chunks that parse). */
+  failedLines: number[];
 }
 
 export function runFile(dir: string, name: string): FileResult {
-  const file = join(dir, 'starlark', 'testdata', name);
-  const text = readFileSync(file, 'utf8');
-  const result: FileResult = { file: name, statements: 0, passed: 0, failures: [] };
+  return runText(name, readFileSync(join(dir, 'starlark', 'testdata', name), 'utf8'));
+}
+
+/** Runs the text of a test file (chunks separated by `---`) as runFile does. */
+export function runText(name: string, text: string): FileResult {
+  const result: FileResult = { file: name, statements: 0, passed: 0, failures: [], failedLines: [] };
   for (const chunk of chunksOf(text)) {
+    const withWhile = allowWhile && /option:while/.test(chunk.source);
     let stmtLines: number[];
     try {
-      stmtLines = parseFile(name, chunk.source).stmts.map((s) => s.pos.line);
+      stmtLines = parseFile(name, chunk.source, { while: withWhile }).stmts.map((s) => s.pos.line);
     } catch (err) {
       const n = roughStatementCount(chunk.source);
       result.statements += n;
@@ -163,6 +187,15 @@ export function runFile(dir: string, name: string): FileResult {
     let current = -1;
     const reasons: string[] = [];
     const unmatched = [...chunk.expected];
+    // Expected errors that never came: their statements did not behave as upstream.
+    const missing = () => {
+      for (const x of unmatched) {
+        let k = 0;
+        for (let i = 0; i < n; i++) if (stmtLines[i]! <= x.line) k = i;
+        failed.add(k);
+        reasons.push(`expected an error matching /${x.regex.source}/ at line ${x.line}, got none`);
+      }
+    };
     const thread = new Thread({
       host: {
         load(_from, module) {
@@ -176,19 +209,15 @@ export function runFile(dir: string, name: string): FileResult {
         reasons.push(msg);
       }),
       maxSteps: 50_000_000,
+      recursion: allowRecursion && /option:recursion/.test(chunk.source),
+      while: withWhile,
       onTopLevel: (pos) => {
         current = stmtLines.indexOf(pos.line);
       },
     });
     try {
       thread.execFile(name, chunk.source);
-      // Expected errors that never came: their statements did not behave as upstream.
-      for (const x of unmatched) {
-        let k = 0;
-        for (let i = 0; i < n; i++) if (stmtLines[i]! <= x.line) k = i;
-        failed.add(Math.max(k, 0));
-        reasons.push(`expected an error matching /${x.regex.source}/ at line ${x.line}, got none`);
-      }
+      missing();
     } catch (err) {
       const msg = messageOf(err);
       const at = Math.max(current, 0);
@@ -196,10 +225,16 @@ export function runFile(dir: string, name: string): FileResult {
       if (k < 0) {
         failed.add(at);
         reasons.push(`unexpected error: ${msg.split('\n')[0]}`);
+        for (let i = at + 1; i < n; i++) failed.add(i); // never ran
+      } else {
+        // The expected error ends the chunk upstream too: what follows never runs there either,
+        // but any other expected error of the chunk did not come.
+        unmatched.splice(k, 1);
+        missing();
       }
-      for (let i = at + 1; i < n; i++) failed.add(i); // never ran
     }
     result.passed += n - failed.size;
+    for (const i of [...failed].sort((a, b) => a - b)) result.failedLines.push(stmtLines[i]!);
     if (reasons.length > 0) result.failures.push(`${name}:${chunk.startLine}: ${reasons.slice(0, verboseReasons).join(' | ')}`);
   }
   return result;
@@ -209,11 +244,13 @@ function main(): void {
   const args = process.argv.slice(2);
   const verbose = args.includes('--verbose');
   if (args.includes('--all-reasons')) verboseReasons = 1000;
+  allowRecursion = args.includes('--recursion');
+  allowWhile = args.includes('--while');
   const only = args.filter((a) => a.endsWith('.star'));
   const dir = starlarkGoDir();
   const results = (only.length ? only : FILES).map((f) => runFile(dir, f));
   const pct = (p: number, n: number) => (n === 0 ? '-' : `${((100 * p) / n).toFixed(1)}%`);
-  console.log(`starlark-go conformance (${STARLARK_GO}): top-level statements that behave as upstream expects\n`);
+  console.log(`starlark-go conformance (${STARLARK_GO}): top-level statements that behave as upstream expects${allowRecursion || allowWhile ? ` (with ${[allowRecursion ? 'option:recursion' : '', allowWhile ? 'option:while' : ''].filter(Boolean).join(' and ')} where chunks ask for it)` : ''}\n`);
   console.log('| file | statements | pass | share |');
   console.log('| --- | ---: | ---: | ---: |');
   let total = 0;
@@ -225,6 +262,7 @@ function main(): void {
   }
   console.log(`| **all** | ${total} | ${passed} | **${pct(passed, total)}** |`);
   if (verbose) for (const r of results) for (const f of r.failures) console.log(f);
+  if (args.includes('--lines')) for (const r of results) for (const l of r.failedLines) console.log(`failed: ${r.file}:${l}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

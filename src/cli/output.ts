@@ -2,6 +2,7 @@
 import { Option } from 'commander';
 import { stringify } from 'yaml';
 import type { PlanWarning } from '../plan/types.js';
+import { plainYaml } from './yaml-plain.js';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
@@ -14,7 +15,7 @@ export function outputOption(): Option {
  * such as "y", "on" or "no" are quoted instead of turning into booleans.
  */
 export function toYaml(data: unknown): string {
-  return stringify(data, { version: '1.1' });
+  return plainYaml(data) ?? stringify(data, { version: '1.1' });
 }
 
 export function printData(format: Exclude<OutputFormat, 'table'>, data: unknown): void {

@@ -2,6 +2,7 @@
 // `config.jupyter(password=)`) and envd's (`base(image=, dev=)`, `config.jupyter(token=, port=)`,
 // `install.*`, `runtime.*`, `io.*`). They record an environment spec; nothing runs.
 import { describeValue, EvalError, StarList, Struct, Tuple, toBool, toInt, toStr, toStrDict, toStrList, type Value } from '../lang/index.js';
+import { safeText } from '../errors.js';
 import { define, given, optSecret, optStr, type Args } from './define.js';
 import { recordHostBinding } from './builtins-serve.js';
 import { hashJupyterPassword } from './jupyter-password.js';
@@ -20,7 +21,7 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
     const language = optStr('base', a, 'language');
     const image = optStr('base', a, 'image');
     if (image !== undefined && (image === '' || /\s/.test(image))) {
-      throw new EvalError(`base: image must be an image reference such as "python:3.11-slim", got ${JSON.stringify(image)}`, 'an image reference has no spaces');
+      throw new EvalError(`base: image must be an image reference such as "python:3.11-slim", got ${safeText(JSON.stringify(image))}`, 'an image reference has no spaces');
     }
     env.base = {
       ...(os !== undefined && { os }),
@@ -106,7 +107,7 @@ export function buildBuiltins(rec: Recorder, saltSeed: string): Record<string, V
       if (given(a.env)) {
         const vars = toStrDict('runtime.environ', 'env', a.env!);
         for (const name of Object.keys(vars)) {
-          if (!isEnvVarName(name)) throw new EvalError(`runtime.environ: ${JSON.stringify(name)} is not a valid environment variable name`, `names are ${NAME_RULES.envVar}`);
+          if (!isEnvVarName(name)) throw new EvalError(`runtime.environ: ${safeText(JSON.stringify(name))} is not a valid environment variable name`, `names are ${NAME_RULES.envVar}`);
         }
         Object.assign(env.environment, vars);
       }

@@ -1,7 +1,7 @@
 // The builtins of serve(): `host.bind`, `cloud.k8s.bind`, `cloud.k8s.ingress`, and `presets`.
 // Each records an exposure intent at the position of its call; ranges and conflicts are checked
 // later, for the whole plan at once.
-import { didYouMean, formatPosition } from '../errors.js';
+import { didYouMean, formatPosition, safeText } from '../errors.js';
 import { EvalError, fromText, Struct, toInt, toStr, toStrDict, type Value } from '../lang/index.js';
 import type { Protocol, ServiceType } from '../plan/types.js';
 import { define, given, optStr, portArg, type Args } from './define.js';
@@ -96,10 +96,10 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
     const className = optStr(fn, a, 'class_name');
     const tlsSecret = optStr(fn, a, 'tls_secret');
     for (const key of Object.keys(intent.annotations)) {
-      if (!isQualifiedName(key)) throw new EvalError(`${fn}: annotation key ${JSON.stringify(key)} is not valid in Kubernetes`, `a key is ${NAME_RULES.qualified}`);
+      if (!isQualifiedName(key)) throw new EvalError(`${fn}: annotation key ${safeText(JSON.stringify(key))} is not valid in Kubernetes`, `a key is ${NAME_RULES.qualified}`);
     }
     if (className !== undefined && !isDns1123Subdomain(className)) {
-      throw new EvalError(`${fn}: class_name must name an IngressClass, got ${JSON.stringify(className)}`, `a class name is ${NAME_RULES.subdomain}`);
+      throw new EvalError(`${fn}: class_name must name an IngressClass, got ${safeText(JSON.stringify(className))}`, `a class name is ${NAME_RULES.subdomain}`);
     }
     if (className) intent.className = className;
     if (tlsSecret) intent.tlsSecret = tlsSecret;
@@ -153,7 +153,7 @@ function protocolArg(fn: string, a: Args): Protocol | undefined {
   const p = toStr(fn, 'protocol', a.protocol!).toLowerCase();
   if ((PROTOCOLS as string[]).includes(p)) return p as Protocol;
   const hint = didYouMean(p, PROTOCOLS);
-  throw new EvalError(`${fn}: protocol must be "tcp" or "http", got "${p}"`, hint && `did you mean "${hint}"?`);
+  throw new EvalError(`${fn}: protocol must be "tcp" or "http", got ${safeText(JSON.stringify(p))}`, hint && `did you mean "${hint}"?`);
 }
 
 function serviceTypeArg(t: string): ServiceType {

@@ -2,6 +2,7 @@
 // No builtin talks to a runtime; the planner turns these records into a Plan.
 import { emptyEnvDraft, type EnvDraft, type ExposureIntent } from '../plan/intents.js';
 import type { PlanWarning } from '../plan/types.js';
+import { MAX_MESSAGE, safeText } from '../errors.js';
 
 export class Recorder {
   readonly env: EnvDraft = emptyEnvDraft();
@@ -14,6 +15,8 @@ export class Recorder {
     const key = `${position ?? ''}\n${message}`;
     if (this.warned.has(key)) return;
     this.warned.add(key);
-    this.warnings.push(position === undefined ? { message } : { message, position });
+    // A warning quotes names from the file: bounded as errors are (secrets masked, then cut).
+    const text = safeText(message, MAX_MESSAGE);
+    this.warnings.push(position === undefined ? { message: text } : { message: text, position });
   }
 }

@@ -208,6 +208,14 @@ export interface ForStmt {
   body: Stmt[];
 }
 
+/** Only with the `while` option (starlark-go's dialect option; off by default, as in envd). */
+export interface WhileStmt {
+  kind: 'While';
+  pos: Position;
+  cond: Expr;
+  body: Stmt[];
+}
+
 export interface ReturnStmt {
   kind: 'Return';
   pos: Position;
@@ -228,7 +236,7 @@ export interface LoadStmt {
   names: { from: string; fromPos: Position; to: Ident }[];
 }
 
-export type Stmt = ExprStmt | AssignStmt | DefStmt | IfStmt | ForStmt | ReturnStmt | BranchStmt | LoadStmt;
+export type Stmt = ExprStmt | AssignStmt | DefStmt | IfStmt | ForStmt | WhileStmt | ReturnStmt | BranchStmt | LoadStmt;
 
 /** A parsed file. */
 export interface FileAST {

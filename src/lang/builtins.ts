@@ -1,13 +1,14 @@
 // The universe: builtins available in every file.
 
-import { didYouMean } from '../errors.js';
-import { EvalError, hintFor } from './errors.js';
+import { cutText, safeText } from '../errors.js';
+import { Bytes, hashBytes, toBytes, utf8Transcode } from './bytes.js';
+import { EvalError, nearest } from './errors.js';
 import { methodsOf, updateDict } from './methods.js';
-import { checkSize } from './ops.js';
+import { checkSize, floatToInt } from './ops.js';
 import { codePointsOf, encodeRune, fromText, toText } from './text.js';
 import { noArgs, unpackArgs } from './unpack.js';
 import {
-  Builtin, compare, describeValue, formatFloat, iterElems, Range, StringIter, repr, spend, StarDict, StarFunction, StarList, StarSet, str, Struct,
+  Builtin, compare, quoted, describeValue, iterElems, Range, StringIter, repr, spend, StarDict, StarFunction, StarList, StarSet, str, Struct,
   truthy, Tuple, typeName, type CallInfo, type Value,
 } from './values.js';
 
@@ -43,12 +44,12 @@ function parseIntString(fn: string, s: string, baseArg: Value | undefined): bigi
     base = prefixes[p]!;
     t = t.slice(2);
   } else if (base === 0) {
-    if (t.length > 1 && t[0] === '0') throw new EvalError(`${fn}: invalid literal with base 0: ${repr(s)}`);
+    if (t.length > 1 && t[0] === '0') throw new EvalError(`${fn}: invalid literal with base 0: ${safeText(s)}`);
     base = 10;
   }
   const digits = '0123456789abcdefghijklmnopqrstuvwxyz'.slice(0, base);
   if (t.length === 0 || t.length > 10000 || ![...t.toLowerCase()].every((c) => digits.includes(c))) {
-    throw new EvalError(`${fn}: invalid literal for int() with base ${base}: ${repr(s)}`);
+    throw new EvalError(`${fn}: invalid literal with base ${baseArg === undefined ? 10 : baseArg}: ${safeText(s)}`);
   }
   spend(Math.ceil((t.length * t.length) / 50000)); // parsing digits is quadratic
   let r = 0n;
@@ -64,10 +65,11 @@ function minmax(name: string, call: CallInfo, args: Value[], kwargs: [string, Va
   for (const [k, v] of kwargs) {
     if (k === 'key') key = v;
     else if (k === 'default') def = v;
-    else throw new EvalError(`${name}: unexpected keyword argument "${k}"`, hintFor(didYouMean(k, ['key', 'default'])));
+    else throw new EvalError(`${name}: unexpected keyword argument "${cutText(k)}"${nearest(k, ['key', 'default'])}`);
   }
-  if (args.length === 0) throw new EvalError(`${name}: missing argument for iterable`);
-  const elems = args.length === 1 ? iterable(name, args[0]!, call) : args;
+  if (args.length === 0) throw new EvalError(`${name} requires at least one positional argument`);
+  const elems = args.length === 1 ? iterElems(args[0]!, call.thread.maxAlloc) : args;
+  if (!elems) throw new EvalError(`${name}: ${typeName(args[0]!)} value is not iterable`);
   if (elems.length === 0) {
     if (def !== undefined) return def;
     throw new EvalError(`${name}: argument is an empty sequence`);
@@ -97,10 +99,15 @@ function toFloatValue(v: Value): number {
     const t = v.trim().toLowerCase();
     if (/^[+-]?(inf|infinity)$/.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
     if (/^[+-]?nan$/.test(t)) return NaN;
-    if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(t.replace(/_/g, ''))) return Number(t.replace(/_/g, ''));
-    throw new EvalError(`float: invalid literal: ${repr(v)}`);
+    // Unambiguous (no backtracking on a long run of digits that is not a float after all).
+    if (/^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/.test(t.replace(/_/g, ''))) {
+      const f = Number(t.replace(/_/g, ''));
+      if (!Number.isFinite(f)) throw new EvalError('float: floating-point number too large');
+      return f;
+    }
+    throw new EvalError(`float: invalid float literal: ${safeText(v)}`);
   }
-  throw new EvalError(`float: got ${describeValue(v)}, want a number or a string`);
+  throw new EvalError(`float: got ${typeName(v)}, want number or string`);
 }
 
 const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Value][]) => Value> = {
@@ -108,7 +115,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     const x = unpackArgs('abs', args, kwargs, ['x']).x!;
     if (typeof x === 'bigint') return x < 0n ? -x : x;
     if (typeof x === 'number') return Math.abs(x);
-    throw new EvalError(`abs: got ${describeValue(x)}, want a number`);
+    throw new EvalError(`abs: got ${typeName(x)}, want int or float`);
   },
   all: (c, args, kwargs) => iterable('all', unpackArgs('all', args, kwargs, ['x']).x!, c).every(truthy),
   any: (c, args, kwargs) => iterable('any', unpackArgs('any', args, kwargs, ['x']).x!, c).some(truthy),
@@ -116,11 +123,12 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     const x = unpackArgs('bool', args, kwargs, ['x?']).x;
     return x === undefined ? false : truthy(x);
   },
+  bytes: (c, args, kwargs) => toBytes(unpackArgs('bytes', args, kwargs, ['x']).x!, c.thread.maxAlloc),
   chr: (_c, args, kwargs) => {
     const i = unpackArgs('chr', args, kwargs, ['i']).i!;
     if (typeof i !== 'bigint') throw new EvalError(`chr: got ${typeName(i)}, want int`);
-    if (i < 0n) throw new EvalError(`chr: Unicode code point ${i} out of range (<0)`);
-    if (i > 0x10ffffn) throw new EvalError(`chr: Unicode code point U+${i.toString(16).toUpperCase()} out of range (>0x10FFFF)`);
+    if (i < 0n) throw new EvalError(`chr: Unicode code point ${quoted(i)} out of range (<0)`);
+    if (i > 0x10ffffn) throw new EvalError(`chr: Unicode code point U+${cutText(i.toString(16).toUpperCase())} out of range (>0x10FFFF)`);
     return encodeRune(Number(i));
   },
   dict: (c, args, kwargs) => {
@@ -168,6 +176,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   // As in starlark-go: java.lang.String.hashCode over the UTF-16 text, so it is stable everywhere.
   hash: (_c, args, kwargs) => {
     const x = unpackArgs('hash', args, kwargs, ['x']).x!;
+    if (x instanceof Bytes) return hashBytes(x.s);
     if (typeof x !== 'string') throw new EvalError(`hash: got ${typeName(x)}, want string`);
     let h = 0;
     // Java's String.hashCode, over UTF-16 code units as starlark-go.
@@ -176,9 +185,8 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     return BigInt(h);
   },
   int: (_c, args, kwargs) => {
-    const a = unpackArgs('int', args, kwargs, ['x?', 'base?']);
-    const x = a.x;
-    if (x === undefined) return 0n;
+    const a = unpackArgs('int', args, kwargs, ['x', 'base?']);
+    const x = a.x!;
     if (a.base !== undefined) {
       if (typeof x !== 'string') throw new EvalError('int: can\'t convert non-string with explicit base');
       const b = a.base;
@@ -187,16 +195,14 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
     }
     if (typeof x === 'bigint') return x;
     if (typeof x === 'boolean') return x ? 1n : 0n;
-    if (typeof x === 'number') {
-      if (!Number.isFinite(x)) throw new EvalError(`int: cannot convert float ${formatFloat(x)} to int`);
-      return BigInt(Math.trunc(x));
-    }
+    if (typeof x === 'number') return floatToInt(x);
     if (typeof x === 'string') return parseIntString('int', x, undefined);
     throw new EvalError(`int: got ${describeValue(x)}, want a number or a string`);
   },
   len: (_c, args, kwargs) => {
     const x = args.length === 1 && kwargs.length === 0 ? args[0]! : unpackArgs('len', args, kwargs, ['x']).x!;
     if (typeof x === 'string') return BigInt(x.length);
+    if (x instanceof Bytes) return BigInt(x.s.length);
     if (x instanceof StarList || x instanceof Tuple) return BigInt(x.elems.length);
     if (x instanceof StarDict || x instanceof StarSet) return BigInt(x.size);
     if (x instanceof Range || (x instanceof StringIter && !x.codepoints)) return BigInt(x.length);
@@ -210,6 +216,10 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   min: (c, args, kwargs) => minmax('min', c, args, kwargs, -1),
   ord: (_c, args, kwargs) => {
     const s = unpackArgs('ord', args, kwargs, ['s']).s!;
+    if (s instanceof Bytes) {
+      if (s.s.length !== 1) throw new EvalError(`ord: bytes has length ${s.s.length}, want 1`);
+      return BigInt(s.s.charCodeAt(0));
+    }
     if (typeof s !== 'string') throw new EvalError(`ord: got ${typeName(s)}, want string`);
     // A string of one UTF-8 character (an invalid byte counts as one U+FFFD), as starlark-go.
     const cps = s.length <= 4 ? codePointsOf(s) : [];
@@ -219,7 +229,7 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   print: (c, args, kwargs) => {
     let sep = ' ';
     for (const [k, v] of kwargs) {
-      if (k !== 'sep') throw new EvalError(`print: unexpected keyword argument "${k}"`, hintFor(didYouMean(k, ['sep'])));
+      if (k !== 'sep') throw new EvalError(`print: unexpected keyword argument "${cutText(k)}"${nearest(k, ['sep'])}`);
       if (typeof v !== 'string') throw new EvalError(`print: sep must be a string, got ${describeValue(v)}`);
       sep = v;
     }
@@ -231,7 +241,10 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   range: (_c, args, kwargs) => {
     if (kwargs.length > 0) throw new EvalError('range: unexpected keyword arguments');
     if (args.length < 1 || args.length > 3) throw new EvalError(`range: got ${args.length} arguments, want 1 to 3`);
-    for (const a of args) if (typeof a !== 'bigint') throw new EvalError(`range: got ${describeValue(a)}, want int`);
+    for (const a of args) {
+      if (typeof a !== 'bigint') throw new EvalError(`range: got ${describeValue(a)}, want int`);
+      if (a > 0x7fffffffn || a < -0x80000000n) throw new EvalError(`range: ${quoted(a)} out of range (want value in signed 32-bit range)`);
+    }
     const [a, b, s] = args as bigint[];
     if (s === 0n) throw new EvalError('range: step argument must not be zero');
     return args.length === 1 ? new Range(0n, a!, 1n) : new Range(a!, b!, s ?? 1n);
@@ -245,23 +258,37 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   },
   sorted: (c, args, kwargs) => {
     const a = unpackArgs('sorted', args, kwargs, ['iterable', 'key?', 'reverse?']);
-    const elems = iterable('sorted', a.iterable!, c).slice();
+    const elems = iterElems(a.iterable!, c.thread.maxAlloc)?.slice();
+    if (!elems) throw new EvalError(`sorted: for parameter iterable: got ${typeName(a.iterable!)}, want iterable`);
     spend(elems.length * Math.ceil(Math.log2(elems.length + 1)));
     const reverse = a.reverse === undefined ? false : truthy(a.reverse);
     const key = a.key;
+    if (key !== undefined && !isCallable(key)) throw new EvalError(`sorted: for parameter key: got ${typeName(key)}, want callable`);
+    // As starlark-go: an unordered pair does not stop the sort; the last such error is reported.
+    let failure: unknown;
+    const cmp = (x: Value, y: Value): number => {
+      try {
+        return reverse ? compare(y, x) : compare(x, y);
+      } catch (err) {
+        failure = err;
+        return 0;
+      }
+    };
     let out: Value[];
-    if (key !== undefined && key !== null) {
+    if (key !== undefined) {
       const keyed = elems.map((e) => ({ k: c.thread.call(key, [e], [], c.pos), e }));
-      keyed.sort((x, y) => (reverse ? compare(y.k, x.k) : compare(x.k, y.k)));
+      keyed.sort((x, y) => cmp(x.k, y.k));
       out = keyed.map((x) => x.e);
     } else {
-      out = elems.sort((x, y) => (reverse ? compare(y, x) : compare(x, y)));
+      out = elems.sort(cmp);
     }
+    if (failure !== undefined) throw failure;
     return new StarList(out);
   },
   str: (_c, args, kwargs) => {
     const x = unpackArgs('str', args, kwargs, ['x?']).x;
-    return x === undefined ? '' : str(x);
+    // str(bytes) decodes UTF-8 (invalid bytes as U+FFFD); `%s` and print show them as b"...".
+    return x === undefined ? '' : x instanceof Bytes ? utf8Transcode(x.s) : str(x);
   },
   tuple: (c, args, kwargs) => {
     const x = unpackArgs('tuple', args, kwargs, ['x?']).x;
@@ -271,7 +298,11 @@ const defs: Record<string, (call: CallInfo, args: Value[], kwargs: [string, Valu
   type: (_c, args, kwargs) => typeName(unpackArgs('type', args, kwargs, ['x']).x!),
   zip: (c, args, kwargs) => {
     noArgs('zip', [], kwargs);
-    const seqs = args.map((a) => iterable('zip', a, c));
+    const seqs = args.map((a, i) => {
+      const elems = iterElems(a, c.thread.maxAlloc);
+      if (!elems) throw new EvalError(`zip: argument #${i + 1} is not iterable: ${typeName(a)}`);
+      return elems;
+    });
     const n = seqs.length === 0 ? 0 : Math.min(...seqs.map((s) => s.length));
     const out: Value[] = [];
     spend(n * (2 + seqs.length));

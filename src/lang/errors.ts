@@ -6,7 +6,7 @@
 // - InternalError: a non-user exception escaped a builtin (a bug); it keeps a position anyway.
 
 import type { ReasonCode } from '../reasons.js';
-import { SourceError, UserError, type Position } from '../errors.js';
+import { didYouMean, SourceError, UserError, type Position } from '../errors.js';
 
 /** A user-facing error raised by a builtin or an operation, without a position. */
 export class EvalError extends Error {
@@ -59,6 +59,15 @@ export function lineOf(source: string, line: number): string {
   return text.endsWith('\r') ? text.slice(0, -1) : text;
 }
 
-export function hintFor(suggestion: string | undefined): string | undefined {
-  return suggestion === undefined ? undefined : `did you mean "${suggestion}"?`;
+/** True for the RangeError of an exhausted JS stack. */
+export function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
+}
+
+export const STACK_OVERFLOW = 'stack overflow: calls or expressions nested too deeply';
+
+/** starlark-go's ending of a message about a likely typo: ` (did you mean len?)`, or ''. */
+export function nearest(name: string, candidates: Iterable<string>, prefix = ''): string {
+  const near = didYouMean(name, candidates);
+  return near === undefined ? '' : ` (did you mean ${prefix}${near}?)`;
 }

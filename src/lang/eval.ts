@@ -4,11 +4,11 @@
 // reached through `env[level]`. Control flow uses return codes, not exceptions. Every
 // statement, loop iteration and call costs a step; the Thread stops at `maxSteps`.
 
-import { didYouMean, SourceError, UserError, type Position } from '../errors.js';
+import { cutText, SourceError, UserError, type Position } from '../errors.js';
 import { Scope } from './ast.js';
 import type { CallExpr, Comprehension, Expr, FunCode, Ident, Param, Stmt } from './ast.js';
 import { UNIVERSE, attrNames } from './builtins.js';
-import { EvalError, hintFor, InternalError, lineOf, SourceErrorList } from './errors.js';
+import { EvalError, InternalError, nearest, isStackOverflow, lineOf, SourceErrorList, STACK_OVERFLOW } from './errors.js';
 import { fromText, messageText, toText } from './text.js';
 import { boundMethod, methodsOf } from './methods.js';
 import { binary, checkSize, index, setIndex, slice, unary, type Budget } from './ops.js';
@@ -16,7 +16,7 @@ import { parseFile } from './parser.js';
 import { resolveFile } from './resolve.js';
 import { cleanPos } from './scanner.js';
 import {
-  Builtin, freeze, iterElems, Range, setMeter, StringIter, spend, spendChars, StarDict, StarFunction, StarList, StarSet, Struct, truthy, Tuple, typeName,
+  Builtin, freeze, quoted, iterElems, Range, setMeter, StringIter, spend, spendChars, StarDict, StarFunction, StarList, StarSet, Struct, truthy, Tuple, typeName,
   type CallInfo, type Meter, type ModuleRef, type Value,
 } from './values.js';
 
@@ -41,6 +41,10 @@ export interface ThreadOptions {
   maxAlloc?: number;
   /** Maximum depth of nested Starlark calls (default 400). */
   maxCallDepth?: number;
+  /** Allow a function to call itself (starlark-go's -recursion; off by default, as in envd). */
+  recursion?: boolean;
+  /** Accept `while` loops in functions (starlark-go's dialect option; off by default, as in envd). */
+  while?: boolean;
   /** Called before each top-level statement of the file execFile runs (not of loaded modules): test harnesses. */
   onTopLevel?: (pos: Position) => void;
 }
@@ -80,6 +84,8 @@ export class Thread implements Budget, Meter {
   maxSteps: number;
   readonly maxAlloc: number;
   readonly maxCallDepth: number;
+  readonly recursion: boolean;
+  readonly allowWhile: boolean;
   private readonly onTopLevel: ((pos: Position) => void) | undefined;
   /** Steps used so far (cumulative over execFile and call). */
   steps = 0;
@@ -101,6 +107,8 @@ export class Thread implements Budget, Meter {
     this.maxSteps = opts.maxSteps ?? DEFAULT_BUDGET;
     this.maxAlloc = opts.maxAlloc ?? 10_000_000;
     this.maxCallDepth = opts.maxCallDepth ?? 400;
+    this.recursion = opts.recursion ?? false;
+    this.allowWhile = opts.while ?? false;
     this.onTopLevel = opts.onTopLevel;
   }
 
@@ -109,6 +117,8 @@ export class Thread implements Budget, Meter {
    * Throws SourceError, or SourceErrorList when the resolver finds several problems.
    */
   execFile(file: string, source: string, key: string = file): Map<string, Value> {
+    // Until a statement runs, an error with no better place is at the file's start, not nowhere.
+    this.lastPos = { file, line: 1, col: 1 };
     return this.guard(() => {
       const mod = this.execModule(file, source, key);
       const out = new Map<string, Value>();
@@ -130,7 +140,7 @@ export class Thread implements Budget, Meter {
 
   /**
    * `x.name`: a struct field or a bound method. With `strict`, a missing attribute throws
-   * EvalError (with a "did you mean" hint); otherwise it returns undefined.
+   * EvalError (naming the likely attribute); otherwise it returns undefined.
    */
   getAttr(x: Value, name: string, pos: Position, strict: boolean): Value | undefined {
     if (x instanceof Struct) {
@@ -141,12 +151,12 @@ export class Thread implements Budget, Meter {
         if (alt !== undefined) return alt;
       }
       if (!strict) return undefined;
-      throw new EvalError(`Struct '${x.name}' has no attribute '${name}'`, hintFor(didYouMean(name, x.fields.keys())));
+      throw noAttr(x.name, name, x.fields.keys());
     }
     const m = boundMethod(x, name);
     if (m) return m;
     if (!strict) return undefined;
-    throw new EvalError(`${typeName(x)} has no attribute "${name}"`, hintFor(didYouMean(name, attrNames(x))));
+    throw noAttr(typeName(x), name, attrNames(x));
   }
 
   /** Touches not yet converted into cost units (see Meter). */
@@ -198,7 +208,7 @@ export class Thread implements Budget, Meter {
       return this.error(pos, err.message, (err as EvalError).hint);
     }
     if (isStackOverflow(err)) {
-      return this.error(pos, 'stack overflow: calls or expressions nested too deeply');
+      return this.error(pos, STACK_OVERFLOW);
     }
     return new InternalError(cleanPos(pos), `internal error: ${err instanceof Error ? err.message : String(err)}`, this.lineText(pos), err);
   }
@@ -225,7 +235,7 @@ export class Thread implements Budget, Meter {
     this.modules.set(key, 'loading');
     this.loadStack.push({ file, key });
     try {
-      const ast = parseFile(file, source);
+      const ast = parseFile(file, source, { while: this.allowWhile });
       this.sources.set(file, ast.source);
       const rf = resolveFile(ast, { predeclared: this.predeclared, universe: UNIVERSE });
       const mod: Module = {
@@ -265,15 +275,16 @@ export class Thread implements Budget, Meter {
       const v = i === undefined ? undefined : mod.globals[i];
       if (v === undefined) {
         const exported = mod.names.filter((name, k) => mod.globals[k] !== undefined && !name.startsWith('_') && !mod.loadBound.has(name));
-        throw this.error(n.fromPos, `load: name ${n.from} not found in module ${s.module}`, hintFor(didYouMean(n.from, exported)));
+        throw this.error(n.fromPos, `load: name ${n.from} not found in module ${s.module}${nearest(n.from, exported)}`);
       }
       assignIdent(n.to, v, fr);
     }
   }
 }
 
-function isStackOverflow(err: unknown): boolean {
-  return err instanceof RangeError && /call stack/i.test(err.message);
+/** starlark-go's words, the likely name included: `string has no .fin field or method (did you mean .find?)`. */
+function noAttr(what: string, name: string, names: Iterable<string>): EvalError {
+  return new EvalError(`${what} has no .${cutText(name)} field or method${nearest(name, names, '.')}`);
 }
 
 /** Converts an exception from a builtin or an operation into a positioned error. */
@@ -316,6 +327,15 @@ function execStmt(s: Stmt, fr: Frame): number {
       return execBlock(truthy(evalExpr(s.cond, fr)) ? s.then : s.els, fr);
     case 'For':
       return execFor(s, fr);
+    case 'While':
+      // Each test of the condition costs a step, so an endless loop ends at the budget.
+      for (;;) {
+        if (++th.steps > th.maxSteps) stepsExceeded(th, s.pos);
+        if (!truthy(evalExpr(s.cond, fr))) return NORMAL;
+        const r = execBlock(s.body, fr);
+        if (r === BREAK) return NORMAL;
+        if (r === RETURN) return r;
+      }
     case 'Return':
       fr.ret = s.value ? evalExpr(s.value, fr) : null;
       return RETURN;
@@ -424,10 +444,9 @@ function assign(target: Expr, v: Value, fr: Frame): void {
       }
       return;
     }
-    case 'Dot': {
-      const x = evalExpr(target.x, fr);
-      throw fr.th.error(target.pos, `cannot assign to attribute "${target.name}" of ${typeName(x)}`, x instanceof Struct ? 'structs are read-only' : undefined);
-    }
+    case 'Dot':
+      setAttr(fr.th, evalExpr(target.x, fr), target.name, v, target.pos);
+      return;
     case 'Tuple':
     case 'List': {
       const elems = v instanceof StarList || v instanceof Tuple ? v.elems : undefined;
@@ -481,19 +500,37 @@ function augmented(lhs: Expr, op: string, rhs: Expr, pos: Position, fr: Frame): 
     }
     case 'Dot': {
       const x = evalExpr(lhs.x, fr);
-      throw th.error(lhs.pos, `cannot assign to attribute "${lhs.name}" of ${typeName(x)}`, x instanceof Struct ? 'structs are read-only' : undefined);
+      let old: Value;
+      try {
+        old = th.getAttr(x, lhs.name, lhs.pos, true)!;
+      } catch (err) {
+        rethrow(th, err, lhs.pos);
+      }
+      setAttr(th, x, lhs.name, combine(th, op, old, evalExpr(rhs, fr), pos), lhs.pos);
+      return;
     }
   }
   throw th.error(startOf(lhs), 'cannot assign to this expression');
 }
 
+/** x.name = v: only host structs that accept it (StructOptions.onSetAttr). */
+function setAttr(th: Thread, x: Value, name: string, v: Value, pos: Position): void {
+  const set = x instanceof Struct ? x.opts.onSetAttr : undefined;
+  if (!set) throw th.error(pos, `cannot assign to attribute "${name}" of ${typeName(x)}`, x instanceof Struct ? 'structs are read-only' : undefined);
+  try {
+    set(x as Struct, name, v);
+  } catch (err) {
+    rethrow(th, err, pos);
+  }
+}
+
 /** old op y for an augmented assignment; list += iterable extends the list in place. */
 function combine(th: Thread, op: string, old: Value, y: Value, pos: Position): Value {
   try {
-    if (op === '+' && old instanceof StarList) {
-      // list += iterable extends in place.
-      const elems = iterElems(y, th.maxAlloc);
-      if (!elems) throw new EvalError(`unknown binary op: list + ${typeName(y)}`);
+    // list += iterable extends in place (anything else is list + y).
+    const elems = op === '+' && old instanceof StarList ? iterElems(y, th.maxAlloc) : undefined;
+    if (elems && old instanceof StarList) {
+      if (old.frozen) throw new EvalError('cannot apply += to frozen list');
       old.checkMutable('extend');
       const n = old.elems.length + elems.length;
       if (n > 1024) checkSize(th, n, 'list');
@@ -564,8 +601,8 @@ function plural(n: number, word: string): string {
 
 function callFunction(th: Thread, fn: StarFunction, args: Value[], kwargs: [string, Value][], pos: Position): Value {
   const code = fn.code;
-  if (code.busy) throw th.error(pos, `function ${code.name} called recursively`, 'recursion is not allowed in Starlark; use a loop');
-  if (th.depth >= th.maxCallDepth) throw th.error(pos, `call stack too deep (more than ${th.maxCallDepth} nested calls)`);
+  if (code.busy && !th.recursion) throw th.error(pos, `function ${code.name} called recursively`, 'recursion is not allowed in Starlark; use a loop');
+  if (th.depth >= th.maxCallDepth) throw th.error(pos, `Starlark stack overflow: call stack too deep (more than ${th.maxCallDepth} nested calls)`);
   if (++th.steps > th.maxSteps) stepsExceeded(th, pos);
   const locals = new Array<Value>(code.nlocals);
   const npos = code.numPositional;
@@ -575,12 +612,13 @@ function callFunction(th: Thread, fn: StarFunction, args: Value[], kwargs: [stri
     bindArgs(th, fn, locals, args, kwargs, pos);
   }
   const fr: Frame = { th, locals, env: fn.env, module: fn.module as Module, ret: null };
+  const wasBusy = code.busy;
   code.busy = true;
   th.depth++;
   try {
     execBlock(code.body, fr);
   } finally {
-    code.busy = false;
+    code.busy = wasBusy;
     th.depth--;
   }
   return fr.ret;
@@ -624,7 +662,7 @@ function bindArgs(th: Thread, fn: StarFunction, locals: Value[], args: Value[], 
       if (kwdict.has(key)) throw th.error(pos, `function ${name} got multiple values for parameter "${k}"`);
       kwdict.set(key, v);
     } else {
-      throw th.error(pos, `function ${name} got an unexpected keyword argument "${k}"`, hintFor(didYouMean(k, names.slice(0, nparams))));
+      throw th.error(pos, `function ${name} got an unexpected keyword argument "${cutText(k)}"${nearest(k, names.slice(0, nparams))}`);
     }
   }
   let missing: string[] | undefined;
@@ -641,8 +679,11 @@ function bindArgs(th: Thread, fn: StarFunction, locals: Value[], args: Value[], 
 /** Keyword arguments of the last evalArgs call (read right after it returns). */
 let lastKwargs: [string, Value][] = EMPTY_KW;
 
-/** Evaluates the arguments of a call: returns the positional ones, sets lastKwargs. */
-function evalArgs(e: CallExpr, fr: Frame): Value[] {
+/**
+ * Evaluates the arguments of a call: returns the positional ones, sets lastKwargs. `builtin`: the
+ * name of the builtin or method called, for starlark-go's words on a keyword given twice.
+ */
+function evalArgs(e: CallExpr, fr: Frame, builtin?: string): Value[] {
   const args: Value[] = [];
   const list = e.args;
   if (e.simple) {
@@ -678,7 +719,9 @@ function evalArgs(e: CallExpr, fr: Frame): Value[] {
         for (const [k, x] of v.entries()) {
           if (typeof k !== 'string') throw th.error(a.pos, `keywords must be strings, not ${typeName(k)}`);
           const name = toText(k);
-          if (kwargs.some(([n]) => n === name)) throw th.error(a.pos, `got multiple values for parameter "${name}"`);
+          if (kwargs.some(([n]) => n === name)) {
+            throw th.error(a.pos, builtin === undefined ? `got multiple values for parameter "${name}"` : `${builtin}: duplicate keyword arg: "${name}"`);
+          }
           kwargs.push([name, x]);
         }
         break;
@@ -697,7 +740,7 @@ function evalCall(e: CallExpr, fr: Frame): Value {
     const recv = evalExpr(f.x, fr);
     const m = methodsOf(recv)?.[f.name];
     if (m !== undefined) {
-      const args = evalArgs(e, fr);
+      const args = evalArgs(e, fr, f.name);
       const kwargs = lastKwargs;
       if (++th.steps > th.maxSteps) stepsExceeded(th, e.pos);
       let r: Value;
@@ -720,7 +763,7 @@ function evalCall(e: CallExpr, fr: Frame): Value {
   } else {
     fn = evalExpr(f, fr);
   }
-  const args = evalArgs(e, fr);
+  const args = evalArgs(e, fr, fn instanceof Builtin ? fn.name : undefined);
   return callValue(th, fn, args, lastKwargs, e.pos);
 }
 
@@ -823,7 +866,7 @@ function evalExpr(e: Expr, fr: Frame): Value {
         const k = evalExpr(en.key, fr);
         const v = evalExpr(en.value, fr);
         try {
-          if (d.has(k)) throw new EvalError(`duplicate key: ${typeof k === 'string' ? JSON.stringify(k) : String(k)}`);
+          if (d.has(k)) throw new EvalError(`duplicate key: ${quoted(k)}`);
           d.set(k, v);
         } catch (err) {
           rethrow(fr.th, err, startOf(en.key));

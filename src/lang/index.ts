@@ -25,10 +25,11 @@ export { Thread, type Host, type ThreadOptions } from './eval.js';
 export { EvalError, InternalError, SourceErrorList } from './errors.js';
 export {
   None, StarList, Tuple, StarDict, StarSet, Range, StringIter, StarFunction, Builtin, Struct,
-  typeName, typeOf, truthy, repr, str, equals, compare, freeze, describeValue, formatFloat, quote,
+  typeName, typeOf, truthy, repr, str, quoted, equals, compare, freeze, describeValue, formatFloat, quote,
   type Value, type NoneType, type CallInfo, type BuiltinImpl, type StructOptions, type MissingAttrHook,
 } from './values.js';
 export { unpackArgs, noArgs, toInt, toStr, toBool, toStrList, toStrDict, shortInt } from './unpack.js';
 export { UNIVERSE, isCallable } from './builtins.js';
 export { parseFile } from './parser.js';
+export { Bytes } from './bytes.js';
 export { fromText, toText } from './text.js';

@@ -91,10 +91,10 @@ describe('errors', () => {
     assert.ok(err instanceof UserError);
     assert.equal(err.errors.length, 3);
     assert.deepEqual(err.errors.map((e) => e.pos.line), [1, 2, 3]);
-    assert.equal(err.errors[2]!.hint, 'did you mean "len"?');
+    assert.equal(err.errors[2]!.message, 'undefined: lenn (did you mean len?)');
     assert.match(err.message, /undefined: foo \(and 2 more errors\)/);
     assert.equal(err.format().split('\n\n').length, 3);
-    assert.match(err.format(), /t\.envd:3:5: undefined: lenn\n {2}c = lenn\(a\)\n {6}\^\n {2}hint: did you mean "len"\?/);
+    assert.match(err.format(), /t\.envd:3:5: undefined: lenn \(did you mean len\?\)\n {2}c = lenn\(a\)\n {6}\^$/);
   });
 
   it('throws a single SourceError when the resolver finds one problem', () => {
@@ -149,8 +149,29 @@ describe('errors', () => {
     assert.match(e.message, /call stack too deep \(more than 400 nested calls\)/);
   });
 
+  it('refuses recursion unless the recursion option is on (then the call depth still bounds it)', () => {
+    const fact = 'def fact(n):\n    return 1 if n <= 1 else n * fact(n - 1)\n';
+    assert.match(errorOf(() => run(fact + 'x = fact(5)\n')).message, /function fact called recursively/);
+    assert.equal(run(fact + 'x = fact(5)\n', { recursion: true }).get('x'), 120n);
+    const e = errorOf(() => run(fact + 'x = fact(1000)\n', { recursion: true }));
+    assert.match(e.message, /^Starlark stack overflow: call stack too deep \(more than 400 nested calls\)/);
+    assert.equal(e.pos.line, 2);
+  });
+
+  it('accepts while loops in functions only with the while option', () => {
+    const src = 'def f(n):\n    r = 0\n    while n > 0:\n        n -= 1\n        if n == 2:\n            continue\n        if n == 7:\n            break\n        r += n\n    return r\nx = f(5)\ny = f(10)\n';
+    assert.match(errorOf(() => run(src)).message, /while loops are not supported/);
+    const g = run(src, { while: true });
+    assert.equal(g.get('x'), 8n); // 4 + 3 + 1 + 0
+    assert.equal(g.get('y'), 17n); // 9 + 8, then break at 7
+    assert.match(errorOf(() => run('while True:\n    pass\n', { while: true })).message, /while loop not within a function/);
+    const e = errorOf(() => run('def f():\n    while True:\n        pass\nf()\n', { while: true, maxSteps: 1000 }));
+    assert.match(e.message, /evaluation exceeded its budget of 1000 cost units/);
+    assert.ok(e.pos.line === 2 || e.pos.line === 3);
+  });
+
   it('stops infinite loops at the step limit, with the position', () => {
-    const e = errorOf(() => run('def f():\n    for i in range(10000000000):\n        pass\nf()', { maxSteps: 1000 }));
+    const e = errorOf(() => run('def f():\n    for i in range(2000000000):\n        pass\nf()', { maxSteps: 1000 }));
     assert.equal(e.message, 'evaluation exceeded its budget of 1000 cost units (an infinite loop?)');
     assert.ok(e.pos.line === 2 || e.pos.line === 3);
   });
@@ -245,8 +266,8 @@ describe('Thread', () => {
     assert.equal(g.get('P'), 8888n);
     assert.deepEqual(warnings, ['2:13 juypter']);
     const e = errorOf(() => run('P = presets.jupyer', { predeclared: { presets } }));
-    assert.equal(e.message, "Struct 'presets' has no attribute 'jupyer'");
-    assert.equal(e.hint, 'did you mean "jupyter"?');
+    assert.equal(e.message, 'presets has no .jupyer field or method (did you mean .jupyter?)');
+    assert.equal(e.hint, undefined); // the likely name is in the message, as starlark-go
   });
 });
 
@@ -261,7 +282,7 @@ describe('unpack and converters', () => {
       [() => unpackArgs('host.bind', [], [], ['env_port']), 'host.bind: missing argument for env_port'],
       [() => unpackArgs('host.bind', [1n, 2n], [], ['env_port']), 'host.bind: got 2 arguments, want at most 1'],
       [() => unpackArgs('host.bind', [1n], [['env_port', 2n]], ['env_port']), 'host.bind: got multiple values for parameter "env_port"'],
-      [() => unpackArgs('host.bind', [1n], [['host_prt', 2n]], ['env_port', 'host_port?']), 'host.bind: unexpected keyword argument "host_prt"', 'did you mean "host_port"?'],
+      [() => unpackArgs('host.bind', [1n], [['host_prt', 2n]], ['env_port', 'host_port?']), 'host.bind: unexpected keyword argument "host_prt" (did you mean host_port?)'],
       [() => toInt('host.bind', 'env_port', '8888', { min: 1, max: 65535 }), 'host.bind: env_port must be an int between 1 and 65535, got string "8888"'],
       [() => toInt('f', 'n', 1.5), 'f: n must be an int, got float 1.5'],
       [() => toInt('f', 'n', 0n, { min: 1 }), 'f: n must be an int >= 1, got int 0'],
@@ -282,7 +303,7 @@ describe('unpack and converters', () => {
     assert.equal(toInt('f', 'n', 65535n, { min: 1, max: 65535 }), 65535);
     assert.deepEqual(toStrList('f', 'xs', 'a', { allowSingle: true }), ['a']);
     assert.deepEqual(toStrDict('f', 'env', StarDict.from([['__proto__', 'x'], ['B', 'y']])), JSON.parse('{"__proto__":"x","B":"y"}'));
-    assert.equal(describeValue('x'.repeat(100)).length, 67);
+    assert.equal(describeValue('x'.repeat(100)), `string "${'x'.repeat(59)}… (102 characters)`);
     assert.equal(repr(new Tuple([None, true, 1n, 1.5, 'a'])), '(None, True, 1, 1.5, "a")');
   });
 });

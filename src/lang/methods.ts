@@ -1,5 +1,6 @@
 // Methods of the built-in types: string, list, dict.
 
+import { Bytes } from './bytes.js';
 import { EvalError } from './errors.js';
 import { checkSize, normIndex } from './ops.js';
 import { codePointsOf, fromText, isAscii, toText } from './text.js';
@@ -23,7 +24,7 @@ function optStrArg(fn: string, name: string, v: Value | undefined): string | und
 
 function intArg(fn: string, name: string, v: Value | undefined, def: number): number {
   if (v === undefined || v === null) return def;
-  if (typeof v !== 'bigint') throw new EvalError(`${fn}: ${name} must be an int, not ${typeName(v)}`);
+  if (typeof v !== 'bigint') throw new EvalError(`${fn}: for parameter ${name}: got ${typeName(v)}, want int`);
   return v > 1_000_000_000_000n ? 1e12 : v < -1_000_000_000_000n ? -1e12 : Number(v);
 }
 
@@ -402,6 +403,7 @@ export const stringMethods: Record<string, MethodImpl> = table({
   split: (_c, s, a, k) => split('split', s, a, k, false),
   splitlines: (_c, s: string, args, kwargs) => {
     const keep = unpackArgs('splitlines', args, kwargs, ['keepends?']).keepends;
+    if (keep !== undefined && typeof keep !== 'boolean') throw new EvalError(`splitlines: for parameter keepends: got ${typeName(keep)}, want bool`);
     const lines = s.split(/(?<=\r\n|\n|\r)/);
     if (lines.length && lines[lines.length - 1] === '') lines.pop();
     return new StarList(keep === true ? lines : lines.map((l) => l.replace(/(\r\n|\n|\r)$/, '')));
@@ -447,7 +449,7 @@ export const listMethods: Record<string, MethodImpl> = table({
     if (hi < 0) hi = Math.max(0, hi + n);
     spend(n);
     for (let i = lo; i < Math.min(hi, n); i++) if (equals(l.elems[i]!, a.x!)) return BigInt(i);
-    throw new EvalError(`index: value ${repr(a.x!)} not in list`);
+    throw new EvalError('index: value not in list');
   },
   insert: (_c, l: StarList, args, kwargs) => {
     const a = unpackArgs('insert', args, kwargs, ['index', 'x']);
@@ -478,7 +480,7 @@ export const listMethods: Record<string, MethodImpl> = table({
     const x = unpackArgs('remove', args, kwargs, ['x']).x!;
     spend(l.elems.length);
     const i = l.elems.findIndex((e) => equals(e, x));
-    if (i < 0) throw new EvalError(`remove: element ${repr(x)} not found`);
+    if (i < 0) throw new EvalError('remove: element not found'); // starlark-go's words: no value shown
     l.checkMutable('remove from');
     l.elems.splice(i, 1);
     return null;
@@ -490,6 +492,7 @@ export const listMethods: Record<string, MethodImpl> = table({
 export const dictMethods: Record<string, MethodImpl> = table({
   clear: (_c, d: StarDict, a, k) => (noArgs('clear', a, k), d.clear(), null),
   get: (_c, d: StarDict, args, kwargs) => {
+    if (kwargs.length > 0) throw new EvalError('get: unexpected keyword arguments'); // positional only, as in starlark-go
     const a = unpackArgs('get', args, kwargs, ['key', 'default?']);
     const v = d.get(a.key!);
     return v !== undefined ? v : (a.default ?? null);
@@ -506,7 +509,7 @@ export const dictMethods: Record<string, MethodImpl> = table({
     const a = unpackArgs('pop', args, kwargs, ['key', 'default?']);
     if (!d.has(a.key!)) {
       if (a.default !== undefined) return a.default;
-      throw new EvalError(`pop: key ${repr(a.key!)} not in dict`);
+      throw new EvalError('pop: missing key');
     }
     return d.delete(a.key!)!;
   },
@@ -528,7 +531,7 @@ export const dictMethods: Record<string, MethodImpl> = table({
   },
   update: (call, d: StarDict, args, kwargs) => {
     if (args.length > 1) throw new EvalError(`update: got ${args.length} arguments, want at most 1`);
-    d.checkMutable('update');
+    d.checkMutable('insert into');
     if (args.length === 1) updateDict('update', d, args[0]!, call.thread.maxAlloc);
     for (const [k, v] of kwargs) d.set(k, v);
     return null;
@@ -544,7 +547,7 @@ export function updateDict(fn: string, d: StarDict, x: Value, maxAlloc: number):
     return;
   }
   const elems = iterElems(x, maxAlloc);
-  if (!elems) throw new EvalError(`${fn}: got ${typeName(x)}, want a dict or an iterable of pairs`);
+  if (!elems) throw new EvalError(`${fn}: got ${typeName(x)}, want iterable`, 'a dict or an iterable of (key, value) pairs');
   spend(elems.length);
   elems.forEach((e, i) => {
     const pair = e instanceof Tuple || e instanceof StarList ? e.elems : undefined;
@@ -591,7 +594,6 @@ export const setMethods: Record<string, MethodImpl> = table({
     const others = setArgs('intersection', c, args, kwargs).map((e) => StarSet.of(e));
     return StarSet.of(s.elems().filter((e) => others.every((o) => o.has(e))));
   },
-  isdisjoint: (c, s: StarSet, args, kwargs) => oneIterable('isdisjoint', c, args, kwargs).elems().every((e) => !s.has(e)),
   issubset: (c, s: StarSet, args, kwargs) => {
     const o = oneIterable('issubset', c, args, kwargs);
     return s.elems().every((e) => o.has(e));
@@ -629,9 +631,15 @@ export const setMethods: Record<string, MethodImpl> = table({
   },
 });
 
+// starlark-go's bytes have one method so far.
+const bytesMethods: Record<string, MethodImpl> = table({
+  elems: (_c, b: Bytes, a, k) => (noArgs('elems', a, k), new StringIter(b.s, false, true, true)),
+});
+
 /** The method table for a value's type, if it has methods. */
 export function methodsOf(v: Value): Record<string, MethodImpl> | undefined {
   if (typeof v === 'string') return stringMethods;
+  if (v instanceof Bytes) return bytesMethods;
   if (v instanceof StarList) return listMethods;
   if (v instanceof StarDict) return dictMethods;
   if (v instanceof StarSet) return setMethods;

@@ -1,10 +1,11 @@
 // Operators on values: arithmetic, comparison, membership, indexing, slicing, and the
 // `%` string formatting. All throw EvalError; the evaluator adds the position.
 
+import { Bytes, bytesContains } from './bytes.js';
 import { EvalError } from './errors.js';
 import { codePointsOf, encodeRune } from './text.js';
 import {
-  compare, equals, formatFloat, Range, StringIter, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
+  compare, quoted, Struct, equals, formatFloat, Range, StringIter, repr, spend, spendChars, StarDict, StarList, StarSet, str, Tuple, typeName, type Value,
 } from './values.js';
 
 /** Size limits and the allocation charge, implemented by Thread. */
@@ -72,17 +73,25 @@ function floatMod(x: number, y: number): number {
   return m !== 0 && (m < 0) !== (y < 0) ? m + y : m;
 }
 
+/** Refuses a repeat beyond the allocation limit, in starlark-go's words. */
+function checkRepeat(b: Budget, len: number, n: bigint, what: string): void {
+  if (n > 0x7fffffffn) throw new EvalError(`repeat count ${quoted(n)} too large`);
+  if (BigInt(len) * n > b.maxAlloc) throw new EvalError(`excessive repeat (${len} * ${n} elements)`, `a repeated ${what} is at most ${b.maxAlloc} elements`);
+  checkSize(b, BigInt(len) * n, `repeated ${what}`);
+}
+
 function repeat(b: Budget, seq: Value, n: bigint): Value {
   const count = n < 0n ? 0 : Number(n);
+  if (seq instanceof Bytes) return new Bytes(repeat(b, seq.s, n) as string);
   if (typeof seq === 'string') {
     if (seq.length === 0 || count === 0) return '';
-    checkSize(b, BigInt(seq.length) * n, 'repeated string');
+    checkRepeat(b, seq.length, n, 'string');
     return seq.repeat(count);
   }
   const elems = (seq as StarList | Tuple).elems;
   const out: Value[] = [];
   if (elems.length > 0 && count > 0) {
-    checkSize(b, BigInt(elems.length) * n, seq instanceof StarList ? 'repeated list' : 'repeated tuple');
+    checkRepeat(b, elems.length, n, typeName(seq));
     for (let i = 0; i < count; i++) for (const e of elems) out.push(e);
   }
   return seq instanceof StarList ? new StarList(out) : new Tuple(out);
@@ -143,6 +152,7 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
         if (n > 1024) checkSize(b, n, 'list');
         return new StarList(x.elems.concat(y.elems));
       }
+      if (x instanceof Bytes && y instanceof Bytes) return new Bytes(binary(b, op, x.s, y.s) as string);
       if (x instanceof Tuple && y instanceof Tuple) {
         const n = x.elems.length + y.elems.length;
         if (n > 1024) checkSize(b, n, 'tuple');
@@ -159,8 +169,8 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
         return bigResult((x as bigint) * (y as bigint));
       }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) return toFloat(x as number) * toFloat(y as number);
-      if (ty === 'bigint' && (tx === 'string' || x instanceof StarList || x instanceof Tuple)) return repeat(b, x, y as bigint);
-      if (tx === 'bigint' && (ty === 'string' || y instanceof StarList || y instanceof Tuple)) return repeat(b, y, x as bigint);
+      if (ty === 'bigint' && (tx === 'string' || x instanceof StarList || x instanceof Tuple || x instanceof Bytes)) return repeat(b, x, y as bigint);
+      if (tx === 'bigint' && (ty === 'string' || y instanceof StarList || y instanceof Tuple || y instanceof Bytes)) return repeat(b, y, x as bigint);
       break;
     case '/':
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
@@ -177,7 +187,7 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
       }
       if ((tx === 'number' || tx === 'bigint') && (ty === 'number' || ty === 'bigint')) {
         const d = toFloat(y as number);
-        if (d === 0) throw new EvalError('floating-point division by zero');
+        if (d === 0) throw new EvalError('floored division by zero');
         return Math.floor(toFloat(x as number) / d);
       }
       break;
@@ -230,14 +240,18 @@ export function binary(b: Budget, op: string, x: Value, y: Value): Value {
       if (tx === 'bigint' && ty === 'bigint') {
         const n = y as bigint;
         if (n < 0n) throw new EvalError('negative shift count');
-        if (op === '>>') return (x as bigint) >> (n > MAX_INT_BITS ? MAX_INT_BITS + 1n : n);
-        if (n > MAX_INT_BITS) throw new EvalError('shift count too large');
+        // As starlark-go: a shift count is at most 511.
+        if (n >= 512n) throw new EvalError(`shift count too large: ${quoted(n)}`);
+        if (op === '>>') return (x as bigint) >> n;
         const r = bigResult((x as bigint) << n);
         spend(intWords(r) >> 4);
         return r;
       }
       break;
   }
+  // A host struct may define operators (starlark-go's HasBinary).
+  const defined = x instanceof Struct && x.opts.onBinary ? x.opts.onBinary(op, y, true) : y instanceof Struct && y.opts.onBinary ? y.opts.onBinary(op, x, false) : undefined;
+  if (defined !== undefined) return defined;
   throw unknownOp(op, x, y);
 }
 
@@ -247,6 +261,10 @@ export function contains(haystack: Value, needle: Value): boolean {
     if (typeof needle !== 'string') throw new EvalError(`'in <string>' requires string as left operand, not ${typeName(needle)}`);
     spendChars(haystack.length);
     return haystack.includes(needle);
+  }
+  if (haystack instanceof Bytes) {
+    spendChars(haystack.s.length);
+    return bytesContains(haystack, needle);
   }
   if (haystack instanceof StarList || haystack instanceof Tuple) {
     spend(haystack.elems.length);
@@ -260,8 +278,9 @@ export function contains(haystack: Value, needle: Value): boolean {
   }
   if (haystack instanceof Range) {
     if (typeof needle !== 'bigint') {
-      if (typeof needle === 'number' && Number.isInteger(needle)) needle = BigInt(needle);
-      else return false;
+      if (typeof needle !== 'number') throw new EvalError(`'in <range>' requires integer as left operand, not ${typeName(needle)}`);
+      if (!Number.isInteger(needle)) return false;
+      needle = BigInt(needle);
     }
     const n = needle as bigint;
     const { start, step } = haystack;
@@ -291,10 +310,11 @@ export function unary(op: string, x: Value): Value {
 
 /** Converts an index value to a JS number in [0, n), or throws. */
 export function normIndex(i: Value, n: number, what: string): number {
-  if (typeof i !== 'bigint') throw new EvalError(`${what} index must be an int, not ${typeName(i)}`);
+  if (typeof i !== 'bigint') throw new EvalError(`${what} index: got ${typeName(i)}, want int`);
   const k = i < 0n ? i + BigInt(n) : i;
   if (k < 0n || k >= BigInt(n)) {
-    throw new EvalError(what === 'string' ? `index ${i} out of range: string has length ${n}` : `index ${i} out of range: ${what} has ${n} element${n === 1 ? '' : 's'}`);
+    // starlark-go's words: the valid range, negative indices included.
+    throw new EvalError(n === 0 ? `index ${quoted(i)} out of range: empty ${what}` : `${what} index ${quoted(i)} out of range [${-n}:${n - 1}]`);
   }
   return Number(k);
 }
@@ -304,14 +324,14 @@ export function index(x: Value, i: Value): Value {
   if (x instanceof StarList || x instanceof Tuple) return x.elems[normIndex(i, x.elems.length, typeName(x))]!;
   if (x instanceof StarDict) {
     const v = x.get(i);
-    if (v === undefined) throw new EvalError(`key ${repr(i)} not in dict`);
+    if (v === undefined) throw new EvalError(`key ${quoted(i)} not in dict`);
     return v;
   }
   if (typeof x === 'string') return x[normIndex(i, x.length, 'string')]!;
+  if (x instanceof Bytes) return new Bytes(x.s[normIndex(i, x.s.length, 'bytes')]!);
   if (x instanceof Range) return x.at(normIndex(i, x.length, 'range'));
   if (x instanceof StringIter && !x.codepoints) return x.at(normIndex(i, x.length, typeName(x)));
-  if (x instanceof StringIter) throw new EvalError(`unhandled index operation ${typeName(x)}[${typeName(i)}]: ${typeName(x)} value is not indexable`);
-  throw new EvalError(`${typeName(x)} value is not indexable`);
+  throw new EvalError(`unhandled index operation ${typeName(x)}[${typeName(i)}]`, `a ${typeName(x)} value is not indexable`);
 }
 
 /** x[i] = v. */
@@ -366,6 +386,7 @@ export function slice(x: Value, lo: Value | undefined, hi: Value | undefined, st
     else for (let i = a; i > e; i += s) out += x[i];
     return out;
   }
+  if (x instanceof Bytes) return new Bytes(slice(x.s, lo, hi, step) as string);
   if (x instanceof StarList || x instanceof Tuple || x instanceof Range) {
     const n = x instanceof Range ? x.length : x.elems.length;
     const [a, e, s] = sliceIndices(n, lo, hi, step);
@@ -390,22 +411,33 @@ export function slice(x: Value, lo: Value | undefined, hi: Value | undefined, st
 
 // ---- "%" formatting ----
 
+/** The int of a float, as starlark-go's int(): truncated; infinities and NaN are errors. */
+export function floatToInt(f: number): bigint {
+  if (Number.isNaN(f)) throw new EvalError('cannot convert float NaN to integer');
+  if (!Number.isFinite(f)) throw new EvalError('cannot convert float infinity to integer');
+  return BigInt(Math.trunc(f));
+}
+
+/** A float's exact decimal digits with `p` after the point (toFixed gives exponents from 1e21). */
+function fixed(f: number, p: number): string {
+  if (Math.abs(f) < 1e21) return f.toFixed(p);
+  return BigInt(f).toString() + (p > 0 ? '.' + '0'.repeat(p) : '');
+}
+
 function formatNumber(conv: string, v: Value, prec: number | undefined): string {
   switch (conv) {
     case 'd':
     case 'i':
-      if (typeof v === 'bigint') return v.toString();
-      if (typeof v === 'number') {
-        if (!Number.isFinite(v)) throw new EvalError(`cannot convert float ${formatFloat(v)} to int`);
-        return BigInt(Math.trunc(v)).toString();
-      }
-      break;
     case 'x':
     case 'X':
     case 'o': {
-      if (typeof v !== 'bigint') break;
-      const s = (v < 0n ? -v : v).toString(conv === 'o' ? 8 : 16);
-      return (v < 0n ? '-' : '') + (conv === 'X' ? s.toUpperCase() : s);
+      // Floats are truncated, as starlark-go; bools are not numbers here.
+      if (typeof v === 'boolean') throw new EvalError(`%${conv} format requires integer: cannot convert bool to int`);
+      if (typeof v !== 'bigint' && typeof v !== 'number') break;
+      const n = typeof v === 'number' ? floatToInt(v) : v;
+      if (conv === 'd' || conv === 'i') return n.toString();
+      const s = (n < 0n ? -n : n).toString(conv === 'o' ? 8 : 16);
+      return (n < 0n ? '-' : '') + (conv === 'X' ? s.toUpperCase() : s);
     }
     case 'e':
     case 'E':
@@ -420,7 +452,7 @@ function formatNumber(conv: string, v: Value, prec: number | undefined): string 
       if ((conv === 'g' || conv === 'G') && prec === undefined) return conv === 'G' ? formatFloat(f).toUpperCase() : formatFloat(f);
       const p = Math.min(prec ?? 6, 100);
       let s: string;
-      if (conv === 'f' || conv === 'F') s = f.toFixed(p);
+      if (conv === 'f' || conv === 'F') s = fixed(f, p);
       else if (conv === 'e' || conv === 'E') s = expo(f.toExponential(p));
       else {
         const P = p === 0 ? 1 : p;
@@ -428,10 +460,12 @@ function formatNumber(conv: string, v: Value, prec: number | undefined): string 
         if (exp < -4 || exp >= P) s = expo(f.toExponential(P - 1)).replace(/\.?0+e/, 'e');
         else s = f.toFixed(Math.max(0, P - 1 - exp)).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
       }
+      // JS drops the sign of -0 (Go keeps it).
+      if (Object.is(f, -0) && !s.startsWith('-')) s = '-' + s;
       return conv === 'E' || conv === 'G' ? s.toUpperCase() : s;
     }
   }
-  throw new EvalError(`%${conv} format requires a number, not ${typeName(v)}`);
+  throw new EvalError(`%${conv} format requires ${'eEfFgG'.includes(conv) ? 'float' : 'integer'}, not ${typeName(v)}`);
 }
 
 function expo(s: string): string {
@@ -461,7 +495,7 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
       if (!(arg instanceof StarDict)) throw new EvalError('format requires a mapping');
       const key = format.slice(i + 1, close);
       value = arg.get(key);
-      if (value === undefined) throw new EvalError(`key ${repr(key)} not in dict`);
+      if (value === undefined) throw new EvalError(`key ${quoted(key)} not in dict`);
       i = close + 1;
     }
     let flags = '';
@@ -500,8 +534,9 @@ export function percentFormat(b: Budget, format: string, arg: Value): string {
       case 'c':
         if (typeof value === 'string' && value.length <= 4 && codePointsOf(value).length === 1) s = value;
         else if (typeof value === 'bigint' && value >= 0n && value <= 0x10ffffn) s = encodeRune(Number(value));
-        else if (typeof value === 'bigint') throw new EvalError(`%c requires a valid Unicode code point, got ${value}`);
-        else throw new EvalError(`%c requires int or single-character string, not ${typeName(value)}`);
+        else if (typeof value === 'bigint') throw new EvalError(`%c requires a valid Unicode code point, got ${quoted(value)}`);
+        else if (typeof value === 'string') throw new EvalError('%c format requires a single-character string');
+        else throw new EvalError(`%c format requires int or single-character string, not ${typeName(value)}`);
         break;
       case 'd': case 'i': case 'x': case 'X': case 'o': case 'e': case 'E': case 'f': case 'F': case 'g': case 'G':
         s = formatNumber(conv, value, prec);

@@ -6,8 +6,9 @@ import { Scope } from './ast.js';
 import type {
   Arg, CallExpr, CompClause, DictEntry, Expr, FileAST, Ident, LoadStmt, Param, Stmt,
 } from './ast.js';
-import { lineOf } from './errors.js';
+import { isStackOverflow, lineOf, STACK_OVERFLOW } from './errors.js';
 import { cleanPos, Scanner, type Token } from './scanner.js';
+import { Bytes } from './bytes.js';
 import { toText } from './text.js';
 
 /** Binary operator precedence (higher binds tighter); `not` is prefix at NOT_PREC. */
@@ -32,10 +33,23 @@ const MAX_DEPTH = 100;
  * `f()()()...`) both count, so no file can make the resolver or the evaluator overflow the stack.
  */
 const MAX_HEIGHT = 1000;
+/** An if statement's elifs nest (they count toward MAX_HEIGHT); half of it is left to their expressions. */
+const MAX_ELIFS = 500;
 
-export function parseFile(file: string, source: string): FileAST {
-  const p = new Parser(file, source);
-  return { file, source: p.scanner.src, stmts: p.parseFile() };
+export interface ParseOptions {
+  /** Accept `while` loops (starlark-go's dialect option; off by default, as in envd). */
+  while?: boolean;
+}
+
+export function parseFile(file: string, source: string, opts: ParseOptions = {}): FileAST {
+  const p = new Parser(file, source, opts);
+  try {
+    return { file, source: p.scanner.src, stmts: p.parseFile() };
+  } catch (err) {
+    // The limits above should make this unreachable; if not, still say where.
+    if (isStackOverflow(err)) p.overflow();
+    throw err;
+  }
 }
 
 function describe(t: Token): string {
@@ -47,9 +61,10 @@ function describe(t: Token): string {
     case 'IDENT': return `identifier "${t.value as string}"`;
     case 'INT': return `int ${String(t.value)}`;
     case 'FLOAT': return `float ${String(t.value)}`;
-    case 'STRING': {
+    case 'STRING':
+    case 'BYTES': {
       const s = JSON.stringify(t.value as string);
-      return `string ${s.length > 30 ? s.slice(0, 27) + '..."' : s}`;
+      return `${t.kind === 'BYTES' ? 'bytes' : 'string'} ${s.length > 30 ? s.slice(0, 27) + '..."' : s}`;
     }
     default: return `"${t.kind}"`;
   }
@@ -68,6 +83,7 @@ class Parser {
   constructor(
     readonly file: string,
     source: string,
+    readonly opts: ParseOptions = {},
   ) {
     this.scanner = new Scanner(file, source);
     this.tok = this.scanner.next();
@@ -99,6 +115,10 @@ class Parser {
     return this.peeked;
   }
 
+  overflow(): never {
+    this.fail(this.tok, STACK_OVERFLOW.replace(/^stack overflow: /, ''), 'split the code into smaller pieces');
+  }
+
   private fail(t: Token, message: string, hint?: string): never {
     throw new SourceError(cleanPos(t), `syntax error: ${message}`, hint, lineOf(this.scanner.src, t.line));
   }
@@ -119,10 +139,20 @@ class Parser {
     if (++this.depth > MAX_DEPTH) this.fail(t, `code nested too deeply (more than ${MAX_DEPTH} levels)`, 'split the expression or the block into smaller pieces');
   }
 
-  /** One more link of an operator or suffix chain. */
+  /** One more link of an operator, suffix or conditional chain (an elif is one too: it nests). */
   private grow(t: Token): void {
     if (++this.height + this.depth > MAX_HEIGHT) {
       this.fail(t, `expression nested too deeply (more than ${MAX_HEIGHT} levels of operators, calls or brackets)`, 'split the expression into smaller pieces, e.g. with intermediate variables');
+    }
+  }
+
+  /** Runs `f` and then forgets the height its chain grew (the chain has ended). */
+  private chain<T>(f: () => T): T {
+    const height0 = this.height;
+    try {
+      return f();
+    } finally {
+      this.height = height0;
     }
   }
 
@@ -154,8 +184,9 @@ class Parser {
         out.push(this.parseFor());
         return;
       case 'while':
-        this.fail(this.tok, 'while loops are not supported', 'use a for loop over range(...)');
-      // falls through (unreachable)
+        if (!this.opts.while) this.fail(this.tok, 'while loops are not supported', 'use a for loop over range(...)');
+        out.push(this.parseWhile());
+        return;
       default:
         this.parseSimpleStmt(out);
     }
@@ -331,13 +362,20 @@ class Parser {
   }
 
   private parseIf(): Stmt {
+    return this.chain(() => this.parseIfChain());
+  }
+
+  // Each elif is an if nested in the else of the one before: its depth counts as an expression's.
+  private parseIfChain(): Stmt {
     const t = this.next();
     const cond = this.parseTest();
     this.expect(':');
     const then = this.parseSuite();
     let els: Stmt[] = [];
     if (this.tok.kind === 'elif') {
-      els = [this.parseIf()];
+      if (this.height >= MAX_ELIFS) this.fail(this.tok, `too many elif branches (more than ${MAX_ELIFS} in one if statement)`, 'look the value up in a dict, or split the chain into functions');
+      this.grow(this.tok);
+      els = [this.parseIfChain()];
     } else if (this.tok.kind === 'else') {
       this.next();
       this.expect(':');
@@ -354,6 +392,14 @@ class Parser {
     this.expect(':');
     const body = this.parseSuite();
     return { kind: 'For', pos: this.pos(t), vars, iter, body };
+  }
+
+  private parseWhile(): Stmt {
+    const t = this.next();
+    const cond = this.parseExpr();
+    this.expect(':');
+    const body = this.parseSuite();
+    return { kind: 'While', pos: this.pos(t), cond, body };
   }
 
   private parseLoopVars(): Expr {
@@ -389,7 +435,7 @@ class Parser {
 
   private startsExpr(): boolean {
     switch (this.tok.kind) {
-      case 'IDENT': case 'INT': case 'FLOAT': case 'STRING':
+      case 'IDENT': case 'INT': case 'FLOAT': case 'STRING': case 'BYTES':
       case '(': case '[': case '{': case '-': case '+': case '~': case 'not': case 'lambda':
         return true;
     }
@@ -399,15 +445,17 @@ class Parser {
   parseTest(): Expr {
     if (this.tok.kind === 'lambda') return this.parseLambda();
     const x = this.parseTestPrec(0);
-    if (this.tok.kind === 'if') {
+    if (this.tok.kind !== 'if') return x;
+    // `a if c else b if d else ...` nests in its else branch: a chain like `a + b + ...`.
+    return this.chain(() => {
+      this.grow(this.tok);
       const t = this.next();
       const cond = this.parseTestPrec(0);
       if (!this.at('else')) this.unexpected('"else"', 'a conditional expression needs both branches: a if cond else b');
       this.next();
       const els = this.parseTest();
       return { kind: 'Cond', pos: this.pos(t), cond, then: x, els };
-    }
-    return x;
+    });
   }
 
   private parseLambda(): Expr {
@@ -575,6 +623,10 @@ class Parser {
         this.next();
         if (this.tok.kind === 'STRING') this.fail(this.tok, 'adjacent string literals are not supported', 'join them with +');
         return { kind: 'Literal', pos: this.pos(t), value: t.value as string | bigint | number };
+      case 'BYTES':
+        this.next();
+        if (this.tok.kind === 'BYTES') this.fail(this.tok, 'adjacent bytes literals are not supported', 'join them with +');
+        return { kind: 'Literal', pos: this.pos(t), value: new Bytes(t.value as string) };
       case '(': {
         this.next();
         this.enter(t);

@@ -6,10 +6,10 @@
 // whole function; names bound at top level are module globals (visible in functions, also
 // before their definition); comprehension variables are local to the comprehension.
 
-import { didYouMean, SourceError, type Position } from '../errors.js';
+import { SourceError, type Position } from '../errors.js';
 import { Scope } from './ast.js';
 import type { Expr, FileAST, FunCode, Ident, Param, ResolvedFile, Stmt } from './ast.js';
-import { hintFor, lineOf, SourceErrorList } from './errors.js';
+import { isStackOverflow, nearest, lineOf, SourceErrorList, STACK_OVERFLOW } from './errors.js';
 import { cleanPos } from './scanner.js';
 import type { Value } from './values.js';
 
@@ -41,7 +41,15 @@ export function resolveFile(ast: FileAST, env: ResolveEnv): ResolvedFile {
   const r = new Resolver(ast, env);
   const top = new FnScope(undefined, 0);
   r.collectGlobals(ast.stmts);
-  r.stmts(ast.stmts, top);
+  for (const s of ast.stmts) {
+    try {
+      r.stmts([s], top);
+    } catch (err) {
+      // The parser's limits should make this unreachable; if not, still say which statement.
+      if (!isStackOverflow(err)) throw err;
+      throw new SourceError(cleanPos(s.pos), STACK_OVERFLOW, 'split the code into smaller pieces', lineOf(ast.source, s.pos.line));
+    }
+  }
   if (r.errors.length === 1) throw r.errors[0]!;
   if (r.errors.length > 1) throw new SourceErrorList(r.errors);
   return { ...ast, globals: r.globalNames, nlocals: top.nlocals };
@@ -104,6 +112,13 @@ class Resolver {
       case 'For':
         this.expr(s.iter, fn);
         this.bind(s.vars, fn);
+        fn.loopDepth++;
+        this.stmts(s.body, fn);
+        fn.loopDepth--;
+        return;
+      case 'While':
+        if (fn.level === 0) this.error(s.pos, 'while loop not within a function');
+        this.expr(s.cond, fn);
         fn.loopDepth++;
         this.stmts(s.body, fn);
         fn.loopDepth--;
@@ -272,7 +287,7 @@ class Resolver {
       id.value = v;
       return;
     }
-    this.error(id.pos, `undefined: ${name}`, hintFor(didYouMean(name, this.visibleNames(fn))));
+    this.error(id.pos, `undefined: ${name}${nearest(name, this.visibleNames(fn))}`);
   }
 
   private visibleNames(fn: FnScope): string[] {
@@ -307,12 +322,14 @@ class Resolver {
         // The first iterable is evaluated in the enclosing scope.
         const first = e.clauses[0];
         if (first && first.kind === 'for') this.expr(first.iter, fn);
+        // One block for the whole comprehension (as starlark-go): a later clause's iterable sees
+        // the names every clause binds, so `[x for _ in y for x in x]` reads the unbound local x.
         fn.blocks.push(new Map());
+        for (const c of e.clauses) if (c.kind === 'for') this.bindCompVars(c.vars, fn);
         for (let i = 0; i < e.clauses.length; i++) {
           const c = e.clauses[i]!;
           if (c.kind === 'for') {
             if (i > 0) this.expr(c.iter, fn);
-            this.bindCompVars(c.vars, fn);
           } else {
             this.expr(c.cond, fn);
           }
@@ -397,6 +414,9 @@ function collectBindings(stmts: Stmt[], out: Ident[]): void {
         break;
       case 'For':
         collectTargets(s.vars, out);
+        collectBindings(s.body, out);
+        break;
+      case 'While':
         collectBindings(s.body, out);
         break;
       case 'If':

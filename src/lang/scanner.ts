@@ -15,6 +15,7 @@ export type TokenKind =
   | 'INT'
   | 'FLOAT'
   | 'STRING'
+  | 'BYTES'
   // keywords and punctuation are their own text
   | string;
 
@@ -24,7 +25,7 @@ export type TokenKind =
  */
 export interface Token extends Position {
   kind: TokenKind;
-  /** IDENT: the name; STRING: the decoded text; INT: bigint; FLOAT: number. */
+  /** IDENT: the name; STRING, BYTES: the decoded byte string; INT: bigint; FLOAT: number. */
   value: string | bigint | number | undefined;
 }
 
@@ -238,11 +239,11 @@ export class Scanner {
 
   private scanToken(i: number, c: number): Token {
     const src = this.src;
-    // Identifiers, keywords, raw strings.
+    // Identifiers, keywords, raw strings, bytes (b"...", rb"...", as starlark-go).
     if (isIdentStart(c) || (c > 127 && UNI_IDENT_START.test(String.fromCodePoint(src.codePointAt(i)!)))) {
-      if ((c === 114 || c === 82) && (src.charCodeAt(i + 1) === 34 || src.charCodeAt(i + 1) === 39)) {
-        return this.scanString(i, i + 1, true);
-      }
+      const c1 = src.charCodeAt(i + 1);
+      if ((c === 114 || c === 82 || c === 98) && (c1 === 34 || c1 === 39)) return this.scanString(i, i + 1, c !== 98, c === 98);
+      if (c === 114 && c1 === 98 && (src.charCodeAt(i + 2) === 34 || src.charCodeAt(i + 2) === 39)) return this.scanString(i, i + 2, true, true);
       let j = i + 1;
       for (;;) {
         const d = src.charCodeAt(j);
@@ -257,7 +258,7 @@ export class Scanner {
       return this.tok('IDENT', i, word);
     }
     if (isDigit(c) || (c === 46 && isDigit(src.charCodeAt(i + 1)))) return this.scanNumber(i);
-    if (c === 34 || c === 39) return this.scanString(i, i, false);
+    if (c === 34 || c === 39) return this.scanString(i, i, false, false);
 
     const c1 = src.charCodeAt(i + 1);
     const c2 = src.charCodeAt(i + 2);
@@ -348,8 +349,8 @@ export class Scanner {
     return this.tok('INT', i, BigInt(text));
   }
 
-  /** `start` is the token start (the r prefix if any); `q` the opening quote. */
-  private scanString(start: number, q: number, raw: boolean): Token {
+  /** `start` is the token start (the r/b prefix if any); `q` the opening quote. */
+  private scanString(start: number, q: number, raw: boolean, bytes: boolean): Token {
     const src = this.src;
     const n = src.length;
     const quote = src.charCodeAt(q);
@@ -413,7 +414,7 @@ export class Scanner {
           }
           const cp = parseInt(hex, 16);
           const U = cp.toString(16).toUpperCase().padStart(4, '0');
-          if (d === 120 && cp > 127) this.errorAt(j, `non-ASCII hex escape \\x${hex} (use \\u${U} for the UTF-8 encoding of U+${U})`);
+          if (d === 120 && cp > 127 && !bytes) this.errorAt(j, `non-ASCII hex escape \\x${hex} (use \\u${U} for the UTF-8 encoding of U+${U})`);
           if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff && d !== 120)) this.errorAt(j, `invalid Unicode code point U+${hex}`);
           // \x is one byte (as in starlark-go); \u and \U are a code point's UTF-8 bytes.
           out += d === 120 ? String.fromCharCode(cp) : encodeRune(cp);
@@ -427,7 +428,7 @@ export class Scanner {
             while (m < j + 4 && src.charCodeAt(m) >= 48 && src.charCodeAt(m) <= 55) m++;
             const v = parseInt(src.slice(j + 1, m), 8);
             if (v > 255) this.errorAt(j, `invalid escape sequence \\${src.slice(j + 1, m)}`);
-            if (v > 127) {
+            if (v > 127 && !bytes) {
               const U = v.toString(16).toUpperCase().padStart(4, '0');
               this.errorAt(j, `non-ASCII octal escape \\${v.toString(8)} (use \\u${U} for the UTF-8 encoding of U+${U})`);
             }
@@ -442,6 +443,6 @@ export class Scanner {
     }
     out += fromText(src.slice(chunk, j));
     this.i = j + (triple ? 3 : 1);
-    return { kind: 'STRING', value: out, file: this.file, line: startLine, col: startCol };
+    return { kind: bytes ? 'BYTES' : 'STRING', value: out, file: this.file, line: startLine, col: startCol };
   }
 }

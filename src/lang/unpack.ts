@@ -2,8 +2,8 @@
 // converters with uniform messages (strings come out as JS text, not byte strings): `host.bind: env_port must be an int between 1 and 65535,
 // got string "8888"`. All throw EvalError, which the evaluator positions at the call.
 
-import { didYouMean } from '../errors.js';
-import { EvalError, hintFor } from './errors.js';
+import { cutText } from '../errors.js';
+import { EvalError, nearest } from './errors.js';
 import { toText } from './text.js';
 import { describeValue, StarDict, StarList, Tuple, type Value } from './values.js';
 
@@ -43,7 +43,7 @@ export function unpackArgs(
     const k = kwargs[j]![0], v = kwargs[j]![1];
     const i = names.indexOf(k);
     if (i < 0) {
-      throw new EvalError(`${fnName}: unexpected keyword argument "${k}"`, hintFor(didYouMean(k, names)));
+      throw new EvalError(`${fnName}: unexpected keyword argument "${cutText(k)}"${nearest(k, names)}`);
     }
     if (out[k] !== undefined) throw new EvalError(`${fnName}: got multiple values for parameter "${k}"`);
     out[k] = v;

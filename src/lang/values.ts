@@ -7,6 +7,7 @@
 //   float      number          (always: an int is never a JS number)
 //   string     string          a byte string: one char (0-255) per UTF-8 byte, so len/index/
 //                              slice count bytes as in starlark-go (text.ts converts)
+//   bytes      Bytes           the same byte string, as another type (bytes.ts)
 //   list       StarList        (mutable until frozen)
 //   tuple      Tuple
 //   dict       StarDict        (insertion-ordered)
@@ -19,11 +20,12 @@
 // `undefined` is never a Starlark value; APIs use it for "absent".
 // Lists and dicts are frozen (immutable) once the module that created them finishes.
 
-import type { Position } from '../errors.js';
+import { MAX_QUOTED, safeText, type Position } from '../errors.js';
 import type { FunCode } from './ast.js';
 import { EvalError } from './errors.js';
 import { codePointsOf, decodeRune, fromText, isAscii, toText } from './text.js';
 import type { Thread } from './eval.js';
+import { Bytes } from './bytes.js';
 
 export type Value =
   | null
@@ -31,6 +33,7 @@ export type Value =
   | bigint
   | number
   | string
+  | Bytes
   | StarList
   | Tuple
   | StarDict
@@ -148,6 +151,7 @@ export function hashKey(v: Value): unknown {
     case 'object':
       if (v === null) return null;
       if (v instanceof Tuple) return HASH_ESC + '(' + tupleKey(v, 0);
+      if (v instanceof Bytes) return HASH_ESC + 'b' + v.s;
       if (v instanceof StarList || v instanceof StarDict || v instanceof StarSet) throw new EvalError(`unhashable type: ${typeName(v)}`);
       if (v instanceof Range) throw new EvalError('unhashable: range');
       if (v instanceof StringIter) throw new EvalError(`unhashable: ${typeName(v)}`);
@@ -178,6 +182,7 @@ function keyPart(v: Value, depth: number): string {
     case 'object':
       if (v === null) return 'N';
       if (v instanceof Tuple) return '(' + tupleKey(v, depth + 1);
+      if (v instanceof Bytes) return 'b' + v.s.length + ':' + v.s;
       if (v instanceof StarList || v instanceof StarDict || v instanceof StarSet) throw new EvalError(`unhashable type: ${typeName(v)}`);
       return 'o' + identityOf(v);
   }
@@ -297,6 +302,7 @@ export class StarSet {
   }
 
   clear(): void {
+    if (this.map.size === 0) return; // as starlark-go: clearing an empty set changes nothing
     this.checkMutable('clear');
     this.map.clear();
   }
@@ -316,15 +322,17 @@ export class StarSet {
 /**
  * What s.elems(), s.elem_ords(), s.codepoints() and s.codepoint_ords() return, as starlark-go:
  * an immutable iterable view of a string; the elems views also have a length and an index.
+ * b.elems() of bytes is the elem_ords view of its bytes (`bytes` set).
  */
 export class StringIter {
   constructor(
     readonly s: string,
     readonly codepoints: boolean,
     readonly ords: boolean,
+    readonly bytes = false,
   ) {}
   get method(): string {
-    return this.codepoints ? (this.ords ? 'codepoint_ords' : 'codepoints') : this.ords ? 'elem_ords' : 'elems';
+    return this.codepoints ? (this.ords ? 'codepoint_ords' : 'codepoints') : this.ords && !this.bytes ? 'elem_ords' : 'elems';
   }
   get length(): number {
     return this.s.length;
@@ -411,12 +419,21 @@ export type MissingAttrHook = (name: string, pos: Position, thread: Thread) => V
 
 export interface StructOptions {
   onMissingAttr?: MissingAttrHook;
+  /** What type() says (default "struct"). */
+  type?: string;
+  /** Accepts `s.name = v` (throw EvalError to refuse); without it structs are read-only. */
+  onSetAttr?: (s: Struct, name: string, v: Value) => void;
+  /** `s op y` or `y op s` for operators the struct defines; undefined: not defined. */
+  onBinary?: (op: string, other: Value, structOnLeft: boolean) => Value | undefined;
 }
 
 /** A read-only namespace: `cloud.k8s.bind`, `presets.jupyter.port`. `type()` is "struct". */
 export class Struct {
   readonly fields: Map<string, Value>;
   readonly onMissingAttr: MissingAttrHook | undefined;
+  readonly opts: StructOptions;
+  /** Set by freeze(); a struct with onSetAttr refuses changes from then on. */
+  frozen = false;
   /** `opts` is the options object or directly the onMissingAttr hook. */
   constructor(
     readonly name: string,
@@ -424,7 +441,8 @@ export class Struct {
     opts: StructOptions | MissingAttrHook = {},
   ) {
     this.fields = fields instanceof Map ? fields : new Map(Object.entries(fields));
-    this.onMissingAttr = typeof opts === 'function' ? opts : opts.onMissingAttr;
+    this.opts = typeof opts === 'function' ? { onMissingAttr: opts } : opts;
+    this.onMissingAttr = this.opts.onMissingAttr;
   }
 }
 
@@ -446,10 +464,11 @@ export function typeName(v: Value): string {
       if (v instanceof StarSet) return 'set';
       if (v instanceof Tuple) return 'tuple';
       if (v instanceof Range) return 'range';
-      if (v instanceof StringIter) return v.codepoints ? 'string.codepoints' : 'string.elems';
+      if (v instanceof Bytes) return 'bytes';
+      if (v instanceof StringIter) return v.bytes ? 'bytes.elems' : v.codepoints ? 'string.codepoints' : 'string.elems';
       if (v instanceof StarFunction) return 'function';
       if (v instanceof Builtin) return 'builtin_function_or_method';
-      if (v instanceof Struct) return 'struct';
+      if (v instanceof Struct) return v.opts.type ?? 'struct';
   }
   return 'unknown';
 }
@@ -463,12 +482,13 @@ export function truthy(v: Value): boolean {
     case 'bigint':
       return v !== 0n;
     case 'number':
-      return v !== 0 && !Number.isNaN(v);
+      return v !== 0; // NaN is true, as in starlark-go
     case 'object':
       if (v === null) return false;
       if (v instanceof StarList || v instanceof Tuple) return v.elems.length > 0;
       if (v instanceof StarDict || v instanceof StarSet) return v.size > 0;
       if (v instanceof Range) return v.length > 0;
+      if (v instanceof Bytes) return v.s.length > 0;
       return true;
   }
   return true;
@@ -632,9 +652,14 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
     seen.delete(v);
     return;
   }
+  if (v instanceof Bytes) {
+    spendChars(v.s.length);
+    out.push('b' + quote(v.s));
+    return;
+  }
   if (v instanceof StringIter) {
     spendChars(v.s.length);
-    out.push(`${quote(v.s)}.${v.method}()`);
+    out.push(`${v.bytes ? 'b' : ''}${quote(v.s)}.${v.method}()`);
     return;
   }
   if (v instanceof Range) {
@@ -659,14 +684,18 @@ function writeValue(out: string[], v: Value, seen: Set<object>, depth: number): 
 /** "<type> <repr>" with the repr shortened, for error messages: `string "8888"`. */
 export function describeValue(v: Value): string {
   if (v === null) return 'None';
+  return `${typeName(v)} ${quoted(v, 60)}`;
+}
+
+/** The repr of a value quoted in an error: secrets masked, then cut to `max` characters. */
+export function quoted(v: Value, max = MAX_QUOTED): string {
   let r: string;
   try {
     r = repr(v);
   } catch {
     r = '...';
   }
-  if (r.length > 60) r = r.slice(0, 57) + '...';
-  return `${typeName(v)} ${r}`;
+  return safeText(r, max);
 }
 
 // ---- equality and ordering ----
@@ -677,8 +706,9 @@ export function equals(x: Value, y: Value, depth = 0): boolean {
     if (x.length === y.length) spendChars(x.length);
     return x === y;
   }
-  // As in starlark-go's total order of floats, NaN equals itself.
-  if (x === y) return true;
+  // As in starlark-go's total order of floats, NaN equals itself. A list is compared element by
+  // element even with itself (so a cyclic one reaches the depth limit, as in starlark-go).
+  if (x === y && !(x instanceof StarList || x instanceof Tuple || x instanceof StarDict)) return true;
   if (typeof x === 'number' && typeof y === 'number') return Number.isNaN(x) && Number.isNaN(y);
   switch (typeof x) {
     case 'bigint':
@@ -690,6 +720,7 @@ export function equals(x: Value, y: Value, depth = 0): boolean {
       if (depth > 100) throw new EvalError('comparison exceeded maximum recursion depth');
       if (x instanceof StarList) return y instanceof StarList && seqEquals(x.elems, y.elems, depth);
       if (x instanceof Tuple) return y instanceof Tuple && seqEquals(x.elems, y.elems, depth);
+      if (x instanceof Bytes) return y instanceof Bytes && equals(x.s, y.s);
       if (x instanceof StarDict) {
         if (!(y instanceof StarDict) || x.size !== y.size) return false;
         spend(x.size);
@@ -740,6 +771,7 @@ export function compare(x: Value, y: Value, depth = 0): number {
     return (x as string) < (y as string) ? -1 : (x as string) > (y as string) ? 1 : 0;
   }
   if (tx === 'boolean' && ty === 'boolean') return Number(x) - Number(y);
+  if (x instanceof Bytes && y instanceof Bytes) return compare(x.s, y.s);
   if (depth > 100) throw new EvalError('comparison exceeded maximum recursion depth');
   if ((x instanceof StarList && y instanceof StarList) || (x instanceof Tuple && y instanceof Tuple)) {
     const a = x.elems;
@@ -752,7 +784,7 @@ export function compare(x: Value, y: Value, depth = 0): number {
     }
     return a.length - b.length;
   }
-  throw new EvalError(`unsupported comparison: ${typeName(x)} < ${typeName(y)}`);
+  throw new EvalError(`${typeName(x)} < ${typeName(y)} not implemented`);
 }
 
 // ---- freezing ----
@@ -784,6 +816,10 @@ export function freeze(v: Value): void {
       seen.add(x);
       spend(x.elems.length);
       for (let i = 0; i < x.elems.length; i++) stack.push(x.elems[i]!);
+    } else if (x instanceof Struct) {
+      if (x.frozen) continue;
+      x.frozen = true;
+      for (const e of x.fields.values()) stack.push(e);
     } else if (x instanceof StarFunction) {
       if (seen.has(x)) continue;
       seen.add(x);
