@@ -55,7 +55,7 @@ function currentPod(): string {
 }
 
 /** Every exposure answers from the current pod, and status says what it should; throws what is not so yet. */
-async function allAnswer(laterListens: boolean): Promise<void> {
+async function allAnswer(): Promise<void> {
   const pod = currentPod();
   const web = await httpRequest('127.0.0.1', main!.ports.web!, { timeoutMs: 2000 });
   assert.equal(podAnswer(web).pod, pod, 'the HTTP forward answers from the current pod');
@@ -86,13 +86,16 @@ async function refusedOutcome(port: number): Promise<{ outcome: string; ms: numb
   return { outcome, ms: performance.now() - t0 };
 }
 
+/** Something listens on the pod's port 9999 (an app the tests start in the pod): its forward is Ready then, else ConnectionRefused. */
+let laterListens = false;
+
 /** Polls allAnswer from `since` (the fault's end) and asserts it held within the bound; prints the figure. */
-async function recovered(label: string, since: number, laterListens = false): Promise<number> {
+async function recovered(label: string, since: number): Promise<number> {
   traffic.phase = `after ${label}`;
   let last: unknown;
   for (;;) {
     try {
-      await allAnswer(laterListens);
+      await allAnswer();
       break;
     } catch (e) {
       last = e;
@@ -262,7 +265,8 @@ test('a refused pod port: that connection is reset at once, nothing else is touc
       if (!echoed) await sleep(100);
     }
     assert.ok(echoed?.equals(payload), 'once something listens, the refused port forwards byte for byte');
-    await recovered('refused port, then listening', Date.now(), true);
+    laterListens = true;
+    await recovered('refused port, then listening', Date.now());
   } finally {
     listener.kill();
   }
@@ -286,7 +290,30 @@ test("the pod's container killed: restarted in place, every exposure answers aga
   assert.ok(readyAt, 'the container came back');
   assert.equal(currentPod(), pod, 'the same pod');
   // The listener started by the last test went with the old container: 9999 refuses again.
+  laterListens = false;
   await recovered('container killed and restarted in place', readyAt);
+});
+
+test('an app that resets connections: each one is reset for its client at once, never replayed, and nothing else is touched', async () => {
+  traffic.phase = 'app resets connections';
+  const pod = currentPod();
+  // An app on 9999 that reads the first bytes of each connection and resets it (RST).
+  spawn('kubectl', ['--kubeconfig', env.kubeconfig, '-n', ns, 'exec', pod, '--', 'testsrv', 'pod', '--mode', 'reset', '--http', '9999', '--echo', '9997'], { stdio: 'ignore' }).unref();
+  laterListens = true;
+  // The settle point: its row turns Ready (the exec has started the app).
+  let up = false;
+  for (let i = 0; i < 60 && !up; i++) {
+    up = row(await status(main!.env), 'k8s-port-forward', 9999)?.reason === 'Ready';
+    if (!up) await sleep(200);
+  }
+  assert.ok(up, 'the app on 9999 started');
+  for (let i = 0; i < 3; i++) {
+    const { outcome, ms } = await refusedOutcome(main!.ports.later!);
+    console.log(`# fault: an app that resets: the client saw ${outcome} ${ms.toFixed(0)} ms after its connect`);
+    assert.equal(outcome, 'ECONNRESET');
+    assert.ok(ms <= 500, `reset within 500 ms (took ${ms.toFixed(0)})`);
+  }
+  await recovered('an app that resets connections', Date.now());
 });
 
 test('the API server killed (SIGKILL) and restarted', async () => {

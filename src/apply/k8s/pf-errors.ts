@@ -11,6 +11,11 @@ export function isRefusal(text: string | undefined): boolean {
   return !!text && /connect: connection refused|ECONNREFUSED|forward not found for port/.test(text);
 }
 
+/** The app took the connection and then reset it (or stopped reading): it was reached. */
+export function isAppReset(text: string | undefined): boolean {
+  return !!text && /connection reset by peer|broken pipe/.test(text);
+}
+
 /** The kubelet's message without its preamble (pod uid, namespace paths): what a person reads. */
 export function refusalMessage(port: number, pod: string): string {
   return `nothing listens on port ${port} in pod ${pod} (connection refused inside the pod)`;

@@ -17,7 +17,7 @@ import type { KubeClient } from './client.js';
 import type { PodTracker } from './pod-tracker.js';
 import { TunnelRefused, type PortStream } from './pf-tunnel.js';
 import { PortForwardSessions } from './pf-spdy.js';
-import { isRefusal, refusalMessage } from './pf-errors.js';
+import { isAppReset, isRefusal, refusalMessage } from './pf-errors.js';
 
 export interface PortForwardOptions {
   client: KubeClient;
@@ -247,7 +247,8 @@ export class PortForwarder extends EventEmitter {
             close: (error) => {
               trace(`stream closed${error ? `: ${error.trim()}` : ''} (got data: ${gotBackend})`);
               if (clientGone || abandoned === t) return;
-              if (!gotBackend && isRefusal(error) && this.o.tracker.isReady(pod)) {
+              const podStays = this.o.tracker.isReady(pod);
+              if (!gotBackend && isRefusal(error) && podStays) {
                 // The pod is there and nothing listens: no other pod would do better. The client
                 // learns it at once, as from a closed port on its own machine. (A pod that is
                 // going away refuses too: that connection is retried on the next pod below.)
@@ -258,7 +259,7 @@ export class PortForwarder extends EventEmitter {
                 sock.resetAndDestroy();
                 return;
               }
-              if (!gotBackend && replay && error) {
+              if (!gotBackend && replay && error && !(podStays && isAppReset(error))) {
                 // Never reached the pod (it is going away): try again, on the next pod if there is one.
                 this.stats.retried++;
                 this.stats.lastError = `${pod}: ${error.trim()}`;
@@ -266,6 +267,13 @@ export class PortForwarder extends EventEmitter {
                 void sleep(backoff.next(), ctl.signal).then((ok) => {
                   if (ok) void connect();
                 });
+                return;
+              }
+              if (error && !gotBackend) {
+                // The app took the connection and reset it before answering: its answer, passed on
+                // as it is (never replayed: the app has seen the request).
+                this.fail(`${pod}: ${error.trim()}`);
+                sock.resetAndDestroy();
                 return;
               }
               if (error) this.fail(`${pod}: ${error.trim()}`);
