@@ -311,7 +311,9 @@ test('an app that resets connections: each one is reset for its client at once, 
     const { outcome, ms } = await refusedOutcome(main!.ports.later!);
     console.log(`# fault: an app that resets: the client saw ${outcome} ${ms.toFixed(0)} ms after its connect`);
     assert.equal(outcome, 'ECONNRESET');
-    assert.ok(ms <= 500, `reset within 500 ms (took ${ms.toFixed(0)})`);
+    // containerd reports a reset only after waiting 1 s for the other direction to finish
+    // (its port-forward's grace period); from then on it is ours to pass on at once.
+    assert.ok(ms <= 1500, `reset within containerd's 1 s grace + 500 ms (took ${ms.toFixed(0)})`);
   }
   await recovered('an app that resets connections', Date.now());
 });
