@@ -89,13 +89,15 @@ function fakeProber(answering: Set<number>) {
 /** A scheduler that runs rounds only when poked (deterministic tests). */
 class ManualScheduler implements ProbeScheduler {
   round?: (ids?: readonly string[]) => Promise<void>;
+  /** The round the last poke started, for a test to await before it reads the outcome. */
+  last?: Promise<void>;
   pokes = 0;
   run(round: (ids?: readonly string[]) => Promise<void>): void {
     this.round = round;
   }
   poke(ids?: readonly string[]): void {
     this.pokes++;
-    void this.round?.(ids);
+    this.last = this.round?.(ids);
   }
 }
 
@@ -151,7 +153,8 @@ test('controller: up starts the environment, exposes, probes, reports reasons; a
   const sinceB = byId(s, 'b').since;
   await new Promise((r) => setTimeout(r, 5));
   t.scheduler.poke();
-  await until(() => t.scheduler.pokes > 0);
+  assert.ok(t.scheduler.last, 'the poke started a round');
+  await t.scheduler.last;
   assert.equal(byId(t.c.status(), 'b').since, sinceB);
   t.answering.add(8002);
   await t.c.probeNow('b');
