@@ -1,30 +1,19 @@
 // Running the real CLI (node bin/envserve.js → dist/) in tests, and small network helpers.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import { ensureBuilt } from '../helpers/cli.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURES = join(REPO, 'test/fixtures');
 
-/** bin/envserve.js runs dist/: rebuild when a source file is newer (npm test builds first anyway). */
-export function ensureBuilt(): void {
-  const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-  let built = 0;
-  try {
-    built = statSync(join(REPO, 'dist/cli/main.js')).mtimeMs;
-  } catch {
-    /* not built */
-  }
-  if (newest(join(REPO, 'src')) > built) {
-    spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.build.json')], { stdio: 'ignore' });
-  }
-}
+// bin/envserve.js runs dist/: ensureBuilt rebuilds a stale dist/, and fails the test if the build fails.
+export { ensureBuilt };
 
 export interface CliRun {
   proc: ChildProcess;
