@@ -2,16 +2,15 @@
 // memory or overflow the stack. Each must end with a positioned error at the default budget.
 // (How long each takes is measured by bench/plan.bench.ts, not here.)
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { parseGoldenChunks, paddedSource } from '../../test/golden.js';
+import { goldenFiles, parseGoldenChunks, paddedSource } from '../../test/golden.js';
 import { SourceError } from '../errors.js';
 import { evaluateEnvSource } from './load.js';
 
 const DIR = 'testdata/hostile';
 const ENDS = /evaluation exceeded its budget of \d+ cost units|too large|nested too deeply|exceeded maximum recursion depth/;
 
-for (const name of readdirSync(DIR).filter((f) => f.endsWith('.envd'))) {
+for (const name of goldenFiles(DIR)) {
   for (const chunk of parseGoldenChunks(`${DIR}/${name}`)) {
     const what = /^# (.*)/.exec(chunk.source)?.[1] ?? `line ${chunk.startLine}`;
     test(`${name}: ${what} ends with a positioned error`, () => {
