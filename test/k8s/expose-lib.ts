@@ -127,6 +127,24 @@ export async function waitReadyPod(ns: string, selector: string, not?: string, t
   }, timeoutMs, 20);
 }
 
+/**
+ * `n` node ports of the cluster's range that no Service holds now, picked at random (a port
+ * picked blindly may be allocated already: the apply then fails, and the test with it).
+ */
+export function freeNodePorts(n: number): number[] {
+  const taken = new Set(
+    kubectlJson<{ items: { spec: { ports?: { nodePort?: number }[] } }[] }>(['get', 'services', '-A'])
+      .items.flatMap((s) => (s.spec.ports ?? []).map((p) => p.nodePort)),
+  );
+  const [lo, hi] = env.nodePortRange;
+  const picked: number[] = [];
+  while (picked.length < n) {
+    const p = lo + Math.floor(Math.random() * (hi - lo + 1));
+    if (!taken.has(p) && !picked.includes(p)) picked.push(p);
+  }
+  return picked;
+}
+
 /** A free port on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
