@@ -10,7 +10,7 @@ import { planFromFile } from '../../src/envfile/from-file.js';
 import type { Plan } from '../../src/plan/types.js';
 import { K8sRuntime, type K8sExposureHandle, type K8sRuntimeOptions } from '../../src/apply/k8s/runtime.js';
 import { probeAll, summarize, targetsFor, type ProbeResult } from '../../src/probe/index.js';
-import { clusterEnv, kubectl, eventually, sleep, testsrvContainer } from './cluster.js';
+import { clusterEnv, httpRequest, kubectl, eventually, sleep, testsrvContainer } from './cluster.js';
 
 export const env = clusterEnv();
 export const rand = () => randomBytes(3).toString('hex');
@@ -143,6 +143,25 @@ export function freeNodePorts(n: number): number[] {
     if (!taken.has(p) && !picked.includes(p)) picked.push(p);
   }
   return picked;
+}
+
+// Settle points, read independently of what a test then checks (whose first attempt must pass).
+
+/** An Ingress admitted (an address in its status) and routed: its Host answers 200 at the Ingress address. */
+export async function ingressRouted(ns: string, name: string, host: string): Promise<void> {
+  const [ip, port] = env.ingressAddress.split(':');
+  await eventually(async () => {
+    const st = kubectlJson(['-n', ns, 'get', 'ingress', name]).status?.loadBalancer?.ingress;
+    if (!st?.length) throw new Error(`ingress ${ns}/${name} not admitted yet`);
+    const r = await httpRequest(ip!, Number(port), { hostHeader: host });
+    if (r.status !== 200) throw new Error(`ingress ${ns}/${name}: HTTP ${r.status} for Host ${host}`);
+  }, 60_000, 250);
+}
+
+/** A Service's node port answers on the node (kube-proxy has programmed it). */
+export async function nodePortAnswers(ns: string, service: string): Promise<void> {
+  const nodePort = kubectlJson(['-n', ns, 'get', 'service', service]).spec.ports[0].nodePort as number;
+  await eventually(() => httpRequest(env.nodeIP, nodePort), 60_000, 250);
 }
 
 /** A free port on 127.0.0.1. */
