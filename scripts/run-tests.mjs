@@ -12,6 +12,10 @@
 //   test/ui/k8s/  → the browser and the cluster
 // Each up.sh writes .testenv/<name>/env.json: environment variables for the tests.
 //
+// The tests of the command run bin/envserve.js → dist/, so the runner builds first and fails when
+// the build fails: no run tests stale code (`npm run test:unit` included).
+// Every test has a time limit (10 min; ENVSERVE_TEST_TIMEOUT_MS): a test that hangs fails, and the run goes on.
+//
 // Usage: node scripts/run-tests.mjs [--unit] [file-or-folder ...]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -65,6 +69,15 @@ function sh(script) {
   return spawnSync('bash', [script], { stdio: 'inherit' }).status ?? 1;
 }
 
+// Generous: the longest tests (the fault suite's 5-minute idle connection, a 75 s freeze) fit.
+const TEST_TIMEOUT_MS = Number(process.env.ENVSERVE_TEST_TIMEOUT_MS) || 10 * 60_000;
+
+console.log('run-tests: npm run build');
+if (spawnSync('npm', ['run', 'build'], { stdio: 'inherit' }).status !== 0) {
+  console.error('run-tests: the build failed, so the run fails (the tests would run a stale dist/)');
+  process.exit(1);
+}
+
 const needed = [...new Set(files.flatMap(suitesOf).map((s) => s.name))].map((name) => SUITES.find((s) => s.name === name));
 const env = { ...process.env };
 const started = [];
@@ -76,7 +89,7 @@ try {
     if (sh(up) !== 0) throw new Error(`${up} failed: the ${s.folder} tests need it, so the run fails`);
     Object.assign(env, JSON.parse(readFileSync(envFileOf(s), 'utf8')));
   }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit', env });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], { stdio: 'inherit', env });
   status = r.status ?? 1;
 } catch (e) {
   console.error(`run-tests: ${e.message}`);

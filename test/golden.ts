@@ -8,7 +8,7 @@
 // Lines are those of the data file: run `paddedSource(chunk)` (the chunk preceded by blank
 // lines) so that reported positions are data-file positions.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SourceError, UserError, type Position } from '../src/errors.js';
 import {
@@ -30,6 +30,16 @@ export interface GoldenChunk {
   /** 1-based line in the data file where the chunk's first line is. */
   startLine: number;
   expectedErrors: ExpectedError[];
+}
+
+/**
+ * The data files (*.envd) of a data-driven suite, sorted. An empty folder throws: the suite would
+ * otherwise define no test at all and pass.
+ */
+export function goldenFiles(dir: string): string[] {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.envd')).sort();
+  if (files.length === 0) throw new Error(`${dir} holds no *.envd data files: this suite would test nothing`);
+  return files;
 }
 
 const MARK = /###\s*(?:@(\S+):(\d+)\s+)?"(.*)"\s*$/;

@@ -2,9 +2,8 @@
 // Each chunk is planned; every error must be expected on its line (### "regex"), and every
 // expected error must be reported there.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { parseGoldenChunks } from '../../test/golden.js';
+import { goldenFiles, parseGoldenChunks } from '../../test/golden.js';
 import { IssuesError, SourceError } from '../errors.js';
 import { SourceErrorList } from '../lang/index.js';
 import { planEnvFile } from './from-file.js';
@@ -27,7 +26,7 @@ function errorsOf(file: string, source: string): { line: number; text: string }[
   }
 }
 
-for (const name of readdirSync(DIR).filter((f) => f.endsWith('.envd'))) {
+for (const name of goldenFiles(DIR)) {
   const path = `${DIR}/${name}`;
   for (const chunk of parseGoldenChunks(path)) {
     test(`${path}:${chunk.startLine}`, () => {

@@ -4,9 +4,8 @@
 // that line (the construct that went too deep or too far).
 // (How long each takes is measured by bench/plan.bench.ts, not here.)
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { parseGoldenChunks, paddedSource } from '../../test/golden.js';
+import { goldenFiles, parseGoldenChunks, paddedSource } from '../../test/golden.js';
 import { MAX_MESSAGE, SourceError } from '../errors.js';
 import { evaluateEnvSource } from './load.js';
 
@@ -15,7 +14,7 @@ const ENDS = /evaluation exceeded its budget of \d+ cost units|too large|nested 
 /** The longest error text: the message and hint bounds (src/errors.ts), the source excerpt, the caret. */
 const MAX_FORMAT = 2 * MAX_MESSAGE + 600;
 
-for (const name of readdirSync(DIR).filter((f) => f.endsWith('.envd'))) {
+for (const name of goldenFiles(DIR)) {
   for (const chunk of parseGoldenChunks(`${DIR}/${name}`)) {
     const what = /^# (.*)/.exec(chunk.source)?.[1] ?? `line ${chunk.startLine}`;
     test(`${name}: ${what} ends with a positioned error`, () => {

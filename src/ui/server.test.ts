@@ -148,7 +148,9 @@ test('the event stream sends a snapshot, then every change as it happens', async
   assert.equal(events[1]!.event, 'env');
   assert.equal(events[1]!.data.key, 'demo-123');
   assert.equal(events[1]!.data.status.exposures[0].state, 'failed');
-  assert.ok(Date.now() - t0 < 1000);
+  // Pushed on the event (there is no poll to wait for): a bound for a hang, not a measure of speed.
+  console.log(`# pushed ${Date.now() - t0} ms after the event`);
+  assert.ok(Date.now() - t0 < 10_000);
 });
 
 test('Host and Origin rules', () => {

@@ -4,9 +4,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { join } from 'node:path';
 import Docker from 'dockerode';
-import { FIXTURES, envDir, freePort, httpGetEventually, listening, runCli, startCli, stateDirEnv, waitPortFree, assertReleased } from '../local/cli-helpers.js';
+import { envDir, freePort, httpGetEventually, listening, runCli, seedHostOnFreePort, startCli, stateDirEnv, assertReleased } from '../local/cli-helpers.js';
 
 const IMAGE = process.env.ENVSERVE_TEST_IMAGE ?? '';
 let docker: Docker;
@@ -22,16 +21,15 @@ async function containersFor(file: string) {
   return docker.listContainers({ all: true, filters: { label: [`io.envserve.env-file=${file}`] } });
 }
 
-test("the proposal's host example in a container: Jupyter (the image's stand-in) answers on 127.0.0.1:1234, the hash reaches its command line", async () => {
+test("the proposal's host example in a container (on a free host port): Jupyter (the image's stand-in) answers, the hash reaches its command line", async () => {
   const env = stateDirEnv();
-  const file = join(FIXTURES, 'seed-host/build.envd');
-  await waitPortFree(1234);
+  const { file, port } = await seedHostOnFreePort();
   const up = startCli(['up', '-f', file, '--runtime', 'docker', '--image', IMAGE], env);
   try {
     await up.waitFor(/Press Ctrl-C/, 30000);
-    assert.match(up.out(), /http:\/\/127\.0\.0\.1:1234\/\s+-> container envserve-seed-host-[0-9a-f]{8} port 8888/);
+    assert.match(up.out(), new RegExp(`http://127\\.0\\.0\\.1:${port}/\\s+-> container envserve-seed-host-[0-9a-f]{8} port 8888`));
     assert.match(up.out(), /password configured/);
-    const res = await httpGetEventually('http://127.0.0.1:1234/lab');
+    const res = await httpGetEventually(`http://127.0.0.1:${port}/lab`);
     assert.equal(res.status, 200);
     assert.match(res.body, /^jupyter-standin lab --no-browser --ip=0\.0\.0\.0 --port=8888 --PasswordIdentityProvider\.hashed_password=sha1:[0-9a-f]+:[0-9a-f]{40} .*--allow-root \/lab$/m);
     assert.doesNotMatch(res.body, /=password\b/);
@@ -47,7 +45,7 @@ test("the proposal's host example in a container: Jupyter (the image's stand-in)
   }
   assert.equal(await up.exited, 0, up.err());
   assert.deepEqual(await containersFor(file), [], 'SIGTERM removes the container');
-  await assertReleased(1234, [up.proc.pid]);
+  await assertReleased(port, [up.proc.pid]);
 });
 
 test('down after up (from another terminal) removes the container and the listener', async () => {

@@ -2,15 +2,16 @@
 // envserve's own image (envserve.test/envserve:1, built by scripts/testenv/k8s/images.sh) with
 // `envserve probe --json --spec ...`; check reads its one result line through pods/log (never
 // exec) and deletes it. Covered: the pod IP, the ClusterIP, the Service's DNS name (CoreDNS) and
-// the Ingress probed from inside; the seed cloud example passing every check with the debug pod;
+// the Ingress probed from inside; the seed cloud example passing every check (from here, through
+// the API server, and with the debug pod);
 // an app bound to 127.0.0.1 in a real pod diagnosed AppBoundToLoopback; no debug pod left behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCheck, type CheckOptions } from '../../src/check/run.js';
 import type { CheckReport } from '../../src/check/types.js';
-import { kubectl } from './cluster.js';
+import { curlInNetns, httpRequest, kubectl } from './cluster.js';
 import {
-  env, rand, serve, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, kubectlJson, mustKubectl, backedDeployment, waitReadyPod, eventually,
+  env, rand, serve, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, kubectlJson, mustKubectl, backedDeployment, waitReadyPod, eventually, ingressRouted,
 } from './expose-lib.js';
 
 const DEBUG_IMAGE = 'envserve.test/envserve:1';
@@ -63,30 +64,34 @@ test('the debug pod reaches the Ingress from inside (Host header included)', asy
     spec: { ingressClassName: 'traefik', rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] },
   });
   // Traefik admits the Ingress (status address) and picks up the route: then every vantage passes.
-  const r = await eventually(async () => {
-    const r = await check({ target: `k8s:${ns}/ingress/lab` });
-    assert.equal(r.ok, true, show(r));
-    assert.equal(find(r, 'probe.cluster.ingress')?.status, 'pass', show(r));
-    return r;
-  }, 30_000, 500);
+  await ingressRouted(ns, 'lab', host);
+  const r = await check({ target: `k8s:${ns}/ingress/lab` });
+  assert.equal(r.ok, true, show(r));
+  assert.equal(find(r, 'probe.cluster.ingress')?.status, 'pass', show(r));
   assert.match(find(r, 'probe.cluster.ingress')!.message, new RegExp(`Host: ${host.replace(/\./g, '\\.')}`));
   assert.deepEqual(debugPodsLeft(), []);
 });
 
-test("the proposal's cloud example, served: every check passes with the debug pod included, and the debug pod is gone", async () => {
+// (Also check.test.ts's case without the debug pod: the checks from here and through the API server.)
+test("the proposal's cloud example, served: every check passes, from here, through the API server and from inside with the debug pod, and the debug pod is gone", async () => {
   const envName = `seed-${rand()}`;
   const file = writeEnvFile('seed-node', SEED_CLOUD.replace('host_port=1234', 'host_port=0'));
   const s = await serve(file, { envName, namespace: ns, image: 'envserve.test/jupyter:1' });
   try {
     const [pf] = s.byKind('k8s-port-forward');
+    const [svc] = s.byKind('k8s-service');
     const listen = pf!.listen!;
-    const r = await eventually(async () => {
-      const r = await check({ file, name: envName, localListeners: new Map([[pf!.spec.id, listen]]) });
-      assert.equal(r.ok, true, show(r));
-      assert.deepEqual(r.exposures.map((e) => e.verdict), ['answers', 'answers'], show(r));
-      assert.equal(r.checks.filter((c) => c.status !== 'pass').length, 0, `every check passes, none skipped: ${show(r)}`);
-      return r;
-    }, 30_000, 500);
+    // The settle point, read independently of check: the forward answers, and the ClusterIP
+    // answers from the node's network (kube-proxy has programmed it). Then one check must pass.
+    const clusterIP = svc!.addresses().find((a) => a.scope === 'cluster')!;
+    await eventually(() => httpRequest('127.0.0.1', listen.port), 30_000, 200);
+    await eventually(async () => curlInNetns(env.netns, `http://${clusterIP.address}:${clusterIP.port}/`), 30_000, 200);
+    const r = await check({ file, name: envName, localListeners: new Map([[pf!.spec.id, listen]]) });
+    assert.equal(r.ok, true, show(r));
+    assert.deepEqual(r.exposures.map((e) => e.verdict), ['answers', 'answers'], show(r));
+    assert.equal(r.checks.filter((c) => c.status !== 'pass').length, 0, `every check passes, none skipped: ${show(r)}`);
+    for (const id of ['workload.exists', 'workload.pods', 'probe.local.forward', 'probe.local.forward.websocket', 'probe.apiserver.pod']) assert.equal(find(r, id, pf!.spec.id)?.status, 'pass', id);
+    for (const id of ['service.exists', 'service.selector', 'service.targetPort', 'service.endpoints', 'network.policy', 'probe.apiserver.service']) assert.equal(find(r, id, 'service-jupyter')?.status ?? find(r, id)?.status, 'pass', `${id}: ${show(r)}`);
     const inside = r.checks.filter((c) => c.vantage === 'cluster').map((c) => c.id).sort();
     for (const id of ['probe.cluster.pod', 'probe.cluster.clusterIP', 'probe.cluster.dns']) assert.ok(inside.includes(id), `${id} ran from inside: ${inside}`);
     assert.equal(find(r, 'cluster.dns')?.reason, 'Ok');

@@ -10,7 +10,7 @@ import { planFromFile } from '../../src/envfile/from-file.js';
 import type { Plan } from '../../src/plan/types.js';
 import { K8sRuntime, type K8sExposureHandle, type K8sRuntimeOptions } from '../../src/apply/k8s/runtime.js';
 import { probeAll, summarize, targetsFor, type ProbeResult } from '../../src/probe/index.js';
-import { clusterEnv, kubectl, eventually, sleep, backedDeploymentManifest, type AppMode } from './cluster.js';
+import { clusterEnv, httpRequest, kubectl, eventually, sleep, backedDeploymentManifest, type AppMode } from './cluster.js';
 
 export const env = clusterEnv();
 export const rand = () => randomBytes(3).toString('hex');
@@ -113,6 +113,43 @@ export async function waitReadyPod(ns: string, selector: string, not?: string, t
     if (names.length === 0) throw new Error(`no Ready pod with ${selector} in ${ns}${not ? ` other than ${not}` : ''}`);
     return names[0]!;
   }, timeoutMs, 20);
+}
+
+/**
+ * `n` node ports of the cluster's range that no Service holds now, picked at random (a port
+ * picked blindly may be allocated already: the apply then fails, and the test with it).
+ */
+export function freeNodePorts(n: number): number[] {
+  const taken = new Set(
+    kubectlJson<{ items: { spec: { ports?: { nodePort?: number }[] } }[] }>(['get', 'services', '-A'])
+      .items.flatMap((s) => (s.spec.ports ?? []).map((p) => p.nodePort)),
+  );
+  const [lo, hi] = env.nodePortRange;
+  const picked: number[] = [];
+  while (picked.length < n) {
+    const p = lo + Math.floor(Math.random() * (hi - lo + 1));
+    if (!taken.has(p) && !picked.includes(p)) picked.push(p);
+  }
+  return picked;
+}
+
+// Settle points, read independently of what a test then checks (whose first attempt must pass).
+
+/** An Ingress admitted (an address in its status) and routed: its Host answers 200 at the Ingress address. */
+export async function ingressRouted(ns: string, name: string, host: string): Promise<void> {
+  const [ip, port] = env.ingressAddress.split(':');
+  await eventually(async () => {
+    const st = kubectlJson(['-n', ns, 'get', 'ingress', name]).status?.loadBalancer?.ingress;
+    if (!st?.length) throw new Error(`ingress ${ns}/${name} not admitted yet`);
+    const r = await httpRequest(ip!, Number(port), { hostHeader: host });
+    if (r.status !== 200) throw new Error(`ingress ${ns}/${name}: HTTP ${r.status} for Host ${host}`);
+  }, 60_000, 250);
+}
+
+/** A Service's node port answers on the node (kube-proxy has programmed it). */
+export async function nodePortAnswers(ns: string, service: string): Promise<void> {
+  const nodePort = kubectlJson(['-n', ns, 'get', 'service', service]).spec.ports[0].nodePort as number;
+  await eventually(() => httpRequest(env.nodeIP, nodePort), 60_000, 250);
 }
 
 /** A free port on 127.0.0.1. */

@@ -1,5 +1,5 @@
 // The Kubernetes runtime on the real test cluster: the proposal's cloud example end to end
-// (port-forward on 127.0.0.1:1234 and a ClusterIP Service on 1234), NodePort, LoadBalancer and
+// (a port-forward on 127.0.0.1 and a ClusterIP Service on 1234), NodePort, LoadBalancer and
 // Ingress (by Host header, with a WebSocket through it), idempotent apply, and `down` removing
 // exactly what envserve owns.
 import { test, before, after } from 'node:test';
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { curlInNetns, httpRequest, inCidr, podAnswer, eventually, wsEcho } from './cluster.js';
 import {
-  env, rand, serve, writeEnvFile, SEED_CLOUD, probeHandle, createNamespace, deleteNamespace, kubectlJson, mustKubectl, ownedObjects, waitReadyPod,
+  env, rand, serve, writeEnvFile, SEED_CLOUD, probeHandle, createNamespace, deleteNamespace, freeNodePorts, kubectlJson, mustKubectl, ownedObjects, waitReadyPod,
 } from './expose-lib.js';
 import { removeOwned } from '../../src/apply/k8s/remove.js';
 import { UserError } from '../../src/errors.js';
@@ -18,19 +18,22 @@ before(() => {
 });
 after(() => deleteNamespace(ns));
 
-test("the proposal's cloud example: port-forward on 127.0.0.1:1234 and the ClusterIP Service on 1234 answer with the backend's body", async () => {
+test("the proposal's cloud example: the port-forward (on a port envserve picks) and the ClusterIP Service on 1234 answer with the backend's body", async () => {
   const envName = `seed-${rand()}`;
-  const file = writeEnvFile('seed', SEED_CLOUD);
+  // host_port=0: 1234 on this machine may be held by another run (the default ports are tested once, test/local).
+  const file = writeEnvFile('seed', SEED_CLOUD.replace('host_port=1234', 'host_port=0'));
   const t0 = Date.now();
   const s = await serve(file, { envName, namespace: ns, image: 'envserve.test/jupyter:1' });
   try {
     const ready = Date.now() - t0;
     const [pf] = s.byKind('k8s-port-forward');
     const [svc] = s.byKind('k8s-service');
-    assert.deepEqual(pf!.listen, { address: '127.0.0.1', port: 1234 });
-    assert.deepEqual(pf!.urls(), ['http://127.0.0.1:1234/', 'http://127.0.0.1:1234/lab']);
+    const { port } = pf!.listen;
+    assert.equal(pf!.listen.address, '127.0.0.1');
+    assert.ok(port > 0, 'the port envserve picked');
+    assert.deepEqual(pf!.urls(), [`http://127.0.0.1:${port}/`, `http://127.0.0.1:${port}/lab`]);
 
-    const viaPf = podAnswer(await httpRequest('127.0.0.1', 1234, { path: '/lab' }));
+    const viaPf = podAnswer(await httpRequest('127.0.0.1', port, { path: '/lab' }));
     assert.equal(viaPf.namespace, ns);
     assert.equal(viaPf.port, 8888, 'the port-forward reaches the env port (Jupyter 8888)');
     assert.equal(viaPf.path, '/lab');
@@ -87,7 +90,7 @@ test('serve twice changes nothing: server-side apply keeps every resourceVersion
 
 test('NodePort, LoadBalancer and Ingress (Host header, class, annotations, WebSocket) each answer', async () => {
   const envName = `web-${rand()}`;
-  const nodePort = 30000 + Math.floor(Math.random() * 2000);
+  const [nodePort] = freeNodePorts(1);
   const host = `${envName}.envserve.test`;
   const file = writeEnvFile('web', `
 def build():

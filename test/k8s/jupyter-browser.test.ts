@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { BIN, envserve } from '../helpers/cli.js';
-import { env, rand, writeEnvFile, createNamespace, deleteNamespace, mustKubectl, waitReadyPod, freePort, eventually, sleep } from './expose-lib.js';
+import { env, rand, writeEnvFile, createNamespace, deleteNamespace, mustKubectl, ownedObjects, waitReadyPod, freePort, eventually } from './expose-lib.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = `pw-${rand()}`;
@@ -139,9 +139,16 @@ def serve():
   console.log(`# jupyter: up -> pod Ready ${upMs} ms; login + first cell ${firstCellMs} ms; new pod Ready ${readyMs} ms after the delete; ` +
     `second session (${again}) + 1+1 ${secondCellMs} ms`);
 
-  // envserve's status said nothing went wrong for good, and down leaves nothing.
+  // envserve's status says nothing went wrong for good: the forward is ready, on the new pod.
+  const st = envserve(['status', '-f', file, '-o', 'json'], { env: { KUBECONFIG: env.kubeconfig } });
+  assert.equal(st.code, 0, st.stderr);
+  const [row] = (JSON.parse(st.stdout) as { exposures: { state: string; reason: string; answering?: boolean; target?: string }[] }).exposures;
+  assert.deepEqual([row?.state, row?.reason, row?.answering], ['ready', 'Ready', true], st.stdout);
+  assert.match(row!.target ?? '', new RegExp(second), 'the forward follows the new pod');
+  // And down leaves nothing: up ends, and no object of the environment is left.
   const d = envserve(['down', '-f', file, '--runtime', 'k8s', '-n', ns], { env: { KUBECONFIG: env.kubeconfig } });
   assert.equal(d.code, 0, d.stderr);
-  await new Promise((r) => (child!.exitCode !== null ? r(null) : child!.once('exit', r)));
-  await sleep(0);
+  const code = await new Promise((r) => (child!.exitCode !== null ? r(child!.exitCode) : child!.once('exit', r)));
+  assert.equal(code, 0, out);
+  assert.deepEqual(ownedObjects(ns, envName), [], 'down removed the Deployment and the Services');
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { httpRequest, podAnswer, eventually } from './cluster.js';
 import { cli, run } from './cli-proc.js';
-import { env, rand, writeEnvFile, createNamespace, deleteNamespace, kubectlJson, ownedObjects, backedDeployment, waitReadyPod, freePort } from './expose-lib.js';
+import { env, rand, writeEnvFile, createNamespace, deleteNamespace, kubectlJson, ownedObjects, backedDeployment, waitReadyPod, freePort, freeNodePorts } from './expose-lib.js';
 
 let ns: string;
 
@@ -29,7 +29,7 @@ test('serve --runtime k8s: NodePort and Ingress added, changed in place, removed
   const vars = { HOME: home, KUBECONFIG: env.kubeconfig };
   await waitReadyPod(ns, 'app=web');
   const pf = await freePort();
-  const [np1, np2] = [30000 + Math.floor(Math.random() * 1000), 31000 + Math.floor(Math.random() * 1000)];
+  const [np1, np2] = freeNodePorts(2);
   const host = `${envName}.reload.test`;
   const base = `    cloud.k8s.bind(env_port=8080, host_port=${pf}, name="web")\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=8081, name="web")\n`;
   const withMore = (nodePort: number, servicePort: number) =>

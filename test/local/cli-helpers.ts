@@ -1,30 +1,19 @@
 // Running the real CLI (node bin/envserve.js → dist/) in tests, and small network helpers.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import { ensureBuilt } from '../helpers/cli.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURES = join(REPO, 'test/fixtures');
 
-/** bin/envserve.js runs dist/: rebuild when a source file is newer (npm test builds first anyway). */
-export function ensureBuilt(): void {
-  const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-  let built = 0;
-  try {
-    built = statSync(join(REPO, 'dist/cli/main.js')).mtimeMs;
-  } catch {
-    /* not built */
-  }
-  if (newest(join(REPO, 'src')) > built) {
-    spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.build.json')], { stdio: 'ignore' });
-  }
-}
+// bin/envserve.js runs dist/: ensureBuilt rebuilds a stale dist/, and fails the test if the build fails.
+export { ensureBuilt };
 
 export interface CliRun {
   proc: ChildProcess;
@@ -135,9 +124,50 @@ export function stateDirEnv(): NodeJS.ProcessEnv {
   return { ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')) };
 }
 
+/** The proposal's example as written: host port 1234, Jupyter on 8888 (the documented defaults). */
+export const SEED_HOST = join(FIXTURES, 'seed-host/build.envd');
+
+/** The proposal's host example on a free host port: the same file, in a folder of the same name. */
+export async function seedHostOnFreePort(): Promise<{ file: string; port: number }> {
+  const port = await freePort();
+  const file = envDir(readFileSync(SEED_HOST, 'utf8').replace('host_port=1234', `host_port=${port}`), 'seed-host');
+  return { file, port };
+}
+
 /**
- * Waits until nothing listens on the port: the proposal's examples all use 1234, and another
- * suite's test (k8s port-forward) may still hold it when test files run in parallel.
+ * Every test picks free ports but one, which runs the proposal's example on its documented ports
+ * (1234, 8888). Two runs on one machine (worktrees, slots) would collide there, so that test holds
+ * this lock (an O_EXCL file in /run/lock naming its pid; a dead holder's lock is taken over).
+ * Resolves with the release.
+ */
+export async function lockDefaultPorts(ms = 10 * 60_000): Promise<() => void> {
+  const path = join(existsSync('/run/lock') ? '/run/lock' : tmpdir(), 'envserve-test-default-ports.lock');
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return () => rmSync(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let holder = 0;
+    try {
+      holder = Number(readFileSync(path, 'utf8'));
+    } catch {
+      continue; // released meanwhile
+    }
+    if (holder && !isPidAlive(holder)) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`${path} is still held by pid ${holder} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Waits until nothing listens on the port: the previous holder of the default-ports lock may
+ * still be letting go of it.
  */
 export async function waitPortFree(port: number, ms = 60000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -147,10 +177,7 @@ export async function waitPortFree(port: number, ms = 60000): Promise<void> {
   }
 }
 
-/**
- * After a stop, the port must not be held by any of `pids`. (Port 1234 is shared with other
- * suites that may grab it right after we let go, so "nobody listens" would be too strict.)
- */
+/** After a stop, the port must not be held by any of `pids` (another process may take it at once). */
 export async function assertReleased(port: number, pids: (number | undefined)[]): Promise<void> {
   const { listTcpListeners, processOfInode } = await import('../../src/apply/local/proc-net.js');
   for (const l of listTcpListeners().filter((l) => l.port === port)) {

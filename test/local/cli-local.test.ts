@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { delimiter, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
-  FIXTURES, REPO, envDir, freePort, httpGet, httpGetEventually, isPidAlive, listening, runCli, startCli, stateDirEnv, waitPortFree, assertReleased, readUntilEnd, type CliRun,
+  FIXTURES, REPO, SEED_HOST, envDir, freePort, httpGet, httpGetEventually, isPidAlive, listening, lockDefaultPorts, runCli, seedHostOnFreePort, startCli, stateDirEnv,
+  waitPortFree, assertReleased, readUntilEnd, type CliRun,
 } from './cli-helpers.js';
 
 const withFakeJupyter = (env: NodeJS.ProcessEnv) => ({ ...env, PATH: `${join(FIXTURES, 'bin')}${delimiter}${process.env.PATH}` });
@@ -15,10 +17,13 @@ async function statusJson(file: string, env: NodeJS.ProcessEnv) {
   return { code: r.code, status: r.stdout ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
 }
 
+// The one test on the documented default ports, under the lock (every other test picks free ports).
 test("the proposal's host example: Jupyter (a stand-in on PATH) answers on 127.0.0.1:1234 with the password hash, never the password", async () => {
   const env = withFakeJupyter(stateDirEnv());
-  const file = join(FIXTURES, 'seed-host/build.envd');
+  const file = SEED_HOST;
+  const release = await lockDefaultPorts();
   await waitPortFree(1234);
+  await waitPortFree(8888);
   const up = startCli(['up', '-f', file], env);
   try {
     await up.waitFor(/Press Ctrl-C/);
@@ -38,35 +43,39 @@ test("the proposal's host example: Jupyter (a stand-in on PATH) answers on 127.0
   } finally {
     up.proc.kill('SIGTERM');
   }
-  assert.equal(await up.exited, 0);
-  await assertReleased(1234, [up.proc.pid]);
-  assert.equal(await listening(8888), false, 'the jupyter stand-in is stopped');
+  try {
+    assert.equal(await up.exited, 0);
+    await assertReleased(1234, [up.proc.pid]);
+    assert.equal(await listening(8888), false, 'the jupyter stand-in is stopped');
+  } finally {
+    release();
+  }
 });
 
 test('without jupyter installed, up says so and still exposes the port', async () => {
   const env = { ...stateDirEnv(), PATH: '/usr/bin:/bin' };
-  const file = join(FIXTURES, 'seed-host/build.envd');
-  await waitPortFree(1234);
+  const { file, port } = await seedHostOnFreePort();
   const up = startCli(['up', '-f', file], env);
   try {
     await up.waitFor(/Press Ctrl-C/);
     assert.match(up.out(), /jupyter: not-installed .*jupyter is not installed here \(not on PATH\)/);
-    assert.match(up.out(), /http:\/\/127\.0\.0\.1:1234\/ .* waiting/);
+    assert.match(up.out(), new RegExp(`http://127\\.0\\.0\\.1:${port}/ .* waiting`));
   } finally {
     up.proc.kill('SIGINT');
   }
   assert.equal(await up.exited, 0);
 });
 
-test('examples/local (the README main job): python http.server bound to 127.0.0.1:8888 answers on 1234', async () => {
+test('examples/local (the README main job): python http.server bound to 127.0.0.1 answers on the host port', async () => {
   const env = stateDirEnv();
-  const file = join(REPO, 'examples/local/build.envd');
-  await waitPortFree(1234);
+  // The example on free ports (it says 8888 → 1234; the default ports are tested once, above).
+  const [envPort, port] = [await freePort(), await freePort()];
+  const file = envDir(readFileSync(join(REPO, 'examples/local/build.envd'), 'utf8').replaceAll('8888', String(envPort)).replace('host_port=1234', `host_port=${port}`), 'local');
   const up = startCli(['up', '-f', file], env);
   let daemonPid = 0;
   try {
     await up.waitFor(/Press Ctrl-C/);
-    const res = await httpGetEventually('http://127.0.0.1:1234/');
+    const res = await httpGetEventually(`http://127.0.0.1:${port}/`);
     assert.equal(res.status, 200);
     assert.match(res.body, /Directory listing for \//);
     const { status } = await statusJson(file, env);
@@ -75,7 +84,7 @@ test('examples/local (the README main job): python http.server bound to 127.0.0.
     // status in table form, as another terminal sees it
     const table = await runCli(['status', '-f', file], env);
     assert.equal(table.code, 0);
-    assert.match(table.stdout, /http:\/\/127\.0\.0\.1:1234\/\s+-> 127\.0\.0\.1:8888\s+ready/);
+    assert.match(table.stdout, new RegExp(`http://127\\.0\\.0\\.1:${port}/\\s+-> 127\\.0\\.0\\.1:${envPort}\\s+ready`));
     // down from another terminal stops the foreground up, which cleans up
     const d = await runCli(['down', '-f', file], env);
     assert.equal(d.code, 0, d.stderr);
@@ -83,7 +92,7 @@ test('examples/local (the README main job): python http.server bound to 127.0.0.
     up.proc.kill('SIGKILL');
   }
   assert.equal(await up.exited, 0, up.err());
-  await assertReleased(1234, [up.proc.pid, daemonPid]);
+  await assertReleased(port, [up.proc.pid, daemonPid]);
   assert.equal(isPidAlive(daemonPid), false);
   const after = await statusJson(file, env);
   assert.equal(after.code, 1);

@@ -1,11 +1,10 @@
-// The TCP proxy with real sockets on loopback: exact bytes, half-close, WebSocket, concurrency,
-// backpressure, clean close.
+// The TCP proxy with real sockets on loopback: half-close, backpressure, refusal, clean close.
+// The heavy cases (100 MB each way, 200 concurrent connections, WebSocket) run once, through the
+// real CLI: cli-proxy.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { WebSocketServer, WebSocket } from 'ws';
 import { TcpProxy } from '../../src/apply/local/proxy.js';
 
 async function listen(handler: (s: net.Socket) => void, opts: net.ServerOpts = {}): Promise<net.Server> {
@@ -16,55 +15,6 @@ async function listen(handler: (s: net.Socket) => void, opts: net.ServerOpts = {
 }
 const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
 const proxyTo = (port: number) => TcpProxy.start({ listen: { address: '127.0.0.1', port: 0 }, target: { address: '127.0.0.1', port } });
-
-test('100 MB each way through the proxy, verified by SHA-256', async () => {
-  const SIZE = 100 * 1024 * 1024;
-  // The server hashes what it receives and sends back its own pseudo-random stream.
-  const serverGot = createHash('sha256');
-  const serverSent = createHash('sha256');
-  let serverDone!: () => void;
-  const serverFinished = new Promise<void>((r) => (serverDone = r));
-  const srv = await listen((s) => {
-    s.on('data', (d) => serverGot.update(d));
-    s.on('end', () => serverDone());
-    const chunk = randomBytes(1024 * 1024);
-    let sent = 0;
-    const pump = () => {
-      while (sent < SIZE) {
-        const c = Buffer.from(chunk);
-        c.writeUInt32LE(sent, 0); // make chunks differ so reordering would show
-        serverSent.update(c);
-        sent += c.length;
-        if (!s.write(c)) return void s.once('drain', pump);
-      }
-      s.end();
-    };
-    pump();
-  }, { allowHalfOpen: true });
-  const proxy = await proxyTo(portOf(srv));
-  // half-open: the server may finish sending (FIN) while the client is still uploading
-  const c = net.connect({ port: proxy.listen.port, host: '127.0.0.1', allowHalfOpen: true });
-  const clientGot = createHash('sha256');
-  const clientSent = createHash('sha256');
-  let received = 0;
-  c.on('data', (d) => { clientGot.update(d); received += d.length; });
-  const ended = once(c, 'end');
-  await once(c, 'connect');
-  const chunk = randomBytes(1024 * 1024);
-  for (let sent = 0; sent < SIZE; sent += chunk.length) {
-    const b = Buffer.from(chunk);
-    b.writeUInt32LE(sent, 0);
-    clientSent.update(b);
-    if (!c.write(b)) await once(c, 'drain');
-  }
-  c.end();
-  await Promise.all([ended, serverFinished]);
-  assert.equal(received, SIZE);
-  assert.equal(clientGot.digest('hex'), serverSent.digest('hex'));
-  assert.equal(serverGot.digest('hex'), clientSent.digest('hex'));
-  await proxy.close();
-  srv.close();
-});
 
 test('half-close: the client ends its side and still receives the reply', async () => {
   // The server answers only after the client's FIN, as `nc -q`-style protocols do.
@@ -80,57 +30,6 @@ test('half-close: the client ends its side and still receives the reply', async 
   c.on('data', (d) => chunks.push(d));
   await once(c, 'end');
   assert.equal(Buffer.concat(chunks).toString(), 'got hello');
-  await proxy.close();
-  srv.close();
-});
-
-test('WebSocket upgrade and echo pass through', async () => {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await once(wss, 'listening');
-  wss.on('connection', (ws) => ws.on('message', (m, binary) => ws.send(m, { binary })));
-  const proxy = await proxyTo((wss.address() as net.AddressInfo).port);
-  const ws = new WebSocket(`ws://127.0.0.1:${proxy.listen.port}/socket`);
-  await once(ws, 'open');
-  const payload = randomBytes(256 * 1024);
-  const replies: Buffer[] = [];
-  ws.on('message', (m) => replies.push(m as Buffer));
-  ws.send('hello');
-  ws.send(payload);
-  while (replies.length < 2) await once(ws, 'message');
-  assert.equal(replies[0]!.toString(), 'hello');
-  assert.ok(replies[1]!.equals(payload));
-  ws.close();
-  await once(ws, 'close');
-  await proxy.close();
-  await new Promise((r) => wss.close(r));
-});
-
-test('200 concurrent connections each get their own bytes back', async () => {
-  const srv = await listen((s) => s.pipe(s));
-  const proxy = await proxyTo(portOf(srv));
-  const N = 200;
-  const socks = await Promise.all(
-    Array.from({ length: N }, async () => {
-      const c = net.connect(proxy.listen.port, '127.0.0.1');
-      await once(c, 'connect');
-      return c;
-    }),
-  );
-  // all 200 are open at the same time (the proxy's upstream sides connect a moment later)
-  for (let i = 0; i < 100 && proxy.openSockets < 2 * N; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(proxy.openSockets, 2 * N);
-  const results = await Promise.all(
-    socks.map(async (c, i) => {
-      const msg = Buffer.from(`connection ${i} `.repeat(1000));
-      const got: Buffer[] = [];
-      let n = 0;
-      c.on('data', (d) => { got.push(d); n += d.length; });
-      c.end(msg);
-      while (n < msg.length) await once(c, 'data');
-      return Buffer.concat(got).equals(msg);
-    }),
-  );
-  assert.ok(results.every(Boolean));
   await proxy.close();
   srv.close();
 });

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { delimiter, join } from 'node:path';
-import { envDir, FIXTURES, startCli, stateDirEnv, type CliRun } from '../local/cli-helpers.js';
+import { envDir, FIXTURES, freePort, startCli, stateDirEnv, type CliRun } from '../local/cli-helpers.js';
 import { openBrowser, type Browser } from './browser.js';
 
 const env = { ...stateDirEnv(), PATH: `${join(FIXTURES, 'bin')}${delimiter}${process.env.PATH}` };
@@ -17,8 +17,10 @@ def build():
 def serve():
     host.bind(env_port=${port}, host_port=0)
 `;
-const fileA = envDir(source(8891), 'alpha');
-const fileB = envDir(source(8892), 'beta');
+// Jupyter's ports are picked free: two runs on one machine must not collide.
+const [portA, portB] = [await freePort(), await freePort()];
+const fileA = envDir(source(portA), 'alpha');
+const fileB = envDir(source(portB), 'beta');
 const runs: CliRun[] = [];
 let b: Browser;
 
@@ -50,7 +52,7 @@ test('the dashboard lists every running environment, follows them through their 
   await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('section[data-env]').length === 1);
   assert.match((await sections.first().locator('h2').textContent())!, /^alpha$/);
   // Each process with the last lines of its log.
-  await page.locator('section[data-env^="alpha-"] .procs pre', { hasText: 'hello from 8891\nsecond line' }).waitFor({ timeout: 10_000 });
+  await page.locator('section[data-env^="alpha-"] .procs pre', { hasText: `hello from ${portA}\nsecond line` }).waitFor({ timeout: 10_000 });
 
   // A second environment starts: it appears without a reload.
   const beta = await up(fileB);

@@ -119,13 +119,14 @@ test('the pod is deleted: the row moves to the new pod with a higher reconnect c
     await client.request(`/api/v1/namespaces/${ns}/pods/${old}`, { method: 'DELETE', body: { gracePeriodSeconds: 0 } });
     const next = await eventually(() => readyPod(old), 30_000, 10);
     const readyAt = Date.now(); // when this test saw it Ready: no earlier than it was
+    // The row must show the new pod; the figure is printed (timing is bench:ui's), the wait's
+    // deadline is for a row that never changes.
     const shownAt = await waitField(page, pf, 'pod', next, 10_000);
     await waitField(page, pf, 'state', 'ready', 10_000);
     console.log(`# dashboard: pod ${old} deleted -> row shows new pod ${next} ${shownAt - readyAt} ms after it was Ready`);
     halfSent.end('\r\n');
     await new Promise((r) => halfSent.once('close', r));
     assert.match(answer, new RegExp(`^HTTP/1.1 200[\\s\\S]*/${next}:\\d+ /half-sent\n`), 'the half-sent request was answered by the new pod');
-    assert.ok(shownAt - readyAt <= 10_000);
     await sleep(500);
   } finally {
     stop = true;
