@@ -31,8 +31,16 @@ before(async () => {
     let uploaded = 0;
     s.on('error', () => {});
     s.on('data', (d) => (got.update(d), (uploaded += d.length)));
+    // Reported once both directions are done: the upload may end first while the download is
+    // still being sent (digesting `sent` then would end the pump with an exception: a stall).
+    let uploadEnded = false;
+    let pumped = false;
+    const report = () => {
+      if (uploadEnded && pumped && uploaded > 0) sinkDone({ got: got.digest('hex'), sent: sent.digest('hex') });
+    };
     s.on('end', () => {
-      if (uploaded > 0) sinkDone({ got: got.digest('hex'), sent: sent.digest('hex') });
+      uploadEnded = true;
+      report();
     });
     const chunk = randomBytes(1 << 20);
     let n = 0;
@@ -45,6 +53,8 @@ before(async () => {
         if (!s.write(c)) return void s.once('drain', pump);
       }
       s.end();
+      pumped = true;
+      report();
     };
     pump();
   });
