@@ -12,7 +12,7 @@ import { FORWARD_HOLD_MS } from '../probe/targets.js';
 import { proxyPath, readProxyAnswer, type ProxyAnswer } from '../probe/proxy-answer.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
-import { PortForwarder } from '../apply/k8s/port-forward.js';
+import { PortForwarder } from '../apply/k8s/pf/forwarder.js';
 import type { CheckReason } from './reasons.js';
 
 export interface ProbeSpec {

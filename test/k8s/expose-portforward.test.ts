@@ -14,7 +14,7 @@ import {
   env, serve, writeEnvFile, createNamespace, deleteNamespace, backedDeployment, mustKubectl, sleep, eventually, restartApiServer, type Served,
 } from './expose-lib.js';
 import { loadKubeClient, type KubeClient } from '../../src/apply/k8s/client.js';
-import { PortForwarder } from '../../src/apply/k8s/port-forward.js';
+import { PortForwarder } from '../../src/apply/k8s/pf/forwarder.js';
 
 let ns: string;
 let client: KubeClient;

@@ -137,7 +137,7 @@ export const condition = (status: any, type: string) => (status?.conditions ?? [
 export async function apiThroughPortForward(kubeconfig: string, namespace: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const { loadKubeClient } = await import('../../src/apply/k8s/client.js');
   const { PodTracker } = await import('../../src/apply/k8s/pod-tracker.js');
-  const { PortForwarder } = await import('../../src/apply/k8s/port-forward.js');
+  const { PortForwarder } = await import('../../src/apply/k8s/pf/forwarder.js');
   const client = loadKubeClient({ kubeconfig });
   const tracker = new PodTracker(client, { namespace, labelSelector: 'app.kubernetes.io/name=envserve-operator', description: 'the envserve operator' });
   await tracker.start();

@@ -25,8 +25,8 @@ import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './man
 import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, RUNTIME_KINDS, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
 import { removeOwned } from './remove.js';
-import { PortForwarder } from './port-forward.js';
-import { PortForwardSessions } from './pf-spdy.js';
+import { PortForwarder } from './pf/forwarder.js';
+import { PortForwardSessions } from './pf/pool.js';
 import { ServiceWatcher, type Address } from './service-watch.js';
 import { checkNamespace, resolveTarget, type ResolvedTarget, type TargetSpec } from './target.js';
 import { ClusterView, ViewApi } from './view.js';

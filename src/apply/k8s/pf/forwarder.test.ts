@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import type { KubeClient } from './client.js';
-import type { PortForwardSessions } from './pf-spdy.js';
-import { openWebSocket, TunnelRefused } from './pf-tunnel.js';
-import type { PodTracker } from './pod-tracker.js';
-import { PortForwarder } from './port-forward.js';
+import type { KubeClient } from '../client.js';
+import type { PortForwardSessions } from './pool.js';
+import { openWebSocket, TunnelRefused } from './tunnel.js';
+import type { PodTracker } from '../pod-tracker.js';
+import { PortForwarder } from './forwarder.js';
 
 /** An HTTP server that answers every upgrade with `answer(socket)`, and a client for it. */
 async function fakeApi(answer: (sock: net.Socket) => void): Promise<{ client: KubeClient; close: () => Promise<void> }> {

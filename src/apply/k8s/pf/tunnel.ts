@@ -7,7 +7,7 @@
 import tls from 'node:tls';
 import net from 'node:net';
 import WebSocket from 'ws';
-import type { KubeClient } from './client.js';
+import type { KubeClient } from '../client.js';
 
 export interface TunnelTarget {
   namespace: string;
@@ -261,8 +261,8 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
       res.on('data', (c: Buffer) => chunks.push(c));
       // The connection closing (FIN) while the refusal's body comes in ends `res` without 'end',
       // and neither the request nor ws reports an error (a reset does, through ws): without this
-      // the promise never settled, and a multiplexed session being opened (pf-spdy's session map)
-      // held every new connection to the pod (port-forward.test.ts).
+      // the promise never settled, and a multiplexed session being opened (pool.ts's session map)
+      // held every new connection to the pod (forwarder.test.ts).
       res.on('error', () => undefined); // 'close' follows
       res.on('close', () => {
         if (settled) return;

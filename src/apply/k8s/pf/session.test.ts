@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { KubeClient } from './client.js';
-import { PortForwardSessions } from './pf-spdy.js';
-import type { PortStream } from './pf-tunnel.js';
-import { isRefusal } from './pf-errors.js';
+import type { KubeClient } from '../client.js';
+import { PortForwardSessions } from './pool.js';
+import type { PortStream } from './tunnel.js';
+import { isRefusal } from './errors.js';
 
 /** What containerd's streaming server sent on the error stream on the test cluster (its log, 2026-12-06). */
 const REFUSED_TEXT =
@@ -41,7 +41,7 @@ function frames(): (b: Buffer) => Frame[] {
   };
 }
 
-/** The name/value pairs of our SYN_STREAM: stored deflate blocks (see pf-spdy.ts). */
+/** The name/value pairs of our SYN_STREAM: stored deflate blocks (see frames.ts). */
 function synHeaders(payload: Buffer): Map<string, string> {
   let at = 10;
   if (payload[at] === 0x78) at += 2; // zlib header, first block of the session

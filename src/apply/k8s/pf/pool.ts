@@ -1,0 +1,81 @@
+// The port-forward sessions of one owner: one multiplexed SPDY session per pod (session.ts),
+// shared by every forward to it, and the fallback to one v4.channel.k8s.io WebSocket per
+// connection (tunnel.ts) where the API server does not offer the multiplexed tunnel (older than
+// 1.30, gate off, a proxy in between that does not pass the subprotocol).
+// ENVSERVE_PF_PROTOCOL=v4 forces the fallback; =spdy forbids it.
+import type { KubeClient } from '../client.js';
+import { Tunnel, TunnelRefused, type PortStream, type TunnelEvents, type TunnelTarget } from './tunnel.js';
+import { SpdySession } from './session.js';
+
+/** After the tunnel was refused where a v4 WebSocket worked, do not ask again for this long. */
+const UNSUPPORTED_MS = 5 * 60_000;
+
+const forced = process.env.ENVSERVE_PF_PROTOCOL;
+
+/**
+ * The port-forward sessions of one owner (a K8sRuntime, or a PortForwarder on its own): one SPDY
+ * session per API server + namespace + pod, shared by every forward to that pod, all closed by
+ * close() when the owner stops (no session outlives it, so a stopping envserve exits at once).
+ */
+export class PortForwardSessions {
+  /** Open sessions by API server + namespace + pod. */
+  private readonly sessions = new Map<string, Promise<SpdySession>>();
+  /** API servers where the tunnel was refused but a v4 WebSocket worked, and until when. */
+  private readonly unsupported = new Map<string, number>();
+  private closed = false;
+
+  /**
+   * A stream to `t.port` of pod `t.pod`: on the pod's multiplexed session when the API server offers
+   * it, else on a WebSocket of its own. Rejects like Tunnel.open (TunnelRefused for 401/403/404...).
+   */
+  async openPortStream(client: KubeClient, t: TunnelTarget, ev: TunnelEvents): Promise<PortStream> {
+    if (!this.spdyWanted(client)) return Tunnel.open(client, t, ev);
+    let session: SpdySession;
+    try {
+      session = await this.sessionFor(client, t);
+    } catch (e) {
+      // Refusals that would refuse a v4 WebSocket alike (auth, no such pod): report as they are.
+      if (forced === 'spdy' || (e instanceof TunnelRefused && [401, 403, 404].includes(e.code))) throw e;
+      const s = await Tunnel.open(client, t, ev);
+      this.unsupported.set(client.server, Date.now() + UNSUPPORTED_MS);
+      return s;
+    }
+    if (session.isEnded) return this.openPortStream(client, t, ev); // went away meanwhile: next session
+    return session.stream(t.port, ev);
+  }
+
+  /**
+   * Opens the session to a pod ahead of its first connection (the forward calls this when its
+   * workload moves to a new pod), so that connection does not wait for the WebSocket handshake.
+   * Nothing reaches the pod until a stream is opened.
+   */
+  warm(client: KubeClient, t: { namespace: string; pod: string }): void {
+    if (this.spdyWanted(client)) this.sessionFor(client, t).catch(() => undefined);
+  }
+
+  /** Closes every session; their open streams end. Later streams get sessions of their own again. */
+  close(): void {
+    this.closed = true;
+    for (const p of this.sessions.values()) p.then((s) => s.shutdown(), () => undefined);
+    this.sessions.clear();
+  }
+
+  private spdyWanted(client: KubeClient): boolean {
+    return !this.closed && forced !== 'v4' && (this.unsupported.get(client.server) ?? 0) <= Date.now();
+  }
+
+  private sessionFor(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {
+    const key = `${client.server} ${t.namespace} ${t.pod}`;
+    let p = this.sessions.get(key);
+    if (!p) {
+      const q = SpdySession.open(client, t);
+      q.then(
+        (s) => s.onEnd(() => this.sessions.get(key) === q && this.sessions.delete(key)),
+        () => this.sessions.get(key) === q && this.sessions.delete(key),
+      );
+      this.sessions.set(key, q);
+      p = q;
+    }
+    return p;
+  }
+}
