@@ -13,7 +13,7 @@ import { proxyPath, readProxyAnswer, type ProxyAnswer } from '../probe/proxy-ans
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/port-forward.js';
-import type { CheckReason } from './reasons.js';
+import type { CheckReason } from '../reasons.js';
 
 export interface ProbeSpec {
   /** The check id the result belongs to. */
