@@ -4,7 +4,8 @@
 // Imports nothing, so every layer can use it. Codes are never renamed: add new ones instead.
 // The one closed set of envserve's codes: ReasonCode (statuses and errors), the codes only `check`
 // gives (CheckReason = ReasonCode | CheckOnlyReason) and the codes only the operator gives
-// (OperatorReason = ReasonCode | OperatorOnlyReason). Each code is declared once, with its meaning;
+// (OperatorReason = ReasonCode | OperatorOnlyReason), and the dashboard's refusals
+// (DashboardOnlyReason). Each code is declared once, with its meaning;
 // the README's table lists them all (src/reasons.test.ts compares the two).
 
 export type ReasonCode =
@@ -152,11 +153,20 @@ export type OperatorOnlyReason = keyof typeof OPERATOR_ONLY_REASONS;
 /** The reason codes the operator writes and answers with: any ReasonCode, or one of its own. */
 export type OperatorReason = ReasonCode | OperatorOnlyReason;
 
-/** Every code of envserve, check's and the operator's included. */
-export type AnyReason = ReasonCode | CheckOnlyReason | OperatorOnlyReason;
+/** The codes only the dashboard gives: why it refused a request (403), before any action. */
+export const DASHBOARD_ONLY_REASONS = {
+  BadHost: "the request's Host is not the dashboard's own address",
+  CrossOrigin: 'the request came from another origin',
+  NoToken: 'the request carries no dashboard session cookie',
+  BadToken: "the request's dashboard token or session cookie is wrong",
+} as const satisfies Record<string, string>;
+export type DashboardOnlyReason = keyof typeof DASHBOARD_ONLY_REASONS;
+
+/** Every code of envserve: check's, the operator's and the dashboard's included. */
+export type AnyReason = ReasonCode | CheckOnlyReason | OperatorOnlyReason | DashboardOnlyReason;
 
 /** Every code with its meaning. */
-export const ALL_REASONS: Readonly<Record<AnyReason, string>> = { ...REASONS, ...CHECK_ONLY_REASONS, ...OPERATOR_ONLY_REASONS };
+export const ALL_REASONS: Readonly<Record<AnyReason, string>> = { ...REASONS, ...CHECK_ONLY_REASONS, ...OPERATOR_ONLY_REASONS, ...DASHBOARD_ONLY_REASONS };
 
 /** Every code `check` gives, for the JSON consumers' tests. */
 export const CHECK_REASONS: readonly CheckReason[] = [...(Object.keys(REASONS) as ReasonCode[]), ...(Object.keys(CHECK_ONLY_REASONS) as CheckOnlyReason[])];
@@ -175,7 +185,11 @@ export function isOperatorReason(s: unknown): s is OperatorReason {
  */
 export type KubernetesReason = string;
 
-// Each code is declared once: no check-only or operator-only code repeats a ReasonCode, or the other.
+// Each code is declared once: no front end's own code repeats a ReasonCode or another front end's.
 type Disjoint<A, B> = [Extract<A, B>] extends [never] ? true : false;
-const disjoint: [Disjoint<CheckOnlyReason, ReasonCode>, Disjoint<OperatorOnlyReason, ReasonCode>, Disjoint<CheckOnlyReason, OperatorOnlyReason>] = [true, true, true];
+const disjoint: [
+  Disjoint<CheckOnlyReason, ReasonCode | OperatorOnlyReason | DashboardOnlyReason>,
+  Disjoint<OperatorOnlyReason, ReasonCode | DashboardOnlyReason>,
+  Disjoint<DashboardOnlyReason, ReasonCode>,
+] = [true, true, true];
 void disjoint;
