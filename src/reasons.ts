@@ -145,9 +145,9 @@ export const OPERATOR_ONLY_REASONS = {
   Unauthorized: 'the request carries no valid Kubernetes token',
   MethodNotAllowed: 'the operator API has no such method on that path',
   RequestEntityTooLarge: 'the request body is too large',
-  UnsupportedMediaType: 'the request body is not JSON',
-  ApiServerError: 'the Kubernetes API server refused the operator',
-  InternalError: 'a bug in the envserve operator',
+  UnsupportedMediaType: 'the request body is not sent as application/json',
+  ApiServerError: 'the Kubernetes API server answered the operator with an error',
+  InternalError: 'an unexpected error in the envserve operator',
 } as const satisfies Record<string, string>;
 export type OperatorOnlyReason = keyof typeof OPERATOR_ONLY_REASONS;
 /** The reason codes the operator writes and answers with: any ReasonCode, or one of its own. */
@@ -171,13 +171,9 @@ export const ALL_REASONS: Readonly<Record<AnyReason, string>> = { ...REASONS, ..
 /** Every code `check` gives, for the JSON consumers' tests. */
 export const CHECK_REASONS: readonly CheckReason[] = [...(Object.keys(REASONS) as ReasonCode[]), ...(Object.keys(CHECK_ONLY_REASONS) as CheckOnlyReason[])];
 
-export function isCheckReason(s: unknown): s is CheckReason {
-  return isReasonCode(s) || (typeof s === 'string' && Object.prototype.hasOwnProperty.call(CHECK_ONLY_REASONS, s));
-}
-
-export function isOperatorReason(s: unknown): s is OperatorReason {
-  return isReasonCode(s) || (typeof s === 'string' && Object.prototype.hasOwnProperty.call(OPERATOR_ONLY_REASONS, s));
-}
+const isIn = (table: object, s: unknown): boolean => typeof s === 'string' && Object.prototype.hasOwnProperty.call(table, s);
+export const isCheckReason = (s: unknown): s is CheckReason => isReasonCode(s) || isIn(CHECK_ONLY_REASONS, s);
+export const isOperatorReason = (s: unknown): s is OperatorReason => isReasonCode(s) || isIn(OPERATOR_ONLY_REASONS, s);
 
 /**
  * Kubernetes' own reason strings, which are not envserve's codes: a pod's or container's waiting
