@@ -7,7 +7,7 @@ export { validatePlan } from './plan/validate.js';
 export { planFromFile, planEnvFile, type PlanOptions } from './envfile/from-file.js';
 export { renderManifests } from './apply/k8s/manifests.js';
 export { SourceError, UserError, RuntimeFailure, IssuesError, type Position } from './errors.js';
-export { REASONS, isReasonCode, type ReasonCode } from './reasons.js';
+export { REASONS, isReasonCode, type ReasonCode, CHECK_ONLY_REASONS, CHECK_REASONS, isCheckReason, type CheckOnlyReason, type CheckReason, OPERATOR_ONLY_REASONS, isOperatorReason, type OperatorOnlyReason, type OperatorReason, ALL_REASONS, type AnyReason } from './reasons.js';
 
 // Running an environment: the controller drives one runtime (this machine, a container engine,
 // Kubernetes) from a plan source, and reports a status stream; front ends subscribe.
@@ -40,7 +40,6 @@ export type { ExposureSet, ExposureSetStatus } from './operator/resource.js';
 // Why an exposure does not answer: the report `envserve check` prints (-o json), as a library call.
 export { runCheck, type CheckOptions } from './check/run.js';
 export type { Check, CheckReport, CheckStatus, ExposureVerdict, Vantage as CheckVantage, Verdict } from './check/types.js';
-export { CHECK_REASONS, type CheckReason } from './check/reasons.js';
 // The dashboard: a page on an environment's status stream (src/ui/).
 export { startUiServer, type UiServer, type UiServerOptions } from './ui/server.js';
 export type { UiEnvironment, UiSource, UiAction, ActionResult } from './ui/types.js';

@@ -2,6 +2,11 @@
 // on every probe result and on every error envserve raises. The prose (`message`) is rendering;
 // front ends decide on the code (the CLI its exit code, the operator's API its HTTP status).
 // Imports nothing, so every layer can use it. Codes are never renamed: add new ones instead.
+// The one closed set of envserve's codes: ReasonCode (statuses and errors), the codes only `check`
+// gives (CheckReason = ReasonCode | CheckOnlyReason) and the codes only the operator gives
+// (OperatorReason = ReasonCode | OperatorOnlyReason), and the dashboard's refusals
+// (DashboardOnlyReason). Each code is declared once, with its meaning;
+// the README's table lists them all (src/reasons.test.ts compares the two).
 
 export type ReasonCode =
   // an exposure's life
@@ -79,3 +84,108 @@ export const REASONS: Readonly<Record<ReasonCode, string>> = {
 export function isReasonCode(s: unknown): s is ReasonCode {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(REASONS, s);
 }
+
+/** The codes only `envserve check` gives (its findings about the cluster objects and the probes). */
+export const CHECK_ONLY_REASONS = {
+  // fine
+  Ok: 'the check passed',
+  Answers: 'the probe got an answer',
+  LoginRequired: 'it answers, with a login (401, 403, or a redirect to a login page)',
+  // the workload and its pods
+  WorkloadNotFound: 'the Deployment (or the pod) does not exist',
+  Unschedulable: 'the pod cannot be scheduled on any node',
+  ImagePullFailed: "the pod's image cannot be pulled",
+  CrashLoop: "the pod's container keeps crashing",
+  ReadinessProbeFailing: "the pod runs, and its readiness probe fails",
+  // the Service
+  ServiceNotFound: 'the Service does not exist',
+  SelectorMismatch: "the Service's selector matches no pod's labels",
+  EndpointsNotReady: "the Service's endpoints exist, none is ready",
+  TargetPortMismatch: "the Service's targetPort is not a port the pods declare",
+  NamedPortMissing: "the Service's named targetPort is not declared by the pods",
+  ServicePortMissing: 'the Service has no such port',
+  ProtocolMismatch: "the Service port's protocol differs from the container port's",
+  NodePortNotAllocated: 'the Service has no node port allocated',
+  // the Ingress
+  IngressNotFound: 'the Ingress does not exist',
+  NoIngressClass: 'the Ingress names no class and the cluster has no default class',
+  IngressClassNotFound: "the Ingress's class does not exist",
+  BackendServiceMissing: "the Ingress's backend Service does not exist",
+  BackendPortMissing: "the Ingress's backend Service has no such port",
+  TlsSecretMissing: "the Ingress's TLS secret does not exist",
+  HostHeaderMismatch: 'no Ingress rule routes the host users type',
+  NoIngressRule: 'the Ingress has no rule for the service',
+  // the network
+  NetworkPolicyDenies: 'a NetworkPolicy selecting the pod does not admit the port',
+  NetworkPolicyRestricts: 'the NetworkPolicies admit the port from some peers only',
+  NoClusterDNS: 'no kube-dns Service: Service names do not resolve in pods',
+  // probes
+  ProxyNoRoute: "a proxy answered with its own 404/502/503: no route or no backend",
+  TlsFailed: 'the TLS handshake or the certificate check failed',
+  WebSocketRejected: 'a WebSocket upgrade was refused',
+  AppBoundToLoopback: 'the app listens on 127.0.0.1 only: the port-forward answers, the pod IP does not',
+  // this machine (local and Docker runtimes)
+  ProcessNotRunning: 'a process (or the container) that envserve up started no longer runs',
+  NotListening: 'nothing listens on the environment port',
+  // what could not be looked at
+  ForbiddenToCreatePods: 'RBAC forbids creating the debug pod',
+  DebugPodFailed: 'the debug pod could not run',
+  DebugPodDisabled: 'the debug pod is disabled (--no-debug-pod)',
+  NotReachableFromHere: 'this target cannot be reached from this vantage point',
+  NotApplicable: 'the check does not apply to this exposure',
+} as const satisfies Record<string, string>;
+export type CheckOnlyReason = keyof typeof CHECK_ONLY_REASONS;
+/** The reason codes of `envserve check`: any ReasonCode, or one of its own. */
+export type CheckReason = ReasonCode | CheckOnlyReason;
+
+/** The codes only the operator gives: on an ExposureSet's status, and in its HTTP API's v1 Status errors. */
+export const OPERATOR_ONLY_REASONS = {
+  Admitted: 'every exposure is allowed: the operator applies the ExposureSet',
+  Invalid: 'the ExposureSet (or the request) is malformed',
+  Unauthorized: 'the request carries no valid Kubernetes token',
+  MethodNotAllowed: 'the operator API has no such method on that path',
+  RequestEntityTooLarge: 'the request body is too large',
+  UnsupportedMediaType: 'the request body is not sent as application/json',
+  ApiServerError: 'the Kubernetes API server answered the operator with an error',
+  InternalError: 'an unexpected error in the envserve operator',
+} as const satisfies Record<string, string>;
+export type OperatorOnlyReason = keyof typeof OPERATOR_ONLY_REASONS;
+/** The reason codes the operator writes and answers with: any ReasonCode, or one of its own. */
+export type OperatorReason = ReasonCode | OperatorOnlyReason;
+
+/** The codes only the dashboard gives: why it refused a request (403), before any action. */
+export const DASHBOARD_ONLY_REASONS = {
+  BadHost: "the request's Host is not the dashboard's own address",
+  CrossOrigin: 'the request came from another origin',
+  NoToken: 'the request carries no dashboard session cookie',
+  BadToken: "the request's dashboard token or session cookie is wrong",
+} as const satisfies Record<string, string>;
+export type DashboardOnlyReason = keyof typeof DASHBOARD_ONLY_REASONS;
+
+/** Every code of envserve: check's, the operator's and the dashboard's included. */
+export type AnyReason = ReasonCode | CheckOnlyReason | OperatorOnlyReason | DashboardOnlyReason;
+
+/** Every code with its meaning. */
+export const ALL_REASONS: Readonly<Record<AnyReason, string>> = { ...REASONS, ...CHECK_ONLY_REASONS, ...OPERATOR_ONLY_REASONS, ...DASHBOARD_ONLY_REASONS };
+
+/** Every code `check` gives, for the JSON consumers' tests. */
+export const CHECK_REASONS: readonly CheckReason[] = [...(Object.keys(REASONS) as ReasonCode[]), ...(Object.keys(CHECK_ONLY_REASONS) as CheckOnlyReason[])];
+
+const isIn = (table: object, s: unknown): boolean => typeof s === 'string' && Object.prototype.hasOwnProperty.call(table, s);
+export const isCheckReason = (s: unknown): s is CheckReason => isReasonCode(s) || isIn(CHECK_ONLY_REASONS, s);
+export const isOperatorReason = (s: unknown): s is OperatorReason => isReasonCode(s) || isIn(OPERATOR_ONLY_REASONS, s);
+
+/**
+ * Kubernetes' own reason strings, which are not envserve's codes: a pod's or container's waiting
+ * reason, a v1 Status's reason from the API server, an access review's explanation. An open set.
+ */
+export type KubernetesReason = string;
+
+// Each code is declared once: no front end's own code repeats a ReasonCode or another front end's.
+type Disjoint<A, B> = [Extract<A, B>] extends [never] ? true : false;
+const disjoint: [
+  Disjoint<CheckOnlyReason, ReasonCode | OperatorOnlyReason | DashboardOnlyReason>,
+  Disjoint<OperatorOnlyReason, ReasonCode | DashboardOnlyReason>,
+  Disjoint<DashboardOnlyReason, ReasonCode>,
+] = [true, true, true];
+void disjoint;

@@ -3,7 +3,7 @@
 // The checks of an exposure come in the order a request travels (pods, Service, endpoints, node
 // port / load balancer, policy; Ingress class, rule, backend, TLS, admission), so the first
 // failing one is the cause to fix first.
-import type { CheckReason } from './reasons.js';
+import type { CheckReason } from '../reasons.js';
 import type { Check, CheckStatus } from './types.js';
 import { isUnavailable, type ClusterSnapshot, type Maybe, type Obj } from './snapshot.js';
 import { containerPorts, ingressBackends, type K8sCheckExposure, type K8sSubject } from './subject.js';

@@ -8,7 +8,7 @@ import { diagnose, firstAddress, podReady, readyPodFor } from './diagnose.js';
 import { runDebugPod, type DebugPodResult } from './debug-pod.js';
 import { fetchSnapshot } from './fetch.js';
 import { probeFromHere, probeViaApiServer, probeViaPortForward, type ApiProxyTarget, type ForwardTarget, type ProbeOutcome, type ProbeSpec } from './probes.js';
-import type { CheckReason } from './reasons.js';
+import type { CheckReason } from '../reasons.js';
 import { isUnavailable, type ClusterSnapshot, type Obj } from './snapshot.js';
 import type { K8sCheckExposure, K8sSubject, TargetRef, WorkloadRef } from './subject.js';
 import type { Check, Vantage } from './types.js';

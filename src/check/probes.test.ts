@@ -12,6 +12,7 @@ import { readProxyAnswer } from '../probe/proxy-answer.js';
 import { planK8sProbes } from './k8s.js';
 import { verdicts } from './report.js';
 import type { Check } from './types.js';
+import type { KubernetesReason } from '../reasons.js';
 import { parseProbeSpecs } from '../cli/commands/probe.js';
 
 test('an auth wall answers: 401, 403 and a redirect to a login page are "login required"', () => {
@@ -27,7 +28,7 @@ test('an auth wall answers: 401, 403 and a redirect to a login page are "login r
 test('the API server proxy: its own Status errors against the app\'s answers (bodies are the app\'s, never parsed)', () => {
   const answer = (status: number, body: string, type = 'text/plain', location?: string) =>
     classifyApiProxy(readProxyAnswer({ status, headers: { 'content-type': type, ...(location && { location }) }, body: Buffer.from(body) }));
-  const st = (code: number, reason: string, message: string) => answer(code, JSON.stringify({ kind: 'Status', apiVersion: 'v1', code, reason, message }), 'application/json');
+  const st = (code: number, reason: KubernetesReason, message: string) => answer(code, JSON.stringify({ kind: 'Status', apiVersion: 'v1', code, reason, message }), 'application/json');
   assert.equal(st(503, 'ServiceUnavailable', 'no endpoints available for service "web"').reason, 'NoEndpoints');
   assert.equal(st(502, '', 'error trying to reach service: dial tcp 10.244.0.5:8081: connect: connection refused').reason, 'ConnectionRefused');
   assert.equal(st(403, 'Forbidden', 'services "web" is forbidden').reason, 'Forbidden');

@@ -1,8 +1,11 @@
-// Every network probe of `check` goes through this one file: from this machine (TCP, HTTP with a
-// Host header, HTTPS, a WebSocket upgrade) and through the API server's service/pod proxy. The
-// debug pod runs the same probeFromHere() (`envserve probe --json`).
-// TCP uses the engine's prober (src/probe/); HTTP is done here because `check` needs more of the
-// answer (Location, the proxy's error text, the certificate).
+// Every network probe of `check` goes through this one file, not through the engine's probe()
+// (src/probe/index.ts): from this machine (TCP, HTTP with a Host header, HTTPS, a WebSocket
+// upgrade), through the API server's service/pod proxy (probeViaApiServer, its own, beside
+// src/probe/apiserver.ts) and through a one-shot port-forward. The debug pod runs the same
+// probeFromHere() (`envserve probe --json`). From src/probe/ it uses only the TCP probe
+// (local.ts probeTcp) and the reading of the API server's proxy answers (proxy-answer.ts); HTTP is
+// done here because `check` needs more of the answer (Location, the proxy's error text, the
+// certificate).
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -13,7 +16,7 @@ import { proxyPath, readProxyAnswer, type ProxyAnswer } from '../probe/proxy-ans
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/pf/forwarder.js';
-import type { CheckReason } from './reasons.js';
+import type { CheckReason } from '../reasons.js';
 
 export interface ProbeSpec {
   /** The check id the result belongs to. */

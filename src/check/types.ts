@@ -1,7 +1,7 @@
 // What `envserve check` reports. Plain data: `-o json` prints it as it is, for the dashboard and
 // the operator to reuse. Imports only the reason codes and the plan's types.
 import type { ExposureKind, Protocol } from '../plan/types.js';
-import type { CheckReason } from './reasons.js';
+import type { CheckReason } from '../reasons.js';
 
 /**
  * pass: fine. fail: this is why the exposure does not answer. warn: suspicious, but it may work.

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { EnvSpec, Exposure, HostExposure, Plan } from '../plan/types.js';
 import type { TargetResult } from '../probe/index.js';
+import type { ReasonCode } from '../reasons.js';
 import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../apply/types.js';
 import { loadKubeClient } from '../apply/k8s/client.js';
 import { K8sRuntime } from '../apply/k8s/runtime.js';
@@ -268,7 +269,7 @@ test('controller: a broken or refused plan change keeps what runs', async () => 
 test('controller: a failure at start rolls everything back and rejects with its reason', async () => {
   const t = setup(plan(host('a', 1), host('b', 2)), { mode: 'up' });
   t.rt.failExpose.set(2, new UserError('host port 2 is already in use', undefined, 'PortInUse'));
-  await assert.rejects(t.c.run(t.ac.signal), (e: Error & { reason?: string }) => {
+  await assert.rejects(t.c.run(t.ac.signal), (e: Error & { reason?: ReasonCode }) => {
     assert.match(e.message, /could not expose:\nbuild\.envd:2:5: host port 2 is already in use\nnothing was left running/);
     assert.equal(e.reason, 'PortInUse');
     return true;

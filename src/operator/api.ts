@@ -14,6 +14,7 @@ import { isNotFound, KubeApiError, type KubeClient } from '../apply/k8s/client.j
 import { ownerLabels } from '../apply/k8s/manifests.js';
 import type { Exposure, Plan } from '../plan/types.js';
 import { validatePlan } from '../plan/validate.js';
+import type { OperatorReason } from '../reasons.js';
 import { Authenticator, type UserInfo } from './auth.js';
 import type { Operator, VersionInfo } from './controller.js';
 import { API_VERSION, KIND, SUBMITTED_BY_ANNOTATION, resourcePath, type ExposureSet } from './resource.js';
@@ -29,7 +30,7 @@ export interface ApiOptions {
 }
 
 class HttpError extends Error {
-  constructor(readonly code: number, readonly reason: string, message: string, readonly details?: unknown) {
+  constructor(readonly code: number, readonly reason: OperatorReason, message: string, readonly details?: unknown) {
     super(message);
   }
 }

@@ -3,6 +3,7 @@
 // verb on ExposureSets in the namespace it touches. There is no "no auth" mode.
 import { createHash } from 'node:crypto';
 import type { KubeClient } from '../apply/k8s/client.js';
+import type { KubernetesReason } from '../reasons.js';
 import { GROUP, PLURAL } from './resource.js';
 
 export interface UserInfo {
@@ -39,8 +40,8 @@ export class Authenticator {
   }
 
   /** May `user` do `verb` on ExposureSets in `namespace` (optionally one by name)? */
-  async authorize(user: UserInfo, verb: string, namespace: string, name?: string): Promise<{ allowed: boolean; reason?: string }> {
-    const r = await this.client.request<{ status?: { allowed?: boolean; reason?: string } }>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+  async authorize(user: UserInfo, verb: string, namespace: string, name?: string): Promise<{ allowed: boolean; reason?: KubernetesReason }> {
+    const r = await this.client.request<{ status?: { allowed?: boolean; reason?: KubernetesReason } }>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
       method: 'POST',
       body: {
         apiVersion: 'authorization.k8s.io/v1',

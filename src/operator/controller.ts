@@ -14,6 +14,7 @@ import { sameMinor, VERSION } from '../version.js';
 import { desiredFor, type Desired } from './desired.js';
 import { inform } from './informer.js';
 import { API_VERSION, CRD_NAMES, KIND, VERSION_ANNOTATION, policiesPath, resourcePath, type Condition, type ExposureSet, type ExposureSetStatus, type ExposureStatus } from './resource.js';
+import type { OperatorReason } from '../reasons.js';
 
 export interface OperatorOptions {
   /** Parallel reconciles (default 4). */
@@ -379,7 +380,7 @@ export class Operator extends EventEmitter {
         const lb = (o.status?.loadBalancer?.ingress ?? []).map((i: { ip?: string; hostname?: string }) => i.ip ?? i.hostname).filter(Boolean) as string[];
         if (lb.length === 0) out.push({ ...x, ready: false, reason: 'IngressNotAdmitted', message: `no Ingress controller has admitted it yet (class ${o.spec?.ingressClassName ?? 'default'})` });
         else out.push({ ...x, ready: true, reason: 'Ready', addresses: lb });
-      } else out.push({ ...x, ready: false, reason: 'Pending' });
+      } else out.push({ ...x, ready: false, reason: 'Starting' });
     }
     return out;
   }
@@ -402,7 +403,7 @@ function defaultClass(items: Obj[]): string | undefined {
 function nextConditions(set: ExposureSet, d: Desired, allReady: boolean, notReady: ExposureStatus | undefined): Condition[] {
   const gen = set.metadata.generation ?? 0;
   const prev = new Map((set.status?.conditions ?? []).map((c) => [c.type, c]));
-  const cond = (type: Condition['type'], ok: boolean, reason: string, message: string): Condition => {
+  const cond = (type: Condition['type'], ok: boolean, reason: OperatorReason, message: string): Condition => {
     const status = ok ? 'True' : 'False';
     const p = prev.get(type);
     return { type, status, reason, message, lastTransitionTime: p && p.status === status ? p.lastTransitionTime : new Date().toISOString(), observedGeneration: gen };
@@ -411,7 +412,7 @@ function nextConditions(set: ExposureSet, d: Desired, allReady: boolean, notRead
   return [
     cond('Admitted', admitted, d.reason, d.message),
     cond('Denied', !admitted, admitted ? 'Admitted' : d.reason, admitted ? 'no exposure is denied' : d.message),
-    cond('Ready', allReady, allReady ? 'Ready' : admitted ? (notReady?.reason ?? 'Pending') : d.reason, allReady ? 'every Service has a Ready endpoint and every Ingress an address' : admitted ? `${notReady?.id}: ${notReady?.message ?? 'pending'}` : 'denied: nothing was created'),
+    cond('Ready', allReady, allReady ? 'Ready' : admitted ? (notReady?.reason ?? 'Starting') : d.reason, allReady ? 'every Service has a Ready endpoint and every Ingress an address' : admitted ? `${notReady?.id}: ${notReady?.message ?? 'pending'}` : 'denied: nothing was created'),
   ];
 }
 

@@ -9,6 +9,7 @@ import { emptyEnvDraft } from '../plan/intents.js';
 import { validatePlan } from '../plan/validate.js';
 import { planForCluster } from '../policy/cluster-plan.js';
 import type { ExposurePolicy } from '../policy/types.js';
+import type { OperatorReason } from '../reasons.js';
 import { API_VERSION, KIND, type ExposureSet, type ExposureStatus } from './resource.js';
 
 /** Label on every object the operator makes: which ExposureSet it belongs to. */
@@ -27,7 +28,7 @@ export interface Desired {
   /** Admitted (all exposures admitted), Denied (a policy said no), Invalid (the resource is wrong). */
   outcome: 'Admitted' | 'Denied' | 'Invalid';
   /** Reason code of the outcome (Admitted, PolicyDenied, PolicyConflict, Invalid). */
-  reason: string;
+  reason: OperatorReason;
   message: string;
   /** The objects to own; empty unless Admitted (all or nothing: a half-admitted environment creates nothing). */
   objects: Obj[];

@@ -7,6 +7,7 @@ import type { Plan } from '../plan/types.js';
 import { versionSkew, type ThroughOperator } from './cli-client.js';
 import { operatorPlanSource } from './plan-source.js';
 import type { ExposureSet, ExposureSetStatus } from './resource.js';
+import type { OperatorReason } from '../reasons.js';
 
 const plan: Plan = {
   apiVersion: 'envserve/v1', kind: 'Plan', source: '/x/build.envd', warnings: [],
@@ -36,7 +37,7 @@ function fakeApi(status: ExposureSetStatus | undefined) {
   };
 }
 
-const cond = (type: string, s: 'True' | 'False', reason: string, message = '') => ({ type, status: s, reason, message, lastTransitionTime: '' });
+const cond = (type: string, s: 'True' | 'False', reason: OperatorReason, message = '') => ({ type, status: s, reason, message, lastTransitionTime: '' });
 
 test('Ready: the cluster exposures are submitted as the ExposureSet, only the admitted port-forward stays local', async () => {
   const api = fakeApi({ observedGeneration: 1, conditions: [cond('Admitted', 'True', 'Admitted'), cond('Ready', 'True', 'Ready'), cond('Denied', 'False', 'Admitted')], exposures: [{ id: 'port-forward-web-18080', kind: 'k8s-port-forward', decision: 'Admitted', reason: 'Admitted' }, { id: 'service-web-8080', kind: 'k8s-service', decision: 'Admitted', reason: 'Ready', ready: true, url: 'http://10.0.0.1:8080/' }] } as ExposureSetStatus);

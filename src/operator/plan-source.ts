@@ -94,6 +94,8 @@ export class OperatorExposures implements RemoteExposures {
       const e = plan.exposures.find((x) => x.id === r.id);
       if (!e) continue; // an older generation's exposure, gone from the file
       const state: ExposureState = r.decision === 'Denied' ? 'failed' : r.ready ? 'ready' : 'waiting';
+      // The operator's own codes map onto the status's: Invalid is InvalidInput; Admitted (and a code an
+      // operator of another version writes that this one does not know) is Starting: not observed yet.
       const reason: ReasonCode = r.reason === 'Invalid' ? 'InvalidInput' : isReasonCode(r.reason) ? r.reason : 'Starting';
       const urls = r.url ? [r.url] : (r.addresses ?? []).map((a) => `${e.protocol === 'http' ? 'http' : 'tcp'}://${a}`);
       rows.push({

@@ -4,6 +4,7 @@
 // word on what may be exposed (src/policy/).
 import type { Exposure, ServiceSpec } from '../plan/types.js';
 import { POLICY_GROUP, POLICY_KIND, POLICY_VERSION } from '../policy/types.js';
+import type { OperatorReason } from '../reasons.js';
 import { VERSION } from '../version.js';
 
 export const GROUP = POLICY_GROUP;
@@ -33,7 +34,7 @@ export interface ExposureSetSpec {
 export interface Condition {
   type: 'Admitted' | 'Ready' | 'Denied';
   status: 'True' | 'False' | 'Unknown';
-  reason: string;
+  reason: OperatorReason;
   message: string;
   lastTransitionTime: string;
   observedGeneration?: number;
@@ -43,8 +44,8 @@ export interface ExposureStatus {
   id: string;
   kind: Exposure['kind'];
   decision: 'Admitted' | 'Denied';
-  /** A stable code: Admitted, PolicyDenied, PolicyConflict, Invalid, Ready, NoEndpoints, IngressNotAdmitted, Pending... */
-  reason: string;
+  /** A stable code: Admitted, PolicyDenied, PolicyConflict, Invalid, NotOwned, Ready, NoEndpoints, LoadBalancerPending, IngressNotAdmitted, Starting. */
+  reason: OperatorReason;
   message?: string;
   ready?: boolean;
   url?: string;

@@ -1,6 +1,10 @@
-// One prober: target × vantage → ProbeResult. `up`/`serve`, `status`, the dashboard and
-// `envserve check` all probe through here. See types.ts for the vocabulary, targets.ts for what an
-// exposure's targets are.
+// The engine's prober: target × vantage → ProbeResult. The engine (`up`/`serve`) probes through
+// here, so `status`, the dashboard's rows and `probeNow` show its results. `envserve check` does not
+// call probe(): it has its own probes in src/check/probes.ts (more of each answer: Location, the
+// proxy's error text, the certificate, a WebSocket upgrade, its own API-server proxy and one-shot
+// port-forward probes) and shares only this folder's TCP probe (local.ts) and the reading of the
+// API server's proxy answers (proxy-answer.ts). See types.ts for the vocabulary, targets.ts for
+// what an exposure's targets are.
 import { probeViaApiServer } from './apiserver.js';
 import { probeHttp, probeTcp } from './local.js';
 import { describeTarget, type ProbeContext, type ProbeResult, type ProbeTarget, type Vantage, type VantagedTarget } from './types.js';

@@ -4,6 +4,7 @@
 // reach service: dial tcp …: connect: connection refused", 403 for RBAC, 404 for a missing
 // Service). Shared by the engine's prober and `check`, so both draw the line in one place.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { KubernetesReason } from '../reasons.js';
 
 /** What KubeClient.requestRaw returns; all this module needs of it. */
 export interface RawHttpAnswer {
@@ -16,7 +17,7 @@ export type ProxyAnswer =
   /** The app answered: it is reachable, whatever it said. */
   | { by: 'app'; status: number; location?: string; excerpt: string }
   /** The API server answered for its proxy: the app was not reached (or may not be asked). */
-  | { by: 'apiserver'; status: number; reason: string; message: string };
+  | { by: 'apiserver'; status: number; reason: KubernetesReason; message: string };
 
 const EXCERPT_CHARS = 200;
 
@@ -32,7 +33,7 @@ export function excerptOf(body: Buffer): string {
  * that Status. (An app that answers with a Kubernetes Status object of its own is taken for the
  * API server: only another API server does that.)
  */
-function apiServerStatus(a: RawHttpAnswer): { reason: string; message: string } | undefined {
+function apiServerStatus(a: RawHttpAnswer): { reason: KubernetesReason; message: string } | undefined {
   if (a.status < 400 || !/^application\/json\b/i.test(String(a.headers['content-type'] ?? ''))) return undefined;
   try {
     const st = JSON.parse(a.body.toString('utf8')) as { kind?: unknown; apiVersion?: unknown; reason?: unknown; message?: unknown };

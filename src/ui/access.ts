@@ -4,6 +4,7 @@
 // (cross-site requests carrying the cookie) are refused. Pure functions: the server applies them.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { DashboardOnlyReason } from '../reasons.js';
 
 export function newToken(): string {
   return randomBytes(24).toString('base64url');
@@ -38,7 +39,7 @@ export function allowedHosts(port: number): string[] {
   return [`127.0.0.1:${port}`, `localhost:${port}`];
 }
 
-export type Refusal = { status: 403; reason: 'BadHost' | 'CrossOrigin' | 'NoToken' | 'BadToken' };
+export type Refusal = { status: 403; reason: DashboardOnlyReason };
 
 /**
  * Host and Origin checks, for every request. `unsafe` = a request that changes something (POST):

@@ -1,12 +1,13 @@
 // `check` for one exposure on the dashboard: the report of `envserve check` (src/check/, the same
 // data `check -o json` prints), narrowed to that exposure and shown inline.
+import type { CheckReason } from '../reasons.js';
 import type { ActionResult } from './types.js';
 
 /** What the dashboard reads of a CheckReport (src/check/types.ts). */
 export interface CheckReportLike {
   ok: boolean;
-  exposures: { exposure: string; verdict: string; cause?: { reason: string; message: string; fix?: string } }[];
-  checks: { id: string; exposure: string; title: string; status: string; reason: string; message: string; fix?: string; vantage: string; latencyMs?: number }[];
+  exposures: { exposure: string; verdict: string; cause?: { reason: CheckReason; message: string; fix?: string } }[];
+  checks: { id: string; exposure: string; title: string; status: string; reason: CheckReason; message: string; fix?: string; vantage: string; latencyMs?: number }[];
 }
 
 export function checkResultFor(report: CheckReportLike, exposureId: string): ActionResult {

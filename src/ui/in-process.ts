@@ -1,6 +1,7 @@
 // The dashboard on the engine running in this process (`envserve up|serve --ui`): the
 // EnvController's status stream and actions, unchanged. Typed structurally so that the UI depends
 // on what it uses, not on the controller's class.
+import type { ReasonCode } from '../reasons.js';
 import type { EnvStatus } from '../status/types.js';
 import { checkViaCli, type CheckTarget } from './check-cli.js';
 import type { ActionResult, ClusterInfo, UiAction, UiEnvironment } from './types.js';
@@ -25,7 +26,7 @@ export interface InProcessOptions {
 export function resultFor(status: EnvStatus, id: string, kind: 'action' | 'check' = 'action'): ActionResult {
   const e = status.exposures.find((x) => x.id === id);
   if (!e) return { ok: false, reason: 'NotFound', message: `no exposure ${id}` };
-  const reason = (e as { reason?: string }).reason;
+  const reason = (e as { reason?: ReasonCode }).reason;
   const latency = (e as { latencyMs?: number }).latencyMs;
   const ok = kind === 'check' ? e.state === 'ready' && e.answering !== false : e.state !== 'failed';
   return {

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { isCheckReason, type DashboardOnlyReason } from '../reasons.js';
 import type { EnvStatus } from '../status/types.js';
 import { checkOrigin, cookieName, cookieValue, newToken, sameSecret, sessionCookie } from './access.js';
 import { PAGE_CSS, pageHtml } from './html.js';
@@ -96,7 +97,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     res.end(body);
   };
   const json = (res: http.ServerResponse, status: number, value: unknown) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
-  const refuse = (res: http.ServerResponse, reason: string) => json(res, 403, { error: 'forbidden', reason });
+  const refuse = (res: http.ServerResponse, reason: DashboardOnlyReason) => json(res, 403, { error: 'forbidden', reason });
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -142,15 +143,17 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     if (req.method !== 'POST' || !m) return json(res, 404, { error: 'not found' });
     const [envKey, id, action] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!), m[3]!];
     const env = opts.source.environments().find((e) => e.key === envKey);
-    if (!env) return json(res, 404, { ok: false, reason: 'EnvNotFound', message: `no environment ${envKey}` });
-    if (!env.status()?.exposures.some((e) => e.id === id)) return json(res, 404, { ok: false, reason: 'ExposureNotFound', message: `no exposure ${id} in ${envKey}` });
+    if (!env) return json(res, 404, { ok: false, reason: 'NotFound', message: `no environment ${envKey}` });
+    if (!env.status()?.exposures.some((e) => e.id === id)) return json(res, 404, { ok: false, reason: 'NotFound', message: `no exposure ${id} in ${envKey}` });
     let result: ActionResult;
     try {
       if (action === 'check') result = await env.check(id);
       else if ((UI_ACTIONS as readonly string[]).includes(action)) result = await env.action(action as UiAction, id);
-      else return json(res, 404, { ok: false, reason: 'UnknownAction', message: `no action ${action}` });
+      else return json(res, 404, { ok: false, reason: 'NotFound', message: `no action ${action}` });
     } catch (e) {
-      result = { ok: false, reason: (e as { reason?: string }).reason ?? 'ActionFailed', message: (e as Error).message };
+      // An error without a code of the set is a bug (as on the engine's control socket).
+      const reason = (e as { reason?: unknown }).reason;
+      result = { ok: false, reason: isCheckReason(reason) ? reason : 'Internal', message: (e as Error).message };
     }
     return json(res, 200, result);
   };

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EnvStatus } from '../status/types.js';
 import { checkArgs } from './check-cli.js';
-import { checkResultFor } from './check-result.js';
+import { checkResultFor, type CheckReportLike } from './check-result.js';
 import { controllerEnvironment, resultFor } from './in-process.js';
 import { socketSource, type ControlClientLike } from './socket-env.js';
 
@@ -103,7 +103,7 @@ test('the socket source finds running environments by their state records and fo
 });
 
 test("check's report, narrowed to one exposure", () => {
-  const report = {
+  const report: CheckReportLike = {
     ok: false,
     exposures: [{ exposure: 'e1', verdict: 'problem', cause: { reason: 'NoEndpoints', message: 'the Service selects no Ready pod', fix: 'check the labels' } }, { exposure: 'e2', verdict: 'answers' }],
     checks: [

@@ -1,6 +1,7 @@
 // What the dashboard needs from an environment, whoever runs it: the engine in this process
 // (`up|serve --ui`) or another envserve process reached through its control socket
 // (`envserve dashboard`). The server (server.ts) knows only these two interfaces.
+import type { CheckReason } from '../reasons.js';
 import type { EnvStatus } from '../status/types.js';
 
 export type UiAction = 'restart' | 'stop' | 'start';
@@ -10,7 +11,7 @@ export const UI_ACTIONS: readonly UiAction[] = ['restart', 'stop', 'start'];
 export interface ActionResult {
   ok: boolean;
   /** A stable reason code when not ok (or the check's code). */
-  reason?: string;
+  reason?: CheckReason;
   message?: string;
   /** `check`: the per-target results, as `envserve check -o json` prints them. */
   details?: unknown;

@@ -2,6 +2,7 @@
 // every verb the plan needs. All checks run in parallel (one round trip in practice); a missing one
 // fails the whole run before any object exists, naming the permission and what this user may use.
 import { UserError } from '../../errors.js';
+import type { KubernetesReason } from '../../reasons.js';
 import type { KubeClient } from './client.js';
 
 export type Capability = 'environment' | 'attach' | 'k8s-port-forward' | 'k8s-service' | 'k8s-ingress' | 'down';
@@ -45,12 +46,12 @@ export function formatNeed(n: AccessNeed): string {
 const key = (n: AccessNeed) => `${n.verb} ${n.group} ${n.resource} ${n.subresource ?? ''}`;
 
 /** Asks the API server about each distinct need; returns the denied ones. */
-export async function reviewAccess(client: Pick<KubeClient, 'request'>, namespace: string, needs: AccessNeed[]): Promise<Map<string, { need: AccessNeed; allowed: boolean; reason?: string }>> {
+export async function reviewAccess(client: Pick<KubeClient, 'request'>, namespace: string, needs: AccessNeed[]): Promise<Map<string, { need: AccessNeed; allowed: boolean; reason?: KubernetesReason }>> {
   const distinct = new Map<string, AccessNeed>();
   for (const n of needs) distinct.set(key(n), n);
   const results = await Promise.all(
     [...distinct.entries()].map(async ([k, n]) => {
-      const res = await client.request<{ status?: { allowed?: boolean; reason?: string } }>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+      const res = await client.request<{ status?: { allowed?: boolean; reason?: KubernetesReason } }>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
         method: 'POST',
         body: {
           apiVersion: 'authorization.k8s.io/v1',

@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { RuntimeFailure, UserError, didYouMean } from '../../errors.js';
+import type { KubernetesReason } from '../../reasons.js';
 
 export interface ConnectOptions {
   /** Path(s) of kubeconfig files (default: $KUBECONFIG, then ~/.kube/config, then in-cluster). */
@@ -22,7 +23,7 @@ export interface ConnectOptions {
 export class KubeApiError extends Error {
   constructor(
     readonly code: number,
-    readonly reason: string,
+    readonly reason: KubernetesReason,
     message: string,
     readonly method: string,
     readonly path: string,

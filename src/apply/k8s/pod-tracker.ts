@@ -4,6 +4,7 @@
 // watch reports it Ready — no restart of envserve.
 import { EventEmitter } from 'node:events';
 import type { KubeClient } from './client.js';
+import type { KubernetesReason } from '../../reasons.js';
 import { Informer } from './informer.js';
 
 /** What the tracker needs from the client (a fake in unit tests). */
@@ -15,9 +16,9 @@ export interface PodLike {
   status?: {
     phase?: string;
     podIP?: string;
-    reason?: string;
+    reason?: KubernetesReason;
     conditions?: { type: string; status: string; lastTransitionTime?: string | Date }[];
-    containerStatuses?: { state?: { waiting?: { reason?: string }; terminated?: { reason?: string } } }[];
+    containerStatuses?: { state?: { waiting?: { reason?: KubernetesReason }; terminated?: { reason?: KubernetesReason } } }[];
   };
 }
 

@@ -4,6 +4,9 @@
 //
 // The types below are what the page reads of EnvStatus (src/status/types.ts); fields the engine
 // may not send are optional and shown only when present.
+// `reason` is a code of src/reasons.ts (ReasonCode, or CheckReason for a check). The page only shows
+// it and is compiled alone (a classic script under its own rootDir), so it cannot import the type:
+// the server's side (ActionResult, ExposureStatus) is where the compiler holds it to the set.
 
 interface Exposure {
   id: string;

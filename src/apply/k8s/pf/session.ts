@@ -228,14 +228,14 @@ export class SpdySession implements StreamSession {
     setTimeout(() => this.ws.terminate(), 2000).unref();
   }
 
-  private end(reason: string): void {
+  private end(why: string): void {
     if (this.ended) return;
     this.ended = true;
     clearInterval(this.pinger);
     clearTimeout(this.idle);
     for (const p of this.pings.values()) clearTimeout(p.timer);
     this.pings.clear();
-    for (const { s } of [...this.streams.values()]) s.finish(reason);
+    for (const { s } of [...this.streams.values()]) s.finish(why);
     this.streams.clear();
     for (const f of this.endWaiters.splice(0)) f();
   }
