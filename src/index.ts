@@ -14,7 +14,8 @@ export { REASONS, isReasonCode, type ReasonCode, CHECK_ONLY_REASONS, CHECK_REASO
 export { EnvController, type EnvControllerOptions, type EnvControllerEvents, type ReloadEvent } from './engine/controller.js';
 export { FilePlanSource, StaticPlanSource, type PlanSource } from './engine/plan-source.js';
 export { PeriodicScheduler, type ProbeScheduler, type ProbeRound } from './engine/scheduler.js';
-export { StateStore, stateDir, envIdFor, listStates, type StateRecord, type ClusterRecord, type OwnedObject, type ForwardRecord } from './engine/state.js';
+export { StateStore, stateDir, envIdFor, listStates, type StateRecord, type ForwardRecord } from './engine/state.js';
+export type { ClusterRecord, OwnedObject } from './status/records.js';
 export { ControlServer, ControlClient, type ControlEvent } from './engine/control.js';
 export { down, staleReason } from './engine/down.js';
 export * as prober from './probe/index.js';

@@ -2,7 +2,7 @@
 // environment runs (this machine, a container engine, a Kubernetes cluster). Desired state is the
 // Plan; each runtime turns exposures into running handles. Probing is not the runtime's job: a
 // handle says what it observed (its listener, its addresses) and src/probe/ does the probing.
-import type { ClusterRecord, OwnedObject } from '../engine/state.js';
+import type { ClusterRecord, OwnedObject } from '../status/records.js';
 import type { Exposure, ExposureKind, Plan } from '../plan/types.js';
 import type { ApiRequester, ObservedExposure } from '../probe/index.js';
 import type { ReasonCode } from '../reasons.js';

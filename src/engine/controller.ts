@@ -24,7 +24,8 @@ import type { Runtime } from '../apply/types.js';
 import { TypedEmitter } from './events.js';
 import type { PlanSource } from './plan-source.js';
 import { BackoffScheduler, type ProbeScheduler } from './scheduler.js';
-import { envIdFor, type ForwardRecord, type OwnedObject, type StateRecord, type StateStore } from './state.js';
+import type { OwnedObject } from '../status/records.js';
+import { envIdFor, type ForwardRecord, type StateRecord, type StateStore } from './state.js';
 
 export interface EnvControllerOptions {
   source: PlanSource;

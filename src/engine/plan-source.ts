@@ -5,7 +5,7 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { planFromFile, type PlanOptions } from '../envfile/from-file.js';
 import type { Plan } from '../plan/types.js';
 import type { ExposureStatus } from '../status/types.js';
-import type { OwnedObject } from './state.js';
+import type { OwnedObject } from '../status/records.js';
 
 export interface PlanSource {
   /** For messages: "build.envd". */

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { ClusterRecord, OwnedObject } from '../status/records.js';
 import type { ContainerRecord, EnvIdentity, EnvStatus, ProcessRecord } from '../status/types.js';
 
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -26,21 +27,6 @@ export function envIdFor(envFile: string): string {
   const abs = resolve(envFile);
   const safeName = abs.split('/').slice(-2, -1)[0]?.replace(/[^A-Za-z0-9_.-]/g, '_') || 'env';
   return `${safeName}-${createHash('sha256').update(abs).digest('hex').slice(0, 12)}`;
-}
-
-/** The Kubernetes cluster an environment was applied to: enough to reconnect, no secrets. */
-export interface ClusterRecord {
-  server: string;
-  context: string;
-  namespace: string;
-  /** The kubeconfig file's path (absolute), when one was used; absent = in-cluster config. */
-  kubeconfig?: string;
-}
-
-export interface OwnedObject {
-  kind: string;
-  namespace: string;
-  name: string;
 }
 
 /** A listener envserve holds for an exposure (a proxy, a port-forward). */

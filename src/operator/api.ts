@@ -11,13 +11,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isNotFound, KubeApiError, type KubeClient } from '../apply/k8s/client.js';
-import { ownerLabels } from '../apply/k8s/manifests.js';
-import type { Exposure, Plan } from '../plan/types.js';
+import type { Plan } from '../plan/types.js';
 import { validatePlan } from '../plan/validate.js';
 import type { OperatorReason } from '../reasons.js';
 import { Authenticator, type UserInfo } from './auth.js';
 import type { Operator, VersionInfo } from './controller.js';
-import { API_VERSION, KIND, SUBMITTED_BY_ANNOTATION, resourcePath, type ExposureSet } from './resource.js';
+import { exposureSetFromPlan } from './exposure-set.js';
+import { resourcePath, type ExposureSet } from './resource.js';
 
 const MAX_BODY = 1 << 20;
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -33,29 +33,6 @@ class HttpError extends Error {
   constructor(readonly code: number, readonly reason: OperatorReason, message: string, readonly details?: unknown) {
     super(message);
   }
-}
-
-/** The ExposureSet a Plan stands for: its cluster exposures only (host ones stay on the user's machine). */
-export function exposureSetFromPlan(plan: Plan, namespace: string, opts: { name?: string; selector?: Record<string, string>; user?: string } = {}): ExposureSet {
-  const exposures = plan.exposures.filter((e: Exposure) => e.kind !== 'host');
-  return {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    metadata: {
-      name: opts.name ?? plan.env.name,
-      namespace,
-      // The environment's owner labels: `envserve down` finds and deletes it like its other objects.
-      labels: ownerLabels(plan.env.name),
-      ...(opts.user && { annotations: { [SUBMITTED_BY_ANNOTATION]: opts.user } }),
-    },
-    spec: {
-      env: plan.env.name,
-      source: plan.source,
-      ...(opts.selector && Object.keys(opts.selector).length > 0 && { selector: opts.selector }),
-      services: plan.env.services,
-      exposures,
-    },
-  };
 }
 
 export function createApiServer(o: ApiOptions): http.Server {

@@ -9,7 +9,7 @@ import type { Plan } from '../plan/types.js';
 import { planForCluster, type Denial } from '../policy/cluster-plan.js';
 import { policyFromObject } from '../policy/parse.js';
 import type { ExposurePolicy } from '../policy/types.js';
-import { exposureSetFromPlan } from './api.js';
+import { exposureSetFromPlan } from './exposure-set.js';
 import { sameMinor, VERSION } from '../version.js';
 import { API_VERSION, policiesPath, resourcePath, type ExposureSet, type ExposureSetStatus } from './resource.js';
 

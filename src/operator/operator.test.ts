@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Exposure } from '../plan/types.js';
 import type { ExposurePolicy } from '../policy/types.js';
-import { exposureSetFromPlan } from './api.js';
+import { exposureSetFromPlan } from './exposure-set.js';
 import { canonical } from './controller.js';
 import { desiredFor } from './desired.js';
 import { LABEL_EXPOSURE_SET } from '../apply/k8s/manifests.js';

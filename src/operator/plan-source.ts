@@ -11,7 +11,7 @@ import type { KubeClient } from '../apply/k8s/client.js';
 import type { Informer } from '../apply/k8s/informer.js';
 import { deleteAndWait } from '../apply/k8s/owned.js';
 import { MappedPlanSource, type PlanSource, type RemoteExposures } from '../engine/plan-source.js';
-import type { OwnedObject } from '../engine/state.js';
+import type { OwnedObject } from '../status/records.js';
 import type { Plan } from '../plan/types.js';
 import { isReasonCode, type ReasonCode } from '../reasons.js';
 import type { ExposureState, ExposureStatus } from '../status/types.js';

@@ -3,7 +3,7 @@
 // on what it uses, not on the controller's class.
 import type { ReasonCode } from '../reasons.js';
 import type { EnvStatus } from '../status/types.js';
-import { checkViaCli, type CheckTarget } from './check-cli.js';
+import { checkExposure, listenersOf, type CheckTarget } from './check-run.js';
 import type { ActionResult, ClusterInfo, UiAction, UiEnvironment } from './types.js';
 
 export interface ControllerLike {
@@ -52,7 +52,7 @@ export function controllerEnvironment(ctrl: ControllerLike, key: string, opts: I
   };
 }
 
-/** `up|serve --ui`: the controller, its cluster (from the runtime), and check through `envserve check`. */
+/** `up|serve --ui`: the controller, its cluster (from the runtime), and `check` run here with the controller's listeners. */
 export function dashboardEnvironment(ctrl: ControllerLike, key: string, runtime: { resources(): { cluster?: CheckTarget['cluster'] & ClusterInfo } }): UiEnvironment {
   const cluster = () => runtime.resources().cluster;
   return controllerEnvironment(ctrl, key, {
@@ -63,7 +63,7 @@ export function dashboardEnvironment(ctrl: ControllerLike, key: string, runtime:
     check: (id) => {
       const s = ctrl.status();
       const c = cluster();
-      return checkViaCli({ envFile: s.envFile, envName: s.envName, runtime: s.runtime, ...(c ? { cluster: c } : {}) }, id, async () => resultFor(await ctrl.probeNow(id), id, 'check'));
+      return checkExposure({ envFile: s.envFile, envName: s.envName, runtime: s.runtime, ...(c ? { cluster: c } : {}) }, id, listenersOf(s));
     },
   });
 }

@@ -1,11 +1,13 @@
 // The dashboard for every environment on this machine (`envserve dashboard`): each running
 // `up`/`serve` is found by its state record (<state dir>/<envId>.json, which names its control
 // socket) and followed through that socket — its status event stream and its actions. The same
-// actions as in-process; nothing goes around the engine.
-import { readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+// actions as in-process; nothing goes around the engine. `check` runs in this process (runCheck,
+// with the listeners of the status the socket streams): the dashboard is already a process apart
+// from every engine it shows, and the engine's control socket needs no `check` of its own.
+import { watch, type FSWatcher } from 'node:fs';
+import { listStates } from '../engine/state.js';
 import type { EnvStatus } from '../status/types.js';
-import { checkViaCli, type CheckTarget } from './check-cli.js';
+import { checkExposure, listenersOf, type CheckTarget } from './check-run.js';
 import { resultFor } from './in-process.js';
 import type { ActionResult, ClusterInfo, UiAction, UiEnvironment, UiSource } from './types.js';
 
@@ -76,7 +78,7 @@ class SocketEnvironment implements UiEnvironment {
     if (this.checkFn) return this.checkFn(this.record, id);
     const s = this.current;
     if (!s) return probe();
-    return checkViaCli({ envFile: s.envFile, envName: s.envName, runtime: s.runtime, ...(this.record.cluster ? { cluster: this.record.cluster } : {}) }, id, probe);
+    return checkExposure({ envFile: s.envFile, envName: s.envName, runtime: s.runtime, ...(this.record.cluster ? { cluster: this.record.cluster } : {}) }, id, listenersOf(s));
   }
 
   cluster(): ClusterInfo | undefined {
@@ -104,24 +106,8 @@ export function socketSource(opts: SocketSourceOptions): SocketSource {
   let scanning: Promise<void> | undefined;
   let closed = false;
 
-  const readRecords = (): RecordLike[] => {
-    let names: string[];
-    try {
-      names = readdirSync(opts.stateDir).filter((n) => n.endsWith('.json'));
-    } catch {
-      return [];
-    }
-    const out: RecordLike[] = [];
-    for (const n of names) {
-      try {
-        const r = JSON.parse(readFileSync(join(opts.stateDir, n), 'utf8')) as RecordLike;
-        if (r.envId && r.controlSocket) out.push(r);
-      } catch {
-        /* being written, or not a record */
-      }
-    }
-    return out;
-  };
+  // Records being written, or not records, are skipped (listStates).
+  const readRecords = (): RecordLike[] => listStates(opts.stateDir).filter((r) => r.envId && r.controlSocket);
 
   const scan = async () => {
     const records = readRecords();

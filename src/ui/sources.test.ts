@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EnvStatus } from '../status/types.js';
-import { checkArgs } from './check-cli.js';
+import { UserError } from '../errors.js';
+import { checkExposure, checkOptions, listenersOf } from './check-run.js';
 import { checkResultFor, type CheckReportLike } from './check-result.js';
 import { controllerEnvironment, resultFor } from './in-process.js';
 import { socketSource, type ControlClientLike } from './socket-env.js';
@@ -69,8 +70,8 @@ test('the socket source finds running environments by their state records and fo
     startExposure: async () => status(sock),
     probeNow: async () => status(sock),
   });
-  writeFileSync(join(dir, 'one-1.json'), JSON.stringify({ envId: 'one-1', controlSocket: 'one.sock', cluster: { namespace: 'ns1' } }));
-  writeFileSync(join(dir, 'dead-1.json'), JSON.stringify({ envId: 'dead-1', controlSocket: 'dead.sock' }));
+  writeFileSync(join(dir, 'one-1.json'), JSON.stringify({ apiVersion: 'envserve/v1', kind: 'EnvState', envId: 'one-1', controlSocket: 'one.sock', cluster: { namespace: 'ns1' } }));
+  writeFileSync(join(dir, 'dead-1.json'), JSON.stringify({ apiVersion: 'envserve/v1', kind: 'EnvState', envId: 'dead-1', controlSocket: 'dead.sock' }));
   writeFileSync(join(dir, 'junk.json'), '{');
   const src = socketSource({ stateDir: dir, client, rescanMs: 60_000 });
   try {
@@ -87,7 +88,7 @@ test('the socket source finds running environments by their state records and fo
     assert.equal(one.status()?.exposures[0]?.state, 'failed');
     assert.equal((await one.action('stop', 'e1')).reason, 'Stopped');
 
-    writeFileSync(join(dir, 'two-1.json'), JSON.stringify({ envId: 'two-1', controlSocket: 'two.sock' }));
+    writeFileSync(join(dir, 'two-1.json'), JSON.stringify({ apiVersion: 'envserve/v1', kind: 'EnvState', envId: 'two-1', controlSocket: 'two.sock' }));
     await src.rescan();
     assert.deepEqual(src.environments().map((e) => e.key).sort(), ['one-1', 'two-1']);
     // That envserve stopped: its record goes, its stream ends.
@@ -120,9 +121,28 @@ test("check's report, narrowed to one exposure", () => {
 });
 
 test('the check button runs envserve check for the environment, on its cluster, without a debug pod', () => {
-  assert.deepEqual(checkArgs({ envFile: '/e/build.envd', envName: 'e', runtime: 'local' }), ['check', '-f', '/e/build.envd', '--name', 'e', '--runtime', 'local', '-o', 'json', '--no-debug-pod']);
+  assert.deepEqual(checkOptions({ envFile: '/e/build.envd', envName: 'e', runtime: 'local' }), { file: '/e/build.envd', name: 'e', runtime: 'local', debugPod: false });
+  const listeners = new Map([['pf', { address: '127.0.0.1', port: 8888 }]]);
   assert.deepEqual(
-    checkArgs({ envFile: '/e/build.envd', envName: 'e', runtime: 'k8s', cluster: { kubeconfig: '/k', context: 'c', namespace: 'n' } }).slice(10),
-    ['--kubeconfig', '/k', '--context', 'c', '-n', 'n'],
+    checkOptions({ envFile: '/e/build.envd', envName: 'e', runtime: 'k8s', cluster: { kubeconfig: '/k', context: 'c', namespace: 'n' } }, listeners),
+    { file: '/e/build.envd', name: 'e', runtime: 'k8s', debugPod: false, kubeconfig: '/k', context: 'c', namespace: 'n', localListeners: listeners },
   );
+});
+
+test("the check runs in this process with the engine's listeners; its errors are the result", async () => {
+  const status = {
+    exposures: [
+      { id: 'pf', kind: 'k8s-port-forward', state: 'ready', listen: { address: '127.0.0.1', port: 8888 } },
+      { id: 'h', kind: 'host', state: 'ready', listen: { address: '127.0.0.1', port: 9000 } },
+    ],
+  } as unknown as EnvStatus;
+  assert.deepEqual([...listenersOf(status)], [['pf', { address: '127.0.0.1', port: 8888 }]], 'the port-forwards the engine holds');
+  const target = { envFile: '/e/build.envd', envName: 'e', runtime: 'k8s' };
+  let asked: unknown;
+  const report = { ok: true, exposures: [{ exposure: 'pf', verdict: 'answers' }], checks: [] };
+  const r = await checkExposure(target, 'pf', listenersOf(status), async (o) => ((asked = o), report as never));
+  assert.deepEqual(r, { ok: true, reason: 'Ready', message: 'answers', details: [] });
+  assert.deepEqual((asked as { localListeners: unknown }).localListeners, listenersOf(status));
+  assert.deepEqual(await checkExposure(target, 'pf', undefined, async () => { throw new UserError('build.envd: no such file'); }), { ok: false, reason: 'InvalidInput', message: 'envserve check failed: build.envd: no such file' });
+  assert.equal((await checkExposure(target, 'pf', undefined, async () => { throw new Error('boom'); })).reason, 'Internal');
 });

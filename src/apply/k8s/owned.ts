@@ -5,7 +5,7 @@
 import { UserError } from '../../errors.js';
 import { sleep } from '../backoff.js';
 import { isNotFound, KubeApiError, type KubeClient } from './client.js';
-import { API_VERSION as OPERATOR_API_VERSION } from '../../operator/resource.js';
+import { POLICY_GROUP, POLICY_VERSION } from '../../policy/types.js';
 import { API_CONCURRENCY, mapLimit } from '../limit.js';
 import { LABEL_ENV, LABEL_EXPOSURE_SET, MANAGED_BY } from './manifests.js';
 
@@ -27,7 +27,7 @@ const COLLECTIONS: Record<OwnedKind, string> = {
   Ingress: '/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses',
   // What `serve` submitted to the envserve operator (src/operator/resource.ts): the operator's
   // Services and Ingresses go with it (owner references).
-  ExposureSet: `/apis/${OPERATOR_API_VERSION}/namespaces/{ns}/exposuresets`,
+  ExposureSet: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/namespaces/{ns}/exposuresets`,
 };
 
 /** The kinds the Kubernetes runtime applies itself, in the order that routes nothing to what is gone. */

@@ -1,7 +1,7 @@
 // Removing and listing what envserve owns for an environment, outside a running runtime: `down`
 // (from the state record, or from flags) and `status`.
 import { UserError } from '../../errors.js';
-import type { ClusterRecord, OwnedObject } from '../../engine/state.js';
+import type { ClusterRecord, OwnedObject } from '../../status/records.js';
 import { explainKubeError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
 import { deleteAndWait, DOWN_KINDS, listOwned, type Obj, type OwnedKind } from './owned.js';
 

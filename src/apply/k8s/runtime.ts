@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { UserError } from '../../errors.js';
 import type { Exposure, ExposureKind, K8sIngressExposure, K8sPortForwardExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
-import type { ClusterRecord, OwnedObject } from '../../engine/state.js';
+import type { ClusterRecord, OwnedObject } from '../../status/records.js';
 import type { ObservedExposure } from '../../probe/index.js';
 import type { ExposureHandle, Runtime, RuntimeResources, StartOptions } from '../types.js';
 import { checkAccess, type Capability } from './access.js';
