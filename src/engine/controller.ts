@@ -10,22 +10,22 @@
 //
 // Front ends subscribe to events ('status', 'started', 'reload', 'log', 'stopping', 'stopped') and
 // call the actions (restartExposure, stopExposure, startExposure, probeNow, stop). Reconciles and
-// actions run one at a time, in order.
-import { resolve } from 'node:path';
+// actions run one at a time, in order. Status composition is in exposure-status.ts, the state
+// record in state-record.ts.
 import { RuntimeFailure, UserError } from '../errors.js';
 import type { Exposure, Plan } from '../plan/types.js';
 import { probeAll, summarize, targetsFor, type ProbeResult, type TargetResult } from '../probe/index.js';
-import type { ReasonCode } from '../reasons.js';
-import type { EnvStatus, ExposureState, ExposureStatus } from '../status/types.js';
-import { isWildcard, urlFor } from '../apply/local/ports.js';
-import { processStartTime } from '../apply/local/proc-net.js';
+import type { EnvStatus } from '../status/types.js';
+import { isWildcard } from '../apply/local/ports.js';
 import { Reconciler, type ExposureDiff } from '../apply/reconcile.js';
 import type { Runtime } from '../apply/types.js';
 import { TypedEmitter } from './events.js';
+import { composeStatus, displayName, SinceStamps } from './exposure-status.js';
 import type { PlanSource } from './plan-source.js';
 import { BackoffScheduler, type ProbeScheduler } from './scheduler.js';
 import type { OwnedObject } from '../status/records.js';
-import { envIdFor, type ForwardRecord, type StateRecord, type StateStore } from './state.js';
+import type { StateStore } from './state.js';
+import { stateRecord } from './state-record.js';
 
 export interface EnvControllerOptions {
   source: PlanSource;
@@ -68,15 +68,12 @@ export interface EnvControllerEvents {
   stopped: [];
 }
 
-/** Reasons whose exposure cannot come back by itself: state `failed` rather than `waiting`. */
-const FAILED_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['ApplyFailed', 'ProcessExited', 'ContainerNotRunning', 'PortInUse', 'Forbidden', 'NotOwned', 'CommandNotFound']);
-
 export class EnvController extends TypedEmitter<EnvControllerEvents> {
   private plan?: Plan;
   private readonly reconciler: Reconciler;
   private readonly scheduler: ProbeScheduler;
   private readonly probes = new Map<string, ProbeResult>();
-  private readonly since = new Map<string, { key: string; at: string }>();
+  private readonly stamps = new SinceStamps();
   /** Exposures the user stopped (stopExposure): not applied until startExposure. */
   private readonly userStopped = new Set<string>();
   private readonly warnings: string[] = [];
@@ -175,7 +172,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
     await runtime.prune?.(this.desired());
     for (const h of this.reconciler.handles.values()) {
       if (isWildcard(h.listen.address)) {
-        this.warnings.push(`${this.displayName(h.spec)} listens on ${h.listen.address === '::' ? '[::]' : '0.0.0.0'}:${h.listen.port}: reachable from the network, not only from this machine`);
+        this.warnings.push(`${displayName(this.plan, h.spec)} listens on ${h.listen.address === '::' ? '[::]' : '0.0.0.0'}:${h.listen.port}: reachable from the network, not only from this machine`);
       }
     }
     await this.probeRound();
@@ -373,31 +370,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
   private writeState(s = this.status(), stoppedAt?: string): void {
     const store = this.opts.store;
     if (!store) return;
-    const res = this.opts.runtime.resources();
-    const forwards: ForwardRecord[] = [...this.reconciler.handles.values()]
-      .filter((h) => h.spec.kind === 'host' || h.spec.kind === 'k8s-port-forward')
-      .map((h) => ({ id: h.spec.id, address: h.listen.address, port: h.listen.port }));
-    const rec: StateRecord = {
-      apiVersion: 'envserve/v1',
-      kind: 'EnvState',
-      envId: s.envId,
-      envName: s.envName,
-      envFile: s.envFile,
-      runtime: s.runtime,
-      mode: s.mode,
-      pid: s.pid,
-      ...(s.pidStartTime !== undefined && { pidStartTime: s.pidStartTime }),
-      startedAt: s.startedAt,
-      controlSocket: this.opts.controlSocket ?? '',
-      ...(res.cluster && { cluster: res.cluster }),
-      owned: this.owned(),
-      processes: res.processes,
-      ...(res.container && { container: res.container }),
-      forwards: stoppedAt ? [] : forwards,
-      ...(stoppedAt && { stoppedAt }),
-      status: s,
-    };
-    store.write(rec);
+    store.write(stateRecord({ status: s, runtime: this.opts.runtime, handles: this.reconciler.handles.values(), owned: this.owned(), controlSocket: this.opts.controlSocket, stoppedAt }));
   }
 
   /** What envserve holds in the cluster for this environment: the runtime's objects and the operator's resource. */
@@ -407,89 +380,24 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
 
   /** The status now: plain data, the same for every front end. */
   status(): EnvStatus {
-    const { runtime } = this.opts;
-    const plan = this.plan;
-    const res = runtime.resources();
-    const envFile = plan ? resolve(plan.source) : '';
-    const pidStart = processStartTime(process.pid);
-    const status: EnvStatus = {
-      apiVersion: 'envserve/v1',
-      kind: 'Status',
-      envId: this.opts.store?.envId ?? (plan ? envIdFor(plan.source) : ''),
-      envName: plan?.env.name ?? '',
-      envFile,
-      runtime: runtime.name,
-      mode: this.opts.mode,
-      pid: process.pid,
-      ...(pidStart !== undefined && { pidStartTime: pidStart }),
-      startedAt: this.startedAt,
-      processes: res.processes.map((p) => ({ ...p })), // copies: the live view compares the last status with the next
-      ...(res.container ? { container: { ...res.container } } : {}),
-      exposures: [...this.exposures().map((e) => this.exposureStatus(e)), ...(this.opts.source.remote?.status() ?? []).map((r) => this.stamp(r))],
-      notes: [...this.warnings, ...res.notes],
-    };
-    if (this.opts.extraNotes) status.notes.push(...this.opts.extraNotes(status));
-    return status;
-  }
-
-  /** `since`: when the exposure's state or reason last changed (kept across status calls). */
-  private stamp(s: Omit<ExposureStatus, 'since'>): ExposureStatus {
-    const key = `${s.state}/${s.reason}`;
-    let since = this.since.get(s.id);
-    if (!since || since.key !== key) this.since.set(s.id, (since = { key, at: new Date().toISOString() }));
-    return { ...s, since: since.at };
-  }
-
-  private exposureStatus(e: Exposure): ExposureStatus {
-    const name = this.nameOf(e);
-    const base = { id: e.id, ...(name ? { name } : {}), kind: e.kind, protocol: e.protocol, envPort: e.envPort };
-    const stopping = this.phase === 'stopping' || this.phase === 'stopped';
-    if (this.userStopped.has(e.id) || stopping) return this.stamp({ ...base, state: 'stopped', reason: 'Stopped', urls: [], ...(this.userStopped.has(e.id) && { message: 'stopped by the user' }) });
-    const failure = this.reconciler.failures.get(e.id);
-    if (failure) return this.stamp({ ...base, state: 'failed', reason: failure.reason, urls: [], message: failure.message });
-    const h = this.reconciler.handles.get(e.id);
-    if (!h) return this.stamp({ ...base, state: 'starting', reason: 'Starting', urls: [] });
-    const p = this.probes.get(e.id);
-    const cond = h.condition?.() ?? (p && !p.ok ? this.opts.runtime.conditionFor?.(e) : undefined);
-    let state: ExposureState;
-    let reason: ReasonCode;
-    const notes: string[] = [];
-    if (cond?.blocking) {
-      reason = cond.reason;
-      state = FAILED_REASONS.has(reason) && !cond.transient ? 'failed' : 'waiting';
-      notes.push(cond.message);
-    } else if (!p) {
-      state = 'starting';
-      reason = 'Starting';
-    } else {
-      state = p.ok ? 'ready' : p.reason === 'Starting' ? 'starting' : 'waiting';
-      reason = p.ok ? 'Ready' : cond?.explainsFailure ? cond.reason : p.reason;
-      if (cond) notes.push(cond.message);
-      else if (p.detail && (!p.ok || e.kind === 'k8s-service')) notes.push(p.detail);
-    }
-    const jupyter = this.plan?.env.jupyter;
-    if (jupyter && jupyter.port === e.envPort) notes.push(jupyter.passwordHash ? 'password configured' : jupyter.tokenSet ? 'token configured' : 'no password');
-    const urlPath = this.plan?.env.services.find((s) => s.port === e.envPort)?.urlPath;
-    return this.stamp({
-      ...base,
-      state,
-      reason,
-      listen: h.listen,
-      urls: h.urls ? h.urls() : [urlFor(e.protocol, h.listen.address, h.listen.port), ...(urlPath && urlPath !== '/' && e.protocol === 'http' ? [urlFor(e.protocol, h.listen.address, h.listen.port, urlPath)] : [])],
-      target: h.target,
-      ...(p ? { answering: p.ok } : {}),
-      ...(p?.httpStatus !== undefined && { httpStatus: p.httpStatus }),
-      ...(notes.length ? { message: notes.join('; ') } : {}),
-      // a port-forward's pod and reconnects; the restarts of the process or container behind it
-      ...Object.fromEntries(Object.entries(h.details?.() ?? {}).filter(([, v]) => v !== undefined)),
-    });
-  }
-
-  private nameOf(e: Exposure): string | undefined {
-    return e.name ?? this.plan?.env.services.find((s) => s.port === e.envPort)?.name;
-  }
-
-  private displayName(e: Exposure): string {
-    return this.nameOf(e) ?? `port ${e.envPort}`;
+    return composeStatus(
+      {
+        plan: this.plan,
+        runtime: this.opts.runtime,
+        mode: this.opts.mode,
+        envId: this.opts.store?.envId,
+        startedAt: this.startedAt,
+        stopping: this.phase === 'stopping' || this.phase === 'stopped',
+        exposures: this.exposures(),
+        userStopped: this.userStopped,
+        handles: this.reconciler.handles,
+        failures: this.reconciler.failures,
+        probes: this.probes,
+        remote: this.opts.source.remote?.status() ?? [],
+        warnings: this.warnings,
+        extraNotes: this.opts.extraNotes,
+      },
+      this.stamps,
+    );
   }
 }

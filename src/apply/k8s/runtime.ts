@@ -16,20 +16,22 @@ import net from 'node:net';
 import { UserError } from '../../errors.js';
 import type { Exposure, ExposureKind, K8sIngressExposure, K8sPortForwardExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
 import type { ClusterRecord, OwnedObject } from '../../status/records.js';
-import type { ObservedExposure } from '../../probe/index.js';
 import type { ExposureHandle, Runtime, RuntimeResources, StartOptions } from '../types.js';
 import { checkAccess, type Capability } from './access.js';
 import { explainKubeError, KubeApiError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
 import { IngressWatcher } from './ingress-watch.js';
 import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './manifests.js';
-import { applyObject, checkOwnership, deleteAndWait, describeObject, listOwned, RUNTIME_KINDS, type Obj } from './owned.js';
+import { applyObject, checkOwnership, deleteAndWait, listOwned, RUNTIME_KINDS, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
 import { removeOwned } from './remove.js';
 import { PortForwarder } from './pf/forwarder.js';
 import { PortForwardSessions } from './pf/pool.js';
-import { ServiceWatcher, type Address } from './service-watch.js';
+import { ServiceWatcher } from './service-watch.js';
 import { checkNamespace, resolveTarget, type ResolvedTarget, type TargetSpec } from './target.js';
 import { ClusterView, ViewApi } from './view.js';
+import { ingressHandle, serviceHandle, type HandleContext, type K8sExposureHandle } from './object-handles.js';
+
+export type { K8sExposureHandle } from './object-handles.js';
 
 export interface K8sRuntimeOptions extends ConnectOptions {
   /** --target / --selector; default: the environment's own Deployment. */
@@ -44,14 +46,6 @@ export interface K8sRuntimeOptions extends ConnectOptions {
   readyTimeoutMs?: number;
   /** An already loaded client (tests, the bench). */
   client?: KubeClient;
-}
-
-/** What a k8s exposure adds to the common handle: every address. */
-export interface K8sExposureHandle extends ExposureHandle {
-  urls(): string[];
-  addresses(): Address[];
-  /** The cluster object behind it, if any ("service default/x"). */
-  readonly object?: string;
 }
 
 const KINDS: readonly ExposureKind[] = ['k8s-port-forward', 'k8s-service', 'k8s-ingress'];
@@ -337,38 +331,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     const name = serviceName(this.plan, e);
     const w = new ServiceWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000, view);
     await w.settle(this.signal);
-    const watcher = { refresh: () => w.refresh(), pending: () => w.lbPending || !w.svc };
-    // The Service or its endpoints changed: refresh its addresses from the watch, probe it now.
-    const unwatch = view?.onService(name, () => {
-      void w.refresh().catch(() => undefined);
-      this.emit('change', [e.id]);
-    });
-    const object = describeObject({ kind: 'Service', metadata: { name, namespace: this.namespace } });
-    const first = () => w.addresses().find((a) => a.scope !== 'cluster') ?? w.addresses()[0];
-    const handle: K8sExposureHandle = {
-      spec: e,
-      get listen() {
-        const a = first();
-        return a ? { address: a.address, port: a.port } : { address: '', port: e.servicePort };
-      },
-      target: `${this.target.description} port ${e.envPort}`,
-      object,
-      watched: view !== undefined,
-      observed: () => observedOf(this.namespace, name, w.addresses()),
-      condition() {
-        if (w.lbPending) return { reason: 'LoadBalancerPending', message: w.lbMessage ?? 'waiting for a load-balancer address', blocking: true };
-        return undefined;
-      },
-      urls: () => w.addresses().map((a) => a.url),
-      addresses: () => w.addresses(),
-      // The Service stays until `down` (or `up` ends); prune() removes it when the plan drops it.
-      stop: async () => {
-        unwatch?.();
-        this.watchers.delete(watcher);
-      },
-    };
-    this.watchers.add(watcher);
-    return handle;
+    return serviceHandle(this.handleContext(), e, name, w, view);
   }
 
   private async exposeIngress(e: K8sIngressExposure): Promise<K8sExposureHandle> {
@@ -377,38 +340,11 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     const name = ingressName(this.plan, e);
     const w = new IngressWatcher(this.client, this.namespace, name, e, this.o.addressTimeoutMs ?? 20_000, view);
     await w.settle(this.signal);
-    const watcher = { refresh: () => w.refresh(), pending: () => !w.admitted };
-    const changed = () => {
-      void w.refresh().catch(() => undefined);
-      this.emit('change', [e.id]);
-    };
-    // The Ingress itself, and the Service it routes to (its endpoints are what answers).
-    const backend = serviceName(this.plan, this.plan.exposures.find((x) => x.id === e.serviceId) as K8sServiceExposure);
-    const offs = view ? [view.onIngress(name, changed), view.onService(backend, () => this.emit('change', [e.id]))] : [];
-    const unwatch = () => offs.forEach((off) => off());
-    const handle: K8sExposureHandle = {
-      spec: e,
-      get listen() {
-        const a = w.addresses()[0];
-        return a ? { address: a.address, port: a.port } : { address: e.host, port: 80 };
-      },
-      target: `service ${serviceName(this.plan, this.plan.exposures.find((x) => x.id === e.serviceId) as K8sServiceExposure)} port ${e.servicePort}`,
-      object: describeObject({ kind: 'Ingress', metadata: { name, namespace: this.namespace } }),
-      watched: view !== undefined,
-      observed: () => observedOf(this.namespace, name, w.addresses()),
-      condition() {
-        if (!w.admitted) return { reason: 'IngressNotAdmitted', message: w.notAdmittedMessage(), blocking: true };
-        return undefined;
-      },
-      urls: () => [w.url(), ...w.addresses().map((a) => a.url)],
-      addresses: () => w.addresses(),
-      stop: async () => {
-        unwatch?.();
-        this.watchers.delete(watcher);
-      },
-    };
-    this.watchers.add(watcher);
-    return handle;
+    return ingressHandle(this.handleContext(), e, name, w, view);
+  }
+
+  private handleContext(): HandleContext {
+    return { namespace: this.namespace, plan: this.plan, targetDescription: this.target.description, changed: (id) => this.emit('change', [id]), watchers: this.watchers };
   }
 
   /** `up` ends: remove what envserve created for this environment. `serve` leaves it for `down`. */
@@ -446,13 +382,6 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     };
     return { processes: [], notes, owned, cluster };
   }
-}
-
-function observedOf(namespace: string, name: string, addrs: Address[]): ObservedExposure {
-  return {
-    object: { namespace, name },
-    addresses: addrs.flatMap((a) => (a.scope === 'local' ? [] : [{ scope: a.scope, address: a.address, port: a.port }])),
-  };
 }
 
 async function checkPortFree(address: string, port: number, e: Exposure): Promise<void> {
