@@ -210,7 +210,7 @@ before(async () => {
 after(async () => {
   traffic.stop = true;
   await traffic.done;
-  spawnSync('ip', ['link', 'set', VETH_HOST, 'up']);
+  spawnSync('bash', ['scripts/testenv/k8s/link.sh', 'up']);
   for (const c of [main?.cli, idle?.cli]) {
     if (!c || c.proc.exitCode !== null) continue;
     c.proc.kill('SIGCONT');
@@ -339,11 +339,13 @@ test('containerd restarted', async () => {
 
 test("the host's link to the cluster down 20 s", async () => {
   traffic.phase = 'link down';
-  sh('ip', ['link', 'set', VETH_HOST, 'down']);
+  // link.sh keeps the cluster's addresses unreachable meanwhile (never the default route) and
+  // puts back every route on the way up.
+  script(['scripts/testenv/k8s/link.sh', 'down']);
   try {
     await sleep(20_000);
   } finally {
-    sh('ip', ['link', 'set', VETH_HOST, 'up']);
+    script(['scripts/testenv/k8s/link.sh', 'up']);
   }
   await recovered('link to the cluster down 20 s', Date.now());
 });
