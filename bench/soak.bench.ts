@@ -19,6 +19,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { randomBytes, createHash } from 'node:crypto';
 import { ensureCluster, stopClusterIfStarted } from './cluster.js';
+import { backedDeploymentManifest } from '../test/k8s/cluster.js';
 
 const MINUTES = Number(process.env.ENVSERVE_SOAK_MINUTES ?? 30);
 const PER_MINUTE = 1000;
@@ -46,24 +47,7 @@ const vars = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, KUBECONFIG
 // The workload: the test server on the real node (HTTP 8080 with POST /echo, TCP echo on 9000).
 const ns = `es-soak-${randomBytes(2).toString('hex')}`;
 kubectl('create', 'namespace', ns);
-spawnSync('kubectl', ['--kubeconfig', KC, 'apply', '-f', '-'], {
-  input: JSON.stringify({
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'soak', namespace: ns },
-    spec: {
-      replicas: 1, selector: { matchLabels: { app: 'soak' } },
-      template: {
-        metadata: { labels: { app: 'soak' } },
-        spec: {
-          terminationGracePeriodSeconds: 2,
-          containers: [{
-            name: 'app', image: 'envserve.test/testsrv:1', imagePullPolicy: 'Never', command: ['testsrv', 'pod', '--http', '8080', '--echo', '9000'],
-            readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1, failureThreshold: 1 },
-          }],
-        },
-      },
-    },
-  }),
-});
+spawnSync('kubectl', ['--kubeconfig', KC, '-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(backedDeploymentManifest('soak', { app: 'soak' })) });
 kubectl('-n', ns, 'wait', '--for=condition=Available', 'deployment/soak', '--timeout=120s');
 
 function envFile(name: string, body: string): string {

@@ -1,5 +1,7 @@
-// The real CLI as a child process (bin/envserve.js → dist/), for tests that need a long-running
-// `serve` they can signal (SIGSTOP, SIGTERM) and read while it runs.
+// The real CLI as a child process (bin/envserve.js → dist/) with EXACTLY the given environment
+// (plus PATH), for tests of what it does without KUBECONFIG or ~/.kube and for a long-running
+// `serve` they signal (SIGSTOP, SIGTERM). test/local/cli-helpers.ts's startCli adds process.env
+// instead: use that one where the caller's environment may leak in.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { sleep } from './cluster.js';

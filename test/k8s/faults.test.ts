@@ -74,7 +74,7 @@ async function allAnswer(): Promise<void> {
 }
 
 /** Connects to a forward and sends a request; resolves with how the connection ended and when. */
-async function refusedOutcome(port: number): Promise<{ outcome: string; ms: number }> {
+async function connectOutcome(port: number): Promise<{ outcome: string; ms: number }> {
   const t0 = performance.now();
   const outcome = await new Promise<string>((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
@@ -232,7 +232,7 @@ test('a refused pod port over the other protocol (one v4.channel.k8s.io WebSocke
   try {
     const later = row(v4.rows, 'k8s-port-forward', 9999)!.listen!.port;
     const web = row(v4.rows, 'k8s-port-forward', 8080)!.listen!.port;
-    const { outcome, ms } = await refusedOutcome(later);
+    const { outcome, ms } = await connectOutcome(later);
     console.log(`# fault: refused port (v4 WebSocket): the client saw ${outcome} ${ms.toFixed(0)} ms after its connect`);
     assert.equal(outcome, 'ECONNRESET');
     assert.ok(ms <= 500, `reset within 500 ms (took ${ms.toFixed(0)})`);
@@ -248,7 +248,7 @@ test('a refused pod port over the other protocol (one v4.channel.k8s.io WebSocke
 test('a refused pod port: that connection is reset at once, nothing else is touched, and it works once something listens', async () => {
   traffic.phase = 'refused port';
   for (let i = 0; i < 3; i++) {
-    const { outcome, ms } = await refusedOutcome(main!.ports.later!);
+    const { outcome, ms } = await connectOutcome(main!.ports.later!);
     console.log(`# fault: refused port: the client saw ${outcome} ${ms.toFixed(0)} ms after its connect`);
     assert.equal(outcome, 'ECONNRESET');
     assert.ok(ms <= 500, `reset within 500 ms (took ${ms.toFixed(0)})`);
@@ -308,7 +308,7 @@ test('an app that resets connections: each one is reset for its client at once, 
   }
   assert.ok(up, 'the app on 9999 started');
   for (let i = 0; i < 3; i++) {
-    const { outcome, ms } = await refusedOutcome(main!.ports.later!);
+    const { outcome, ms } = await connectOutcome(main!.ports.later!);
     console.log(`# fault: an app that resets: the client saw ${outcome} ${ms.toFixed(0)} ms after its connect`);
     assert.equal(outcome, 'ECONNRESET');
     // containerd reports a reset only after waiting 1 s for the other direction to finish

@@ -4,6 +4,9 @@
 // What its ServiceAccount may and may not do, the HTTP API with users who may only create
 // ExposureSets, `envserve serve --runtime k8s` through it, policies that admit and deny, and restarts
 // of the operator (its pod deleted) and of the API server.
+// One file over 450 lines on purpose: every test uses the one operator install and the four
+// namespaces with their policies that before() sets up (installing it again per file would cost more
+// than the split gains); shared helpers are in operator-lib.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';

@@ -194,3 +194,9 @@ export async function readUntilEnd(port: number, host = '127.0.0.1'): Promise<st
   await once(s, 'end');
   return got;
 }
+
+/** `status -f FILE -o json`: its exit code, the parsed status (when it printed one) and stderr. */
+export async function statusJson(file: string, env: NodeJS.ProcessEnv) {
+  const r = await runCli(['status', '-f', file, '-o', 'json'], env);
+  return { code: r.code, status: r.stdout ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
+}

@@ -55,12 +55,8 @@ export function serviceHandle(ctx: HandleContext, e: K8sServiceExposure, name: s
     urls: () => w.addresses().map((a) => a.url),
     addresses: () => w.addresses(),
     // The Service stays until `down` (or `up` ends); prune() removes it when the plan drops it.
-    stop: async () => {
-      unwatch?.();
-      ctx.watchers.delete(watcher);
-    },
+    stop: watching(ctx, watcher, unwatch),
   };
-  ctx.watchers.add(watcher);
   return handle;
 }
 
@@ -80,7 +76,7 @@ export function ingressHandle(ctx: HandleContext, e: K8sIngressExposure, name: s
       const a = w.addresses()[0];
       return a ? { address: a.address, port: a.port } : { address: e.host, port: 80 };
     },
-    target: `service ${serviceName(ctx.plan, ctx.plan.exposures.find((x) => x.id === e.serviceId) as K8sServiceExposure)} port ${e.servicePort}`,
+    target: `service ${backend} port ${e.servicePort}`,
     object: describeObject({ kind: 'Ingress', metadata: { name, namespace: ctx.namespace } }),
     watched: view !== undefined,
     observed: () => observedOf(ctx.namespace, name, w.addresses()),
@@ -90,13 +86,18 @@ export function ingressHandle(ctx: HandleContext, e: K8sIngressExposure, name: s
     },
     urls: () => [w.url(), ...w.addresses().map((a) => a.url)],
     addresses: () => w.addresses(),
-    stop: async () => {
-      unwatch?.();
-      ctx.watchers.delete(watcher);
-    },
+    stop: watching(ctx, watcher, unwatch),
   };
-  ctx.watchers.add(watcher);
   return handle;
+}
+
+/** Registers the handle's watcher with the runtime; the returned stop() undoes that and the watch. */
+function watching(ctx: HandleContext, watcher: { refresh(): Promise<unknown>; pending(): boolean }, unwatch: (() => void) | undefined): () => Promise<void> {
+  ctx.watchers.add(watcher);
+  return async () => {
+    unwatch?.();
+    ctx.watchers.delete(watcher);
+  };
 }
 
 function observedOf(namespace: string, name: string, addrs: Address[]): ObservedExposure {
