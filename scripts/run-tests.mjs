@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with node's test runner (through tsx).
-// Node 20's runner takes no globs, so the files are listed here.
+// The files are listed here (the same list for every Node a run uses).
 //
 // Tests that need real infrastructure live in their own folders, and the infrastructure is
 // started for them here (and stopped afterwards). If it cannot start, the run fails: no test
@@ -16,9 +16,17 @@
 // the build fails: no run tests stale code (`npm run test:unit` included).
 // Every test has a time limit (10 min; ENVSERVE_TEST_TIMEOUT_MS): a test that hangs fails, and the run goes on.
 //
-// Usage: node scripts/run-tests.mjs [--unit] [file-or-folder ...]
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// Node.js: the tests run on the project's own Node (the devDependency `node`, the Active LTS:
+// node_modules/.bin/node, put first on the children's PATH as npm run does), whatever Node runs this
+// script. A run of the whole suite (no files named; `npm test`, `npm run test:unit`) then runs the
+// unit suite again on the oldest supported Node (package.json's engines), installed from the npm
+// registry by scripts/testenv/node/install.sh into a cache folder. Each pass tells the tests which
+// version it meant (ENVSERVE_TEST_NODE_VERSION); src/cli/node-version.test.ts fails on any other.
+//
+// Usage: node scripts/run-tests.mjs [--unit] [--oldest] [file-or-folder ...]
+//   --oldest   only the second pass: the unit files (all, or those named) on the oldest supported Node
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const SUITES = [
@@ -48,7 +56,8 @@ function find(dir, out = []) {
 }
 
 const args = process.argv.slice(2);
-const unitOnly = args.includes('--unit');
+const oldestOnly = args.includes('--oldest');
+const unitOnly = args.includes('--unit') || oldestOnly;
 const roots = args.filter((a) => !a.startsWith('--'));
 let files = (roots.length ? roots : ['src', 'test']).flatMap((r) => find(r)).sort();
 const suitesOf = (f) => SUITES.filter((s) => f.startsWith(s.folder + '/'));
@@ -64,37 +73,89 @@ function envFileOf(suite) {
   return `.testenv/${suite.name}${slot && slot !== '0' ? `-${slot}` : ''}/env.json`;
 }
 
-function sh(script) {
-  console.log(`run-tests: bash ${script}`);
-  return spawnSync('bash', [script], { stdio: 'inherit' }).status ?? 1;
+// The project's Node first on PATH: npm, tsx and `node` in the tests and scripts resolve to it.
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const projectBin = resolve('node_modules/.bin');
+const projectNode = join(projectBin, 'node');
+if (!existsSync(projectNode)) {
+  console.error('run-tests: node_modules/.bin/node is missing (the devDependency `node`): run npm ci');
+  process.exit(1);
+}
+const env = { ...process.env, PATH: `${projectBin}${delimiter}${process.env.PATH ?? ''}` };
+
+function sh(script, ...params) {
+  console.log(`run-tests: bash ${[script, ...params].join(' ')}`);
+  return spawnSync('bash', [script, ...params], { stdio: 'inherit', env }).status ?? 1;
+}
+
+// The oldest supported Node, from engines (">=22.12" → 22.12.0).
+function oldestNode() {
+  const m = /^>=\s*(\d+)\.(\d+)(?:\.(\d+))?$/.exec(pkg.engines?.node ?? '');
+  if (!m) throw new Error(`package.json engines.node is ${JSON.stringify(pkg.engines?.node)}, not ">=X.Y"`);
+  const version = `${m[1]}.${m[2]}.${m[3] ?? 0}`;
+  console.log(`run-tests: bash scripts/testenv/node/install.sh ${version}`);
+  const r = spawnSync('bash', ['scripts/testenv/node/install.sh', version], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', env });
+  if (r.status !== 0) throw new Error(`installing Node.js ${version} failed: the unit suite must also pass on it`);
+  return { version, node: r.stdout.trim() };
+}
+
+// One pass of node's test runner over `list` on the given Node binary; its exit status.
+function runTests(node, version, list, label, runEnv) {
+  console.log(`run-tests: ${label}: ${list.length} files on Node.js v${version} (${node})`);
+  const t0 = Date.now();
+  const r = spawnSync(node, ['--import', 'tsx', '--test', `--test-timeout=${TEST_TIMEOUT_MS}`, ...list], {
+    stdio: 'inherit',
+    env: { ...runEnv, ENVSERVE_TEST_NODE_VERSION: `v${version}` },
+  });
+  console.log(`run-tests: ${label} on Node.js v${version}: ${r.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - t0) / 1000)} s`);
+  return r.status ?? 1;
 }
 
 // Generous: the longest tests (the fault suite's 5-minute idle connection, a 75 s freeze) fit.
 const TEST_TIMEOUT_MS = Number(process.env.ENVSERVE_TEST_TIMEOUT_MS) || 10 * 60_000;
 
 console.log('run-tests: npm run build');
-if (spawnSync('npm', ['run', 'build'], { stdio: 'inherit' }).status !== 0) {
+if (spawnSync('npm', ['run', 'build'], { stdio: 'inherit', env }).status !== 0) {
   console.error('run-tests: the build failed, so the run fails (the tests would run a stale dist/)');
   process.exit(1);
 }
 
-const needed = [...new Set(files.flatMap(suitesOf).map((s) => s.name))].map((name) => SUITES.find((s) => s.name === name));
-const env = { ...process.env };
-const started = [];
-let status = 1;
-try {
-  for (const s of needed) {
-    const up = `scripts/testenv/${s.name}/up.sh`;
-    started.push(s); // down.sh also cleans up after a half-started up.sh
-    if (sh(up) !== 0) throw new Error(`${up} failed: the ${s.folder} tests need it, so the run fails`);
-    Object.assign(env, JSON.parse(readFileSync(envFileOf(s), 'utf8')));
+// The whole run (or the named files) on the project's Node, with the infrastructure it needs.
+function runWithInfra(label) {
+  const needed = [...new Set(files.flatMap(suitesOf).map((s) => s.name))].map((name) => SUITES.find((s) => s.name === name));
+  const testEnv = { ...env };
+  const started = [];
+  try {
+    for (const s of needed) {
+      const up = `scripts/testenv/${s.name}/up.sh`;
+      started.push(s); // down.sh also cleans up after a half-started up.sh
+      if (sh(up) !== 0) throw new Error(`${up} failed: the ${s.folder} tests need it, so the run fails`);
+      Object.assign(testEnv, JSON.parse(readFileSync(envFileOf(s), 'utf8')));
+    }
+    return runTests(projectNode, pkg.devDependencies.node, files, label, testEnv);
+  } catch (e) {
+    console.error(`run-tests: ${e.message}`);
+    return 1;
+  } finally {
+    for (const s of started.reverse()) sh(`scripts/testenv/${s.name}/down.sh`);
   }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], { stdio: 'inherit', env });
-  status = r.status ?? 1;
-} catch (e) {
-  console.error(`run-tests: ${e.message}`);
-  status = 1;
-} finally {
-  for (const s of started.reverse()) sh(`scripts/testenv/${s.name}/down.sh`);
+}
+
+// The unit files again on the oldest supported Node (after the infrastructure is down).
+function runOnOldest(label) {
+  try {
+    const oldest = oldestNode();
+    return runTests(oldest.node, oldest.version, files.filter((f) => suitesOf(f).length === 0), label, env);
+  } catch (e) {
+    console.error(`run-tests: ${e.message}`);
+    return 1;
+  }
+}
+
+let status = 0;
+if (!oldestOnly) status = runWithInfra(roots.length ? 'the named files' : unitOnly ? 'the unit suite' : 'the whole suite');
+if (oldestOnly || roots.length === 0) {
+  const oldestStatus = runOnOldest(oldestOnly ? 'the unit files' : 'the unit suite on the oldest supported Node'); // runs even after a failure
+  status ||= oldestStatus;
 }
 process.exit(status);

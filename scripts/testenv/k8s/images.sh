@@ -16,10 +16,12 @@
 #                             (the names the tests used with the pod backer).
 #   envserve.test/notebook:1  a real JupyterLab: Debian's Python 3.11, a venv with jupyterlab from
 #                             PyPI, the shared libraries `ldd` lists, and busybox for /bin/sh.
-#   envserve.test/envserve:1  envserve itself (check's debug pod, the operator's pod): this machine's
-#                             node and its libraries, the repo's dist/ (built here by `npm run build`
-#                             when the sources changed), bin/, package.json and the production
-#                             node_modules (`npm ci --omit=dev`, cached by the lock's hash).
+#   envserve.test/envserve:1  envserve itself (check's debug pod, the operator's pod): the project's
+#                             Node (node_modules/.bin/node, the Active LTS the Dockerfile's base
+#                             also has; not whatever node is first on PATH) and its libraries, the
+#                             repo's dist/ (built here by `npm run build` when the sources changed),
+#                             bin/, package.json and the production node_modules (`npm ci --omit=dev`,
+#                             cached by the lock's hash).
 #                             ENTRYPOINT /usr/local/bin/envserve (node /app/bin/envserve.js), so both
 #                             `command: [envserve, probe, ...]` and `args: [probe, ...]` work.
 set -euo pipefail
@@ -33,7 +35,7 @@ exec 9>"$IMG_CACHE/.lock"
 flock 9
 rm -rf "$IMG_CACHE"/.root.* "$IMG_CACHE"/*.tmp   # left by an interrupted build
 
-for c in podman "$PY" /bin/busybox curl ldd go node npm; do
+for c in podman "$PY" /bin/busybox curl ldd go npm; do
   command -v "$c" >/dev/null || die "images: $c is missing (up.sh installs it)"
 done
 
@@ -143,8 +145,10 @@ rootfs_notebook() {
   mkdir -p "$r/root/.local" "$r/work"
 }
 
-# envserve: the production node_modules, cached by package.json + the lock.
-NODE_BIN=$(readlink -f "$(command -v node)")
+# envserve: the project's Node (the devDependency `node`), and the production node_modules, cached
+# by package.json + the lock (`npm ci --omit=dev` leaves the devDependency out).
+NODE_BIN=$(readlink -f "$REPO_ROOT/node_modules/.bin/node") && [ -x "$NODE_BIN" ] \
+  || die "images: $REPO_ROOT/node_modules/.bin/node is missing (the devDependency node): run npm ci"
 prod_modules() {
   local key; key=$(cat "$REPO_ROOT/package.json" "$REPO_ROOT/package-lock.json" | sha256sum | cut -c1-12)
   local dir="$CACHE/envserve-prod-modules-$key"
