@@ -1,14 +1,17 @@
 # The envserve image: the CLI, and the operator that `envserve operator manifests` deploys.
 #   docker build -t registry.example.com/envserve:0.1.0 .
 #   envserve operator manifests --image registry.example.com/envserve:0.1.0 | kubectl apply -f -
-# BASE may be any image with Node.js 20 or newer (a company mirror of node:20-slim, say).
-ARG BASE=node:20-slim
+# BASE may be any image with Node.js 22.12 or newer (a company mirror of node:26-slim, say); the
+# default is the Active LTS, the Node the tests run on (package.json's devDependency `node`).
+ARG BASE=node:26-slim
 
 FROM ${BASE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
+# --ignore-scripts: the devDependency `node` (the tests' Node) installs no binary and no .bin/node
+# link without its preinstall, so the build runs on the base image's Node.
 RUN npm ci --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.page.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
