@@ -9,6 +9,11 @@ if (problem) {
   process.stderr.write(`${problem}\n`);
   process.exitCode = 2;
 } else {
+  // Node 22 warns about the deprecated `punycode` builtin (DEP0040) even when a dependency requires
+  // it (whatwg-url, under the Kubernetes client); newer Nodes do not. Nothing the user can act on.
+  const printWarning = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => { if (w.code !== 'DEP0040') for (const l of printWarning) l(w); });
   import('../dist/cli/main.js')
     .then(({ main }) => main(process.argv.slice(2)))
     .then((code) => { process.exitCode = code; });

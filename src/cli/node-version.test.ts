@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BIN, REPO, ensureBuilt } from '../../test/helpers/cli.js';
 import { OLDEST_NODE, nodeVersionProblem } from './node-version.js';
 
@@ -42,4 +44,14 @@ test(`node version: the real bin/envserve.js under Node.js ${UNSUPPORTED_NODE} p
     assert.equal(r.stdout, '');
     assert.equal(r.status, 2);
   }
+});
+
+test(`node version: a command that loads the Kubernetes client prints no warning on Node.js ${process.version}`, () => {
+  // Node 22 warns about the deprecated punycode builtin that whatwg-url (under the client) requires.
+  ensureBuilt();
+  const env = { ...process.env, KUBECONFIG: '/nonexistent', ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')) };
+  const r = spawnSync(process.execPath, [BIN, 'check', '-f', 'examples/local/build.envd', '--runtime', 'k8s'], { cwd: REPO, env, encoding: 'utf8', timeout: 60_000 });
+  assert.match(r.stdout, /NotRunning: envserve up is not running/);
+  assert.equal(r.status, 1);
+  assert.doesNotMatch(r.stderr, /Warning|\(node:\d+\)/);
 });

@@ -51,15 +51,23 @@ test("the proposal's host example: Jupyter (a stand-in on PATH) answers on 127.0
 test('without jupyter installed, up says so and still exposes the port', async () => {
   const env = { ...stateDirEnv(), PATH: '/usr/bin:/bin' };
   const { file, port } = await seedHostOnFreePort();
-  const up = startCli(['up', '-f', file], env);
+  // The env port is still the preset's 8888, and "waiting" needs nothing listening there: another
+  // run's default-ports test may hold it, so this one takes the same lock.
+  const release = await lockDefaultPorts();
   try {
-    await up.waitFor(/Press Ctrl-C/);
-    assert.match(up.out(), /jupyter: not-installed .*jupyter is not installed here \(not on PATH\)/);
-    assert.match(up.out(), new RegExp(`http://127\\.0\\.0\\.1:${port}/ .* waiting`));
+    await waitPortFree(8888);
+    const up = startCli(['up', '-f', file], env);
+    try {
+      await up.waitFor(/Press Ctrl-C/);
+      assert.match(up.out(), /jupyter: not-installed .*jupyter is not installed here \(not on PATH\)/);
+      assert.match(up.out(), new RegExp(`http://127\\.0\\.0\\.1:${port}/ .* waiting`));
+    } finally {
+      up.proc.kill('SIGINT');
+    }
+    assert.equal(await up.exited, 0);
   } finally {
-    up.proc.kill('SIGINT');
+    release();
   }
-  assert.equal(await up.exited, 0);
 });
 
 test('examples/local (the README main job): python http.server bound to 127.0.0.1 answers on the host port', async () => {
