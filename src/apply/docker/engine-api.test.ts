@@ -14,7 +14,7 @@ import { connectionFor, Demuxer } from './engine-api.js';
 import { RuntimeFailure } from '../../errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'envserve-engine-'));
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void | Promise<void>;
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => unknown;
 const routes = new Map<string, Handler>();
 const seen: string[] = [];
 const server = http.createServer(async (req, res) => {
