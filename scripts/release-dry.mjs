@@ -36,6 +36,16 @@ const fail = (m) => {
 const NODE_DIR = dirname(process.execPath);
 const PATH = `${NODE_DIR}:${process.env.PATH}`;
 
+/** run(), without blocking: the image builds while the package is installed and tried. */
+function runAsync(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { ...opts, env: { ...process.env, PATH, ...opts.env } });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (out += d));
+    c.once('exit', (code, sig) => resolve({ code: code ?? sig, out }));
+  });
+}
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts, env: { ...process.env, PATH, ...opts.env } });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
@@ -71,13 +81,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- 1. the package ---------------------------------------------------------------------------
 async function pack() {
-  if (!process.argv.includes('--no-build')) await step('build', () => run('npm', ['run', 'build'], { cwd: REPO }));
   const packed = await step('pack', () => JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], { cwd: REPO }).stdout)[0]);
   summary.tarball = { file: packed.filename, bytes: packed.size, unpackedBytes: packed.unpackedSize, files: packed.entryCount };
   const prefix = join(work, 'prefix');
   const inst = await step('install', () =>
     run('npm', ['install', '--global', '--prefix', prefix, '--no-audit', '--no-fund', join(work, packed.filename)], { cwd: work }));
-  process.stdout.write(inst.out.replace(/^/gm, '  npm: '));
+  console.log(inst.out.trim().replace(/^/gm, '  npm: '));
   // npm ≥ 11 leaves install scripts unrun and says so ("install-scripts"); older npm runs them
   // (node-gyp, prebuild-install): either way the install is not clean.
   const warnings = inst.out.split('\n').filter((l) => /install-scripts|install script|node-gyp|gyp (info|ERR)|prebuild/i.test(l));
@@ -169,15 +178,22 @@ function baseImage() {
   const npmDir = dirname(dirname(npmCli));
   const busybox = '/bin/busybox';
   if (!existsSync(busybox)) fail('/bin/busybox is missing (apt-get install busybox-static)');
-  const key = hashFiles([nodeBin, join(npmDir, 'package.json'), busybox, fileURLToPath(import.meta.url)]);
+  // The machine's trust store (a base image has its own; here a TLS-inspecting proxy signs the
+  // registry's certificate, and `npm ci` in the build needs to trust it).
+  const caBundle = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'].find((f) => existsSync(f));
+  const key = hashFiles([nodeBin, join(npmDir, 'package.json'), busybox, fileURLToPath(import.meta.url), ...(caBundle ? [caBundle] : [])]);
   const ref = `localhost/envserve-release-base:${key}`;
   if (podman(['image', 'exists', ref], { allowFail: true }).code === 0) return ref;
+  for (const old of podman(['images', '--format', '{{.Repository}}:{{.Tag}}', 'localhost/envserve-release-base'], { allowFail: true }).stdout.split('\n').filter(Boolean)) {
+    podman(['rmi', '-f', old], { allowFail: true }); // another node or npm: its base is not needed again
+  }
   log(`building the base image ${ref} (node ${process.version} from ${nodeBin}, npm from ${npmDir})`);
   const r = join(work, 'base-rootfs');
-  for (const d of ['bin', 'tmp', 'root', 'etc', 'usr/local/bin', 'usr/local/lib/node_modules']) mkdirSync(join(r, d), { recursive: true });
+  for (const d of ['bin', 'tmp', 'root', 'etc', 'usr/bin', 'usr/local/bin', 'usr/local/lib/node_modules']) mkdirSync(join(r, d), { recursive: true });
   chmodSync(join(r, 'tmp'), 0o1777);
   cpSync(busybox, join(r, 'bin/busybox'));
   for (const a of run(busybox, ['--list']).stdout.split('\n').filter(Boolean)) if (!existsSync(join(r, 'bin', a))) symlinkSync('busybox', join(r, 'bin', a));
+  symlinkSync('/bin/busybox', join(r, 'usr/bin/env')); // package bins start with #!/usr/bin/env node
   cpSync(nodeBin, join(r, 'usr/local/bin/node'));
   for (const lib of libsOf(nodeBin)) if (!existsSync(join(r, lib))) cpSync(realpathSync(lib), join(r, lib), { recursive: true });
   cpSync(npmDir, join(r, 'usr/local/lib/node_modules/npm'), { recursive: true });
@@ -185,7 +201,10 @@ function baseImage() {
   writeFileSync(join(r, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnode:x:65532:65532::/tmp:/bin/sh\n');
   writeFileSync(join(r, 'etc/group'), 'root:x:0:\n');
   writeFileSync(join(r, 'etc/nsswitch.conf'), 'hosts: files dns\n');
-  run('sh', ['-c', `chmod -R a+rX "$0" && tar -C "$0" -c . | podman import -q --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'CMD ["node"]' - "$1" >/dev/null`, r, ref], { env: podmanEnv() });
+  const ca = '/etc/ssl/certs/ca-certificates.crt';
+  if (caBundle) cpSync(caBundle, join(r, ca));
+  const changes = ['ENV PATH=/usr/local/bin:/usr/bin:/bin', ...(caBundle ? [`ENV NODE_EXTRA_CA_CERTS=${ca}`] : []), 'CMD ["node"]'];
+  run('sh', ['-c', 'chmod -R a+rX "$0" && tar -C "$0" -c . | podman import -q "$@" - "$REF" >/dev/null', r, ...changes.flatMap((c) => ['--change', c])], { env: { ...podmanEnv(), REF: ref } });
   rmSync(r, { recursive: true, force: true });
   return ref;
 }
@@ -202,11 +221,23 @@ function context() {
   return dir;
 }
 
-async function image() {
+/** Starts the image build; resolves to its tag once built. */
+async function buildImage() {
   if (run('sh', ['-c', 'command -v podman'], { allowFail: true }).code !== 0) fail('podman is missing (apt-get install podman runc)');
+  // The build cache stays a day (the `npm ci` layer is what saves time); older layers go.
+  podman(['image', 'prune', '-f', '--filter', 'until=24h'], { allowFail: true });
   const base = await step('base image', () => baseImage());
   const tag = `localhost/envserve:${pkg.version}-dry`;
-  await step('image build', () => podman(['build', '-q', '--pull=never', '--network=host', '--build-arg', `BASE=${base}`, '-t', tag, '-f', 'Dockerfile', context()]));
+  const ctx = context();
+  const t = Date.now();
+  log('image build (in the background)...');
+  const b = await runAsync('podman', ['build', '-q', '--pull=never', '--network=host', '--build-arg', `BASE=${base}`, '-t', tag, '-f', 'Dockerfile', ctx], { env: podmanEnv() });
+  summary.steps['image build'] = Date.now() - t;
+  if (b.code !== 0) fail(`podman build exited ${b.code}:\n${b.out.slice(-4000)}`);
+  return tag;
+}
+
+async function tryImage(tag) {
   summary.image = tag;
   const version = podman(['run', '--rm', '--network=host', tag, '--version']).stdout.trim();
   summary.imageVersion = version;
@@ -234,9 +265,12 @@ async function image() {
 
 try {
   log(`envserve ${pkg.version}, node ${process.version}, work folder ${work}`);
+  if (!process.argv.includes('--no-build')) await step('build', () => run('npm', ['run', 'build'], { cwd: REPO }));
+  const built = buildImage();
+  built.catch(() => undefined); // awaited below; a failure is reported there
   const bin = await pack();
   await cliFromInstall(bin);
-  await image();
+  await tryImage(await built);
   summary.seconds = Math.round((Date.now() - T0) / 1000);
   summary.ok = true;
 } catch (e) {
