@@ -227,7 +227,7 @@ async function buildImage() {
   // The build cache stays a day (the `npm ci` layer is what saves time); older layers go.
   podman(['image', 'prune', '-f', '--filter', 'until=24h'], { allowFail: true });
   const base = await step('base image', () => baseImage());
-  const tag = `localhost/envserve:${pkg.version}-dry`;
+  const tag = `localhost/envserve:${pkg.version}-dry-${process.pid}`; // runs side by side do not share it
   const ctx = context();
   const t = Date.now();
   log('image build (in the background)...');
@@ -260,6 +260,7 @@ async function tryImage(tag) {
     if (p.code !== 0 || !result?.ok) fail(`envserve probe in the image did not succeed (exit ${p.code}):\n${p.out}`);
   } finally {
     srv.close();
+    podman(['rmi', tag], { allowFail: true }); // its layers stay in the build cache
   }
 }
 
