@@ -50,7 +50,7 @@ export function send(conn: Connection, method: string, path: string, opts: Reque
       path: pathWithQuery(path, opts.query),
       headers: { Host: 'docker', ...(body && { 'Content-Type': 'application/json', 'Content-Length': body.length }) },
     });
-    req.once('error', reject);
+    req.on('error', reject); // (after the answer, a late error has nothing left to reject)
     req.once('response', (res) => resolve({ res, req }));
     req.end(body);
   });
