@@ -272,6 +272,8 @@ try {
   const bin = await pack();
   await cliFromInstall(bin);
   await tryImage(await built);
+  // What release.yml would push from here (it checks that src/version.ts names the same image).
+  summary.notPushed = { image: `ghcr.io/envserve/envserve:${pkg.version} (linux/amd64, linux/arm64)`, npm: `${pkg.name}@${pkg.version}` };
   summary.seconds = Math.round((Date.now() - T0) / 1000);
   summary.ok = true;
 } catch (e) {
