@@ -97,7 +97,7 @@ export async function openEnvironment(input: SessionInput, opts: SessionOptions 
   if (plan.warnings.length) events.warnings(plan.warnings);
   const store = opts.store ?? new StateStore(plan.source, opts.stateDir);
   const leftover = await takeOver(store, file.description, events.log);
-  const kind = runtimeKind(choice);
+  const kind = given ? given.name : runtimeKind(choice);
   const target = kind === 'k8s' ? await k8sTarget(choice) : undefined;
   const runtime = given ?? (await buildRuntime(kind, { ...opts, runtime: kind, logDir: store.logDir, log: events.log }, target));
   const stopper = new AbortController();
