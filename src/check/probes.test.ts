@@ -58,7 +58,7 @@ test('the debug pod: labelled, no token, no privileges, a deadline, runs envserv
 });
 
 test('the probe line round-trips through a pod log with other lines around it', () => {
-  const results = [{ id: 'x/probe.cluster.pod', ok: true, reason: 'Answers' as const, detail: 'answers HTTP 200', latencyMs: 3 }];
+  const results = [{ id: 'x/probe.cluster.pod', ok: true, reason: 'Ready' as const, detail: 'HTTP/1.1 200 OK', latencyMs: 3, httpStatus: 200, excerpt: 'hello' }];
   const log = `some warning\n${formatProbeLine(results)}\n`;
   assert.deepEqual(parseProbeLog(log), results);
   assert.equal(parseProbeLog('no result here\n'), undefined);
