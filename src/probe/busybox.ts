@@ -9,7 +9,7 @@ import { hostPort, type ProbeSpec, type SeenResult } from './spec.js';
 import type { ReasonCode } from '../reasons.js';
 
 /** What the busybox probe does not check, for people ("not checked from inside: ..."). */
-export const BUSYBOX_LIMITS = ['WebSocket upgrades', 'TLS certificates'] as const;
+export const BUSYBOX_LIMITS = ['WebSocket upgrades', 'TLS certificates', "error pages (an Ingress controller's own 404 reads as the app's)"] as const;
 
 const MARK = '@@envserve-probe';
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
