@@ -179,3 +179,23 @@ test('app bound to 127.0.0.1 in the pod: the forward answers, the pod IP refuses
   markLoopback(down, subject, snap);
   assert.deepEqual(down.map((c) => c.reason), ['ConnectionRefused', 'ConnectionRefused']);
 });
+
+test('a refused WebSocket upgrade: WebSocketRejected (warn) where the app needs WebSockets (Jupyter), an info line elsewhere', async () => {
+  const { outcomeCheck } = await import('./k8s.js');
+  const o = { id: 'x/probe.local.nodePort', ok: true, reason: 'Answers' as const, detail: 'answers HTTP 200', latencyMs: 2, websocket: { ok: false, reason: 'WebSocketRejected' as const, detail: 'the WebSocket upgrade was answered 200 instead of 101 (a proxy on the way may not pass Upgrade, or the app wants another path)' } };
+  const p = { exposure: 'x', title: 't', vantage: 'local' as const, target: {} };
+  const [, needs] = outcomeCheck({ ...p, needsWebSocket: true }, o);
+  assert.deepEqual([needs!.status, needs!.reason], ['warn', 'WebSocketRejected']);
+  const [, plain] = outcomeCheck(p, o);
+  assert.deepEqual([plain!.status, plain!.reason, plain!.message], ['info', 'NotApplicable', 'the WebSocket upgrade was answered 200 instead of 101: fine for an app that does not use WebSockets']);
+  const { needsWebSocket } = await import('./subject.js');
+  assert.deepEqual([needsWebSocket(8888), needsWebSocket(8080), needsWebSocket(9000, 'jupyter'), needsWebSocket(undefined)], [true, false, true, false]);
+});
+
+test("a failed probe through up's forward takes the pod's side: a refusal there is ConnectionRefused with the pod's words", async () => {
+  const { withPodSide } = await import('./k8s.js');
+  const local = { id: 'x', ok: false, reason: 'ConnectionReset' as const, detail: 'the connection was reset after it was accepted', latencyMs: 3 };
+  const refused = { id: 'y', ok: false, reason: 'ConnectionRefused' as const, detail: 'port-forward: nothing listens on port 9999 in pod web-1 (connection refused inside the pod)', latencyMs: 40 };
+  assert.deepEqual(withPodSide(local, refused), { ...local, reason: 'ConnectionRefused', detail: 'the port-forward accepts, and the pod behind it refuses: nothing listens on port 9999 in pod web-1 (connection refused inside the pod)' });
+  assert.deepEqual(withPodSide(local, { ...refused, reason: 'Timeout' }), local, 'another failure on the pod side leaves the local one as it was');
+});

@@ -22,7 +22,7 @@ export type K8sCheckExposure = (
   | { id: string; kind: 'k8s-ingress'; protocol: Protocol; ingress: string; host?: string; path?: string; tls?: boolean; service?: string }
 ) & { websocket?: boolean };
 
-/** Whether the app on this port (or of this name) needs WebSockets: Jupyter, RStudio, code-server, Streamlit. */
+/** Whether the app on this port (or of this name) needs WebSockets: a preset that says so (Jupyter). */
 export function needsWebSocket(port: number | undefined, name?: string): boolean {
   return (name !== undefined && presetByName(name)?.websocket === true) || (port !== undefined && presetByPort(port)?.websocket === true);
 }

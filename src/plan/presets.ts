@@ -9,18 +9,21 @@ export interface Preset {
   description: string;
   /** The path users open, when it is not "/". */
   urlPath?: string;
-  /** The app needs WebSocket upgrades to work (kernels, terminals, live pages): `check` warns when one is refused. */
+  /**
+   * The app does not work without WebSocket upgrades (Jupyter's kernels): `check` warns when one is
+   * refused, and only notes it for other apps. (Set where the port says which app it is: 8080 does not.)
+   */
   websocket?: boolean;
 }
 
 export const PRESETS: readonly Preset[] = [
   { name: 'jupyter', port: 8888, protocol: 'http', description: 'Jupyter Notebook / JupyterLab', urlPath: '/lab', websocket: true },
-  { name: 'rstudio', port: 8787, protocol: 'http', description: 'RStudio Server', websocket: true },
+  { name: 'rstudio', port: 8787, protocol: 'http', description: 'RStudio Server' },
   { name: 'tensorboard', port: 6006, protocol: 'http', description: 'TensorBoard' },
-  { name: 'vscode', port: 8080, protocol: 'http', description: 'VS Code in the browser (code-server)', websocket: true },
+  { name: 'vscode', port: 8080, protocol: 'http', description: 'VS Code in the browser (code-server)' },
   { name: 'ssh', port: 2222, protocol: 'tcp', description: "SSH (envd's sshd)" },
   { name: 'mlflow', port: 5000, protocol: 'http', description: 'MLflow tracking server' },
-  { name: 'streamlit', port: 8501, protocol: 'http', description: 'Streamlit app', websocket: true },
+  { name: 'streamlit', port: 8501, protocol: 'http', description: 'Streamlit app' },
   { name: 'gradio', port: 7860, protocol: 'http', description: 'Gradio app' },
   { name: 'ray', port: 8265, protocol: 'http', description: 'Ray dashboard' },
 ];

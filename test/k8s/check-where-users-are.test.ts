@@ -2,14 +2,13 @@
 // k8s:NS/deployment/fweb` runs finds that Deployment (from the state record: target, namespace,
 // kubeconfig — no flags), judges the TCP port-forward to a pod port where nothing listens by a
 // round trip to the pod (ConnectionRefused with the pod's words, not "accepts connections"), and
-// says nothing of WebSocketRejected for a plain page. And the debug pod's fallback: an image the
+// says nothing of WebSocketRejected for a plain page (busybox httpd). And the debug pod's fallback: an image the
 // node cannot pull → the minimal busybox probe runs from inside and the report says so.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCheck } from '../../src/check/run.js';
 import type { Check, CheckReport } from '../../src/check/types.js';
 import { runCli, startCli, stateDirEnv, type CliRun } from '../local/cli-helpers.js';
-import { testsrvContainer } from './cluster.js';
 import { env, writeEnvFile, createNamespace, deleteNamespace, kubectlJson, mustKubectl, waitReadyPod } from './expose-lib.js';
 
 const FALLBACK_IMAGE = 'envserve.test/busybox:1'; // busybox (wget, nc) that the test node has
@@ -23,7 +22,22 @@ before(async () => {
   const labels = { app: 'fweb' };
   mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'fweb' },
-    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { terminationGracePeriodSeconds: 0, containers: [testsrvContainer('text')] } } },
+    spec: {
+      replicas: 1, selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          terminationGracePeriodSeconds: 0,
+          // busybox httpd, as in the report: a plain page, and an upgrade request gets a page too (no 101).
+          containers: [{
+            name: 'app', image: 'envserve.test/busybox:1', imagePullPolicy: 'Never',
+            command: ['sh', '-c', 'mkdir -p /tmp/www && echo plain page > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www'],
+            ports: [{ name: 'http', containerPort: 8080 }],
+            readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+          }],
+        },
+      },
+    },
   }));
   mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
     apiVersion: 'v1', kind: 'Service', metadata: { name: 'fweb' }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
@@ -67,8 +81,10 @@ def serve():
   const page = r.exposures.find((v) => v.exposure.includes('page'))!;
   assert.equal(page.verdict, 'answers', show(r));
   assert.ok(!r.checks.some((c) => c.reason === 'WebSocketRejected'), `no WebSocketRejected for an app that does not need WebSockets: ${show(r)}`);
-  const upgrade = find('page', 'probe.local.forward.websocket');
-  assert.ok(!upgrade || upgrade.status === 'info' || upgrade.status === 'pass', JSON.stringify(upgrade));
+  // The upgrade was tried (httpd answers it with a page): an informational line, not a warning.
+  const upgrade = find('page', 'probe.local.forward.websocket')!;
+  assert.deepEqual([upgrade.status, upgrade.reason], ['info', 'NotApplicable'], JSON.stringify(upgrade));
+  assert.match(upgrade.message, /instead of 101: fine for an app that does not use WebSockets/);
   const refused = find('nothing', 'probe.local.forward')!;
   console.log(`# the refused forward: ${refused.reason}: ${refused.message}; the page's upgrade: ${upgrade?.status} ${upgrade?.message}`);
   assert.deepEqual([refused.status, refused.reason], ['fail', 'ConnectionRefused'], show(r));
