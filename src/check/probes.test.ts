@@ -199,3 +199,41 @@ test("a failed probe through up's forward takes the pod's side: a refusal there 
   assert.deepEqual(withPodSide(local, refused), { ...local, reason: 'ConnectionRefused', detail: 'the port-forward accepts, and the pod behind it refuses: nothing listens on port 9999 in pod web-1 (connection refused inside the pod)' });
   assert.deepEqual(withPodSide(local, { ...refused, reason: 'Timeout' }), local, 'another failure on the pod side leaves the local one as it was');
 });
+
+test('the debug image cannot be pulled: the busybox probe pod runs the same specs, its log is read, both pods are deleted', async () => {
+  const M = '@@envserve-probe';
+  const logs = http.createServer((_q, s) => s.end(`${M} 0 0 30\n  HTTP/1.1 200 OK\n  \nhello\n${M} end 0\n${M} 1 1 10\nnc: can't connect to remote host (10.0.0.1): Connection refused\n${M} end 1\n${M} done\n`));
+  await new Promise<void>((r) => logs.listen(0, '127.0.0.1', r));
+  const calls: string[] = [];
+  const created: any[] = [];
+  const client = {
+    request: async (path: string, o: { method?: string; body?: any } = {}) => {
+      calls.push(`${o.method ?? 'GET'} ${path}`);
+      if (o.method === 'POST') { created.push(o.body); return o.body; }
+      if (o.method === 'DELETE') return {};
+      const pod = created.find((p) => path.endsWith(`/${p.metadata.name}`));
+      return pod.spec.containers[0].image === 'envserve:1'
+        ? { status: { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ErrImagePull', message: 'not found' } } }] } }
+        : { status: { phase: 'Succeeded', containerStatuses: [{ state: { terminated: { exitCode: 0 } } }] } };
+    },
+    settings: async () => ({ headers: {} }),
+    url: (p: string) => new URL(`http://127.0.0.1:${(logs.address() as net.AddressInfo).port}${p}`),
+  };
+  try {
+    const specs = [{ id: 'x/probe.cluster.pod', host: '10.0.0.1', port: 8080, protocol: 'http' as const }, { id: 'x/probe.cluster.clusterIP', host: '10.0.0.1', port: 9999, protocol: 'tcp' as const }];
+    const r = await runDebugPod(client as never, { namespace: 'dev', image: 'envserve:1', fallbackImage: 'busybox:test', specs });
+    assert.equal(r.status, 'ok');
+    const ok = r as Extract<typeof r, { status: 'ok' }>;
+    assert.deepEqual(ok.fallback, { image: 'busybox:test', because: 'ErrImagePull: not found' });
+    assert.deepEqual(ok.outcomes.map((o) => [o.id, o.ok, o.reason, o.httpStatus]), [['x/probe.cluster.pod', true, 'Ready', 200], ['x/probe.cluster.clusterIP', false, 'ConnectionRefused', undefined]]);
+    assert.deepEqual(created.map((p) => [p.spec.containers[0].image, p.spec.containers[0].command[0]]), [['envserve:1', 'envserve'], ['busybox:test', 'sh']]);
+    assert.equal(created[1].spec.containers[0].securityContext.runAsNonRoot, true);
+    assert.deepEqual(calls.filter((c) => c.startsWith('DELETE')).length, 2, 'both pods are deleted');
+    // Without a fallback image: DebugPodFailed, as before.
+    const none = await runDebugPod(client as never, { namespace: 'dev', image: 'envserve:1', specs });
+    assert.equal(none.status, 'failed');
+    assert.match((none as { message: string }).message, /the debug pod's image envserve:1 cannot start \(ErrImagePull: not found\); pass --debug-image/);
+  } finally {
+    logs.close();
+  }
+});
