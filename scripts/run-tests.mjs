@@ -24,8 +24,9 @@
 // oldestPass), else after the first pass. Each pass tells the tests which version it meant
 // (ENVSERVE_TEST_NODE_VERSION); src/cli/node-version.test.ts fails on any other.
 //
-// Usage: node scripts/run-tests.mjs [--unit] [--oldest] [file-or-folder ...]
-//   --oldest   only the second pass: the unit files (all, or those named) on the oldest supported Node
+// Usage: node scripts/run-tests.mjs [--unit] [--oldest | --this-node] [file-or-folder ...]
+//   --oldest      only the second pass: the unit files (all, or those named) on the oldest supported Node
+//   --this-node   one pass on the Node that runs this script (CI's matrix of Node lines), no second
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
@@ -58,6 +59,7 @@ function find(dir, out = []) {
 
 const args = process.argv.slice(2);
 const oldestOnly = args.includes('--oldest');
+const thisNode = args.includes('--this-node');
 const unitOnly = args.includes('--unit') || oldestOnly;
 const roots = args.filter((a) => !a.startsWith('--'));
 let files = (roots.length ? roots : ['src', 'test']).flatMap((r) => find(r)).sort();
@@ -74,15 +76,16 @@ function envFileOf(suite) {
   return `.testenv/${suite.name}${slot && slot !== '0' ? `-${slot}` : ''}/env.json`;
 }
 
-// The project's Node first on PATH: npm, tsx and `node` in the tests and scripts resolve to it.
+// The project's Node (or with --this-node the one running this) first on PATH: npm, tsx and `node`
+// in the tests and scripts resolve to it.
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
-const projectBin = resolve('node_modules/.bin');
-const projectNode = join(projectBin, 'node');
+const projectNode = thisNode ? process.execPath : resolve('node_modules/.bin/node');
+const projectVersion = thisNode ? process.versions.node : pkg.devDependencies.node;
 if (!existsSync(projectNode)) {
   console.error('run-tests: node_modules/.bin/node is missing (the devDependency `node`): run npm ci');
   process.exit(1);
 }
-const env = { ...process.env, PATH: `${projectBin}${delimiter}${process.env.PATH ?? ''}` };
+const env = { ...process.env, PATH: `${dirname(projectNode)}${delimiter}${process.env.PATH ?? ''}` };
 
 function sh(script, ...params) {
   console.log(`run-tests: bash ${[script, ...params].join(' ')}`);
@@ -177,7 +180,7 @@ async function runWithInfra(label, before) {
       Object.assign(testEnv, JSON.parse(readFileSync(envFileOf(s), 'utf8')));
     }
     await before?.();
-    return runTests(projectNode, pkg.devDependencies.node, files, label, testEnv);
+    return runTests(projectNode, projectVersion, files, label, testEnv);
   } catch (e) {
     console.error(`run-tests: ${e.message}`);
     return 1;
@@ -191,7 +194,7 @@ if (oldestOnly) {
   status = await oldestPass('the unit files', false).wait();
 } else {
   // A run of everything (no files named) also passes the unit suite on the oldest supported Node.
-  const second = roots.length ? undefined : oldestPass('the unit suite on the oldest supported Node', needed.length > 0);
+  const second = roots.length || thisNode ? undefined : oldestPass('the unit suite on the oldest supported Node', needed.length > 0);
   status = await runWithInfra(roots.length ? 'the named files' : unitOnly ? 'the unit suite' : 'the whole suite', second?.wait);
   const secondStatus = (await second?.wait()) ?? 0; // runs (or is reported) even after a failure
   status ||= secondStatus;

@@ -7,8 +7,9 @@ import { FORWARD_HOLD_MS } from '../probe/targets.js';
 import { diagnose, firstAddress, podReady, readyPodFor } from './diagnose.js';
 import { runDebugPod, type DebugPodResult } from './debug-pod.js';
 import { fetchSnapshot } from './fetch.js';
-import { probeFromHere, probeViaApiServer, probeViaPortForward, type ApiProxyTarget, type ForwardTarget, type ProbeOutcome, type ProbeSpec } from './probes.js';
+import { classifySpec, probeFromHere, probeThroughApiServer, probeThroughForward, type ApiProxyTarget, type ForwardTarget, type ProbeOutcome, type ProbeSpec } from './probes.js';
 import type { CheckReason } from '../reasons.js';
+import { BUSYBOX_LIMITS } from '../probe/index.js';
 import { isUnavailable, type ClusterSnapshot, type Obj } from './snapshot.js';
 import type { K8sCheckExposure, K8sSubject, TargetRef, WorkloadRef } from './subject.js';
 import type { Check, Vantage } from './types.js';
@@ -20,8 +21,8 @@ export interface K8sCheckOptions {
   subject: (snap: ClusterSnapshot) => K8sSubject;
   /** What to read the workload from before the subject exists. */
   workload?: WorkloadRef | TargetRef;
-  /** The debug pod: its image, or false to leave the cluster vantage out. */
-  debugPod: false | { image: string; timeoutMs?: number };
+  /** The debug pod: its image (and the busybox image for when the node cannot pull it), or false to leave the cluster vantage out. */
+  debugPod: false | { image: string; fallbackImage?: string; timeoutMs?: number };
   /** Port-forward listeners of a running `up`, by exposure id. */
   localListeners?: Map<string, { address: string; port: number }>;
   probeTimeoutMs?: number;
@@ -32,6 +33,10 @@ interface Planned<T> {
   title: string;
   vantage: Vantage;
   target: T;
+  /** The exposure needs WebSockets (Jupyter, ...): a refused upgrade is WebSocketRejected, else only noted. */
+  needsWebSocket?: boolean;
+  /** Through `up`'s port-forward: when it fails, a one-shot forward to this pod port says what the pod's side does. */
+  podSide?: ForwardTarget;
 }
 
 export interface ProbePlan {
@@ -54,8 +59,9 @@ export function planK8sProbes(subject: K8sSubject, snap: ClusterSnapshot, local 
   const ingresses = list(snap.ingresses);
   const nodes = isUnavailable(snap.nodeAddresses) ? [] : snap.nodeAddresses;
   const dns = snap.clusterDNS === true;
-  const add = (where: 'local' | 'cluster', exposure: string, title: string, spec: Omit<ProbeSpec, 'timeoutMs'>) =>
-    plan[where].push({ exposure, title, vantage: where, target: { ...spec, id: `${exposure}/${spec.id}`, timeoutMs } });
+  const ws = new Set(subject.exposures.filter((x) => x.websocket).map((x) => x.id));
+  const add = (where: 'local' | 'cluster', exposure: string, title: string, spec: Omit<ProbeSpec, 'timeoutMs'>, podSide?: ForwardTarget) =>
+    plan[where].push({ exposure, title, vantage: where, target: { ...spec, id: `${exposure}/${spec.id}`, timeoutMs }, ...(ws.has(exposure) && { needsWebSocket: true }), ...(podSide && { podSide }) });
   const api = (exposure: string, title: string, t: Omit<ApiProxyTarget, 'timeoutMs' | 'namespace'>) =>
     plan.apiserver.push({ exposure, title, vantage: 'apiserver', target: { ...t, id: `${exposure}/${t.id}`, namespace: ns, timeoutMs: timeoutMs + 1000 } });
   const note = (exposure: string, id: string, title: string, vantage: Vantage, reason: CheckReason, message: string) =>
@@ -66,10 +72,9 @@ export function planK8sProbes(subject: K8sSubject, snap: ClusterSnapshot, local 
     const pod = readyPodFor(subject, snap, x);
     if (x.kind === 'k8s-port-forward') {
       const l = local.get(x.id);
-      if (l) add('local', x.id, `the port-forward ${l.address}:${l.port} answers`, { id: 'probe.local.forward', host: connectAddress(l.address), port: l.port, protocol: x.protocol, ...(x.path && { path: x.path }), websocket: http, holdMs: FORWARD_HOLD_MS });
-      else if (pod) {
-        plan.forward.push({ exposure: x.id, title: `a port-forward to pod ${pod.metadata.name}:${x.port} answers`, vantage: 'apiserver', target: { id: `${x.id}/probe.apiserver.forward`, namespace: ns, pod: pod.metadata.name, port: x.port, protocol: x.protocol, ...(x.path && { path: x.path }), timeoutMs } });
-      }
+      const oneShot = pod && { id: `${x.id}/probe.apiserver.forward`, namespace: ns, pod: pod.metadata.name, port: x.port, protocol: x.protocol, ...(x.path && { path: x.path }), timeoutMs };
+      if (l) add('local', x.id, `the port-forward ${l.address}:${l.port} answers`, { id: 'probe.local.forward', host: connectAddress(l.address), port: l.port, protocol: x.protocol, ...(x.path && { path: x.path }), websocket: http, holdMs: FORWARD_HOLD_MS }, oneShot || undefined);
+      else if (oneShot) plan.forward.push({ exposure: x.id, title: `a port-forward to pod ${oneShot.pod}:${x.port} answers`, vantage: 'apiserver', target: oneShot });
       if (pod) {
         if (http) api(x.id, `pod ${pod.metadata.name}:${x.port} answers through the API server`, { id: 'probe.apiserver.pod', resource: 'pods', name: pod.metadata.name, port: x.port, ...(x.path && { path: x.path }) });
         add('cluster', x.id, `the pod IP ${pod.status.podIP}:${x.port} answers from inside the cluster`, { id: 'probe.cluster.pod', host: pod.status.podIP, port: x.port, protocol: x.protocol });
@@ -122,12 +127,18 @@ export function outcomeCheck(p: Planned<unknown>, o: ProbeOutcome): Check[] {
     id, exposure: p.exposure, title: p.title, status, reason: o.reason, message: o.detail, vantage: p.vantage, latencyMs: o.latencyMs,
     ...(fixFor(o.reason, id) && { fix: fixFor(o.reason, id)! }),
   }];
-  if (o.websocket) {
+  if (o.websocket && (o.websocket.ok || p.needsWebSocket)) {
     out.push({
       id: `${id}.websocket`, exposure: p.exposure, title: 'a WebSocket upgrade passes', vantage: p.vantage,
       status: o.websocket.ok ? 'pass' : o.websocket.reason === 'WebSocketRejected' ? 'warn' : 'fail',
       reason: o.websocket.reason, message: o.websocket.detail,
       ...(!o.websocket.ok && { fix: 'a proxy on the way must pass the Upgrade and Connection headers (Ingress controllers do by default; some need an annotation)' }),
+    });
+  } else if (o.websocket) {
+    // An app that does not use WebSockets answers an upgrade with a page: worth knowing, not a warning.
+    out.push({
+      id: `${id}.websocket`, exposure: p.exposure, title: 'a WebSocket upgrade passes', vantage: p.vantage, status: 'info', reason: 'NotApplicable',
+      message: `${o.websocket.detail.replace(/ \(a proxy on the way.*\)$/, '')}: fine for an app that does not use WebSockets`,
     });
   }
   return out;
@@ -163,9 +174,13 @@ export async function checkK8s(o: K8sCheckOptions): Promise<{ subject: K8sSubjec
   const checks = diagnose(subject, snap);
   const plan = planK8sProbes(subject, snap, o.localListeners, o.probeTimeoutMs);
   const [local, api, forwards, inside] = await Promise.all([
-    Promise.all(plan.local.map(async (p) => outcomeCheck(p, await probeFromHere(p.target)))),
-    Promise.all(plan.apiserver.map(async (p) => outcomeCheck(p, await probeViaApiServer(o.client, p.target)))),
-    Promise.all(plan.forward.map(async (p) => outcomeCheck(p, await probeViaPortForward(o.client, p.target)))),
+    Promise.all(plan.local.map(async (p) => {
+      const r = await probeFromHere(p.target);
+      // A forward's listener accepts by itself: what failed behind it is the pod's side to say.
+      return outcomeCheck(p, !r.ok && p.podSide ? withPodSide(r, await probeThroughForward(o.client, p.podSide)) : r);
+    })),
+    Promise.all(plan.apiserver.map(async (p) => outcomeCheck(p, await probeThroughApiServer(o.client, p.target)))),
+    Promise.all(plan.forward.map(async (p) => outcomeCheck(p, await probeThroughForward(o.client, p.target)))),
     clusterVantage(o, subject, plan),
   ]);
   checks.push(...plan.notes, ...local.flat(), ...forwards.flat(), ...api.flat(), ...inside.checks);
@@ -174,13 +189,20 @@ export async function checkK8s(o: K8sCheckOptions): Promise<{ subject: K8sSubjec
   return { subject, checks: order(checks, subject), ...(inside.result && { debugPod: inside.result }) };
 }
 
+/** A failed probe through `up`'s forward, explained by a one-shot forward to the same pod port. */
+export function withPodSide(local: ProbeOutcome, pod: ProbeOutcome): ProbeOutcome {
+  if (pod.reason !== 'ConnectionRefused') return local;
+  return { ...local, reason: 'ConnectionRefused', detail: `the port-forward accepts, and the pod behind it refuses: ${pod.detail.replace(/^port-forward: /, '')}` };
+}
+
 async function clusterVantage(o: K8sCheckOptions, subject: K8sSubject, plan: ProbePlan): Promise<{ checks: Check[]; result?: DebugPodResult }> {
   if (plan.cluster.length === 0) return { checks: [] };
   const skipAll = (reason: CheckReason, message: string): Check[] =>
     subject.exposures.filter((x) => plan.cluster.some((p) => p.exposure === x.id))
       .map((x) => ({ id: 'probe.cluster', exposure: x.id, title: 'probes from inside the cluster (debug pod)', status: 'skipped' as const, reason, message, vantage: 'cluster' as const }));
   if (o.debugPod === false) return { checks: skipAll('DebugPodDisabled', 'skipped: --no-debug-pod (no probe from inside the cluster)') };
-  const result = await runDebugPod(o.client, { namespace: o.namespace, image: o.debugPod.image, specs: plan.cluster.map((p) => p.target), ...(o.debugPod.timeoutMs !== undefined && { timeoutMs: o.debugPod.timeoutMs }) });
+  const { image, fallbackImage, timeoutMs } = o.debugPod;
+  const result = await runDebugPod(o.client, { namespace: o.namespace, image, ...(fallbackImage && { fallbackImage }), specs: plan.cluster.map((p) => p.target), ...(timeoutMs !== undefined && { timeoutMs }) });
   if (result.status === 'skipped') return { checks: skipAll(result.reason, result.message), result };
   if (result.status === 'failed') {
     return { checks: skipAll(result.reason, result.message).map((c) => ({ ...c, status: 'warn' as const, fix: 'pass --debug-image <an envserve image the cluster can pull>, or --no-debug-pod' })), result };
@@ -188,8 +210,14 @@ async function clusterVantage(o: K8sCheckOptions, subject: K8sSubject, plan: Pro
   const byId = new Map(result.outcomes.map((r) => [r.id, r]));
   const checks = plan.cluster.flatMap((p) => {
     const r = byId.get(p.target.id);
-    return r ? outcomeCheck(p, r) : [{ id: p.target.id.slice(p.exposure.length + 1), exposure: p.exposure, title: p.title, status: 'warn' as const, reason: 'DebugPodFailed' as const, message: 'the debug pod returned no result for this probe', vantage: 'cluster' as const }];
+    return r ? outcomeCheck(p, classifySpec(p.target, r)) : [{ id: p.target.id.slice(p.exposure.length + 1), exposure: p.exposure, title: p.title, status: 'warn' as const, reason: 'DebugPodFailed' as const, message: 'the debug pod returned no result for this probe', vantage: 'cluster' as const }];
   });
+  if (result.fallback) {
+    // Which probe ran from inside, and what it could not look at.
+    const f = result.fallback;
+    checks.unshift(...skipAll('DebugPodFailed', `the debug image ${image} cannot be pulled (${f.because}): the minimal probe ran instead (${f.image}: busybox wget and nc); not checked from inside: ${BUSYBOX_LIMITS.join(', ')}`)
+      .map((c) => ({ ...c, id: 'probe.cluster.fallback', status: 'info' as const, title: 'which probe ran inside the cluster', fix: 'for the full probe, make the envserve image pullable: --debug-image <a mirror of it>' })));
+  }
   return { checks, result };
 }
 

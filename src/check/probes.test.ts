@@ -58,7 +58,7 @@ test('the debug pod: labelled, no token, no privileges, a deadline, runs envserv
 });
 
 test('the probe line round-trips through a pod log with other lines around it', () => {
-  const results = [{ id: 'x/probe.cluster.pod', ok: true, reason: 'Answers' as const, detail: 'answers HTTP 200', latencyMs: 3 }];
+  const results = [{ id: 'x/probe.cluster.pod', ok: true, reason: 'Ready' as const, detail: 'HTTP/1.1 200 OK', latencyMs: 3, httpStatus: 200, excerpt: 'hello' }];
   const log = `some warning\n${formatProbeLine(results)}\n`;
   assert.deepEqual(parseProbeLog(log), results);
   assert.equal(parseProbeLog('no result here\n'), undefined);
@@ -178,4 +178,62 @@ test('app bound to 127.0.0.1 in the pod: the forward answers, the pod IP refuses
   const down = [mk('probe.apiserver.forward', 'fail', 'ConnectionRefused'), mk('probe.apiserver.pod', 'fail', 'ConnectionRefused')];
   markLoopback(down, subject, snap);
   assert.deepEqual(down.map((c) => c.reason), ['ConnectionRefused', 'ConnectionRefused']);
+});
+
+test('a refused WebSocket upgrade: WebSocketRejected (warn) where the app needs WebSockets (Jupyter), an info line elsewhere', async () => {
+  const { outcomeCheck } = await import('./k8s.js');
+  const o = { id: 'x/probe.local.nodePort', ok: true, reason: 'Answers' as const, detail: 'answers HTTP 200', latencyMs: 2, websocket: { ok: false, reason: 'WebSocketRejected' as const, detail: 'the WebSocket upgrade was answered 200 instead of 101 (a proxy on the way may not pass Upgrade, or the app wants another path)' } };
+  const p = { exposure: 'x', title: 't', vantage: 'local' as const, target: {} };
+  const [, needs] = outcomeCheck({ ...p, needsWebSocket: true }, o);
+  assert.deepEqual([needs!.status, needs!.reason], ['warn', 'WebSocketRejected']);
+  const [, plain] = outcomeCheck(p, o);
+  assert.deepEqual([plain!.status, plain!.reason, plain!.message], ['info', 'NotApplicable', 'the WebSocket upgrade was answered 200 instead of 101: fine for an app that does not use WebSockets']);
+  const { needsWebSocket } = await import('./subject.js');
+  assert.deepEqual([needsWebSocket(8888), needsWebSocket(8080), needsWebSocket(9000, 'jupyter'), needsWebSocket(undefined)], [true, false, true, false]);
+});
+
+test("a failed probe through up's forward takes the pod's side: a refusal there is ConnectionRefused with the pod's words", async () => {
+  const { withPodSide } = await import('./k8s.js');
+  const local = { id: 'x', ok: false, reason: 'ConnectionReset' as const, detail: 'the connection was reset after it was accepted', latencyMs: 3 };
+  const refused = { id: 'y', ok: false, reason: 'ConnectionRefused' as const, detail: 'port-forward: nothing listens on port 9999 in pod web-1 (connection refused inside the pod)', latencyMs: 40 };
+  assert.deepEqual(withPodSide(local, refused), { ...local, reason: 'ConnectionRefused', detail: 'the port-forward accepts, and the pod behind it refuses: nothing listens on port 9999 in pod web-1 (connection refused inside the pod)' });
+  assert.deepEqual(withPodSide(local, { ...refused, reason: 'Timeout' }), local, 'another failure on the pod side leaves the local one as it was');
+});
+
+test('the debug image cannot be pulled: the busybox probe pod runs the same specs, its log is read, both pods are deleted', async () => {
+  const M = '@@envserve-probe';
+  const logs = http.createServer((_q, s) => s.end(`${M} 0 0 30\n  HTTP/1.1 200 OK\n  \nhello\n${M} end 0\n${M} 1 1 10\nnc: can't connect to remote host (10.0.0.1): Connection refused\n${M} end 1\n${M} done\n`));
+  await new Promise<void>((r) => logs.listen(0, '127.0.0.1', r));
+  const calls: string[] = [];
+  const created: any[] = [];
+  const client = {
+    request: async (path: string, o: { method?: string; body?: any } = {}) => {
+      calls.push(`${o.method ?? 'GET'} ${path}`);
+      if (o.method === 'POST') { created.push(o.body); return o.body; }
+      if (o.method === 'DELETE') return {};
+      const pod = created.find((p) => path.endsWith(`/${p.metadata.name}`));
+      return pod.spec.containers[0].image === 'envserve:1'
+        ? { status: { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ErrImagePull', message: 'not found' } } }] } }
+        : { status: { phase: 'Succeeded', containerStatuses: [{ state: { terminated: { exitCode: 0 } } }] } };
+    },
+    settings: async () => ({ headers: {} }),
+    url: (p: string) => new URL(`http://127.0.0.1:${(logs.address() as net.AddressInfo).port}${p}`),
+  };
+  try {
+    const specs = [{ id: 'x/probe.cluster.pod', host: '10.0.0.1', port: 8080, protocol: 'http' as const }, { id: 'x/probe.cluster.clusterIP', host: '10.0.0.1', port: 9999, protocol: 'tcp' as const }];
+    const r = await runDebugPod(client as never, { namespace: 'dev', image: 'envserve:1', fallbackImage: 'busybox:test', specs });
+    assert.equal(r.status, 'ok');
+    const ok = r as Extract<typeof r, { status: 'ok' }>;
+    assert.deepEqual(ok.fallback, { image: 'busybox:test', because: 'ErrImagePull: not found' });
+    assert.deepEqual(ok.outcomes.map((o) => [o.id, o.ok, o.reason, o.httpStatus]), [['x/probe.cluster.pod', true, 'Ready', 200], ['x/probe.cluster.clusterIP', false, 'ConnectionRefused', undefined]]);
+    assert.deepEqual(created.map((p) => [p.spec.containers[0].image, p.spec.containers[0].command[0]]), [['envserve:1', 'envserve'], ['busybox:test', 'sh']]);
+    assert.equal(created[1].spec.containers[0].securityContext.runAsNonRoot, true);
+    assert.deepEqual(calls.filter((c) => c.startsWith('DELETE')).length, 2, 'both pods are deleted');
+    // Without a fallback image: DebugPodFailed, as before.
+    const none = await runDebugPod(client as never, { namespace: 'dev', image: 'envserve:1', specs });
+    assert.equal(none.status, 'failed');
+    assert.match((none as { message: string }).message, /the debug pod's image envserve:1 cannot start \(ErrImagePull: not found\); pass --debug-image/);
+  } finally {
+    logs.close();
+  }
 });

@@ -1,41 +1,17 @@
-// Every network probe of `check` goes through this one file, not through the engine's probe()
-// (src/probe/index.ts): from this machine (TCP, HTTP with a Host header, HTTPS, a WebSocket
-// upgrade), through the API server's service/pod proxy (probeViaApiServer, its own, beside
-// src/probe/apiserver.ts) and through a one-shot port-forward. The debug pod runs the same
-// probeFromHere() (`envserve probe --json`). From src/probe/ it uses only the TCP probe
-// (local.ts probeTcp) and the reading of the API server's proxy answers (proxy-answer.ts); HTTP is
-// done here because `check` needs more of the answer (Location, the proxy's error text, the
-// certificate).
-import http from 'node:http';
-import https from 'node:https';
-import tls from 'node:tls';
-import WebSocket from 'ws';
-import { probeTcp } from '../probe/local.js';
-import { FORWARD_HOLD_MS } from '../probe/targets.js';
-import { proxyPath, readProxyAnswer, type ProxyAnswer } from '../probe/proxy-answer.js';
+// What `check` makes of what the prober saw. Every probe of `check` is made by src/probe (the one
+// prober, the engine's too): from this machine, through the API server's proxy, through a one-shot
+// port-forward, and inside the cluster by the debug pod (`envserve probe --json`, whose results
+// come back as they were seen). This file only classifies each result into check's reasons —
+// Answers / LoginRequired, ProxyNoRoute, TlsFailed, WebSocketRejected, the network's reasons — with
+// the words people read; the one-shot forward itself is the Kubernetes runtime's PortForwarder.
+import { probe, probeSpec, type ForwardOpener, type ProbeResult, type ProbeSpec, type ProxyAnswer, type SeenResult } from '../probe/index.js';
+import { hostPort } from '../probe/spec.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/pf/forwarder.js';
 import type { CheckReason } from '../reasons.js';
 
-export interface ProbeSpec {
-  /** The check id the result belongs to. */
-  id: string;
-  host: string;
-  port: number;
-  protocol: 'tcp' | 'http';
-  path?: string;
-  /** The Host header (Ingress rules match on it); also the TLS server name. */
-  hostHeader?: string;
-  tls?: boolean;
-  /** Also try a WebSocket upgrade (HTTP only). */
-  websocket?: boolean;
-  /** 'ingress': a 404/502/503 comes from the controller, not from the app. */
-  via?: 'direct' | 'ingress';
-  timeoutMs?: number;
-  /** TCP through a port-forward: the connection must stay up this long (probe/targets.ts FORWARD_HOLD_MS). */
-  holdMs?: number;
-}
+export type { ProbeSpec } from '../probe/index.js';
 
 export interface ProbeOutcome {
   id: string;
@@ -75,83 +51,38 @@ export function errorReason(e: NodeJS.ErrnoException | string | undefined): Chec
   return 'Unreachable';
 }
 
-const fmt = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
-
-/** One probe from the machine this runs on. Never throws. */
-export async function probeFromHere(spec: ProbeSpec): Promise<ProbeOutcome> {
-  const t0 = performance.now();
-  const timeoutMs = spec.timeoutMs ?? 2000;
-  const where = fmt(spec.host, spec.port);
+/** A result of one spec (from here, or from the debug pod), in check's words. Pure. */
+export function classifySpec(spec: ProbeSpec, r: SeenResult | ProbeResult): ProbeOutcome {
+  const where = hostPort(spec.host, spec.port);
+  const base = { id: spec.id, latencyMs: Math.round(r.latencyMs ?? 0) };
   if (spec.protocol === 'tcp') {
-    const r = await probeTcp(spec.host, spec.port, timeoutMs, undefined, spec.holdMs);
-    const latencyMs = Math.round(performance.now() - t0);
     return r.ok
-      ? { id: spec.id, ok: true, reason: 'Answers', detail: `${where} accepts connections`, latencyMs }
-      : { id: spec.id, ok: false, reason: errorReason(r.detail), detail: r.detail ?? `${where} does not answer`, latencyMs };
+      ? { ...base, ok: true, reason: 'Answers', detail: `${where} accepts connections` }
+      : { ...base, ok: false, reason: errorReason(r.detail), detail: r.detail ?? `${where} does not answer` };
   }
-  const [main, ws] = await Promise.all([httpOnce(spec, timeoutMs), spec.websocket ? wsOnce(spec, timeoutMs) : Promise.resolve(undefined)]);
-  return { ...main, latencyMs: Math.round(performance.now() - t0), ...(ws && { websocket: ws }) };
-}
-
-function httpOnce(spec: ProbeSpec, timeoutMs: number): Promise<Omit<ProbeOutcome, 'latencyMs'>> {
-  const where = fmt(spec.host, spec.port);
   const scheme = spec.tls ? 'https' : 'http';
-  return new Promise((resolve) => {
-    const headers: Record<string, string> = { connection: 'close', 'user-agent': 'envserve-check' };
-    if (spec.hostHeader) headers.host = spec.hostHeader;
-    const opts: https.RequestOptions = { host: spec.host, port: spec.port, path: spec.path ?? '/', method: 'GET', headers, agent: false };
-    if (spec.tls) {
-      // The certificate is checked below against the name users type, with its own message;
-      // an unknown CA (a test or self-signed certificate) is not what `check` is about.
-      opts.rejectUnauthorized = false;
-      if (spec.hostHeader) opts.servername = spec.hostHeader;
-    }
-    const req = (spec.tls ? https : http).request(opts, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { if (body.length < 512) body += d; });
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        const c = classifyHttp(status, res.headers.location, body, spec.via ?? 'direct');
-        let detail = `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (Host: ${spec.hostHeader})` : ''}: ${c.detail}`;
-        if (spec.tls) {
-          const cert = (res.socket as tls.TLSSocket).getPeerCertificate?.();
-          const name = spec.hostHeader ?? spec.host;
-          if (cert && Object.keys(cert).length && tls.checkServerIdentity(name, cert)) detail += `; the certificate does not cover ${name} (subject ${cert.subject?.CN ?? '?'}): the controller's default certificate?`;
-        }
-        resolve({ id: spec.id, ok: c.ok, reason: c.reason, detail, httpStatus: status });
-      });
-      res.on('error', (e) => resolve({ id: spec.id, ok: false, reason: errorReason(e), detail: `${where}: ${e.message}` }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      const reason = errorReason(e);
-      resolve({ id: spec.id, ok: false, reason: spec.tls && reason === 'ConnectionReset' ? 'TlsFailed' : reason, detail: `${scheme}://${where}${spec.path ?? '/'}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' ') });
-    });
-    req.end();
-  });
+  const ws = r.websocket && { websocket: classifyUpgrade(r.websocket) };
+  if (r.httpStatus === undefined) {
+    const e = r.error ?? { message: r.detail ?? 'no answer' };
+    const reason = errorReason(e.code !== undefined ? (e as NodeJS.ErrnoException) : e.message);
+    return { ...base, ok: false, reason: spec.tls && reason === 'ConnectionReset' ? 'TlsFailed' : reason, detail: `${scheme}://${where}${spec.path ?? '/'}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '), ...ws };
+  }
+  const c = classifyHttp(r.httpStatus, r.location, r.excerpt ?? '', spec.via ?? 'direct');
+  let detail = `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (Host: ${spec.hostHeader})` : ''}: ${c.detail}`;
+  if (r.certificate?.mismatch) detail += `; the certificate does not cover ${r.certificate.name} (subject ${r.certificate.subject ?? '?'}): the controller's default certificate?`;
+  return { ...base, ok: c.ok, reason: c.reason, detail, httpStatus: r.httpStatus, ...ws };
 }
 
-function wsOnce(spec: ProbeSpec, timeoutMs: number): Promise<{ ok: boolean; reason: CheckReason; detail: string }> {
-  return new Promise((resolve) => {
-    const url = `${spec.tls ? 'wss' : 'ws'}://${fmt(spec.host, spec.port)}${spec.path ?? '/'}`;
-    const ws = new WebSocket(url, {
-      headers: spec.hostHeader ? { host: spec.hostHeader } : {},
-      handshakeTimeout: timeoutMs,
-      rejectUnauthorized: false,
-      ...(spec.tls && spec.hostHeader && { servername: spec.hostHeader }),
-    });
-    let done = false;
-    const finish = (r: { ok: boolean; reason: CheckReason; detail: string }) => {
-      if (done) return;
-      done = true;
-      ws.terminate();
-      resolve(r);
-    };
-    ws.on('open', () => finish({ ok: true, reason: 'Answers', detail: 'the WebSocket upgrade passes (101)' }));
-    ws.on('unexpected-response', (_req, res) => finish({ ok: false, reason: 'WebSocketRejected', detail: `the WebSocket upgrade was answered ${res.statusCode} instead of 101 (a proxy on the way may not pass Upgrade, or the app wants another path)` }));
-    ws.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, reason: errorReason(e), detail: `WebSocket: ${e.message}` }));
-  });
+function classifyUpgrade(w: NonNullable<ProbeResult['websocket']>): { ok: boolean; reason: CheckReason; detail: string } {
+  if (w.ok) return { ok: true, reason: 'Answers', detail: 'the WebSocket upgrade passes (101)' };
+  if (w.status !== undefined) return { ok: false, reason: 'WebSocketRejected', detail: `the WebSocket upgrade was answered ${w.status} instead of 101 (a proxy on the way may not pass Upgrade, or the app wants another path)` };
+  const e = w.error ?? { message: 'no answer' };
+  return { ok: false, reason: errorReason(e.code !== undefined ? (e as NodeJS.ErrnoException) : e.message), detail: `WebSocket: ${e.message}` };
+}
+
+/** One probe from the machine this runs on, classified. Never throws. */
+export async function probeFromHere(spec: ProbeSpec): Promise<ProbeOutcome> {
+  return classifySpec(spec, await probeSpec(spec));
 }
 
 export interface ApiProxyTarget {
@@ -159,25 +90,27 @@ export interface ApiProxyTarget {
   namespace: string;
   resource: 'pods' | 'services';
   name: string;
-  port: number | string;
+  port: number;
   path?: string;
   timeoutMs?: number;
 }
 
-/** An HTTP GET through the API server's proxy (services/NAME:PORT/proxy/, pods/NAME:PORT/proxy/). */
-export async function probeViaApiServer(client: Pick<KubeClient, 'requestRaw'>, t: ApiProxyTarget): Promise<ProbeOutcome> {
-  const t0 = performance.now();
+/** An HTTP GET through the API server's proxy (services/NAME:PORT/proxy/, pods/NAME:PORT/proxy/), classified. */
+export async function probeThroughApiServer(client: Pick<KubeClient, 'request' | 'requestRaw'>, t: ApiProxyTarget): Promise<ProbeOutcome> {
+  const target = t.resource === 'pods'
+    ? { kind: 'pod' as const, namespace: t.namespace, name: t.name, port: t.port, ...(t.path && { path: t.path }) }
+    : { kind: 'service' as const, namespace: t.namespace, name: t.name, port: t.port, protocol: 'http' as const, ...(t.path && { path: t.path }) };
+  const r = await probe(target, 'apiserver', { api: client, timeoutMs: t.timeoutMs ?? 3000 });
   const what = `${t.resource}/${t.name}:${t.port} through the API server`;
-  try {
-    const a = readProxyAnswer(await client.requestRaw(proxyPath(t.namespace, t.resource, t.name, t.port, t.path), { timeoutMs: t.timeoutMs ?? 3000, maxBytes: 64 * 1024 }));
-    const c = classifyApiProxy(a);
-    return { id: t.id, ...c, detail: `${what}: ${c.detail}`, latencyMs: Math.round(performance.now() - t0), httpStatus: a.status };
-  } catch (e) {
-    const why = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
+  const latencyMs = Math.round(r.latencyMs ?? 0);
+  if (!r.proxy) {
+    const why = r.error?.cause ?? r.error?.message ?? r.detail ?? '';
     // Out of time: the app behind the proxy may accept and never answer (check has read the API server's objects already).
     const timedOut = /no answer within/.test(why);
-    return { id: t.id, ok: false, reason: timedOut ? 'Timeout' : 'Unreachable', detail: `${what}: ${timedOut ? `no answer through the proxy (${why})` : `the API server did not answer: ${why}`}`, latencyMs: Math.round(performance.now() - t0) };
+    return { id: t.id, ok: false, reason: timedOut ? 'Timeout' : 'Unreachable', detail: `${what}: ${timedOut ? `no answer through the proxy (${why})` : `the API server did not answer: ${why}`}`, latencyMs };
   }
+  const c = classifyApiProxy(r.proxy);
+  return { id: t.id, ...c, detail: `${what}: ${c.detail}`, latencyMs, httpStatus: r.proxy.status };
 }
 
 /** What an answer of the API server's proxy means: its own Status errors, or the app's answer (with an excerpt). Pure. */
@@ -203,37 +136,60 @@ export interface ForwardTarget {
   timeoutMs?: number;
 }
 
+/** The one-shot forwards the prober opens: the Kubernetes runtime's PortForwarder on a free loopback port. */
+export function forwardOpener(client: KubeClient): ForwardOpener {
+  return async ({ namespace, pod, port, timeoutMs }) => {
+    const tracker = new PodTracker(client, { namespace, podName: pod, description: `pod/${pod}` });
+    let fwd: PortForwarder | undefined;
+    try {
+      await tracker.start();
+      fwd = new PortForwarder({ client, tracker, namespace, remotePort: port, listenAddress: '127.0.0.1', localPort: 0, waitTimeoutMs: timeoutMs });
+      const a = await fwd.start();
+      const f = fwd;
+      return {
+        address: a.address,
+        port: a.port,
+        podSide: () => ({ ...(f.stats.refusing && { refused: f.stats.lastRefusal ?? `nothing listens on port ${port} in pod ${pod}` }), ...(f.stats.lastError !== undefined && { error: f.stats.lastError }) }),
+        stop: async () => {
+          await f.stop();
+          tracker.stop(); // the forwarder closed its own SPDY sessions
+        },
+      };
+    } catch (e) {
+      await fwd?.stop();
+      tracker.stop();
+      throw e;
+    }
+  };
+}
+
 /**
- * A one-shot port-forward (the engine's own, through the API server's pods/portforward) on a free
- * loopback port, probed like any local address, then closed. It connects to localhost inside the
- * pod, so it answers even when the app listens on 127.0.0.1 only — which is how `check` tells
- * "bound to loopback" from "down".
+ * A one-shot port-forward (the engine's own, through the API server's pods/portforward), probed by
+ * the prober, then closed. It connects to localhost inside the pod, so it answers even when the app
+ * listens on 127.0.0.1 only — which is how `check` tells "bound to loopback" from "down".
  */
-export async function probeViaPortForward(client: KubeClient, t: ForwardTarget): Promise<ProbeOutcome> {
-  const t0 = performance.now();
-  const tracker = new PodTracker(client, { namespace: t.namespace, podName: t.pod, description: `pod/${t.pod}` });
-  let fwd: PortForwarder | undefined;
-  try {
-    await tracker.start();
-    fwd = new PortForwarder({ client, tracker, namespace: t.namespace, remotePort: t.port, listenAddress: '127.0.0.1', localPort: 0, waitTimeoutMs: t.timeoutMs ?? 3000 });
-    const a = await fwd.start();
-    const r = await probeFromHere({ id: t.id, host: a.address, port: a.port, protocol: t.protocol, ...(t.path && { path: t.path }), timeoutMs: t.timeoutMs ?? 3000, holdMs: FORWARD_HOLD_MS });
-    const why = fwd.stats.lastError;
-    if (!r.ok && fwd.stats.refusing) {
-      return { id: t.id, ok: false, reason: 'ConnectionRefused', detail: `port-forward: ${fwd.stats.lastRefusal}`, latencyMs: Math.round(performance.now() - t0) };
-    }
-    if (!r.ok && why && /forbidden|403/i.test(why)) return { id: t.id, ok: false, reason: 'Forbidden', detail: `this user may not port-forward: ${why}`, latencyMs: r.latencyMs };
-    // The forward keeps retrying a port the pod refuses; its last error says so (kubelet:
-    // "connection refused", KWOK: "forward not found for port").
-    if (!r.ok && why && /refused|forward not found|failed to connect|unable to do port forwarding/i.test(why)) {
-      return { id: t.id, ok: false, reason: 'ConnectionRefused', detail: `port-forward to pod ${t.pod}:${t.port}: the pod refuses the port (${why})`, latencyMs: Math.round(performance.now() - t0) };
-    }
-    return { ...r, detail: `port-forward to pod ${t.pod}:${t.port}: ${r.ok ? r.detail : `${r.detail}${why ? ` (${why})` : ''}`}`, latencyMs: Math.round(performance.now() - t0) };
-  } catch (e) {
-    const msg = (e as Error).message;
-    return { id: t.id, ok: false, reason: /forbidden|403/i.test(msg) ? 'Forbidden' : 'Unreachable', detail: `port-forward to pod ${t.pod}:${t.port}: ${msg}`, latencyMs: Math.round(performance.now() - t0) };
-  } finally {
-    await fwd?.stop();
-    tracker.stop(); // the forwarder closed its own SPDY sessions
+export async function probeThroughForward(client: KubeClient, t: ForwardTarget): Promise<ProbeOutcome> {
+  const timeoutMs = t.timeoutMs ?? 3000;
+  const r = await probe({ kind: 'forward', namespace: t.namespace, pod: t.pod, port: t.port, protocol: t.protocol, ...(t.path && { path: t.path }) }, 'apiserver', { portForward: forwardOpener(client), timeoutMs });
+  return classifyForward(t, r);
+}
+
+/** A one-shot forward's result in check's words: the pod's side explains a failure. Pure. */
+export function classifyForward(t: Pick<ForwardTarget, 'id' | 'pod' | 'port' | 'protocol' | 'path'>, r: ProbeResult): ProbeOutcome {
+  const latencyMs = Math.round(r.latencyMs ?? 0);
+  const at = `port-forward to pod ${t.pod}:${t.port}`;
+  if (!r.ok && r.forward?.refused) return { id: t.id, ok: false, reason: 'ConnectionRefused', detail: `port-forward: ${r.forward.refused}`, latencyMs };
+  if (!r.forward?.local) {
+    // The forward could not be opened at all.
+    return { id: t.id, ok: false, reason: r.reason === 'Forbidden' ? 'Forbidden' : 'Unreachable', detail: `${at}: ${r.error?.message ?? r.detail ?? 'not opened'}`, latencyMs };
   }
+  const why = r.forward?.error;
+  if (!r.ok && why && /forbidden|403/i.test(why)) return { id: t.id, ok: false, reason: 'Forbidden', detail: `this user may not port-forward: ${why}`, latencyMs };
+  // The forward keeps retrying a port the pod refuses; its last error says so (kubelet:
+  // "connection refused", KWOK: "forward not found for port").
+  if (!r.ok && why && /refused|forward not found|failed to connect|unable to do port forwarding/i.test(why)) {
+    return { id: t.id, ok: false, reason: 'ConnectionRefused', detail: `${at}: the pod refuses the port (${why})`, latencyMs };
+  }
+  const o = classifySpec({ id: t.id, host: r.forward.local.address, port: r.forward.local.port, protocol: t.protocol, ...(t.path && { path: t.path }) }, r);
+  return { ...o, detail: `${at}: ${r.ok ? o.detail : `${o.detail}${why ? ` (${why})` : ''}`}`, latencyMs };
 }

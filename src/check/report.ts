@@ -38,14 +38,14 @@ export function buildReport(base: Pick<CheckReport, 'runtime'> & { envName?: str
   };
 }
 
-const MARK: Record<Check['status'], string> = { pass: 'ok', fail: 'FAIL', warn: 'warn', skipped: 'skip' };
+const MARK: Record<Check['status'], string> = { pass: 'ok', fail: 'FAIL', warn: 'warn', info: 'info', skipped: 'skip' };
 
 /** Per exposure: its verdict, every check on one line, and the cause with its fix at the end. */
 export function formatReport(r: CheckReport, verbose = true): string {
   let out = '';
   for (const v of r.exposures) {
     out += `${v.exposure} (${v.kind}, ${v.protocol}): ${v.verdict}\n`;
-    const rows = r.checks.filter((c) => c.exposure === v.exposure && (verbose || c.status !== 'pass'));
+    const rows = r.checks.filter((c) => c.exposure === v.exposure && (verbose || (c.status !== 'pass' && c.status !== 'info')));
     for (const c of rows) {
       out += `  ${MARK[c.status].padEnd(4)}  ${c.vantage.padEnd(9)}  ${c.id.padEnd(30)}  ${c.reason.padEnd(22)}  ${c.message}\n`;
     }

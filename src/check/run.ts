@@ -6,11 +6,11 @@ import { staleReason } from '../engine/down.js';
 import { explainKubeError, loadKubeClient, type KubeClient } from '../apply/k8s/client.js';
 import { planFromFile } from '../envfile/from-file.js';
 import { StateStore } from '../engine/state.js';
-import { DEFAULT_DEBUG_IMAGE } from './debug-pod.js';
+import { DEFAULT_DEBUG_IMAGE, DEFAULT_FALLBACK_IMAGE } from './debug-pod.js';
 import { checkK8s } from './k8s.js';
 import { checkLocal } from './local.js';
 import { buildReport, type ExposureInfo } from './report.js';
-import { parseCheckTarget, subjectFromPlan, subjectFromTarget, type K8sSubject } from './subject.js';
+import { parseCheckTarget, subjectFromPlan, subjectFromTarget, type K8sSubject, type WorkloadRef } from './subject.js';
 import type { Check, CheckReport } from './types.js';
 
 export interface CheckOptions {
@@ -29,6 +29,8 @@ export interface CheckOptions {
   /** The inside-the-cluster probes (default true). */
   debugPod?: boolean;
   debugImage?: string;
+  /** The minimal probe's image when the node cannot pull the debug image (default $ENVSERVE_FALLBACK_IMAGE or busybox:1.36). */
+  fallbackImage?: string;
   debugTimeoutMs?: number;
   probeTimeoutMs?: number;
   /** An already loaded client (tests, the bench). */
@@ -75,11 +77,13 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
     namespace = o.namespace ?? client.namespace;
     const local = new Map<string, { address: string; port: number }>(o.localListeners ?? []);
     if (state && !stale && state.runtime === 'k8s') for (const e of state.exposures) if (e.kind === 'k8s-port-forward' && e.listen) local.set(e.id, e.listen);
-    // With --target, the env file's exposures are checked against that workload (as `serve --target`).
+    // With --target, the env file's exposures are checked against that workload (as `serve --target`);
+    // without, against the one the running `serve --target`/`--selector` reaches (its record says).
     const attach = o.target !== undefined ? parseCheckTarget(o.target) : undefined;
     if (attach && attach.kind !== 'deployment' && attach.kind !== 'pod') throw new UserError(`--target with an env file names the workload the exposures reach: k8s:NS/deployment/NAME or k8s:NS/pod/NAME, not ${attach.kind}`);
     if (attach?.namespace) namespace = attach.namespace;
-    const subject = subjectFromPlan(plan, namespace, attach && { kind: attach.kind as 'deployment' | 'pod', name: attach.name });
+    const workload: WorkloadRef | undefined = attach ? { kind: attach.kind as 'deployment' | 'pod', name: attach.name } : record?.cluster?.workload;
+    const subject = subjectFromPlan(plan, namespace, workload);
     const r = await k8s(client, namespace!, o, () => subject, subject.workload, local);
     checks.push(...r.checks);
     exposures.push(...infoOf(subject));
@@ -93,7 +97,11 @@ async function k8s(client: KubeClient, namespace: string, o: CheckOptions, subje
   try {
     return await checkK8s({
       client, namespace, subject, ...(workload && { workload }),
-      debugPod: o.debugPod === false ? false : { image: o.debugImage ?? process.env.ENVSERVE_DEBUG_IMAGE ?? DEFAULT_DEBUG_IMAGE, ...(o.debugTimeoutMs && { timeoutMs: o.debugTimeoutMs }) },
+      debugPod: o.debugPod === false ? false : {
+        image: o.debugImage ?? process.env.ENVSERVE_DEBUG_IMAGE ?? DEFAULT_DEBUG_IMAGE,
+        fallbackImage: o.fallbackImage ?? process.env.ENVSERVE_FALLBACK_IMAGE ?? DEFAULT_FALLBACK_IMAGE,
+        ...(o.debugTimeoutMs && { timeoutMs: o.debugTimeoutMs }),
+      },
       ...(local && { localListeners: local }),
       ...(o.probeTimeoutMs && { probeTimeoutMs: o.probeTimeoutMs }),
     });

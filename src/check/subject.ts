@@ -5,6 +5,7 @@
 import { UserError } from '../errors.js';
 import { ingressName, LABEL_ENV, objectName, serviceName } from '../apply/k8s/manifests.js';
 import type { Plan, Protocol, ServiceType } from '../plan/types.js';
+import { presetByName, presetByPort } from '../plan/presets.js';
 import type { ClusterSnapshot, Obj } from './snapshot.js';
 import { isUnavailable } from './snapshot.js';
 import { matchesSelector, selectorOf } from './selectors.js';
@@ -14,10 +15,17 @@ export type WorkloadRef =
   | { kind: 'pod'; name: string }
   | { kind: 'selector'; labels: Record<string, string> };
 
-export type K8sCheckExposure =
+/** `websocket`: the app behind needs WebSocket upgrades (a preset that says so): a refused one is a warning. */
+export type K8sCheckExposure = (
   | { id: string; kind: 'k8s-port-forward'; protocol: Protocol; port: number; local?: { address: string; port: number }; path?: string }
   | { id: string; kind: 'k8s-service'; protocol: Protocol; service: string; port?: number; type?: ServiceType; envPort?: number }
-  | { id: string; kind: 'k8s-ingress'; protocol: Protocol; ingress: string; host?: string; path?: string; tls?: boolean; service?: string };
+  | { id: string; kind: 'k8s-ingress'; protocol: Protocol; ingress: string; host?: string; path?: string; tls?: boolean; service?: string }
+) & { websocket?: boolean };
+
+/** Whether the app on this port (or of this name) needs WebSockets: a preset that says so (Jupyter). */
+export function needsWebSocket(port: number | undefined, name?: string): boolean {
+  return (name !== undefined && presetByName(name)?.websocket === true) || (port !== undefined && presetByPort(port)?.websocket === true);
+}
 
 export interface K8sSubject {
   namespace: string;
@@ -31,16 +39,18 @@ export interface K8sSubject {
 export function subjectFromPlan(plan: Plan, namespace: string, workload?: WorkloadRef): K8sSubject {
   const exposures: K8sCheckExposure[] = [];
   for (const e of plan.exposures) {
-    const path = plan.env.services.find((s) => s.port === e.envPort)?.urlPath;
+    const service = plan.env.services.find((s) => s.port === e.envPort);
+    const path = service?.urlPath;
+    const ws = needsWebSocket(e.envPort, service?.name ?? e.name) && { websocket: true };
     if (e.kind === 'k8s-port-forward') {
-      exposures.push({ id: e.id, kind: e.kind, protocol: e.protocol, port: e.envPort, local: { address: e.listenAddress, port: e.hostPort }, ...(path && { path }) });
+      exposures.push({ id: e.id, kind: e.kind, protocol: e.protocol, port: e.envPort, local: { address: e.listenAddress, port: e.hostPort }, ...(path && { path }), ...ws });
     } else if (e.kind === 'k8s-service') {
-      exposures.push({ id: e.id, kind: e.kind, protocol: e.protocol, service: serviceName(plan, e), port: e.servicePort, type: e.serviceType, envPort: e.envPort });
+      exposures.push({ id: e.id, kind: e.kind, protocol: e.protocol, service: serviceName(plan, e), port: e.servicePort, type: e.serviceType, envPort: e.envPort, ...ws });
     } else if (e.kind === 'k8s-ingress') {
       const svc = plan.exposures.find((x) => x.id === e.serviceId);
       exposures.push({
         id: e.id, kind: e.kind, protocol: e.protocol, ingress: ingressName(plan, e), host: e.host, path: e.path, tls: e.tlsSecret !== undefined,
-        ...(svc?.kind === 'k8s-service' && { service: serviceName(plan, svc) }),
+        ...(svc?.kind === 'k8s-service' && { service: serviceName(plan, svc) }), ...ws,
       });
     }
   }
@@ -98,7 +108,7 @@ export function subjectFromTarget(t: TargetRef, namespace: string, snap: Cluster
       : pods.filter((p) => workload!.kind === 'deployment' && workload!.labels && matchesSelector({ matchLabels: workload!.labels }, p.metadata?.labels));
     if (port !== undefined) {
       const cp = ours.flatMap(containerPorts).find((c) => c.containerPort === port);
-      exposures.push({ id: `pod-${port}`, kind: 'k8s-port-forward', protocol: protocolOf(cp), port });
+      exposures.push({ id: `pod-${port}`, kind: 'k8s-port-forward', protocol: protocolOf(cp), port, ...(needsWebSocket(port, cp?.name) && { websocket: true }) });
     }
     const names = new Set<string>();
     for (const s of services) {
@@ -107,7 +117,7 @@ export function subjectFromTarget(t: TargetRef, namespace: string, snap: Cluster
       if (!ours.some((p) => matchesSelector({ matchLabels: sel }, p.metadata?.labels))) continue;
       for (const sp of (s.spec?.ports ?? []) as Obj[]) {
         if (port !== undefined && !targetsPort(sp, port, ours)) continue;
-        exposures.push({ id: `service-${s.metadata.name}-${sp.port}`, kind: 'k8s-service', protocol: protocolOf(sp), service: s.metadata.name, port: sp.port, type: s.spec?.type });
+        exposures.push({ id: `service-${s.metadata.name}-${sp.port}`, kind: 'k8s-service', protocol: protocolOf(sp), service: s.metadata.name, port: sp.port, type: s.spec?.type, ...(needsWebSocket(port ?? sp.port) && { websocket: true }) });
         names.add(s.metadata.name);
       }
     }

@@ -5,9 +5,10 @@ import type { CheckReason } from '../reasons.js';
 
 /**
  * pass: fine. fail: this is why the exposure does not answer. warn: suspicious, but it may work.
+ * info: worth knowing, not a problem (an upgrade an app without WebSockets refuses, which probe ran).
  * skipped: could not be looked at (no permission, not reachable from here, not applicable).
  */
-export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skipped';
+export type CheckStatus = 'pass' | 'fail' | 'warn' | 'info' | 'skipped';
 
 /** Where a check was made from: the API objects, this machine, the API server's proxy, a debug pod. */
 export type Vantage = 'static' | 'local' | 'apiserver' | 'cluster';

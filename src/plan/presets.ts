@@ -9,10 +9,15 @@ export interface Preset {
   description: string;
   /** The path users open, when it is not "/". */
   urlPath?: string;
+  /**
+   * The app does not work without WebSocket upgrades (Jupyter's kernels): `check` warns when one is
+   * refused, and only notes it for other apps. (Set where the port says which app it is: 8080 does not.)
+   */
+  websocket?: boolean;
 }
 
 export const PRESETS: readonly Preset[] = [
-  { name: 'jupyter', port: 8888, protocol: 'http', description: 'Jupyter Notebook / JupyterLab', urlPath: '/lab' },
+  { name: 'jupyter', port: 8888, protocol: 'http', description: 'Jupyter Notebook / JupyterLab', urlPath: '/lab', websocket: true },
   { name: 'rstudio', port: 8787, protocol: 'http', description: 'RStudio Server' },
   { name: 'tensorboard', port: 6006, protocol: 'http', description: 'TensorBoard' },
   { name: 'vscode', port: 8080, protocol: 'http', description: 'VS Code in the browser (code-server)' },

@@ -1,7 +1,8 @@
 // Probes through the Kubernetes API server: its service and pod proxy for HTTP, and a Service's
-// ready endpoints where the proxy is not allowed (or the port is not HTTP).
+// ready endpoints where the proxy is not allowed (or the port is not HTTP). The proxy's answer
+// (the app's, or the API server's own Status) and a failed request's error ride along.
 import type { ReasonCode } from '../reasons.js';
-import { proxyPath, readProxyAnswer } from './proxy-answer.js';
+import { proxyPath, readProxyAnswer, type ProxyAnswer } from './proxy-answer.js';
 import type { ApiRequester, ProbeResult, ProbeTarget } from './types.js';
 
 /** An API error's HTTP status (KubeApiError.code), or undefined for "no answer at all". */
@@ -17,33 +18,43 @@ export async function probeViaApiServer(api: ApiRequester, t: Extract<ProbeTarge
   const timed = (r: ProbeResult): ProbeResult => ({ ...r, latencyMs: Math.round((performance.now() - t0) * 10) / 10 });
   const http = t.kind === 'pod' || t.protocol === 'http';
   if (http) {
-    let answer;
+    let answer: ProxyAnswer;
     try {
       // The default bound (64 KiB) reads most pages to the end, so the API server connection stays
       // open for the next probe; a longer one is cut there, and that connection closed.
-      answer = readProxyAnswer(await api.requestRaw(proxyPath(t.namespace, t.kind === 'pod' ? 'pods' : 'services', t.name, t.port), { timeoutMs, ...(signal && { signal }) }));
+      answer = readProxyAnswer(await api.requestRaw(proxyPath(t.namespace, t.kind === 'pod' ? 'pods' : 'services', t.name, t.port, t.path), { timeoutMs, ...(signal && { signal }) }));
     } catch (e) {
       const msg = (e as Error).message;
+      const cause = (e as { cause?: Error }).cause?.message;
+      const error = { message: msg, ...(cause !== undefined && { cause }) };
       // No answer in time: from the API server, or from the app behind its proxy (one that
       // accepts and never answers)? The API server answers /version at once if it is there.
       if (/no answer within/.test(msg) && (await api.request('/version', { timeoutMs }).then(() => true, () => false))) {
-        return timed({ ok: false, reason: 'Timeout', detail: `no answer through the API server's ${t.kind} proxy within ${timeoutMs} ms: the API server answers, the app does not` });
+        return timed({ ok: false, reason: 'Timeout', detail: `no answer through the API server's ${t.kind} proxy within ${timeoutMs} ms: the API server answers, the app does not`, error });
       }
-      return timed({ ok: false, reason: 'ClusterUnreachable', detail: msg });
+      return timed({ ok: false, reason: 'ClusterUnreachable', detail: msg, error });
     }
+    const seen = { httpStatus: answer.status, proxy: answer };
+    const timedSeen = (r: ProbeResult) => timed({ ...seen, ...r });
     // Any answer of the app counts, whatever it says: a page, a 302 to a login, its own 503.
-    if (answer.by === 'app') return timed({ ok: true, reason: 'Ready', detail: `answers through the API server proxy (HTTP ${answer.status})`, httpStatus: answer.status });
+    if (answer.by === 'app') return timedSeen({ ok: true, reason: 'Ready', detail: `answers through the API server proxy (HTTP ${answer.status})`, ...(answer.location !== undefined && { location: answer.location }), excerpt: answer.excerpt });
     const said = `HTTP ${answer.status}${answer.message ? `: ${answer.message}` : ''}`;
     // The API server's words for what its dial or read met ("connect: connection refused", "read: connection reset by peer").
     const failed: ReasonCode = /reset by peer/i.test(answer.message) ? 'ConnectionReset' : /i\/o timeout|timed out/i.test(answer.message) ? 'Timeout' : 'ConnectionRefused';
-    if (t.kind === 'pod') return timed({ ok: false, reason: answer.status === 403 ? 'Forbidden' : failed, detail: `through the API server's pod proxy: ${said}` });
+    if (t.kind === 'pod') return timedSeen({ ok: false, reason: answer.status === 403 ? 'Forbidden' : failed, detail: `through the API server's pod proxy: ${said}` });
     if (answer.status !== 403) {
       // 503 "no endpoints available" or a backend that refuses: say which from the endpoints.
       const ep = await readyEndpoints(api, t.namespace, t.name).catch(() => undefined);
-      if (ep === 0) return timed({ ok: false, reason: 'NoEndpoints', detail: NO_ENDPOINTS });
-      return timed({ ok: false, reason: failed, detail: `through the API server's service proxy: ${said}` });
+      if (ep === 0) return timedSeen({ ok: false, reason: 'NoEndpoints', detail: NO_ENDPOINTS });
+      return timedSeen({ ok: false, reason: failed, detail: `through the API server's service proxy: ${said}` });
     }
+    // Forbidden to use the proxy: the endpoints below say whether anything could answer.
+    return { ...(await endpointsResult(api, t, timed)), proxy: answer };
   }
+  return endpointsResult(api, t, timed);
+}
+
+async function endpointsResult(api: ApiRequester, t: Extract<ProbeTarget, { kind: 'service' | 'pod' }>, timed: (r: ProbeResult) => ProbeResult): Promise<ProbeResult> {
   try {
     const n = await readyEndpoints(api, t.namespace, t.name);
     return timed(n > 0 ? { ok: true, reason: 'Ready', detail: `${n} ready endpoint${n === 1 ? '' : 's'}` } : { ok: false, reason: 'NoEndpoints', detail: NO_ENDPOINTS });

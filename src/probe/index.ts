@@ -1,33 +1,20 @@
-// The engine's prober: target × vantage → ProbeResult. The engine (`up`/`serve`) probes through
-// here, so `status`, the dashboard's rows and `probeNow` show its results. `envserve check` does not
-// call probe(): it has its own probes in src/check/probes.ts (more of each answer: Location, the
-// proxy's error text, the certificate, a WebSocket upgrade, its own API-server proxy and one-shot
-// port-forward probes) and shares only this folder's TCP probe (local.ts) and the reading of the
-// API server's proxy answers (proxy-answer.ts). See types.ts for the vocabulary, targets.ts for
-// what an exposure's targets are.
-import { probeViaApiServer } from './apiserver.js';
-import { probeHttp, probeTcp } from './local.js';
-import { describeTarget, type ProbeContext, type ProbeResult, type ProbeTarget, type Vantage, type VantagedTarget } from './types.js';
+// The prober — the only one: a target × a vantage point → what it saw (src/probe/types.ts).
+// The engine (`up`/`serve`) probes each exposure's targets (targets.ts) through here and shows the
+// result's reason code (`status`, the dashboard's rows, `probeNow`); `envserve check` probes
+// through here too — from this machine, through the API server's proxy and a one-shot
+// port-forward, and inside the cluster, where its debug pod runs `envserve probe --json` (spec.ts;
+// busybox.ts when only a busybox image can be pulled) — and classifies what was seen into its own
+// reasons (src/check/probes.ts). The engine fills `latencyMs` in its status from the result.
+import { probe } from './vantage.js';
+import { describeTarget, type ProbeContext, type ProbeResult, type VantagedTarget } from './types.js';
 
 export * from './types.js';
 export { targetsFor, connectAddress, type ObservedExposure, type ObservedAddress } from './targets.js';
 export { PROXY_NOT_READY } from './local.js';
 export { readProxyAnswer, excerptOf, proxyPath, type ProxyAnswer, type RawHttpAnswer } from './proxy-answer.js';
-
-export async function probe(target: ProbeTarget, vantage: Vantage, ctx: ProbeContext = {}): Promise<ProbeResult> {
-  const timeoutMs = ctx.timeoutMs ?? 2000;
-  if (vantage === 'local') {
-    if (target.kind === 'tcp') return probeTcp(target.address, target.port, timeoutMs, ctx.signal, target.holdMs);
-    if (target.kind === 'http') return probeHttp(target.url, { timeoutMs, ...(target.hostHeader !== undefined && { hostHeader: target.hostHeader }), ...(target.viaProxy !== undefined && { viaProxy: target.viaProxy }), ...(ctx.signal && { signal: ctx.signal }) });
-    return { ok: false, reason: 'VantageUnavailable', detail: `${describeTarget(target)} is inside the cluster: probe it through the API server` };
-  }
-  if (vantage === 'apiserver') {
-    if (!ctx.api) return { ok: false, reason: 'VantageUnavailable', detail: 'no Kubernetes API server to probe through' };
-    if (target.kind === 'service' || target.kind === 'pod') return probeViaApiServer(ctx.api, target, Math.max(timeoutMs, 3000), ctx.signal);
-    return { ok: false, reason: 'VantageUnavailable', detail: `${describeTarget(target)} is probed from this machine, not through the API server` };
-  }
-  return { ok: false, reason: 'VantageUnavailable', detail: 'probing from inside the cluster is not implemented yet' };
-}
+export { probe };
+export { probeSpec, targetOfSpec, formatProbeLine, parseProbeLog, RESULT_PREFIX, type ProbeSpec, type SeenResult } from './spec.js';
+export { busyboxScript, parseBusyboxLog, BUSYBOX_LIMITS } from './busybox.js';
 
 export interface TargetResult extends VantagedTarget {
   result: ProbeResult;

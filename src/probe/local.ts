@@ -1,9 +1,13 @@
-// Probes from this machine: a TCP connect, or one HTTP(S) request.
+// Probes from where this runs (this machine, or check's debug pod): a TCP connect, or one HTTP(S)
+// request (and a WebSocket upgrade beside it).
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { ReasonCode } from '../reasons.js';
+import { excerptOf } from './proxy-answer.js';
 import type { ProbeResult } from './types.js';
+import { probeUpgrade } from './websocket.js';
 
 /** Statuses by which a proxy (Ingress controller, API server proxy) says the route is not there yet. */
 export const PROXY_NOT_READY: ReadonlySet<number> = new Set([404, 502, 503, 504]);
@@ -56,27 +60,44 @@ export function probeTcp(address: string, port: number, timeoutMs = 2000, signal
   });
 }
 
+/** How much of an answer's body is read, for its excerpt (the rest is dropped). */
+const BODY_BYTES = 512;
+
 /**
  * One GET. Any HTTP answer means the service was reached, except (with viaProxy) the statuses by
  * which a proxy says it has no route. A connection that closes or answers non-HTTP is NotHttp.
+ * What was seen rides along: the status, Location, the start of the body, the certificate, and
+ * (with `websocket`) whether an upgrade passes. The latency is the time to the answer's headers.
  */
-export function probeHttp(url: string, o: { hostHeader?: string; viaProxy?: boolean; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProbeResult> {
+export async function probeHttp(url: string, o: { hostHeader?: string; viaProxy?: boolean; timeoutMs?: number; signal?: AbortSignal; websocket?: boolean } = {}): Promise<ProbeResult> {
+  const [main, ws] = await Promise.all([httpOnce(url, o), o.websocket ? probeUpgrade(url, { timeoutMs: o.timeoutMs ?? 2000, ...(o.hostHeader !== undefined && { hostHeader: o.hostHeader }) }) : undefined]);
+  return ws ? { ...main, websocket: ws } : main;
+}
+
+function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; timeoutMs?: number; signal?: AbortSignal }): Promise<ProbeResult> {
   const t0 = performance.now();
   const u = new URL(url);
   const secure = u.protocol === 'https:';
   const timeoutMs = o.timeoutMs ?? 2000;
+  const ms = () => Math.round((performance.now() - t0) * 10) / 10;
   return new Promise((resolve) => {
     let settled = false;
+    let answered: ProbeResult | undefined;
+    const body: Buffer[] = [];
+    let bodyBytes = 0;
     const done = (r: ProbeResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
       req.destroy();
-      resolve({ ...r, latencyMs: Math.round((performance.now() - t0) * 10) / 10 });
+      resolve(r.latencyMs === undefined ? { ...r, latencyMs: ms() } : r);
     };
+    // The answer with as much of its body as came: on its end, at BODY_BYTES, or when time is up.
+    const finish = () => answered && done({ ...answered, excerpt: excerptOf(Buffer.concat(body)) });
     const headers: Record<string, string> = { connection: 'close', 'user-agent': 'envserve-probe' };
     if (o.hostHeader) headers.host = o.hostHeader;
+    const name = o.hostHeader ?? u.hostname.replace(/^\[|\]$/g, '');
     const req = (secure ? https : http).request(
       {
         host: u.hostname.replace(/^\[|\]$/g, ''),
@@ -85,24 +106,45 @@ export function probeHttp(url: string, o: { hostHeader?: string; viaProxy?: bool
         method: 'GET',
         headers,
         agent: false,
-        // A development environment's certificate is often self-signed: reaching it is the question.
+        // A development environment's certificate is often self-signed: reaching it is the question
+        // (whether it covers the name is seen below, and said by those who care).
         ...(secure && { rejectUnauthorized: false, servername: o.hostHeader ?? (net.isIP(u.hostname) ? undefined : u.hostname) }),
       },
       (res) => {
-        res.resume();
         const status = res.statusCode ?? 0;
         const line = `HTTP/${res.httpVersion} ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`;
-        if (o.viaProxy && PROXY_NOT_READY.has(status)) done({ ok: false, reason: 'IngressRouteNotAnswering', detail: `${url} answered ${status}`, httpStatus: status });
-        else done({ ok: true, reason: 'Ready', detail: line, httpStatus: status });
+        const seen: Partial<ProbeResult> = { httpStatus: status, latencyMs: ms(), ...(res.headers.location !== undefined && { location: res.headers.location }) };
+        if (secure) {
+          const cert = (res.socket as tls.TLSSocket).getPeerCertificate?.();
+          if (cert && Object.keys(cert).length) {
+            const mismatch = tls.checkServerIdentity(name, cert);
+            seen.certificate = { ...(cert.subject?.CN !== undefined && { subject: String(cert.subject.CN) }), name, ...(mismatch && { mismatch: mismatch.message }) };
+          }
+        }
+        answered = o.viaProxy && PROXY_NOT_READY.has(status)
+          ? { ok: false, reason: 'IngressRouteNotAnswering', detail: `${url} answered ${status}`, ...seen }
+          : { ok: true, reason: 'Ready', detail: line, ...seen };
+        res.on('data', (d: Buffer) => {
+          body.push(d);
+          bodyBytes += d.length;
+          if (bodyBytes >= BODY_BYTES) finish();
+        });
+        res.on('end', finish);
+        res.on('error', finish);
       },
     );
     const onAbort = () => done({ ok: false, reason: 'Stopped', detail: 'probe cancelled' });
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => done({ ok: false, reason: 'Timeout', detail: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(() => {
+      if (answered) finish();
+      else done({ ok: false, reason: 'Timeout', detail: `no answer within ${timeoutMs} ms`, error: { code: 'ETIMEDOUT', message: `no answer within ${timeoutMs} ms` } });
+    }, timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'HPE_INVALID_CONSTANT' || e.code?.startsWith('HPE_') || /parse error/i.test(e.message)) done({ ok: false, reason: 'NotHttp', detail: 'answers, but not with HTTP' });
-      else if (e.code === 'ECONNRESET' && /socket hang up/.test(e.message)) done({ ok: false, reason: 'ConnectionReset', detail: 'connection closed without an answer' });
-      else done({ ok: false, ...reasonOfSocketError(e) });
+      if (answered) return finish();
+      const error = { ...(e.code !== undefined && { code: e.code }), message: e.message };
+      if (e.code === 'HPE_INVALID_CONSTANT' || e.code?.startsWith('HPE_') || /parse error/i.test(e.message)) done({ ok: false, reason: 'NotHttp', detail: 'answers, but not with HTTP', error });
+      else if (e.code === 'ECONNRESET' && /socket hang up/.test(e.message)) done({ ok: false, reason: 'ConnectionReset', detail: 'connection closed without an answer', error });
+      else done({ ok: false, ...reasonOfSocketError(e), error });
     });
     req.end();
   });

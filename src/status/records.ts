@@ -10,6 +10,8 @@ export interface ClusterRecord {
   namespace: string;
   /** The kubeconfig file's path (absolute), when one was used; absent = in-cluster config. */
   kubeconfig?: string;
+  /** The pods `serve --target` / `--selector` reaches (absent: the environment's own Deployment), for `check -f`. */
+  workload?: { kind: 'deployment' | 'pod'; name: string } | { kind: 'selector'; labels: Record<string, string> };
 }
 
 export interface OwnedObject {

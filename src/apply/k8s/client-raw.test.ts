@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { KubeClient, KubeUnreachableError } from './client.js';
-import { probeViaApiServer } from '../../check/probes.js';
+import { probeThroughApiServer as probeViaApiServer } from '../../check/probes.js';
 
 let server: http.Server;
 let client: KubeClient;

@@ -379,9 +379,16 @@ export class K8sRuntime extends EventEmitter implements Runtime {
       context: this.client.contextName,
       namespace: this.namespace,
       ...(this.client.kubeconfigPath !== undefined && { kubeconfig: this.client.kubeconfigPath }),
+      ...(workloadRecord(this.o.target) && { workload: workloadRecord(this.o.target)! }),
     };
     return { processes: [], notes, owned, cluster };
   }
+}
+
+/** What `serve --target` / `--selector` named, for the state record (`check -f` reaches the same pods). */
+function workloadRecord(t: TargetSpec | undefined): ClusterRecord['workload'] {
+  if (!t || t.kind === 'environment') return undefined;
+  return t.kind === 'selector' ? { kind: 'selector', labels: t.labels } : { kind: t.kind, name: t.name };
 }
 
 async function checkPortFree(address: string, port: number, e: Exposure): Promise<void> {

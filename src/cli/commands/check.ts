@@ -19,6 +19,7 @@ interface Opts {
   kubeconfig?: string;
   debugPod: boolean;
   debugImage?: string;
+  fallbackImage?: string;
   failedOnly?: boolean;
 }
 
@@ -37,7 +38,8 @@ export function registerCheck(program: Command): void {
     .option('-n, --namespace <namespace>', "the namespace (default: the context's, else default)")
     .option('--kubeconfig <path>', 'the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--no-debug-pod', 'do not start the short-lived debug pod (no probes from inside the cluster)')
-    .option('--debug-image <image>', "the debug pod's image (an envserve image; default $ENVSERVE_DEBUG_IMAGE or envserve:<version>)")
+    .option('--debug-image <image>', "the debug pod's image (an envserve image; default $ENVSERVE_DEBUG_IMAGE or ghcr.io/envserve/envserve:<version>)")
+    .option('--fallback-image <image>', "when the node cannot pull the debug image: a busybox image for a minimal probe (wget, nc; default $ENVSERVE_FALLBACK_IMAGE or docker.io/library/busybox:1.36)")
     .option('--failed-only', 'table: show only the checks that did not pass')
     .action(async function (this: Command, opts: Opts) {
       // -f given together with --target: the env file's exposures, reaching that workload.
@@ -58,6 +60,7 @@ export function registerCheck(program: Command): void {
         ...(opts.kubeconfig !== undefined && { kubeconfig: opts.kubeconfig }),
         debugPod: opts.debugPod,
         ...(opts.debugImage !== undefined && { debugImage: opts.debugImage }),
+        ...(opts.fallbackImage !== undefined && { fallbackImage: opts.fallbackImage }),
       });
       if (opts.output === 'table') process.stdout.write(formatReport(report, !opts.failedOnly));
       else printData(opts.output, report);

@@ -1,10 +1,10 @@
-// `envserve probe`: the prober on its own. The debug pod of `envserve check` runs
+// `envserve probe`: the prober (src/probe) on its own. The debug pod of `envserve check` runs
 // `envserve probe --json --spec '[...]'` inside the cluster and `check` reads its one result line
-// from the pod's log. Exit 0 when every probe answered, 1 otherwise.
+// from the pod's log — what the prober saw — and classifies it there. Exit 0 when every probe
+// answered, 1 otherwise.
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
-import { formatProbeLine } from '../../check/probe-line.js';
-import type { ProbeSpec } from '../../check/probes.js';
+import type { ProbeSpec } from '../../probe/spec.js';
 import { table } from '../output.js';
 
 export function parseProbeSpecs(text: string): ProbeSpec[] {
@@ -33,10 +33,10 @@ export function registerProbe(program: Command): void {
     .option('--json', 'print one JSON line (what the debug pod prints)')
     .action(async (opts: { spec: string; json?: boolean }) => {
       const specs = parseProbeSpecs(opts.spec);
-      const { probeFromHere } = await import('../../check/probes.js');
-      const results = await Promise.all(specs.map((s) => probeFromHere(s)));
+      const { formatProbeLine, probeSpec } = await import('../../probe/spec.js');
+      const results = await Promise.all(specs.map((s) => probeSpec(s)));
       if (opts.json) process.stdout.write(`${formatProbeLine(results)}\n`);
-      else process.stdout.write(table([['ID', 'OK', 'REASON', 'MS', 'DETAIL'], ...results.map((r) => [r.id, r.ok ? 'yes' : 'no', r.reason, String(r.latencyMs), r.detail])]));
+      else process.stdout.write(table([['ID', 'OK', 'REASON', 'MS', 'DETAIL'], ...results.map((r) => [r.id, r.ok ? 'yes' : 'no', r.reason, String(r.latencyMs ?? ''), r.detail ?? ''])]));
       process.exitCode = results.every((r) => r.ok) ? 0 : 1;
     });
 }
