@@ -36,7 +36,7 @@ export { addAutoIngress, hostFromTemplate } from './plan/auto-ingress.js';
 export { operatorManifests, userRoleManifests } from './operator/manifests.js';
 export { Operator, checkCrds } from './operator/controller.js';
 export { createApiServer } from './operator/api.js';
-export { operatorInstalled, submitPlan, waitForVerdict, serveThroughOperator, denialLines, directModePolicyWarnings } from './operator/cli-client.js';
+export { operatorInstalled, submitPlan, waitForVerdict, serveThroughOperator, denialLines, directModePolicyWarnings } from './operator/client/cli-client.js';
 export type { ExposureSet, ExposureSetStatus } from './operator/resource.js';
 // Why an exposure does not answer: the report `envserve check` prints (-o json), as a library call.
 export { runCheck, type CheckOptions } from './check/run.js';

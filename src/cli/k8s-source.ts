@@ -7,8 +7,8 @@
 import { loadKubeClient, explainKubeError, type KubeClient } from '../apply/k8s/client.js';
 import { parseSelector, parseTarget, resolveTarget } from '../apply/k8s/target.js';
 import { MappedPlanSource, type PlanSource } from '../engine/plan-source.js';
-import { denialLines, directModePolicyWarnings, operatorInstalled, versionSkew } from '../operator/cli-client.js';
-import { operatorPlanSource } from '../operator/plan-source.js';
+import { denialLines, directModePolicyWarnings, operatorInstalled, versionSkew } from '../operator/client/cli-client.js';
+import { operatorPlanSource } from '../operator/client/plan-source.js';
 import { planForCluster } from '../policy/cluster-plan.js';
 import type { Plan } from '../plan/types.js';
 

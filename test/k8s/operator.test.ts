@@ -245,7 +245,7 @@ test('the CLI with the operator present: `envserve operator submit` as alice is 
   assert.match(forbidden.stderr, /exposuresets/);
   assert.equal(kubectl(env.kubeconfig, ['-n', nsA, 'get', 'exposureset', 'bobs']).code, 1, 'nothing was submitted');
   // Direct mode (no operator in the way): a user who may read the policies is warned before anything is created.
-  const { directModePolicyWarnings } = await import('../../src/operator/cli-client.js');
+  const { directModePolicyWarnings } = await import('../../src/operator/client/cli-client.js');
   const warnings = await directModePolicyWarnings(admin, planJson('direct', WEB), nsB);
   assert.deepEqual(warnings.map((w) => [w.id, w.reason]), [['service-web', 'PolicyDenied']]);
   assert.deepEqual(await directModePolicyWarnings(loadKubeClient({ kubeconfig: kcA }), planJson('direct', WEB), nsB), [], 'alice may not read policies: no warning, no error');

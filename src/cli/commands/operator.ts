@@ -17,12 +17,14 @@ export function registerOperator(program: Command): void {
     .option('--context <name>', 'kubeconfig context')
     .option('--listen <addr:port>', 'the HTTP API\'s address (the manifests use 0.0.0.0:8080)', '127.0.0.1:8080')
     .option('--concurrency <n>', 'ExposureSets reconciled at once', '4')
-    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string }) => {
+    .option('--lease-namespace <namespace>', 'the namespace of the leader-election Lease (default: POD_NAMESPACE, else envserve-system)')
+    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string; leaseNamespace?: string }) => {
       const m = /^(.*):(\d+)$/.exec(opts.listen);
       if (!m) throw new UserError(`--listen must be ADDRESS:PORT, got "${opts.listen}"`);
       const { explainKubeError, loadKubeClient } = await kube();
       const { createApiServer, listenAddress } = await import('../../operator/api.js');
       const { checkCrds, Operator } = await import('../../operator/controller.js');
+      const { leaderElector } = await import('../../operator/identity.js');
       const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }) });
       const log = (level: string, msg: string) => process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
       let version;
@@ -32,7 +34,9 @@ export function registerOperator(program: Command): void {
         throw explainKubeError(e, 'checking the envserve CRDs');
       }
       if (version.skew) log('warn', `version skew: ${version.skew}`);
-      const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log });
+      // Replicas elect a leader with a Lease: only it reconciles, every replica serves the HTTP API.
+      const { leader, fieldManager } = leaderElector(client, { log, ...(opts.leaseNamespace && { namespace: opts.leaseNamespace }) });
+      const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log, leader, fieldManager });
       const ac = new AbortController();
       const server = createApiServer({ client, operator, version });
       await new Promise<void>((resolve, reject) => {
@@ -86,7 +90,7 @@ export function registerOperator(program: Command): void {
       printWarnings(plan.warnings);
       const { explainKubeError, loadKubeClient } = await kube();
       const { parseSelector } = await import('../../apply/k8s/target.js');
-      const { denialLines, operatorInstalled, serveThroughOperator, versionSkew } = await import('../../operator/cli-client.js');
+      const { denialLines, operatorInstalled, serveThroughOperator, versionSkew } = await import('../../operator/client/cli-client.js');
       const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }), ...(opts.namespace && { namespace: opts.namespace }) });
       try {
         if (!(await operatorInstalled(client))) throw new UserError('this cluster has no envserve operator (the envserve.dev CRDs are not installed)', 'ask ops to install it (envserve operator manifests), or expose directly: envserve serve --runtime k8s');
