@@ -83,7 +83,7 @@ test('without the CRDs the operator says so and exits 2', () => {
 test('installed from `envserve operator manifests`: its ServiceAccount can do what it needs and nothing more', async () => {
   // The operator as users run it: its image on the real node (never pulled), in-cluster config.
   const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']);
-  assert.ok(objs.some((o) => o.kind === 'Deployment' && o.spec.strategy.type === 'Recreate'));
+  assert.ok(objs.some((o) => o.kind === 'Deployment' && o.spec.replicas === 2 && o.spec.strategy.type === 'RollingUpdate'));
   apply(objs);
   mustKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/exposuresets.envserve.dev', 'crd/exposurepolicies.envserve.dev']);
   for (const ns of [nsA, nsB, nsC, nsD]) apply(manifests(['--user-role', '--user', aliceName(ns), '--user-namespace', ns]));
@@ -448,11 +448,11 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
     const r = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, { plan, selector: { 'envserve.dev/env': 'web' } });
     assert.equal(r.status, 201);
   }
-  const before = (await op!.pod()).name;
-  await op!.kill(); // whatever it was doing
+  const before = await op!.leader();
+  await op!.kill(); // the leader, whatever it was doing
   // While it is down someone deletes one of its Services (if it got that far).
   kubectl(env.kubeconfig, ['-n', nsA, 'delete', 'service', 'r0-web', '--ignore-not-found']);
-  assert.notEqual((await op!.pod()).name, before, 'a new operator pod (the Deployment made it)');
+  await eventually(async () => assert.notEqual(await op!.leader(), before, 'the other replica leads'), 30_000, 250);
   const allReady = async () => {
     const items = kubectlJson<{ items: any[] }>(['-n', nsA, 'get', 'exposuresets']).items.filter((s) => sets.includes(s.metadata.name));
     const notReady = items.filter((s) => condition(s.status, 'Ready')?.status !== 'True');
