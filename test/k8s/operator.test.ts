@@ -107,6 +107,14 @@ test('installed from `envserve operator manifests`: its ServiceAccount can do wh
     [OP_USER, 'create', 'deployments', { group: 'apps', namespace: nsA }, false],
     [OP_USER, 'create', 'clusterrolebindings', { group: 'rbac.authorization.k8s.io' }, false],
     [OP_USER, 'update', 'services', { namespace: nsA }, false],
+    // Leader election: its one Lease in its own namespace, nothing else.
+    [OP_USER, 'get', 'leases', { group: 'coordination.k8s.io', namespace: OP_NS, name: 'envserve-operator' }, true],
+    [OP_USER, 'update', 'leases', { group: 'coordination.k8s.io', namespace: OP_NS, name: 'envserve-operator' }, true],
+    [OP_USER, 'create', 'leases', { group: 'coordination.k8s.io', namespace: OP_NS }, true],
+    [OP_USER, 'update', 'leases', { group: 'coordination.k8s.io', namespace: OP_NS, name: 'kube-scheduler' }, false],
+    [OP_USER, 'delete', 'leases', { group: 'coordination.k8s.io', namespace: OP_NS, name: 'envserve-operator' }, false],
+    [OP_USER, 'update', 'leases', { group: 'coordination.k8s.io', namespace: 'kube-system', name: 'envserve-operator' }, false],
+    [OP_USER, 'create', 'leases', { group: 'coordination.k8s.io', namespace: nsA }, false],
     // A user with the --user-role rights: ExposureSets and a port-forward to the operator, nothing else.
     [aliceName(nsA), 'create', 'exposuresets', { group: 'envserve.dev', namespace: nsA }, true],
     [aliceName(nsA), 'watch', 'exposuresets', { group: 'envserve.dev', namespace: nsA }, true],
