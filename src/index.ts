@@ -35,6 +35,7 @@ export { planForCluster, admittedPlan, type ClusterPlan } from './policy/cluster
 export { addAutoIngress, hostFromTemplate } from './plan/auto-ingress.js';
 export { operatorManifests, userRoleManifests } from './operator/manifests.js';
 export { Operator, checkCrds } from './operator/controller.js';
+export { LeaderElector } from './operator/leader.js';
 export { createApiServer } from './operator/api.js';
 export { operatorInstalled, submitPlan, waitForVerdict, serveThroughOperator, denialLines, directModePolicyWarnings } from './operator/client/cli-client.js';
 export type { ExposureSet, ExposureSetStatus } from './operator/resource.js';

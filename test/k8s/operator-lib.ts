@@ -53,6 +53,8 @@ export interface RunningOperator {
 
 /** Starts `envserve operator` as a process with the given kubeconfig; resolves once its API listens. */
 export function startOperator(kubeconfig: string, listen = '127.0.0.1:0'): Promise<RunningOperator> {
+  // A Lease left by operator pods of an earlier test would make this one wait for it to expire.
+  mustKubectl(['-n', 'envserve-system', 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', kubeconfig, '--listen', listen], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';

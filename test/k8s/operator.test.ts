@@ -65,6 +65,8 @@ before(async () => {
 
 after(async () => {
   await op?.stop();
+  // No operator pods left holding the Lease for a later file's operator.
+  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
   for (const ns of [nsA, nsB, nsC, nsD]) if (ns) deleteNamespace(ns);
   kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
   // Later test files share the cluster: with the CRDs left behind, their `serve` would find an
