@@ -70,8 +70,11 @@ export class LeaderElector extends EventEmitter {
   ) {
     super();
     this.clock = o.clock ?? realClock;
-    this.leaseMs = o.leaseDurationMs ?? 15_000;
-    this.renewDeadlineMs = o.renewDeadlineMs ?? 10_000;
+    // client-go's 15 s / 10 s / 2 s scaled by 0.8: a candidate sees a renew up to one retry
+    // period late and tries one retry period after expiry, so the worst takeover is
+    // retry + lease + retry = 16 s (17 s unscaled would leave too little of the 20 s promised).
+    this.leaseMs = o.leaseDurationMs ?? 12_000;
+    this.renewDeadlineMs = o.renewDeadlineMs ?? 8_000;
     this.retryMs = o.retryPeriodMs ?? 2_000;
     this.marginMs = o.marginMs ?? 2_000;
   }
