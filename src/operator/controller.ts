@@ -34,6 +34,8 @@ export interface OperatorOptions {
   baseBackoffMs?: number;
   /** Only the leader reconciles; without one, this process always does. */
   leader?: LeaderElector;
+  /** Log every write sent to the API server (an audit of what this process wrote). */
+  logWrites?: boolean;
   /** The field manager of the status writes (default envserve-operator): one per pod shows who wrote. */
   fieldManager?: string;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -62,7 +64,7 @@ export class Operator extends EventEmitter {
   /** Deleted sets whose objects the leader removes at once (the garbage collector would, later). */
   private readonly tombstones = new Map<string, ExposureSet>();
   private readonly informers: Informer<Obj>[] = [];
-  /** The client reconcile writes with: refuses writes unless leading. */
+  /** The client reconcile writes with: refuses writes unless leading (with a leader elector). */
   private readonly writer: Api;
   readonly stats = { reconciles: 0, applies: 0, deletes: 0, statusWrites: 0, errors: 0, refusedWrites: 0 };
 
@@ -73,12 +75,15 @@ export class Operator extends EventEmitter {
     super();
     this.queue = new WorkQueue(opts.baseBackoffMs !== undefined ? { baseDelayMs: opts.baseBackoffMs } : {});
     const leader = opts.leader;
-    this.writer = leader
-      ? guardWrites(client, () => leader.canWrite(), (method, path) => {
-          this.stats.refusedWrites++;
-          this.log('warn', `not leading (or the Lease may have expired): refused ${method} ${path}`);
-        })
-      : client;
+    this.writer = guardWrites(
+      client,
+      () => !leader || leader.canWrite(),
+      (method, path) => {
+        this.stats.refusedWrites++;
+        this.log('warn', `not leading (or the Lease may have expired): refused ${method} ${path}`);
+      },
+      opts.logWrites ? (method, path) => this.log('info', `write ${method} ${path}`) : undefined,
+    );
   }
 
   private log(level: 'info' | 'warn' | 'error', m: string): void {

@@ -227,16 +227,25 @@ export class LeaderElector extends EventEmitter {
 
 /**
  * The client the controller writes with: reads pass, and every write first asks canWrite() and is
- * refused (NotLeaderError, never sent) when it says no. `onRefused` sees each refusal.
+ * refused (NotLeaderError, never sent) when it says no. `onRefused` sees each refusal, `onSent`
+ * each write that goes out (the operator's --log-writes: an audit of what this process wrote).
  */
-export function guardWrites<C extends Pick<KubeClient, 'request' | 'watch'>>(client: C, canWrite: () => boolean, onRefused?: (method: string, path: string) => void): Pick<KubeClient, 'request' | 'watch'> {
+export function guardWrites<C extends Pick<KubeClient, 'request' | 'watch'>>(
+  client: C,
+  canWrite: () => boolean,
+  onRefused?: (method: string, path: string) => void,
+  onSent?: (method: string, path: string) => void,
+): Pick<KubeClient, 'request' | 'watch'> {
   return {
     watch: client.watch.bind(client),
     request: ((path: string, o: { method?: string } = {}) => {
       const method = (o.method ?? 'GET').toUpperCase();
-      if (method !== 'GET' && !canWrite()) {
-        onRefused?.(method, path);
-        return Promise.reject(new NotLeaderError(`not leading (or the Lease may have expired): ${method} ${path} refused`));
+      if (method !== 'GET') {
+        if (!canWrite()) {
+          onRefused?.(method, path);
+          return Promise.reject(new NotLeaderError(`not leading (or the Lease may have expired): ${method} ${path} refused`));
+        }
+        onSent?.(method, path);
       }
       return client.request(path, o);
     }) as KubeClient['request'],

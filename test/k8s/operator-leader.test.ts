@@ -4,9 +4,10 @@
 //     within 20 s, every set is Ready, one Service per set (none lost, none duplicated);
 // (b) the leader's process is frozen (SIGSTOP to its container's processes, found by the
 //     container's cgroup on this machine) while sets are applied → the other takes over within
-//     20 s and makes them Ready; woken (SIGCONT), the old leader writes nothing: no object's
-//     resourceVersion moves, no managedFields entry of its field manager (envserve-operator/<pod>)
-//     is newer than its wake-up, and it says in its log that it lost the Lease.
+//     20 s and makes them Ready; woken (SIGCONT), the old leader writes nothing: its own audit of
+//     writes sent (--log-writes) has none after it woke, no object's resourceVersion moves, no
+//     managedFields entry of its field manager (envserve-operator/<pod>) is newer than its
+//     wake-up, and it says in its log that it lost the Lease.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -82,7 +83,10 @@ before(async () => {
   kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
   ns = createNamespace('lead');
   mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify(backedPod('web-0', { 'envserve.dev/env': 'web' })));
-  apply(manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']));
+  // --log-writes: each replica logs every write it sends (the audit the frozen-leader test reads).
+  const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']);
+  for (const o of objs) if (o.kind === 'Deployment') o.spec.template.spec.containers[0].args.push('--log-writes');
+  apply(objs);
   mustKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/exposuresets.envserve.dev', 'crd/exposurepolicies.envserve.dev']);
 });
 
@@ -149,9 +153,14 @@ test('the leader frozen (SIGSTOP) while sets are applied → the other takes ove
     if (!/lost the Lease envserve-system\/envserve-operator to /.test(log)) throw new Error(`the woken leader has not noticed yet:\n${log.split('\n').slice(-5).join('\n')}`);
   }, 15_000, 250);
   await sleep(3000);
-  const log = kubectl(env.kubeconfig, ['-n', OP_NS, 'logs', leader]).stdout;
-  const refused = log.split('\n').filter((l) => l.includes('refused ')).length;
-  console.log(`  the woken leader refused ${refused} write(s) of its own`);
+  // Its own audit (--log-writes): every write it sent, with the time; none after it woke.
+  const lines = kubectl(env.kubeconfig, ['-n', OP_NS, 'logs', leader]).stdout.split('\n').map((l) => /^(\S+) (?:info|warn|error) (.*)$/.exec(l)).filter((m) => m !== null);
+  const after = lines.filter((m) => new Date(m[1]!).getTime() >= wokeAt.getTime() - 1000);
+  const sentBefore = lines.filter((m) => new Date(m[1]!).getTime() < wokeAt.getTime() - 1000 && m[2]!.startsWith('write ')).length;
+  const refused = after.filter((m) => m[2]!.includes('refused ')).length;
+  console.log(`  the woken leader: ${sentBefore} write(s) sent while it led, ${refused} refused after it woke`);
+  assert.ok(sentBefore > 0, 'the audit shows the writes it made while it led (so an empty audit below means something)');
+  assert.deepEqual(after.filter((m) => m[2]!.startsWith('write ')).map((m) => m[0]), [], 'the woken leader sent no write');
 
   assert.ok(otherHolder(), 'the Lease stays with the new leader');
   assert.deepEqual(versions(), before, 'no object changed after the old leader woke');

@@ -18,7 +18,8 @@ export function registerOperator(program: Command): void {
     .option('--listen <addr:port>', 'the HTTP API\'s address (the manifests use 0.0.0.0:8080)', '127.0.0.1:8080')
     .option('--concurrency <n>', 'ExposureSets reconciled at once', '4')
     .option('--lease-namespace <namespace>', 'the namespace of the leader-election Lease (default: POD_NAMESPACE, else envserve-system)')
-    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string; leaseNamespace?: string }) => {
+    .option('--log-writes', 'log every write the controller sends to the API server')
+    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string; leaseNamespace?: string; logWrites?: boolean }) => {
       const m = /^(.*):(\d+)$/.exec(opts.listen);
       if (!m) throw new UserError(`--listen must be ADDRESS:PORT, got "${opts.listen}"`);
       const { explainKubeError, loadKubeClient } = await kube();
@@ -36,7 +37,7 @@ export function registerOperator(program: Command): void {
       if (version.skew) log('warn', `version skew: ${version.skew}`);
       // Replicas elect a leader with a Lease: only it reconciles, every replica serves the HTTP API.
       const { leader, fieldManager } = leaderElector(client, { log, ...(opts.leaseNamespace && { namespace: opts.leaseNamespace }) });
-      const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log, leader, fieldManager });
+      const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log, leader, fieldManager, logWrites: opts.logWrites === true });
       const ac = new AbortController();
       const server = createApiServer({ client, operator, version });
       await new Promise<void>((resolve, reject) => {
