@@ -28,7 +28,7 @@ export function newWorkspace(extraEnv: NodeJS.ProcessEnv = {}): Workspace {
   mkdirSync(bin);
   writeFileSync(join(bin, 'envserve'), `#!/bin/sh\nexec "${process.execPath}" "${REPO}bin/envserve.js" "$@"\n`);
   chmodSync(join(bin, 'envserve'), 0o755);
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, ENVSERVE_STATE_DIR: join(dir, '.state'), NO_COLOR: '1', ...extraEnv };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, ENVSERVE_STATE_DIR: join(dir, '.state'), NO_COLOR: '1', ...extraEnv };
   delete env.ENVSERVE_INGRESS_DOMAIN;
   return { dir, env };
 }
@@ -104,11 +104,12 @@ export function parseConsole(body: string): Step[] {
   return steps;
 }
 
-/** trycmd's matching: `[..]` within a line, `...` for any lines; trailing spaces never count. */
+/** trycmd's matching: `[..]` within a line, `...` for any lines; trailing spaces never count, and a run of spaces is one (tables realign with other ports). */
 export function outputMatches(expected: string[], actual: string): boolean {
-  const got = actual.replace(/\n$/, '').split('\n').map((l) => l.trimEnd());
+  const squeeze = (l: string) => l.trimEnd().replace(/ {2,}/g, ' ');
+  const got = actual.replace(/\n$/, '').split('\n').map(squeeze);
   if (actual === '') got.length = 0;
-  const lineRe = (l: string) => new RegExp('^' + l.trimEnd().split('[..]').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  const lineRe = (l: string) => new RegExp('^' + squeeze(l).split('[..]').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
   const pats = expected.map((l) => (l === '...' ? null : lineRe(l)));
   const memo = new Map<string, boolean>();
   const at = (i: number, j: number): boolean => {
@@ -125,6 +126,8 @@ export function outputMatches(expected: string[], actual: string): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A wait that does not keep the process alive once the test is done. */
+const timeout = (ms: number) => new Promise<null>((r) => setTimeout(() => r(null), ms).unref());
 
 /** A free TCP port on 127.0.0.1 (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -167,7 +170,7 @@ export async function checkConsole(ws: Workspace, b: Block, opts: { retryMs?: nu
     for (const step of steps) {
       if (step.background) {
         const child = spawn('bash', ['-c', `exec 2>&1; exec ${step.cmd}`], { cwd, env: ws.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-        const entry = { step, child, out: '', exited: new Promise<number>((r) => child.on('exit', (c, s) => r(c ?? (s ? 128 : -1)))) };
+        const entry = { step, child, out: '', exited: new Promise<number>((r) => child.on('close', (c, s) => r(c ?? (s ? 128 : -1)))) };
         child.stdout!.on('data', (d) => (entry.out += d));
         bg.push(entry);
         continue;
@@ -184,7 +187,7 @@ export async function checkConsole(ws: Workspace, b: Block, opts: { retryMs?: nu
       }
     }
     for (const e of bg) {
-      const code = await Promise.race([e.exited, sleep(20_000).then(() => null)]);
+      const code = await Promise.race([e.exited, timeout(20_000)]);
       if (code === null) problems.push(`${where(b)}: \`${e.step.cmd}\` still ran at the end of the example (stop it in the example, e.g. with envserve down)`);
       else if (code !== e.step.exit || !outputMatches(e.step.expected, e.out)) {
         problems.push(`${where(b)}: \`${e.step.cmd}\` (in the background) exited ${code} (the doc says ${e.step.exit}) and printed:\n${e.out}\n--- the doc expects:\n${e.step.expected.join('\n')}`);
