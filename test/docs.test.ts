@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { docPages, kindOf, readBlocks, REPO, untagged, where, type Block } from '../scripts/doc-tests/blocks.js';
 import { checkConsole, checkEnvd, checkPolicy, newWorkspace, writeBlockFile, type Workspace } from '../scripts/doc-tests/run.js';
-import { regenerate, sectionsIn } from '../scripts/doc-tests/generated.js';
+import { cliProgram, regenerate, sectionsIn } from '../scripts/doc-tests/generated.js';
 import { ensureBuilt } from './helpers/cli.js';
 import { policyFromObject } from '../src/policy/parse.js';
 
@@ -85,4 +85,32 @@ test('the policy reference lists exactly the fields the policy parser accepts', 
   }
   documented.delete('field');
   assert.deepEqual([...documented].sort(), fields.sort());
+});
+
+test('every flag an inline `envserve …` of the docs shows is a flag of that command', () => {
+  const program = cliProgram();
+  const problems: string[] = [];
+  let checked = 0;
+  for (const page of docPages()) {
+    const md = readFileSync(join(REPO, page), 'utf8').replace(/^(`{3,}).*\n[\s\S]*?^\1\s*$/gm, '');
+    for (const m of md.matchAll(/`(envserve [^`]+)`/g)) {
+      const words = m[1]!.replace(/\\\|/g, '|').split(/\s+/).slice(1);
+      let cmd = program;
+      for (let sub = cmd.commands.find((c) => c.name() === words[0]); sub; sub = cmd.commands.find((c) => c.name() === words[0])) {
+        cmd = sub;
+        words.shift();
+      }
+      if (cmd === program) continue; // `envserve up|serve ...`: a summary of several commands
+      const known = new Set(['--help', '-h', ...cmd.options.flatMap((o) => [o.long, o.short]).filter((f): f is string => !!f)]);
+      for (const w of words) {
+        const flag = /^\[?(--?[a-zA-Z][\w-]*)/.exec(w)?.[1];
+        if (flag === undefined) continue;
+        checked++;
+        if (!known.has(flag)) problems.push(`${page}: \`${m[1]}\`: ${cmd.name()} has no ${flag}`);
+      }
+    }
+  }
+  console.log(`inline envserve flags checked: ${checked}`);
+  assert.ok(checked > 50);
+  assert.deepEqual(problems, []);
 });
