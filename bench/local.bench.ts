@@ -24,7 +24,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync, mkdir
 import net from 'node:net';
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Docker from 'dockerode';
+import { DockerEngine, type Container } from '../src/apply/docker/client.js';
 import { ensureBuilt } from '../test/local/cli-helpers.js';
 
 const REPO = resolve(import.meta.dirname ?? '.', '..');
@@ -123,8 +123,8 @@ async function main() {
   const env = JSON.parse(readFileSync(join(REPO, '.testenv/podman/env.json'), 'utf8')) as Record<string, string>;
   Object.assign(process.env, env);
   const testsrv = env.ENVSERVE_TESTSRV!;
-  const docker = new Docker({ socketPath: env.DOCKER_HOST!.replace('unix://', '') });
-  let container: Docker.Container | undefined;
+  const docker = new DockerEngine(env.DOCKER_HOST!);
+  let container: Container | undefined;
   try {
     // Servers on the host.
     const src = await freePort();

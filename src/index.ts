@@ -27,6 +27,19 @@ export { K8sRuntime } from './apply/k8s/runtime.js';
 export { TcpProxy } from './apply/local/proxy.js';
 export type * from './status/types.js';
 
+// The environment session: what `up`/`serve`, the dashboard and programs open — an env file or a
+// plan, a runtime chosen from the options (a Kubernetes target decides), the cluster's plan source,
+// the state record and the control socket — and run, stop and close (src/engine/session.ts).
+export { openEnvironment, EnvSession, listenersOf, type SessionInput, type SessionOptions, type SessionEvents } from './engine/session.js';
+export { runtimeKind, type RuntimeKind } from './engine/session-runtime.js';
+export { k8sPlanSource, type K8sSource, type K8sSourceOptions, type OperatorClient, type OperatorVerdict } from './engine/k8s-source.js';
+export { MappedPlanSource, type RemoteExposures } from './engine/plan-source.js';
+export { TypedEmitter } from './engine/events.js';
+export { parseTarget, parseSelector, type TargetSpec } from './apply/k8s/target.js';
+export type { K8sRuntimeOptions } from './apply/k8s/runtime.js';
+// envserve's operator as the session reaches it (pass it as `operatorClient`; src/cli/operator-link.ts).
+export { operatorClient } from './cli/operator-link.js';
+
 // The cluster side: ops' exposure policies, automatic Ingress, and the operator.
 export type { ExposurePolicy, PolicySpec, PolicyReason } from './policy/types.js';
 export { parsePolicies, policyFromObject } from './policy/parse.js';

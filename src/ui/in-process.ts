@@ -1,5 +1,5 @@
 // The dashboard on the engine running in this process (`envserve up|serve --ui`): the
-// EnvController's status stream and actions, unchanged. Typed structurally so that the UI depends
+// environment session's controller — its status stream and actions, unchanged. Typed structurally so that the UI depends
 // on what it uses, not on the controller's class.
 import type { ReasonCode } from '../reasons.js';
 import type { EnvStatus } from '../status/types.js';
@@ -52,10 +52,18 @@ export function controllerEnvironment(ctrl: ControllerLike, key: string, opts: I
   };
 }
 
-/** `up|serve --ui`: the controller, its cluster (from the runtime), and `check` run here with the controller's listeners. */
-export function dashboardEnvironment(ctrl: ControllerLike, key: string, runtime: { resources(): { cluster?: CheckTarget['cluster'] & ClusterInfo } }): UiEnvironment {
+/** The parts of an environment session (src/engine/session.ts) the dashboard uses. */
+export interface SessionLike {
+  controller: ControllerLike;
+  envId: string;
+  runtime: { resources(): { cluster?: CheckTarget['cluster'] & ClusterInfo } };
+}
+
+/** `up|serve --ui`: the session's controller, its cluster (from the runtime), and `check` run here with the controller's listeners. */
+export function dashboardEnvironment(session: SessionLike): UiEnvironment {
+  const { controller: ctrl, runtime } = session;
   const cluster = () => runtime.resources().cluster;
-  return controllerEnvironment(ctrl, key, {
+  return controllerEnvironment(ctrl, session.envId, {
     cluster: () => {
       const c = cluster();
       return c ? { ...(c.server ? { server: c.server } : {}), ...(c.context ? { context: c.context } : {}), ...(c.namespace ? { namespace: c.namespace } : {}) } : undefined;

@@ -4,16 +4,16 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import Docker from 'dockerode';
+import { DockerEngine } from '../../src/apply/docker/client.js';
 import { envDir, freePort, httpGetEventually, listening, runCli, seedHostOnFreePort, startCli, stateDirEnv, assertReleased } from '../local/cli-helpers.js';
 
 const IMAGE = process.env.ENVSERVE_TEST_IMAGE ?? '';
-let docker: Docker;
+let docker: DockerEngine;
 
 before(async () => {
   assert.ok(process.env.DOCKER_HOST, 'DOCKER_HOST is not set: run through scripts/run-tests.mjs, which starts Podman');
   assert.ok(IMAGE, 'ENVSERVE_TEST_IMAGE is not set (scripts/testenv/podman/up.sh writes it)');
-  docker = new Docker({ socketPath: process.env.DOCKER_HOST!.replace(/^unix:\/\//, '') });
+  docker = new DockerEngine(process.env.DOCKER_HOST!);
   await docker.ping();
 });
 
@@ -38,7 +38,7 @@ test("the proposal's host example in a container (on a free host port): Jupyter 
     assert.equal(c.State, 'running');
     // published by the engine on 127.0.0.1 only
     const info = await docker.getContainer(c.Id).inspect();
-    assert.equal(info.HostConfig.PortBindings['8888/tcp'][0].HostIp, '127.0.0.1');
+    assert.equal(info.HostConfig.PortBindings!['8888/tcp']![0]!.HostIp, '127.0.0.1');
     assert.ok(!JSON.stringify(info.Config).includes('"password"'), 'the password is not in the container config');
   } finally {
     up.proc.kill('SIGTERM');
@@ -245,10 +245,8 @@ def serve():
 
 /** Runs a command in the container and waits for it. */
 async function execIn(id: string, cmd: string[]): Promise<void> {
-  const ex = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await ex.start({});
-  stream.resume();
-  await once(stream, 'end');
+  const r = await docker.getContainer(id).exec(cmd);
+  assert.equal(r.exitCode, 0, r.stderr);
 }
 
 async function statusUntil(file: string, env: NodeJS.ProcessEnv, ok: (s: any) => boolean, ms = 30_000): Promise<any> {

@@ -1,40 +1,27 @@
 // `up`'s container restarts by the engine's restart policy (Docker with its own backoff, Podman at
 // once). Inspect says how often (RestartCount), but once the container runs again its exit code is
 // gone: the engine's 'die' events, followed while it runs, keep it.
-import type Docker from 'dockerode';
+import type { ContainerInspect, DockerEngine } from './client.js';
 import type { ContainerRecord, ProcessExit } from '../../status/types.js';
 
 /** Restarted after every exit until envserve stops or removes it (`docker stop` by hand is respected). */
 export const RESTART_POLICY = { Name: 'unless-stopped', MaximumRetryCount: 0 };
 
 /** Follows the container's 'die' events; returns a function that stops following. */
-export async function followExits(docker: Docker, id: string, onExit: (e: ProcessExit) => void): Promise<() => void> {
+export async function followExits(docker: DockerEngine, id: string, onExit: (e: ProcessExit) => void): Promise<() => void> {
   // Filtered by container only: Podman 4.3 sends nothing when an `event` filter is added.
-  const stream = (await docker.getEvents({ filters: { container: [id] } })) as NodeJS.ReadableStream & { destroy(): void };
-  let buf = '';
-  stream.on('data', (chunk: Buffer) => {
-    buf += chunk.toString('utf8');
-    // One JSON object per event; a chunk may hold several or a part of one.
-    for (let i = buf.indexOf('\n'); i >= 0; buf = buf.slice(i + 1), i = buf.indexOf('\n')) {
-      try {
-        const ev = JSON.parse(buf.slice(0, i)) as { Action?: string; timeNano?: number; time?: number; Actor?: { Attributes?: Record<string, string> } };
-        if (ev.Action !== 'die') continue;
-        const code = Number(ev.Actor?.Attributes?.exitCode);
-        const at = ev.timeNano ? ev.timeNano / 1e6 : (ev.time ?? 0) * 1000 || Date.now();
-        onExit({ ...(Number.isInteger(code) && { code }), at: new Date(at).toISOString() });
-      } catch {
-        /* not an event */
-      }
-    }
+  return docker.events({ container: [id] }, (ev) => {
+    if (ev.Action !== 'die') return;
+    const code = Number(ev.Actor?.Attributes?.exitCode);
+    const at = ev.timeNano ? ev.timeNano / 1e6 : (ev.time ?? 0) * 1000 || Date.now();
+    onExit({ ...(Number.isInteger(code) && { code }), at: new Date(at).toISOString() });
   });
-  stream.on('error', () => undefined); // the counts still come from inspect
-  return () => stream.destroy();
 }
 
 /** The restart count and last exit from an inspect (and the last 'die' event seen, which has the code); true when they changed. */
-export function noteRestarts(rec: ContainerRecord, info: Docker.ContainerInspectInfo, lastDie: ProcessExit | undefined): boolean {
+export function noteRestarts(rec: ContainerRecord, info: ContainerInspect, lastDie: ProcessExit | undefined): boolean {
   const before = JSON.stringify([rec.restarts, rec.lastExit]);
-  rec.restarts = (info as { RestartCount?: number }).RestartCount ?? 0;
+  rec.restarts = info.RestartCount ?? 0;
   const finished = info.State.FinishedAt;
   if (finished && !finished.startsWith('0001-')) { // it has ended before
     const at = new Date(finished).toISOString();

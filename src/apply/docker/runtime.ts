@@ -3,7 +3,6 @@
 //         the engine on the requested address (the engine's own forwarding, no proxy of ours).
 //  serve: --target docker:<name> exposes ports of a running container that publishes none, with
 //         envserve's proxy to the container's address (refused where the host cannot reach it).
-import type Docker from 'dockerode';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { RuntimeFailure, UserError } from '../../errors.js';
@@ -16,6 +15,7 @@ import { restartsOf } from '../local/restart.js';
 import { followExits, noteRestarts, RESTART_POLICY } from './restarts.js';
 import {
   LABEL_ENV_FILE, LABEL_ENV_NAME, LABEL_MANAGED, dockerClient, engineAddress, engineIsLocal, pingEngine, removeContainer, statusCode,
+  type ContainerInspect, type DockerEngine,
 } from './client.js';
 import { containerCommand } from '../../plan/env-commands.js';
 import { imageFor } from './image.js';
@@ -41,7 +41,7 @@ export class DockerRuntime implements Runtime {
   readonly name = 'docker' as const;
   readonly kinds = ['host'] as const;
   private readonly engine = engineAddress();
-  private readonly docker: Docker = dockerClient(this.engine);
+  private readonly docker: DockerEngine = dockerClient(this.engine);
   private container: ContainerRecord | undefined;
   private published = new Map<string, Endpoint>();
   private targetAddress: string | undefined;
@@ -161,15 +161,7 @@ export class DockerRuntime implements Runtime {
     this.opts.log?.(`pulling ${image} (use --image to run another image)`);
     let problem = '';
     try {
-      const stream = await this.docker.pull(image);
-      await new Promise<void>((res, rej) =>
-        this.docker.modem.followProgress(
-          stream,
-          (err) => (err ? rej(err) : res()),
-          // Podman reports a failed pull inside the progress stream, not as a stream error.
-          (ev: { error?: string; errorDetail?: { message?: string } }) => void (ev.error && (problem = ev.errorDetail?.message ?? ev.error)),
-        ),
-      );
+      problem = (await this.docker.pull(image)) ?? '';
     } catch (e) {
       problem = (e as Error).message;
     }
@@ -227,7 +219,7 @@ export class DockerRuntime implements Runtime {
   private async resolveTarget(): Promise<void> {
     const t = this.opts.target;
     if (!t) throw new UserError('serve with --runtime docker needs --target docker:<container>', 'or use `envserve up --runtime docker` to start the environment');
-    let info: Docker.ContainerInspectInfo;
+    let info: ContainerInspect;
     try {
       info = await this.docker.getContainer(t).inspect();
     } catch (e) {
@@ -283,7 +275,7 @@ export class DockerRuntime implements Runtime {
   /** The container command says on stderr which processes the image lacks (jupyter, ...): show it. */
   private async noteMissingCommands(): Promise<void> {
     try {
-      const buf = (await this.docker.getContainer(this.container!.id).logs({ stdout: false, stderr: true, tail: 50 })) as unknown as Buffer;
+      const buf = await this.docker.getContainer(this.container!.id).logs({ stdout: false, stderr: true, tail: 50 });
       for (const m of buf.toString('latin1').matchAll(/envserve: ([^\n]*is not installed in this image[^\n]*)/g)) {
         const note = `${m[1]!.trim()}: use an image that has it (--image)`;
         if (!this.notes.includes(note)) this.notes.push(note);

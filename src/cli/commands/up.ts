@@ -1,18 +1,13 @@
 // `envserve up`: start the environment (local processes or a container) and expose its ports;
 // stays in the foreground with a live status until Ctrl-C / SIGTERM, then leaves nothing behind.
-// `serve` shares all of this with mode 'serve' (see serve.ts). The work is the EnvController's
-// (src/engine/): this file picks the runtime from the flags, serves the control socket, and prints
-// what the controller reports.
+// `serve` shares all of this with mode 'serve' (see serve.ts). The work is the environment
+// session's (src/engine/session.ts: takeover, runtime, cluster plan source, control socket): this
+// file turns the flags into its options and prints what it and its controller report.
 import { Option, type Command } from 'commander';
-import { UserError } from '../../errors.js';
-import { LocalRuntime } from '../../apply/local/runtime.js';
-import { detectWsl, lanCommands, wslNotes, type WslInfo } from '../../apply/local/wsl.js';
-import type { Runtime } from '../../apply/types.js';
-import { ControlServer } from '../../engine/control.js';
-import { EnvController } from '../../engine/controller.js';
-import { down, staleReason } from '../../engine/down.js';
-import { FilePlanSource, type PlanSource } from '../../engine/plan-source.js';
-import { StateStore } from '../../engine/state.js';
+import { lanCommands, type WslInfo } from '../../apply/local/wsl.js';
+import type { EnvController } from '../../engine/controller.js';
+import type { OperatorVerdict } from '../../engine/k8s-source.js';
+import { listenersOf, openEnvironment } from '../../engine/session.js';
 import { changes, formatStatus } from '../../status/format.js';
 import type { EnvStatus } from '../../status/types.js';
 import { printWarnings } from '../output.js';
@@ -73,98 +68,62 @@ export function registerUp(program: Command): void {
 }
 
 export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOptions): Promise<void> {
-  if (opts.restart === false && (opts.runtime === 'k8s' || opts.target?.startsWith('k8s:') || opts.selector)) {
-    throw new UserError('--no-restart applies to the local and docker runtimes', "on Kubernetes the kubelet restarts the pod's containers (restartPolicy: Always)");
-  }
-  const file = new FilePlanSource(opts.file, opts.name !== undefined ? { envName: opts.name } : {});
-  const plan = await file.load();
-  printWarnings(plan.warnings);
-  const store = new StateStore(plan.source);
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  const existing = store.read();
-  // An earlier `serve` that stopped cleanly and left its Services/Ingresses: adopted by this run
-  // (server-side apply, stale ones pruned) when it applies to the same cluster and namespace.
-  const leftover = existing?.stoppedAt ? existing : undefined;
-  if (existing && !leftover) {
-    if (!staleReason(existing)) {
-      throw new UserError(
-        `${existing.envName} is already ${existing.mode === 'up' ? 'up' : 'served'} by envserve (pid ${existing.pid}, ${existing.runtime} runtime)`,
-        `envserve status -f ${opts.file} shows it; envserve down -f ${opts.file} stops it`,
-        'AlreadyRunning',
-      );
-    }
-    say(`cleaning up after an earlier envserve (pid ${existing.pid}) that did not stop cleanly`);
-    await down(store, (l) => say(`  ${l}`));
-  }
-  if (opts.target?.startsWith('docker:')) opts.runtime = 'docker';
-  if ((opts.target?.startsWith('k8s:') || opts.selector) && opts.runtime === 'local') opts.runtime = 'k8s';
-  const restart = opts.restart !== false;
-  // Runtime modules load on demand: dockerode (~30 MB) and the Kubernetes client (~50 MB) would
-  // otherwise sit in the memory of every proxy process.
-  const runtime: Runtime =
-    opts.runtime === 'k8s'
-      ? await k8sRuntime(opts)
-      : opts.runtime === 'docker'
-      ? new (await import('../../apply/docker/runtime.js')).DockerRuntime({ ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target.replace(/^docker:/, '') } : {}), log: say, restart })
-      : new LocalRuntime({ logDir: store.logDir, restart });
-  const stop = new AbortController();
-  // k8s: automatic Ingresses, and the operator when the cluster has one (src/cli/k8s-source.ts).
-  const cluster = opts.runtime === 'k8s' ? await (await import('../k8s-source.js')).k8sPlanSource(file, opts, { signal: stop.signal, say, print: (l) => process.stdout.write(`${l}\n`) }) : undefined;
-  const source: PlanSource = cluster?.source ?? file;
-  const wsl = detectWsl(process.env.ENVSERVE_PROC_ROOT || '/proc');
-  const controller = new EnvController({
-    source,
-    runtime,
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const session = await openEnvironment(opts.file, {
     mode,
-    store,
-    controlSocket: store.socketPath,
-    probeIntervalMs: Math.max(100, Number(opts.probeInterval) || 2000),
-    settleMs: mode === 'up' ? 5000 : 1000,
-    ...(opts.listen ? { listenOverride: opts.listen } : {}),
-    ...(wsl ? { extraNotes: (s: EnvStatus) => wslNotes(wsl, listenersOf(s)) } : {}),
+    ...(opts.name !== undefined && { name: opts.name }),
+    runtime: opts.runtime,
+    ...pick(opts, ['image', 'target', 'selector', 'context', 'namespace', 'kubeconfig', 'listen', 'operator', 'ingressDomain', 'ingressClass', 'restart']),
+    // The operator's client half loads with the Kubernetes client, only for the k8s runtime.
+    operatorClient: async () => (await import('../operator-link.js')).operatorClient,
+    probeIntervalMs: Number(opts.probeInterval) || 2000,
+    onWarnings: printWarnings,
+    onLog: say,
+    onVerdict: (v) => printVerdict(v, say, print),
   });
-  printLive(controller, { file: opts.file, statePath: store.path, lan: opts.lan ? (s) => lanText(wsl, s) : undefined, say });
-
+  const { controller, store } = session;
+  printLive(controller, { file: opts.file, statePath: store.path, lan: opts.lan ? (s) => lanText(session.wsl, s) : undefined });
+  const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (!stop.signal.aborted) say(`${sig}: stopping`);
     stop.abort();
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
-  if (leftover) {
-    const before = leftover;
-    controller.on('started', () => {
-      const now = runtime.resources().cluster;
-      const c = before.cluster;
-      if (c && !(now && now.server === c.server && now.namespace === c.namespace && before.envName === plan.env.name)) {
-        say(`removing what an earlier envserve left in namespace ${c.namespace} (${c.server})`);
-        void import('../../apply/k8s/remove.js')
-          .then(({ removeOwnedFromRecord }) => removeOwnedFromRecord(c, before.envName))
-          .then((objs) => objs.forEach((o) => say(`  deleted ${o.kind.toLowerCase()} ${o.namespace}/${o.name}`)))
-          .catch((e: Error) => say(`  could not remove them: ${e.message} (envserve down --runtime k8s -n ${c.namespace} does)`));
-      }
-    });
-  }
-  const control = await ControlServer.listen(controller, store.socketPath);
   let ui: UiServer | undefined;
   try {
-    // --ui: the dashboard on this controller (src/ui/); its URL, with the token, is printed once.
-    if (opts.ui) ui = await startDashboard(fixedSource(dashboardEnvironment(controller, store.envId, runtime)), opts, `envserve: ${plan.env.name}`, (l) => process.stdout.write(`${l}\n`));
-    await controller.run(stop.signal);
+    // --ui: the dashboard on this session (src/ui/); its URL, with the token, is printed once.
+    if (opts.ui) ui = await startDashboard(fixedSource(dashboardEnvironment(session)), opts, `envserve: ${session.plan.env.name}`, print);
+    await session.run(stop.signal);
   } finally {
-    stop.abort(); // also after a failed start: ends what follows the cluster (the operator's status)
+    stop.abort();
     await ui?.close();
-    await control.close();
-    cluster?.close();
+    await session.close();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
   }
   say(stopLine(store.read(), opts.file, store.envId));
 }
 
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Partial<Pick<T, K>>;
+}
+
+/** The operator's decision: Ready/admitted with its exposures on stdout; a denial on stderr. */
+function printVerdict(v: OperatorVerdict, say: (l: string) => void, print: (l: string) => void): void {
+  if (v.state === 'Denied') {
+    say(`the operator denied exposureset ${v.set}; nothing was created in the cluster:`);
+    for (const l of v.denials) say(`  ${l}`);
+    say(v.forwards.length ? `the port-forwards the policy allows run from this machine: ${v.forwards.join(', ')}` : 'the policy allows no port-forward of this environment either');
+    return;
+  }
+  print(`exposureset ${v.set} (generation ${v.generation}): ${v.state === 'Ready' ? 'Ready through the envserve operator' : 'admitted by the envserve operator, not all Ready yet (envserve status follows it)'}`);
+  for (const e of v.exposures) print(`  ${e.id}  ${e.kind}  ${e.reason}  ${e.url ?? (e.addresses ?? []).join(' ')}`);
+}
+
 /** The live view: the table once started, then one line per change, reloads and notes. */
-function printLive(c: EnvController, o: { file: string; statePath: string; lan: ((s: EnvStatus) => string) | undefined; say: (l: string) => void }): void {
+function printLive(c: EnvController, o: { file: string; statePath: string; lan: ((s: EnvStatus) => string) | undefined }): void {
   let shown: EnvStatus | undefined;
   const stamp = () => new Date().toISOString().slice(11, 19);
-  c.on('log', o.say);
   c.on('started', (s) => {
     process.stdout.write(formatStatus(s));
     if (o.lan) process.stdout.write(o.lan(s));
@@ -180,7 +139,7 @@ function printLive(c: EnvController, o: { file: string; statePath: string; lan: 
   c.on('reload', (r) => {
     if (!r.ok) {
       const e = r.error as { format?: () => string };
-      o.say(`${o.file} changed but cannot be used (still running the previous version):\n${e.format?.() ?? String(r.error)}`);
+      process.stderr.write(`${o.file} changed but cannot be used (still running the previous version):\n${e.format?.() ?? String(r.error)}\n`);
       return;
     }
     printWarnings(r.warnings);
@@ -189,26 +148,6 @@ function printLive(c: EnvController, o: { file: string; statePath: string; lan: 
     process.stdout.write(`${stamp()} ${o.file} changed: ${started} exposure(s) started, ${stopped} stopped, ${r.unchanged.length} unchanged\n`);
     for (const n of r.notes) process.stdout.write(`${stamp()} note: ${n}\n`);
   });
-}
-
-/** The Kubernetes runtime from the CLI flags (KUBECONFIG, --context, -n, --target, --selector, --image). */
-async function k8sRuntime(opts: ForegroundOptions): Promise<Runtime> {
-  const { K8sRuntime } = await import('../../apply/k8s/runtime.js');
-  const { parseSelector, parseTarget } = await import('../../apply/k8s/target.js');
-  if (opts.target && !opts.target.startsWith('k8s:')) throw new UserError(`--target ${opts.target} is not a Kubernetes target`, 'write it as k8s:<namespace>/deployment/<name> or k8s:<namespace>/pod/<name>');
-  if (opts.target && opts.selector) throw new UserError('give --target or --selector, not both');
-  const target = opts.target ? parseTarget(opts.target) : opts.selector ? { kind: 'selector' as const, labels: parseSelector(opts.selector) } : undefined;
-  return new K8sRuntime({
-    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
-    ...(opts.context ? { context: opts.context } : {}),
-    ...(opts.namespace ? { namespace: opts.namespace } : {}),
-    ...(opts.image ? { image: opts.image } : {}),
-    ...(target ? { target } : {}),
-  });
-}
-
-function listenersOf(s: EnvStatus) {
-  return s.exposures.filter((e) => e.listen).map((e) => ({ name: e.name ?? e.id, address: e.listen!.address, port: e.listen!.port, protocol: e.protocol }));
 }
 
 function lanText(wsl: WslInfo | undefined, s: EnvStatus): string {
