@@ -160,7 +160,7 @@ async function prepare(ws: Workspace, b: Block): Promise<(s: string) => string> 
 }
 
 /** Runs a console block; returns its problems (none: the block is what the docs say). */
-export async function checkConsole(ws: Workspace, b: Block, opts: { retryMs?: number } = {}): Promise<string[]> {
+export async function checkConsole(ws: Workspace, b: Block, opts: { retryMs?: number; endMs?: number } = {}): Promise<string[]> {
   const cwd = b.tags.cwd === 'repo' ? REPO : ws.dir;
   const sub = await prepare(ws, b);
   const steps = parseConsole(sub(b.body));
@@ -187,7 +187,7 @@ export async function checkConsole(ws: Workspace, b: Block, opts: { retryMs?: nu
       }
     }
     for (const e of bg) {
-      const code = await Promise.race([e.exited, timeout(20_000)]);
+      const code = await Promise.race([e.exited, timeout(opts.endMs ?? 20_000)]);
       if (code === null) problems.push(`${where(b)}: \`${e.step.cmd}\` still ran at the end of the example (stop it in the example, e.g. with envserve down)`);
       else if (code !== e.step.exit || !outputMatches(e.step.expected, e.out)) {
         problems.push(`${where(b)}: \`${e.step.cmd}\` (in the background) exited ${code} (the doc says ${e.step.exit}) and printed:\n${e.out}\n--- the doc expects:\n${e.step.expected.join('\n')}`);
