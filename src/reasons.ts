@@ -6,7 +6,7 @@
 // gives (CheckReason = ReasonCode | CheckOnlyReason) and the codes only the operator gives
 // (OperatorReason = ReasonCode | OperatorOnlyReason), and the dashboard's refusals
 // (DashboardOnlyReason). Each code is declared once, with its meaning;
-// the README's table lists them all (src/reasons.test.ts compares the two).
+// the table in docs/reasons.md lists them all (src/reasons.test.ts compares the two).
 
 export type ReasonCode =
   // an exposure's life
