@@ -13,13 +13,15 @@ import { checkPortsFree, fmtAddr, isWildcard } from './ports.js';
 import { listTcpListeners } from './proc-net.js';
 import { logTail, ProcessGroup, which } from './processes.js';
 import { restartsOf } from './restart.js';
-import { TcpProxy } from './proxy.js';
+import { proxyCondition, TcpProxy } from './proxy.js';
 
 export interface LocalRuntimeOptions {
   logDir: string;
   procRoot?: string;
   /** false (`up --no-restart`): a process that exits stays down. Default: restarted with backoff. */
   restart?: boolean;
+  /** Forwarding threads of each exposure's proxy (TcpProxyOptions.threads). */
+  proxyThreads?: number;
 }
 
 /** Emits 'change' when one of the environment's processes exits. */
@@ -28,6 +30,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   readonly kinds = ['host'] as const;
   private readonly procs = new ProcessGroup(() => this.emit('change'));
   private readonly notes: string[] = [];
+  private readonly proxies = new Map<string, TcpProxy>();
   private listenOverride: string | undefined;
   private plan?: Plan;
 
@@ -82,7 +85,9 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       listen: { address: this.listenAddressOf(e), port: e.hostPort },
       target: () => target.current(proxy?.listen),
       onUpstreamError: () => target.invalidate(),
+      ...(this.opts.proxyThreads !== undefined && { threads: this.opts.proxyThreads }),
     });
+    this.proxies.set(e.id, proxy);
     return {
       spec: e,
       listen: proxy.listen,
@@ -91,9 +96,18 @@ export class LocalRuntime extends EventEmitter implements Runtime {
         return `${fmtAddr(t.address)}:${t.port}`;
       },
       observed: () => ({ listener: proxy.listen, backend: target.current(proxy.listen) }),
+      condition: () => proxyCondition(proxy),
       details: () => restartsOf(this.processFor(e)),
-      stop: () => proxy.close(),
+      stop: () => {
+        if (this.proxies.get(e.id) === proxy) this.proxies.delete(e.id);
+        return proxy.close();
+      },
     };
+  }
+
+  /** @internal The proxy of a running exposure (tests end one of its threads). */
+  proxyOf(id: string): TcpProxy | undefined {
+    return this.proxies.get(id);
   }
 
   /** An exposure whose process (Jupyter for its port, or the only process there is) is not running. */
