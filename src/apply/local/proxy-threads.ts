@@ -14,7 +14,7 @@ import { SLOT, type FromThread, type ThreadInit, type ToThread } from './proxy-p
 // inherits the --import of tsx from process.execArgv, which maps this .js name to the .ts file.
 const WORKER_URL = new URL('./proxy-worker.js', import.meta.url);
 /** How often the main thread looks for another program listening on the port too. */
-const GUARD_INTERVAL_MS = 5000;
+const GUARD_INTERVAL_MS = 2000;
 
 export interface ThreadPoolOptions {
   listen: Endpoint;
