@@ -12,7 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalRuntime } from '../../src/apply/local/runtime.js';
-import { TcpProxy } from '../../src/apply/local/proxy.js';
+import { ProxyThreads, TcpProxy } from '../../src/apply/local/proxy.js';
 import { listTcpListeners } from '../../src/apply/local/proc-net.js';
 import { EnvController } from '../../src/engine/controller.js';
 import { FilePlanSource } from '../../src/engine/plan-source.js';
@@ -215,4 +215,26 @@ test('a threaded proxy does not start on a port another program holds with SO_RE
   } finally {
     other.stop();
   }
+});
+
+test('proxies of one owner share its threads: a thread that dies takes a listener of each, and comes back with both', async () => {
+  const pool = new ProxyThreads(THREADED);
+  const echoPort = (echo.address() as net.AddressInfo).port;
+  const [a, b] = await Promise.all([0, 1].map(() => TcpProxy.start({ listen: { address: '127.0.0.1', port: 0 }, target: { address: '127.0.0.1', port: echoPort }, pool })));
+  assert.deepEqual([a!.stats().threads, b!.stats().threads], [THREADED, THREADED]);
+  const down = a!.killThread(0);
+  await down;
+  for (let i = 0; i < 200 && (a!.stats().threads < THREADED || b!.stats().threads < THREADED); i++) await sleep(10);
+  assert.deepEqual([a!.stats().threadRestarts, b!.stats().threadRestarts], [1, 1], 'the one thread served both');
+  assert.deepEqual([a!.stats().threads, b!.stats().threads], [THREADED, THREADED]);
+  for (const p of [a!, b!]) assert.equal(listTcpListeners().filter((l) => l.port === p.listen.port).length, THREADED);
+  await a!.close();
+  // b keeps the threads; closing it too ends them (nothing keeps this process alive then)
+  const c = net.connect(b!.listen.port, '127.0.0.1');
+  c.end('b');
+  let got = '';
+  c.on('data', (d) => (got += d));
+  await once(c, 'end');
+  assert.equal(got, 'b');
+  await b!.close();
 });

@@ -1,8 +1,10 @@
-// The TCP proxy on N forwarding threads (threads > 1): each a worker thread with its own
-// listening socket on the same address and port (SO_REUSEPORT: the kernel spreads new
-// connections over them), forwarding on its own (proxy-worker.ts). The main thread only starts
-// them, replaces one that dies (the others keep accepting meanwhile), hands them the target,
-// sums their counters and keeps the port ours (proxy-guard.ts). Why threads: with one thread,
+// The TCP proxy on N forwarding threads: worker threads shared by every proxy of their owner (a
+// runtime's exposures), each thread with its own listening socket per proxy on the proxy's
+// address and port (SO_REUSEPORT: the kernel spreads new connections over them), forwarding on
+// its own (proxy-worker.ts). Shared, because each thread is a V8 isolate (~10 MB): N threads in
+// all, not N per exposure. The main thread only starts them, replaces one that dies (the others
+// keep accepting meanwhile), hands them targets, sums their counters and keeps each port ours
+// (proxy-guard.ts). The threads end when the last proxy closes. Why threads: with one thread,
 // every connection waits whenever that thread waits for a core (README, "Local TCP proxy").
 import { Worker } from 'node:worker_threads';
 import type { Endpoint } from '../../status/types.js';
@@ -13,21 +15,20 @@ import { SLOT, type FromThread, type ThreadInit, type ToThread } from './proxy-p
 // dist/: the compiled proxy-worker.js next to this file. Under tsx (the tests) the thread
 // inherits the --import of tsx from process.execArgv, which maps this .js name to the .ts file.
 const WORKER_URL = new URL('./proxy-worker.js', import.meta.url);
-/** How often the main thread looks for another program listening on the port too. */
+/** How often the main thread looks for another program listening on a proxy's port too. */
 const GUARD_INTERVAL_MS = 2000;
 
-export interface ThreadPoolOptions {
+export interface ThreadedOptions {
   listen: Endpoint;
   /** A function is resolved on this thread: once at start, and again after each failed upstream connection. */
   target: Endpoint | (() => Endpoint);
   onUpstreamError?: (err: NodeJS.ErrnoException) => void;
-  threads: number;
 }
 
 export interface ProxyStats {
   /** Forwarding threads listening now (1 for the single-thread proxy). */
   threads: number;
-  /** Threads that died and were replaced. */
+  /** Times a thread died and was replaced. */
   threadRestarts: number;
   connections: number;
   openSockets: number;
@@ -36,125 +37,210 @@ export interface ProxyStats {
   bufferedBytes: number;
 }
 
-interface Thread {
-  worker: Worker;
-  inode?: number;
-  listening: boolean;
-}
+type Reply = Extract<FromThread, { type: 'listening' | 'listenError' | 'closed' }>;
 
-export class ThreadPool {
-  listen: Endpoint;
-  private readonly counters: Float64Array;
-  private readonly threads: (Thread | undefined)[];
-  private readonly retired = { connections: 0, bytesIn: 0, bytesOut: 0 };
+/** N forwarding threads; created idle, they start with the first proxy and end with the last. */
+export class ProxyThreads {
+  private readonly workers: (Worker | undefined)[];
+  private readonly respawns: (NodeJS.Timeout | undefined)[];
+  private readonly proxies = new Map<number, ThreadedProxy>();
+  /** Answers awaited from a thread, by `${slot}:${id}`, in the order asked (a thread answers in that order). */
+  private readonly pending = new Map<string, ((r: Reply | undefined) => void)[]>();
   private readonly backoff = new Backoff({ initialMs: 20, maxMs: 5000 });
-  private restarts = 0;
-  private spawning = 0;
-  private closing = false;
-  private target: Endpoint | undefined;
-  private problem: string | undefined;
+  private nextId = 1;
   private guard: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly opts: ThreadPoolOptions) {
-    this.listen = opts.listen;
-    this.counters = new Float64Array(new SharedArrayBuffer(opts.threads * SLOT * 8));
-    this.threads = new Array<Thread | undefined>(opts.threads).fill(undefined);
-    if (typeof opts.target !== 'function') this.target = opts.target;
+  constructor(readonly size: number) {
+    this.workers = new Array<Worker | undefined>(size).fill(undefined);
+    this.respawns = new Array<NodeJS.Timeout | undefined>(size).fill(undefined);
   }
 
-  /** Resolves once every thread listens; rejects with the listen error (EADDRINUSE, ...). */
-  static async start(opts: ThreadPoolOptions): Promise<ThreadPool> {
-    const pool = new ThreadPool(opts);
+  /** Resolves once every thread listens for it; rejects with the listen error (EADDRINUSE, ...). */
+  async open(opts: ThreadedOptions): Promise<ThreadedProxy> {
+    const { address, port } = opts.listen;
+    if (port !== 0) await exclusiveProbe(address, port);
+    await this.stopping;
+    const p = new ThreadedProxy(this, this.nextId++, opts);
+    this.proxies.set(p.id, p);
     try {
-      await pool.open();
+      for (let slot = 0; slot < this.size; slot++) if (!this.workers[slot]) this.revive(slot);
+      p.listen = await this.listenOn(0, p, opts.listen);
+      await Promise.all(this.workers.slice(1).map((_, i) => this.listenOn(i + 1, p, p.listen)));
+      const foreign = foreignListeners(p.listen.address, p.listen.port, p.inodes());
+      if (foreign.length) throw sharedPortError(p.listen.address, p.listen.port, foreign);
     } catch (e) {
-      await pool.close();
+      await this.close(p);
       throw e;
     }
-    return pool;
-  }
-
-  private async open(): Promise<void> {
-    const { address, port } = this.opts.listen;
-    if (port !== 0) await exclusiveProbe(address, port);
-    this.listen = await this.spawn(0, this.opts.listen);
-    await Promise.all(this.threads.slice(1).map((_, i) => this.spawn(i + 1, this.listen)));
-    const foreign = foreignListeners(this.listen.address, this.listen.port, this.inodes());
-    if (foreign.length) throw sharedPortError(this.listen.address, this.listen.port, foreign);
-    // A function target is resolved after start() returned: the caller's callback may refer to
+    p.opened = true;
+    // A function target is resolved after start returned: the caller's callback may refer to
     // the proxy it is creating (LocalRuntime's does). Connections wait in the threads till then.
-    if (!this.target) setImmediate(() => this.refreshTarget());
-    this.guard = setInterval(() => this.checkShared(), GUARD_INTERVAL_MS).unref();
+    if (!p.target) setImmediate(() => p.refreshTarget());
+    this.guard ??= setInterval(() => this.proxies.forEach((x) => x.checkShared()), GUARD_INTERVAL_MS).unref();
+    return p;
   }
 
-  /** Starts the thread of `slot`, listening on `listen`; resolves with the address it listens on. */
-  private spawn(slot: number, listen: Endpoint): Promise<Endpoint> {
-    const init: ThreadInit = { listen, shared: this.counters.buffer as SharedArrayBuffer, slot, ...(this.target && { target: this.target }) };
-    const worker = new Worker(WORKER_URL, { workerData: init });
-    const thread: Thread = { worker, listening: false };
-    this.threads[slot] = thread;
-    this.spawning++;
-    return new Promise<Endpoint>((resolve, reject) => {
-      let settled = false;
-      const fail = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        this.spawning--;
-        reject(err);
-      };
-      worker.on('message', (m: FromThread) => {
-        if (m.type === 'listening') {
-          settled = thread.listening = true;
-          thread.inode = m.inode;
-          this.spawning--;
-          if (this.target) this.send(thread, { type: 'target', target: this.target });
-          resolve({ address: m.address, port: m.port });
-        } else if (m.type === 'listenError') fail(Object.assign(new Error(m.message), { code: m.code }));
-        else this.upstreamError(Object.assign(new Error(m.message), { code: m.code }));
-      });
-      worker.on('error', fail);
-      worker.on('exit', (code) => {
-        fail(new Error(`the proxy thread exited (code ${code}) before it listened`));
-        this.lost(slot, worker);
-      });
+  /** Asks thread `slot` to listen for `p`; resolves with the address it listens on. */
+  private async listenOn(slot: number, p: ThreadedProxy, listen: Endpoint): Promise<Endpoint> {
+    p.spawning++;
+    try {
+      const r = await this.ask(slot, p.id, { type: 'open', id: p.id, listen, shared: p.shared, ...(p.target && { target: p.target }) });
+      if (!r) throw new Error('the proxy thread ended before it listened');
+      if (r.type === 'listenError') throw Object.assign(new Error(r.message), { code: r.code });
+      if (r.type !== 'listening') throw new Error(`unexpected answer ${r.type}`);
+      p.inodeOf[slot] = r.inode;
+      p.listening[slot] = true;
+      const t = p.target;
+      if (t) this.send(slot, { type: 'target', id: p.id, target: t }); // it may have changed meanwhile
+      return { address: r.address, port: r.port };
+    } finally {
+      p.spawning--;
+    }
+  }
+
+  private ask(slot: number, id: number, m: ToThread): Promise<Reply | undefined> {
+    const w = this.workers[slot];
+    if (!w) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const key = `${slot}:${id}`;
+      this.pending.set(key, [...(this.pending.get(key) ?? []), resolve]);
+      w.postMessage(m);
     });
   }
 
-  /** A thread ended: its counters are kept, and a new one takes its place (unless closing). */
+  send(slot: number, m: ToThread): void {
+    this.workers[slot]?.postMessage(m);
+  }
+
+  /** Starts thread `slot`, and has it listen for every proxy already open (after a thread died). */
+  private revive(slot: number): void {
+    clearTimeout(this.respawns[slot]);
+    this.respawns[slot] = undefined;
+    const init: ThreadInit = { slot };
+    const worker = new Worker(WORKER_URL, { workerData: init });
+    this.workers[slot] = worker;
+    worker.on('message', (m: FromThread) => {
+      if (m.type === 'upstreamError') return this.proxies.get(m.id)?.upstreamError(Object.assign(new Error(m.message), { code: m.code }));
+      const key = `${slot}:${m.id}`;
+      const waiting = this.pending.get(key);
+      const done = waiting?.shift();
+      if (!waiting?.length) this.pending.delete(key);
+      done?.(m);
+    });
+    worker.on('error', () => {}); // an uncaught exception there: 'exit' follows, and a new thread
+    worker.on('exit', () => this.lost(slot, worker));
+    for (const p of this.proxies.values()) if (p.opened && !p.closing) void this.restore(slot, p);
+  }
+
+  private async restore(slot: number, p: ThreadedProxy): Promise<void> {
+    try {
+      await this.listenOn(slot, p, p.listen);
+      this.backoff.healthy();
+      p.checkShared();
+    } catch (e) {
+      if (p.closing || !this.workers[slot]) return;
+      // Every thread of this proxy was gone and another program took its port meanwhile.
+      if (!p.alive()) p.problem = `host port ${p.listen.port} was taken by another program while the proxy's threads restarted: ${(e as Error).message}`;
+      setTimeout(() => this.workers[slot] && !p.listening[slot] && void this.restore(slot, p), 1000).unref();
+    }
+  }
+
+  /** A thread ended: each proxy keeps its counts, and a new thread takes its place. */
   private lost(slot: number, worker: Worker): void {
-    if (this.threads[slot]?.worker !== worker) return;
-    this.threads[slot] = undefined;
+    if (this.workers[slot] !== worker) return; // stopped on purpose
+    this.workers[slot] = undefined;
+    for (const [key, waiting] of this.pending) {
+      if (!key.startsWith(`${slot}:`)) continue;
+      this.pending.delete(key);
+      for (const done of waiting) done(undefined);
+    }
+    for (const p of this.proxies.values()) p.threadLost(slot);
+    this.respawns[slot] = setTimeout(() => this.revive(slot), this.backoff.next());
+  }
+
+  /** Stops `p` on every thread; the last proxy ends the threads. Resolves when its port is free. */
+  async close(p: ThreadedProxy): Promise<void> {
+    if (p.closing) return;
+    p.closing = true;
+    await Promise.all(this.workers.map((_, slot) => this.ask(slot, p.id, { type: 'close', id: p.id })));
+    this.proxies.delete(p.id);
+    if (this.proxies.size === 0) {
+      clearInterval(this.guard);
+      this.guard = undefined;
+      this.stopping = this.stopAll();
+      await this.stopping;
+    }
+  }
+
+  private async stopAll(): Promise<void> {
+    const ws = this.workers.map((w, slot) => {
+      clearTimeout(this.respawns[slot]);
+      this.respawns[slot] = undefined;
+      this.workers[slot] = undefined;
+      return w;
+    });
+    await Promise.all(ws.map((w) => w?.terminate()));
+  }
+
+  /** Ends thread `slot` as a crash would (tests: the others keep serving, and it is replaced). */
+  kill(slot: number): Promise<number> {
+    return this.workers[slot]?.terminate() ?? Promise.resolve(0);
+  }
+}
+
+/** One proxy on the threads: its listeners, target, counters, and whether its port is its own. */
+export class ThreadedProxy {
+  listen: Endpoint;
+  target: Endpoint | undefined;
+  opened = false;
+  closing = false;
+  /** listenOn calls in flight: a new listener's socket is not known as ours yet. */
+  spawning = 0;
+  problem: string | undefined;
+  readonly shared: SharedArrayBuffer;
+  readonly listening: boolean[];
+  readonly inodeOf: (number | undefined)[];
+  private readonly counters: Float64Array;
+  private readonly retired = { connections: 0, bytesIn: 0, bytesOut: 0 };
+  private restarts = 0;
+
+  constructor(private readonly threads: ProxyThreads, readonly id: number, private readonly opts: ThreadedOptions) {
+    this.listen = opts.listen;
+    if (typeof opts.target !== 'function') this.target = opts.target;
+    this.shared = new SharedArrayBuffer(threads.size * SLOT * 8);
+    this.counters = new Float64Array(this.shared);
+    this.listening = new Array<boolean>(threads.size).fill(false);
+    this.inodeOf = new Array<number | undefined>(threads.size).fill(undefined);
+  }
+
+  alive(): number {
+    return this.listening.filter(Boolean).length;
+  }
+
+  inodes(): Set<number> {
+    return new Set(this.inodeOf.filter((i): i is number => i !== undefined));
+  }
+
+  threadLost(slot: number): void {
     const c = this.counters;
     const at = slot * SLOT;
     this.retired.connections += c[at]!;
     this.retired.bytesIn += c[at + 1]!;
     this.retired.bytesOut += c[at + 2]!;
     c.fill(0, at, at + SLOT);
-    if (this.closing) return;
-    this.restarts++;
-    setTimeout(() => void this.replace(slot), this.backoff.next());
+    this.listening[slot] = false;
+    this.inodeOf[slot] = undefined;
+    if (this.opened && !this.closing) this.restarts++;
   }
 
-  private async replace(slot: number): Promise<void> {
-    if (this.closing || this.threads[slot]) return;
-    try {
-      await this.spawn(slot, this.listen);
-      this.backoff.healthy();
-      this.checkShared();
-    } catch (e) {
-      // Every thread was gone and another program took the port meanwhile: said in condition().
-      if (!this.alive()) this.problem = `host port ${this.listen.port} was taken by another program while the proxy's threads restarted: ${(e as Error).message}`;
-      // (the exit handler of the failed thread schedules the next try)
-    }
-  }
-
-  private upstreamError(err: NodeJS.ErrnoException): void {
+  upstreamError(err: NodeJS.ErrnoException): void {
     this.opts.onUpstreamError?.(err);
     this.refreshTarget();
   }
 
   /** Resolves a function target and hands a changed one to every thread. */
-  private refreshTarget(): void {
+  refreshTarget(): void {
     if (typeof this.opts.target !== 'function' || this.closing) return;
     let t: Endpoint;
     try {
@@ -165,32 +251,15 @@ export class ThreadPool {
     }
     if (this.target && this.target.address === t.address && this.target.port === t.port) return;
     this.target = t;
-    for (const th of this.threads) if (th?.listening) this.send(th, { type: 'target', target: t });
-  }
-
-  private send(thread: Thread, m: ToThread): void {
-    thread.worker.postMessage(m);
-  }
-
-  private inodes(): Set<number> {
-    return new Set(this.threads.flatMap((t) => (t?.inode !== undefined ? [t.inode] : [])));
-  }
-
-  private alive(): number {
-    return this.threads.filter((t) => t?.listening).length;
+    this.listening.forEach((on, slot) => on && this.threads.send(slot, { type: 'target', id: this.id, target: t }));
   }
 
   /** Another program listening on the port too (SO_REUSEPORT, same user) is reported, not shared silently. */
-  private checkShared(): void {
-    if (this.closing || this.spawning > 0) return; // a new thread's socket is not known as ours yet
+  checkShared(): void {
+    if (this.closing || this.spawning > 0) return;
     const foreign = foreignListeners(this.listen.address, this.listen.port, this.inodes());
     if (foreign.length) this.problem = sharedPortError(this.listen.address, this.listen.port, foreign).message;
     else if (this.alive()) this.problem = undefined;
-  }
-
-  /** Why the proxy cannot serve its port as its own, if it cannot. */
-  condition(): string | undefined {
-    return this.problem;
   }
 
   stats(): ProxyStats {
@@ -206,15 +275,16 @@ export class ThreadPool {
     return s;
   }
 
-  /** Ends one thread as a crash would (tests: the others keep serving, and it is replaced). */
-  killThread(slot: number): Promise<number> {
-    return this.threads[slot]?.worker.terminate() ?? Promise.resolve(0);
+  /** Why the proxy cannot serve its port as its own, if it cannot. */
+  condition(): string | undefined {
+    return this.problem;
   }
 
-  /** Stops every thread (their sockets close with them); resolves when the port is free. */
-  async close(): Promise<void> {
-    this.closing = true;
-    clearInterval(this.guard);
-    await Promise.all(this.threads.map((t) => t?.worker.terminate()));
+  kill(slot: number): Promise<number> {
+    return this.threads.kill(slot);
+  }
+
+  close(): Promise<void> {
+    return this.threads.close(this);
   }
 }

@@ -1,8 +1,9 @@
-// One forwarding thread of the TCP proxy (proxy-threads.ts starts N of them): its own listening
-// socket on the proxy's address with SO_REUSEPORT, so the kernel spreads new connections over the
-// threads, and every connection it accepts is forwarded here (proxy-forward.ts), never touching
-// the main thread. It loads only node:net and the forwarding code: each thread is a V8 isolate
-// of its own, and what it imports is memory it holds.
+// One forwarding thread of the TCP proxy (proxy-threads.ts starts N of them, shared by every
+// proxy of their owner): for each proxy, its own listening socket on the proxy's address with
+// SO_REUSEPORT, so the kernel spreads new connections over the threads, and every connection it
+// accepts is forwarded here (proxy-forward.ts), never touching the main thread. It loads only
+// node:net and the forwarding code: each thread is a V8 isolate of its own (~10 MB), and what it
+// imports is memory it holds.
 import { readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,54 +11,91 @@ import type { Endpoint } from '../../status/types.js';
 import { bufferedBytes, createListener, forward, type ForwardContext } from './proxy-forward.js';
 import { SLOT, type FromThread, type ThreadInit, type ToThread } from './proxy-protocol.js';
 
-const init = workerData as ThreadInit;
+const { slot } = workerData as ThreadInit;
 const port = parentPort!;
 const post = (m: FromThread) => port.postMessage(m);
-const shared = new Float64Array(init.shared, init.slot * SLOT * 8, SLOT);
-let target: Endpoint | undefined = init.target;
-/** Connections accepted before the main thread said where they go (a function target). */
-const waiting: net.Socket[] = [];
 
-const server = createListener();
-const ctx: ForwardContext = {
-  listen: init.listen,
-  counters: { connections: 0, bytesIn: 0, bytesOut: 0 },
-  sockets: new Set(),
-  onUpstreamError: (err) => post({ type: 'upstreamError', code: err.code ?? '', message: err.message }),
-};
+interface Listener {
+  server: net.Server;
+  ctx: ForwardContext;
+  target?: Endpoint;
+  /** Connections accepted before the main thread said where they go (a function target). */
+  waiting: net.Socket[];
+  shared: Float64Array;
+  /** Still binding; a close asked meanwhile is done once the bind settled (answers stay in order). */
+  opening: boolean;
+  closeAsked: boolean;
+}
+const listeners = new Map<number, Listener>();
 
-// Counters for the main thread: this thread is their one writer, the main thread only reads.
+// Counters for the main thread: this thread is the one writer of its slot, the main thread reads.
 function publish(): void {
-  shared[0] = ctx.counters.connections;
-  shared[1] = ctx.counters.bytesIn;
-  shared[2] = ctx.counters.bytesOut;
-  shared[3] = ctx.sockets.size;
-  shared[4] = bufferedBytes(ctx.sockets);
+  for (const l of listeners.values()) {
+    const { counters, sockets } = l.ctx;
+    l.shared[0] = counters.connections;
+    l.shared[1] = counters.bytesIn;
+    l.shared[2] = counters.bytesOut;
+    l.shared[3] = sockets.size;
+    l.shared[4] = bufferedBytes(sockets);
+  }
 }
 setInterval(publish, 100).unref();
 
 port.on('message', (m: ToThread) => {
-  if (m.type === 'target') {
-    target = m.target;
-    for (const c of waiting.splice(0)) if (!c.destroyed) forward(c, target, ctx);
-  }
+  if (m.type === 'open') open(m.id, m.listen, m.target, m.shared);
+  else if (m.type === 'target') {
+    const l = listeners.get(m.id);
+    if (!l) return;
+    l.target = m.target;
+    for (const c of l.waiting.splice(0)) if (!c.destroyed) forward(c, m.target, l.ctx);
+  } else close(m.id);
 });
 
-server.once('error', (err: NodeJS.ErrnoException) => {
-  post({ type: 'listenError', code: err.code ?? '', message: err.message });
-  process.exit(1);
-});
-server.listen({ host: init.listen.address, port: init.listen.port, reusePort: true } as net.ListenOptions, () => {
-  // A listener error after start (rare: e.g. EMFILE on accept) must not end the thread.
-  server.on('error', () => {});
-  server.on('connection', (client) => {
-    if (target) forward(client, target, ctx);
-    else waiting.push(client);
+function open(id: number, listen: Endpoint, target: Endpoint | undefined, shared: SharedArrayBuffer): void {
+  const server = createListener();
+  const l: Listener = {
+    server,
+    target,
+    waiting: [],
+    opening: true,
+    closeAsked: false,
+    shared: new Float64Array(shared, slot * SLOT * 8, SLOT),
+    ctx: {
+      listen,
+      counters: { connections: 0, bytesIn: 0, bytesOut: 0 },
+      sockets: new Set(),
+      onUpstreamError: (err) => post({ type: 'upstreamError', id, code: err.code ?? '', message: err.message }),
+    },
+  };
+  listeners.set(id, l);
+  server.once('error', (err: NodeJS.ErrnoException) => {
+    listeners.delete(id);
+    post({ type: 'listenError', id, code: err.code ?? '', message: err.message });
+    if (l.closeAsked) post({ type: 'closed', id });
   });
-  const addr = server.address() as net.AddressInfo;
-  ctx.listen = { address: addr.address, port: addr.port };
-  post({ type: 'listening', address: addr.address, port: addr.port, inode: socketInode(server) });
-});
+  server.listen({ host: listen.address, port: listen.port, reusePort: true } as net.ListenOptions, () => {
+    // A listener error after start (rare: e.g. EMFILE on accept) must not end the thread.
+    server.on('error', () => {});
+    server.on('connection', (client) => {
+      if (l.target) forward(client, l.target, l.ctx);
+      else l.waiting.push(client);
+    });
+    const addr = server.address() as net.AddressInfo;
+    l.ctx.listen = { address: addr.address, port: addr.port };
+    l.opening = false;
+    post({ type: 'listening', id, address: addr.address, port: addr.port, inode: socketInode(server) });
+    if (l.closeAsked) close(id);
+  });
+}
+
+function close(id: number): void {
+  const l = listeners.get(id);
+  if (!l) return post({ type: 'closed', id });
+  if (l.opening) return void (l.closeAsked = true);
+  listeners.delete(id);
+  l.server.close(() => post({ type: 'closed', id }));
+  for (const s of [...l.ctx.sockets, ...l.waiting]) s.destroy();
+}
 
 /** The listening socket's inode (/proc/self/fd), so the main thread can tell our listeners from others'. */
 function socketInode(s: net.Server): number | undefined {

@@ -2,16 +2,17 @@
 // to a target (proxy-forward.ts: half-close, backpressure, any protocol). With threads=1 it
 // forwards on the calling thread; with more, on that many worker threads, each with its own
 // listening socket on the same port (proxy-threads.ts), so that no connection waits while one
-// thread waits for a core. The default is one thread per core, at most four, where listening
-// sockets can share a port (Linux, Node.js >= 22.12); ENVSERVE_PROXY_THREADS overrides it.
+// thread waits for a core. A runtime hands all its proxies one set of threads (`pool`). The
+// default is one thread per core, at most four, where listening sockets can share a port
+// (Linux, Node.js >= 22.12); ENVSERVE_PROXY_THREADS overrides it.
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Endpoint } from '../../status/types.js';
 import type { HandleCondition } from '../types.js';
 import { bufferedBytes, createListener, forward, type ForwardContext } from './proxy-forward.js';
-import { ThreadPool, type ProxyStats } from './proxy-threads.js';
+import { ProxyThreads, type ProxyStats, type ThreadedProxy } from './proxy-threads.js';
 
-export type { ProxyStats } from './proxy-threads.js';
+export { ProxyThreads, type ProxyStats } from './proxy-threads.js';
 
 /** More threads than this add memory (a V8 isolate each, ~10 MB) for little: connections already spread. */
 const MAX_DEFAULT_THREADS = 4;
@@ -28,6 +29,8 @@ export interface TcpProxyOptions {
   onUpstreamError?: (err: NodeJS.ErrnoException) => void;
   /** Forwarding threads; 1: on the calling thread. Default: defaultProxyThreads(). */
   threads?: number;
+  /** Threads shared with other proxies (their size wins over `threads`); default: the proxy's own. */
+  pool?: ProxyThreads;
 }
 
 /** Listening sockets that share a port (SO_REUSEPORT in Node.js: 22.12 and 23.1 on): Linux here. */
@@ -49,15 +52,15 @@ export class TcpProxy {
   private constructor(
     readonly listen: Endpoint,
     private readonly server?: net.Server,
-    private readonly pool?: ThreadPool,
+    private readonly pool?: ThreadedProxy,
   ) {}
 
   /** Resolves once listening; rejects with the listen error (EADDRINUSE, EADDRNOTAVAIL, ...). */
   static async start(opts: TcpProxyOptions): Promise<TcpProxy> {
-    const threads = threadsSupported() ? opts.threads ?? defaultProxyThreads() : 1;
+    const threads = !threadsSupported() ? 1 : opts.pool ? opts.pool.size : opts.threads ?? defaultProxyThreads();
     if (threads > 1) {
-      const pool = await ThreadPool.start({ ...opts, threads });
-      return new TcpProxy(pool.listen, undefined, pool);
+      const p = await (opts.pool ?? new ProxyThreads(threads)).open(opts);
+      return new TcpProxy(p.listen, undefined, p);
     }
     const server = createListener();
     return new Promise((resolve, reject) => {
@@ -98,7 +101,7 @@ export class TcpProxy {
 
   /** @internal Ends one forwarding thread as a crash would (tests); no-op with one thread. */
   killThread(slot: number): Promise<number> {
-    return this.pool?.killThread(slot) ?? Promise.resolve(0);
+    return this.pool?.kill(slot) ?? Promise.resolve(0);
   }
 
   /** Stops listening and closes every open connection; resolves when the port is free. */

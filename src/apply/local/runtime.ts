@@ -13,7 +13,7 @@ import { checkPortsFree, fmtAddr, isWildcard } from './ports.js';
 import { listTcpListeners } from './proc-net.js';
 import { logTail, ProcessGroup, which } from './processes.js';
 import { restartsOf } from './restart.js';
-import { proxyCondition, TcpProxy } from './proxy.js';
+import { defaultProxyThreads, ProxyThreads, proxyCondition, TcpProxy, threadsSupported } from './proxy.js';
 
 export interface LocalRuntimeOptions {
   logDir: string;
@@ -31,11 +31,15 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   private readonly procs = new ProcessGroup(() => this.emit('change'));
   private readonly notes: string[] = [];
   private readonly proxies = new Map<string, TcpProxy>();
+  /** The forwarding threads every exposure's proxy shares (started with the first, ended with the last). */
+  private readonly threads: ProxyThreads | undefined;
   private listenOverride: string | undefined;
   private plan?: Plan;
 
   constructor(private readonly opts: LocalRuntimeOptions) {
     super();
+    const n = threadsSupported() ? opts.proxyThreads ?? defaultProxyThreads() : 1;
+    this.threads = n > 1 ? new ProxyThreads(n) : undefined;
   }
 
   async preflight(plan: Plan, exposures: Exposure[], opts: StartOptions): Promise<void> {
@@ -85,7 +89,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       listen: { address: this.listenAddressOf(e), port: e.hostPort },
       target: () => target.current(proxy?.listen),
       onUpstreamError: () => target.invalidate(),
-      ...(this.opts.proxyThreads !== undefined && { threads: this.opts.proxyThreads }),
+      ...(this.threads ? { pool: this.threads } : { threads: 1 }),
     });
     this.proxies.set(e.id, proxy);
     return {
