@@ -3,6 +3,7 @@
 // thread (proxy-worker.ts). Half-close is passed on (allowHalfOpen), and WebSocket upgrades or
 // any other protocol pass through because nothing is parsed. Backpressure: a reader is paused
 // while the other side's write buffer is full, so nothing is buffered without bound.
+import { readlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { Endpoint } from '../../status/types.js';
 
@@ -110,4 +111,15 @@ export function bufferedBytes(sockets: Set<net.Socket>): number {
   let n = 0;
   for (const s of sockets) n += s.writableLength;
   return n;
+}
+
+/** A listening socket's inode (/proc/self/fd), so the proxy can tell its listeners from others'. */
+export function socketInode(s: net.Server): number | undefined {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (fd === undefined || fd < 0) return undefined;
+  try {
+    return Number(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1]) || undefined;
+  } catch {
+    return undefined;
+  }
 }

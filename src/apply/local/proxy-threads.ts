@@ -1,15 +1,18 @@
-// The TCP proxy on N forwarding threads: worker threads shared by every proxy of their owner (a
-// runtime's exposures), each thread with its own listening socket per proxy on the proxy's
-// address and port (SO_REUSEPORT: the kernel spreads new connections over them), forwarding on
-// its own (proxy-worker.ts). Shared, because each thread is a V8 isolate (~10 MB): N threads in
-// all, not N per exposure. The main thread only starts them, replaces one that dies (the others
-// keep accepting meanwhile), hands them targets, sums their counters and keeps each port ours
-// (proxy-guard.ts). The threads end when the last proxy closes. Why threads: with one thread,
-// every connection waits whenever that thread waits for a core (README, "Local TCP proxy").
+// The TCP proxy on N forwarding threads: the main thread and N-1 worker threads shared by every
+// proxy of their owner (a runtime's exposures), each thread with its own listening socket per
+// proxy on the proxy's address and port (SO_REUSEPORT: the kernel spreads new connections over
+// them), forwarding on its own (proxy-worker.ts; proxy-forward.ts on every thread). Shared, and
+// the main thread one of them, because each worker is a V8 isolate (~10 MB, more under load):
+// N-1 in all, not N per exposure. The main thread also starts the workers, replaces one that
+// dies (the other threads keep accepting meanwhile), hands them targets, sums their counters and
+// keeps each port ours (proxy-guard.ts). The workers end when the last proxy closes. Why threads:
+// with one, every connection waits whenever that thread waits for a core (README, "Local TCP proxy").
+import type net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Endpoint } from '../../status/types.js';
 import { Backoff } from '../backoff.js';
 import { exclusiveProbe, foreignListeners, sharedPortError } from './proxy-guard.js';
+import { createListener, forward, socketInode, type ForwardContext, bufferedBytes } from './proxy-forward.js';
 import { SLOT, type FromThread, type ThreadInit, type ToThread } from './proxy-protocol.js';
 
 // dist/: the compiled proxy-worker.js next to this file. Under tsx (the tests) the thread
@@ -39,7 +42,7 @@ export interface ProxyStats {
 
 type Reply = Extract<FromThread, { type: 'listening' | 'listenError' | 'closed' }>;
 
-/** N forwarding threads; created idle, they start with the first proxy and end with the last. */
+/** N forwarding threads (this one and N-1 workers); created idle, the workers start with the first proxy and end with the last. */
 export class ProxyThreads {
   private readonly workers: (Worker | undefined)[];
   private readonly respawns: (NodeJS.Timeout | undefined)[];
@@ -52,8 +55,8 @@ export class ProxyThreads {
   private stopping: Promise<void> = Promise.resolve();
 
   constructor(readonly size: number) {
-    this.workers = new Array<Worker | undefined>(size).fill(undefined);
-    this.respawns = new Array<NodeJS.Timeout | undefined>(size).fill(undefined);
+    this.workers = new Array<Worker | undefined>(size - 1).fill(undefined);
+    this.respawns = new Array<NodeJS.Timeout | undefined>(size - 1).fill(undefined);
   }
 
   /** Resolves once every thread listens for it; rejects with the listen error (EADDRINUSE, ...). */
@@ -64,9 +67,9 @@ export class ProxyThreads {
     const p = new ThreadedProxy(this, this.nextId++, opts);
     this.proxies.set(p.id, p);
     try {
-      for (let slot = 0; slot < this.size; slot++) if (!this.workers[slot]) this.revive(slot);
-      p.listen = await this.listenOn(0, p, opts.listen);
-      await Promise.all(this.workers.slice(1).map((_, i) => this.listenOn(i + 1, p, p.listen)));
+      this.workers.forEach((w, slot) => w || this.revive(slot));
+      p.listen = await p.openMain(opts.listen); // first: a port 0 is resolved here
+      await Promise.all(this.workers.map((_, slot) => this.listenOn(slot, p, p.listen)));
       const foreign = foreignListeners(p.listen.address, p.listen.port, p.inodes());
       if (foreign.length) throw sharedPortError(p.listen.address, p.listen.port, foreign);
     } catch (e) {
@@ -163,7 +166,7 @@ export class ProxyThreads {
   async close(p: ThreadedProxy): Promise<void> {
     if (p.closing) return;
     p.closing = true;
-    await Promise.all(this.workers.map((_, slot) => this.ask(slot, p.id, { type: 'close', id: p.id })));
+    await Promise.all([p.closeMain(), ...this.workers.map((_, slot) => this.ask(slot, p.id, { type: 'close', id: p.id }))]);
     this.proxies.delete(p.id);
     if (this.proxies.size === 0) {
       clearInterval(this.guard);
@@ -183,7 +186,7 @@ export class ProxyThreads {
     await Promise.all(ws.map((w) => w?.terminate()));
   }
 
-  /** Ends thread `slot` as a crash would (tests: the others keep serving, and it is replaced). */
+  /** Ends worker `slot` as a crash would (tests: the others keep serving, and it is replaced). */
   kill(slot: number): Promise<number> {
     return this.workers[slot]?.terminate() ?? Promise.resolve(0);
   }
@@ -204,22 +207,57 @@ export class ThreadedProxy {
   private readonly counters: Float64Array;
   private readonly retired = { connections: 0, bytesIn: 0, bytesOut: 0 };
   private restarts = 0;
+  /** This thread's own listener for the proxy, and the connections it accepted before the target was known. */
+  private main: { server: net.Server; ctx: ForwardContext; inode: number | undefined; waiting: net.Socket[] } | undefined;
 
   constructor(private readonly threads: ProxyThreads, readonly id: number, private readonly opts: ThreadedOptions) {
     this.listen = opts.listen;
     if (typeof opts.target !== 'function') this.target = opts.target;
-    this.shared = new SharedArrayBuffer(threads.size * SLOT * 8);
+    this.shared = new SharedArrayBuffer((threads.size - 1) * SLOT * 8);
     this.counters = new Float64Array(this.shared);
-    this.listening = new Array<boolean>(threads.size).fill(false);
-    this.inodeOf = new Array<number | undefined>(threads.size).fill(undefined);
+    this.listening = new Array<boolean>(threads.size - 1).fill(false);
+    this.inodeOf = new Array<number | undefined>(threads.size - 1).fill(undefined);
+  }
+
+  /** Listens on this thread too (SO_REUSEPORT), forwarding as the workers do. */
+  openMain(listen: Endpoint): Promise<Endpoint> {
+    const server = createListener();
+    const ctx: ForwardContext = {
+      listen,
+      counters: { connections: 0, bytesIn: 0, bytesOut: 0 },
+      sockets: new Set(),
+      onUpstreamError: (err) => this.upstreamError(err),
+    };
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: listen.address, port: listen.port, reusePort: true } as net.ListenOptions, () => {
+        server.off('error', reject);
+        server.on('error', () => {}); // after start (e.g. EMFILE on accept): not fatal
+        const addr = server.address() as net.AddressInfo;
+        ctx.listen = { address: addr.address, port: addr.port };
+        const main = (this.main = { server, ctx, inode: socketInode(server), waiting: [] as net.Socket[] });
+        server.on('connection', (client: net.Socket) => (this.target ? forward(client, this.target, ctx) : main.waiting.push(client)));
+        resolve(ctx.listen);
+      });
+    });
+  }
+
+  closeMain(): Promise<void> {
+    const m = this.main;
+    this.main = undefined;
+    if (!m) return Promise.resolve();
+    return new Promise((resolve) => {
+      m.server.close(() => resolve());
+      for (const s of [...m.ctx.sockets, ...m.waiting]) s.destroy();
+    });
   }
 
   alive(): number {
-    return this.listening.filter(Boolean).length;
+    return this.listening.filter(Boolean).length + (this.main ? 1 : 0);
   }
 
   inodes(): Set<number> {
-    return new Set(this.inodeOf.filter((i): i is number => i !== undefined));
+    return new Set([...this.inodeOf, this.main?.inode].filter((i): i is number => i !== undefined));
   }
 
   threadLost(slot: number): void {
@@ -251,6 +289,7 @@ export class ThreadedProxy {
     }
     if (this.target && this.target.address === t.address && this.target.port === t.port) return;
     this.target = t;
+    if (this.main) for (const c of this.main.waiting.splice(0)) if (!c.destroyed) forward(c, t, this.main.ctx);
     this.listening.forEach((on, slot) => on && this.threads.send(slot, { type: 'target', id: this.id, target: t }));
   }
 
@@ -264,6 +303,14 @@ export class ThreadedProxy {
 
   stats(): ProxyStats {
     const s: ProxyStats = { threads: this.alive(), threadRestarts: this.restarts, ...this.retired, openSockets: 0, bufferedBytes: 0 };
+    if (this.main) {
+      const { counters, sockets } = this.main.ctx;
+      s.connections += counters.connections;
+      s.bytesIn += counters.bytesIn;
+      s.bytesOut += counters.bytesOut;
+      s.openSockets += sockets.size;
+      s.bufferedBytes += bufferedBytes(sockets);
+    }
     const c = this.counters;
     for (let at = 0; at < c.length; at += SLOT) {
       s.connections += c[at]!;

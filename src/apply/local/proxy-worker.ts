@@ -1,14 +1,13 @@
-// One forwarding thread of the TCP proxy (proxy-threads.ts starts N of them, shared by every
-// proxy of their owner): for each proxy, its own listening socket on the proxy's address with
+// One forwarding thread of the TCP proxy (proxy-threads.ts starts N-1 of them, shared by every
+// proxy of their owner; the main thread is the Nth): for each proxy, its own listening socket on the proxy's address with
 // SO_REUSEPORT, so the kernel spreads new connections over the threads, and every connection it
 // accepts is forwarded here (proxy-forward.ts), never touching the main thread. It loads only
 // node:net and the forwarding code: each thread is a V8 isolate of its own (~10 MB), and what it
 // imports is memory it holds.
-import { readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Endpoint } from '../../status/types.js';
-import { bufferedBytes, createListener, forward, type ForwardContext } from './proxy-forward.js';
+import { bufferedBytes, createListener, forward, socketInode, type ForwardContext } from './proxy-forward.js';
 import { SLOT, type FromThread, type ThreadInit, type ToThread } from './proxy-protocol.js';
 
 const { slot } = workerData as ThreadInit;
@@ -95,15 +94,4 @@ function close(id: number): void {
   listeners.delete(id);
   l.server.close(() => post({ type: 'closed', id }));
   for (const s of [...l.ctx.sockets, ...l.waiting]) s.destroy();
-}
-
-/** The listening socket's inode (/proc/self/fd), so the main thread can tell our listeners from others'. */
-function socketInode(s: net.Server): number | undefined {
-  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (fd === undefined || fd < 0) return undefined;
-  try {
-    return Number(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1]) || undefined;
-  } catch {
-    return undefined;
-  }
 }
