@@ -18,6 +18,12 @@ import { SLOT, type FromThread, type ThreadInit, type ToThread } from './proxy-p
 // dist/: the compiled proxy-worker.js next to this file. Under tsx (the tests) the thread
 // inherits the --import of tsx from process.execArgv, which maps this .js name to the .ts file.
 const WORKER_URL = new URL('./proxy-worker.js', import.meta.url);
+/**
+ * A worker's young generation, capped: forwarding allocates little that lives, and V8's default
+ * lets it grow to tens of MB under load (measured in `envserve serve` after 16 GiB and 60,000
+ * round trips: RSS 110 MB with the default, 101 MB at 4 MB).
+ */
+const YOUNG_GENERATION_MB = 4;
 /** How often the main thread looks for another program listening on a proxy's port too. */
 const GUARD_INTERVAL_MS = 2000;
 
@@ -121,7 +127,7 @@ export class ProxyThreads {
     clearTimeout(this.respawns[slot]);
     this.respawns[slot] = undefined;
     const init: ThreadInit = { slot };
-    const worker = new Worker(WORKER_URL, { workerData: init });
+    const worker = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.workers[slot] = worker;
     worker.on('message', (m: FromThread) => {
       if (m.type === 'upstreamError') return this.proxies.get(m.id)?.upstreamError(Object.assign(new Error(m.message), { code: m.code }));
