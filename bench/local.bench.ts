@@ -180,9 +180,10 @@ async function main() {
     // Each path's own processes, for its CPU time (direct: the servers' and clients' only; podman: not known here).
     const pidsOf: Partial<Record<Path, number[]>> = { envserve: [envserve.pid!], envserve1: [envserve1.pid!], socat: socats.map((c) => c.pid!) };
     /** Runs f and returns its result with the CPU seconds the path's processes spent meanwhile. */
-    const withCpu = <T>(n: Path, f: () => T): [T, number] => {
+    const withCpu = async <T>(n: Path, f: () => T): Promise<[T, number]> => {
       const t0 = processTicks(pidsOf[n] ?? []);
       const v = f();
+      await new Promise((res) => setTimeout(res, 100)); // socat's per-connection child exits and is reaped
       return [v, (processTicks(pidsOf[n] ?? []) - t0) / TICKS];
     };
     for (const n of names) sh(testsrv, ['tput', `127.0.0.1:${paths[n][0]}`, String(64 << 20), '1']); // warm-up
@@ -190,7 +191,7 @@ async function main() {
     const tputCpu = perPath((): number[] => []);
     for (let r = 0; r < RUNS; r++) {
       for (const n of turns(names, r)) {
-        const [bps, cpu] = withCpu(n, () => Number(sh(testsrv, ['tput', `127.0.0.1:${paths[n][0]}`, String(BYTES), '1'])));
+        const [bps, cpu] = await withCpu(n, () => Number(sh(testsrv, ['tput', `127.0.0.1:${paths[n][0]}`, String(BYTES), '1'])));
         tputRuns[n].push(bps);
         tputCpu[n].push(cpu);
       }
