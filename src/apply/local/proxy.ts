@@ -1,8 +1,8 @@
 // envserve's TCP proxy: listens on one address and forwards every connection, byte for byte,
 // to a target (proxy-forward.ts: half-close, backpressure, any protocol). With threads=1 it
-// forwards on the calling thread; with more, on that many worker threads, each with its own
-// listening socket on the same port (proxy-threads.ts), so that no connection waits while one
-// thread waits for a core. A runtime hands all its proxies one set of threads (`pool`). The
+// forwards on the calling thread; with N, on that thread and N-1 worker threads, each with its
+// own listening socket on the same port (proxy-threads.ts), so that no connection waits while
+// one thread waits for a core. A runtime hands all its proxies one set of threads (`pool`). The
 // default is one thread per core, at most four, where listening sockets can share a port
 // (Linux, Node.js >= 22.12); ENVSERVE_PROXY_THREADS overrides it.
 import net from 'node:net';
@@ -14,7 +14,7 @@ import { ProxyThreads, type ProxyStats, type ThreadedProxy } from './proxy-threa
 
 export { ProxyThreads, type ProxyStats } from './proxy-threads.js';
 
-/** More threads than this add memory (a V8 isolate each, ~10 MB) for little: connections already spread. */
+/** More threads than this add memory (a V8 isolate per worker, 10-25 MB) for little: connections already spread. */
 const MAX_DEFAULT_THREADS = 4;
 
 export interface TcpProxyOptions {
@@ -27,7 +27,7 @@ export interface TcpProxyOptions {
   target: Endpoint | (() => Endpoint);
   /** Told about each failed upstream connection (the client is closed with a reset). */
   onUpstreamError?: (err: NodeJS.ErrnoException) => void;
-  /** Forwarding threads; 1: on the calling thread. Default: defaultProxyThreads(). */
+  /** Forwarding threads, the calling one included; 1: no workers. Default: defaultProxyThreads(). */
   threads?: number;
   /** Threads shared with other proxies (their size wins over `threads`); default: the proxy's own. */
   pool?: ProxyThreads;
