@@ -6,6 +6,7 @@
 // the words people read; the one-shot forward itself is the Kubernetes runtime's PortForwarder.
 import { probe, probeSpec, type ForwardOpener, type ProbeResult, type ProbeSpec, type ProxyAnswer, type SeenResult } from '../probe/index.js';
 import { hostPort } from '../probe/spec.js';
+import { tlsVerdict } from '../probe/tls.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/pf/forwarder.js';
@@ -68,7 +69,7 @@ export function classifySpec(spec: ProbeSpec, r: SeenResult | ProbeResult): Prob
     return { ...base, ok: false, reason: spec.tls && (reason === 'ConnectionReset' || r.reason === 'TlsFailed') ? 'TlsFailed' : reason, detail: `${scheme}://${where}${spec.path ?? '/'}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '), ...ws };
   }
   // It answered over a certificate a browser refuses: the prober said which check failed (tls.ts).
-  if (isTlsReason(r.reason)) return { ...base, ok: false, reason: r.reason, detail: `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (SNI and Host: ${spec.hostHeader})` : ''}: ${r.detail ?? r.reason}`, httpStatus: r.httpStatus, ...ws };
+  if (isTlsReason(r.reason)) return { ...base, ok: false, reason: r.reason, detail: `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (SNI and Host: ${spec.hostHeader})` : ''}: ${(r.certificate && tlsVerdict(r.certificate)?.detail) ?? r.detail ?? r.reason}`, httpStatus: r.httpStatus, ...ws };
   const c = classifyHttp(r.httpStatus, r.location, r.excerpt ?? '', spec.via ?? 'direct');
   let detail = `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (Host: ${spec.hostHeader})` : ''}: ${c.detail}`;
   if (r.certificate?.mismatch) detail += `; the certificate does not cover ${r.certificate.name} (subject ${r.certificate.subject ?? '?'}): the controller's default certificate?`;

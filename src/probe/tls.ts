@@ -32,6 +32,8 @@ export interface CertificateSeen {
 /** The reason an HTTPS answer with this certificate is not to be trusted, or undefined when it is. Pure. */
 export function tlsVerdict(c: CertificateSeen): { reason: ReasonCode; detail: string } | undefined {
   const who = `certificate ${c.subject !== undefined ? `CN=${c.subject}` : '(no CN)'}${c.issuer !== undefined ? ` issued by CN=${c.issuer}` : ''}`;
+  // Node sets this one itself when the chain is fine and the name is not (servername given).
+  if (c.untrusted === 'ERR_TLS_CERT_ALTNAME_INVALID') return { reason: 'TlsHostnameMismatch', detail: `${who} does not cover ${c.name}${c.mismatch ? `: ${c.mismatch}` : ''}` };
   if (c.untrusted !== undefined) {
     if (UNKNOWN_AUTHORITY.has(c.untrusted)) return { reason: 'TlsUnknownAuthority', detail: `${who} is not signed by an authority this machine trusts (${c.untrusted})` };
     if (OUT_OF_DATE.has(c.untrusted)) return { reason: 'TlsCertificateExpired', detail: `${who} is out of date (${c.untrusted}${c.validTo ? `, valid to ${c.validTo}` : ''})` };
