@@ -238,12 +238,14 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
       // A zero mask is a valid mask and lets ws skip XOR-ing every byte we send (so the optional
       // native `bufferutil` would buy nothing: server frames are not masked either).
       generateMask: (mask: Buffer) => mask.fill(0),
-      createConnection: ((opts: tls.ConnectionOptions & net.NetConnectOpts) => {
-        const sock = url.startsWith('wss:')
-          ? tls.connect({ ...opts, servername: s.servername ?? (net.isIP(opts.host ?? '') ? undefined : opts.host), session: sessions.get(key) })
-          : net.connect(opts);
-        if (sock instanceof tls.TLSSocket) sock.on('session', (sess: Buffer) => sessions.set(key, sess));
-        return sock;
+      // Dialled by the client's Dialer (proxy-url, HTTPS_PROXY, tls-server-name), like every
+      // other connection to the API server.
+      createConnection: ((_opts: unknown, done: (e: Error | null, sock?: net.Socket) => void) => {
+        client.dialer.connect({ ca: s.ca, cert: s.cert, key: s.key, ...(s.rejectUnauthorized !== undefined && { rejectUnauthorized: s.rejectUnauthorized }), ...(s.servername !== undefined && { servername: s.servername }), session: sessions.get(key) }, (e, sock) => {
+          if (sock instanceof tls.TLSSocket) sock.on('session', (sess: Buffer) => sessions.set(key, sess));
+          done(e, sock);
+        }, timeoutMs);
+        return undefined;
       }) as never,
     });
     let settled = false;
