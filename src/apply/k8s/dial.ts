@@ -52,7 +52,9 @@ export class Dialer {
       return;
     }
     this.tunnel(o, timeoutMs).then(
-      (raw) => done(null, this.secure ? tls.connect({ ...o, socket: raw, servername: sni(o.servername, this.host) }) : raw),
+      // The tunnel is handed over paused (nothing read past the proxy's answer): TLS takes the
+      // socket as it is; plain HTTP reads it as a stream, so it flows again.
+      (raw) => done(null, this.secure ? tls.connect({ ...o, socket: raw, servername: sni(o.servername, this.host) }) : raw.resume()),
       (e: Error) => done(new Error(`through the proxy ${this.proxyText}: ${e.message}`)),
     );
   }
