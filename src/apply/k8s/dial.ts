@@ -89,8 +89,9 @@ export class Dialer {
     const pport = Number(p.port) || (p.protocol === 'https:' ? 443 : p.protocol === 'http:' ? 80 : 1080);
     const phost = p.hostname.replace(/^\[|\]$/g, '');
     const sock = p.protocol === 'https:'
-      // Go's transport checks an https proxy with the same TLS config as the server (its CA).
-      ? tls.connect({ host: phost, port: pport, servername: net.isIP(phost) ? undefined : phost, ca: o.ca, cert: o.cert, key: o.key, ...(o.rejectUnauthorized !== undefined && { rejectUnauthorized: o.rejectUnauthorized }) })
+      // As kubectl (Go's transport): an https proxy is checked with the server's TLS config — its
+      // CA, and its tls-server-name when one is set, else the proxy's own name.
+      ? tls.connect({ host: phost, port: pport, servername: sni(o.servername, phost), ca: o.ca, cert: o.cert, key: o.key, ...(o.rejectUnauthorized !== undefined && { rejectUnauthorized: o.rejectUnauthorized }) })
       : net.connect({ host: phost, port: pport });
     const timer = setTimeout(() => sock.destroy(new Error(`no tunnel within ${timeoutMs} ms`)), timeoutMs);
     try {
