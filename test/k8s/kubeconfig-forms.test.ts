@@ -268,3 +268,16 @@ test('an exec plugin that fails: exit 1, the plugin named with what it printed (
   assert.equal(r.code, 1, r.out);
   assert.match(r.out, new RegExp(`credential plugin "${plugin}" .*failed: error: run cloud-login first`));
 });
+
+test("check's debug pod through a socks5 proxy-url: created, its log read, deleted — all through the proxy", async () => {
+  const proxy = proxies.socks5;
+  const kc = kubeconfig('check-socks5', { ...viaName, 'certificate-authority': bundle, 'proxy-url': proxy.url }, certUser);
+  const t0 = proxy.tunnels;
+  const r = await run(['check', '--target', `k8s:${ns}/deployment/web`, '--port', '8080', '--debug-image', 'envserve.test/envserve:1', '-o', 'json'], { HOME: dir, KUBECONFIG: kc });
+  const report = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { checks: { id: string; status: string; vantage?: string; message: string }[] };
+  const inside = report.checks.find((c) => c.id === 'probe.cluster.pod');
+  assert.equal(inside?.status, 'pass', r.out);
+  assert.equal(inside?.vantage, 'cluster');
+  assert.ok(proxy.tunnels > t0, 'check went through the proxy');
+  assert.deepEqual(mustKubectl(['-n', ns, 'get', 'pods', '-l', 'envserve.dev/role=check-debug', '-o', 'name']).trim(), '', 'the debug pod was deleted');
+});
