@@ -17,7 +17,12 @@
 // (bursts, one run per path) for comparison with earlier runs, but it measures the burst, not
 // the proxy. Each load also prints how bursty it really was and how late the client itself ran.
 // The 100-client rounds follow one unmeasured warm-up round per path (printed on its own line).
-// Memory: the envserve process's RSS now and its peak (VmHWM) after all of that.
+// Memory: the envserve process's RSS now and its peak (VmHWM) after all of that: per process, so
+// its forwarding threads' memory is in it. CPU: each path's own processes (envserve with all its
+// threads, socat with its per-connection children) per round, from /proc/<pid>/stat.
+// envserve runs as users run it (forwarding threads: one per core, at most 4; BENCH_THREADS sets
+// ENVSERVE_PROXY_THREADS); "envserve1" is the same CLI with ENVSERVE_PROXY_THREADS=1 (the proxy
+// on the main thread), measured in the same rounds for comparison.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -25,6 +30,7 @@ import net from 'node:net';
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DockerEngine, type Container } from '../src/apply/docker/client.js';
+import { listTcpListeners } from '../src/apply/local/proc-net.js';
 import { ensureBuilt } from '../test/local/cli-helpers.js';
 
 const REPO = resolve(import.meta.dirname ?? '.', '..');
@@ -34,6 +40,7 @@ const LAT_ROUNDS = Number(process.env.BENCH_LAT_ROUNDS ?? 5);
 const LAT_CONNS = 100;
 const LAT_PINGS = 200; // per connection and round: ~2 s
 const LAT_GAP_US = 10000; // mean pause between a reply and the next ping
+const THREADS = process.env.BENCH_THREADS; // unset: envserve's default
 const children: ChildProcess[] = [];
 
 function sh(cmd: string, args: string[]) {
@@ -113,6 +120,8 @@ function processTicks(pids: number[]): number {
   return n;
 }
 
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
 /** The paths in a different order each round, so none is always first or last. */
 const turns = <T>(xs: T[], round: number): T[] => xs.map((_, i) => xs[(i + round) % xs.length]!);
 
@@ -131,18 +140,26 @@ async function main() {
     const echo = await freePort();
     bg(testsrv, ['source', `127.0.0.1:${src}`]);
     bg(testsrv, ['echo', `127.0.0.1:${echo}`]);
-    // envserve serve, the real CLI (dist/: npm run build first), one exposure per server.
-    const [pSrc, pEcho] = [await freePort(), await freePort()];
-    const dir = join(mkdtempSync(join(tmpdir(), 'envserve-bench-')), 'bench');
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'build.envd'), `def serve():\n    host.bind(env_port=${src}, host_port=${pSrc}, name="source")\n    host.bind(env_port=${echo}, host_port=${pEcho}, name="echo")\n`);
-    const envserve = bg(process.execPath, [join(REPO, 'bin/envserve.js'), 'serve', '-f', join(dir, 'build.envd'), '--probe-interval', '60000'], {
-      ...process.env, ENVSERVE_STATE_DIR: join(dir, 'state'),
-    });
+    // envserve serve, the real CLI (dist/: npm run build first), one exposure per server; twice:
+    // as users run it (forwarding threads), and with the proxy on its main thread.
+    const serve = async (threads: string | undefined) => {
+      const ports = [await freePort(), await freePort()] as const;
+      const dir = join(mkdtempSync(join(tmpdir(), 'envserve-bench-')), 'bench');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'build.envd'), `def serve():\n    host.bind(env_port=${src}, host_port=${ports[0]}, name="source")\n    host.bind(env_port=${echo}, host_port=${ports[1]}, name="echo")\n`);
+      const env: NodeJS.ProcessEnv = { ...process.env, ENVSERVE_STATE_DIR: join(dir, 'state') };
+      if (threads) env.ENVSERVE_PROXY_THREADS = threads;
+      else delete env.ENVSERVE_PROXY_THREADS;
+      return { ports, proc: bg(process.execPath, [join(REPO, 'bin/envserve.js'), 'serve', '-f', join(dir, 'build.envd'), '--probe-interval', '60000'], env) };
+    };
+    const { ports: [pSrc, pEcho], proc: envserve } = await serve(THREADS);
+    const { ports: [qSrc, qEcho], proc: envserve1 } = await serve('1');
     // socat, the usual tool for the job.
     const [sSrc, sEcho] = [await freePort(), await freePort()];
-    bg('socat', [`TCP-LISTEN:${sSrc},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${src}`]);
-    bg('socat', [`TCP-LISTEN:${sEcho},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${echo}`]);
+    const socats = [
+      bg('socat', [`TCP-LISTEN:${sSrc},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${src}`]),
+      bg('socat', [`TCP-LISTEN:${sEcho},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${echo}`]),
+    ];
     // The same servers in a container, published by the engine.
     const [cSrc, cEcho] = [await freePort(), await freePort()];
     container = await docker.createContainer({
@@ -152,16 +169,32 @@ async function main() {
       HostConfig: { PortBindings: { '9001/tcp': [{ HostIp: '127.0.0.1', HostPort: String(cSrc) }], '9002/tcp': [{ HostIp: '127.0.0.1', HostPort: String(cEcho) }] } },
     });
     await container.start();
-    for (const p of [src, echo, pSrc, pEcho, sSrc, sEcho, cSrc, cEcho]) await waitPort(p);
+    for (const p of [src, echo, pSrc, pEcho, qSrc, qEcho, sSrc, sEcho, cSrc, cEcho]) await waitPort(p);
+    // envserve's forwarding threads: one listening socket each on its port.
+    const threads = listTcpListeners().filter((l) => l.port === pEcho).length;
 
-    const paths = { direct: [src, echo], envserve: [pSrc, pEcho], socat: [sSrc, sEcho], podman: [cSrc, cEcho] } as const;
+    const paths = { direct: [src, echo], envserve: [pSrc, pEcho], envserve1: [qSrc, qEcho], socat: [sSrc, sEcho], podman: [cSrc, cEcho] } as const;
     type Path = keyof typeof paths;
     const names = Object.keys(paths) as Path[];
     const perPath = <T>(f: () => T) => Object.fromEntries(names.map((n) => [n, f()])) as Record<Path, T>;
+    // Each path's own processes, for its CPU time (direct: the servers' and clients' only; podman: not known here).
+    const pidsOf: Partial<Record<Path, number[]>> = { envserve: [envserve.pid!], envserve1: [envserve1.pid!], socat: socats.map((c) => c.pid!) };
+    /** Runs f and returns its result with the CPU seconds the path's processes spent meanwhile. */
+    const withCpu = async <T>(n: Path, f: () => T): Promise<[T, number]> => {
+      const t0 = processTicks(pidsOf[n] ?? []);
+      const v = f();
+      await new Promise((res) => setTimeout(res, 100)); // socat's per-connection child exits and is reaped
+      return [v, (processTicks(pidsOf[n] ?? []) - t0) / TICKS];
+    };
     for (const n of names) sh(testsrv, ['tput', `127.0.0.1:${paths[n][0]}`, String(64 << 20), '1']); // warm-up
     const tputRuns = perPath((): number[] => []);
+    const tputCpu = perPath((): number[] => []);
     for (let r = 0; r < RUNS; r++) {
-      for (const n of turns(names, r)) tputRuns[n].push(Number(sh(testsrv, ['tput', `127.0.0.1:${paths[n][0]}`, String(BYTES), '1'])));
+      for (const n of turns(names, r)) {
+        const [bps, cpu] = await withCpu(n, () => Number(sh(testsrv, ['tput', `127.0.0.1:${paths[n][0]}`, String(BYTES), '1'])));
+        tputRuns[n].push(bps);
+        tputCpu[n].push(cpu);
+      }
     }
     const tput = perPath(() => 0);
     for (const n of names) tput[n] = median(tputRuns[n]);
@@ -170,6 +203,7 @@ async function main() {
     for (const n of names) c1[n] = sh(testsrv, ['rtt', `127.0.0.1:${paths[n][1]}`, '1', '20000', '0']).trim().split(' ').map(Number);
     // 100 independent clients: per round [p50, p99, p99.9, count, late p50, late p99, burst p99]
     const c100 = perPath((): number[][] => []);
+    const c100Cpu = perPath((): number[] => []);
     // One warm-up round per path first, not counted: the rounds measure the steady state a proxy
     // that runs for hours is in. A fresh Node.js process is slower for its first ~40,000 round
     // trips at this load (JIT compilation, heap growth: measured +0.8..2.7 ms at p99 in its first
@@ -184,8 +218,10 @@ async function main() {
       for (const n of turns(names, r)) {
         const [b0, t0] = machineTicks();
         const o0 = processTicks(ours);
+        const p0 = processTicks(pidsOf[n] ?? []);
         c100[n].push(sh(rttload, [`127.0.0.1:${paths[n][1]}`, String(LAT_CONNS), String(LAT_PINGS), String(LAT_GAP_US), String(r + 1)]).trim().split(' ').map(Number));
         await new Promise((res) => setTimeout(res, 100)); // socat's per-connection children exit and are reaped
+        c100Cpu[n].push((processTicks(pidsOf[n] ?? []) - p0) / TICKS);
         const [b1, t1] = machineTicks();
         if (n !== 'podman') others.push(Math.max(0, (b1 - b0 - (processTicks(ours) - o0)) / (t1 - t0)));
       }
@@ -193,14 +229,19 @@ async function main() {
     // The old load, for comparison: testsrv rtt's Go-timer clients (bursts), one run per path.
     const burst = perPath((): number[] => []);
     for (const n of names) burst[n] = sh(testsrv, ['rtt', `127.0.0.1:${paths[n][1]}`, '100', '300', '10000']).trim().split(' ').map(Number);
-    const status = readFileSync(`/proc/${envserve.pid}/status`, 'utf8');
-    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    const mem = (pid: number) => {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+      return `RSS ${(kb('VmRSS') / 1024).toFixed(0)} MB, peak ${(kb('VmHWM') / 1024).toFixed(0)} MB (${kb('Threads')} OS threads)`;
+    };
 
-    console.log(`\nmachine: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine skews latency most)`);
+    console.log(`\nmachine: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine skews latency most); Node.js ${process.version}`);
+    console.log(`envserve: ${threads} forwarding threads${THREADS ? ` (BENCH_THREADS=${THREADS})` : ' (its default)'}; envserve1: ENVSERVE_PROXY_THREADS=1`);
+    const cpuOf = (xs: number[]) => `${median(xs).toFixed(2)} CPU-s`;
     const gbit = (b: number) => `${((b * 8) / 1e9).toFixed(1)} Gbit/s`;
     console.log(`\nthroughput, 1 connection, ${(BYTES / 1024 ** 3).toFixed(1)} GiB, median of ${RUNS} rounds (paths in turns):`);
-    for (const n of names) console.log(`  ${n.padEnd(9)} ${gbit(tput[n])}   (runs: ${tputRuns[n].map(gbit).join(', ')})`);
-    console.log(`  envserve / direct = ${(tput.envserve! / tput.direct!).toFixed(2)}x   (target >= 0.6)`);
+    for (const n of names) console.log(`  ${n.padEnd(9)} ${gbit(tput[n])}   (runs: ${tputRuns[n].map(gbit).join(', ')})${pidsOf[n] ? `   proxy ${cpuOf(tputCpu[n])} per transfer` : ''}`);
+    console.log(`  envserve / direct = ${(tput.envserve! / tput.direct!).toFixed(2)}x   (target >= 0.5)   envserve1 / direct = ${(tput.envserve1! / tput.direct!).toFixed(2)}x`);
     console.log(`  envserve / socat  = ${(tput.envserve! / tput.socat!).toFixed(2)}x   (target >= 1.0)`);
     console.log(`  envserve / podman published port = ${(tput.envserve! / tput.podman!).toFixed(2)}x`);
     const col = (n: Path, i: number) => median(c100[n].map((x) => x[i]!));
@@ -217,11 +258,12 @@ async function main() {
     console.log('  µs: p50 / p99 / p99.9, added over direct (median of per-round differences); client: its own lateness p99, burst = p99 of pings sent in the 50 µs before a ping');
     for (const n of names) {
       const add = (i: number) => (n === 'direct' ? '' : ` (${sign(added(n, i))})`);
-      console.log(`  ${n.padEnd(9)} ${col(n, 0)}${add(0)} / ${col(n, 1)}${add(1)} / ${col(n, 2)}${add(2)}    client late p99 ${col(n, 5)}, burst ${col(n, 6)}`);
+      console.log(`  ${n.padEnd(9)} ${col(n, 0)}${add(0)} / ${col(n, 1)}${add(1)} / ${col(n, 2)}${add(2)}    client late p99 ${col(n, 5)}, burst ${col(n, 6)}${pidsOf[n] ? `; proxy ${cpuOf(c100Cpu[n])} per round` : ''}`);
     }
     const busy = median(others);
     console.log(`  other work on the machine during these runs: ${(busy * 100).toFixed(0)}% of all cores (median; max ${(Math.max(...others) * 100).toFixed(0)}%)${busy > 0.1 ? '  BUSY: these latencies are mostly the machine, not the paths; run again when it is quiet' : ''}`);
     console.log(`  envserve added p99 at ${LAT_CONNS} connections: ${added('envserve', 1)} µs (target <= 200); per round: ${c100.envserve.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
+    console.log(`  envserve1 added p99: ${added('envserve1', 1)} µs; per round: ${c100.envserve1.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
     console.log(`  socat added p99: ${added('socat', 1)} µs; per round: ${c100.socat.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
     console.log(`  warm-up round (fresh processes, not counted), added p99: ${names.filter((n) => n !== 'direct').map((n) => `${n} ${sign(warm[n][1]! - warm.direct[1]!)}`).join(', ')} µs`);
     console.log('\nfor comparison only, the earlier load: testsrv rtt, 100 connections on Go timers every 10 ms (ms-tick bursts), one run (µs): p50 / p99');
@@ -229,7 +271,8 @@ async function main() {
       const add = (i: number) => (n === 'direct' ? '' : ` (${sign(burst[n][i]! - burst.direct[i]!)})`);
       console.log(`  ${n.padEnd(9)} ${burst[n][0]}${add(0)} / ${burst[n][1]}${add(1)}`);
     }
-    console.log(`\nenvserve process memory: RSS ${(kb('VmRSS') / 1024).toFixed(0)} MB, peak ${(kb('VmHWM') / 1024).toFixed(0)} MB (target <= 100)`);
+    console.log(`\nenvserve process memory (all its threads): ${mem(envserve.pid!)} (target <= 100)`);
+    console.log(`envserve1 process memory: ${mem(envserve1.pid!)}`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await container?.remove({ force: true }).catch(() => {});

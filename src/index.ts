@@ -37,8 +37,8 @@ export { MappedPlanSource, type RemoteExposures } from './engine/plan-source.js'
 export { TypedEmitter } from './engine/events.js';
 export { parseTarget, parseSelector, type TargetSpec } from './apply/k8s/target.js';
 export type { K8sRuntimeOptions } from './apply/k8s/runtime.js';
-// envserve's operator as the session reaches it (pass it as `operatorClient`; src/cli/operator-link.ts).
-export { operatorClient } from './cli/operator-link.js';
+// envserve's operator as the session reaches it (pass it as `operatorClient`; src/operator/client/operator-link.ts).
+export { operatorClient } from './operator/client/operator-link.js';
 
 // The cluster side: ops' exposure policies, automatic Ingress, and the operator.
 export type { ExposurePolicy, PolicySpec, PolicyReason } from './policy/types.js';
@@ -48,8 +48,9 @@ export { planForCluster, admittedPlan, type ClusterPlan } from './policy/cluster
 export { addAutoIngress, hostFromTemplate } from './plan/auto-ingress.js';
 export { operatorManifests, userRoleManifests } from './operator/manifests.js';
 export { Operator, checkCrds } from './operator/controller.js';
+export { LeaderElector } from './operator/leader.js';
 export { createApiServer } from './operator/api.js';
-export { operatorInstalled, submitPlan, waitForVerdict, serveThroughOperator, denialLines, directModePolicyWarnings } from './operator/cli-client.js';
+export { operatorInstalled, submitPlan, waitForVerdict, serveThroughOperator, denialLines, directModePolicyWarnings } from './operator/client/cli-client.js';
 export type { ExposureSet, ExposureSetStatus } from './operator/resource.js';
 // Why an exposure does not answer: the report `envserve check` prints (-o json), as a library call.
 export { runCheck, type CheckOptions } from './check/run.js';

@@ -1,4 +1,4 @@
-// The README's reason-code table and the set in src/reasons.ts hold the same codes, both ways:
+// The reason-code table of docs/reasons.md and the set in src/reasons.ts hold the same codes, both ways:
 // every code of the set has a row, every row is a code of the set, given by the front end the set
 // says, with the meaning the set gives it.
 import { test } from 'node:test';
@@ -8,12 +8,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALL_REASONS, CHECK_ONLY_REASONS, CHECK_REASONS, DASHBOARD_ONLY_REASONS, OPERATOR_ONLY_REASONS, REASONS, isCheckReason, isOperatorReason, isReasonCode } from './reasons.js';
 
-const README = join(dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
+const README = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'reasons.md');
 
 /** The rows of the table under "## Reason codes": code → [given by, meaning]. */
 function readmeReasonTable(markdown: string): Map<string, { by: string; meaning: string }> {
-  const start = markdown.indexOf('\n## Reason codes\n');
-  assert.ok(start >= 0, 'the README has a "## Reason codes" section');
+  const start = markdown.indexOf('\n## The codes\n');
+  assert.ok(start >= 0, 'docs/reasons.md has a "## The codes" section');
   const next = markdown.indexOf('\n## ', start + 1);
   const section = markdown.slice(start, next < 0 ? undefined : next);
   const rows = new Map<string, { by: string; meaning: string }>();
@@ -33,7 +33,7 @@ const GIVEN_BY: [string, Readonly<Record<string, string>>][] = [
   ['dashboard', DASHBOARD_ONLY_REASONS],
 ];
 
-test('the README reason-code table lists every code of the set, and only codes of the set', () => {
+test('the reason-code table of docs/reasons.md lists every code of the set, and only codes of the set', () => {
   const rows = readmeReasonTable(readFileSync(README, 'utf8'));
   const set = Object.keys(ALL_REASONS);
   assert.deepEqual(set.filter((c) => !rows.has(c)), [], 'codes of the set missing from the README table');

@@ -6,7 +6,7 @@
 // gives (CheckReason = ReasonCode | CheckOnlyReason) and the codes only the operator gives
 // (OperatorReason = ReasonCode | OperatorOnlyReason), and the dashboard's refusals
 // (DashboardOnlyReason). Each code is declared once, with its meaning;
-// the README's table lists them all (src/reasons.test.ts compares the two).
+// the table in docs/reasons.md lists them all (src/reasons.test.ts compares the two).
 
 export type ReasonCode =
   // an exposure's life
@@ -39,6 +39,10 @@ export type ReasonCode =
   | 'Timeout'
   | 'NotHttp'
   | 'Unreachable'
+  | 'TlsFailed' // https: the handshake failed, or the certificate is rejected for another reason
+  | 'TlsHostnameMismatch' // https: the certificate served does not cover the host name
+  | 'TlsCertificateExpired' // https: the certificate served has expired
+  | 'TlsUnknownAuthority' // https: the certificate is not signed by an authority this machine trusts
   | 'VantageUnavailable' // this target cannot be probed from that vantage point (e.g. no API server)
   // input and lifecycle
   | 'InvalidInput'
@@ -73,6 +77,10 @@ export const REASONS: Readonly<Record<ReasonCode, string>> = {
   Timeout: 'no answer in time',
   NotHttp: 'it answers, but not with HTTP',
   Unreachable: 'the address is not reachable from where it was probed',
+  TlsFailed: 'the TLS handshake or the certificate check failed',
+  TlsHostnameMismatch: 'the TLS certificate served does not cover the host name',
+  TlsCertificateExpired: 'the TLS certificate served has expired (or is not valid yet)',
+  TlsUnknownAuthority: 'the TLS certificate is not signed by an authority this machine trusts',
   VantageUnavailable: 'this address cannot be probed from that vantage point',
   InvalidInput: 'invalid input or usage',
   NotFound: 'no such thing',
@@ -121,7 +129,6 @@ export const CHECK_ONLY_REASONS = {
   NoClusterDNS: 'no kube-dns Service: Service names do not resolve in pods',
   // probes
   ProxyNoRoute: "a proxy answered with its own 404/502/503: no route or no backend",
-  TlsFailed: 'the TLS handshake or the certificate check failed',
   WebSocketRejected: 'a WebSocket upgrade was refused',
   AppBoundToLoopback: 'the app listens on 127.0.0.1 only: the port-forward answers, the pod IP does not',
   // this machine (local and Docker runtimes)

@@ -78,7 +78,7 @@ export type DebugPodResult =
   | { status: 'skipped'; reason: 'ForbiddenToCreatePods'; message: string }
   | { status: 'failed'; reason: 'DebugPodFailed'; message: string; pod?: string };
 
-type Api = Pick<KubeClient, 'request' | 'settings' | 'url'>;
+type Api = Pick<KubeClient, 'request' | 'settings' | 'url'> & Partial<Pick<KubeClient, 'agent'>>;
 
 /** The envserve debug pod; the busybox probe pod when the node cannot pull its image. */
 export async function runDebugPod(client: Api, o: DebugPodOptions): Promise<DebugPodResult> {
@@ -160,7 +160,8 @@ async function getText(client: Api, path: string): Promise<string> {
   const u = client.url(path);
   return new Promise((resolve, reject) => {
     const req = (u.protocol === 'https:' ? https : http).request(u, {
-      method: 'GET', headers: { ...s.headers }, agent: false, ca: s.ca, cert: s.cert, key: s.key, rejectUnauthorized: s.rejectUnauthorized, servername: s.servername,
+      // The client's agent: its Dialer takes the cluster's proxy (tests' fakes have none).
+      method: 'GET', headers: { ...s.headers }, agent: client.agent ?? false, ca: s.ca, cert: s.cert, key: s.key, rejectUnauthorized: s.rejectUnauthorized, servername: s.servername,
     }, (res) => {
       let body = '';
       res.setEncoding('utf8');

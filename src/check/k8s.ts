@@ -160,6 +160,14 @@ function fixFor(reason: CheckReason, id: string): string | undefined {
       return id.includes('ingress') ? 'the controller has no matching rule or no ready backend: see the Ingress checks above' : 'see the Service checks above';
     case 'NoEndpoints':
       return 'see the Service checks above (selector, pods Ready)';
+    case 'TlsHostnameMismatch':
+      return "the controller serves a certificate for another name (its default one when no Ingress TLS Secret covers the host): issue the Secret's certificate for this host (subjectAltName DNS:<host>), or use a host it covers";
+    case 'TlsCertificateExpired':
+      return "renew the certificate in the Ingress's TLS Secret (kubectl create secret tls NAME --cert=tls.crt --key=tls.key --dry-run=client -o yaml | kubectl apply -f -), or see why cert-manager did not";
+    case 'TlsUnknownAuthority':
+      return "the certificate is signed by an authority this machine does not trust: use one from a CA people's browsers trust, or trust that CA here (NODE_EXTRA_CA_CERTS=ca.pem for envserve, the system store for browsers)";
+    case 'TlsFailed':
+      return "the port does not complete a TLS handshake: does the controller listen for HTTPS there, and hold a certificate for the host? (the Ingress's tls section, the controller's log)";
     case 'Forbidden':
       return 'ask for get on services/proxy and pods/proxy in the namespace, or rely on the other vantage points';
     default:

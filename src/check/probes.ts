@@ -2,10 +2,11 @@
 // prober, the engine's too): from this machine, through the API server's proxy, through a one-shot
 // port-forward, and inside the cluster by the debug pod (`envserve probe --json`, whose results
 // come back as they were seen). This file only classifies each result into check's reasons —
-// Answers / LoginRequired, ProxyNoRoute, TlsFailed, WebSocketRejected, the network's reasons — with
+// Answers / LoginRequired, ProxyNoRoute, the TLS reasons, WebSocketRejected, the network's reasons — with
 // the words people read; the one-shot forward itself is the Kubernetes runtime's PortForwarder.
 import { probe, probeSpec, type ForwardOpener, type ProbeResult, type ProbeSpec, type ProxyAnswer, type SeenResult } from '../probe/index.js';
 import { hostPort } from '../probe/spec.js';
+import { tlsVerdict } from '../probe/tls.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/pf/forwarder.js';
@@ -65,13 +66,18 @@ export function classifySpec(spec: ProbeSpec, r: SeenResult | ProbeResult): Prob
   if (r.httpStatus === undefined) {
     const e = r.error ?? { message: r.detail ?? 'no answer' };
     const reason = errorReason(e.code !== undefined ? (e as NodeJS.ErrnoException) : e.message);
-    return { ...base, ok: false, reason: spec.tls && reason === 'ConnectionReset' ? 'TlsFailed' : reason, detail: `${scheme}://${where}${spec.path ?? '/'}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '), ...ws };
+    return { ...base, ok: false, reason: spec.tls && (reason === 'ConnectionReset' || r.reason === 'TlsFailed') ? 'TlsFailed' : reason, detail: `${scheme}://${where}${spec.path ?? '/'}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '), ...ws };
   }
+  // It answered over a certificate a browser refuses: the prober said which check failed (tls.ts).
+  if (isTlsReason(r.reason)) return { ...base, ok: false, reason: r.reason, detail: `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (SNI and Host: ${spec.hostHeader})` : ''}: ${(r.certificate && tlsVerdict(r.certificate)?.detail) ?? r.detail ?? r.reason}`, httpStatus: r.httpStatus, ...ws };
   const c = classifyHttp(r.httpStatus, r.location, r.excerpt ?? '', spec.via ?? 'direct');
   let detail = `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (Host: ${spec.hostHeader})` : ''}: ${c.detail}`;
   if (r.certificate?.mismatch) detail += `; the certificate does not cover ${r.certificate.name} (subject ${r.certificate.subject ?? '?'}): the controller's default certificate?`;
   return { ...base, ok: c.ok, reason: c.reason, detail, httpStatus: r.httpStatus, ...ws };
 }
+
+const TLS_REASONS: ReadonlySet<CheckReason> = new Set(['TlsFailed', 'TlsHostnameMismatch', 'TlsCertificateExpired', 'TlsUnknownAuthority']);
+const isTlsReason = (r: CheckReason): r is 'TlsFailed' | 'TlsHostnameMismatch' | 'TlsCertificateExpired' | 'TlsUnknownAuthority' => TLS_REASONS.has(r);
 
 function classifyUpgrade(w: NonNullable<ProbeResult['websocket']>): { ok: boolean; reason: CheckReason; detail: string } {
   if (w.ok) return { ok: true, reason: 'Answers', detail: 'the WebSocket upgrade passes (101)' };

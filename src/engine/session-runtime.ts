@@ -1,6 +1,6 @@
 // Which runtime a session drives, and building it. The kind follows the target when one is given
 // (docker:<container> → docker; k8s:… or a selector → k8s). Runtime modules load on demand:
-// dockerode (~30 MB) and the Kubernetes client (~50 MB) would otherwise sit in the memory of every
+// the Kubernetes client (~75 MB of RSS) and the Docker client would otherwise sit in the memory of every
 // process that imports the engine (the CLI's proxies included).
 import { UserError } from '../errors.js';
 import { LocalRuntime } from '../apply/local/runtime.js';

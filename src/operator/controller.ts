@@ -1,190 +1,195 @@
-// The operator's controller: watches ExposureSets, ExposurePolicies, namespaces and the objects it
-// owns; reconciles each ExposureSet (policy → Services/Ingresses by server-side apply → status).
+// The operator's controller, in controller-runtime's shape: informers (ExposureSets,
+// ExposurePolicies, namespaces, IngressClasses and the objects it owns) turn events into keys on
+// a work queue; workers take a key and reconcile that ExposureSet (policy → Services/Ingresses by
+// server-side apply → status), which returns a requeue-after or throws (→ per-key backoff); it
+// never queues itself. With a leader elector only the leader's workers run, and every write goes
+// through a client that refuses it unless the Lease is surely still held.
 // Nothing lives only in memory: object names are derived from the resource, every apply is
-// idempotent and children carry an ownerReference, so a restarted operator converges to the same
-// objects, never duplicates them, and the garbage collector removes them with their resource.
+// idempotent and children carry an ownerReference, so a new leader converges to the same objects,
+// never duplicates them, and the garbage collector removes them with their resource.
 import { EventEmitter } from 'node:events';
-import { UserError } from '../errors.js';
-import { isNotFound, KubeApiError, type KubeClient, type WatchEvent } from '../apply/k8s/client.js';
+import { isNotFound, type KubeClient } from '../apply/k8s/client.js';
+import { Informer } from '../apply/k8s/informer.js';
 import { LABEL_EXPOSURE_SET, MANAGED_BY } from '../apply/k8s/manifests.js';
 import { applyObject, describeObject, objectPath, type Obj } from '../apply/k8s/owned.js';
 import { policyFromObject } from '../policy/parse.js';
 import type { ExposurePolicy } from '../policy/types.js';
-import { sameMinor, VERSION } from '../version.js';
+import { VERSION } from '../version.js';
+import { CHILD_KINDS, deleteChild, listChildren, owns } from './children.js';
 import { desiredFor, type Desired } from './desired.js';
-import { inform } from './informer.js';
-import { API_VERSION, CRD_NAMES, KIND, VERSION_ANNOTATION, policiesPath, resourcePath, type Condition, type ExposureSet, type ExposureSetStatus, type ExposureStatus } from './resource.js';
-import type { OperatorReason } from '../reasons.js';
+import { guardWrites, NotLeaderError, type LeaderElector } from './leader.js';
+import { canonical, nextConditions, observe } from './observe.js';
+import { API_VERSION, KIND, policiesPath, resourcePath, type ExposureSet, type ExposureSetStatus } from './resource.js';
+import { WorkQueue } from './workqueue.js';
+
+export { checkCrds, CrdsMissingError, type VersionInfo } from './crds.js';
+export { canonical } from './observe.js';
 
 export interface OperatorOptions {
   /** Parallel reconciles (default 4). */
   concurrency?: number;
-  /** How often a not-yet-Ready ExposureSet is looked at again (default 1000 ms). */
+  /** How long a not-yet-Ready ExposureSet waits before it is looked at again (default 1000 ms). */
   requeueMs?: number;
+  /** The first retry's delay after a failed reconcile; it doubles per failure up to 30 s (default 250 ms). */
+  baseBackoffMs?: number;
+  /** Only the leader reconciles; without one, this process always does. */
+  leader?: LeaderElector;
+  /** Log every write sent to the API server (an audit of what this process wrote). */
+  logWrites?: boolean;
+  /** The field manager of the status writes (default envserve-operator): one per pod shows who wrote. */
+  fieldManager?: string;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
-export interface VersionInfo {
-  version: string;
-  apiVersion: string;
-  /** The envserve version that installed the CRDs (their annotation), if readable. */
-  crdVersion?: string;
-  /** Set when the CRDs and this operator disagree on the minor version. */
-  skew?: string;
+/** What reconcile asks of the queue: look at the key again after requeueAfter ms. */
+export interface Result {
+  requeueAfter?: number;
 }
 
 type Api = Pick<KubeClient, 'request' | 'watch'>;
-const key = (ns: string, name: string) => `${ns}/${name}`;
-
-/** CRDs missing: the operator cannot run (exit 2). */
-export class CrdsMissingError extends UserError {}
-
-/** The installed CRDs against this envserve's version; throws CrdsMissingError when they are absent. */
-export async function checkCrds(client: Pick<KubeClient, 'request'>, version = VERSION): Promise<VersionInfo> {
-  try {
-    await client.request(`/apis/${API_VERSION}`);
-  } catch (e) {
-    if (isNotFound(e)) {
-      throw new CrdsMissingError(
-        `the envserve CRDs are not installed in this cluster (the API ${API_VERSION} does not exist)`,
-        'install them with: envserve operator manifests | kubectl apply -f -',
-      );
-    }
-    throw e;
-  }
-  const info: VersionInfo = { version, apiVersion: API_VERSION };
-  try {
-    const crd = await client.request<Obj>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${CRD_NAMES[0]}`);
-    const v = crd.metadata.annotations?.[VERSION_ANNOTATION];
-    if (v) {
-      info.crdVersion = v;
-      if (!sameMinor(v, version)) info.skew = `the CRDs were installed by envserve ${v}, this is envserve ${version}: re-apply \`envserve operator manifests\` of the version you run`;
-    }
-  } catch (e) {
-    if (!(e instanceof KubeApiError && (e.code === 403 || e.code === 404))) throw e;
-  }
-  return info;
-}
+const keyOf = (ns: string, name: string) => `${ns}/${name}`;
+const childSelector = `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}`;
 
 export class Operator extends EventEmitter {
   readonly sets = new Map<string, ExposureSet>();
   readonly policies = new Map<string, ExposurePolicy>();
   readonly namespaces = new Map<string, Record<string, string>>();
   defaultIngressClass?: string;
+  readonly queue: WorkQueue;
   /** What each set holds, for the others' per-namespace limit. */
   private readonly counts = new Map<string, number>();
   private readonly lastGeneration = new Map<string, number>();
   /** Sets that were all Ready at their last reconcile: they do not requeue themselves, so endpoint changes do. */
   private readonly readySets = new Set<string>();
-  private readonly pending = new Set<string>();
-  private readonly running = new Set<string>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private wake?: () => void;
-  private synced = { sets: false, policies: false, namespaces: false };
-  readonly stats = { reconciles: 0, applies: 0, deletes: 0, statusWrites: 0, errors: 0 };
+  /** Deleted sets whose objects the leader removes at once (the garbage collector would, later). */
+  private readonly tombstones = new Map<string, ExposureSet>();
+  private readonly informers: Informer<Obj>[] = [];
+  /** The client reconcile writes with: refuses writes unless leading (with a leader elector). */
+  private readonly writer: Api;
+  readonly stats = { reconciles: 0, applies: 0, deletes: 0, statusWrites: 0, errors: 0, refusedWrites: 0 };
 
   constructor(
     private readonly client: Api,
     private readonly opts: OperatorOptions = {},
   ) {
     super();
+    this.queue = new WorkQueue(opts.baseBackoffMs !== undefined ? { baseDelayMs: opts.baseBackoffMs } : {});
+    const leader = opts.leader;
+    this.writer = guardWrites(
+      client,
+      () => !leader || leader.canWrite(),
+      (method, path) => {
+        this.stats.refusedWrites++;
+        this.log('warn', `not leading (or the Lease may have expired): refused ${method} ${path}`);
+      },
+      opts.logWrites ? (method, path) => this.log('info', `write ${method} ${path}`) : undefined,
+    );
   }
 
   private log(level: 'info' | 'warn' | 'error', m: string): void {
     (this.opts.log ?? ((l, msg) => process.stderr.write(`${new Date().toISOString()} ${l} ${msg}\n`)))(level, m);
   }
 
+  /** Every informer has listed once. */
   get ready(): boolean {
-    return this.synced.sets && this.synced.policies && this.synced.namespaces;
-  }
-
-  enqueue(k: string, afterMs = 0): void {
-    if (afterMs > 0) {
-      if (this.timers.has(k)) return;
-      this.timers.set(k, setTimeout(() => { this.timers.delete(k); this.enqueue(k); }, afterMs).unref());
-      return;
-    }
-    this.pending.add(k);
-    this.wake?.();
+    return this.informers.length > 0 && this.informers.every((i) => i.listed);
   }
 
   private enqueueNamespace(ns: string): void {
-    for (const [k, s] of this.sets) if (s.metadata.namespace === ns) this.enqueue(k);
+    for (const [k, s] of this.sets) if (s.metadata.namespace === ns) this.queue.add(k);
   }
 
   private enqueueAll(): void {
-    for (const k of this.sets.keys()) this.enqueue(k);
+    for (const k of this.sets.keys()) this.queue.add(k);
   }
 
-  /** Runs until the signal aborts. */
+  /** Runs until the signal aborts: the informers always (the HTTP API reads their cache), the workers while leading. */
   async run(signal: AbortSignal): Promise<void> {
-    const onErr = (what: string) => (e: unknown) => this.log('warn', `${what}: ${(e as Error).message} (retrying)`);
-    const informers = [
-      inform<ExposureSet>(this.client, resourcePath(), {}, {
-        list: (items) => {
-          const seen = new Set<string>();
-          for (const s of items) { const k = key(s.metadata.namespace, s.metadata.name); seen.add(k); this.sets.set(k, { ...s, apiVersion: API_VERSION, kind: KIND }); this.enqueue(k); }
-          for (const k of [...this.sets.keys()]) if (!seen.has(k)) this.forget(k);
-          this.synced.sets = true;
-        },
-        event: (ev) => this.onSet(ev),
-        error: onErr('watching ExposureSets'),
-      }, signal),
-      inform<Obj>(this.client, policiesPath(), {}, {
-        list: (items) => { this.policies.clear(); for (const p of items) this.setPolicy(p); this.synced.policies = true; this.enqueueAll(); },
-        event: (ev) => { if (ev.type === 'DELETED') this.policies.delete(ev.object.metadata.name); else this.setPolicy(ev.object); this.enqueueAll(); },
-        error: onErr('watching ExposurePolicies'),
-      }, signal),
-      inform<Obj>(this.client, '/api/v1/namespaces', {}, {
-        list: (items) => { this.namespaces.clear(); for (const n of items) this.namespaces.set(n.metadata.name, n.metadata.labels ?? {}); this.synced.namespaces = true; this.enqueueAll(); },
-        event: (ev) => {
-          const n = ev.object.metadata.name;
-          const before = JSON.stringify(this.namespaces.get(n));
-          if (ev.type === 'DELETED') this.namespaces.delete(n); else this.namespaces.set(n, ev.object.metadata.labels ?? {});
-          if (before !== JSON.stringify(this.namespaces.get(n))) this.enqueueNamespace(n);
-        },
-        error: onErr('watching namespaces'),
-      }, signal),
-      inform<Obj>(this.client, '/apis/networking.k8s.io/v1/ingressclasses', {}, {
-        list: (items) => { this.defaultIngressClass = defaultClass(items); },
-        event: () => { /* relisted below */ void this.refreshIngressClasses(); },
-        error: onErr('watching IngressClasses'),
-      }, signal),
-      // Someone deleted or changed one of our objects: put it back.
-      ...(['/api/v1/services', '/apis/networking.k8s.io/v1/ingresses'] as const).map((path) =>
-        inform<Obj>(this.client, path, { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}` }, {
-          list: () => undefined,
-          event: (ev) => { if (ev.type === 'DELETED' || ev.type === 'MODIFIED') this.enqueue(key(ev.object.metadata.namespace!, ev.object.metadata.labels![LABEL_EXPOSURE_SET]!), ev.type === 'MODIFIED' ? 200 : 0); },
-          error: onErr(`watching ${path}`),
-        }, signal),
-      ),
-      // The pods behind a Ready set's Service went (the EndpointSlice controller copies the
-      // Service's labels onto its slices): its status follows after the first Ready too. Only a
-      // slice left with no ready endpoint wakes a Ready set (sets not Ready requeue themselves
-      // every second), so a burst of new sets adds no reconciles.
-      inform<Obj>(this.client, '/apis/discovery.k8s.io/v1/endpointslices', { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}` }, {
-        list: () => undefined,
-        event: (ev) => {
-          const k = key(ev.object.metadata.namespace!, ev.object.metadata.labels![LABEL_EXPOSURE_SET]!);
-          const endpoints = ((ev.object as { endpoints?: { conditions?: { ready?: boolean } }[] }).endpoints ?? []).filter((e) => e.conditions?.ready !== false);
-          if (this.readySets.has(k) && (ev.type === 'DELETED' || endpoints.length === 0)) this.enqueue(k, 200);
-        },
-        error: onErr('watching EndpointSlices'),
-      }, signal),
-    ];
-    const workers = Array.from({ length: this.opts.concurrency ?? 4 }, () => this.worker(signal));
-    signal.addEventListener('abort', () => { this.wake?.(); for (const t of this.timers.values()) clearTimeout(t); }, { once: true });
-    await Promise.all([...informers, ...workers]);
+    const watch = (path: string, labelSelector: string, onChange: (key: string, o: Obj | undefined, old: Obj | undefined) => void) => {
+      const inf = new Informer<Obj>(this.client, path, labelSelector);
+      inf.on('change', onChange);
+      inf.on('watchError', (m: string) => this.log('warn', `watching ${path}: ${m} (retrying)`));
+      this.informers.push(inf);
+      return inf;
+    };
+    watch(resourcePath(), '', (k, o, old) => this.onSet(k, o as ExposureSet | undefined, old as ExposureSet | undefined));
+    watch(policiesPath(), '', (name, o) => {
+      if (o) this.setPolicy(o);
+      else this.policies.delete(name);
+      this.enqueueAll();
+    });
+    watch('/api/v1/namespaces', '', (name, o) => {
+      const before = JSON.stringify(this.namespaces.get(name));
+      if (o) this.namespaces.set(name, o.metadata.labels ?? {});
+      else this.namespaces.delete(name);
+      if (before !== JSON.stringify(this.namespaces.get(name))) this.enqueueNamespace(name);
+    });
+    const classes = watch('/apis/networking.k8s.io/v1/ingressclasses', '', () => {
+      const before = this.defaultIngressClass;
+      this.defaultIngressClass = classes.all().find((c) => c.metadata.annotations?.['ingressclass.kubernetes.io/is-default-class'] === 'true')?.metadata.name;
+      if (before !== this.defaultIngressClass) this.enqueueAll();
+    });
+    // Someone deleted or changed one of our objects: put it back (our own creations come back as added).
+    for (const path of ['/api/v1/services', '/apis/networking.k8s.io/v1/ingresses']) {
+      watch(path, childSelector, (_k, o, old) => {
+        const x = o ?? old;
+        if (x && old) this.queue.addAfter(keyOf(x.metadata.namespace!, x.metadata.labels![LABEL_EXPOSURE_SET]!), o ? 200 : 0);
+      });
+    }
+    // The pods behind a Ready set's Service went (the EndpointSlice controller copies the
+    // Service's labels onto its slices): its status follows after the first Ready too. Only a
+    // slice left with no ready endpoint wakes a Ready set (sets not Ready requeue themselves), so
+    // a burst of new sets adds no reconciles.
+    watch('/apis/discovery.k8s.io/v1/endpointslices', childSelector, (_k, o, old) => {
+      const x = (o ?? old)!;
+      const k = keyOf(x.metadata.namespace!, x.metadata.labels![LABEL_EXPOSURE_SET]!);
+      const endpoints = ((o as { endpoints?: { conditions?: { ready?: boolean } }[] } | undefined)?.endpoints ?? []).filter((e) => e.conditions?.ready !== false);
+      if (this.readySets.has(k) && endpoints.length === 0) this.queue.addAfter(k, 200);
+    });
+    for (const inf of this.informers) inf.startInBackground();
+    signal.addEventListener('abort', () => {
+      for (const inf of this.informers) inf.stop();
+      this.queue.shutDown();
+    }, { once: true });
+
+    const leader = this.opts.leader;
+    if (!leader) return this.work(signal);
+    const running: Promise<void>[] = [];
+    await leader.run(signal, (leading) => {
+      // A new leader looks at everything: what the last one left half done, and what changed meanwhile.
+      this.enqueueAll();
+      running.push(this.work(leading));
+    });
+    await Promise.all(running);
   }
 
-  private async refreshIngressClasses(): Promise<void> {
-    try {
-      const l = await this.client.request<{ items: Obj[] }>('/apis/networking.k8s.io/v1/ingressclasses');
-      const before = this.defaultIngressClass;
-      this.defaultIngressClass = defaultClass(l.items);
-      if (before !== this.defaultIngressClass) this.enqueueAll();
-    } catch {
-      // the informer retries
+  /** The workers, until the signal aborts (shut down, or the lead lost). */
+  private async work(signal: AbortSignal): Promise<void> {
+    while (!this.ready && !signal.aborted) await new Promise((r) => setTimeout(r, 50));
+    await Promise.all(Array.from({ length: this.opts.concurrency ?? 4 }, () => this.worker(signal)));
+  }
+
+  private async worker(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const k = await this.queue.get(signal);
+      if (k === undefined) return;
+      try {
+        const r = await this.reconcile(k);
+        this.queue.forget(k);
+        if (r.requeueAfter) this.queue.addAfter(k, r.requeueAfter);
+      } catch (e) {
+        // Not leading: the workers stop as soon as the elector notices; should this process lead
+        // again it looks at every set anyway.
+        if (e instanceof NotLeaderError) this.queue.addAfter(k, 1000);
+        else {
+          this.stats.errors++;
+          const ms = this.queue.addRateLimited(k);
+          this.log('warn', `reconcile ${k}: ${(e as Error).message} (retrying in ${ms} ms)`);
+        }
+      } finally {
+        this.queue.done(k);
+      }
+      if (signal.aborted) return;
     }
   }
 
@@ -194,40 +199,25 @@ export class Operator extends EventEmitter {
     this.policies.set(policy.name, errors.length ? { ...policy, errors } : policy);
   }
 
-  private onSet(ev: WatchEvent<ExposureSet>): void {
-    const s = { ...ev.object, apiVersion: API_VERSION, kind: KIND };
-    const k = key(s.metadata.namespace, s.metadata.name);
-    this.emit('set', ev.type, s);
-    if (ev.type === 'DELETED') {
+  private onSet(k: string, o: ExposureSet | undefined, old: ExposureSet | undefined): void {
+    if (!o) {
       this.forget(k);
-      void this.removeChildren(s).catch((e) => this.log('warn', `removing the objects of ${k}: ${(e as Error).message} (the garbage collector removes them too)`));
-      this.enqueueNamespace(s.metadata.namespace); // the namespace's limit has room again
+      if (old) {
+        const s = { ...old, apiVersion: API_VERSION, kind: KIND };
+        this.emit('set', 'DELETED', s);
+        this.tombstones.set(k, s);
+        this.queue.add(k);
+        this.enqueueNamespace(s.metadata.namespace); // the namespace's limit has room again
+      }
       return;
     }
+    const s = { ...o, apiVersion: API_VERSION, kind: KIND };
+    this.tombstones.delete(k);
     this.sets.set(k, s);
-    // Our own status writes come back as MODIFIED with the same generation: nothing to do.
-    if (ev.type === 'MODIFIED' && s.metadata.generation === this.lastGeneration.get(k)) return;
-    this.enqueue(k);
-  }
-
-  /**
-   * A deleted ExposureSet's Services and Ingresses go at once. Their ownerReference lets the
-   * garbage collector do it as well, also while no operator runs, but it can lag by a minute.
-   */
-  private async removeChildren(set: ExposureSet): Promise<void> {
-    const ns = set.metadata.namespace;
-    for (const kind of ['Service', 'Ingress'] as const) {
-      const path = kind === 'Service' ? `/api/v1/namespaces/${encodeURIComponent(ns)}/services` : `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/ingresses`;
-      const list = await this.client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}=${set.metadata.name}` } });
-      for (const o of list.items.filter((x) => this.owns(set, x))) {
-        try {
-          await this.client.request(objectPath(kind, ns, o.metadata.name), { method: 'DELETE', body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: o.metadata.uid } } });
-          this.stats.deletes++;
-        } catch (e) {
-          if (!isNotFound(e) && !(e instanceof KubeApiError && e.code === 409)) throw e;
-        }
-      }
-    }
+    this.emit('set', old ? 'MODIFIED' : 'ADDED', s);
+    // Our own status writes come back with the same generation: nothing to do.
+    if (old && s.metadata.generation === this.lastGeneration.get(k)) return;
+    this.queue.add(k);
   }
 
   private forget(k: string): void {
@@ -235,31 +225,6 @@ export class Operator extends EventEmitter {
     this.counts.delete(k);
     this.lastGeneration.delete(k);
     this.readySets.delete(k);
-    const t = this.timers.get(k);
-    if (t) clearTimeout(t);
-    this.timers.delete(k);
-  }
-
-  private async worker(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const k = this.ready ? [...this.pending].find((x) => !this.running.has(x)) : undefined;
-      if (k === undefined) {
-        await new Promise<void>((r) => { this.wake = r; setTimeout(r, 500).unref(); });
-        continue;
-      }
-      this.pending.delete(k);
-      this.running.add(k);
-      try {
-        await this.reconcile(k);
-      } catch (e) {
-        this.stats.errors++;
-        this.log('warn', `reconcile ${k}: ${(e as Error).message} (retrying)`);
-        this.enqueue(k, 2000);
-      } finally {
-        this.running.delete(k);
-        if (this.pending.size) this.wake?.();
-      }
-    }
   }
 
   /** Older sets in the namespace come first for the per-namespace limit, so the answer survives a restart. */
@@ -273,9 +238,18 @@ export class Operator extends EventEmitter {
     return n;
   }
 
-  async reconcile(k: string): Promise<void> {
+  /** One ExposureSet, by "namespace/name", from the cache to the cluster and its status. */
+  async reconcile(k: string): Promise<Result> {
     const set = this.sets.get(k);
-    if (!set || set.metadata.deletionTimestamp) return;
+    const gone = this.tombstones.get(k);
+    if (!set && gone) {
+      // Deleted: its objects go at once (their ownerReference lets the garbage collector do it as
+      // well, also while no operator runs, but it can lag by a minute).
+      for (const kind of CHILD_KINDS) for (const o of await listChildren(this.client, gone, kind)) if (await deleteChild(this.writer, kind, gone.metadata.namespace, o)) this.stats.deletes++;
+      this.tombstones.delete(k);
+      return {};
+    }
+    if (!set || set.metadata.deletionTimestamp) return {};
     this.stats.reconciles++;
     const ns = set.metadata.namespace;
     let d: Desired = desiredFor({
@@ -288,46 +262,38 @@ export class Operator extends EventEmitter {
     this.counts.set(k, d.outcome === 'Admitted' ? d.count : 0);
 
     // Never touch an object of that name that is not this resource's.
-    const applied = new Map<string, Obj>();
     const clashes: string[] = [];
     for (const o of d.objects) {
       try {
         const cur = await this.client.request<Obj>(objectPath(o.kind, ns, o.metadata.name));
-        if (!this.owns(set, cur)) clashes.push(`${describeObject({ ...o, metadata: { ...o.metadata, namespace: ns } })} already exists and is not this ${KIND}'s`);
+        if (!owns(set, cur)) clashes.push(`${describeObject({ ...o, metadata: { ...o.metadata, namespace: ns } })} already exists and is not this ${KIND}'s`);
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
     }
     if (clashes.length) d = { ...d, outcome: 'Denied', reason: 'NotOwned', message: `${clashes.join('; ')}; nothing was changed`, objects: [] };
 
+    const applied = new Map<string, Obj>();
     for (const o of d.objects) {
-      applied.set(`${o.kind}/${o.metadata.name}`, await applyObject(this.client, ns, o));
+      applied.set(`${o.kind}/${o.metadata.name}`, await applyObject(this.writer, ns, o));
       this.stats.applies++;
     }
     // Prune what this set no longer wants (a removed exposure, or everything once denied).
-    for (const kind of ['Service', 'Ingress'] as const) {
-      const path = kind === 'Service' ? `/api/v1/namespaces/${encodeURIComponent(ns)}/services` : `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/ingresses`;
-      const list = await this.client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}=${set.metadata.name}` } });
-      for (const o of list.items) {
-        if (applied.has(`${kind}/${o.metadata.name}`) || !this.owns(set, o)) continue;
-        try {
-          await this.client.request(objectPath(kind, ns, o.metadata.name), { method: 'DELETE', body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: o.metadata.uid } } });
-          this.stats.deletes++;
-        } catch (e) {
-          if (!isNotFound(e) && !(e instanceof KubeApiError && e.code === 409)) throw e;
-        }
+    for (const kind of CHILD_KINDS) {
+      for (const o of await listChildren(this.client, set, kind)) {
+        if (!applied.has(`${kind}/${o.metadata.name}`) && (await deleteChild(this.writer, kind, ns, o))) this.stats.deletes++;
       }
     }
 
-    const exposures = d.outcome === 'Admitted' ? await this.observe(set, d, applied) : d.exposures;
+    const exposures = d.outcome === 'Admitted' ? await observe(this.client, set, d, applied) : d.exposures;
     const allReady = d.outcome === 'Admitted' && exposures.every((e) => e.kind === 'k8s-port-forward' || e.ready);
     const notReady = exposures.find((e) => e.kind !== 'k8s-port-forward' && !e.ready);
-    const conditions = nextConditions(set, d, allReady, notReady);
-    const status: ExposureSetStatus = { observedGeneration: set.metadata.generation ?? 0, conditions, exposures, operatorVersion: VERSION };
+    const status: ExposureSetStatus = { observedGeneration: set.metadata.generation ?? 0, conditions: nextConditions(set, d, allReady, notReady), exposures, operatorVersion: VERSION };
     if (canonical(status) !== canonical(set.status ?? {})) {
       try {
-        const updated = await this.client.request<ExposureSet>(`${resourcePath(ns, set.metadata.name)}/status`, {
+        const updated = await this.writer.request<ExposureSet>(`${resourcePath(ns, set.metadata.name)}/status`, {
           method: 'PATCH',
+          query: { fieldManager: this.opts.fieldManager ?? 'envserve-operator' },
           contentType: 'application/merge-patch+json',
           body: { status },
         });
@@ -336,83 +302,16 @@ export class Operator extends EventEmitter {
         if (cur && cur.metadata.uid === updated.metadata.uid && Number(updated.metadata.resourceVersion) >= Number(cur.metadata.resourceVersion ?? 0)) this.sets.set(k, { ...updated, apiVersion: API_VERSION, kind: KIND });
       } catch (e) {
         if (!isNotFound(e)) throw e;
-        return; // deleted meanwhile
+        return {}; // deleted meanwhile
       }
     }
     this.lastGeneration.set(k, set.metadata.generation ?? 0);
     if (d.outcome === 'Admitted' && allReady) this.readySets.add(k);
     else this.readySets.delete(k);
-    if (d.outcome === 'Admitted' && !allReady) this.enqueue(k, this.opts.requeueMs ?? 1000);
+    return d.outcome === 'Admitted' && !allReady ? { requeueAfter: this.opts.requeueMs ?? 1000 } : {};
   }
-
-  private owns(set: ExposureSet, o: Obj): boolean {
-    const l = o.metadata.labels ?? {};
-    const refs = ((o.metadata as Record<string, unknown>).ownerReferences ?? []) as { uid?: string }[];
-    return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_EXPOSURE_SET] === set.metadata.name && (refs.length === 0 || refs.some((r) => r.uid === set.metadata.uid));
-  }
-
-  /** Readiness and addresses of what was applied: endpoints behind each Service, an address on each Ingress. */
-  private async observe(set: ExposureSet, d: Desired, applied: Map<string, Obj>): Promise<ExposureStatus[]> {
-    const ns = set.metadata.namespace;
-    const out: ExposureStatus[] = [];
-    for (const x of d.exposures) {
-      const [kind, name] = (x.object ?? '').split('/');
-      if (x.kind === 'k8s-port-forward' || !name) {
-        out.push({ ...x, message: 'runs on the user\'s machine (envserve serve)' });
-        continue;
-      }
-      const o = applied.get(`${kind === 'service' ? 'Service' : 'Ingress'}/${name}`);
-      if (kind === 'service' && o) {
-        const port = o.spec?.ports?.[0];
-        const addresses = [`${o.spec?.clusterIP}:${port?.port}`];
-        if (port?.nodePort) addresses.push(`<node>:${port.nodePort}`);
-        const lb = (o.status?.loadBalancer?.ingress ?? []).map((i: { ip?: string; hostname?: string }) => `${i.ip ?? i.hostname}:${port?.port}`);
-        addresses.push(...lb);
-        const slices = await this.client.request<{ items: { endpoints?: { conditions?: { ready?: boolean } }[] }[] }>(
-          `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/endpointslices`,
-          { query: { labelSelector: `kubernetes.io/service-name=${name}` } },
-        );
-        const endpoints = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
-        if (endpoints === 0) out.push({ ...x, ready: false, reason: 'NoEndpoints', message: `no Ready pod matches the Service's selector ${JSON.stringify(o.spec?.selector)}`, addresses });
-        else if (o.spec?.type === 'LoadBalancer' && lb.length === 0) out.push({ ...x, ready: false, reason: 'LoadBalancerPending', message: 'no load balancer address yet', addresses });
-        else out.push({ ...x, ready: true, reason: 'Ready', addresses, url: `http://${addresses[0]}/` });
-      } else if (kind === 'ingress' && o) {
-        const lb = (o.status?.loadBalancer?.ingress ?? []).map((i: { ip?: string; hostname?: string }) => i.ip ?? i.hostname).filter(Boolean) as string[];
-        if (lb.length === 0) out.push({ ...x, ready: false, reason: 'IngressNotAdmitted', message: `no Ingress controller has admitted it yet (class ${o.spec?.ingressClassName ?? 'default'})` });
-        else out.push({ ...x, ready: true, reason: 'Ready', addresses: lb });
-      } else out.push({ ...x, ready: false, reason: 'Starting' });
-    }
-    return out;
-  }
-}
-
-/** JSON with sorted keys: the API server stores unstructured status with its keys sorted. */
-export function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]])) : x));
 }
 
 function order(s: ExposureSet): string {
   return `${(s.metadata as { creationTimestamp?: string }).creationTimestamp ?? ''}/${s.metadata.name}`;
 }
-
-function defaultClass(items: Obj[]): string | undefined {
-  return items.find((c) => c.metadata.annotations?.['ingressclass.kubernetes.io/is-default-class'] === 'true')?.metadata.name;
-}
-
-/** Admitted / Denied / Ready, keeping lastTransitionTime when a condition's status did not change. */
-function nextConditions(set: ExposureSet, d: Desired, allReady: boolean, notReady: ExposureStatus | undefined): Condition[] {
-  const gen = set.metadata.generation ?? 0;
-  const prev = new Map((set.status?.conditions ?? []).map((c) => [c.type, c]));
-  const cond = (type: Condition['type'], ok: boolean, reason: OperatorReason, message: string): Condition => {
-    const status = ok ? 'True' : 'False';
-    const p = prev.get(type);
-    return { type, status, reason, message, lastTransitionTime: p && p.status === status ? p.lastTransitionTime : new Date().toISOString(), observedGeneration: gen };
-  };
-  const admitted = d.outcome === 'Admitted';
-  return [
-    cond('Admitted', admitted, d.reason, d.message),
-    cond('Denied', !admitted, admitted ? 'Admitted' : d.reason, admitted ? 'no exposure is denied' : d.message),
-    cond('Ready', allReady, allReady ? 'Ready' : admitted ? (notReady?.reason ?? 'Starting') : d.reason, allReady ? 'every Service has a Ready endpoint and every Ingress an address' : admitted ? `${notReady?.id}: ${notReady?.message ?? 'pending'}` : 'denied: nothing was created'),
-  ];
-}
-

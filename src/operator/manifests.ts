@@ -1,13 +1,16 @@
 // `envserve operator manifests`: everything to install the operator, for `kubectl apply -f -`,
 // with the least privilege it needs; and `--user-role`: what a user needs to use it.
 import { CRD_NAMES, GROUP, PLURAL, POLICY_PLURAL, crds } from './resource.js';
-import { VERSION } from '../version.js';
+import { PUBLISHED_IMAGE } from '../version.js';
 
 export const OPERATOR_NAME = 'envserve-operator';
 export const API_PORT = 8080;
 export const DEFAULT_NAMESPACE = 'envserve-system';
 export const USER_CLUSTER_ROLE = 'envserve-user';
 export const API_CLIENT_ROLE = 'envserve-api-client';
+/** The leader-election Lease, in the operator's namespace. */
+export const LEASE_NAME = 'envserve-operator';
+export const REPLICAS = 2;
 
 type Obj = Record<string, unknown>;
 const partOf = { 'app.kubernetes.io/part-of': 'envserve' };
@@ -40,9 +43,20 @@ export function operatorRules(): Obj[] {
   ];
 }
 
+/**
+ * Leader election, in the operator's namespace only: get and update on its one Lease (by name),
+ * create for the first start (create cannot be limited by name).
+ */
+export function leaseRules(): Obj[] {
+  return [
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [LEASE_NAME], verbs: ['get', 'update'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+  ];
+}
+
 export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
   const ns = o.namespace ?? DEFAULT_NAMESPACE;
-  const image = o.image ?? `envserve:${VERSION}`;
+  const image = o.image ?? PUBLISHED_IMAGE;
   return [
     ...crds(),
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: partOf } },
@@ -55,19 +69,38 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
       subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: ns }],
     },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${OPERATOR_NAME}-leader-election`, namespace: ns, labels: operatorLabels }, rules: leaseRules() },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${OPERATOR_NAME}-leader-election`, namespace: ns, labels: operatorLabels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${OPERATOR_NAME}-leader-election` },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: ns }],
+    },
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels },
       spec: {
-        replicas: 1,
-        // Recreate: the old pod is gone before the new one starts, so two operators never reconcile at once.
-        strategy: { type: 'Recreate' },
+        // Two replicas: both serve the HTTP API, the one holding the Lease reconciles, the other
+        // takes over within 20 s when it goes (drain, stuck node, deleted pod).
+        replicas: REPLICAS,
+        // A new pod starts before an old one stops (maxUnavailable 0): the API keeps two pods
+        // through a rollout, and the leader hands the Lease over when it gets SIGTERM.
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
         selector: { matchLabels: { 'app.kubernetes.io/name': OPERATOR_NAME } },
         template: {
           metadata: { labels: operatorLabels },
           spec: {
             serviceAccountName: OPERATOR_NAME,
+            // Preferred, not required: a one-node cluster still runs both replicas.
+            affinity: {
+              podAntiAffinity: {
+                preferredDuringSchedulingIgnoredDuringExecution: [
+                  { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': OPERATOR_NAME } } } },
+                ],
+              },
+            },
             securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [
               {
@@ -75,6 +108,11 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
                 image,
                 imagePullPolicy: o.imagePullPolicy ?? 'IfNotPresent',
                 args: ['operator', '--listen', `0.0.0.0:${API_PORT}`],
+                // Who holds the Lease, by pod name; the Lease lives in the pod's namespace.
+                env: [
+                  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                ],
                 ports: [{ name: 'http', containerPort: API_PORT, protocol: 'TCP' }],
                 readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5 },
                 livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 20, failureThreshold: 6 },
@@ -85,6 +123,13 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
           },
         },
       },
+    },
+    {
+      // A voluntary disruption (a drain) never takes both replicas at once.
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels },
+      spec: { minAvailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': OPERATOR_NAME } } },
     },
     {
       apiVersion: 'v1',

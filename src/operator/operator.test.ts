@@ -94,16 +94,31 @@ test('a Plan becomes an ExposureSet with its cluster exposures only', () => {
   assert.equal(s.metadata.annotations!['envserve.dev/submitted-by'], 'alice');
 });
 
-test('the operator\'s RBAC: no secrets, no pods or pods/exec, no policy writes; a Recreate Deployment and a Service', () => {
+test('the operator\'s RBAC: no secrets, no pods or pods/exec, no policy writes; Leases only in its namespace; two replicas (RollingUpdate, a PodDisruptionBudget, preferred anti-affinity) and a Service', () => {
   const rules = operatorRules() as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
   const resources = rules.flatMap((r) => r.resources);
   for (const r of ['secrets', 'pods', 'pods/exec', 'deployments', 'roles', 'clusterroles']) assert.ok(!resources.includes(r), r);
   assert.deepEqual(rules.find((r) => r.resources.includes('exposurepolicies'))!.verbs, ['get', 'list', 'watch']);
   assert.ok(!rules.some((r) => r.verbs.includes('*') || r.resources.includes('*')));
   const objs = operatorManifests({ namespace: 'ops', image: 'registry.example.com/envserve:1' }) as any[];
-  assert.deepEqual(objs.map((o) => o.kind), ['CustomResourceDefinition', 'CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Service']);
+  assert.deepEqual(objs.map((o) => o.kind), ['CustomResourceDefinition', 'CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'PodDisruptionBudget', 'Service']);
+  assert.ok(!resources.includes('leases'), 'no cluster-wide right on Leases');
+  const role = objs.find((o) => o.kind === 'Role');
+  assert.equal(role.metadata.namespace, 'ops');
+  assert.deepEqual(role.rules, [
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['envserve-operator'], verbs: ['get', 'update'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+  ]);
+  const binding = objs.find((o) => o.kind === 'RoleBinding');
+  assert.deepEqual([binding.metadata.namespace, binding.roleRef.name, binding.subjects[0].name], ['ops', role.metadata.name, 'envserve-operator']);
   const dep = objs.find((o) => o.kind === 'Deployment');
-  assert.equal(dep.spec.strategy.type, 'Recreate');
+  assert.equal(dep.spec.replicas, 2);
+  assert.deepEqual(dep.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+  assert.ok(dep.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution, 'preferred: a one-node cluster runs both');
+  assert.equal(dep.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, undefined);
+  assert.deepEqual(dep.spec.template.spec.containers[0].env.map((e: any) => e.name), ['POD_NAME', 'POD_NAMESPACE']);
+  const pdb = objs.find((o) => o.kind === 'PodDisruptionBudget');
+  assert.deepEqual([pdb.metadata.namespace, pdb.spec.minAvailable, pdb.spec.selector.matchLabels], ['ops', 1, dep.spec.selector.matchLabels]);
   assert.equal(dep.spec.template.spec.containers[0].image, 'registry.example.com/envserve:1');
   assert.equal(dep.metadata.namespace, 'ops');
   const user = userRoleManifests({ namespace: 'ops', user: 'system:serviceaccount:team-a:alice', userNamespace: 'team-a' }) as any[];

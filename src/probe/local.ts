@@ -6,6 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { ReasonCode } from '../reasons.js';
 import { excerptOf } from './proxy-answer.js';
+import { isTlsHandshakeError, tlsVerdict, type CertificateSeen } from './tls.js';
 import type { ProbeResult } from './types.js';
 import { probeUpgrade } from './websocket.js';
 
@@ -106,22 +107,19 @@ function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; tim
         method: 'GET',
         headers,
         agent: false,
-        // A development environment's certificate is often self-signed: reaching it is the question
-        // (whether it covers the name is seen below, and said by those who care).
+        // Not rejected in the handshake: the answer is still seen, and the certificate judged below (tls.ts).
         ...(secure && { rejectUnauthorized: false, servername: o.hostHeader ?? (net.isIP(u.hostname) ? undefined : u.hostname) }),
       },
       (res) => {
         const status = res.statusCode ?? 0;
         const line = `HTTP/${res.httpVersion} ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`;
         const seen: Partial<ProbeResult> = { httpStatus: status, latencyMs: ms(), ...(res.headers.location !== undefined && { location: res.headers.location }) };
-        if (secure) {
-          const cert = (res.socket as tls.TLSSocket).getPeerCertificate?.();
-          if (cert && Object.keys(cert).length) {
-            const mismatch = tls.checkServerIdentity(name, cert);
-            seen.certificate = { ...(cert.subject?.CN !== undefined && { subject: String(cert.subject.CN) }), name, ...(mismatch && { mismatch: mismatch.message }) };
-          }
-        }
-        answered = o.viaProxy && PROXY_NOT_READY.has(status)
+        if (secure) seen.certificate = certificateOf(res.socket as tls.TLSSocket, name);
+        // An answer over a certificate a browser would refuse is not "ready": say which check failed.
+        const bad = seen.certificate && tlsVerdict(seen.certificate);
+        answered = bad
+          ? { ok: false, reason: bad.reason, detail: `${url}: ${bad.detail} (it answered ${line})`, ...seen }
+          : o.viaProxy && PROXY_NOT_READY.has(status)
           ? { ok: false, reason: 'IngressRouteNotAnswering', detail: `${url} answered ${status}`, ...seen }
           : { ok: true, reason: 'Ready', detail: line, ...seen };
         res.on('data', (d: Buffer) => {
@@ -143,9 +141,26 @@ function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; tim
       if (answered) return finish();
       const error = { ...(e.code !== undefined && { code: e.code }), message: e.message };
       if (e.code === 'HPE_INVALID_CONSTANT' || e.code?.startsWith('HPE_') || /parse error/i.test(e.message)) done({ ok: false, reason: 'NotHttp', detail: 'answers, but not with HTTP', error });
+      else if (secure && isTlsHandshakeError(e)) done({ ok: false, reason: 'TlsFailed', detail: `the TLS handshake failed: ${e.message}`, error });
       else if (e.code === 'ECONNRESET' && /socket hang up/.test(e.message)) done({ ok: false, reason: 'ConnectionReset', detail: 'connection closed without an answer', error });
       else done({ ok: false, ...reasonOfSocketError(e), error });
     });
     req.end();
   });
+}
+
+/** The peer certificate, as checked against `name` (the Host / SNI) and this machine's trusted authorities. */
+function certificateOf(sock: tls.TLSSocket, name: string): CertificateSeen | undefined {
+  const cert = sock.getPeerCertificate?.();
+  if (!cert || !Object.keys(cert).length) return undefined;
+  const mismatch = tls.checkServerIdentity(name, cert);
+  const err = sock.authorized ? undefined : (sock.authorizationError as unknown as string | Error | undefined);
+  return {
+    ...(cert.subject?.CN !== undefined && { subject: String(cert.subject.CN) }),
+    ...(cert.issuer?.CN !== undefined && { issuer: String(cert.issuer.CN) }),
+    name,
+    ...(mismatch && { mismatch: mismatch.message }),
+    ...(err !== undefined && { untrusted: typeof err === 'string' ? err : String((err as NodeJS.ErrnoException).code ?? err.message) }),
+    ...(cert.valid_to && { validTo: cert.valid_to }),
+  };
 }

@@ -5,6 +5,7 @@
 // proxy's or the pod's own words), which `check` classifies into its finer reasons.
 import type { ReasonCode } from '../reasons.js';
 import type { ProxyAnswer, RawHttpAnswer } from './proxy-answer.js';
+import type { CertificateSeen } from './tls.js';
 
 /**
  * Where a probe starts:
@@ -59,8 +60,8 @@ export interface ProbeResult {
   location?: string;
   /** The first characters of an HTTP answer's body, as one line (≤ 200 chars). */
   excerpt?: string;
-  /** HTTPS: the peer certificate's subject, and why it does not cover the name asked for (absent: it does). */
-  certificate?: { subject?: string; name: string; mismatch?: string };
+  /** HTTPS: the peer certificate's subject and issuer, why it does not cover the name asked for, why it is not trusted (absent: it is). */
+  certificate?: CertificateSeen;
   /** The WebSocket upgrade, when asked for: 101, else the status or error it met. */
   websocket?: { ok: boolean; status?: number; error?: SeenError };
   /** Through the API server's proxy: who answered (the app, or the API server for its proxy) and what. */

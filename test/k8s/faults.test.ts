@@ -4,7 +4,7 @@
 // container killed (restarted in place), the API server killed, the kubelet and containerd
 // restarted, the host's link to the cluster down 20 s, envserve frozen 75 s (SIGSTOP: a laptop
 // lid). After each, every exposure must answer from the pod and `status` must say so within the
-// bound the issue gives; the time it took is printed (the README's reliability table quotes it).
+// bound the issue gives; the time it took is printed (docs/runtimes.md's reliability table quotes it).
 // Beside them, on a `serve` of its own, a keep-alive connection idles 5 minutes and is reused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

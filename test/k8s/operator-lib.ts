@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { envserve, BIN } from '../helpers/cli.js';
-import { env, mustKubectl } from './expose-lib.js';
+import { env, kubectlJson, mustKubectl } from './expose-lib.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'envserve-operator-'));
 
@@ -53,6 +53,8 @@ export interface RunningOperator {
 
 /** Starts `envserve operator` as a process with the given kubeconfig; resolves once its API listens. */
 export function startOperator(kubeconfig: string, listen = '127.0.0.1:0'): Promise<RunningOperator> {
+  // A Lease left by operator pods of an earlier test would make this one wait for it to expire.
+  mustKubectl(['-n', 'envserve-system', 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', kubeconfig, '--listen', listen], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
@@ -149,12 +151,21 @@ export async function apiThroughPortForward(kubeconfig: string, namespace: strin
 /** The operator's image in the test cluster (scripts/testenv/k8s/images.sh imports it into the node; never pulled). */
 export const OPERATOR_IMAGE = 'envserve.test/envserve:1';
 
+/** The leader-election Lease: who holds it (the pod name is the identity's part before "_"). */
+export function lease(namespace: string): { holder: string; pod: string; transitions: number } {
+  const l = kubectlJson<any>(['-n', namespace, 'get', 'lease', 'envserve-operator']);
+  const holder: string = l.spec?.holderIdentity ?? '';
+  return { holder, pod: holder.split('_')[0]!, transitions: l.spec?.leaseTransitions ?? 0 };
+}
+
 export interface OperatorPod {
-  /** The HTTP API, through envserve's port-forward to the operator's pod (it follows a new pod). */
+  /** The HTTP API, through envserve's port-forward to an operator pod (it follows a new pod). */
   url: string;
-  /** The Ready operator pod now. */
+  /** A Ready operator pod now. */
   pod: () => Promise<{ name: string; restarts: number }>;
-  /** Deletes the pod at once (no grace); the Deployment starts another (pod() waits for it). */
+  /** The pod holding the Lease now (waits until one does). */
+  leader: () => Promise<string>;
+  /** Deletes the leader's pod at once (no grace); the other replica takes over, the Deployment starts another. */
   kill: () => Promise<void>;
   stop: () => Promise<void>;
 }
@@ -185,12 +196,17 @@ export async function operatorPod(kubeconfig: string, namespace: string): Promis
       throw e;
     }
   }, 60_000, 1000);
+  const leader = () => eventually(async () => {
+    const l = lease(namespace);
+    if (!l.holder) throw new Error('nobody holds the Lease');
+    return l.pod;
+  }, 60_000, 250);
   return {
     url: fwd.url,
     pod: ready,
+    leader,
     kill: async () => {
-      const { name } = await ready();
-      mustKubectl(['-n', namespace, 'delete', 'pod', name, '--grace-period=0', '--force', '--wait=false']);
+      mustKubectl(['-n', namespace, 'delete', 'pod', await leader(), '--grace-period=0', '--force', '--wait=false']);
     },
     stop: fwd.stop,
   };

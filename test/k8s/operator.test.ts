@@ -65,6 +65,8 @@ before(async () => {
 
 after(async () => {
   await op?.stop();
+  // No operator pods left holding the Lease for a later file's operator.
+  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
   for (const ns of [nsA, nsB, nsC, nsD]) if (ns) deleteNamespace(ns);
   kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
   // Later test files share the cluster: with the CRDs left behind, their `serve` would find an
@@ -83,7 +85,7 @@ test('without the CRDs the operator says so and exits 2', () => {
 test('installed from `envserve operator manifests`: its ServiceAccount can do what it needs and nothing more', async () => {
   // The operator as users run it: its image on the real node (never pulled), in-cluster config.
   const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']);
-  assert.ok(objs.some((o) => o.kind === 'Deployment' && o.spec.strategy.type === 'Recreate'));
+  assert.ok(objs.some((o) => o.kind === 'Deployment' && o.spec.replicas === 2 && o.spec.strategy.type === 'RollingUpdate'));
   apply(objs);
   mustKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/exposuresets.envserve.dev', 'crd/exposurepolicies.envserve.dev']);
   for (const ns of [nsA, nsB, nsC, nsD]) apply(manifests(['--user-role', '--user', aliceName(ns), '--user-namespace', ns]));
@@ -107,6 +109,14 @@ test('installed from `envserve operator manifests`: its ServiceAccount can do wh
     [OP_USER, 'create', 'deployments', { group: 'apps', namespace: nsA }, false],
     [OP_USER, 'create', 'clusterrolebindings', { group: 'rbac.authorization.k8s.io' }, false],
     [OP_USER, 'update', 'services', { namespace: nsA }, false],
+    // Leader election: its one Lease in its own namespace, nothing else.
+    [OP_USER, 'get', 'leases', { group: 'coordination.k8s.io', namespace: OP_NS, name: 'envserve-operator' }, true],
+    [OP_USER, 'update', 'leases', { group: 'coordination.k8s.io', namespace: OP_NS, name: 'envserve-operator' }, true],
+    [OP_USER, 'create', 'leases', { group: 'coordination.k8s.io', namespace: OP_NS }, true],
+    [OP_USER, 'update', 'leases', { group: 'coordination.k8s.io', namespace: OP_NS, name: 'kube-scheduler' }, false],
+    [OP_USER, 'delete', 'leases', { group: 'coordination.k8s.io', namespace: OP_NS, name: 'envserve-operator' }, false],
+    [OP_USER, 'update', 'leases', { group: 'coordination.k8s.io', namespace: 'kube-system', name: 'envserve-operator' }, false],
+    [OP_USER, 'create', 'leases', { group: 'coordination.k8s.io', namespace: nsA }, false],
     // A user with the --user-role rights: ExposureSets and a port-forward to the operator, nothing else.
     [aliceName(nsA), 'create', 'exposuresets', { group: 'envserve.dev', namespace: nsA }, true],
     [aliceName(nsA), 'watch', 'exposuresets', { group: 'envserve.dev', namespace: nsA }, true],
@@ -245,7 +255,7 @@ test('the CLI with the operator present: `envserve operator submit` as alice is 
   assert.match(forbidden.stderr, /exposuresets/);
   assert.equal(kubectl(env.kubeconfig, ['-n', nsA, 'get', 'exposureset', 'bobs']).code, 1, 'nothing was submitted');
   // Direct mode (no operator in the way): a user who may read the policies is warned before anything is created.
-  const { directModePolicyWarnings } = await import('../../src/operator/cli-client.js');
+  const { directModePolicyWarnings } = await import('../../src/operator/client/cli-client.js');
   const warnings = await directModePolicyWarnings(admin, planJson('direct', WEB), nsB);
   assert.deepEqual(warnings.map((w) => [w.id, w.reason]), [['service-web', 'PolicyDenied']]);
   assert.deepEqual(await directModePolicyWarnings(loadKubeClient({ kubeconfig: kcA }), planJson('direct', WEB), nsB), [], 'alice may not read policies: no warning, no error');
@@ -448,11 +458,11 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
     const r = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, { plan, selector: { 'envserve.dev/env': 'web' } });
     assert.equal(r.status, 201);
   }
-  const before = (await op!.pod()).name;
-  await op!.kill(); // whatever it was doing
+  const before = await op!.leader();
+  await op!.kill(); // the leader, whatever it was doing
   // While it is down someone deletes one of its Services (if it got that far).
   kubectl(env.kubeconfig, ['-n', nsA, 'delete', 'service', 'r0-web', '--ignore-not-found']);
-  assert.notEqual((await op!.pod()).name, before, 'a new operator pod (the Deployment made it)');
+  await eventually(async () => assert.notEqual(await op!.leader(), before, 'the other replica leads'), 30_000, 250);
   const allReady = async () => {
     const items = kubectlJson<{ items: any[] }>(['-n', nsA, 'get', 'exposuresets']).items.filter((s) => sets.includes(s.metadata.name));
     const notReady = items.filter((s) => condition(s.status, 'Ready')?.status !== 'True');

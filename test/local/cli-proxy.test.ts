@@ -1,23 +1,33 @@
 // The proxy as users run it: `envserve serve` (the real CLI process) in front of real servers.
-// 100 MB each way verified by SHA-256, 200 concurrent connections, a WebSocket echo. (The proxy's
-// own unit tests — half-close, backpressure, refusal, close — are in proxy.test.ts; these heavy
-// cases run once, here, through the whole real path.)
+// 100 MB each way verified by SHA-256, 200 concurrent connections, a WebSocket echo; each through
+// two envserves: one forwarding on its main thread (ENVSERVE_PROXY_THREADS=1) and one on worker
+// threads (each with its own listening socket). And a second envserve (or any program) on a port
+// envserve holds gets PortInUse / EADDRINUSE. (The proxy's own unit tests — half-close,
+// backpressure, refusal, close — are in proxy.test.ts; these heavy cases run here, through the
+// whole real path.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { WebSocketServer, WebSocket } from 'ws';
-import { envDir, freePort, startCli, stateDirEnv, type CliRun } from './cli-helpers.js';
+import { listTcpListeners, processOfInode } from '../../src/apply/local/proc-net.js';
+import { envDir, freePort, runCli, startCli, stateDirEnv, type CliRun } from './cli-helpers.js';
 
+/** As in proxy.test.ts: one thread per core as the default has, at least 2. */
+const THREADED = Math.max(2, Math.min(4, availableParallelism()));
+const MODES = [1, THREADED];
 let sinkPort = 0, echoPort = 0, wsPort = 0;
-const ports = { sink: 0, echo: 0, ws: 0 };
+/** Host ports of each envserve (by thread count). */
+const ports = new Map<number, { sink: number; echo: number; ws: number }>();
 const servers: { close(cb?: () => void): unknown }[] = [];
-let serve: CliRun;
+const serves = new Map<number, CliRun>();
 const SIZE = 100 * 1024 * 1024;
-/** What the sink got and sent on the connection that uploaded, as SHA-256 hex. */
-let sinkDone!: (h: { got: string; sent: string }) => void;
-const sinkFinished = new Promise<{ got: string; sent: string }>((r) => (sinkDone = r));
+/** What the sink got and sent on the next connection that uploads, as SHA-256 hex. */
+let sinkDone: (h: { got: string; sent: string }) => void = () => {};
+const nextSink = () => new Promise<{ got: string; sent: string }>((r) => (sinkDone = r));
 /** Connections the echo server holds open now. */
 let echoOpen = 0;
 
@@ -70,25 +80,47 @@ before(async () => {
   await Promise.all([once(sink, 'listening'), once(echo, 'listening'), once(wss, 'listening')]);
   servers.push(sink, echo, wss);
   [sinkPort, echoPort, wsPort] = [sink, echo, wss].map((s) => (s.address() as net.AddressInfo).port) as [number, number, number];
-  [ports.sink, ports.echo, ports.ws] = [await freePort(), await freePort(), await freePort()];
-  const file = envDir(`
-def serve():
-    host.bind(env_port=${sinkPort}, host_port=${ports.sink}, name="sink")
-    host.bind(env_port=${echoPort}, host_port=${ports.echo}, name="echo")
-    host.bind(env_port=${wsPort}, host_port=${ports.ws}, protocol="http", name="ws")
-`);
-  serve = startCli(['serve', '-f', file], stateDirEnv());
-  await serve.waitFor(/Press Ctrl-C/);
+  for (const threads of MODES) {
+    const p = { sink: await freePort(), echo: await freePort(), ws: await freePort() };
+    ports.set(threads, p);
+    const serve = startCli(['serve', '-f', envFile(p)], { ...stateDirEnv(), ENVSERVE_PROXY_THREADS: String(threads) });
+    serves.set(threads, serve);
+    await serve.waitFor(/Press Ctrl-C/);
+  }
 });
 
+function envFile(p: { sink: number; echo: number; ws: number }): string {
+  return envDir(`
+def serve():
+    host.bind(env_port=${sinkPort}, host_port=${p.sink}, name="sink")
+    host.bind(env_port=${echoPort}, host_port=${p.echo}, name="echo")
+    host.bind(env_port=${wsPort}, host_port=${p.ws}, protocol="http", name="ws")
+`);
+}
+
 after(async () => {
-  serve.proc.kill('SIGTERM');
-  assert.equal(await serve.exited, 0);
+  for (const serve of serves.values()) {
+    serve.proc.kill('SIGTERM');
+    assert.equal(await serve.exited, 0);
+  }
   for (const s of servers) s.close();
 });
 
-test('100 MB each way through envserve, verified by SHA-256', async () => {
-  const c = net.connect({ port: ports.sink, host: '127.0.0.1', allowHalfOpen: true });
+test('each envserve forwards on the threads it was told: one listening socket per thread, all its own', () => {
+  for (const threads of MODES) {
+    const mine = listTcpListeners().filter((l) => l.port === ports.get(threads)!.echo);
+    assert.equal(mine.length, threads);
+    assert.ok(mine.every((l) => processOfInode(l.inode)?.pid === serves.get(threads)!.proc.pid));
+  }
+});
+
+for (const threads of MODES) {
+const mode = `[threads=${threads}]`;
+const p = () => ports.get(threads)!;
+
+test(`${mode} 100 MB each way through envserve, verified by SHA-256`, async () => {
+  const sinkFinished = nextSink();
+  const c = net.connect({ port: p().sink, host: '127.0.0.1', allowHalfOpen: true });
   const got = createHash('sha256');
   const sent = createHash('sha256');
   let received = 0;
@@ -120,10 +152,10 @@ test('100 MB each way through envserve, verified by SHA-256', async () => {
   assert.equal(sink.got, sent.digest('hex'), 'upload intact');
 });
 
-test('200 concurrent connections through envserve, each echoed its own bytes', async () => {
+test(`${mode} 200 concurrent connections through envserve, each echoed its own bytes`, async () => {
   const N = 200;
   const socks = await Promise.all(Array.from({ length: N }, async () => {
-    const c = net.connect(ports.echo, '127.0.0.1');
+    const c = net.connect(p().echo, '127.0.0.1');
     await once(c, 'connect');
     return c;
   }));
@@ -143,8 +175,8 @@ test('200 concurrent connections through envserve, each echoed its own bytes', a
   assert.equal(ok.filter(Boolean).length, N);
 });
 
-test('WebSocket: upgrade and echo through envserve', async () => {
-  const ws = new WebSocket(`ws://127.0.0.1:${ports.ws}/ws`);
+test(`${mode} WebSocket: upgrade and echo through envserve`, async () => {
+  const ws = new WebSocket(`ws://127.0.0.1:${p().ws}/ws`);
   await once(ws, 'open');
   const big = randomBytes(1 << 20);
   const got: Buffer[] = [];
@@ -156,4 +188,25 @@ test('WebSocket: upgrade and echo through envserve', async () => {
   assert.ok(got[1]!.equals(big));
   ws.close();
   await once(ws, 'close');
+});
+}
+
+test(`a second envserve on a host port a threaded envserve holds: PortInUse (exit 2), and a plain listener gets EADDRINUSE`, async () => {
+  const held = ports.get(THREADED)!;
+  const holder = serves.get(THREADED)!.proc.pid;
+  const r = await runCli(['serve', '-f', envFile({ sink: held.sink, echo: await freePort(), ws: await freePort() })], stateDirEnv());
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`host port ${held.sink} is already in use by pid ${holder} `));
+  // Any other program: Node's plain listen, in another process, on that address and on all.
+  for (const host of ['127.0.0.1', '0.0.0.0']) {
+    const code = `require('node:net').createServer().on('error', (e) => console.log(e.code)).listen(${held.sink}, '${host}', () => { console.log('listening'); process.exit(0); })`;
+    assert.equal(spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' }).stdout.trim(), 'EADDRINUSE', host);
+  }
+  // and the first envserve serves on
+  const c = net.connect(held.echo, '127.0.0.1');
+  c.end('still here');
+  let got = '';
+  c.on('data', (d) => (got += d));
+  await once(c, 'end');
+  assert.equal(got, 'still here');
 });

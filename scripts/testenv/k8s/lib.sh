@@ -50,6 +50,8 @@ KWOK_NODE_NAME=envserve-kwok      # KWOK's node, tainted: only pods that tolerat
 CLUSTER_DNS_IP=10.96.0.10         # the kube-dns Service (CoreDNS runs in the namespace)
 CNI_BIN_DIR=/usr/lib/cni          # Debian's containernetworking-plugins
 INGRESS_HTTP_PORT=80
+INGRESS_HTTPS_PORT=443            # Traefik's websecure entry point (TLS Ingresses)
+INGRESS_DEFAULT_TLS_HOST=ingress-default.envserve.test # Traefik's default certificate covers only this name
 TEST_NAMESPACE=envserve-test      # the namespace the restricted user may use
 
 # One cluster per machine per namespace name: who owns it, and a lock around up.sh.

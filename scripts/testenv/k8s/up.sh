@@ -127,6 +127,10 @@ subjectAltName=IP:$NODE_IP,DNS:$NODE_NAME"
   sign node-client "/O=system:nodes/CN=system:node:$NODE_NAME" "$CLIENT_EXT"
   sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$CLIENT_EXT"
   sign restricted "/CN=envserve-test-restricted" "$CLIENT_EXT"
+  # Traefik's default certificate (served to a TLS client whose SNI no Ingress certificate covers),
+  # from the test CA, as ops' wildcard certificate would be: a wrong name, not an unknown CA.
+  sign ingress-default "/CN=$INGRESS_DEFAULT_TLS_HOST" "$SERVER_EXT
+subjectAltName=DNS:$INGRESS_DEFAULT_TLS_HOST"
   gen_key sa
   openssl ec -in sa.key -pubout -out sa.pub 2>/dev/null
 ) || die "certificates: openssl failed"
@@ -382,15 +386,28 @@ phase_end
 
 # ---------------------------------------------------------------- traefik
 phase_start "traefik (ingress)"
+# TLS Ingresses: Traefik picks the certificate of an Ingress's TLS Secret by SNI; the file
+# provider only sets the default certificate (tests issue Secrets from the test CA, test/k8s/tls-lib.ts).
+cat > "$RUN/traefik-tls.yaml" <<EOF
+tls:
+  stores:
+    default:
+      defaultCertificate:
+        certFile: $PKI/ingress-default.crt
+        keyFile: $PKI/ingress-default.key
+EOF
 start traefik env KUBECONFIG="$ADMIN_KC" "$TBIN/traefik" \
   --global.checknewversion=false --global.sendanonymoususage=false \
   --entrypoints.web.address="$NODE_IP:$INGRESS_HTTP_PORT" \
+  --entrypoints.websecure.address="$NODE_IP:$INGRESS_HTTPS_PORT" --entrypoints.websecure.http.tls=true \
+  --providers.file.filename="$RUN/traefik-tls.yaml" \
   --entrypoints.traefik.address=127.0.0.1:9000 --ping=true --ping.entrypoint=traefik \
   --providers.kubernetesingress=true \
   --providers.kubernetesingress.ingressendpoint.ip="$NODE_IP" \
   --providers.kubernetesingress.throttleduration=0s \
   --log.level=INFO --log.nocolor=true --accesslog=false
 wait_for traefik 60 in_ns curl -sf http://127.0.0.1:9000/ping
+wait_for traefik 30 in_ns curl -s -o /dev/null --cacert "$PKI/ca.crt" --resolve "$INGRESS_DEFAULT_TLS_HOST:$INGRESS_HTTPS_PORT:$NODE_IP" "https://$INGRESS_DEFAULT_TLS_HOST:$INGRESS_HTTPS_PORT/"
 phase_end
 
 # ---------------------------------------------------------------- coredns
@@ -460,6 +477,10 @@ require("fs").writeFileSync(file, JSON.stringify(o, null, 2) + "\n");
   ENVSERVE_TEST_NODEPORT_RANGE "$NODEPORT_RANGE" \
   ENVSERVE_TEST_INGRESS_ADDRESS "$NODE_IP:$INGRESS_HTTP_PORT" \
   ENVSERVE_TEST_INGRESS_CLASS traefik \
+  ENVSERVE_TEST_INGRESS_HTTPS_ADDRESS "$NODE_IP:$INGRESS_HTTPS_PORT" \
+  ENVSERVE_TEST_INGRESS_DEFAULT_TLS_HOST "$INGRESS_DEFAULT_TLS_HOST" \
+  ENVSERVE_TEST_CA_CERT "$PKI/ca.crt" \
+  ENVSERVE_TEST_CA_KEY "$PKI/ca.key" \
   ENVSERVE_TEST_LB_POOL "$LB_POOL" \
   ENVSERVE_TEST_K8S_VERSION "v$K8S_VERSION" \
   ENVSERVE_TESTENV_SLOT "$SLOT"

@@ -9,7 +9,7 @@ import { RuntimeFailure, UserError } from '../../errors.js';
 import type { Exposure, HostExposure, Plan } from '../../plan/types.js';
 import type { ContainerRecord, Endpoint, ProcessExit } from '../../status/types.js';
 import { checkPortsFree, connectAddress, fmtAddr } from '../local/ports.js';
-import { TcpProxy } from '../local/proxy.js';
+import { proxyCondition, TcpProxy } from '../local/proxy.js';
 import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../types.js';
 import { restartsOf } from '../local/restart.js';
 import { followExits, noteRestarts, RESTART_POLICY } from './restarts.js';
@@ -201,7 +201,7 @@ export class DockerRuntime implements Runtime {
       listen: proxy.listen,
       target: `container ${this.container?.name} ${fmtAddr(address)}:${e.envPort}`,
       observed: () => ({ listener: proxy.listen, backend: target }),
-      condition: () => this.notRunning(),
+      condition: () => this.notRunning() ?? proxyCondition(proxy),
       stop: () => proxy.close(),
     };
   }

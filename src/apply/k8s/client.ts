@@ -6,6 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
+import { Dialer } from './dial.js';
+import { findTokenFile, TokenFile } from './kubeconfig/token-file.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -81,10 +83,17 @@ export interface ConnectionSettings {
   headers: Record<string, string>;
 }
 
+/** insecure-skip-tls-verify is warned about once per process, not per client. */
+let warnedInsecure = false;
+
 export class KubeClient {
   readonly server: string;
-  private readonly agent: http.Agent;
+  /** Every connection to the API server is dialled here (proxy-url, HTTPS_PROXY/NO_PROXY). */
+  readonly dialer: Dialer;
+  /** Keep-alive connections to the API server, dialled by `dialer`. */
+  readonly agent: http.Agent;
   private readonly secure: boolean;
+  private readonly tokenFile?: TokenFile;
   private settingsCache?: { at: number; value: ConnectionSettings };
 
   constructor(
@@ -100,21 +109,64 @@ export class KubeClient {
     if (!cluster) throw new UserError(`the kubeconfig (${source}) has no cluster for context "${contextName}"`);
     this.server = cluster.server.replace(/\/+$/, '');
     this.secure = this.server.startsWith('https://');
-    this.agent = this.secure
-      ? new https.Agent({ keepAlive: true, maxSockets: 32, maxCachedSessions: 100 })
-      : new http.Agent({ keepAlive: true, maxSockets: 32 });
+    try {
+      this.dialer = new Dialer(new URL(this.server), cluster.proxyUrl || undefined);
+    } catch (e) {
+      throw new UserError(`the kubeconfig (${source}), cluster "${cluster.name}": ${(e as Error).message}`);
+    }
+    this.agent = this.dialer.agent();
+    const user = kc.getCurrentUser();
+    const tf = user && kubeconfigPath ? findTokenFile(kubeconfigPath.split(':'), user.name) : undefined;
+    if (tf) this.tokenFile = new TokenFile(tf);
+    if (cluster.skipTLSVerify && this.secure && !warnedInsecure) {
+      warnedInsecure = true;
+      process.stderr.write(`warning: the kubeconfig sets insecure-skip-tls-verify for cluster "${cluster.name}": the API server's certificate is not checked\n`);
+    }
   }
 
-  /** TLS material and auth headers, refreshed every 30 s (exec plugins and token files rotate). */
+  /**
+   * TLS material and auth headers, refreshed every 30 s (exec plugins rotate); a tokenFile is
+   * looked at on every call and read again when it changed.
+   */
   async settings(): Promise<ConnectionSettings> {
     const now = Date.now();
-    if (this.settingsCache && now - this.settingsCache.at < 30_000) return this.settingsCache.value;
+    let value = this.settingsCache && now - this.settingsCache.at < 30_000 ? this.settingsCache.value : undefined;
+    if (!value) {
+      value = await this.librarySettings();
+      this.settingsCache = { at: now, value };
+    }
+    if (!this.tokenFile) return value;
+    let token: string;
+    try {
+      token = await this.tokenFile.token();
+    } catch (e) {
+      throw new RuntimeFailure(`${(e as Error).message} (user "${this.kc.getCurrentUser()?.name}", ${this.source})`, 'the file must exist and hold the bearer token', 'ClusterUnreachable');
+    }
+    // As client-go: the file's token takes precedence over a `token:` beside it.
+    return { ...value, headers: { ...value.headers, Authorization: `Bearer ${token}` } };
+  }
+
+  private async librarySettings(): Promise<ConnectionSettings> {
     const opts: https.RequestOptions & { headers: Record<string, string> } = { headers: {} };
     // Fills in TLS material and the Authorization header (tokens, exec plugins); we ignore the
     // agent it also builds and use our keep-alive one.
-    await this.kc.applyToHTTPSOptions(opts);
+    try {
+      await this.kc.applyToHTTPSOptions(opts);
+    } catch (e) {
+      const user = this.kc.getCurrentUser();
+      const exec = user?.exec as { command?: string } | undefined;
+      if (exec?.command) {
+        const detail = ((e as Error).message || '').trim().split('\n').slice(-3).join(' | ').slice(0, 400);
+        throw new RuntimeFailure(
+          `the credential plugin "${exec.command}" of user "${user!.name}" (${this.source}) failed: ${detail || 'it exited with an error and printed nothing'}`,
+          `run the plugin yourself (or \`kubectl get pods\`) to see why; it may need a login`,
+          'ClusterUnreachable',
+        );
+      }
+      throw new RuntimeFailure(`cannot get credentials for user "${user?.name}" (${this.source}): ${(e as Error).message}`, undefined, 'ClusterUnreachable');
+    }
     if (typeof opts.auth === 'string') opts.headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-    const value: ConnectionSettings = {
+    return {
       ...(opts.ca !== undefined && { ca: opts.ca as Buffer }),
       ...(opts.cert !== undefined && { cert: opts.cert as Buffer }),
       ...(opts.key !== undefined && { key: opts.key as Buffer }),
@@ -122,8 +174,6 @@ export class KubeClient {
       ...(opts.servername !== undefined && { servername: opts.servername }),
       headers: { ...opts.headers },
     };
-    this.settingsCache = { at: now, value };
-    return value;
   }
 
   url(path: string, query?: RequestOptions['query']): URL {

@@ -1,7 +1,9 @@
-// One list + watch of a kind of object in a namespace, by label (and field) selector, kept as a
-// local cache: every Service (or EndpointSlice, Ingress, or a workload's pods) of an environment
-// costs one watch together, not one request per object per probe. When the watch ends (timeout,
-// API server restart, 410 Gone) it resumes or lists again after a capped backoff.
+// One list + watch of a kind of object, by label (and field) selector, kept as a local cache: every
+// Service (or EndpointSlice, Ingress, or a workload's pods) of an environment costs one watch
+// together, not one request per object per probe. When the watch ends (timeout, API server
+// restart, 410 Gone) it resumes or lists again after a capped backoff; a re-list reports what
+// changed meanwhile, so a missed event never leaves the cache wrong for long. The CLI's runtime
+// and the operator's controller both use it (client-go's reflector + store, in one class).
 import { EventEmitter } from 'node:events';
 import { Backoff, sleep } from '../backoff.js';
 import type { KubeClient, WatchEvent } from './client.js';
@@ -9,13 +11,15 @@ import type { KubeClient, WatchEvent } from './client.js';
 export type InformerApi = Pick<KubeClient, 'request' | 'watch'>;
 
 export interface Named {
-  metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string> };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };
 }
 
 /**
- * Emits 'change' (name, object | undefined) for every added, modified or deleted object, 'listed'
- * after every successful list, and 'watchError' (message) when the watch broke and is being
- * retried (`lastError` says why).
+ * Emits 'change' (key, object | undefined, previous | undefined) for every added, modified or
+ * deleted object (added: no previous; deleted: no object), 'listed' after every successful list,
+ * and 'watchError' (message) when the watch broke and is being retried (`lastError` says why).
+ * The key is the name for a collection in one namespace, and "namespace/name" for a collection
+ * across namespaces (cluster-scoped objects: the name).
  */
 export class Informer<T extends Named> extends EventEmitter {
   private readonly items = new Map<string, T>();
@@ -35,6 +39,14 @@ export class Informer<T extends Named> extends EventEmitter {
   ) {
     super();
     this.setMaxListeners(0); // one listener per exposure
+    this.acrossNamespaces = !/\/namespaces\/[^/]+\//.test(path);
+  }
+
+  private readonly acrossNamespaces: boolean;
+
+  private keyOf(o: T): string {
+    const m = o.metadata!;
+    return this.acrossNamespaces && m.namespace ? `${m.namespace}/${m.name}` : m.name!;
   }
 
   private get query(): Record<string, string> {
@@ -60,8 +72,9 @@ export class Informer<T extends Named> extends EventEmitter {
     this.abort.abort();
   }
 
-  get(name: string): T | undefined {
-    return this.items.get(name);
+  /** By key: the name, or "namespace/name" across namespaces. */
+  get(key: string): T | undefined {
+    return this.items.get(key);
   }
 
   all(): T[] {
@@ -72,12 +85,12 @@ export class Informer<T extends Named> extends EventEmitter {
     const res = await this.api.request<{ items: T[]; metadata: { resourceVersion: string } }>(this.path, { query: this.query });
     const before = new Map(this.items);
     this.items.clear();
-    for (const o of res.items) this.items.set(o.metadata!.name!, o);
+    for (const o of res.items ?? []) this.items.set(this.keyOf(o), o);
     this.listed = true;
     this.lastError = undefined;
     // After a re-list, report what changed while the watch was down.
-    for (const [name, o] of this.items) if (before.get(name)?.metadata?.resourceVersion !== o.metadata?.resourceVersion) this.emit('change', name, o);
-    for (const name of before.keys()) if (!this.items.has(name)) this.emit('change', name, undefined);
+    for (const [key, o] of this.items) if (before.get(key)?.metadata?.resourceVersion !== o.metadata?.resourceVersion) this.emit('change', key, o, before.get(key));
+    for (const [key, old] of before) if (!this.items.has(key)) this.emit('change', key, undefined, old);
     this.emit('listed');
     return res.metadata.resourceVersion;
   }
@@ -104,12 +117,14 @@ export class Informer<T extends Named> extends EventEmitter {
 
   private onEvent(ev: WatchEvent<T>): string | undefined {
     const rv = ev.object?.metadata?.resourceVersion;
-    const name = ev.object?.metadata?.name;
-    if (ev.type === 'BOOKMARK' || !name) return rv;
-    if (ev.type === 'DELETED') this.items.delete(name);
-    else this.items.set(name, ev.object);
+    if (ev.type === 'BOOKMARK' || !ev.object?.metadata?.name) return rv;
+    const key = this.keyOf(ev.object);
+    const old = this.items.get(key);
+    if (ev.type === 'DELETED') this.items.delete(key);
+    else this.items.set(key, ev.object);
     this.lastError = undefined;
-    this.emit('change', name, ev.type === 'DELETED' ? undefined : ev.object);
+    // A DELETED event carries the object as it was last: the listener gets it as the previous one.
+    this.emit('change', key, ev.type === 'DELETED' ? undefined : ev.object, ev.type === 'DELETED' ? (old ?? ev.object) : old);
     return rv;
   }
 }

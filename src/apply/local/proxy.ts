@@ -1,46 +1,76 @@
 // envserve's TCP proxy: listens on one address and forwards every connection, byte for byte,
-// to a target. Half-close is passed on (allowHalfOpen), and
-// WebSocket upgrades or any other protocol pass through because nothing is parsed.
-// Backpressure: a reader is paused while the other side's write buffer is full, so nothing
-// is buffered without bound.
+// to a target (proxy-forward.ts: half-close, backpressure, any protocol). With threads=1 it
+// forwards on the calling thread; with N, on that thread and N-1 worker threads, each with its
+// own listening socket on the same port (proxy-threads.ts), so that no connection waits while
+// one thread waits for a core. A runtime hands all its proxies one set of threads (`pool`). The
+// default is one thread per core, at most four, where listening sockets can share a port
+// (Linux, Node.js >= 22.12); ENVSERVE_PROXY_THREADS overrides it.
 import net from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { Endpoint } from '../../status/types.js';
+import type { HandleCondition } from '../types.js';
+import { bufferedBytes, createListener, forward, type ForwardContext } from './proxy-forward.js';
+import { ProxyThreads, type ProxyStats, type ThreadedProxy } from './proxy-threads.js';
 
-/**
- * Per-connection read buffer of the upstream side: four times Node's own 64 KiB read size, fewer
- * reads (and event-loop turns) per byte in bulk transfers. Measured on loopback (2 cores, 1 GiB
- * downloads, proxy CPU per GiB): 64 KiB ~55 ticks, 128 KiB ~55, 256 KiB ~39, 512 KiB ~33, and
- * throughput 0.5x direct at 128 KiB, ~0.6x at 256 KiB and above. Small messages are unaffected
- * (a read returns what is there), and only the pages a read fills become resident, so idle or
- * chatty connections cost no more memory; 256 KiB bounds a bulk connection at 256 KiB.
- */
-const READ_BUFFER = 256 * 1024;
+export { ProxyThreads, type ProxyStats } from './proxy-threads.js';
+
+/** More threads than this add memory (a V8 isolate per worker, 10-25 MB) for little: connections already spread. */
+const MAX_DEFAULT_THREADS = 4;
 
 export interface TcpProxyOptions {
   listen: Endpoint;
-  /** Where connections go; a function so a runtime can re-resolve (e.g. after a refusal). */
+  /**
+   * Where connections go; a function so a runtime can re-resolve (e.g. after a refusal). With
+   * threads > 1 it is called on this thread at start and again after each failed upstream
+   * connection (the threads cannot call it), not for every connection.
+   */
   target: Endpoint | (() => Endpoint);
   /** Told about each failed upstream connection (the client is closed with a reset). */
   onUpstreamError?: (err: NodeJS.ErrnoException) => void;
+  /** Forwarding threads, the calling one included; 1: no workers. Default: defaultProxyThreads(). */
+  threads?: number;
+  /** Threads shared with other proxies (their size wins over `threads`); default: the proxy's own. */
+  pool?: ProxyThreads;
+}
+
+/** Listening sockets that share a port (SO_REUSEPORT in Node.js: 22.12 and 23.1 on): Linux here. */
+export function threadsSupported(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return process.platform === 'linux' && (major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12));
+}
+
+export function defaultProxyThreads(): number {
+  if (!threadsSupported()) return 1;
+  const asked = Number(process.env.ENVSERVE_PROXY_THREADS);
+  if (Number.isInteger(asked) && asked >= 1) return asked;
+  return Math.min(MAX_DEFAULT_THREADS, availableParallelism());
 }
 
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
+  private readonly counters = { connections: 0, bytesIn: 0, bytesOut: 0 };
   private constructor(
-    private readonly server: net.Server,
     readonly listen: Endpoint,
+    private readonly server?: net.Server,
+    private readonly pool?: ThreadedProxy,
   ) {}
 
   /** Resolves once listening; rejects with the listen error (EADDRINUSE, EADDRNOTAVAIL, ...). */
-  static start(opts: TcpProxyOptions): Promise<TcpProxy> {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
+  static async start(opts: TcpProxyOptions): Promise<TcpProxy> {
+    const threads = !threadsSupported() ? 1 : opts.pool ? opts.pool.size : opts.threads ?? defaultProxyThreads();
+    if (threads > 1) {
+      const p = await (opts.pool ?? new ProxyThreads(threads)).open(opts);
+      return new TcpProxy(p.listen, undefined, p);
+    }
+    const server = createListener();
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: opts.listen.address, port: opts.listen.port, exclusive: true }, () => {
         server.off('error', reject);
         const addr = server.address() as net.AddressInfo;
-        const proxy = new TcpProxy(server, { address: addr.address, port: addr.port });
-        server.on('connection', (client) => proxy.forward(client, opts));
+        const proxy = new TcpProxy({ address: addr.address, port: addr.port }, server);
+        const ctx: ForwardContext = { listen: proxy.listen, counters: proxy.counters, sockets: proxy.sockets, ...(opts.onUpstreamError && { onUpstreamError: opts.onUpstreamError }) };
+        server.on('connection', (client) => forward(client, typeof opts.target === 'function' ? opts.target() : opts.target, ctx));
         // A listener error after start (rare: e.g. EMFILE on accept) must not crash the process.
         server.on('error', () => {});
         resolve(proxy);
@@ -48,86 +78,44 @@ export class TcpProxy {
     });
   }
 
+  /** Connections, bytes each way, threads; with threads, the figures are at most 0.1 s old. */
+  stats(): ProxyStats {
+    if (this.pool) return this.pool.stats();
+    return { threads: 1, threadRestarts: 0, ...this.counters, openSockets: this.sockets.size, bufferedBytes: bufferedBytes(this.sockets) };
+  }
+
   /** Open sockets (client and upstream sides both count). */
   get openSockets(): number {
-    return this.sockets.size;
+    return this.stats().openSockets;
   }
 
   /** Bytes queued in the proxy's write buffers: stays bounded by backpressure. */
   get bufferedBytes(): number {
-    let n = 0;
-    for (const s of this.sockets) n += s.writableLength;
-    return n;
+    return this.stats().bufferedBytes;
   }
 
-  private forward(client: net.Socket, opts: TcpProxyOptions): void {
-    const target = typeof opts.target === 'function' ? opts.target() : opts.target;
-    if (target.port === this.listen.port && (target.address === this.listen.address || this.listen.address === '0.0.0.0')) {
-      // Forwarding to ourselves would loop until file descriptors run out.
-      opts.onUpstreamError?.(Object.assign(new Error('the target is the proxy itself'), { code: 'ELOOP' }));
-      client.resetAndDestroy();
-      return;
-    }
-    // Upstream → client (downloads, the bulk direction) reads into one buffer per connection
-    // (onread) instead of a fresh allocation per read: less garbage, flat memory.
-    const buffer = Buffer.allocUnsafe(READ_BUFFER);
-    let upstreamPaused = false;
-    const upstream: net.Socket = net.connect({
-      host: target.address,
-      port: target.port,
-      allowHalfOpen: true,
-      noDelay: true,
-      onread: {
-        buffer,
-        callback: (n: number, buf: Uint8Array): boolean => {
-          client.write(buf.subarray(0, n), resumeUpstream);
-          // Written to the kernel at once: the buffer is free again. Otherwise the write still
-          // points into it: stop reading until it is done (this is also the backpressure).
-          if (client.writableLength === 0) return true;
-          upstreamPaused = true;
-          return false;
-        },
-      },
-    });
-    function resumeUpstream(): void {
-      if (upstreamPaused && client.writableLength === 0) {
-        upstreamPaused = false;
-        upstream.resume();
-      }
-    }
-    this.track(client);
-    this.track(upstream);
-    let connected = false;
-    upstream.once('connect', () => {
-      connected = true;
-      // Client → upstream: plain data events, paused while upstream's buffer is full.
-      client.on('data', (d: Buffer) => {
-        if (!upstream.write(d)) client.pause();
-      });
-      upstream.on('drain', () => client.resume());
-      client.resume();
-    });
-    // FIN is passed on in each direction separately (half-close).
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-    // An error on one side ends the other with a reset, as a direct connection would see it.
-    client.on('error', () => upstream.destroyed || upstream.resetAndDestroy());
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      if (!connected) opts.onUpstreamError?.(err);
-      if (!client.destroyed) client.resetAndDestroy();
-    });
+  /** Why the port is not the proxy's alone (another program shares it), when that happens. */
+  condition(): string | undefined {
+    return this.pool?.condition();
   }
 
-  private track(s: net.Socket): void {
-    this.sockets.add(s);
-    s.once('close', () => this.sockets.delete(s));
+  /** @internal Ends one forwarding thread as a crash would (tests); no-op with one thread. */
+  killThread(slot: number): Promise<number> {
+    return this.pool?.kill(slot) ?? Promise.resolve(0);
   }
 
   /** Stops listening and closes every open connection; resolves when the port is free. */
   close(): Promise<void> {
+    if (this.pool) return this.pool.close();
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
+      this.server!.close(() => resolve());
       for (const s of this.sockets) s.destroy();
     });
   }
+}
+
+/** A proxy whose port another program listens on too (SO_REUSEPORT): PortInUse, blocking. */
+export function proxyCondition(proxy: TcpProxy): HandleCondition | undefined {
+  const message = proxy.condition();
+  return message ? { reason: 'PortInUse', message, blocking: true } : undefined;
 }

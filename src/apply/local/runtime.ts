@@ -13,13 +13,15 @@ import { checkPortsFree, fmtAddr, isWildcard } from './ports.js';
 import { listTcpListeners } from './proc-net.js';
 import { logTail, ProcessGroup, which } from './processes.js';
 import { restartsOf } from './restart.js';
-import { TcpProxy } from './proxy.js';
+import { defaultProxyThreads, ProxyThreads, proxyCondition, TcpProxy, threadsSupported } from './proxy.js';
 
 export interface LocalRuntimeOptions {
   logDir: string;
   procRoot?: string;
   /** false (`up --no-restart`): a process that exits stays down. Default: restarted with backoff. */
   restart?: boolean;
+  /** Forwarding threads of each exposure's proxy (TcpProxyOptions.threads). */
+  proxyThreads?: number;
 }
 
 /** Emits 'change' when one of the environment's processes exits. */
@@ -28,11 +30,16 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   readonly kinds = ['host'] as const;
   private readonly procs = new ProcessGroup(() => this.emit('change'));
   private readonly notes: string[] = [];
+  private readonly proxies = new Map<string, TcpProxy>();
+  /** The forwarding threads every exposure's proxy shares (started with the first, ended with the last). */
+  private readonly threads: ProxyThreads | undefined;
   private listenOverride: string | undefined;
   private plan?: Plan;
 
   constructor(private readonly opts: LocalRuntimeOptions) {
     super();
+    const n = threadsSupported() ? opts.proxyThreads ?? defaultProxyThreads() : 1;
+    this.threads = n > 1 ? new ProxyThreads(n) : undefined;
   }
 
   async preflight(plan: Plan, exposures: Exposure[], opts: StartOptions): Promise<void> {
@@ -82,7 +89,9 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       listen: { address: this.listenAddressOf(e), port: e.hostPort },
       target: () => target.current(proxy?.listen),
       onUpstreamError: () => target.invalidate(),
+      ...(this.threads ? { pool: this.threads } : { threads: 1 }),
     });
+    this.proxies.set(e.id, proxy);
     return {
       spec: e,
       listen: proxy.listen,
@@ -91,9 +100,18 @@ export class LocalRuntime extends EventEmitter implements Runtime {
         return `${fmtAddr(t.address)}:${t.port}`;
       },
       observed: () => ({ listener: proxy.listen, backend: target.current(proxy.listen) }),
+      condition: () => proxyCondition(proxy),
       details: () => restartsOf(this.processFor(e)),
-      stop: () => proxy.close(),
+      stop: () => {
+        if (this.proxies.get(e.id) === proxy) this.proxies.delete(e.id);
+        return proxy.close();
+      },
     };
+  }
+
+  /** @internal The proxy of a running exposure (tests end one of its threads). */
+  proxyOf(id: string): TcpProxy | undefined {
+    return this.proxies.get(id);
   }
 
   /** An exposure whose process (Jupyter for its port, or the only process there is) is not running. */

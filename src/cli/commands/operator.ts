@@ -17,12 +17,15 @@ export function registerOperator(program: Command): void {
     .option('--context <name>', 'kubeconfig context')
     .option('--listen <addr:port>', 'the HTTP API\'s address (the manifests use 0.0.0.0:8080)', '127.0.0.1:8080')
     .option('--concurrency <n>', 'ExposureSets reconciled at once', '4')
-    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string }) => {
+    .option('--lease-namespace <namespace>', 'the namespace of the leader-election Lease (default: POD_NAMESPACE, else envserve-system)')
+    .option('--log-writes', 'log every write the controller sends to the API server')
+    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string; leaseNamespace?: string; logWrites?: boolean }) => {
       const m = /^(.*):(\d+)$/.exec(opts.listen);
       if (!m) throw new UserError(`--listen must be ADDRESS:PORT, got "${opts.listen}"`);
       const { explainKubeError, loadKubeClient } = await kube();
       const { createApiServer, listenAddress } = await import('../../operator/api.js');
       const { checkCrds, Operator } = await import('../../operator/controller.js');
+      const { leaderElector } = await import('../../operator/identity.js');
       const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }) });
       const log = (level: string, msg: string) => process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
       let version;
@@ -32,7 +35,9 @@ export function registerOperator(program: Command): void {
         throw explainKubeError(e, 'checking the envserve CRDs');
       }
       if (version.skew) log('warn', `version skew: ${version.skew}`);
-      const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log });
+      // Replicas elect a leader with a Lease: only it reconciles, every replica serves the HTTP API.
+      const { leader, fieldManager } = leaderElector(client, { log, ...(opts.leaseNamespace && { namespace: opts.leaseNamespace }) });
+      const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log, leader, fieldManager, logWrites: opts.logWrites === true });
       const ac = new AbortController();
       const server = createApiServer({ client, operator, version });
       await new Promise<void>((resolve, reject) => {
@@ -55,7 +60,7 @@ export function registerOperator(program: Command): void {
   op.command('manifests')
     .description('print the CRDs, RBAC, Deployment and Service that install the operator, for kubectl apply -f -')
     .option('-n, --namespace <namespace>', "the operator's namespace", 'envserve-system')
-    .option('--image <image>', "the operator's image (build it with the Dockerfile)")
+    .option('--image <image>', "the operator's image (default: the published ghcr.io/envserve/envserve:<version>)")
     .addOption(new Option('--image-pull-policy <policy>', "the operator container's imagePullPolicy (Never for an image imported into the nodes)").choices(['Always', 'IfNotPresent', 'Never']))
     .option('--user-role', 'print instead what a user needs: the envserve-user ClusterRole and port-forward rights to the operator')
     .option('--user <name>', 'with --user-role: also bind the roles to this user (or system:serviceaccount:NS:NAME)')
@@ -86,7 +91,7 @@ export function registerOperator(program: Command): void {
       printWarnings(plan.warnings);
       const { explainKubeError, loadKubeClient } = await kube();
       const { parseSelector } = await import('../../apply/k8s/target.js');
-      const { denialLines, operatorInstalled, serveThroughOperator, versionSkew } = await import('../../operator/cli-client.js');
+      const { denialLines, operatorInstalled, serveThroughOperator, versionSkew } = await import('../../operator/client/cli-client.js');
       const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }), ...(opts.namespace && { namespace: opts.namespace }) });
       try {
         if (!(await operatorInstalled(client))) throw new UserError('this cluster has no envserve operator (the envserve.dev CRDs are not installed)', 'ask ops to install it (envserve operator manifests), or expose directly: envserve serve --runtime k8s');

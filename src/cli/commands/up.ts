@@ -76,7 +76,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     runtime: opts.runtime,
     ...pick(opts, ['image', 'target', 'selector', 'context', 'namespace', 'kubeconfig', 'listen', 'operator', 'ingressDomain', 'ingressClass', 'restart']),
     // The operator's client half loads with the Kubernetes client, only for the k8s runtime.
-    operatorClient: async () => (await import('../operator-link.js')).operatorClient,
+    operatorClient: async () => (await import('../../operator/client/operator-link.js')).operatorClient,
     probeIntervalMs: Number(opts.probeInterval) || 2000,
     onWarnings: printWarnings,
     onLog: say,

@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import net from 'node:net';
 import WebSocket from 'ws';
 import type { KubeClient } from '../client.js';
+import { Dialer } from '../dial.js';
 
 export interface TunnelTarget {
   namespace: string;
@@ -238,12 +239,14 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
       // A zero mask is a valid mask and lets ws skip XOR-ing every byte we send (so the optional
       // native `bufferutil` would buy nothing: server frames are not masked either).
       generateMask: (mask: Buffer) => mask.fill(0),
-      createConnection: ((opts: tls.ConnectionOptions & net.NetConnectOpts) => {
-        const sock = url.startsWith('wss:')
-          ? tls.connect({ ...opts, servername: s.servername ?? (net.isIP(opts.host ?? '') ? undefined : opts.host), session: sessions.get(key) })
-          : net.connect(opts);
-        if (sock instanceof tls.TLSSocket) sock.on('session', (sess: Buffer) => sessions.set(key, sess));
-        return sock;
+      // Dialled by the client's Dialer (proxy-url, HTTPS_PROXY, tls-server-name), like every
+      // other connection to the API server.
+      createConnection: ((_opts: unknown, done: (e: Error | null, sock?: net.Socket) => void) => {
+        dialerOf(client).connect({ ca: s.ca, cert: s.cert, key: s.key, ...(s.rejectUnauthorized !== undefined && { rejectUnauthorized: s.rejectUnauthorized }), ...(s.servername !== undefined && { servername: s.servername }), session: sessions.get(key) }, (e, sock) => {
+          if (sock instanceof tls.TLSSocket) sock.on('session', (sess: Buffer) => sessions.set(key, sess));
+          done(e, sock);
+        }, timeoutMs);
+        return undefined;
       }) as never,
     });
     let settled = false;
@@ -292,6 +295,11 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
       }
     });
   }));
+}
+
+/** The client's Dialer; a stand-in client without one (unit tests) gets one for its server. */
+function dialerOf(client: KubeClient): Dialer {
+  return client.dialer ?? new Dialer(new URL(client.server));
 }
 
 /** The API server refused the upgrade (pod gone: 404; forbidden: 403; container not running: 500). */

@@ -2,9 +2,9 @@
 // half of src/operator/ — detection by its API group, the plan source that submits ExposureSets,
 // the direct mode's policy warnings — behind the engine's interface, so that the engine imports
 // nothing of the operator (it sits a layer below). `up`/`serve` and library users pass it.
-import type { OperatorClient } from '../engine/k8s-source.js';
-import { denialLines, directModePolicyWarnings, operatorInstalled, versionSkew } from '../operator/cli-client.js';
-import { operatorPlanSource } from '../operator/plan-source.js';
+import type { OperatorClient } from '../../engine/k8s-source.js';
+import { denialLines, directModePolicyWarnings, operatorInstalled, versionSkew } from './cli-client.js';
+import { operatorPlanSource } from './plan-source.js';
 
 export const operatorClient: OperatorClient = {
   installed: (client) => operatorInstalled(client),

@@ -3,15 +3,15 @@
 // role), follow the operator's status, and render denials. Also the direct mode's early warning:
 // check the plan against the cluster's policies when the user may read them.
 // Front ends (`serve`/`up --runtime k8s`, `envserve operator submit`) call these; no printing here.
-import { isNotFound, KubeApiError, type KubeClient } from '../apply/k8s/client.js';
-import { Informer } from '../apply/k8s/informer.js';
-import type { Plan } from '../plan/types.js';
-import { planForCluster, type Denial } from '../policy/cluster-plan.js';
-import { policyFromObject } from '../policy/parse.js';
-import type { ExposurePolicy } from '../policy/types.js';
-import { exposureSetFromPlan } from './exposure-set.js';
-import { sameMinor, VERSION } from '../version.js';
-import { API_VERSION, policiesPath, resourcePath, type ExposureSet, type ExposureSetStatus } from './resource.js';
+import { isNotFound, KubeApiError, type KubeClient } from '../../apply/k8s/client.js';
+import { Informer } from '../../apply/k8s/informer.js';
+import type { Plan } from '../../plan/types.js';
+import { planForCluster, type Denial } from '../../policy/cluster-plan.js';
+import { policyFromObject } from '../../policy/parse.js';
+import type { ExposurePolicy } from '../../policy/types.js';
+import { exposureSetFromPlan } from '../exposure-set.js';
+import { sameMinor, VERSION } from '../../version.js';
+import { API_VERSION, policiesPath, resourcePath, type ExposureSet, type ExposureSetStatus } from '../resource.js';
 
 type Api = Pick<KubeClient, 'request' | 'watch'>;
 

@@ -6,17 +6,17 @@
 // status (and every front end on it) shows the operator's exposures as the operator reports them
 // (one Informer of the ExposureSet, the same list + watch the runtime uses for its Services).
 // `up` deletes the ExposureSet when it stops; after `serve` it stays, recorded as owned, for `down`.
-import { RuntimeFailure } from '../errors.js';
-import type { KubeClient } from '../apply/k8s/client.js';
-import type { Informer } from '../apply/k8s/informer.js';
-import { deleteAndWait } from '../apply/k8s/owned.js';
-import { MappedPlanSource, type PlanSource, type RemoteExposures } from '../engine/plan-source.js';
-import type { OwnedObject } from '../status/records.js';
-import type { Plan } from '../plan/types.js';
-import { isReasonCode, type ReasonCode } from '../reasons.js';
-import type { ExposureState, ExposureStatus } from '../status/types.js';
+import { RuntimeFailure } from '../../errors.js';
+import type { KubeClient } from '../../apply/k8s/client.js';
+import type { Informer } from '../../apply/k8s/informer.js';
+import { deleteAndWait } from '../../apply/k8s/owned.js';
+import { MappedPlanSource, type PlanSource, type RemoteExposures } from '../../engine/plan-source.js';
+import type { OwnedObject } from '../../status/records.js';
+import type { Plan } from '../../plan/types.js';
+import { isReasonCode, type ReasonCode } from '../../reasons.js';
+import type { ExposureState, ExposureStatus } from '../../status/types.js';
 import { exposureSetInformer, serveThroughOperator, type ThroughOperator } from './cli-client.js';
-import { API_VERSION, KIND, type ExposureSet, type ExposureSetStatus } from './resource.js';
+import { API_VERSION, KIND, type ExposureSet, type ExposureSetStatus } from '../resource.js';
 
 export interface OperatorSourceOptions {
   /** Stops a wait for the operator (the front end's stop signal), and following the ExposureSet. */

@@ -2,12 +2,12 @@
 // what stays local on Ready and on a denial, and an operator that never answers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StaticPlanSource } from '../engine/plan-source.js';
-import type { Plan } from '../plan/types.js';
+import { StaticPlanSource } from '../../engine/plan-source.js';
+import type { Plan } from '../../plan/types.js';
 import { versionSkew, type ThroughOperator } from './cli-client.js';
 import { operatorPlanSource } from './plan-source.js';
-import type { ExposureSet, ExposureSetStatus } from './resource.js';
-import type { OperatorReason } from '../reasons.js';
+import type { ExposureSet, ExposureSetStatus } from '../resource.js';
+import type { OperatorReason } from '../../reasons.js';
 
 const plan: Plan = {
   apiVersion: 'envserve/v1', kind: 'Plan', source: '/x/build.envd', warnings: [],

@@ -1,0 +1,35 @@
+// The Services and Ingresses an ExposureSet owns: listed by label, recognised by label and
+// ownerReference (never someone else's object of the same name), deleted by uid precondition.
+import { isNotFound, KubeApiError, type KubeClient } from '../apply/k8s/client.js';
+import { LABEL_EXPOSURE_SET, MANAGED_BY } from '../apply/k8s/manifests.js';
+import { objectPath, type Obj } from '../apply/k8s/owned.js';
+import type { ExposureSet } from './resource.js';
+
+export const CHILD_KINDS = ['Service', 'Ingress'] as const;
+export type ChildKind = (typeof CHILD_KINDS)[number];
+
+/** Whether the object is this set's: our labels, and no ownerReference or one to this set's uid. */
+export function owns(set: ExposureSet, o: Obj): boolean {
+  const l = o.metadata.labels ?? {};
+  const refs = ((o.metadata as Record<string, unknown>).ownerReferences ?? []) as { uid?: string }[];
+  return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_EXPOSURE_SET] === set.metadata.name && (refs.length === 0 || refs.some((r) => r.uid === set.metadata.uid));
+}
+
+/** The set's objects of one kind now (by label, then by ownership). */
+export async function listChildren(client: Pick<KubeClient, 'request'>, set: ExposureSet, kind: ChildKind): Promise<Obj[]> {
+  const ns = encodeURIComponent(set.metadata.namespace);
+  const path = kind === 'Service' ? `/api/v1/namespaces/${ns}/services` : `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses`;
+  const list = await client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}=${set.metadata.name}` } });
+  return list.items.filter((o) => owns(set, o));
+}
+
+/** Deletes that very object (uid precondition); gone or replaced meanwhile is fine. Returns whether it deleted. */
+export async function deleteChild(client: Pick<KubeClient, 'request'>, kind: ChildKind, namespace: string, o: Obj): Promise<boolean> {
+  try {
+    await client.request(objectPath(kind, namespace, o.metadata.name), { method: 'DELETE', body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: o.metadata.uid } } });
+    return true;
+  } catch (e) {
+    if (isNotFound(e) || (e instanceof KubeApiError && e.code === 409)) return false;
+    throw e;
+  }
+}

@@ -1,0 +1,64 @@
+// The HTTPS side of the prober: what a certificate's check means (pure), how check words it, and
+// real probes on loopback — a self-signed certificate (unknown authority, whatever the name) and a
+// plain-HTTP port spoken to with TLS (the handshake fails). The cases a CA this machine trusts
+// gives (valid, wrong name, expired) run against the test cluster: test/k8s/https-ingress.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tlsVerdict, isTlsHandshakeError } from './tls.js';
+import { probeHttp } from './local.js';
+
+test('a certificate: trusted, in date and for the name passes; each failure has its own reason, the chain first', () => {
+  const base = { subject: 'a.test', issuer: 'ca', name: 'a.test' };
+  assert.equal(tlsVerdict(base), undefined);
+  const cases: [Parameters<typeof tlsVerdict>[0], string][] = [
+    [{ ...base, untrusted: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }, 'TlsUnknownAuthority'],
+    [{ ...base, untrusted: 'DEPTH_ZERO_SELF_SIGNED_CERT' }, 'TlsUnknownAuthority'],
+    [{ ...base, untrusted: 'SELF_SIGNED_CERT_IN_CHAIN', mismatch: 'not a.test' }, 'TlsUnknownAuthority'],
+    [{ ...base, untrusted: 'CERT_HAS_EXPIRED', validTo: 'Jan  2 00:00:00 2020 GMT' }, 'TlsCertificateExpired'],
+    [{ ...base, untrusted: 'CERT_NOT_YET_VALID' }, 'TlsCertificateExpired'],
+    [{ ...base, mismatch: "Host: b.test. is not in the cert's altnames: DNS:a.test", name: 'b.test' }, 'TlsHostnameMismatch'],
+    [{ ...base, untrusted: 'ERR_TLS_CERT_ALTNAME_INVALID', name: 'b.test' }, 'TlsHostnameMismatch'],
+    [{ ...base, untrusted: 'CERT_REVOKED' }, 'TlsFailed'],
+  ];
+  for (const [c, reason] of cases) assert.equal(tlsVerdict(c)?.reason, reason, JSON.stringify(c));
+  assert.match(tlsVerdict(cases[3]![0])!.detail, /certificate CN=a\.test issued by CN=ca is out of date \(CERT_HAS_EXPIRED, valid to Jan {2}2 00:00:00 2020 GMT\)/);
+  assert.match(tlsVerdict(cases[5]![0])!.detail, /does not cover b\.test/);
+  assert.ok(isTlsHandshakeError({ code: 'ERR_SSL_WRONG_VERSION_NUMBER', message: 'wrong version number' }));
+  assert.ok(!isTlsHandshakeError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }));
+});
+
+test('real probes on loopback: a self-signed certificate is an unknown authority (not ready); TLS to a plain-HTTP port fails the handshake', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'envserve-tls-test-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem',
+      '-days', '2', '-subj', '/CN=self.envserve.test', '-addext', 'subjectAltName=DNS:self.envserve.test'], { cwd: dir, stdio: 'ignore' });
+    const tlsServer = https.createServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }, (_q, s) => s.end('hello'));
+    const plain = http.createServer((_q, s) => s.end('plain'));
+    await Promise.all([new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r)), new Promise<void>((r) => plain.listen(0, '127.0.0.1', r))]);
+    try {
+      const p = (tlsServer.address() as AddressInfo).port;
+      for (const name of ['self.envserve.test', 'other.envserve.test']) {
+        const r = await probeHttp(`https://127.0.0.1:${p}/`, { hostHeader: name, viaProxy: true });
+        assert.deepEqual([r.ok, r.reason, r.httpStatus], [false, 'TlsUnknownAuthority', 200], `${name}: ${r.detail}`);
+        assert.equal(r.certificate?.untrusted, 'DEPTH_ZERO_SELF_SIGNED_CERT');
+        assert.equal(r.certificate?.mismatch !== undefined, name !== 'self.envserve.test', 'the name is still judged');
+      }
+      const h = await probeHttp(`https://127.0.0.1:${(plain.address() as AddressInfo).port}/`, { hostHeader: 'self.envserve.test' });
+      assert.deepEqual([h.ok, h.reason], [false, 'TlsFailed'], h.detail);
+      const plainOk = await probeHttp(`http://127.0.0.1:${(plain.address() as AddressInfo).port}/`);
+      assert.equal(plainOk.reason, 'Ready', 'plain HTTP is not judged');
+    } finally {
+      tlsServer.close();
+      plain.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
