@@ -8,16 +8,25 @@
 // keeps each port ours (proxy-guard.ts). The workers end when the last proxy closes. Why threads:
 // with one, every connection waits whenever that thread waits for a core (README, "Local TCP proxy").
 import type net from 'node:net';
-import { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import type { Endpoint } from '../../status/types.js';
 import { Backoff } from '../backoff.js';
 import { exclusiveProbe, foreignListeners, sharedPortError } from './proxy-guard.js';
 import { createListener, forward, socketInode, type ForwardContext, bufferedBytes } from './proxy-forward.js';
 import { SLOT, type FromThread, type ThreadInit, type ToThread } from './proxy-protocol.js';
 
-// dist/: the compiled proxy-worker.js next to this file. Under tsx (the tests) the thread
-// inherits the --import of tsx from process.execArgv, which maps this .js name to the .ts file.
-const WORKER_URL = new URL('./proxy-worker.js', import.meta.url);
+// dist/: the compiled proxy-worker.js next to this file. From the sources under tsx (the tests),
+// the thread registers tsx itself and imports proxy-worker.ts: the --import of tsx a worker
+// inherits does not hook the worker's own imports on every supported Node (22.12 does not).
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './proxy-worker.ts' : './proxy-worker.js', import.meta.url);
+
+function startWorker(options: WorkerOptions): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_URL, options);
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(boot, { ...options, eval: true, execArgv: [] });
+}
 /**
  * A worker's young generation, capped: forwarding allocates little that lives, and V8's default
  * lets it grow to tens of MB under load (measured in `envserve serve` after 16 GiB and 60,000
@@ -127,7 +136,7 @@ export class ProxyThreads {
     clearTimeout(this.respawns[slot]);
     this.respawns[slot] = undefined;
     const init: ThreadInit = { slot };
-    const worker = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const worker = startWorker({ workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.workers[slot] = worker;
     worker.on('message', (m: FromThread) => {
       if (m.type === 'upstreamError') return this.proxies.get(m.id)?.upstreamError(Object.assign(new Error(m.message), { code: m.code }));
