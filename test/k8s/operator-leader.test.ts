@@ -110,7 +110,7 @@ test('two replicas, one Lease holder; the leader\'s pod deleted while ExposureSe
   apply(names.slice(3).map(exposureSet));
   const takeoverMs = await eventually(async () => {
     const l = lease(OP_NS);
-    if (l.pod !== other) throw new Error(`Lease holder: "${l.holder}"`);
+    if (l.pod !== other) throw new Error(`Lease holder: "${l.holder}" (the deleted leader ${leader}, the other ${other}; operator pods now: ${operatorPods().map((p) => p.metadata.name).join(', ')})`);
     return Date.now() - t0;
   }, 25_000, 200);
   console.log(`  takeover after the leader's pod was deleted: ${(takeoverMs / 1000).toFixed(1)} s`);
