@@ -237,3 +237,22 @@ test('the debug image cannot be pulled: the busybox probe pod runs the same spec
     logs.close();
   }
 });
+
+test('websocket= in the env file decides whether an exposure needs WebSockets (over its preset), in the plan and in check', async () => {
+  const { evaluateEnvSource } = await import('../envfile/load.js');
+  const { planEnvFile } = await import('../envfile/from-file.js');
+  const { subjectFromPlan } = await import('./subject.js');
+  const src = [
+    'def build():', '    base(os="ubuntu20.04", language="python")',
+    'def serve():',
+    '    cloud.k8s.bind(env_port=8501, host_port=8501, name="streamlit", websocket=True)',
+    '    cloud.k8s.bind(env_port=8888, type=cloud.k8s.clusterIP, websocket=False)',
+    '    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP)',
+    '    host.bind(env_port=9000, host_port=9000, websocket=True)', '',
+  ].join('\n');
+  const plan = planEnvFile(evaluateEnvSource('/tmp/ws/build.envd', src), 'ws');
+  assert.deepEqual(plan.exposures.map((e) => e.websocket), [true, false, undefined, true]);
+  const subject = subjectFromPlan(plan, 'dev');
+  assert.deepEqual(subject.exposures.map((x) => [x.kind, x.websocket === true]), [['k8s-port-forward', true], ['k8s-service', false], ['k8s-service', false]]);
+  assert.throws(() => evaluateEnvSource('/tmp/ws/build.envd', src.replace('websocket=True', 'websocket="yes"')), /websocket/);
+});

@@ -41,7 +41,7 @@ export function subjectFromPlan(plan: Plan, namespace: string, workload?: Worklo
   for (const e of plan.exposures) {
     const service = plan.env.services.find((s) => s.port === e.envPort);
     const path = service?.urlPath;
-    const ws = needsWebSocket(e.envPort, service?.name ?? e.name) && { websocket: true };
+    const ws = (e.websocket ?? needsWebSocket(e.envPort, service?.name ?? e.name)) && { websocket: true };
     if (e.kind === 'k8s-port-forward') {
       exposures.push({ id: e.id, kind: e.kind, protocol: e.protocol, port: e.envPort, local: { address: e.listenAddress, port: e.hostPort }, ...(path && { path }), ...ws });
     } else if (e.kind === 'k8s-service') {

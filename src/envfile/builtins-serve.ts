@@ -2,7 +2,7 @@
 // Each records an exposure intent at the position of its call; ranges and conflicts are checked
 // later, for the whole plan at once.
 import { didYouMean, formatPosition, safeText } from '../errors.js';
-import { EvalError, fromText, Struct, toInt, toStr, toStrDict, type Value } from '../lang/index.js';
+import { EvalError, fromText, Struct, toBool, toInt, toStr, toStrDict, type Value } from '../lang/index.js';
 import type { Protocol, ServiceType } from '../plan/types.js';
 import { define, given, optStr, portArg, type Args } from './define.js';
 import type { IngressIntent } from '../plan/intents.js';
@@ -18,14 +18,14 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
   const ingresses = new WeakMap<Struct, IngressIntent>();
 
   const host = new Struct('host', {
-    bind: define('host.bind', ['env_port', 'host_port?', 'listen_addr?', 'protocol?', 'name?'], (a, position) =>
+    bind: define('host.bind', ['env_port', 'host_port?', 'listen_addr?', 'protocol?', 'name?', 'websocket?'], (a, position) =>
       recordHostBinding(rec, 'host.bind', a, position, { envPort: 'env_port', name: 'name' }),
     ),
   });
 
   const bind = define(
     'cloud.k8s.bind',
-    ['env_port', 'host_port?', 'type?', 'service_port?', 'node_port?', 'ingress?', 'name?', 'listen_addr?', 'protocol?'],
+    ['env_port', 'host_port?', 'type?', 'service_port?', 'node_port?', 'ingress?', 'name?', 'listen_addr?', 'protocol?', 'websocket?'],
     (a, position) => {
       const fn = 'cloud.k8s.bind';
       const envPort = portArg(fn, 'env_port', a.env_port!);
@@ -36,6 +36,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
       const listenAddress = optStr(fn, a, 'listen_addr');
       const protocol = protocolArg(fn, a);
       const name = optStr(fn, a, 'name');
+      const websocket = websocketArg(fn, a);
       let ingress: IngressIntent | undefined;
       // ingress=False turns the automatic Ingress off; ingress=True asks for one (a Service is implied).
       let autoIngress: boolean | undefined;
@@ -81,6 +82,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
         ...(autoIngress !== undefined && { autoIngress }),
         ...(protocol && { protocol }),
         ...(name && { name }),
+        ...(websocket !== undefined && { websocket }),
       });
     },
   );
@@ -137,6 +139,7 @@ export function recordHostBinding(
 ): void {
   const protocol = protocolArg(fn, a);
   const name = optStr(fn, a, argNames.name);
+  const websocket = websocketArg(fn, a);
   rec.exposures.push({
     via: fn,
     position,
@@ -145,7 +148,13 @@ export function recordHostBinding(
     listenAddress: optStr(fn, a, 'listen_addr') || '127.0.0.1',
     ...(protocol && { protocol }),
     ...(name && { name }),
+    ...(websocket !== undefined && { websocket }),
   });
+}
+
+/** `websocket=True`: the app needs WebSocket upgrades (as Jupyter's kernels do), so `check` warns when one is refused. */
+function websocketArg(fn: string, a: Args): boolean | undefined {
+  return given(a.websocket) ? toBool(fn, 'websocket', a.websocket!) : undefined;
 }
 
 function protocolArg(fn: string, a: Args): Protocol | undefined {

@@ -22,6 +22,7 @@ export function buildPlan(source: string, envName: string, recorded: Recorded): 
       position: intent.position,
       declaredBy: intent.via,
       ...(intent.name !== undefined && { name: intent.name }),
+      ...(intent.websocket !== undefined && { websocket: intent.websocket }),
     };
     if (intent.via !== 'cloud.k8s.bind') {
       exposures.push({

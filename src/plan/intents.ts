@@ -33,6 +33,8 @@ export type ExposureIntent =
       listenAddress: string;
       protocol?: Protocol;
       name?: string;
+      /** `websocket=`: whether the app needs WebSocket upgrades. */
+      websocket?: boolean;
     }
   | {
       via: 'cloud.k8s.bind';
@@ -49,4 +51,5 @@ export type ExposureIntent =
       autoIngress?: boolean;
       protocol?: Protocol;
       name?: string;
+      websocket?: boolean;
     };

@@ -75,6 +75,8 @@ interface ExposureCommon {
   position: SourcePosition;
   /** The builtin that declared it ("host.bind", "runtime.expose", "cloud.k8s.bind"), for messages. */
   declaredBy: string;
+  /** `websocket=True/False`: whether the app needs WebSocket upgrades; absent: its preset says (Jupyter does). */
+  websocket?: boolean;
 }
 
 /** `host.bind` / `runtime.expose`: listen on this machine, forward to the env port. */
