@@ -35,8 +35,9 @@ const isReady = (p: any) => (p.status?.conditions ?? []).some((c: any) => c.type
 /** Two Ready replicas, one of them holding the Lease; returns [leader, other]. */
 async function twoReplicasOneLeader(): Promise<[string, string]> {
   return eventually(async () => {
-    const ready = operatorPods().filter(isReady).map((p) => p.metadata.name as string);
-    if (ready.length !== 2) throw new Error(`Ready operator pods: ${ready.join(', ') || 'none'}`);
+    const pods = operatorPods();
+    const ready = pods.filter(isReady).map((p) => p.metadata.name as string);
+    if (ready.length !== 2) throw new Error(`Ready operator pods: ${ready.join(', ') || 'none'} (all: ${pods.map((p) => `${p.metadata.name} ${p.status?.phase} ${JSON.stringify(p.status?.containerStatuses?.[0]?.state ?? {})}`).join('; ')})`);
     const l = lease(OP_NS);
     if (!ready.includes(l.pod)) throw new Error(`the Lease's holder "${l.holder}" is not a Ready replica (${ready.join(', ')})`);
     return [l.pod, ready.find((n) => n !== l.pod)!];
@@ -108,12 +109,15 @@ test('two replicas, one Lease holder; the leader\'s pod deleted while ExposureSe
   const t0 = Date.now();
   mustKubectl(['-n', OP_NS, 'delete', 'pod', leader, '--grace-period=0', '--force', '--wait=false']);
   apply(names.slice(3).map(exposureSet));
-  const takeoverMs = await eventually(async () => {
+  // The new leader is another live replica: the one that was running, or the ReplicaSet's
+  // replacement for the deleted pod when it starts campaigning first (both are right).
+  const [takeoverMs, by] = await eventually(async () => {
     const l = lease(OP_NS);
-    if (l.pod !== other) throw new Error(`Lease holder: "${l.holder}" (the deleted leader ${leader}, the other ${other}; operator pods now: ${operatorPods().map((p) => p.metadata.name).join(', ')})`);
-    return Date.now() - t0;
+    const live = operatorPods().map((p) => p.metadata.name as string);
+    if (l.pod === leader || !live.includes(l.pod)) throw new Error(`Lease holder: "${l.holder}" (the deleted leader ${leader}, the other ${other}; operator pods now: ${live.join(', ')})`);
+    return [Date.now() - t0, l.pod === other ? 'the other replica' : 'the replacement pod'] as const;
   }, 25_000, 200);
-  console.log(`  takeover after the leader's pod was deleted: ${(takeoverMs / 1000).toFixed(1)} s`);
+  console.log(`  takeover after the leader's pod was deleted: ${(takeoverMs / 1000).toFixed(1)} s, by ${by}`);
   assert.ok(takeoverMs <= 20_000, `the other replica leads within 20 s (took ${takeoverMs} ms)`);
   assert.ok(lease(OP_NS).transitions >= 1);
   await allReadyNoneDuplicated(names, 30_000);
