@@ -65,6 +65,7 @@ export function execStmt(s: Stmt, fr: Frame): number {
 function execFor(s: Extract<Stmt, { kind: 'For' }>, fr: Frame): number {
   const th = fr.th;
   const it = evalExpr(s.iter, fr);
+  // A range is counted, not materialized (the hot loop of most files); compClause in expr.ts has the same fast path.
   if (it instanceof Range) {
     const step = it.step;
     let v = it.start;

@@ -179,6 +179,7 @@ function compClause(e: Comprehension, ci: number, fr: Frame, out: Value[] | Star
   }
   const th = fr.th;
   const it = evalExpr(c.iter, fr);
+  // A range is counted, not materialized (the hot loop of most files); execFor in exec.ts has the same fast path.
   if (it instanceof Range) {
     const step = it.step;
     let v = it.start;
