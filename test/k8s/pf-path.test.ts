@@ -85,7 +85,6 @@ test(`the port-forward takes the path its release calls for (${path})`, async (t
     `API server: proxied_to_kubelet +${d.proxied}, translated_at_apiserver +${d.translated}, stream tunnel 101 +${d.tunnel101}, portforward CONNECTs +${d.connects}; kubelet websocket portforward +${d.kubelet}`;
   console.log(`pf-path: ${seen}`);
   t.diagnostic(seen);
-  assert.ok(d.connects >= 1, `the API server counted no portforward CONNECT: ${seen}`);
   switch (path) {
     case 'websocket-proxied-to-kubelet':
       assert.ok(sessions.opened.spdy >= 1 && sessions.opened.v4 === 0, seen);
@@ -101,6 +100,8 @@ test(`the port-forward takes the path its release calls for (${path})`, async (t
       // The API server has no WebSocket tunnel here: envserve's tunnel request was refused and every
       // connection went on a v4.channel.k8s.io WebSocket of its own.
       assert.ok(sessions.opened.v4 >= 1 && sessions.opened.spdy === 0, seen);
+      // The API server records a CONNECT when its connection ends (the v4 ones are closed by now).
+      assert.ok(d.connects >= 1, `the API server counted no portforward CONNECT: ${seen}`);
       assert.ok(d.proxied === 0 && d.translated === 0 && d.tunnel101 === 0, seen);
       break;
   }
