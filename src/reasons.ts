@@ -33,6 +33,7 @@ export type ReasonCode =
   // an ops policy (ExposurePolicy), applied by the operator or checked with --policy
   | 'PolicyDenied' // a policy that selects the namespace does not allow it
   | 'PolicyConflict' // two policies generate conflicting values (host templates, Ingress classes)
+  | 'LoginUnavailable' // a URL whose access level needs a login, and nothing here checks one
   // what a probe found
   | 'ConnectionRefused'
   | 'ConnectionReset'
@@ -72,6 +73,7 @@ export const REASONS: Readonly<Record<ReasonCode, string>> = {
   ClusterUnreachable: 'the Kubernetes API server cannot be reached',
   PolicyDenied: "an ops policy (ExposurePolicy) does not allow it in this namespace",
   PolicyConflict: 'two ops policies that select this namespace ask for conflicting values',
+  LoginUnavailable: 'the access level needs a login and nothing here checks one: install the operator, or access="public"',
   ConnectionRefused: 'nothing listens there',
   ConnectionReset: 'the connection was reset: the service behind it is not answering',
   Timeout: 'no answer in time',

@@ -8,6 +8,7 @@ import { define, given, optStr, portArg, type Args } from './define.js';
 import type { IngressIntent } from '../plan/intents.js';
 import { PRESETS, PRESET_ALIASES } from '../plan/presets.js';
 import type { Recorder } from './recorder.js';
+import { accessArg } from './access-arg.js';
 import { isDns1123Subdomain, isQualifiedName, NAME_RULES } from '../plan/k8s-names.js';
 
 const PROTOCOLS: Protocol[] = ['tcp', 'http'];
@@ -25,7 +26,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
 
   const bind = define(
     'cloud.k8s.bind',
-    ['env_port', 'host_port?', 'type?', 'service_port?', 'node_port?', 'ingress?', 'name?', 'listen_addr?', 'protocol?', 'websocket?'],
+    ['env_port', 'host_port?', 'type?', 'service_port?', 'node_port?', 'ingress?', 'name?', 'listen_addr?', 'protocol?', 'websocket?', 'access?'],
     (a, position) => {
       const fn = 'cloud.k8s.bind';
       const envPort = portArg(fn, 'env_port', a.env_port!);
@@ -68,6 +69,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
       } else if (listenAddress !== undefined) {
         throw new EvalError(`${fn}: listen_addr applies to a port-forward (host_port), not to a Service`);
       }
+      const access = accessArg(fn, a, { portForward: hostPort !== undefined, noIngress: autoIngress === false }); // issue 22
       if (nodePort !== undefined && serviceType === 'ClusterIP') {
         throw new EvalError(`${fn}: node_port needs type=cloud.k8s.nodePort or cloud.k8s.loadBalancer, not clusterIP`);
       }
@@ -80,6 +82,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
         ...(nodePort !== undefined && { nodePort }),
         ...(ingress && { ingress }),
         ...(autoIngress !== undefined && { autoIngress }),
+        ...(access !== undefined && { access }),
         ...(protocol && { protocol }),
         ...(name && { name }),
         ...(websocket !== undefined && { websocket }),

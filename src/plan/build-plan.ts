@@ -53,6 +53,7 @@ export function buildPlan(source: string, envName: string, recorded: Recorded): 
         servicePort,
         ...(intent.nodePort !== undefined && { nodePort: intent.nodePort }),
         ...(intent.autoIngress !== undefined && { autoIngress: intent.autoIngress }),
+        ...(intent.access !== undefined && { access: intent.access }),
       });
       const ing = intent.ingress;
       if (ing) {
@@ -69,6 +70,7 @@ export function buildPlan(source: string, envName: string, recorded: Recorded): 
           ...(ing.className !== undefined && { className: ing.className }),
           ...(ing.tlsSecret !== undefined && { tlsSecret: ing.tlsSecret }),
           ...(Object.keys(ing.annotations).length > 0 && { annotations: { ...ing.annotations } }),
+          ...(intent.access !== undefined && { access: intent.access }),
         });
       }
     }

@@ -61,6 +61,11 @@ export interface EnvSpec {
 }
 
 export type ExposureKind = 'host' | 'k8s-port-forward' | 'k8s-service' | 'k8s-ingress';
+
+// --- access levels (issue 22): who may open a cluster URL; absent means 'namespace' ---
+/** `namespace`: whoever may get the ExposureSet; `authenticated`: any identity the API server knows; `public`: no login. */
+export type AccessLevel = 'namespace' | 'authenticated' | 'public';
+// --- end access levels ---
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
 
 interface ExposureCommon {
@@ -102,6 +107,8 @@ export interface K8sServiceExposure extends ExposureCommon {
   nodePort?: number;
   /** `ingress=False` (false) turns the automatic Ingress off; `ingress=True` (true) asks for one. */
   autoIngress?: boolean;
+  /** `access=`: the level of this Service's URLs (its Ingresses); absent: 'namespace'. */
+  access?: AccessLevel;
 }
 
 /** `cloud.k8s.bind(ingress=cloud.k8s.ingress(...))`: an Ingress in front of a Service exposure. */
@@ -117,6 +124,8 @@ export interface K8sIngressExposure extends ExposureCommon {
   annotations?: Record<string, string>;
   /** Made by envserve (auto-Ingress: a domain and class were known), not declared in the file. */
   automatic?: true;
+  /** Who may open the URL (from the Service binding's `access=`); absent: 'namespace'. */
+  access?: AccessLevel;
 }
 
 export type Exposure = HostExposure | K8sPortForwardExposure | K8sServiceExposure | K8sIngressExposure;

@@ -9,6 +9,7 @@
 // exposure is admitted unchanged.
 import type { Exposure, K8sIngressExposure, K8sServiceExposure } from '../plan/types.js';
 import { selectorMatches } from './selector.js';
+import { accessCeiling } from './access.js';
 import { type ExposurePolicy, type PolicyReason } from './types.js';
 
 export const CERT_MANAGER_CLUSTER_ISSUER = 'cert-manager.io/cluster-issuer';
@@ -170,6 +171,8 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
     if (svc && !svc.admitted) return { id: e.id, admitted: false, reason: svc.reason, policies: svc.policies, message: `its Service (${e.serviceId}) is denied: ${svc.message}` };
     const deniers = selecting.filter((p) => p.spec.ingress?.allowed === false);
     if (deniers.length) return deny(e, 'Ingress', deniers);
+    const ceiling = accessCeiling(selecting, e);
+    if (ceiling) return denyWith(e, `access "${ceiling.asked}" is not allowed in namespace ${ns} by ${byPolicy(ceiling.policies)} (access.max: ${ceiling.max}); allowed: access up to "${ceiling.max}"`, ceiling.policies);
     const defaults = ingressDefaults(selecting);
     if (!defaults.ok) return deny(e, `an Ingress (${defaults.message})`, selecting.filter((p) => defaults.policies.includes(p.name)), 'PolicyConflict');
     const out: K8sIngressExposure = { ...e, ...(e.annotations && { annotations: { ...e.annotations } }) };
