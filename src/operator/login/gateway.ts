@@ -99,7 +99,7 @@ export class LoginGateway {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === LOGIN_PATH) return this.login(res, route, url);
     const session = await this.sessionFor(req, route);
-    if (!session.ok) return sendPage(res, 401, { title: 'Log in to open this', detail: session.detail, command: loginCommand(route.host, req.url ?? '/', route.tls) });
+    if (!session.ok) return sendPage(res, 401, { title: 'Log in to open this', detail: session.detail, command: loginCommand(shownHost(req, route), req.url ?? '/', route.tls) });
     if (!SAFE_METHODS.has(req.method ?? 'GET') && !originOk(req, route)) return sendPage(res, 403, { title: 'Refused', detail: 'This request came from another site.' });
     this.proxyHttp(req, res, route, session.session);
   }
@@ -192,11 +192,22 @@ function hostOf(req: IncomingMessage): string | undefined {
   return h && /^[a-z0-9.-]+$/.test(h) ? h : undefined;
 }
 
-/** Sibling exposures under one domain are same-site: an Origin, when sent, must be this host. */
+/** The host (with a non-default port) to name in the command: the request's own, once it matched the route. */
+function shownHost(req: IncomingMessage, route: GatewayRoute): string {
+  const h = req.headers.host?.toLowerCase() ?? '';
+  return new RegExp(`^${route.host.replace(/\./g, '\\.')}(:\\d{1,5})?$`).test(h) ? h : route.host;
+}
+
+/** Sibling exposures under one domain are same-site: an Origin, when sent, must be this very origin (scheme, host, port). */
 function originOk(req: IncomingMessage, route: GatewayRoute): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return req.headers.upgrade === undefined; // browsers always send Origin on WebSocket upgrades
-  return origin === `${route.tls ? 'https' : 'http'}://${route.host}` || origin === `${route.tls ? 'https' : 'http'}://${route.host}:${route.tls ? 443 : 80}`;
+  try {
+    const o = new URL(origin);
+    return o.protocol === (route.tls ? 'https:' : 'http:') && o.host === req.headers.host?.toLowerCase() && o.hostname === route.host;
+  } catch {
+    return false;
+  }
 }
 
 /** Only a path on this host: "/x" yes; "//evil", "/\\evil", "https://evil" no. */
