@@ -5,6 +5,7 @@ import { containerCommand, environmentProcesses } from '../../plan/env-commands.
 import { UserError } from '../../errors.js';
 import { fitName, isDns1123Label, NAME_RULES } from '../../plan/k8s-names.js';
 import type { Exposure, K8sIngressExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
+import { renderRoute } from './route.js';
 
 export const MANAGED_BY = 'envserve';
 export const LABEL_ENV = 'envserve.dev/env';
@@ -63,6 +64,7 @@ export function renderManifests(plan: Plan, opts: ManifestOptions): Obj[] {
   for (const e of plan.exposures) {
     if (e.kind === 'k8s-service') objects.push(renderService(plan, e, opts.namespace, selector));
     else if (e.kind === 'k8s-ingress') objects.push(renderIngress(plan, e, opts.namespace));
+    else if (e.kind === 'k8s-route') objects.push(renderRoute(plan, e, opts.namespace));
   }
   return objects;
 }
@@ -79,7 +81,7 @@ function metadata(plan: Plan, name: string, namespace: string, exposureId?: stri
 /** Every port the environment listens on: its services and every exposed env port. */
 function containerPorts(plan: Plan): number[] {
   const ports = new Set<number>(plan.env.services.map((s) => s.port));
-  for (const e of plan.exposures as Exposure[]) if (e.kind !== 'k8s-ingress') ports.add(e.envPort);
+  for (const e of plan.exposures as Exposure[]) if (e.kind !== 'k8s-ingress' && e.kind !== 'k8s-route') ports.add(e.envPort);
   return [...ports].filter((p) => Number.isInteger(p) && p > 0 && p <= 65535).sort((a, b) => a - b);
 }
 
