@@ -4,6 +4,7 @@
 // in the snapshot).
 import { UserError } from '../errors.js';
 import { ingressName, LABEL_ENV, objectName, serviceName } from '../apply/k8s/manifests.js';
+import { routeName } from '../apply/k8s/route.js';
 import type { Plan, Protocol, ServiceType } from '../plan/types.js';
 import { presetByName, presetByPort } from '../plan/presets.js';
 import type { ClusterSnapshot, Obj } from './snapshot.js';
@@ -20,6 +21,7 @@ export type K8sCheckExposure = (
   | { id: string; kind: 'k8s-port-forward'; protocol: Protocol; port: number; local?: { address: string; port: number }; path?: string }
   | { id: string; kind: 'k8s-service'; protocol: Protocol; service: string; port?: number; type?: ServiceType; envPort?: number }
   | { id: string; kind: 'k8s-ingress'; protocol: Protocol; ingress: string; host?: string; path?: string; tls?: boolean; service?: string }
+  | { id: string; kind: 'k8s-route'; protocol: Protocol; route: string; host?: string; path?: string; https?: boolean; service?: string }
 ) & { websocket?: boolean };
 
 /** Whether the app on this port (or of this name) needs WebSockets: a preset that says so (Jupyter). */
@@ -50,6 +52,12 @@ export function subjectFromPlan(plan: Plan, namespace: string, workload?: Worklo
       const svc = plan.exposures.find((x) => x.id === e.serviceId);
       exposures.push({
         id: e.id, kind: e.kind, protocol: e.protocol, ingress: ingressName(plan, e), host: e.host, path: e.path, tls: e.tlsSecret !== undefined,
+        ...(svc?.kind === 'k8s-service' && { service: serviceName(plan, svc) }), ...ws,
+      });
+    } else if (e.kind === 'k8s-route') {
+      const svc = plan.exposures.find((x) => x.id === e.serviceId);
+      exposures.push({
+        id: e.id, kind: e.kind, protocol: e.protocol, route: routeName(plan, e), host: e.host, path: e.path, ...(e.https && { https: true }),
         ...(svc?.kind === 'k8s-service' && { service: serviceName(plan, svc) }), ...ws,
       });
     }
