@@ -4,8 +4,7 @@
 import { containerCommand, environmentProcesses } from '../../plan/env-commands.js';
 import { UserError } from '../../errors.js';
 import { fitName, isDns1123Label, NAME_RULES } from '../../plan/k8s-names.js';
-import type { Exposure, K8sIngressExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
-import { renderRoute } from './route.js';
+import type { Exposure, K8sIngressExposure, K8sRouteExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
 
 export const MANAGED_BY = 'envserve';
 export const LABEL_ENV = 'envserve.dev/env';
@@ -177,3 +176,41 @@ export function renderIngress(plan: Plan, e: K8sIngressExposure, namespace: stri
     },
   };
 }
+
+// ---------------------------------------------------------------- HTTPRoute (Gateway API)
+// Its readers (paths, the URL, the watcher) live in route*.ts.
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+export const ROUTE_API_VERSION = `${GATEWAY_GROUP}/v1`;
+
+export function routeName(plan: Plan, e: K8sRouteExposure): string {
+  return objectName(plan.env.name, e.id.replace(/^route-/, ''));
+}
+
+export function renderRoute(plan: Plan, e: K8sRouteExposure, namespace: string): Obj {
+  const service = plan.exposures.find((x): x is K8sServiceExposure => x.kind === 'k8s-service' && x.id === e.serviceId);
+  if (!service) throw new Error(`route ${e.id} refers to unknown service exposure ${e.serviceId}`);
+  if (!e.gateway) {
+    throw new UserError(
+      `${e.declaredBy} at ${e.position}: the HTTPRoute for ${e.host} names no Gateway`,
+      'give gateway="namespace/name" in cloud.k8s.route(...), pass --gateway namespace/name, or ask ops for an ExposurePolicy with httpRoute.gateways',
+      'InvalidInput',
+    );
+  }
+  const g = e.gateway;
+  return {
+    apiVersion: ROUTE_API_VERSION,
+    kind: 'HTTPRoute',
+    metadata: { name: routeName(plan, e), namespace, labels: ownerLabels(plan.env.name, e.id), annotations: { [ANNOTATION_SOURCE]: plan.source } },
+    spec: {
+      parentRefs: [{ group: GATEWAY_GROUP, kind: 'Gateway', namespace: g.namespace, name: g.name, ...(g.sectionName !== undefined && { sectionName: g.sectionName }) }],
+      hostnames: [e.host],
+      rules: [
+        {
+          matches: [{ path: { type: 'PathPrefix', value: e.path } }],
+          backendRefs: [{ group: '', kind: 'Service', name: serviceName(plan, service), port: e.servicePort }],
+        },
+      ],
+    },
+  };
+}
+
