@@ -72,21 +72,21 @@ export function subjectFromPlan(plan: Plan, namespace: string, workload?: Worklo
 
 export interface TargetRef {
   namespace?: string;
-  kind: 'deployment' | 'pod' | 'service' | 'ingress';
+  kind: 'deployment' | 'pod' | 'service' | 'ingress' | 'httproute';
   name: string;
 }
 
 /** Parses `k8s:[NS/]KIND/NAME` (KIND: deployment, pod, service, ingress, or their kubectl short names). */
 export function parseCheckTarget(text: string): TargetRef {
-  const m = /^k8s:(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?(deployment|deploy|pod|po|service|svc|ingress|ing)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
+  const m = /^k8s:(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?(deployment|deploy|pod|po|service|svc|ingress|ing|httproute)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
   if (!m) {
     throw new UserError(
       `--target ${JSON.stringify(text)} is not a Kubernetes target`,
-      'write it as k8s:<namespace>/<deployment|pod|service|ingress>/<name> (the namespace may be left out)',
+      'write it as k8s:<namespace>/<deployment|pod|service|ingress|httproute>/<name> (the namespace may be left out)',
     );
   }
   const k = m[3]!;
-  const kind = k.startsWith('deploy') ? 'deployment' : k.startsWith('po') ? 'pod' : k.startsWith('s') ? 'service' : 'ingress';
+  const kind = k.startsWith('deploy') ? 'deployment' : k.startsWith('po') ? 'pod' : k.startsWith('s') ? 'service' : k === 'httproute' ? 'httproute' : 'ingress';
   return { kind, ...(m[1] && { namespace: m[1] }), name: m[4]! };
 }
 
@@ -134,6 +134,8 @@ export function subjectFromTarget(t: TargetRef, namespace: string, snap: Cluster
     const s = services.find((x) => x.metadata?.name === t.name);
     exposures.push({ id: `service-${t.name}${port !== undefined ? `-${port}` : ''}`, kind: 'k8s-service', protocol: protocolOf(s?.spec?.ports?.[0]), service: t.name, ...(port !== undefined && { port }), ...(s?.spec?.type && { type: s.spec.type }) });
     addIngressesFor(new Set([t.name]));
+  } else if (t.kind === 'httproute') {
+    exposures.push(...routeTargetExposures(t.name, snap, host));
   } else {
     const ing = ingresses.find((x) => x.metadata?.name === t.name);
     exposures.push(ing ? ingressExposure(ing, host) : { id: `ingress-${t.name}`, kind: 'k8s-ingress', protocol: 'http', ingress: t.name, ...(host && { host }) });
@@ -143,6 +145,19 @@ export function subjectFromTarget(t: TargetRef, namespace: string, snap: Cluster
     }
   }
   return { namespace, ...(workload && { workload }), exposures: dedupe(exposures) };
+}
+
+/** `--target k8s:NS/httproute/NAME`: the route, and the Services it sends to. */
+function routeTargetExposures(name: string, snap: ClusterSnapshot, host?: string): K8sCheckExposure[] {
+  const routes = !snap.httpRoutes || isUnavailable(snap.httpRoutes) ? [] : snap.httpRoutes;
+  const r = routes.find((x) => x.metadata?.name === name);
+  const hostname = host ?? ((r?.spec?.hostnames ?? []) as string[])[0];
+  const path = r?.spec?.rules?.[0]?.matches?.[0]?.path?.value as string | undefined;
+  const backends = ((r?.spec?.rules ?? []) as Obj[]).flatMap((x) => (x.backendRefs ?? []) as Obj[]).filter((b) => (b.kind ?? 'Service') === 'Service');
+  return [
+    { id: `route-${name}`, kind: 'k8s-route', protocol: 'http', route: name, ...(hostname && { host: hostname }), ...(path && { path }), ...(backends[0] && { service: backends[0].name }) },
+    ...backends.map((b): K8sCheckExposure => ({ id: `service-${b.name}`, kind: 'k8s-service', protocol: 'http', service: b.name, ...(typeof b.port === 'number' && { port: b.port }) })),
+  ];
 }
 
 /** Without an env file the protocol is a guess from the port's name: HTTP unless it says otherwise. */

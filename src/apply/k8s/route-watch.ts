@@ -86,6 +86,12 @@ export class RouteWatcher {
     return undefined;
   }
 
+  /** The Gateway said no (Accepted=False), or is not there: waiting longer will not change it. */
+  refused(): boolean {
+    const s = this.state;
+    return (s.state === 'not-accepted' && s.accepted?.status === 'False') || (s.state === 'no-parent' && this.gateway === undefined && this.gatewayNote?.endsWith('does not exist') === true);
+  }
+
   /** "Accepted=True, ResolvedRefs=True", for status. */
   conditions(): string {
     const s = this.state;
@@ -106,7 +112,7 @@ export class RouteWatcher {
     for (;;) {
       await this.refresh().catch(() => undefined);
       const r = await this.probe();
-      if (r.ok || Date.now() > deadline || signal?.aborted) return;
+      if (r.ok || this.refused() || Date.now() > deadline || signal?.aborted) return;
       await sleep(delay);
       delay = Math.min(500, delay * 2);
     }
