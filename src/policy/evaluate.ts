@@ -163,7 +163,7 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
       case 'k8s-ingress':
         return decideIngress(e);
       case 'k8s-route':
-        return decideRoute(e, selecting, { namespace: ns, allowed, service: serviceDecision.get(e.serviceId) as never });
+        return decideRoute(e, selecting, { namespace: ns, allowed, service: serviceDecision.get(e.serviceId) });
     }
     return { id: e.id, admitted: true, exposure: e };
   }
