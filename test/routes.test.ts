@@ -174,3 +174,25 @@ test('check rules on fixtures: listener hostnames, missing Gateway API, wrong li
   // Everything right, and no controller has written a status yet.
   assert.equal(cause({ ...base, httpRoutes: [route({})], gateways: { 'gw/g': gw([l]) } }), 'RouteNoParent');
 });
+
+test('a cluster without Gateway API: listing what envserve owns (status, down, prune) skips HTTPRoutes; the operator owns none there', async () => {
+  const { listOwned } = await import('../src/apply/k8s/owned.js');
+  const { listChildren } = await import('../src/operator/children.js');
+  const { KubeApiError } = await import('../src/apply/k8s/client.js');
+  const seen: string[] = [];
+  const api = {
+    request: async (path: string) => {
+      seen.push(path);
+      if (path.includes('/gateway.networking.k8s.io/')) throw new KubeApiError(404, 'NotFound', 'the server could not find the requested resource', 'GET', path);
+      return { items: [{ metadata: { name: 'demo-web', labels: { 'app.kubernetes.io/managed-by': 'envserve', 'envserve.dev/env': 'demo' } } }] } as never;
+    },
+  };
+  const owned = await listOwned(api, 'team-a', 'demo', ['HTTPRoute', 'Service']);
+  assert.deepEqual(owned.map((o) => `${o.kind}/${o.metadata.name}`), ['Service/demo-web']);
+  assert.ok(seen.includes('/apis/gateway.networking.k8s.io/v1/namespaces/team-a/httproutes'), 'it asked');
+  const set = { metadata: { name: 'demo', namespace: 'team-a', uid: 'u1' } } as never;
+  assert.deepEqual(await listChildren(api, set, 'HTTPRoute'), []);
+  // Any other error still fails loudly.
+  const broken = { request: async (path: string) => { throw new KubeApiError(500, 'InternalError', 'boom', 'GET', path); } };
+  await assert.rejects(listOwned(broken, 'team-a', 'demo', ['HTTPRoute']), /boom/);
+});
