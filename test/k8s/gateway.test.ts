@@ -177,3 +177,17 @@ test('check --target on routes ops made: wrong listener, missing Gateway, backen
     assert.match(cause.fix, c.fix, c.name);
   }
 });
+
+test('the restricted user (no rights on httproutes) in direct mode: a permission error naming the verb before any change (exit 2)', () => {
+  const rns = env.restrictedNamespace;
+  const envName = `gwr-${rand()}`;
+  const file = writeEnvFile(envName, `
+def serve():
+    cloud.k8s.bind(env_port=8080, name="web", protocol="http", route=cloud.k8s.route(host="web.${DOMAIN}", gateway="${GATEWAY}"))
+`);
+  const r = envserve(['serve', '--runtime', 'k8s', '-f', file, '--selector', 'app=none'], { env: { KUBECONFIG: env.kubeconfigRestricted, ENVSERVE_INGRESS_DOMAIN: '' } });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`create httproutes\\.gateway\\.networking\\.k8s\\.io in namespace ${rns} \\(needed for HTTPRoutes \\(cloud\\.k8s\\.bind\\(route=\\.\\.\\.\\)\\)\\)`));
+  assert.match(r.stderr, /this user may use: port-forward/);
+  assert.deepEqual(mustKubectl(['-n', rns, 'get', 'httproutes', '-l', `envserve.dev/env=${envName}`, '-o', 'name']).trim(), '', 'nothing created');
+});
