@@ -191,3 +191,18 @@ def serve():
   assert.match(r.stderr, /this user may use: port-forward/);
   assert.deepEqual(mustKubectl(['-n', rns, 'get', 'httproutes', '-l', `envserve.dev/env=${envName}`, '-o', 'name']).trim(), '', 'nothing created');
 });
+
+test('render: the HTTPRoute passes the v1.4.0 CRD schema and its CEL rules on the real API server (dry run, nothing persisted)', () => {
+  const envName = `gwr-${rand()}`;
+  const file = writeEnvFile(envName, `
+def serve():
+    cloud.k8s.bind(env_port=8080, name="web", protocol="http",
+                   route=cloud.k8s.route(host="web.${DOMAIN}", path="/app", gateway="${GATEWAY}/https", https=True))
+`);
+  const r = envserve(['render', '-f', file, '-n', ns]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /kind: HTTPRoute/);
+  const out = mustKubectl(['apply', '--dry-run=server', '-f', '-'], r.stdout);
+  assert.match(out, new RegExp(`httproute.gateway.networking.k8s.io/${envName}-web created \\(server dry run\\)`));
+  assert.deepEqual(routes(envName), [], 'nothing persisted');
+});
