@@ -23,6 +23,15 @@ export interface IngressIntent {
   position: string;
 }
 
+/** `cloud.k8s.route(...)`, attached to a Service binding. */
+export interface RouteIntent {
+  host: string;
+  path: string;
+  gateway?: { namespace: string; name: string; sectionName?: string };
+  https?: boolean;
+  position: string;
+}
+
 /** One exposure call, with the name of the builtin that declared it (for messages). */
 export type ExposureIntent =
   | {
@@ -49,6 +58,9 @@ export type ExposureIntent =
       ingress?: IngressIntent;
       /** `ingress=False`: no automatic Ingress; `ingress=True`: one even for a service not known as HTTP. */
       autoIngress?: boolean;
+      route?: RouteIntent;
+      /** `route=False`: no automatic HTTPRoute; `route=True`: one even for a service not known as HTTP. */
+      autoRoute?: boolean;
       protocol?: Protocol;
       name?: string;
       websocket?: boolean;

@@ -9,6 +9,7 @@
 // exposure is admitted unchanged.
 import type { Exposure, K8sIngressExposure, K8sServiceExposure } from '../plan/types.js';
 import { selectorMatches } from './selector.js';
+import { decideRoute, describeRoutes } from './route.js';
 import { type ExposurePolicy, type PolicyReason } from './types.js';
 
 export const CERT_MANAGER_CLUSTER_ISSUER = 'cert-manager.io/cluster-issuer';
@@ -138,7 +139,7 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
       };
     }
     const portDeniers = deniedPorts.get(e.envPort) ?? (e.kind === 'k8s-service' ? deniedPorts.get(e.servicePort) : undefined);
-    if (portDeniers && e.kind !== 'k8s-ingress') return deny(e, `exposing port ${deniedPorts.has(e.envPort) ? e.envPort : (e as K8sServiceExposure).servicePort}`, portDeniers);
+    if (portDeniers && e.kind !== 'k8s-ingress' && e.kind !== 'k8s-route') return deny(e, `exposing port ${deniedPorts.has(e.envPort) ? e.envPort : (e as K8sServiceExposure).servicePort}`, portDeniers);
     switch (e.kind) {
       case 'k8s-port-forward': {
         const deniers = selecting.filter((p) => p.spec.portForward === false);
@@ -161,6 +162,8 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
       }
       case 'k8s-ingress':
         return decideIngress(e);
+      case 'k8s-route':
+        return decideRoute(e, selecting, { namespace: ns, allowed, service: serviceDecision.get(e.serviceId) });
     }
     return { id: e.id, admitted: true, exposure: e };
   }
@@ -246,6 +249,8 @@ function label(e: Exposure): string {
       return `${e.serviceType} Service`;
     case 'k8s-ingress':
       return 'Ingress';
+    case 'k8s-route':
+      return 'HTTPRoute';
     default:
       return e.kind;
   }
@@ -274,6 +279,8 @@ export function describeAllowed(selecting: ExposurePolicy[]): string {
     if (tls) s += ' with TLS';
     parts.push(s);
   }
+  const routes = types.length > 0 ? describeRoutes(selecting) : undefined;
+  if (routes && selecting.some((p) => p.spec.httpRoute)) parts.push(routes);
   const denied = [...new Set(selecting.flatMap((p) => p.spec.deniedPorts ?? []))].sort((a, b) => a - b);
   let out = parts.length ? parts.join(', ') : 'no cluster exposure';
   if (denied.length) out += `; never ports ${denied.join(', ')}`;
