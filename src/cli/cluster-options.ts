@@ -6,12 +6,16 @@ import { IssuesError, UserError } from '../errors.js';
 import type { Plan } from '../plan/types.js';
 import { denialIssues, planForCluster, type ClusterPlan } from '../policy/cluster-plan.js';
 import { parsePolicies } from '../policy/parse.js';
+import { routeFlags } from '../policy/route.js';
 
 export interface ClusterFlags {
   policy?: string;
   ingressDomain?: string;
   ingressClass?: string;
   namespaceLabel?: string[];
+  gateway?: string;
+  routeDomain?: string;
+  autoExpose?: string;
 }
 
 export function addClusterOptions(cmd: Command): Command {
@@ -19,6 +23,9 @@ export function addClusterOptions(cmd: Command): Command {
     .option('--policy <file>', 'check the exposures against ExposurePolicy objects in this YAML file (exit 2 when one is denied)')
     .option('--ingress-domain <domain>', 'make an Ingress for each HTTP Service under this domain (default: $ENVSERVE_INGRESS_DOMAIN, or the policy\'s)')
     .option('--ingress-class <class>', 'the IngressClass of automatic Ingresses (default: the policy\'s; else the cluster\'s default when applied)')
+    .option('--gateway <namespace/name[/listener]>', 'make an HTTPRoute attached to this Gateway for each HTTP Service, instead of an Ingress (default: $ENVSERVE_GATEWAY, or the policy\'s)')
+    .option('--route-domain <domain>', 'the domain of automatic HTTPRoutes (default: $ENVSERVE_ROUTE_DOMAIN, the policy\'s, else the Ingress domain)')
+    .option('--auto-expose <ingress|route>', 'which automatic exposure HTTP Services get when both are configured (default: the policy\'s, else ingress)')
     .option('--namespace-label <key=value>', "a label of the target namespace, for the policies' namespaceSelector (repeatable)", (v: string, prev: string[] = []) => [...prev, v]);
 }
 
@@ -47,6 +54,7 @@ export function clusterPlanFromFlags(plan: Plan, namespace: string, flags: Clust
     ...(domain !== undefined && { ingressDomain: domain }),
     ...(flags.ingressClass !== undefined && { ingressClass: flags.ingressClass }),
     ...(noLogin !== undefined && { noLogin }),
+    ...routeFlags(flags, env),
   });
 }
 

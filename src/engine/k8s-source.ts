@@ -10,6 +10,7 @@ import { parseSelector, resolveTarget, type TargetSpec } from '../apply/k8s/targ
 import type { Exposure, Plan } from '../plan/types.js';
 import { loginRefusals, NO_LOGIN_DIRECT, planForCluster, type Denial } from '../policy/cluster-plan.js';
 import { IssuesError } from '../errors.js';
+import { routeFlags } from '../policy/route.js';
 import type { OperatorReason } from '../reasons.js';
 import { MappedPlanSource, type PlanSource } from './plan-source.js';
 
@@ -50,6 +51,10 @@ export interface K8sSourceOptions {
   operatorClient?: OperatorClient;
   ingressDomain?: string;
   ingressClass?: string;
+  /** Automatic HTTPRoutes: `--gateway`, `--route-domain`, `--auto-expose` (else ENVSERVE_GATEWAY, ...). */
+  gateway?: string;
+  routeDomain?: string;
+  autoExpose?: string;
   signal: AbortSignal;
   log: (line: string) => void;
   onVerdict: (v: OperatorVerdict) => void;
@@ -68,9 +73,10 @@ export async function k8sPlanSource(file: PlanSource, o: K8sSourceOptions): Prom
   const namespace = target?.namespace ?? client.namespace;
   const selector = typeof o.selector === 'string' ? parseSelector(o.selector) : o.selector ?? (o.target?.kind === 'selector' ? o.target.labels : undefined);
   const domain = o.ingressDomain ?? ((o.env ?? process.env).ENVSERVE_INGRESS_DOMAIN || undefined);
+  const routes = routeFlags(o, o.env ?? process.env);
   // Pure: no policies here (the operator applies them; direct mode only warns).
   const shaped = new MappedPlanSource(file, (plan: Plan) =>
-    planForCluster(plan, { namespace, ...(domain !== undefined && { ingressDomain: domain }), ...(o.ingressClass !== undefined && { ingressClass: o.ingressClass }) }).plan,
+    planForCluster(plan, { namespace, ...(domain !== undefined && { ingressDomain: domain }), ...(o.ingressClass !== undefined && { ingressClass: o.ingressClass }), ...routes }).plan,
   );
   const op = o.operatorClient;
   try {

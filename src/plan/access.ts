@@ -16,7 +16,7 @@ export function compareAccess(a: AccessLevel, b: AccessLevel): number {
 
 /** The level of an exposure's URL, or undefined when it has none envserve guards (port-forwards, Services). */
 export function urlAccess(e: Exposure): AccessLevel | undefined {
-  return e.kind === 'k8s-ingress' ? e.access ?? DEFAULT_ACCESS : undefined;
+  return e.kind === 'k8s-ingress' || e.kind === 'k8s-route' ? e.access ?? DEFAULT_ACCESS : undefined;
 }
 
 /** Whether opening the URL needs a login checked by something (the operator's login gateway). */

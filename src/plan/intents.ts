@@ -23,6 +23,15 @@ export interface IngressIntent {
   position: string;
 }
 
+/** `cloud.k8s.route(...)`, attached to a Service binding. */
+export interface RouteIntent {
+  host: string;
+  path: string;
+  gateway?: { namespace: string; name: string; sectionName?: string };
+  https?: boolean;
+  position: string;
+}
+
 /** One exposure call, with the name of the builtin that declared it (for messages). */
 export type ExposureIntent =
   | {
@@ -51,6 +60,9 @@ export type ExposureIntent =
       autoIngress?: boolean;
       /** `access=`: who may open this Service's URLs. */
       access?: AccessLevel;
+      route?: RouteIntent;
+      /** `route=False`: no automatic HTTPRoute; `route=True`: one even for a service not known as HTTP. */
+      autoRoute?: boolean;
       protocol?: Protocol;
       name?: string;
       websocket?: boolean;

@@ -10,6 +10,7 @@
 import type { Exposure, K8sIngressExposure, K8sServiceExposure } from '../plan/types.js';
 import { selectorMatches } from './selector.js';
 import { accessCeiling } from './access.js';
+import { decideRoute, describeRoutes } from './route.js';
 import { type ExposurePolicy, type PolicyReason } from './types.js';
 
 export const CERT_MANAGER_CLUSTER_ISSUER = 'cert-manager.io/cluster-issuer';
@@ -139,7 +140,7 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
       };
     }
     const portDeniers = deniedPorts.get(e.envPort) ?? (e.kind === 'k8s-service' ? deniedPorts.get(e.servicePort) : undefined);
-    if (portDeniers && e.kind !== 'k8s-ingress') return deny(e, `exposing port ${deniedPorts.has(e.envPort) ? e.envPort : (e as K8sServiceExposure).servicePort}`, portDeniers);
+    if (portDeniers && e.kind !== 'k8s-ingress' && e.kind !== 'k8s-route') return deny(e, `exposing port ${deniedPorts.has(e.envPort) ? e.envPort : (e as K8sServiceExposure).servicePort}`, portDeniers);
     switch (e.kind) {
       case 'k8s-port-forward': {
         const deniers = selecting.filter((p) => p.spec.portForward === false);
@@ -162,6 +163,11 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
       }
       case 'k8s-ingress':
         return decideIngress(e);
+      case 'k8s-route': {
+        const d = decideRoute(e, selecting, { namespace: ns, allowed, service: serviceDecision.get(e.serviceId) });
+        const ceiling = d.admitted ? accessCeiling(selecting, e) : undefined; // issue 22
+        return ceiling ? denyWith(e, `access "${ceiling.asked}" is not allowed in namespace ${ns} by ${byPolicy(ceiling.policies)} (access.max: ${ceiling.max}); allowed: access up to "${ceiling.max}"`, ceiling.policies) : d;
+      }
     }
     return { id: e.id, admitted: true, exposure: e };
   }
@@ -249,6 +255,8 @@ function label(e: Exposure): string {
       return `${e.serviceType} Service`;
     case 'k8s-ingress':
       return 'Ingress';
+    case 'k8s-route':
+      return 'HTTPRoute';
     default:
       return e.kind;
   }
@@ -277,6 +285,8 @@ export function describeAllowed(selecting: ExposurePolicy[]): string {
     if (tls) s += ' with TLS';
     parts.push(s);
   }
+  const routes = types.length > 0 ? describeRoutes(selecting) : undefined;
+  if (routes && selecting.some((p) => p.spec.httpRoute)) parts.push(routes);
   const denied = [...new Set(selecting.flatMap((p) => p.spec.deniedPorts ?? []))].sort((a, b) => a - b);
   let out = parts.length ? parts.join(', ') : 'no cluster exposure';
   if (denied.length) out += `; never ports ${denied.join(', ')}`;

@@ -4,6 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import { IssuesError, UserError } from '../errors.js';
 import type { ServiceType } from '../plan/types.js';
 import { ACCESS_LEVELS, isAccessLevel } from '../plan/access.js';
+import { parseRouteFields } from './parse-route.js';
 import { POLICY_API_VERSION, POLICY_KIND, type ExposurePolicy, type LabelSelector, type PolicySpec } from './types.js';
 
 const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer'];
@@ -33,7 +34,7 @@ export function policyFromObject(obj: unknown): { policy: ExposurePolicy; errors
     return { policy: { name, spec: {} }, errors };
   }
   const spec: PolicySpec = {};
-  const known = ['namespaceSelector', 'portForward', 'serviceTypes', 'nodePortRange', 'ingress', 'deniedPorts', 'maxExposuresPerNamespace', 'access'];
+  const known = ['namespaceSelector', 'portForward', 'serviceTypes', 'nodePortRange', 'ingress', 'deniedPorts', 'maxExposuresPerNamespace', 'httpRoute', 'automaticExposure', 'access'];
   for (const k of Object.keys(s)) if (!known.includes(k)) err(`spec.${k}`, `unknown field (known: ${known.join(', ')})`);
 
   if (s.namespaceSelector !== undefined) {
@@ -130,6 +131,7 @@ export function policyFromObject(obj: unknown): { policy: ExposurePolicy; errors
       spec.ingress = out;
     }
   }
+  parseRouteFields(s, spec, err);
   return { policy: { name, spec }, errors };
 }
 

@@ -42,6 +42,27 @@ export interface PolicyIngress {
   annotations?: Record<string, string>;
 }
 
+/** A Gateway HTTPRoutes may attach to; `sectionNames`: only these listeners (absent: any). */
+export interface PolicyGateway {
+  namespace: string;
+  name: string;
+  sectionNames?: string[];
+}
+
+/** Gateway API HTTPRoutes: the same shape as `ingress`, with the Gateways ops chose instead of a class. */
+export interface PolicyHttpRoute {
+  /** May HTTPRoutes be created at all (default true). */
+  allowed?: boolean;
+  /** The Gateways routes may attach to; the first is where automatic routes go. Absent: any. */
+  gateways?: PolicyGateway[];
+  /** The domain automatic HTTPRoutes live under. */
+  domain?: string;
+  hostTemplate?: string;
+  allowedHostSuffixes?: string[];
+  /** The Gateway terminates TLS for the domain (an HTTPS listener): automatic routes' URLs say https. */
+  https?: boolean;
+}
+
 export interface PolicySpec {
   /** Namespaces this policy governs (absent: every namespace). */
   namespaceSelector?: LabelSelector;
@@ -52,9 +73,12 @@ export interface PolicySpec {
   /** Node ports must lie in this range (NodePort and LoadBalancer). */
   nodePortRange?: { min: number; max: number };
   ingress?: PolicyIngress;
+  httpRoute?: PolicyHttpRoute;
+  /** What an HTTP Service gets automatically when both are configured (default Ingress). */
+  automaticExposure?: 'Ingress' | 'HTTPRoute';
   /** Environment ports that are never exposed (SSH, a database...). */
   deniedPorts?: number[];
-  /** At most this many cluster exposures (port-forwards, Services, Ingresses) in one namespace. */
+  /** At most this many cluster exposures (port-forwards, Services, Ingresses, HTTPRoutes) in one namespace. */
   maxExposuresPerNamespace?: number;
   access?: PolicyAccess;
 }

@@ -50,7 +50,7 @@ export function planTable(plan: Plan, cp?: ClusterPlan): string {
   const decided = new Map(cp?.evaluation.decisions.map((d) => [d.id, d.admitted ? 'admitted' : `DENIED (${d.reason})`]));
   const rows = [['ID', 'KIND', 'ENV PORT', 'EXPOSED AT', 'PROTOCOL', ...(cp ? ['POLICY'] : []), 'DECLARED AT']];
   for (const e of plan.exposures) {
-    const at = e.kind === 'k8s-ingress' && e.automatic ? `${e.position} (automatic)` : e.position;
+    const at = (e.kind === 'k8s-ingress' || e.kind === 'k8s-route') && e.automatic ? `${e.position} (automatic)` : e.position;
     rows.push([e.id, e.kind, String(e.envPort), exposedAt(e), e.protocol, ...(cp ? [decided.get(e.id) ?? ''] : []), at]);
   }
   let policyLine = '';
@@ -68,5 +68,7 @@ function exposedAt(e: Exposure): string {
       return `${e.serviceType} port ${e.servicePort}${e.nodePort !== undefined ? `, node port ${e.nodePort}` : ''}`;
     case 'k8s-ingress':
       return `http${e.tlsSecret ? 's' : ''}://${e.host}${e.path} (Ingress, access: ${e.access ?? DEFAULT_ACCESS})`;
+    case 'k8s-route':
+      return `http${e.https ? 's' : ''}://${e.host}${e.path} (HTTPRoute${e.gateway ? ` via ${e.gateway.namespace}/${e.gateway.name}${e.gateway.sectionName ? `/${e.gateway.sectionName}` : ''}` : ''}, access: ${e.access ?? DEFAULT_ACCESS})`;
   }
 }
