@@ -49,6 +49,8 @@ export class LoginGateway {
   private readonly open = new Set<Open>();
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
+  /** Kept-alive connections to the apps (a new TCP connection per request would double the cost). */
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
   constructor(private readonly o: GatewayOptions) {
     this.now = o.now ?? Date.now;
@@ -64,6 +66,7 @@ export class LoginGateway {
 
   close(): Promise<void> {
     clearInterval(this.timer);
+    this.agent.destroy();
     for (const c of this.open) for (const s of c.sockets) s.destroy();
     this.server.closeAllConnections();
     return new Promise((r) => this.server.close(() => r()));
@@ -138,7 +141,7 @@ export class LoginGateway {
   private proxyHttp(req: IncomingMessage, res: ServerResponse, route: GatewayRoute, session: Session): void {
     const tracked: Open = { host: route.host, session, sockets: [req.socket] };
     this.open.add(tracked);
-    const up = http.request({ host: route.upstream.host, port: route.upstream.port, method: req.method, path: req.url, headers: forwardHeaders(req, route) }, (ur) => {
+    const up = http.request({ agent: this.agent, host: route.upstream.host, port: route.upstream.port, method: req.method, path: req.url, headers: forwardHeaders(req, route) }, (ur) => {
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       ur.pipe(res);
     });
