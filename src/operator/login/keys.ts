@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 export interface SessionKey {
   id: string;
   key: Buffer;
+  /** When it became the current key (ms since the epoch), for rotation by age. */
+  createdAt?: number;
   /** Set on a retired key: cookies it signed are refused after this (ms since the epoch). */
   retiredUntil?: number;
 }
@@ -28,25 +30,25 @@ export class KeyRing {
 
   /** A ring with a fresh current key; the old current is kept for `lifetimeMs`, expired ones are dropped. */
   rotate(now: number, lifetimeMs: number): KeyRing {
-    const fresh: SessionKey = { id: randomBytes(6).toString('base64url'), key: randomBytes(32) };
+    const fresh: SessionKey = { id: randomBytes(6).toString('base64url'), key: randomBytes(32), createdAt: now };
     const kept = this.keys
       .map((k, i) => (i === 0 ? { ...k, retiredUntil: now + lifetimeMs } : k))
       .filter((k) => k.retiredUntil === undefined || k.retiredUntil > now);
     return new KeyRing([fresh, ...kept]);
   }
 
-  static fresh(): KeyRing {
-    return new KeyRing([{ id: randomBytes(6).toString('base64url'), key: randomBytes(32) }]);
+  static fresh(now = Date.now()): KeyRing {
+    return new KeyRing([{ id: randomBytes(6).toString('base64url'), key: randomBytes(32), createdAt: now }]);
   }
 
   /** Secret data (base64 values, as in a Secret's `data`) ↔ ring. */
   toSecretData(): Record<string, string> {
-    return { keys: Buffer.from(JSON.stringify(this.keys.map((k) => ({ id: k.id, key: k.key.toString('base64'), ...(k.retiredUntil !== undefined && { retiredUntil: k.retiredUntil }) })))).toString('base64') };
+    return { keys: Buffer.from(JSON.stringify(this.keys.map((k) => ({ id: k.id, key: k.key.toString('base64'), ...(k.createdAt !== undefined && { createdAt: k.createdAt }), ...(k.retiredUntil !== undefined && { retiredUntil: k.retiredUntil }) })))).toString('base64') };
   }
 
   static fromSecretData(data: Record<string, string> | undefined): KeyRing | undefined {
     if (!data?.keys) return undefined;
-    const raw = JSON.parse(Buffer.from(data.keys, 'base64').toString('utf8')) as { id: string; key: string; retiredUntil?: number }[];
-    return new KeyRing(raw.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'base64'), ...(k.retiredUntil !== undefined && { retiredUntil: k.retiredUntil }) })));
+    const raw = JSON.parse(Buffer.from(data.keys, 'base64').toString('utf8')) as { id: string; key: string; createdAt?: number; retiredUntil?: number }[];
+    return new KeyRing(raw.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'base64'), ...(k.createdAt !== undefined && { createdAt: k.createdAt }), ...(k.retiredUntil !== undefined && { retiredUntil: k.retiredUntil }) })));
   }
 }
