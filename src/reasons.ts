@@ -30,6 +30,8 @@ export type ReasonCode =
   | 'IngressRouteNotAnswering' // admitted, but the controller has no route/backend yet (404/502/503/504)
   | 'NotOwned' // an object of that name exists and envserve does not own it
   | 'ClusterUnreachable'
+  | 'CredentialPluginFailed' // the kubeconfig's exec credential plugin is missing or failed
+  | 'KubeconfigUnsupported' // a kubeconfig form kubectl accepts and envserve does not (named in the message)
   // an ops policy (ExposurePolicy), applied by the operator or checked with --policy
   | 'PolicyDenied' // a policy that selects the namespace does not allow it
   | 'PolicyConflict' // two policies generate conflicting values (host templates, Ingress classes)
@@ -70,6 +72,8 @@ export const REASONS: Readonly<Record<ReasonCode, string>> = {
   IngressRouteNotAnswering: 'the Ingress controller has no working route to the service yet',
   NotOwned: 'an object of that name exists and is not owned by envserve',
   ClusterUnreachable: 'the Kubernetes API server cannot be reached',
+  CredentialPluginFailed: "the kubeconfig's exec credential plugin is missing or failed",
+  KubeconfigUnsupported: 'the kubeconfig uses a form envserve does not support',
   PolicyDenied: "an ops policy (ExposurePolicy) does not allow it in this namespace",
   PolicyConflict: 'two ops policies that select this namespace ask for conflicting values',
   ConnectionRefused: 'nothing listens there',
