@@ -200,11 +200,32 @@ test('impersonation and basic auth: the headers kubectl sends', async () => {
   assert.equal(h['impersonate-extra-scopes.example.com%2fx'], 'a, b', 'the key %-encoded (Node lowercases header names)');
 });
 
-test('oidc auth-provider: a live id-token is sent; an expired one with nothing to refresh it is refused by name', async () => {
+test('oidc auth-provider: a live id-token is sent; an expired one is refreshed with the refresh-token at the issuer, or refused by name', async () => {
   const jwt = (exp: number) => `e30.${Buffer.from(JSON.stringify({ exp })).toString('base64url')}.sig`;
   const live = jwt(Math.floor(Date.now() / 1000) + 3600);
   assert.equal((await new Credentials(single('oidc', { 'auth-provider': { name: 'oidc', config: { 'id-token': live, 'client-id': 'k' } } })).settings()).headers.Authorization, `Bearer ${live}`);
   await assert.rejects(new Credentials(single('oidc-old', { 'auth-provider': { name: 'oidc', config: { 'id-token': jwt(1000) } } })).settings(), /oidc id-token of user "u" is expired/);
+  // An expired one with a refresh-token: discovery, then the token endpoint (a local issuer).
+  const fresh = jwt(Math.floor(Date.now() / 1000) + 3600);
+  const forms: string[] = [];
+  const issuer = http.createServer((req, res) => {
+    if (req.url === '/realm/.well-known/openid-configuration') return res.writeHead(200).end(JSON.stringify({ token_endpoint: `http://127.0.0.1:${(issuer.address() as AddressInfo).port}/token` }));
+    let body = '';
+    req.on('data', (d) => (body += d)).on('end', () => {
+      forms.push(body);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id_token: fresh, refresh_token: 'r2' }));
+    });
+  });
+  issuer.listen(0, '127.0.0.1');
+  await once(issuer, 'listening');
+  try {
+    const c = new Credentials(single('oidc-refresh', { 'auth-provider': { name: 'oidc', config: { 'id-token': jwt(1000), 'refresh-token': 'r1', 'client-id': 'kube', 'client-secret': 's', 'idp-issuer-url': `http://127.0.0.1:${(issuer.address() as AddressInfo).port}/realm` } } }));
+    assert.equal((await c.settings()).headers.Authorization, `Bearer ${fresh}`);
+    assert.equal((await c.settings()).headers.Authorization, `Bearer ${fresh}`);
+    assert.deepEqual(forms.map((f) => Object.fromEntries(new URLSearchParams(f))), [{ grant_type: 'refresh_token', refresh_token: 'r1', client_id: 'kube', client_secret: 's' }], 'refreshed once');
+  } finally {
+    issuer.close();
+  }
 });
 
 test('in-cluster: server from KUBERNETES_SERVICE_HOST/PORT, the service-account token re-read when it rotates, its CA and namespace', async () => {

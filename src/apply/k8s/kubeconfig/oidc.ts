@@ -2,6 +2,7 @@
 // while its `exp` lies ahead; an expired one is refreshed with the refresh-token at the issuer's
 // token endpoint (OpenID discovery), as client-go does. Unlike client-go, the new tokens are kept
 // in memory only: envserve never writes the user's kubeconfig.
+import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { RuntimeFailure } from '../../../errors.js';
@@ -61,7 +62,8 @@ export function expired(jwt: string, now = Date.now()): boolean {
 
 function send(url: string, ca: Buffer | undefined, form?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, {
+    // An issuer is https in practice; http is taken as given (a local issuer).
+    const req = (url.startsWith('http:') ? http : https).request(url, {
       method: form ? 'POST' : 'GET',
       ...(ca && { ca }),
       headers: form ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form) } : {},
