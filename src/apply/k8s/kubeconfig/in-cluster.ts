@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import type { ResolvedConfig } from './load.js';
+import type { ResolvedConfig } from './types.js';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 

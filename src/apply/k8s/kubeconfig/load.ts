@@ -8,58 +8,11 @@ import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
 import { UserError, didYouMean } from '../../../errors.js';
 import { inClusterConfig } from './in-cluster.js';
+import type { ClusterConfig, ExecConfig, ResolvedConfig, UserConfig } from './types.js';
 
 type Obj = Record<string, unknown>;
 
-export interface ExecConfig {
-  apiVersion: string;
-  command: string;
-  args: string[];
-  env: { name: string; value: string }[];
-  installHint?: string;
-  provideClusterInfo: boolean;
-  interactiveMode: 'Never' | 'IfAvailable' | 'Always';
-}
-
-export interface ClusterConfig {
-  name: string;
-  server: string;
-  certificateAuthority?: string;
-  certificateAuthorityData?: string;
-  insecureSkipTlsVerify: boolean;
-  tlsServerName?: string;
-  proxyUrl?: string;
-  disableCompression: boolean;
-  /** extensions["client.authentication.k8s.io/exec"], handed to exec plugins with the cluster info. */
-  execExtension?: unknown;
-}
-
-export interface UserConfig {
-  name: string;
-  token?: string;
-  tokenFile?: string;
-  clientCertificate?: string;
-  clientCertificateData?: string;
-  clientKey?: string;
-  clientKeyData?: string;
-  username?: string;
-  password?: string;
-  impersonate?: { user?: string; uid?: string; groups: string[]; extra: Record<string, string[]> };
-  exec?: ExecConfig;
-  authProvider?: { name: string; config: Record<string, string> };
-}
-
-/** What a client needs: one cluster, one user, and where they came from (never secrets in `source`/`paths`). */
-export interface ResolvedConfig {
-  cluster: ClusterConfig;
-  user: UserConfig;
-  contextName: string;
-  namespace: string;
-  /** For messages: "KUBECONFIG=...", "~/.kube/config", "in-cluster service account". */
-  source: string;
-  /** The files read, absolute; empty for in-cluster. */
-  paths: string[];
-}
+export type { ClusterConfig, ExecConfig, ResolvedConfig, UserConfig } from './types.js';
 
 export interface LoadOptions {
   /** A file or a ':'-separated list (as --kubeconfig or the state record gives it). */
