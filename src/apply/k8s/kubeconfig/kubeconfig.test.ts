@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -259,4 +259,17 @@ test('the client records paths and names only', () => {
   } finally {
     client.close();
   }
+});
+
+test('@kubernetes/client-node stays out of envserve: no src file imports it, and it is no runtime dependency', () => {
+  // The repository's src/ (this file may run from src/ or from a build of it).
+  let root = new URL('./', import.meta.url);
+  while (!existsSync(new URL('package.json', root))) root = new URL('../', root);
+  const src = new URL('src/', root);
+  const offenders = (readdirSync(src, { recursive: true }) as string[])
+    .filter((f) => /\.ts$/.test(f) && !f.endsWith('.test.ts'))
+    .filter((f) => /from '@kubernetes\/client-node'|import\('@kubernetes\/client-node'\)/.test(readFileSync(new URL(f, src), 'utf8')));
+  assert.ok(offenders.length === 0 && readdirSync(src, { recursive: true }).length > 100, `imports of client-node: ${offenders.join(', ')}`);
+  const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
+  assert.equal(pkg.dependencies['@kubernetes/client-node'], undefined);
 });
