@@ -16,7 +16,9 @@ import { loadConfig, type ResolvedConfig } from './load.js';
 import { inClusterConfig } from './in-cluster.js';
 import { Credentials } from './credentials.js';
 import { clearExecCache } from './exec.js';
+import { WebSocketServer } from 'ws';
 import { KubeClient } from '../client.js';
+import { openWebSocket, TunnelRefused } from '../pf/tunnel.js';
 import { RuntimeFailure, UserError } from '../../../errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'envserve-kc-'));
@@ -272,4 +274,26 @@ test('@kubernetes/client-node stays out of envserve: no src file imports it, and
   assert.ok(offenders.length === 0 && readdirSync(src, { recursive: true }).length > 100, `imports of client-node: ${offenders.join(', ')}`);
   const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
   assert.equal(pkg.dependencies['@kubernetes/client-node'], undefined);
+});
+
+test("exec plugin: a port-forward upgrade refused with 401 drops the credential, so the next dial runs the plugin again", async () => {
+  clearExecCache();
+  const count = join(dir, 'count-ws');
+  const plugin = script('plugin-ws', `n=$(($(cat ${count} 2>/dev/null || echo 0) + 1)); echo $n > ${count}\n[ $n = 1 ] && t=expired-1 || t=token-$n\n${cred('{"token":"\'$t\'"}')}`);
+  const srv = http.createServer();
+  const wss = new WebSocketServer({ server: srv, verifyClient: (info: { req: http.IncomingMessage }, done: (ok: boolean, code?: number) => void) => done(info.req.headers.authorization === 'Bearer token-2', 401) });
+  wss.on('connection', (ws) => ws.close());
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const client = new KubeClient({ ...single('ws-401', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } }), cluster: { name: 'k', server: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, insecureSkipTlsVerify: false, disableCompression: false } });
+  try {
+    await assert.rejects(openWebSocket(client, '/api/v1/namespaces/n/pods/p/portforward?ports=80', 'v4.channel.k8s.io'), (e: unknown) => e instanceof TunnelRefused && e.code === 401);
+    const { ws } = await openWebSocket(client, '/api/v1/namespaces/n/pods/p/portforward?ports=80', 'v4.channel.k8s.io');
+    ws.terminate();
+    assert.equal(readFileSync(count, 'utf8').trim(), '2', 'the plugin ran again after the 401');
+  } finally {
+    client.close();
+    wss.close();
+    srv.close();
+  }
 });
