@@ -33,6 +33,8 @@ export type ReasonCode =
   | 'RouteRefsUnresolved' // the Gateway accepted the HTTPRoute; its backend reference does not resolve
   | 'NotOwned' // an object of that name exists and envserve does not own it
   | 'ClusterUnreachable'
+  | 'CredentialPluginFailed' // the kubeconfig's exec credential plugin is missing or failed
+  | 'KubeconfigUnsupported' // a kubeconfig form kubectl accepts and envserve does not (named in the message)
   // an ops policy (ExposurePolicy), applied by the operator or checked with --policy
   | 'PolicyDenied' // a policy that selects the namespace does not allow it
   | 'PolicyConflict' // two policies generate conflicting values (host templates, Ingress classes)
@@ -77,6 +79,8 @@ export const REASONS: Readonly<Record<ReasonCode, string>> = {
   RouteRefsUnresolved: "the Gateway accepted the HTTPRoute, and its backend reference does not resolve",
   NotOwned: 'an object of that name exists and is not owned by envserve',
   ClusterUnreachable: 'the Kubernetes API server cannot be reached',
+  CredentialPluginFailed: "the kubeconfig's exec credential plugin is missing or failed",
+  KubeconfigUnsupported: 'the kubeconfig uses a form envserve does not support',
   PolicyDenied: "an ops policy (ExposurePolicy) does not allow it in this namespace",
   PolicyConflict: 'two ops policies that select this namespace ask for conflicting values',
   LoginUnavailable: 'the access level needs a login and nothing here checks one: install the operator, or access="public"',

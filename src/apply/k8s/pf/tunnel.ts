@@ -282,6 +282,8 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
         } catch {
           // plain text
         }
+        // creds: a refused credential (exec plugin, oidc) is fetched anew for the next dial.
+        if (res.statusCode === 401) client.credentials?.unauthorized();
         reject(new TunnelRefused(res.statusCode ?? 0, msg || `HTTP ${res.statusCode}`));
         ws.terminate();
       });
