@@ -38,6 +38,7 @@ export type ReasonCode =
   // an ops policy (ExposurePolicy), applied by the operator or checked with --policy
   | 'PolicyDenied' // a policy that selects the namespace does not allow it
   | 'PolicyConflict' // two policies generate conflicting values (host templates, Ingress classes)
+  | 'LoginUnavailable' // a URL whose access level needs a login, and nothing here checks one
   // what a probe found
   | 'ConnectionRefused'
   | 'ConnectionReset'
@@ -82,6 +83,7 @@ export const REASONS: Readonly<Record<ReasonCode, string>> = {
   KubeconfigUnsupported: 'the kubeconfig uses a form envserve does not support',
   PolicyDenied: "an ops policy (ExposurePolicy) does not allow it in this namespace",
   PolicyConflict: 'two ops policies that select this namespace ask for conflicting values',
+  LoginUnavailable: 'the access level needs a login and nothing here checks one: install the operator, or access="public"',
   ConnectionRefused: 'nothing listens there',
   ConnectionReset: 'the connection was reset: the service behind it is not answering',
   Timeout: 'no answer in time',

@@ -29,7 +29,7 @@ export function addClusterOptions(cmd: Command): Command {
     .option('--namespace-label <key=value>', "a label of the target namespace, for the policies' namespaceSelector (repeatable)", (v: string, prev: string[] = []) => [...prev, v]);
 }
 
-export function clusterPlanFromFlags(plan: Plan, namespace: string, flags: ClusterFlags, env: NodeJS.ProcessEnv = process.env): ClusterPlan {
+export function clusterPlanFromFlags(plan: Plan, namespace: string, flags: ClusterFlags, env: NodeJS.ProcessEnv = process.env, noLogin?: string): ClusterPlan {
   const labels: Record<string, string> = {};
   for (const kv of flags.namespaceLabel ?? []) {
     const i = kv.indexOf('=');
@@ -53,6 +53,7 @@ export function clusterPlanFromFlags(plan: Plan, namespace: string, flags: Clust
     ...(policies && { policies }),
     ...(domain !== undefined && { ingressDomain: domain }),
     ...(flags.ingressClass !== undefined && { ingressClass: flags.ingressClass }),
+    ...(noLogin !== undefined && { noLogin }),
     ...routeFlags(flags, env),
   });
 }
@@ -60,5 +61,8 @@ export function clusterPlanFromFlags(plan: Plan, namespace: string, flags: Clust
 /** The error for a plan some policy denies: every denial, at its call, with its reason code. */
 export function denialsError(cp: ClusterPlan): IssuesError {
   const n = cp.denials.length;
+  if (cp.denials.every((d) => d.reason === 'LoginUnavailable')) {
+    return new IssuesError(denialIssues(cp), `${n} URL${n === 1 ? ' needs' : 's need'} a login that nothing checks here; nothing was applied`);
+  }
   return new IssuesError(denialIssues(cp), `${n} exposure${n === 1 ? ' is' : 's are'} denied by ${cp.evaluation.selecting.length === 1 ? 'policy' : 'policies'} ${cp.evaluation.selecting.join(', ')}; nothing was applied`);
 }

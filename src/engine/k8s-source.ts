@@ -8,7 +8,8 @@
 import { loadKubeClient, explainKubeError, type KubeClient } from '../apply/k8s/client.js';
 import { parseSelector, resolveTarget, type TargetSpec } from '../apply/k8s/target.js';
 import type { Exposure, Plan } from '../plan/types.js';
-import { planForCluster, type Denial } from '../policy/cluster-plan.js';
+import { loginRefusals, NO_LOGIN_DIRECT, planForCluster, type Denial } from '../policy/cluster-plan.js';
+import { IssuesError } from '../errors.js';
 import { routeFlags } from '../policy/route.js';
 import type { OperatorReason } from '../reasons.js';
 import { MappedPlanSource, type PlanSource } from './plan-source.js';
@@ -99,9 +100,20 @@ export async function k8sPlanSource(file: PlanSource, o: K8sSourceOptions): Prom
     client.close();
     throw explainKubeError(e, `looking for the envserve operator (${client.server}, namespace ${namespace})`);
   }
-  if (!op) return { source: shaped, mode: 'direct', close: () => client.close() };
+  // Direct mode. Issue 22: a URL whose access level needs a login is refused before anything is
+  // applied (exit 2), since nothing here would check the login.
+  const direct = new MappedPlanSource(shaped, (plan: Plan) => {
+    const refused = loginRefusals(plan, NO_LOGIN_DIRECT);
+    if (!refused.length) return plan;
+    const at = new Map(plan.exposures.map((e) => [e.id, e.position]));
+    throw new IssuesError(
+      refused.map((d) => ({ message: `${d.id}: ${d.message} [${d.reason}]`, ...(at.get(d.id) && { position: at.get(d.id)! }) })),
+      `${refused.length} URL${refused.length === 1 ? ' needs' : 's need'} a login that nothing checks in direct mode; nothing was applied`,
+    );
+  });
+  if (!op) return { source: direct, mode: 'direct', close: () => client.close() };
   // Direct mode: warn before anything is created (preflight and apply follow the load).
-  const source = new MappedPlanSource(shaped, async (plan: Plan) => {
+  const source = new MappedPlanSource(direct, async (plan: Plan) => {
     try {
       const at = new Map(plan.exposures.map((e) => [e.id, e.position]));
       for (const d of await op.policyWarnings(client, plan, namespace)) o.log(`warning: ${at.get(d.id) ? `${at.get(d.id)}: ` : ''}${d.id}: ${d.message} [${d.reason}] (a cluster policy would deny this; applying it with your own rights)`);

@@ -9,6 +9,7 @@ import type { IngressIntent, RouteIntent } from '../plan/intents.js';
 import { routeArg, routeBuiltin } from './builtins-route.js';
 import { PRESETS, PRESET_ALIASES } from '../plan/presets.js';
 import type { Recorder } from './recorder.js';
+import { accessArg } from './access-arg.js';
 import { isDns1123Subdomain, isQualifiedName, NAME_RULES } from '../plan/k8s-names.js';
 
 const PROTOCOLS: Protocol[] = ['tcp', 'http'];
@@ -27,7 +28,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
 
   const bind = define(
     'cloud.k8s.bind',
-    ['env_port', 'host_port?', 'type?', 'service_port?', 'node_port?', 'ingress?', 'name?', 'listen_addr?', 'protocol?', 'websocket?', 'route?'],
+    ['env_port', 'host_port?', 'type?', 'service_port?', 'node_port?', 'ingress?', 'name?', 'listen_addr?', 'protocol?', 'websocket?', 'route?', 'access?'],
     (a, position) => {
       const fn = 'cloud.k8s.bind';
       const envPort = portArg(fn, 'env_port', a.env_port!);
@@ -72,6 +73,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
       } else if (listenAddress !== undefined) {
         throw new EvalError(`${fn}: listen_addr applies to a port-forward (host_port), not to a Service`);
       }
+      const access = accessArg(fn, a, { portForward: hostPort !== undefined, noIngress: autoIngress === false && !route.route && route.autoRoute !== true }); // issue 22
       if (nodePort !== undefined && serviceType === 'ClusterIP') {
         throw new EvalError(`${fn}: node_port needs type=cloud.k8s.nodePort or cloud.k8s.loadBalancer, not clusterIP`);
       }
@@ -84,6 +86,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
         ...(nodePort !== undefined && { nodePort }),
         ...(ingress && { ingress }),
         ...(autoIngress !== undefined && { autoIngress }),
+        ...(access !== undefined && { access }),
         ...(route.route && { route: route.route }),
         ...(route.autoRoute !== undefined && { autoRoute: route.autoRoute }),
         ...(protocol && { protocol }),

@@ -8,6 +8,10 @@ import type { EnvSpec, Exposure, K8sIngressExposure, Plan } from '../plan/types.
 import { emptyEnvDraft } from '../plan/intents.js';
 import { validatePlan } from '../plan/validate.js';
 import { planForCluster } from '../policy/cluster-plan.js';
+
+// Issue 22: this operator has no login gateway yet, so it makes no URL that would need one (an
+// open Ingress under a `namespace` or `authenticated` label would claim what nothing enforces).
+const OPERATOR_NO_LOGIN = 'this envserve operator has no login gateway yet (docs/sharing.md): declare access="public" on cloud.k8s.bind for a URL anyone who reaches the ingress may open';
 import { renderRoute, routeName, routeUrl } from '../apply/k8s/route.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import type { OperatorReason } from '../reasons.js';
@@ -108,7 +112,7 @@ export function desiredFor(input: DesiredInput): Desired {
   if (!v.ok) return invalid(v.issues.map((i) => `${i.position}: ${i.message}`));
   let cp;
   try {
-    cp = planForCluster(plan, { namespace: set.metadata.namespace, namespaceLabels: input.namespaceLabels, policies: input.policies, othersInNamespace: input.othersInNamespace });
+    cp = planForCluster(plan, { namespace: set.metadata.namespace, namespaceLabels: input.namespaceLabels, policies: input.policies, othersInNamespace: input.othersInNamespace, noLogin: OPERATOR_NO_LOGIN });
   } catch (e) {
     if (e instanceof IssuesError) return invalid(e.issues.map((i) => `${i.position}: ${i.message}`));
     throw e;

@@ -53,6 +53,7 @@ export function addAutoIngress(plan: Plan, opts: AutoIngressOptions): Plan {
       ...(opts.className !== undefined && { className: opts.className }),
       ...(annotations && { annotations }),
       automatic: true,
+      ...(e.access !== undefined && { access: e.access }),
     };
     exposures.push(ing);
   }

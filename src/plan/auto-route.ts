@@ -58,6 +58,7 @@ export function addAutoRoutes(plan: Plan, opts: AutoRouteOptions): Plan {
       ...(opts.gateway && { gateway: { ...opts.gateway } }),
       ...(opts.https && { https: true }),
       automatic: true,
+      ...(e.access !== undefined && { access: e.access }), // issue 22
     };
     exposures.push(route);
   }

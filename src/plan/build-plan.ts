@@ -53,6 +53,7 @@ export function buildPlan(source: string, envName: string, recorded: Recorded): 
         servicePort,
         ...(intent.nodePort !== undefined && { nodePort: intent.nodePort }),
         ...(intent.autoIngress !== undefined && { autoIngress: intent.autoIngress }),
+        ...(intent.access !== undefined && { access: intent.access }),
         ...(intent.autoRoute !== undefined && { autoRoute: intent.autoRoute }),
       });
       const ing = intent.ingress;
@@ -70,9 +71,10 @@ export function buildPlan(source: string, envName: string, recorded: Recorded): 
           ...(ing.className !== undefined && { className: ing.className }),
           ...(ing.tlsSecret !== undefined && { tlsSecret: ing.tlsSecret }),
           ...(Object.keys(ing.annotations).length > 0 && { annotations: { ...ing.annotations } }),
+          ...(intent.access !== undefined && { access: intent.access }),
         });
       }
-      if (intent.route) exposures.push(routeExposure(intent.route, ids.next(`route-${label}`), common, serviceId, servicePort));
+      if (intent.route) exposures.push({ ...routeExposure(intent.route, ids.next(`route-${label}`), common, serviceId, servicePort), ...(intent.access !== undefined && { access: intent.access }) });
     }
   }
   return { apiVersion: 'envserve/v1', kind: 'Plan', source, env, exposures, warnings: [...recorded.warnings] };

@@ -60,6 +60,10 @@ export interface EnvSpec {
   pipIndex?: { url: string; extraUrl?: string };
 }
 
+// --- access levels (issue 22): who may open a cluster URL; absent means 'namespace' ---
+/** `namespace`: whoever may get the ExposureSet; `authenticated`: any identity the API server knows; `public`: no login. */
+export type AccessLevel = 'namespace' | 'authenticated' | 'public';
+// --- end access levels ---
 export type ExposureKind = 'host' | 'k8s-port-forward' | 'k8s-service' | 'k8s-ingress' | 'k8s-route';
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
 
@@ -102,6 +106,8 @@ export interface K8sServiceExposure extends ExposureCommon {
   nodePort?: number;
   /** `ingress=False` (false) turns the automatic Ingress off; `ingress=True` (true) asks for one. */
   autoIngress?: boolean;
+  /** `access=`: the level of this Service's URLs (its Ingresses); absent: 'namespace'. */
+  access?: AccessLevel;
   /** `route=False` turns the automatic HTTPRoute off; `route=True` asks for one (where a Gateway is chosen). */
   autoRoute?: boolean;
 }
@@ -119,6 +125,8 @@ export interface K8sIngressExposure extends ExposureCommon {
   annotations?: Record<string, string>;
   /** Made by envserve (auto-Ingress: a domain and class were known), not declared in the file. */
   automatic?: true;
+  /** Who may open the URL (from the Service binding's `access=`); absent: 'namespace'. */
+  access?: AccessLevel;
 }
 
 /** The Gateway (and optionally its listener) an HTTPRoute attaches to. */
@@ -143,6 +151,8 @@ export interface K8sRouteExposure extends ExposureCommon {
   https?: boolean;
   /** Made by envserve (a Gateway and a domain were chosen), not declared in the file. */
   automatic?: true;
+  /** Who may open the URL (from the Service binding's `access=`); absent: 'namespace'. */
+  access?: AccessLevel;
 }
 
 export type Exposure = HostExposure | K8sPortForwardExposure | K8sServiceExposure | K8sIngressExposure | K8sRouteExposure;

@@ -9,6 +9,7 @@
 // exposure is admitted unchanged.
 import type { Exposure, K8sIngressExposure, K8sServiceExposure } from '../plan/types.js';
 import { selectorMatches } from './selector.js';
+import { accessCeiling } from './access.js';
 import { decideRoute, describeRoutes } from './route.js';
 import { type ExposurePolicy, type PolicyReason } from './types.js';
 
@@ -162,8 +163,11 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
       }
       case 'k8s-ingress':
         return decideIngress(e);
-      case 'k8s-route':
-        return decideRoute(e, selecting, { namespace: ns, allowed, service: serviceDecision.get(e.serviceId) });
+      case 'k8s-route': {
+        const d = decideRoute(e, selecting, { namespace: ns, allowed, service: serviceDecision.get(e.serviceId) });
+        const ceiling = d.admitted ? accessCeiling(selecting, e) : undefined; // issue 22
+        return ceiling ? denyWith(e, `access "${ceiling.asked}" is not allowed in namespace ${ns} by ${byPolicy(ceiling.policies)} (access.max: ${ceiling.max}); allowed: access up to "${ceiling.max}"`, ceiling.policies) : d;
+      }
     }
     return { id: e.id, admitted: true, exposure: e };
   }
@@ -173,6 +177,8 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
     if (svc && !svc.admitted) return { id: e.id, admitted: false, reason: svc.reason, policies: svc.policies, message: `its Service (${e.serviceId}) is denied: ${svc.message}` };
     const deniers = selecting.filter((p) => p.spec.ingress?.allowed === false);
     if (deniers.length) return deny(e, 'Ingress', deniers);
+    const ceiling = accessCeiling(selecting, e);
+    if (ceiling) return denyWith(e, `access "${ceiling.asked}" is not allowed in namespace ${ns} by ${byPolicy(ceiling.policies)} (access.max: ${ceiling.max}); allowed: access up to "${ceiling.max}"`, ceiling.policies);
     const defaults = ingressDefaults(selecting);
     if (!defaults.ok) return deny(e, `an Ingress (${defaults.message})`, selecting.filter((p) => defaults.policies.includes(p.name)), 'PolicyConflict');
     const out: K8sIngressExposure = { ...e, ...(e.annotations && { annotations: { ...e.annotations } }) };

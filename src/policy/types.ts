@@ -1,7 +1,7 @@
 // The ops policy: what may be exposed from which namespaces, and how. Cluster-scoped objects
 // (`envserve.dev/v1alpha1` ExposurePolicy) written by ops; users get no rights on them.
 // This module imports only plan types; the evaluator is pure (evaluate.ts).
-import type { ServiceType } from '../plan/types.js';
+import type { AccessLevel, ServiceType } from '../plan/types.js';
 
 export const POLICY_GROUP = 'envserve.dev';
 export const POLICY_VERSION = 'v1alpha1';
@@ -9,7 +9,7 @@ export const POLICY_API_VERSION = `${POLICY_GROUP}/${POLICY_VERSION}`;
 export const POLICY_KIND = 'ExposurePolicy';
 
 /** Stable reason codes of a policy decision (statuses and errors carry them; prose is rendering). */
-export type PolicyReason = 'PolicyDenied' | 'PolicyConflict';
+export type PolicyReason = 'PolicyDenied' | 'PolicyConflict' | 'LoginUnavailable';
 
 /** Kubernetes' label selector (matchLabels AND every matchExpression); empty selects everything. */
 export interface LabelSelector {
@@ -80,6 +80,14 @@ export interface PolicySpec {
   deniedPorts?: number[];
   /** At most this many cluster exposures (port-forwards, Services, Ingresses, HTTPRoutes) in one namespace. */
   maxExposuresPerNamespace?: number;
+  access?: PolicyAccess;
+}
+
+/** Issue 22: the most open access level a URL may have, and how long a login lasts. */
+export interface PolicyAccess {
+  max?: AccessLevel;
+  /** Milliseconds (written as "30m", "8h" in the policy). */
+  sessionLifetimeMs?: number;
 }
 
 export interface ExposurePolicy {

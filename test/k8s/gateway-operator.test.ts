@@ -102,7 +102,7 @@ test('serve --runtime k8s as alice: the operator creates the automatic HTTPRoute
   const kc = tokenKubeconfig('alice-gw', createToken(ns, 'alice'));
   const state = { ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')), ENVSERVE_INGRESS_DOMAIN: '' };
   const file = writeEnvFile('srv-gw', `def serve():
-    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=80, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, access="public", type=cloud.k8s.clusterIP, service_port=80, protocol="http", name="web")
 `);
   const host = `web-srv-${ns}.${DOMAIN}`;
   const run = startCli(['serve', '--runtime', 'k8s', '-f', file, '--name', 'srv', '-n', ns, '--kubeconfig', kc], state);
@@ -143,7 +143,7 @@ test('a route to a Gateway the policy does not list is denied with its words; no
   const kc = tokenKubeconfig('alice-gw2', createToken(ns, 'alice'));
   const state = { ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')), ENVSERVE_INGRESS_DOMAIN: '' };
   const file = writeEnvFile('srv-gw-denied', `def serve():
-    cloud.k8s.bind(env_port=8080, protocol="http", name="web",
+    cloud.k8s.bind(env_port=8080, access="public", protocol="http", name="web",
                    route=cloud.k8s.route(host="web.${DOMAIN}", gateway="${gwNs}/other"))
 `);
   const run = startCli(['serve', '--runtime', 'k8s', '-f', file, '--name', 'srvd', '-n', ns, '--kubeconfig', kc], state);

@@ -55,7 +55,7 @@ test('up --gateway: the automatic HTTPRoute answers with its Host over HTTP and 
 def build():
     base(image="envserve.test/web:1")
 def serve():
-    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=80, name="web", protocol="http")
+    cloud.k8s.bind(env_port=8080, access="public", type=cloud.k8s.clusterIP, service_port=80, name="web", protocol="http")
 `);
   const child = spawn(process.execPath, [BIN, 'up', '--runtime', 'k8s', '-n', ns, '-f', file, '--gateway', GATEWAY, '--route-domain', DOMAIN], { env: { ...process.env, ...trusting }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -110,7 +110,7 @@ test('a route the Gateway refuses: status says RouteNotAccepted, check names why
   const host = `web-${envName}.elsewhere.test`; // not under *.gw.envserve.test
   const file = writeEnvFile(envName, `
 def serve():
-    cloud.k8s.bind(env_port=8080, service_port=8081, name="web", protocol="http",
+    cloud.k8s.bind(env_port=8080, access="public", service_port=8081, name="web", protocol="http",
                    route=cloud.k8s.route(host="${host}", gateway="${GATEWAY}"))
 `);
   const child = spawn(process.execPath, [BIN, 'serve', '--runtime', 'k8s', '-n', ns, '-f', file, '--target', `k8s:${ns}/deployment/web`], { env: { ...process.env, ...trusting }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -183,7 +183,7 @@ test('the restricted user (no rights on httproutes) in direct mode: a permission
   const envName = `gwr-${rand()}`;
   const file = writeEnvFile(envName, `
 def serve():
-    cloud.k8s.bind(env_port=8080, name="web", protocol="http", route=cloud.k8s.route(host="web.${DOMAIN}", gateway="${GATEWAY}"))
+    cloud.k8s.bind(env_port=8080, access="public", name="web", protocol="http", route=cloud.k8s.route(host="web.${DOMAIN}", gateway="${GATEWAY}"))
 `);
   const r = envserve(['serve', '--runtime', 'k8s', '-f', file, '--selector', 'app=none'], { env: { KUBECONFIG: env.kubeconfigRestricted, ENVSERVE_INGRESS_DOMAIN: '' } });
   assert.equal(r.code, 2, r.stderr);
@@ -196,7 +196,7 @@ test('render: the HTTPRoute passes the v1.4.0 CRD schema and its CEL rules on th
   const envName = `gwr-${rand()}`;
   const file = writeEnvFile(envName, `
 def serve():
-    cloud.k8s.bind(env_port=8080, name="web", protocol="http",
+    cloud.k8s.bind(env_port=8080, access="public", name="web", protocol="http",
                    route=cloud.k8s.route(host="web.${DOMAIN}", path="/app", gateway="${GATEWAY}/https", https=True))
 `);
   const r = envserve(['render', '-f', file, '-n', ns]);

@@ -39,7 +39,7 @@ function planJson(name: string, body: string): any {
 }
 const WEB = `def serve():
     cloud.k8s.bind(env_port=8080, host_port=18080, protocol="http", name="web")
-    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")
 `;
 
 async function sar(user: string, verb: string, resource: string, o: { group?: string; namespace?: string; subresource?: string; name?: string } = {}): Promise<boolean> {
@@ -268,7 +268,7 @@ const portForwardRights = (ns: string) => [
 ];
 const SERVED = (port: number) => `def serve():
     cloud.k8s.bind(env_port=8080, host_port=${port}, protocol="http", name="web")
-    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")
 `;
 
 test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + port-forward, no Services/Ingresses) gets a ClusterIP Service and an automatic Ingress answering through Traefik, and her port-forward; "port-forward only" → Denied, printed, the port-forward still answers', async () => {
@@ -378,7 +378,7 @@ test('`envserve up --runtime k8s` with the operator: the Deployment with the use
     base(image="envserve.test/web:1")
 def serve():
     cloud.k8s.bind(env_port=8080, host_port=${port}, protocol="http", name="web")
-    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")
 `);
   const state = { ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')) };
   const run = startCli(['up', '--runtime', 'k8s', '-f', file, '--name', 'upop', '-n', nsD, '--kubeconfig', env.kubeconfig], { ENVSERVE_INGRESS_DOMAIN: '', ...state });
@@ -454,7 +454,7 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   const N = 6;
   const sets = Array.from({ length: N }, (_, i) => `r${i}`);
   for (const name of sets) {
-    const plan = planJson(name, `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")\n`);
+    const plan = planJson(name, `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")\n`);
     const r = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, { plan, selector: { 'envserve.dev/env': 'web' } });
     assert.equal(r.status, 201);
   }
@@ -474,7 +474,7 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
 
   // The API server goes away and comes back: the operator's watches resume and new work is done.
   await restartApiServer();
-  const plan = planJson('after', `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")\n`);
+  const plan = planJson('after', `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")\n`);
   // Right after the restart the operator's own calls to the API server can still fail (an error
   // answer, not a crash). The settle point is a read through the operator that takes the same
   // path as a submission (token review, access review, a GET from the API server); after it, the
