@@ -38,9 +38,9 @@
 // a local socket that stops reading can only be answered by pausing the whole session (kubectl
 // behaves the same). To make that rare, a multiplexed stream lets its local socket buffer up to
 // PAUSE_AT bytes before it pauses the session (stream.ts).
-import WebSocket from 'ws';
 import type { KubeClient } from '../client.js';
 import { openWebSocket, type TunnelEvents } from './tunnel.js';
+import { WsLink } from './wslink.js';
 import { dataFrame, FLAG_FIN, FrameDecoder, GOAWAY, HEADERS, PING, pingFrame, RST_STREAM, SYN_REPLY, synStreamFrame, type FrameItem } from './frames.js';
 import { SpdyStream, type StreamSession } from './stream.js';
 
@@ -79,24 +79,26 @@ export class SpdySession implements StreamSession {
   private readonly pinger: NodeJS.Timeout;
   private readonly decoder = new FrameDecoder();
 
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (raw: Buffer) => this.onBytes(raw));
-    ws.on('close', () => this.end('the port-forward session to the API server closed'));
-    ws.on('error', (e) => this.end(`port-forward session: ${e.message}`));
-    this.pinger = setInterval(() => ws.readyState === WebSocket.OPEN && ws.ping(), PING_EVERY_MS);
+  private readonly link: WsLink;
+
+  private constructor(opened: Awaited<ReturnType<typeof openWebSocket>>) {
+    this.link = new WsLink(opened.socket, opened.ws, {
+      bytes: (b) => this.onBytes(b),
+      closed: (why) => this.end(why ? `port-forward session: ${why}` : 'the port-forward session to the API server closed'),
+    });
+    this.pinger = setInterval(() => this.link.ping(), PING_EVERY_MS);
     this.pinger.unref();
     this.armIdle();
-    ws.resume(); // openWebSocket left it paused until these listeners were on
   }
 
   static async open(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {
     const path = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.pod)}/portforward`;
-    const { ws, protocol } = await openWebSocket(client, path, PROTOCOL);
-    if (protocol !== PROTOCOL) {
-      ws.terminate();
-      throw new Error(`the API server answered the port-forward tunnel with subprotocol "${protocol}"`);
+    const opened = await openWebSocket(client, path, PROTOCOL);
+    if (opened.protocol !== PROTOCOL) {
+      opened.ws.terminate();
+      throw new Error(`the API server answered the port-forward tunnel with subprotocol "${opened.protocol}"`);
     }
-    return new SpdySession(ws);
+    return new SpdySession(opened);
   }
 
   get isEnded(): boolean {
@@ -170,11 +172,11 @@ export class SpdySession implements StreamSession {
     return pingFrame(id);
   }
 
-  send(frame: Buffer, done?: () => void): void {
+  send(frame: Buffer | Buffer[], done?: () => void): void {
     if (this.ended) return done?.();
     // Not coalesced with other streams' frames of the same event-loop turn: measured, the wait
     // for the end of the turn cost more requests/s than the fewer writes gained.
-    this.ws.send(frame, { binary: true }, done);
+    this.link.send(Array.isArray(frame) ? frame : [frame], done);
   }
 
   forget(s: SpdyStream): void {
@@ -191,8 +193,8 @@ export class SpdySession implements StreamSession {
     if (paused) this.pausedBy.add(s);
     else this.pausedBy.delete(s);
     const now = this.pausedBy.size > 0;
-    if (now && !was) this.ws.pause();
-    else if (!now && was) this.ws.resume();
+    if (now && !was) this.link.pause();
+    else if (!now && was) this.link.resume();
   }
 
   /** No new streams here (existing ones go on); the next connection opens a new session. */
@@ -224,8 +226,7 @@ export class SpdySession implements StreamSession {
   }
 
   private closeSocket(): void {
-    this.ws.close(1000);
-    setTimeout(() => this.ws.terminate(), 2000).unref();
+    this.link.close();
   }
 
   private end(why: string): void {
