@@ -23,13 +23,15 @@ export class PortForwardSessions {
   /** API servers where the tunnel was refused but a v4 WebSocket worked, and until when. */
   private readonly unsupported = new Map<string, number>();
   private closed = false;
+  /** Streams opened, by the protocol that carries them (the version matrix's tests read it). */
+  readonly opened = { spdy: 0, v4: 0 };
 
   /**
    * A stream to `t.port` of pod `t.pod`: on the pod's multiplexed session when the API server offers
    * it, else on a WebSocket of its own. Rejects like Tunnel.open (TunnelRefused for 401/403/404...).
    */
   async openPortStream(client: KubeClient, t: TunnelTarget, ev: TunnelEvents): Promise<PortStream> {
-    if (!this.spdyWanted(client)) return Tunnel.open(client, t, ev);
+    if (!this.spdyWanted(client)) return Tunnel.open(client, t, ev).then((s) => (this.opened.v4++, s));
     let session: SpdySession;
     try {
       session = await this.sessionFor(client, t);
@@ -38,9 +40,11 @@ export class PortForwardSessions {
       if (forced === 'spdy' || (e instanceof TunnelRefused && [401, 403, 404].includes(e.code))) throw e;
       const s = await Tunnel.open(client, t, ev);
       this.unsupported.set(client.server, Date.now() + UNSUPPORTED_MS);
+      this.opened.v4++;
       return s;
     }
     if (session.isEnded) return this.openPortStream(client, t, ev); // went away meanwhile: next session
+    this.opened.spdy++;
     return session.stream(t.port, ev);
   }
 
