@@ -40,7 +40,11 @@
 // PAUSE_AT bytes before it pauses the session (stream.ts).
 import type { KubeClient } from '../client.js';
 import { openWebSocket, type TunnelEvents } from './tunnel.js';
-import { WsLink } from './wslink.js';
+import { WsLink, type WsLinkEvents } from './wslink.js';
+import { openSpdyUpgrade, RawLink } from './upgrade.js';
+
+/** What carries a session's frames: a WebSocket (the tunnel) or the upgraded connection itself. */
+type Link = Pick<WsLink, 'send' | 'ping' | 'pause' | 'resume' | 'close'>;
 import { dataFrame, FLAG_FIN, FrameDecoder, GOAWAY, HEADERS, PING, pingFrame, RST_STREAM, SYN_REPLY, synStreamFrame, type FrameItem } from './frames.js';
 import { SpdyStream, type StreamSession } from './stream.js';
 
@@ -79,10 +83,11 @@ export class SpdySession implements StreamSession {
   private readonly pinger: NodeJS.Timeout;
   private readonly decoder = new FrameDecoder();
 
-  private readonly link: WsLink;
+  private readonly link: Link;
 
-  private constructor(opened: Awaited<ReturnType<typeof openWebSocket>>) {
-    this.link = new WsLink(opened.socket, opened.ws, {
+  /** `direct`: on an upgraded SPDY connection, not the WebSocket tunnel. */
+  private constructor(makeLink: (ev: WsLinkEvents) => Link, readonly direct = false) {
+    this.link = makeLink({
       bytes: (b) => this.onBytes(b),
       closed: (why) => this.end(why ? `port-forward session: ${why}` : 'the port-forward session to the API server closed'),
     });
@@ -91,14 +96,22 @@ export class SpdySession implements StreamSession {
     this.armIdle();
   }
 
-  static async open(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {
+  /**
+   * A session over the WebSocket tunnel, or `direct`ly on an upgraded SPDY connection (servers
+   * without the tunnel: upgrade.ts).
+   */
+  static async open(client: KubeClient, t: { namespace: string; pod: string }, direct = false): Promise<SpdySession> {
     const path = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.pod)}/portforward`;
+    if (direct) {
+      const sock = await openSpdyUpgrade(client, path);
+      return new SpdySession((ev) => new RawLink(sock, ev), true);
+    }
     const opened = await openWebSocket(client, path, PROTOCOL);
     if (opened.protocol !== PROTOCOL) {
       opened.ws.terminate();
       throw new Error(`the API server answered the port-forward tunnel with subprotocol "${opened.protocol}"`);
     }
-    return new SpdySession(opened);
+    return new SpdySession((ev) => new WsLink(opened.socket, opened.ws, ev));
   }
 
   get isEnded(): boolean {

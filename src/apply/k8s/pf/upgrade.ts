@@ -31,7 +31,6 @@ export function openSpdyUpgrade(client: KubeClient, path: string, timeoutMs = 10
     const req = (secure ? https : http).request(url, {
       method: 'POST',
       headers: { ...s.headers, Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': STREAM_PROTOCOL },
-      agent: false,
       // Dialled like every other connection to the API server (proxy-url, HTTPS_PROXY, tls-server-name).
       createConnection: ((_o: unknown, done: (e: Error | null, sock?: net.Socket) => void) => {
         (client.dialer ?? new Dialer(new URL(client.server))).connect(tlsOpts, (e, sock) => done(e, sock), timeoutMs);
@@ -77,7 +76,7 @@ export class RawLink {
   private closing = false;
   private why?: string;
 
-  constructor(private readonly socket: net.Socket, private readonly ev: WsLinkEvents) {
+  constructor(private readonly socket: net.Socket, ev: WsLinkEvents) {
     socket.setNoDelay(true);
     // No WebSocket pings to keep the connection's NAT entries: TCP keep-alive instead (the
     // session's own PINGs still tell a stalled connection).
