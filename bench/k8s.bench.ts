@@ -273,7 +273,8 @@ spawnSync('kubectl', ['--kubeconfig', KC, 'delete', 'namespace', ns, '--wait=fal
 
 const widths = [0, 1, 2, 3].map((i) => Math.max(...[['', 'envserve', 'kubectl', 'ratio'], ...rows].map((r) => r[i]!.length)));
 for (const r of [['', 'envserve', 'kubectl', 'ratio'], ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-console.log(`envserve port-forward protocol: ${process.env.ENVSERVE_PF_PROTOCOL === 'v4' ? 'one v4.channel.k8s.io WebSocket per connection (ENVSERVE_PF_PROTOCOL=v4)' : 'SPDY stream pairs multiplexed over one WebSocket per pod (ENVSERVE_PF_PROTOCOL=v4: one WebSocket per connection)'}`);
+const opened = (rt as unknown as { sessions: { opened: Record<string, number> } }).sessions.opened;
+console.log(`envserve's streams: ${opened.spdy} on SPDY-over-WebSocket sessions, ${opened.direct} on SPDY-upgrade sessions, ${opened.v4} on v4.channel.k8s.io WebSockets of their own`);
 console.log(`Kubernetes ${serverVersion} (the test cluster's API server, real node); kubectl ${kubectlVersion}; envserve on Node.js ${process.version}`);
 console.log(`(same pod, a real container on the test node; ${new Date().toISOString()}; 2 cores shared by the cluster, kubectl, envserve and the load client; load average at start ${loadAtStart.map((x) => x.toFixed(1)).join(' ')}, at end ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')})`);
 stopClusterIfStarted();
