@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { clusterVersion, expectedPortForwardPath, httpRequest, podAnswer } from './cluster.js';
-import { env, createNamespace, deleteNamespace, backedDeployment, mustKubectl, waitReadyPod } from './expose-lib.js';
+import { env, createNamespace, deleteNamespace, backedDeployment, waitReadyPod } from './expose-lib.js';
 import { loadKubeClient, type KubeClient } from '../../src/apply/k8s/client.js';
 import { PodTracker } from '../../src/apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../../src/apply/k8s/pf/forwarder.js';
@@ -43,9 +43,15 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 interface Counters { proxied: number; translated: number; tunnel101: number; kubelet: number; connects: number }
-function counters(): Counters {
-  const api = mustKubectl(['get', '--raw', '/metrics']);
-  const kubelet = mustKubectl(['get', '--raw', `/api/v1/nodes/${env.nodeName}/proxy/metrics`]);
+async function metrics(path: string): Promise<string> {
+  const r = await client.requestRaw(path, { maxBytes: 64 << 20, timeoutMs: 30_000 });
+  if (r.status !== 200 || r.truncated) throw new Error(`GET ${path}: HTTP ${r.status}${r.truncated ? ' (cut short)' : ''}: ${r.body.toString('utf8', 0, 300)}`);
+  return r.body.toString('utf8');
+}
+
+async function counters(): Promise<Counters> {
+  const api = await metrics('/metrics');
+  const kubelet = await metrics(`/api/v1/nodes/${env.nodeName}/proxy/metrics`);
   const pf = { subresource: 'portforward' };
   return {
     proxied: sample(api, 'apiserver_websocket_streaming_requests_total', { ...pf, proxy_type: 'proxied_to_kubelet' }),
@@ -57,7 +63,7 @@ function counters(): Counters {
 }
 
 test(`the port-forward takes the path its release calls for (${path})`, async (t) => {
-  const c0 = counters();
+  const c0 = await counters();
   const tracker = new PodTracker(client, { namespace: ns, labelSelector: 'app=path', description: 'the path test app' });
   await tracker.start();
   const sessions = new PortForwardSessions();
@@ -73,13 +79,12 @@ test(`the port-forward takes the path its release calls for (${path})`, async (t
     await pf.stop();
     tracker.stop();
   }
-  const c1 = counters();
+  const c1 = await counters();
   const d = Object.fromEntries(Object.keys(c0).map((k) => [k, c1[k as keyof Counters] - c0[k as keyof Counters]])) as unknown as Counters;
   const seen = `${v.label}: envserve opened ${sessions.opened.spdy} SPDY-over-WebSocket, ${sessions.opened.direct} SPDY-upgrade and ${sessions.opened.v4} v4.channel.k8s.io streams; ` +
     `API server: proxied_to_kubelet +${d.proxied}, translated_at_apiserver +${d.translated}, stream tunnel 101 +${d.tunnel101}, portforward CONNECTs +${d.connects}; kubelet websocket portforward +${d.kubelet}`;
   console.log(`pf-path: ${seen}`);
   t.diagnostic(seen);
-  assert.ok(d.connects >= 1, `the API server counted no portforward CONNECT: ${seen}`);
   switch (path) {
     case 'websocket-proxied-to-kubelet':
       assert.ok(sessions.opened.spdy >= 1 && sessions.opened.v4 === 0, seen);
