@@ -133,7 +133,7 @@ export function curlInNetns(netns: string, url: string, extra: string[] = []): s
 }
 
 export function kubectl(kubeconfig: string, args: string[], input?: string): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...args], { encoding: 'utf8', input, timeout: 60_000, maxBuffer: 64 << 20 });
+  const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...args], { encoding: 'utf8', input, timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
