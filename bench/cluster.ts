@@ -2,6 +2,7 @@
 // (and stopped again by stopClusterIfStarted). Its env.json is merged into process.env.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, dirname } from 'node:path';
 
 const SLOT = process.env.ENVSERVE_TESTENV_SLOT;
 /** The slot's .testenv folder: .testenv/k8s, or .testenv/k8s-N. */
@@ -18,6 +19,8 @@ export function ensureCluster(): string {
     started = true;
   }
   Object.assign(process.env, JSON.parse(readFileSync(envJson, 'utf8')));
+  // The peer is kubectl of the cluster's version (built with it), not the machine's.
+  if (process.env.ENVSERVE_TEST_KUBECTL) process.env.PATH = `${dirname(process.env.ENVSERVE_TEST_KUBECTL)}${delimiter}${process.env.PATH}`;
   return process.env.ENVSERVE_TEST_KUBECONFIG!;
 }
 

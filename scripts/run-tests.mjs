@@ -24,9 +24,16 @@
 // oldestPass), else after the first pass. Each pass tells the tests which version it meant
 // (ENVSERVE_TEST_NODE_VERSION); src/cli/node-version.test.ts fails on any other.
 //
-// Usage: node scripts/run-tests.mjs [--unit] [--oldest | --this-node] [file-or-folder ...]
+// Kubernetes versions: the k8s suites run on the default release (scripts/testenv/k8s/versions.sh;
+// ENVSERVE_TESTENV_K8S_VERSION picks another for a run of named files). A run of the whole suite then
+// runs the version matrix (MATRIX below): a few suites again on clusters that take the other
+// port-forward paths. The older release's components are built in the background while the main
+// suites run (they are cached per version, so only the first run builds them).
+//
+// Usage: node scripts/run-tests.mjs [--unit] [--oldest | --this-node | --matrix] [file-or-folder ...]
 //   --oldest      only the second pass: the unit files (all, or those named) on the oldest supported Node
 //   --this-node   one pass on the Node that runs this script (CI's matrix of Node lines), no second
+//   --matrix      only the Kubernetes version matrix's passes
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
@@ -60,12 +67,13 @@ function find(dir, out = []) {
 const args = process.argv.slice(2);
 const oldestOnly = args.includes('--oldest');
 const thisNode = args.includes('--this-node');
+const matrixOnly = args.includes('--matrix');
 const unitOnly = args.includes('--unit') || oldestOnly;
 const roots = args.filter((a) => !a.startsWith('--'));
-let files = (roots.length ? roots : ['src', 'test']).flatMap((r) => find(r)).sort();
+let files = matrixOnly ? [] : (roots.length ? roots : ['src', 'test']).flatMap((r) => find(r)).sort();
 const suitesOf = (f) => SUITES.filter((s) => f.startsWith(s.folder + '/'));
 if (unitOnly) files = files.filter((f) => suitesOf(f).length === 0);
-if (files.length === 0) {
+if (files.length === 0 && !matrixOnly) {
   console.error('run-tests: no test files found');
   process.exit(1);
 }
@@ -85,11 +93,27 @@ if (!existsSync(projectNode)) {
   console.error('run-tests: node_modules/.bin/node is missing (the devDependency `node`): run npm ci');
   process.exit(1);
 }
-const env = { ...process.env, PATH: `${dirname(projectNode)}${delimiter}${process.env.PATH ?? ''}` };
+// The test runner always starts a fresh cluster (up.sh would otherwise keep a whole one running).
+const env = { ...process.env, PATH: `${dirname(projectNode)}${delimiter}${process.env.PATH ?? ''}`, ENVSERVE_TESTENV_FRESH: '1' };
 
 function sh(script, ...params) {
-  console.log(`run-tests: bash ${[script, ...params].join(' ')}`);
-  return spawnSync('bash', [script, ...params], { stdio: 'inherit', env }).status ?? 1;
+  const extra = typeof params.at(-1) === 'object' ? params.pop() : {};
+  const vars = Object.entries(extra).map(([k, v]) => `${k}=${v} `).join('');
+  console.log(`run-tests: ${vars}bash ${[script, ...params].join(' ')}`);
+  return spawnSync('bash', [script, ...params], { stdio: 'inherit', env: { ...env, ...extra } }).status ?? 1;
+}
+
+// The variables of an up.sh's env.json for the tests; the cluster's own kubectl first on PATH, so
+// `kubectl` in tests is the cluster's version.
+function infraEnv(file, base) {
+  const vars = JSON.parse(readFileSync(file, 'utf8'));
+  const out = { ...base, ...vars };
+  if (vars.ENVSERVE_TEST_KUBECTL) out.PATH = `${dirname(vars.ENVSERVE_TEST_KUBECTL)}${delimiter}${base.PATH}`;
+  if (vars.ENVSERVE_TEST_K8S_VERSION) {
+    const gates = vars.ENVSERVE_TEST_APISERVER_FEATURE_GATES;
+    console.log(`run-tests: the k8s tests run on Kubernetes ${vars.ENVSERVE_TEST_K8S_VERSION}${gates ? ` (API server feature gates ${gates})` : ''}, kubectl ${vars.ENVSERVE_TEST_KUBECTL}`);
+  }
+  return out;
 }
 
 // The oldest supported Node, from engines (">=22.12" → 22.12.0).
@@ -177,8 +201,9 @@ async function runWithInfra(label, before) {
       const up = `scripts/testenv/${s.name}/up.sh`;
       started.push(s); // down.sh also cleans up after a half-started up.sh
       if (sh(up) !== 0) throw new Error(`${up} failed: the ${s.folder} tests need it, so the run fails`);
-      Object.assign(testEnv, JSON.parse(readFileSync(envFileOf(s), 'utf8')));
+      Object.assign(testEnv, infraEnv(envFileOf(s), testEnv));
     }
+    if (needed.some((s) => s.name === 'k8s') && !roots.length && !unitOnly) matrixPrebuild();
     await before?.();
     return runTests(projectNode, projectVersion, files, label, testEnv);
   } catch (e) {
@@ -189,8 +214,75 @@ async function runWithInfra(label, before) {
   }
 }
 
+// ---------------------------------------------------------------- the Kubernetes version matrix
+// After the main run (on the default release), a few suites again on clusters that take the other
+// port-forward paths; test/k8s/pf-path.test.ts proves in each pass which path was taken. Kept small
+// and explicit: each pass costs a cluster start (≈ 1–2 min) plus its suites.
+const K8S_MATRIX_VERSIONS = /^K8S_MATRIX_VERSIONS="([^"]*)"/m.exec(readFileSync('scripts/testenv/k8s/versions.sh', 'utf8'))?.[1].split(/\s+/) ?? [];
+const [DEFAULT_K8S, OLDER_K8S] = K8S_MATRIX_VERSIONS;
+const MATRIX = [
+  {
+    label: 'the port-forward suite with ExtendWebSocketsToKubelet off (WebSocket tunnelled at the API server)',
+    vars: { ENVSERVE_TESTENV_K8S_VERSION: DEFAULT_K8S, ENVSERVE_TESTENV_APISERVER_FEATURE_GATES: 'ExtendWebSocketsToKubelet=false' },
+    files: ['test/k8s/pf-path.test.ts', 'test/k8s/expose-portforward.test.ts'],
+  },
+  {
+    label: `the port-forward, Services and operator suites on Kubernetes ${OLDER_K8S} (no WebSocket tunnel: envserve's fallback)`,
+    vars: { ENVSERVE_TESTENV_K8S_VERSION: OLDER_K8S, ENVSERVE_TESTENV_APISERVER_FEATURE_GATES: '' },
+    files: ['test/k8s/pf-path.test.ts', 'test/k8s/expose-portforward.test.ts', 'test/k8s/expose-services.test.ts', 'test/k8s/operator.test.ts'],
+  },
+];
+const K8S = SUITES.find((s) => s.name === 'k8s');
+
+// The older release's components, built in the background while the main suites run (the
+// cluster is up by then; the build runs at low priority, build.sh). ENVSERVE_TEST_MATRIX_PREBUILD=0:
+// build them only when their pass starts. up.sh's own build waits for this one (a lock per component).
+let prebuild;
+function matrixPrebuild() {
+  if (prebuild || !OLDER_K8S || process.env.ENVSERVE_TEST_MATRIX_PREBUILD === '0') return;
+  const log = resolve('.testenv/matrix-build.log');
+  mkdirSync(dirname(log), { recursive: true });
+  const fd = openSync(log, 'w');
+  console.log(`run-tests: building Kubernetes ${OLDER_K8S}'s components in the background (cached after the first run); output: ${log}`);
+  const t0 = Date.now();
+  const child = spawn('bash', ['scripts/testenv/k8s/build.sh', 'kubernetes', 'kubelet', 'kubectl'], { stdio: ['ignore', fd, fd], env: { ...env, ENVSERVE_TESTENV_K8S_VERSION: OLDER_K8S } });
+  closeSync(fd);
+  prebuild = new Promise((done) => {
+    child.on('error', () => done(1));
+    child.on('exit', (code) => {
+      console.log(`run-tests: the background build of Kubernetes ${OLDER_K8S} ${code === 0 ? 'ended' : 'FAILED'} after ${Math.round((Date.now() - t0) / 1000)} s`);
+      done(code ?? 1);
+    });
+  });
+}
+
+async function runMatrix() {
+  let status = 0;
+  const t0 = Date.now();
+  for (const m of MATRIX) {
+    const t1 = Date.now();
+    let code = 1;
+    if (m.vars.ENVSERVE_TESTENV_K8S_VERSION === OLDER_K8S) await prebuild; // a failed one: up.sh builds again, and says why
+    try {
+      if (sh(`scripts/testenv/k8s/up.sh`, m.vars) !== 0) throw new Error('scripts/testenv/k8s/up.sh failed');
+      code = runTests(projectNode, projectVersion, m.files, `matrix: ${m.label}`, infraEnv(envFileOf(K8S), { ...env, ...m.vars }));
+    } catch (e) {
+      console.error(`run-tests: matrix: ${m.label}: ${e.message}`);
+    } finally {
+      sh('scripts/testenv/k8s/down.sh');
+    }
+    console.log(`run-tests: matrix: ${m.label}: ${code === 0 ? 'passed' : 'FAILED'}, ${Math.round((Date.now() - t1) / 1000)} s with the cluster's start and stop`);
+    status ||= code;
+  }
+  console.log(`run-tests: the Kubernetes version matrix took ${Math.round((Date.now() - t0) / 1000)} s`);
+  return status;
+}
+
 let status = 0;
-if (oldestOnly) {
+if (matrixOnly) {
+  matrixPrebuild();
+  status = await runMatrix();
+} else if (oldestOnly) {
   status = await oldestPass('the unit files', false).wait();
 } else {
   // A run of everything (no files named) also passes the unit suite on the oldest supported Node.
@@ -198,5 +290,7 @@ if (oldestOnly) {
   status = await runWithInfra(roots.length ? 'the named files' : unitOnly ? 'the unit suite' : 'the whole suite', second?.wait);
   const secondStatus = (await second?.wait()) ?? 0; // runs (or is reported) even after a failure
   status ||= secondStatus;
+  // The whole suite: the version matrix too (even after a failure: it says which releases fail).
+  if (!roots.length && !unitOnly && needed.some((s) => s.name === 'k8s')) status = (await runMatrix()) || status;
 }
 process.exit(status);

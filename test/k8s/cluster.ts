@@ -334,3 +334,32 @@ export class NetnsProber {
   }
   close(): void { this.child.kill(); }
 }
+
+/** The test cluster's Kubernetes release and API server feature gates, as up.sh started it. */
+export interface ClusterVersion { version: string; minor: number; gates: string; label: string }
+
+export function clusterVersion(): ClusterVersion {
+  const version = need('ENVSERVE_TEST_K8S_VERSION');
+  const m = /^v1\.(\d+)\.\d+$/.exec(version);
+  if (!m) throw new Error(`ENVSERVE_TEST_K8S_VERSION=${version}: not a v1.X.Y release`);
+  const gates = process.env.ENVSERVE_TEST_APISERVER_FEATURE_GATES ?? '';
+  return { version, minor: Number(m[1]), gates, label: `Kubernetes ${version}${gates ? ` (API server feature gates ${gates})` : ''}` };
+}
+
+/**
+ * The way a port-forward takes through the API server on such a cluster:
+ * - before 1.31 the API server offers no WebSocket port-forward tunnel (PortForwardWebsockets was
+ *   alpha, off): envserve falls back to one v4.channel.k8s.io WebSocket per connection, which the
+ *   API server passes through to the kubelet (kubectl of that age speaks SPDY);
+ * - 1.31–1.35, or ExtendWebSocketsToKubelet off: the WebSocket is tunnelled at the API server, which
+ *   speaks SPDY to the kubelet;
+ * - 1.36+ (ExtendWebSocketsToKubelet, beta, on): the API server proxies the WebSocket to a kubelet
+ *   that declares it can take it.
+ */
+export type PortForwardPath = 'spdy-upgrade-to-kubelet' | 'websocket-tunnel-at-apiserver' | 'websocket-proxied-to-kubelet';
+
+export function expectedPortForwardPath(v = clusterVersion()): PortForwardPath {
+  if (v.minor < 31) return 'spdy-upgrade-to-kubelet';
+  const off = /(^|,)\s*ExtendWebSocketsToKubelet=false\s*(,|$)/.test(v.gates);
+  return v.minor >= 36 && !off ? 'websocket-proxied-to-kubelet' : 'websocket-tunnel-at-apiserver';
+}

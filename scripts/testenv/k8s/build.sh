@@ -3,7 +3,8 @@
 # ${ENVSERVE_TESTENV_CACHE:-$HOME/.cache/envserve-testenv}/bin/<component>-<version>-r<recipe>/.
 # A component whose binaries are already cached is not rebuilt.
 #
-#   bash scripts/testenv/k8s/build.sh [kubernetes|etcd|kwok|traefik|kubelet|coredns ...]   (default: all)
+#   [ENVSERVE_TESTENV_K8S_VERSION=X.Y.Z] bash scripts/testenv/k8s/build.sh [kubernetes|kubelet|kubectl|etcd|kwok|traefik|coredns ...]
+#   (default: all; kubernetes, kubelet and kubectl at the selected Kubernetes version)
 #
 # Module downloads (GOMODCACHE) and the Go build cache (GOCACHE) are kept in the same cache.
 set -euo pipefail
@@ -15,12 +16,17 @@ BUILD_FLAGS=(-p 2 -trimpath)
 
 mkdir -p "$CACHE/bin" "$CACHE/src" "$GOMODCACHE" "$GOCACHE"
 
-# One build at a time per cache (two test runs starting together must not race).
-exec 9>"$CACHE/build.lock"
-flock 9
-# Half-built output of an interrupted or failed build (only one build runs at a time).
-rm -rf "$CACHE"/bin/.tmp.*
-trap 'rm -rf "$CACHE"/bin/.tmp.*' EXIT
+# One build at a time per component and version (two test runs starting together must not race),
+# but different ones may build side by side: the matrix builds the older release's components
+# while the main suites run on a cached cluster, and up.sh must not wait for that.
+# GOCACHE and GOMODCACHE are safe for concurrent use.
+# lock_component COMPONENT VERSION: hold that build's lock (fd 9) and clear its half-built output
+# from an interrupted or failed build (named .tmp-COMPONENT-VERSION.*).
+lock_component() {
+  exec 9>"$CACHE/build-$1-$2.lock"
+  flock 9
+  rm -rf "$CACHE/bin/.tmp-$1-$2."*
+}
 
 # finish COMPONENT VERSION TMPDIR: make the built binaries visible atomically.
 finish() {
@@ -28,6 +34,8 @@ finish() {
   rm -rf "$dst"; mv "$3" "$dst"; touch "$dst/.complete"
 }
 cached() { [ -f "$(bin_dir "$1" "$2")/.complete" ]; }
+# tmp_out COMPONENT VERSION: a fresh output directory for that build
+tmp_out() { mktemp -d "$CACHE/bin/.tmp-$1-$2.XXXXXX"; }
 
 # Copies the versioned (non-local) replace directives of a published go.mod into the current module.
 copy_replaces() {
@@ -91,7 +99,7 @@ k8s_build() {
 build_kubernetes() {
   local v=$K8S_VERSION
   cached kubernetes "$v" && { log "kubernetes v$v: cached"; return; }
-  local out; out=$(mktemp -d "$CACHE/bin/.tmp.XXXXXX")
+  local out; out=$(tmp_out "$COMPONENT" "$v")
   local cmds=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
   k8s_wrapper "$CACHE/src/kubernetes-$v" "$v" "${cmds[@]}"
   k8s_build "$v" "$out" "${cmds[@]}"
@@ -103,10 +111,21 @@ build_kubernetes() {
 build_kubelet() {
   local v=$K8S_VERSION
   cached kubelet "$v" && { log "kubelet v$v: cached"; return; }
-  local out; out=$(mktemp -d "$CACHE/bin/.tmp.XXXXXX")
+  local out; out=$(tmp_out "$COMPONENT" "$v")
   k8s_wrapper "$CACHE/src/kubelet-$v" "$v" kubelet
   k8s_build "$v" "$out" kubelet
   finish kubelet "$v" "$out"
+}
+
+# kubectl of the cluster's version, for the tests and benches (the machine's kubectl may be far
+# outside the supported skew of the cluster).
+build_kubectl() {
+  local v=$K8S_VERSION
+  cached kubectl "$v" && { log "kubectl v$v: cached"; return; }
+  local out; out=$(tmp_out "$COMPONENT" "$v")
+  k8s_wrapper "$CACHE/src/kubectl-$v" "$v" kubectl
+  k8s_build "$v" "$out" kubectl
+  finish kubectl "$v" "$out"
 }
 
 # Cluster DNS: CoreDNS with only the plugins the test cluster uses (the full plugin set pulls in
@@ -114,7 +133,7 @@ build_kubelet() {
 build_coredns() {
   local v=$COREDNS_VERSION
   cached coredns "$v" && { log "coredns v$v: cached"; return; }
-  local src="$CACHE/src/coredns-$v" out; out=$(mktemp -d "$CACHE/bin/.tmp.XXXXXX")
+  local src="$CACHE/src/coredns-$v" out; out=$(tmp_out "$COMPONENT" "$v")
   rm -rf "$src"; mkdir -p "$src"; cd "$src"
   go mod init local/envserve-testenv-coredns >/dev/null 2>&1
   local mod; mod=$(published_gomod "github.com/coredns/coredns@v$v")
@@ -153,7 +172,7 @@ EOF
 build_etcd() {
   local v=$ETCD_VERSION
   cached etcd "$v" && { log "etcd v$v: cached"; return; }
-  local src="$CACHE/src/etcd-$v" out; out=$(mktemp -d "$CACHE/bin/.tmp.XXXXXX")
+  local src="$CACHE/src/etcd-$v" out; out=$(tmp_out "$COMPONENT" "$v")
   rm -rf "$src"; mkdir -p "$src"; cd "$src"
   go mod init local/envserve-testenv-etcd >/dev/null 2>&1
   local mod; mod=$(published_gomod "go.etcd.io/etcd/server/v3@v$v")
@@ -181,7 +200,7 @@ EOF
 build_kwok() {
   local v=$KWOK_VERSION
   cached kwok "$v" && { log "kwok v$v: cached"; return; }
-  local out; out=$(mktemp -d "$CACHE/bin/.tmp.XXXXXX")
+  local out; out=$(tmp_out "$COMPONENT" "$v")
   cd "$CACHE/src"
   GOBIN="$out" "${GO_NICE[@]}" go install "${BUILD_FLAGS[@]}" -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@v$v"
   # KWOK has built-in default Stages (node init + heartbeat, pod ready/complete/delete); what we
@@ -197,7 +216,7 @@ build_kwok() {
 build_traefik() {
   local v=$TRAEFIK_VERSION
   cached traefik "$v" && { log "traefik v$v: cached"; return; }
-  local src="$CACHE/src/traefik-$v" out; out=$(mktemp -d "$CACHE/bin/.tmp.XXXXXX")
+  local src="$CACHE/src/traefik-$v" out; out=$(tmp_out "$COMPONENT" "$v")
   rm -rf "$src"; mkdir -p "$src"; cd "$src"
   go mod init local/envserve-testenv-traefik >/dev/null 2>&1
   local mod; mod=$(published_gomod "github.com/traefik/traefik/v3@v$v")
@@ -214,15 +233,30 @@ build_traefik() {
   finish traefik "$v" "$out"
 }
 
+# component_version COMPONENT: the version of it this build is for
+component_version() {
+  case "$1" in
+    kubernetes|kubelet|kubectl) echo "$K8S_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;; kwok) echo "$KWOK_VERSION" ;;
+    traefik) echo "$TRAEFIK_VERSION" ;; coredns) echo "$COREDNS_VERSION" ;;
+  esac
+}
+
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes traefik kubelet coredns)
+[ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes traefik kubelet kubectl coredns)
 for c in "${components[@]}"; do
   case "$c" in
-    kubernetes|etcd|kwok|traefik|kubelet|coredns) ;;
-    *) die "unknown component '$c' (kubernetes, etcd, kwok, traefik, kubelet, coredns)" ;;
+    kubernetes|etcd|kwok|traefik|kubelet|kubectl|coredns) ;;
+    *) die "unknown component '$c' (kubernetes, kubelet, kubectl, etcd, kwok, traefik, coredns)" ;;
   esac
-  phase_start "build $c"
-  if ! ( "build_$c" ); then die "building $c failed (see the go output above)"; fi
+  v=$(component_version "$c")
+  phase_start "build $c v$v"
+  if ! (
+    COMPONENT=$c
+    lock_component "$c" "$v"
+    trap 'rm -rf "$CACHE/bin/.tmp-$COMPONENT-$v."*' EXIT
+    "build_$c"
+  ); then die "building $c v$v failed (see the go output above)"; fi
   phase_end
 done
 print_timings

@@ -152,7 +152,18 @@ wait_for() {
     sleep 0.1
   done
 }
-KUBECTL=(kubectl --kubeconfig "$ADMIN_KC" --request-timeout=20s)
+# kubectl of the cluster's Kubernetes version (built with it, build.sh), else the machine's.
+# CLUSTER_K8S_VERSION: the version of the running cluster (scripts that act on it set it), else
+# the one asked for.
+kubectl_bin() {
+  local d; d=$(bin_dir kubectl "${CLUSTER_K8S_VERSION:-$K8S_VERSION}")
+  if [ -x "$d/kubectl" ]; then echo "$d/kubectl"; else command -v kubectl; fi
+}
+kubectl_() { "$(kubectl_bin)" "$@"; }
+KUBECTL=(kubectl_ --kubeconfig "$ADMIN_KC" --request-timeout=20s)
+# The running cluster's version and API server feature gates, as up.sh recorded them.
+running_version() { cat "$RUN/k8s-version" 2>/dev/null; }
+running_gates() { cat "$RUN/feature-gates" 2>/dev/null; }
 api_ok() { curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://$NODE_IP:$APISERVER_PORT$1"; }
 node_ready() {
   [ "$("${KUBECTL[@]}" get node "${1:-$NODE_NAME}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]

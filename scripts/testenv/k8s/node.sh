@@ -60,6 +60,9 @@ EOF
   # kubelet: x509 client auth from the test CA, a serving certificate for the node's IP (the API
   # server checks it), cgroupfs without QoS cgroups (cgroup v1 controllers here), no image GC
   # (the images were imported, nothing can pull them again) and no eviction on a busy disk.
+  # The machines run cgroup v1, which the kubelet refuses from 1.35 unless told (failCgroupV1,
+  # a field since 1.31).
+  local cgv1=""; [ "$K8S_MINOR" -lt 31 ] || cgv1="failCgroupV1: false"
   cat > "$NODE_DIR/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -80,6 +83,7 @@ cgroupDriver: cgroupfs
 cgroupsPerQOS: false
 enforceNodeAllocatable: []
 failSwapOn: false
+$cgv1
 localStorageCapacityIsolation: false
 protectKernelDefaults: false
 clusterDNS: [$CLUSTER_DNS_IP]

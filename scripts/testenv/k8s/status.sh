@@ -6,9 +6,12 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-echo "envserve test cluster (Kubernetes v$K8S_VERSION, etcd v$ETCD_VERSION, kwok v$KWOK_VERSION, traefik v$TRAEFIK_VERSION)"
+# The running cluster's version (up.sh recorded it), else the one up.sh would start.
+K8S_VERSION=$(running_version || true); K8S_VERSION=${K8S_VERSION:-${ENVSERVE_TESTENV_K8S_VERSION:-$K8S_DEFAULT_VERSION}}
+APISERVER_FEATURE_GATES=$(running_gates || true)
+echo "envserve test cluster (Kubernetes v$K8S_VERSION${APISERVER_FEATURE_GATES:+, API server feature gates $APISERVER_FEATURE_GATES}, etcd v$ETCD_VERSION, kwok v$KWOK_VERSION, traefik v$TRAEFIK_VERSION)"
 echo "cache: $CACHE"
-for c in kubernetes:$K8S_VERSION kubelet:$K8S_VERSION etcd:$ETCD_VERSION kwok:$KWOK_VERSION traefik:$TRAEFIK_VERSION coredns:$COREDNS_VERSION; do
+for c in kubernetes:$K8S_VERSION kubelet:$K8S_VERSION kubectl:$K8S_VERSION etcd:$ETCD_VERSION kwok:$KWOK_VERSION traefik:$TRAEFIK_VERSION coredns:$COREDNS_VERSION; do
   d=$(bin_dir "${c%%:*}" "${c#*:}")
   if [ -f "$d/.complete" ]; then echo "  built  ${c%%:*} v${c#*:}"; else echo "  MISSING build of ${c%%:*} v${c#*:} (up.sh builds it)"; fi
 done
@@ -31,7 +34,7 @@ for name in etcd kube-apiserver kube-controller-manager kube-scheduler container
 done
 
 if [ $up -gt 0 ] && [ -f "$STATE/admin.kubeconfig" ]; then
-  K=(kubectl --kubeconfig "$STATE/admin.kubeconfig" --request-timeout=5s)
+  K=("$(kubectl_bin)" --kubeconfig "$STATE/admin.kubeconfig" --request-timeout=5s)
   echo "nodes:"; "${K[@]}" get nodes -o wide 2>&1 | sed 's/^/  /'
   echo "pods (all namespaces):"; "${K[@]}" get pods -A -o wide 2>&1 | sed 's/^/  /'
   echo "services (all namespaces):"; "${K[@]}" get svc -A 2>&1 | sed 's/^/  /'

@@ -6,7 +6,17 @@
 # need many pods) whose pods the pod backer serves — all inside the network namespace $NETNS.
 # Builds missing components and images first (build.sh, images.sh). Writes .testenv/k8s/env.json.
 #
-#   [ENVSERVE_TESTENV_SLOT=N] bash scripts/testenv/k8s/up.sh   (as root; cleans a stale previous run first)
+#   [ENVSERVE_TESTENV_SLOT=N] [ENVSERVE_TESTENV_K8S_VERSION=X.Y.Z] bash scripts/testenv/k8s/up.sh [--check]
+#   (as root)
+#
+# A cluster of the slot that is whole (every component runs and answers) and is the version (and
+# API server feature gates, ENVSERVE_TESTENV_APISERVER_FEATURE_GATES) asked for is left running,
+# its state kept; a half-running or stale one is cleaned first and a fresh one started.
+# ENVSERVE_TESTENV_FRESH=1 (the test runner) always starts a fresh one. --check only says which
+# it would do: exit 0 = would leave it running, 3 = would clean and start.
+#
+# ENVSERVE_TESTENV_K8S_VERSION picks the Kubernetes release (versions.sh: the default, and the
+# matrix's older one); components are built and cached per version.
 #
 # ENVSERVE_TESTENV_SLOT=N (1..50) runs an independent cluster next to the default one (slot 0):
 # state in .testenv/k8s-N/, namespace envserve-k8s-N, addresses 10.250.(2N).0/30, LB 10.250.(2N+1).0/28.
@@ -19,6 +29,13 @@ set -euo pipefail
 
 T_ALL=$(now_ms)
 [ "$(id -u)" = 0 ] || die "up.sh must run as root (it creates a network namespace)"
+CHECK_ONLY=0
+for a in "$@"; do
+  case "$a" in --check) CHECK_ONLY=1 ;; *) die "up.sh: unknown argument $a" ;; esac
+done
+# shellcheck source=health.sh
+. "$K8S_DIR/health.sh"
+WHAT="Kubernetes v$K8S_VERSION${APISERVER_FEATURE_GATES:+, API server feature gates $APISERVER_FEATURE_GATES}"
 
 # ---------------------------------------------------------------- prerequisites
 phase_start "prerequisites"
@@ -74,6 +91,22 @@ if [ -f "$OWNER_FILE" ]; then
     phase_end
   fi
 fi
+# ---------------------------------------------------------------- a cluster that is up already
+if [ "${ENVSERVE_TESTENV_FRESH:-0}" != 1 ] && [ -d "$STATE" ]; then
+  why=$(cluster_unhealthy) || true
+  if [ -z "$why" ]; then
+    [ $CHECK_ONLY = 1 ] || echo "$OWNER_PID $STATE" > "$OWNER_FILE"
+    log "the test cluster (slot $SLOT, $WHAT) is up and every component answers: left running, its state kept"
+    log "cluster up (slot $SLOT): KUBECONFIG=$STATE/admin.kubeconfig (env: $STATE_REL/env.json)"
+    exit 0
+  fi
+  log "the test cluster of slot $SLOT is not the whole cluster asked for ($why): it is cleaned and a fresh one started"
+  [ $CHECK_ONLY = 0 ] || exit 3
+elif [ $CHECK_ONLY = 1 ]; then
+  log "no test cluster in slot $SLOT (or ENVSERVE_TESTENV_FRESH=1): a fresh one would be started"
+  exit 3
+fi
+log "starting the test cluster: slot $SLOT, $WHAT"
 if [ -f "$OWNER_FILE" ] || [ -d "$STATE" ] || netns_exists; then
   phase_start "clean previous run"
   bash "$K8S_DIR/down.sh" --quiet --force || die "cleaning the previous run failed (down.sh)"
@@ -90,6 +123,8 @@ WBIN=$(bin_dir kwok "$KWOK_VERSION"); TBIN=$(bin_dir traefik "$TRAEFIK_VERSION")
 LBIN=$(bin_dir kubelet "$K8S_VERSION"); DBIN=$(bin_dir coredns "$COREDNS_VERSION")
 
 mkdir -p "$STATE"/{pki,run,logs,etcd}
+echo "$K8S_VERSION" > "$RUN/k8s-version"
+printf '%s' "$APISERVER_FEATURE_GATES" > "$RUN/feature-gates"
 phase_start "images (cached unless their inputs changed)"
 bash "$K8S_DIR/images.sh" > "$RUN/images.list" || die "building the node's images failed (see above)"
 phase_end
@@ -223,17 +258,24 @@ start kube-apiserver "$KBIN/kube-apiserver" \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --service-cluster-ip-range="$SERVICE_CIDR" --service-node-port-range="$NODEPORT_RANGE" \
   --authorization-mode=Node,RBAC --allow-privileged=true \
+  ${APISERVER_FEATURE_GATES:+--feature-gates="$APISERVER_FEATURE_GATES"} \
   --profiling=false --v=1
 wait_for kube-apiserver 90 api_ok /readyz
 phase_end
 
 # ---------------------------------------------------------------- controllers, scheduler
 phase_start "controller-manager, scheduler"
+# No cloud, no node IPAM here. Releases that still carry the cloud controllers in
+# kube-controller-manager run them unless told not to (1.37 no longer knows their names).
+CM_CONTROLLERS='*,-nodeipam'
+if "$KBIN/kube-controller-manager" --help 2>/dev/null | grep -q 'cloud-node-lifecycle'; then
+  CM_CONTROLLERS+=',-cloud-node-lifecycle,-service-lb-controller'
+fi
 start kube-controller-manager "$KBIN/kube-controller-manager" \
   --kubeconfig="$ADMIN_KC" --authentication-kubeconfig="$ADMIN_KC" --authorization-kubeconfig="$ADMIN_KC" \
   --bind-address=127.0.0.1 --leader-elect=false \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
-  --use-service-account-credentials=false --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller' \
+  --use-service-account-credentials=false --controllers="$CM_CONTROLLERS" \
   --profiling=false --v=1
 start kube-scheduler "$KBIN/kube-scheduler" \
   --kubeconfig="$ADMIN_KC" --authentication-kubeconfig="$ADMIN_KC" --authorization-kubeconfig="$ADMIN_KC" \
@@ -488,10 +530,12 @@ require("fs").writeFileSync(file, JSON.stringify(o, null, 2) + "\n");
   ENVSERVE_TEST_LB_POOL "$LB_POOL" \
   $(bash "$K8S_DIR/gateway.sh" env) \
   ENVSERVE_TEST_K8S_VERSION "v$K8S_VERSION" \
+  ENVSERVE_TEST_APISERVER_FEATURE_GATES "$APISERVER_FEATURE_GATES" \
+  ENVSERVE_TEST_KUBECTL "$(kubectl_bin)" \
   ENVSERVE_TESTENV_SLOT "$SLOT"
 
 trap - EXIT
 flock -u 8; exec 8>&-
 TIMINGS+=("total=$(( $(now_ms) - T_ALL ))")
 print_timings
-log "cluster up (slot $SLOT): KUBECONFIG=$STATE/admin.kubeconfig (env: $STATE_REL/env.json)"
+log "cluster up (slot $SLOT, $WHAT): KUBECONFIG=$STATE/admin.kubeconfig (env: $STATE_REL/env.json)"
