@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { curlInNetns, httpRequest, podAnswer, eventually, kubectl, backedPod, sleep } from './cluster.js';
 import { env, createNamespace, deleteNamespace, freePort, kubectlJson, mustKubectl, restartApiServer, writeEnvFile } from './expose-lib.js';
-import { runCli, startCli } from '../local/cli-helpers.js';
+import { runCli, startCli, stateDirEnv } from '../local/cli-helpers.js';
 import { envserve } from '../helpers/cli.js';
 import { loadKubeClient } from '../../src/apply/k8s/client.js';
 import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, operatorPod, OPERATOR_IMAGE, tokenKubeconfig, type OperatorPod } from './operator-lib.js';
@@ -338,7 +338,7 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
   // nsB: "port-forward only". Denied with the policy's words; the port-forward runs all the same.
   const portB = await freePort();
   const kcB = tokenKubeconfig('alice-b2', createToken(nsB, 'alice'));
-  const runB = startCli(['serve', '--runtime', 'k8s', '-f', writeEnvFile('srv-b', SERVED(portB)), '--name', 'srv', '-n', nsB, '--kubeconfig', kcB, '--ingress-domain', 'apps.test'], { ENVSERVE_INGRESS_DOMAIN: '' });
+  const runB = startCli(['serve', '--runtime', 'k8s', '-f', writeEnvFile('srv-b', SERVED(portB)), '--name', 'srv', '-n', nsB, '--kubeconfig', kcB, '--ingress-domain', 'apps.test'], { ENVSERVE_INGRESS_DOMAIN: '', ...stateDirEnv() });
   try {
     await runB.waitFor(/Press Ctrl-C to stop/, 90_000);
     assert.match(runB.err(), new RegExp(`the operator denied exposureset ${nsB}/srv; nothing was created in the cluster`));
@@ -356,7 +356,7 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
 
 test('`envserve serve --runtime k8s --no-operator` (direct mode): a user who may read the policies is warned before the Service a policy would deny is created with her own rights', async () => {
   const port = await freePort();
-  const run = startCli(['serve', '--runtime', 'k8s', '--no-operator', '-f', writeEnvFile('srv-b-direct', SERVED(port)), '--name', 'srv', '-n', nsB, '--kubeconfig', env.kubeconfig], { ENVSERVE_INGRESS_DOMAIN: '' });
+  const run = startCli(['serve', '--runtime', 'k8s', '--no-operator', '-f', writeEnvFile('srv-b-direct', SERVED(port)), '--name', 'srv', '-n', nsB, '--kubeconfig', env.kubeconfig], { ENVSERVE_INGRESS_DOMAIN: '', ...stateDirEnv() });
   try {
     await run.waitFor(/Press Ctrl-C to stop/, 90_000);
     assert.doesNotMatch(run.err(), /envserve operator found/);
