@@ -5,6 +5,11 @@
 //
 //   npm run build && npm run bench:operator   (uses a running test cluster, else starts one and stops it after;
 //                                              ENVSERVE_TESTENV_SLOT=N: the cluster of that slot; BENCH_N=100)
+//   BENCH_NODE=path/to/node   the Node binary the operator runs on (default: this one); its RSS counts
+//                             the binary's file pages, which depend on the page-cache state (a binary
+//                             as npm wrote it sits in 2 MB folios: ≈ +30 MB), so anonymous and
+//                             file-backed parts are printed too.
+//   BENCH_OPERATOR_FLAGS      Node flags of the operator (default: the image's, --max-semi-space-size=1)
 import { readFileSync } from 'node:fs';
 import { ensureCluster, stopClusterIfStarted } from './cluster.js';
 
@@ -18,7 +23,7 @@ const { sleep } = await import('../test/k8s/cluster.js');
 const rssOf = (pid: number) => {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0) / 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  return { rss: kb('VmRSS'), peak: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
 };
 
 async function until(what: string, check: () => boolean, timeoutMs = 300_000): Promise<number> {
@@ -39,9 +44,12 @@ try {
   mustKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/exposuresets.envserve.dev']);
   backedDeployment(ns, 'shared', { app: 'shared' });
   backedDeployment(peerNs, 'shared', { app: 'shared' });
-  op = await startOperator(tokenKubeconfig('bench-operator', createToken('envserve-system', 'envserve-operator')));
+  const node = process.env.BENCH_NODE || process.execPath;
+  const flags = (process.env.BENCH_OPERATOR_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
+  op = await startOperator(tokenKubeconfig('bench-operator', createToken('envserve-system', 'envserve-operator')), '127.0.0.1:0', node, flags);
+  console.log(`operator: ${node} ${flags.join(' ')}`);
   const pid = op.child.pid!;
-  await sleep(1000);
+  await sleep(3000); // past start-up: the Lease taken, the informers listed
   const idle = rssOf(pid);
 
   // The peer: the same Services, applied directly, until each has a Ready endpoint.
@@ -72,10 +80,12 @@ try {
   console.log(`  envserve operator: every ExposureSet Ready after ${(ms / 1000).toFixed(1)} s (${(ms / N).toFixed(0)} ms per set)`);
   console.log(`  peer, kubectl apply of the same ${N} Services until each has a Ready endpoint: ${(peerMs / 1000).toFixed(1)} s`);
   console.log(`  ratio operator / kubectl apply: ${(ms / peerMs).toFixed(2)}x`);
-  console.log(`  operator memory: RSS idle ${idle.rss.toFixed(0)} MB, after ${after.rss.toFixed(0)} MB, peak ${Math.max(peak, after.peak).toFixed(0)} MB`);
+  console.log(`  operator memory: RSS idle ${idle.rss.toFixed(0)} MB (anonymous ${idle.anon.toFixed(0)}, file ${idle.file.toFixed(0)}), after ${after.rss.toFixed(0)} MB, peak ${Math.max(peak, after.peak).toFixed(0)} MB`);
   console.log('  (both include the API server, controller-manager and kube-proxy working on the same 2 cores)');
 } finally {
   await op?.stop();
+  // What the bench installed goes too: CRDs left behind make `serve` hand exposures to an operator.
+  mustKubectl(['delete', '--ignore-not-found', '--wait=false', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifests().filter((o) => o.kind !== 'Deployment') }));
   deleteNamespace(ns);
   deleteNamespace(peerNs);
   stopClusterIfStarted();

@@ -15,6 +15,10 @@
 //                               one and stops it after)
 //   BENCH_SCALE_N=1,10,80,200  the sizes;  BENCH_IDLE_S=30  the idle window in seconds
 //   ENVSERVE_BIN=path/to/envserve.js  another build of the CLI (to measure a "before" in the same way)
+//   BENCH_NODE=path/to/node  the Node binary envserve runs on (default: this one). RSS counts the
+//                            binary's file pages, which depend on its page-cache state (a binary as
+//                            npm wrote it sits in 2 MB folios: ≈ +30 MB; see docs/performance.md),
+//                            so RSS is printed with its anonymous and file-backed parts.
 //
 // The machine is shared: the load average is printed with the figures.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -51,7 +55,8 @@ function cpuSeconds(pid: number): number {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / TICK; // fields 14 and 15 of stat(5)
 }
-function memKb(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+const NODE = process.env.BENCH_NODE || process.execPath;
+function memKb(pid: number, key: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   const m = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? NaN);
 }
@@ -141,7 +146,7 @@ function getOk(port: number): Promise<boolean> {
   });
 }
 
-interface Row { n: number; answerS: number; envCpu: number; apiCpu: number; apiReqPerMin: number; rssMb: number; peakMb: number; downS: number; load: string; by: Map<string, number>; }
+interface Row { n: number; answerS: number; envCpu: number; apiCpu: number; apiReqPerMin: number; rssMb: number; anonMb: number; fileMb: number; peakMb: number; downS: number; load: string; by: Map<string, number>; }
 
 async function measure(n: number): Promise<Row> {
   const file = envFile(n);
@@ -149,7 +154,7 @@ async function measure(n: number): Promise<Row> {
   const env = { ...process.env, ENVSERVE_STATE_DIR: stateDir };
   const common = ['-f', file, '--runtime', 'k8s', '--kubeconfig', KC, '-n', ns];
   const t0 = Date.now();
-  const child = spawn(process.execPath, [BIN, 'serve', ...common, '--target', `k8s:${ns}/deployment/scale`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(NODE, [BIN, 'serve', ...common, '--target', `k8s:${ns}/deployment/scale`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   let exited: string | undefined;
@@ -185,21 +190,23 @@ async function measure(n: number): Promise<Row> {
   const w = await idleWindow(IDLE_S, child.pid!);
   const rssMb = memKb(child.pid!, 'VmRSS') / 1024;
   const peakMb = memKb(child.pid!, 'VmHWM') / 1024;
+  const anonMb = memKb(child.pid!, 'RssAnon') / 1024;
+  const fileMb = memKb(child.pid!, 'RssFile') / 1024;
   const d0 = Date.now();
-  const down = spawnSync(process.execPath, [BIN, 'down', ...common], { env, encoding: 'utf8' });
+  const down = spawnSync(NODE, [BIN, 'down', ...common], { env, encoding: 'utf8' });
   const downS = (Date.now() - d0) / 1000;
   if (down.status !== 0) throw new Error(`down failed: ${down.stderr}`);
   const left = kubectl(['-n', ns, 'get', 'services', '-l', 'app.kubernetes.io/managed-by=envserve', '-o', 'name']).trim();
   if (left) throw new Error(`down left Services behind: ${left}`);
   if (!exited) await new Promise((r) => child.once('exit', r));
-  return { n, answerS, envCpu: w.envCpu!, apiCpu: w.apiCpu, apiReqPerMin: w.apiReqPerMin, rssMb, peakMb, downS, load: loadNow, by: w.by };
+  return { n, answerS, envCpu: w.envCpu!, apiCpu: w.apiCpu, apiReqPerMin: w.apiReqPerMin, rssMb, anonMb, fileMb, peakMb, downS, load: loadNow, by: w.by };
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 const rows: Row[] = [];
 let base: Window;
 try {
-  console.log(`bench: ${BIN}; load average ${load()} (2 cores, shared); idle windows of ${IDLE_S} s`);
+  console.log(`bench: ${BIN} on ${NODE}; load average ${load()} (2 cores, shared); idle windows of ${IDLE_S} s`);
   console.log('bench: peer: the API server with no envserve running');
   const baseLoad = load();
   base = await idleWindow(IDLE_S);
@@ -208,7 +215,7 @@ try {
     console.log(`bench: N=${n} (${Math.ceil(n / 2)} port-forwards, ${n - Math.ceil(n / 2)} ClusterIP Services)`);
     const r = await measure(n);
     rows.push(r);
-    console.log(`  all answer ${r.answerS.toFixed(2)} s; envserve ${pct(r.envCpu)} of a core, RSS ${r.rssMb.toFixed(0)} MB (peak ${r.peakMb.toFixed(0)}); API server +${pct(r.apiCpu - base.apiCpu)}, +${(r.apiReqPerMin - base.apiReqPerMin).toFixed(0)} requests/min; down ${r.downS.toFixed(2)} s (load ${r.load})`);
+    console.log(`  all answer ${r.answerS.toFixed(2)} s; envserve ${pct(r.envCpu)} of a core, RSS ${r.rssMb.toFixed(0)} MB (anonymous ${r.anonMb.toFixed(0)}, file ${r.fileMb.toFixed(0)}; peak ${r.peakMb.toFixed(0)}); API server +${pct(r.apiCpu - base.apiCpu)}, +${(r.apiReqPerMin - base.apiReqPerMin).toFixed(0)} requests/min; down ${r.downS.toFixed(2)} s (load ${r.load})`);
     const top = [...r.by].map(([k, v]) => [k, v - (base.by.get(k) ?? 0)] as const).filter(([, v]) => v > 1).sort((a, b) => b[1] - a[1]).slice(0, 5);
     if (top.length) console.log(`  added requests/min by verb and resource: ${top.map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
   }

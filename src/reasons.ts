@@ -28,11 +28,17 @@ export type ReasonCode =
   | 'LoadBalancerPending'
   | 'IngressNotAdmitted'
   | 'IngressRouteNotAnswering' // admitted, but the controller has no route/backend yet (404/502/503/504)
+  | 'RouteNoParent' // no Gateway controller has taken up the HTTPRoute (its Gateway is missing or not served)
+  | 'RouteNotAccepted' // the Gateway does not accept the HTTPRoute (its Accepted condition is False)
+  | 'RouteRefsUnresolved' // the Gateway accepted the HTTPRoute; its backend reference does not resolve
   | 'NotOwned' // an object of that name exists and envserve does not own it
   | 'ClusterUnreachable'
+  | 'CredentialPluginFailed' // the kubeconfig's exec credential plugin is missing or failed
+  | 'KubeconfigUnsupported' // a kubeconfig form kubectl accepts and envserve does not (named in the message)
   // an ops policy (ExposurePolicy), applied by the operator or checked with --policy
   | 'PolicyDenied' // a policy that selects the namespace does not allow it
   | 'PolicyConflict' // two policies generate conflicting values (host templates, Ingress classes)
+  | 'LoginUnavailable' // a URL whose access level needs a login, and nothing here checks one
   // what a probe found
   | 'ConnectionRefused'
   | 'ConnectionReset'
@@ -68,10 +74,16 @@ export const REASONS: Readonly<Record<ReasonCode, string>> = {
   LoadBalancerPending: 'the LoadBalancer Service has no address (no load-balancer provider?)',
   IngressNotAdmitted: 'no Ingress controller has admitted the Ingress',
   IngressRouteNotAnswering: 'the Ingress controller has no working route to the service yet',
+  RouteNoParent: 'no Gateway controller has taken up the HTTPRoute (is its Gateway there and served?)',
+  RouteNotAccepted: 'the Gateway does not accept the HTTPRoute (its Accepted condition is False)',
+  RouteRefsUnresolved: "the Gateway accepted the HTTPRoute, and its backend reference does not resolve",
   NotOwned: 'an object of that name exists and is not owned by envserve',
   ClusterUnreachable: 'the Kubernetes API server cannot be reached',
+  CredentialPluginFailed: "the kubeconfig's exec credential plugin is missing or failed",
+  KubeconfigUnsupported: 'the kubeconfig uses a form envserve does not support',
   PolicyDenied: "an ops policy (ExposurePolicy) does not allow it in this namespace",
   PolicyConflict: 'two ops policies that select this namespace ask for conflicting values',
+  LoginUnavailable: 'the access level needs a login and nothing here checks one: install the operator, or access="public"',
   ConnectionRefused: 'nothing listens there',
   ConnectionReset: 'the connection was reset: the service behind it is not answering',
   Timeout: 'no answer in time',
@@ -123,6 +135,14 @@ export const CHECK_ONLY_REASONS = {
   TlsSecretMissing: "the Ingress's TLS secret does not exist",
   HostHeaderMismatch: 'no Ingress rule routes the host users type',
   NoIngressRule: 'the Ingress has no rule for the service',
+  // the HTTPRoute (Gateway API)
+  HTTPRouteNotFound: 'the HTTPRoute does not exist',
+  GatewayApiMissing: 'the cluster has no Gateway API (the HTTPRoute kind is not served)',
+  GatewayNotFound: "the HTTPRoute's parent Gateway does not exist",
+  RouteSectionNotFound: "the HTTPRoute names a listener (sectionName) its Gateway does not have",
+  RouteHostnameNotAllowed: "the HTTPRoute's host is not under the hostname of any listener it attaches to",
+  RouteNotAllowedByListener: "the Gateway's listeners do not allow routes from the HTTPRoute's namespace (allowedRoutes)",
+  RouteBackendPortMismatch: "the HTTPRoute's backend port is not a port of its Service",
   // the network
   NetworkPolicyDenies: 'a NetworkPolicy selecting the pod does not admit the port',
   NetworkPolicyRestricts: 'the NetworkPolicies admit the port from some peers only',

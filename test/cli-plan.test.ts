@@ -114,7 +114,7 @@ test('render adds a Deployment when build() names an image, and an Ingress in fr
       '    base(image="jupyter/base-notebook:latest")\n' +
       '    config.jupyter(password="pw")\n' +
       'def serve():\n' +
-      '    cloud.k8s.bind(env_port=presets.jupyter.port, type=cloud.k8s.clusterIP, service_port=80,\n' +
+      '    cloud.k8s.bind(env_port=presets.jupyter.port, type=cloud.k8s.clusterIP, service_port=80, access="public",\n' +
       '                   ingress=cloud.k8s.ingress(host="nb.example.com", class_name="traefik", annotations={"a": "b"}))\n',
   );
   const r = envserve(['render', '-f', file, '--name', 'nb']);

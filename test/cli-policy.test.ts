@@ -52,7 +52,7 @@ test('a domain from ENVSERVE_INGRESS_DOMAIN or --ingress-domain: each HTTP Servi
 
 test('render --policy: "Ingress under our domain with TLS" fills class, TLS and annotations; denials exit 2 with nothing on stdout', () => {
   const ok = envFile(`def serve():
-    cloud.k8s.bind(env_port=presets.jupyter.port, type=cloud.k8s.clusterIP)
+    cloud.k8s.bind(env_port=presets.jupyter.port, type=cloud.k8s.clusterIP, access="public")
 `);
   const r = envserve(['render', '-f', ok, '-n', 'team-a', '--policy', 'testdata/policy/ingress-tls.yaml'], { env: NO_DOMAIN });
   assert.equal(r.code, 0, r.stderr);

@@ -10,6 +10,7 @@ import { containerPorts, ingressBackends, type K8sCheckExposure, type K8sSubject
 import { labelText, matchesSelector, nearestPods, selectorOf } from './selectors.js';
 import { isDeleting, list, mk, podName, skippedFor, START_HINT, type Draft } from './draft.js';
 import { podReady, whyNotReady, workloadChecks, workloadPods } from './pod-rules.js';
+import { routeChecks } from './route-rules.js';
 
 export { podReady, whyNotReady } from './pod-rules.js';
 
@@ -338,6 +339,7 @@ export function diagnose(subject: K8sSubject, snap: ClusterSnapshot): Check[] {
     const drafts: Draft[] = [...wl];
     if (x.kind === 'k8s-port-forward') drafts.push(...portForwardChecks(x, wpods));
     else if (x.kind === 'k8s-service') drafts.push(...serviceChecks(x, subject, snap, wpods));
+    else if (x.kind === 'k8s-route') drafts.push(...routeChecks(x, subject, snap));
     else drafts.push(...ingressChecks(x, subject, snap));
     for (const d of drafts) out.push({ ...d, exposure: x.id, vantage: 'static' });
   }

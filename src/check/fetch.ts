@@ -67,10 +67,41 @@ export async function fetchSnapshot(client: Api, namespace: string, workload?: W
       }
     });
   }));
+  const routes = await fetchRoutes(client, namespace);
   return {
     namespace, pods, services, endpointSlices, ingresses, ingressClasses, networkPolicies, secrets, clusterDNS, nodeAddresses,
     ...(deployment !== undefined && { deployment }),
+    ...routes,
   };
+}
+
+/** The namespace's HTTPRoutes (null: no Gateway API) and the Gateways they name (null: missing). */
+async function fetchRoutes(client: Api, namespace: string): Promise<Pick<ClusterSnapshot, 'httpRoutes' | 'gateways'>> {
+  const httpRoutes = await read('httproutes', async () => {
+    try {
+      return await items(client, `/apis/gateway.networking.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/httproutes`);
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  });
+  const gateways: Record<string, Maybe<Obj | null>> = {};
+  if (httpRoutes && !isUnavailable(httpRoutes)) {
+    const refs = new Set<string>();
+    for (const r of httpRoutes) for (const p of (r.spec?.parentRefs ?? []) as Obj[]) if ((p.kind ?? 'Gateway') === 'Gateway') refs.add(`${p.namespace ?? namespace}/${p.name}`);
+    await Promise.all([...refs].map(async (key) => {
+      const [ns, name] = key.split('/') as [string, string];
+      gateways[key] = await read(`gateway ${key}`, async () => {
+        try {
+          return await client.request<Obj>(`/apis/gateway.networking.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/gateways/${encodeURIComponent(name)}`);
+        } catch (e) {
+          if (isNotFound(e)) return null;
+          throw e;
+        }
+      });
+    }));
+  }
+  return { httpRoutes, gateways };
 }
 
 function nodeAddress(n: Obj): string | undefined {

@@ -5,6 +5,7 @@ import type { KubeClient } from '../apply/k8s/client.js';
 import { connectAddress } from '../apply/local/ports.js';
 import { FORWARD_HOLD_MS } from '../probe/targets.js';
 import { diagnose, firstAddress, podReady, readyPodFor } from './diagnose.js';
+import { routeProbeTarget } from './route-rules.js';
 import { runDebugPod, type DebugPodResult } from './debug-pod.js';
 import { fetchSnapshot } from './fetch.js';
 import { classifySpec, probeFromHere, probeThroughApiServer, probeThroughForward, type ApiProxyTarget, type ForwardTarget, type ProbeOutcome, type ProbeSpec } from './probes.js';
@@ -99,6 +100,16 @@ export function planK8sProbes(subject: K8sSubject, snap: ClusterSnapshot, local 
           if (tp) add('cluster', x.id, `the pod IP ${pod.status.podIP}:${tp} answers from inside the cluster`, { id: `probe.cluster.pod${sfx}`, host: pod.status.podIP, port: tp, protocol: x.protocol });
         }
       }
+    } else if (x.kind === 'k8s-route') {
+      const t = routeProbeTarget(x, snap, ns);
+      if (!t) {
+        note(x.id, 'probe.local.route', 'the HTTPRoute answers from this machine', 'local', 'RouteNoParent', 'its Gateway has no address to probe');
+        continue;
+      }
+      const path = x.path ?? '/';
+      const spec = { host: t.address, ...(t.host && { hostHeader: t.host }), path, via: 'ingress' as const, protocol: 'http' as const };
+      add('local', x.id, `${t.https ? 'https' : 'http'}://${t.host ?? t.address}${path} answers from this machine (through Gateway ${t.address}:${t.port})`, { ...spec, id: t.https ? 'probe.local.route.tls' : 'probe.local.route', port: t.port, ...(t.https && { tls: true }), websocket: !t.https });
+      if (!t.https) add('cluster', x.id, `the Gateway ${t.address}:${t.port} answers from inside the cluster (Host: ${t.host ?? '(none)'})`, { ...spec, id: 'probe.cluster.route', port: t.port });
     } else {
       const ing = ingresses.find((i) => i.metadata?.name === x.ingress);
       if (!ing) continue;

@@ -31,6 +31,10 @@ export interface ClusterSnapshot {
   secrets: Record<string, Maybe<boolean>>;
   /** Whether a kube-dns Service exists in kube-system. */
   clusterDNS: Maybe<boolean>;
+  /** HTTPRoutes of the namespace; null: the cluster has no Gateway API. Absent: not read. */
+  httpRoutes?: Maybe<Obj[] | null>;
+  /** The Gateways those routes name, by "namespace/name"; null: it does not exist. */
+  gateways?: Record<string, Maybe<Obj | null>>;
   /** InternalIP (else ExternalIP) of each node, for NodePort probes. */
   nodeAddresses: Maybe<string[]>;
 }

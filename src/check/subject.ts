@@ -4,6 +4,7 @@
 // in the snapshot).
 import { UserError } from '../errors.js';
 import { ingressName, LABEL_ENV, objectName, serviceName } from '../apply/k8s/manifests.js';
+import { routeName } from '../apply/k8s/route.js';
 import type { Plan, Protocol, ServiceType } from '../plan/types.js';
 import { presetByName, presetByPort } from '../plan/presets.js';
 import type { ClusterSnapshot, Obj } from './snapshot.js';
@@ -20,6 +21,7 @@ export type K8sCheckExposure = (
   | { id: string; kind: 'k8s-port-forward'; protocol: Protocol; port: number; local?: { address: string; port: number }; path?: string }
   | { id: string; kind: 'k8s-service'; protocol: Protocol; service: string; port?: number; type?: ServiceType; envPort?: number }
   | { id: string; kind: 'k8s-ingress'; protocol: Protocol; ingress: string; host?: string; path?: string; tls?: boolean; service?: string }
+  | { id: string; kind: 'k8s-route'; protocol: Protocol; route: string; host?: string; path?: string; https?: boolean; service?: string }
 ) & { websocket?: boolean };
 
 /** Whether the app on this port (or of this name) needs WebSockets: a preset that says so (Jupyter). */
@@ -52,6 +54,12 @@ export function subjectFromPlan(plan: Plan, namespace: string, workload?: Worklo
         id: e.id, kind: e.kind, protocol: e.protocol, ingress: ingressName(plan, e), host: e.host, path: e.path, tls: e.tlsSecret !== undefined,
         ...(svc?.kind === 'k8s-service' && { service: serviceName(plan, svc) }), ...ws,
       });
+    } else if (e.kind === 'k8s-route') {
+      const svc = plan.exposures.find((x) => x.id === e.serviceId);
+      exposures.push({
+        id: e.id, kind: e.kind, protocol: e.protocol, route: routeName(plan, e), host: e.host, path: e.path, ...(e.https && { https: true }),
+        ...(svc?.kind === 'k8s-service' && { service: serviceName(plan, svc) }), ...ws,
+      });
     }
   }
   return {
@@ -64,21 +72,21 @@ export function subjectFromPlan(plan: Plan, namespace: string, workload?: Worklo
 
 export interface TargetRef {
   namespace?: string;
-  kind: 'deployment' | 'pod' | 'service' | 'ingress';
+  kind: 'deployment' | 'pod' | 'service' | 'ingress' | 'httproute';
   name: string;
 }
 
 /** Parses `k8s:[NS/]KIND/NAME` (KIND: deployment, pod, service, ingress, or their kubectl short names). */
 export function parseCheckTarget(text: string): TargetRef {
-  const m = /^k8s:(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?(deployment|deploy|pod|po|service|svc|ingress|ing)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
+  const m = /^k8s:(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?(deployment|deploy|pod|po|service|svc|ingress|ing|httproute)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
   if (!m) {
     throw new UserError(
       `--target ${JSON.stringify(text)} is not a Kubernetes target`,
-      'write it as k8s:<namespace>/<deployment|pod|service|ingress>/<name> (the namespace may be left out)',
+      'write it as k8s:<namespace>/<deployment|pod|service|ingress|httproute>/<name> (the namespace may be left out)',
     );
   }
   const k = m[3]!;
-  const kind = k.startsWith('deploy') ? 'deployment' : k.startsWith('po') ? 'pod' : k.startsWith('s') ? 'service' : 'ingress';
+  const kind = k.startsWith('deploy') ? 'deployment' : k.startsWith('po') ? 'pod' : k.startsWith('s') ? 'service' : k === 'httproute' ? 'httproute' : 'ingress';
   return { kind, ...(m[1] && { namespace: m[1] }), name: m[4]! };
 }
 
@@ -126,6 +134,8 @@ export function subjectFromTarget(t: TargetRef, namespace: string, snap: Cluster
     const s = services.find((x) => x.metadata?.name === t.name);
     exposures.push({ id: `service-${t.name}${port !== undefined ? `-${port}` : ''}`, kind: 'k8s-service', protocol: protocolOf(s?.spec?.ports?.[0]), service: t.name, ...(port !== undefined && { port }), ...(s?.spec?.type && { type: s.spec.type }) });
     addIngressesFor(new Set([t.name]));
+  } else if (t.kind === 'httproute') {
+    exposures.push(...routeTargetExposures(t.name, snap, host));
   } else {
     const ing = ingresses.find((x) => x.metadata?.name === t.name);
     exposures.push(ing ? ingressExposure(ing, host) : { id: `ingress-${t.name}`, kind: 'k8s-ingress', protocol: 'http', ingress: t.name, ...(host && { host }) });
@@ -135,6 +145,19 @@ export function subjectFromTarget(t: TargetRef, namespace: string, snap: Cluster
     }
   }
   return { namespace, ...(workload && { workload }), exposures: dedupe(exposures) };
+}
+
+/** `--target k8s:NS/httproute/NAME`: the route, and the Services it sends to. */
+function routeTargetExposures(name: string, snap: ClusterSnapshot, host?: string): K8sCheckExposure[] {
+  const routes = !snap.httpRoutes || isUnavailable(snap.httpRoutes) ? [] : snap.httpRoutes;
+  const r = routes.find((x) => x.metadata?.name === name);
+  const hostname = host ?? ((r?.spec?.hostnames ?? []) as string[])[0];
+  const path = r?.spec?.rules?.[0]?.matches?.[0]?.path?.value as string | undefined;
+  const backends = ((r?.spec?.rules ?? []) as Obj[]).flatMap((x) => (x.backendRefs ?? []) as Obj[]).filter((b) => (b.kind ?? 'Service') === 'Service');
+  return [
+    { id: `route-${name}`, kind: 'k8s-route', protocol: 'http', route: name, ...(hostname && { host: hostname }), ...(path && { path }), ...(backends[0] && { service: backends[0].name }) },
+    ...backends.map((b): K8sCheckExposure => ({ id: `service-${b.name}`, kind: 'k8s-service', protocol: 'http', service: b.name, ...(typeof b.port === 'number' && { port: b.port }) })),
+  ];
 }
 
 /** Without an env file the protocol is a guess from the port's name: HTTP unless it says otherwise. */

@@ -183,7 +183,8 @@ test('controller: the state record it writes from a Kubernetes runtime holds the
   writeFileSync(kubeconfig, JSON.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'dev',
     clusters: [{ name: 'c', cluster: { server: 'https://10.0.0.1:6443' } }],
-    users: [{ name: 'u', user: { token: secrets.token, 'client-key-data': b64(secrets.key), 'client-certificate-data': b64(secrets.cert), username: 'admin', password: secrets.password } }],
+    // (a token and basic auth on one user is refused, as kubectl does: the password is another user's)
+    users: [{ name: 'u', user: { token: secrets.token, 'client-key-data': b64(secrets.key), 'client-certificate-data': b64(secrets.cert) } }, { name: 'basic', user: { username: 'admin', password: secrets.password } }],
     contexts: [{ name: 'dev', context: { cluster: 'c', user: 'u', namespace: 'team-a' } }],
   }));
   const k8s = new K8sRuntime();

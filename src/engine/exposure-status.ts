@@ -1,6 +1,7 @@
 // Status composition: the EnvStatus every front end sees, built from a read-only view of what the
 // controller holds (the plan, the reconciler's handles and failures, the last probe results).
 // `since` stamps are the only state kept here (when an exposure's state or reason last changed).
+import { urlAccess } from '../plan/access.js';
 import { resolve } from 'node:path';
 import type { Exposure, Plan } from '../plan/types.js';
 import type { ProbeResult } from '../probe/index.js';
@@ -75,7 +76,8 @@ export function composeStatus(v: StatusView, stamps: SinceStamps): EnvStatus {
 
 function exposureStatus(v: StatusView, stamps: SinceStamps, e: Exposure): ExposureStatus {
   const name = nameOf(v.plan, e);
-  const base = { id: e.id, ...(name ? { name } : {}), kind: e.kind, protocol: e.protocol, envPort: e.envPort };
+  const access = urlAccess(e); // issue 22: who may open the URL
+  const base = { id: e.id, ...(name ? { name } : {}), kind: e.kind, protocol: e.protocol, envPort: e.envPort, ...(access && { access }) };
   if (v.userStopped.has(e.id) || v.stopping) return stamps.stamp({ ...base, state: 'stopped', reason: 'Stopped', urls: [], ...(v.userStopped.has(e.id) && { message: 'stopped by the user' }) });
   const failure = v.failures.get(e.id);
   if (failure) return stamps.stamp({ ...base, state: 'failed', reason: failure.reason, urls: [], message: failure.message });

@@ -8,7 +8,9 @@
 import { loadKubeClient, explainKubeError, type KubeClient } from '../apply/k8s/client.js';
 import { parseSelector, resolveTarget, type TargetSpec } from '../apply/k8s/target.js';
 import type { Exposure, Plan } from '../plan/types.js';
-import { planForCluster, type Denial } from '../policy/cluster-plan.js';
+import { loginRefusals, NO_LOGIN_DIRECT, planForCluster, type Denial } from '../policy/cluster-plan.js';
+import { IssuesError } from '../errors.js';
+import { routeFlags } from '../policy/route.js';
 import type { OperatorReason } from '../reasons.js';
 import { MappedPlanSource, type PlanSource } from './plan-source.js';
 
@@ -49,6 +51,10 @@ export interface K8sSourceOptions {
   operatorClient?: OperatorClient;
   ingressDomain?: string;
   ingressClass?: string;
+  /** Automatic HTTPRoutes: `--gateway`, `--route-domain`, `--auto-expose` (else ENVSERVE_GATEWAY, ...). */
+  gateway?: string;
+  routeDomain?: string;
+  autoExpose?: string;
   signal: AbortSignal;
   log: (line: string) => void;
   onVerdict: (v: OperatorVerdict) => void;
@@ -67,9 +73,10 @@ export async function k8sPlanSource(file: PlanSource, o: K8sSourceOptions): Prom
   const namespace = target?.namespace ?? client.namespace;
   const selector = typeof o.selector === 'string' ? parseSelector(o.selector) : o.selector ?? (o.target?.kind === 'selector' ? o.target.labels : undefined);
   const domain = o.ingressDomain ?? ((o.env ?? process.env).ENVSERVE_INGRESS_DOMAIN || undefined);
+  const routes = routeFlags(o, o.env ?? process.env);
   // Pure: no policies here (the operator applies them; direct mode only warns).
   const shaped = new MappedPlanSource(file, (plan: Plan) =>
-    planForCluster(plan, { namespace, ...(domain !== undefined && { ingressDomain: domain }), ...(o.ingressClass !== undefined && { ingressClass: o.ingressClass }) }).plan,
+    planForCluster(plan, { namespace, ...(domain !== undefined && { ingressDomain: domain }), ...(o.ingressClass !== undefined && { ingressClass: o.ingressClass }), ...routes }).plan,
   );
   const op = o.operatorClient;
   try {
@@ -93,9 +100,20 @@ export async function k8sPlanSource(file: PlanSource, o: K8sSourceOptions): Prom
     client.close();
     throw explainKubeError(e, `looking for the envserve operator (${client.server}, namespace ${namespace})`);
   }
-  if (!op) return { source: shaped, mode: 'direct', close: () => client.close() };
+  // Direct mode. Issue 22: a URL whose access level needs a login is refused before anything is
+  // applied (exit 2), since nothing here would check the login.
+  const direct = new MappedPlanSource(shaped, (plan: Plan) => {
+    const refused = loginRefusals(plan, NO_LOGIN_DIRECT);
+    if (!refused.length) return plan;
+    const at = new Map(plan.exposures.map((e) => [e.id, e.position]));
+    throw new IssuesError(
+      refused.map((d) => ({ message: `${d.id}: ${d.message} [${d.reason}]`, ...(at.get(d.id) && { position: at.get(d.id)! }) })),
+      `${refused.length} URL${refused.length === 1 ? ' needs' : 's need'} a login that nothing checks in direct mode; nothing was applied`,
+    );
+  });
+  if (!op) return { source: direct, mode: 'direct', close: () => client.close() };
   // Direct mode: warn before anything is created (preflight and apply follow the load).
-  const source = new MappedPlanSource(shaped, async (plan: Plan) => {
+  const source = new MappedPlanSource(direct, async (plan: Plan) => {
     try {
       const at = new Map(plan.exposures.map((e) => [e.id, e.position]));
       for (const d of await op.policyWarnings(client, plan, namespace)) o.log(`warning: ${at.get(d.id) ? `${at.get(d.id)}: ` : ''}${d.id}: ${d.message} [${d.reason}] (a cluster policy would deny this; applying it with your own rights)`);

@@ -51,6 +51,10 @@ export interface SessionOptions extends Omit<RuntimeChoice, 'runtime'> {
   /** k8s: an automatic Ingress for each HTTP Service under this domain (default $ENVSERVE_INGRESS_DOMAIN). */
   ingressDomain?: string;
   ingressClass?: string;
+  /** k8s: automatic HTTPRoutes (`--gateway ns/name[/listener]`, `--route-domain`, `--auto-expose ingress|route`). */
+  gateway?: string;
+  routeDomain?: string;
+  autoExpose?: string;
   /** How soon after a change each service is probed (default 2000 ms, backing off while nothing changes). */
   probeIntervalMs?: number;
   /** How long start-up waits for every exposure to answer (default 5 s for up, 1 s for serve). */
@@ -105,9 +109,9 @@ export async function openEnvironment(input: SessionInput, opts: SessionOptions 
   try {
     if (kind === 'k8s') {
       const operatorClient = typeof opts.operatorClient === 'function' ? await opts.operatorClient() : opts.operatorClient;
-      const { kubeconfig, context, namespace, selector, operator, ingressDomain, ingressClass, env } = opts;
+      const { kubeconfig, context, namespace, selector, operator, ingressDomain, ingressClass, env, gateway, routeDomain, autoExpose } = opts;
       cluster = await (await import('./k8s-source.js')).k8sPlanSource(file, {
-        kubeconfig, context, namespace, selector, operator, ingressDomain, ingressClass, env,
+        kubeconfig, context, namespace, selector, operator, ingressDomain, ingressClass, env, gateway, routeDomain, autoExpose,
         ...(target && { target }),
         ...(operatorClient && { operatorClient }),
         signal: stopper.signal,

@@ -5,9 +5,11 @@ import { didYouMean, formatPosition, safeText } from '../errors.js';
 import { EvalError, fromText, Struct, toBool, toInt, toStr, toStrDict, type Value } from '../lang/index.js';
 import type { Protocol, ServiceType } from '../plan/types.js';
 import { define, given, optStr, portArg, type Args } from './define.js';
-import type { IngressIntent } from '../plan/intents.js';
+import type { IngressIntent, RouteIntent } from '../plan/intents.js';
+import { routeArg, routeBuiltin } from './builtins-route.js';
 import { PRESETS, PRESET_ALIASES } from '../plan/presets.js';
 import type { Recorder } from './recorder.js';
+import { accessArg } from './access-arg.js';
 import { isDns1123Subdomain, isQualifiedName, NAME_RULES } from '../plan/k8s-names.js';
 
 const PROTOCOLS: Protocol[] = ['tcp', 'http'];
@@ -16,6 +18,7 @@ const SERVICE_TYPES: ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer'];
 export function serveBuiltins(rec: Recorder): Record<string, Value> {
   // Ingress values are Structs; this remembers what each one declared, and where.
   const ingresses = new WeakMap<Struct, IngressIntent>();
+  const routes = new WeakMap<Struct, RouteIntent>();
 
   const host = new Struct('host', {
     bind: define('host.bind', ['env_port', 'host_port?', 'listen_addr?', 'protocol?', 'name?', 'websocket?'], (a, position) =>
@@ -25,7 +28,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
 
   const bind = define(
     'cloud.k8s.bind',
-    ['env_port', 'host_port?', 'type?', 'service_port?', 'node_port?', 'ingress?', 'name?', 'listen_addr?', 'protocol?', 'websocket?'],
+    ['env_port', 'host_port?', 'type?', 'service_port?', 'node_port?', 'ingress?', 'name?', 'listen_addr?', 'protocol?', 'websocket?', 'route?', 'access?'],
     (a, position) => {
       const fn = 'cloud.k8s.bind';
       const envPort = portArg(fn, 'env_port', a.env_port!);
@@ -48,6 +51,8 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
         if (!ingress) throw new EvalError(`${fn}: ingress must be made by cloud.k8s.ingress(host=...), or be False (no automatic Ingress) or True`);
         serviceType ??= 'ClusterIP'; // an Ingress needs a Service to route to
       }
+      const route = routeArg(fn, a, routes);
+      if (route.route || route.autoRoute) serviceType ??= 'ClusterIP'; // an HTTPRoute needs a Service too
 
       if (hostPort !== undefined && serviceType !== undefined) {
         throw new EvalError(
@@ -68,6 +73,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
       } else if (listenAddress !== undefined) {
         throw new EvalError(`${fn}: listen_addr applies to a port-forward (host_port), not to a Service`);
       }
+      const access = accessArg(fn, a, { portForward: hostPort !== undefined, noIngress: autoIngress === false && !route.route && route.autoRoute !== true }); // issue 22
       if (nodePort !== undefined && serviceType === 'ClusterIP') {
         throw new EvalError(`${fn}: node_port needs type=cloud.k8s.nodePort or cloud.k8s.loadBalancer, not clusterIP`);
       }
@@ -80,6 +86,9 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
         ...(nodePort !== undefined && { nodePort }),
         ...(ingress && { ingress }),
         ...(autoIngress !== undefined && { autoIngress }),
+        ...(access !== undefined && { access }),
+        ...(route.route && { route: route.route }),
+        ...(route.autoRoute !== undefined && { autoRoute: route.autoRoute }),
         ...(protocol && { protocol }),
         ...(name && { name }),
         ...(websocket !== undefined && { websocket }),
@@ -117,6 +126,7 @@ export function serveBuiltins(rec: Recorder): Record<string, Value> {
     k8s: new Struct('cloud.k8s', {
       bind,
       ingress,
+      route: routeBuiltin(routes),
       clusterIP: 'ClusterIP',
       nodePort: 'NodePort',
       loadBalancer: 'LoadBalancer',

@@ -5,7 +5,7 @@ import { LABEL_EXPOSURE_SET, MANAGED_BY } from '../apply/k8s/manifests.js';
 import { objectPath, type Obj } from '../apply/k8s/owned.js';
 import type { ExposureSet } from './resource.js';
 
-export const CHILD_KINDS = ['Service', 'Ingress'] as const;
+export const CHILD_KINDS = ['Service', 'Ingress', 'HTTPRoute'] as const;
 export type ChildKind = (typeof CHILD_KINDS)[number];
 
 /** Whether the object is this set's: our labels, and no ownerReference or one to this set's uid. */
@@ -18,8 +18,15 @@ export function owns(set: ExposureSet, o: Obj): boolean {
 /** The set's objects of one kind now (by label, then by ownership). */
 export async function listChildren(client: Pick<KubeClient, 'request'>, set: ExposureSet, kind: ChildKind): Promise<Obj[]> {
   const ns = encodeURIComponent(set.metadata.namespace);
-  const path = kind === 'Service' ? `/api/v1/namespaces/${ns}/services` : `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses`;
-  const list = await client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}=${set.metadata.name}` } });
+  const path = kind === 'Service' ? `/api/v1/namespaces/${ns}/services` : kind === 'Ingress' ? `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses` : `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`;
+  let list: { items: Obj[] };
+  try {
+    list = await client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_EXPOSURE_SET}=${set.metadata.name}` } });
+  } catch (e) {
+    // A cluster without Gateway API has no HTTPRoutes to own.
+    if (kind === 'HTTPRoute' && isNotFound(e)) return [];
+    throw e;
+  }
   return list.items.filter((o) => owns(set, o));
 }
 

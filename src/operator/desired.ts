@@ -8,6 +8,11 @@ import type { EnvSpec, Exposure, K8sIngressExposure, Plan } from '../plan/types.
 import { emptyEnvDraft } from '../plan/intents.js';
 import { validatePlan } from '../plan/validate.js';
 import { planForCluster } from '../policy/cluster-plan.js';
+
+// Issue 22: this operator has no login gateway yet, so it makes no URL that would need one (an
+// open Ingress under a `namespace` or `authenticated` label would claim what nothing enforces).
+const OPERATOR_NO_LOGIN = 'this envserve operator has no login gateway yet (docs/sharing.md): declare access="public" on cloud.k8s.bind for a URL anyone who reaches the ingress may open';
+import { renderRoute, routeName, routeUrl } from '../apply/k8s/route.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import type { OperatorReason } from '../reasons.js';
 import { API_VERSION, KIND, type ExposureSet, type ExposureStatus } from './resource.js';
@@ -39,7 +44,7 @@ export interface Desired {
   count: number;
 }
 
-const KINDS = ['k8s-port-forward', 'k8s-service', 'k8s-ingress'] as const;
+const KINDS = ['k8s-port-forward', 'k8s-service', 'k8s-ingress', 'k8s-route'] as const;
 
 /** Shape checks the CRD schema leaves to us: each problem names the field. */
 export function shapeIssues(set: ExposureSet): string[] {
@@ -61,7 +66,7 @@ export function shapeIssues(set: ExposureSet): string[] {
       if (!int(x.servicePort)) out.push(`${p}.servicePort: must be an int`);
       if (x.nodePort !== undefined && !int(x.nodePort)) out.push(`${p}.nodePort: must be an int`);
     }
-    if (x.kind === 'k8s-ingress') {
+    if (x.kind === 'k8s-ingress' || x.kind === 'k8s-route') {
       if (typeof x.host !== 'string') out.push(`${p}.host: must be a string`);
       if (typeof x.serviceId !== 'string') out.push(`${p}.serviceId: must name a k8s-service exposure`);
       else if (!all.some((y: any) => y?.id === x.serviceId && y?.kind === 'k8s-service')) out.push(`${p}.serviceId: no k8s-service exposure has id ${x.serviceId}`);
@@ -107,12 +112,14 @@ export function desiredFor(input: DesiredInput): Desired {
   if (!v.ok) return invalid(v.issues.map((i) => `${i.position}: ${i.message}`));
   let cp;
   try {
-    cp = planForCluster(plan, { namespace: set.metadata.namespace, namespaceLabels: input.namespaceLabels, policies: input.policies, othersInNamespace: input.othersInNamespace });
+    cp = planForCluster(plan, { namespace: set.metadata.namespace, namespaceLabels: input.namespaceLabels, policies: input.policies, othersInNamespace: input.othersInNamespace, noLogin: OPERATOR_NO_LOGIN });
   } catch (e) {
     if (e instanceof IssuesError) return invalid(e.issues.map((i) => `${i.position}: ${i.message}`));
     throw e;
   }
   const full = cp.plan;
+  const gatewayless = full.exposures.filter((e) => e.kind === 'k8s-route' && !e.gateway);
+  if (gatewayless.length) return invalid(gatewayless.map((e) => `${e.position}: the HTTPRoute ${e.id} names no Gateway, and no ExposurePolicy with httpRoute.gateways selects namespace ${set.metadata.namespace}`));
   if (input.defaultIngressClass) {
     full.exposures = full.exposures.map((e) => (e.kind === 'k8s-ingress' && e.automatic && e.className === undefined ? { ...e, className: input.defaultIngressClass } : e));
   }
@@ -120,7 +127,7 @@ export function desiredFor(input: DesiredInput): Desired {
   const count = full.exposures.filter((e) => e.kind !== 'host').length;
   const statuses: ExposureStatus[] = full.exposures.map((e) => {
     const d = decisions.get(e.id);
-    const auto = e.kind === 'k8s-ingress' && e.automatic ? { automatic: true } : {};
+    const auto = (e.kind === 'k8s-ingress' || e.kind === 'k8s-route') && e.automatic ? { automatic: true } : {};
     if (d && !d.admitted) return { id: e.id, kind: e.kind, decision: 'Denied', reason: d.reason, message: `${e.position}: ${d.message}`, ...auto };
     return { id: e.id, kind: e.kind, decision: 'Admitted', reason: 'Admitted', ...objectRef(full, e), ...auto };
   });
@@ -144,6 +151,7 @@ export function desiredFor(input: DesiredInput): Desired {
     let o: Obj | undefined;
     if (e.kind === 'k8s-service') o = renderService(full, e, ns, selector) as Obj;
     else if (e.kind === 'k8s-ingress') o = renderIngress(full, e, ns) as Obj;
+    else if (e.kind === 'k8s-route') o = renderRoute(full, e, ns) as Obj;
     if (!o) continue;
     o.metadata.labels = { ...o.metadata.labels, [LABEL_EXPOSURE_SET]: set.metadata.name };
     // The API server's garbage collector removes them with the ExposureSet, even while no operator runs.
@@ -158,6 +166,7 @@ export function desiredFor(input: DesiredInput): Desired {
 function objectRef(plan: Plan, e: Exposure): Partial<ExposureStatus> {
   if (e.kind === 'k8s-service') return { object: `service/${serviceName(plan, e)}` };
   if (e.kind === 'k8s-ingress') return { object: `ingress/${ingressName(plan, e)}`, url: ingressUrl(e) };
+  if (e.kind === 'k8s-route') return { object: `httproute/${routeName(plan, e)}`, url: routeUrl(e) };
   return {};
 }
 

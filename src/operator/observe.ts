@@ -4,6 +4,7 @@ import type { KubeClient } from '../apply/k8s/client.js';
 import type { Obj } from '../apply/k8s/owned.js';
 import type { OperatorReason } from '../reasons.js';
 import type { Desired } from './desired.js';
+import { observeRoute } from './observe-route.js';
 import type { Condition, ExposureSet, ExposureStatus } from './resource.js';
 
 /** Readiness and addresses of what was applied (`applied`: "Kind/name" → the object the API server returned). */
@@ -16,7 +17,11 @@ export async function observe(client: Pick<KubeClient, 'request'>, set: Exposure
       out.push({ ...x, message: 'runs on the user\'s machine (envserve serve)' });
       continue;
     }
-    const o = applied.get(`${kind === 'service' ? 'Service' : 'Ingress'}/${name}`);
+    const o = applied.get(`${kind === 'service' ? 'Service' : kind === 'httproute' ? 'HTTPRoute' : 'Ingress'}/${name}`);
+    if (kind === 'httproute' && o) {
+      out.push({ ...x, ...(await observeRoute(client, ns, name, o)) });
+      continue;
+    }
     if (kind === 'service' && o) {
       const port = o.spec?.ports?.[0];
       const addresses = [`${o.spec?.clusterIP}:${port?.port}`];
@@ -53,7 +58,7 @@ export function nextConditions(set: ExposureSet, d: Desired, allReady: boolean, 
   return [
     cond('Admitted', admitted, d.reason, d.message),
     cond('Denied', !admitted, admitted ? 'Admitted' : d.reason, admitted ? 'no exposure is denied' : d.message),
-    cond('Ready', allReady, allReady ? 'Ready' : admitted ? (notReady?.reason ?? 'Starting') : d.reason, allReady ? 'every Service has a Ready endpoint and every Ingress an address' : admitted ? `${notReady?.id}: ${notReady?.message ?? 'pending'}` : 'denied: nothing was created'),
+    cond('Ready', allReady, allReady ? 'Ready' : admitted ? (notReady?.reason ?? 'Starting') : d.reason, allReady ? 'every Service has a Ready endpoint, every Ingress an address and every HTTPRoute is accepted' : admitted ? `${notReady?.id}: ${notReady?.message ?? 'pending'}` : 'denied: nothing was created'),
   ];
 }
 

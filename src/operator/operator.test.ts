@@ -26,7 +26,7 @@ const run = (s: ExposureSet, policies: ExposurePolicy[] = [], others = 0, defaul
 
 test('an admitted set becomes a Service and an automatic Ingress, owned by the set (labels + ownerReference)', () => {
   const policy: ExposurePolicy = { name: 'ops', spec: { ingress: { domain: 'apps.example.com' } } };
-  const d = run(set([svc('service-jupyter-8888', 'ClusterIP', 8888)]), [policy], 0, 'traefik');
+  const d = run(set([svc('service-jupyter-8888', 'ClusterIP', 8888, { access: 'public' })]), [policy], 0, 'traefik');
   assert.equal(d.outcome, 'Admitted');
   assert.deepEqual(d.objects.map((o) => [o.kind, o.metadata.name]), [['Service', 'demo-jupyter-8888'], ['Ingress', 'demo-jupyter-8888']]);
   const ing = d.objects[1]!;
@@ -43,7 +43,18 @@ test('an admitted set becomes a Service and an automatic Ingress, owned by the s
   ]);
   assert.equal(d.exposures[1]!.url, 'http://jupyter-demo-team-a.apps.example.com/');
   // The same input gives the same objects: a restarted operator applies exactly these again.
-  assert.equal(canonical(run(set([svc('service-jupyter-8888', 'ClusterIP', 8888)]), [policy], 0, 'traefik').objects), canonical(d.objects));
+  assert.equal(canonical(run(set([svc('service-jupyter-8888', 'ClusterIP', 8888, { access: 'public' })]), [policy], 0, 'traefik').objects), canonical(d.objects));
+});
+
+test('issue 22: without a login gateway the operator makes no URL that needs a login (default access: namespace)', () => {
+  const policy: ExposurePolicy = { name: 'ops', spec: { ingress: { domain: 'apps.example.com' } } };
+  for (const access of [undefined, 'namespace', 'authenticated']) {
+    const d = run(set([svc('service-jupyter-8888', 'ClusterIP', 8888, access ? { access } : {})]), [policy], 0, 'traefik');
+    assert.equal(d.outcome, 'Denied');
+    assert.equal(d.reason, 'LoginUnavailable');
+    assert.deepEqual(d.objects, []);
+    assert.match(d.message, new RegExp(`ingress-jupyter-8888: access "${access ?? 'namespace'}" needs a login, and this envserve operator has no login gateway yet .*access="public"`));
+  }
 });
 
 test('one denied exposure: the set is Denied, nothing is created, the reason is positioned', () => {

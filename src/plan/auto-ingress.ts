@@ -20,7 +20,7 @@ export interface AutoIngressOptions {
 /** Whether a Service exposure asks for an automatic Ingress (an HTTP service, or ingress=True; never ingress=False). */
 export function wantsAutoIngress(plan: Plan, e: K8sServiceExposure): boolean {
   if (e.autoIngress === false) return false;
-  if (plan.exposures.some((x) => x.kind === 'k8s-ingress' && x.serviceId === e.id)) return false;
+  if (plan.exposures.some((x) => (x.kind === 'k8s-ingress' || x.kind === 'k8s-route') && x.serviceId === e.id)) return false;
   return e.autoIngress === true || e.protocol === 'http';
 }
 
@@ -53,6 +53,7 @@ export function addAutoIngress(plan: Plan, opts: AutoIngressOptions): Plan {
       ...(opts.className !== undefined && { className: opts.className }),
       ...(annotations && { annotations }),
       automatic: true,
+      ...(e.access !== undefined && { access: e.access }),
     };
     exposures.push(ing);
   }

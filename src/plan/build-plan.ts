@@ -1,8 +1,8 @@
 // The planner: recorded intents in, a typed Plan out. Pure: no I/O, no clock, no randomness,
 // so the same file always gives the same plan (and the same exposure ids).
-import type { EnvDraft, ExposureIntent } from './intents.js';
+import type { EnvDraft, ExposureIntent, RouteIntent } from './intents.js';
 import { presetByPort } from './presets.js';
-import type { EnvSpec, Exposure, Plan, PlanWarning, Protocol, ServiceSpec } from './types.js';
+import type { EnvSpec, Exposure, K8sRouteExposure, Plan, PlanWarning, Protocol, ServiceSpec } from './types.js';
 
 export interface Recorded {
   env: EnvDraft;
@@ -53,6 +53,8 @@ export function buildPlan(source: string, envName: string, recorded: Recorded): 
         servicePort,
         ...(intent.nodePort !== undefined && { nodePort: intent.nodePort }),
         ...(intent.autoIngress !== undefined && { autoIngress: intent.autoIngress }),
+        ...(intent.access !== undefined && { access: intent.access }),
+        ...(intent.autoRoute !== undefined && { autoRoute: intent.autoRoute }),
       });
       const ing = intent.ingress;
       if (ing) {
@@ -69,11 +71,30 @@ export function buildPlan(source: string, envName: string, recorded: Recorded): 
           ...(ing.className !== undefined && { className: ing.className }),
           ...(ing.tlsSecret !== undefined && { tlsSecret: ing.tlsSecret }),
           ...(Object.keys(ing.annotations).length > 0 && { annotations: { ...ing.annotations } }),
+          ...(intent.access !== undefined && { access: intent.access }),
         });
       }
+      if (intent.route) exposures.push({ ...routeExposure(intent.route, ids.next(`route-${label}`), common, serviceId, servicePort), ...(intent.access !== undefined && { access: intent.access }) });
     }
   }
   return { apiVersion: 'envserve/v1', kind: 'Plan', source, env, exposures, warnings: [...recorded.warnings] };
+}
+
+/** `cloud.k8s.route(...)` on a Service binding: an HTTPRoute exposure beside the Service. */
+function routeExposure(r: RouteIntent, id: string, common: Omit<K8sRouteExposure, 'id' | 'kind' | 'serviceId' | 'servicePort' | 'host' | 'path'>, serviceId: string, servicePort: number): K8sRouteExposure {
+  return {
+    id,
+    kind: 'k8s-route',
+    ...common,
+    protocol: 'http', // an HTTPRoute routes HTTP
+    position: r.position,
+    serviceId,
+    servicePort,
+    host: r.host,
+    path: r.path,
+    ...(r.gateway && { gateway: { ...r.gateway } }),
+    ...(r.https !== undefined && { https: r.https }),
+  };
 }
 
 function envSpec(name: string, d: EnvDraft, exposures: readonly ExposureIntent[]): EnvSpec {

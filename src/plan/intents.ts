@@ -1,6 +1,6 @@
 // The intents the env-file builtins record and the planner consumes. They live with the plan
 // (the model) so the data flows one way: envfile imports plan, plan never imports envfile.
-import type { EnvSpec, JupyterSpec, Protocol, ServiceType } from './types.js';
+import type { AccessLevel, EnvSpec, JupyterSpec, Protocol, ServiceType } from './types.js';
 
 /** The environment as build() describes it: the plan's EnvSpec before naming, with where Jupyter and RStudio were declared. */
 export type EnvDraft = Omit<EnvSpec, 'name' | 'services' | 'jupyter' | 'rstudio'> & {
@@ -20,6 +20,15 @@ export interface IngressIntent {
   className?: string;
   tlsSecret?: string;
   annotations: Record<string, string>;
+  position: string;
+}
+
+/** `cloud.k8s.route(...)`, attached to a Service binding. */
+export interface RouteIntent {
+  host: string;
+  path: string;
+  gateway?: { namespace: string; name: string; sectionName?: string };
+  https?: boolean;
   position: string;
 }
 
@@ -49,6 +58,11 @@ export type ExposureIntent =
       ingress?: IngressIntent;
       /** `ingress=False`: no automatic Ingress; `ingress=True`: one even for a service not known as HTTP. */
       autoIngress?: boolean;
+      /** `access=`: who may open this Service's URLs. */
+      access?: AccessLevel;
+      route?: RouteIntent;
+      /** `route=False`: no automatic HTTPRoute; `route=True`: one even for a service not known as HTTP. */
+      autoRoute?: boolean;
       protocol?: Protocol;
       name?: string;
       websocket?: boolean;

@@ -60,7 +60,11 @@ export interface EnvSpec {
   pipIndex?: { url: string; extraUrl?: string };
 }
 
-export type ExposureKind = 'host' | 'k8s-port-forward' | 'k8s-service' | 'k8s-ingress';
+// --- access levels (issue 22): who may open a cluster URL; absent means 'namespace' ---
+/** `namespace`: whoever may get the ExposureSet; `authenticated`: any identity the API server knows; `public`: no login. */
+export type AccessLevel = 'namespace' | 'authenticated' | 'public';
+// --- end access levels ---
+export type ExposureKind = 'host' | 'k8s-port-forward' | 'k8s-service' | 'k8s-ingress' | 'k8s-route';
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
 
 interface ExposureCommon {
@@ -102,6 +106,10 @@ export interface K8sServiceExposure extends ExposureCommon {
   nodePort?: number;
   /** `ingress=False` (false) turns the automatic Ingress off; `ingress=True` (true) asks for one. */
   autoIngress?: boolean;
+  /** `access=`: the level of this Service's URLs (its Ingresses); absent: 'namespace'. */
+  access?: AccessLevel;
+  /** `route=False` turns the automatic HTTPRoute off; `route=True` asks for one (where a Gateway is chosen). */
+  autoRoute?: boolean;
 }
 
 /** `cloud.k8s.bind(ingress=cloud.k8s.ingress(...))`: an Ingress in front of a Service exposure. */
@@ -117,9 +125,37 @@ export interface K8sIngressExposure extends ExposureCommon {
   annotations?: Record<string, string>;
   /** Made by envserve (auto-Ingress: a domain and class were known), not declared in the file. */
   automatic?: true;
+  /** Who may open the URL (from the Service binding's `access=`); absent: 'namespace'. */
+  access?: AccessLevel;
 }
 
-export type Exposure = HostExposure | K8sPortForwardExposure | K8sServiceExposure | K8sIngressExposure;
+/** The Gateway (and optionally its listener) an HTTPRoute attaches to. */
+export interface GatewayRef {
+  namespace: string;
+  name: string;
+  /** A listener's name; absent: every listener of the Gateway whose hostname matches. */
+  sectionName?: string;
+}
+
+/** `cloud.k8s.bind(route=cloud.k8s.route(...))`: a Gateway API HTTPRoute in front of a Service exposure. */
+export interface K8sRouteExposure extends ExposureCommon {
+  kind: 'k8s-route';
+  /** id of the k8s-service exposure this route sends to. */
+  serviceId: string;
+  servicePort: number;
+  host: string;
+  path: string;
+  /** Absent: the Gateway a policy or --gateway names (filled in before apply). */
+  gateway?: GatewayRef;
+  /** The Gateway terminates TLS for this host (an HTTPS listener): URLs say https. */
+  https?: boolean;
+  /** Made by envserve (a Gateway and a domain were chosen), not declared in the file. */
+  automatic?: true;
+  /** Who may open the URL (from the Service binding's `access=`); absent: 'namespace'. */
+  access?: AccessLevel;
+}
+
+export type Exposure = HostExposure | K8sPortForwardExposure | K8sServiceExposure | K8sIngressExposure | K8sRouteExposure;
 
 export interface PlanWarning {
   message: string;

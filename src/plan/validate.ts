@@ -2,7 +2,7 @@
 // A plan with any issue is never applied.
 import { isIP } from 'node:net';
 import { canonicalAddress, PortListeners, routeKey } from './addresses.js';
-import type { Exposure, HostExposure, K8sPortForwardExposure, Plan, PlanIssue, ValidationResult } from './types.js';
+import type { Exposure, HostExposure, K8sPortForwardExposure, K8sRouteExposure, Plan, PlanIssue, ValidationResult } from './types.js';
 
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 
@@ -21,9 +21,10 @@ export function validatePlan(plan: Plan): ValidationResult {
   const servicePorts = new Map<number, Exposure>();
   const nodePorts = new Map<number, Exposure>();
   const routes = new Map<string, Exposure>();
+  const httpRoutes = new Map<string, Exposure>();
 
   for (const e of plan.exposures) {
-    if (e.kind !== 'k8s-ingress') checkPort(e.envPort, 1, (m) => add(e, `${argName(e, 'envPort')} ${m}`));
+    if (e.kind !== 'k8s-ingress' && e.kind !== 'k8s-route') checkPort(e.envPort, 1, (m) => add(e, `${argName(e, 'envPort')} ${m}`));
 
     switch (e.kind) {
       case 'host':
@@ -78,9 +79,32 @@ export function validatePlan(plan: Plan): ValidationResult {
         }
         break;
       }
+      case 'k8s-route':
+        for (const m of routeIssues(e, httpRoutes)) issues.push({ message: `cloud.k8s.route: ${m}`, position: e.position, exposureId: e.id });
+        break;
     }
   }
   return issues.length === 0 ? { ok: true } : { ok: false, issues };
+}
+
+/** An HTTPRoute's host and path: the same rules as an Ingress's; one route per host, path and Gateway. */
+function routeIssues(e: K8sRouteExposure, seen: Map<string, Exposure>): string[] {
+  const out: string[] = [];
+  if (!isIngressHost(e.host)) out.push(`host must be a DNS name such as "jupyter.apps.example.com" (lowercase letters, digits, "-" and "."; "*." allowed first), got "${e.host}"`);
+  if (!e.path.startsWith('/')) out.push(`path must start with "/", got "${e.path}"`);
+  else {
+    const bad = badPathPart(e.path);
+    if (bad) out.push(`path must not contain "${bad}", got "${e.path}"`);
+  }
+  const g = e.gateway;
+  if (g && (!LABEL.test(g.namespace) || !isDnsLabelOrSubdomain(g.name) || (g.sectionName !== undefined && !isDnsLabelOrSubdomain(g.sectionName)))) {
+    out.push(`gateway must be "namespace/name" or "namespace/name/listener" (DNS names), got "${[g.namespace, g.name, g.sectionName].filter((x) => x !== undefined).join('/')}"`);
+  }
+  const key = `${g ? `${g.namespace}/${g.name}` : ''} ${routeKey(e.host, e.path)}`;
+  const other = seen.get(key);
+  if (other) out.push(`host ${e.host} and path ${e.path} are already routed by the HTTPRoute declared at ${other.position}`);
+  else seen.set(key, e);
+  return out;
 }
 
 function checkPort(port: number, min: 0 | 1, report: (m: string) => void): void {

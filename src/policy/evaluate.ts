@@ -9,6 +9,8 @@
 // exposure is admitted unchanged.
 import type { Exposure, K8sIngressExposure, K8sServiceExposure } from '../plan/types.js';
 import { selectorMatches } from './selector.js';
+import { accessCeiling } from './access.js';
+import { decideRoute, describeRoutes } from './route.js';
 import { type ExposurePolicy, type PolicyReason } from './types.js';
 
 export const CERT_MANAGER_CLUSTER_ISSUER = 'cert-manager.io/cluster-issuer';
@@ -138,7 +140,7 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
       };
     }
     const portDeniers = deniedPorts.get(e.envPort) ?? (e.kind === 'k8s-service' ? deniedPorts.get(e.servicePort) : undefined);
-    if (portDeniers && e.kind !== 'k8s-ingress') return deny(e, `exposing port ${deniedPorts.has(e.envPort) ? e.envPort : (e as K8sServiceExposure).servicePort}`, portDeniers);
+    if (portDeniers && e.kind !== 'k8s-ingress' && e.kind !== 'k8s-route') return deny(e, `exposing port ${deniedPorts.has(e.envPort) ? e.envPort : (e as K8sServiceExposure).servicePort}`, portDeniers);
     switch (e.kind) {
       case 'k8s-port-forward': {
         const deniers = selecting.filter((p) => p.spec.portForward === false);
@@ -161,6 +163,11 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
       }
       case 'k8s-ingress':
         return decideIngress(e);
+      case 'k8s-route': {
+        const d = decideRoute(e, selecting, { namespace: ns, allowed, service: serviceDecision.get(e.serviceId) });
+        const ceiling = d.admitted ? accessCeiling(selecting, e) : undefined; // issue 22
+        return ceiling ? denyWith(e, `access "${ceiling.asked}" is not allowed in namespace ${ns} by ${byPolicy(ceiling.policies)} (access.max: ${ceiling.max}); allowed: access up to "${ceiling.max}"`, ceiling.policies) : d;
+      }
     }
     return { id: e.id, admitted: true, exposure: e };
   }
@@ -170,6 +177,8 @@ export function evaluatePolicies(input: EvaluationInput): Evaluation {
     if (svc && !svc.admitted) return { id: e.id, admitted: false, reason: svc.reason, policies: svc.policies, message: `its Service (${e.serviceId}) is denied: ${svc.message}` };
     const deniers = selecting.filter((p) => p.spec.ingress?.allowed === false);
     if (deniers.length) return deny(e, 'Ingress', deniers);
+    const ceiling = accessCeiling(selecting, e);
+    if (ceiling) return denyWith(e, `access "${ceiling.asked}" is not allowed in namespace ${ns} by ${byPolicy(ceiling.policies)} (access.max: ${ceiling.max}); allowed: access up to "${ceiling.max}"`, ceiling.policies);
     const defaults = ingressDefaults(selecting);
     if (!defaults.ok) return deny(e, `an Ingress (${defaults.message})`, selecting.filter((p) => defaults.policies.includes(p.name)), 'PolicyConflict');
     const out: K8sIngressExposure = { ...e, ...(e.annotations && { annotations: { ...e.annotations } }) };
@@ -246,6 +255,8 @@ function label(e: Exposure): string {
       return `${e.serviceType} Service`;
     case 'k8s-ingress':
       return 'Ingress';
+    case 'k8s-route':
+      return 'HTTPRoute';
     default:
       return e.kind;
   }
@@ -274,6 +285,8 @@ export function describeAllowed(selecting: ExposurePolicy[]): string {
     if (tls) s += ' with TLS';
     parts.push(s);
   }
+  const routes = types.length > 0 ? describeRoutes(selecting) : undefined;
+  if (routes && selecting.some((p) => p.spec.httpRoute)) parts.push(routes);
   const denied = [...new Set(selecting.flatMap((p) => p.spec.deniedPorts ?? []))].sort((a, b) => a - b);
   let out = parts.length ? parts.join(', ') : 'no cluster exposure';
   if (denied.length) out += `; never ports ${denied.join(', ')}`;

@@ -3,6 +3,8 @@
 import { parseAllDocuments } from 'yaml';
 import { IssuesError, UserError } from '../errors.js';
 import type { ServiceType } from '../plan/types.js';
+import { ACCESS_LEVELS, isAccessLevel } from '../plan/access.js';
+import { parseRouteFields } from './parse-route.js';
 import { POLICY_API_VERSION, POLICY_KIND, type ExposurePolicy, type LabelSelector, type PolicySpec } from './types.js';
 
 const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer'];
@@ -32,7 +34,7 @@ export function policyFromObject(obj: unknown): { policy: ExposurePolicy; errors
     return { policy: { name, spec: {} }, errors };
   }
   const spec: PolicySpec = {};
-  const known = ['namespaceSelector', 'portForward', 'serviceTypes', 'nodePortRange', 'ingress', 'deniedPorts', 'maxExposuresPerNamespace'];
+  const known = ['namespaceSelector', 'portForward', 'serviceTypes', 'nodePortRange', 'ingress', 'deniedPorts', 'maxExposuresPerNamespace', 'httpRoute', 'automaticExposure', 'access'];
   for (const k of Object.keys(s)) if (!known.includes(k)) err(`spec.${k}`, `unknown field (known: ${known.join(', ')})`);
 
   if (s.namespaceSelector !== undefined) {
@@ -66,6 +68,10 @@ export function policyFromObject(obj: unknown): { policy: ExposurePolicy; errors
     const m = s.maxExposuresPerNamespace;
     if (!Number.isInteger(m) || (m as number) < 0) err('spec.maxExposuresPerNamespace', 'must be an int >= 0');
     else spec.maxExposuresPerNamespace = m as number;
+  }
+  if (s.access !== undefined) {
+    const access = parseAccess(s.access, err);
+    if (access) spec.access = access;
   }
   if (s.ingress !== undefined) {
     const ing = s.ingress;
@@ -125,8 +131,33 @@ export function policyFromObject(obj: unknown): { policy: ExposurePolicy; errors
       spec.ingress = out;
     }
   }
+  parseRouteFields(s, spec, err);
   return { policy: { name, spec }, errors };
 }
+
+// --- issue 22: spec.access {max, sessionLifetime} ---
+const MAX_SESSION_MS = 168 * 3_600_000;
+
+function parseAccess(v: unknown, err: (p: string, m: string) => void): PolicySpec['access'] | undefined {
+  if (!isObj(v)) {
+    err('spec.access', 'must be a mapping {max, sessionLifetime}');
+    return undefined;
+  }
+  const out: NonNullable<PolicySpec['access']> = {};
+  for (const k of Object.keys(v)) if (!['max', 'sessionLifetime'].includes(k)) err(`spec.access.${k}`, 'unknown field (known: max, sessionLifetime)');
+  if (v.max !== undefined) {
+    if (typeof v.max !== 'string' || !isAccessLevel(v.max)) err('spec.access.max', `must be one of ${ACCESS_LEVELS.join(', ')}, got ${JSON.stringify(v.max)}`);
+    else out.max = v.max;
+  }
+  if (v.sessionLifetime !== undefined) {
+    const m = typeof v.sessionLifetime === 'string' ? /^(\d+)(m|h)$/.exec(v.sessionLifetime) : null;
+    const ms = m ? Number(m[1]) * (m[2] === 'h' ? 3_600_000 : 60_000) : NaN;
+    if (!(ms >= 60_000 && ms <= MAX_SESSION_MS)) err('spec.access.sessionLifetime', `must be a duration such as "30m" or "8h", from 1m to 168h, got ${JSON.stringify(v.sessionLifetime)}`);
+    else out.sessionLifetimeMs = ms;
+  }
+  return out;
+}
+// --- end issue 22 ---
 
 function isPort(v: unknown): boolean {
   return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;

@@ -1,7 +1,7 @@
 // The ops policy: what may be exposed from which namespaces, and how. Cluster-scoped objects
 // (`envserve.dev/v1alpha1` ExposurePolicy) written by ops; users get no rights on them.
 // This module imports only plan types; the evaluator is pure (evaluate.ts).
-import type { ServiceType } from '../plan/types.js';
+import type { AccessLevel, ServiceType } from '../plan/types.js';
 
 export const POLICY_GROUP = 'envserve.dev';
 export const POLICY_VERSION = 'v1alpha1';
@@ -9,7 +9,7 @@ export const POLICY_API_VERSION = `${POLICY_GROUP}/${POLICY_VERSION}`;
 export const POLICY_KIND = 'ExposurePolicy';
 
 /** Stable reason codes of a policy decision (statuses and errors carry them; prose is rendering). */
-export type PolicyReason = 'PolicyDenied' | 'PolicyConflict';
+export type PolicyReason = 'PolicyDenied' | 'PolicyConflict' | 'LoginUnavailable';
 
 /** Kubernetes' label selector (matchLabels AND every matchExpression); empty selects everything. */
 export interface LabelSelector {
@@ -42,6 +42,27 @@ export interface PolicyIngress {
   annotations?: Record<string, string>;
 }
 
+/** A Gateway HTTPRoutes may attach to; `sectionNames`: only these listeners (absent: any). */
+export interface PolicyGateway {
+  namespace: string;
+  name: string;
+  sectionNames?: string[];
+}
+
+/** Gateway API HTTPRoutes: the same shape as `ingress`, with the Gateways ops chose instead of a class. */
+export interface PolicyHttpRoute {
+  /** May HTTPRoutes be created at all (default true). */
+  allowed?: boolean;
+  /** The Gateways routes may attach to; the first is where automatic routes go. Absent: any. */
+  gateways?: PolicyGateway[];
+  /** The domain automatic HTTPRoutes live under. */
+  domain?: string;
+  hostTemplate?: string;
+  allowedHostSuffixes?: string[];
+  /** The Gateway terminates TLS for the domain (an HTTPS listener): automatic routes' URLs say https. */
+  https?: boolean;
+}
+
 export interface PolicySpec {
   /** Namespaces this policy governs (absent: every namespace). */
   namespaceSelector?: LabelSelector;
@@ -52,10 +73,21 @@ export interface PolicySpec {
   /** Node ports must lie in this range (NodePort and LoadBalancer). */
   nodePortRange?: { min: number; max: number };
   ingress?: PolicyIngress;
+  httpRoute?: PolicyHttpRoute;
+  /** What an HTTP Service gets automatically when both are configured (default Ingress). */
+  automaticExposure?: 'Ingress' | 'HTTPRoute';
   /** Environment ports that are never exposed (SSH, a database...). */
   deniedPorts?: number[];
-  /** At most this many cluster exposures (port-forwards, Services, Ingresses) in one namespace. */
+  /** At most this many cluster exposures (port-forwards, Services, Ingresses, HTTPRoutes) in one namespace. */
   maxExposuresPerNamespace?: number;
+  access?: PolicyAccess;
+}
+
+/** Issue 22: the most open access level a URL may have, and how long a login lasts. */
+export interface PolicyAccess {
+  max?: AccessLevel;
+  /** Milliseconds (written as "30m", "8h" in the policy). */
+  sessionLifetimeMs?: number;
 }
 
 export interface ExposurePolicy {

@@ -60,8 +60,10 @@ export function targetsFor(e: Exposure, o: ObservedExposure): VantagedTarget[] {
           ? { vantage: 'local', target: { kind: 'http', url: `http://${hostPort(a.address, a.port)}/`, scope: a.scope } }
           : { vantage: 'local', target: { kind: 'tcp', address: a.address, port: a.port, scope: a.scope } };
       });
-    case 'k8s-ingress': {
-      const scheme = e.tlsSecret ? 'https' : 'http';
+    case 'k8s-ingress':
+    case 'k8s-route': {
+      // An HTTPRoute is probed as an Ingress is: its Gateway's address, with the route's Host.
+      const scheme = (e.kind === 'k8s-ingress' ? e.tlsSecret : e.https) ? 'https' : 'http';
       return (o.addresses ?? []).map((a) => ({
         vantage: 'local' as const,
         target: { kind: 'http' as const, url: `${scheme}://${hostPort(a.address, a.port)}${e.path}`, hostHeader: e.host, viaProxy: true, scope: 'ingress' as const },

@@ -5,7 +5,8 @@ export function exposureLine(e: ExposureStatus): string[] {
   const name = e.name ?? e.id;
   const url = e.urls[0] ?? (e.listen ? `${e.listen.address}:${e.listen.port}` : '-');
   const state = e.state === 'ready' ? 'ready' : e.state;
-  return [name, url, e.target ? `-> ${e.target}` : '', state, e.message ?? ''];
+  const notes = [e.access && `access: ${e.access}`, e.message].filter(Boolean).join('; ');
+  return [name, url, e.target ? `-> ${e.target}` : '', state, notes];
 }
 
 export function formatStatus(s: EnvStatus, opts: { stale?: string } = {}): string {

@@ -1,6 +1,6 @@
 // What runs and how it is doing: the EnvController's status (plain data), served on its control
 // socket, kept in the state record, printed by `status -o json`. Imports only types.
-import type { ExposureKind, Protocol } from '../plan/types.js';
+import type { AccessLevel, ExposureKind, Protocol } from '../plan/types.js';
 import type { ReasonCode } from '../reasons.js';
 
 export type RuntimeName = 'local' | 'docker' | 'k8s';
@@ -31,6 +31,8 @@ export interface ExposureStatus {
   listen?: Endpoint;
   /** What users open: http://... for HTTP exposures, tcp://... otherwise. */
   urls: string[];
+  /** An Ingress: who may open its URL (issue 22). */
+  access?: AccessLevel;
   /** Where the traffic goes, for people: "127.0.0.1:8888", "container envserve-x 10.88.0.2:8888". */
   target?: string;
   /** Result of the last probe (TCP connect, or an HTTP response for HTTP exposures). */

@@ -356,10 +356,10 @@ export function clusterVersion(): ClusterVersion {
  * - 1.36+ (ExtendWebSocketsToKubelet, beta, on): the API server proxies the WebSocket to a kubelet
  *   that declares it can take it.
  */
-export type PortForwardPath = 'v4-websocket-to-kubelet' | 'websocket-tunnel-at-apiserver' | 'websocket-proxied-to-kubelet';
+export type PortForwardPath = 'spdy-upgrade-to-kubelet' | 'websocket-tunnel-at-apiserver' | 'websocket-proxied-to-kubelet';
 
 export function expectedPortForwardPath(v = clusterVersion()): PortForwardPath {
-  if (v.minor < 31) return 'v4-websocket-to-kubelet';
+  if (v.minor < 31) return 'spdy-upgrade-to-kubelet';
   const off = /(^|,)\s*ExtendWebSocketsToKubelet=false\s*(,|$)/.test(v.gates);
   return v.minor >= 36 && !off ? 'websocket-proxied-to-kubelet' : 'websocket-tunnel-at-apiserver';
 }

@@ -99,7 +99,7 @@ def serve():
     cloud.k8s.bind(env_port=8080, type=cloud.k8s.nodePort, service_port=80, node_port=${nodePort}, name="np")
     cloud.k8s.bind(env_port=8080, type=cloud.k8s.loadBalancer, service_port=8081, name="lb")
     cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=8082, name="web",
-                   ingress=cloud.k8s.ingress(host="${host}", path="/", class_name="traefik", annotations={"envserve.test/note": "hello"}))
+                   access="public", ingress=cloud.k8s.ingress(host="${host}", path="/", class_name="traefik", annotations={"envserve.test/note": "hello"}))
 `);
   const s = await serve(file, { envName, namespace: ns });
   try {

@@ -94,7 +94,7 @@ def build():
     base(image="envserve.test/web:1")
 def serve():
     cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=80, name="web",
-                   ingress=cloud.k8s.ingress(host="${host}", path="/", class_name="traefik", tls_secret="${secret}"))
+                   access="public", ingress=cloud.k8s.ingress(host="${host}", path="/", class_name="traefik", tls_secret="${secret}"))
 `);
   const child = spawn(process.execPath, [BIN, 'up', '--runtime', 'k8s', '-n', ns, '-f', file], { env: { ...process.env, ...trusting }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -36,7 +36,7 @@ def build():
     base(image="envserve.test/notebook:1")
     config.jupyter(password="${PASSWORD}")
 def serve():
-    cloud.k8s.bind(env_port=presets.jupyter.port, type=cloud.k8s.clusterIP, service_port=8888, ingress=cloud.k8s.ingress(host="${host}"))
+    cloud.k8s.bind(env_port=presets.jupyter.port, type=cloud.k8s.clusterIP, service_port=8888, access="public", ingress=cloud.k8s.ingress(host="${host}"))
 `);
   const vars = { KUBECONFIG: env.kubeconfig };
   child = spawn(process.execPath, [BIN, 'up', '--runtime', 'k8s', '-n', ns, '-f', file], { env: { ...process.env, ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,6 +5,10 @@
 // The proxy forms name the API server kube.envserve.test, which resolves only through the test
 // proxy (test/helpers/tunnel-proxy.ts), so whatever works went through it; its tunnel counter
 // also shows a plain request, a watch and a port-forward upgrade each taking a tunnel of their own.
+// Also: exec plugins (v1 with interactiveMode and provideClusterInfo: kubectl and envserve hand the
+// plugin the same KUBERNETES_EXEC_INFO; v1beta1 giving a client certificate; one not installed),
+// a KUBECONFIG list whose cluster, user and context come from three files (relative paths),
+// impersonation (as, as-groups, as-user-extra) and in-cluster config (the operator's pod).
 // Each form: `up` of an env with a port-forward and a ClusterIP Service → bytes through the
 // forward (counted by the proxy), `status` Ready, `down` removes everything.
 import { test, before, after } from 'node:test';
@@ -12,16 +16,17 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { httpRequest, podAnswer, eventually } from './cluster.js';
+import { httpRequest, podAnswer, eventually, curlInNetns } from './cluster.js';
 import { cli, run } from './cli-proc.js';
 import { env, rand, writeEnvFile, createNamespace, deleteNamespace, mustKubectl, ownedObjects, backedDeployment, waitReadyPod, freePort } from './expose-lib.js';
 import { TunnelProxy, type ProxyKind } from '../helpers/tunnel-proxy.js';
 import { loadKubeClient, KubeApiError, type KubeClient } from '../../src/apply/k8s/client.js';
 import { Tunnel } from '../../src/apply/k8s/pf/tunnel.js';
+import { apply, condition, manifests, OPERATOR_IMAGE } from './operator-lib.js';
 
 const NAME = 'kube.envserve.test';
 const dir = mkdtempSync(join(tmpdir(), 'envserve-kcforms-'));
@@ -280,4 +285,150 @@ test("check's debug pod through a socks5 proxy-url: created, its log read, delet
   assert.equal(inside?.vantage, 'cluster');
   assert.ok(proxy.tunnels > t0, 'check went through the proxy');
   assert.deepEqual(mustKubectl(['-n', ns, 'get', 'pods', '-l', 'envserve.dev/role=check-debug', '-o', 'name']).trim(), '', 'the debug pod was deleted');
+});
+
+/** Who the API server takes the client for (SelfSubjectReview), as envserve and as `kubectl auth whoami`. */
+async function whoami(kc: string): Promise<{ envserve: any; kubectl: any }> {
+  const c = loadKubeClient({ kubeconfig: kc });
+  try {
+    const mine = await c.request<{ status: { userInfo: any } }>('/apis/authentication.k8s.io/v1/selfsubjectreviews', { method: 'POST', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+    const ref = await kubectlWith(kc, {}, ['auth', 'whoami', '-o', 'json']);
+    assert.equal(ref.code, 0, ref.out);
+    return { envserve: mine.status.userInfo, kubectl: JSON.parse(ref.out).status.userInfo };
+  } finally {
+    c.close();
+  }
+}
+
+test('exec plugin (v1, interactiveMode IfAvailable, provideClusterInfo, a relative command): kubectl and envserve give it the same KUBERNETES_EXEC_INFO; run once; up/status/down', async () => {
+  const out = join(dir, 'exec-info');
+  mkdirSync(join(dir, 'plugins'), { recursive: true });
+  mkdirSync(out, { recursive: true });
+  // The plugin writes what it was given (one file per run) and answers with sa-a's token.
+  writeFileSync(join(dir, 'plugins', 'token-login'), `#!/bin/sh\nprintf '%s' "$KUBERNETES_EXEC_INFO" > "$OUT/$FORM-$$.json"\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${tokens['sa-a']}"}}'\n`, { mode: 0o755 });
+  const kc = kubeconfig('exec-token', {
+    server: real.href.replace(/\/$/, ''), 'certificate-authority-data': caData,
+    extensions: [{ name: 'client.authentication.k8s.io/exec', extension: { audience: 'envserve-forms', region: 'test' } }],
+  }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './plugins/token-login', env: [{ name: 'OUT', value: out }, { name: 'FORM', value: 'kubectl' }], interactiveMode: 'IfAvailable', provideClusterInfo: true } });
+  const ref = await kubectlWith(kc, {}, ['get', 'pods']);
+  assert.equal(ref.code, 0, ref.out);
+  const runs = (who: string) => readdirSync(out).filter((f) => f.startsWith(`${who}-`));
+  const refInfo = JSON.parse(readFileSync(join(out, runs('kubectl')[0]!), 'utf8'));
+  writeFileSync(kc, readFileSync(kc, 'utf8').replace('value: kubectl', 'value: envserve'));
+  const c = loadKubeClient({ kubeconfig: kc });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const r = await c.request<{ status: { userInfo: { username: string } } }>('/apis/authentication.k8s.io/v1/selfsubjectreviews', { method: 'POST', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+      assert.equal(r.status.userInfo.username, `system:serviceaccount:${ns}:sa-a`);
+    }
+  } finally {
+    c.close();
+  }
+  assert.equal(runs('envserve').length, 1, 'the credential is cached: one run for three requests');
+  const mine = JSON.parse(readFileSync(join(out, runs('envserve')[0]!), 'utf8'));
+  assert.deepEqual(mine, refInfo, 'the same KUBERNETES_EXEC_INFO as kubectl');
+  assert.equal(mine.spec.interactive, false, 'stdin is not a terminal here');
+  assert.equal(mine.spec.cluster.config.audience, 'envserve-forms');
+  await upStatusDown('exec-token', kc);
+});
+
+test('exec plugin (v1beta1) giving a client certificate with an expirationTimestamp: the same identity as kubectl; up/status/down', async () => {
+  const cert = Buffer.from(adminUser['client-certificate-data']!, 'base64').toString();
+  const key = Buffer.from(adminUser['client-key-data']!, 'base64').toString();
+  const cred = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { clientCertificateData: cert, clientKeyData: key, expirationTimestamp: new Date(Date.now() + 3600_000).toISOString() } });
+  writeFileSync(join(dir, 'cred.json'), cred);
+  const plugin = join(dir, 'cert-login');
+  writeFileSync(plugin, `#!/bin/sh\ncat ${join(dir, 'cred.json')}\n`, { mode: 0o755 });
+  const kc = kubeconfig('exec-cert', { server: real.href.replace(/\/$/, ''), 'certificate-authority-data': caData }, { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: plugin } });
+  const who = await whoami(kc);
+  assert.deepEqual(who.envserve, who.kubectl);
+  await upStatusDown('exec-cert', kc);
+});
+
+test('an exec plugin that is not installed: named, its installHint shown, exit 1 (kubectl fails too and shows the hint)', async () => {
+  const hint = 'envserve-forms-login is in the team toolbox: brew install envserve-forms-login';
+  const kc = kubeconfig('exec-missing', { server: real.href.replace(/\/$/, ''), 'certificate-authority-data': caData }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'envserve-forms-login', interactiveMode: 'Never', installHint: hint } });
+  const ref = await kubectlWith(kc, {}, ['get', 'pods']);
+  assert.notEqual(ref.code, 0);
+  assert.ok(ref.out.includes(hint), ref.out);
+  const file = writeEnvFile(`exec-missing-${rand()}`, 'def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=8081, name="web")\n');
+  const r = await run(['up', '--runtime', 'k8s', '-f', file, '-n', ns, '--selector', 'app=web'], { HOME: mkdtempSync(join(tmpdir(), 'envserve-home-')), KUBECONFIG: kc });
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /credential plugin "envserve-forms-login" of user "user-exec-missing" .*was not found/);
+  assert.ok(r.out.includes(hint), r.out);
+});
+
+test('KUBECONFIG list: cluster, user and context from three files in three folders (relative CA and certificate files); up/status/down', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'envserve-kclist-'));
+  for (const sub of ['clusters', 'users/certs', 'contexts']) mkdirSync(join(d, sub), { recursive: true });
+  writeFileSync(join(d, 'clusters', 'ca.crt'), Buffer.from(caData, 'base64'));
+  writeFileSync(join(d, 'users', 'certs', 'me.crt'), Buffer.from(adminUser['client-certificate-data']!, 'base64'));
+  writeFileSync(join(d, 'users', 'certs', 'me.key'), Buffer.from(adminUser['client-key-data']!, 'base64'), { mode: 0o600 });
+  const files = {
+    clusters: { clusters: [{ name: 'team', cluster: { server: real.href.replace(/\/$/, ''), 'certificate-authority': 'ca.crt' } }] },
+    users: { users: [{ name: 'me', user: { 'client-certificate': 'certs/me.crt', 'client-key': 'certs/me.key' } }] },
+    // Later files lose: a cluster and a user of the same names that would not work.
+    contexts: {
+      'current-context': 'team', contexts: [{ name: 'team', context: { cluster: 'team', user: 'me', namespace: ns } }],
+      clusters: [{ name: 'team', cluster: { server: 'https://127.0.0.1:1' } }], users: [{ name: 'me', user: { token: 'not-a-token' } }],
+    },
+  };
+  for (const [k, v] of Object.entries(files)) writeFileSync(join(d, k, 'config'), YAML.stringify({ apiVersion: 'v1', kind: 'Config', ...v }));
+  const list = ['clusters', 'users', 'contexts'].map((k) => join(d, k, 'config')).join(':');
+  const ref = await kubectlWith(list, {}, ['get', 'pods']);
+  assert.equal(ref.code, 0, ref.out);
+  const who = await whoami(list);
+  assert.deepEqual(who.envserve, who.kubectl);
+  await upStatusDown('kc-list', list);
+  rmSync(d, { recursive: true, force: true });
+});
+
+test('impersonation (as, as-groups, as-user-extra): the API server sees the same user as with kubectl; up/status/down as that user', async () => {
+  const kc = kubeconfig('impersonate', { server: real.href.replace(/\/$/, ''), 'certificate-authority-data': caData }, {
+    ...certUser, as: `system:serviceaccount:${ns}:sa-b`, 'as-groups': ['system:serviceaccounts', 'envserve-forms'], 'as-user-extra': { 'envserve.dev/team': ['forms'] },
+  });
+  const who = await whoami(kc);
+  assert.equal(who.envserve.username, `system:serviceaccount:${ns}:sa-b`);
+  assert.ok(who.envserve.groups.includes('envserve-forms'), JSON.stringify(who.envserve));
+  assert.deepEqual(who.envserve.extra, { 'envserve.dev/team': ['forms'] });
+  assert.deepEqual(who.envserve, who.kubectl);
+  await upStatusDown('impersonate', kc);
+});
+
+test("in-cluster config: the operator's pod (its image on the real node) reads the service account and serves an ExposureSet", async () => {
+  apply(manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']));
+  mustKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/exposuresets.envserve.dev']);
+  mustKubectl(['-n', 'envserve-system', 'rollout', 'status', 'deployment/envserve-operator', '--timeout=120s']);
+  const name = `ic-${rand()}`;
+  mustKubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', metadata: { name, namespace: ns },
+    spec: { env: name, selector: { app: 'web' }, exposures: [{ id: 'service-web-8080', kind: 'k8s-service', envPort: 8080, protocol: 'tcp', position: `${name}:1:1`, declaredBy: 'cloud.k8s.bind', serviceType: 'ClusterIP', servicePort: 8080 }] },
+  }));
+  try {
+    const set = await eventually(async () => {
+      const s = JSON.parse(mustKubectl(['-n', ns, 'get', 'exposureset', name, '-o', 'json']));
+      if (condition(s.status, 'Ready')?.status !== 'True') throw new Error(JSON.stringify(s.status ?? {}));
+      return s;
+    }, 90_000, 500);
+    assert.ok(set);
+    const svc = JSON.parse(mustKubectl(['-n', ns, 'get', 'service', '-l', `envserve.dev/exposure-set=${name}`, '-o', 'json'])).items[0];
+    assert.ok(svc, 'the operator made the Service');
+    const answer = await eventually(async () => JSON.parse(curlInNetns(env.netns, `http://${svc.spec.clusterIP}:8080/in-cluster`)), 15_000);
+    assert.equal(answer.path, '/in-cluster');
+    const logs = mustKubectl(['-n', 'envserve-system', 'logs', '-l', 'app.kubernetes.io/name=envserve-operator', '--tail=-1']);
+    assert.match(logs, /\(in-cluster service account, server https:\/\/[^)]+\): HTTP API on/);
+  } finally {
+    mustKubectl(['-n', ns, 'delete', 'exposureset', name, '--ignore-not-found']);
+  }
+  try {
+    await eventually(async () => {
+      const left = mustKubectl(['-n', ns, 'get', 'services', '-l', `envserve.dev/exposure-set=${name}`, '-o', 'name']).trim();
+      if (left) throw new Error(left);
+    }, 30_000);
+  } finally {
+    // Later files share the cluster: with the CRDs left, their `serve` would hand exposures to an
+    // operator that no longer runs (as operator.test.ts cleans up).
+    mustKubectl(['-n', 'envserve-system', 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
+    mustKubectl(['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  }
 });

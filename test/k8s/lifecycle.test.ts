@@ -33,7 +33,7 @@ test('serve --runtime k8s: NodePort and Ingress added, changed in place, removed
   const host = `${envName}.reload.test`;
   const base = `    cloud.k8s.bind(env_port=8080, host_port=${pf}, name="web")\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=8081, name="web")\n`;
   const withMore = (nodePort: number, servicePort: number) =>
-    `def serve():\n${base}    cloud.k8s.bind(env_port=8080, type=cloud.k8s.nodePort, service_port=${servicePort}, node_port=${nodePort}, name="np", ingress=cloud.k8s.ingress(host="${host}"))\n`;
+    `def serve():\n${base}    cloud.k8s.bind(env_port=8080, type=cloud.k8s.nodePort, service_port=${servicePort}, node_port=${nodePort}, name="np", access="public", ingress=cloud.k8s.ingress(host="${host}"))\n`;
   const file = writeEnvFile(envName, `def serve():\n${base}`);
   const serve = cli(['serve', '-f', file, '-n', ns, '--selector', 'app=web', '--probe-interval', '300'], vars);
   try {
@@ -111,7 +111,7 @@ test('down from a clean shell (no KUBECONFIG, no flags, another directory) after
   const pf = await freePort();
   const file = writeEnvFile(envName, `def serve():
     cloud.k8s.bind(env_port=8080, host_port=${pf}, name="web")
-    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=8081, name="web", ingress=cloud.k8s.ingress(host="${envName}.killed.test"))
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, service_port=8081, name="web", access="public", ingress=cloud.k8s.ingress(host="${envName}.killed.test"))
 `);
   const serve = cli(['serve', '-f', file, '-n', ns, '--context', 'envserve-test-admin', '--selector', 'app=web'], { HOME: home, KUBECONFIG: kcPath });
   await serve.waitFor(/Press Ctrl-C/);

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
+import { loadConfig } from '../../src/apply/k8s/kubeconfig/load.js';
 import { parseAllDocuments } from 'yaml';
 import { envserve, BIN } from '../helpers/cli.js';
 import { env, kubectlJson, mustKubectl } from './expose-lib.js';
@@ -15,10 +15,8 @@ const dir = mkdtempSync(join(tmpdir(), 'envserve-operator-'));
 
 /** A kubeconfig that authenticates with a bearer token, against the test cluster. */
 export function tokenKubeconfig(name: string, token: string): string {
-  const admin = new k8s.KubeConfig();
-  admin.loadFromFile(env.kubeconfig);
-  const cluster = admin.getCurrentCluster()!;
-  const ca = cluster.caData ?? readFileSync(cluster.caFile!).toString('base64');
+  const { cluster } = loadConfig({ kubeconfig: env.kubeconfig });
+  const ca = cluster.certificateAuthorityData ?? readFileSync(cluster.certificateAuthority!).toString('base64');
   const file = join(dir, `${name}.kubeconfig`);
   writeFileSync(file, JSON.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': name,
@@ -51,12 +49,15 @@ export interface RunningOperator {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-/** Starts `envserve operator` as a process with the given kubeconfig; resolves once its API listens. */
-export function startOperator(kubeconfig: string, listen = '127.0.0.1:0'): Promise<RunningOperator> {
+/**
+ * Starts `envserve operator` as a process with the given kubeconfig; resolves once its API listens.
+ * `node` and `nodeFlags`: the Node binary and its flags (the bench runs it as the image does).
+ */
+export function startOperator(kubeconfig: string, listen = '127.0.0.1:0', node = process.execPath, nodeFlags: string[] = []): Promise<RunningOperator> {
   // A Lease left by operator pods of an earlier test would make this one wait for it to expire.
   mustKubectl(['-n', 'envserve-system', 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', kubeconfig, '--listen', listen], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(node, [...nodeFlags, BIN, 'operator', '--kubeconfig', kubeconfig, '--listen', listen], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`operator did not start in 20 s:\n${log}`)); }, 20_000);
     child.stderr!.on('data', (d: Buffer) => {

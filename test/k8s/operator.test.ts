@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { curlInNetns, httpRequest, podAnswer, eventually, kubectl, backedPod, sleep } from './cluster.js';
 import { env, createNamespace, deleteNamespace, freePort, kubectlJson, mustKubectl, restartApiServer, writeEnvFile } from './expose-lib.js';
-import { runCli, startCli } from '../local/cli-helpers.js';
+import { runCli, startCli, stateDirEnv } from '../local/cli-helpers.js';
 import { envserve } from '../helpers/cli.js';
 import { loadKubeClient } from '../../src/apply/k8s/client.js';
 import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, operatorPod, OPERATOR_IMAGE, tokenKubeconfig, type OperatorPod } from './operator-lib.js';
@@ -39,7 +39,7 @@ function planJson(name: string, body: string): any {
 }
 const WEB = `def serve():
     cloud.k8s.bind(env_port=8080, host_port=18080, protocol="http", name="web")
-    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")
 `;
 
 async function sar(user: string, verb: string, resource: string, o: { group?: string; namespace?: string; subresource?: string; name?: string } = {}): Promise<boolean> {
@@ -268,7 +268,7 @@ const portForwardRights = (ns: string) => [
 ];
 const SERVED = (port: number) => `def serve():
     cloud.k8s.bind(env_port=8080, host_port=${port}, protocol="http", name="web")
-    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")
 `;
 
 test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + port-forward, no Services/Ingresses) gets a ClusterIP Service and an automatic Ingress answering through Traefik, and her port-forward; "port-forward only" → Denied, printed, the port-forward still answers', async () => {
@@ -338,7 +338,7 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
   // nsB: "port-forward only". Denied with the policy's words; the port-forward runs all the same.
   const portB = await freePort();
   const kcB = tokenKubeconfig('alice-b2', createToken(nsB, 'alice'));
-  const runB = startCli(['serve', '--runtime', 'k8s', '-f', writeEnvFile('srv-b', SERVED(portB)), '--name', 'srv', '-n', nsB, '--kubeconfig', kcB, '--ingress-domain', 'apps.test'], { ENVSERVE_INGRESS_DOMAIN: '' });
+  const runB = startCli(['serve', '--runtime', 'k8s', '-f', writeEnvFile('srv-b', SERVED(portB)), '--name', 'srv', '-n', nsB, '--kubeconfig', kcB, '--ingress-domain', 'apps.test'], { ENVSERVE_INGRESS_DOMAIN: '', ...stateDirEnv() });
   try {
     await runB.waitFor(/Press Ctrl-C to stop/, 90_000);
     assert.match(runB.err(), new RegExp(`the operator denied exposureset ${nsB}/srv; nothing was created in the cluster`));
@@ -356,7 +356,7 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
 
 test('`envserve serve --runtime k8s --no-operator` (direct mode): a user who may read the policies is warned before the Service a policy would deny is created with her own rights', async () => {
   const port = await freePort();
-  const run = startCli(['serve', '--runtime', 'k8s', '--no-operator', '-f', writeEnvFile('srv-b-direct', SERVED(port)), '--name', 'srv', '-n', nsB, '--kubeconfig', env.kubeconfig], { ENVSERVE_INGRESS_DOMAIN: '' });
+  const run = startCli(['serve', '--runtime', 'k8s', '--no-operator', '-f', writeEnvFile('srv-b-direct', SERVED(port)), '--name', 'srv', '-n', nsB, '--kubeconfig', env.kubeconfig], { ENVSERVE_INGRESS_DOMAIN: '', ...stateDirEnv() });
   try {
     await run.waitFor(/Press Ctrl-C to stop/, 90_000);
     assert.doesNotMatch(run.err(), /envserve operator found/);
@@ -378,7 +378,7 @@ test('`envserve up --runtime k8s` with the operator: the Deployment with the use
     base(image="envserve.test/web:1")
 def serve():
     cloud.k8s.bind(env_port=8080, host_port=${port}, protocol="http", name="web")
-    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")
+    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")
 `);
   const state = { ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')) };
   const run = startCli(['up', '--runtime', 'k8s', '-f', file, '--name', 'upop', '-n', nsD, '--kubeconfig', env.kubeconfig], { ENVSERVE_INGRESS_DOMAIN: '', ...state });
@@ -454,7 +454,7 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   const N = 6;
   const sets = Array.from({ length: N }, (_, i) => `r${i}`);
   for (const name of sets) {
-    const plan = planJson(name, `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")\n`);
+    const plan = planJson(name, `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")\n`);
     const r = await api(op!.url, 'POST', `/v1/namespaces/${nsA}/exposuresets`, alice, { plan, selector: { 'envserve.dev/env': 'web' } });
     assert.equal(r.status, 201);
   }
@@ -474,7 +474,7 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
 
   // The API server goes away and comes back: the operator's watches resume and new work is done.
   await restartApiServer();
-  const plan = planJson('after', `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web")\n`);
+  const plan = planJson('after', `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")\n`);
   // Right after the restart the operator's own calls to the API server can still fail (an error
   // answer, not a crash). The settle point is a read through the operator that takes the same
   // path as a submission (token review, access review, a GET from the API server); after it, the

@@ -84,7 +84,7 @@ function envFile(r: Rand, nodePorts: [number, number]): string {
       if (r() < 0.3) ing.push(`class_name=${str(pick(r, ['traefik', 'nginx', 'a.b-c', 'Bad Class']))}`);
       if (r() < 0.3) ing.push(`tls_secret=${str(pick(r, ['tls', 'my-cert.v1', 'x'.repeat(70)]))}`);
       if (r() < 0.4) ing.push(`annotations={${str(annotationKey(r))}: ${str(word(r, ANY, 0, 30))}}`);
-      args.push(`ingress=cloud.k8s.ingress(${ing.join(', ')})`);
+      args.push('access="public"', `ingress=cloud.k8s.ingress(${ing.join(', ')})`); // render refuses URLs that need a login
     }
     lines.push(`    cloud.k8s.bind(${args.join(', ')})`);
   }

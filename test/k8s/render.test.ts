@@ -17,7 +17,7 @@ def build():
 def serve():
     cloud.k8s.bind(env_port=presets.jupyter.port, host_port=1234)
     cloud.k8s.bind(env_port=presets.jupyter.port, type=cloud.k8s.clusterIP, service_port=1234,
-                   ingress=cloud.k8s.ingress(host="nb.example.com", path="/", class_name="traefik", annotations={"x": "y"}))
+                   access="public", ingress=cloud.k8s.ingress(host="nb.example.com", path="/", class_name="traefik", annotations={"x": "y"}))
     cloud.k8s.bind(env_port=8000, type=cloud.k8s.nodePort, service_port=8000, node_port=30080)
     cloud.k8s.bind(env_port=6006, type=cloud.k8s.loadBalancer)
 `;

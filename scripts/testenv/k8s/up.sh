@@ -438,6 +438,7 @@ tls:
         certFile: $PKI/ingress-default.crt
         keyFile: $PKI/ingress-default.key
 EOF
+bash "$K8S_DIR/gateway.sh" crds && bash "$K8S_DIR/gateway.sh" objects || die "gateway: Gateway API set-up failed"
 start traefik env KUBECONFIG="$ADMIN_KC" "$TBIN/traefik" \
   --global.checknewversion=false --global.sendanonymoususage=false \
   --entrypoints.web.address="$NODE_IP:$INGRESS_HTTP_PORT" \
@@ -447,9 +448,12 @@ start traefik env KUBECONFIG="$ADMIN_KC" "$TBIN/traefik" \
   --providers.kubernetesingress=true \
   --providers.kubernetesingress.ingressendpoint.ip="$NODE_IP" \
   --providers.kubernetesingress.throttleduration=0s \
+  --providers.kubernetesgateway=true --providers.kubernetesgateway.statusaddress.ip="$NODE_IP" \
+  --providers.kubernetesgateway.throttleduration=0s \
   --log.level=INFO --log.nocolor=true --accesslog=false
 wait_for traefik 60 in_ns curl -sf http://127.0.0.1:9000/ping
 wait_for traefik 30 in_ns curl -s -o /dev/null --cacert "$PKI/ca.crt" --resolve "$INGRESS_DEFAULT_TLS_HOST:$INGRESS_HTTPS_PORT:$NODE_IP" "https://$INGRESS_DEFAULT_TLS_HOST:$INGRESS_HTTPS_PORT/"
+bash "$K8S_DIR/gateway.sh" wait
 phase_end
 
 # ---------------------------------------------------------------- coredns
@@ -524,6 +528,7 @@ require("fs").writeFileSync(file, JSON.stringify(o, null, 2) + "\n");
   ENVSERVE_TEST_CA_CERT "$PKI/ca.crt" \
   ENVSERVE_TEST_CA_KEY "$PKI/ca.key" \
   ENVSERVE_TEST_LB_POOL "$LB_POOL" \
+  $(bash "$K8S_DIR/gateway.sh" env) \
   ENVSERVE_TEST_K8S_VERSION "v$K8S_VERSION" \
   ENVSERVE_TEST_APISERVER_FEATURE_GATES "$APISERVER_FEATURE_GATES" \
   ENVSERVE_TEST_KUBECTL "$(kubectl_bin)" \

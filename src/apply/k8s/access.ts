@@ -5,7 +5,7 @@ import { UserError } from '../../errors.js';
 import type { KubernetesReason } from '../../reasons.js';
 import type { KubeClient } from './client.js';
 
-export type Capability = 'environment' | 'attach' | 'k8s-port-forward' | 'k8s-service' | 'k8s-ingress' | 'down';
+export type Capability = 'environment' | 'attach' | 'k8s-port-forward' | 'k8s-service' | 'k8s-ingress' | 'k8s-route' | 'down';
 
 export interface AccessNeed {
   verb: string;
@@ -26,6 +26,7 @@ export const NEEDS: Record<Capability, AccessNeed[]> = {
   'k8s-port-forward': [...POD_READ, { verb: 'get', group: '', resource: 'pods', subresource: 'portforward' }, { verb: 'create', group: '', resource: 'pods', subresource: 'portforward' }],
   'k8s-service': owned('', 'services'),
   'k8s-ingress': owned('networking.k8s.io', 'ingresses'),
+  'k8s-route': owned('gateway.networking.k8s.io', 'httproutes'),
   down: [...owned('', 'services', ['list', 'delete']), ...owned('networking.k8s.io', 'ingresses', ['list', 'delete']), ...owned('apps', 'deployments', ['list', 'delete'])],
 };
 
@@ -35,6 +36,7 @@ const DESCRIBE: Record<Capability, string> = {
   'k8s-port-forward': 'port-forward (cloud.k8s.bind(host_port=...))',
   'k8s-service': 'Services (cloud.k8s.bind(type=...))',
   'k8s-ingress': 'Ingress (cloud.k8s.bind(ingress=...))',
+  'k8s-route': 'HTTPRoutes (cloud.k8s.bind(route=...))',
   down: 'removing what envserve created (down)',
 };
 
@@ -82,7 +84,7 @@ export async function checkAccess(client: Pick<KubeClient, 'request'>, namespace
     }
   }
   if (missing.size === 0) return;
-  const usable = (['k8s-port-forward', 'k8s-service', 'k8s-ingress', 'environment'] as Capability[]).filter((c) => missingFor(c).length === 0);
+  const usable = (['k8s-port-forward', 'k8s-service', 'k8s-ingress', 'k8s-route', 'environment'] as Capability[]).filter((c) => missingFor(c).length === 0);
   const lines = [...missing.values()].map((m) => `  ${formatNeed(m.need)} in namespace ${namespace} (needed for ${m.for.map((c) => DESCRIBE[c]).join(', ')})`);
   throw new UserError(
     `${user} lacks ${missing.size} Kubernetes permission${missing.size === 1 ? '' : 's'}; nothing was changed:\n${lines.join('\n')}\n` +

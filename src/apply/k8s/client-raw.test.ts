@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
-import * as k8s from '@kubernetes/client-node';
 import { KubeClient, KubeUnreachableError } from './client.js';
 import { probeThroughApiServer as probeViaApiServer } from '../../check/probes.js';
 
@@ -51,14 +50,14 @@ before(async () => {
   server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const kc = new k8s.KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'test-token' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u', namespace: 'n' }],
-    currentContext: 'x',
+  client = new KubeClient({
+    cluster: { name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, insecureSkipTlsVerify: false, disableCompression: false },
+    user: { name: 'u', token: 'test-token' },
+    contextName: 'x',
+    namespace: 'n',
+    source: 'test',
+    paths: [],
   });
-  client = new KubeClient(kc, 'n', 'test', 'x');
 });
 
 after(() => {

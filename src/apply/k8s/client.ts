@@ -1,18 +1,18 @@
-// The one importer of @kubernetes/client-node: it reads kubeconfig (KUBECONFIG, --context,
-// in-cluster) and supplies TLS and credentials. Requests go through our own small JSON client on a
-// keep-alive agent: server-side apply, watches and port-forward WebSockets need the raw content
-// types and streaming that the generated API classes make awkward, and one agent keeps the TLS
+// envserve's client of the API server: kubeconfig is read by our own loader (kubeconfig/load.ts:
+// KUBECONFIG lists, --context, in-cluster) and credentials come from kubeconfig/credentials.ts.
+// Requests go through this small JSON client on a keep-alive agent: server-side apply, watches and
+// port-forward WebSockets need the raw content types and streaming, and one agent keeps the TLS
 // connection to the API server warm (the `serve` -> every URL answers budget is 2 s).
-import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
 import { Dialer } from './dial.js';
-import { findTokenFile, TokenFile } from './kubeconfig/token-file.js';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
-import { RuntimeFailure, UserError, didYouMean } from '../../errors.js';
+import { loadConfig, type ResolvedConfig } from './kubeconfig/load.js';
+import { Credentials, type ConnectionSettings } from './kubeconfig/credentials.js';
+import type { ExecOptions } from './kubeconfig/exec.js';
+import { RuntimeFailure, UserError } from '../../errors.js';
 import type { KubernetesReason } from '../../reasons.js';
+
+export type { ConnectionSettings } from './kubeconfig/credentials.js';
 
 export interface ConnectOptions {
   /** Path(s) of kubeconfig files (default: $KUBECONFIG, then ~/.kube/config, then in-cluster). */
@@ -73,16 +73,6 @@ export interface WatchEvent<T = any> {
   object: T;
 }
 
-/** TLS and auth settings for a raw connection (the port-forward WebSocket uses them too). */
-export interface ConnectionSettings {
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  rejectUnauthorized?: boolean;
-  servername?: string;
-  headers: Record<string, string>;
-}
-
 /** insecure-skip-tls-verify is warned about once per process, not per client. */
 let warnedInsecure = false;
 
@@ -93,87 +83,38 @@ export class KubeClient {
   /** Keep-alive connections to the API server, dialled by `dialer`. */
   readonly agent: http.Agent;
   private readonly secure: boolean;
-  private readonly tokenFile?: TokenFile;
-  private settingsCache?: { at: number; value: ConnectionSettings };
+  readonly credentials: Credentials;
+  readonly namespace: string;
+  /** Where the configuration came from, for messages ("KUBECONFIG=...", "in-cluster service account"). */
+  readonly source: string;
+  readonly contextName: string;
+  /** The kubeconfig file(s) read, absolute and ':'-joined; undefined for in-cluster. Recorded in the state record (a path, never credentials). */
+  readonly kubeconfigPath?: string;
 
-  constructor(
-    readonly kc: k8s.KubeConfig,
-    readonly namespace: string,
-    /** Where the configuration came from, for messages ("KUBECONFIG=...", "in-cluster"). */
-    readonly source: string,
-    readonly contextName: string,
-    /** The kubeconfig file(s) read, absolute and ':'-joined; undefined for in-cluster. Recorded in the state record (a path, never credentials). */
-    readonly kubeconfigPath?: string,
-  ) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new UserError(`the kubeconfig (${source}) has no cluster for context "${contextName}"`);
-    this.server = cluster.server.replace(/\/+$/, '');
+  constructor(readonly config: ResolvedConfig, execOptions?: ExecOptions) {
+    const { cluster, source } = config;
+    this.namespace = config.namespace;
+    this.source = source;
+    this.contextName = config.contextName;
+    if (config.paths.length) this.kubeconfigPath = config.paths.join(':');
+    this.server = cluster.server;
     this.secure = this.server.startsWith('https://');
     try {
-      this.dialer = new Dialer(new URL(this.server), cluster.proxyUrl || undefined);
+      this.dialer = new Dialer(new URL(this.server), cluster.proxyUrl);
     } catch (e) {
       throw new UserError(`the kubeconfig (${source}), cluster "${cluster.name}": ${(e as Error).message}`);
     }
+    this.credentials = new Credentials(config, execOptions);
     this.agent = this.dialer.agent();
-    const user = kc.getCurrentUser();
-    const tf = user && kubeconfigPath ? findTokenFile(kubeconfigPath.split(':'), user.name) : undefined;
-    if (tf) this.tokenFile = new TokenFile(tf);
-    if (cluster.skipTLSVerify && this.secure && !warnedInsecure) {
+    if (cluster.insecureSkipTlsVerify && this.secure && !warnedInsecure) {
       warnedInsecure = true;
       process.stderr.write(`warning: the kubeconfig sets insecure-skip-tls-verify for cluster "${cluster.name}": the API server's certificate is not checked\n`);
     }
   }
 
-  /**
-   * TLS material and auth headers, refreshed every 30 s (exec plugins rotate); a tokenFile is
-   * looked at on every call and read again when it changed.
-   */
-  async settings(): Promise<ConnectionSettings> {
-    const now = Date.now();
-    let value = this.settingsCache && now - this.settingsCache.at < 30_000 ? this.settingsCache.value : undefined;
-    if (!value) {
-      value = await this.librarySettings();
-      this.settingsCache = { at: now, value };
-    }
-    if (!this.tokenFile) return value;
-    let token: string;
-    try {
-      token = await this.tokenFile.token();
-    } catch (e) {
-      throw new RuntimeFailure(`${(e as Error).message} (user "${this.kc.getCurrentUser()?.name}", ${this.source})`, 'the file must exist and hold the bearer token', 'ClusterUnreachable');
-    }
-    // As client-go: the file's token takes precedence over a `token:` beside it.
-    return { ...value, headers: { ...value.headers, Authorization: `Bearer ${token}` } };
-  }
-
-  private async librarySettings(): Promise<ConnectionSettings> {
-    const opts: https.RequestOptions & { headers: Record<string, string> } = { headers: {} };
-    // Fills in TLS material and the Authorization header (tokens, exec plugins); we ignore the
-    // agent it also builds and use our keep-alive one.
-    try {
-      await this.kc.applyToHTTPSOptions(opts);
-    } catch (e) {
-      const user = this.kc.getCurrentUser();
-      const exec = user?.exec as { command?: string } | undefined;
-      if (exec?.command) {
-        const detail = ((e as Error).message || '').trim().split('\n').slice(-3).join(' | ').slice(0, 400);
-        throw new RuntimeFailure(
-          `the credential plugin "${exec.command}" of user "${user!.name}" (${this.source}) failed: ${detail || 'it exited with an error and printed nothing'}`,
-          `run the plugin yourself (or \`kubectl get pods\`) to see why; it may need a login`,
-          'ClusterUnreachable',
-        );
-      }
-      throw new RuntimeFailure(`cannot get credentials for user "${user?.name}" (${this.source}): ${(e as Error).message}`, undefined, 'ClusterUnreachable');
-    }
-    if (typeof opts.auth === 'string') opts.headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-    return {
-      ...(opts.ca !== undefined && { ca: opts.ca as Buffer }),
-      ...(opts.cert !== undefined && { cert: opts.cert as Buffer }),
-      ...(opts.key !== undefined && { key: opts.key as Buffer }),
-      ...(opts.rejectUnauthorized !== undefined && { rejectUnauthorized: opts.rejectUnauthorized }),
-      ...(opts.servername !== undefined && { servername: opts.servername }),
-      headers: { ...opts.headers },
-    };
+  /** TLS material and auth headers for the next connection or request. */
+  settings(): Promise<ConnectionSettings> {
+    return this.credentials.settings();
   }
 
   url(path: string, query?: RequestOptions['query']): URL {
@@ -186,7 +127,7 @@ export class KubeClient {
     const s = await this.settings();
     const u = this.url(path, o.query);
     const body = o.body === undefined ? undefined : Buffer.from(typeof o.body === 'string' ? o.body : JSON.stringify(o.body));
-    const headers: Record<string, string | number> = { ...s.headers, accept: o.accept ?? 'application/json' };
+    const headers: http.OutgoingHttpHeaders = { ...s.headers, accept: o.accept ?? 'application/json' };
     if (body) {
       headers['content-type'] = o.contentType ?? 'application/json';
       headers['content-length'] = body.length;
@@ -212,7 +153,13 @@ export class KubeClient {
 
   /** One JSON request; throws KubeApiError for a non-2xx answer, KubeUnreachableError if no answer. */
   async request<T = any>(path: string, o: RequestOptions = {}): Promise<T> {
-    const res = await this.open(path, o);
+    let res = await this.open(path, o);
+    if (res.statusCode === 401 && this.credentials.refreshable) {
+      // A plugin's credential or an id-token the server no longer takes: one try with fresh ones.
+      res.resume();
+      this.credentials.unauthorized();
+      res = await this.open(path, o);
+    }
     const chunks: Buffer[] = [];
     for await (const c of res) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
@@ -273,6 +220,7 @@ export class KubeClient {
   async watch(path: string, query: RequestOptions['query'], onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
     const res = await this.open(path, { query: { ...query, watch: 1, allowWatchBookmarks: true }, timeoutMs: 0 });
     if ((res.statusCode ?? 0) >= 300) {
+      if (res.statusCode === 401) this.credentials.unauthorized(); // the caller's retry gets fresh ones
       const chunks: Buffer[] = [];
       for await (const c of res) chunks.push(c as Buffer);
       throw apiError(res.statusCode ?? 0, Buffer.concat(chunks).toString(), 'WATCH', path);
@@ -331,64 +279,7 @@ export function isNotFound(e: unknown): boolean {
 
 /** Reads kubeconfig the way kubectl does and picks the context and namespace. */
 export function loadKubeClient(opts: ConnectOptions = {}): KubeClient {
-  const kc = new k8s.KubeConfig();
-  const envPath = opts.kubeconfig ?? process.env.KUBECONFIG;
-  let source: string;
-  let path: string | undefined;
-  try {
-    if (envPath) {
-      for (const f of envPath.split(':').filter(Boolean)) {
-        if (!existsSync(f)) throw new UserError(`the kubeconfig file ${f} does not exist`, 'check KUBECONFIG or --kubeconfig');
-      }
-      const saved = process.env.KUBECONFIG;
-      process.env.KUBECONFIG = envPath;
-      try {
-        kc.loadFromDefault();
-      } finally {
-        if (saved === undefined) delete process.env.KUBECONFIG;
-        else process.env.KUBECONFIG = saved;
-      }
-      source = `KUBECONFIG=${envPath}`;
-      path = envPath.split(':').filter(Boolean).map((f) => resolve(f)).join(':');
-    } else if (existsSync(join(homedir(), '.kube', 'config'))) {
-      kc.loadFromFile(join(homedir(), '.kube', 'config'));
-      source = '~/.kube/config';
-      path = join(homedir(), '.kube', 'config');
-    } else if (process.env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
-      kc.loadFromCluster();
-      source = 'in-cluster service account';
-    } else {
-      throw new UserError(
-        'no Kubernetes configuration found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod',
-        'set KUBECONFIG (or pass --kubeconfig) to a kubeconfig file for your cluster',
-      );
-    }
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`cannot read the Kubernetes configuration: ${(e as Error).message}`);
-  }
-  if (opts.context) {
-    const names = kc.getContexts().map((c) => c.name);
-    if (!names.includes(opts.context)) {
-      const guess = didYouMean(opts.context, names);
-      throw new UserError(
-        `context "${opts.context}" is not in the kubeconfig (${source})`,
-        guess ? `did you mean "${guess}"?` : `known contexts: ${names.join(', ') || '(none)'}`,
-      );
-    }
-    kc.setCurrentContext(opts.context);
-  }
-  const ctxName = kc.getCurrentContext();
-  const ctx = kc.getContextObject(ctxName);
-  let namespace = opts.namespace ?? ctx?.namespace;
-  if (!namespace && source === 'in-cluster service account') {
-    try {
-      namespace = readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
-    } catch {
-      // fall back to default
-    }
-  }
-  return new KubeClient(kc, namespace || 'default', source, ctxName, path);
+  return new KubeClient(loadConfig(opts));
 }
 
 /** Turns a failure of the cluster connection into the error the user should read. */

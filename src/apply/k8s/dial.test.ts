@@ -121,7 +121,7 @@ test('an exec plugin that fails: a RuntimeFailure naming the command and what it
   try {
     await assert.rejects(client.request('/x'), (e: unknown) => {
       assert.ok(e instanceof RuntimeFailure, String(e));
-      assert.equal(e.reason, 'ClusterUnreachable');
+      assert.equal(e.reason, 'CredentialPluginFailed');
       assert.match(e.message, new RegExp(`credential plugin "${plugin}" of user "u" .* failed: you must log in first`));
       return true;
     });

@@ -4,7 +4,7 @@
 import { containerCommand, environmentProcesses } from '../../plan/env-commands.js';
 import { UserError } from '../../errors.js';
 import { fitName, isDns1123Label, NAME_RULES } from '../../plan/k8s-names.js';
-import type { Exposure, K8sIngressExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
+import type { Exposure, K8sIngressExposure, K8sRouteExposure, K8sServiceExposure, Plan } from '../../plan/types.js';
 
 export const MANAGED_BY = 'envserve';
 export const LABEL_ENV = 'envserve.dev/env';
@@ -63,6 +63,7 @@ export function renderManifests(plan: Plan, opts: ManifestOptions): Obj[] {
   for (const e of plan.exposures) {
     if (e.kind === 'k8s-service') objects.push(renderService(plan, e, opts.namespace, selector));
     else if (e.kind === 'k8s-ingress') objects.push(renderIngress(plan, e, opts.namespace));
+    else if (e.kind === 'k8s-route') objects.push(renderRoute(plan, e, opts.namespace));
   }
   return objects;
 }
@@ -79,7 +80,7 @@ function metadata(plan: Plan, name: string, namespace: string, exposureId?: stri
 /** Every port the environment listens on: its services and every exposed env port. */
 function containerPorts(plan: Plan): number[] {
   const ports = new Set<number>(plan.env.services.map((s) => s.port));
-  for (const e of plan.exposures as Exposure[]) if (e.kind !== 'k8s-ingress') ports.add(e.envPort);
+  for (const e of plan.exposures as Exposure[]) if (e.kind !== 'k8s-ingress' && e.kind !== 'k8s-route') ports.add(e.envPort);
   return [...ports].filter((p) => Number.isInteger(p) && p > 0 && p <= 65535).sort((a, b) => a - b);
 }
 
@@ -175,3 +176,41 @@ export function renderIngress(plan: Plan, e: K8sIngressExposure, namespace: stri
     },
   };
 }
+
+// ---------------------------------------------------------------- HTTPRoute (Gateway API)
+// Its readers (paths, the URL, the watcher) live in route*.ts.
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+export const ROUTE_API_VERSION = `${GATEWAY_GROUP}/v1`;
+
+export function routeName(plan: Plan, e: K8sRouteExposure): string {
+  return objectName(plan.env.name, e.id.replace(/^route-/, ''));
+}
+
+export function renderRoute(plan: Plan, e: K8sRouteExposure, namespace: string): Obj {
+  const service = plan.exposures.find((x): x is K8sServiceExposure => x.kind === 'k8s-service' && x.id === e.serviceId);
+  if (!service) throw new Error(`route ${e.id} refers to unknown service exposure ${e.serviceId}`);
+  if (!e.gateway) {
+    throw new UserError(
+      `${e.declaredBy} at ${e.position}: the HTTPRoute for ${e.host} names no Gateway`,
+      'give gateway="namespace/name" in cloud.k8s.route(...), pass --gateway namespace/name, or ask ops for an ExposurePolicy with httpRoute.gateways',
+      'InvalidInput',
+    );
+  }
+  const g = e.gateway;
+  return {
+    apiVersion: ROUTE_API_VERSION,
+    kind: 'HTTPRoute',
+    metadata: { name: routeName(plan, e), namespace, labels: ownerLabels(plan.env.name, e.id), annotations: { [ANNOTATION_SOURCE]: plan.source } },
+    spec: {
+      parentRefs: [{ group: GATEWAY_GROUP, kind: 'Gateway', namespace: g.namespace, name: g.name, ...(g.sectionName !== undefined && { sectionName: g.sectionName }) }],
+      hostnames: [e.host],
+      rules: [
+        {
+          matches: [{ path: { type: 'PathPrefix', value: e.path } }],
+          backendRefs: [{ group: '', kind: 'Service', name: serviceName(plan, service), port: e.servicePort }],
+        },
+      ],
+    },
+  };
+}
+

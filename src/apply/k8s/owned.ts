@@ -19,19 +19,20 @@ export type Obj = {
   status?: any;
 };
 
-export type OwnedKind = 'Deployment' | 'Service' | 'Ingress' | 'ExposureSet';
+export type OwnedKind = 'Deployment' | 'Service' | 'Ingress' | 'HTTPRoute' | 'ExposureSet';
 
 const COLLECTIONS: Record<OwnedKind, string> = {
   Deployment: '/apis/apps/v1/namespaces/{ns}/deployments',
   Service: '/api/v1/namespaces/{ns}/services',
   Ingress: '/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses',
+  HTTPRoute: '/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes',
   // What `serve` submitted to the envserve operator (src/operator/resource.ts): the operator's
   // Services and Ingresses go with it (owner references).
   ExposureSet: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/namespaces/{ns}/exposuresets`,
 };
 
 /** The kinds the Kubernetes runtime applies itself, in the order that routes nothing to what is gone. */
-export const RUNTIME_KINDS: readonly OwnedKind[] = ['Ingress', 'Service', 'Deployment'];
+export const RUNTIME_KINDS: readonly OwnedKind[] = ['HTTPRoute', 'Ingress', 'Service', 'Deployment'];
 /** Every kind `down` removes for an environment: what was submitted to the operator first. */
 export const DOWN_KINDS: readonly OwnedKind[] = ['ExposureSet', ...RUNTIME_KINDS];
 
@@ -113,9 +114,9 @@ export async function listOwned(client: Api, namespace: string, envName: string,
       try {
         res = await client.request<{ items: Obj[] }>(collectionPath(kind, namespace), { query: { labelSelector: ownerSelector(envName) } });
       } catch (e) {
-        // No operator in this cluster (404). A kind this user may not list (403: a user of the
-        // operator may have no rights on Services) holds nothing her envserve created.
-        if (e instanceof KubeApiError && (e.code === 403 || (kind === 'ExposureSet' && e.code === 404))) return [];
+        // No operator, or no Gateway API, in this cluster (404). A kind this user may not list (403:
+        // a user of the operator may have no rights on Services) holds nothing her envserve created.
+        if (e instanceof KubeApiError && (e.code === 403 || ((kind === 'ExposureSet' || kind === 'HTTPRoute') && e.code === 404))) return [];
         throw e;
       }
       return res.items.map((o) => ({ ...o, kind, apiVersion: o.apiVersion ?? '' }));

@@ -20,6 +20,7 @@ import type { ExposureHandle, Runtime, RuntimeResources, StartOptions } from '..
 import { checkAccess, type Capability } from './access.js';
 import { explainKubeError, KubeApiError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
 import { IngressWatcher } from './ingress-watch.js';
+import { exposeRoute } from './route-expose.js';
 import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './manifests.js';
 import { applyObject, checkOwnership, deleteAndWait, listOwned, RUNTIME_KINDS, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
@@ -48,7 +49,7 @@ export interface K8sRuntimeOptions extends ConnectOptions {
   client?: KubeClient;
 }
 
-const KINDS: readonly ExposureKind[] = ['k8s-port-forward', 'k8s-service', 'k8s-ingress'];
+const KINDS: readonly ExposureKind[] = ['k8s-port-forward', 'k8s-service', 'k8s-ingress', 'k8s-route'];
 
 export class K8sRuntime extends EventEmitter implements Runtime {
   readonly name = 'k8s' as const;
@@ -197,12 +198,13 @@ export class K8sRuntime extends EventEmitter implements Runtime {
     if (!this.client) return;
     // Nothing of these kinds declared now or applied in this run: nothing to look for (and a user
     // who may only port-forward may not even list them).
-    const declared = this.desired.some((o) => o.kind === 'Service' || o.kind === 'Ingress');
-    if (!declared && ![...this.owned.values()].some((o) => o.kind === 'Service' || o.kind === 'Ingress')) return;
+    const pruned = ['Service', 'Ingress', 'HTTPRoute'];
+    const declared = this.desired.some((o) => pruned.includes(o.kind));
+    if (!declared && ![...this.owned.values()].some((o) => pruned.includes(o.kind))) return;
     const ids = new Set(wanted.map((e) => e.id));
     const keep = new Set(this.desired.filter((o) => ids.has(o.metadata.labels?.[LABEL_EXPOSURE] ?? '')).map((o) => `${o.kind}/${o.metadata.name}`));
     try {
-      const stale = (await listOwned(this.client, this.namespace, this.plan.env.name, ['Ingress', 'Service'])).filter(
+      const stale = (await listOwned(this.client, this.namespace, this.plan.env.name, ['HTTPRoute', 'Ingress', 'Service'])).filter(
         (o) => o.metadata.labels?.[LABEL_EXPOSURE] !== undefined && !keep.has(`${o.kind}/${o.metadata.name}`),
       );
       if (stale.length > 0) await deleteAndWait(this.client, stale);
@@ -252,6 +254,7 @@ export class K8sRuntime extends EventEmitter implements Runtime {
       if (e.kind === 'k8s-port-forward') h = await this.exposePortForward(e);
       else if (e.kind === 'k8s-service') h = await this.exposeService(e);
       else if (e.kind === 'k8s-ingress') h = await this.exposeIngress(e);
+      else if (e.kind === 'k8s-route') h = await exposeRoute(this.client, this.namespace, e, () => this.applyFor(e.id), this.handleContext(), this.o.addressTimeoutMs, this.signal);
       else throw new UserError(`the Kubernetes runtime cannot apply ${e.declaredBy}`);
       this.handles.add(h);
       return h;

@@ -31,7 +31,7 @@ export function registerCheck(program: Command): void {
     .option('--name <name>', "the environment's name (default: the env file's directory name)")
     .addOption(new Option('--runtime <runtime>', 'where the environment runs (default: what envserve up records, else from the exposures)').choices(['local', 'docker', 'k8s']))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
-    .option('--target <target>', 'k8s:<namespace>/<deployment|pod|service|ingress>/<name>: check a workload that has no env file (with -f: the workload the env file\'s exposures reach, as serve --target)')
+    .option('--target <target>', 'k8s:<namespace>/<deployment|pod|service|ingress|httproute>/<name>: check a workload (or a route) that has no env file (with -f: the workload the env file\'s exposures reach, as serve --target)')
     .option('--port <port>', 'with --target: the container port (deployment/pod) or the Service port (service)')
     .option('--host <host>', 'with --target: the host name users type for the Ingress')
     .option('--context <name>', 'the kubeconfig context (default: the current one)')

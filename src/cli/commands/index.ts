@@ -11,7 +11,8 @@ import { registerOperator } from './operator.js';
 import { registerCheck } from './check.js';
 import { registerProbe } from './probe.js';
 import { registerDashboard } from './dashboard.js';
+import { registerOpen } from './open.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerRender, registerPresets, registerUp, registerServe, registerStatus, registerDown, registerCheck, registerProbe, registerOperator, registerDashboard];
+export const commands: RegisterCommand[] = [registerPlan, registerRender, registerPresets, registerUp, registerServe, registerStatus, registerDown, registerCheck, registerProbe, registerOperator, registerDashboard, registerOpen];

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { planFromFile } from '../../envfile/from-file.js';
 import type { Exposure, Plan } from '../../plan/types.js';
+import { DEFAULT_ACCESS } from '../../plan/access.js';
 import type { ClusterPlan } from '../../policy/cluster-plan.js';
 import { addClusterOptions, clusterPlanFromFlags, denialsError, type ClusterFlags } from '../cluster-options.js';
 import { outputOption, printData, printWarnings, table, type OutputFormat } from '../output.js';
@@ -49,7 +50,7 @@ export function planTable(plan: Plan, cp?: ClusterPlan): string {
   const decided = new Map(cp?.evaluation.decisions.map((d) => [d.id, d.admitted ? 'admitted' : `DENIED (${d.reason})`]));
   const rows = [['ID', 'KIND', 'ENV PORT', 'EXPOSED AT', 'PROTOCOL', ...(cp ? ['POLICY'] : []), 'DECLARED AT']];
   for (const e of plan.exposures) {
-    const at = e.kind === 'k8s-ingress' && e.automatic ? `${e.position} (automatic)` : e.position;
+    const at = (e.kind === 'k8s-ingress' || e.kind === 'k8s-route') && e.automatic ? `${e.position} (automatic)` : e.position;
     rows.push([e.id, e.kind, String(e.envPort), exposedAt(e), e.protocol, ...(cp ? [decided.get(e.id) ?? ''] : []), at]);
   }
   let policyLine = '';
@@ -66,6 +67,8 @@ function exposedAt(e: Exposure): string {
     case 'k8s-service':
       return `${e.serviceType} port ${e.servicePort}${e.nodePort !== undefined ? `, node port ${e.nodePort}` : ''}`;
     case 'k8s-ingress':
-      return `http${e.tlsSecret ? 's' : ''}://${e.host}${e.path} (Ingress)`;
+      return `http${e.tlsSecret ? 's' : ''}://${e.host}${e.path} (Ingress, access: ${e.access ?? DEFAULT_ACCESS})`;
+    case 'k8s-route':
+      return `http${e.https ? 's' : ''}://${e.host}${e.path} (HTTPRoute${e.gateway ? ` via ${e.gateway.namespace}/${e.gateway.name}${e.gateway.sectionName ? `/${e.gateway.sectionName}` : ''}` : ''}, access: ${e.access ?? DEFAULT_ACCESS})`;
   }
 }

@@ -4,6 +4,7 @@ import { renderManifests } from '../../apply/k8s/manifests.js';
 import { planFromFile } from '../../envfile/from-file.js';
 import { addClusterOptions, clusterPlanFromFlags, denialsError, type ClusterFlags } from '../cluster-options.js';
 import { printWarnings, toYaml } from '../output.js';
+import { NO_LOGIN_DIRECT } from '../../policy/cluster-plan.js';
 
 export function registerRender(program: Command): void {
   const cmd = program
@@ -19,7 +20,8 @@ export function registerRender(program: Command): void {
       ...(opts.loadRoot !== undefined && { loadRoot: opts.loadRoot }),
     });
     printWarnings(filePlan.warnings);
-    const cp = clusterPlanFromFlags(filePlan, opts.namespace, opts);
+    // Issue 22: render's objects go to kubectl apply, where nothing checks a login.
+    const cp = clusterPlanFromFlags(filePlan, opts.namespace, opts, process.env, NO_LOGIN_DIRECT);
     if (cp.denials.length > 0) throw denialsError(cp);
     const plan = cp.plan;
     const objects = renderManifests(plan, { namespace: opts.namespace });

@@ -34,6 +34,9 @@ export interface ForegroundOptions extends UiFlags {
   operator?: boolean;
   ingressDomain?: string;
   ingressClass?: string;
+  gateway?: string;
+  routeDomain?: string;
+  autoExpose?: string;
   probeInterval: string;
   /** false with `up --no-restart`: processes (local) and the container (docker) stay down when they exit. */
   restart?: boolean;
@@ -52,7 +55,10 @@ export function lifecycleOptions(cmd: Command): Command {
     .option('--kubeconfig <path>', 'k8s runtime: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--no-operator', "k8s runtime: apply Services and Ingresses with your own rights even when the cluster has envserve's operator")
     .option('--ingress-domain <domain>', 'k8s runtime: an automatic Ingress for each HTTP Service under this domain (default: $ENVSERVE_INGRESS_DOMAIN)')
-    .option('--ingress-class <class>', "k8s runtime: the IngressClass of automatic Ingresses (default: the cluster's default IngressClass)");
+    .option('--ingress-class <class>', "k8s runtime: the IngressClass of automatic Ingresses (default: the cluster's default IngressClass)")
+    .option('--gateway <namespace/name[/listener]>', 'k8s runtime: an automatic HTTPRoute on this Gateway for each HTTP Service, instead of an Ingress (default: $ENVSERVE_GATEWAY)')
+    .option('--route-domain <domain>', 'k8s runtime: the domain of automatic HTTPRoutes (default: $ENVSERVE_ROUTE_DOMAIN, else the Ingress domain)')
+    .option('--auto-expose <ingress|route>', 'k8s runtime: which automatic exposure HTTP Services get when both are configured');
   return uiOptions(cmd);
 }
 
@@ -74,7 +80,7 @@ export async function runForeground(mode: 'up' | 'serve', opts: ForegroundOption
     mode,
     ...(opts.name !== undefined && { name: opts.name }),
     runtime: opts.runtime,
-    ...pick(opts, ['image', 'target', 'selector', 'context', 'namespace', 'kubeconfig', 'listen', 'operator', 'ingressDomain', 'ingressClass', 'restart']),
+    ...pick(opts, ['image', 'target', 'selector', 'context', 'namespace', 'kubeconfig', 'listen', 'operator', 'ingressDomain', 'ingressClass', 'gateway', 'routeDomain', 'autoExpose', 'restart']),
     // The operator's client half loads with the Kubernetes client, only for the k8s runtime.
     operatorClient: async () => (await import('../../operator/client/operator-link.js')).operatorClient,
     probeIntervalMs: Number(opts.probeInterval) || 2000,

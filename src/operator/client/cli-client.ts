@@ -11,15 +11,16 @@ import { policyFromObject } from '../../policy/parse.js';
 import type { ExposurePolicy } from '../../policy/types.js';
 import { exposureSetFromPlan } from '../exposure-set.js';
 import { sameMinor, VERSION } from '../../version.js';
-import { API_VERSION, policiesPath, resourcePath, type ExposureSet, type ExposureSetStatus } from '../resource.js';
+import { API_VERSION, PLURAL, policiesPath, resourcePath, type ExposureSet, type ExposureSetStatus } from '../resource.js';
 
 type Api = Pick<KubeClient, 'request' | 'watch'>;
 
 /** Whether the cluster has envserve's CRDs (then `serve --runtime k8s` goes through the operator unless --no-operator). */
 export async function operatorInstalled(client: Pick<KubeClient, 'request'>): Promise<boolean> {
   try {
-    await client.request(`/apis/${API_VERSION}`);
-    return true;
+    // The ExposureSet resource itself, not just the group: other envserve kinds (Login) may be there alone.
+    const list = await client.request<{ resources?: { name: string }[] }>(`/apis/${API_VERSION}`);
+    return (list?.resources ?? []).some((r) => r.name === PLURAL);
   } catch (e) {
     if (isNotFound(e)) return false;
     throw e;

@@ -1,48 +1,41 @@
-// A user's `tokenFile:` — the field kubectl reads and @kubernetes/client-node 1.4 does not (it
-// knows only `token-file`), so without this the token was never sent. The file rotates (projected
-// ServiceAccount tokens, CI secrets): it is read at use and read again whenever it changed.
-import { readFileSync } from 'node:fs';
+// Files a credential is read from at use: a user's `tokenFile` (projected ServiceAccount tokens
+// and CI secrets rotate), the in-cluster token, and certificate/key/CA files. Each is read again
+// whenever its inode, size or mtime changed, so a rotated file is used by the next request.
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse } from 'yaml';
 
-/**
- * The `tokenFile` of user `userName` in the first of `files` that defines that user (kubectl's
- * merge rule: the first file to name it wins), made absolute against that file's folder.
- */
-export function findTokenFile(files: string[], userName: string): string | undefined {
-  for (const f of files) {
-    let doc: { users?: { name?: string; user?: Record<string, unknown> }[] } | null;
-    try {
-      doc = parse(readFileSync(f, 'utf8')) as typeof doc;
-    } catch {
-      continue; // the library reported (or will report) what is wrong with it
-    }
-    const entry = (Array.isArray(doc?.users) ? doc!.users : []).find((u) => u?.name === userName);
-    if (!entry) continue;
-    const tf = entry.user?.tokenFile ?? entry.user?.['token-file'];
-    return typeof tf === 'string' && tf ? (isAbsolute(tf) ? tf : resolve(dirname(f), tf)) : undefined;
-  }
-  return undefined;
-}
-
-export class TokenFile {
-  private seen?: { key: string; token: string };
+export class WatchedFile {
+  private seen?: { key: string; data: Buffer };
 
   constructor(readonly path: string) {}
 
-  /** The token now in the file; read again only when its inode, size or mtime changed. */
-  async token(): Promise<string> {
-    let key: string;
+  /** The file's bytes now; throws the errno code (ENOENT...) as the message. */
+  async read(): Promise<Buffer> {
     try {
       const s = await stat(this.path);
-      key = `${s.ino}:${s.size}:${s.mtimeMs}`;
-      if (this.seen?.key === key) return this.seen.token;
-      const token = (await readFile(this.path, 'utf8')).trim();
-      this.seen = { key, token };
-      return token;
+      const key = `${s.ino}:${s.size}:${s.mtimeMs}`;
+      if (this.seen?.key === key) return this.seen.data;
+      const data = await readFile(this.path);
+      this.seen = { key, data };
+      return data;
     } catch (e) {
-      throw new Error(`cannot read the kubeconfig's tokenFile ${this.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new Error((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    }
+  }
+}
+
+export class TokenFile {
+  private readonly file: WatchedFile;
+
+  constructor(readonly path: string) {
+    this.file = new WatchedFile(path);
+  }
+
+  /** The token now in the file. */
+  async token(): Promise<string> {
+    try {
+      return (await this.file.read()).toString('utf8').trim();
+    } catch (e) {
+      throw new Error(`cannot read the kubeconfig's tokenFile ${this.path}: ${(e as Error).message}`);
     }
   }
 }

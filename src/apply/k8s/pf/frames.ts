@@ -73,6 +73,17 @@ export function dataFrame(id: number, payload: Buffer = EMPTY, fin = false): Buf
   return f;
 }
 
+/**
+ * The 8-byte header of a DATA frame of `length` payload bytes, to be written just ahead of the
+ * payload (no copy of the payload into a frame).
+ */
+export function dataHeader(id: number, length: number, fin = false): Buffer {
+  const f = Buffer.allocUnsafe(8);
+  f.writeUInt32BE(id, 0);
+  f.writeUInt32BE((((fin ? FLAG_FIN : 0) << 24) | length) >>> 0, 4);
+  return f;
+}
+
 /** RST_STREAM of stream `id` with status CANCEL. */
 export function rstFrame(id: number): Buffer {
   const f = control(RST_STREAM, 8);

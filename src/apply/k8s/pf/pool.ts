@@ -1,8 +1,10 @@
 // The port-forward sessions of one owner: one multiplexed SPDY session per pod (session.ts),
-// shared by every forward to it, and the fallback to one v4.channel.k8s.io WebSocket per
-// connection (tunnel.ts) where the API server does not offer the multiplexed tunnel (older than
-// 1.30, gate off, a proxy in between that does not pass the subprotocol).
-// ENVSERVE_PF_PROTOCOL=v4 forces the fallback; =spdy forbids it.
+// shared by every forward to it — over the WebSocket tunnel, else (an API server older than 1.31,
+// gate off) straight on an upgraded SPDY connection (upgrade.ts) — and the last fallback, one
+// v4.channel.k8s.io WebSocket per connection (tunnel.ts), where neither is offered (a proxy in
+// between that passes neither).
+// ENVSERVE_PF_PROTOCOL=v4 forces the last fallback; =spdy forbids every fallback; =direct takes
+// the upgraded SPDY connection and nothing else.
 import type { KubeClient } from '../client.js';
 import { Tunnel, TunnelRefused, type PortStream, type TunnelEvents, type TunnelTarget } from './tunnel.js';
 import { SpdySession } from './session.js';
@@ -20,11 +22,13 @@ const forced = process.env.ENVSERVE_PF_PROTOCOL;
 export class PortForwardSessions {
   /** Open sessions by API server + namespace + pod. */
   private readonly sessions = new Map<string, Promise<SpdySession>>();
-  /** API servers where the tunnel was refused but a v4 WebSocket worked, and until when. */
+  /** API servers where the tunnel and SPDY were refused but a v4 WebSocket worked, and until when. */
   private readonly unsupported = new Map<string, number>();
+  /** API servers where the tunnel was refused but a SPDY upgrade worked, and until when. */
+  private readonly direct = new Map<string, number>();
   private closed = false;
   /** Streams opened, by the protocol that carries them (the version matrix's tests read it). */
-  readonly opened = { spdy: 0, v4: 0 };
+  readonly opened = { spdy: 0, direct: 0, v4: 0 };
 
   /**
    * A stream to `t.port` of pod `t.pod`: on the pod's multiplexed session when the API server offers
@@ -37,14 +41,14 @@ export class PortForwardSessions {
       session = await this.sessionFor(client, t);
     } catch (e) {
       // Refusals that would refuse a v4 WebSocket alike (auth, no such pod): report as they are.
-      if (forced === 'spdy' || (e instanceof TunnelRefused && [401, 403, 404].includes(e.code))) throw e;
+      if (forced === 'spdy' || forced === 'direct' || (e instanceof TunnelRefused && [401, 403, 404].includes(e.code))) throw e;
       const s = await Tunnel.open(client, t, ev);
       this.unsupported.set(client.server, Date.now() + UNSUPPORTED_MS);
       this.opened.v4++;
       return s;
     }
     if (session.isEnded) return this.openPortStream(client, t, ev); // went away meanwhile: next session
-    this.opened.spdy++;
+    this.opened[session.direct ? 'direct' : 'spdy']++;
     return session.stream(t.port, ev);
   }
 
@@ -68,11 +72,24 @@ export class PortForwardSessions {
     return !this.closed && forced !== 'v4' && (this.unsupported.get(client.server) ?? 0) <= Date.now();
   }
 
+  /** The WebSocket tunnel; where it is refused, the SPDY upgrade (remembered for the server a while). */
+  private async openSession(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {
+    if (forced === 'direct' || (this.direct.get(client.server) ?? 0) > Date.now()) return SpdySession.open(client, t, true);
+    try {
+      return await SpdySession.open(client, t);
+    } catch (e) {
+      if (forced === 'spdy' || (e instanceof TunnelRefused && [401, 403, 404].includes(e.code))) throw e;
+      const s = await SpdySession.open(client, t, true);
+      this.direct.set(client.server, Date.now() + UNSUPPORTED_MS);
+      return s;
+    }
+  }
+
   private sessionFor(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {
     const key = `${client.server} ${t.namespace} ${t.pod}`;
     let p = this.sessions.get(key);
     if (!p) {
-      const q = SpdySession.open(client, t);
+      const q = this.openSession(client, t);
       q.then(
         (s) => s.onEnd(() => this.sessions.get(key) === q && this.sessions.delete(key)),
         () => this.sessions.get(key) === q && this.sessions.delete(key),

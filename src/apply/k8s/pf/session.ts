@@ -38,9 +38,13 @@
 // a local socket that stops reading can only be answered by pausing the whole session (kubectl
 // behaves the same). To make that rare, a multiplexed stream lets its local socket buffer up to
 // PAUSE_AT bytes before it pauses the session (stream.ts).
-import WebSocket from 'ws';
 import type { KubeClient } from '../client.js';
 import { openWebSocket, type TunnelEvents } from './tunnel.js';
+import { WsLink, type WsLinkEvents } from './wslink.js';
+import { openSpdyUpgrade, RawLink } from './upgrade.js';
+
+/** What carries a session's frames: a WebSocket (the tunnel) or the upgraded connection itself. */
+type Link = Pick<WsLink, 'send' | 'ping' | 'pause' | 'resume' | 'close'>;
 import { dataFrame, FLAG_FIN, FrameDecoder, GOAWAY, HEADERS, PING, pingFrame, RST_STREAM, SYN_REPLY, synStreamFrame, type FrameItem } from './frames.js';
 import { SpdyStream, type StreamSession } from './stream.js';
 
@@ -79,24 +83,35 @@ export class SpdySession implements StreamSession {
   private readonly pinger: NodeJS.Timeout;
   private readonly decoder = new FrameDecoder();
 
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (raw: Buffer) => this.onBytes(raw));
-    ws.on('close', () => this.end('the port-forward session to the API server closed'));
-    ws.on('error', (e) => this.end(`port-forward session: ${e.message}`));
-    this.pinger = setInterval(() => ws.readyState === WebSocket.OPEN && ws.ping(), PING_EVERY_MS);
+  private readonly link: Link;
+
+  /** `direct`: on an upgraded SPDY connection, not the WebSocket tunnel. */
+  private constructor(makeLink: (ev: WsLinkEvents) => Link, readonly direct = false) {
+    this.link = makeLink({
+      bytes: (b) => this.onBytes(b),
+      closed: (why) => this.end(why ? `port-forward session: ${why}` : 'the port-forward session to the API server closed'),
+    });
+    this.pinger = setInterval(() => this.link.ping(), PING_EVERY_MS);
     this.pinger.unref();
     this.armIdle();
-    ws.resume(); // openWebSocket left it paused until these listeners were on
   }
 
-  static async open(client: KubeClient, t: { namespace: string; pod: string }): Promise<SpdySession> {
+  /**
+   * A session over the WebSocket tunnel, or `direct`ly on an upgraded SPDY connection (servers
+   * without the tunnel: upgrade.ts).
+   */
+  static async open(client: KubeClient, t: { namespace: string; pod: string }, direct = false): Promise<SpdySession> {
     const path = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.pod)}/portforward`;
-    const { ws, protocol } = await openWebSocket(client, path, PROTOCOL);
-    if (protocol !== PROTOCOL) {
-      ws.terminate();
-      throw new Error(`the API server answered the port-forward tunnel with subprotocol "${protocol}"`);
+    if (direct) {
+      const sock = await openSpdyUpgrade(client, path);
+      return new SpdySession((ev) => new RawLink(sock, ev), true);
     }
-    return new SpdySession(ws);
+    const opened = await openWebSocket(client, path, PROTOCOL);
+    if (opened.protocol !== PROTOCOL) {
+      opened.ws.terminate();
+      throw new Error(`the API server answered the port-forward tunnel with subprotocol "${opened.protocol}"`);
+    }
+    return new SpdySession((ev) => new WsLink(opened.socket, opened.ws, ev));
   }
 
   get isEnded(): boolean {
@@ -170,11 +185,11 @@ export class SpdySession implements StreamSession {
     return pingFrame(id);
   }
 
-  send(frame: Buffer, done?: () => void): void {
+  send(frame: Buffer | Buffer[], done?: () => void): void {
     if (this.ended) return done?.();
     // Not coalesced with other streams' frames of the same event-loop turn: measured, the wait
     // for the end of the turn cost more requests/s than the fewer writes gained.
-    this.ws.send(frame, { binary: true }, done);
+    this.link.send(Array.isArray(frame) ? frame : [frame], done);
   }
 
   forget(s: SpdyStream): void {
@@ -191,8 +206,8 @@ export class SpdySession implements StreamSession {
     if (paused) this.pausedBy.add(s);
     else this.pausedBy.delete(s);
     const now = this.pausedBy.size > 0;
-    if (now && !was) this.ws.pause();
-    else if (!now && was) this.ws.resume();
+    if (now && !was) this.link.pause();
+    else if (!now && was) this.link.resume();
   }
 
   /** No new streams here (existing ones go on); the next connection opens a new session. */
@@ -224,8 +239,7 @@ export class SpdySession implements StreamSession {
   }
 
   private closeSocket(): void {
-    this.ws.close(1000);
-    setTimeout(() => this.ws.terminate(), 2000).unref();
+    this.link.close();
   }
 
   private end(why: string): void {

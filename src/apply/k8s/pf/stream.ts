@@ -3,7 +3,7 @@
 // accept), resets both streams as soon as the kubelet ends one, and asks the session to retire
 // when the kubelet reports an error on a stream we had sent bytes on (the rules: session.ts).
 import { SendWindow, type PortStream, type TunnelEvents } from './tunnel.js';
-import { dataFrame, MAX_DATA, rstFrame } from './frames.js';
+import { dataFrame, dataHeader, MAX_DATA, rstFrame } from './frames.js';
 
 /** A local socket may hold this much of the pod's data before the session is paused for it. */
 const PAUSE_AT = 1 << 20;
@@ -12,8 +12,8 @@ const HOLD_MARGIN_MS = 25;
 
 /** What a stream needs of its session. */
 export interface StreamSession {
-  /** Queues bytes on the WebSocket; `done` runs once they are handed to the socket. */
-  send(frame: Buffer, done?: () => void): void;
+  /** Queues a frame (in parts: header, payload) on the WebSocket; `done` runs once it is handed to the socket. */
+  send(frame: Buffer | Buffer[], done?: () => void): void;
   /** A stream to `port` was taken by the pod: later streams to it need not wait. */
   accepted(port: number): void;
   /** The kubelet reported an error on a stream we had sent bytes on: no new streams here. */
@@ -36,7 +36,7 @@ export class SpdyStream implements PortStream {
   private errorText = '';
   private readonly window = new SendWindow();
   /** Client bytes (and a FIN) held until the refusal window passed; see session.ts. */
-  private held?: { frames: Buffer[]; done: (() => void)[]; fin: boolean };
+  private held?: { frames: Buffer[][]; done: (() => void)[]; fin: boolean };
   private holdTimer?: NodeJS.Timeout;
   /** The pod's side sent bytes. */
   private answered = false;
@@ -122,8 +122,9 @@ export class SpdyStream implements PortStream {
   write(chunk: Buffer): boolean {
     if (this.closed) return false;
     for (let at = 0; at < chunk.length; at += MAX_DATA) {
-      const frame = dataFrame(this.dataId, chunk.subarray(at, at + MAX_DATA));
-      const done = this.window.add(frame.length);
+      const payload = chunk.length <= MAX_DATA ? chunk : chunk.subarray(at, at + MAX_DATA);
+      const frame = [dataHeader(this.dataId, payload.length), payload];
+      const done = this.window.add(8 + payload.length);
       if (this.held) {
         this.held.frames.push(frame);
         this.held.done.push(done);

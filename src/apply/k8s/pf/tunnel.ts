@@ -206,7 +206,7 @@ export class Tunnel implements PortStream {
  * is refused. Resolves with the subprotocol the server chose, and the WebSocket PAUSED: the
  * caller resumes it once its listeners are on.
  */
-export function openWebSocket(client: KubeClient, path: string, protocol: string, timeoutMs = 10_000): Promise<{ ws: WebSocket; protocol: string }> {
+export function openWebSocket(client: KubeClient, path: string, protocol: string, timeoutMs = 10_000): Promise<{ ws: WebSocket; protocol: string; socket: net.Socket }> {
   const url = client.server.replace(/^http/, 'ws') + path;
   const key = client.server;
   // ws only accepts RFC 7230 tokens as subprotocols, and "SPDY/3.1+portforward.k8s.io" has a '/':
@@ -214,7 +214,8 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
   // off the response before ws sees it (ws would refuse a protocol it did not ask for).
   const token = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/.test(protocol);
   let chosen = '';
-  return client.settings().then((s) => new Promise<{ ws: WebSocket; protocol: string }>((resolve, reject) => {
+  let socket: net.Socket | undefined; // the connection ws upgrades (a SPDY session takes it over: wslink.ts)
+  return client.settings().then((s) => new Promise<{ ws: WebSocket; protocol: string; socket: net.Socket }>((resolve, reject) => {
     const ws = new WebSocket(url, token ? [protocol] : [], {
       ...(!token && {
         finishRequest: (req: import('node:http').ClientRequest) => {
@@ -244,6 +245,7 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
       createConnection: ((_opts: unknown, done: (e: Error | null, sock?: net.Socket) => void) => {
         dialerOf(client).connect({ ca: s.ca, cert: s.cert, key: s.key, ...(s.rejectUnauthorized !== undefined && { rejectUnauthorized: s.rejectUnauthorized }), ...(s.servername !== undefined && { servername: s.servername }), session: sessions.get(key) }, (e, sock) => {
           if (sock instanceof tls.TLSSocket) sock.on('session', (sess: Buffer) => sessions.set(key, sess));
+          socket = sock;
           done(e, sock);
         }, timeoutMs);
         return undefined;
@@ -257,7 +259,7 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
       // (a real kubelet sends the v4 port prefix at once) are emitted before an awaiting caller
       // runs, and would be lost. The caller resumes.
       ws.pause();
-      resolve({ ws, protocol: token ? ws.protocol : chosen });
+      resolve({ ws, protocol: token ? ws.protocol : chosen, socket: socket! });
     });
     ws.once('unexpected-response', (_req, res) => {
       const chunks: Buffer[] = [];
@@ -282,6 +284,8 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
         } catch {
           // plain text
         }
+        // creds: a refused credential (exec plugin, oidc) is fetched anew for the next dial.
+        if (res.statusCode === 401) client.credentials?.unauthorized();
         reject(new TunnelRefused(res.statusCode ?? 0, msg || `HTTP ${res.statusCode}`));
         ws.terminate();
       });

@@ -1,0 +1,78 @@
+// The login gateway's cost (issue 22): requests/s, p50/p99 latency and CPU of one app reached
+// directly (the peer) and through the gateway (session cookie checked, its own cookie stripped,
+// proxied), in the same run, alternating, with CONCURRENCY keep-alive clients for SECONDS each.
+// Measures the gateway hop on this machine; Traefik in front of both is not part of it yet.
+//
+//   npm run bench:share            (BENCH_SECONDS=5 BENCH_CONCURRENCY=32 BENCH_ROUNDS=2)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const children: ChildProcess[] = [];
+
+function start(args: string[]): Promise<{ pid: number; info: Record<string, any> }> {
+  const p = spawn(process.execPath, ['--import', 'tsx', new URL('./share-child.ts', import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(p);
+  return new Promise((resolve, reject) => {
+    p.stdout!.once('data', (d) => resolve({ pid: p.pid!, info: JSON.parse(String(d)) }));
+    p.once('exit', (c) => reject(new Error(`child exited ${c}`)));
+  });
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpu(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function load(port: number, headers: Record<string, string>): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const lat: number[] = [];
+  let errors = 0;
+  const end = Date.now() + SECONDS * 1000;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const t0 = process.hrtime.bigint();
+      http.get({ host: '127.0.0.1', port, path: '/lab/api/x', agent, headers }, (res) => {
+        res.resume().on('end', () => {
+          if (res.statusCode === 200) lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          else errors++;
+          resolve();
+        });
+      }).on('error', () => (errors++, resolve()));
+    });
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => { while (Date.now() < end) await one(); }));
+  const secs = (Date.now() - t0) / 1000;
+  agent.destroy();
+  lat.sort((a, b) => a - b);
+  return { rps: lat.length / secs, p50: lat[Math.floor(lat.length * 0.5)]!, p99: lat[Math.floor(lat.length * 0.99)]!, errors };
+}
+
+try {
+  const app = await start(['app']);
+  const gw = await start(['gateway', String(app.info.port)]);
+  const rows: Record<string, { rps: number[]; p50: number[]; p99: number[]; cpu: number[] }> = { direct: { rps: [], p50: [], p99: [], cpu: [] }, gateway: { rps: [], p50: [], p99: [], cpu: [] } };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const which of ['direct', 'gateway'] as const) {
+      const [port, headers] = which === 'direct' ? [app.info.port, { host: gw.info.host }] : [gw.info.port, { host: gw.info.host, cookie: `${gw.info.cookie}; other=1` }];
+      const c0 = cpu(app.pid) + cpu(gw.pid);
+      const m = await load(port, headers);
+      if (m.errors) throw new Error(`${which}: ${m.errors} failed requests`);
+      const used = cpu(app.pid) + cpu(gw.pid) - c0;
+      const row = rows[which]!;
+      row.rps.push(m.rps); row.p50.push(m.p50); row.p99.push(m.p99); row.cpu.push((used / (m.rps * SECONDS)) * 1e6);
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const d = rows.direct!, g = rows.gateway!;
+  console.log(`login gateway bench: ${CONCURRENCY} keep-alive clients, ${SECONDS} s × ${ROUNDS} rounds each (medians), Node ${process.version}`);
+  console.log(`  direct to the app   ${med(d.rps).toFixed(0).padStart(7)} req/s   p50 ${med(d.p50).toFixed(2)} ms   p99 ${med(d.p99).toFixed(2)} ms   CPU ${med(d.cpu).toFixed(0)} µs/request (app)`);
+  console.log(`  through the gateway ${med(g.rps).toFixed(0).padStart(7)} req/s   p50 ${med(g.p50).toFixed(2)} ms   p99 ${med(g.p99).toFixed(2)} ms   CPU ${med(g.cpu).toFixed(0)} µs/request (app + gateway)`);
+  console.log(`  added: p50 +${(med(g.p50) - med(d.p50)).toFixed(2)} ms, p99 +${(med(g.p99) - med(d.p99)).toFixed(2)} ms; throughput ${(med(g.rps) / med(d.rps)).toFixed(2)}× (targets: ≤ 2 ms at p50, ≥ 0.8×)`);
+} finally {
+  for (const c of children) c.kill();
+}

@@ -1,0 +1,124 @@
+// What every connection to the API server carries: TLS material (the cluster's CA, the user's
+// client certificate) and headers (a bearer token, basic auth, Impersonate-*), from a resolved
+// kubeconfig user. Files are read at use and again when they change; exec plugins and oidc
+// tokens are cached by their own rules and dropped when the API server answers 401.
+import { RuntimeFailure, UserError } from '../../../errors.js';
+import { ExecPlugin, type ExecCredential, type ExecOptions } from './exec.js';
+import { OidcProvider } from './oidc.js';
+import { TokenFile, WatchedFile } from './token-file.js';
+import type { ResolvedConfig } from './load.js';
+
+/** TLS and auth settings for a raw connection (the port-forward WebSocket uses them too). */
+export interface ConnectionSettings {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+  headers: Record<string, string | string[]>;
+}
+
+/** auth-providers client-go no longer ships, and what replaced them. */
+const REMOVED_PROVIDERS: Record<string, string> = {
+  gcp: 'use the gke-gcloud-auth-plugin exec plugin (`gcloud components install gke-gcloud-auth-plugin`)',
+  azure: 'use the kubelogin exec plugin (`kubelogin convert-kubeconfig`)',
+};
+
+export class Credentials {
+  private readonly exec?: ExecPlugin;
+  private readonly oidc?: OidcProvider;
+  private readonly tokenFile?: TokenFile;
+  private readonly files: Partial<Record<'ca' | 'cert' | 'key', WatchedFile>> = {};
+  private readonly fixed: Omit<ConnectionSettings, 'headers'> & { headers: Record<string, string | string[]> };
+  private lastExec?: ExecCredential;
+
+  constructor(readonly config: ResolvedConfig, execOptions?: ExecOptions) {
+    const { cluster, user, source } = config;
+    const data = (b64: string, what: string): Buffer => {
+      const b = Buffer.from(b64, 'base64');
+      if (!b.length) throw new UserError(`the kubeconfig (${source}): ${what} is not base64`);
+      return b;
+    };
+    this.fixed = {
+      headers: {},
+      ...(cluster.certificateAuthorityData && { ca: data(cluster.certificateAuthorityData, `certificate-authority-data of cluster "${cluster.name}"`) }),
+      ...(user.clientCertificateData && { cert: data(user.clientCertificateData, `client-certificate-data of user "${user.name}"`) }),
+      ...(user.clientKeyData && { key: data(user.clientKeyData, `client-key-data of user "${user.name}"`) }),
+      ...(cluster.insecureSkipTlsVerify && { rejectUnauthorized: false }),
+      ...(cluster.tlsServerName && { servername: cluster.tlsServerName }),
+    };
+    if (cluster.certificateAuthority) this.files.ca = new WatchedFile(cluster.certificateAuthority);
+    if (user.clientCertificate) this.files.cert = new WatchedFile(user.clientCertificate);
+    if (user.clientKey) this.files.key = new WatchedFile(user.clientKey);
+    if (user.token) this.fixed.headers.Authorization = `Bearer ${user.token}`;
+    else if (user.username || user.password) this.fixed.headers.Authorization = `Basic ${Buffer.from(`${user.username ?? ''}:${user.password ?? ''}`).toString('base64')}`;
+    const imp = user.impersonate;
+    if (imp?.user) {
+      this.fixed.headers['Impersonate-User'] = imp.user;
+      if (imp.uid) this.fixed.headers['Impersonate-Uid'] = imp.uid;
+      if (imp.groups.length) this.fixed.headers['Impersonate-Group'] = imp.groups;
+      for (const [k, v] of Object.entries(imp.extra)) this.fixed.headers[`Impersonate-Extra-${escapeHeaderKey(k)}`] = v;
+    }
+    // As client-go: a tokenFile wins over a `token:` beside it.
+    if (user.tokenFile) this.tokenFile = new TokenFile(user.tokenFile);
+    if (user.exec) this.exec = new ExecPlugin(user.exec, cluster, user.name, source, execOptions);
+    const ap = user.authProvider;
+    if (ap) {
+      if (ap.name === 'oidc') this.oidc = new OidcProvider(ap.config, user.name);
+      else {
+        throw new UserError(
+          `the kubeconfig (${source}), user "${user.name}": auth-provider "${ap.name}" is not supported${REMOVED_PROVIDERS[ap.name] ? ' (kubectl removed it in 1.26)' : ''}`,
+          REMOVED_PROVIDERS[ap.name] ?? 'use an exec credential plugin, a token or a client certificate',
+          'KubeconfigUnsupported',
+        );
+      }
+    }
+  }
+
+  /** Whether credentials can change, so a 401 is worth one more try with fresh ones. */
+  get refreshable(): boolean {
+    return Boolean(this.exec || this.oidc || this.tokenFile);
+  }
+
+  async settings(): Promise<ConnectionSettings> {
+    const s: ConnectionSettings = { ...this.fixed, headers: { ...this.fixed.headers } };
+    for (const k of ['ca', 'cert', 'key'] as const) {
+      const f = this.files[k];
+      if (!f) continue;
+      try {
+        s[k] = await f.read();
+      } catch (e) {
+        throw new UserError(`cannot read ${f.path} (${k === 'ca' ? 'certificate-authority' : k === 'cert' ? 'client-certificate' : 'client-key'} in ${this.config.source}): ${(e as Error).message}`);
+      }
+    }
+    if (this.tokenFile) {
+      try {
+        s.headers.Authorization = `Bearer ${await this.tokenFile.token()}`;
+      } catch (e) {
+        throw new RuntimeFailure(`${(e as Error).message} (user "${this.config.user.name}", ${this.config.source})`, 'the file must exist and hold the bearer token', 'ClusterUnreachable');
+      }
+    }
+    if (this.exec) {
+      const c = (this.lastExec = await this.exec.credential());
+      // As client-go: a static token in the kubeconfig is sent instead of the plugin's.
+      if (c.token && !s.headers.Authorization) s.headers.Authorization = `Bearer ${c.token}`;
+      if (c.cert && c.key) {
+        s.cert = c.cert;
+        s.key = c.key;
+      }
+    }
+    if (this.oidc) s.headers.Authorization = `Bearer ${await this.oidc.token()}`;
+    return s;
+  }
+
+  /** The API server answered 401: drop the cached plugin credential / id-token. */
+  unauthorized(): void {
+    if (this.exec && this.lastExec) this.exec.invalidate(this.lastExec);
+    this.oidc?.invalidate();
+  }
+}
+
+/** client-go's header key escaping for Impersonate-Extra-*: anything outside a token is %-encoded. */
+export function escapeHeaderKey(k: string): string {
+  return [...Buffer.from(k, 'utf8')].map((b) => (/[!#$&'*+\-.^_`|~0-9A-Za-z]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+}

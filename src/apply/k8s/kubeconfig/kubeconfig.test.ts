@@ -1,0 +1,299 @@
+// The kubeconfig loader and credential layer against files and real plugin scripts (sh), with a
+// local HTTP server standing in for the API server where headers matter: client-go's merge and
+// path rules, exec plugins (caching, expiry, 401 re-run, interactiveMode, provideClusterInfo,
+// failures), impersonation, basic auth, oidc, in-cluster. The real cluster runs the same forms
+// beside kubectl in test/k8s/kubeconfig-forms.test.ts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import YAML from 'yaml';
+import { loadConfig, type ResolvedConfig } from './load.js';
+import { inClusterConfig } from './in-cluster.js';
+import { Credentials } from './credentials.js';
+import { clearExecCache } from './exec.js';
+import { WebSocketServer } from 'ws';
+import { KubeClient } from '../client.js';
+import { openWebSocket, TunnelRefused } from '../pf/tunnel.js';
+import { RuntimeFailure, UserError } from '../../../errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'envserve-kc-'));
+let server: http.Server;
+let url = '';
+let seen: http.IncomingHttpHeaders[] = [];
+
+before(async () => {
+  server = http.createServer((req, res) => {
+    seen.push(req.headers);
+    if (req.headers.authorization === 'Bearer expired-1') return res.writeHead(401, { 'content-type': 'application/json' }).end('{"kind":"Status","code":401,"reason":"Unauthorized","message":"Unauthorized"}');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ auth: req.headers.authorization ?? '' }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => server.close());
+
+function write(rel: string, doc: unknown): string {
+  const f = join(dir, rel);
+  mkdirSync(join(f, '..'), { recursive: true });
+  writeFileSync(f, typeof doc === 'string' ? doc : YAML.stringify(doc), { mode: 0o700 });
+  return f;
+}
+
+/** One cluster (at the stand-in server), one user, one context. */
+function single(name: string, user: Record<string, unknown>, cluster: Record<string, unknown> = {}): ResolvedConfig {
+  const f = write(`${name}.yaml`, {
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+    clusters: [{ name: 'k', cluster: { server: url, ...cluster } }],
+    users: [{ name: 'u', user }],
+    contexts: [{ name: 'c', context: { cluster: 'k', user: 'u', namespace: 'ns1' } }],
+  });
+  return loadConfig({ kubeconfig: f });
+}
+
+const script = (name: string, body: string) => write(name, `#!/bin/sh\n${body}\n`);
+const cred = (status: string) => `printf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":${status}}'`;
+
+test('KUBECONFIG list: first file to name a cluster/user/context wins; current-context from the first that sets it; paths relative to each file', () => {
+  const a = write('a/config', {
+    clusters: [{ name: 'shared', cluster: { server: 'https://from-a:6443', 'certificate-authority': 'ca.crt' } }],
+    users: [{ name: 'me', user: { 'client-certificate': 'certs/me.crt', 'client-key': 'certs/me.key' } }],
+  });
+  const b = write('b/config', {
+    'current-context': 'dev',
+    clusters: [{ name: 'shared', cluster: { server: 'https://from-b:6443' } }],
+    users: [{ name: 'me', user: { token: 'from-b' } }, { name: 'tf', user: { tokenFile: 'tok', exec: undefined } }],
+    contexts: [{ name: 'dev', context: { cluster: 'shared', user: 'me', namespace: 'team' } }, { name: 'other', context: { cluster: 'shared', user: 'tf' } }],
+  });
+  const c = write('c/config', { 'current-context': 'other', contexts: [{ name: 'dev', context: { cluster: 'x', user: 'y' } }] });
+  const r = loadConfig({}, { KUBECONFIG: `${a}:${join(dir, 'missing')}:${b}:${c}` });
+  assert.equal(r.contextName, 'dev', 'current-context of the first file that sets it');
+  assert.equal(r.namespace, 'team');
+  assert.equal(r.cluster.server, 'https://from-a:6443', 'the first file to name the cluster wins');
+  assert.equal(r.cluster.certificateAuthority, join(dir, 'a/ca.crt'));
+  assert.equal(r.user.clientCertificate, join(dir, 'a/certs/me.crt'));
+  assert.equal(r.user.clientKey, join(dir, 'a/certs/me.key'));
+  assert.equal(r.user.token, undefined, "b's user of the same name is not merged in");
+  assert.deepEqual(r.paths, [a, b, c], 'missing files in KUBECONFIG are skipped, as client-go does');
+  const o = loadConfig({ context: 'other', namespace: 'mine' }, { KUBECONFIG: `${a}:${b}` });
+  assert.equal(o.user.tokenFile, join(dir, 'b/tok'));
+  assert.equal(o.namespace, 'mine');
+  assert.equal(loadConfig({ context: 'other' }, { KUBECONFIG: `${a}:${b}` }).namespace, 'default');
+  assert.throws(() => loadConfig({ context: 'dve' }, { KUBECONFIG: `${a}:${b}` }), (e: unknown) => e instanceof UserError && /context "dve" is not in the kubeconfig/.test(e.message) && /did you mean "dev"/.test(e.hint ?? ''));
+  assert.throws(() => loadConfig({ kubeconfig: `${a}:${join(dir, 'missing')}` }), /kubeconfig file .*missing does not exist/);
+  assert.throws(() => loadConfig({}, { KUBECONFIG: join(dir, 'missing') }), /no file of KUBECONFIG/);
+});
+
+test('exec command: relative to its file when it has a path separator, looked up in PATH when bare', () => {
+  const f = write('x/config', {
+    'current-context': 'c', clusters: [{ name: 'k', cluster: { server: url } }],
+    users: [{ name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './bin/login', interactiveMode: 'Never' } } }, { name: 'v', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'aws' } } }],
+    contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }, { name: 'd', context: { cluster: 'k', user: 'v' } }],
+  });
+  assert.equal(loadConfig({ kubeconfig: f }).user.exec?.command, join(dir, 'x/bin/login'));
+  const v = loadConfig({ kubeconfig: f, context: 'd' }).user.exec!;
+  assert.equal(v.command, 'aws');
+  assert.equal(v.interactiveMode, 'IfAvailable', 'v1beta1 defaults to IfAvailable');
+});
+
+test('what kubectl refuses is refused, naming the field', () => {
+  assert.throws(() => single('two', { token: 't', username: 'a', password: 'b' }), /more than one authentication method/);
+  assert.throws(() => single('certnokey', { 'client-certificate-data': 'QQ==' }), /certificate without its key/);
+  assert.throws(() => single('insecca', {}, { 'insecure-skip-tls-verify': true, 'certificate-authority-data': 'QQ==' }), /both a certificate authority and insecure-skip-tls-verify/);
+  assert.throws(() => single('v1nomode', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'x' } }), /interactiveMode must be Never, IfAvailable or Always \(required/);
+  assert.throws(() => single('alpha', { exec: { apiVersion: 'client.authentication.k8s.io/v1alpha1', command: 'x' } }), (e: unknown) => e instanceof UserError && e.reason === 'KubeconfigUnsupported' && /v1alpha1/.test(e.message));
+  assert.throws(() => new Credentials(single('gcp', { 'auth-provider': { name: 'gcp', config: {} } })), (e: unknown) => e instanceof UserError && e.reason === 'KubeconfigUnsupported' && /auth-provider "gcp"/.test(e.message) && /gke-gcloud-auth-plugin/.test(e.hint ?? ''));
+  assert.throws(() => single('asgroups', { 'as-groups': ['g'] }), /need "as"/);
+});
+
+test('exec plugin: run once, its token cached until expirationTimestamp, run again after it and on a 401', async () => {
+  clearExecCache();
+  const count = join(dir, 'count');
+  // token-N for the Nth run; the first run's token is one the server refuses (401).
+  const plugin = script('plugin-cache', `n=$(($(cat ${count} 2>/dev/null || echo 0) + 1)); echo $n > ${count}\n[ $n = 1 ] && t=expired-1 || t=token-$n\n${cred('{"token":"\'$t\'","expirationTimestamp":"\'$EXP\'"}')}`);
+  const exp = new Date(Date.now() + 1500).toISOString();
+  const client = new KubeClient(single('exec-cache', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never', env: [{ name: 'EXP', value: exp }] } }));
+  try {
+    assert.equal((await client.settings()).headers.Authorization, 'Bearer expired-1');
+    await client.settings();
+    assert.equal(readFileSync(count, 'utf8').trim(), '1', 'cached: one run');
+    const r = await client.request<{ auth: string }>('/x');
+    assert.equal(r.auth, 'Bearer token-2', 'a 401 drops the credential and the request is tried once more with a fresh one');
+    assert.equal(readFileSync(count, 'utf8').trim(), '2');
+    await new Promise((res) => setTimeout(res, Date.parse(exp) - Date.now() + 50));
+    assert.equal((await client.request<{ auth: string }>('/x')).auth, 'Bearer token-3', 'expired: run again');
+  } finally {
+    client.close();
+  }
+});
+
+test('exec plugin: a client certificate as its output; provideClusterInfo hands over the cluster in KUBERNETES_EXEC_INFO', async () => {
+  clearExecCache();
+  const out = join(dir, 'exec-info.json');
+  const ca = write('pci/ca.crt', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  const plugin = script('plugin-pci', `printf '%s' "$KUBERNETES_EXEC_INFO" > ${out}\n${cred('{"clientCertificateData":"CERT-PEM","clientKeyData":"KEY-PEM"}')}`);
+  const c = new Credentials(single('pci', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never', provideClusterInfo: true } }, {
+    'certificate-authority': ca, 'tls-server-name': 'kubernetes.default', 'proxy-url': 'socks5://127.0.0.1:1080',
+    extensions: [{ name: 'client.authentication.k8s.io/exec', extension: { audience: 'team-a' } }],
+  }));
+  const s = await c.settings();
+  assert.equal(s.cert?.toString(), 'CERT-PEM');
+  assert.equal(s.key?.toString(), 'KEY-PEM');
+  assert.equal(s.headers.Authorization, undefined);
+  assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), {
+    apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential',
+    spec: { interactive: false, cluster: { server: url, 'tls-server-name': 'kubernetes.default', 'certificate-authority-data': readFileSync(ca).toString('base64'), 'proxy-url': 'socks5://127.0.0.1:1080', config: { audience: 'team-a' } } },
+  });
+});
+
+test('exec interactiveMode: stdin only when allowed and a terminal; Always without one fails', async () => {
+  const out = join(dir, 'interactive.txt');
+  const plugin = script('plugin-tty', `echo "$(readlink /proc/$$/fd/0) $KUBERNETES_EXEC_INFO" > ${out}\n${cred('{"token":"t"}')}`);
+  const run = async (mode: string, tty: boolean) => {
+    clearExecCache();
+    const cfg = single(`tty-${mode}-${tty}`, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: mode } });
+    await new Credentials(cfg, { stdinIsTTY: tty }).settings();
+    const [stdin, info] = readFileSync(out, 'utf8').trim().split(' ');
+    return { stdin, interactive: JSON.parse(info!).spec.interactive as boolean };
+  };
+  assert.deepEqual(await run('Never', true), { stdin: '/dev/null', interactive: false });
+  assert.deepEqual(await run('IfAvailable', false), { stdin: '/dev/null', interactive: false });
+  const ifa = await run('IfAvailable', true);
+  assert.equal(ifa.interactive, true);
+  assert.notEqual(ifa.stdin, '/dev/null', 'stdin handed over');
+  clearExecCache();
+  await assert.rejects(new Credentials(single('tty-always', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Always' } }), { stdinIsTTY: false }).settings(),
+    (e: unknown) => e instanceof RuntimeFailure && e.reason === 'CredentialPluginFailed' && /needs a terminal/.test(e.message));
+});
+
+test('exec plugin missing, failing or printing garbage: the plugin named, its installHint as the hint, CredentialPluginFailed', async () => {
+  clearExecCache();
+  const hint = 'install it with: brew install cloud-login';
+  const missing = new Credentials(single('missing', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'envserve-no-such-plugin', interactiveMode: 'Never', installHint: hint } }));
+  await assert.rejects(missing.settings(), (e: unknown) => e instanceof RuntimeFailure && e.reason === 'CredentialPluginFailed'
+    && e.message === `the credential plugin "envserve-no-such-plugin" of user "u" (KUBECONFIG=${join(dir, 'missing.yaml')}) was not found` && e.hint === hint);
+  const failing = script('plugin-fail', 'echo "token expired: run cloud-login" >&2\nexit 2');
+  await assert.rejects(new Credentials(single('failing', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: failing, interactiveMode: 'Never', installHint: hint } })).settings(),
+    (e: unknown) => e instanceof RuntimeFailure && e.reason === 'CredentialPluginFailed' && /"[^"]*plugin-fail" of user "u" .* failed: token expired: run cloud-login$/.test(e.message) && e.hint === hint);
+  const garbage = script('plugin-garbage', 'echo "hello"');
+  await assert.rejects(new Credentials(single('garbage', { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: garbage } }), { stdinIsTTY: false }).settings(), /printed no ExecCredential/);
+  const wrongVersion = script('plugin-v1beta1', cred('{"token":"t"}'));
+  await assert.rejects(new Credentials(single('wrongv', { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: wrongVersion } }), { stdinIsTTY: false }).settings(), /not an ExecCredential of client.authentication.k8s.io\/v1beta1/);
+});
+
+test('impersonation and basic auth: the headers kubectl sends', async () => {
+  seen = [];
+  const client = new KubeClient(single('imp', { username: 'alice', password: 'p:w', as: 'bob', 'as-uid': '42', 'as-groups': ['devs', 'ops'], 'as-user-extra': { 'scopes.example.com/x': ['a', 'b'] } }));
+  try {
+    await client.request('/x');
+  } finally {
+    client.close();
+  }
+  const h = seen[0]!;
+  assert.equal(h.authorization, `Basic ${Buffer.from('alice:p:w').toString('base64')}`);
+  assert.equal(h['impersonate-user'], 'bob');
+  assert.equal(h['impersonate-uid'], '42');
+  assert.equal(h['impersonate-group'], 'devs, ops');
+  assert.equal(h['impersonate-extra-scopes.example.com%2fx'], 'a, b', 'the key %-encoded (Node lowercases header names)');
+});
+
+test('oidc auth-provider: a live id-token is sent; an expired one is refreshed with the refresh-token at the issuer, or refused by name', async () => {
+  const jwt = (exp: number) => `e30.${Buffer.from(JSON.stringify({ exp })).toString('base64url')}.sig`;
+  const live = jwt(Math.floor(Date.now() / 1000) + 3600);
+  assert.equal((await new Credentials(single('oidc', { 'auth-provider': { name: 'oidc', config: { 'id-token': live, 'client-id': 'k' } } })).settings()).headers.Authorization, `Bearer ${live}`);
+  await assert.rejects(new Credentials(single('oidc-old', { 'auth-provider': { name: 'oidc', config: { 'id-token': jwt(1000) } } })).settings(), /oidc id-token of user "u" is expired/);
+  // An expired one with a refresh-token: discovery, then the token endpoint (a local issuer).
+  const fresh = jwt(Math.floor(Date.now() / 1000) + 3600);
+  const forms: string[] = [];
+  const issuer = http.createServer((req, res) => {
+    if (req.url === '/realm/.well-known/openid-configuration') return res.writeHead(200).end(JSON.stringify({ token_endpoint: `http://127.0.0.1:${(issuer.address() as AddressInfo).port}/token` }));
+    let body = '';
+    req.on('data', (d) => (body += d)).on('end', () => {
+      forms.push(body);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id_token: fresh, refresh_token: 'r2' }));
+    });
+  });
+  issuer.listen(0, '127.0.0.1');
+  await once(issuer, 'listening');
+  try {
+    const c = new Credentials(single('oidc-refresh', { 'auth-provider': { name: 'oidc', config: { 'id-token': jwt(1000), 'refresh-token': 'r1', 'client-id': 'kube', 'client-secret': 's', 'idp-issuer-url': `http://127.0.0.1:${(issuer.address() as AddressInfo).port}/realm` } } }));
+    assert.equal((await c.settings()).headers.Authorization, `Bearer ${fresh}`);
+    assert.equal((await c.settings()).headers.Authorization, `Bearer ${fresh}`);
+    assert.deepEqual(forms.map((f) => Object.fromEntries(new URLSearchParams(f))), [{ grant_type: 'refresh_token', refresh_token: 'r1', client_id: 'kube', client_secret: 's' }], 'refreshed once');
+  } finally {
+    issuer.close();
+  }
+});
+
+test('in-cluster: server from KUBERNETES_SERVICE_HOST/PORT, the service-account token re-read when it rotates, its CA and namespace', async () => {
+  const sa = join(dir, 'sa');
+  mkdirSync(sa);
+  assert.equal(inClusterConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, sa), undefined, 'no token: not a pod');
+  writeFileSync(join(sa, 'token'), 'sa-token-1');
+  writeFileSync(join(sa, 'ca.crt'), 'CA-PEM');
+  writeFileSync(join(sa, 'namespace'), 'team-ns\n');
+  assert.equal(inClusterConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }, sa), undefined, 'no port: not a pod');
+  const cfg = inClusterConfig({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }, sa)!;
+  assert.equal(cfg.cluster.server, 'https://[fd00::1]:6443');
+  assert.equal(cfg.namespace, 'team-ns');
+  assert.deepEqual(cfg.paths, [], 'nothing recorded but the source');
+  const c = new Credentials(cfg);
+  const s = await c.settings();
+  assert.equal(s.headers.Authorization, 'Bearer sa-token-1');
+  assert.equal(s.ca?.toString(), 'CA-PEM');
+  writeFileSync(join(sa, 'token.new'), 'sa-token-2');
+  renameSync(join(sa, 'token.new'), join(sa, 'token')); // as the kubelet rotates a bound token
+  assert.equal((await c.settings()).headers.Authorization, 'Bearer sa-token-2');
+});
+
+test('the client records paths and names only', () => {
+  const cfg = single('record', { token: 'secret-token' });
+  const client = new KubeClient(cfg);
+  try {
+    const record = JSON.stringify({ kubeconfig: client.kubeconfigPath, context: client.contextName, namespace: client.namespace, source: client.source });
+    assert.equal(client.kubeconfigPath, join(dir, 'record.yaml'));
+    assert.ok(!record.includes('secret-token'));
+  } finally {
+    client.close();
+  }
+});
+
+test('@kubernetes/client-node stays out of envserve: no src file imports it, and it is no runtime dependency', () => {
+  // The repository's src/ (this file may run from src/ or from a build of it).
+  let root = new URL('./', import.meta.url);
+  while (!existsSync(new URL('package.json', root))) root = new URL('../', root);
+  const src = new URL('src/', root);
+  const offenders = (readdirSync(src, { recursive: true }) as string[])
+    .filter((f) => /\.ts$/.test(f) && !f.endsWith('.test.ts'))
+    .filter((f) => /from '@kubernetes\/client-node'|import\('@kubernetes\/client-node'\)/.test(readFileSync(new URL(f, src), 'utf8')));
+  assert.ok(offenders.length === 0 && readdirSync(src, { recursive: true }).length > 100, `imports of client-node: ${offenders.join(', ')}`);
+  const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
+  assert.equal(pkg.dependencies['@kubernetes/client-node'], undefined);
+});
+
+test("exec plugin: a port-forward upgrade refused with 401 drops the credential, so the next dial runs the plugin again", async () => {
+  clearExecCache();
+  const count = join(dir, 'count-ws');
+  const plugin = script('plugin-ws', `n=$(($(cat ${count} 2>/dev/null || echo 0) + 1)); echo $n > ${count}\n[ $n = 1 ] && t=expired-1 || t=token-$n\n${cred('{"token":"\'$t\'"}')}`);
+  const srv = http.createServer();
+  const wss = new WebSocketServer({ server: srv, verifyClient: (info: { req: http.IncomingMessage }, done: (ok: boolean, code?: number) => void) => done(info.req.headers.authorization === 'Bearer token-2', 401) });
+  wss.on('connection', (ws) => ws.close());
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const client = new KubeClient({ ...single('ws-401', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } }), cluster: { name: 'k', server: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, insecureSkipTlsVerify: false, disableCompression: false } });
+  try {
+    await assert.rejects(openWebSocket(client, '/api/v1/namespaces/n/pods/p/portforward?ports=80', 'v4.channel.k8s.io'), (e: unknown) => e instanceof TunnelRefused && e.code === 401);
+    const { ws } = await openWebSocket(client, '/api/v1/namespaces/n/pods/p/portforward?ports=80', 'v4.channel.k8s.io');
+    ws.terminate();
+    assert.equal(readFileSync(count, 'utf8').trim(), '2', 'the plugin ran again after the 401');
+  } finally {
+    client.close();
+    wss.close();
+    srv.close();
+  }
+});

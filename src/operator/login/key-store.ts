@@ -1,0 +1,63 @@
+// The session keys in the cluster (issue 22): one Secret in the operator's namespace, created empty
+// by the installer's manifests (RBAC cannot limit `create` by name, so the operator gets only `get`
+// and `update` on that one Secret). Every replica loads the same ring; the first to find it empty
+// (or its current key older than the rotation age) writes a new ring with the Secret's
+// resourceVersion as a precondition — a replica that loses the race reads the winner's ring, so
+// all replicas sign with one key. Key material is never logged.
+import { KubeApiError, type KubeClient } from '../../apply/k8s/client.js';
+import { KeyRing } from './keys.js';
+
+export const SESSION_KEYS_SECRET = 'envserve-session-keys';
+
+type Obj = Record<string, unknown>;
+interface SecretObj {
+  metadata: { name: string; namespace: string; resourceVersion: string };
+  data?: Record<string, string>;
+}
+
+/** The Secret (empty) and the operator's rights on it: get and update, by name, nothing else. */
+export function sessionKeyManifests(namespace: string, serviceAccount: string): Obj[] {
+  const labels = { 'app.kubernetes.io/part-of': 'envserve' };
+  const role = `${serviceAccount}-session-keys`;
+  return [
+    { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: SESSION_KEYS_SECRET, namespace, labels } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: role, namespace, labels }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [SESSION_KEYS_SECRET], verbs: ['get', 'update'] }] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: role, namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
+    },
+  ];
+}
+
+/**
+ * The ring every replica uses now: the stored one, or a new or rotated one written with a
+ * resourceVersion precondition (on a conflict, the winner's). Rotation keeps the old key for
+ * `lifetimeMs` (one session lifetime).
+ */
+export async function loadKeyRing(client: Pick<KubeClient, 'request'>, namespace: string, o: { now?: number; lifetimeMs: number; rotateAfterMs: number }): Promise<KeyRing> {
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${SESSION_KEYS_SECRET}`;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const now = o.now ?? Date.now();
+    let secret: SecretObj;
+    try {
+      secret = await client.request<SecretObj>(path);
+    } catch (e) {
+      if (e instanceof KubeApiError && e.code === 404) throw new Error(`the Secret ${namespace}/${SESSION_KEYS_SECRET} is missing: apply the operator's manifests (they create it empty)`);
+      throw e;
+    }
+    const stored = KeyRing.fromSecretData(secret.data);
+    const due = stored && now - (stored.current.createdAt ?? 0) >= o.rotateAfterMs;
+    if (stored && !due) return stored;
+    const next = stored ? stored.rotate(now, o.lifetimeMs) : KeyRing.fresh(now);
+    try {
+      await client.request(path, { method: 'PUT', body: { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: secret.metadata, data: { ...(secret.data ?? {}), ...next.toSecretData() } } });
+      return next;
+    } catch (e) {
+      if (!(e instanceof KubeApiError && e.code === 409)) throw e; // another replica wrote first: read its ring
+    }
+  }
+  throw new Error(`the Secret ${namespace}/${SESSION_KEYS_SECRET} kept changing while being read`);
+}
