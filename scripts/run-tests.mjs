@@ -227,7 +227,7 @@ const MATRIX = [
     files: ['test/k8s/pf-path.test.ts', 'test/k8s/expose-portforward.test.ts'],
   },
   {
-    label: `the port-forward, Services and operator suites on Kubernetes ${OLDER_K8S} (no WebSocket tunnel: envserve's fallback)`,
+    label: `the port-forward, Services and operator suites on Kubernetes ${OLDER_K8S} (no WebSocket tunnel: SPDY upgrade)`,
     vars: { ENVSERVE_TESTENV_K8S_VERSION: OLDER_K8S, ENVSERVE_TESTENV_APISERVER_FEATURE_GATES: '' },
     files: ['test/k8s/pf-path.test.ts', 'test/k8s/expose-portforward.test.ts', 'test/k8s/expose-services.test.ts', 'test/k8s/operator.test.ts'],
   },

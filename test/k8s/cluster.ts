@@ -349,8 +349,8 @@ export function clusterVersion(): ClusterVersion {
 /**
  * The way a port-forward takes through the API server on such a cluster:
  * - before 1.31 the API server offers no WebSocket port-forward tunnel (PortForwardWebsockets was
- *   alpha, off): envserve falls back to one v4.channel.k8s.io WebSocket per connection, which the
- *   API server passes through to the kubelet (kubectl of that age speaks SPDY);
+ *   alpha, off): envserve's tunnel request is refused and it upgrades the connection to SPDY/3.1
+ *   (as kubectl of that age does), which the API server passes through to the kubelet;
  * - 1.31–1.35, or ExtendWebSocketsToKubelet off: the WebSocket is tunnelled at the API server, which
  *   speaks SPDY to the kubelet;
  * - 1.36+ (ExtendWebSocketsToKubelet, beta, on): the API server proxies the WebSocket to a kubelet
