@@ -10,9 +10,9 @@ import { availableParallelism } from 'node:os';
 import type { Endpoint } from '../../status/types.js';
 import type { HandleCondition } from '../types.js';
 import { bufferedBytes, createListener, forward, type ForwardContext } from './proxy-forward.js';
-import { ProxyThreads, type ProxyStats, type ThreadedProxy } from './proxy-threads.js';
+import { ProxyThreads, type ProxyProblem, type ProxyStats, type ThreadedProxy } from './proxy-threads.js';
 
-export { ProxyThreads, type ProxyStats } from './proxy-threads.js';
+export { ProxyThreads, RESPAWN_LIMIT, type ProxyProblem, type ProxyStats } from './proxy-threads.js';
 
 /** More threads than this add memory (a V8 isolate per worker, 10-25 MB) for little: connections already spread. */
 const MAX_DEFAULT_THREADS = 4;
@@ -94,8 +94,8 @@ export class TcpProxy {
     return this.stats().bufferedBytes;
   }
 
-  /** Why the port is not the proxy's alone (another program shares it), when that happens. */
-  condition(): string | undefined {
+  /** Why the proxy cannot serve as asked: its port shared with another program, or a thread that cannot run. */
+  condition(): ProxyProblem | undefined {
     return this.pool?.condition();
   }
 
@@ -114,8 +114,8 @@ export class TcpProxy {
   }
 }
 
-/** A proxy whose port another program listens on too (SO_REUSEPORT): PortInUse, blocking. */
+/** A proxy whose port another program listens on too (SO_REUSEPORT: PortInUse), or whose thread cannot run (ProxyThreadFailed): blocking. */
 export function proxyCondition(proxy: TcpProxy): HandleCondition | undefined {
-  const message = proxy.condition();
-  return message ? { reason: 'PortInUse', message, blocking: true } : undefined;
+  const problem = proxy.condition();
+  return problem ? { ...problem, blocking: true } : undefined;
 }
