@@ -24,5 +24,7 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/node_modules ./node_modules
 # The Deployment runs it as this non-root user with a read-only root filesystem.
 USER 65532:65532
-ENTRYPOINT ["node", "/app/bin/envserve.js"]
+# A small young generation: V8 in Node.js 26 lets it grow to 64 MB where memory is plenty (RSS the
+# operator does not need; bin/envserve.js would otherwise start itself again with this flag).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "/app/bin/envserve.js"]
 CMD ["operator", "--listen", "0.0.0.0:8080"]

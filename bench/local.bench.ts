@@ -20,17 +20,19 @@
 // Memory: the envserve process's RSS now and its peak (VmHWM) after all of that: per process, so
 // its forwarding threads' memory is in it. CPU: each path's own processes (envserve with all its
 // threads, socat with its per-connection children) per round, from /proc/<pid>/stat.
-// envserve runs as users run it (forwarding threads: one per core, at most 4; BENCH_THREADS sets
-// ENVSERVE_PROXY_THREADS); "envserve1" is the same CLI with ENVSERVE_PROXY_THREADS=1 (the proxy
+// envserve runs as users run it (its default forwarding threads; BENCH_THREADS sets
+// ENVSERVE_PROXY_THREADS); "envserveN" is the same CLI with the other choice: ENVSERVE_PROXY_THREADS=1
+// when the default is more, else 2 (BENCH_ALT_THREADS sets it) (the proxy
 // on the main thread), measured in the same rounds for comparison.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DockerEngine, type Container } from '../src/apply/docker/client.js';
 import { listTcpListeners } from '../src/apply/local/proc-net.js';
+import { defaultProxyThreads } from '../src/apply/local/proxy.js';
 import { ensureBuilt } from '../test/local/cli-helpers.js';
 
 const REPO = resolve(import.meta.dirname ?? '.', '..');
@@ -41,6 +43,8 @@ const LAT_CONNS = 100;
 const LAT_PINGS = 200; // per connection and round: ~2 s
 const LAT_GAP_US = 10000; // mean pause between a reply and the next ping
 const THREADS = process.env.BENCH_THREADS; // unset: envserve's default
+const ALT = process.env.BENCH_ALT_THREADS ?? (Number(THREADS ?? defaultProxyThreads()) > 1 ? '1' : '2');
+const label = (n: string) => (n === 'alt' ? `envserve${ALT}` : n);
 const children: ChildProcess[] = [];
 
 function sh(cmd: string, args: string[]) {
@@ -120,6 +124,37 @@ function processTicks(pids: number[]): number {
   return n;
 }
 
+/** Per thread of a process (by name; Node's forwarding workers are all "WorkerThread"): CPU and run-queue wait, ns, from schedstat. */
+function threadSched(pid: number): Map<string, { cpu: number; wait: number }> {
+  const out = new Map<string, { cpu: number; wait: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const [cpu = 0, wait = 0] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+      const key = comm === 'WorkerThread' ? `WorkerThread#${tid}` : comm.startsWith('node-V8Worker') ? 'V8 workers' : comm;
+      const o = out.get(key) ?? { cpu: 0, wait: 0 };
+      out.set(key, { cpu: o.cpu + cpu, wait: o.wait + wait });
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** RSS of a process split by kind (smaps_rollup), MB: anonymous, file-backed, and file pages mapped as 2 MB folios. */
+function rssParts(pid: number): string {
+  const r = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(r)?.[1] ?? 0);
+  const mb = (x: number) => (x / 1024).toFixed(0);
+  return `anonymous ${mb(kb('Anonymous'))} MB, file-backed ${mb(kb('Rss') - kb('Anonymous'))} MB (of it ${mb(kb('FilePmdMapped'))} MB in 2 MB page-cache folios), PSS ${mb(kb('Pss'))} MB`;
+}
+
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** The paths in a different order each round, so none is always first or last. */
@@ -153,7 +188,7 @@ async function main() {
       return { ports, proc: bg(process.execPath, [join(REPO, 'bin/envserve.js'), 'serve', '-f', join(dir, 'build.envd'), '--probe-interval', '60000'], env) };
     };
     const { ports: [pSrc, pEcho], proc: envserve } = await serve(THREADS);
-    const { ports: [qSrc, qEcho], proc: envserve1 } = await serve('1');
+    const { ports: [qSrc, qEcho], proc: envserveAlt } = await serve(ALT);
     // socat, the usual tool for the job.
     const [sSrc, sEcho] = [await freePort(), await freePort()];
     const socats = [
@@ -173,12 +208,12 @@ async function main() {
     // envserve's forwarding threads: one listening socket each on its port.
     const threads = listTcpListeners().filter((l) => l.port === pEcho).length;
 
-    const paths = { direct: [src, echo], envserve: [pSrc, pEcho], envserve1: [qSrc, qEcho], socat: [sSrc, sEcho], podman: [cSrc, cEcho] } as const;
+    const paths = { direct: [src, echo], envserve: [pSrc, pEcho], alt: [qSrc, qEcho], socat: [sSrc, sEcho], podman: [cSrc, cEcho] } as const;
     type Path = keyof typeof paths;
     const names = Object.keys(paths) as Path[];
     const perPath = <T>(f: () => T) => Object.fromEntries(names.map((n) => [n, f()])) as Record<Path, T>;
     // Each path's own processes, for its CPU time (direct: the servers' and clients' only; podman: not known here).
-    const pidsOf: Partial<Record<Path, number[]>> = { envserve: [envserve.pid!], envserve1: [envserve1.pid!], socat: socats.map((c) => c.pid!) };
+    const pidsOf: Partial<Record<Path, number[]>> = { envserve: [envserve.pid!], alt: [envserveAlt.pid!], socat: socats.map((c) => c.pid!) };
     /** Runs f and returns its result with the CPU seconds the path's processes spent meanwhile. */
     const withCpu = async <T>(n: Path, f: () => T): Promise<[T, number]> => {
       const t0 = processTicks(pidsOf[n] ?? []);
@@ -214,14 +249,24 @@ async function main() {
     // container's are not known here, so its runs are left out): the share of both cores it used.
     const ours = [process.pid, ...children.map((c) => c.pid!)];
     const others: number[] = [];
+    // Per thread of each envserve during its rounds: CPU and time spent runnable but waiting for a core.
+    const sched: Partial<Record<Path, Map<string, { cpu: number; wait: number }>>> = { envserve: new Map(), alt: new Map() };
     for (let r = 0; r < LAT_ROUNDS; r++) {
       for (const n of turns(names, r)) {
         const [b0, t0] = machineTicks();
         const o0 = processTicks(ours);
         const p0 = processTicks(pidsOf[n] ?? []);
+        const s0 = sched[n] && threadSched(pidsOf[n]![0]!);
         c100[n].push(sh(rttload, [`127.0.0.1:${paths[n][1]}`, String(LAT_CONNS), String(LAT_PINGS), String(LAT_GAP_US), String(r + 1)]).trim().split(' ').map(Number));
         await new Promise((res) => setTimeout(res, 100)); // socat's per-connection children exit and are reaped
         c100Cpu[n].push((processTicks(pidsOf[n] ?? []) - p0) / TICKS);
+        if (s0) {
+          for (const [k, v] of threadSched(pidsOf[n]![0]!)) {
+            const a = sched[n]!.get(k) ?? { cpu: 0, wait: 0 };
+            const b = s0.get(k) ?? { cpu: 0, wait: 0 };
+            sched[n]!.set(k, { cpu: a.cpu + v.cpu - b.cpu, wait: a.wait + v.wait - b.wait });
+          }
+        }
         const [b1, t1] = machineTicks();
         if (n !== 'podman') others.push(Math.max(0, (b1 - b0 - (processTicks(ours) - o0)) / (t1 - t0)));
       }
@@ -236,12 +281,12 @@ async function main() {
     };
 
     console.log(`\nmachine: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine skews latency most); Node.js ${process.version}`);
-    console.log(`envserve: ${threads} forwarding threads${THREADS ? ` (BENCH_THREADS=${THREADS})` : ' (its default)'}; envserve1: ENVSERVE_PROXY_THREADS=1`);
+    console.log(`envserve: ${threads} forwarding threads${THREADS ? ` (BENCH_THREADS=${THREADS})` : ' (its default)'}; envserve${ALT}: ENVSERVE_PROXY_THREADS=${ALT}`);
     const cpuOf = (xs: number[]) => `${median(xs).toFixed(2)} CPU-s`;
     const gbit = (b: number) => `${((b * 8) / 1e9).toFixed(1)} Gbit/s`;
     console.log(`\nthroughput, 1 connection, ${(BYTES / 1024 ** 3).toFixed(1)} GiB, median of ${RUNS} rounds (paths in turns):`);
-    for (const n of names) console.log(`  ${n.padEnd(9)} ${gbit(tput[n])}   (runs: ${tputRuns[n].map(gbit).join(', ')})${pidsOf[n] ? `   proxy ${cpuOf(tputCpu[n])} per transfer` : ''}`);
-    console.log(`  envserve / direct = ${(tput.envserve! / tput.direct!).toFixed(2)}x   (target >= 0.5)   envserve1 / direct = ${(tput.envserve1! / tput.direct!).toFixed(2)}x`);
+    for (const n of names) console.log(`  ${label(n).padEnd(9)} ${gbit(tput[n])}   (runs: ${tputRuns[n].map(gbit).join(', ')})${pidsOf[n] ? `   proxy ${cpuOf(tputCpu[n])} per transfer` : ''}`);
+    console.log(`  envserve / direct = ${(tput.envserve! / tput.direct!).toFixed(2)}x   (target >= 0.5)   envserve${ALT} / direct = ${(tput.alt! / tput.direct!).toFixed(2)}x`);
     console.log(`  envserve / socat  = ${(tput.envserve! / tput.socat!).toFixed(2)}x   (target >= 1.0)`);
     console.log(`  envserve / podman published port = ${(tput.envserve! / tput.podman!).toFixed(2)}x`);
     const col = (n: Path, i: number) => median(c100[n].map((x) => x[i]!));
@@ -250,7 +295,7 @@ async function main() {
     console.log('\nround trip, 64 bytes, 1 connection back to back (µs): p50 / p99, and added over direct');
     for (const n of names) {
       const add = (i: number) => (n === 'direct' ? '' : ` (${sign(c1[n][i]! - c1.direct[i]!)})`);
-      console.log(`  ${n.padEnd(9)} ${c1[n][0]}${add(0)} / ${c1[n][1]}${add(1)}`);
+      console.log(`  ${label(n).padEnd(9)} ${c1[n][0]}${add(0)} / ${c1[n][1]}${add(1)}`);
     }
     console.log(`\nround trip, 64 bytes, ${LAT_CONNS} independent clients, each: ping, echo, pause uniform ${LAT_GAP_US / 2000}..${(LAT_GAP_US * 3) / 2000} ms`);
     console.log(`  (~${Math.round((LAT_CONNS * 1e6) / LAT_GAP_US)} round trips/s at random moments, started at random offsets; ${LAT_PINGS} pings per client and round;`);
@@ -258,21 +303,28 @@ async function main() {
     console.log('  µs: p50 / p99 / p99.9, added over direct (median of per-round differences); client: its own lateness p99, burst = p99 of pings sent in the 50 µs before a ping');
     for (const n of names) {
       const add = (i: number) => (n === 'direct' ? '' : ` (${sign(added(n, i))})`);
-      console.log(`  ${n.padEnd(9)} ${col(n, 0)}${add(0)} / ${col(n, 1)}${add(1)} / ${col(n, 2)}${add(2)}    client late p99 ${col(n, 5)}, burst ${col(n, 6)}${pidsOf[n] ? `; proxy ${cpuOf(c100Cpu[n])} per round` : ''}`);
+      console.log(`  ${label(n).padEnd(9)} ${col(n, 0)}${add(0)} / ${col(n, 1)}${add(1)} / ${col(n, 2)}${add(2)}    client late p99 ${col(n, 5)}, burst ${col(n, 6)}${pidsOf[n] ? `; proxy ${cpuOf(c100Cpu[n])} per round` : ''}`);
     }
     const busy = median(others);
     console.log(`  other work on the machine during these runs: ${(busy * 100).toFixed(0)}% of all cores (median; max ${(Math.max(...others) * 100).toFixed(0)}%)${busy > 0.1 ? '  BUSY: these latencies are mostly the machine, not the paths; run again when it is quiet' : ''}`);
     console.log(`  envserve added p99 at ${LAT_CONNS} connections: ${added('envserve', 1)} µs (target <= 200); per round: ${c100.envserve.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
-    console.log(`  envserve1 added p99: ${added('envserve1', 1)} µs; per round: ${c100.envserve1.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
+    console.log(`  envserve${ALT} added p99: ${added('alt', 1)} µs; per round: ${c100.alt.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
     console.log(`  socat added p99: ${added('socat', 1)} µs; per round: ${c100.socat.map((x, r) => x[1]! - c100.direct[r]![1]!).join(' ')}`);
-    console.log(`  warm-up round (fresh processes, not counted), added p99: ${names.filter((n) => n !== 'direct').map((n) => `${n} ${sign(warm[n][1]! - warm.direct[1]!)}`).join(', ')} µs`);
+    for (const n of ['envserve', 'alt'] as const) {
+      const per = [...sched[n]!].filter(([, v]) => v.cpu > 1e6).map(([k, v]) => `${k.replace(/#\d+$/, '')} ${(v.cpu / 1e6 / LAT_ROUNDS).toFixed(0)} ms CPU, ${(v.wait / 1e6 / LAT_ROUNDS).toFixed(0)} ms waiting for a core`);
+      console.log(`  ${label(n)} threads per round (schedstat): ${per.join('; ')}`);
+    }
+    console.log(`  warm-up round (fresh processes, not counted), added p99: ${names.filter((n) => n !== 'direct').map((n) => `${label(n)} ${sign(warm[n][1]! - warm.direct[1]!)}`).join(', ')} µs`);
     console.log('\nfor comparison only, the earlier load: testsrv rtt, 100 connections on Go timers every 10 ms (ms-tick bursts), one run (µs): p50 / p99');
     for (const n of names) {
       const add = (i: number) => (n === 'direct' ? '' : ` (${sign(burst[n][i]! - burst.direct[i]!)})`);
-      console.log(`  ${n.padEnd(9)} ${burst[n][0]}${add(0)} / ${burst[n][1]}${add(1)}`);
+      console.log(`  ${label(n).padEnd(9)} ${burst[n][0]}${add(0)} / ${burst[n][1]}${add(1)}`);
     }
     console.log(`\nenvserve process memory (all its threads): ${mem(envserve.pid!)} (target <= 100)`);
-    console.log(`envserve1 process memory: ${mem(envserve1.pid!)}`);
+    console.log(`  ${rssParts(envserve.pid!)}`);
+    console.log(`envserve${ALT} process memory: ${mem(envserveAlt.pid!)}`);
+    console.log(`  ${rssParts(envserveAlt.pid!)}`);
+    console.log(`  (${process.execPath}: file pages in 2 MB folios are whole folios in RSS: a binary written recently, e.g. by npm, shows ~30 MB more than the same binary read from disk)`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await container?.remove({ force: true }).catch(() => {});

@@ -16,6 +16,7 @@ export type ReasonCode =
   | 'ApplyFailed' // the runtime could not set it up (see message)
   // this machine
   | 'PortInUse'
+  | 'ProxyThreadFailed' // a forwarding thread of the local proxy keeps ending: not started again
   | 'ProcessExited' // the environment's process behind it exited (exit code and log tail in message)
   | 'ProcessNotInstalled'
   | 'CommandNotFound'
@@ -63,6 +64,7 @@ export const REASONS: Readonly<Record<ReasonCode, string>> = {
   Stopped: 'stopped',
   ApplyFailed: 'the runtime could not set it up',
   PortInUse: 'the host port is taken by another process',
+  ProxyThreadFailed: "a forwarding thread of envserve's proxy could not start or kept ending",
   ProcessExited: "the environment's process behind it exited",
   ProcessNotInstalled: "the environment's program is not installed here",
   CommandNotFound: 'a command of the environment is not on PATH',

@@ -13,7 +13,7 @@ import type { ExposureHandle, Runtime } from '../apply/types.js';
 import { envIdFor } from './state.js';
 
 /** Reasons whose exposure cannot come back by itself: state `failed` rather than `waiting`. */
-const FAILED_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['ApplyFailed', 'ProcessExited', 'ContainerNotRunning', 'PortInUse', 'Forbidden', 'NotOwned', 'CommandNotFound']);
+const FAILED_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['ApplyFailed', 'ProcessExited', 'ContainerNotRunning', 'PortInUse', 'ProxyThreadFailed', 'Forbidden', 'NotOwned', 'CommandNotFound']);
 
 /** What status composition reads from the controller; nothing here is changed. */
 export interface StatusView {

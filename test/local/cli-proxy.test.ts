@@ -16,7 +16,7 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { listTcpListeners, processOfInode } from '../../src/apply/local/proc-net.js';
 import { envDir, freePort, runCli, startCli, stateDirEnv, type CliRun } from './cli-helpers.js';
 
-/** As in proxy.test.ts: one thread per core as the default has, at least 2. */
+/** As in proxy.test.ts: the threaded path, one thread per core (at most 4), at least 2 (the default is one thread on two cores). */
 const THREADED = Math.max(2, Math.min(4, availableParallelism()));
 const MODES = [1, THREADED];
 let sinkPort = 0, echoPort = 0, wsPort = 0;

@@ -19,7 +19,7 @@ import { FilePlanSource } from '../../src/engine/plan-source.js';
 import type { EnvStatus } from '../../src/status/types.js';
 import { envDir, freePort } from './cli-helpers.js';
 
-/** As in proxy.test.ts: one thread per core as the default has, at least 2. */
+/** As in proxy.test.ts: the threaded path, one thread per core (at most 4), at least 2 (the default is one thread on two cores). */
 const THREADED = Math.max(2, Math.min(4, availableParallelism()));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let echo: net.Server;

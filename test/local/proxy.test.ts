@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { TcpProxy, type TcpProxyOptions } from '../../src/apply/local/proxy.js';
 
-/** The threaded mode: one thread per core as the default has, at least 2. */
+/** The threaded mode: one thread per core (at most 4), at least 2 (the default is one thread on two cores). */
 const THREADED = Math.max(2, Math.min(4, availableParallelism()));
 
 async function listen(handler: (s: net.Socket) => void, opts: net.ServerOpts = {}): Promise<net.Server> {

@@ -9,7 +9,7 @@ import { RuntimeFailure, UserError } from '../../errors.js';
 import type { Exposure, HostExposure, Plan } from '../../plan/types.js';
 import type { ContainerRecord, Endpoint, ProcessExit } from '../../status/types.js';
 import { checkPortsFree, connectAddress, fmtAddr } from '../local/ports.js';
-import { proxyCondition, TcpProxy } from '../local/proxy.js';
+import { defaultProxyThreads, ProxyThreads, proxyCondition, TcpProxy } from '../local/proxy.js';
 import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../types.js';
 import { restartsOf } from '../local/restart.js';
 import { followExits, noteRestarts, RESTART_POLICY } from './restarts.js';
@@ -47,6 +47,8 @@ export class DockerRuntime implements Runtime {
   private targetAddress: string | undefined;
   private listenOverride: string | undefined;
   private readonly notes: string[] = [];
+  /** The forwarding threads every exposure's proxy shares (`serve --target`), as in the local runtime. */
+  private readonly threads = defaultProxyThreads() > 1 ? new ProxyThreads(defaultProxyThreads()) : undefined;
   private logChecks = 0;
   private lastDie: ProcessExit | undefined;
   private unfollow: (() => void) | undefined;
@@ -195,7 +197,7 @@ export class DockerRuntime implements Runtime {
 
   private async proxyTo(e: HostExposure, address: string): Promise<ExposureHandle> {
     const target = { address, port: e.envPort };
-    const proxy = await TcpProxy.start({ listen: { address: this.listenOf(e), port: e.hostPort }, target });
+    const proxy = await TcpProxy.start({ listen: { address: this.listenOf(e), port: e.hostPort }, target, ...(this.threads ? { pool: this.threads } : { threads: 1 }) });
     return {
       spec: e,
       listen: proxy.listen,

@@ -9,6 +9,7 @@
 // with one, every connection waits whenever that thread waits for a core (README, "Local TCP proxy").
 import type net from 'node:net';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import type { ReasonCode } from '../../reasons.js';
 import type { Endpoint } from '../../status/types.js';
 import { Backoff } from '../backoff.js';
 import { exclusiveProbe, foreignListeners, sharedPortError } from './proxy-guard.js';
@@ -21,7 +22,8 @@ import { SLOT, type FromThread, type ThreadInit, type ToThread } from './proxy-p
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(FROM_SOURCE ? './proxy-worker.ts' : './proxy-worker.js', import.meta.url);
 
-function startWorker(options: WorkerOptions): Worker {
+/** Starts one forwarding thread (proxy-worker). */
+export function startForwardingThread(options: WorkerOptions): Worker {
   if (!FROM_SOURCE) return new Worker(WORKER_URL, options);
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
@@ -35,6 +37,18 @@ function startWorker(options: WorkerOptions): Worker {
 const YOUNG_GENERATION_MB = 4;
 /** How often the main thread looks for another program listening on a proxy's port too. */
 const GUARD_INTERVAL_MS = 2000;
+/**
+ * A thread that ends this often within the window is not started again (a broken install, no
+ * threads left to the user, a bug that kills it on every connection): its proxies report
+ * ProxyThreadFailed instead of looping forever. Opening a proxy (an exposure's restart) tries again.
+ */
+export const RESPAWN_LIMIT = { failures: 5, windowMs: 60_000 };
+
+/** Why a proxy cannot serve as asked: another program on its port, or a thread that cannot run. */
+export interface ProxyProblem {
+  reason: Extract<ReasonCode, 'PortInUse' | 'ProxyThreadFailed'>;
+  message: string;
+}
 
 export interface ThreadedOptions {
   listen: Endpoint;
@@ -68,10 +82,21 @@ export class ProxyThreads {
   private nextId = 1;
   private guard: NodeJS.Timeout | undefined;
   private stopping: Promise<void> = Promise.resolve();
+  /** Per slot: when its threads ended (within RESPAWN_LIMIT.windowMs), and the last error one threw. */
+  private readonly endings: number[][];
+  private readonly lastError: (Error | undefined)[];
+  /** Set when a thread was given up on (RESPAWN_LIMIT). */
+  failed: string | undefined;
 
-  constructor(readonly size: number) {
+  /** `spawn` (tests): how a thread is started; default: the forwarding thread. */
+  constructor(
+    readonly size: number,
+    private readonly spawn: (options: WorkerOptions) => Worker = startForwardingThread,
+  ) {
     this.workers = new Array<Worker | undefined>(size - 1).fill(undefined);
     this.respawns = new Array<NodeJS.Timeout | undefined>(size - 1).fill(undefined);
+    this.endings = Array.from({ length: size - 1 }, () => []);
+    this.lastError = new Array<Error | undefined>(size - 1).fill(undefined);
   }
 
   /** Resolves once every thread listens for it; rejects with the listen error (EADDRINUSE, ...). */
@@ -81,6 +106,7 @@ export class ProxyThreads {
     await this.stopping;
     const p = new ThreadedProxy(this, this.nextId++, opts);
     this.proxies.set(p.id, p);
+    if (this.failed) this.retry();
     try {
       this.workers.forEach((w, slot) => w || this.revive(slot));
       p.listen = await p.openMain(opts.listen); // first: a port 0 is resolved here
@@ -104,7 +130,7 @@ export class ProxyThreads {
     p.spawning++;
     try {
       const r = await this.ask(slot, p.id, { type: 'open', id: p.id, listen, shared: p.shared, ...(p.target && { target: p.target }) });
-      if (!r) throw new Error('the proxy thread ended before it listened');
+      if (!r) throw this.endedError(slot);
       if (r.type === 'listenError') throw Object.assign(new Error(r.message), { code: r.code });
       if (r.type !== 'listening') throw new Error(`unexpected answer ${r.type}`);
       p.inodeOf[slot] = r.inode;
@@ -127,6 +153,13 @@ export class ProxyThreads {
     });
   }
 
+  /** A thread ended before it listened: reason ProxyThreadFailed, with what it threw. */
+  private endedError(slot: number): Error {
+    const why = this.lastError[slot]?.message;
+    const err = new Error(`a forwarding thread of the proxy ended before it listened${why ? `: ${why}` : ''} (ENVSERVE_PROXY_THREADS=1 forwards on the main thread alone)`);
+    return Object.assign(err, { reason: 'ProxyThreadFailed' as const });
+  }
+
   send(slot: number, m: ToThread): void {
     this.workers[slot]?.postMessage(m);
   }
@@ -136,7 +169,7 @@ export class ProxyThreads {
     clearTimeout(this.respawns[slot]);
     this.respawns[slot] = undefined;
     const init: ThreadInit = { slot };
-    const worker = startWorker({ workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const worker = this.spawn({ workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.workers[slot] = worker;
     worker.on('message', (m: FromThread) => {
       if (m.type === 'upstreamError') return this.proxies.get(m.id)?.upstreamError(Object.assign(new Error(m.message), { code: m.code }));
@@ -146,7 +179,8 @@ export class ProxyThreads {
       if (!waiting?.length) this.pending.delete(key);
       done?.(m);
     });
-    worker.on('error', () => {}); // an uncaught exception there: 'exit' follows, and a new thread
+    // An uncaught exception there (or a module that does not load): 'exit' follows, and a new thread.
+    worker.on('error', (err: Error) => (this.lastError[slot] = err));
     worker.on('exit', () => this.lost(slot, worker));
     for (const p of this.proxies.values()) if (p.opened && !p.closing) void this.restore(slot, p);
   }
@@ -174,7 +208,21 @@ export class ProxyThreads {
       for (const done of waiting) done(undefined);
     }
     for (const p of this.proxies.values()) p.threadLost(slot);
+    const now = Date.now();
+    const ended = (this.endings[slot] = [...this.endings[slot]!.filter((t) => now - t < RESPAWN_LIMIT.windowMs), now]);
+    if (ended.length >= RESPAWN_LIMIT.failures) {
+      const why = this.lastError[slot]?.message;
+      this.failed = `a forwarding thread of the proxy ended ${ended.length} times within ${RESPAWN_LIMIT.windowMs / 1000} s${why ? ` (last: ${why})` : ''} and is not started again; the proxy's other threads keep forwarding (ENVSERVE_PROXY_THREADS=1 forwards on the main thread alone)`;
+      return;
+    }
     this.respawns[slot] = setTimeout(() => this.revive(slot), this.backoff.next());
+  }
+
+  /** After a thread was given up on: forget its endings and start it again. */
+  private retry(): void {
+    this.failed = undefined;
+    this.endings.forEach((e) => (e.length = 0));
+    this.lastError.fill(undefined);
   }
 
   /** Stops `p` on every thread; the last proxy ends the threads. Resolves when its port is free. */
@@ -198,6 +246,7 @@ export class ProxyThreads {
       this.workers[slot] = undefined;
       return w;
     });
+    this.retry();
     await Promise.all(ws.map((w) => w?.terminate()));
   }
 
@@ -337,9 +386,11 @@ export class ThreadedProxy {
     return s;
   }
 
-  /** Why the proxy cannot serve its port as its own, if it cannot. */
-  condition(): string | undefined {
-    return this.problem;
+  /** Why the proxy cannot serve as asked, if it cannot: its port is not its own, or a thread cannot run. */
+  condition(): ProxyProblem | undefined {
+    if (this.problem) return { reason: 'PortInUse', message: this.problem };
+    const failed = this.threads.failed;
+    return failed ? { reason: 'ProxyThreadFailed', message: failed } : undefined;
   }
 
   kill(slot: number): Promise<number> {

@@ -3,19 +3,24 @@
 // forwards on the calling thread; with N, on that thread and N-1 worker threads, each with its
 // own listening socket on the same port (proxy-threads.ts), so that no connection waits while
 // one thread waits for a core. A runtime hands all its proxies one set of threads (`pool`). The
-// default is one thread per core, at most four, where listening sockets can share a port
-// (Linux, Node.js >= 22.12); ENVSERVE_PROXY_THREADS overrides it.
+// default is one thread per core but one, at most two, where listening sockets can share a port
+// (Linux, Node.js >= 22.12): 1 on two cores; ENVSERVE_PROXY_THREADS overrides it.
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Endpoint } from '../../status/types.js';
 import type { HandleCondition } from '../types.js';
 import { bufferedBytes, createListener, forward, type ForwardContext } from './proxy-forward.js';
-import { ProxyThreads, type ProxyStats, type ThreadedProxy } from './proxy-threads.js';
+import { ProxyThreads, type ProxyProblem, type ProxyStats, type ThreadedProxy } from './proxy-threads.js';
 
-export { ProxyThreads, type ProxyStats } from './proxy-threads.js';
+export { ProxyThreads, RESPAWN_LIMIT, type ProxyProblem, type ProxyStats } from './proxy-threads.js';
 
-/** More threads than this add memory (a V8 isolate per worker, 10-25 MB) for little: connections already spread. */
-const MAX_DEFAULT_THREADS = 4;
+/**
+ * Each worker is a V8 isolate: +15 MB idle, up to ~18 MB under load, and the proxy's budget is
+ * 100 MB for the whole process (one thread: ~85 MB on Node.js 26). One core is left to the
+ * programs at both ends of the connections: on two cores a second thread only competes with them
+ * for the cores (docs/performance.md, "Local TCP proxy").
+ */
+const MAX_DEFAULT_THREADS = 2;
 
 export interface TcpProxyOptions {
   listen: Endpoint;
@@ -43,7 +48,7 @@ export function defaultProxyThreads(): number {
   if (!threadsSupported()) return 1;
   const asked = Number(process.env.ENVSERVE_PROXY_THREADS);
   if (Number.isInteger(asked) && asked >= 1) return asked;
-  return Math.min(MAX_DEFAULT_THREADS, availableParallelism());
+  return Math.max(1, Math.min(MAX_DEFAULT_THREADS, availableParallelism() - 1));
 }
 
 export class TcpProxy {
@@ -94,8 +99,8 @@ export class TcpProxy {
     return this.stats().bufferedBytes;
   }
 
-  /** Why the port is not the proxy's alone (another program shares it), when that happens. */
-  condition(): string | undefined {
+  /** Why the proxy cannot serve as asked: its port shared with another program, or a thread that cannot run. */
+  condition(): ProxyProblem | undefined {
     return this.pool?.condition();
   }
 
@@ -114,8 +119,8 @@ export class TcpProxy {
   }
 }
 
-/** A proxy whose port another program listens on too (SO_REUSEPORT): PortInUse, blocking. */
+/** A proxy whose port another program listens on too (SO_REUSEPORT: PortInUse), or whose thread cannot run (ProxyThreadFailed): blocking. */
 export function proxyCondition(proxy: TcpProxy): HandleCondition | undefined {
-  const message = proxy.condition();
-  return message ? { reason: 'PortInUse', message, blocking: true } : undefined;
+  const problem = proxy.condition();
+  return problem ? { ...problem, blocking: true } : undefined;
 }
