@@ -20,7 +20,7 @@ if (problem) {
   process.execve(process.execPath, [process.execPath, SEMI_SPACE, ...process.execArgv, ...process.argv.slice(1)], process.env);
 } else {
   // Node 22 warns about the deprecated `punycode` builtin (DEP0040) even when a dependency requires
-  // it (whatwg-url, under the Kubernetes client); newer Nodes do not. Nothing the user can act on.
+  // it; newer Nodes do not. Nothing the user can act on.
   const printWarning = process.listeners('warning');
   process.removeAllListeners('warning');
   process.on('warning', (w) => { if (w.code !== 'DEP0040') for (const l of printWarning) l(w); });

@@ -106,30 +106,21 @@ build_kubernetes() {
   finish kubernetes "$v" "$out"
 }
 
-# The node's kubelet: a component of its own (same module, same version), so that adding it did
-# not invalidate the cached control plane. Most packages are shared with it in GOCACHE.
-build_kubelet() {
-  local v=$K8S_VERSION
-  cached kubelet "$v" && { log "kubelet v$v: cached"; return; }
+# One binary of k8s.io/kubernetes as a component of its own (same module and version as the control
+# plane, most packages shared with it in GOCACHE), so that adding it did not invalidate the cached
+# control plane: the node's kubelet, and kubectl of the cluster's version for the tests and benches
+# (the machine's kubectl may be far outside the supported skew of the cluster).
+build_k8s_binary() {
+  local name=$1 v=$K8S_VERSION
+  cached "$name" "$v" && { log "$name v$v: cached"; return; }
   local out; out=$(tmp_out "$COMPONENT" "$v")
-  k8s_wrapper "$CACHE/src/kubelet-$v" "$v" kubelet
-  k8s_build "$v" "$out" kubelet
-  finish kubelet "$v" "$out"
+  k8s_wrapper "$CACHE/src/$name-$v" "$v" "$name"
+  k8s_build "$v" "$out" "$name"
+  finish "$name" "$v" "$out"
 }
+build_kubelet() { build_k8s_binary kubelet; }
+build_kubectl() { build_k8s_binary kubectl; }
 
-# kubectl of the cluster's version, for the tests and benches (the machine's kubectl may be far
-# outside the supported skew of the cluster).
-build_kubectl() {
-  local v=$K8S_VERSION
-  cached kubectl "$v" && { log "kubectl v$v: cached"; return; }
-  local out; out=$(tmp_out "$COMPONENT" "$v")
-  k8s_wrapper "$CACHE/src/kubectl-$v" "$v" kubectl
-  k8s_build "$v" "$out" kubectl
-  finish kubectl "$v" "$out"
-}
-
-# Cluster DNS: CoreDNS with only the plugins the test cluster uses (the full plugin set pulls in
-# every cloud SDK), through a wrapper main that sets the plugin chain.
 build_coredns() {
   local v=$COREDNS_VERSION
   cached coredns "$v" && { log "coredns v$v: cached"; return; }
