@@ -40,21 +40,26 @@ export class Authenticator {
   }
 
   /** May `user` do `verb` on ExposureSets in `namespace` (optionally one by name)? */
-  async authorize(user: UserInfo, verb: string, namespace: string, name?: string): Promise<{ allowed: boolean; reason?: KubernetesReason }> {
-    const r = await this.client.request<{ status?: { allowed?: boolean; reason?: KubernetesReason } }>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-      method: 'POST',
-      body: {
-        apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SubjectAccessReview',
-        spec: {
-          user: user.username,
-          ...(user.uid && { uid: user.uid }),
-          ...(user.groups && { groups: user.groups }),
-          ...(user.extra && { extra: user.extra }),
-          resourceAttributes: { group: GROUP, resource: PLURAL, verb, namespace, ...(name && { name }) },
-        },
-      },
-    });
-    return { allowed: r.status?.allowed === true, ...(r.status?.reason && { reason: r.status.reason }) };
+  authorize(user: UserInfo, verb: string, namespace: string, name?: string): Promise<{ allowed: boolean; reason?: KubernetesReason }> {
+    return reviewExposureSetAccess(this.client, user, verb, namespace, name);
   }
+}
+
+/** A SubjectAccessReview for `verb` on ExposureSets in `namespace` (one by name if given), asked for `user`. */
+export async function reviewExposureSetAccess(client: Api, user: UserInfo, verb: string, namespace: string, name?: string): Promise<{ allowed: boolean; reason?: KubernetesReason }> {
+  const r = await client.request<{ status?: { allowed?: boolean; reason?: KubernetesReason } }>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+    method: 'POST',
+    body: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: user.username,
+        ...(user.uid && { uid: user.uid }),
+        ...(user.groups && { groups: user.groups }),
+        ...(user.extra && { extra: user.extra }),
+        resourceAttributes: { group: GROUP, resource: PLURAL, verb, namespace, ...(name && { name }) },
+      },
+    },
+  });
+  return { allowed: r.status?.allowed === true, ...(r.status?.reason && { reason: r.status.reason }) };
 }

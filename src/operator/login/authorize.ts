@@ -4,7 +4,7 @@
 // long a revoked RoleBinding keeps working.
 import type { KubeClient } from '../../apply/k8s/client.js';
 import type { AccessLevel } from '../../plan/types.js';
-import { GROUP, PLURAL } from '../resource.js';
+import { reviewExposureSetAccess } from '../auth.js';
 import type { Identity } from './flow.js';
 
 export interface Guarded {
@@ -23,20 +23,7 @@ export function sarAuthorizer(client: Pick<KubeClient, 'request'>, o: { ttlMs: n
     const key = JSON.stringify([who.username, who.uid ?? '', who.groups ?? [], route.namespace, route.setName]);
     const hit = cache.get(key);
     if (hit && now() - hit.at < o.ttlMs) return hit.allowed;
-    const r = await client.request<{ status?: { allowed?: boolean } }>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-      method: 'POST',
-      body: {
-        apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SubjectAccessReview',
-        spec: {
-          user: who.username,
-          ...(who.uid && { uid: who.uid }),
-          ...(who.groups && { groups: who.groups }),
-          resourceAttributes: { group: GROUP, resource: PLURAL, verb: 'get', namespace: route.namespace, name: route.setName },
-        },
-      },
-    });
-    const allowed = r.status?.allowed === true;
+    const { allowed } = await reviewExposureSetAccess(client, who, 'get', route.namespace, route.setName);
     if (cache.size > 10_000) cache.clear();
     cache.set(key, { at: now(), allowed });
     return allowed;
