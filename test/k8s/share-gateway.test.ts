@@ -15,12 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { WebSocket, WebSocketServer } from 'ws';
-import { eventually } from './cluster.js';
+import { waitForLoginAdmission } from './share-lib.js';
 import { env, createNamespace, deleteNamespace, mustKubectl } from './expose-lib.js';
-import { loadKubeClient, KubeApiError, type KubeClient } from '../../src/apply/k8s/client.js';
-import { loginManifests, loginObject, loginPath } from '../../src/operator/login/manifests.js';
+import { loadKubeClient, type KubeClient } from '../../src/apply/k8s/client.js';
+import { loginManifests } from '../../src/operator/login/manifests.js';
 import { createLogin } from '../../src/operator/login/flow.js';
-import { newVerifier, verifierHash } from '../../src/operator/login/ticket.js';
 import { KeyRing } from '../../src/operator/login/keys.js';
 import { sarAuthorizer } from '../../src/operator/login/authorize.js';
 import { LoginGateway, type GatewayRoute } from '../../src/operator/login/gateway.js';
@@ -79,17 +78,7 @@ before(async () => {
     D: loadKubeClient({ kubeconfig: kubeconfigWith('d', { token: token('sa-d') }) }),
   };
   operatorClient = loadKubeClient({ kubeconfig: env.kubeconfig });
-  // the admission policy is in effect once a forged Login is refused
-  await eventually(async () => {
-    try {
-      const made = await users.A.request<{ metadata: { name: string } }>(loginPath(), { method: 'POST', body: loginObject({ user: 'not-me', host: HOST, verifierHash: verifierHash(newVerifier()) }) });
-      mustKubectl(['delete', 'login', made.metadata.name, '--ignore-not-found']);
-      throw new Error('the admission policy is not in effect yet');
-    } catch (e) {
-      if (e instanceof KubeApiError && e.code === 403) return;
-      throw e;
-    }
-  }, 60_000, 500);
+  await waitForLoginAdmission(users.A, HOST);
 
   app = http.createServer((req, res) => {
     appSeen.push(req.url!);

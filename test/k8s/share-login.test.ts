@@ -10,7 +10,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { eventually } from './cluster.js';
+import { waitForLoginAdmission } from './share-lib.js';
 import { env, createNamespace, deleteNamespace, mustKubectl, kubectlJson } from './expose-lib.js';
 import { loadKubeClient, KubeApiError, type KubeClient } from '../../src/apply/k8s/client.js';
 import { loginManifests, loginObject, loginPath } from '../../src/operator/login/manifests.js';
@@ -48,17 +48,7 @@ before(async () => {
     cert: loadKubeClient({ kubeconfig: env.kubeconfig }), // the admin kubeconfig: a client certificate
     redeemer: loadKubeClient({ kubeconfig: env.kubeconfig }),
   };
-  // The admission policy takes effect a moment after it is created: wait until a forged Login is refused.
-  await eventually(async () => {
-    try {
-      const made = await clients.token.request<{ metadata: { name: string } }>(loginPath(), { method: 'POST', body: loginObject({ user: 'someone-else', host: HOST, verifierHash: verifierHash(newVerifier()) }) });
-      mustKubectl(['delete', 'login', made.metadata.name, '--ignore-not-found']);
-      throw new Error('the admission policy is not in effect yet');
-    } catch (e) {
-      if (e instanceof KubeApiError && e.code === 403 && /spec\.user must be/.test(e.message)) return;
-      throw e;
-    }
-  }, 60_000, 500);
+  await waitForLoginAdmission(clients.token, HOST, /spec\.user must be/);
 });
 
 after(() => {

@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { WebSocketServer } from 'ws';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { env, createNamespace, deleteNamespace, mustKubectl, eventually } from '../../k8s/expose-lib.js';
+import { env, createNamespace, deleteNamespace, mustKubectl } from '../../k8s/expose-lib.js';
 import { runCli } from '../../local/cli-helpers.js';
-import { loadKubeClient, KubeApiError, type KubeClient } from '../../../src/apply/k8s/client.js';
-import { loginManifests, loginObject, loginPath } from '../../../src/operator/login/manifests.js';
-import { newVerifier, verifierHash } from '../../../src/operator/login/ticket.js';
+import { waitForLoginAdmission } from '../../k8s/share-lib.js';
+import { loadKubeClient, type KubeClient } from '../../../src/apply/k8s/client.js';
+import { loginManifests } from '../../../src/operator/login/manifests.js';
 import { KeyRing } from '../../../src/operator/login/keys.js';
 import { sarAuthorizer } from '../../../src/operator/login/authorize.js';
 import { LoginGateway, type GatewayRoute } from '../../../src/operator/login/gateway.js';
@@ -66,21 +66,12 @@ before(async () => {
   writeFileSync(browserCmd, `#!/bin/sh\nprintf '%s' "$1" > ${opened}\n`);
   chmodSync(browserCmd, 0o755);
   operatorClient = loadKubeClient({ kubeconfig: env.kubeconfig });
-  await eventually(async () => {
-    try {
-      const a = loadKubeClient({ kubeconfig: kcA });
-      try {
-        const made = await a.request<{ metadata: { name: string } }>(loginPath(), { method: 'POST', body: loginObject({ user: 'not-me', host: HOST, verifierHash: verifierHash(newVerifier()) }) });
-        mustKubectl(['delete', 'login', made.metadata.name, '--ignore-not-found']);
-        throw new Error('the admission policy is not in effect yet');
-      } finally {
-        a.close();
-      }
-    } catch (e) {
-      if (e instanceof KubeApiError && e.code === 403) return;
-      throw e;
-    }
-  }, 60_000, 500);
+  const a = loadKubeClient({ kubeconfig: kcA });
+  try {
+    await waitForLoginAdmission(a, HOST);
+  } finally {
+    a.close();
+  }
   app = http.createServer((req, res) => {
     appSeen.push(req.url!);
     res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
