@@ -154,3 +154,39 @@ test('version skew: CRDs from another minor version are named; missing CRDs are 
   assert.equal(skew.skew, 'the CRDs were installed by envserve 0.2.0, this is envserve 0.1.0: re-apply `envserve operator manifests` of the version you run');
   await assert.rejects(checkCrds(fake(undefined, true)), (e: unknown) => e instanceof CrdsMissingError && /not installed/.test((e as Error).message));
 });
+
+test('at start the operator waits out an API server that is away or still refusing, and gives up on a definite answer', async () => {
+  const { waitForCrds, CrdsMissingError } = await import('./controller.js');
+  const { KubeApiError, KubeUnreachableError } = await import('../apply/k8s/client.js');
+  let clock = 0;
+  const timing = { sleep: async (ms: number) => { clock += ms; }, now: () => clock };
+  // Answers in turn: each entry is thrown, or (undefined) the real answer.
+  const flaky = (errors: (Error | undefined)[]) => ({
+    calls: 0,
+    async request<T>(path: string): Promise<T> {
+      const e = errors[Math.min(this.calls++, errors.length - 1)];
+      if (e) throw e;
+      return (path.includes('customresourcedefinitions') ? { metadata: { name: 'x' } } : {}) as T;
+    },
+  });
+  const refused = new KubeUnreachableError('https://k:6443', new Error('connect ECONNREFUSED'));
+  const forbidden = new KubeApiError(403, 'Forbidden', 'forbidden', 'GET', '/apis/envserve.dev/v1alpha1');
+  const logs: string[] = [];
+  const c = flaky([refused, new KubeApiError(503, 'ServiceUnavailable', 'unavailable', 'GET', '/x'), forbidden, undefined]);
+  const info = await waitForCrds(c, { ...timing, log: (_l, m) => logs.push(m) });
+  assert.equal(info.apiVersion, 'envserve.dev/v1alpha1');
+  assert.equal(logs.length, 3, 'each wait is logged');
+  assert.match(logs[0]!, /^waiting for the API server: cannot reach .* \(retrying in 500 ms\)$/);
+  // A definite answer: no waiting at all.
+  clock = 0;
+  const missing = flaky([new KubeApiError(404, 'NotFound', 'not found', 'GET', '/apis/envserve.dev/v1alpha1')]);
+  await assert.rejects(waitForCrds(missing, timing), (e: unknown) => e instanceof CrdsMissingError);
+  assert.equal(missing.calls, 1);
+  // A refusal that lasts is the answer after 30 s; an outage after 2 minutes.
+  clock = 0;
+  await assert.rejects(waitForCrds(flaky([forbidden]), timing), (e: unknown) => e === forbidden);
+  assert.ok(clock >= 30_000 && clock < 40_000, `gave up on the refusal after ${clock} ms`);
+  clock = 0;
+  await assert.rejects(waitForCrds(flaky([refused]), timing), (e: unknown) => e === refused);
+  assert.ok(clock >= 120_000 && clock < 130_000, `gave up on the outage after ${clock} ms`);
+});

@@ -162,8 +162,8 @@ export function lease(namespace: string): { holder: string; pod: string; transit
 export interface OperatorPod {
   /** The HTTP API, through envserve's port-forward to an operator pod (it follows a new pod). */
   url: string;
-  /** A Ready operator pod now. */
-  pod: () => Promise<{ name: string; restarts: number }>;
+  /** A Ready operator pod now; `previous` is the tail of the last ended container's log (why it restarted). */
+  pod: () => Promise<{ name: string; restarts: number; previous: string }>;
   /** The pod holding the Lease now (waits until one does). */
   leader: () => Promise<string>;
   /** Deletes the leader's pod at once (no grace); the other replica takes over, the Deployment starts another. */
@@ -176,13 +176,16 @@ export interface OperatorPod {
  * node, in-cluster config, its own ServiceAccount. Call after the manifests are applied.
  */
 export async function operatorPod(kubeconfig: string, namespace: string): Promise<OperatorPod> {
-  const { eventually } = await import('./cluster.js');
+  const { eventually, kubectl } = await import('./cluster.js');
   const { kubectlJson } = await import('./expose-lib.js');
   const ready = () => eventually(async () => {
     const items = kubectlJson<{ items: any[] }>(['-n', namespace, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items;
     const p = items.find((x) => !x.metadata.deletionTimestamp && (x.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'));
     if (!p) throw new Error(`no Ready operator pod: ${items.map((x) => `${x.metadata.name} ${x.status?.phase} ${JSON.stringify(x.status?.containerStatuses?.[0]?.state)}`).join('; ')}`);
-    return { name: p.metadata.name as string, restarts: (p.status.containerStatuses ?? []).reduce((n: number, c: any) => n + (c.restartCount ?? 0), 0) as number };
+    const name = p.metadata.name as string;
+    const restarts = (p.status.containerStatuses ?? []).reduce((n: number, c: any) => n + (c.restartCount ?? 0), 0) as number;
+    const previous = restarts ? `${JSON.stringify(p.status.containerStatuses?.[0]?.lastState)}\n${kubectl(kubeconfig, ['-n', namespace, 'logs', name, '--previous', '--tail=30']).stdout}` : '';
+    return { name, restarts, previous };
   }, 90_000, 500);
   await ready();
   // A forward that answers: the pod is Ready for the kubelet a moment before the API server's view of it is.

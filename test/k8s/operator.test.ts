@@ -447,7 +447,8 @@ test('NodePort outside the range, a host outside the suffixes, TLS required but 
   });
   assert.equal(condition(st, 'Denied').reason, 'Invalid');
   assert.match(condition(st, 'Denied').message, /spec\.exposures\[0\]: cloud\.k8s\.bind: env_port must be an int between 1 and 65535, got 99999/);
-  assert.equal((await op!.pod()).restarts, 0, 'the operator still runs, never restarted');
+  const now = await op!.pod();
+  assert.equal(now.restarts, 0, `the operator still runs, never restarted; it ended with:\n${now.previous}`);
 });
 
 test('operator killed mid-reconcile and the API server restarted: nothing lost, nothing duplicated, status converges', async () => {
@@ -460,6 +461,12 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   }
   const before = await op!.leader();
   await op!.kill(); // the leader, whatever it was doing
+  // The Deployment's new pod starts while the API server is away: it waits for it, never crash-loops.
+  await eventually(async () => {
+    const fresh = kubectlJson<{ items: any[] }>(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items.filter((p) => p.metadata.name !== before && !p.metadata.deletionTimestamp && p.spec.nodeName && !(p.status?.containerStatuses ?? []).some((c: any) => c.state?.running));
+    if (!fresh.length) throw new Error('the new operator pod is not on the node yet');
+  }, 30_000, 50);
+  await restartApiServer();
   // While it is down someone deletes one of its Services (if it got that far).
   kubectl(env.kubeconfig, ['-n', nsA, 'delete', 'service', 'r0-web', '--ignore-not-found']);
   await eventually(async () => assert.notEqual(await op!.leader(), before, 'the other replica leads'), 30_000, 250);
@@ -501,5 +508,6 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
     if (condition(s, 'Denied')?.status !== 'True') throw new Error(`r2 not denied yet: ${JSON.stringify(s?.conditions)}`);
     if (kubectl(env.kubeconfig, ['-n', nsA, 'get', 'service', 'r2-web']).code === 0) throw new Error('r2-web still there');
   }, 30_000, 250);
-  assert.equal((await op!.pod()).restarts, 0);
+  const now = await op!.pod();
+  assert.equal(now.restarts, 0, `no operator pod restarted, not even one started while the API server was away; it ended with:\n${now.previous}`);
 });

@@ -24,13 +24,14 @@ export function registerOperator(program: Command): void {
       if (!m) throw new UserError(`--listen must be ADDRESS:PORT, got "${opts.listen}"`);
       const { explainKubeError, loadKubeClient } = await kube();
       const { createApiServer, listenAddress } = await import('../../operator/api.js');
-      const { checkCrds, Operator } = await import('../../operator/controller.js');
+      const { waitForCrds, Operator } = await import('../../operator/controller.js');
       const { leaderElector } = await import('../../operator/identity.js');
       const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }) });
       const log = (level: string, msg: string) => process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
+      const ac = new AbortController();
       let version;
       try {
-        version = await checkCrds(client);
+        version = await waitForCrds(client, { log, signal: ac.signal });
       } catch (e) {
         throw explainKubeError(e, 'checking the envserve CRDs');
       }
@@ -38,7 +39,6 @@ export function registerOperator(program: Command): void {
       // Replicas elect a leader with a Lease: only it reconciles, every replica serves the HTTP API.
       const { leader, fieldManager } = leaderElector(client, { log, ...(opts.leaseNamespace && { namespace: opts.leaseNamespace }) });
       const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log, leader, fieldManager, logWrites: opts.logWrites === true });
-      const ac = new AbortController();
       const server = createApiServer({ client, operator, version });
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e) => reject(new UserError(`cannot listen on ${opts.listen}: ${e.message}`)));
