@@ -10,7 +10,7 @@ import { DEFAULT_DEBUG_IMAGE, DEFAULT_FALLBACK_IMAGE } from './debug-pod.js';
 import { checkK8s } from './k8s.js';
 import { checkLocal } from './local.js';
 import { buildReport, type ExposureInfo } from './report.js';
-import { parseCheckTarget, subjectFromPlan, subjectFromTarget, type K8sSubject, type WorkloadRef } from './subject.js';
+import { parseCheckTarget, subjectFromPlan, subjectFromTarget, withAutomaticExposures, type K8sSubject, type WorkloadRef } from './subject.js';
 import type { Check, CheckReport } from './types.js';
 
 export interface CheckOptions {
@@ -83,10 +83,10 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
     if (attach && attach.kind !== 'deployment' && attach.kind !== 'pod') throw new UserError(`--target with an env file names the workload the exposures reach: k8s:NS/deployment/NAME or k8s:NS/pod/NAME, not ${attach.kind}`);
     if (attach?.namespace) namespace = attach.namespace;
     const workload: WorkloadRef | undefined = attach ? { kind: attach.kind as 'deployment' | 'pod', name: attach.name } : record?.cluster?.workload;
-    const subject = subjectFromPlan(plan, namespace, workload);
-    const r = await k8s(client, namespace!, o, () => subject, subject.workload, local);
+    const fromFile = subjectFromPlan(plan, namespace, workload);
+    const r = await k8s(client, namespace!, o, (snap) => withAutomaticExposures(fromFile, snap, plan.env.name), fromFile.workload, local);
     checks.push(...r.checks);
-    exposures.push(...infoOf(subject));
+    exposures.push(...infoOf(r.subject));
   }
   return buildReport({ runtime, envName: plan.env.name, ...(namespace && { namespace }) }, exposures, checks, Date.now() - t0);
 }

@@ -3,7 +3,8 @@
 // `--target k8s:NS/KIND/NAME --port N` (then the Services and Ingresses in front of it are found
 // in the snapshot).
 import { UserError } from '../errors.js';
-import { ingressName, LABEL_ENV, objectName, serviceName } from '../apply/k8s/manifests.js';
+import { ingressName, LABEL_ENV, LABEL_EXPOSURE, MANAGED_BY, objectName, serviceName } from '../apply/k8s/manifests.js';
+import { fitName } from '../plan/k8s-names.js';
 import { routeName } from '../apply/k8s/route.js';
 import type { Plan, Protocol, ServiceType } from '../plan/types.js';
 import { presetByName, presetByPort } from '../plan/presets.js';
@@ -68,6 +69,45 @@ export function subjectFromPlan(plan: Plan, namespace: string, workload?: Worklo
     workload: workload ?? { kind: 'deployment', name: objectName(plan.env.name), labels: { [LABEL_ENV]: plan.env.name } },
     exposures,
   };
+}
+
+/**
+ * The subject with the environment's automatic Ingresses and HTTPRoutes that exist in the cluster:
+ * the env file does not name them (serve's `--ingress-domain`/`--gateway` or the operator's policy
+ * made them), but they are what users open. Found by envserve's labels, never by name guessing.
+ */
+export function withAutomaticExposures(subject: K8sSubject, snap: ClusterSnapshot, envName: string): K8sSubject {
+  const env = fitName(envName, 63);
+  const ours = (o: Obj) => o.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY && o.metadata?.labels?.[LABEL_ENV] === env;
+  const known = new Set(subject.exposures.map((x) => (x.kind === 'k8s-ingress' ? `i/${x.ingress}` : x.kind === 'k8s-route' ? `r/${x.route}` : '')));
+  const ids = new Set(subject.exposures.map((x) => x.id));
+  const idOf = (o: Obj, kind: string) => {
+    const id = (o.metadata.labels[LABEL_EXPOSURE] as string | undefined) ?? `${kind}/${o.metadata.name}`;
+    return ids.has(id) ? `${id} (${kind} ${o.metadata.name})` : id;
+  };
+  const added: K8sCheckExposure[] = [];
+  for (const ing of isUnavailable(snap.ingresses) ? [] : snap.ingresses) {
+    if (!ours(ing) || known.has(`i/${ing.metadata.name}`)) continue;
+    const b = ingressBackends(ing)[0];
+    const svc = b && subject.exposures.find((x) => x.kind === 'k8s-service' && x.service === b.service);
+    added.push({
+      id: idOf(ing, 'ingress'), kind: 'k8s-ingress', protocol: 'http', ingress: ing.metadata.name, tls: (ing.spec?.tls ?? []).length > 0,
+      ...(b?.host && { host: b.host }), ...(b?.path && { path: b.path }), ...(b && { service: b.service }), ...(svc?.websocket && { websocket: true }),
+    });
+  }
+  for (const r of isUnavailable(snap.httpRoutes) || !snap.httpRoutes ? [] : snap.httpRoutes) {
+    if (!ours(r) || known.has(`r/${r.metadata.name}`)) continue;
+    const rule = ((r.spec?.rules ?? []) as Obj[])[0];
+    const backend = ((rule?.backendRefs ?? []) as Obj[])[0]?.name as string | undefined;
+    const path = ((rule?.matches ?? []) as Obj[])[0]?.path?.value as string | undefined;
+    const host = ((r.spec?.hostnames ?? []) as string[])[0];
+    const svc = backend && subject.exposures.find((x) => x.kind === 'k8s-service' && x.service === backend);
+    added.push({
+      id: idOf(r, 'httproute'), kind: 'k8s-route', protocol: 'http', route: r.metadata.name,
+      ...(host && { host }), ...(path && { path }), ...(backend && { service: backend }), ...(svc && svc.websocket && { websocket: true }),
+    });
+  }
+  return added.length ? { ...subject, exposures: [...subject.exposures, ...added] } : subject;
 }
 
 export interface TargetRef {

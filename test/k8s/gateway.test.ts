@@ -96,6 +96,14 @@ def serve():
     assert.equal(code, 0, JSON.stringify(report.checks.filter((c: any) => c.status === 'fail')));
     const ids = report.checks.filter((c: any) => c.exposure === `route-${envName}-web`).map((c: any) => `${c.id}:${c.reason}`);
     for (const want of ['route.exists:Ok', 'route.gateway:Ok', 'route.hostname:Ok', 'route.backend:Ok', 'route.accepted:Ok', 'probe.local.route:Answers']) assert.ok(ids.includes(want), `${want} in ${ids.join(', ')}`);
+
+    // check -f: the env file names no route (up's --gateway made it); check finds it by envserve's labels and probes it.
+    const byFile = checkJson(['-f', file]);
+    assert.equal(byFile.code, 0, JSON.stringify(byFile.report.checks.filter((c: any) => c.status === 'fail')));
+    const auto = byFile.report.exposures.filter((e: any) => e.kind === 'k8s-route');
+    assert.equal(auto.length, 1, `the automatic route is checked: ${JSON.stringify(byFile.report.exposures)}`);
+    const autoIds = byFile.report.checks.filter((c: any) => c.exposure === auto[0].exposure).map((c: any) => `${c.id}:${c.reason}`);
+    for (const want of ['route.exists:Ok', 'route.accepted:Ok', 'probe.local.route:Answers']) assert.ok(autoIds.includes(want), `${want} in ${autoIds.join(', ')}`);
   } finally {
     const d = envserve(['down', '-f', file, '--runtime', 'k8s', '-n', ns], { env: trusting });
     assert.equal(d.code, 0, d.stderr);
