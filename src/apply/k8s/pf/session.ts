@@ -41,6 +41,7 @@
 import type { KubeClient } from '../client.js';
 import { openWebSocket, type TunnelEvents } from './tunnel.js';
 import { WsLink, type WsLinkEvents } from './wslink.js';
+import { PooledReads } from './readpool.js';
 import { openSpdyUpgrade, RawLink } from './upgrade.js';
 
 /** What carries a session's frames: a WebSocket (the tunnel) or the upgraded connection itself. */
@@ -106,12 +107,13 @@ export class SpdySession implements StreamSession {
       const sock = await openSpdyUpgrade(client, path);
       return new SpdySession((ev) => new RawLink(sock, ev), true);
     }
-    const opened = await openWebSocket(client, path, PROTOCOL);
+    const reads = new PooledReads();
+    const opened = await openWebSocket(client, path, PROTOCOL, undefined, reads);
     if (opened.protocol !== PROTOCOL) {
       opened.ws.terminate();
       throw new Error(`the API server answered the port-forward tunnel with subprotocol "${opened.protocol}"`);
     }
-    return new SpdySession((ev) => new WsLink(opened.socket, opened.ws, ev));
+    return new SpdySession((ev) => new WsLink(opened.socket, opened.ws, ev, reads));
   }
 
   get isEnded(): boolean {
