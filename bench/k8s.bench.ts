@@ -208,6 +208,29 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BULK = 128 << 20;
 /** Connections per set-up run: p99 is then the 5th slowest, not the 2nd. */
 const SETUPS = 500;
+// BENCH_FRAMES=1: sizes of what envserve's forward reads and writes during its bulk runs, by
+// power-of-two bucket: local reads, WebSocket messages sent, reads from the API server's socket,
+// WebSocket frames received (a measurement of where the bytes wait, not a figure of the bench).
+const frames = process.env.BENCH_FRAMES === '1' ? new Map<string, Map<number, number>>() : undefined;
+let framesOn = false;
+if (frames) {
+  const count = (what: string, n: number) => {
+    if (!framesOn) return;
+    const b = n === 0 ? 0 : 2 ** Math.ceil(Math.log2(n));
+    const m = frames.get(what) ?? new Map<number, number>();
+    frames.set(what, m.set(b, (m.get(b) ?? 0) + 1));
+  };
+  const { WsLink } = await import('../src/apply/k8s/pf/wslink.js');
+  const { ForwardedConnection } = await import('../src/apply/k8s/pf/connection.js');
+  const wp = WsLink.prototype as any;
+  const send = wp.send, onData = wp.onData, startFrame = wp.startFrame;
+  wp.send = function (parts: Buffer[], done?: () => void) { count('ws messages sent (payload bytes)', parts.reduce((t, p) => t + p.length, 0)); return send.call(this, parts, done); };
+  wp.onData = function (b: Buffer) { count('reads from the API server socket (bytes)', b.length); return onData.call(this, b); };
+  wp.startFrame = function () { const r = startFrame.call(this); if (r && this.op < 8) count('ws frames received (payload bytes)', this.left); return r; };
+  const cp = ForwardedConnection.prototype as any;
+  const onClientData = cp.onClientData;
+  cp.onClientData = function (chunk: Buffer, release?: () => void) { count('local reads (bytes)', chunk.length); return onClientData.call(this, chunk, release); };
+}
 const eB: number[] = [], kB: number[] = [], eCpu: number[] = [], kCpu: number[] = [];
 const eBy: number[][] = [], kBy: number[][] = [];
 /** BENCH_ROWS=bulk: the bulk rows only (for profiling the data path). */
@@ -223,7 +246,9 @@ for (let run = 0; run < RUNS; run++) {
       const others = clusterPids();
       const o0 = Object.values(others).map(cpuOfAll);
       const c0 = pid ? cpuOf(pid) : selfCpu();
+      framesOn = e;
       const x = await load(who, e ? es.echo : kEcho.port, ['bulk', BULK]);
+      framesOn = false;
       const cpu = (pid ? cpuOf(pid) : selfCpu()) - c0;
       const o1 = Object.values(others).map(cpuOfAll);
       return { mbps: x.mbps as number, cpu, others: o1.map((c, i) => c - o0[i]!), client: x.cpu as number };
@@ -258,9 +283,15 @@ row(`connection set-up + first byte p50 (ms; median of ${RUNS} × ${SETUPS})`, `
 row(`connection set-up + first byte p99 (ms; median of ${RUNS} × ${SETUPS})`, `${fig(med(eS99), 2)} ${all(eS99, 2)}`, `${fig(med(kS99), 2)} ${all(kS99, 2)}`, ratio(med(kS99), med(eS99), 'x faster'));
 row(`HTTP requests/s, 50 concurrent keep-alive clients (5 s; median of ${RUNS})`, `${fig(med(eR), 0)} ${all(eR, 0)}`, `${fig(med(kR), 0)} ${all(kR, 0)}`, ratio(med(eR), med(kR)));
 
+for (const [what, m] of frames ?? []) {
+  const total = [...m.values()].reduce((a, b) => a + b, 0);
+  console.log(`envserve ${what}: ${total} in all; ${[...m].sort((a, b) => a[0] - b[0]).map(([b, n]) => `≤${b}: ${n}`).join(', ')}`);
+}
 if (onlyBulk) {
   const widths0 = [0, 1, 2, 3].map((i) => Math.max(...[['', 'envserve', 'kubectl', 'ratio'], ...rows.slice(0, 3)].map((r) => r[i]!.length)));
   for (const r of [['', 'envserve', 'kubectl', 'ratio'], ...rows.slice(0, 3)]) console.log(r.map((c, i) => c.padEnd(widths0[i]!)).join('  '));
+  const op = (rt as unknown as { sessions: { opened: Record<string, number> } }).sessions.opened;
+  console.log(`envserve's streams: ${op.spdy} SPDY-over-WebSocket, ${op.direct} SPDY-upgrade, ${op.v4} v4.channel.k8s.io`);
   console.log(`Kubernetes ${serverVersion}; kubectl ${kubectlVersion}; Node.js ${process.version}; load average at start ${loadAtStart.map((x) => x.toFixed(1)).join(' ')}, at end ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   kHttp.stop(); kEcho.stop();
   for (const h of handles) await h.stop();

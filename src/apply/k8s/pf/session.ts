@@ -104,8 +104,9 @@ export class SpdySession implements StreamSession {
   static async open(client: KubeClient, t: { namespace: string; pod: string }, direct = false): Promise<SpdySession> {
     const path = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.pod)}/portforward`;
     if (direct) {
-      const sock = await openSpdyUpgrade(client, path);
-      return new SpdySession((ev) => new RawLink(sock, ev), true);
+      const reads = new PooledReads();
+      const sock = await openSpdyUpgrade(client, path, undefined, reads);
+      return new SpdySession((ev) => new RawLink(sock, ev, reads), true);
     }
     const reads = new PooledReads();
     const opened = await openWebSocket(client, path, PROTOCOL, undefined, reads);
