@@ -283,6 +283,7 @@ row(`connection set-up + first byte p50 (ms; median of ${RUNS} × ${SETUPS})`, `
 row(`connection set-up + first byte p99 (ms; median of ${RUNS} × ${SETUPS})`, `${fig(med(eS99), 2)} ${all(eS99, 2)}`, `${fig(med(kS99), 2)} ${all(kS99, 2)}`, ratio(med(kS99), med(eS99), 'x faster'));
 row(`HTTP requests/s, 50 concurrent keep-alive clients (5 s; median of ${RUNS})`, `${fig(med(eR), 0)} ${all(eR, 0)}`, `${fig(med(kR), 0)} ${all(kR, 0)}`, ratio(med(eR), med(kR)));
 
+if (frames) console.log(`envserve's read pool: ${JSON.stringify((await import('../src/apply/k8s/pf/readpool.js')).allocated)} buffers allocated in all`);
 for (const [what, m] of frames ?? []) {
   const total = [...m.values()].reduce((a, b) => a + b, 0);
   console.log(`envserve ${what}: ${total} in all; ${[...m].sort((a, b) => a[0] - b[0]).map(([b, n]) => `≤${b}: ${n}`).join(', ')}`);

@@ -18,9 +18,11 @@ import net from 'node:net';
 export const HEADROOM = 24;
 /** What one read may fill (what Node reads at a time anyway). */
 const READ = 64 * 1024;
-/** Buffers kept for reuse (beyond these, returned ones are left to the garbage collector). */
+/** Read areas kept for reuse (beyond these, returned ones are left to the garbage collector). */
 const KEEP = 64;
 
+/** Buffers allocated so far, of each kind (bench:k8s prints them: the pool should stop growing). */
+export const allocated = { areas: 0, records: 0 };
 const free: Buffer[] = [];
 /** The pool's memory: only a buffer of these has room that may be written in front of it. */
 const ours = new WeakSet<ArrayBuffer>();
@@ -29,6 +31,7 @@ const ours = new WeakSet<ArrayBuffer>();
 function take(): Buffer {
   const b = free.pop();
   if (b) return b;
+  allocated.areas++;
   const whole = Buffer.allocUnsafeSlow(HEADROOM + READ);
   ours.add(whole.buffer as ArrayBuffer);
   return whole.subarray(HEADROOM);
@@ -40,6 +43,11 @@ function give(area: Buffer): void {
 
 /** Read areas of the API server's TLS sockets: one TLS record (16 KiB) is one read. */
 const RECORD = 16 * 1024;
+/**
+ * Kept for reuse: a local socket may hold 1 MiB unsent before its session pauses (stream.ts's
+ * PAUSE_AT), 64 records; measured, a bulk run had up to 69 out at once.
+ */
+const KEEP_RECORDS = 128;
 const freeRecords: Buffer[] = [];
 
 /** A pooled read being handed on, and how many holders its bytes have (it is reused at 0). */
@@ -51,7 +59,7 @@ interface Lent {
 let dispatching: Lent | undefined;
 
 function unref(l: Lent): void {
-  if (--l.refs === 0 && freeRecords.length < KEEP) freeRecords.push(l.area);
+  if (--l.refs === 0 && freeRecords.length < KEEP_RECORDS) freeRecords.push(l.area);
 }
 
 /**
@@ -81,14 +89,14 @@ export class PooledReads {
   socket?: net.Socket;
   sink?: (b: Buffer) => void;
   readonly onread: net.OnReadOpts = {
-    buffer: (): Buffer => freeRecords.pop() ?? Buffer.allocUnsafeSlow(RECORD),
+    buffer: (): Buffer => freeRecords.pop() ?? (allocated.records++, Buffer.allocUnsafeSlow(RECORD)),
     callback: (n: number, area: Uint8Array): boolean => {
       const b = (area as Buffer).subarray(0, n);
       if (!this.sink) {
         // As Node would: buffered while the socket is paused (the upgrade's answer is read, the
         // WebSocket is paused until its owner takes over), emitted as 'data' while it flows.
         this.socket?.push(Buffer.from(b));
-        if (freeRecords.length < KEEP) freeRecords.push(area as Buffer);
+        if (freeRecords.length < KEEP_RECORDS) freeRecords.push(area as Buffer);
         return true;
       }
       const l: Lent = { area: area as Buffer, refs: 1 };
