@@ -1,17 +1,18 @@
-// Reads of the forward's local sockets into reused buffers, each with room in front for the frame
-// headers, so a client's bytes go to the API server's TLS socket as they were read: no new
-// buffer per read and no copy to put a header in front.
+// The forward's reads into reused buffers, on both sides: the local sockets (each read with room
+// in front for the frame headers) and the API server's TLS socket.
 //
-// Measured (bench:k8s, bulk row): Node gives every socket read a new 64 KiB ArrayBuffer. V8
-// counts them as external memory and starts a full mark-compact every ~64 MB of it, so the bytes
-// a forward carried paid for dozens of full garbage collections per GB; and a header written
-// ahead of a payload made Node's TLS socket copy both into one new buffer (a write of two
-// buffers is copied whole before it is encrypted). Here a read lands at HEADROOM in a buffer
-// from a pool: the SPDY and WebSocket headers are written into the room in front of it, the
-// frame goes out as one buffer, and the buffer comes back to the pool once it was written.
+// Measured (bench:k8s, bulk rows, docs/performance.md): Node gives every socket read a new
+// ArrayBuffer (64 KiB from a local socket, 16 KiB per TLS record), which V8 counts as external
+// memory; they drove 29-35 full mark-compacts per bulk bench on a 20 MB heap (2 with this pool),
+// and half of the forward's CPU per GB. And a header written ahead of a payload made Node's TLS
+// socket copy both into one new buffer (a write of several buffers is copied whole before it is
+// encrypted). Here a local read lands at HEADROOM in a pooled buffer: the SPDY and WebSocket
+// headers are written into the room in front of it, the frame goes out as one buffer, and the
+// buffer comes back to the pool once it was written. A TLS read is handed on uncopied and reused
+// once every local write holding part of it completed (retainRead).
 //
 // Node lets a socket read into buffers of our choosing (`onread`) only on a socket it creates:
-// an accepted connection is moved onto such a socket (adopt).
+// an accepted connection is moved onto such a socket (adopt), and tls.connect takes `onread`.
 import net from 'node:net';
 
 /** Room in front of each read: a WebSocket client frame header (at most 14) + a SPDY DATA header (8). */
