@@ -2,6 +2,7 @@
 // with the least privilege it needs; and `--user-role`: what a user needs to use it.
 import { CRD_NAMES, GROUP, PLURAL, POLICY_PLURAL, crds } from './resource.js';
 import { PUBLISHED_IMAGE } from '../version.js';
+import { hostClaimManifests } from './login/host-claim.js';
 
 export const OPERATOR_NAME = 'envserve-operator';
 export const API_PORT = 8080;
@@ -141,6 +142,7 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
       metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels },
       spec: { type: 'ClusterIP', selector: { 'app.kubernetes.io/name': OPERATOR_NAME }, ports: [{ name: 'http', port: API_PORT, targetPort: 'http', protocol: 'TCP' }] },
     },
+    ...hostClaimManifests({ namespace: ns, serviceAccount: OPERATOR_NAME }),
   ];
 }
 
