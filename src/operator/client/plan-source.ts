@@ -6,6 +6,7 @@
 // status (and every front end on it) shows the operator's exposures as the operator reports them
 // (one Informer of the ExposureSet, the same list + watch the runtime uses for its Services).
 // `up` deletes the ExposureSet when it stops; after `serve` it stays, recorded as owned, for `down`.
+import { urlAccess } from '../../plan/access.js';
 import { RuntimeFailure } from '../../errors.js';
 import type { KubeClient } from '../../apply/k8s/client.js';
 import type { Informer } from '../../apply/k8s/informer.js';
@@ -97,7 +98,17 @@ export class OperatorExposures implements RemoteExposures {
       // The operator's own codes map onto the status's: Invalid is InvalidInput; Admitted (and a code an
       // operator of another version writes that this one does not know) is Starting: not observed yet.
       const reason: ReasonCode = r.reason === 'Invalid' ? 'InvalidInput' : isReasonCode(r.reason) ? r.reason : 'Starting';
-      const urls = r.url ? [r.url] : (r.addresses ?? []).map((a) => `${e.protocol === 'http' ? 'http' : 'tcp'}://${a}`);
+      const scheme = e.protocol === 'http' ? 'http' : 'tcp';
+      let urls = r.url ? [r.url] : (r.addresses ?? []).map((a) => `${scheme}://${a}`);
+      let inCluster: string[] = [];
+      if (e.kind === 'k8s-service') {
+        // Its first address is the ClusterIP (src/operator/observe.ts), which answers only inside the
+        // cluster, and `<node>:port` names no node: only the load balancer's are URLs (issue 22).
+        const [clusterIP, ...rest] = r.addresses ?? [];
+        const asUrl = (a: string) => `${scheme}://${a}${scheme === 'http' ? '/' : ''}`;
+        inCluster = clusterIP ? [asUrl(clusterIP)] : [];
+        urls = rest.filter((a) => !a.startsWith('<node>')).map(asUrl);
+      }
       rows.push({
         id: r.id,
         ...(e.name !== undefined && { name: e.name }),
@@ -107,6 +118,8 @@ export class OperatorExposures implements RemoteExposures {
         state,
         reason,
         urls,
+        ...(inCluster.length && { inCluster }),
+        ...(urlAccess(e) && { access: urlAccess(e) }),
         ...(r.object && { target: `${r.object} (applied by the envserve operator)` }),
         ...((r.message || state !== 'ready') && { message: r.message ?? `the operator reports ${r.reason}` }),
       });
