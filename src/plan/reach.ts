@@ -20,9 +20,9 @@ export function reachersOf(exposures: readonly Exposure[], e: Exposure): Exposur
   return [...routes, ...forwards];
 }
 
-/** For `plan`: where a ClusterIP Service is shown, how it is reached from here ("in-cluster only; from here: <id>, <id>"). */
+/** For `plan`, under the table: "service-web answers only inside the cluster; from here: port-forward-web-8888". */
 export function reachNote(exposures: readonly Exposure[], e: Exposure): string | undefined {
   if (!inClusterOnly(e)) return undefined;
   const via = reachersOf(exposures, e).map((x) => x.id);
-  return via.length ? `in-cluster only; from here: ${via.join(', ')}` : 'in-cluster only; from here: add host_port= (a port-forward) or ingress=';
+  return `${e.id} answers only inside the cluster; ${via.length ? `from here: ${via.join(', ')}` : 'to reach it from here add host_port= (a port-forward) or ingress='}`;
 }

@@ -36,7 +36,7 @@ test('with no other way (or one without a URL yet) the runtime\'s command stays;
 });
 
 test('plan says a ClusterIP Service is in-cluster only and names what reaches it', () => {
-  assert.equal(reachNote([svc, pf, ing('namespace')], svc), 'in-cluster only; from here: ingress-web, port-forward-web');
-  assert.equal(reachNote([svc], svc), 'in-cluster only; from here: add host_port= (a port-forward) or ingress=');
+  assert.equal(reachNote([svc, pf, ing('namespace')], svc), 'service-web answers only inside the cluster; from here: ingress-web, port-forward-web');
+  assert.equal(reachNote([svc], svc), 'service-web answers only inside the cluster; to reach it from here add host_port= (a port-forward) or ingress=');
   assert.equal(reachNote([svc, pf], pf), undefined);
 });

@@ -52,21 +52,23 @@ export function planTable(plan: Plan, cp?: ClusterPlan): string {
   const rows = [['ID', 'KIND', 'ENV PORT', 'EXPOSED AT', 'PROTOCOL', ...(cp ? ['POLICY'] : []), 'DECLARED AT']];
   for (const e of plan.exposures) {
     const at = (e.kind === 'k8s-ingress' || e.kind === 'k8s-route') && e.automatic ? `${e.position} (automatic)` : e.position;
-    rows.push([e.id, e.kind, String(e.envPort), exposedAt(e, plan.exposures), e.protocol, ...(cp ? [decided.get(e.id) ?? ''] : []), at]);
+    rows.push([e.id, e.kind, String(e.envPort), exposedAt(e), e.protocol, ...(cp ? [decided.get(e.id) ?? ''] : []), at]);
   }
   let policyLine = '';
   if (cp) policyLine = cp.evaluation.selecting.length ? `Policies:    ${cp.evaluation.selecting.join(', ')} (allowed: ${cp.evaluation.allowed})\n` : 'Policies:    none selects this namespace: everything is allowed\n';
-  return `${out}${policyLine}\n${table(rows)}`;
+  // Issue 22: a ClusterIP answers only inside the cluster; say what reaches it from here.
+  const notes = plan.exposures.map((e) => reachNote(plan.exposures, e)).filter((n): n is string => n !== undefined);
+  return `${out}${policyLine}\n${table(rows)}${notes.length ? `\n${notes.map((n) => `${n}\n`).join('')}` : ''}`;
 }
 
-function exposedAt(e: Exposure, all: readonly Exposure[]): string {
+function exposedAt(e: Exposure): string {
   switch (e.kind) {
     case 'host':
       return `${e.listenAddress}:${e.hostPort === 0 ? '(free port)' : e.hostPort}`;
     case 'k8s-port-forward':
       return `${e.listenAddress}:${e.hostPort} (port-forward)`;
     case 'k8s-service':
-      return `${e.serviceType} port ${e.servicePort}${e.nodePort !== undefined ? `, node port ${e.nodePort}` : ''}${inClusterOnly(e) ? ` (${reachNote(all, e)})` : ''}`;
+      return `${e.serviceType} port ${e.servicePort}${e.nodePort !== undefined ? `, node port ${e.nodePort}` : ''}${inClusterOnly(e) ? ' (in-cluster only)' : ''}`;
     case 'k8s-ingress':
       return `http${e.tlsSecret ? 's' : ''}://${e.host}${e.path} (Ingress, access: ${e.access ?? DEFAULT_ACCESS})`;
     case 'k8s-route':
