@@ -33,6 +33,8 @@ export interface StatusView {
   readonly probes: ReadonlyMap<string, ProbeResult>;
   /** The exposures the operator applies for this environment (already composed). */
   readonly remote: readonly Omit<ExposureStatus, 'since'>[];
+  /** The exposures behind `remote`, as planned. */
+  readonly remoteExposures?: readonly Exposure[];
   readonly warnings: readonly string[];
   readonly extraNotes?: ((status: EnvStatus) => string[]) | undefined;
 }
@@ -69,7 +71,7 @@ export function composeStatus(v: StatusView, stamps: SinceStamps): EnvStatus {
     processes: res.processes.map((p) => ({ ...p })), // copies: the live view compares the last status with the next
     ...(res.container ? { container: { ...res.container } } : {}),
     // A ClusterIP Service's row says how it is reached from here (issue 22).
-    exposures: linkReach([...v.exposures.map((e) => exposureStatus(v, stamps, e)), ...v.remote.map((r) => stamps.stamp(r))], plan?.exposures ?? []),
+    exposures: linkReach([...v.exposures.map((e) => exposureStatus(v, stamps, e)), ...v.remote.map((r) => stamps.stamp(r))], [...(plan?.exposures ?? []), ...(v.remoteExposures ?? [])]),
     notes: [...v.warnings, ...res.notes],
   };
   if (v.extraNotes) status.notes.push(...v.extraNotes(status));

@@ -64,6 +64,8 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
   const image = o.image ?? PUBLISHED_IMAGE;
   return [
     ...crds(),
+    // Hosts under the policies' domains are envserve's (issue 22); after the ExposurePolicy CRD it reads.
+    ...hostClaimManifests({ namespace: ns, serviceAccount: OPERATOR_NAME }),
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: partOf } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels } },
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: OPERATOR_NAME, labels: operatorLabels }, rules: operatorRules() },
@@ -142,7 +144,6 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
       metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels },
       spec: { type: 'ClusterIP', selector: { 'app.kubernetes.io/name': OPERATOR_NAME }, ports: [{ name: 'http', port: API_PORT, targetPort: 'http', protocol: 'TCP' }] },
     },
-    ...hostClaimManifests({ namespace: ns, serviceAccount: OPERATOR_NAME }),
   ];
 }
 

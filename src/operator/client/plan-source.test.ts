@@ -53,6 +53,8 @@ test('Ready: the cluster exposures are submitted as the ExposureSet, only the ad
   // Its ClusterIP answers only inside the cluster: shown as such, never as a URL (issue 22).
   assert.deepEqual(src.remote!.status().map((r) => [r.id, r.state, r.reason, r.urls, r.inCluster]), [['service-web-8080', 'ready', 'Ready', [], ['http://10.0.0.1:8080/']]]);
   assert.deepEqual(src.remote!.owned(), [{ kind: 'ExposureSet', namespace: 'team-a', name: 'demo' }]);
+  // The planned exposures behind those rows, so the status links a ClusterIP to what reaches it.
+  assert.deepEqual(src.remote!.exposures!().map((e) => e.id), ['port-forward-web-18080', 'service-web-8080']);
 });
 
 test('Denied: no error; the port-forwards the policy admitted still run, the verdict goes to the front end', async () => {

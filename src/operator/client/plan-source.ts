@@ -13,7 +13,7 @@ import type { Informer } from '../../apply/k8s/informer.js';
 import { deleteAndWait } from '../../apply/k8s/owned.js';
 import { MappedPlanSource, type PlanSource, type RemoteExposures } from '../../engine/plan-source.js';
 import type { OwnedObject } from '../../status/records.js';
-import type { Plan } from '../../plan/types.js';
+import type { Exposure, Plan } from '../../plan/types.js';
 import { isReasonCode, type ReasonCode } from '../../reasons.js';
 import type { ExposureState, ExposureStatus } from '../../status/types.js';
 import { exposureSetInformer, serveThroughOperator, type ThroughOperator } from './cli-client.js';
@@ -82,6 +82,10 @@ export class OperatorExposures implements RemoteExposures {
 
   owned(): OwnedObject[] {
     return this.set ? [{ kind: KIND, namespace: this.set.namespace, name: this.set.name }] : [];
+  }
+
+  exposures(): readonly Exposure[] {
+    return this.plan?.exposures ?? [];
   }
 
   /** Every exposure the operator applies (all but the port-forwards it admitted: those run here). */
