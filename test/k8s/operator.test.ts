@@ -17,7 +17,7 @@ import { env, createNamespace, deleteNamespace, freePort, kubectlJson, mustKubec
 import { runCli, startCli, stateDirEnv } from '../local/cli-helpers.js';
 import { envserve } from '../helpers/cli.js';
 import { loadKubeClient } from '../../src/apply/k8s/client.js';
-import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, operatorPod, OPERATOR_IMAGE, tokenKubeconfig, type OperatorPod } from './operator-lib.js';
+import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, operatorPod, OPERATOR_IMAGE, tokenKubeconfig, type OperatorPod, ENVSERVE_CLUSTER_OBJECTS } from './operator-lib.js';
 
 const OP_NS = 'envserve-system';
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
@@ -52,7 +52,7 @@ async function sar(user: string, verb: string, resource: string, o: { group?: st
 
 before(async () => {
   // A clean slate: the CRDs of an earlier run would hide the "CRDs missing" check.
-  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  kubectl(env.kubeconfig, ['delete', ...ENVSERVE_CLUSTER_OBJECTS, '--ignore-not-found', '--wait=true']);
   kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
   nsA = createNamespace('exs-a');
   nsB = createNamespace('exs-b');
@@ -71,7 +71,7 @@ after(async () => {
   kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
   // Later test files share the cluster: with the CRDs left behind, their `serve` would find an
   // operator that no longer runs and hand it their exposures.
-  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  kubectl(env.kubeconfig, ['delete', ...ENVSERVE_CLUSTER_OBJECTS, '--ignore-not-found', '--wait=true']);
   admin.close();
 });
 

@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, kubectl } from './cluster.js';
 import { env, createNamespace, deleteNamespace, mustKubectl } from './expose-lib.js';
-import { apply, createToken, manifests, tokenKubeconfig } from './operator-lib.js';
+import { apply, createToken, ENVSERVE_CLUSTER_OBJECTS, manifests, tokenKubeconfig } from './operator-lib.js';
 import { HOST_CLAIM_POLICY } from '../../src/operator/login/host-claim.js';
 
 const OP_NS = 'envserve-system';
@@ -71,12 +71,11 @@ before(async () => {
 });
 
 after(() => {
-  kubectl(env.kubeconfig, ['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', HOST_CLAIM_POLICY, '--ignore-not-found']);
   kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', POLICY, 'hostclaim-malformed', '--ignore-not-found']);
   kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'ingress,httproute', 'claimed', '--ignore-not-found']);
   if (ns) deleteNamespace(ns);
-  // Later files expect no envserve CRDs unless they install the operator themselves.
-  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  // Later files expect no envserve CRDs (nor the policy that reads them) unless they install the operator themselves.
+  kubectl(env.kubeconfig, ['delete', ...ENVSERVE_CLUSTER_OBJECTS, '--ignore-not-found', '--wait=true']);
 });
 
 test('another namespace cannot route a host under the policy\'s domains: Ingress and HTTPRoute, exact, wildcard, or no host at all', () => {
