@@ -21,8 +21,13 @@
 // - UPDATE refuses only hosts the old object did not have: an object that held the host before this
 //   policy existed can still be edited (finalizers removed, labels changed) and deleted; removing
 //   its host is the admin's call.
-// - failurePolicy Fail: an error must not open the door. The expressions guard every type so a
-//   malformed ExposurePolicy (its spec is free-form) cannot make them fail.
+// - failurePolicy Fail: an error must not open the door (with Ignore, an Ingress big enough to
+//   exceed the CEL cost budget would pass). The expressions guard every type so a malformed
+//   ExposurePolicy (its spec is free-form) cannot make them fail. The price: with the ExposurePolicy
+//   CRD gone and this policy left, the API server (after a restart) refuses every Ingress outside
+//   the operator's namespace ("failed to find resource referenced by paramKind") — uninstall both.
+// - Not exempt: cert-manager's HTTP-01 solver Ingress for a `public` exposure in a user's namespace
+//   (it routes the exposure's host). Use DNS-01 or the policy's wildcard `defaultSecretName`.
 import { API_VERSION } from '../resource.js';
 import { POLICY_KIND } from '../../policy/types.js';
 
