@@ -38,4 +38,5 @@ test('no URL to open: [NoUrl] (exit 2) saying why — in-cluster only (with the 
   fails(status(row('port-forward-db', 'k8s-port-forward', { urls: ['tcp://127.0.0.1:5432'] })), 'port-forward-db', 'NoUrl', /its address is not a web URL \(tcp:\/\/127\.0\.0\.1:5432\)/);
   fails(status(row('ingress-web', 'k8s-ingress', { state: 'failed', reason: 'PolicyDenied', message: 'denied by policy strict' })), 'ingress-web', 'NoUrl', /it is failed \(PolicyDenied\): denied by policy strict/);
   fails(status(svc), 'nope', 'NotFound', /no exposure "nope" in environment demo \[NotFound\]/);
+  assert.throws(() => openTarget(status(svc), 'web.apps.example.com/lab'), (e: unknown) => e instanceof UserError && /a URL needs its scheme/.test(e.hint ?? ''));
 });

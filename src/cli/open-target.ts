@@ -17,7 +17,7 @@ export function openTarget(status: EnvStatus, idOrName: string): OpenTarget {
   if (matches.length === 0) {
     throw new UserError(
       `no exposure ${JSON.stringify(idOrName)} in environment ${status.envName} [NotFound]`,
-      `its exposures: ${status.exposures.map((e) => e.id).join(', ') || 'none'}`,
+      `its exposures: ${status.exposures.map((e) => e.id).join(', ') || 'none'}${/[./:]/.test(idOrName) ? '; a URL needs its scheme (https://HOST/PATH)' : ''}`,
       'NotFound',
     );
   }
