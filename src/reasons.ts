@@ -54,6 +54,7 @@ export type ReasonCode =
   // input and lifecycle
   | 'InvalidInput'
   | 'NotFound'
+  | 'NoUrl' // `envserve open`: the exposure has no URL this machine can open
   | 'AlreadyRunning'
   | 'NotRunning'
   | 'Internal';
@@ -98,6 +99,7 @@ export const REASONS: Readonly<Record<ReasonCode, string>> = {
   VantageUnavailable: 'this address cannot be probed from that vantage point',
   InvalidInput: 'invalid input or usage',
   NotFound: 'no such thing',
+  NoUrl: 'the exposure has no URL this machine can open (in-cluster only, not a web URL, or not set up)',
   AlreadyRunning: 'envserve already runs this environment',
   NotRunning: 'envserve does not run this environment',
   Internal: 'a bug in envserve',

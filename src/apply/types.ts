@@ -35,6 +35,8 @@ export interface ExposureHandle {
   condition?(): HandleCondition | undefined;
   /** Every URL users can open. Default: the one URL of `listen`. */
   urls?(): string[];
+  /** Addresses that answer only inside the cluster (a Service's ClusterIP), and a command that reaches them from here. */
+  inCluster?(): { urls: string[]; command?: string };
   /** A port-forward: the pod it reaches and how often connections were retried; `up`: the restarts of the process or container behind it. */
   details?(): { pod?: string; reconnects?: number; restarts?: number; lastExit?: ProcessExit };
   /**

@@ -10,7 +10,7 @@ export const EXIT_USAGE = 2;
 
 /** Reasons that mean "the input must change" (the file, a flag, a permission, a taken port). */
 const USAGE_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
-  'InvalidInput', 'PortInUse', 'Forbidden', 'NotOwned', 'NotFound', 'NoPods', 'CommandNotFound', 'AlreadyRunning', 'ProcessNotInstalled', 'PolicyDenied', 'PolicyConflict',
+  'InvalidInput', 'PortInUse', 'Forbidden', 'NotOwned', 'NotFound', 'NoUrl', 'NoPods', 'CommandNotFound', 'AlreadyRunning', 'ProcessNotInstalled', 'PolicyDenied', 'PolicyConflict',
 ]);
 
 export function exitCodeForReason(reason: ReasonCode): number {

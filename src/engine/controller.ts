@@ -394,6 +394,7 @@ export class EnvController extends TypedEmitter<EnvControllerEvents> {
         failures: this.reconciler.failures,
         probes: this.probes,
         remote: this.opts.source.remote?.status() ?? [],
+        remoteExposures: this.opts.source.remote?.exposures?.() ?? [],
         warnings: this.warnings,
         extraNotes: this.opts.extraNotes,
       },

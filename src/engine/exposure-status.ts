@@ -11,6 +11,7 @@ import { urlFor } from '../apply/local/ports.js';
 import { processStartTime } from '../apply/local/proc-net.js';
 import type { ExposureHandle, Runtime } from '../apply/types.js';
 import { envIdFor } from './state.js';
+import { linkReach } from '../status/reach.js';
 
 /** Reasons whose exposure cannot come back by itself: state `failed` rather than `waiting`. */
 const FAILED_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['ApplyFailed', 'ProcessExited', 'ContainerNotRunning', 'PortInUse', 'ProxyThreadFailed', 'Forbidden', 'NotOwned', 'CommandNotFound']);
@@ -32,6 +33,8 @@ export interface StatusView {
   readonly probes: ReadonlyMap<string, ProbeResult>;
   /** The exposures the operator applies for this environment (already composed). */
   readonly remote: readonly Omit<ExposureStatus, 'since'>[];
+  /** The exposures behind `remote`, as planned. */
+  readonly remoteExposures?: readonly Exposure[];
   readonly warnings: readonly string[];
   readonly extraNotes?: ((status: EnvStatus) => string[]) | undefined;
 }
@@ -67,7 +70,8 @@ export function composeStatus(v: StatusView, stamps: SinceStamps): EnvStatus {
     startedAt: v.startedAt,
     processes: res.processes.map((p) => ({ ...p })), // copies: the live view compares the last status with the next
     ...(res.container ? { container: { ...res.container } } : {}),
-    exposures: [...v.exposures.map((e) => exposureStatus(v, stamps, e)), ...v.remote.map((r) => stamps.stamp(r))],
+    // A ClusterIP Service's row says how it is reached from here (issue 22).
+    exposures: linkReach([...v.exposures.map((e) => exposureStatus(v, stamps, e)), ...v.remote.map((r) => stamps.stamp(r))], [...(plan?.exposures ?? []), ...(v.remoteExposures ?? [])]),
     notes: [...v.warnings, ...res.notes],
   };
   if (v.extraNotes) status.notes.push(...v.extraNotes(status));
@@ -110,6 +114,7 @@ function exposureStatus(v: StatusView, stamps: SinceStamps, e: Exposure): Exposu
     reason,
     listen: h.listen,
     urls: h.urls ? h.urls() : [urlFor(e.protocol, h.listen.address, h.listen.port), ...(urlPath && urlPath !== '/' && e.protocol === 'http' ? [urlFor(e.protocol, h.listen.address, h.listen.port, urlPath)] : [])],
+    ...inCluster(h),
     target: h.target,
     ...(p ? { answering: p.ok } : {}),
     ...(p?.httpStatus !== undefined && { httpStatus: p.httpStatus }),
@@ -117,6 +122,12 @@ function exposureStatus(v: StatusView, stamps: SinceStamps, e: Exposure): Exposu
     // a port-forward's pod and reconnects; the restarts of the process or container behind it
     ...Object.fromEntries(Object.entries(h.details?.() ?? {}).filter(([, v]) => v !== undefined)),
   });
+}
+
+function inCluster(h: ExposureHandle): Pick<ExposureStatus, 'inCluster' | 'reach'> {
+  const c = h.inCluster?.();
+  if (!c?.urls.length) return {};
+  return { inCluster: c.urls, ...(c.command && { reach: { command: c.command } }) };
 }
 
 export function nameOf(plan: Plan | undefined, e: Exposure): string | undefined {

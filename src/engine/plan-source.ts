@@ -3,7 +3,7 @@
 // have changed, and reconciles whatever differs.
 import { unwatchFile, watchFile } from 'node:fs';
 import { planFromFile, type PlanOptions } from '../envfile/from-file.js';
-import type { Plan } from '../plan/types.js';
+import type { Exposure, Plan } from '../plan/types.js';
 import type { ExposureStatus } from '../status/types.js';
 import type { OwnedObject } from '../status/records.js';
 
@@ -27,6 +27,8 @@ export interface RemoteExposures {
   /** Without `since`: the controller stamps every row alike. */
   status(): Omit<ExposureStatus, 'since'>[];
   owned(): OwnedObject[];
+  /** The exposures it applies, as planned: status rows of both lists link to each other (a ClusterIP's row names its Ingress). */
+  exposures?(): readonly Exposure[];
   /** Calls `onChange` whenever `status()` may have changed, until `signal` aborts. */
   watch(onChange: () => void, signal: AbortSignal): void;
   /** The controller stops: `up` removes what the other system holds (everything goes with `up`); `serve` leaves it for `down`. */

@@ -2,6 +2,7 @@
 // with the least privilege it needs; and `--user-role`: what a user needs to use it.
 import { CRD_NAMES, GROUP, PLURAL, POLICY_PLURAL, crds } from './resource.js';
 import { PUBLISHED_IMAGE } from '../version.js';
+import { hostClaimManifests } from './login/host-claim.js';
 
 export const OPERATOR_NAME = 'envserve-operator';
 export const API_PORT = 8080;
@@ -63,6 +64,8 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
   const image = o.image ?? PUBLISHED_IMAGE;
   return [
     ...crds(),
+    // Hosts under the policies' domains are envserve's (issue 22); after the ExposurePolicy CRD it reads.
+    ...hostClaimManifests({ namespace: ns, serviceAccount: OPERATOR_NAME }),
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: partOf } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels } },
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: OPERATOR_NAME, labels: operatorLabels }, rules: operatorRules() },

@@ -112,7 +112,7 @@ test('the operator\'s RBAC: no secrets, no pods or pods/exec, no policy writes; 
   assert.deepEqual(rules.find((r) => r.resources.includes('exposurepolicies'))!.verbs, ['get', 'list', 'watch']);
   assert.ok(!rules.some((r) => r.verbs.includes('*') || r.resources.includes('*')));
   const objs = operatorManifests({ namespace: 'ops', image: 'registry.example.com/envserve:1' }) as any[];
-  assert.deepEqual(objs.map((o) => o.kind), ['CustomResourceDefinition', 'CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'PodDisruptionBudget', 'Service']);
+  assert.deepEqual(objs.map((o) => o.kind), ['CustomResourceDefinition', 'CustomResourceDefinition', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'PodDisruptionBudget', 'Service']);
   assert.ok(!resources.includes('leases'), 'no cluster-wide right on Leases');
   const role = objs.find((o) => o.kind === 'Role');
   assert.equal(role.metadata.namespace, 'ops');

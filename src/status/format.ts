@@ -3,10 +3,17 @@ import type { ContainerRecord, EnvStatus, ExposureStatus, ProcessRecord } from '
 
 export function exposureLine(e: ExposureStatus): string[] {
   const name = e.name ?? e.id;
-  const url = e.urls[0] ?? (e.listen ? `${e.listen.address}:${e.listen.port}` : '-');
+  const url = e.urls[0] ?? (e.inCluster?.length ? inClusterText(e) : e.listen ? `${e.listen.address}:${e.listen.port}` : '-');
   const state = e.state === 'ready' ? 'ready' : e.state;
   const notes = [e.access && `access: ${e.access}`, e.message].filter(Boolean).join('; ');
   return [name, url, e.target ? `-> ${e.target}` : '', state, notes];
+}
+
+/** "10.96.0.7:8888 (in-cluster only; from here: http://127.0.0.1:1234/)": an address no laptop can open, and what can. */
+export function inClusterText(e: Pick<ExposureStatus, 'inCluster' | 'reach'>): string {
+  const addr = (e.inCluster?.[0] ?? '').replace(/^[a-z]+:\/\//, '').replace(/\/$/, '');
+  const how = e.reach?.command ?? e.reach?.url;
+  return `${addr} (in-cluster only${how ? `; from here: ${how}` : ''})`;
 }
 
 export function formatStatus(s: EnvStatus, opts: { stale?: string } = {}): string {

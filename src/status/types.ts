@@ -29,8 +29,16 @@ export interface ExposureStatus {
   since: string;
   /** Where users connect (the port actually bound, also after host_port=0). */
   listen?: Endpoint;
-  /** What users open: http://... for HTTP exposures, tcp://... otherwise. */
+  /** What users open: http://... for HTTP exposures, tcp://... otherwise. Never an address that only answers inside the cluster. */
   urls: string[];
+  /** Addresses that answer only inside the cluster (a Service's ClusterIP): shown as such, never as a link (issue 22). */
+  inCluster?: string[];
+  /**
+   * How to reach an exposure that has only in-cluster addresses from here: another exposure of the
+   * environment that reaches it (its Ingress or route URL, or its port-forward), with `envserve open`
+   * when that URL needs a login; or, with none, a command to run.
+   */
+  reach?: { id?: string; url?: string; command?: string };
   /** An Ingress: who may open its URL (issue 22). */
   access?: AccessLevel;
   /** Where the traffic goes, for people: "127.0.0.1:8888", "container envserve-x 10.88.0.2:8888". */

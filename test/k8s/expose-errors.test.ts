@@ -119,7 +119,9 @@ def serve():
     assert.equal(s.runtime, 'k8s');
     const np = s.exposures.find((e: any) => e.name === 'np');
     assert.ok(np.urls.some((u: string) => u.startsWith(`http://${env.nodeIP}:`)), JSON.stringify(np.urls));
-    assert.ok(np.urls.some((u: string) => /^http:\/\/10\.96\./.test(u)));
+    // Its ClusterIP answers only inside the cluster: shown apart, never as a URL (issue 22).
+    assert.ok(!np.urls.some((u: string) => /^http:\/\/10\.96\./.test(u)), JSON.stringify(np.urls));
+    assert.ok(np.inCluster.some((u: string) => /^http:\/\/10\.96\./.test(u)), JSON.stringify(np.inCluster));
     assert.equal(np.answering, true);
     assert.ok(s.notes.some((n: string) => n.includes(`service ${ns}/${envName}-np `)));
     assert.equal(podAnswer(await httpRequest('127.0.0.1', port)).port, 8080);

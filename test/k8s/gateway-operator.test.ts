@@ -14,7 +14,7 @@ import { backedPod, eventually, httpRequest, kubectl, podAnswer } from './cluste
 import { env, createNamespace, deleteNamespace, kubectlJson, mustKubectl, rand, writeEnvFile } from './expose-lib.js';
 import { runCli, startCli } from '../local/cli-helpers.js';
 import { loadKubeClient } from '../../src/apply/k8s/client.js';
-import { apply, createToken, manifests, startOperator, tokenKubeconfig, type RunningOperator } from './operator-lib.js';
+import { apply, createToken, manifests, startOperator, tokenKubeconfig, type RunningOperator, ENVSERVE_CLUSTER_OBJECTS } from './operator-lib.js';
 
 const OP_NS = 'envserve-system';
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
@@ -65,7 +65,7 @@ after(async () => {
   if (ns) deleteNamespace(ns);
   kubectl(env.kubeconfig, ['delete', 'exposurepolicy', policyName, '--ignore-not-found']);
   // Later files share the cluster: with the CRDs left, their `serve` would hand exposures to an operator that no longer runs.
-  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  kubectl(env.kubeconfig, ['delete', ...ENVSERVE_CLUSTER_OBJECTS, '--ignore-not-found', '--wait=true']);
   admin.close();
   console.log(`gateway-operator.test.ts: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 });

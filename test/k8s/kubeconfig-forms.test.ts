@@ -26,7 +26,7 @@ import { env, rand, writeEnvFile, createNamespace, deleteNamespace, mustKubectl,
 import { TunnelProxy, type ProxyKind } from '../helpers/tunnel-proxy.js';
 import { loadKubeClient, KubeApiError, type KubeClient } from '../../src/apply/k8s/client.js';
 import { Tunnel } from '../../src/apply/k8s/pf/tunnel.js';
-import { apply, condition, manifests, OPERATOR_IMAGE } from './operator-lib.js';
+import { apply, condition, manifests, OPERATOR_IMAGE, ENVSERVE_CLUSTER_OBJECTS } from './operator-lib.js';
 
 const NAME = 'kube.envserve.test';
 const dir = mkdtempSync(join(tmpdir(), 'envserve-kcforms-'));
@@ -429,6 +429,6 @@ test("in-cluster config: the operator's pod (its image on the real node) reads t
     // Later files share the cluster: with the CRDs left, their `serve` would hand exposures to an
     // operator that no longer runs (as operator.test.ts cleans up).
     mustKubectl(['-n', 'envserve-system', 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
-    mustKubectl(['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+    mustKubectl(['delete', ...ENVSERVE_CLUSTER_OBJECTS, '--ignore-not-found', '--wait=true']);
   }
 });

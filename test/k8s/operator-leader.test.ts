@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { eventually, kubectl, backedPod, sleep } from './cluster.js';
 import { env, createNamespace, deleteNamespace, kubectlJson, mustKubectl } from './expose-lib.js';
-import { apply, condition, lease, manifests, OPERATOR_IMAGE } from './operator-lib.js';
+import { apply, condition, lease, manifests, OPERATOR_IMAGE, ENVSERVE_CLUSTER_OBJECTS } from './operator-lib.js';
 
 const OP_NS = 'envserve-system';
 const OP_SELECTOR = 'app.kubernetes.io/name=envserve-operator';
@@ -80,7 +80,7 @@ function versions(): Map<string, string> {
 }
 
 before(async () => {
-  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  kubectl(env.kubeconfig, ['delete', ...ENVSERVE_CLUSTER_OBJECTS, '--ignore-not-found', '--wait=true']);
   kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
   ns = createNamespace('lead');
   mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify(backedPod('web-0', { 'envserve.dev/env': 'web' })));
@@ -95,7 +95,7 @@ after(async () => {
   // Leave no operator running for later files (they install their own), and no CRDs.
   kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
   if (ns) deleteNamespace(ns);
-  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  kubectl(env.kubeconfig, ['delete', ...ENVSERVE_CLUSTER_OBJECTS, '--ignore-not-found', '--wait=true']);
 });
 
 test('two replicas, one Lease holder; the leader\'s pod deleted while ExposureSets are applied → the other leads within 20 s, every set Ready, nothing lost or duplicated', async () => {

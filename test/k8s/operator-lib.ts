@@ -31,6 +31,18 @@ export function createToken(namespace: string, serviceAccount: string): string {
   return mustKubectl(['-n', namespace, 'create', 'token', serviceAccount, '--duration=3600s']).trim();
 }
 
+/**
+ * What a test removes to leave no envserve behind: the CRDs and the host-claim admission policy
+ * with them — left alone, that policy reads ExposurePolicies that are gone, and after an API server
+ * restart it fails closed, refusing every Ingress outside the operator's namespace.
+ */
+export const ENVSERVE_CLUSTER_OBJECTS = [
+  'validatingadmissionpolicybinding/envserve-host-claim',
+  'validatingadmissionpolicy/envserve-host-claim',
+  'crd/exposuresets.envserve.dev',
+  'crd/exposurepolicies.envserve.dev',
+];
+
 /** `envserve operator manifests [...]` parsed into objects. */
 export function manifests(args: string[] = []): any[] {
   const r = envserve(['operator', 'manifests', ...args]);

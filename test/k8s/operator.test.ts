@@ -17,7 +17,7 @@ import { env, createNamespace, deleteNamespace, freePort, kubectlJson, mustKubec
 import { runCli, startCli, stateDirEnv } from '../local/cli-helpers.js';
 import { envserve } from '../helpers/cli.js';
 import { loadKubeClient } from '../../src/apply/k8s/client.js';
-import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, operatorPod, OPERATOR_IMAGE, tokenKubeconfig, type OperatorPod } from './operator-lib.js';
+import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, operatorPod, OPERATOR_IMAGE, tokenKubeconfig, type OperatorPod, ENVSERVE_CLUSTER_OBJECTS } from './operator-lib.js';
 
 const OP_NS = 'envserve-system';
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
@@ -52,7 +52,7 @@ async function sar(user: string, verb: string, resource: string, o: { group?: st
 
 before(async () => {
   // A clean slate: the CRDs of an earlier run would hide the "CRDs missing" check.
-  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  kubectl(env.kubeconfig, ['delete', ...ENVSERVE_CLUSTER_OBJECTS, '--ignore-not-found', '--wait=true']);
   kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
   nsA = createNamespace('exs-a');
   nsB = createNamespace('exs-b');
@@ -71,7 +71,7 @@ after(async () => {
   kubectl(env.kubeconfig, ['delete', 'exposurepolicies.envserve.dev', '--all', '--ignore-not-found']);
   // Later test files share the cluster: with the CRDs left behind, their `serve` would find an
   // operator that no longer runs and hand it their exposures.
-  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  kubectl(env.kubeconfig, ['delete', ...ENVSERVE_CLUSTER_OBJECTS, '--ignore-not-found', '--wait=true']);
   admin.close();
 });
 
@@ -282,7 +282,7 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
   const kcD = tokenKubeconfig('alice-d', createToken(nsD, 'alice'));
   const fileD = writeEnvFile('srv-d', SERVED(portD));
   const stateD = { ENVSERVE_STATE_DIR: mkdtempSync(join(tmpdir(), 'envserve-state-')) };
-  const statusD = async () => JSON.parse((await runCli(['status', '-f', fileD, '-o', 'json'], stateD)).stdout) as { exposures: { id: string; state: string; reason: string; urls: string[]; target?: string }[] };
+  const statusD = async () => JSON.parse((await runCli(['status', '-f', fileD, '-o', 'json'], stateD)).stdout) as { exposures: { id: string; state: string; reason: string; urls: string[]; inCluster?: string[]; reach?: { id?: string }; target?: string }[] };
   const rowD = async (id: string, reason: string) => eventually(async () => {
     const row = (await statusD()).exposures.find((e) => e.id === id);
     if (row?.reason !== reason) throw new Error(`${id}: ${JSON.stringify(row)}`);
@@ -294,7 +294,10 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
     assert.match(runD.err(), new RegExp(`envserve operator found in this cluster: the cluster exposures go to it as exposureset ${nsD}/`));
     // Ready, or admitted and Ready a moment later (serve goes on after a 5 s grace): the status follows.
     assert.match(runD.out(), new RegExp(`exposureset ${nsD}/srv \\(generation 1\\): (Ready through|admitted by) the envserve operator`));
-    assert.match((await rowD('service-web', 'Ready')).urls[0]!, /^http:\/\/10\.\d+\.\d+\.\d+:8080\/$/);
+    // The ClusterIP answers only inside the cluster: not a URL, shown as in-cluster only (issue 22).
+    const svcReady = await rowD('service-web', 'Ready');
+    assert.deepEqual(svcReady.urls, []);
+    assert.match(svcReady.inCluster?.[0] ?? '', /^http:\/\/10\.\d+\.\d+\.\d+:8080\/$/);
     assert.match((await rowD('ingress-web', 'Ready')).urls[0]!, new RegExp(`^http://web-srv-${nsD}\\.apps\\.test/`));
     const svc = kubectlJson(['-n', nsD, 'get', 'service', 'srv-web']);
     assert.equal(svc.spec.type, 'ClusterIP');
@@ -314,7 +317,8 @@ test('`envserve serve --runtime k8s` with the operator: alice (ExposureSets + po
     assert.deepEqual(st.exposures.map((e) => e.id).sort(), ['ingress-web', `port-forward-web-${portD}`, 'service-web']);
     const svcRow = st.exposures.find((e) => e.id === 'service-web')!;
     assert.deepEqual([svcRow.state, svcRow.reason, svcRow.target], ['ready', 'Ready', 'service/srv-web (applied by the envserve operator)']);
-    assert.match(svcRow.urls[0]!, /^http:\/\/10\.\d+\.\d+\.\d+:8080\/$/);
+    assert.match(svcRow.inCluster?.[0] ?? '', /^http:\/\/10\.\d+\.\d+\.\d+:8080\/$/);
+    assert.equal(svcRow.reach?.id, 'ingress-web', 'reached from here through its Ingress');
     mustKubectl(['-n', nsD, 'delete', 'pod', 'srv-0', '--wait=false']);
     assert.equal((await rowD('service-web', 'NoEndpoints')).state, 'waiting');
     mustKubectl(['-n', nsD, 'wait', '--for=delete', 'pod/srv-0', '--timeout=60s']); // else the apply patches the terminating pod

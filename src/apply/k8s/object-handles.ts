@@ -52,7 +52,12 @@ export function serviceHandle(ctx: HandleContext, e: K8sServiceExposure, name: s
       if (w.lbPending) return { reason: 'LoadBalancerPending', message: w.lbMessage ?? 'waiting for a load-balancer address', blocking: true };
       return undefined;
     },
-    urls: () => w.addresses().map((a) => a.url),
+    urls: () => w.addresses().filter((a) => a.scope !== 'cluster').map((a) => a.url),
+    inCluster: () => {
+      const urls = w.addresses().filter((a) => a.scope === 'cluster').map((a) => a.url);
+      const port = w.addresses().find((a) => a.scope === 'cluster')?.port ?? e.servicePort;
+      return { urls, command: `kubectl -n ${ctx.namespace} port-forward service/${name} ${port}:${port}` };
+    },
     addresses: () => w.addresses(),
     // The Service stays until `down` (or `up` ends); prune() removes it when the plan drops it.
     stop: watching(ctx, watcher, unwatch),

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { planFromFile } from '../../envfile/from-file.js';
 import type { Exposure, Plan } from '../../plan/types.js';
 import { DEFAULT_ACCESS } from '../../plan/access.js';
+import { inClusterOnly, reachNote } from '../../plan/reach.js';
 import type { ClusterPlan } from '../../policy/cluster-plan.js';
 import { addClusterOptions, clusterPlanFromFlags, denialsError, type ClusterFlags } from '../cluster-options.js';
 import { outputOption, printData, printWarnings, table, type OutputFormat } from '../output.js';
@@ -55,7 +56,9 @@ export function planTable(plan: Plan, cp?: ClusterPlan): string {
   }
   let policyLine = '';
   if (cp) policyLine = cp.evaluation.selecting.length ? `Policies:    ${cp.evaluation.selecting.join(', ')} (allowed: ${cp.evaluation.allowed})\n` : 'Policies:    none selects this namespace: everything is allowed\n';
-  return `${out}${policyLine}\n${table(rows)}`;
+  // Issue 22: a ClusterIP answers only inside the cluster; say what reaches it from here.
+  const notes = plan.exposures.map((e) => reachNote(plan.exposures, e)).filter((n): n is string => n !== undefined);
+  return `${out}${policyLine}\n${table(rows)}${notes.length ? `\n${notes.map((n) => `${n}\n`).join('')}` : ''}`;
 }
 
 function exposedAt(e: Exposure): string {
@@ -65,7 +68,7 @@ function exposedAt(e: Exposure): string {
     case 'k8s-port-forward':
       return `${e.listenAddress}:${e.hostPort} (port-forward)`;
     case 'k8s-service':
-      return `${e.serviceType} port ${e.servicePort}${e.nodePort !== undefined ? `, node port ${e.nodePort}` : ''}`;
+      return `${e.serviceType} port ${e.servicePort}${e.nodePort !== undefined ? `, node port ${e.nodePort}` : ''}${inClusterOnly(e) ? ' (in-cluster only)' : ''}`;
     case 'k8s-ingress':
       return `http${e.tlsSecret ? 's' : ''}://${e.host}${e.path} (Ingress, access: ${e.access ?? DEFAULT_ACCESS})`;
     case 'k8s-route':

@@ -40,7 +40,7 @@ function fakeApi(status: ExposureSetStatus | undefined) {
 const cond = (type: string, s: 'True' | 'False', reason: OperatorReason, message = '') => ({ type, status: s, reason, message, lastTransitionTime: '' });
 
 test('Ready: the cluster exposures are submitted as the ExposureSet, only the admitted port-forward stays local', async () => {
-  const api = fakeApi({ observedGeneration: 1, conditions: [cond('Admitted', 'True', 'Admitted'), cond('Ready', 'True', 'Ready'), cond('Denied', 'False', 'Admitted')], exposures: [{ id: 'port-forward-web-18080', kind: 'k8s-port-forward', decision: 'Admitted', reason: 'Admitted' }, { id: 'service-web-8080', kind: 'k8s-service', decision: 'Admitted', reason: 'Ready', ready: true, url: 'http://10.0.0.1:8080/' }] } as ExposureSetStatus);
+  const api = fakeApi({ observedGeneration: 1, conditions: [cond('Admitted', 'True', 'Admitted'), cond('Ready', 'True', 'Ready'), cond('Denied', 'False', 'Admitted')], exposures: [{ id: 'port-forward-web-18080', kind: 'k8s-port-forward', decision: 'Admitted', reason: 'Admitted' }, { id: 'service-web-8080', kind: 'k8s-service', decision: 'Admitted', reason: 'Ready', ready: true, url: 'http://10.0.0.1:8080/', addresses: ['10.0.0.1:8080'] }] } as ExposureSetStatus);
   const verdicts: ThroughOperator[] = [];
   const src = operatorPlanSource(new StaticPlanSource(plan), api.client as any, 'team-a', { signal: new AbortController().signal, selector: { app: 'web' }, onVerdict: (r) => verdicts.push(r) });
   const local = await src.load();
@@ -50,8 +50,11 @@ test('Ready: the cluster exposures are submitted as the ExposureSet, only the ad
   assert.deepEqual(api.applied[0]!.spec.exposures.map((e) => e.id), ['port-forward-web-18080', 'service-web-8080']);
   assert.equal(verdicts[0]!.verdict.state, 'Ready');
   // The operator's exposures are in the status; what it holds for us is recorded as owned.
-  assert.deepEqual(src.remote!.status().map((r) => [r.id, r.state, r.reason, r.urls]), [['service-web-8080', 'ready', 'Ready', ['http://10.0.0.1:8080/']]]);
+  // Its ClusterIP answers only inside the cluster: shown as such, never as a URL (issue 22).
+  assert.deepEqual(src.remote!.status().map((r) => [r.id, r.state, r.reason, r.urls, r.inCluster]), [['service-web-8080', 'ready', 'Ready', [], ['http://10.0.0.1:8080/']]]);
   assert.deepEqual(src.remote!.owned(), [{ kind: 'ExposureSet', namespace: 'team-a', name: 'demo' }]);
+  // The planned exposures behind those rows, so the status links a ClusterIP to what reaches it.
+  assert.deepEqual(src.remote!.exposures!().map((e) => e.id), ['port-forward-web-18080', 'service-web-8080']);
 });
 
 test('Denied: no error; the port-forwards the policy admitted still run, the verdict goes to the front end', async () => {

@@ -6,13 +6,14 @@
 // status (and every front end on it) shows the operator's exposures as the operator reports them
 // (one Informer of the ExposureSet, the same list + watch the runtime uses for its Services).
 // `up` deletes the ExposureSet when it stops; after `serve` it stays, recorded as owned, for `down`.
+import { urlAccess } from '../../plan/access.js';
 import { RuntimeFailure } from '../../errors.js';
 import type { KubeClient } from '../../apply/k8s/client.js';
 import type { Informer } from '../../apply/k8s/informer.js';
 import { deleteAndWait } from '../../apply/k8s/owned.js';
 import { MappedPlanSource, type PlanSource, type RemoteExposures } from '../../engine/plan-source.js';
 import type { OwnedObject } from '../../status/records.js';
-import type { Plan } from '../../plan/types.js';
+import type { Exposure, Plan } from '../../plan/types.js';
 import { isReasonCode, type ReasonCode } from '../../reasons.js';
 import type { ExposureState, ExposureStatus } from '../../status/types.js';
 import { exposureSetInformer, serveThroughOperator, type ThroughOperator } from './cli-client.js';
@@ -83,6 +84,10 @@ export class OperatorExposures implements RemoteExposures {
     return this.set ? [{ kind: KIND, namespace: this.set.namespace, name: this.set.name }] : [];
   }
 
+  exposures(): readonly Exposure[] {
+    return this.plan?.exposures ?? [];
+  }
+
   /** Every exposure the operator applies (all but the port-forwards it admitted: those run here). */
   status(): Omit<ExposureStatus, 'since'>[] {
     const plan = this.plan;
@@ -97,7 +102,17 @@ export class OperatorExposures implements RemoteExposures {
       // The operator's own codes map onto the status's: Invalid is InvalidInput; Admitted (and a code an
       // operator of another version writes that this one does not know) is Starting: not observed yet.
       const reason: ReasonCode = r.reason === 'Invalid' ? 'InvalidInput' : isReasonCode(r.reason) ? r.reason : 'Starting';
-      const urls = r.url ? [r.url] : (r.addresses ?? []).map((a) => `${e.protocol === 'http' ? 'http' : 'tcp'}://${a}`);
+      const scheme = e.protocol === 'http' ? 'http' : 'tcp';
+      let urls = r.url ? [r.url] : (r.addresses ?? []).map((a) => `${scheme}://${a}`);
+      let inCluster: string[] = [];
+      if (e.kind === 'k8s-service') {
+        // Its first address is the ClusterIP (src/operator/observe.ts), which answers only inside the
+        // cluster, and `<node>:port` names no node: only the load balancer's are URLs (issue 22).
+        const [clusterIP, ...rest] = r.addresses ?? [];
+        const asUrl = (a: string) => `${scheme}://${a}${scheme === 'http' ? '/' : ''}`;
+        inCluster = clusterIP ? [asUrl(clusterIP)] : [];
+        urls = rest.filter((a) => !a.startsWith('<node>')).map(asUrl);
+      }
       rows.push({
         id: r.id,
         ...(e.name !== undefined && { name: e.name }),
@@ -107,6 +122,8 @@ export class OperatorExposures implements RemoteExposures {
         state,
         reason,
         urls,
+        ...(inCluster.length && { inCluster }),
+        ...(urlAccess(e) && { access: urlAccess(e) }),
         ...(r.object && { target: `${r.object} (applied by the envserve operator)` }),
         ...((r.message || state !== 'ready') && { message: r.message ?? `the operator reports ${r.reason}` }),
       });

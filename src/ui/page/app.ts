@@ -18,6 +18,10 @@ interface Exposure {
   reason?: string;
   message?: string;
   urls: string[];
+  /** Addresses that answer only inside the cluster, and how to reach them from here (issue 22). */
+  inCluster?: string[];
+  reach?: { id?: string; url?: string; command?: string };
+  access?: string;
   target?: string;
   answering?: boolean;
   latencyMs?: number;
@@ -118,7 +122,7 @@ function renderHeader(section: HTMLElement, s: Status, cluster: EnvView['cluster
   head.replaceChildren(...children);
 }
 
-const COLUMNS = ['exposure', 'URL', 'target', 'state', 'answers', 'since', 'restarts', 'reconnects', 'pod', 'actions'];
+const COLUMNS = ['exposure', 'URL', 'access', 'target', 'state', 'answers', 'since', 'restarts', 'reconnects', 'pod', 'actions'];
 
 function newSection(key: string): HTMLElement {
   const table = el('table', { 'aria-label': 'exposures' },
@@ -155,7 +159,8 @@ function newRow(envKey: string, e: Exposure): HTMLTableRowElement {
 
 function updateRow(row: HTMLTableRowElement, e: Exposure): void {
   row.dataset.state = e.state;
-  row.dataset.url = e.urls[0] ?? '';
+  // Copy and Open act on a URL this browser can open: a ClusterIP row's is the way that reaches it.
+  row.dataset.url = e.urls[0] ?? e.reach?.url ?? '';
   // Each cell holds one wrapper: in a narrow window the cell is a grid of its label and that.
   const cell = (c: string) => row.querySelector<HTMLElement>(`[data-col="${c}"]`)!;
   const set = (c: string, ...nodes: (Node | string)[]) => cell(c).replaceChildren(el('div', { class: 'v' }, ...nodes));
@@ -166,8 +171,12 @@ function updateRow(row: HTMLTableRowElement, e: Exposure): void {
   cell('exposure').dataset.kind = e.kind;
   const urls = el('div', { class: 'urls' });
   for (const u of e.urls) urls.append(/^https?:/.test(u) ? el('a', { href: u, target: '_blank', rel: 'noopener noreferrer', 'data-field': 'url' }, u) : el('span', { 'data-field': 'url' }, u));
-  if (!e.urls.length) urls.append(e.listen ? `${e.listen.address}:${e.listen.port}` : '—');
+  // An in-cluster address is text, never a link: no browser outside the cluster opens it.
+  if (!e.urls.length && e.inCluster?.length) urls.append(...inClusterNodes(e));
+  else if (!e.urls.length) urls.append(e.listen ? `${e.listen.address}:${e.listen.port}` : '—');
   set('URL', urls);
+  // Who may open the URL (issue 22): only an Ingress's or route's URL has a level.
+  set('access', el('span', { 'data-field': 'access' }, e.access ?? '—'));
   set('target', e.target ?? '—');
   set('state',
     el('span', { class: 'state', 'data-state': e.state, 'data-field': 'state' }, e.state),
@@ -188,8 +197,22 @@ function updateRow(row: HTMLTableRowElement, e: Exposure): void {
     toggle.textContent = next === 'start' ? 'Start' : 'Stop';
     toggle.setAttribute('aria-label', `${next === 'start' ? 'Start' : 'Stop'} ${labelOf(e)} (${e.kind})`);
   }
-  const hasUrl = e.urls.length > 0;
+  const hasUrl = row.dataset.url !== '';
   for (const b of row.querySelectorAll<HTMLButtonElement>('button[data-action=copy], button[data-action=open]')) b.hidden = !hasUrl;
+}
+
+/** "10.96.0.7:8888 in-cluster only", then "from here:" and the link or command that reaches it. */
+function inClusterNodes(e: Exposure): Node[] {
+  const addr = (e.inCluster![0] ?? '').replace(/^[a-z]+:\/\//, '').replace(/\/$/, '');
+  const out: Node[] = [el('span', { 'data-field': 'in-cluster', title: 'answers only inside the cluster' }, `${addr} (in-cluster only)`)];
+  const r = e.reach;
+  if (r?.url || r?.command) {
+    const via = el('div', { class: 'id', 'data-field': 'reach' }, 'from here: ');
+    if (r.command) via.append(el('code', {}, r.command));
+    else if (r.url) via.append(el('a', { href: r.url, target: '_blank', rel: 'noopener noreferrer' }, r.url));
+    out.push(via);
+  }
+  return out;
 }
 
 function renderEnv(v: EnvView): void {

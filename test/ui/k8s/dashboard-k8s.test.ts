@@ -63,7 +63,7 @@ after(async () => {
   if (ns) deleteNamespace(ns);
 });
 
-test('the cloud example: a row per exposure, the port-forward with its pod and chosen port, the Service with its address', async () => {
+test('the cloud example: a row per exposure, the port-forward with its pod and chosen port, the Service with its in-cluster address and the way to reach it', async () => {
   const { page } = b;
   await waitField(page, pf, 'state', 'ready', 20_000);
   const pod = await readyPod();
@@ -73,7 +73,12 @@ test('the cloud example: a row per exposure, the port-forward with its pod and c
   assert.notEqual(port, 1234);
   assert.equal(await row(page, pf).locator('a[data-field=url]').first().getAttribute('href'), `http://127.0.0.1:${port}/`);
   await waitField(page, svc, 'state', 'ready', 20_000);
-  assert.match((await row(page, svc).locator('[data-col=URL]').textContent())!, /:1234/);
+  // Issue 22: the ClusterIP is no link (no browser outside the cluster opens it); it is marked
+  // in-cluster only, next to the port-forward's URL that reaches the same port from here.
+  assert.match((await row(page, svc).locator('[data-field=in-cluster]').textContent())!, /^10\.\d+\.\d+\.\d+:1234 \(in-cluster only\)$/);
+  assert.equal(await row(page, svc).locator('a[data-field=url]').count(), 0, 'the ClusterIP is not a link');
+  assert.equal(await row(page, svc).locator('[data-field=reach] a').getAttribute('href'), `http://127.0.0.1:${port}/`);
+  assert.equal(await row(page, svc).locator('[data-field=access]').textContent(), '—', 'a Service URL has no access level');
   assert.match((await page.locator('[data-field=namespace]').textContent())!, new RegExp(`^${ns}$`), 'the namespace is shown');
   assert.ok(await page.locator('[data-field=cluster]').count(), 'the cluster is shown');
   await b.shot('cloud-listed');
