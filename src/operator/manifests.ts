@@ -2,6 +2,9 @@
 // with the least privilege it needs; and `--user-role`: what a user needs to use it.
 import { CRD_NAMES, GROUP, PLURAL, POLICY_PLURAL, crds } from './resource.js';
 import { PUBLISHED_IMAGE } from '../version.js';
+import { LOGIN_PORT, LOGIN_SERVICE, LOGIN_SERVICE_PORT } from './login/ingress.js';
+import { LOGIN_PLURAL, loginManifests } from './login/manifests.js';
+import { sessionKeyManifests } from './login/key-store.js';
 
 export const OPERATOR_NAME = 'envserve-operator';
 export const API_PORT = 8080;
@@ -44,6 +47,9 @@ export function operatorRules(): Obj[] {
     { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
     { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
     { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], resourceNames: [...CRD_NAMES], verbs: ['get'] },
+    // The login gateway (issue 22) redeems a ticket by reading its Login and deleting it, and lists
+    // them only to remove those nobody redeemed. Logins hold verifier hashes, never tickets.
+    { apiGroups: [GROUP], resources: [LOGIN_PLURAL], verbs: ['get', 'list', 'delete'] },
   ];
 }
 
@@ -63,6 +69,9 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
   const image = o.image ?? PUBLISHED_IMAGE;
   return [
     ...crds(),
+    // The Login CRD, its admission policy and every authenticated user's right to create one (issue 22).
+    ...loginManifests(),
+    // TODO(hostclaim): the host-claim ValidatingAdmissionPolicy (login/host-claim.ts) goes here.
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: partOf } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels } },
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: OPERATOR_NAME, labels: operatorLabels }, rules: operatorRules() },
@@ -81,6 +90,8 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${OPERATOR_NAME}-leader-election` },
       subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: ns }],
     },
+    // The session keys' Secret, created empty, and get/update on it by name (RBAC cannot limit create by name).
+    ...sessionKeyManifests(ns, OPERATOR_NAME),
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -111,13 +122,18 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
                 name: 'operator',
                 image,
                 imagePullPolicy: o.imagePullPolicy ?? 'IfNotPresent',
-                args: ['operator', '--listen', `0.0.0.0:${API_PORT}`],
+                // The login gateway listens on its own port: users who may port-forward to the pod for
+                // the API reach the gateway only as they would through the Ingress.
+                args: ['operator', '--listen', `0.0.0.0:${API_PORT}`, '--login-listen', `0.0.0.0:${LOGIN_PORT}`],
                 // Who holds the Lease, by pod name; the Lease lives in the pod's namespace.
                 env: [
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                 ],
-                ports: [{ name: 'http', containerPort: API_PORT, protocol: 'TCP' }],
+                ports: [
+                  { name: 'http', containerPort: API_PORT, protocol: 'TCP' },
+                  { name: 'login', containerPort: LOGIN_PORT, protocol: 'TCP' },
+                ],
                 readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5 },
                 livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 20, failureThreshold: 6 },
                 resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
@@ -140,6 +156,13 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
       kind: 'Service',
       metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels },
       spec: { type: 'ClusterIP', selector: { 'app.kubernetes.io/name': OPERATOR_NAME }, ports: [{ name: 'http', port: API_PORT, targetPort: 'http', protocol: 'TCP' }] },
+    },
+    {
+      // What login-level Ingresses (in this namespace) point at: the gateway in every replica.
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: LOGIN_SERVICE, namespace: ns, labels: operatorLabels },
+      spec: { type: 'ClusterIP', selector: { 'app.kubernetes.io/name': OPERATOR_NAME }, ports: [{ name: 'login', port: LOGIN_SERVICE_PORT, targetPort: 'login', protocol: 'TCP' }] },
     },
   ];
 }
