@@ -18,12 +18,19 @@ export function owns(set: ExposureSet, o: Obj): boolean {
   return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_EXPOSURE_SET] === set.metadata.name && ns === set.metadata.namespace && (refs.length === 0 || refs.some((r) => r.uid === set.metadata.uid));
 }
 
-/** The set's login Ingresses in the operator's namespace (issue 22), by label. */
-export async function listLoginChildren(client: Pick<KubeClient, 'request'>, set: ExposureSet, gatewayNamespace: string): Promise<Obj[]> {
-  const list = await client.request<{ items: Obj[] }>(`/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(gatewayNamespace)}/ingresses`, {
-    query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true,${LABEL_EXPOSURE_SET}=${set.metadata.name},${LABEL_SET_NAMESPACE}=${set.metadata.namespace}` },
-  });
-  return list.items.filter((o) => owns(set, o));
+/** The set's login Ingresses or HTTPRoutes in the operator's namespace (issue 22), by label. */
+export async function listLoginChildren(client: Pick<KubeClient, 'request'>, set: ExposureSet, kind: 'Ingress' | 'HTTPRoute', gatewayNamespace: string): Promise<Obj[]> {
+  const ns = encodeURIComponent(gatewayNamespace);
+  const path = kind === 'Ingress' ? `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses` : `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`;
+  try {
+    const list = await client.request<{ items: Obj[] }>(path, {
+      query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true,${LABEL_EXPOSURE_SET}=${set.metadata.name},${LABEL_SET_NAMESPACE}=${set.metadata.namespace}` },
+    });
+    return list.items.filter((o) => owns(set, o));
+  } catch (e) {
+    if (kind === 'HTTPRoute' && isNotFound(e)) return [];
+    throw e;
+  }
 }
 
 /** The set's objects of one kind now (by label, then by ownership). */

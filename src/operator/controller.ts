@@ -242,12 +242,14 @@ export class Operator extends EventEmitter {
     return n;
   }
 
-  /** Deletes the set's login Ingresses in the operator's namespace that were not just applied (issue 22). */
+  /** Deletes the set's login Ingresses and HTTPRoutes in the operator's namespace that were not just applied (issue 22). */
   private async pruneLogin(set: ExposureSet, applied: Map<string, Obj>): Promise<void> {
     const gw = this.opts.loginGateway;
     if (!gw) return;
-    for (const o of await listLoginChildren(this.client, set, gw.namespace)) {
-      if (!applied.has(`Ingress/${o.metadata.name}`) && (await deleteChild(this.writer, 'Ingress', gw.namespace, o))) this.stats.deletes++;
+    for (const kind of ['Ingress', 'HTTPRoute'] as const) {
+      for (const o of await listLoginChildren(this.client, set, kind, gw.namespace)) {
+        if (!applied.has(`${kind}/${o.metadata.name}`) && (await deleteChild(this.writer, kind, gw.namespace, o))) this.stats.deletes++;
+      }
     }
   }
 

@@ -11,16 +11,15 @@ import { planForCluster } from '../policy/cluster-plan.js';
 
 // Issue 22: an operator run without its login gateway makes no URL that would need one (an open
 // Ingress under a `namespace` or `authenticated` label would claim what nothing enforces); with
-// it, Ingresses are guarded and only HTTPRoutes (not routed through the gateway yet) are refused.
+// it, Ingresses and HTTPRoutes of those levels are made in its namespace, pointing at the gateway.
 const OPERATOR_NO_LOGIN = 'this envserve operator runs without its login gateway (docs/sharing.md): declare access="public" on cloud.k8s.bind for a URL anyone who reaches the ingress may open';
-const ROUTE_NO_LOGIN = 'the envserve operator\'s login gateway guards Ingresses only, not HTTPRoutes yet (docs/sharing.md): use an Ingress, or declare access="public" on cloud.k8s.bind';
 import { renderRoute, routeName, routeUrl } from '../apply/k8s/route.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import type { OperatorReason } from '../reasons.js';
 import { API_VERSION, KIND, type ExposureSet, type ExposureStatus } from './resource.js';
 import { needsLogin, urlAccess } from '../plan/access.js';
 import { selectingPolicies } from '../policy/evaluate.js';
-import { DEFAULT_SESSION_LIFETIME_MS, loginIngress, loginIngressName, type LoginGatewayRef } from './login/ingress.js';
+import { DEFAULT_SESSION_LIFETIME_MS, loginIngress, loginIngressName, loginRoute, type LoginGatewayRef } from './login/ingress.js';
 
 /** Label on every object the operator makes: which ExposureSet it belongs to. */
 
@@ -119,7 +118,7 @@ export function desiredFor(input: DesiredInput): Desired {
   if (!v.ok) return invalid(v.issues.map((i) => `${i.position}: ${i.message}`));
   let cp;
   try {
-    cp = planForCluster(plan, { namespace: set.metadata.namespace, namespaceLabels: input.namespaceLabels, policies: input.policies, othersInNamespace: input.othersInNamespace, ...(input.loginGateway ? { noLogin: ROUTE_NO_LOGIN, loginChecked: ['k8s-ingress'] } : { noLogin: OPERATOR_NO_LOGIN }) });
+    cp = planForCluster(plan, { namespace: set.metadata.namespace, namespaceLabels: input.namespaceLabels, policies: input.policies, othersInNamespace: input.othersInNamespace, ...(!input.loginGateway && { noLogin: OPERATOR_NO_LOGIN }) });
   } catch (e) {
     if (e instanceof IssuesError) return invalid(e.issues.map((i) => `${i.position}: ${i.message}`));
     throw e;
@@ -132,13 +131,13 @@ export function desiredFor(input: DesiredInput): Desired {
   }
   const decisions = new Map(cp.evaluation.decisions.map((d) => [d.id, d]));
   const count = full.exposures.filter((e) => e.kind !== 'host').length;
-  const guarded = (e: Exposure) => input.loginGateway !== undefined && e.kind === 'k8s-ingress' && needsLogin(urlAccess(e)!);
+  const guarded = (e: Exposure) => input.loginGateway !== undefined && (e.kind === 'k8s-ingress' || e.kind === 'k8s-route') && needsLogin(urlAccess(e)!);
   const statuses: ExposureStatus[] = full.exposures.map((e) => {
     const d = decisions.get(e.id);
     const auto = (e.kind === 'k8s-ingress' || e.kind === 'k8s-route') && e.automatic ? { automatic: true } : {};
     if (d && !d.admitted) return { id: e.id, kind: e.kind, decision: 'Denied', reason: d.reason, message: `${e.position}: ${d.message}`, ...auto };
     const ref = objectRef(full, e);
-    if (guarded(e)) ref.object = `ingress/${loginIngressName(set.metadata.namespace, ingressName(full, e as K8sIngressExposure))}`;
+    if (guarded(e)) ref.object = e.kind === 'k8s-route' ? `httproute/${loginIngressName(set.metadata.namespace, routeName(full, e))}` : `ingress/${loginIngressName(set.metadata.namespace, ingressName(full, e as K8sIngressExposure))}`;
     return { id: e.id, kind: e.kind, decision: 'Admitted', reason: 'Admitted', ...ref, ...auto };
   });
   if (cp.denials.length) {
@@ -165,7 +164,8 @@ export function desiredFor(input: DesiredInput): Desired {
     if (!o) continue;
     if (guarded(e)) {
       // In the operator's namespace, pointing at the gateway; the controller keeps its access generation.
-      objects.push(loginIngress(o, { gateway: input.loginGateway!, setNamespace: ns, setName: set.metadata.name, setUid: set.metadata.uid ?? '', access: urlAccess(e)!, accessGeneration: Math.max(1, set.metadata.generation ?? 1), sessionLifetimeMs: sessionLifetime(input) }));
+      const lo = { gateway: input.loginGateway!, setNamespace: ns, setName: set.metadata.name, setUid: set.metadata.uid ?? '', access: urlAccess(e)!, accessGeneration: Math.max(1, set.metadata.generation ?? 1), sessionLifetimeMs: sessionLifetime(input) };
+      objects.push(e.kind === 'k8s-route' ? loginRoute(o, { ...lo, tls: e.https === true }) : loginIngress(o, lo));
       continue;
     }
     o.metadata.labels = { ...o.metadata.labels, [LABEL_EXPOSURE_SET]: set.metadata.name };

@@ -39,7 +39,8 @@ export function operatorRules(): Obj[] {
     { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
     { apiGroups: ['networking.k8s.io'], resources: ['ingressclasses'], verbs: ['get', 'list', 'watch'] },
     // HTTPRoutes are applied and re-read on each reconcile (no watch: a cluster may have no
-    // Gateway API); a Gateway is only read, for its address on the route's status.
+    // Gateway API; the login gateway watches its own, loginGatewayRules); a Gateway is only read,
+    // for its address on the route's status.
     { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
     { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['get'] },
     { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
@@ -62,6 +63,11 @@ export function leaseRules(): Obj[] {
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [LEASE_NAME], verbs: ['get', 'update'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
   ];
+}
+
+/** The login gateway, in the operator's namespace only: it watches the login HTTPRoutes there (Ingresses: the ClusterRole). */
+export function loginGatewayRules(): Obj[] {
+  return [{ apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['watch'] }];
 }
 
 export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
@@ -92,6 +98,14 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
     },
     // The session keys' Secret, created empty, and get/update on it by name (RBAC cannot limit create by name).
     ...sessionKeyManifests(ns, OPERATOR_NAME),
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${OPERATOR_NAME}-login-gateway`, namespace: ns, labels: operatorLabels }, rules: loginGatewayRules() },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${OPERATOR_NAME}-login-gateway`, namespace: ns, labels: operatorLabels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${OPERATOR_NAME}-login-gateway` },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: ns }],
+    },
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',

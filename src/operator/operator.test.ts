@@ -119,6 +119,7 @@ test('the operator\'s RBAC: no secrets but its session keys, no pods or pods/exe
     'Namespace//ops', 'ServiceAccount/ops/envserve-operator', 'ClusterRole//envserve-operator', 'ClusterRoleBinding//envserve-operator',
     'Role/ops/envserve-operator-leader-election', 'RoleBinding/ops/envserve-operator-leader-election',
     'Secret/ops/envserve-session-keys', 'Role/ops/envserve-operator-session-keys', 'RoleBinding/ops/envserve-operator-session-keys',
+    'Role/ops/envserve-operator-login-gateway', 'RoleBinding/ops/envserve-operator-login-gateway',
     'Deployment/ops/envserve-operator', 'PodDisruptionBudget/ops/envserve-operator', 'Service/ops/envserve-operator', 'Service/ops/envserve-login',
   ]);
   assert.ok(!resources.includes('leases'), 'no cluster-wide right on Leases');

@@ -27,8 +27,6 @@ export interface ClusterPlanOptions {
    * LoginUnavailable instead of being made open. Unset: not decided here (`plan` without a cluster).
    */
   noLogin?: string;
-  /** With noLogin: the kinds whose login IS checked (the operator's gateway guards Ingresses), so only the others are refused. */
-  loginChecked?: readonly Exposure['kind'][];
   /** `--gateway ns/name[/listener]`: the Gateway automatic HTTPRoutes attach to (wins over a policy's). */
   gateway?: GatewayRef;
   /** `--route-domain` / ENVSERVE_ROUTE_DOMAIN: the domain of automatic HTTPRoutes (wins over a policy's). */
@@ -80,7 +78,7 @@ export function planForCluster(plan: Plan, opts: ClusterPlanOptions): ClusterPla
     policies,
     ...(opts.othersInNamespace !== undefined && { othersInNamespace: opts.othersInNamespace }),
   });
-  if (opts.noLogin !== undefined) refuseLoginLevels(evaluation, withAuto.exposures.filter((e) => !opts.loginChecked?.includes(e.kind)), opts.noLogin);
+  if (opts.noLogin !== undefined) refuseLoginLevels(evaluation, withAuto.exposures, opts.noLogin);
   const byId = new Map(evaluation.decisions.map((d) => [d.id, d]));
   const exposures: Exposure[] = withAuto.exposures.map((e) => {
     const d = byId.get(e.id);

@@ -1,6 +1,6 @@
 // Unit tests of the operator's login-level exposures (issue 22): with its login gateway, a
 // `namespace`/`authenticated` Ingress is made in the operator's namespace pointing at the gateway
-// (labels naming the set, no ownerReference), an HTTPRoute of that level is still refused; the
+// (labels naming the set, no ownerReference), and so is an HTTPRoute of that level; the
 // gateway's routes come from those Ingresses only while their set exists with the same UID.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,16 +46,26 @@ test('with the login gateway, a namespace-level Ingress is made in the operator\
   assert.equal(root.metadata.annotations![A.access], 'authenticated');
 });
 
-test('public stays a plain Ingress in the user\'s namespace; without the gateway a login level is refused; an HTTPRoute of a login level is refused either way', () => {
+test('public stays a plain Ingress in the user\'s namespace; without the gateway a login level is refused', () => {
   const pub = run(set([svc(), ing({ access: 'public' })]));
   assert.equal(pub.objects[1]!.metadata.namespace, 'team-a');
   assert.equal(pub.objects[1]!.spec.rules[0].http.paths[0].backend.service.name, 'demo-web');
   const without = run(set([svc(), ing()]), false);
   assert.equal(without.reason, 'LoginUnavailable');
-  const route = { id: 'route-web', kind: 'k8s-route', envPort: 8080, protocol: 'http', position: 'build.envd:9:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-web', servicePort: 80, host: 'web.gw.example.com', path: '/', gateway: { namespace: 'gw', name: 'g' } } as unknown as Exposure;
+});
+
+test('a login-level HTTPRoute is made in the operator\'s namespace on the same Gateway, its backend the gateway; https from the listener', () => {
+  const route = { id: 'route-web', kind: 'k8s-route', envPort: 8080, protocol: 'http', position: 'build.envd:9:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-web', servicePort: 80, host: 'web.gw.example.com', path: '/app', gateway: { namespace: 'gw', name: 'g' }, https: true } as unknown as Exposure;
   const d = run(set([svc(), route]));
-  assert.equal(d.reason, 'LoginUnavailable');
-  assert.match(d.message, /guards Ingresses only, not HTTPRoutes yet/);
+  assert.equal(d.outcome, 'Admitted', d.message);
+  const r = d.objects[1]!;
+  assert.deepEqual([r.kind, r.metadata.namespace, r.metadata.name], ['HTTPRoute', 'envserve-system', 'team-a.demo-web']);
+  assert.deepEqual(r.spec.parentRefs, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'gw', name: 'g' }]);
+  assert.deepEqual(r.spec.rules, [{ matches: [{ path: { type: 'PathPrefix', value: '/app' } }, { path: { type: 'PathPrefix', value: '/.envserve' } }], backendRefs: [{ group: '', kind: 'Service', name: 'envserve-login', port: 80 }] }]);
+  assert.equal(d.exposures.find((e) => e.id === 'route-web')!.object, 'httproute/team-a.demo-web');
+  const routes = routesFrom([r], () => 'uid-1');
+  assert.deepEqual([routes.get('web.gw.example.com')!.upstream, routes.get('web.gw.example.com')!.tls], [{ host: 'demo-web.team-a.svc', port: 80 }, true]);
+  assert.equal(run(set([svc(), route]), false).reason, 'LoginUnavailable');
 });
 
 test('the access generation stays while the level does, and moves to the set\'s generation when it changes', () => {

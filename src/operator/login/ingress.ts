@@ -1,6 +1,7 @@
-// A login-level URL through the operator (issue 22): its Ingress lives in the operator's namespace
-// and points at the login gateway's Service (an Ingress may only name a Service of its own
-// namespace). What the gateway needs to guard and forward the host is written on that Ingress,
+// A login-level URL through the operator (issue 22): its Ingress (or HTTPRoute) lives in the
+// operator's namespace and points at the login gateway's Service (an Ingress may only name a
+// Service of its own namespace; a route's backend in another namespace would need a
+// ReferenceGrant there). What the gateway needs to guard and forward the host is written on it,
 // where only the operator (and cluster admins) can write: the Service to forward to, the
 // ExposureSet and its UID, the level, the access generation and the session lifetime. It carries
 // labels naming its set (owner references cannot cross namespaces), so the operator deletes it
@@ -25,6 +26,8 @@ export const A = {
   access: 'envserve.dev/access',
   generation: 'envserve.dev/access-generation',
   lifetime: 'envserve.dev/session-lifetime-ms',
+  /** On a login HTTPRoute: its Gateway terminates TLS for the host (an Ingress says so in its spec). */
+  tls: 'envserve.dev/tls',
 } as const;
 
 export interface LoginGatewayRef {
@@ -37,12 +40,40 @@ export interface LoginGatewayRef {
 /** Unique in the operator's namespace: the set's namespace (a DNS label, no dot) and the Ingress's name. */
 export const loginIngressName = (setNamespace: string, name: string) => `${setNamespace}.${name}`;
 
+export interface LoginOptions {
+  gateway: LoginGatewayRef;
+  setNamespace: string;
+  setName: string;
+  setUid: string;
+  access: string;
+  accessGeneration: number;
+  sessionLifetimeMs: number;
+}
+
+/** Name, namespace, labels and the annotations the gateway reads, for a login object made from `o`. */
+function loginMetadata(obj: Obj, upstream: { name: string; port: number }, o: LoginOptions, extra: Record<string, string> = {}): Obj['metadata'] {
+  return {
+    name: loginIngressName(o.setNamespace, obj.metadata.name),
+    namespace: o.gateway.namespace,
+    labels: { ...obj.metadata.labels, 'app.kubernetes.io/managed-by': MANAGED_BY, [LABEL_EXPOSURE_SET]: o.setName, [LABEL_SET_NAMESPACE]: o.setNamespace, [LABEL_LOGIN]: 'true' },
+    annotations: {
+      ...obj.metadata.annotations,
+      [A.upstream]: `${upstream.name}.${o.setNamespace}.svc:${upstream.port}`,
+      [A.setUid]: o.setUid,
+      [A.access]: o.access,
+      [A.generation]: String(o.accessGeneration),
+      [A.lifetime]: String(o.sessionLifetimeMs),
+      ...extra,
+    },
+  };
+}
+
 /**
  * The user's Ingress (as rendered for the set's namespace) turned into the login Ingress: same
  * host, path, class, TLS Secret name (looked up in the operator's namespace) and annotations; the
  * backend is the gateway, plus the gateway's own path for the login link.
  */
-export function loginIngress(ing: Obj, o: { gateway: LoginGatewayRef; setNamespace: string; setName: string; setUid: string; access: string; accessGeneration: number; sessionLifetimeMs: number }): Obj {
+export function loginIngress(ing: Obj, o: LoginOptions): Obj {
   const rule = ing.spec.rules[0];
   const path = rule.http.paths[0];
   const backend = path.backend.service as { name: string; port: { number: number } };
@@ -52,20 +83,23 @@ export function loginIngress(ing: Obj, o: { gateway: LoginGatewayRef; setNamespa
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
-    metadata: {
-      name: loginIngressName(o.setNamespace, ing.metadata.name),
-      namespace: o.gateway.namespace,
-      labels: { ...ing.metadata.labels, 'app.kubernetes.io/managed-by': MANAGED_BY, [LABEL_EXPOSURE_SET]: o.setName, [LABEL_SET_NAMESPACE]: o.setNamespace, [LABEL_LOGIN]: 'true' },
-      annotations: {
-        ...ing.metadata.annotations,
-        [A.upstream]: `${backend.name}.${o.setNamespace}.svc:${backend.port.number}`,
-        [A.setUid]: o.setUid,
-        [A.access]: o.access,
-        [A.generation]: String(o.accessGeneration),
-        [A.lifetime]: String(o.sessionLifetimeMs),
-      },
-    },
+    metadata: loginMetadata(ing, { name: backend.name, port: backend.port.number }, o),
     spec: { ...ing.spec, rules: [{ ...rule, http: { paths } }] },
+  };
+}
+
+/** The same for an HTTPRoute: same Gateway, host and path; the backend is the gateway (a Service of the route's own namespace). */
+export function loginRoute(route: Obj, o: LoginOptions & { tls: boolean }): Obj {
+  const rule = route.spec.rules[0];
+  const backend = rule.backendRefs[0] as { name: string; port: number };
+  const toGateway = [{ group: '', kind: 'Service', name: o.gateway.service, port: o.gateway.port }];
+  const path: string = rule.matches[0].path.value;
+  const matches = [...rule.matches, ...(LOGIN_PATH.startsWith(path) ? [] : [{ path: { type: 'PathPrefix', value: '/.envserve' } }])];
+  return {
+    apiVersion: route.apiVersion,
+    kind: 'HTTPRoute',
+    metadata: loginMetadata(route, backend, o, { [A.tls]: String(o.tls) }),
+    spec: { ...route.spec, rules: [{ matches, backendRefs: toGateway }] },
   };
 }
 

@@ -1,7 +1,7 @@
 // The login gateway as every operator replica runs it (issue 22): its own port, apart from the HTTP
 // API; the session keys from the Secret all replicas share (re-read every minute, so a rotation by
-// another replica is picked up); routes from a watch of the login Ingresses in the operator's
-// namespace, held only while their ExposureSet exists with the same UID (the operator's own watch
+// another replica is picked up); routes from a watch of the login Ingresses (and HTTPRoutes, where
+// Gateway API is installed) in the operator's namespace, held only while their ExposureSet exists with the same UID (the operator's own watch
 // of ExposureSets says so). Any change re-checks the open connections at once: a deleted set cuts
 // its WebSockets in well under a second, a lost RoleBinding within the re-check interval.
 import type { KubeClient } from '../../apply/k8s/client.js';
@@ -49,7 +49,11 @@ export async function startLoginGateway(
   const sweepTimer = setInterval(() => void sweepLogins(client).catch((e: Error) => o.log('warn', `login gateway: removing expired Logins: ${e.message}`)), 5 * 60_000);
   sweepTimer.unref();
 
-  const ingresses = new Informer<Obj>(client, `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(o.namespace)}/ingresses`, `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true`);
+  const selector = `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true`;
+  const ns = encodeURIComponent(o.namespace);
+  const watches = [new Informer<Obj>(client, `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses`, selector)];
+  // HTTPRoutes only where Gateway API is installed (looked at once, at start).
+  if (await client.request('/apis/gateway.networking.k8s.io/v1').then(() => true, () => false)) watches.push(new Informer<Obj>(client, `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`, selector));
   let routes = new Map<string, GatewayRoute>();
   const gateway = new LoginGateway({
     routes: (h) => routes.get(h),
@@ -61,16 +65,18 @@ export async function startLoginGateway(
   });
   let pending: NodeJS.Timeout | undefined;
   const rebuild = () => {
-    routes = routesFrom(ingresses.all(), o.setUid);
+    routes = routesFrom(watches.flatMap((w) => w.all()), o.setUid);
     // Coalesced: a burst of events costs one pass over the open connections.
     pending ??= setTimeout(() => {
       pending = undefined;
       void gateway.revalidate().then((n) => n && o.log('info', `login gateway: closed ${n} connection(s) whose session no longer holds`));
     }, 50);
   };
-  ingresses.on('change', rebuild);
-  ingresses.on('watchError', (m: string) => o.log('warn', `login gateway: watching its Ingresses: ${m} (retrying)`));
-  await ingresses.start();
+  for (const w of watches) {
+    w.on('change', rebuild);
+    w.on('watchError', (m: string) => o.log('warn', `login gateway: watching ${w.path}: ${m} (retrying)`));
+  }
+  await Promise.all(watches.map((w) => w.start()));
   rebuild();
   const port = await gateway.listen(o.listen.port, o.listen.host);
   return {
@@ -81,7 +87,7 @@ export async function startLoginGateway(
       clearInterval(keyTimer);
       clearInterval(sweepTimer);
       clearTimeout(pending);
-      ingresses.stop();
+      for (const w of watches) w.stop();
       await gateway.close();
     },
   };

@@ -7,7 +7,8 @@
 // working WebSocket; D (no rights in the namespace) is refused; a browser without a login gets the
 // page naming the command and the pod logs no request. Revocation: removing B's RoleBinding cuts
 // B's open WebSocket; deleting the leader's pod keeps A's session valid on every replica and a
-// used link refused; deleting the ExposureSet cuts A's open WebSocket — each within 60 s.
+// used link refused; deleting the ExposureSet cuts A's open WebSocket — each within 60 s. The same
+// exposure's HTTPRoute on Traefik's Gateway goes through the gateway the same way.
 // One operator install for the whole file; the gateway re-checks open connections every 2 s here
 // (--login-recheck; 15 s by default).
 import { test, before, after } from 'node:test';
@@ -33,11 +34,15 @@ const dir = mkdtempSync(join(tmpdir(), 'envserve-share-op-'));
 const admin = YAML.parse(readFileSync(env.kubeconfig, 'utf8'));
 const HOST = `lab-${Date.now().toString(36)}.apps.share.test`;
 const BASE = `https://${HOST}${T.httpsPort === 443 ? '' : `:${T.httpsPort}`}`;
+// The same app through an HTTPRoute on Traefik's Gateway (its HTTPS listener, a wildcard certificate of the test CA).
+const GATEWAY = process.env.ENVSERVE_TEST_GATEWAY ?? 'envserve-gateway/envserve';
+const ROUTE_HOST = `lab-${Date.now().toString(36)}.${process.env.ENVSERVE_TEST_GATEWAY_DOMAIN ?? 'gw.envserve.test'}`;
+const ROUTE_BASE = `https://${ROUTE_HOST}${T.httpsPort === 443 ? '' : `:${T.httpsPort}`}`;
 const t0 = Date.now();
 let ns: string;
 let kc: Record<'A' | 'B' | 'C' | 'D', string>;
 let browser: Browser;
-let spki: string;
+const spkiOf = (pem: string) => createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
 const contexts: BrowserContext[] = [];
 const opened = join(dir, 'opened-url');
 const browserCmd = join(dir, 'browser.sh');
@@ -60,8 +65,8 @@ async function newPage(): Promise<Page> {
 }
 
 /** `envserve open` with this kubeconfig; returns the one-time link it handed to the "browser". */
-async function openCommand(who: keyof typeof kc, path = '/'): Promise<string> {
-  const r = await runCli(['open', `${BASE}${path}`, '--kubeconfig', kc[who]], { BROWSER: browserCmd }, 60_000);
+async function openCommand(who: keyof typeof kc, path = '/', base = BASE): Promise<string> {
+  const r = await runCli(['open', `${base}${path}`, '--kubeconfig', kc[who]], { BROWSER: browserCmd }, 60_000);
   assert.equal(r.code, 0, `${who}: ${r.stderr}`);
   return readFileSync(opened, 'utf8');
 }
@@ -128,7 +133,8 @@ before(async () => {
   // The certificate for the host lives in the operator's namespace, beside the login Ingress.
   const cert = issueCert(HOST);
   tlsSecret(env.kubeconfig, OP_NS, 'share-op-tls', cert);
-  spki = createHash('sha256').update(new X509Certificate(cert.cert).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  const [gwNs, gwName] = GATEWAY.split('/') as [string, string];
+  const gwCert = Buffer.from(kubectlJson(['-n', gwNs, 'get', 'secret', 'gateway-wildcard-tls']).data['tls.crt'], 'base64').toString();
   mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/exposuresets.envserve.dev', 'crd/logins.envserve.dev']);
   mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
     apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', metadata: { name: 'lab' },
@@ -137,6 +143,7 @@ before(async () => {
       exposures: [
         { id: 'service-lab', kind: 'k8s-service', envPort: 8080, protocol: 'http', position: 'build.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceType: 'ClusterIP', servicePort: 80 },
         { id: 'ingress-lab', kind: 'k8s-ingress', envPort: 8080, protocol: 'http', position: 'build.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-lab', servicePort: 80, host: HOST, path: '/', className: 'traefik', tlsSecret: 'share-op-tls', access: 'namespace' },
+        { id: 'route-lab', kind: 'k8s-route', envPort: 8080, protocol: 'http', position: 'build.envd:4:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-lab', servicePort: 80, host: ROUTE_HOST, path: '/', gateway: { namespace: gwNs, name: gwName }, https: true, access: 'namespace' },
       ],
     },
   }));
@@ -156,12 +163,14 @@ before(async () => {
   await eventually(async () => {
     const r = await httpsGet(T.httpsAddress, T.httpsPort, HOST, { path: '/' });
     if (r.status !== 401 || r.subject !== HOST) throw new Error(`HTTP ${r.status}, certificate for ${r.subject}`);
+    const viaRoute = await httpsGet(T.httpsAddress, T.httpsPort, ROUTE_HOST, { path: '/' });
+    if (viaRoute.status !== 401) throw new Error(`through the HTTPRoute: HTTP ${viaRoute.status}`);
   }, 30_000, 200);
   browser = await chromium.launch({
     executablePath: process.env.ENVSERVE_TEST_CHROMIUM!,
     headless: true,
     // The host is Traefik's HTTPS address; its certificate (from the test CA) is trusted by its key.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', `--host-resolver-rules=MAP ${HOST} ${T.httpsAddress}`, `--ignore-certificate-errors-spki-list=${spki}`],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', `--host-resolver-rules=MAP ${HOST} ${T.httpsAddress}, MAP ${ROUTE_HOST} ${T.httpsAddress}`, `--ignore-certificate-errors-spki-list=${spkiOf(cert.cert)},${spkiOf(gwCert)}`],
   });
   console.log(`# share-operator: set-up ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 });
@@ -171,7 +180,7 @@ after(async () => {
   await browser?.close();
   kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
   kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'secret', 'share-op-tls', '--ignore-not-found']);
-  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'ingress', '-l', 'envserve.dev/login=true', '--ignore-not-found']);
+  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'ingress,httproute', '-l', 'envserve.dev/login=true', '--ignore-not-found']);
   if (ns) deleteNamespace(ns);
   kubectl(env.kubeconfig, ['delete', 'logins', '--all', '--ignore-not-found']);
   // Later files share the cluster: with the CRDs left, their `serve` would hand exposures to an operator that no longer runs.
@@ -241,6 +250,20 @@ test('A (token), B (exec plugin) and C (client certificate) open the URL in Chro
 });
 
 let pageB: Page;
+
+test('the same through the HTTPRoute (in the operator\'s namespace, on Traefik\'s Gateway): no login → the command page; A opens it, page and WebSocket work', async () => {
+  const route = kubectlJson(['-n', OP_NS, 'get', 'httproute', `${ns}.lab-lab`]);
+  assert.deepEqual(route.spec.rules[0].backendRefs.map((b: any) => b.name), ['envserve-login']);
+  const n = appRequests().length;
+  const none = await newPage();
+  assert.equal((await none.goto(`${ROUTE_BASE}/`))!.status(), 401);
+  assert.equal(appRequests().length, n);
+  const page = await newPage();
+  await page.goto(await openCommand('A', '/', ROUTE_BASE));
+  assert.equal(page.url(), `${ROUTE_BASE}/`);
+  assert.match((await page.textContent('body'))!, new RegExp(`served by ${ns}/lab-`));
+  assert.equal(await wsEcho(page, 'via the route'), 'via the route');
+});
 
 test('removing B\'s RoleBinding cuts B\'s open WebSocket within 60 s and B\'s next request gets the login page; A is unaffected', async () => {
   const t = Date.now();
