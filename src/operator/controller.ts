@@ -170,6 +170,7 @@ export class Operator extends EventEmitter {
   /** The workers, until the signal aborts (shut down, or the lead lost). */
   private async work(signal: AbortSignal): Promise<void> {
     while (!this.ready && !signal.aborted) await new Promise((r) => setTimeout(r, 50));
+    void this.sweepLoginOrphans().catch((e: Error) => this.log('warn', `removing login objects of deleted ExposureSets: ${e.message}`));
     await Promise.all(Array.from({ length: this.opts.concurrency ?? 4 }, () => this.worker(signal)));
   }
 
@@ -251,6 +252,34 @@ export class Operator extends EventEmitter {
         if (!applied.has(`${kind}/${o.metadata.name}`) && (await deleteChild(this.writer, kind, gw.namespace, o))) this.stats.deletes++;
       }
     }
+  }
+
+  /**
+   * Login Ingresses and HTTPRoutes whose set is gone or was re-created (deleted while no operator
+   * ran: no owner reference lets the garbage collector do it across namespaces). Once per lead.
+   */
+  async sweepLoginOrphans(): Promise<number> {
+    const gw = this.opts.loginGateway;
+    if (!gw) return 0;
+    let n = 0;
+    for (const kind of ['Ingress', 'HTTPRoute'] as const) {
+      const path = `/apis/${kind === 'Ingress' ? 'networking.k8s.io' : 'gateway.networking.k8s.io'}/v1/namespaces/${encodeURIComponent(gw.namespace)}/${kind === 'Ingress' ? 'ingresses' : 'httproutes'}`;
+      let items: Obj[];
+      try {
+        items = (await this.client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true` } })).items;
+      } catch (e) {
+        if (kind === 'HTTPRoute' && isNotFound(e)) continue; // no Gateway API here
+        throw e;
+      }
+      for (const o of items) {
+        const l = o.metadata.labels ?? {};
+        const set = this.sets.get(keyOf(l[LABEL_SET_NAMESPACE] ?? '', l[LABEL_EXPOSURE_SET] ?? ''));
+        if (set && set.metadata.uid === o.metadata.annotations?.[A.setUid]) continue;
+        if (await deleteChild(this.writer, kind, gw.namespace, o)) n++;
+      }
+    }
+    this.stats.deletes += n;
+    return n;
   }
 
   /** One ExposureSet, by "namespace/name", from the cache to the cluster and its status. */

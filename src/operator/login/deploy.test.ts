@@ -12,6 +12,7 @@ import type { ExposureSet } from '../resource.js';
 import { owns } from '../children.js';
 import { accessGeneration, A, LOGIN_SERVICE, LOGIN_SERVICE_PORT } from './ingress.js';
 import { routesFrom } from './routes.js';
+import { Operator } from '../controller.js';
 
 const gateway = { namespace: 'envserve-system', service: LOGIN_SERVICE, port: LOGIN_SERVICE_PORT };
 const svc = (extra: Record<string, unknown> = {}): Exposure =>
@@ -91,4 +92,24 @@ test('the gateway\'s routes: only login Ingresses whose set exists with the same
   assert.equal(both.get('web.apps.example.com')!.upstream.host, 'demo-web.team-a.svc');
   const pub = { ...i, metadata: { ...i.metadata, annotations: { ...i.metadata.annotations, [A.access]: 'public' } } } as Obj;
   assert.equal(routesFrom([pub], () => 'uid-1').size, 0, 'the gateway guards login levels only');
+});
+
+test('the leader removes login objects whose set is gone or was re-created, and keeps those of live sets', async () => {
+  const mk = (name: string, setNs: string, setName: string, uid: string) => ({ kind: 'Ingress', metadata: { name, namespace: 'envserve-system', uid: `obj-${name}`, labels: { 'app.kubernetes.io/managed-by': 'envserve', 'envserve.dev/login': 'true', 'envserve.dev/exposure-set': setName, 'envserve.dev/exposure-set-namespace': setNs }, annotations: { [A.setUid]: uid } } });
+  const deleted: string[] = [];
+  const api = {
+    async request<T>(path: string, o: { method?: string; query?: Record<string, string> } = {}): Promise<T> {
+      if (o.method === 'DELETE') return void deleted.push(path) as T;
+      if (path.endsWith('/namespaces/envserve-system/ingresses')) {
+        assert.equal(o.query?.labelSelector, 'app.kubernetes.io/managed-by=envserve,envserve.dev/login=true');
+        return { items: [mk('team-a.live', 'team-a', 'demo', 'uid-1'), mk('team-a.recreated', 'team-a', 'demo', 'uid-0'), mk('team-b.gone', 'team-b', 'old', 'uid-9')] } as T;
+      }
+      return { items: [] } as T;
+    },
+    watch: () => Promise.resolve(),
+  };
+  const op = new Operator(api, { loginGateway: gateway, log: () => undefined });
+  op.sets.set('team-a/demo', set([]));
+  assert.equal(await op.sweepLoginOrphans(), 2);
+  assert.deepEqual(deleted, ['/apis/networking.k8s.io/v1/namespaces/envserve-system/ingresses/team-a.recreated', '/apis/networking.k8s.io/v1/namespaces/envserve-system/ingresses/team-b.gone']);
 });
