@@ -4,6 +4,7 @@ import { isNotFound, KubeApiError, type KubeClient } from '../apply/k8s/client.j
 import { LABEL_EXPOSURE_SET, MANAGED_BY } from '../apply/k8s/manifests.js';
 import { objectPath, type Obj } from '../apply/k8s/owned.js';
 import type { ExposureSet } from './resource.js';
+import { LABEL_LOGIN, LABEL_SET_NAMESPACE } from './login/ingress.js';
 
 export const CHILD_KINDS = ['Service', 'Ingress', 'HTTPRoute'] as const;
 export type ChildKind = (typeof CHILD_KINDS)[number];
@@ -12,7 +13,24 @@ export type ChildKind = (typeof CHILD_KINDS)[number];
 export function owns(set: ExposureSet, o: Obj): boolean {
   const l = o.metadata.labels ?? {};
   const refs = ((o.metadata as Record<string, unknown>).ownerReferences ?? []) as { uid?: string }[];
-  return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_EXPOSURE_SET] === set.metadata.name && (refs.length === 0 || refs.some((r) => r.uid === set.metadata.uid));
+  // A login Ingress lives in the operator's namespace: its labels name the set's namespace too.
+  const ns = l[LABEL_SET_NAMESPACE] ?? o.metadata.namespace ?? set.metadata.namespace;
+  return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_EXPOSURE_SET] === set.metadata.name && ns === set.metadata.namespace && (refs.length === 0 || refs.some((r) => r.uid === set.metadata.uid));
+}
+
+/** The set's login Ingresses or HTTPRoutes in the operator's namespace (issue 22), by label. */
+export async function listLoginChildren(client: Pick<KubeClient, 'request'>, set: ExposureSet, kind: 'Ingress' | 'HTTPRoute', gatewayNamespace: string): Promise<Obj[]> {
+  const ns = encodeURIComponent(gatewayNamespace);
+  const path = kind === 'Ingress' ? `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses` : `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`;
+  try {
+    const list = await client.request<{ items: Obj[] }>(path, {
+      query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true,${LABEL_EXPOSURE_SET}=${set.metadata.name},${LABEL_SET_NAMESPACE}=${set.metadata.namespace}` },
+    });
+    return list.items.filter((o) => owns(set, o));
+  } catch (e) {
+    if (kind === 'HTTPRoute' && isNotFound(e)) return [];
+    throw e;
+  }
 }
 
 /** The set's objects of one kind now (by label, then by ownership). */

@@ -15,7 +15,8 @@ import { applyObject, describeObject, objectPath, type Obj } from '../apply/k8s/
 import { policyFromObject } from '../policy/parse.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import { VERSION } from '../version.js';
-import { CHILD_KINDS, deleteChild, listChildren, owns } from './children.js';
+import { CHILD_KINDS, deleteChild, listChildren, listLoginChildren, owns } from './children.js';
+import { A, accessGeneration, LABEL_LOGIN, LABEL_SET_NAMESPACE, type LoginGatewayRef } from './login/ingress.js';
 import { desiredFor, type Desired } from './desired.js';
 import { guardWrites, NotLeaderError, type LeaderElector } from './leader.js';
 import { canonical, nextConditions, observe } from './observe.js';
@@ -39,6 +40,8 @@ export interface OperatorOptions {
   /** The field manager of the status writes (default envserve-operator): one per pod shows who wrote. */
   fieldManager?: string;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** The login gateway this operator runs (issue 22): login-level Ingresses go through it. Without: they are refused. */
+  loginGateway?: LoginGatewayRef;
 }
 
 /** What reconcile asks of the queue: look at the key again after requeueAfter ms. */
@@ -133,7 +136,8 @@ export class Operator extends EventEmitter {
     for (const path of ['/api/v1/services', '/apis/networking.k8s.io/v1/ingresses']) {
       watch(path, childSelector, (_k, o, old) => {
         const x = o ?? old;
-        if (x && old) this.queue.addAfter(keyOf(x.metadata.namespace!, x.metadata.labels![LABEL_EXPOSURE_SET]!), o ? 200 : 0);
+        // (a login Ingress lives in the operator's namespace; its label names the set's)
+        if (x && old) this.queue.addAfter(keyOf(x.metadata.labels![LABEL_SET_NAMESPACE] ?? x.metadata.namespace!, x.metadata.labels![LABEL_EXPOSURE_SET]!), o ? 200 : 0);
       });
     }
     // The pods behind a Ready set's Service went (the EndpointSlice controller copies the
@@ -166,6 +170,7 @@ export class Operator extends EventEmitter {
   /** The workers, until the signal aborts (shut down, or the lead lost). */
   private async work(signal: AbortSignal): Promise<void> {
     while (!this.ready && !signal.aborted) await new Promise((r) => setTimeout(r, 50));
+    void this.sweepLoginOrphans().catch((e: Error) => this.log('warn', `removing login objects of deleted ExposureSets: ${e.message}`));
     await Promise.all(Array.from({ length: this.opts.concurrency ?? 4 }, () => this.worker(signal)));
   }
 
@@ -238,6 +243,45 @@ export class Operator extends EventEmitter {
     return n;
   }
 
+  /** Deletes the set's login Ingresses and HTTPRoutes in the operator's namespace that were not just applied (issue 22). */
+  private async pruneLogin(set: ExposureSet, applied: Map<string, Obj>): Promise<void> {
+    const gw = this.opts.loginGateway;
+    if (!gw) return;
+    for (const kind of ['Ingress', 'HTTPRoute'] as const) {
+      for (const o of await listLoginChildren(this.client, set, kind, gw.namespace)) {
+        if (!applied.has(`${kind}/${o.metadata.name}`) && (await deleteChild(this.writer, kind, gw.namespace, o))) this.stats.deletes++;
+      }
+    }
+  }
+
+  /**
+   * Login Ingresses and HTTPRoutes whose set is gone or was re-created (deleted while no operator
+   * ran: no owner reference lets the garbage collector do it across namespaces). Once per lead.
+   */
+  async sweepLoginOrphans(): Promise<number> {
+    const gw = this.opts.loginGateway;
+    if (!gw) return 0;
+    let n = 0;
+    for (const kind of ['Ingress', 'HTTPRoute'] as const) {
+      const path = `/apis/${kind === 'Ingress' ? 'networking.k8s.io' : 'gateway.networking.k8s.io'}/v1/namespaces/${encodeURIComponent(gw.namespace)}/${kind === 'Ingress' ? 'ingresses' : 'httproutes'}`;
+      let items: Obj[];
+      try {
+        items = (await this.client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true` } })).items;
+      } catch (e) {
+        if (kind === 'HTTPRoute' && isNotFound(e)) continue; // no Gateway API here
+        throw e;
+      }
+      for (const o of items) {
+        const l = o.metadata.labels ?? {};
+        const set = this.sets.get(keyOf(l[LABEL_SET_NAMESPACE] ?? '', l[LABEL_EXPOSURE_SET] ?? ''));
+        if (set && set.metadata.uid === o.metadata.annotations?.[A.setUid]) continue;
+        if (await deleteChild(this.writer, kind, gw.namespace, o)) n++;
+      }
+    }
+    this.stats.deletes += n;
+    return n;
+  }
+
   /** One ExposureSet, by "namespace/name", from the cache to the cluster and its status. */
   async reconcile(k: string): Promise<Result> {
     const set = this.sets.get(k);
@@ -246,6 +290,7 @@ export class Operator extends EventEmitter {
       // Deleted: its objects go at once (their ownerReference lets the garbage collector do it as
       // well, also while no operator runs, but it can lag by a minute).
       for (const kind of CHILD_KINDS) for (const o of await listChildren(this.client, gone, kind)) if (await deleteChild(this.writer, kind, gone.metadata.namespace, o)) this.stats.deletes++;
+      await this.pruneLogin(gone, new Map());
       this.tombstones.delete(k);
       return {};
     }
@@ -258,24 +303,28 @@ export class Operator extends EventEmitter {
       namespaceLabels: this.namespaces.get(ns) ?? { 'kubernetes.io/metadata.name': ns },
       othersInNamespace: this.othersBefore(set),
       ...(this.defaultIngressClass !== undefined && { defaultIngressClass: this.defaultIngressClass }),
+      ...(this.opts.loginGateway && { loginGateway: this.opts.loginGateway }),
     });
     this.counts.set(k, d.outcome === 'Admitted' ? d.count : 0);
 
     // Never touch an object of that name that is not this resource's.
     const clashes: string[] = [];
     for (const o of d.objects) {
+      let cur: Obj | undefined;
       try {
-        const cur = await this.client.request<Obj>(objectPath(o.kind, ns, o.metadata.name));
-        if (!owns(set, cur)) clashes.push(`${describeObject({ ...o, metadata: { ...o.metadata, namespace: ns } })} already exists and is not this ${KIND}'s`);
+        cur = await this.client.request<Obj>(objectPath(o.kind, o.metadata.namespace ?? ns, o.metadata.name));
+        if (!owns(set, cur)) clashes.push(`${describeObject({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? ns } })} already exists and is not this ${KIND}'s`);
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
+      // A login Ingress keeps its access generation while its level stays (issue 22).
+      if (o.metadata.labels?.[LABEL_LOGIN]) o.metadata.annotations![A.generation] = String(accessGeneration(cur, o.metadata.annotations![A.access]!, set.metadata.generation ?? 1));
     }
     if (clashes.length) d = { ...d, outcome: 'Denied', reason: 'NotOwned', message: `${clashes.join('; ')}; nothing was changed`, objects: [] };
 
     const applied = new Map<string, Obj>();
     for (const o of d.objects) {
-      applied.set(`${o.kind}/${o.metadata.name}`, await applyObject(this.writer, ns, o));
+      applied.set(`${o.kind}/${o.metadata.name}`, await applyObject(this.writer, o.metadata.namespace ?? ns, o));
       this.stats.applies++;
     }
     // Prune what this set no longer wants (a removed exposure, or everything once denied).
@@ -284,6 +333,7 @@ export class Operator extends EventEmitter {
         if (!applied.has(`${kind}/${o.metadata.name}`) && (await deleteChild(this.writer, kind, ns, o))) this.stats.deletes++;
       }
     }
+    await this.pruneLogin(set, applied);
 
     const exposures = d.outcome === 'Admitted' ? await observe(this.client, set, d, applied) : d.exposures;
     const allReady = d.outcome === 'Admitted' && exposures.every((e) => e.kind === 'k8s-port-forward' || e.ready);

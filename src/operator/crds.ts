@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { isNotFound, KubeApiError, type KubeClient } from '../apply/k8s/client.js';
 import type { Obj } from '../apply/k8s/owned.js';
 import { sameMinor, VERSION } from '../version.js';
-import { API_VERSION, CRD_NAMES, VERSION_ANNOTATION } from './resource.js';
+import { API_VERSION, CRD_NAMES, PLURAL, VERSION_ANNOTATION } from './resource.js';
 
 export interface VersionInfo {
   version: string;
@@ -19,15 +19,16 @@ export class CrdsMissingError extends UserError {}
 
 /** The installed CRDs against this envserve's version; throws CrdsMissingError when they are absent. */
 export async function checkCrds(client: Pick<KubeClient, 'request'>, version = VERSION): Promise<VersionInfo> {
+  const missing = () => new CrdsMissingError(
+    `the envserve CRDs are not installed in this cluster (the API ${API_VERSION} does not exist)`,
+    'install them with: envserve operator manifests | kubectl apply -f -',
+  );
   try {
-    await client.request(`/apis/${API_VERSION}`);
+    // The group can exist with only the Login CRD (issue 22): the ExposureSet resource must be in it.
+    const list = await client.request<{ resources?: { name: string }[] }>(`/apis/${API_VERSION}`);
+    if (list.resources && !list.resources.some((r) => r.name === PLURAL)) throw missing();
   } catch (e) {
-    if (isNotFound(e)) {
-      throw new CrdsMissingError(
-        `the envserve CRDs are not installed in this cluster (the API ${API_VERSION} does not exist)`,
-        'install them with: envserve operator manifests | kubectl apply -f -',
-      );
-    }
+    if (isNotFound(e)) throw missing();
     throw e;
   }
   const info: VersionInfo = { version, apiVersion: API_VERSION };

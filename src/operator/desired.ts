@@ -9,13 +9,17 @@ import { emptyEnvDraft } from '../plan/intents.js';
 import { validatePlan } from '../plan/validate.js';
 import { planForCluster } from '../policy/cluster-plan.js';
 
-// Issue 22: this operator has no login gateway yet, so it makes no URL that would need one (an
-// open Ingress under a `namespace` or `authenticated` label would claim what nothing enforces).
-const OPERATOR_NO_LOGIN = 'this envserve operator has no login gateway yet (docs/sharing.md): declare access="public" on cloud.k8s.bind for a URL anyone who reaches the ingress may open';
+// Issue 22: an operator run without its login gateway makes no URL that would need one (an open
+// Ingress under a `namespace` or `authenticated` label would claim what nothing enforces); with
+// it, Ingresses and HTTPRoutes of those levels are made in its namespace, pointing at the gateway.
+const OPERATOR_NO_LOGIN = 'this envserve operator runs without its login gateway (docs/sharing.md): declare access="public" on cloud.k8s.bind for a URL anyone who reaches the ingress may open';
 import { renderRoute, routeName, routeUrl } from '../apply/k8s/route.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import type { OperatorReason } from '../reasons.js';
 import { API_VERSION, KIND, type ExposureSet, type ExposureStatus } from './resource.js';
+import { needsLogin, urlAccess } from '../plan/access.js';
+import { selectingPolicies } from '../policy/evaluate.js';
+import { DEFAULT_SESSION_LIFETIME_MS, loginIngress, loginIngressName, loginRoute, type LoginGatewayRef } from './login/ingress.js';
 
 /** Label on every object the operator makes: which ExposureSet it belongs to. */
 
@@ -27,6 +31,8 @@ export interface DesiredInput {
   othersInNamespace: number;
   /** The cluster's default IngressClass, for automatic Ingresses when no policy names one. */
   defaultIngressClass?: string;
+  /** The operator's login gateway, when it runs one: login-level Ingresses go through it. */
+  loginGateway?: LoginGatewayRef;
 }
 
 export interface Desired {
@@ -112,7 +118,7 @@ export function desiredFor(input: DesiredInput): Desired {
   if (!v.ok) return invalid(v.issues.map((i) => `${i.position}: ${i.message}`));
   let cp;
   try {
-    cp = planForCluster(plan, { namespace: set.metadata.namespace, namespaceLabels: input.namespaceLabels, policies: input.policies, othersInNamespace: input.othersInNamespace, noLogin: OPERATOR_NO_LOGIN });
+    cp = planForCluster(plan, { namespace: set.metadata.namespace, namespaceLabels: input.namespaceLabels, policies: input.policies, othersInNamespace: input.othersInNamespace, ...(!input.loginGateway && { noLogin: OPERATOR_NO_LOGIN }) });
   } catch (e) {
     if (e instanceof IssuesError) return invalid(e.issues.map((i) => `${i.position}: ${i.message}`));
     throw e;
@@ -125,11 +131,14 @@ export function desiredFor(input: DesiredInput): Desired {
   }
   const decisions = new Map(cp.evaluation.decisions.map((d) => [d.id, d]));
   const count = full.exposures.filter((e) => e.kind !== 'host').length;
+  const guarded = (e: Exposure) => input.loginGateway !== undefined && (e.kind === 'k8s-ingress' || e.kind === 'k8s-route') && needsLogin(urlAccess(e)!);
   const statuses: ExposureStatus[] = full.exposures.map((e) => {
     const d = decisions.get(e.id);
     const auto = (e.kind === 'k8s-ingress' || e.kind === 'k8s-route') && e.automatic ? { automatic: true } : {};
     if (d && !d.admitted) return { id: e.id, kind: e.kind, decision: 'Denied', reason: d.reason, message: `${e.position}: ${d.message}`, ...auto };
-    return { id: e.id, kind: e.kind, decision: 'Admitted', reason: 'Admitted', ...objectRef(full, e), ...auto };
+    const ref = objectRef(full, e);
+    if (guarded(e)) ref.object = e.kind === 'k8s-route' ? `httproute/${loginIngressName(set.metadata.namespace, routeName(full, e))}` : `ingress/${loginIngressName(set.metadata.namespace, ingressName(full, e as K8sIngressExposure))}`;
+    return { id: e.id, kind: e.kind, decision: 'Admitted', reason: 'Admitted', ...ref, ...auto };
   });
   if (cp.denials.length) {
     const first = cp.denials[0]!;
@@ -153,6 +162,12 @@ export function desiredFor(input: DesiredInput): Desired {
     else if (e.kind === 'k8s-ingress') o = renderIngress(full, e, ns) as Obj;
     else if (e.kind === 'k8s-route') o = renderRoute(full, e, ns) as Obj;
     if (!o) continue;
+    if (guarded(e)) {
+      // In the operator's namespace, pointing at the gateway; the controller keeps its access generation.
+      const lo = { gateway: input.loginGateway!, setNamespace: ns, setName: set.metadata.name, setUid: set.metadata.uid ?? '', access: urlAccess(e)!, accessGeneration: Math.max(1, set.metadata.generation ?? 1), sessionLifetimeMs: sessionLifetime(input) };
+      objects.push(e.kind === 'k8s-route' ? loginRoute(o, { ...lo, tls: e.https === true }) : loginIngress(o, lo));
+      continue;
+    }
     o.metadata.labels = { ...o.metadata.labels, [LABEL_EXPOSURE_SET]: set.metadata.name };
     // The API server's garbage collector removes them with the ExposureSet, even while no operator runs.
     (o.metadata as Record<string, unknown>).ownerReferences = [
@@ -161,6 +176,12 @@ export function desiredFor(input: DesiredInput): Desired {
     objects.push(o);
   }
   return { outcome: 'Admitted', reason: 'Admitted', message: `${full.exposures.length} exposure${full.exposures.length === 1 ? '' : 's'} admitted`, objects, exposures: statuses, plan: full, count };
+}
+
+/** The shortest session lifetime of the policies selecting the namespace (default 8 h). */
+function sessionLifetime(input: DesiredInput): number {
+  const all = selectingPolicies(input.policies, input.namespaceLabels).map((p) => p.spec.access?.sessionLifetimeMs).filter((v): v is number => v !== undefined);
+  return all.length ? Math.min(...all) : DEFAULT_SESSION_LIFETIME_MS;
 }
 
 function objectRef(plan: Plan, e: Exposure): Partial<ExposureStatus> {

@@ -3,6 +3,9 @@
 import { CRD_NAMES, GROUP, PLURAL, POLICY_PLURAL, crds } from './resource.js';
 import { PUBLISHED_IMAGE } from '../version.js';
 import { hostClaimManifests } from './login/host-claim.js';
+import { LOGIN_PORT, LOGIN_SERVICE, LOGIN_SERVICE_PORT } from './login/ingress.js';
+import { LOGIN_PLURAL, loginManifests } from './login/manifests.js';
+import { sessionKeyManifests } from './login/key-store.js';
 
 export const OPERATOR_NAME = 'envserve-operator';
 export const API_PORT = 8080;
@@ -37,7 +40,8 @@ export function operatorRules(): Obj[] {
     { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
     { apiGroups: ['networking.k8s.io'], resources: ['ingressclasses'], verbs: ['get', 'list', 'watch'] },
     // HTTPRoutes are applied and re-read on each reconcile (no watch: a cluster may have no
-    // Gateway API); a Gateway is only read, for its address on the route's status.
+    // Gateway API; the login gateway watches its own, loginGatewayRules); a Gateway is only read,
+    // for its address on the route's status.
     { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
     { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['get'] },
     { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
@@ -45,6 +49,9 @@ export function operatorRules(): Obj[] {
     { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
     { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
     { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], resourceNames: [...CRD_NAMES], verbs: ['get'] },
+    // The login gateway (issue 22) redeems a ticket by reading its Login and deleting it, and lists
+    // them only to remove those nobody redeemed. Logins hold verifier hashes, never tickets.
+    { apiGroups: [GROUP], resources: [LOGIN_PLURAL], verbs: ['get', 'list', 'delete'] },
   ];
 }
 
@@ -59,6 +66,11 @@ export function leaseRules(): Obj[] {
   ];
 }
 
+/** The login gateway, in the operator's namespace only: it watches the login HTTPRoutes there (Ingresses: the ClusterRole). */
+export function loginGatewayRules(): Obj[] {
+  return [{ apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['watch'] }];
+}
+
 export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
   const ns = o.namespace ?? DEFAULT_NAMESPACE;
   const image = o.image ?? PUBLISHED_IMAGE;
@@ -66,6 +78,8 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
     ...crds(),
     // Hosts under the policies' domains are envserve's (issue 22); after the ExposurePolicy CRD it reads.
     ...hostClaimManifests({ namespace: ns, serviceAccount: OPERATOR_NAME }),
+    // The Login CRD, its admission policy and every authenticated user's right to create one (issue 22).
+    ...loginManifests(),
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: partOf } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels } },
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: OPERATOR_NAME, labels: operatorLabels }, rules: operatorRules() },
@@ -82,6 +96,16 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
       kind: 'RoleBinding',
       metadata: { name: `${OPERATOR_NAME}-leader-election`, namespace: ns, labels: operatorLabels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${OPERATOR_NAME}-leader-election` },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: ns }],
+    },
+    // The session keys' Secret, created empty, and get/update on it by name (RBAC cannot limit create by name).
+    ...sessionKeyManifests(ns, OPERATOR_NAME),
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${OPERATOR_NAME}-login-gateway`, namespace: ns, labels: operatorLabels }, rules: loginGatewayRules() },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${OPERATOR_NAME}-login-gateway`, namespace: ns, labels: operatorLabels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${OPERATOR_NAME}-login-gateway` },
       subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: ns }],
     },
     {
@@ -114,13 +138,18 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
                 name: 'operator',
                 image,
                 imagePullPolicy: o.imagePullPolicy ?? 'IfNotPresent',
-                args: ['operator', '--listen', `0.0.0.0:${API_PORT}`],
+                // The login gateway listens on its own port: users who may port-forward to the pod for
+                // the API reach the gateway only as they would through the Ingress.
+                args: ['operator', '--listen', `0.0.0.0:${API_PORT}`, '--login-listen', `0.0.0.0:${LOGIN_PORT}`],
                 // Who holds the Lease, by pod name; the Lease lives in the pod's namespace.
                 env: [
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                 ],
-                ports: [{ name: 'http', containerPort: API_PORT, protocol: 'TCP' }],
+                ports: [
+                  { name: 'http', containerPort: API_PORT, protocol: 'TCP' },
+                  { name: 'login', containerPort: LOGIN_PORT, protocol: 'TCP' },
+                ],
                 readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5 },
                 livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 20, failureThreshold: 6 },
                 resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
@@ -143,6 +172,13 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
       kind: 'Service',
       metadata: { name: OPERATOR_NAME, namespace: ns, labels: operatorLabels },
       spec: { type: 'ClusterIP', selector: { 'app.kubernetes.io/name': OPERATOR_NAME }, ports: [{ name: 'http', port: API_PORT, targetPort: 'http', protocol: 'TCP' }] },
+    },
+    {
+      // What login-level Ingresses (in this namespace) point at: the gateway in every replica.
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: LOGIN_SERVICE, namespace: ns, labels: operatorLabels },
+      spec: { type: 'ClusterIP', selector: { 'app.kubernetes.io/name': OPERATOR_NAME }, ports: [{ name: 'login', port: LOGIN_SERVICE_PORT, targetPort: 'login', protocol: 'TCP' }] },
     },
   ];
 }

@@ -19,7 +19,7 @@ export async function observe(client: Pick<KubeClient, 'request'>, set: Exposure
     }
     const o = applied.get(`${kind === 'service' ? 'Service' : kind === 'httproute' ? 'HTTPRoute' : 'Ingress'}/${name}`);
     if (kind === 'httproute' && o) {
-      out.push({ ...x, ...(await observeRoute(client, ns, name, o)) });
+      out.push({ ...x, ...(await observeRoute(client, o.metadata.namespace ?? ns, name, o)) }); // (a login route is in the operator's namespace)
       continue;
     }
     if (kind === 'service' && o) {

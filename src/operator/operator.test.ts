@@ -46,14 +46,14 @@ test('an admitted set becomes a Service and an automatic Ingress, owned by the s
   assert.equal(canonical(run(set([svc('service-jupyter-8888', 'ClusterIP', 8888, { access: 'public' })]), [policy], 0, 'traefik').objects), canonical(d.objects));
 });
 
-test('issue 22: without a login gateway the operator makes no URL that needs a login (default access: namespace)', () => {
+test('issue 22: an operator run without its login gateway makes no URL that needs a login (default access: namespace)', () => {
   const policy: ExposurePolicy = { name: 'ops', spec: { ingress: { domain: 'apps.example.com' } } };
   for (const access of [undefined, 'namespace', 'authenticated']) {
     const d = run(set([svc('service-jupyter-8888', 'ClusterIP', 8888, access ? { access } : {})]), [policy], 0, 'traefik');
     assert.equal(d.outcome, 'Denied');
     assert.equal(d.reason, 'LoginUnavailable');
     assert.deepEqual(d.objects, []);
-    assert.match(d.message, new RegExp(`ingress-jupyter-8888: access "${access ?? 'namespace'}" needs a login, and this envserve operator has no login gateway yet .*access="public"`));
+    assert.match(d.message, new RegExp(`ingress-jupyter-8888: access "${access ?? 'namespace'}" needs a login, and this envserve operator runs without its login gateway .*access="public"`));
   }
 });
 
@@ -105,15 +105,32 @@ test('a Plan becomes an ExposureSet with its cluster exposures only', () => {
   assert.equal(s.metadata.annotations!['envserve.dev/submitted-by'], 'alice');
 });
 
-test('the operator\'s RBAC: no secrets, no pods or pods/exec, no policy writes; Leases only in its namespace; two replicas (RollingUpdate, a PodDisruptionBudget, preferred anti-affinity) and a Service', () => {
+test('the operator\'s RBAC: no secrets but its session keys, no pods or pods/exec, no policy writes; Leases only in its namespace; two replicas (RollingUpdate, a PodDisruptionBudget, preferred anti-affinity), the login gateway\'s port and Services', () => {
   const rules = operatorRules() as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
   const resources = rules.flatMap((r) => r.resources);
   for (const r of ['secrets', 'pods', 'pods/exec', 'deployments', 'roles', 'clusterroles']) assert.ok(!resources.includes(r), r);
   assert.deepEqual(rules.find((r) => r.resources.includes('exposurepolicies'))!.verbs, ['get', 'list', 'watch']);
   assert.ok(!rules.some((r) => r.verbs.includes('*') || r.resources.includes('*')));
   const objs = operatorManifests({ namespace: 'ops', image: 'registry.example.com/envserve:1' }) as any[];
-  assert.deepEqual(objs.map((o) => o.kind), ['CustomResourceDefinition', 'CustomResourceDefinition', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'PodDisruptionBudget', 'Service']);
+  assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`), [
+    'CustomResourceDefinition//exposuresets.envserve.dev', 'CustomResourceDefinition//exposurepolicies.envserve.dev',
+    'ValidatingAdmissionPolicy//envserve-host-claim', 'ValidatingAdmissionPolicyBinding//envserve-host-claim',
+    'CustomResourceDefinition//logins.envserve.dev', 'ValidatingAdmissionPolicy//envserve-login-identity', 'ValidatingAdmissionPolicyBinding//envserve-login-identity',
+    'ClusterRole//envserve-login-creator', 'ClusterRoleBinding//envserve-login-creator',
+    'Namespace//ops', 'ServiceAccount/ops/envserve-operator', 'ClusterRole//envserve-operator', 'ClusterRoleBinding//envserve-operator',
+    'Role/ops/envserve-operator-leader-election', 'RoleBinding/ops/envserve-operator-leader-election',
+    'Secret/ops/envserve-session-keys', 'Role/ops/envserve-operator-session-keys', 'RoleBinding/ops/envserve-operator-session-keys',
+    'Role/ops/envserve-operator-login-gateway', 'RoleBinding/ops/envserve-operator-login-gateway',
+    'Deployment/ops/envserve-operator', 'PodDisruptionBudget/ops/envserve-operator', 'Service/ops/envserve-operator', 'Service/ops/envserve-login',
+  ]);
   assert.ok(!resources.includes('leases'), 'no cluster-wide right on Leases');
+  // Logins: read and delete to redeem, list to sweep; never create, update or watch.
+  assert.deepEqual(rules.find((r) => r.resources.includes('logins'))!.verbs, ['get', 'list', 'delete']);
+  const keys = objs.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('session-keys'));
+  assert.deepEqual(keys.rules, [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['envserve-session-keys'], verbs: ['get', 'update'] }]);
+  assert.equal(objs.find((o) => o.kind === 'Secret').data, undefined, 'created empty: the operator writes the keys');
+  const loginSvc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'envserve-login');
+  assert.deepEqual(loginSvc.spec.ports, [{ name: 'login', port: 80, targetPort: 'login', protocol: 'TCP' }]);
   const role = objs.find((o) => o.kind === 'Role');
   assert.equal(role.metadata.namespace, 'ops');
   assert.deepEqual(role.rules, [
@@ -128,6 +145,9 @@ test('the operator\'s RBAC: no secrets, no pods or pods/exec, no policy writes; 
   assert.ok(dep.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution, 'preferred: a one-node cluster runs both');
   assert.equal(dep.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, undefined);
   assert.deepEqual(dep.spec.template.spec.containers[0].env.map((e: any) => e.name), ['POD_NAME', 'POD_NAMESPACE']);
+  // The gateway on its own port, apart from the HTTP API.
+  assert.deepEqual(dep.spec.template.spec.containers[0].args, ['operator', '--listen', '0.0.0.0:8080', '--login-listen', '0.0.0.0:8081']);
+  assert.deepEqual(dep.spec.template.spec.containers[0].ports.map((p: any) => [p.name, p.containerPort]), [['http', 8080], ['login', 8081]]);
   const pdb = objs.find((o) => o.kind === 'PodDisruptionBudget');
   assert.deepEqual([pdb.metadata.namespace, pdb.spec.minAvailable, pdb.spec.selector.matchLabels], ['ops', 1, dep.spec.selector.matchLabels]);
   assert.equal(dep.spec.template.spec.containers[0].image, 'registry.example.com/envserve:1');

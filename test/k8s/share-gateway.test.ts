@@ -4,8 +4,8 @@
 // `get` on the ExposureSet (level `namespace`). A, B and C (RoleBinding / cluster admin) get in, and
 // a WebSocket through the gateway works; D (no RoleBinding) is refused; removing B's RoleBinding
 // cuts B's open WebSocket within the re-check interval; `authenticated` lets D in.
-// The gateway runs in this process in front of a local app: what is not covered here is the
-// operator deploying it behind Traefik (not built yet, docs/sharing.md).
+// The gateway runs in this process in front of a local app; the operator deploying it behind
+// Traefik is test/ui/k8s/share-operator.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

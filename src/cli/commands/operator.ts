@@ -19,9 +19,15 @@ export function registerOperator(program: Command): void {
     .option('--concurrency <n>', 'ExposureSets reconciled at once', '4')
     .option('--lease-namespace <namespace>', 'the namespace of the leader-election Lease (default: POD_NAMESPACE, else envserve-system)')
     .option('--log-writes', 'log every write the controller sends to the API server')
-    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string; leaseNamespace?: string; logWrites?: boolean }) => {
+    .option('--login-listen <addr:port>', 'run the login gateway on this address (the manifests use 0.0.0.0:8081); without it, URLs that need a login are refused')
+    .option('--login-recheck <seconds>', 'how often the login gateway checks open connections again', '15')
+    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string; leaseNamespace?: string; logWrites?: boolean; loginListen?: string; loginRecheck: string }) => {
       const m = /^(.*):(\d+)$/.exec(opts.listen);
       if (!m) throw new UserError(`--listen must be ADDRESS:PORT, got "${opts.listen}"`);
+      const lm = opts.loginListen === undefined ? undefined : /^(.*):(\d+)$/.exec(opts.loginListen);
+      if (lm === null) throw new UserError(`--login-listen must be ADDRESS:PORT, got "${opts.loginListen}"`);
+      const recheckS = Number(opts.loginRecheck);
+      if (!(recheckS >= 1 && recheckS <= 30)) throw new UserError(`--login-recheck must be 1 to 30 seconds, got "${opts.loginRecheck}"`);
       const { explainKubeError, loadKubeClient } = await kube();
       const { createApiServer, listenAddress } = await import('../../operator/api.js');
       const { waitForCrds, Operator } = await import('../../operator/controller.js');
@@ -38,7 +44,18 @@ export function registerOperator(program: Command): void {
       if (version.skew) log('warn', `version skew: ${version.skew}`);
       // Replicas elect a leader with a Lease: only it reconciles, every replica serves the HTTP API.
       const { leader, fieldManager } = leaderElector(client, { log, ...(opts.leaseNamespace && { namespace: opts.leaseNamespace }) });
-      const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log, leader, fieldManager, logWrites: opts.logWrites === true });
+      // The login gateway (issue 22): every replica serves it, in the operator's namespace.
+      const { LOGIN_SERVICE, LOGIN_SERVICE_PORT } = await import('../../operator/login/ingress.js');
+      const ownNs = opts.leaseNamespace ?? (process.env.POD_NAMESPACE || 'envserve-system');
+      const loginGateway = lm ? { namespace: ownNs, service: LOGIN_SERVICE, port: LOGIN_SERVICE_PORT } : undefined;
+      const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log, leader, fieldManager, logWrites: opts.logWrites === true, ...(loginGateway && { loginGateway }) });
+      let gw: import('../../operator/login/serve.js').LoginGatewayServer | undefined;
+      if (lm) {
+        const { startLoginGateway } = await import('../../operator/login/serve.js');
+        gw = await startLoginGateway(client, { namespace: ownNs, listen: { host: lm[1]!.replace(/^\[|\]$/g, ''), port: Number(lm[2]) }, setUid: (ns, name) => operator.sets.get(`${ns}/${name}`)?.metadata.uid, recheckMs: recheckS * 1000, log });
+        operator.on('set', () => gw!.setsChanged());
+        log('info', `login gateway on port ${gw.port}`);
+      }
       const server = createApiServer({ client, operator, version });
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e) => reject(new UserError(`cannot listen on ${opts.listen}: ${e.message}`)));
@@ -48,6 +65,7 @@ export function registerOperator(program: Command): void {
       const stop = () => {
         log('info', 'stopping');
         ac.abort();
+        void gw?.close();
         server.close();
         server.closeAllConnections();
       };

@@ -4,10 +4,7 @@
 // plugin, client certificate, OIDC) — and a Login can never be changed. So the operator trusts no
 // field a user wrote: the identity in a Login is the API server's. Requires Kubernetes ≥ 1.30
 // (ValidatingAdmissionPolicy GA).
-//
-// Not yet part of `envserve operator manifests`: nothing redeems or sweeps Logins until the login
-// gateway ships, and letting every authenticated user create objects nobody removes would be a
-// standing cost with no use. The tests install these objects on their own.
+// Part of `envserve operator manifests`.
 import { API_VERSION, GROUP, VERSION_ANNOTATION } from '../resource.js';
 import { POLICY_VERSION } from '../../policy/types.js';
 import { VERSION } from '../../version.js';

@@ -3,8 +3,8 @@
 // cookie and redirects to the URL without the ticket; the app's page and its WebSocket work. A
 // browser without the login gets the page naming the command (the app sees nothing); the same
 // link a second time is refused. The gateway runs in this process in front of a local app (plain
-// HTTP on 127.0.0.1, a name mapped by Chromium's host resolver): the operator deploying it behind
-// Traefik over HTTPS is not built yet (docs/sharing.md).
+// HTTP on 127.0.0.1, a name mapped by Chromium's host resolver); the operator deploying it behind
+// Traefik over HTTPS is share-operator.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

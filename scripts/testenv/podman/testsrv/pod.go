@@ -11,6 +11,8 @@
 //              (that is mode json, the default; the other modes are in modes.go)
 // echo ports:  raw TCP echo.
 // The namespace comes from $POD_NAMESPACE, else the service account's namespace file.
+// With $TESTSRV_LOG_REQUESTS set, every HTTP request is logged on stdout ("request METHOD URI"),
+// so a test can read from the pod's log whether a request reached the app.
 package main
 
 import (
@@ -66,6 +68,7 @@ func podMain(args []string) {
 		}()
 	}
 	mode := modeFrom(modeFlag)
+	logRequests := os.Getenv("TESTSRV_LOG_REQUESTS") != ""
 	for _, p := range httpPorts {
 		port := p
 		if mode == "hang" || mode == "reset" {
@@ -74,6 +77,9 @@ func podMain(args []string) {
 		}
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := fmt.Sprintf("%s/%s:%d", ns, pod, port)
+			if logRequests {
+				fmt.Printf("request %s %s\n", r.Method, r.URL.RequestURI())
+			}
 			w.Header().Set("x-envserve-pod", id)
 			if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 				wsEcho(w, r)
