@@ -49,33 +49,45 @@ export function forward(client: net.Socket, target: Endpoint, ctx: ForwardContex
     client.resetAndDestroy();
     return;
   }
-  // Each direction reads into one buffer per connection and writes from it (relay): no
-  // allocation per read, so the garbage collector, whose pauses every connection waits out, runs
-  // rarely. Upstream → client through net.connect's onread; client → upstream the same way where
-  // the accepted socket can be switched to it (userBuffer), else through data events.
-  let upstreamToClient: Relay | undefined;
+  // Upstream → client (downloads, the bulk direction) reads into one buffer per connection
+  // (onread) instead of a fresh allocation per read: less garbage, flat memory.
+  const buffer = Buffer.allocUnsafe(READ_BUFFER);
+  let upstreamPaused = false;
   const upstream: net.Socket = net.connect({
     host: target.address,
     port: target.port,
     allowHalfOpen: true,
     noDelay: true,
-    onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: (n: number, buf: Uint8Array) => upstreamToClient!(n, buf) },
+    onread: {
+      buffer,
+      callback: (n: number, buf: Uint8Array): boolean => {
+        counters.bytesOut += n;
+        client.write(buf.subarray(0, n), resumeUpstream);
+        // Written to the kernel at once: the buffer is free again. Otherwise the write still
+        // points into it: stop reading until it is done (this is also the backpressure).
+        if (client.writableLength === 0) return true;
+        upstreamPaused = true;
+        return false;
+      },
+    },
   });
-  upstreamToClient = relay(upstream, client, (n) => (counters.bytesOut += n));
+  function resumeUpstream(): void {
+    if (upstreamPaused && client.writableLength === 0) {
+      upstreamPaused = false;
+      upstream.resume();
+    }
+  }
   track(ctx.sockets, client);
   track(ctx.sockets, upstream);
   let connected = false;
   upstream.once('connect', () => {
     connected = true;
-    const toUpstream = relay(client, upstream, (n) => (counters.bytesIn += n));
-    if (!useOwnBuffer(client, Buffer.allocUnsafe(READ_BUFFER), toUpstream)) {
-      // Client → upstream: plain data events, paused while upstream's buffer is full.
-      client.on('data', (d: Buffer) => {
-        counters.bytesIn += d.length;
-        if (!upstream.write(d)) client.pause();
-      });
-      upstream.on('drain', () => client.resume());
-    }
+    // Client → upstream: plain data events, paused while upstream's buffer is full.
+    client.on('data', (d: Buffer) => {
+      counters.bytesIn += d.length;
+      if (!upstream.write(d)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
     client.resume();
   });
   // FIN is passed on in each direction separately (half-close).
@@ -87,56 +99,6 @@ export function forward(client: net.Socket, target: Endpoint, ctx: ForwardContex
     if (!connected) ctx.onUpstreamError?.(err);
     if (!client.destroyed) client.resetAndDestroy();
   });
-}
-
-/** An onread callback: what `from` read into its buffer goes to `to`; false stops reading. */
-type Relay = (n: number, buf: Uint8Array) => boolean;
-
-function relay(from: net.Socket, to: net.Socket, count: (n: number) => void): Relay {
-  let paused = false;
-  const resume = () => {
-    if (paused && to.writableLength === 0) {
-      paused = false;
-      from.resume();
-    }
-  };
-  return (n, buf) => {
-    count(n);
-    to.write(buf.subarray(0, n), resume);
-    // Written to the kernel at once: the buffer is free again. Otherwise the write still
-    // points into it: stop reading until it is done (this is also the backpressure).
-    if (to.writableLength === 0) return true;
-    paused = true;
-    return false;
-  };
-}
-
-/**
- * net.connect's onread for an accepted socket, which Node.js offers only to the sockets it
- * connects: the same three fields its constructor sets, then the handle's user buffer. Only
- * where the socket has those fields (null: no onread) and has read nothing yet (paused since
- * accept); otherwise false, and the caller uses data events.
- */
-function useOwnBuffer(s: net.Socket, buffer: Buffer, callback: Relay): boolean {
-  const fields = ownBufferFields(s);
-  const handle = (s as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void; reading?: boolean } })._handle;
-  if (!fields || typeof handle?.useUserBuffer !== 'function' || handle.reading || s.readableLength > 0) return false;
-  const o = s as unknown as Record<symbol, unknown>;
-  if (o[fields.buffer] !== null || o[fields.callback] !== null || o[fields.gen] !== null) return false;
-  o[fields.buffer] = buffer;
-  o[fields.callback] = callback;
-  handle.useUserBuffer(buffer);
-  return true;
-}
-
-let fieldsCache: { buffer: symbol; callback: symbol; gen: symbol } | null | undefined;
-function ownBufferFields(s: net.Socket): typeof fieldsCache {
-  if (fieldsCache !== undefined) return fieldsCache;
-  const syms = Object.getOwnPropertySymbols(s);
-  const by = (d: string) => syms.find((x) => x.description === d);
-  const [buffer, callback, gen] = [by('kBuffer'), by('kBufferCb'), by('kBufferGen')];
-  fieldsCache = buffer && callback && gen ? { buffer, callback, gen } : null;
-  return fieldsCache;
 }
 
 function track(sockets: Set<net.Socket>, s: net.Socket): void {
