@@ -80,8 +80,8 @@ for (const threads of [1, THREADED]) {
   });
 
   test(`${mode} backpressure the other way: a target that does not read keeps the proxy buffer bounded`, async () => {
-    // Client → upstream reads into the connection's own buffer (proxy-forward.ts, relay): while a
-    // write from it is pending, the client is not read, so the client's own writes stall.
+    // Uploads: the client is not read while the write to the target is pending (proxy-forward.ts),
+    // so the client's own writes stall instead of filling the proxy.
     const srv = await listen((s) => {
       s.pause(); // never reads
       s.on('error', () => {});
