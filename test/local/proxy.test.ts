@@ -79,6 +79,38 @@ for (const threads of [1, THREADED]) {
     srv.close();
   });
 
+  test(`${mode} backpressure the other way: a target that does not read keeps the proxy buffer bounded`, async () => {
+    // Uploads: the client is not read while the write to the target is pending (proxy-forward.ts),
+    // so the client's own writes stall instead of filling the proxy.
+    const srv = await listen((s) => {
+      s.pause(); // never reads
+      s.on('error', () => {});
+    });
+    const proxy = await proxyTo(portOf(srv));
+    const c = net.connect(proxy.listen.port, '127.0.0.1');
+    c.on('error', () => {});
+    await once(c, 'connect');
+    const big = Buffer.alloc(1024 * 1024, 9);
+    let clientWrote = 0;
+    let stop = false;
+    const pump = () => {
+      while (!stop && clientWrote < 200 * big.length) {
+        clientWrote += big.length;
+        if (!c.write(big)) return void c.once('drain', pump);
+      }
+    };
+    pump();
+    await new Promise((r) => setTimeout(r, 500));
+    const stats = proxy.stats();
+    assert.ok(stats.bytesIn > 0, 'bytes did flow until the target stopped reading');
+    assert.ok(proxy.bufferedBytes < 8 * 1024 * 1024, `proxy buffers ${proxy.bufferedBytes} bytes`);
+    assert.ok(c.writableLength > 0 && clientWrote < 100 * big.length, `client could write ${clientWrote} bytes: no backpressure`);
+    stop = true;
+    c.destroy();
+    await proxy.close();
+    srv.close();
+  });
+
   test(`${mode} upstream refusing: the client is reset and the error reported`, async () => {
     const errors: string[] = [];
     // The dead port is held while the proxy starts, so it cannot be the proxy's own.
