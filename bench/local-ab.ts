@@ -7,67 +7,15 @@
 // Run: BENCH_AB_PATHS='one=1;two=2;young8=1 --min-semi-space-size=8 --max-semi-space-size=8' \
 //      BENCH_AB_ROUNDS=20 npx tsx bench/local-ab.ts
 // A path is name=threads[ node flags]; BENCH_AB_REPO_<name> runs another checkout's bin/envserve.js.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { homedir, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ensureBuilt } from '../test/local/cli-helpers.js';
+import { bg, children, freePort, goTool, median, REPO, sh, waitPort } from './local-lib.js';
 
-const REPO = resolve(import.meta.dirname ?? '.', '..');
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 20);
 const SPECS = (process.env.BENCH_AB_PATHS ?? 'envserve=1').split(';').filter(Boolean);
-const children: ChildProcess[] = [];
-const bg = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) => {
-  const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
-  children.push(c);
-  return c;
-};
-const sh = (cmd: string, args: string[]) => {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: REPO });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const freePort = () =>
-  new Promise<number>((r) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => r(p));
-    });
-  });
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => (s.destroy(), r(true)));
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} did not open`);
-}
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-
-/** A Go tool of this repo, built once per source version into the test cache (as bench:local does). */
-function goTool(dir: string, name: string): string {
-  const src = join(REPO, dir);
-  // The key of bench:local's rttload and of up.sh's testsrv: go.mod then the .go files, by name.
-  const h = createHash('sha256').update(readFileSync(join(src, 'go.mod')));
-  for (const f of readdirSync(src).filter((x) => x.endsWith('.go')).sort()) h.update(readFileSync(join(src, f)));
-  const key = h.digest('hex').slice(0, 12);
-  const cache = process.env.ENVSERVE_TESTENV_CACHE ?? join(homedir(), '.cache/envserve-testenv');
-  const bin = join(cache, `${name}-${key}`);
-  if (!existsSync(bin)) {
-    mkdirSync(cache, { recursive: true });
-    const r = spawnSync('go', ['build', '-trimpath', '-o', `${bin}.tmp`, '.'], { cwd: src, encoding: 'utf8', env: { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-buildvcs=false' } });
-    if (r.status !== 0) throw new Error(`building ${dir} failed: ${r.stderr}`);
-    renameSync(`${bin}.tmp`, bin);
-  }
-  return bin;
-}
 
 async function main() {
   ensureBuilt();

@@ -24,18 +24,16 @@
 // ENVSERVE_PROXY_THREADS); "envserveN" is the same CLI with the other choice: ENVSERVE_PROXY_THREADS=1
 // when the default is more, else 2 (BENCH_ALT_THREADS sets it) (the proxy
 // on the main thread), measured in the same rounds for comparison.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
-import net from 'node:net';
-import { cpus, homedir, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DockerEngine, type Container } from '../src/apply/docker/client.js';
 import { listTcpListeners } from '../src/apply/local/proc-net.js';
 import { defaultProxyThreads } from '../src/apply/local/proxy.js';
 import { ensureBuilt } from '../test/local/cli-helpers.js';
+import { bg, children, freePort, goTool, median, REPO, sh, waitPort } from './local-lib.js';
 
-const REPO = resolve(import.meta.dirname ?? '.', '..');
 const BYTES = Number(process.env.BENCH_BYTES ?? 4 * 1024 ** 3);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LAT_ROUNDS = Number(process.env.BENCH_LAT_ROUNDS ?? 5);
@@ -45,61 +43,8 @@ const LAT_GAP_US = 10000; // mean pause between a reply and the next ping
 const THREADS = process.env.BENCH_THREADS; // unset: envserve's default
 const ALT = process.env.BENCH_ALT_THREADS ?? (Number(THREADS ?? defaultProxyThreads()) > 1 ? '1' : '2');
 const label = (n: string) => (n === 'alt' ? `envserve${ALT}` : n);
-const children: ChildProcess[] = [];
 
-function sh(cmd: string, args: string[]) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: REPO });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
 
-function bg(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
-  children.push(c);
-  return c;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => r(p));
-    });
-  });
-}
-
-async function waitPort(port: number, ms = 10000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => (s.destroy(), r(true)));
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} did not open`);
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** bench/rttload, built once per source version (cached like testsrv). */
-function buildRttload(): string {
-  const src = join(REPO, 'bench/rttload');
-  const key = createHash('sha256').update(readFileSync(join(src, 'go.mod'))).update(readFileSync(join(src, 'main.go'))).digest('hex').slice(0, 12);
-  const cache = process.env.ENVSERVE_TESTENV_CACHE ?? join(homedir(), '.cache/envserve-testenv');
-  const bin = join(cache, `rttload-${key}`);
-  if (!existsSync(bin)) {
-    mkdirSync(cache, { recursive: true });
-    const r = spawnSync('go', ['build', '-trimpath', '-o', `${bin}.tmp`, '.'], {
-      cwd: src, encoding: 'utf8', env: { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-buildvcs=false' },
-    });
-    if (r.status !== 0) throw new Error(`building bench/rttload failed: ${r.stderr}`);
-    renameSync(`${bin}.tmp`, bin);
-  }
-  return bin;
-}
 
 /** CPU time (clock ticks) of the whole machine: [busy, total]. */
 function machineTicks(): [number, number] {
@@ -162,7 +107,7 @@ const turns = <T>(xs: T[], round: number): T[] => xs.map((_, i) => xs[(i + round
 
 async function main() {
   ensureBuilt(); // bin/envserve.js runs dist/
-  const rttload = buildRttload();
+  const rttload = goTool('bench/rttload', 'rttload');
   sh('bash', ['scripts/testenv/podman/up.sh']);
   const env = JSON.parse(readFileSync(join(REPO, '.testenv/podman/env.json'), 'utf8')) as Record<string, string>;
   Object.assign(process.env, env);

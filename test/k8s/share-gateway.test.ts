@@ -8,15 +8,11 @@
 // Traefik is test/ui/k8s/share-operator.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import YAML from 'yaml';
 import { WebSocket, WebSocketServer } from 'ws';
-import { waitForLoginAdmission } from './share-lib.js';
-import { env, createNamespace, deleteNamespace, mustKubectl } from './expose-lib.js';
+import { loginUsers, waitForLoginAdmission } from './share-lib.js';
+import { env, deleteNamespace, mustKubectl } from './expose-lib.js';
 import { loadKubeClient, type KubeClient } from '../../src/apply/k8s/client.js';
 import { loginManifests } from '../../src/operator/login/manifests.js';
 import { createLogin } from '../../src/operator/login/flow.js';
@@ -24,8 +20,6 @@ import { KeyRing } from '../../src/operator/login/keys.js';
 import { sarAuthorizer } from '../../src/operator/login/authorize.js';
 import { LoginGateway, type GatewayRoute } from '../../src/operator/login/gateway.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'envserve-share-gw-'));
-const admin = YAML.parse(readFileSync(env.kubeconfig, 'utf8'));
 const HOST = 'demo-shr.apps.share.test';
 let ns: string;
 let users: Record<'A' | 'B' | 'C' | 'D', KubeClient>;
@@ -35,12 +29,6 @@ let gw: LoginGateway;
 let gwPort: number;
 let route: GatewayRoute;
 const appSeen: string[] = [];
-
-function kubeconfigWith(name: string, user: Record<string, unknown>): string {
-  const file = join(dir, `${name}.kubeconfig`);
-  writeFileSync(file, YAML.stringify({ ...admin, users: [{ name: 'u', user }], contexts: [{ name: 'c', context: { cluster: admin.clusters[0].name, user: 'u' } }], 'current-context': 'c' }));
-  return file;
-}
 
 function get(path: string, cookie?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
@@ -60,22 +48,13 @@ async function logIn(who: KubeClient): Promise<{ status: number; cookie?: string
 before(async () => {
   mustKubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: loginManifests() }));
   mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/logins.envserve.dev']);
-  ns = createNamespace('share-gw');
-  for (const sa of ['sa-a', 'sa-b', 'sa-d']) mustKubectl(['-n', ns, 'create', 'serviceaccount', sa]);
-  // (a Role object, not `kubectl create role`: that needs the ExposureSet CRD installed, RBAC does not)
-  mustKubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'exposure-reader', namespace: ns }, rules: [{ apiGroups: ['envserve.dev'], resources: ['exposuresets'], verbs: ['get'] }] }));
-  mustKubectl(['-n', ns, 'create', 'rolebinding', 'a-reads', '--role=exposure-reader', `--serviceaccount=${ns}:sa-a`]);
-  mustKubectl(['-n', ns, 'create', 'rolebinding', 'b-reads', '--role=exposure-reader', `--serviceaccount=${ns}:sa-b`]);
-  const token = (sa: string) => mustKubectl(['-n', ns, 'create', 'token', sa, '--duration=1h']).trim();
-  writeFileSync(join(dir, 'b.token'), token('sa-b'), { mode: 0o600 });
-  const plugin = join(dir, 'cred-plugin.sh');
-  writeFileSync(plugin, `#!/bin/sh\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat ${join(dir, 'b.token')})"\n`);
-  chmodSync(plugin, 0o755);
+  const u = loginUsers('share-gw');
+  ns = u.ns;
   users = {
-    A: loadKubeClient({ kubeconfig: kubeconfigWith('a', { token: token('sa-a') }) }),
-    B: loadKubeClient({ kubeconfig: kubeconfigWith('b', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } }) }),
-    C: loadKubeClient({ kubeconfig: env.kubeconfig }), // client certificate (cluster admin)
-    D: loadKubeClient({ kubeconfig: kubeconfigWith('d', { token: token('sa-d') }) }),
+    A: loadKubeClient({ kubeconfig: u.kubeconfigs.A }),
+    B: loadKubeClient({ kubeconfig: u.kubeconfigs.B }), // exec credential plugin
+    C: loadKubeClient({ kubeconfig: u.kubeconfigs.C }), // client certificate (cluster admin)
+    D: loadKubeClient({ kubeconfig: u.kubeconfigs.D }),
   };
   operatorClient = loadKubeClient({ kubeconfig: env.kubeconfig });
   await waitForLoginAdmission(users.A, HOST);

@@ -1,6 +1,11 @@
-// Shared by the login tests: the Login admission policy takes effect a moment after it is created.
+// Shared by the login tests: their users (one per kubeconfig form), and the wait for the Login
+// admission policy, which takes effect a moment after it is created.
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
 import { eventually } from './cluster.js';
-import { mustKubectl } from './expose-lib.js';
+import { createNamespace, env, mustKubectl } from './expose-lib.js';
 import { KubeApiError, type KubeClient } from '../../src/apply/k8s/client.js';
 import { loginObject, loginPath } from '../../src/operator/login/manifests.js';
 import { newVerifier, verifierHash } from '../../src/operator/login/ticket.js';
@@ -17,4 +22,43 @@ export async function waitForLoginAdmission(client: Pick<KubeClient, 'request'>,
       throw e;
     }
   }, 60_000, 500);
+}
+
+export type LoginUser = 'A' | 'B' | 'C' | 'D';
+
+/**
+ * A new namespace and the login tests' users, each with its own kubeconfig file: A (bearer token)
+ * and B (exec credential plugin printing its token) are ServiceAccounts that may `get` ExposureSets
+ * there (level `namespace`), C is the cluster admin (client certificate), D a ServiceAccount
+ * without rights there.
+ */
+export function loginUsers(prefix: string): { ns: string; dir: string; kubeconfigs: Record<LoginUser, string> } {
+  const dir = mkdtempSync(join(tmpdir(), `envserve-${prefix}-`));
+  const admin = YAML.parse(readFileSync(env.kubeconfig, 'utf8'));
+  const kubeconfigWith = (name: string, user: Record<string, unknown>): string => {
+    const file = join(dir, `${name}.kubeconfig`);
+    writeFileSync(file, YAML.stringify({ ...admin, users: [{ name: 'u', user }], contexts: [{ name: 'c', context: { cluster: admin.clusters[0].name, user: 'u' } }], 'current-context': 'c' }), { mode: 0o600 });
+    return file;
+  };
+  const ns = createNamespace(prefix);
+  for (const sa of ['sa-a', 'sa-b', 'sa-d']) mustKubectl(['-n', ns, 'create', 'serviceaccount', sa]);
+  // (a Role object, not `kubectl create role`: that needs the ExposureSet CRD installed, RBAC does not)
+  mustKubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'exposure-reader', namespace: ns }, rules: [{ apiGroups: ['envserve.dev'], resources: ['exposuresets'], verbs: ['get'] }] }));
+  mustKubectl(['-n', ns, 'create', 'rolebinding', 'a-reads', '--role=exposure-reader', `--serviceaccount=${ns}:sa-a`]);
+  mustKubectl(['-n', ns, 'create', 'rolebinding', 'b-reads', '--role=exposure-reader', `--serviceaccount=${ns}:sa-b`]);
+  const token = (sa: string) => mustKubectl(['-n', ns, 'create', 'token', sa, '--duration=1h']).trim();
+  // B's token file is only the plugin's business
+  writeFileSync(join(dir, 'b.token'), token('sa-b'), { mode: 0o600 });
+  const plugin = join(dir, 'cred-plugin.sh');
+  writeFileSync(plugin, `#!/bin/sh\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat ${join(dir, 'b.token')})"\n`);
+  chmodSync(plugin, 0o755);
+  return {
+    ns, dir,
+    kubeconfigs: {
+      A: kubeconfigWith('a', { token: token('sa-a') }),
+      B: kubeconfigWith('b', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } }),
+      C: env.kubeconfig,
+      D: kubeconfigWith('d', { token: token('sa-d') }),
+    },
+  };
 }

@@ -6,45 +6,25 @@
 // redeemers, never with a wrong or missing verifier or for another host, and not after 60 s.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import YAML from 'yaml';
-import { waitForLoginAdmission } from './share-lib.js';
-import { env, createNamespace, deleteNamespace, mustKubectl, kubectlJson } from './expose-lib.js';
+import { loginUsers, waitForLoginAdmission } from './share-lib.js';
+import { env, deleteNamespace, mustKubectl, kubectlJson } from './expose-lib.js';
 import { loadKubeClient, KubeApiError, type KubeClient } from '../../src/apply/k8s/client.js';
 import { loginManifests, loginObject, loginPath } from '../../src/operator/login/manifests.js';
 import { createLogin, redeemTicket, whoAmI } from '../../src/operator/login/flow.js';
 import { newVerifier, parseTicket, TICKET_TTL_MS, verifierHash } from '../../src/operator/login/ticket.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'envserve-share-login-'));
-const admin = YAML.parse(readFileSync(env.kubeconfig, 'utf8'));
 let ns: string;
 let clients: { token: KubeClient; exec: KubeClient; cert: KubeClient; redeemer: KubeClient };
 const HOST = 'app-demo.apps.share.test';
 
-function kubeconfigWith(name: string, user: Record<string, unknown>): string {
-  const file = join(dir, `${name}.kubeconfig`);
-  const kc = { ...admin, users: [{ name: 'u', user }], contexts: [{ name: 'c', context: { cluster: admin.clusters[0].name, user: 'u' } }], 'current-context': 'c' };
-  writeFileSync(file, YAML.stringify(kc));
-  return file;
-}
-
 before(async () => {
   mustKubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: loginManifests() }));
   mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/logins.envserve.dev']);
-  ns = createNamespace('share-login');
-  for (const sa of ['sa-a', 'sa-b']) mustKubectl(['-n', ns, 'create', 'serviceaccount', sa]);
-  const tokenA = mustKubectl(['-n', ns, 'create', 'token', 'sa-a', '--duration=1h']).trim();
-  const tokenB = mustKubectl(['-n', ns, 'create', 'token', 'sa-b', '--duration=1h']).trim();
-  // user B logs in through an exec credential plugin (the token file is only the plugin's business)
-  writeFileSync(join(dir, 'b.token'), tokenB, { mode: 0o600 });
-  const plugin = join(dir, 'cred-plugin.sh');
-  writeFileSync(plugin, `#!/bin/sh\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat ${join(dir, 'b.token')})"\n`);
-  chmodSync(plugin, 0o755);
+  const u = loginUsers('share-login');
+  ns = u.ns;
   clients = {
-    token: loadKubeClient({ kubeconfig: kubeconfigWith('token', { token: tokenA }) }),
-    exec: loadKubeClient({ kubeconfig: kubeconfigWith('exec', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } }) }),
+    token: loadKubeClient({ kubeconfig: u.kubeconfigs.A }),
+    exec: loadKubeClient({ kubeconfig: u.kubeconfigs.B }), // an exec credential plugin
     cert: loadKubeClient({ kubeconfig: env.kubeconfig }), // the admin kubeconfig: a client certificate
     redeemer: loadKubeClient({ kubeconfig: env.kubeconfig }),
   };

@@ -17,12 +17,11 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import YAML from 'yaml';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { eventually, kubectl, TESTSRV_IMAGE } from '../../k8s/cluster.js';
-import { env, createNamespace, deleteNamespace, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
+import { env, deleteNamespace, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
 import { apply, manifests, OPERATOR_IMAGE, lease } from '../../k8s/operator-lib.js';
-import { waitForLoginAdmission } from '../../k8s/share-lib.js';
+import { loginUsers, waitForLoginAdmission } from '../../k8s/share-lib.js';
 import { httpsGet, issueCert, tlsEnv, tlsSecret } from '../../k8s/tls-lib.js';
 import { runCli } from '../../local/cli-helpers.js';
 import { loadKubeClient } from '../../../src/apply/k8s/client.js';
@@ -31,7 +30,6 @@ const OP_NS = 'envserve-system';
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
 const T = tlsEnv();
 const dir = mkdtempSync(join(tmpdir(), 'envserve-share-op-'));
-const admin = YAML.parse(readFileSync(env.kubeconfig, 'utf8'));
 const HOST = `lab-${Date.now().toString(36)}.apps.share.test`;
 const BASE = `https://${HOST}${T.httpsPort === 443 ? '' : `:${T.httpsPort}`}`;
 // The same app through an HTTPRoute on Traefik's Gateway (its HTTPS listener, a wildcard certificate of the test CA).
@@ -46,12 +44,6 @@ const spkiOf = (pem: string) => createHash('sha256').update(new X509Certificate(
 const contexts: BrowserContext[] = [];
 const opened = join(dir, 'opened-url');
 const browserCmd = join(dir, 'browser.sh');
-
-function kubeconfigWith(name: string, user: Record<string, unknown>): string {
-  const file = join(dir, `${name}.kubeconfig`);
-  writeFileSync(file, YAML.stringify({ ...admin, users: [{ name: 'u', user }], contexts: [{ name: 'c', context: { cluster: admin.clusters[0].name, user: 'u' } }], 'current-context': 'c' }), { mode: 0o600 });
-  return file;
-}
 
 /** Requests the app's pod logged ("request METHOD URI", testsrv with TESTSRV_LOG_REQUESTS). */
 function appRequests(): string[] {
@@ -97,22 +89,7 @@ before(async () => {
   dep.spec.template.spec.containers[0].args.push('--login-recheck', '2');
   mustKubectl(['-n', OP_NS, 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
   apply(objs);
-  ns = createNamespace('share-op');
-  for (const sa of ['sa-a', 'sa-b', 'sa-d']) mustKubectl(['-n', ns, 'create', 'serviceaccount', sa]);
-  mustKubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'exposure-reader', namespace: ns }, rules: [{ apiGroups: ['envserve.dev'], resources: ['exposuresets'], verbs: ['get'] }] }));
-  mustKubectl(['-n', ns, 'create', 'rolebinding', 'a-reads', '--role=exposure-reader', `--serviceaccount=${ns}:sa-a`]);
-  mustKubectl(['-n', ns, 'create', 'rolebinding', 'b-reads', '--role=exposure-reader', `--serviceaccount=${ns}:sa-b`]);
-  const token = (sa: string) => mustKubectl(['-n', ns, 'create', 'token', sa, '--duration=1h']).trim();
-  writeFileSync(join(dir, 'b.token'), token('sa-b'), { mode: 0o600 });
-  const plugin = join(dir, 'cred-plugin.sh');
-  writeFileSync(plugin, `#!/bin/sh\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat ${join(dir, 'b.token')})"\n`);
-  chmodSync(plugin, 0o755);
-  kc = {
-    A: kubeconfigWith('a', { token: token('sa-a') }),
-    B: kubeconfigWith('b', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } }),
-    C: env.kubeconfig, // a client certificate (cluster admin)
-    D: kubeconfigWith('d', { token: token('sa-d') }),
-  };
+  ({ ns, kubeconfigs: kc } = loginUsers('share-op'));
   writeFileSync(browserCmd, `#!/bin/sh\nprintf '%s' "$1" > ${opened}\n`);
   chmodSync(browserCmd, 0o755);
 
