@@ -4,8 +4,8 @@
 // namespace → the operator's login gateway → the Service) — loaded by the same client
 // (bench/httpsload, Go: keep-alive HTTPS, TLS verified against the test CA), the second with a
 // session cookie got as users get it (`envserve open`, then the one-time link). Alternating
-// rounds, medians. CPU: Traefik's process and the operator pods' processes (found by their pod
-// UID in /proc/PID/cgroup), per request.
+// rounds, medians. CPU: Traefik's process and the operator pods' processes (found by their
+// container ID in /proc/PID/cgroup), per request.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -44,9 +44,9 @@ function cpu(pids: number[]): number {
   return s;
 }
 
-/** The processes of these pods: their pod UID is in the cgroup path (cgroupfs `pod<uid>` or systemd `pod<uid with _>`). */
-function podPids(uids: string[]): number[] {
-  const keys = uids.flatMap((u) => [u, u.replaceAll('-', '_')]);
+/** The processes of these containers: the test node's runc puts each in a cgroup named by its container ID. */
+function containerPids(ids: string[]): number[] {
+  const keys = ids.map((id) => `/${id}`);
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -148,9 +148,10 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
     if ((await get(T.httpsAddress, T.httpsPort, LOGIN, '/', ca, { cookie })).status !== 200) throw new Error('the session cookie does not open the login Ingress');
 
     const traefik = [Number(readFileSync(join(REPO, TESTENV_DIR, 'run/traefik.pid'), 'utf8'))];
-    const uids = kubectlJson(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items.map((p: any) => p.metadata.uid);
-    const operator = podPids(uids);
-    if (!operator.length) throw new Error(`no process of the operator pods (${uids.join(', ')}) found in /proc`);
+    const pods = kubectlJson(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items;
+    const ids: string[] = pods.flatMap((p: any) => (p.status?.containerStatuses ?? []).map((c: any) => String(c.containerID).replace(/^\w+:\/\//, '')));
+    const operator = containerPids(ids);
+    if (operator.length < pods.length) throw new Error(`found ${operator.length} processes of the ${pods.length} operator pods in /proc`);
     const rows = { public: { rps: [], p50: [], p99: [], traefik: [], operator: [] } as ClusterRow, login: { rps: [], p50: [], p99: [], traefik: [], operator: [] } as ClusterRow };
     await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, PUB, '/', String(o.conns), '2', T.caCert]); // warm-up
     await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, LOGIN, '/', String(o.conns), '2', T.caCert, cookie]);
@@ -165,7 +166,7 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
         row.traefik.push((t / m.requests) * 1e6); row.operator.push((op / m.requests) * 1e6);
       }
     }
-    return { ...rows, operatorPods: uids.length, loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') };
+    return { ...rows, operatorPods: pods.length, loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') };
   } finally {
     const q = (args: string[]) => spawnSync('kubectl', ['--kubeconfig', o.kubeconfig, ...args], { encoding: 'utf8' });
     q(['-n', OP_NS, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
