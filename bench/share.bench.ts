@@ -25,8 +25,13 @@ const CLUSTER_CONNS = Number(process.env.BENCH_CLUSTER_CONNS ?? 64);
 const CLUSTER_ROUNDS = Number(process.env.BENCH_CLUSTER_ROUNDS ?? 3);
 const children: ChildProcess[] = [];
 
+// BENCH_GATEWAY_NODE_FLAGS: extra Node flags for the gateway's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/gw"
+// (where its CPU goes) or "--max-semi-space-size=1" (as bin/envserve.js starts the operator).
+const GATEWAY_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 function start(args: string[]): Promise<{ pid: number; info: Record<string, any> }> {
-  const p = spawn(process.execPath, ['--import', 'tsx', new URL('./share-child.ts', import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const flags = args[0] === 'gateway' ? GATEWAY_FLAGS : [];
+  const p = spawn(process.execPath, [...flags, '--import', 'tsx', new URL('./share-child.ts', import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(p);
   return new Promise((resolve, reject) => {
     p.stdout!.once('data', (d) => resolve({ pid: p.pid!, info: JSON.parse(String(d)) }));
