@@ -181,3 +181,42 @@ test('revocation: losing the right, or the ExposureSet going, cuts an open WebSo
     sets.set(A, route(A));
   }
 });
+
+test('a cookie already accepted (its MAC check remembered) is still refused once the set is re-created, the level lowered, its key retired or it expired', async () => {
+  let clock = Date.now();
+  let ring = KeyRing.fresh(clock);
+  const g = new LoginGateway({ routes: (h) => sets.get(h), keys: () => ring, api, authorize: async (who: Identity) => allowed.has(who.username), now: () => clock });
+  const port = await g.listen(0);
+  const at = (cookie: string) => new Promise<number>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', headers: { host: A, cookie } }, (res) => res.resume().on('end', () => resolve(res.statusCode!))).on('error', reject);
+  });
+  const login = async () => {
+    const r = await new Promise<http.IncomingMessage>((resolve, reject) => http.get({ host: '127.0.0.1', port, path: `/.envserve/login?ticket=${ticketFor('alice', A, clock)}`, headers: { host: A } }, (res) => resolve(res.resume())).on('error', reject));
+    assert.equal(r.statusCode, 303);
+    return r.headers['set-cookie']![0]!.split(';')[0]!;
+  };
+  try {
+    const cookie = await login();
+    assert.equal(await at(cookie), 200);
+    assert.equal(await at(cookie), 200, 'the remembered answer');
+    for (const over of [{ setUid: 'uid-recreated' }, { accessGeneration: 2 }]) {
+      sets.set(A, route(A, over));
+      try {
+        assert.equal(await at(cookie), 401, JSON.stringify(over));
+      } finally {
+        sets.set(A, route(A));
+      }
+      assert.equal(await at(cookie), 200);
+    }
+    ring = ring.rotate(clock, 60_000);
+    assert.equal(await at(cookie), 200, 'the retired key verifies for one session lifetime');
+    clock += 60_001;
+    assert.equal(await at(cookie), 401, 'then no more');
+    const fresh = await login();
+    assert.equal(await at(fresh), 200);
+    clock += 3_600_000;
+    assert.equal(await at(fresh), 401, 'expired');
+  } finally {
+    await g.close();
+  }
+});
