@@ -69,7 +69,8 @@ async function loginCookie(user = 'alice', host = A): Promise<string> {
 before(async () => {
   app = http.createServer((req, res) => {
     seen.push({ path: req.url!, ...(req.headers.cookie && { cookie: req.headers.cookie }) });
-    res.end(`app ${req.url}`);
+    let body = '';
+    req.on('data', (d) => (body += d)).on('end', () => res.end(`app ${req.url}${body && ` ${body}`}`));
   });
   const wss = new WebSocketServer({ server: app });
   wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo ${m}`)));
@@ -155,6 +156,14 @@ test('unsafe methods and WebSocket upgrades from a sibling origin are refused; f
   const cookie = await loginCookie();
   assert.equal((await get('/api', { method: 'POST', cookie, origin: `https://${B}` })).status, 403);
   assert.equal((await get('/api', { method: 'POST', cookie, origin: `https://${A}` })).status, 200);
+  const posted = await new Promise<string>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: gwPort, path: '/api', method: 'POST', headers: { host: A, cookie, origin: `https://${A}` } }, (res) => {
+      let b = '';
+      res.on('data', (d) => (b += d)).on('end', () => resolve(b));
+    });
+    req.on('error', reject).end('x=1'); // chunked: the body goes through too
+  });
+  assert.equal(posted, 'app /api x=1');
   const ws = (origin: string, c?: string) => new WebSocket(`ws://127.0.0.1:${gwPort}/ws`, { headers: { host: A, ...(c && { cookie: c }) }, origin });
   const status = (w: WebSocket) => new Promise<number>((resolve) => { w.on('unexpected-response', (_q, res) => resolve(res.statusCode!)); w.on('open', () => { resolve(101); w.close(); }); });
   assert.equal(await status(ws(`https://${B}`, cookie)), 403);

@@ -175,7 +175,9 @@ export class LoginGateway {
       if (!res.headersSent) sendPage(res, 404, { title: 'The app does not answer', detail: 'The exposure has no working backend right now.' });
       else res.destroy();
     });
-    req.pipe(up);
+    // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 6.3): no pipe to set up.
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) up.end();
+    else req.pipe(up);
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
