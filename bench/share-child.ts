@@ -8,6 +8,7 @@ import { KeyRing } from '../src/operator/login/keys.js';
 import { signSession } from '../src/operator/login/cookie.js';
 
 const [role, appPort] = process.argv.slice(2);
+process.on('SIGTERM', () => process.exit(0)); // a clean exit writes --cpu-prof's profile
 const HOST = 'app-bench.apps.test';
 if (role === 'app') {
   const body = Buffer.alloc(2048, 'x');

@@ -1,20 +1,37 @@
 // The login gateway's cost (issue 22): requests/s, p50/p99 latency and CPU of one app reached
 // directly (the peer) and through the gateway (session cookie checked, its own cookie stripped,
 // proxied), in the same run, alternating, with CONCURRENCY keep-alive clients for SECONDS each.
-// Measures the gateway hop on this machine; Traefik in front of both is not part of it yet.
+// Then the real path (bench/share-cluster.ts): on the test cluster, one pod behind a `public`
+// Ingress and a login-level one (the operator's gateway in front), both through Traefik over HTTPS,
+// BENCH_CLUSTER_CONNS keep-alive clients; requests/s, p50/p99, and CPU of Traefik and of the
+// operator pods per request.
 //
-//   npm run bench:share            (BENCH_SECONDS=5 BENCH_CONCURRENCY=32 BENCH_ROUNDS=2)
+//   npm run bench:share    (BENCH_SECONDS=5 BENCH_CONCURRENCY=32 BENCH_ROUNDS=2 BENCH_CLUSTER_CONNS=64
+//                           BENCH_CLUSTER_ROUNDS=3; uses the running test cluster of
+//                           ENVSERVE_TESTENV_SLOT, else starts one and stops it after;
+//                           BENCH_CLUSTER=0 skips the cluster rows)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { cpus } from 'node:os';
+import { ensureCluster, stopClusterIfStarted } from './cluster.js';
+import { measureCluster } from './share-cluster.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CLUSTER = process.env.BENCH_CLUSTER !== '0';
+const CLUSTER_CONNS = Number(process.env.BENCH_CLUSTER_CONNS ?? 64);
+const CLUSTER_ROUNDS = Number(process.env.BENCH_CLUSTER_ROUNDS ?? 3);
 const children: ChildProcess[] = [];
 
+// BENCH_GATEWAY_NODE_FLAGS: extra Node flags for the gateway's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/gw"
+// (where its CPU goes) or "--max-semi-space-size=1" (as bin/envserve.js starts the operator).
+const GATEWAY_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 function start(args: string[]): Promise<{ pid: number; info: Record<string, any> }> {
-  const p = spawn(process.execPath, ['--import', 'tsx', new URL('./share-child.ts', import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const flags = args[0] === 'gateway' ? GATEWAY_FLAGS : [];
+  const p = spawn(process.execPath, [...flags, '--import', 'tsx', new URL('./share-child.ts', import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(p);
   return new Promise((resolve, reject) => {
     p.stdout!.once('data', (d) => resolve({ pid: p.pid!, info: JSON.parse(String(d)) }));
@@ -75,4 +92,20 @@ try {
   console.log(`  added: p50 +${(med(g.p50) - med(d.p50)).toFixed(2)} ms, p99 +${(med(g.p99) - med(d.p99)).toFixed(2)} ms; throughput ${(med(g.rps) / med(d.rps)).toFixed(2)}× (targets: ≤ 2 ms at p50, ≥ 0.8×)`);
 } finally {
   for (const c of children) c.kill();
+}
+
+if (CLUSTER) {
+  const kubeconfig = ensureCluster();
+  try {
+    const r = await measureCluster({ seconds: SECONDS, conns: CLUSTER_CONNS, rounds: CLUSTER_ROUNDS, kubeconfig });
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const line = (name: string, x: typeof r.public) => `  ${name} ${med(x.rps).toFixed(0).padStart(7)} req/s   p50 ${med(x.p50).toFixed(2)} ms   p99 ${med(x.p99).toFixed(2)} ms   CPU/request: Traefik ${med(x.traefik).toFixed(0)} µs, operator ${med(x.operator).toFixed(0)} µs`;
+    console.log(`through Traefik (HTTPS, test cluster): ${CLUSTER_CONNS} keep-alive clients (bench/httpsload), ${SECONDS} s × ${CLUSTER_ROUNDS} rounds each, alternating (medians); ${r.operatorPods} operator pods; ${cpus().length} cores, load average after ${r.loadavg}`);
+    console.log(line('public Ingress     ', r.public));
+    console.log(line('login-level Ingress', r.login));
+    const p = r.public, l = r.login;
+    console.log(`  added by the login: p50 +${(med(l.p50) - med(p.p50)).toFixed(2)} ms, p99 +${(med(l.p99) - med(p.p99)).toFixed(2)} ms; throughput ${(med(l.rps) / med(p.rps)).toFixed(2)}× (targets: ≤ 2 ms at p50, ≥ 0.8×)`);
+  } finally {
+    stopClusterIfStarted();
+  }
 }

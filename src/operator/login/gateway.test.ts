@@ -69,7 +69,8 @@ async function loginCookie(user = 'alice', host = A): Promise<string> {
 before(async () => {
   app = http.createServer((req, res) => {
     seen.push({ path: req.url!, ...(req.headers.cookie && { cookie: req.headers.cookie }) });
-    res.end(`app ${req.url}`);
+    let body = '';
+    req.on('data', (d) => (body += d)).on('end', () => res.end(`app ${req.url}${body && ` ${body}`}`));
   });
   const wss = new WebSocketServer({ server: app });
   wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo ${m}`)));
@@ -155,6 +156,14 @@ test('unsafe methods and WebSocket upgrades from a sibling origin are refused; f
   const cookie = await loginCookie();
   assert.equal((await get('/api', { method: 'POST', cookie, origin: `https://${B}` })).status, 403);
   assert.equal((await get('/api', { method: 'POST', cookie, origin: `https://${A}` })).status, 200);
+  const posted = await new Promise<string>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: gwPort, path: '/api', method: 'POST', headers: { host: A, cookie, origin: `https://${A}` } }, (res) => {
+      let b = '';
+      res.on('data', (d) => (b += d)).on('end', () => resolve(b));
+    });
+    req.on('error', reject).end('x=1'); // chunked: the body goes through too
+  });
+  assert.equal(posted, 'app /api x=1');
   const ws = (origin: string, c?: string) => new WebSocket(`ws://127.0.0.1:${gwPort}/ws`, { headers: { host: A, ...(c && { cookie: c }) }, origin });
   const status = (w: WebSocket) => new Promise<number>((resolve) => { w.on('unexpected-response', (_q, res) => resolve(res.statusCode!)); w.on('open', () => { resolve(101); w.close(); }); });
   assert.equal(await status(ws(`https://${B}`, cookie)), 403);
@@ -179,5 +188,44 @@ test('revocation: losing the right, or the ExposureSet going, cuts an open WebSo
     assert.equal((await get('/', { cookie })).status, sets.has(A) ? 401 : 404);
     allowed = new Set(['alice']);
     sets.set(A, route(A));
+  }
+});
+
+test('a cookie already accepted (its MAC check remembered) is still refused once the set is re-created, the level lowered, its key retired or it expired', async () => {
+  let clock = Date.now();
+  let ring = KeyRing.fresh(clock);
+  const g = new LoginGateway({ routes: (h) => sets.get(h), keys: () => ring, api, authorize: async (who: Identity) => allowed.has(who.username), now: () => clock });
+  const port = await g.listen(0);
+  const at = (cookie: string) => new Promise<number>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', headers: { host: A, cookie } }, (res) => res.resume().on('end', () => resolve(res.statusCode!))).on('error', reject);
+  });
+  const login = async () => {
+    const r = await new Promise<http.IncomingMessage>((resolve, reject) => http.get({ host: '127.0.0.1', port, path: `/.envserve/login?ticket=${ticketFor('alice', A, clock)}`, headers: { host: A } }, (res) => resolve(res.resume())).on('error', reject));
+    assert.equal(r.statusCode, 303);
+    return r.headers['set-cookie']![0]!.split(';')[0]!;
+  };
+  try {
+    const cookie = await login();
+    assert.equal(await at(cookie), 200);
+    assert.equal(await at(cookie), 200, 'the remembered answer');
+    for (const over of [{ setUid: 'uid-recreated' }, { accessGeneration: 2 }]) {
+      sets.set(A, route(A, over));
+      try {
+        assert.equal(await at(cookie), 401, JSON.stringify(over));
+      } finally {
+        sets.set(A, route(A));
+      }
+      assert.equal(await at(cookie), 200);
+    }
+    ring = ring.rotate(clock, 60_000);
+    assert.equal(await at(cookie), 200, 'the retired key verifies for one session lifetime');
+    clock += 60_001;
+    assert.equal(await at(cookie), 401, 'then no more');
+    const fresh = await login();
+    assert.equal(await at(fresh), 200);
+    clock += 3_600_000;
+    assert.equal(await at(fresh), 401, 'expired');
+  } finally {
+    await g.close();
   }
 });

@@ -1,0 +1,3 @@
+module envserve.local/httpsload
+
+go 1.21

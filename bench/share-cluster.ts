@@ -1,0 +1,179 @@
+// The real path of bench/share.bench.ts (issue 22): one testsrv pod on the test cluster behind two
+// Ingresses through Traefik over HTTPS, made by the operator from one ExposureSet — `public` (its
+// Ingress in the user's namespace → the Service) and `namespace` (its Ingress in the operator's
+// namespace → the operator's login gateway → the Service) — loaded by the same client
+// (bench/httpsload, Go: keep-alive HTTPS, TLS verified against the test CA), the second with a
+// session cookie got as users get it (`envserve open`, then the one-time link). Alternating
+// rounds, medians. CPU: Traefik's process and the operator pods' processes (found by their
+// container ID in /proc/PID/cgroup), per request.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TESTENV_DIR } from './cluster.js';
+
+const REPO = new URL('..', import.meta.url).pathname;
+const OP_NS = 'envserve-system';
+
+/** bench/httpsload, built once per source version (cached like rttload). */
+function buildLoad(): string {
+  const src = join(REPO, 'bench/httpsload');
+  const key = createHash('sha256').update(readFileSync(join(src, 'go.mod'))).update(readFileSync(join(src, 'main.go'))).digest('hex').slice(0, 12);
+  const cache = process.env.ENVSERVE_TESTENV_CACHE ?? join(homedir(), '.cache/envserve-testenv');
+  const bin = join(cache, `httpsload-${key}`);
+  if (!existsSync(bin)) {
+    mkdirSync(cache, { recursive: true });
+    const r = spawnSync('go', ['build', '-trimpath', '-o', `${bin}.tmp`, '.'], { cwd: src, encoding: 'utf8', env: { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-buildvcs=false' } });
+    if (r.status !== 0) throw new Error(`building bench/httpsload failed: ${r.stderr}`);
+    renameSync(`${bin}.tmp`, bin);
+  }
+  return bin;
+}
+
+/** CPU seconds (user + system) of these processes so far; a process gone meanwhile counts 0. */
+function cpu(pids: number[]): number {
+  let s = 0;
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      s += (Number(f[11]) + Number(f[12])) / 100;
+    } catch { /* exited */ }
+  }
+  return s;
+}
+
+/** The processes of these containers: the test node's runc puts each in a cgroup named by its container ID. */
+function containerPids(ids: string[]): number[] {
+  const keys = ids.map((id) => `/${id}`);
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cg = readFileSync(`/proc/${d}/cgroup`, 'utf8');
+      if (keys.some((k) => cg.includes(k))) out.push(Number(d));
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
+interface Load { requests: number; seconds: number; errors: number; p50: number; p99: number }
+function runLoad(bin: string, args: string[]): Promise<Load> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', (c) => (c === 0 ? resolve(JSON.parse(out)) : reject(new Error(`httpsload exited ${c}`))));
+  });
+}
+
+/** GET over HTTPS to Traefik's address with SNI and Host = host; the status and headers. */
+function get(address: string, port: number, host: string, path: string, ca: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, any> }> {
+  return new Promise((resolve, reject) => {
+    https.get({ host: address, port, path, servername: host, ca, headers: { host: `${host}:${port}`, ...headers } }, (res) => {
+      res.resume().on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
+    }).on('error', reject);
+  });
+}
+
+export interface ClusterRow { rps: number[]; p50: number[]; p99: number[]; traefik: number[]; operator: number[] }
+
+export async function measureCluster(o: { seconds: number; conns: number; rounds: number; kubeconfig: string }): Promise<{ public: ClusterRow; login: ClusterRow; operatorPods: number; loadavg: string }> {
+  const { eventually, TESTSRV_IMAGE } = await import('../test/k8s/cluster.js');
+  const { createNamespace, deleteNamespace, kubectlJson, mustKubectl } = await import('../test/k8s/expose-lib.js');
+  const { apply, manifests, OPERATOR_IMAGE } = await import('../test/k8s/operator-lib.js');
+  const { issueCert, tlsEnv, tlsSecret } = await import('../test/k8s/tls-lib.js');
+  const { runCli } = await import('../test/local/cli-helpers.js');
+  const T = tlsEnv();
+  const ca = readFileSync(T.caCert, 'utf8');
+  const load = buildLoad();
+  const tag = Date.now().toString(36);
+  const PUB = `pub-${tag}.apps.share.test`;
+  const LOGIN = `login-${tag}.apps.share.test`;
+  const dir = mkdtempSync(join(tmpdir(), 'envserve-share-bench-'));
+  let ns = '';
+  try {
+    const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']);
+    mustKubectl(['-n', OP_NS, 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
+    apply(objs);
+    ns = createNamespace('share-bench');
+    mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'lab' },
+      spec: {
+        replicas: 1, selector: { matchLabels: { 'envserve.dev/env': 'lab' } },
+        template: {
+          metadata: { labels: { 'envserve.dev/env': 'lab' } },
+          spec: { terminationGracePeriodSeconds: 2, containers: [{ name: 'app', image: TESTSRV_IMAGE, imagePullPolicy: 'Never', command: ['testsrv', 'pod', '--http', '8080', '--echo', ''], ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] },
+        },
+      },
+    }));
+    tlsSecret(o.kubeconfig, ns, 'pub-tls', issueCert(PUB));
+    tlsSecret(o.kubeconfig, OP_NS, `${ns}-login-tls`, issueCert(LOGIN));
+    mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/exposuresets.envserve.dev', 'crd/logins.envserve.dev']);
+    const ing = { kind: 'k8s-ingress', envPort: 8080, protocol: 'http', position: 'bench.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-lab', servicePort: 80, path: '/', className: 'traefik' };
+    mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', metadata: { name: 'lab' },
+      spec: {
+        env: 'lab',
+        exposures: [
+          { id: 'service-lab', kind: 'k8s-service', envPort: 8080, protocol: 'http', position: 'bench.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceType: 'ClusterIP', servicePort: 80 },
+          { ...ing, id: 'ingress-pub', host: PUB, tlsSecret: 'pub-tls', access: 'public' },
+          { ...ing, id: 'ingress-login', host: LOGIN, tlsSecret: `${ns}-login-tls`, access: 'namespace' },
+        ],
+      },
+    }));
+    await eventually(async () => {
+      const s = kubectlJson(['-n', ns, 'get', 'exposureset', 'lab']);
+      const ready = (s.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+      if (ready?.status !== 'True') throw new Error(`not Ready: ${JSON.stringify(s.status ?? {})}`);
+    }, 120_000, 500);
+    await eventually(async () => {
+      const p = await get(T.httpsAddress, T.httpsPort, PUB, '/', ca);
+      const l = await get(T.httpsAddress, T.httpsPort, LOGIN, '/', ca);
+      if (p.status !== 200 || l.status !== 401) throw new Error(`public HTTP ${p.status}, login HTTP ${l.status}`);
+    }, 60_000, 250);
+    // The session cookie as a user gets it: `envserve open` hands a one-time link to the "browser"; following it sets the cookie.
+    const opened = join(dir, 'opened');
+    const browser = join(dir, 'browser.sh');
+    writeFileSync(browser, `#!/bin/sh\nprintf '%s' "$1" > ${opened}\n`);
+    chmodSync(browser, 0o755);
+    const base = `https://${LOGIN}${T.httpsPort === 443 ? '' : `:${T.httpsPort}`}`;
+    const r = await runCli(['open', `${base}/`, '--kubeconfig', o.kubeconfig], { BROWSER: browser }, 60_000);
+    if (r.code !== 0) throw new Error(`envserve open: ${r.stderr}`);
+    const link = new URL(readFileSync(opened, 'utf8'));
+    const landed = await get(T.httpsAddress, T.httpsPort, LOGIN, link.pathname + link.search, ca);
+    const cookie = String(landed.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    if (!cookie.includes('=')) throw new Error(`the link answered HTTP ${landed.status} without a session cookie`);
+    if ((await get(T.httpsAddress, T.httpsPort, LOGIN, '/', ca, { cookie })).status !== 200) throw new Error('the session cookie does not open the login Ingress');
+
+    const traefik = [Number(readFileSync(join(REPO, TESTENV_DIR, 'run/traefik.pid'), 'utf8'))];
+    const pods = kubectlJson(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items;
+    const ids: string[] = pods.flatMap((p: any) => (p.status?.containerStatuses ?? []).map((c: any) => String(c.containerID).replace(/^\w+:\/\//, '')));
+    const operator = containerPids(ids);
+    if (operator.length < pods.length) throw new Error(`found ${operator.length} processes of the ${pods.length} operator pods in /proc`);
+    const rows = { public: { rps: [], p50: [], p99: [], traefik: [], operator: [] } as ClusterRow, login: { rps: [], p50: [], p99: [], traefik: [], operator: [] } as ClusterRow };
+    await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, PUB, '/', String(o.conns), '2', T.caCert]); // warm-up
+    await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, LOGIN, '/', String(o.conns), '2', T.caCert, cookie]);
+    for (let i = 0; i < o.rounds; i++) {
+      for (const which of ['public', 'login'] as const) {
+        const t0 = cpu(traefik), op0 = cpu(operator);
+        const m = await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, which === 'public' ? PUB : LOGIN, '/', String(o.conns), String(o.seconds), T.caCert, ...(which === 'login' ? [cookie] : [])]);
+        const t = cpu(traefik) - t0, op = cpu(operator) - op0;
+        if (m.errors) throw new Error(`${which}: ${m.errors} failed requests of ${m.requests + m.errors}`);
+        const row = rows[which];
+        row.rps.push(m.requests / m.seconds); row.p50.push(m.p50); row.p99.push(m.p99);
+        row.traefik.push((t / m.requests) * 1e6); row.operator.push((op / m.requests) * 1e6);
+      }
+    }
+    return { ...rows, operatorPods: pods.length, loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') };
+  } finally {
+    const q = (args: string[]) => spawnSync('kubectl', ['--kubeconfig', o.kubeconfig, ...args], { encoding: 'utf8' });
+    q(['-n', OP_NS, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
+    q(['-n', OP_NS, 'delete', 'secret', `${ns}-login-tls`, '--ignore-not-found']);
+    q(['-n', OP_NS, 'delete', 'ingress,httproute', '-l', 'envserve.dev/login=true', '--ignore-not-found']);
+    if (ns) deleteNamespace(ns);
+    q(['delete', 'logins', '--all', '--ignore-not-found']);
+    q(['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  }
+}
