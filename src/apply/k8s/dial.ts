@@ -12,8 +12,7 @@ import { proxyFromEnv, type Env } from './kubeconfig/proxy-env.js';
 import { socks5Connect } from './kubeconfig/socks5.js';
 
 /** TLS settings for the API server (and for an https:// proxy, as Go's transport uses them). */
-/** `onread`: reads into buffers of the caller's (the port-forward's pooled reads); ignored through a proxy. */
-export type TlsOptions = Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername' | 'session'> & { onread?: net.OnReadOpts };
+export type TlsOptions = Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername' | 'session'>;
 
 type Done = (err: Error | null, socket?: net.Socket) => void;
 type AgentDone = (err: Error | null, stream: Duplex) => void;
