@@ -465,12 +465,6 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   }
   const before = await op!.leader();
   await op!.kill(); // the leader, whatever it was doing
-  // The Deployment's new pod starts while the API server is away: it waits for it, never crash-loops.
-  await eventually(async () => {
-    const fresh = kubectlJson<{ items: any[] }>(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items.filter((p) => p.metadata.name !== before && !p.metadata.deletionTimestamp && p.spec.nodeName && !(p.status?.containerStatuses ?? []).some((c: any) => c.state?.running));
-    if (!fresh.length) throw new Error('the new operator pod is not on the node yet');
-  }, 30_000, 50);
-  await restartApiServer();
   // While it is down someone deletes one of its Services (if it got that far).
   kubectl(env.kubeconfig, ['-n', nsA, 'delete', 'service', 'r0-web', '--ignore-not-found']);
   await eventually(async () => assert.notEqual(await op!.leader(), before, 'the other replica leads'), 30_000, 250);
@@ -483,7 +477,15 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   const services = kubectlJson<{ items: any[] }>(['-n', nsA, 'get', 'services', '-l', 'app.kubernetes.io/managed-by=envserve']).items.map((s) => s.metadata.name).sort();
   assert.deepEqual(services, [...sets.map((s) => `${s}-web`), 'cli-web', 'viapf-web', 'web-web'].sort(), 'one Service per exposure, none duplicated, none lost');
 
-  // The API server goes away and comes back: the operator's watches resume and new work is done.
+  // The API server goes away and comes back, and the Deployment's new pod for a killed leader
+  // starts while it is away (it waits for the API server, never crash-loops): the operator's
+  // watches resume and new work is done.
+  const leading = await op!.leader();
+  await op!.kill();
+  await eventually(async () => {
+    const fresh = kubectlJson<{ items: any[] }>(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items.filter((p) => p.metadata.name !== leading && !p.metadata.deletionTimestamp && p.spec.nodeName && !(p.status?.containerStatuses ?? []).some((c: any) => c.state?.running));
+    if (!fresh.length) throw new Error('the new operator pod is not on the node yet');
+  }, 30_000, 50);
   await restartApiServer();
   const plan = planJson('after', `def serve():\n    cloud.k8s.bind(env_port=8080, type=cloud.k8s.clusterIP, protocol="http", name="web", access="public")\n`);
   // Right after the restart the operator's own calls to the API server can still fail (an error
