@@ -25,7 +25,7 @@ import { ingressName, LABEL_EXPOSURE, renderManifests, serviceName } from './man
 import { applyObject, checkOwnership, deleteAndWait, listOwned, RUNTIME_KINDS, type Obj } from './owned.js';
 import { PodTracker } from './pod-tracker.js';
 import { removeOwned } from './remove.js';
-import { PortForwarder } from './pf/forwarder.js';
+import { PortForwarder, recentFailure } from './pf/forwarder.js';
 import { PortForwardSessions } from './pf/pool.js';
 import { ServiceWatcher } from './service-watch.js';
 import { checkNamespace, resolveTarget, type ResolvedTarget, type TargetSpec } from './target.js';
@@ -306,7 +306,8 @@ export class K8sRuntime extends EventEmitter implements Runtime {
         if (!tracker.current()) return { reason: tracker.reasonCode(), message: `waiting for a Ready pod: ${tracker.reason()}`, blocking: true };
         const s = pf.stats;
         if (s.refusing) return { reason: 'ConnectionRefused', message: s.lastRefusal ?? `nothing listens on port ${e.envPort} in the pod`, blocking: false, explainsFailure: true };
-        if (s.lastError && s.lastErrorAt && Date.now() - s.lastErrorAt < 10_000) return { reason: 'ConnectionReset', message: `last connection failed: ${s.lastError}`, blocking: false };
+        const failed = recentFailure(s);
+        if (failed) return { reason: 'ConnectionReset', message: `last connection failed: ${failed}`, blocking: false };
         return undefined;
       },
       details: () => {

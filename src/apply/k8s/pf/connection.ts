@@ -32,6 +32,8 @@ export interface PortForwardStats {
 
   lastError?: string;
   lastErrorAt?: number;
+  /** When a connection last got the pod's first bytes: a failure before it no longer describes the forward. */
+  lastAnsweredAt?: number;
 }
 
 /** What a connection needs of its forwarder. */
@@ -220,6 +222,7 @@ export class ForwardedConnection {
     const { h, sock } = this;
     return {
       data: (chunk) => {
+        if (!this.gotBackend) h.stats.lastAnsweredAt = Date.now();
         this.gotBackend = true;
         this.replay = undefined;
         const t = stream();

@@ -11,7 +11,7 @@ import type { KubeClient } from '../client.js';
 import type { PortForwardSessions } from './pool.js';
 import { openWebSocket, TunnelRefused } from './tunnel.js';
 import type { PodTracker } from '../pod-tracker.js';
-import { PortForwarder } from './forwarder.js';
+import { PortForwarder, recentFailure, type PortForwardStats } from './forwarder.js';
 
 /** An HTTP server that answers every upgrade with `answer(socket)`, and a client for it. */
 async function fakeApi(answer: (sock: net.Socket) => void): Promise<{ client: KubeClient; close: () => Promise<void> }> {
@@ -115,6 +115,8 @@ test('port-forward: a stream that ends cleanly from a pod that is going away is 
     await once(sock, 'end');
     assert.equal(c.forward.stats.failed, 1);
     assert.match(c.forward.stats.lastError ?? '', /p1: the connection ended as the pod went away/);
+    assert.ok(c.forward.stats.lastAnsweredAt! <= c.forward.stats.lastErrorAt!, 'the connection was answered before it was cut');
+    assert.match(recentFailure(c.forward.stats) ?? '', /went away/, 'the status shows the failure');
     sock.destroy();
   } finally {
     await c.forward.stop();
@@ -136,4 +138,13 @@ test('port-forward: a stream that ends cleanly while its pod stays Ready is a no
   } finally {
     await c.forward.stop();
   }
+});
+
+test('port-forward status: a failure shows for 10 s, unless a later connection got the pod\'s answer', () => {
+  const s: PortForwardStats = { active: 0, total: 3, failed: 1, retried: 0, clientErrors: 0, refused: 0, refusing: false, lastError: 'p1: cut', lastErrorAt: 1000 };
+  assert.equal(recentFailure(s, 1000 + 9_999), 'p1: cut');
+  assert.equal(recentFailure(s, 1000 + 10_000), undefined, 'old news');
+  assert.equal(recentFailure({ ...s, lastAnsweredAt: 999 }, 2000), 'p1: cut', 'answered before the failure: still the latest word');
+  assert.equal(recentFailure({ ...s, lastAnsweredAt: 1500 }, 2000), undefined, 'a later connection was answered: the forward works');
+  assert.equal(recentFailure({ ...s, lastError: undefined }, 2000), undefined);
 });

@@ -19,6 +19,15 @@ import { ForwardedConnection, type ConnectionHost, type PortForwardStats } from 
 
 export type { PortForwardStats } from './connection.js';
 
+/** How long a failed connection shows in the forward's status, unless a later one got an answer. */
+export const RECENT_FAILURE_MS = 10_000;
+
+/** The last failure, while it still describes the forward: recent, and no connection answered since. */
+export function recentFailure(s: PortForwardStats, now = Date.now()): string | undefined {
+  if (!s.lastError || !s.lastErrorAt || now - s.lastErrorAt >= RECENT_FAILURE_MS) return undefined;
+  return s.lastAnsweredAt !== undefined && s.lastAnsweredAt >= s.lastErrorAt ? undefined : s.lastError;
+}
+
 export interface PortForwardOptions {
   client: KubeClient;
   tracker: PodTracker;
