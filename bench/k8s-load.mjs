@@ -2,7 +2,7 @@
 // thread with the load it carries (envserve's forward runs in the bench's process; kubectl is a
 // process of its own): both get the same client, started the same way. Prints one JSON line.
 //
-//   node bench/k8s-load.mjs bulk PORT BYTES        -> {"mbps": n}   bytes echoed, MB/s of payload
+//   node bench/k8s-load.mjs bulk PORT BYTES        -> {"mbps": n, "cpu": s} bytes echoed, MB/s of payload; its own CPU
 //   node bench/k8s-load.mjs setup PORT N           -> {"ms": [..]}  connect, 1 byte, its echo
 //   node bench/k8s-load.mjs rps PORT SECONDS CONNS -> {"rps": n}    keep-alive HTTP GET /
 import net from 'node:net';
@@ -38,7 +38,8 @@ function bulk(total) {
     if (got >= total) {
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
       sock.destroy();
-      out({ mbps: total / s / 1e6 });
+      const u = process.cpuUsage();
+      out({ mbps: total / s / 1e6, cpu: (u.user + u.system) / 1e6 });
     }
   });
   sock.on('error', (e) => fail(`${e.message} after ${got} of ${total} bytes`));

@@ -14,14 +14,14 @@
 // A measurement whose connection fails is not the end of the run: the bench says whose forward
 // failed and why, and whether the pod was taken away meanwhile; then it moves both forwards to a
 // new pod and measures again.
-import { readFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { probeAll, summarize, targetsFor } from '../src/probe/index.js';
-import { ensureCluster, stopClusterIfStarted } from './cluster.js';
+import { ensureCluster, stopClusterIfStarted, TESTENV_DIR } from './cluster.js';
 
 const KC = ensureCluster();
 
@@ -160,6 +160,39 @@ function cpuOf(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 const selfCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+/**
+ * The processes of this slot's cluster that carry a forward's bytes besides the forward itself:
+ * the API server, the kubelet, containerd with its shims, and the pod's own processes (found by
+ * their shim, whose command line names this slot's containerd socket).
+ */
+function clusterPids(): Record<'apiserver' | 'kubelet' | 'containerd' | 'pod', number[]> {
+  const dirMark = `${process.cwd()}/${TESTENV_DIR}/`;
+  const sockMark = process.env.ENVSERVE_TEST_CONTAINERD_SOCK ?? '\0';
+  const procs = new Map<number, { ppid: number; comm: string; cmd: string }>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      procs.set(Number(d), { ppid, comm, cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8') });
+    } catch { /* gone meanwhile */ }
+  }
+  const out = { apiserver: [] as number[], kubelet: [] as number[], containerd: [] as number[], pod: [] as number[] };
+  const shims = new Set<number>();
+  for (const [pid, p] of procs) {
+    if (p.comm === 'kube-apiserver' && p.cmd.includes(dirMark)) out.apiserver.push(pid);
+    else if (p.comm === 'kubelet' && p.cmd.includes(dirMark)) out.kubelet.push(pid);
+    else if (p.comm === 'containerd' && p.cmd.includes(dirMark)) out.containerd.push(pid);
+    else if (p.comm.startsWith('containerd-shim') && p.cmd.includes(sockMark)) { out.containerd.push(pid); shims.add(pid); }
+  }
+  for (const [pid, p] of procs) {
+    if (shims.has(pid)) continue;
+    for (let a = p.ppid, n = 0; a > 1 && n < 20; a = procs.get(a)?.ppid ?? 0, n++) if (shims.has(a)) { out.pod.push(pid); break; }
+  }
+  return out;
+}
+const cpuOfAll = (pids: number[]) => pids.reduce((t, p) => { try { return t + cpuOf(p); } catch { return t; } }, 0);
 
 const fmt = (x: number, d = 1) => x.toFixed(d);
 const rows: string[][] = [];
@@ -175,27 +208,72 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BULK = 128 << 20;
 /** Connections per set-up run: p99 is then the 5th slowest, not the 2nd. */
 const SETUPS = 500;
+// BENCH_FRAMES=1: sizes of what envserve's forward reads and writes during its bulk runs, by
+// power-of-two bucket: local reads, WebSocket messages sent, reads from the API server's socket,
+// WebSocket frames received (a measurement of where the bytes wait, not a figure of the bench).
+const frames = process.env.BENCH_FRAMES === '1' ? new Map<string, Map<number, number>>() : undefined;
+let framesOn = false;
+if (frames) {
+  const count = (what: string, n: number) => {
+    if (!framesOn) return;
+    const b = n === 0 ? 0 : 2 ** Math.ceil(Math.log2(n));
+    const m = frames.get(what) ?? new Map<number, number>();
+    frames.set(what, m.set(b, (m.get(b) ?? 0) + 1));
+  };
+  const { WsLink } = await import('../src/apply/k8s/pf/wslink.js');
+  const { ForwardedConnection } = await import('../src/apply/k8s/pf/connection.js');
+  const wp = WsLink.prototype as any;
+  const send = wp.send, onData = wp.onData, startFrame = wp.startFrame;
+  wp.send = function (parts: Buffer[], done?: () => void) { count('ws messages sent (payload bytes)', parts.reduce((t, p) => t + p.length, 0)); return send.call(this, parts, done); };
+  wp.onData = function (b: Buffer) { count('reads from the API server socket (bytes)', b.length); return onData.call(this, b); };
+  wp.startFrame = function () { const r = startFrame.call(this); if (r && this.op < 8) count('ws frames received (payload bytes)', this.left); return r; };
+  const cp = ForwardedConnection.prototype as any;
+  const onClientData = cp.onClientData;
+  cp.onClientData = function (chunk: Buffer, release?: () => void) { count('local reads (bytes)', chunk.length); return onClientData.call(this, chunk, release); };
+}
 const eB: number[] = [], kB: number[] = [], eCpu: number[] = [], kCpu: number[] = [];
+const eBy: number[][] = [], kBy: number[][] = [];
+/** BENCH_ROWS=bulk,setup,rps (any of them): those rows only, no reconnect or serve rows (for profiling). */
+const only = process.env.BENCH_ROWS?.split(',');
+const onlyBulk = only !== undefined;
+const wanted = (r: string) => !only || only.includes(r);
 const eS: number[] = [], kS: number[] = [], eS99: number[] = [], kS99: number[] = [], eR: number[] = [], kR: number[] = [];
 await measure('warm-up', async () => { await load('envserve', es.echo, ['bulk', 8 << 20]); await load('kubectl', kEcho.port, ['bulk', 8 << 20]); });
 for (let run = 0; run < RUNS; run++) {
   const order = run % 2 === 0 ? ['envserve', 'kubectl'] : ['kubectl', 'envserve'];
-  for (const who of order) {
+  for (const who of wanted('bulk') ? order : []) {
     const e = who === 'envserve';
     const r = await measure(`${who} bulk`, async () => {
       const pid = e ? undefined : kEcho.pid;
+      const others = clusterPids();
+      const o0 = Object.values(others).map(cpuOfAll);
       const c0 = pid ? cpuOf(pid) : selfCpu();
+      framesOn = e;
       const x = await load(who, e ? es.echo : kEcho.port, ['bulk', BULK]);
-      return { mbps: x.mbps as number, cpu: (pid ? cpuOf(pid) : selfCpu()) - c0 };
+      framesOn = false;
+      const cpu = (pid ? cpuOf(pid) : selfCpu()) - c0;
+      const o1 = Object.values(others).map(cpuOfAll);
+      return { mbps: x.mbps as number, cpu, others: o1.map((c, i) => c - o0[i]!), client: x.cpu as number };
     });
-    if (r) { (e ? eB : kB).push(r.mbps); (e ? eCpu : kCpu).push(r.cpu / (2 * BULK / 1e9)); }
+    if (r) {
+      (e ? eB : kB).push(r.mbps); (e ? eCpu : kCpu).push(r.cpu / (2 * BULK / 1e9));
+      // CPU seconds per GB carried (both directions counted), by process: where the cores went.
+      const gb = 2 * BULK / 1e9;
+      (e ? eBy : kBy).push([r.cpu, ...r.others, r.client].map((c) => c / gb));
+    }
   }
-  for (const who of order) {
+  for (const who of wanted('setup') ? order : []) {
     const e = who === 'envserve';
-    const r = await measure(`${who} set-up`, () => load(who, e ? es.echo : kEcho.port, ['setup', SETUPS]));
+    // 50 connections first, not counted: the first set-up run after the bulk rows was the slowest
+    // of its three whichever forward it was (the cluster still busy with the bulk's tail), and with
+    // three runs the same forward goes first in two of them.
+    const r = await measure(`${who} set-up`, async () => {
+      await load(who, e ? es.echo : kEcho.port, ['setup', 50]);
+      return load(who, e ? es.echo : kEcho.port, ['setup', SETUPS]);
+    });
     if (r) { (e ? eS : kS).push(pct(r.ms, 50)); (e ? eS99 : kS99).push(pct(r.ms, 99)); }
   }
-  for (const who of order) {
+  for (const who of wanted('rps') ? order : []) {
     const e = who === 'envserve';
     const r = await measure(`${who} requests/s`, () => load(who, e ? es.http : kHttp.port, ['rps', 5, 50]));
     if (r) (e ? eR : kR).push(r.rps);
@@ -205,9 +283,33 @@ const med = (xs: number[]) => (xs.length ? median(xs) : undefined);
 const all = (xs: number[], d = 1) => `(${xs.map((x) => fmt(x, d)).join(', ')})`;
 row(`bulk echo throughput (MB/s, 128 MiB each way; median of ${RUNS})`, `${fig(med(eB))} ${all(eB)}`, `${fig(med(kB))} ${all(kB)}`, ratio(med(eB), med(kB)));
 row('  CPU of the forward\'s process per GB carried (s)', `${fig(med(eCpu), 2)} ${all(eCpu, 2)}`, `${fig(med(kCpu), 2)} ${all(kCpu, 2)}`, ratio(med(kCpu), med(eCpu), 'x less'));
+const byNames = ['forward', 'apiserver', 'kubelet', 'containerd', 'pod', 'client'];
+const byRow = (xs: number[][]) => (xs.length ? byNames.map((n, i) => `${n} ${fmt(median(xs.map((x) => x[i]!)), 2)}`).join(', ') : 'failed');
+row('  CPU per GB by process (s; medians)', byRow(eBy), byRow(kBy), '');
 row(`connection set-up + first byte p50 (ms; median of ${RUNS} × ${SETUPS})`, `${fig(med(eS), 2)} ${all(eS, 2)}`, `${fig(med(kS), 2)} ${all(kS, 2)}`, ratio(med(kS), med(eS), 'x faster'));
 row(`connection set-up + first byte p99 (ms; median of ${RUNS} × ${SETUPS})`, `${fig(med(eS99), 2)} ${all(eS99, 2)}`, `${fig(med(kS99), 2)} ${all(kS99, 2)}`, ratio(med(kS99), med(eS99), 'x faster'));
 row(`HTTP requests/s, 50 concurrent keep-alive clients (5 s; median of ${RUNS})`, `${fig(med(eR), 0)} ${all(eR, 0)}`, `${fig(med(kR), 0)} ${all(kR, 0)}`, ratio(med(eR), med(kR)));
+
+if (frames) console.log(`envserve's read pool: ${JSON.stringify((await import('../src/apply/k8s/pf/readpool.js')).allocated)} buffers allocated in all`);
+for (const [what, m] of frames ?? []) {
+  const total = [...m.values()].reduce((a, b) => a + b, 0);
+  console.log(`envserve ${what}: ${total} in all; ${[...m].sort((a, b) => a[0] - b[0]).map(([b, n]) => `≤${b}: ${n}`).join(', ')}`);
+}
+if (onlyBulk) {
+  const ran = [['', 'envserve', 'kubectl', 'ratio'], ...rows.filter((r) => r[1] !== 'failed' && !r[1]!.startsWith('failed '))];
+  const widths0 = [0, 1, 2, 3].map((i) => Math.max(...ran.map((r) => r[i]!.length)));
+  for (const r of ran) console.log(r.map((c, i) => c.padEnd(widths0[i]!)).join('  '));
+  const op = (rt as unknown as { sessions: { opened: Record<string, number> } }).sessions.opened;
+  console.log(`envserve's streams: ${op.spdy} SPDY-over-WebSocket, ${op.direct} SPDY-upgrade, ${op.v4} v4.channel.k8s.io`);
+  console.log(`Kubernetes ${serverVersion}; kubectl ${kubectlVersion}; Node.js ${process.version}; load average at start ${loadAtStart.map((x) => x.toFixed(1)).join(' ')}, at end ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  kHttp.stop(); kEcho.stop();
+  for (const h of handles) await h.stop();
+  await rt.stopEnvironment();
+  client.close();
+  spawnSync('kubectl', ['--kubeconfig', KC, 'delete', 'namespace', ns, '--wait=false']);
+  stopClusterIfStarted();
+  process.exit(0);
+}
 
 // Reconnect after the pod is replaced: from "the new pod is Ready" (as seen by polling the API)
 // to the first answer from it on a new connection.

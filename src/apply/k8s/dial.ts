@@ -12,7 +12,8 @@ import { proxyFromEnv, type Env } from './kubeconfig/proxy-env.js';
 import { socks5Connect } from './kubeconfig/socks5.js';
 
 /** TLS settings for the API server (and for an https:// proxy, as Go's transport uses them). */
-export type TlsOptions = Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername' | 'session'>;
+/** `onread`: reads into buffers of the caller's (the port-forward's pooled reads); ignored through a proxy. */
+export type TlsOptions = Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername' | 'session'> & { onread?: net.OnReadOpts };
 
 type Done = (err: Error | null, socket?: net.Socket) => void;
 type AgentDone = (err: Error | null, stream: Duplex) => void;

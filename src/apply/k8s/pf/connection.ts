@@ -10,6 +10,7 @@ import type { PodTracker } from '../pod-tracker.js';
 import { TunnelRefused, type PortStream, type TunnelEvents } from './tunnel.js';
 import type { PortForwardSessions } from './pool.js';
 import { isAppReset, isRefusal, refusalMessage } from './errors.js';
+import { retainRead } from './readpool.js';
 
 export interface PortForwardStats {
   active: number;
@@ -98,6 +99,7 @@ export class ForwardedConnection {
       this.trace(`client socket: ${e.message}`);
       sock.destroy();
     });
+    // A socket that reads into pooled buffers calls onClientData itself (readpool.ts).
     sock.on('data', (chunk: Buffer) => this.onClientData(chunk));
     sock.on('end', () => {
       // Pass the half-close on where the stream can carry it (SPDY); v4.channel.k8s.io cannot:
@@ -138,17 +140,22 @@ export class ForwardedConnection {
     this.tunnel?.close();
   };
 
-  private onClientData(chunk: Buffer): void {
+  /**
+   * Bytes from the client. `release`: the chunk is a pooled read (readpool.ts), to be released once
+   * nothing needs it; what is kept for a replay is then a copy.
+   */
+  onClientData(chunk: Buffer, release?: () => void): void {
     const { sock, tunnel } = this;
     if (this.replay) {
-      this.replay.push(chunk);
+      this.replay.push(release ? Buffer.from(chunk) : chunk);
       this.replayBytes += chunk.length;
       if (this.replayBytes > REPLAY_LIMIT) {
         if (tunnel && !tunnel.isClosed) this.replay = undefined; // already sent; too big to keep
         else sock.pause(); // no stream yet: hold the client until there is one
       }
     }
-    if (tunnel && !tunnel.isClosed && !tunnel.write(chunk)) {
+    if (!tunnel || tunnel.isClosed) return release?.();
+    if (!tunnel.write(chunk, release)) {
       sock.pause();
       tunnel.onDrain(() => sock.resume());
     }
@@ -226,7 +233,8 @@ export class ForwardedConnection {
         this.gotBackend = true;
         this.replay = undefined;
         const t = stream();
-        if (!sock.write(chunk) && sock.writableLength >= t.pauseAt) {
+        // The chunk may be part of a pooled read (readpool.ts): kept from reuse until written.
+        if (!sock.write(chunk, retainRead()) && sock.writableLength >= t.pauseAt) {
           t.pause();
           sock.once('drain', () => t.resume());
         }

@@ -16,6 +16,7 @@ import type { KubeClient } from '../client.js';
 import type { PodTracker } from '../pod-tracker.js';
 import { PortForwardSessions } from './pool.js';
 import { ForwardedConnection, type ConnectionHost, type PortForwardStats } from './connection.js';
+import { adopt } from './readpool.js';
 
 export type { PortForwardStats } from './connection.js';
 
@@ -85,7 +86,8 @@ export class PortForwarder extends EventEmitter {
   };
 
   async start(): Promise<{ address: string; port: number }> {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.handle(sock));
+    // Paused: each connection is moved onto a socket that reads into pooled buffers (readpool.ts).
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (sock) => this.handle(sock));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -125,8 +127,10 @@ export class PortForwarder extends EventEmitter {
     this.emit('refusing', refusing);
   }
 
-  private handle(sock: net.Socket): void {
+  private handle(shell: net.Socket): void {
+    let conn: ForwardedConnection | undefined;
+    const sock = adopt(shell, (chunk, release) => conn!.onClientData(chunk, release));
     this.sockets.add(sock);
-    new ForwardedConnection(this.host, sock);
+    conn = new ForwardedConnection(this.host, sock);
   }
 }

@@ -41,6 +41,7 @@
 import type { KubeClient } from '../client.js';
 import { openWebSocket, type TunnelEvents } from './tunnel.js';
 import { WsLink, type WsLinkEvents } from './wslink.js';
+import { PooledReads } from './readpool.js';
 import { openSpdyUpgrade, RawLink } from './upgrade.js';
 
 /** What carries a session's frames: a WebSocket (the tunnel) or the upgraded connection itself. */
@@ -103,15 +104,17 @@ export class SpdySession implements StreamSession {
   static async open(client: KubeClient, t: { namespace: string; pod: string }, direct = false): Promise<SpdySession> {
     const path = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.pod)}/portforward`;
     if (direct) {
-      const sock = await openSpdyUpgrade(client, path);
-      return new SpdySession((ev) => new RawLink(sock, ev), true);
+      const reads = new PooledReads();
+      const sock = await openSpdyUpgrade(client, path, undefined, reads);
+      return new SpdySession((ev) => new RawLink(sock, ev, reads), true);
     }
-    const opened = await openWebSocket(client, path, PROTOCOL);
+    const reads = new PooledReads();
+    const opened = await openWebSocket(client, path, PROTOCOL, undefined, reads);
     if (opened.protocol !== PROTOCOL) {
       opened.ws.terminate();
       throw new Error(`the API server answered the port-forward tunnel with subprotocol "${opened.protocol}"`);
     }
-    return new SpdySession((ev) => new WsLink(opened.socket, opened.ws, ev));
+    return new SpdySession((ev) => new WsLink(opened.socket, opened.ws, ev, reads));
   }
 
   get isEnded(): boolean {

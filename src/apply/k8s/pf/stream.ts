@@ -4,6 +4,7 @@
 // when the kubelet reports an error on a stream we had sent bytes on (the rules: session.ts).
 import { SendWindow, type PortStream, type TunnelEvents } from './tunnel.js';
 import { dataFrame, dataHeader, MAX_DATA, rstFrame } from './frames.js';
+import { headroom } from './readpool.js';
 
 /** A local socket may hold this much of the pod's data before the session is paused for it. */
 const PAUSE_AT = 1 << 20;
@@ -119,21 +120,42 @@ export class SpdyStream implements PortStream {
     this.ev.close(error?.trim() ? error : this.reset && !this.dataDone ? 'the kubelet reset the stream' : undefined);
   }
 
-  write(chunk: Buffer): boolean {
-    if (this.closed) return false;
+  write(chunk: Buffer, release?: () => void): boolean {
+    if (this.closed) {
+      release?.();
+      return false;
+    }
+    if (chunk.length <= MAX_DATA && headroom(chunk) >= 8) {
+      // A pooled read (readpool.ts): the DATA header goes into the room in front of it, and the
+      // frame is one buffer (the link may put its own header in front of that).
+      const frame = Buffer.from(chunk.buffer, chunk.byteOffset - 8, chunk.length + 8);
+      frame.writeUInt32BE(this.dataId, 0);
+      frame.writeUInt32BE(chunk.length, 4);
+      const done = this.window.add(frame.length);
+      this.queue([frame], () => {
+        done();
+        release!();
+      });
+      return this.window.open;
+    }
     for (let at = 0; at < chunk.length; at += MAX_DATA) {
       const payload = chunk.length <= MAX_DATA ? chunk : chunk.subarray(at, at + MAX_DATA);
-      const frame = [dataHeader(this.dataId, payload.length), payload];
       const done = this.window.add(8 + payload.length);
-      if (this.held) {
-        this.held.frames.push(frame);
-        this.held.done.push(done);
-      } else {
-        this.sentData = true;
-        this.session.send(frame, done);
-      }
+      const last = at + MAX_DATA >= chunk.length;
+      this.queue([dataHeader(this.dataId, payload.length), payload], last && release ? () => (done(), release()) : done);
     }
     return this.window.open;
+  }
+
+  /** A DATA frame to send, or to hold while the stream is held. */
+  private queue(frame: Buffer[], done: () => void): void {
+    if (this.held) {
+      this.held.frames.push(frame);
+      this.held.done.push(done);
+    } else {
+      this.sentData = true;
+      this.session.send(frame, done);
+    }
   }
 
   onDrain(f: () => void): void {

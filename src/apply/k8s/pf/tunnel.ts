@@ -9,6 +9,7 @@ import net from 'node:net';
 import WebSocket from 'ws';
 import type { KubeClient } from '../client.js';
 import { Dialer } from '../dial.js';
+import type { PooledReads } from './readpool.js';
 
 export interface TunnelTarget {
   namespace: string;
@@ -37,8 +38,12 @@ export interface PortStream {
    * stops every stream of the session.
    */
   readonly pauseAt: number;
-  /** Sends bytes to the pod; returns false when the caller should wait for `onDrain`. */
-  write(chunk: Buffer): boolean;
+  /**
+   * Sends bytes to the pod; returns false when the caller should wait for `onDrain`. `release`
+   * runs once `chunk`'s memory is no longer needed (a pooled read: readpool.ts); a stream may
+   * write frame headers into the room in front of such a chunk.
+   */
+  write(chunk: Buffer, release?: () => void): boolean;
   onDrain(f: () => void): void;
   /** Stop / resume delivering the pod's bytes (the local socket is full / drained). */
   pause(): void;
@@ -170,11 +175,15 @@ export class Tunnel implements PortStream {
   }
 
   /** Sends bytes to the pod; returns false when the caller should wait for `onDrain`. */
-  write(chunk: Buffer): boolean {
-    if (this.closed) return false;
+  write(chunk: Buffer, release?: () => void): boolean {
+    if (this.closed) {
+      release?.();
+      return false;
+    }
     const frame = Buffer.allocUnsafe(chunk.length + 1);
     frame[0] = DATA;
     chunk.copy(frame, 1);
+    release?.();
     this.ws.send(frame, { binary: true }, this.window.add(frame.length));
     return this.window.open;
   }
@@ -204,9 +213,10 @@ export class Tunnel implements PortStream {
  * A WebSocket to the API server at `path` speaking `protocol`, with the client's TLS material and
  * auth headers; rejects with TunnelRefused (the API server's status and message) when the upgrade
  * is refused. Resolves with the subprotocol the server chose, and the WebSocket PAUSED: the
- * caller resumes it once its listeners are on.
+ * caller resumes it once its listeners are on. `reads`: the TLS socket reads into pooled buffers
+ * (readpool.ts; a socket through a proxy reads as usual).
  */
-export function openWebSocket(client: KubeClient, path: string, protocol: string, timeoutMs = 10_000): Promise<{ ws: WebSocket; protocol: string; socket: net.Socket }> {
+export function openWebSocket(client: KubeClient, path: string, protocol: string, timeoutMs = 10_000, reads?: PooledReads): Promise<{ ws: WebSocket; protocol: string; socket: net.Socket }> {
   const url = client.server.replace(/^http/, 'ws') + path;
   const key = client.server;
   // ws only accepts RFC 7230 tokens as subprotocols, and "SPDY/3.1+portforward.k8s.io" has a '/':
@@ -243,8 +253,9 @@ export function openWebSocket(client: KubeClient, path: string, protocol: string
       // Dialled by the client's Dialer (proxy-url, HTTPS_PROXY, tls-server-name), like every
       // other connection to the API server.
       createConnection: ((_opts: unknown, done: (e: Error | null, sock?: net.Socket) => void) => {
-        dialerOf(client).connect({ ca: s.ca, cert: s.cert, key: s.key, ...(s.rejectUnauthorized !== undefined && { rejectUnauthorized: s.rejectUnauthorized }), ...(s.servername !== undefined && { servername: s.servername }), session: sessions.get(key) }, (e, sock) => {
+        dialerOf(client).connect({ ca: s.ca, cert: s.cert, key: s.key, ...(s.rejectUnauthorized !== undefined && { rejectUnauthorized: s.rejectUnauthorized }), ...(s.servername !== undefined && { servername: s.servername }), session: sessions.get(key), ...(reads && { onread: reads.onread }) }, (e, sock) => {
           if (sock instanceof tls.TLSSocket) sock.on('session', (sess: Buffer) => sessions.set(key, sess));
+          if (reads) reads.socket = sock;
           socket = sock;
           done(e, sock);
         }, timeoutMs);

@@ -11,11 +11,15 @@ import type { KubeClient } from '../client.js';
 import { Dialer } from '../dial.js';
 import { TunnelRefused } from './tunnel.js';
 import type { WsLinkEvents } from './wslink.js';
+import type { PooledReads } from './readpool.js';
 
 const STREAM_PROTOCOL = 'portforward.k8s.io';
 
-/** Upgrades `path` to SPDY/3.1; resolves with the connection, paused, at its first SPDY byte. */
-export function openSpdyUpgrade(client: KubeClient, path: string, timeoutMs = 10_000): Promise<net.Socket> {
+/**
+ * Upgrades `path` to SPDY/3.1; resolves with the connection, paused, at its first SPDY byte.
+ * `reads`: the TLS socket reads into pooled buffers (readpool.ts; not through a proxy).
+ */
+export function openSpdyUpgrade(client: KubeClient, path: string, timeoutMs = 10_000, reads?: PooledReads): Promise<net.Socket> {
   const url = new URL(client.server + path);
   const secure = url.protocol === 'https:';
   return client.settings().then((s) => new Promise<net.Socket>((resolve, reject) => {
@@ -33,7 +37,10 @@ export function openSpdyUpgrade(client: KubeClient, path: string, timeoutMs = 10
       headers: { ...s.headers, Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': STREAM_PROTOCOL },
       // Dialled like every other connection to the API server (proxy-url, HTTPS_PROXY, tls-server-name).
       createConnection: ((_o: unknown, done: (e: Error | null, sock?: net.Socket) => void) => {
-        (client.dialer ?? new Dialer(new URL(client.server))).connect(tlsOpts, (e, sock) => done(e, sock), timeoutMs);
+        (client.dialer ?? new Dialer(new URL(client.server))).connect({ ...tlsOpts, ...(reads && { onread: reads.onread }) }, (e, sock) => {
+          if (reads && sock) reads.socket = sock;
+          done(e, sock);
+        }, timeoutMs);
         return undefined;
       }) as never,
     });
@@ -76,12 +83,14 @@ export class RawLink {
   private closing = false;
   private why?: string;
 
-  constructor(private readonly socket: net.Socket, ev: WsLinkEvents) {
+  /** `reads`: the socket's pooled reads (readpool.ts), if it has them: their bytes go to `ev` uncopied. */
+  constructor(private readonly socket: net.Socket, ev: WsLinkEvents, reads?: PooledReads) {
     socket.setNoDelay(true);
     // No WebSocket pings to keep the connection's NAT entries: TCP keep-alive instead (the
     // session's own PINGs still tell a stalled connection).
     socket.setKeepAlive(true, 30_000);
     socket.on('data', (b: Buffer) => ev.bytes(b));
+    if (reads) reads.sink = (b) => ev.bytes(b);
     socket.on('end', () => socket.end());
     socket.on('error', (e) => {
       this.why ??= e.message;

@@ -7,6 +7,7 @@
 // and the garbage they made were a third of the forward's CPU time per byte.
 import type net from 'node:net';
 import type WebSocket from 'ws';
+import { headroom, type PooledReads } from './readpool.js';
 
 const OP_CONT = 0x0;
 const OP_TEXT = 0x1;
@@ -28,6 +29,13 @@ export interface WsLinkEvents {
 function header(op: number, len: number, extra = 0): Buffer {
   const n = len < 126 ? 2 : len < 65536 ? 4 : 10;
   const h = Buffer.allocUnsafe(n + 4 + extra);
+  writeHeader(h, op, len);
+  return h;
+}
+
+/** Writes the header of a final frame with `len` payload bytes at the start of `h`. */
+function writeHeader(h: Buffer, op: number, len: number): void {
+  const n = len < 126 ? 2 : len < 65536 ? 4 : 10;
   h[0] = 0x80 | op;
   if (n === 2) h[1] = 0x80 | len;
   else if (n === 4) {
@@ -39,7 +47,6 @@ function header(op: number, len: number, extra = 0): Buffer {
     h.writeUInt32BE(len >>> 0, 6);
   }
   h.writeUInt32BE(0, n); // the mask
-  return h;
 }
 
 export class WsLink {
@@ -57,11 +64,15 @@ export class WsLink {
   /**
    * Takes `socket` over from `ws`, which did the upgrade and was left paused with nothing read
    * past the handshake (openWebSocket): ws's listeners come off, and `ws` is not used again.
+   * `reads`: the socket's pooled reads, if it has them.
    */
-  constructor(private readonly socket: net.Socket, ws: WebSocket, private readonly ev: WsLinkEvents) {
+  constructor(private readonly socket: net.Socket, ws: WebSocket, private readonly ev: WsLinkEvents, reads?: PooledReads) {
     for (const e of ['data', 'end', 'close', 'error'] as const) socket.removeAllListeners(e);
     ws.removeAllListeners();
+    // What the upgrade read past the answer comes as 'data'; then, on a socket that reads into
+    // pooled buffers, the reads themselves (their bytes are passed on uncopied: readpool.ts).
     socket.on('data', (b: Buffer) => this.onData(b));
+    if (reads) reads.sink = (b) => this.onData(b);
     socket.on('end', () => this.socket.end());
     socket.on('error', (e) => {
       this.why ??= e.message;
@@ -84,6 +95,16 @@ export class WsLink {
     let len = 0;
     for (const p of parts) len += p.length;
     const s = this.socket;
+    const only = parts.length === 1 ? parts[0]! : undefined;
+    const hlen = len < 126 ? 6 : len < 65536 ? 8 : 14;
+    if (only && len > SMALL && headroom(only) >= hlen) {
+      // A frame built in a pooled read's room (readpool.ts): our header goes in front of it,
+      // and the message is one buffer (a write of several is copied whole by Node's TLS socket).
+      const m = Buffer.from(only.buffer, only.byteOffset - hlen, len + hlen);
+      writeHeader(m, OP_BINARY, len);
+      s.write(m, done && (() => done()));
+      return;
+    }
     // A small message (a request, the SPDY control frames) is copied into the header's buffer:
     // one write. Of a big one only the first part when it is small (a SPDY DATA header).
     const first = parts[0]!;
