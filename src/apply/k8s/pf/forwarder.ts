@@ -26,7 +26,7 @@ export const RECENT_FAILURE_MS = 10_000;
 /** The last failure, while it still describes the forward: recent, and no connection answered since. */
 export function recentFailure(s: PortForwardStats, now = Date.now()): string | undefined {
   if (!s.lastError || !s.lastErrorAt || now - s.lastErrorAt >= RECENT_FAILURE_MS) return undefined;
-  return s.lastAnsweredAt !== undefined && s.lastAnsweredAt >= s.lastErrorAt ? undefined : s.lastError;
+  return s.lastAnsweredAt !== undefined && s.lastAnsweredAt > s.lastErrorAt ? undefined : s.lastError;
 }
 
 export interface PortForwardOptions {
