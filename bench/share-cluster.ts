@@ -7,31 +7,17 @@
 // rounds, medians. CPU: Traefik's process and the operator pods' processes (found by their
 // container ID in /proc/PID/cgroup), per request.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TESTENV_DIR } from './cluster.js';
+import { goTool } from './local-lib.js';
 
 const REPO = new URL('..', import.meta.url).pathname;
 const OP_NS = 'envserve-system';
 
 /** bench/httpsload, built once per source version (cached like rttload). */
-function buildLoad(): string {
-  const src = join(REPO, 'bench/httpsload');
-  const key = createHash('sha256').update(readFileSync(join(src, 'go.mod'))).update(readFileSync(join(src, 'main.go'))).digest('hex').slice(0, 12);
-  const cache = process.env.ENVSERVE_TESTENV_CACHE ?? join(homedir(), '.cache/envserve-testenv');
-  const bin = join(cache, `httpsload-${key}`);
-  if (!existsSync(bin)) {
-    mkdirSync(cache, { recursive: true });
-    const r = spawnSync('go', ['build', '-trimpath', '-o', `${bin}.tmp`, '.'], { cwd: src, encoding: 'utf8', env: { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-buildvcs=false' } });
-    if (r.status !== 0) throw new Error(`building bench/httpsload failed: ${r.stderr}`);
-    renameSync(`${bin}.tmp`, bin);
-  }
-  return bin;
-}
-
 /** CPU seconds (user + system) of these processes so far; a process gone meanwhile counts 0. */
 function cpu(pids: number[]): number {
   let s = 0;
@@ -87,7 +73,7 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
   const { runCli } = await import('../test/local/cli-helpers.js');
   const T = tlsEnv();
   const ca = readFileSync(T.caCert, 'utf8');
-  const load = buildLoad();
+  const load = goTool('bench/httpsload', 'httpsload');
   const tag = Date.now().toString(36);
   const PUB = `pub-${tag}.apps.share.test`;
   const LOGIN = `login-${tag}.apps.share.test`;
