@@ -26,7 +26,8 @@ async function main() {
   const ports: Record<string, number> = { direct: echo };
   const pids: Record<string, number> = {};
   for (const spec of SPECS) {
-    const [name, rest = '1'] = spec.split('=') as [string, string?];
+    const eq = spec.indexOf('=');
+    const [name, rest] = eq < 0 ? [spec, '1'] : [spec.slice(0, eq), spec.slice(eq + 1)]; // flags may hold '=' too
     const [threads, ...flags] = rest.split(' ').filter(Boolean);
     const port = await freePort();
     const dir = join(mkdtempSync(join(tmpdir(), 'envserve-ab-')), 'ab');

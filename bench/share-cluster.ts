@@ -81,6 +81,16 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
   let ns = '';
   try {
     const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']);
+    const PROF = process.env.BENCH_OPERATOR_CPU_PROF;
+    if (PROF) {
+      const d = objs.find((x: any) => x.kind === 'Deployment') as any;
+      const spec = d.spec.template.spec;
+      spec.volumes = [...(spec.volumes ?? []), { name: 'prof', hostPath: { path: PROF, type: 'DirectoryOrCreate' } }];
+      const c = spec.containers[0];
+      c.env = [...(c.env ?? []), { name: 'NODE_OPTIONS', value: '--cpu-prof --cpu-prof-dir=/prof' }];
+      c.volumeMounts = [...(c.volumeMounts ?? []), { name: 'prof', mountPath: '/prof' }];
+      c.securityContext = { ...(c.securityContext ?? {}), readOnlyRootFilesystem: false };
+    }
     mustKubectl(['-n', OP_NS, 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
     apply(objs);
     ns = createNamespace('share-bench');
