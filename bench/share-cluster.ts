@@ -3,9 +3,12 @@
 // Ingress in the user's namespace → the Service) and `namespace` (its Ingress in the operator's
 // namespace → the operator's login gateway → the Service) — loaded by the same client
 // (bench/httpsload, Go: keep-alive HTTPS, TLS verified against the test CA), the second with a
-// session cookie got as users get it (`envserve open`, then the one-time link). Alternating
-// rounds, medians. CPU: Traefik's process and the operator pods' processes (found by their
-// container ID in /proc/PID/cgroup), per request.
+// session cookie got as users get it (`envserve open`, then the one-time link); and a third
+// Ingress in front of a TCP relay (testsrv pod --relay: kernel splice, no parsing, no check) →
+// the Service, the floor of any process in the path. Alternating rounds, medians. CPU: Traefik's
+// process and the in-path pods' processes (found by their container ID in /proc/PID/cgroup), per
+// request. BENCH_OPERATOR_CPU_PROF=DIR: each operator pod writes a --cpu-prof profile into DIR on
+// the node (a hostPath) when it stops.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -65,7 +68,7 @@ function get(address: string, port: number, host: string, path: string, ca: stri
 
 export interface ClusterRow { rps: number[]; p50: number[]; p99: number[]; traefik: number[]; operator: number[] }
 
-export async function measureCluster(o: { seconds: number; conns: number; rounds: number; kubeconfig: string }): Promise<{ public: ClusterRow; login: ClusterRow; operatorPods: number; loadavg: string }> {
+export async function measureCluster(o: { seconds: number; conns: number; rounds: number; kubeconfig: string }): Promise<{ public: ClusterRow; relay: ClusterRow; login: ClusterRow; operatorPods: number; loadavg: string }> {
   const { eventually, TESTSRV_IMAGE } = await import('../test/k8s/cluster.js');
   const { createNamespace, deleteNamespace, kubectlJson, mustKubectl } = await import('../test/k8s/expose-lib.js');
   const { apply, manifests, OPERATOR_IMAGE } = await import('../test/k8s/operator-lib.js');
@@ -77,6 +80,7 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
   const tag = Date.now().toString(36);
   const PUB = `pub-${tag}.apps.share.test`;
   const LOGIN = `login-${tag}.apps.share.test`;
+  const RELAY = `relay-${tag}.apps.share.test`;
   const dir = mkdtempSync(join(tmpdir(), 'envserve-share-bench-'));
   let ns = '';
   try {
@@ -142,24 +146,43 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
     const cookie = String(landed.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
     if (!cookie.includes('=')) throw new Error(`the link answered HTTP ${landed.status} without a session cookie`);
     if ((await get(T.httpsAddress, T.httpsPort, LOGIN, '/', ca, { cookie })).status !== 200) throw new Error('the session cookie does not open the login Ingress');
+    // The floor of anything in the path: the same place as the gateway (its own pods, as many,
+    // behind an Ingress), but a TCP relay that parses and checks nothing (testsrv --relay, Go, splice).
+    const [svc] = kubectlJson(['-n', ns, 'get', 'services']).items.map((x: any) => `${x.metadata.name}.${ns}.svc:${x.spec.ports[0].port}`);
+    mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'relay' }, spec: { replicas: 2, selector: { matchLabels: { app: 'relay' } }, template: { metadata: { labels: { app: 'relay' } }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: 'relay', image: TESTSRV_IMAGE, imagePullPolicy: 'Never', command: ['testsrv', 'pod', '--relay', `8070=${svc}`], readinessProbe: { tcpSocket: { port: 8070 }, periodSeconds: 1 } }] } } } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'relay' }, spec: { selector: { app: 'relay' }, ports: [{ port: 80, targetPort: 8070 }] } },
+      { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'relay' }, spec: { ingressClassName: 'traefik', tls: [{ hosts: [RELAY], secretName: 'relay-tls' }], rules: [{ host: RELAY, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'relay', port: { number: 80 } } } }] } }] } },
+    ] }));
+    tlsSecret(o.kubeconfig, ns, 'relay-tls', issueCert(RELAY));
+    mustKubectl(['-n', ns, 'rollout', 'status', 'deployment/relay', '--timeout=120s']);
+    await eventually(async () => {
+      const r = await get(T.httpsAddress, T.httpsPort, RELAY, '/', ca);
+      if (r.status !== 200) throw new Error(`relay HTTP ${r.status}`);
+    }, 60_000, 250);
 
     const traefik = [Number(readFileSync(join(REPO, TESTENV_DIR, 'run/traefik.pid'), 'utf8'))];
     const pods = kubectlJson(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items;
     const ids: string[] = pods.flatMap((p: any) => (p.status?.containerStatuses ?? []).map((c: any) => String(c.containerID).replace(/^\w+:\/\//, '')));
     const operator = containerPids(ids);
     if (operator.length < pods.length) throw new Error(`found ${operator.length} processes of the ${pods.length} operator pods in /proc`);
-    const rows = { public: { rps: [], p50: [], p99: [], traefik: [], operator: [] } as ClusterRow, login: { rps: [], p50: [], p99: [], traefik: [], operator: [] } as ClusterRow };
+    const relayPods = kubectlJson(['-n', ns, 'get', 'pods', '-l', 'app=relay']).items;
+    const relay = containerPids(relayPods.flatMap((p: any) => (p.status?.containerStatuses ?? []).map((c: any) => String(c.containerID).replace(/^\w+:\/\//, ''))));
+    const row = (): ClusterRow => ({ rps: [], p50: [], p99: [], traefik: [], operator: [] });
+    const rows = { public: row(), relay: row(), login: row() };
+    const hosts = { public: PUB, relay: RELAY, login: LOGIN };
     await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, PUB, '/', String(o.conns), '2', T.caCert]); // warm-up
     await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, LOGIN, '/', String(o.conns), '2', T.caCert, cookie]);
     for (let i = 0; i < o.rounds; i++) {
-      for (const which of ['public', 'login'] as const) {
-        const t0 = cpu(traefik), op0 = cpu(operator);
-        const m = await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, which === 'public' ? PUB : LOGIN, '/', String(o.conns), String(o.seconds), T.caCert, ...(which === 'login' ? [cookie] : [])]);
-        const t = cpu(traefik) - t0, op = cpu(operator) - op0;
+      for (const which of ['public', 'relay', 'login'] as const) {
+        const inPath = which === 'relay' ? relay : operator;
+        const t0 = cpu(traefik), op0 = cpu(inPath);
+        const m = await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, hosts[which], '/', String(o.conns), String(o.seconds), T.caCert, ...(which === 'login' ? [cookie] : [])]);
+        const t = cpu(traefik) - t0, op = cpu(inPath) - op0;
         if (m.errors) throw new Error(`${which}: ${m.errors} failed requests of ${m.requests + m.errors}`);
-        const row = rows[which];
-        row.rps.push(m.requests / m.seconds); row.p50.push(m.p50); row.p99.push(m.p99);
-        row.traefik.push((t / m.requests) * 1e6); row.operator.push((op / m.requests) * 1e6);
+        const r = rows[which];
+        r.rps.push(m.requests / m.seconds); r.p50.push(m.p50); r.p99.push(m.p99);
+        r.traefik.push((t / m.requests) * 1e6); r.operator.push((op / m.requests) * 1e6);
       }
     }
     return { ...rows, operatorPods: pods.length, loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') };

@@ -3,8 +3,9 @@
 // proxied), in the same run, alternating, with CONCURRENCY keep-alive clients for SECONDS each.
 // Then the real path (bench/share-cluster.ts): on the test cluster, one pod behind a `public`
 // Ingress and a login-level one (the operator's gateway in front), both through Traefik over HTTPS,
+// and between them the floor of any hop in the path (a TCP relay that parses nothing);
 // BENCH_CLUSTER_CONNS keep-alive clients; requests/s, p50/p99, and CPU of Traefik and of the
-// operator pods per request.
+// in-path pods per request.
 //
 //   npm run bench:share    (BENCH_SECONDS=5 BENCH_CONCURRENCY=32 BENCH_ROUNDS=2 BENCH_CLUSTER_CONNS=64
 //                           BENCH_CLUSTER_ROUNDS=3; uses the running test cluster of
@@ -99,11 +100,13 @@ if (CLUSTER) {
   try {
     const r = await measureCluster({ seconds: SECONDS, conns: CLUSTER_CONNS, rounds: CLUSTER_ROUNDS, kubeconfig });
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const line = (name: string, x: typeof r.public) => `  ${name} ${med(x.rps).toFixed(0).padStart(7)} req/s   p50 ${med(x.p50).toFixed(2)} ms   p99 ${med(x.p99).toFixed(2)} ms   CPU/request: Traefik ${med(x.traefik).toFixed(0)} µs, operator ${med(x.operator).toFixed(0)} µs`;
+    const line = (name: string, x: typeof r.public, inPath = 'operator') => `  ${name} ${med(x.rps).toFixed(0).padStart(7)} req/s   p50 ${med(x.p50).toFixed(2)} ms   p99 ${med(x.p99).toFixed(2)} ms   CPU/request: Traefik ${med(x.traefik).toFixed(0)} µs, ${inPath} ${med(x.operator).toFixed(0)} µs`;
     console.log(`through Traefik (HTTPS, test cluster): ${CLUSTER_CONNS} keep-alive clients (bench/httpsload), ${SECONDS} s × ${CLUSTER_ROUNDS} rounds each, alternating (medians); ${r.operatorPods} operator pods; ${cpus().length} cores, load average after ${r.loadavg}`);
     console.log(line('public Ingress     ', r.public));
+    console.log(line('TCP relay Ingress  ', r.relay, 'relay'));
     console.log(line('login-level Ingress', r.login));
     const p = r.public, l = r.login;
+    console.log(`  the floor of any hop in the path (the relay): p50 +${(med(r.relay.p50) - med(p.p50)).toFixed(2)} ms, throughput ${(med(r.relay.rps) / med(p.rps)).toFixed(2)}×`);
     console.log(`  added by the login: p50 +${(med(l.p50) - med(p.p50)).toFixed(2)} ms, p99 +${(med(l.p99) - med(p.p99)).toFixed(2)} ms; throughput ${(med(l.rps) / med(p.rps)).toFixed(2)}× (targets: ≤ 2 ms at p50, ≥ 0.8×)`);
   } finally {
     stopClusterIfStarted();

@@ -2,7 +2,8 @@
 // it in an image). It answers so that a test can tell WHICH pod answered: the pod's hostname is
 // its name, and every HTTP answer carries it.
 //
-//	testsrv pod [--http PORT,...] [--echo PORT,...] [--mode MODE]  (default: --http 8080 --echo 9000)
+//	testsrv pod [--http PORT,...] [--echo PORT,...] [--mode MODE] [--relay PORT=HOST:PORT]
+//	            (default: --http 8080 --echo 9000)
 //
 // HTTP ports:  any method/path   -> 200 JSON {pod, namespace, port, ip, method, path, host}
 //                                   and header x-envserve-pod: <namespace>/<pod>:<port>
@@ -10,6 +11,8 @@
 //              WebSocket upgrade -> every text/binary message echoed back
 //              (that is mode json, the default; the other modes are in modes.go)
 // echo ports:  raw TCP echo.
+// relay port:  every connection passed on to HOST:PORT byte for byte (the cheapest possible proxy
+//              hop, kernel splice both ways: bench:share's floor for anything in the path).
 // The namespace comes from $POD_NAMESPACE, else the service account's namespace file.
 // With $TESTSRV_LOG_REQUESTS set, every HTTP request is logged on stdout ("request METHOD URI"),
 // so a test can read from the pod's log whether a request reached the app.
@@ -41,6 +44,13 @@ func podMain(args []string) {
 			echoPorts = parsePorts(args[i+1])
 		case "--mode":
 			modeFlag = args[i+1]
+		case "--relay":
+			port, target, ok := strings.Cut(args[i+1], "=")
+			if !ok {
+				fmt.Fprintln(os.Stderr, "testsrv pod: --relay PORT=HOST:PORT")
+				os.Exit(2)
+			}
+			go relay(port, target)
 		default:
 			fmt.Fprintln(os.Stderr, "testsrv pod: unknown flag", args[i])
 			os.Exit(2)
@@ -251,4 +261,29 @@ func writeFrame(w io.Writer, op byte, p []byte) error {
 	}
 	_, err := w.Write(append(h, p...))
 	return err
+}
+
+// relay passes every connection on :port to target, both ways; a half-close is passed on.
+func relay(port, target string) {
+	l, err := net.Listen("tcp", ":"+port)
+	must(err)
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			continue
+		}
+		go func() {
+			defer c.Close()
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				return
+			}
+			defer up.Close()
+			done := make(chan struct{})
+			go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite(); close(done) }()
+			io.Copy(c, up)
+			c.(*net.TCPConn).CloseWrite()
+			<-done
+		}()
+	}
 }
