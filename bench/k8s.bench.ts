@@ -208,6 +208,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BULK = 128 << 20;
 /** Connections per set-up run: p99 is then the 5th slowest, not the 2nd. */
 const SETUPS = 500;
+/** Connections before each set-up run, not counted. */
+const SETUP_WARMUP = Number(process.env.BENCH_SETUP_WARMUP ?? 50);
 // BENCH_FRAMES=1: sizes of what envserve's forward reads and writes during its bulk runs, by
 // power-of-two bucket: local reads, WebSocket messages sent, reads from the API server's socket,
 // WebSocket frames received (a measurement of where the bytes wait, not a figure of the bench).
@@ -268,7 +270,7 @@ for (let run = 0; run < RUNS; run++) {
     // of its three whichever forward it was (the cluster still busy with the bulk's tail), and with
     // three runs the same forward goes first in two of them.
     const r = await measure(`${who} set-up`, async () => {
-      await load(who, e ? es.echo : kEcho.port, ['setup', 50]);
+      await load(who, e ? es.echo : kEcho.port, ['setup', SETUP_WARMUP]);
       return load(who, e ? es.echo : kEcho.port, ['setup', SETUPS]);
     });
     if (r) { (e ? eS : kS).push(pct(r.ms, 50)); (e ? eS99 : kS99).push(pct(r.ms, 99)); }
