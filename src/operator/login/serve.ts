@@ -1,7 +1,7 @@
 // The login gateway as every operator replica runs it (issue 22): its own port, apart from the HTTP
 // API; the session keys from the Secret all replicas share (re-read every minute, so a rotation by
-// another replica is picked up); routes from a watch of the login Ingresses (and HTTPRoutes, where
-// Gateway API is installed) in the operator's namespace, held only while their ExposureSet exists with the same UID (the operator's own watch
+// another replica is picked up); routes from a watch of the login Ingresses (and HTTPRoutes, once
+// Gateway API is served) in the operator's namespace, held only while their ExposureSet exists with the same UID (the operator's own watch
 // of ExposureSets says so). Any change re-checks the open connections at once: a deleted set cuts
 // its WebSockets in well under a second, a lost RoleBinding within the re-check interval.
 import type { KubeClient } from '../../apply/k8s/client.js';
@@ -14,6 +14,7 @@ import { LABEL_LOGIN } from './ingress.js';
 import { loadKeyRing } from './key-store.js';
 import type { KeyRing } from './keys.js';
 import { routesFrom } from './routes.js';
+import { whenServed } from './when-served.js';
 import { loginPath } from './manifests.js';
 import { TICKET_TTL_MS } from './ticket.js';
 
@@ -35,6 +36,8 @@ export async function startLoginGateway(
     setUid: (namespace: string, name: string) => string | undefined;
     /** How often open connections are checked again (SubjectAccessReview answers are cached as long). */
     recheckMs?: number;
+    /** How often to ask again whether Gateway API is served, until it is. */
+    gatewayApiRecheckMs?: number;
     log: (level: 'info' | 'warn' | 'error', m: string) => void;
   },
 ): Promise<LoginGatewayServer> {
@@ -52,8 +55,6 @@ export async function startLoginGateway(
   const selector = `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true`;
   const ns = encodeURIComponent(o.namespace);
   const watches = [new Informer<Obj>(client, `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses`, selector)];
-  // HTTPRoutes only where Gateway API is installed (looked at once, at start).
-  if (await client.request('/apis/gateway.networking.k8s.io/v1').then(() => true, () => false)) watches.push(new Informer<Obj>(client, `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`, selector));
   let routes = new Map<string, GatewayRoute>();
   const gateway = new LoginGateway({
     routes: (h) => routes.get(h),
@@ -72,18 +73,37 @@ export async function startLoginGateway(
       void gateway.revalidate().then((n) => n && o.log('info', `login gateway: closed ${n} connection(s) whose session no longer holds`));
     }, 50);
   };
-  for (const w of watches) {
+  const follow = (w: Informer<Obj>) => {
     w.on('change', rebuild);
     w.on('watchError', (m: string) => o.log('warn', `login gateway: watching ${w.path}: ${m} (retrying)`));
-  }
+  };
+  for (const w of watches) follow(w);
   await Promise.all(watches.map((w) => w.start()));
   rebuild();
+  // HTTPRoutes where Gateway API is served: at start, or as soon as it is (whenServed asks again every minute).
+  let closed = false;
+  const routeWatch = whenServed(client, '/apis/gateway.networking.k8s.io/v1', o.gatewayApiRecheckMs ?? 60_000, async () => {
+    const w = new Informer<Obj>(client, `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`, selector);
+    try {
+      await w.start();
+    } catch (e) {
+      w.stop();
+      throw e;
+    }
+    if (closed) return w.stop();
+    follow(w);
+    watches.push(w);
+    rebuild();
+  }, (m) => o.log('warn', `login gateway: ${m}`));
+  await routeWatch.first;
   const port = await gateway.listen(o.listen.port, o.listen.host);
   return {
     gateway,
     port,
     setsChanged: rebuild,
     close: async () => {
+      closed = true;
+      routeWatch.stop();
       clearInterval(keyTimer);
       clearInterval(sweepTimer);
       clearTimeout(pending);
