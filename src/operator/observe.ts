@@ -35,7 +35,12 @@ export async function observe(client: Pick<KubeClient, 'request'>, set: Exposure
       const endpoints = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
       if (endpoints === 0) out.push({ ...x, ready: false, reason: 'NoEndpoints', message: `no Ready pod matches the Service's selector ${JSON.stringify(o.spec?.selector)}`, addresses });
       else if (o.spec?.type === 'LoadBalancer' && lb.length === 0) out.push({ ...x, ready: false, reason: 'LoadBalancerPending', message: 'no load balancer address yet', addresses });
-      else out.push({ ...x, ready: true, reason: 'Ready', addresses, url: `http://${addresses[0]}/` });
+      else {
+        // A URL only where one answers from outside the cluster (its load balancer): the ClusterIP
+        // (addresses[0]) answers only inside it, `<node>:port` names no node (issue 22).
+        const http = d.plan?.exposures.find((e) => e.id === x.id)?.protocol === 'http';
+        out.push({ ...x, ready: true, reason: 'Ready', addresses, ...(lb.length && { url: http ? `http://${lb[0]}/` : `tcp://${lb[0]}` }) });
+      }
     } else if (kind === 'ingress' && o) {
       const lb = (o.status?.loadBalancer?.ingress ?? []).map((i: { ip?: string; hostname?: string }) => i.ip ?? i.hostname).filter(Boolean) as string[];
       if (lb.length === 0) out.push({ ...x, ready: false, reason: 'IngressNotAdmitted', message: `no Ingress controller has admitted it yet (class ${o.spec?.ingressClassName ?? 'default'})` });
