@@ -125,7 +125,9 @@ export function registerOperator(program: Command): void {
         if (skew) process.stderr.write(`warning: ${skew}\n`);
         if (v.state === 'Denied') throw new UserError(`the operator denied ${client.namespace}/${set.metadata.name}:\n${denialLines(v.status).map((l) => `  ${l}`).join('\n')}\nnothing was created`);
         for (const e of v.status.exposures ?? []) {
-          process.stdout.write(`${e.id}  ${e.kind}  ${e.reason}  ${e.url ?? (e.addresses ?? []).join(' ')}${e.kind === 'k8s-port-forward' ? '  (run envserve serve for the port-forward)' : ''}\n`);
+          // A Service without a URL has only in-cluster addresses (its ClusterIP; `<node>:port`).
+          const where = e.url ?? `${(e.addresses ?? []).join(' ')}${e.kind === 'k8s-service' && e.addresses?.length ? '  (in-cluster only)' : ''}`;
+          process.stdout.write(`${e.id}  ${e.kind}  ${e.reason}  ${where}${e.kind === 'k8s-port-forward' ? '  (run envserve serve for the port-forward)' : ''}\n`);
         }
         if (v.state === 'Admitted') throw new RuntimeFailure(`${client.namespace}/${set.metadata.name} was admitted but is not Ready after ${opts.timeout} s (see the reasons above)`, 'kubectl get exposuresets, or envserve check', 'Timeout');
       } catch (e) {
