@@ -94,7 +94,7 @@ export async function startLoginGateway(
     follow(w);
     watches.push(w);
     rebuild();
-  }, (m) => o.log('warn', `login gateway: ${m}`));
+  }, (level, m) => o.log(level, `login gateway: ${m}`));
   await routeWatch.first;
   const port = await gateway.listen(o.listen.port, o.listen.host);
   return {

@@ -38,15 +38,15 @@ test('the API server away at start, then served: started on a later look, said o
   const c = client(['away', 'away', 'ok']);
   const said: string[] = [];
   let started = 0;
-  const w = whenServed(c as never, GROUP, 10, async () => void started++, (m) => said.push(m));
+  const w = whenServed(c as never, GROUP, 10, async () => void started++, (level, m) => said.push(`${level}: ${m}`));
   await w.first;
   assert.equal(started, 0);
   for (let t = 0; t < 100 && started === 0; t++) await sleep(5);
   assert.equal(started, 1);
   assert.equal(c.asked.length, 3);
   assert.equal(said.length, 2, said.join('\n')); // the same failure twice is said once
-  assert.match(said[0]!, /cannot tell whether \/apis\/gateway\.networking\.k8s\.io\/v1 is served: .*ECONNREFUSED.*asking again every 0\.01 s/);
-  assert.match(said[1]!, /is served now/);
+  assert.match(said[0]!, /^warn: cannot tell whether \/apis\/gateway\.networking\.k8s\.io\/v1 is served: .*ECONNREFUSED.*asking again every 0\.01 s/);
+  assert.match(said[1]!, /^info: .*is served now/);
   w.stop();
 });
 
@@ -56,13 +56,13 @@ test('not installed (404) until it is: quiet while missing, started once install
   let tries = 0;
   const w = whenServed(c as never, GROUP, 10, async () => {
     if (++tries === 1) throw new Error('list httproutes: 503');
-  }, (m) => said.push(m));
+  }, (level, m) => said.push(`${level}: ${m}`));
   await w.first;
   for (let t = 0; t < 100 && tries < 2; t++) await sleep(5);
   assert.equal(tries, 2);
   assert.equal(said.length, 2, said.join('\n'));
-  assert.match(said[0]!, /is served, but starting on it failed: list httproutes: 503/);
-  assert.match(said[1]!, /is served now/);
+  assert.match(said[0]!, /^warn: .*is served, but starting on it failed: list httproutes: 503/);
+  assert.match(said[1]!, /^info: .*is served now/);
   await sleep(40);
   assert.equal(tries, 2, 'not started again once it started');
   w.stop();

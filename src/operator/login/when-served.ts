@@ -17,7 +17,7 @@ export function whenServed(
   groupPath: string,
   everyMs: number,
   start: () => Promise<void>,
-  log: (m: string) => void,
+  log: (level: 'info' | 'warn', m: string) => void,
 ): WhenServed {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -26,7 +26,7 @@ export function whenServed(
   const again = (why: string) => {
     missed = true;
     // 404 is the plain "not installed": nothing to say; anything else once per different answer.
-    if (why && why !== said) log(`${why} (asking again every ${everyMs / 1000} s)`);
+    if (why && why !== said) log('warn', `${why} (asking again every ${everyMs / 1000} s)`);
     said = why;
     if (stopped) return;
     timer = setTimeout(() => void look(), everyMs);
@@ -41,7 +41,7 @@ export function whenServed(
     if (stopped) return;
     try {
       await start();
-      if (missed) log(`${groupPath} is served now`);
+      if (missed) log('info', `${groupPath} is served now`);
     } catch (e) {
       again(`${groupPath} is served, but starting on it failed: ${(e as Error).message}`);
     }
