@@ -8,7 +8,7 @@
 // the Service, the floor of any process in the path. Alternating rounds, medians. CPU: Traefik's
 // process and the in-path pods' processes (found by their container ID in /proc/PID/cgroup), per
 // request. BENCH_OPERATOR_CPU_PROF=DIR: each operator pod writes a --cpu-prof profile into DIR on
-// the node (a hostPath) when it stops.
+// the node (a hostPath) when it stops; BENCH_OPERATOR_NODE_OPTIONS: the operator pods' NODE_OPTIONS.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -86,12 +86,12 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
   try {
     const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']);
     const PROF = process.env.BENCH_OPERATOR_CPU_PROF;
+    const nodeOptions = [process.env.BENCH_OPERATOR_NODE_OPTIONS ?? '', PROF ? '--cpu-prof --cpu-prof-dir=/prof' : ''].join(' ').trim();
+    const spec = (objs.find((x: any) => x.kind === 'Deployment') as any).spec.template.spec;
+    if (nodeOptions) spec.containers[0].env = [...(spec.containers[0].env ?? []), { name: 'NODE_OPTIONS', value: nodeOptions }];
     if (PROF) {
-      const d = objs.find((x: any) => x.kind === 'Deployment') as any;
-      const spec = d.spec.template.spec;
-      spec.volumes = [...(spec.volumes ?? []), { name: 'prof', hostPath: { path: PROF, type: 'DirectoryOrCreate' } }];
       const c = spec.containers[0];
-      c.env = [...(c.env ?? []), { name: 'NODE_OPTIONS', value: '--cpu-prof --cpu-prof-dir=/prof' }];
+      spec.volumes = [...(spec.volumes ?? []), { name: 'prof', hostPath: { path: PROF, type: 'DirectoryOrCreate' } }];
       c.volumeMounts = [...(c.volumeMounts ?? []), { name: 'prof', mountPath: '/prof' }];
       c.securityContext = { ...(c.securityContext ?? {}), readOnlyRootFilesystem: false };
     }
