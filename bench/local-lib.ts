@@ -1,5 +1,6 @@
-// What bench:local (local.bench.ts) and its side harness (local-ab.ts) share: child processes they
-// start and kill, ports, and the repo's Go tools built once per source version into the test cache.
+// What bench:local (local.bench.ts) and its side harness (local-ab.ts) share — and bench:share
+// with them: child processes they start and kill, ports, CPU time of processes, and the repo's Go
+// tools built once per source version into the test cache.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
@@ -25,6 +26,19 @@ export function bg(cmd: string, args: string[], env: NodeJS.ProcessEnv = process
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** CPU seconds (user + system) these processes have used so far; a process gone meanwhile counts 0. */
+export function cpuSeconds(pids: number[]): number {
+  let s = 0;
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const v = f.slice(f.lastIndexOf(')') + 2).split(' '); // fields from 3 on (the name may hold ") ")
+      s += (Number(v[11]) + Number(v[12])) / 100;
+    } catch { /* exited */ }
+  }
+  return s;
+}
 
 export function freePort(): Promise<number> {
   return new Promise((r) => {

@@ -15,27 +15,14 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TESTENV_DIR } from './cluster.js';
-import { goTool } from './local-lib.js';
+import { cpuSeconds, goTool } from './local-lib.js';
 
 const REPO = new URL('..', import.meta.url).pathname;
 const OP_NS = 'envserve-system';
 
-/** bench/httpsload, built once per source version (cached like rttload). */
-/** CPU seconds (user + system) of these processes so far; a process gone meanwhile counts 0. */
-function cpu(pids: number[]): number {
-  let s = 0;
-  for (const pid of pids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      s += (Number(f[11]) + Number(f[12])) / 100;
-    } catch { /* exited */ }
-  }
-  return s;
-}
-
-/** The processes of these containers: the test node's runc puts each in a cgroup named by its container ID. */
-function containerPids(ids: string[]): number[] {
-  const keys = ids.map((id) => `/${id}`);
+/** The processes of these pods' containers: the test node's runc puts each in a cgroup named by its container ID. */
+function podPids(pods: { status?: { containerStatuses?: { containerID?: string }[] } }[]): number[] {
+  const keys = pods.flatMap((p) => (p.status?.containerStatuses ?? []).map((c) => `/${String(c.containerID).replace(/^\w+:\/\//, '')}`));
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -70,7 +57,7 @@ export interface ClusterRow { rps: number[]; p50: number[]; p99: number[]; traef
 
 export async function measureCluster(o: { seconds: number; conns: number; rounds: number; kubeconfig: string }): Promise<{ public: ClusterRow; relay: ClusterRow; login: ClusterRow; operatorPods: number; loadavg: string }> {
   const { eventually, TESTSRV_IMAGE } = await import('../test/k8s/cluster.js');
-  const { createNamespace, deleteNamespace, kubectlJson, mustKubectl } = await import('../test/k8s/expose-lib.js');
+  const { backedDeployment, createNamespace, deleteNamespace, kubectlJson, mustKubectl } = await import('../test/k8s/expose-lib.js');
   const { apply, manifests, OPERATOR_IMAGE } = await import('../test/k8s/operator-lib.js');
   const { issueCert, tlsEnv, tlsSecret } = await import('../test/k8s/tls-lib.js');
   const { runCli } = await import('../test/local/cli-helpers.js');
@@ -98,16 +85,7 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
     mustKubectl(['-n', OP_NS, 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
     apply(objs);
     ns = createNamespace('share-bench');
-    mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'lab' },
-      spec: {
-        replicas: 1, selector: { matchLabels: { 'envserve.dev/env': 'lab' } },
-        template: {
-          metadata: { labels: { 'envserve.dev/env': 'lab' } },
-          spec: { terminationGracePeriodSeconds: 2, containers: [{ name: 'app', image: TESTSRV_IMAGE, imagePullPolicy: 'Never', command: ['testsrv', 'pod', '--http', '8080', '--echo', ''], ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] },
-        },
-      },
-    }));
+    backedDeployment(ns, 'lab', { 'envserve.dev/env': 'lab' }); // testsrv: JSON on 8080
     tlsSecret(o.kubeconfig, ns, 'pub-tls', issueCert(PUB));
     tlsSecret(o.kubeconfig, OP_NS, `${ns}-login-tls`, issueCert(LOGIN));
     mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/exposuresets.envserve.dev', 'crd/logins.envserve.dev']);
@@ -163,11 +141,9 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
 
     const traefik = [Number(readFileSync(join(REPO, TESTENV_DIR, 'run/traefik.pid'), 'utf8'))];
     const pods = kubectlJson(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items;
-    const ids: string[] = pods.flatMap((p: any) => (p.status?.containerStatuses ?? []).map((c: any) => String(c.containerID).replace(/^\w+:\/\//, '')));
-    const operator = containerPids(ids);
+    const operator = podPids(pods);
     if (operator.length < pods.length) throw new Error(`found ${operator.length} processes of the ${pods.length} operator pods in /proc`);
-    const relayPods = kubectlJson(['-n', ns, 'get', 'pods', '-l', 'app=relay']).items;
-    const relay = containerPids(relayPods.flatMap((p: any) => (p.status?.containerStatuses ?? []).map((c: any) => String(c.containerID).replace(/^\w+:\/\//, ''))));
+    const relay = podPids(kubectlJson(['-n', ns, 'get', 'pods', '-l', 'app=relay']).items);
     const row = (): ClusterRow => ({ rps: [], p50: [], p99: [], traefik: [], operator: [] });
     const rows = { public: row(), relay: row(), login: row() };
     const hosts = { public: PUB, relay: RELAY, login: LOGIN };
@@ -176,9 +152,9 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
     for (let i = 0; i < o.rounds; i++) {
       for (const which of ['public', 'relay', 'login'] as const) {
         const inPath = which === 'relay' ? relay : operator;
-        const t0 = cpu(traefik), op0 = cpu(inPath);
+        const t0 = cpuSeconds(traefik), op0 = cpuSeconds(inPath);
         const m = await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, hosts[which], '/', String(o.conns), String(o.seconds), T.caCert, ...(which === 'login' ? [cookie] : [])]);
-        const t = cpu(traefik) - t0, op = cpu(inPath) - op0;
+        const t = cpuSeconds(traefik) - t0, op = cpuSeconds(inPath) - op0;
         if (m.errors) throw new Error(`${which}: ${m.errors} failed requests of ${m.requests + m.errors}`);
         const r = rows[which];
         r.rps.push(m.requests / m.seconds); r.p50.push(m.p50); r.p99.push(m.p99);

@@ -12,10 +12,10 @@
 //                           ENVSERVE_TESTENV_SLOT, else starts one and stops it after;
 //                           BENCH_CLUSTER=0 skips the cluster rows)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus } from 'node:os';
 import { ensureCluster, stopClusterIfStarted } from './cluster.js';
+import { cpuSeconds, median } from './local-lib.js';
 import { measureCluster } from './share-cluster.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -38,12 +38,6 @@ function start(args: string[]): Promise<{ pid: number; info: Record<string, any>
     p.stdout!.once('data', (d) => resolve({ pid: p.pid!, info: JSON.parse(String(d)) }));
     p.once('exit', (c) => reject(new Error(`child exited ${c}`)));
   });
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpu(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 async function load(port: number, headers: Record<string, string>): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
@@ -77,20 +71,19 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     for (const which of ['direct', 'gateway'] as const) {
       const [port, headers] = which === 'direct' ? [app.info.port, { host: gw.info.host }] : [gw.info.port, { host: gw.info.host, cookie: `${gw.info.cookie}; other=1` }];
-      const c0 = cpu(app.pid) + cpu(gw.pid);
+      const c0 = cpuSeconds([app.pid, gw.pid]);
       const m = await load(port, headers);
       if (m.errors) throw new Error(`${which}: ${m.errors} failed requests`);
-      const used = cpu(app.pid) + cpu(gw.pid) - c0;
+      const used = cpuSeconds([app.pid, gw.pid]) - c0;
       const row = rows[which]!;
       row.rps.push(m.rps); row.p50.push(m.p50); row.p99.push(m.p99); row.cpu.push((used / (m.rps * SECONDS)) * 1e6);
     }
   }
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const d = rows.direct!, g = rows.gateway!;
   console.log(`login gateway bench: ${CONCURRENCY} keep-alive clients, ${SECONDS} s × ${ROUNDS} rounds each (medians), Node ${process.version}`);
-  console.log(`  direct to the app   ${med(d.rps).toFixed(0).padStart(7)} req/s   p50 ${med(d.p50).toFixed(2)} ms   p99 ${med(d.p99).toFixed(2)} ms   CPU ${med(d.cpu).toFixed(0)} µs/request (app)`);
-  console.log(`  through the gateway ${med(g.rps).toFixed(0).padStart(7)} req/s   p50 ${med(g.p50).toFixed(2)} ms   p99 ${med(g.p99).toFixed(2)} ms   CPU ${med(g.cpu).toFixed(0)} µs/request (app + gateway)`);
-  console.log(`  added: p50 +${(med(g.p50) - med(d.p50)).toFixed(2)} ms, p99 +${(med(g.p99) - med(d.p99)).toFixed(2)} ms; throughput ${(med(g.rps) / med(d.rps)).toFixed(2)}× (targets: ≤ 2 ms at p50, ≥ 0.8×)`);
+  console.log(`  direct to the app   ${median(d.rps).toFixed(0).padStart(7)} req/s   p50 ${median(d.p50).toFixed(2)} ms   p99 ${median(d.p99).toFixed(2)} ms   CPU ${median(d.cpu).toFixed(0)} µs/request (app)`);
+  console.log(`  through the gateway ${median(g.rps).toFixed(0).padStart(7)} req/s   p50 ${median(g.p50).toFixed(2)} ms   p99 ${median(g.p99).toFixed(2)} ms   CPU ${median(g.cpu).toFixed(0)} µs/request (app + gateway)`);
+  console.log(`  added: p50 +${(median(g.p50) - median(d.p50)).toFixed(2)} ms, p99 +${(median(g.p99) - median(d.p99)).toFixed(2)} ms; throughput ${(median(g.rps) / median(d.rps)).toFixed(2)}× (targets: ≤ 2 ms at p50, ≥ 0.8×)`);
 } finally {
   for (const c of children) c.kill();
 }
@@ -99,15 +92,14 @@ if (CLUSTER) {
   const kubeconfig = ensureCluster();
   try {
     const r = await measureCluster({ seconds: SECONDS, conns: CLUSTER_CONNS, rounds: CLUSTER_ROUNDS, kubeconfig });
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const line = (name: string, x: typeof r.public, inPath = 'operator') => `  ${name} ${med(x.rps).toFixed(0).padStart(7)} req/s   p50 ${med(x.p50).toFixed(2)} ms   p99 ${med(x.p99).toFixed(2)} ms   CPU/request: Traefik ${med(x.traefik).toFixed(0)} µs, ${inPath} ${med(x.operator).toFixed(0)} µs`;
+      const line = (name: string, x: typeof r.public, inPath = 'operator') => `  ${name} ${median(x.rps).toFixed(0).padStart(7)} req/s   p50 ${median(x.p50).toFixed(2)} ms   p99 ${median(x.p99).toFixed(2)} ms   CPU/request: Traefik ${median(x.traefik).toFixed(0)} µs, ${inPath} ${median(x.operator).toFixed(0)} µs`;
     console.log(`through Traefik (HTTPS, test cluster): ${CLUSTER_CONNS} keep-alive clients (bench/httpsload), ${SECONDS} s × ${CLUSTER_ROUNDS} rounds each, alternating (medians); ${r.operatorPods} operator pods; ${cpus().length} cores, load average after ${r.loadavg}`);
     console.log(line('public Ingress     ', r.public));
     console.log(line('TCP relay Ingress  ', r.relay, 'relay'));
     console.log(line('login-level Ingress', r.login));
     const p = r.public, l = r.login;
-    console.log(`  the floor of any hop in the path (the relay): p50 +${(med(r.relay.p50) - med(p.p50)).toFixed(2)} ms, throughput ${(med(r.relay.rps) / med(p.rps)).toFixed(2)}×`);
-    console.log(`  added by the login: p50 +${(med(l.p50) - med(p.p50)).toFixed(2)} ms, p99 +${(med(l.p99) - med(p.p99)).toFixed(2)} ms; throughput ${(med(l.rps) / med(p.rps)).toFixed(2)}× (targets: ≤ 2 ms at p50, ≥ 0.8×)`);
+    console.log(`  the floor of any hop in the path (the relay): p50 +${(median(r.relay.p50) - median(p.p50)).toFixed(2)} ms, throughput ${(median(r.relay.rps) / median(p.rps)).toFixed(2)}×`);
+    console.log(`  added by the login: p50 +${(median(l.p50) - median(p.p50)).toFixed(2)} ms, p99 +${(median(l.p99) - median(p.p99)).toFixed(2)} ms; throughput ${(median(l.rps) / median(p.rps)).toFixed(2)}× (targets: ≤ 2 ms at p50, ≥ 0.8×)`);
   } finally {
     stopClusterIfStarted();
   }

@@ -47,11 +47,16 @@ export function verifySession(value: string, ring: KeyRing, expect: { host: stri
     return { ok: false, why: 'malformed' };
   }
   if (typeof p.h !== 'string' || typeof p.s !== 'string' || typeof p.g !== 'number' || typeof p.u !== 'string' || !Array.isArray(p.gr) || typeof p.e !== 'number') return { ok: false, why: 'malformed' };
-  if (expect.now >= p.e) return { ok: false, why: 'expired' };
-  if (p.h !== expect.host.toLowerCase()) return { ok: false, why: 'host' };
-  if (p.s !== expect.setUid) return { ok: false, why: 'set' };
-  if (p.g !== expect.accessGeneration) return { ok: false, why: 'generation' };
-  return { ok: true, session: { host: p.h, setUid: p.s, accessGeneration: p.g, user: p.u, groups: p.gr.map(String), expires: p.e } };
+  return sessionHolds({ host: p.h, setUid: p.s, accessGeneration: p.g, user: p.u, groups: p.gr.map(String), expires: p.e }, expect);
+}
+
+/** A session whose MAC checked out, if it is unexpired and made for this host, set and generation. */
+export function sessionHolds(session: Session, expect: { host: string; setUid: string; accessGeneration: number; now: number }): CookieCheck {
+  if (expect.now >= session.expires) return { ok: false, why: 'expired' };
+  if (session.host !== expect.host.toLowerCase()) return { ok: false, why: 'host' };
+  if (session.setUid !== expect.setUid) return { ok: false, why: 'set' };
+  if (session.accessGeneration !== expect.accessGeneration) return { ok: false, why: 'generation' };
+  return { ok: true, session };
 }
 
 /** The Set-Cookie header value. On TLS: `__Host-`, Secure, HttpOnly, SameSite=Lax. */

@@ -10,7 +10,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { KubeClient } from '../../apply/k8s/client.js';
 import type { Authorize, Guarded } from './authorize.js';
-import { COOKIE_NAME, COOKIE_NAME_INSECURE, setCookieHeader, signSession, verifySession, type Session } from './cookie.js';
+import { COOKIE_NAME, COOKIE_NAME_INSECURE, sessionHolds, setCookieHeader, signSession, verifySession, type Session } from './cookie.js';
 import { redeemTicket, type Identity } from './flow.js';
 import type { KeyRing } from './keys.js';
 import { LOGIN_PATH, loginCommand, sendPage } from './page.js';
@@ -152,9 +152,10 @@ export class LoginGateway {
       this.verified.clear(); // a new ring (re-read, rotated): verify again against it
       this.verifiedRing = ring;
     }
+    const expect = { host: route.host, setUid: route.setUid, accessGeneration: route.accessGeneration, now };
     const hit = this.verified.get(value);
-    if (hit && now < hit.expires && hit.host === route.host.toLowerCase() && hit.setUid === route.setUid && hit.accessGeneration === route.accessGeneration && ring.verifying(value.split('.', 2)[1]!, now)) return { ok: true, session: hit };
-    const v = verifySession(value, ring, { host: route.host, setUid: route.setUid, accessGeneration: route.accessGeneration, now });
+    if (hit && ring.verifying(value.split('.', 2)[1]!, now) && sessionHolds(hit, expect).ok) return { ok: true, session: hit };
+    const v = verifySession(value, ring, expect);
     if (!v.ok) return { ok: false, detail: v.why === 'expired' ? 'Your session has expired.' : 'Your session is not valid for this exposure (any more).' };
     if (this.verified.size >= 10_000) this.verified.clear();
     this.verified.set(value, v.session);
