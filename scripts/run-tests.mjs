@@ -34,7 +34,7 @@
 //   --oldest      only the second pass: the unit files (all, or those named) on the oldest supported Node
 //   --this-node   one pass on the Node that runs this script (CI's matrix of Node lines), no second
 //   --matrix      only the Kubernetes version matrix's passes
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 
@@ -127,7 +127,30 @@ function oldestNode() {
   return { version, node: r.stdout.trim() };
 }
 
-const testArgs = (list) => ['--import', 'tsx', '--test', `--test-timeout=${TEST_TIMEOUT_MS}`, ...list];
+// Each pass also writes its failed tests, a line each, to a file of its own (failures-reporter.mjs):
+// the run ends by repeating them, so the tail of a long log says what failed.
+const failureFiles = [];
+function failuresFile(label, version) {
+  const file = resolve(`.testenv/failures/${failureFiles.length}.txt`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, '');
+  const pass = { label, version, file, code: undefined };
+  failureFiles.push(pass);
+  return pass;
+}
+function failureSummary() {
+  for (const { label, version, file, code } of failureFiles) {
+    if (code === 0 || code === undefined) continue;
+    const lines = readFileSync(file, 'utf8').trim();
+    console.log(`run-tests: FAILED: ${label} on Node.js v${version}:${lines ? `\n${lines.replace(/^/gm, '  ')}` : ' no test failed by name (a crash or a file that did not load: see its output above)'}`);
+  }
+}
+const testArgs = (list, failures) => [
+  '--import', 'tsx', '--test', `--test-timeout=${TEST_TIMEOUT_MS}`,
+  '--test-reporter=spec', '--test-reporter-destination=stdout',
+  `--test-reporter=${resolve('scripts/failures-reporter.mjs')}`, `--test-reporter-destination=${failures}`,
+  ...list,
+];
 const passEnv = (runEnv, version) => ({ ...runEnv, ENVSERVE_TEST_NODE_VERSION: `v${version}` });
 const passResult = (label, version, code, t0) =>
   console.log(`run-tests: ${label} on Node.js v${version}: ${code === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - t0) / 1000)} s`);
@@ -136,7 +159,9 @@ const passResult = (label, version, code, t0) =>
 function runTests(node, version, list, label, runEnv) {
   console.log(`run-tests: ${label}: ${list.length} files on Node.js v${version} (${node})`);
   const t0 = Date.now();
-  const code = spawnSync(node, testArgs(list), { stdio: 'inherit', env: passEnv(runEnv, version) }).status ?? 1;
+  const failures = failuresFile(label, version);
+  const code = spawnSync(node, testArgs(list, failures.file), { stdio: 'inherit', env: passEnv(runEnv, version) }).status ?? 1;
+  failures.code = code;
   passResult(label, version, code, t0);
   return code;
 }
@@ -174,7 +199,8 @@ function oldestPass(label, inBackground) {
   const fd = openSync(log, 'w');
   console.log(`run-tests: ${label}: ${list.length} files on Node.js v${oldest.version} (${oldest.node}), while the infrastructure comes up; output: ${log}`);
   const t0 = Date.now();
-  const child = spawn(oldest.node, testArgs(list), { stdio: ['ignore', fd, fd], env: passEnv(env, oldest.version) });
+  const failures = failuresFile(label, oldest.version);
+  const child = spawn(oldest.node, testArgs(list, failures.file), { stdio: ['ignore', fd, fd], env: passEnv(env, oldest.version) });
   closeSync(fd);
   const exited = new Promise((done) => {
     child.on('error', (e) => { console.error(`run-tests: ${e.message}`); done(1); });
@@ -186,6 +212,7 @@ function oldestPass(label, inBackground) {
       console.log(`run-tests: ${label} on Node.js v${oldest.version}, its output:`);
       process.stdout.write(readFileSync(log, 'utf8'));
       passResult(label, oldest.version, code, t0);
+      failures.code = code;
       return code;
     })),
   };
@@ -293,4 +320,5 @@ if (matrixOnly) {
   // The whole suite: the version matrix too (even after a failure: it says which releases fail).
   if (!roots.length && !unitOnly && needed.some((s) => s.name === 'k8s')) status = (await runMatrix()) || status;
 }
+failureSummary();
 process.exit(status);
