@@ -44,6 +44,11 @@ function restartNote(r: ProcessRecord | ContainerRecord): string {
   return `; restarts ${r.restarts ?? 0}${how ? `,${how}` : ''}`;
 }
 
+/** State, restart count or last exit differ: the engine's exit event may land after the restart shows. */
+function restartChanged(a: ProcessRecord | ContainerRecord, b: ProcessRecord | ContainerRecord): boolean {
+  return a.state !== b.state || restartNote(a) !== restartNote(b);
+}
+
 /** One line per exposure whose state or answer changed, for the live view. */
 export function changes(prev: EnvStatus | undefined, next: EnvStatus): string[] {
   const out: string[] = [];
@@ -57,11 +62,11 @@ export function changes(prev: EnvStatus | undefined, next: EnvStatus): string[] 
   const procsBefore = new Map(prev?.processes.map((p) => [p.name, p]));
   for (const p of next.processes) {
     const q = procsBefore.get(p.name);
-    if (q && q.state === p.state && q.restarts === p.restarts) continue;
+    if (q && !restartChanged(q, p)) continue;
     out.push(processLine(p));
   }
   const [c, pc] = [next.container, prev?.container];
-  if (c && (pc?.state !== c.state || pc?.restarts !== c.restarts)) out.push(`container ${c.name}: ${c.state ?? '?'}${restartNote(c)}`);
+  if (c && (!pc || restartChanged(pc, c))) out.push(`container ${c.name}: ${c.state ?? '?'}${restartNote(c)}`);
   for (const n of next.notes) if (!prev?.notes.includes(n)) out.push(`note: ${n}`);
   return out;
 }
