@@ -1,7 +1,7 @@
 // Kubeconfig forms kubectl accepts, on the real cluster, with kubectl (same file, same variables)
 // run beside envserve as the reference: a user's `tokenFile` (rotated to another valid token and to
 // an invalid one), `proxy-url` with http://, https:// and socks5://, HTTPS_PROXY + NO_PROXY,
-// `tls-server-name`, `insecure-skip-tls-verify` (warned once) and an exec plugin that fails.
+// `tls-server-name`, a server without a scheme, `insecure-skip-tls-verify` (warned once) and an exec plugin that fails.
 // The proxy forms name the API server kube.envserve.test, which resolves only through the test
 // proxy (test/helpers/tunnel-proxy.ts), so whatever works went through it; its tunnel counter
 // also shows a plain request, a watch and a port-forward upgrade each taking a tunnel of their own.
@@ -261,6 +261,13 @@ test('tls-server-name: the certificate is checked against it (a wrong one fails,
   const ref = await kubectlWith(kc, {}, ['get', 'pods']);
   assert.equal(ref.code, 0, ref.out);
   await upStatusDown('tls-name', kc);
+});
+
+test('server as host:port without a scheme (a CA set, so https as in client-go): kubectl and envserve reach the cluster; up/status/down', async () => {
+  const kc = kubeconfig('no-scheme', { server: real.host, 'certificate-authority-data': caData }, certUser);
+  const ref = await kubectlWith(kc, {}, ['get', 'pods']);
+  assert.equal(ref.code, 0, ref.out);
+  await upStatusDown('no-scheme', kc);
 });
 
 test('an exec plugin that fails: exit 1, the plugin named with what it printed (kubectl fails too)', async () => {

@@ -111,6 +111,25 @@ test('what kubectl refuses is refused, naming the field', () => {
   assert.throws(() => single('asgroups', { 'as-groups': ['g'] }), /need "as"/);
 });
 
+test('server as client-go reads it: host:port without a scheme (https:// once TLS is set), any case, a default port, a path prefix', async () => {
+  const hostPort = url.slice('http://'.length);
+  const plain = single('noscheme', { token: 't' }, { server: hostPort });
+  assert.equal(plain.cluster.server, url, 'no TLS setting: http://, as client-go');
+  seen = [];
+  const client = new KubeClient(plain);
+  try {
+    assert.deepEqual(await client.request('/x'), { auth: 'Bearer t' }, 'a request reaches the server named without a scheme');
+  } finally {
+    client.close();
+  }
+  assert.equal(single('v4tls', {}, { server: '10.0.0.1:6443', 'certificate-authority-data': 'QQ==' }).cluster.server, 'https://10.0.0.1:6443');
+  assert.equal(single('v6insecure', {}, { server: '[fd00::1]:6443', 'insecure-skip-tls-verify': true }).cluster.server, 'https://[fd00::1]:6443');
+  assert.equal(single('bare', { 'client-certificate-data': 'QQ==', 'client-key-data': 'QQ==' }, { server: 'kube.example.com' }).cluster.server, 'https://kube.example.com', 'a client certificate means TLS too');
+  assert.equal(single('prefix', {}, { server: 'HTTPS://Rancher.Example.com:443/k8s/clusters/c-1/' }).cluster.server, 'https://rancher.example.com/k8s/clusters/c-1');
+  assert.throws(() => single('ftp', {}, { server: 'ftp://x' }), (e: unknown) => e instanceof UserError && /scheme ftp: only https:\/\/ and http:\/\//.test(e.message));
+  assert.throws(() => single('junk', {}, { server: 'a b:c' }), (e: unknown) => e instanceof UserError && /no URL or host:port: "a b:c"/.test(e.message));
+});
+
 test('exec plugin: run once, its token cached until expirationTimestamp, run again after it and on a 401', async () => {
   clearExecCache();
   const count = join(dir, 'count');
