@@ -107,6 +107,9 @@ function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; tim
         method: 'GET',
         headers,
         agent: false,
+        // Read as browsers and curl read it: a page with bare-LF lines or a folded header (quick
+        // `nc` servers, small embedded ones) is a page, not NotHttp.
+        insecureHTTPParser: true,
         // Not rejected in the handshake: the answer is still seen, and the certificate judged below (tls.ts).
         ...(secure && { rejectUnauthorized: false, servername: o.hostHeader ?? (net.isIP(u.hostname) ? undefined : u.hostname) }),
       },

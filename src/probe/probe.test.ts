@@ -123,6 +123,19 @@ test('local probes: refused, answering TCP, HTTP status, a proxy without a route
   assert.deepEqual([notHttp.ok, notHttp.reason], [false, 'NotHttp']);
   junk.close();
 
+  // What browsers and curl read as a page is a page: bare-LF lines (`printf ... | nc -l` servers),
+  // obsolete header folding, a control character in a header value.
+  for (const answer of ['HTTP/1.1 200 OK\nContent-Type: text/html\nContent-Length: 5\n\nhello', 'HTTP/1.0 200 OK\r\nX-Note: a\r\n b\r\nX-Raw: a\x01b\r\n\r\nhello']) {
+    const loose = net.createServer((s) => s.once('data', () => s.end(answer))).listen(0, '127.0.0.1');
+    await once(loose, 'listening');
+    try {
+      const page = await probe({ kind: 'http', url: `http://127.0.0.1:${(loose.address() as net.AddressInfo).port}/` }, 'local');
+      assert.deepEqual([page.ok, page.reason, page.httpStatus, page.excerpt], [true, 'Ready', 200, 'hello'], JSON.stringify(answer));
+    } finally {
+      loose.close();
+    }
+  }
+
   const silent = net.createServer(() => {}).listen(0, '127.0.0.1');
   await once(silent, 'listening');
   const slow = await probe({ kind: 'http', url: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/` }, 'local', { timeoutMs: 200 });
