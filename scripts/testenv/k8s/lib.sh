@@ -135,14 +135,20 @@ stop_pids() {
   kill -KILL "${left[@]}" 2>/dev/null
   for i in $(seq 20); do alive "$@" || return 0; sleep 0.1; done
 }
-# wait_for NAME SECONDS CMD...: poll CMD until it succeeds; fail naming the component
+# wait_for NAME SECONDS CMD...: poll CMD until it succeeds; fail naming the component.
+# RESTART_ONCE=FUNCTION: if the component exits while waited for, FUNCTION starts it once more.
 wait_for() {
-  local name=$1 secs=$2; shift 2
+  local name=$1 secs=$2 again=${RESTART_ONCE:-}; shift 2
   [ -f "$RUN/$name.check" ] || printf '%q ' "$@" > "$RUN/$name.check"   # for restart.sh
   local deadline=$(( $(now_ms) + secs * 1000 ))
   while ! "$@" >/dev/null 2>&1; do
     if [ -f "$RUN/$name.pid" ] && ! running "$(cat "$RUN/$name.pid")"; then
       log "$name exited; last lines of its log:"; tail -n 25 "$LOGS/$name.log" >&2 || true
+      if [ -n "$again" ]; then
+        log "$name: starting it once more"
+        "$again"; again=
+        continue
+      fi
       die "$name failed to start (log: $KEPT_LOGS_REL/$name.log)"
     fi
     if [ "$(now_ms)" -gt "$deadline" ]; then

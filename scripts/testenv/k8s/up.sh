@@ -411,7 +411,9 @@ phase_end
 # Before kube-proxy: kube-proxy looks up its Node at start and waits ~30 s if it is not there yet.
 phase_start "kubelet (real node)"
 node_start_kubelet
-wait_for kubelet 120 node_ready "$NODE_NAME"
+# Once more if it exits at start: the 1.37 kubelet exits when the rename of its new pods-API
+# socket into place fails (seen once here: EXDEV on one file system, the next start fine).
+RESTART_ONCE=node_start_kubelet wait_for kubelet 120 node_ready "$NODE_NAME"
 wait_for kube-controller-manager 60 no_taints
 phase_end
 
