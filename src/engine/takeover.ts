@@ -4,6 +4,7 @@
 // namespace or environment name, remove it.
 import { UserError } from '../errors.js';
 import type { Runtime } from '../apply/types.js';
+import { sameServer } from '../apply/k8s/kubeconfig/server-url.js';
 import { down, staleReason } from './down.js';
 import type { StateRecord, StateStore } from './state.js';
 
@@ -32,7 +33,7 @@ export async function takeOver(store: StateStore, describe: string, log: (line: 
 export function removeLeftover(before: StateRecord, runtime: Runtime, envName: string, log: (line: string) => void): void {
   const now = runtime.resources().cluster;
   const c = before.cluster;
-  if (!c || (now && now.server === c.server && now.namespace === c.namespace && before.envName === envName)) return;
+  if (!c || (now && sameServer(c.server, now.server) && now.namespace === c.namespace && before.envName === envName)) return;
   log(`removing what an earlier envserve left in namespace ${c.namespace} (${c.server})`);
   void import('../apply/k8s/remove.js')
     .then(({ removeOwnedFromRecord }) => removeOwnedFromRecord(c, before.envName))

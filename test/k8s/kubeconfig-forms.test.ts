@@ -1,7 +1,7 @@
 // Kubeconfig forms kubectl accepts, on the real cluster, with kubectl (same file, same variables)
 // run beside envserve as the reference: a user's `tokenFile` (rotated to another valid token and to
 // an invalid one), `proxy-url` with http://, https:// and socks5://, HTTPS_PROXY + NO_PROXY,
-// `tls-server-name`, a server without a scheme, `insecure-skip-tls-verify` (warned once) and an exec plugin that fails.
+// `tls-server-name`, a server without a scheme (`kubectl proxy`), `insecure-skip-tls-verify` (warned once) and an exec plugin that fails.
 // The proxy forms name the API server kube.envserve.test, which resolves only through the test
 // proxy (test/helpers/tunnel-proxy.ts), so whatever works went through it; its tunnel counter
 // also shows a plain request, a watch and a port-forward upgrade each taking a tunnel of their own.
@@ -263,11 +263,30 @@ test('tls-server-name: the certificate is checked against it (a wrong one fails,
   await upStatusDown('tls-name', kc);
 });
 
-test('server as host:port without a scheme (a CA set, so https as in client-go): kubectl and envserve reach the cluster; up/status/down', async () => {
-  const kc = kubeconfig('no-scheme', { server: real.host, 'certificate-authority-data': caData }, certUser);
-  const ref = await kubectlWith(kc, {}, ['get', 'pods']);
-  assert.equal(ref.code, 0, ref.out);
-  await upStatusDown('no-scheme', kc);
+test('server as host:port without a scheme is plain http, as in kubectl: through `kubectl proxy` (no user), kubectl and envserve reach the cluster; up/status/down', async () => {
+  const proxy = spawn('kubectl', ['--kubeconfig', env.kubeconfig, 'proxy', '--port=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      proxy.stdout.on('data', (d) => {
+        out += d;
+        const m = /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      proxy.on('exit', (code) => reject(new Error(`kubectl proxy exited (${code}): ${out}`)));
+    });
+    const file = join(dir, 'no-scheme.kubeconfig');
+    writeFileSync(file, YAML.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+      clusters: [{ name: 'k', cluster: { server: `127.0.0.1:${port}` } }],
+      contexts: [{ name: 'c', context: { cluster: 'k', namespace: ns } }],
+    }));
+    const ref = await kubectlWith(file, {}, ['get', 'pods']);
+    assert.equal(ref.code, 0, ref.out);
+    await upStatusDown('no-scheme', file);
+  } finally {
+    proxy.kill();
+  }
 });
 
 test('an exec plugin that fails: exit 1, the plugin named with what it printed (kubectl fails too)', async () => {

@@ -3,6 +3,7 @@
 import { UserError } from '../../errors.js';
 import type { ClusterRecord, OwnedObject } from '../../status/records.js';
 import { explainKubeError, loadKubeClient, type ConnectOptions, type KubeClient } from './client.js';
+import { sameServer } from './kubeconfig/server-url.js';
 import { deleteAndWait, DOWN_KINDS, listOwned, type Obj, type OwnedKind } from './owned.js';
 
 /** `down`: deletes every object envserve owns for the environment (of these kinds) and waits until each is gone. */
@@ -26,7 +27,7 @@ export async function removeOwned(client: KubeClient, namespace: string, envName
 export async function removeOwnedFromRecord(cluster: ClusterRecord, envName: string): Promise<OwnedObject[]> {
   const client = loadKubeClient({ ...(cluster.kubeconfig !== undefined && { kubeconfig: cluster.kubeconfig }), context: cluster.context, namespace: cluster.namespace });
   try {
-    if (client.server !== cluster.server) {
+    if (!sameServer(cluster.server, client.server)) {
       throw new UserError(`context "${cluster.context}" in ${cluster.kubeconfig ?? 'the kubeconfig'} now points at ${client.server}, not ${cluster.server} where envserve applied the environment; nothing was deleted`);
     }
     const objs = await removeOwned(client, cluster.namespace, envName);

@@ -8,11 +8,13 @@ import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
 import { UserError, didYouMean } from '../../../errors.js';
 import { inClusterConfig } from './in-cluster.js';
+import { serverUrl } from './server-url.js';
 import type { ClusterConfig, ExecConfig, ResolvedConfig, UserConfig } from './types.js';
 
 type Obj = Record<string, unknown>;
 
 export type { ClusterConfig, ExecConfig, ResolvedConfig, UserConfig } from './types.js';
+export { serverUrl } from './server-url.js';
 
 export interface LoadOptions {
   /** A file or a ':'-separated list (as --kubeconfig or the state record gives it). */
@@ -124,14 +126,9 @@ function fromFiles(files: string[], source: string, o: LoadOptions): ResolvedCon
   const user = m.users.get(userName) ?? {};
   if (userName && !m.users.has(userName)) throw new UserError(`the kubeconfig (${source}) has no user "${userName}" for context "${contextName}"`);
   const where = `${source}, `;
-  const parsedUser = parseUser(userName, user, where);
-  const parsedCluster = parseCluster(clusterName!, cluster, where);
-  // As client-go: a server without a scheme speaks TLS when any TLS setting is there.
-  const tls = Boolean(parsedCluster.certificateAuthority || parsedCluster.certificateAuthorityData || parsedCluster.insecureSkipTlsVerify || parsedUser.clientCertificate || parsedUser.clientCertificateData);
-  parsedCluster.server = serverUrl(parsedCluster.server, tls, `${where}cluster "${clusterName}"`);
   return {
-    cluster: parsedCluster,
-    user: parsedUser,
+    cluster: parseCluster(clusterName!, cluster, where),
+    user: parseUser(userName, user, where),
     contextName,
     namespace: o.namespace ?? str(ctx.namespace) ?? 'default',
     source,
@@ -143,31 +140,12 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
-/**
- * The API server's base URL as client-go's DefaultServerURL reads `server`: "host", "host:port" or
- * "[v6]:port" without a scheme get https:// when `tls` (else http://); the scheme is lower-cased,
- * a default port and trailing slashes dropped, a path prefix kept (servers behind a proxy path).
- */
-export function serverUrl(server: string, tls: boolean, where: string): string {
-  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\/[^/]/i.test(server);
-  let u: URL;
-  try {
-    u = new URL(hasScheme ? server : `${tls ? 'https' : 'http'}://${server}`);
-  } catch {
-    throw new UserError(`the kubeconfig (${where}) has a server that is no URL or host:port: ${JSON.stringify(server)}`);
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-    throw new UserError(`the kubeconfig (${where}) has a server with scheme ${u.protocol.slice(0, -1)}: only https:// and http:// reach an API server`);
-  }
-  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
-}
-
 export function parseCluster(name: string, c: Obj, where = ''): ClusterConfig {
   const server = str(c.server);
   if (!server) throw new UserError(`the kubeconfig (${where}cluster "${name}") has no server`);
   const out: ClusterConfig = {
     name,
-    server,
+    server: serverUrl(server, `${where}cluster "${name}"`),
     insecureSkipTlsVerify: c['insecure-skip-tls-verify'] === true,
     disableCompression: c['disable-compression'] === true,
   };
