@@ -52,7 +52,7 @@ before(async () => {
   await once(server, 'listening');
   client = new KubeClient({
     cluster: { name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, insecureSkipTlsVerify: false, disableCompression: false },
-    user: { name: 'u', token: 'test-token' },
+    user: { name: 'u' },
     contextName: 'x',
     namespace: 'n',
     source: 'test',

@@ -5,7 +5,7 @@
 // test/k8s/kubeconfig-forms.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import https from 'node:https';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,14 +17,17 @@ import { loadKubeClient, KubeApiError } from './client.js';
 import { openWebSocket } from './pf/tunnel.js';
 import { TunnelProxy } from '../../../test/helpers/tunnel-proxy.js';
 import { RuntimeFailure } from '../../errors.js';
+import { selfSigned } from '../../../test/helpers/self-signed.js';
 
 const NAME = 'api.envserve.test';
-let server: http.Server;
+const cert = selfSigned([NAME, '127.0.0.1']);
+let server: https.Server;
 let port = 0;
 const dir = mkdtempSync(join(tmpdir(), 'envserve-dial-'));
 
 before(async () => {
-  server = http.createServer((req, res) => {
+  // TLS: over plain http no credential is sent (as kubectl).
+  server = https.createServer(cert, (req, res) => {
     const auth = String(req.headers.authorization ?? '');
     if (auth !== 'Bearer token-1' && auth !== 'Bearer token-2') return res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 401, reason: 'Unauthorized', message: 'Unauthorized' }));
     if (req.url!.includes('watch=1')) {
@@ -46,7 +49,7 @@ function kubeconfig(name: string, cluster: Record<string, unknown>, user: Record
   const file = join(dir, `${name}.kubeconfig`);
   writeFileSync(file, YAML.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'c', cluster: { server: `http://${NAME}:${port}`, 'insecure-skip-tls-verify': true, ...cluster } }],
+    clusters: [{ name: 'c', cluster: { server: `https://${NAME}:${port}`, 'certificate-authority-data': cert.caData, ...cluster } }],
     users: [{ name: 'u', user }],
     contexts: [{ name: 'c', context: { cluster: 'c', user: 'u', namespace: 'n' } }],
   }));

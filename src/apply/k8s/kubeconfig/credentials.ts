@@ -1,7 +1,8 @@
 // What every connection to the API server carries: TLS material (the cluster's CA, the user's
 // client certificate) and headers (a bearer token, basic auth, Impersonate-*), from a resolved
 // kubeconfig user. Files are read at use and again when they change; exec plugins and oidc
-// tokens are cached by their own rules and dropped when the API server answers 401.
+// tokens are cached by their own rules and dropped when the API server answers 401. A plain
+// http:// server gets only the Impersonate-* headers, as from kubectl.
 import { RuntimeFailure, UserError } from '../../../errors.js';
 import { ExecPlugin, type ExecCredential, type ExecOptions } from './exec.js';
 import { OidcProvider } from './oidc.js';
@@ -34,13 +35,23 @@ export class Credentials {
 
   constructor(readonly config: ResolvedConfig, execOptions?: ExecOptions) {
     const { cluster, user, source } = config;
+    this.fixed = { headers: impersonationHeaders(user) };
+    // As kubectl (clientcmd reads the user only for a TLS server): over plain http no token,
+    // password, client certificate or plugin is used, so no credential crosses the wire in clear.
+    if (!cluster.server.startsWith('https://')) {
+      if (hasCredentials(user) && !warnedPlain.has(cluster.server)) {
+        warnedPlain.add(cluster.server);
+        process.stderr.write(`warning: cluster "${cluster.name}" is plain ${cluster.server}: user "${user.name}"'s credentials are not sent to it (kubectl does the same)\n`);
+      }
+      return;
+    }
     const data = (b64: string, what: string): Buffer => {
       const b = Buffer.from(b64, 'base64');
       if (!b.length) throw new UserError(`the kubeconfig (${source}): ${what} is not base64`);
       return b;
     };
     this.fixed = {
-      headers: {},
+      ...this.fixed,
       ...(cluster.certificateAuthorityData && { ca: data(cluster.certificateAuthorityData, `certificate-authority-data of cluster "${cluster.name}"`) }),
       ...(user.clientCertificateData && { cert: data(user.clientCertificateData, `client-certificate-data of user "${user.name}"`) }),
       ...(user.clientKeyData && { key: data(user.clientKeyData, `client-key-data of user "${user.name}"`) }),
@@ -52,13 +63,6 @@ export class Credentials {
     if (user.clientKey) this.files.key = new WatchedFile(user.clientKey);
     if (user.token) this.fixed.headers.Authorization = `Bearer ${user.token}`;
     else if (user.username || user.password) this.fixed.headers.Authorization = `Basic ${Buffer.from(`${user.username ?? ''}:${user.password ?? ''}`).toString('base64')}`;
-    const imp = user.impersonate;
-    if (imp?.user) {
-      this.fixed.headers['Impersonate-User'] = imp.user;
-      if (imp.uid) this.fixed.headers['Impersonate-Uid'] = imp.uid;
-      if (imp.groups.length) this.fixed.headers['Impersonate-Group'] = imp.groups;
-      for (const [k, v] of Object.entries(imp.extra)) this.fixed.headers[`Impersonate-Extra-${escapeHeaderKey(k)}`] = v;
-    }
     // As client-go: a tokenFile wins over a `token:` beside it.
     if (user.tokenFile) this.tokenFile = new TokenFile(user.tokenFile);
     if (user.exec) this.exec = new ExecPlugin(user.exec, cluster, user.name, source, execOptions);
@@ -116,6 +120,24 @@ export class Credentials {
     if (this.exec && this.lastExec) this.exec.invalidate(this.lastExec);
     this.oidc?.invalidate();
   }
+}
+
+const warnedPlain = new Set<string>();
+
+function hasCredentials(u: ResolvedConfig['user']): boolean {
+  return Boolean(u.token || u.tokenFile || u.username || u.password || u.clientCertificate || u.clientCertificateData || u.exec || u.authProvider);
+}
+
+/** Impersonate-*: kubectl sends them over http too (set before it looks at TLS). */
+function impersonationHeaders(u: ResolvedConfig['user']): Record<string, string | string[]> {
+  const h: Record<string, string | string[]> = {};
+  const imp = u.impersonate;
+  if (!imp?.user) return h;
+  h['Impersonate-User'] = imp.user;
+  if (imp.uid) h['Impersonate-Uid'] = imp.uid;
+  if (imp.groups.length) h['Impersonate-Group'] = imp.groups;
+  for (const [k, v] of Object.entries(imp.extra)) h[`Impersonate-Extra-${escapeHeaderKey(k)}`] = v;
+  return h;
 }
 
 /** client-go's header key escaping for Impersonate-Extra-*: anything outside a token is %-encoded. */

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,21 +22,24 @@ import { WebSocketServer } from 'ws';
 import { KubeClient } from '../client.js';
 import { openWebSocket, TunnelRefused } from '../pf/tunnel.js';
 import { RuntimeFailure, UserError } from '../../../errors.js';
+import { selfSigned } from '../../../../test/helpers/self-signed.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'envserve-kc-'));
-let server: http.Server;
+// The stand-in API server speaks TLS: over plain http no credential is sent (as kubectl).
+const cert = selfSigned();
+let server: https.Server;
 let url = '';
 let seen: http.IncomingHttpHeaders[] = [];
 
 before(async () => {
-  server = http.createServer((req, res) => {
+  server = https.createServer(cert, (req, res) => {
     seen.push(req.headers);
     if (req.headers.authorization === 'Bearer expired-1') return res.writeHead(401, { 'content-type': 'application/json' }).end('{"kind":"Status","code":401,"reason":"Unauthorized","message":"Unauthorized"}');
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ auth: req.headers.authorization ?? '' }));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 after(() => server.close());
 
@@ -50,7 +54,7 @@ function write(rel: string, doc: unknown): string {
 function single(name: string, user: Record<string, unknown>, cluster: Record<string, unknown> = {}): ResolvedConfig {
   const f = write(`${name}.yaml`, {
     apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'k', cluster: { server: url, ...cluster } }],
+    clusters: [{ name: 'k', cluster: { server: url, 'certificate-authority-data': cert.caData, ...cluster } }],
     users: [{ name: 'u', user }],
     contexts: [{ name: 'c', context: { cluster: 'k', user: 'u', namespace: 'ns1' } }],
   });
@@ -112,17 +116,24 @@ test('what kubectl refuses is refused, naming the field', () => {
   assert.throws(() => single('asgroups', { 'as-groups': ['g'] }), /need "as"/);
 });
 
-test('server as kubectl reads it: host:port without a scheme is http://, any case, a default port dropped, a path prefix kept', async () => {
-  const hostPort = url.slice('http://'.length);
-  const plain = single('noscheme', { token: 't' }, { server: hostPort });
-  assert.equal(plain.cluster.server, url);
+test('server as kubectl reads it: host:port without a scheme is http://, any case, a default port dropped, a path prefix kept; no credential over http', async () => {
+  const plainSeen: http.IncomingHttpHeaders[] = [];
+  const plainServer = http.createServer((req, res) => { plainSeen.push(req.headers); res.writeHead(200, { 'content-type': 'application/json' }).end('{}'); });
+  plainServer.listen(0, '127.0.0.1');
+  await once(plainServer, 'listening');
+  const hostPort = `127.0.0.1:${(plainServer.address() as AddressInfo).port}`;
+  const plain = single('noscheme', { token: 't', as: 'bob' }, { server: hostPort, 'certificate-authority-data': undefined });
+  assert.equal(plain.cluster.server, `http://${hostPort}`);
   const client = new KubeClient(plain);
   try {
-    const answer = await client.request<{ auth?: string }>('/x');
-    assert.equal(typeof answer.auth, 'string', 'a request reaches the server named without a scheme');
+    await client.request('/x');
   } finally {
     client.close();
+    plainServer.close();
   }
+  assert.equal(plainSeen.length, 1, 'the request reached the server named without a scheme');
+  assert.equal(plainSeen[0]!.authorization, undefined, 'no token over plain http, as kubectl');
+  assert.equal(plainSeen[0]!['impersonate-user'], 'bob', 'impersonation is sent, as kubectl does');
   assert.equal(single('v4ca', {}, { server: '10.0.0.1:6443', 'certificate-authority-data': 'QQ==' }).cluster.server, 'http://10.0.0.1:6443', 'a CA does not make it https: clientcmd decides before it reads the CA');
   assert.equal(single('v6', {}, { server: '[fd00::1]:6443' }).cluster.server, 'http://[fd00::1]:6443');
   assert.equal(single('bare', {}, { server: 'kube.example.com' }).cluster.server, 'http://kube.example.com');
@@ -159,7 +170,7 @@ test('exec plugin: a client certificate as its output; provideClusterInfo hands 
   const ca = write('pci/ca.crt', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
   const plugin = script('plugin-pci', `printf '%s' "$KUBERNETES_EXEC_INFO" > ${out}\n${cred('{"clientCertificateData":"CERT-PEM","clientKeyData":"KEY-PEM"}')}`);
   const c = new Credentials(single('pci', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never', provideClusterInfo: true } }, {
-    'certificate-authority': ca, 'tls-server-name': 'kubernetes.default', 'proxy-url': 'socks5://127.0.0.1:1080',
+    'certificate-authority': ca, 'certificate-authority-data': undefined, 'tls-server-name': 'kubernetes.default', 'proxy-url': 'socks5://127.0.0.1:1080',
     extensions: [{ name: 'client.authentication.k8s.io/exec', extension: { audience: 'team-a' } }],
   }));
   const s = await c.settings();
@@ -301,12 +312,12 @@ test("exec plugin: a port-forward upgrade refused with 401 drops the credential,
   clearExecCache();
   const count = join(dir, 'count-ws');
   const plugin = script('plugin-ws', `n=$(($(cat ${count} 2>/dev/null || echo 0) + 1)); echo $n > ${count}\n[ $n = 1 ] && t=expired-1 || t=token-$n\n${cred('{"token":"\'$t\'"}')}`);
-  const srv = http.createServer();
+  const srv = https.createServer(cert);
   const wss = new WebSocketServer({ server: srv, verifyClient: (info: { req: http.IncomingMessage }, done: (ok: boolean, code?: number) => void) => done(info.req.headers.authorization === 'Bearer token-2', 401) });
   wss.on('connection', (ws) => ws.close());
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
-  const client = new KubeClient({ ...single('ws-401', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } }), cluster: { name: 'k', server: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, insecureSkipTlsVerify: false, disableCompression: false } });
+  const client = new KubeClient({ ...single('ws-401', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } }), cluster: { name: 'k', server: `https://127.0.0.1:${(srv.address() as AddressInfo).port}`, certificateAuthorityData: cert.caData, insecureSkipTlsVerify: false, disableCompression: false } });
   try {
     await assert.rejects(openWebSocket(client, '/api/v1/namespaces/n/pods/p/portforward?ports=80', 'v4.channel.k8s.io'), (e: unknown) => e instanceof TunnelRefused && e.code === 401);
     const { ws } = await openWebSocket(client, '/api/v1/namespaces/n/pods/p/portforward?ports=80', 'v4.channel.k8s.io');

@@ -8,16 +8,13 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import net from 'node:net';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import type { KubeClient } from '../client.js';
 import { openWebSocket } from './tunnel.js';
 import { WsLink } from './wslink.js';
 import { adopt, headroom, HEADROOM, PooledReads, retainRead } from './readpool.js';
+import { selfSigned } from '../../../../test/helpers/self-signed.js';
 
 test('readpool: an adopted connection reads byte-exact into pooled buffers, with room in front of each read', async () => {
   const sent = randomBytes(4 << 20);
@@ -48,14 +45,6 @@ test('readpool: an adopted connection reads byte-exact into pooled buffers, with
   assert.equal(rooms, got.length, 'every read had its room in front');
   assert.equal(headroom(Buffer.alloc(100)), 0, 'a buffer not from the pool has none');
 });
-
-/** A self-signed certificate for 127.0.0.1 (openssl, as the test cluster's set-up uses it). */
-function selfSigned(): { key: Buffer; cert: Buffer } {
-  const d = mkdtempSync(join(tmpdir(), 'envserve-readpool-'));
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(d, 'k'), '-out', join(d, 'c'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
-  assert.equal(r.status, 0, String(r.stderr));
-  return { key: readFileSync(join(d, 'k')), cert: readFileSync(join(d, 'c')) };
-}
 
 test('readpool: a TLS WebSocket on pooled reads: the upgrade is read as usual, then reads go on uncopied, and a retained read is not reused until released', async () => {
   const { key, cert } = selfSigned();
