@@ -14,7 +14,6 @@ import type { ClusterConfig, ExecConfig, ResolvedConfig, UserConfig } from './ty
 type Obj = Record<string, unknown>;
 
 export type { ClusterConfig, ExecConfig, ResolvedConfig, UserConfig } from './types.js';
-export { serverUrl } from './server-url.js';
 
 export interface LoadOptions {
   /** A file or a ':'-separated list (as --kubeconfig or the state record gives it). */
