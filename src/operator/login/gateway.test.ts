@@ -111,6 +111,20 @@ test('a ticket becomes a __Host- cookie and a redirect to a path without it; the
   assert.deepEqual(seen.at(-1), { path: '/lab', cookie: 'theme=dark' });
 });
 
+test("an app answering with bare-LF lines is passed on, as Traefik reads it without the login; a header Node cannot write (a control character) is dropped, not a crash", async () => {
+  const loose = net.createServer((c) => c.once('data', () => c.end('HTTP/1.1 200 OK\nContent-Type: text/plain\nX-Raw: a\x01b\nX-Fine: yes\nContent-Length: 5\n\nhello')));
+  await new Promise<void>((r) => loose.listen(0, '127.0.0.1', r));
+  const L = 'loose-demo.apps.test';
+  sets.set(L, route(L, { upstream: { host: '127.0.0.1', port: (loose.address() as net.AddressInfo).port } }));
+  try {
+    const r = await get('/', { host: L, cookie: await loginCookie('alice', L) });
+    assert.deepEqual([r.status, r.body, r.headers['x-fine'], r.headers['x-raw']], [200, 'hello', 'yes', undefined]);
+  } finally {
+    sets.delete(L);
+    loose.close();
+  }
+});
+
 test('refused: a ticket used twice, a ticket for another host, a user without rights, a cookie of host A on host B, a tampered cookie', async () => {
   const t = ticketFor('alice', A);
   assert.equal((await get(`/.envserve/login?ticket=${t}`)).status, 303);

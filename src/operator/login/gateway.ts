@@ -5,7 +5,7 @@
 // unsafe methods, and the identity still allowed (authorize.ts) — else a page naming the command,
 // and the app never sees the request. Open connections (WebSockets, long responses) are checked
 // again every `recheckMs` and on `revalidate()`, and cut when any of that no longer holds.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { KubeClient } from '../../apply/k8s/client.js';
@@ -165,8 +165,10 @@ export class LoginGateway {
   private proxyHttp(req: IncomingMessage, res: ServerResponse, route: GatewayRoute, session: Session): void {
     const tracked: Open = { host: route.host, session, sockets: [req.socket] };
     this.open.add(tracked);
-    const up = http.request({ agent: this.agent, host: route.upstream.host, port: route.upstream.port, method: req.method, path: req.url, headers: forwardHeaders(req, route) }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
+    // The app's answer is read as the ingress controller reads it without the login (bare-LF
+    // lines, folded headers: Traefik takes them), so an app answers the same at either level.
+    const up = http.request({ agent: this.agent, host: route.upstream.host, port: route.upstream.port, method: req.method, path: req.url, headers: forwardHeaders(req, route), insecureHTTPParser: true }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, sendable(ur.headers));
       ur.pipe(res);
     });
     const done = () => this.open.delete(tracked);
@@ -213,6 +215,15 @@ export class LoginGateway {
     if (!res.headersSent) sendPage(res, 403, { title: 'Refused', detail: 'The login could not be checked right now; try again.' });
     else res.destroy();
   }
+}
+
+/** The app's headers minus any Node would refuse to write (a control character, read leniently above). */
+function sendable(h: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v !== undefined && !(Array.isArray(v) ? v : [v]).some((x) => /[^\t\x20-\x7e\x80-\xff]/.test(x))) out[k] = v;
+  }
+  return out;
 }
 
 /** The Host the ingress forwarded, lowercased, without a port. X-Forwarded-Host is never read. */
