@@ -4,15 +4,12 @@
 // gives (valid, wrong name, expired) run against the test cluster: test/k8s/https-ingress.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { tlsVerdict, isTlsHandshakeError } from './tls.js';
 import { probeHttp } from './local.js';
+import { selfSigned } from '../../test/helpers/self-signed.js';
 
 test('a certificate: trusted, in date and for the name passes; each failure has its own reason, the chain first', () => {
   const base = { subject: 'a.test', issuer: 'ca', name: 'a.test' };
@@ -35,30 +32,23 @@ test('a certificate: trusted, in date and for the name passes; each failure has 
 });
 
 test('real probes on loopback: a self-signed certificate is an unknown authority (not ready); TLS to a plain-HTTP port fails the handshake', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'envserve-tls-test-'));
+  const tlsServer = https.createServer(selfSigned(['self.envserve.test']), (_q, s) => s.end('hello'));
+  const plain = http.createServer((_q, s) => s.end('plain'));
+  await Promise.all([new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r)), new Promise<void>((r) => plain.listen(0, '127.0.0.1', r))]);
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem',
-      '-days', '2', '-subj', '/CN=self.envserve.test', '-addext', 'subjectAltName=DNS:self.envserve.test'], { cwd: dir, stdio: 'ignore' });
-    const tlsServer = https.createServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }, (_q, s) => s.end('hello'));
-    const plain = http.createServer((_q, s) => s.end('plain'));
-    await Promise.all([new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r)), new Promise<void>((r) => plain.listen(0, '127.0.0.1', r))]);
-    try {
-      const p = (tlsServer.address() as AddressInfo).port;
-      for (const name of ['self.envserve.test', 'other.envserve.test']) {
-        const r = await probeHttp(`https://127.0.0.1:${p}/`, { hostHeader: name, viaProxy: true });
-        assert.deepEqual([r.ok, r.reason, r.httpStatus], [false, 'TlsUnknownAuthority', 200], `${name}: ${r.detail}`);
-        assert.equal(r.certificate?.untrusted, 'DEPTH_ZERO_SELF_SIGNED_CERT');
-        assert.equal(r.certificate?.mismatch !== undefined, name !== 'self.envserve.test', 'the name is still judged');
-      }
-      const h = await probeHttp(`https://127.0.0.1:${(plain.address() as AddressInfo).port}/`, { hostHeader: 'self.envserve.test' });
-      assert.deepEqual([h.ok, h.reason], [false, 'TlsFailed'], h.detail);
-      const plainOk = await probeHttp(`http://127.0.0.1:${(plain.address() as AddressInfo).port}/`);
-      assert.equal(plainOk.reason, 'Ready', 'plain HTTP is not judged');
-    } finally {
-      tlsServer.close();
-      plain.close();
+    const p = (tlsServer.address() as AddressInfo).port;
+    for (const name of ['self.envserve.test', 'other.envserve.test']) {
+      const r = await probeHttp(`https://127.0.0.1:${p}/`, { hostHeader: name, viaProxy: true });
+      assert.deepEqual([r.ok, r.reason, r.httpStatus], [false, 'TlsUnknownAuthority', 200], `${name}: ${r.detail}`);
+      assert.equal(r.certificate?.untrusted, 'DEPTH_ZERO_SELF_SIGNED_CERT');
+      assert.equal(r.certificate?.mismatch !== undefined, name !== 'self.envserve.test', 'the name is still judged');
     }
+    const h = await probeHttp(`https://127.0.0.1:${(plain.address() as AddressInfo).port}/`, { hostHeader: 'self.envserve.test' });
+    assert.deepEqual([h.ok, h.reason], [false, 'TlsFailed'], h.detail);
+    const plainOk = await probeHttp(`http://127.0.0.1:${(plain.address() as AddressInfo).port}/`);
+    assert.equal(plainOk.reason, 'Ready', 'plain HTTP is not judged');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    tlsServer.close();
+    plain.close();
   }
 });

@@ -275,12 +275,7 @@ test('server as host:port without a scheme is plain http, as in kubectl: through
       });
       proxy.on('exit', (code) => reject(new Error(`kubectl proxy exited (${code}): ${out}`)));
     });
-    const file = join(dir, 'no-scheme.kubeconfig');
-    writeFileSync(file, YAML.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-      clusters: [{ name: 'k', cluster: { server: `127.0.0.1:${port}` } }],
-      contexts: [{ name: 'c', context: { cluster: 'k', namespace: ns } }],
-    }));
+    const file = kubeconfig('no-scheme', { server: `127.0.0.1:${port}` }, {}); // no credentials: kubectl proxy adds its own
     const ref = await kubectlWith(file, {}, ['get', 'pods']);
     assert.equal(ref.code, 0, ref.out);
     await upStatusDown('no-scheme', file);

@@ -217,12 +217,13 @@ export class LoginGateway {
   }
 }
 
-/** The app's headers minus any Node would refuse to write (a control character, read leniently above). */
+/** The app's headers minus any Node would refuse to write (a control character, read leniently above); as they came when all are fine. */
 function sendable(h: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (v !== undefined && !(Array.isArray(v) ? v : [v]).some((x) => /[^\t\x20-\x7e\x80-\xff]/.test(x))) out[k] = v;
-  }
+  const unwritable = (v: string | string[] | undefined) => v !== undefined && (Array.isArray(v) ? v : [v]).some((x) => /[^\t\x20-\x7e\x80-\xff]/.test(x));
+  const bad = Object.keys(h).filter((k) => unwritable(h[k]));
+  if (!bad.length) return h;
+  const out: OutgoingHttpHeaders = { ...h };
+  for (const k of bad) delete out[k];
   return out;
 }
 
