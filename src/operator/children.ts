@@ -2,7 +2,7 @@
 // ownerReference (never someone else's object of the same name), deleted by uid precondition.
 import { isNotFound, KubeApiError, type KubeClient } from '../apply/k8s/client.js';
 import { LABEL_EXPOSURE_SET, MANAGED_BY } from '../apply/k8s/manifests.js';
-import { objectPath, type Obj } from '../apply/k8s/owned.js';
+import { collectionPath, objectPath, type Obj } from '../apply/k8s/owned.js';
 import type { ExposureSet } from './resource.js';
 import { LABEL_LOGIN, LABEL_SET_NAMESPACE } from './login/ingress.js';
 
@@ -18,17 +18,20 @@ export function owns(set: ExposureSet, o: Obj): boolean {
   return l['app.kubernetes.io/managed-by'] === MANAGED_BY && l[LABEL_EXPOSURE_SET] === set.metadata.name && ns === set.metadata.namespace && (refs.length === 0 || refs.some((r) => r.uid === set.metadata.uid));
 }
 
-/** The set's login Ingresses or HTTPRoutes in the operator's namespace (issue 22), by label. */
-export async function listLoginChildren(client: Pick<KubeClient, 'request'>, set: ExposureSet, kind: 'Ingress' | 'HTTPRoute', gatewayNamespace: string): Promise<Obj[]> {
-  const ns = encodeURIComponent(gatewayNamespace);
-  const path = kind === 'Ingress' ? `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses` : `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`;
+/** What the operator makes for a login-level URL in its own namespace (issue 22). */
+export const LOGIN_KINDS = ['Ingress', 'HTTPRoute', 'Middleware'] as const;
+export type LoginKind = (typeof LOGIN_KINDS)[number];
+
+/** The set's login Ingresses, HTTPRoutes or Traefik Middlewares in the operator's namespace (issue 22), by label. */
+export async function listLoginChildren(client: Pick<KubeClient, 'request'>, set: ExposureSet, kind: LoginKind, gatewayNamespace: string): Promise<Obj[]> {
+  const path = collectionPath(kind, gatewayNamespace);
   try {
     const list = await client.request<{ items: Obj[] }>(path, {
       query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true,${LABEL_EXPOSURE_SET}=${set.metadata.name},${LABEL_SET_NAMESPACE}=${set.metadata.namespace}` },
     });
     return list.items.filter((o) => owns(set, o));
   } catch (e) {
-    if (kind === 'HTTPRoute' && isNotFound(e)) return [];
+    if (kind !== 'Ingress' && isNotFound(e)) return []; // no Gateway API, or no Traefik CRDs, here
     throw e;
   }
 }
@@ -49,7 +52,7 @@ export async function listChildren(client: Pick<KubeClient, 'request'>, set: Exp
 }
 
 /** Deletes that very object (uid precondition); gone or replaced meanwhile is fine. Returns whether it deleted. */
-export async function deleteChild(client: Pick<KubeClient, 'request'>, kind: ChildKind, namespace: string, o: Obj): Promise<boolean> {
+export async function deleteChild(client: Pick<KubeClient, 'request'>, kind: ChildKind | LoginKind, namespace: string, o: Obj): Promise<boolean> {
   try {
     await client.request(objectPath(kind, namespace, o.metadata.name), { method: 'DELETE', body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: o.metadata.uid } } });
     return true;

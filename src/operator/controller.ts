@@ -11,12 +11,12 @@ import { EventEmitter } from 'node:events';
 import { isNotFound, type KubeClient } from '../apply/k8s/client.js';
 import { Informer } from '../apply/k8s/informer.js';
 import { LABEL_EXPOSURE_SET, MANAGED_BY } from '../apply/k8s/manifests.js';
-import { applyObject, describeObject, objectPath, type Obj } from '../apply/k8s/owned.js';
+import { applyObject, collectionPath, describeObject, objectPath, type Obj } from '../apply/k8s/owned.js';
 import { policyFromObject } from '../policy/parse.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import { VERSION } from '../version.js';
-import { CHILD_KINDS, deleteChild, listChildren, listLoginChildren, owns } from './children.js';
-import { A, accessGeneration, LABEL_LOGIN, LABEL_SET_NAMESPACE, type LoginGatewayRef } from './login/ingress.js';
+import { CHILD_KINDS, deleteChild, listChildren, listLoginChildren, LOGIN_KINDS, owns } from './children.js';
+import { A, accessGeneration, LABEL_LOGIN, LABEL_SET_NAMESPACE, checkName, syncCheckGeneration, type LoginGatewayRef } from './login/ingress.js';
 import { desiredFor, type Desired } from './desired.js';
 import { guardWrites, NotLeaderError, type LeaderElector } from './leader.js';
 import { canonical, nextConditions, observe } from './observe.js';
@@ -247,7 +247,7 @@ export class Operator extends EventEmitter {
   private async pruneLogin(set: ExposureSet, applied: Map<string, Obj>): Promise<void> {
     const gw = this.opts.loginGateway;
     if (!gw) return;
-    for (const kind of ['Ingress', 'HTTPRoute'] as const) {
+    for (const kind of LOGIN_KINDS) {
       for (const o of await listLoginChildren(this.client, set, kind, gw.namespace)) {
         if (!applied.has(`${kind}/${o.metadata.name}`) && (await deleteChild(this.writer, kind, gw.namespace, o))) this.stats.deletes++;
       }
@@ -262,13 +262,12 @@ export class Operator extends EventEmitter {
     const gw = this.opts.loginGateway;
     if (!gw) return 0;
     let n = 0;
-    for (const kind of ['Ingress', 'HTTPRoute'] as const) {
-      const path = `/apis/${kind === 'Ingress' ? 'networking.k8s.io' : 'gateway.networking.k8s.io'}/v1/namespaces/${encodeURIComponent(gw.namespace)}/${kind === 'Ingress' ? 'ingresses' : 'httproutes'}`;
+    for (const kind of LOGIN_KINDS) {
       let items: Obj[];
       try {
-        items = (await this.client.request<{ items: Obj[] }>(path, { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true` } })).items;
+        items = (await this.client.request<{ items: Obj[] }>(collectionPath(kind, gw.namespace), { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true` } })).items;
       } catch (e) {
-        if (kind === 'HTTPRoute' && isNotFound(e)) continue; // no Gateway API here
+        if (kind !== 'Ingress' && isNotFound(e)) continue; // no Gateway API, or no Traefik CRDs, here
         throw e;
       }
       for (const o of items) {
@@ -309,6 +308,7 @@ export class Operator extends EventEmitter {
 
     // Never touch an object of that name that is not this resource's.
     const clashes: string[] = [];
+    const generations = new Map<string, string>();
     for (const o of d.objects) {
       let cur: Obj | undefined;
       try {
@@ -317,8 +317,9 @@ export class Operator extends EventEmitter {
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
-      // A login Ingress keeps its access generation while its level stays (issue 22).
-      if (o.metadata.labels?.[LABEL_LOGIN]) o.metadata.annotations![A.generation] = String(accessGeneration(cur, o.metadata.annotations![A.access]!, set.metadata.generation ?? 1));
+      // A login Ingress keeps its access generation while its level stays (issue 22); its Traefik check (after it) holds passes to the same.
+      if (o.kind === 'Middleware') syncCheckGeneration(o, generations.get(o.metadata.name) ?? o.metadata.annotations![A.generation]!);
+      else if (o.metadata.labels?.[LABEL_LOGIN]) generations.set(checkName(o.metadata.name), (o.metadata.annotations![A.generation] = String(accessGeneration(cur, o.metadata.annotations![A.access]!, set.metadata.generation ?? 1))));
     }
     if (clashes.length) d = { ...d, outcome: 'Denied', reason: 'NotOwned', message: `${clashes.join('; ')}; nothing was changed`, objects: [] };
 

@@ -19,7 +19,8 @@ import type { OperatorReason } from '../reasons.js';
 import { API_VERSION, KIND, type ExposureSet, type ExposureStatus } from './resource.js';
 import { needsLogin, urlAccess } from '../plan/access.js';
 import { selectingPolicies } from '../policy/evaluate.js';
-import { DEFAULT_SESSION_LIFETIME_MS, loginIngress, loginIngressName, loginRoute, type LoginGatewayRef } from './login/ingress.js';
+import { DEFAULT_SESSION_LIFETIME_MS, loginIngress, loginIngressName, loginRoute, traefikCheck, type LoginGatewayRef } from './login/ingress.js';
+import { PASS_KEY_FIELD, PASS_KEY_SECRET } from './login/key-store.js';
 
 /** Label on every object the operator makes: which ExposureSet it belongs to. */
 
@@ -165,8 +166,17 @@ export function desiredFor(input: DesiredInput): Desired {
     if (guarded(e)) {
       // In the operator's namespace, pointing at the gateway; the controller keeps its access generation.
       const lo = { gateway: input.loginGateway!, setNamespace: ns, setName: set.metadata.name, setUid: set.metadata.uid ?? '', access: urlAccess(e)!, accessGeneration: Math.max(1, set.metadata.generation ?? 1), sessionLifetimeMs: sessionLifetime(input) };
-      objects.push(e.kind === 'k8s-route' ? loginRoute(o, { ...lo, tls: e.https === true }) : loginIngress(o, lo));
-      continue;
+      if (e.kind === 'k8s-route') {
+        objects.push(loginRoute(o, { ...lo, tls: e.https === true }));
+        continue;
+      }
+      const login = loginIngress(o, lo);
+      objects.push(login);
+      if (!input.loginGateway!.traefik) continue;
+      // Traefik checks passes itself: its Middleware, and the user's Ingress as the fast route (owned like any other, below).
+      const { middleware, fastIngress } = traefikCheck(o, login, { ...lo, passKeySecret: PASS_KEY_SECRET, passKeyField: PASS_KEY_FIELD });
+      objects.push(middleware);
+      o = fastIngress;
     }
     o.metadata.labels = { ...o.metadata.labels, [LABEL_EXPOSURE_SET]: set.metadata.name };
     // The API server's garbage collector removes them with the ExposureSet, even while no operator runs.

@@ -25,6 +25,8 @@ export interface OperatorManifestOptions {
   image?: string;
   /** Never: the image was imported into the nodes (no registry); default IfNotPresent. */
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** `traefik`: Traefik checks passes itself (the operator writes a Middleware per login Ingress). */
+  loginCheck?: 'gateway' | 'traefik';
 }
 
 /**
@@ -66,9 +68,16 @@ export function leaseRules(): Obj[] {
   ];
 }
 
-/** The login gateway, in the operator's namespace only: it watches the login HTTPRoutes there (Ingresses: the ClusterRole). */
-export function loginGatewayRules(): Obj[] {
-  return [{ apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['watch'] }];
+/**
+ * The login gateway, in the operator's namespace only: it watches the login HTTPRoutes there
+ * (Ingresses: the ClusterRole); with `--login-check traefik` the operator also keeps one Traefik
+ * Middleware per login Ingress there.
+ */
+export function loginGatewayRules(loginCheck: 'gateway' | 'traefik' = 'gateway'): Obj[] {
+  return [
+    { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['watch'] },
+    ...(loginCheck === 'traefik' ? [{ apiGroups: ['traefik.io'], resources: ['middlewares'], verbs: ['get', 'list', 'create', 'patch', 'delete'] }] : []),
+  ];
 }
 
 export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
@@ -100,7 +109,7 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
     },
     // The session keys' Secret, created empty, and get/update on it by name (RBAC cannot limit create by name).
     ...sessionKeyManifests(ns, OPERATOR_NAME),
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${OPERATOR_NAME}-login-gateway`, namespace: ns, labels: operatorLabels }, rules: loginGatewayRules() },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${OPERATOR_NAME}-login-gateway`, namespace: ns, labels: operatorLabels }, rules: loginGatewayRules(o.loginCheck) },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
@@ -140,7 +149,7 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
                 imagePullPolicy: o.imagePullPolicy ?? 'IfNotPresent',
                 // The login gateway listens on its own port: users who may port-forward to the pod for
                 // the API reach the gateway only as they would through the Ingress.
-                args: ['operator', '--listen', `0.0.0.0:${API_PORT}`, '--login-listen', `0.0.0.0:${LOGIN_PORT}`],
+                args: ['operator', '--listen', `0.0.0.0:${API_PORT}`, '--login-listen', `0.0.0.0:${LOGIN_PORT}`, ...(o.loginCheck === 'traefik' ? ['--login-check', 'traefik'] : [])],
                 // Who holds the Lease, by pod name; the Lease lives in the pod's namespace.
                 env: [
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

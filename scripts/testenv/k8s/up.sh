@@ -441,7 +441,16 @@ tls:
         keyFile: $PKI/ingress-default.key
 EOF
 bash "$K8S_DIR/gateway.sh" crds && bash "$K8S_DIR/gateway.sh" objects || die "gateway: Gateway API set-up failed"
-start traefik env KUBECONFIG="$ADMIN_KC" "$TBIN/traefik" \
+# Traefik's own CRDs (envserve's login check runs as a Middleware), from its module as build.sh
+# fetched it, and envserve's check as a local plugin: Traefik interprets its Go source from
+# ./plugins-local/src/<module> under its working directory ($RUN).
+TRAEFIK_MOD=$(cd "$CACHE" && go mod download -json "github.com/traefik/traefik/v3@v$TRAEFIK_VERSION" | sed -n 's/.*"Dir": "\([^"]*\)".*/\1/p')
+TRAEFIK_CRDS="$TRAEFIK_MOD/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
+[ -f "$TRAEFIK_CRDS" ] || die "traefik v$TRAEFIK_VERSION: no CRD definitions in its module ($TRAEFIK_CRDS)"
+"${KUBECTL[@]}" apply --server-side -f "$TRAEFIK_CRDS" >/dev/null || die "traefik: applying its CRDs failed"
+"${KUBECTL[@]}" wait --for=condition=Established --timeout=30s crd/middlewares.traefik.io >/dev/null || die "traefik: its CRDs were not established"
+rm -rf "$RUN/plugins-local" && mkdir -p "$RUN/plugins-local/src/envserve.dev" && cp -r "$K8S_DIR/../../../traefik-plugin" "$RUN/plugins-local/src/envserve.dev/traefiklogin"
+start traefik env -C "$RUN" KUBECONFIG="$ADMIN_KC" "$TBIN/traefik" \
   --global.checknewversion=false --global.sendanonymoususage=false \
   --entrypoints.web.address="$NODE_IP:$INGRESS_HTTP_PORT" \
   --entrypoints.websecure.address="$NODE_IP:$INGRESS_HTTPS_PORT" --entrypoints.websecure.http.tls=true \
@@ -452,6 +461,8 @@ start traefik env KUBECONFIG="$ADMIN_KC" "$TBIN/traefik" \
   --providers.kubernetesingress.throttleduration=0s \
   --providers.kubernetesgateway=true --providers.kubernetesgateway.statusaddress.ip="$NODE_IP" \
   --providers.kubernetesgateway.throttleduration=0s \
+  --providers.kubernetescrd=true --providers.kubernetescrd.throttleduration=0s \
+  --experimental.localplugins.envserve-login.modulename=envserve.dev/traefiklogin \
   --log.level=INFO --log.nocolor=true --accesslog=false
 wait_for traefik 60 in_ns curl -sf http://127.0.0.1:9000/ping
 wait_for traefik 30 in_ns curl -s -o /dev/null --cacert "$PKI/ca.crt" --resolve "$INGRESS_DEFAULT_TLS_HOST:$INGRESS_HTTPS_PORT:$NODE_IP" "https://$INGRESS_DEFAULT_TLS_HOST:$INGRESS_HTTPS_PORT/"

@@ -19,7 +19,7 @@ export type Obj = {
   status?: any;
 };
 
-export type OwnedKind = 'Deployment' | 'Service' | 'Ingress' | 'HTTPRoute' | 'ExposureSet';
+export type OwnedKind = 'Deployment' | 'Service' | 'Ingress' | 'HTTPRoute' | 'ExposureSet' | 'Middleware';
 
 const COLLECTIONS: Record<OwnedKind, string> = {
   Deployment: '/apis/apps/v1/namespaces/{ns}/deployments',
@@ -29,6 +29,8 @@ const COLLECTIONS: Record<OwnedKind, string> = {
   // What `serve` submitted to the envserve operator (src/operator/resource.ts): the operator's
   // Services and Ingresses go with it (owner references).
   ExposureSet: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/namespaces/{ns}/exposuresets`,
+  // The operator's login check in Traefik (`--login-check traefik`), in the operator's namespace.
+  Middleware: '/apis/traefik.io/v1alpha1/namespaces/{ns}/middlewares',
 };
 
 /** The kinds the Kubernetes runtime applies itself, in the order that routes nothing to what is gone. */

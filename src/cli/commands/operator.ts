@@ -21,7 +21,8 @@ export function registerOperator(program: Command): void {
     .option('--log-writes', 'log every write the controller sends to the API server')
     .option('--login-listen <addr:port>', 'run the login gateway on this address (the manifests use 0.0.0.0:8081); without it, URLs that need a login are refused')
     .option('--login-recheck <seconds>', 'how often the login gateway checks open connections again', '15')
-    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string; leaseNamespace?: string; logWrites?: boolean; loginListen?: string; loginRecheck: string }) => {
+    .addOption(new Option('--login-check <where>', 'who checks each request to a login-level Ingress: the gateway, or Traefik itself (envserve\'s plugin, traefik-plugin/) with the gateway deciding the rest').choices(['gateway', 'traefik']).default('gateway'))
+    .action(async (opts: { kubeconfig?: string; context?: string; listen: string; concurrency: string; leaseNamespace?: string; logWrites?: boolean; loginListen?: string; loginRecheck: string; loginCheck: 'gateway' | 'traefik' }) => {
       const m = /^(.*):(\d+)$/.exec(opts.listen);
       if (!m) throw new UserError(`--listen must be ADDRESS:PORT, got "${opts.listen}"`);
       const lm = opts.loginListen === undefined ? undefined : /^(.*):(\d+)$/.exec(opts.loginListen);
@@ -47,12 +48,14 @@ export function registerOperator(program: Command): void {
       // The login gateway (issue 22): every replica serves it, in the operator's namespace.
       const { LOGIN_SERVICE, LOGIN_SERVICE_PORT } = await import('../../operator/login/ingress.js');
       const ownNs = opts.leaseNamespace ?? (process.env.POD_NAMESPACE || 'envserve-system');
-      const loginGateway = lm ? { namespace: ownNs, service: LOGIN_SERVICE, port: LOGIN_SERVICE_PORT } : undefined;
+      if (opts.loginCheck === 'traefik' && !lm) throw new UserError('--login-check traefik needs the login gateway (--login-listen): it decides every request the check does not let through');
+      const traefik = opts.loginCheck === 'traefik' ? { gatewayUrl: await (await import('../../operator/login/traefik-check.js')).traefikGatewayUrl(client, ownNs, LOGIN_SERVICE) } : undefined;
+      const loginGateway = lm ? { namespace: ownNs, service: LOGIN_SERVICE, port: LOGIN_SERVICE_PORT, ...(traefik && { traefik }) } : undefined;
       const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log, leader, fieldManager, logWrites: opts.logWrites === true, ...(loginGateway && { loginGateway }) });
       let gw: import('../../operator/login/serve.js').LoginGatewayServer | undefined;
       if (lm) {
         const { startLoginGateway } = await import('../../operator/login/serve.js');
-        gw = await startLoginGateway(client, { namespace: ownNs, listen: { host: lm[1]!.replace(/^\[|\]$/g, ''), port: Number(lm[2]) }, setUid: (ns, name) => operator.sets.get(`${ns}/${name}`)?.metadata.uid, recheckMs: recheckS * 1000, log });
+        gw = await startLoginGateway(client, { namespace: ownNs, listen: { host: lm[1]!.replace(/^\[|\]$/g, ''), port: Number(lm[2]) }, setUid: (ns, name) => operator.sets.get(`${ns}/${name}`)?.metadata.uid, recheckMs: recheckS * 1000, passes: traefik !== undefined, log });
         operator.on('set', () => gw!.setsChanged());
         log('info', `login gateway on port ${gw.port}`);
       }
@@ -80,15 +83,16 @@ export function registerOperator(program: Command): void {
     .option('-n, --namespace <namespace>', "the operator's namespace", 'envserve-system')
     .option('--image <image>', "the operator's image (default: the published ghcr.io/envserve/envserve:<version>)")
     .addOption(new Option('--image-pull-policy <policy>', "the operator container's imagePullPolicy (Never for an image imported into the nodes)").choices(['Always', 'IfNotPresent', 'Never']))
+    .addOption(new Option('--login-check <where>', 'who checks requests to login-level Ingresses: the gateway, or Traefik with envserve\'s plugin (docs/sharing.md)').choices(['gateway', 'traefik']).default('gateway'))
     .option('--user-role', 'print instead what a user needs: the envserve-user ClusterRole and port-forward rights to the operator')
     .option('--user <name>', 'with --user-role: also bind the roles to this user (or system:serviceaccount:NS:NAME)')
     .option('--user-namespace <namespace>', 'with --user: the namespace where the user\'s environments live', 'default')
-    .action(async (opts: { namespace: string; image?: string; imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never'; userRole?: boolean; user?: string; userNamespace: string }) => {
+    .action(async (opts: { namespace: string; image?: string; imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never'; userRole?: boolean; user?: string; userNamespace: string; loginCheck: 'gateway' | 'traefik' }) => {
       const { operatorManifests, userRoleManifests } = await import('../../operator/manifests.js');
       if (opts.user && !opts.userRole) throw new UserError('--user goes with --user-role');
       const objects = opts.userRole
         ? userRoleManifests({ namespace: opts.namespace, ...(opts.user && { user: opts.user, userNamespace: opts.userNamespace }) })
-        : operatorManifests({ namespace: opts.namespace, ...(opts.image && { image: opts.image }), ...(opts.imagePullPolicy && { imagePullPolicy: opts.imagePullPolicy }) });
+        : operatorManifests({ namespace: opts.namespace, ...(opts.image && { image: opts.image }), ...(opts.imagePullPolicy && { imagePullPolicy: opts.imagePullPolicy }), loginCheck: loginCheckOf(opts, op) });
       process.stdout.write(objects.map((o) => toYaml(o)).join('---\n'));
     });
 
@@ -136,4 +140,9 @@ export function registerOperator(program: Command): void {
         client.close();
       }
     });
+}
+
+/** `operator` has the same option, and commander gives it whatever follows `manifests` too. */
+function loginCheckOf(opts: { loginCheck: 'gateway' | 'traefik' }, op: Command): 'gateway' | 'traefik' {
+  return opts.loginCheck === 'traefik' || op.opts<{ loginCheck?: string }>().loginCheck === 'traefik' ? 'traefik' : 'gateway';
 }

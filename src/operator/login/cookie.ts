@@ -59,9 +59,24 @@ export function sessionHolds(session: Session, expect: { host: string; setUid: s
   return { ok: true, session };
 }
 
+/**
+ * The pass (`--login-check traefik`): what the ingress controller's own check (traefik-plugin/)
+ * lets straight through to the app. The gateway hands one out with every answer it lets through,
+ * valid for at most its re-check interval, so a revoked right or a lowered level holds back plain
+ * requests as soon as the gateway's own checks would. Bound to host, set UID and access generation
+ * by its MAC; it names nobody (the session cookie does).
+ */
+export const PASS_COOKIE = '__Host-envserve-pass';
+export const PASS_COOKIE_INSECURE = 'envserve-pass';
+
+/** `EXPIRY.MAC`: expiry in Unix seconds, MAC = HMAC-SHA256(pass key, "host|setUid|generation|EXPIRY"), base64url. */
+export function signPass(key: Buffer, bound: { host: string; setUid: string; accessGeneration: number }, expiresS: number): string {
+  return `${expiresS}.${mac(key, `${bound.host.toLowerCase()}|${bound.setUid}|${bound.accessGeneration}|${expiresS}`)}`;
+}
+
 /** The Set-Cookie header value. On TLS: `__Host-`, Secure, HttpOnly, SameSite=Lax. */
-export function setCookieHeader(value: string, o: { tls: boolean; maxAgeS: number }): string {
-  const name = o.tls ? COOKIE_NAME : COOKIE_NAME_INSECURE;
+export function setCookieHeader(value: string, o: { tls: boolean; maxAgeS: number; pass?: boolean }): string {
+  const name = o.pass ? (o.tls ? PASS_COOKIE : PASS_COOKIE_INSECURE) : o.tls ? COOKIE_NAME : COOKIE_NAME_INSECURE;
   return `${name}=${value}; Path=/; Max-Age=${Math.max(0, Math.floor(o.maxAgeS))}; HttpOnly; SameSite=Lax${o.tls ? '; Secure' : ''}`;
 }
 

@@ -10,7 +10,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { KubeClient } from '../../apply/k8s/client.js';
 import type { Authorize, Guarded } from './authorize.js';
-import { COOKIE_NAME, COOKIE_NAME_INSECURE, sessionHolds, setCookieHeader, signSession, verifySession, type Session } from './cookie.js';
+import { COOKIE_NAME, COOKIE_NAME_INSECURE, PASS_COOKIE, PASS_COOKIE_INSECURE, sessionHolds, setCookieHeader, signPass, signSession, verifySession, type Session } from './cookie.js';
 import { redeemTicket, type Identity } from './flow.js';
 import type { KeyRing } from './keys.js';
 import { LOGIN_PATH, loginCommand, sendPage } from './page.js';
@@ -23,6 +23,8 @@ export interface GatewayRoute extends Guarded {
   upstream: { host: string; port: number };
   tls: boolean;
   sessionLifetimeMs: number;
+  /** The ingress controller checks passes itself (`--login-check traefik`): hand one out with each answer. */
+  pass?: boolean;
 }
 
 export interface GatewayOptions {
@@ -31,6 +33,8 @@ export interface GatewayOptions {
   /** Reads and deletes Login objects (the operator's client). */
   api: Pick<KubeClient, 'request'>;
   authorize: Authorize;
+  /** The pass key, for routes with `pass` (none: no passes, everything keeps coming here). */
+  passKey?: () => Buffer | undefined;
   recheckMs?: number;
   now?: () => number;
   log?: (line: string) => void;
@@ -125,9 +129,10 @@ export class LoginGateway {
     const expires = this.now() + route.sessionLifetimeMs;
     const value = signSession({ host: route.host, setUid: route.setUid, accessGeneration: route.accessGeneration, user: r.identity.username, groups: r.identity.groups ?? [], expires }, this.o.keys());
     this.o.log?.(`login: ${r.identity.username} → ${route.host}`);
+    const pass = this.passCookie(route, expires);
     res.writeHead(303, {
       location: next, // a path on this host only: never an open redirect, and the ticket is gone from the URL
-      'set-cookie': setCookieHeader(value, { tls: route.tls, maxAgeS: route.sessionLifetimeMs / 1000 }),
+      'set-cookie': [setCookieHeader(value, { tls: route.tls, maxAgeS: route.sessionLifetimeMs / 1000 }), ...(pass ? [pass] : [])],
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-store',
       'content-length': '0',
@@ -167,8 +172,12 @@ export class LoginGateway {
     this.open.add(tracked);
     // The app's answer is read as the ingress controller reads it without the login (bare-LF
     // lines, folded headers: Traefik takes them), so an app answers the same at either level.
+    const pass = this.passCookie(route, session.expires);
     const up = http.request({ agent: this.agent, host: route.upstream.host, port: route.upstream.port, method: req.method, path: req.url, headers: forwardHeaders(req, route), insecureHTTPParser: true }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, sendable(ur.headers));
+      const headers = sendable(ur.headers);
+      const set = headers['set-cookie'];
+      if (pass) headers['set-cookie'] = [...(Array.isArray(set) ? set : set === undefined ? [] : [String(set)]), pass];
+      res.writeHead(ur.statusCode ?? 502, headers);
       ur.pipe(res);
     });
     const done = () => this.open.delete(tracked);
@@ -208,6 +217,15 @@ export class LoginGateway {
       if (head.length) up.write(head);
       socket.pipe(up).pipe(socket);
     });
+  }
+
+  /** A pass for this route, valid for the re-check interval (never past the session), as a Set-Cookie value. */
+  private passCookie(route: GatewayRoute, sessionExpires: number): string | undefined {
+    const key = route.pass ? this.o.passKey?.() : undefined;
+    if (!key) return undefined;
+    const now = this.now();
+    const expiresS = Math.floor(Math.min(now + (this.o.recheckMs ?? 30_000), sessionExpires) / 1000);
+    return setCookieHeader(signPass(key, route, expiresS), { tls: route.tls, maxAgeS: expiresS - now / 1000, pass: true });
   }
 
   private fail(res: ServerResponse, e: unknown): void {
@@ -265,13 +283,15 @@ function cookieValue(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-/** The request's headers for the app, without envserve's own cookies (the app never sees a session). */
+const OWN_COOKIES = [COOKIE_NAME, COOKIE_NAME_INSECURE, PASS_COOKIE, PASS_COOKIE_INSECURE].map((n) => `${n}=`);
+
+/** The request's headers for the app, without envserve's own cookies (the app never sees a session or a pass). */
 function forwardHeaders(req: IncomingMessage, route: GatewayRoute): http.OutgoingHttpHeaders {
   const h: http.OutgoingHttpHeaders = { ...req.headers, host: route.host };
   const kept = (req.headers.cookie ?? '')
     .split(';')
     .map((p) => p.trim())
-    .filter((p) => p && !p.startsWith(`${COOKIE_NAME}=`) && !p.startsWith(`${COOKIE_NAME_INSECURE}=`));
+    .filter((p) => p && !OWN_COOKIES.some((n) => p.startsWith(n)));
   if (kept.length) h.cookie = kept.join('; ');
   else delete h.cookie;
   return h;

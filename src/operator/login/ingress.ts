@@ -6,6 +6,7 @@
 // ExposureSet and its UID, the level, the access generation and the session lifetime. It carries
 // labels naming its set (owner references cannot cross namespaces), so the operator deletes it
 // with the set. Pure.
+import { createHash } from 'node:crypto';
 import { LABEL_EXPOSURE_SET, MANAGED_BY } from '../../apply/k8s/manifests.js';
 import type { Obj } from '../../apply/k8s/owned.js';
 import { LOGIN_PATH } from './page.js';
@@ -28,13 +29,26 @@ export const A = {
   lifetime: 'envserve.dev/session-lifetime-ms',
   /** On a login HTTPRoute: its Gateway terminates TLS for the host (an Ingress says so in its spec). */
   tls: 'envserve.dev/tls',
+  /** On a login Ingress: Traefik checks passes for this host itself; the gateway hands them out. */
+  pass: 'envserve.dev/pass',
 } as const;
+
+/** The name Traefik knows envserve's check by (`experimental.localPlugins.<name>` in its static configuration). */
+export const TRAEFIK_PLUGIN = 'envserve-login';
+/** Above any rule-length priority Traefik gives the login Ingress of the same host. */
+const FAST_ROUTE_PRIORITY = '100000';
 
 export interface LoginGatewayRef {
   /** The operator's namespace: login Ingresses and the gateway's Service live there. */
   namespace: string;
   service: string;
   port: number;
+  /**
+   * `--login-check traefik`: Traefik runs envserve's check (traefik-plugin/) in front of a login
+   * Ingress and sends it everything the check does not let through; the gateway's URL as Traefik
+   * reaches it (the Service's cluster IP).
+   */
+  traefik?: { gatewayUrl: string };
 }
 
 /** Unique in the operator's namespace: the set's namespace (a DNS label, no dot) and the Ingress's name. */
@@ -83,9 +97,67 @@ export function loginIngress(ing: Obj, o: LoginOptions): Obj {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
-    metadata: loginMetadata(ing, { name: backend.name, port: backend.port.number }, o),
+    metadata: loginMetadata(ing, { name: backend.name, port: backend.port.number }, o, o.gateway.traefik ? { [A.pass]: 'true' } : {}),
     spec: { ...ing.spec, rules: [{ ...rule, http: { paths } }] },
   };
+}
+
+/**
+ * `--login-check traefik` for a login Ingress: the Middleware running envserve's check for its host
+ * (in the operator's namespace, next to the pass key's Secret it names), and the user's Ingress
+ * made into the fast route — the app's own Service, behind that Middleware, preferred over the
+ * login Ingress, which stays the route of everything the check sends to the gateway (and the
+ * route of all traffic should the fast one be removed). The fast route has no TLS Secret of its
+ * own: Traefik picks the certificate by SNI, the login Ingress's.
+ */
+export function traefikCheck(ing: Obj, login: Obj, o: LoginOptions & { passKeySecret: string; passKeyField: string }): { middleware: Obj; fastIngress: Obj } {
+  const host = String(ing.spec.rules[0].host).toLowerCase();
+  const name = checkName(login.metadata.name);
+  const middleware: Obj = {
+    apiVersion: 'traefik.io/v1alpha1',
+    kind: 'Middleware',
+    metadata: { name, namespace: o.gateway.namespace, labels: login.metadata.labels, annotations: login.metadata.annotations },
+    spec: {
+      plugin: {
+        [TRAEFIK_PLUGIN]: {
+          host,
+          setUid: o.setUid,
+          generation: String(o.accessGeneration),
+          tls: Array.isArray(ing.spec.tls) && ing.spec.tls.length > 0,
+          gateway: o.gateway.traefik!.gatewayUrl,
+          key: `urn:k8s:secret:${o.passKeySecret}:${o.passKeyField}`,
+        },
+      },
+    },
+  };
+  const fastIngress: Obj = {
+    ...ing,
+    metadata: {
+      ...ing.metadata,
+      annotations: {
+        ...ing.metadata.annotations,
+        'traefik.ingress.kubernetes.io/router.middlewares': `${o.gateway.namespace}-${name}@kubernetescrd`,
+        'traefik.ingress.kubernetes.io/router.priority': FAST_ROUTE_PRIORITY,
+      },
+    },
+    spec: { ...ing.spec, ...(Array.isArray(ing.spec.tls) && { tls: ing.spec.tls.map((t: { hosts?: string[] }) => ({ hosts: t.hosts })) }) },
+  };
+  return { middleware, fastIngress };
+}
+
+/**
+ * The Middleware's name: Traefik knows it as NAMESPACE-NAME with every other character made a
+ * dash, so the login Ingress's `ns.name` could meet another set's `ns-name` there (and take its
+ * check); a digest of it cannot.
+ */
+export function checkName(loginName: string): string {
+  return `envserve-login-${createHash('sha256').update(loginName).digest('hex').slice(0, 24)}`;
+}
+
+/** The generation a login Middleware's check holds passes to: its login Ingress's (the controller keeps that one). */
+export function syncCheckGeneration(middleware: Obj, generation: string): void {
+  middleware.metadata.annotations = { ...middleware.metadata.annotations, [A.generation]: generation };
+  middleware.spec.plugin[TRAEFIK_PLUGIN].generation = generation;
 }
 
 /** The same for an HTTPRoute: same Gateway, host and path; the backend is the gateway (a Service of the route's own namespace). */

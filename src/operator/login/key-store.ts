@@ -5,9 +5,17 @@
 // resourceVersion as a precondition — a replica that loses the race reads the winner's ring, so
 // all replicas sign with one key. Key material is never logged.
 import { KubeApiError, type KubeClient } from '../../apply/k8s/client.js';
+import { randomBytes } from 'node:crypto';
 import { KeyRing } from './keys.js';
 
 export const SESSION_KEYS_SECRET = 'envserve-session-keys';
+/**
+ * The pass key (`--login-check traefik`): the gateway signs passes with it, the ingress controller's
+ * check verifies them, reading it from this Secret itself (the Middleware names it). Apart from the
+ * session keys, so the controller never holds what signs a session.
+ */
+export const PASS_KEY_SECRET = 'envserve-login-pass';
+export const PASS_KEY_FIELD = 'key';
 
 type Obj = Record<string, unknown>;
 interface SecretObj {
@@ -21,7 +29,8 @@ export function sessionKeyManifests(namespace: string, serviceAccount: string): 
   const role = `${serviceAccount}-session-keys`;
   return [
     { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: SESSION_KEYS_SECRET, namespace, labels } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: role, namespace, labels }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [SESSION_KEYS_SECRET], verbs: ['get', 'update'] }] },
+    { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: PASS_KEY_SECRET, namespace, labels } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: role, namespace, labels }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [SESSION_KEYS_SECRET, PASS_KEY_SECRET], verbs: ['get', 'update'] }] },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
@@ -60,4 +69,32 @@ export async function loadKeyRing(client: Pick<KubeClient, 'request'>, namespace
     }
   }
   throw new Error(`the Secret ${namespace}/${SESSION_KEYS_SECRET} kept changing while being read`);
+}
+
+/**
+ * The pass key every replica signs with: the stored one, or a new one written with a
+ * resourceVersion precondition (on a conflict, the winner's). Stored as base64 text, the form the
+ * ingress controller's check reads.
+ */
+export async function loadPassKey(client: Pick<KubeClient, 'request'>, namespace: string): Promise<Buffer> {
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${PASS_KEY_SECRET}`;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let secret: SecretObj;
+    try {
+      secret = await client.request<SecretObj>(path);
+    } catch (e) {
+      if (e instanceof KubeApiError && e.code === 404) throw new Error(`the Secret ${namespace}/${PASS_KEY_SECRET} is missing: apply the operator's manifests (they create it empty)`);
+      throw e;
+    }
+    const stored = secret.data?.[PASS_KEY_FIELD];
+    if (stored) return Buffer.from(Buffer.from(stored, 'base64').toString('utf8'), 'base64');
+    const key = randomBytes(32);
+    try {
+      await client.request(path, { method: 'PUT', body: { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: secret.metadata, data: { ...(secret.data ?? {}), [PASS_KEY_FIELD]: Buffer.from(key.toString('base64')).toString('base64') } } });
+      return key;
+    } catch (e) {
+      if (!(e instanceof KubeApiError && e.code === 409)) throw e;
+    }
+  }
+  throw new Error(`the Secret ${namespace}/${PASS_KEY_SECRET} kept changing while being read`);
 }

@@ -45,5 +45,6 @@ export function routeOf(ing: Obj): GatewayRoute | undefined {
     upstream: { host: up[1]!, port: Number(up[2]) },
     tls: route ? a[A.tls] === 'true' : Array.isArray(ing.spec?.tls) && ing.spec.tls.some((t: { hosts?: string[] }) => (t.hosts ?? []).map((h) => h.toLowerCase()).includes(host)),
     sessionLifetimeMs: lifetime,
+    ...(a[A.pass] === 'true' && { pass: true }),
   };
 }

@@ -11,7 +11,7 @@ import type { Obj } from '../../apply/k8s/owned.js';
 import { sarAuthorizer } from './authorize.js';
 import { LoginGateway, type GatewayRoute } from './gateway.js';
 import { LABEL_LOGIN } from './ingress.js';
-import { loadKeyRing } from './key-store.js';
+import { loadKeyRing, loadPassKey } from './key-store.js';
 import type { KeyRing } from './keys.js';
 import { routesFrom } from './routes.js';
 import { whenServed } from './when-served.js';
@@ -36,6 +36,8 @@ export async function startLoginGateway(
     setUid: (namespace: string, name: string) => string | undefined;
     /** How often open connections are checked again (SubjectAccessReview answers are cached as long). */
     recheckMs?: number;
+    /** `--login-check traefik`: hand out passes (signed with the pass key) for the ingress controller's check. */
+    passes?: boolean;
     /** How often to ask again whether Gateway API is served, until it is. */
     gatewayApiRecheckMs?: number;
     log: (level: 'info' | 'warn' | 'error', m: string) => void;
@@ -45,7 +47,11 @@ export async function startLoginGateway(
   // Keep a retired key for the longest session a policy may set (168 h); a new key once a day.
   const loadKeys = () => loadKeyRing(client, o.namespace, { lifetimeMs: 168 * HOUR, rotateAfterMs: 24 * HOUR });
   let keys: KeyRing = await loadKeys();
-  const keyTimer = setInterval(() => void loadKeys().then((k) => (keys = k), (e: Error) => o.log('warn', `login gateway: reading the session keys: ${e.message} (keeping the ones loaded)`)), 60_000);
+  let passKey = o.passes ? await loadPassKey(client, o.namespace) : undefined;
+  const keyTimer = setInterval(() => {
+    void loadKeys().then((k) => (keys = k), (e: Error) => o.log('warn', `login gateway: reading the session keys: ${e.message} (keeping the ones loaded)`));
+    if (o.passes) void loadPassKey(client, o.namespace).then((k) => (passKey = k), (e: Error) => o.log('warn', `login gateway: reading the pass key: ${e.message} (keeping the one loaded)`));
+  }, 60_000);
   keyTimer.unref();
 
   // Logins nobody redeemed (the browser never came): removed once past their 60 s, by every replica (deletes are idempotent).
@@ -59,6 +65,7 @@ export async function startLoginGateway(
   const gateway = new LoginGateway({
     routes: (h) => routes.get(h),
     keys: () => keys,
+    passKey: () => passKey,
     api: client,
     authorize: sarAuthorizer(client, { ttlMs: recheckMs }),
     recheckMs,

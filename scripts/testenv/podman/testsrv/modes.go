@@ -9,7 +9,7 @@
 //	5xx        503 text/html on every path (the app's own error page)
 //	hang       accepts, reads the request, never answers (holds the connection)
 //	reset      accepts, reads the first bytes, resets the connection (RST: SO_LINGER 0)
-//	websocket  / -> 200 HTML; /ws -> WebSocket echo (426 without the upgrade); else 404
+//	websocket  / -> 200 HTML; /ws -> WebSocket echo (426 without the upgrade); /cookies -> the Cookie header as the app got it; else 404
 //
 // Every mode but hang and reset still echoes a WebSocket upgrade on any path (as json does), and
 // sets x-envserve-pod, so a test can tell which pod answered.
@@ -101,6 +101,9 @@ func modeAnswer(mode, id string, w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/":
 			page(200, "testsrv", `served by `+pod+`; a WebSocket echo at <a href="/ws">/ws</a>`)
+		case "/cookies": // what reached the app of the browser's cookies (a login in front must strip its own)
+			w.Header().Set("content-type", "text/plain; charset=utf-8")
+			io.WriteString(w, r.Header.Get("Cookie")+"\n")
 		case "/ws":
 			w.Header().Set("upgrade", "websocket")
 			http.Error(w, "a WebSocket endpoint: upgrade required", http.StatusUpgradeRequired)

@@ -1,0 +1,240 @@
+// Issue 22, `--login-check traefik`: the operator installed from `envserve operator manifests
+// --login-check traefik`, Traefik running envserve's check (traefik-plugin/, a local plugin) as a
+// Middleware. For a `namespace`-level Ingress the operator keeps the login Ingress (→ the gateway)
+// and adds the fast route: the user's Ingress → the app's Service, behind the check. In Chromium
+// over HTTPS: without a login the check sends the request to the gateway (the command page, the
+// pod sees nothing); A runs `envserve open` and gets the page, a WebSocket (which the check hands
+// to the gateway) and a pass; the pass alone — no session cookie, which the gateway would insist
+// on — opens the page, so the request went straight to the app; the app never sees envserve's
+// cookies; a forged or expired pass gets the command page; deleting the ExposureSet removes the
+// fast route and its Middleware and cuts A's WebSocket.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Cookie, type Page } from 'playwright-core';
+import { eventually, kubectl, TESTSRV_IMAGE } from '../../k8s/cluster.js';
+import { env, deleteNamespace, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
+import { apply, manifests, OPERATOR_IMAGE } from '../../k8s/operator-lib.js';
+import { loginUsers, waitForLoginAdmission } from '../../k8s/share-lib.js';
+import { httpsGet, issueCert, tlsEnv, tlsSecret } from '../../k8s/tls-lib.js';
+import { runCli } from '../../local/cli-helpers.js';
+import { loadKubeClient } from '../../../src/apply/k8s/client.js';
+import { checkName } from '../../../src/operator/login/ingress.js';
+
+const OP_NS = 'envserve-system';
+const T = tlsEnv();
+const dir = mkdtempSync(join(tmpdir(), 'envserve-share-traefik-'));
+const HOST = `fast-${Date.now().toString(36)}.apps.share.test`;
+const BASE = `https://${HOST}${T.httpsPort === 443 ? '' : `:${T.httpsPort}`}`;
+/** The gateway's re-check interval here, so also a pass's lifetime. */
+const RECHECK_S = 4;
+const t0 = Date.now();
+let ns: string;
+let kc: Record<'A' | 'B' | 'C' | 'D', string>;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const opened = join(dir, 'opened-url');
+const browserCmd = join(dir, 'browser.sh');
+const spkiOf = (pem: string) => createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+const appRequests = () => mustKubectl(['-n', ns, 'logs', 'deployment/lab']).split('\n').filter((l) => l.startsWith('request '));
+
+async function newPage(cookies: Cookie[] = []): Promise<Page> {
+  const ctx = await browser.newContext();
+  contexts.push(ctx);
+  if (cookies.length) await ctx.addCookies(cookies);
+  return ctx.newPage();
+}
+
+before(async () => {
+  assert.ok(process.env.ENVSERVE_TEST_CHROMIUM, 'run through `node scripts/run-tests.mjs test/ui/k8s/...` (it sets up Chromium)');
+  const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never', '--login-check', 'traefik']);
+  objs.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].args.push('--login-recheck', String(RECHECK_S));
+  mustKubectl(['-n', OP_NS, 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
+  apply(objs);
+  ({ ns, kubeconfigs: kc } = loginUsers('share-traefik'));
+  writeFileSync(browserCmd, `#!/bin/sh\nprintf '%s' "$1" > ${opened}\n`);
+  chmodSync(browserCmd, 0o755);
+  mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'lab' },
+    spec: {
+      replicas: 1, selector: { matchLabels: { 'envserve.dev/env': 'lab' } },
+      template: {
+        metadata: { labels: { 'envserve.dev/env': 'lab' } },
+        spec: {
+          terminationGracePeriodSeconds: 2,
+          containers: [{ name: 'app', image: TESTSRV_IMAGE, imagePullPolicy: 'Never', command: ['testsrv', 'pod', '--http', '8080', '--echo', '', '--mode', 'websocket'], ports: [{ name: 'http', containerPort: 8080 }], env: [{ name: 'TESTSRV_LOG_REQUESTS', value: '1' }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }],
+        },
+      },
+    },
+  }));
+  const cert = issueCert(HOST);
+  tlsSecret(env.kubeconfig, OP_NS, 'share-traefik-tls', cert);
+  mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/exposuresets.envserve.dev', 'crd/logins.envserve.dev']);
+  mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', metadata: { name: 'lab' },
+    spec: {
+      env: 'lab',
+      exposures: [
+        { id: 'service-lab', kind: 'k8s-service', envPort: 8080, protocol: 'http', position: 'build.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceType: 'ClusterIP', servicePort: 80 },
+        { id: 'ingress-lab', kind: 'k8s-ingress', envPort: 8080, protocol: 'http', position: 'build.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-lab', servicePort: 80, host: HOST, path: '/', className: 'traefik', tlsSecret: 'share-traefik-tls', access: 'namespace' },
+      ],
+    },
+  }));
+  const a = loadKubeClient({ kubeconfig: kc.A });
+  try {
+    await waitForLoginAdmission(a, HOST);
+  } finally {
+    a.close();
+  }
+  await eventually(async () => {
+    const s = kubectlJson(['-n', ns, 'get', 'exposureset', 'lab']);
+    const ready = (s.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+    if (ready?.status !== 'True') throw new Error(`not Ready: ${JSON.stringify(s.status ?? {})}`);
+  }, 90_000, 500).catch((e) => {
+    console.log(`# the operator's log:\n${kubectl(env.kubeconfig, ['-n', OP_NS, 'logs', '-l', 'app.kubernetes.io/name=envserve-operator', '--tail=40']).stdout}`);
+    throw e;
+  });
+  await eventually(async () => {
+    const r = await httpsGet(T.httpsAddress, T.httpsPort, HOST, { path: '/' });
+    if (r.status !== 401 || r.subject !== HOST) throw new Error(`HTTP ${r.status}, certificate for ${r.subject}`);
+  }, 30_000, 200);
+  browser = await chromium.launch({
+    executablePath: process.env.ENVSERVE_TEST_CHROMIUM!,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', `--host-resolver-rules=MAP ${HOST} ${T.httpsAddress}`, `--ignore-certificate-errors-spki-list=${spkiOf(cert.cert)}`],
+  });
+  console.log(`# share-traefik: set-up ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+});
+
+after(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
+  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'secret', 'share-traefik-tls', '--ignore-not-found']);
+  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'ingress,middlewares.traefik.io', '-l', 'envserve.dev/login=true', '--ignore-not-found']);
+  if (ns) deleteNamespace(ns);
+  kubectl(env.kubeconfig, ['delete', 'logins', '--all', '--ignore-not-found']);
+  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  console.log(`share-traefik.test.ts: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+});
+
+test('the operator keeps the login Ingress (→ the gateway) and adds the check\'s Middleware and the fast route (→ the app, behind the check)', () => {
+  const name = `${ns}.lab-lab`;
+  const login = kubectlJson(['-n', OP_NS, 'get', 'ingress', name]);
+  assert.deepEqual(login.spec.rules[0].http.paths.map((p: any) => p.backend.service.name), ['envserve-login']);
+  assert.equal(login.metadata.annotations['envserve.dev/pass'], 'true');
+  const mw = kubectlJson(['-n', OP_NS, 'get', 'middlewares.traefik.io', checkName(name)]);
+  const conf = mw.spec.plugin['envserve-login'];
+  const set = kubectlJson(['-n', ns, 'get', 'exposureset', 'lab']);
+  assert.deepEqual([conf.host, conf.setUid, conf.generation, conf.tls, conf.key], [HOST, set.metadata.uid, login.metadata.annotations['envserve.dev/access-generation'], true, 'urn:k8s:secret:envserve-login-pass:key']);
+  assert.match(conf.gateway, /^http:\/\/[\d.]+:80$/);
+  const fast = kubectlJson(['-n', ns, 'get', 'ingress', 'lab-lab']);
+  assert.equal(fast.metadata.annotations['traefik.ingress.kubernetes.io/router.middlewares'], `${OP_NS}-${checkName(name)}@kubernetescrd`);
+  assert.deepEqual(fast.spec.rules[0].http.paths.map((p: any) => p.backend.service.name), ['lab-lab']);
+  assert.equal(fast.spec.tls[0].secretName, undefined, 'no TLS Secret of its own: the login Ingress\'s certificate serves the host');
+  assert.equal(fast.metadata.ownerReferences[0].uid, set.metadata.uid);
+});
+
+let pageA: Page;
+let passA: Cookie;
+
+test('without a login the check hands the request to the gateway: the command page, and the pod sees nothing', async () => {
+  const before = appRequests().length;
+  const none = await newPage();
+  const r = await none.goto(`${BASE}/x?y=<b>`);
+  assert.equal(r!.status(), 401);
+  assert.equal(await none.textContent('pre'), `envserve open ${BASE}/x?y=%3Cb%3E`);
+  assert.equal(appRequests().length, before);
+});
+
+test('A opens the URL: the page, a WebSocket through the gateway, a session cookie and a pass; the app never sees either', async () => {
+  const t = Date.now();
+  pageA = await newPage();
+  await pageA.context().addCookies([{ name: 'theme', value: 'dark', url: BASE }]);
+  await pageA.goto(await openLink('A', '/'));
+  assert.equal(pageA.url(), `${BASE}/`);
+  assert.match((await pageA.textContent('body'))!, new RegExp(`served by ${ns}/lab-`));
+  assert.equal(await wsEcho(pageA, 'hi'), 'hi');
+  console.log(`# A: open command → page and WebSocket in ${Date.now() - t} ms`);
+  const cookies = await pageA.context().cookies(BASE);
+  assert.deepEqual(cookies.filter((c) => c.name !== 'theme').map((c) => [c.name, c.secure, c.httpOnly, c.sameSite]).sort(), [['__Host-envserve-pass', true, true, 'Lax'], ['__Host-envserve-session', true, true, 'Lax']]);
+  passA = cookies.find((c) => c.name === '__Host-envserve-pass')!;
+  assert.ok(passA.expires * 1000 <= Date.now() + RECHECK_S * 1000 + 1500, `the pass lasts the re-check interval: expires ${passA.expires}`);
+  assert.equal((await pageA.goto(`${BASE}/cookies`))!.status(), 200);
+  assert.equal((await pageA.textContent('body'))!.trim(), 'theme=dark');
+});
+
+test('a fresh pass alone opens the page (the gateway would want the session cookie: the check let it through); a forged one gets the command page', async () => {
+  // A pass with some life left: once A's expires, A's next request goes to the gateway, which hands out a new one.
+  const pass = await eventually(async () => {
+    assert.equal((await pageA.goto(`${BASE}/`))!.status(), 200);
+    const p = (await pageA.context().cookies(BASE)).find((c) => c.name === '__Host-envserve-pass');
+    if (!p || Number(p.value.split('.')[0]) * 1000 - Date.now() < 2000) throw new Error('no pass with 2 s left yet');
+    return p;
+  }, 15_000, 300);
+  const n = appRequests().length;
+  const only = await newPage([pass]);
+  const r = await only.goto(`${BASE}/cookies`);
+  assert.equal(r!.status(), 200, 'the pass alone is let through by Traefik');
+  assert.equal((await only.textContent('body'))!.trim(), '');
+  assert.equal(appRequests().length, n + 1);
+  const [exp, mac] = pass.value.split('.') as [string, string];
+  const forged = [
+    { ...pass, value: `${Number(exp) + 3600}.${mac}` },
+    { ...pass, value: `${exp}.${mac.slice(0, -2)}${mac.endsWith('AA') ? 'BB' : 'AA'}` },
+  ];
+  for (const f of forged) {
+    const p = await newPage([{ ...f, expires: -1 }]);
+    assert.equal((await p.goto(`${BASE}/`))!.status(), 401, f.value);
+  }
+  assert.equal(appRequests().length, n + 1, 'the forged passes reached nothing');
+});
+
+test('an expired pass alone gets the command page; with the session cookie the gateway lets A through and hands out a new pass', async () => {
+  const old = passA;
+  // Past the pass's own expiry (the MAC covers it), sent as a cookie the browser still holds.
+  await new Promise((r) => setTimeout(r, Math.max(0, Number(old.value.split('.')[0]) * 1000 - Date.now()) + 200));
+  const only = await newPage([{ ...old, expires: -1 }]);
+  assert.equal((await only.goto(`${BASE}/`))!.status(), 401);
+  assert.equal((await pageA.goto(`${BASE}/`))!.status(), 200);
+  const again = (await pageA.context().cookies(BASE)).find((c) => c.name === '__Host-envserve-pass')!;
+  assert.ok(again.expires > old.expires, 'a new pass');
+});
+
+test('deleting the ExposureSet removes the fast route and its Middleware and cuts A\'s WebSocket; the URL no longer reaches the app', async () => {
+  await pageA.goto(`${BASE}/`);
+  assert.equal(await wsEcho(pageA, 'still here'), 'still here');
+  const t = Date.now();
+  mustKubectl(['-n', ns, 'delete', 'exposureset', 'lab', '--wait=false']);
+  const closedAt = (await pageA.evaluate('Promise.race([window.wsClosed, new Promise((r) => setTimeout(() => r(0), 60000))])')) as number;
+  assert.ok(closedAt, 'the WebSocket was not cut within 60 s');
+  console.log(`# A's WebSocket cut ${closedAt - t} ms after the ExposureSet was deleted`);
+  await eventually(async () => {
+    const left = [kubectl(env.kubeconfig, ['-n', OP_NS, 'get', 'middlewares.traefik.io', '-l', 'envserve.dev/login=true', '-o', 'name']).stdout.trim(), kubectl(env.kubeconfig, ['-n', ns, 'get', 'ingress', '-o', 'name']).stdout.trim()].filter(Boolean);
+    if (left.length) throw new Error(`left: ${left.join(' ')}`);
+  }, 30_000, 250);
+  const n = appRequests().length;
+  const r = await pageA.reload();
+  assert.notEqual(r!.status(), 200);
+  assert.equal(appRequests().length, n);
+});
+
+/** `envserve open` with this kubeconfig; the one-time link it handed to the "browser". */
+async function openLink(who: keyof typeof kc, path: string): Promise<string> {
+  const r = await runCli(['open', `${BASE}${path}`, '--kubeconfig', kc[who]], { BROWSER: browserCmd }, 60_000);
+  assert.equal(r.code, 0, `${who}: ${r.stderr}`);
+  return readFileSync(opened, 'utf8');
+}
+
+function wsEcho(page: Page, text: string): Promise<string> {
+  return page.evaluate(`new Promise((resolve, reject) => {
+    const w = new WebSocket('wss://' + location.host + '/ws');
+    window.wsClosed = new Promise((r) => w.addEventListener('close', () => r(Date.now())));
+    w.onopen = () => w.send(${JSON.stringify(text)});
+    w.onmessage = (m) => resolve(String(m.data));
+    w.onerror = () => reject(new Error('WebSocket failed'));
+  })`) as Promise<string>;
+}

@@ -1,0 +1,3 @@
+module envserve.dev/traefiklogin
+
+go 1.22
