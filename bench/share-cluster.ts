@@ -1,14 +1,19 @@
-// The real path of bench/share.bench.ts (issue 22): one testsrv pod on the test cluster behind two
-// Ingresses through Traefik over HTTPS, made by the operator from one ExposureSet — `public` (its
-// Ingress in the user's namespace → the Service) and `namespace` (its Ingress in the operator's
-// namespace → the operator's login gateway → the Service) — loaded by the same client
-// (bench/httpsload, Go: keep-alive HTTPS, TLS verified against the test CA), the second with a
-// session cookie got as users get it (`envserve open`, then the one-time link); and a third
-// Ingress in front of a TCP relay (testsrv pod --relay: kernel splice, no parsing, no check) →
-// the Service, the floor of any process in the path. Alternating rounds, medians. CPU: Traefik's
-// process and the in-path pods' processes (found by their container ID in /proc/PID/cgroup), per
-// request. BENCH_OPERATOR_CPU_PROF=DIR: each operator pod writes a --cpu-prof profile into DIR on
-// the node (a hostPath) when it stops; BENCH_OPERATOR_NODE_OPTIONS: the operator pods' NODE_OPTIONS.
+// The real path of bench/share.bench.ts (issue 22): one testsrv pod on the test cluster behind
+// Ingresses through Traefik over HTTPS, made by the operator (installed with `--login-check
+// traefik`) from one ExposureSet — `public` (its Ingress in the user's namespace → the Service) and
+// `namespace` (the login Ingress in the operator's namespace → the login gateway, and the fast
+// route: the user's Ingress → the Service behind envserve's check in Traefik) — loaded by the same
+// client (bench/httpsload, Go: keep-alive HTTPS, TLS verified against the test CA). The login path
+// twice: as a browser (a cookie jar that starts with the session cookie from `envserve open` and
+// the one-time link, and keeps the passes the gateway hands out: the check lets most requests
+// straight through), and with the session cookie alone (never a pass: the check hands every
+// request to the gateway, which decides it — what every request cost with `--login-check
+// gateway`, plus the hand-off). And a third Ingress in front of a TCP relay (testsrv pod --relay:
+// kernel splice, no parsing, no check) → the Service, the floor of any process in the path.
+// Alternating rounds, medians. CPU: Traefik's process and the in-path pods' processes (found by
+// their container ID in /proc/PID/cgroup), per request. BENCH_OPERATOR_CPU_PROF=DIR: each operator
+// pod writes a --cpu-prof profile into DIR on the node (a hostPath) when it stops;
+// BENCH_OPERATOR_NODE_OPTIONS: the operator pods' NODE_OPTIONS.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -55,7 +60,7 @@ function get(address: string, port: number, host: string, path: string, ca: stri
 
 export interface ClusterRow { rps: number[]; p50: number[]; p99: number[]; traefik: number[]; operator: number[] }
 
-export async function measureCluster(o: { seconds: number; conns: number; rounds: number; kubeconfig: string }): Promise<{ public: ClusterRow; relay: ClusterRow; login: ClusterRow; operatorPods: number; loadavg: string }> {
+export async function measureCluster(o: { seconds: number; conns: number; rounds: number; kubeconfig: string }): Promise<{ public: ClusterRow; relay: ClusterRow; login: ClusterRow; gateway: ClusterRow; operatorPods: number; loadavg: string }> {
   const { eventually, TESTSRV_IMAGE } = await import('../test/k8s/cluster.js');
   const { backedDeployment, createNamespace, deleteNamespace, kubectlJson, mustKubectl } = await import('../test/k8s/expose-lib.js');
   const { apply, manifests, OPERATOR_IMAGE } = await import('../test/k8s/operator-lib.js');
@@ -71,7 +76,7 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
   const dir = mkdtempSync(join(tmpdir(), 'envserve-share-bench-'));
   let ns = '';
   try {
-    const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']);
+    const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never', '--login-check', 'traefik']);
     const PROF = process.env.BENCH_OPERATOR_CPU_PROF;
     const nodeOptions = [process.env.BENCH_OPERATOR_NODE_OPTIONS ?? '', PROF ? '--cpu-prof --cpu-prof-dir=/prof' : ''].join(' ').trim();
     const spec = (objs.find((x: any) => x.kind === 'Deployment') as any).spec.template.spec;
@@ -145,15 +150,16 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
     if (operator.length < pods.length) throw new Error(`found ${operator.length} processes of the ${pods.length} operator pods in /proc`);
     const relay = podPids(kubectlJson(['-n', ns, 'get', 'pods', '-l', 'app=relay']).items);
     const row = (): ClusterRow => ({ rps: [], p50: [], p99: [], traefik: [], operator: [] });
-    const rows = { public: row(), relay: row(), login: row() };
-    const hosts = { public: PUB, relay: RELAY, login: LOGIN };
+    const rows = { public: row(), relay: row(), login: row(), gateway: row() };
+    const hosts = { public: PUB, relay: RELAY, login: LOGIN, gateway: LOGIN };
+    const cookies = { public: [], relay: [], login: [cookie, 'jar'], gateway: [cookie] };
     await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, PUB, '/', String(o.conns), '2', T.caCert]); // warm-up
-    await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, LOGIN, '/', String(o.conns), '2', T.caCert, cookie]);
+    await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, LOGIN, '/', String(o.conns), '2', T.caCert, cookie, 'jar']);
     for (let i = 0; i < o.rounds; i++) {
-      for (const which of ['public', 'relay', 'login'] as const) {
+      for (const which of ['public', 'relay', 'login', 'gateway'] as const) {
         const inPath = which === 'relay' ? relay : operator;
         const t0 = cpuSeconds(traefik), op0 = cpuSeconds(inPath);
-        const m = await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, hosts[which], '/', String(o.conns), String(o.seconds), T.caCert, ...(which === 'login' ? [cookie] : [])]);
+        const m = await runLoad(load, [`${T.httpsAddress}:${T.httpsPort}`, hosts[which], '/', String(o.conns), String(o.seconds), T.caCert, ...cookies[which]]);
         const t = cpuSeconds(traefik) - t0, op = cpuSeconds(inPath) - op0;
         if (m.errors) throw new Error(`${which}: ${m.errors} failed requests of ${m.requests + m.errors}`);
         const r = rows[which];
@@ -166,7 +172,7 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
     const q = (args: string[]) => spawnSync('kubectl', ['--kubeconfig', o.kubeconfig, ...args], { encoding: 'utf8' });
     q(['-n', OP_NS, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
     q(['-n', OP_NS, 'delete', 'secret', `${ns}-login-tls`, '--ignore-not-found']);
-    q(['-n', OP_NS, 'delete', 'ingress,httproute', '-l', 'envserve.dev/login=true', '--ignore-not-found']);
+    q(['-n', OP_NS, 'delete', 'ingress,httproute,middlewares.traefik.io', '-l', 'envserve.dev/login=true', '--ignore-not-found']);
     if (ns) deleteNamespace(ns);
     q(['delete', 'logins', '--all', '--ignore-not-found']);
     q(['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);

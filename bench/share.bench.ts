@@ -2,8 +2,10 @@
 // directly (the peer) and through the gateway (session cookie checked, its own cookie stripped,
 // proxied), in the same run, alternating, with CONCURRENCY keep-alive clients for SECONDS each.
 // Then the real path (bench/share-cluster.ts): on the test cluster, one pod behind a `public`
-// Ingress and a login-level one (the operator's gateway in front), both through Traefik over HTTPS,
-// and between them the floor of any hop in the path (a TCP relay that parses nothing);
+// Ingress and a login-level one (envserve's check in Traefik, the operator's gateway deciding what
+// it does not let through), both through Traefik over HTTPS, the login path as a browser (passes
+// kept) and with the session cookie alone (every request to the gateway), and the floor of any
+// hop in the path (a TCP relay that parses nothing);
 // BENCH_CLUSTER_CONNS keep-alive clients; requests/s, p50/p99, and CPU of Traefik and of the
 // in-path pods per request.
 //
@@ -97,9 +99,11 @@ if (CLUSTER) {
     console.log(line('public Ingress     ', r.public));
     console.log(line('TCP relay Ingress  ', r.relay, 'relay'));
     console.log(line('login-level Ingress', r.login));
+    console.log(line('  decided by gateway', r.gateway));
     const p = r.public, l = r.login;
     console.log(`  the floor of any hop in the path (the relay): p50 +${(median(r.relay.p50) - median(p.p50)).toFixed(2)} ms, throughput ${(median(r.relay.rps) / median(p.rps)).toFixed(2)}×`);
     console.log(`  added by the login: p50 +${(median(l.p50) - median(p.p50)).toFixed(2)} ms, p99 +${(median(l.p99) - median(p.p99)).toFixed(2)} ms; throughput ${(median(l.rps) / median(p.rps)).toFixed(2)}× (targets: ≤ 2 ms at p50, ≥ 0.8×)`);
+    console.log(`  every request decided by the gateway (a session cookie, never a pass): throughput ${(median(r.gateway.rps) / median(p.rps)).toFixed(2)}×`);
   } finally {
     stopClusterIfStarted();
   }

@@ -1,9 +1,11 @@
 // httpsload: the load of bench/share-cluster.ts. CONNS keep-alive HTTPS clients (one connection
 // each, TLS verified against CAFILE with SNI = HOST), each sending GET PATH back to back for
 // SECONDS, with an optional Cookie header. Written in Go rather than Node so the client costs
-// less of this small machine's CPU than the Traefik and gateway it measures.
+// less of this small machine's CPU than the Traefik and gateway it measures. With "jar" after the
+// cookie, the clients share a cookie jar that starts with COOKIE and takes what the answers set,
+// as one browser's tabs would (envserve's pass comes and goes that way).
 //
-//	httpsload ADDR HOST PATH CONNS SECONDS CAFILE [COOKIE]
+//	httpsload ADDR HOST PATH CONNS SECONDS CAFILE [COOKIE [jar]]
 //
 // Prints one JSON line: requests (200 answers), seconds, errors (anything else), p50 and p99 (ms).
 package main
@@ -17,6 +19,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -45,6 +49,13 @@ func main() {
 	pool.AppendCertsFromPEM(ca)
 	_, port, _ := net.SplitHostPort(addr)
 	url := "https://" + host + ":" + port + path
+	var jar http.CookieJar
+	if len(os.Args) > 8 && os.Args[8] == "jar" {
+		j, _ := cookiejar.New(nil)
+		u, _ := neturl.Parse(url)
+		j.SetCookies(u, (&http.Request{Header: http.Header{"Cookie": {cookie}}}).Cookies())
+		jar, cookie = j, ""
+	}
 	var mu sync.Mutex
 	var lat []float64
 	errors := 0
@@ -65,7 +76,7 @@ func main() {
 				ForceAttemptHTTP2:   false,
 				TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
 			}
-			c := &http.Client{Transport: tr, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			c := &http.Client{Transport: tr, Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			mine := make([]float64, 0, 4096)
 			bad := 0
 			for time.Now().Before(end) {

@@ -108,7 +108,7 @@ export function operatorManifests(o: OperatorManifestOptions = {}): Obj[] {
       subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: ns }],
     },
     // The session keys' Secret, created empty, and get/update on it by name (RBAC cannot limit create by name).
-    ...sessionKeyManifests(ns, OPERATOR_NAME),
+    ...sessionKeyManifests(ns, OPERATOR_NAME, { passKey: o.loginCheck === 'traefik' }),
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${OPERATOR_NAME}-login-gateway`, namespace: ns, labels: operatorLabels }, rules: loginGatewayRules(o.loginCheck) },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',

@@ -10,7 +10,8 @@ import type { Obj } from '../../apply/k8s/owned.js';
 import { desiredFor } from '../desired.js';
 import type { ExposureSet } from '../resource.js';
 import { owns } from '../children.js';
-import { accessGeneration, A, LOGIN_SERVICE, LOGIN_SERVICE_PORT } from './ingress.js';
+import { accessGeneration, A, checkName, LOGIN_SERVICE, LOGIN_SERVICE_PORT } from './ingress.js';
+import { operatorManifests } from '../manifests.js';
 import { routesFrom } from './routes.js';
 import { Operator } from '../controller.js';
 
@@ -45,6 +46,31 @@ test('with the login gateway, a namespace-level Ingress is made in the operator\
   const root = run(set([svc(), ing({ path: '/', access: 'authenticated' })])).objects[1]!;
   assert.deepEqual(root.spec.rules[0].http.paths.map((p: any) => p.path), ['/']);
   assert.equal(root.metadata.annotations![A.access], 'authenticated');
+});
+
+test('--login-check traefik: the login Ingress (marked for passes), the check\'s Middleware beside it, and the fast route in the user\'s namespace (owned, behind the check, no TLS Secret of its own)', () => {
+  const traefik = { ...gateway, traefik: { gatewayUrl: 'http://10.96.0.9:80' } };
+  const d = desiredFor({ set: set([svc(), ing({ tlsSecret: 'web-tls' })]), policies: [policy], namespaceLabels: { 'kubernetes.io/metadata.name': 'team-a' }, othersInNamespace: 0, loginGateway: traefik });
+  assert.equal(d.outcome, 'Admitted', d.message);
+  const name = checkName('team-a.demo-web');
+  assert.match(name, /^envserve-login-[0-9a-f]{24}$/, 'no dot: Traefik would make it a dash, where another set\'s name could meet it');
+  assert.deepEqual(d.objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`), ['Service/team-a/demo-web', 'Ingress/envserve-system/team-a.demo-web', `Middleware/envserve-system/${name}`, 'Ingress/team-a/demo-web']);
+  const [, login, mw, fast] = d.objects as [Obj, Obj, Obj, Obj];
+  assert.equal(login.metadata.annotations![A.pass], 'true');
+  assert.deepEqual(mw.spec.plugin['envserve-login'], { host: 'web.apps.example.com', setUid: 'uid-1', generation: '4', tls: true, gateway: 'http://10.96.0.9:80', key: 'urn:k8s:secret:envserve-login-pass:key' });
+  assert.ok(owns(set([]), mw), 'the set owns its Middleware (labels)');
+  assert.equal(fast.metadata.annotations!['traefik.ingress.kubernetes.io/router.middlewares'], `envserve-system-${name}@kubernetescrd`);
+  assert.equal(fast.spec.rules[0].http.paths[0].backend.service.name, 'demo-web');
+  assert.deepEqual(fast.spec.tls, [{ hosts: ['web.apps.example.com'] }]);
+  assert.equal((fast.metadata as any).ownerReferences[0].uid, 'uid-1');
+  assert.equal(d.exposures.find((e) => e.id === 'ingress-web')!.object, 'ingress/team-a.demo-web');
+  // the manifests: the pass key's Secret and the Middleware rights only in this mode
+  const objs = operatorManifests({ namespace: 'ops', loginCheck: 'traefik' }) as any[];
+  assert.deepEqual(objs.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name), ['envserve-session-keys', 'envserve-login-pass']);
+  assert.deepEqual(objs.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('session-keys')).rules[0].resourceNames, ['envserve-session-keys', 'envserve-login-pass']);
+  assert.deepEqual(objs.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('login-gateway')).rules[1], { apiGroups: ['traefik.io'], resources: ['middlewares'], verbs: ['get', 'list', 'create', 'patch', 'delete'] });
+  assert.ok(objs.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].args.join(' ').endsWith('--login-check traefik'));
+  assert.ok(!(operatorManifests({ namespace: 'ops' }) as any[]).some((o) => o.kind === 'Secret' && o.metadata.name === 'envserve-login-pass'));
 });
 
 test('public stays a plain Ingress in the user\'s namespace; without the gateway a login level is refused', () => {

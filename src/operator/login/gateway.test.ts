@@ -11,6 +11,7 @@ import { KubeApiError } from '../../apply/k8s/client.js';
 import { LoginGateway, safeNext, type GatewayRoute } from './gateway.js';
 import { KeyRing } from './keys.js';
 import { formatTicket, newVerifier, verifierHash } from './ticket.js';
+import { signPass } from './cookie.js';
 import type { Identity } from './flow.js';
 
 const seen: { path: string; cookie?: string }[] = [];
@@ -243,3 +244,50 @@ test('a cookie already accepted (its MAC check remembered) is still refused once
     await g.close();
   }
 });
+
+test('--login-check traefik: each answer the gateway lets through carries a pass for the check in Traefik (valid for the re-check interval, bound by its MAC), beside the app\'s own cookies; never on a route without passes; the app never sees a pass', async () => {
+  const passKey = Buffer.alloc(32, 7);
+  const keys = KeyRing.fresh();
+  const P = 'pass-demo.apps.test';
+  const cookieApp = http.createServer((req, res) => {
+    seen.push({ path: req.url!, ...(req.headers.cookie && { cookie: req.headers.cookie }) });
+    res.setHeader('set-cookie', 'app=1; Path=/');
+    res.end('ok');
+  });
+  await new Promise<void>((r) => cookieApp.listen(0, '127.0.0.1', r));
+  const upstream = { host: '127.0.0.1', port: (cookieApp.address() as net.AddressInfo).port };
+  const routes = new Map([[P, route(P, { upstream, pass: true })], [A, route(A, { upstream })]]);
+  const g = new LoginGateway({ routes: (h) => routes.get(h), keys: () => keys, passKey: () => passKey, api, authorize: async () => true, recheckMs: 4000 });
+  const port = await g.listen(0);
+  const ask = (host: string, path: string, cookie?: string) =>
+    new Promise<http.IncomingMessage>((resolve, reject) => http.get({ host: '127.0.0.1', port, path, headers: { host, ...(cookie && { cookie }) } }, (res) => res.resume().on('end', () => resolve(res))).on('error', reject));
+  try {
+    const login = await ask(P, `/.envserve/login?ticket=${ticketFor('alice', P)}`);
+    assert.equal(login.statusCode, 303);
+    assert.deepEqual(login.headers['set-cookie']!.map((c) => c.split('=')[0]), ['__Host-envserve-session', '__Host-envserve-pass']);
+    const session = login.headers['set-cookie']![0]!.split(';')[0]!;
+    const t = Math.floor(Date.now() / 1000);
+    const r = await ask(P, '/x', `${session}; __Host-envserve-pass=1.x; theme=dark`);
+    assert.equal(r.statusCode, 200);
+    const [appCookie, pass] = r.headers['set-cookie']!;
+    assert.equal(appCookie, 'app=1; Path=/');
+    const m = /^__Host-envserve-pass=(\d+)\.([\w-]+); Path=\/; Max-Age=(\d); HttpOnly; SameSite=Lax; Secure$/.exec(pass!);
+    assert.ok(m, pass);
+    const exp = Number(m[1]);
+    assert.ok(exp >= t + 3 && exp <= t + 5, `expires with the re-check interval: ${exp - t} s`);
+    assert.equal(`${exp}.${m[2]}`, signPass(passKey, { host: P, setUid: `uid-${P}`, accessGeneration: 1 }, exp));
+    assert.notEqual(`${exp}.${m[2]}`, signPass(passKey, { host: P, setUid: `uid-${P}`, accessGeneration: 2 }, exp), 'another generation, another pass');
+    assert.deepEqual(seen.at(-1), { path: '/x', cookie: 'theme=dark' });
+    const plain = await ask(A, '/y', await loginCookieOn(port, A));
+    assert.deepEqual(plain.headers['set-cookie'], ['app=1; Path=/'], 'no pass where the route has none');
+  } finally {
+    await g.close();
+    cookieApp.closeAllConnections();
+    cookieApp.close();
+  }
+});
+
+async function loginCookieOn(port: number, host: string): Promise<string> {
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get({ host: '127.0.0.1', port, path: `/.envserve/login?ticket=${ticketFor('alice', host)}`, headers: { host } }, (r) => r.resume().on('end', () => resolve(r))).on('error', reject));
+  return res.headers['set-cookie']![0]!.split(';')[0]!;
+}

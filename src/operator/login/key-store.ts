@@ -23,14 +23,14 @@ interface SecretObj {
   data?: Record<string, string>;
 }
 
-/** The Secret (empty) and the operator's rights on it: get and update, by name, nothing else. */
-export function sessionKeyManifests(namespace: string, serviceAccount: string): Obj[] {
+/** The Secret (empty; with `passKey`, the pass key's too) and the operator's rights on it: get and update, by name, nothing else. */
+export function sessionKeyManifests(namespace: string, serviceAccount: string, o: { passKey?: boolean } = {}): Obj[] {
   const labels = { 'app.kubernetes.io/part-of': 'envserve' };
   const role = `${serviceAccount}-session-keys`;
+  const names = [SESSION_KEYS_SECRET, ...(o.passKey ? [PASS_KEY_SECRET] : [])];
   return [
-    { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: SESSION_KEYS_SECRET, namespace, labels } },
-    { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: PASS_KEY_SECRET, namespace, labels } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: role, namespace, labels }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [SESSION_KEYS_SECRET, PASS_KEY_SECRET], verbs: ['get', 'update'] }] },
+    ...names.map((name) => ({ apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name, namespace, labels } })),
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: role, namespace, labels }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: names, verbs: ['get', 'update'] }] },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
