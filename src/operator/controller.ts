@@ -15,7 +15,7 @@ import { applyObject, collectionPath, describeObject, objectPath, type Obj } fro
 import { policyFromObject } from '../policy/parse.js';
 import type { ExposurePolicy } from '../policy/types.js';
 import { VERSION } from '../version.js';
-import { CHILD_KINDS, deleteChild, listChildren, listLoginChildren, LOGIN_KINDS, owns } from './children.js';
+import { CHILD_KINDS, deleteChild, listChildren, listLoginChildren, LOGIN_KINDS, owns, type LoginKind } from './children.js';
 import { A, accessGeneration, LABEL_LOGIN, LABEL_SET_NAMESPACE, checkName, syncCheckGeneration, type LoginGatewayRef } from './login/ingress.js';
 import { desiredFor, type Desired } from './desired.js';
 import { guardWrites, NotLeaderError, type LeaderElector } from './leader.js';
@@ -247,7 +247,7 @@ export class Operator extends EventEmitter {
   private async pruneLogin(set: ExposureSet, applied: Map<string, Obj>): Promise<void> {
     const gw = this.opts.loginGateway;
     if (!gw) return;
-    for (const kind of LOGIN_KINDS) {
+    for (const kind of loginKinds(gw)) {
       for (const o of await listLoginChildren(this.client, set, kind, gw.namespace)) {
         if (!applied.has(`${kind}/${o.metadata.name}`) && (await deleteChild(this.writer, kind, gw.namespace, o))) this.stats.deletes++;
       }
@@ -262,7 +262,7 @@ export class Operator extends EventEmitter {
     const gw = this.opts.loginGateway;
     if (!gw) return 0;
     let n = 0;
-    for (const kind of LOGIN_KINDS) {
+    for (const kind of loginKinds(gw)) {
       let items: Obj[];
       try {
         items = (await this.client.request<{ items: Obj[] }>(collectionPath(kind, gw.namespace), { query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY},${LABEL_LOGIN}=true` } })).items;
@@ -365,4 +365,9 @@ export class Operator extends EventEmitter {
 
 function order(s: ExposureSet): string {
   return `${(s.metadata as { creationTimestamp?: string }).creationTimestamp ?? ''}/${s.metadata.name}`;
+}
+
+/** What a login-level URL may have in the operator's namespace: Middlewares only with `--login-check traefik` (only then may the operator list them). */
+function loginKinds(gw: LoginGatewayRef): readonly LoginKind[] {
+  return gw.traefik ? LOGIN_KINDS : LOGIN_KINDS.filter((k) => k !== 'Middleware');
 }
