@@ -13,23 +13,21 @@
 // (--login-recheck; 15 s by default).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, X509Certificate } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { eventually, kubectl, TESTSRV_IMAGE } from '../../k8s/cluster.js';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { eventually, kubectl } from '../../k8s/cluster.js';
 import { env, deleteNamespace, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
 import { apply, manifests, OPERATOR_IMAGE, lease } from '../../k8s/operator-lib.js';
 import { loginUsers, waitForLoginAdmission } from '../../k8s/share-lib.js';
 import { httpsGet, issueCert, tlsEnv, tlsSecret } from '../../k8s/tls-lib.js';
-import { runCli } from '../../local/cli-helpers.js';
 import { loadKubeClient } from '../../../src/apply/k8s/client.js';
+import { appRequests as requestsIn, deployLab, launchChromium, opener, waitSetReady, wsCutWithin60s, wsEcho } from './share-ui.js';
 
 const OP_NS = 'envserve-system';
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
 const T = tlsEnv();
-const dir = mkdtempSync(join(tmpdir(), 'envserve-share-op-'));
 const HOST = `lab-${Date.now().toString(36)}.apps.share.test`;
 const BASE = `https://${HOST}${T.httpsPort === 443 ? '' : `:${T.httpsPort}`}`;
 // The same app through an HTTPRoute on Traefik's Gateway (its HTTPS listener, a wildcard certificate of the test CA).
@@ -40,15 +38,9 @@ const t0 = Date.now();
 let ns: string;
 let kc: Record<'A' | 'B' | 'C' | 'D', string>;
 let browser: Browser;
-const spkiOf = (pem: string) => createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
 const contexts: BrowserContext[] = [];
-const opened = join(dir, 'opened-url');
-const browserCmd = join(dir, 'browser.sh');
-
-/** Requests the app's pod logged ("request METHOD URI", testsrv with TESTSRV_LOG_REQUESTS). */
-function appRequests(): string[] {
-  return mustKubectl(['-n', ns, 'logs', 'deployment/lab']).split('\n').filter((l) => l.startsWith('request '));
-}
+const open = opener(mkdtempSync(join(tmpdir(), 'envserve-share-op-')));
+const appRequests = () => requestsIn(ns);
 
 async function newPage(): Promise<Page> {
   const ctx = await browser.newContext();
@@ -57,32 +49,9 @@ async function newPage(): Promise<Page> {
 }
 
 /** `envserve open` with this kubeconfig; returns the one-time link it handed to the "browser". */
-async function openCommand(who: keyof typeof kc, path = '/', base = BASE): Promise<string> {
-  const r = await runCli(['open', `${base}${path}`, '--kubeconfig', kc[who]], { BROWSER: browserCmd }, 60_000);
-  assert.equal(r.code, 0, `${who}: ${r.stderr}`);
-  return readFileSync(opened, 'utf8');
-}
-
-/** Opens a WebSocket from the page (same origin, the session cookie goes along); resolves with the first echo. */
-function wsEcho(page: Page, text: string): Promise<string> {
-  return page.evaluate(`new Promise((resolve, reject) => {
-    const w = new WebSocket('wss://' + location.host + '/ws');
-    window.wsClosed = new Promise((r) => w.addEventListener('close', () => r(Date.now())));
-    w.onopen = () => w.send(${JSON.stringify(text)});
-    w.onmessage = (m) => resolve(String(m.data));
-    w.onerror = () => reject(new Error('WebSocket failed'));
-  })`) as Promise<string>;
-}
-
-/** Waits (≤ 60 s) until the page's WebSocket is closed by the far end; returns how long it took from `since`. */
-async function wsCutWithin60s(page: Page, since: number): Promise<number> {
-  const closedAt = (await page.evaluate('Promise.race([window.wsClosed, new Promise((r) => setTimeout(() => r(0), 60000))])')) as number;
-  assert.ok(closedAt, 'the WebSocket was not cut within 60 s');
-  return closedAt - since;
-}
+const openCommand = (who: keyof typeof kc, path = '/', base = BASE) => open(`${base}${path}`, kc[who]);
 
 before(async () => {
-  assert.ok(process.env.ENVSERVE_TEST_CHROMIUM, 'run through `node scripts/run-tests.mjs test/ui/k8s/...` (it sets up Chromium)');
   // The operator as users install it, with a short re-check for the test.
   const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never']);
   const dep = objs.find((o) => o.kind === 'Deployment');
@@ -90,23 +59,8 @@ before(async () => {
   mustKubectl(['-n', OP_NS, 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
   apply(objs);
   ({ ns, kubeconfigs: kc } = loginUsers('share-op'));
-  writeFileSync(browserCmd, `#!/bin/sh\nprintf '%s' "$1" > ${opened}\n`);
-  chmodSync(browserCmd, 0o755);
-
   // The app: a real pod on the node serving a page on / and a WebSocket echo on /ws, logging requests.
-  mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'lab' },
-    spec: {
-      replicas: 1, selector: { matchLabels: { 'envserve.dev/env': 'lab' } },
-      template: {
-        metadata: { labels: { 'envserve.dev/env': 'lab' } },
-        spec: {
-          terminationGracePeriodSeconds: 2,
-          containers: [{ name: 'app', image: TESTSRV_IMAGE, imagePullPolicy: 'Never', command: ['testsrv', 'pod', '--http', '8080', '--echo', '', '--mode', 'websocket'], ports: [{ name: 'http', containerPort: 8080 }], env: [{ name: 'TESTSRV_LOG_REQUESTS', value: '1' }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }],
-        },
-      },
-    },
-  }));
+  deployLab(ns);
   // The certificate for the host lives in the operator's namespace, beside the login Ingress.
   const cert = issueCert(HOST);
   tlsSecret(env.kubeconfig, OP_NS, 'share-op-tls', cert);
@@ -130,11 +84,7 @@ before(async () => {
   } finally {
     a.close();
   }
-  await eventually(async () => {
-    const s = kubectlJson(['-n', ns, 'get', 'exposureset', 'lab']);
-    const ready = (s.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
-    if (ready?.status !== 'True') throw new Error(`not Ready: ${JSON.stringify(s.status ?? {})}`);
-  }, 90_000, 500);
+  await waitSetReady(ns, 'lab', OP_NS);
   // Traefik writes the Ingress's address a moment before it routes the host over HTTPS; the
   // certificate must be the host's own (the test CA's, verified), not Traefik's default.
   await eventually(async () => {
@@ -143,12 +93,7 @@ before(async () => {
     const viaRoute = await httpsGet(T.httpsAddress, T.httpsPort, ROUTE_HOST, { path: '/' });
     if (viaRoute.status !== 401) throw new Error(`through the HTTPRoute: HTTP ${viaRoute.status}`);
   }, 30_000, 200);
-  browser = await chromium.launch({
-    executablePath: process.env.ENVSERVE_TEST_CHROMIUM!,
-    headless: true,
-    // The host is Traefik's HTTPS address; its certificate (from the test CA) is trusted by its key.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', `--host-resolver-rules=MAP ${HOST} ${T.httpsAddress}, MAP ${ROUTE_HOST} ${T.httpsAddress}`, `--ignore-certificate-errors-spki-list=${spkiOf(cert.cert)},${spkiOf(gwCert)}`],
-  });
+  browser = await launchChromium([HOST, ROUTE_HOST], T.httpsAddress, [cert.cert, gwCert]);
   console.log(`# share-operator: set-up ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 });
 

@@ -10,36 +10,32 @@
 // fast route and its Middleware and cuts A's WebSocket.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, X509Certificate } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Cookie, type Page } from 'playwright-core';
-import { eventually, kubectl, TESTSRV_IMAGE } from '../../k8s/cluster.js';
+import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core';
+import { eventually, kubectl } from '../../k8s/cluster.js';
 import { env, deleteNamespace, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
 import { apply, manifests, OPERATOR_IMAGE } from '../../k8s/operator-lib.js';
 import { loginUsers, waitForLoginAdmission } from '../../k8s/share-lib.js';
 import { httpsGet, issueCert, tlsEnv, tlsSecret } from '../../k8s/tls-lib.js';
-import { runCli } from '../../local/cli-helpers.js';
 import { loadKubeClient } from '../../../src/apply/k8s/client.js';
 import { checkName } from '../../../src/operator/login/ingress.js';
+import { appRequests as requestsIn, deployLab, launchChromium, opener, waitSetReady, wsCutWithin60s, wsEcho } from './share-ui.js';
 
 const OP_NS = 'envserve-system';
 const T = tlsEnv();
-const dir = mkdtempSync(join(tmpdir(), 'envserve-share-traefik-'));
 const HOST = `fast-${Date.now().toString(36)}.apps.share.test`;
 const BASE = `https://${HOST}${T.httpsPort === 443 ? '' : `:${T.httpsPort}`}`;
 /** The gateway's re-check interval here, so also a pass's lifetime. */
 const RECHECK_S = 4;
 const t0 = Date.now();
+const open = opener(mkdtempSync(join(tmpdir(), 'envserve-share-traefik-')));
 let ns: string;
 let kc: Record<'A' | 'B' | 'C' | 'D', string>;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
-const opened = join(dir, 'opened-url');
-const browserCmd = join(dir, 'browser.sh');
-const spkiOf = (pem: string) => createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
-const appRequests = () => mustKubectl(['-n', ns, 'logs', 'deployment/lab']).split('\n').filter((l) => l.startsWith('request '));
+const appRequests = () => requestsIn(ns);
 
 async function newPage(cookies: Cookie[] = []): Promise<Page> {
   const ctx = await browser.newContext();
@@ -49,27 +45,12 @@ async function newPage(cookies: Cookie[] = []): Promise<Page> {
 }
 
 before(async () => {
-  assert.ok(process.env.ENVSERVE_TEST_CHROMIUM, 'run through `node scripts/run-tests.mjs test/ui/k8s/...` (it sets up Chromium)');
   const objs = manifests(['--image', OPERATOR_IMAGE, '--image-pull-policy', 'Never', '--login-check', 'traefik']);
   objs.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].args.push('--login-recheck', String(RECHECK_S));
   mustKubectl(['-n', OP_NS, 'delete', 'lease', 'envserve-operator', '--ignore-not-found']);
   apply(objs);
   ({ ns, kubeconfigs: kc } = loginUsers('share-traefik'));
-  writeFileSync(browserCmd, `#!/bin/sh\nprintf '%s' "$1" > ${opened}\n`);
-  chmodSync(browserCmd, 0o755);
-  mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'lab' },
-    spec: {
-      replicas: 1, selector: { matchLabels: { 'envserve.dev/env': 'lab' } },
-      template: {
-        metadata: { labels: { 'envserve.dev/env': 'lab' } },
-        spec: {
-          terminationGracePeriodSeconds: 2,
-          containers: [{ name: 'app', image: TESTSRV_IMAGE, imagePullPolicy: 'Never', command: ['testsrv', 'pod', '--http', '8080', '--echo', '', '--mode', 'websocket'], ports: [{ name: 'http', containerPort: 8080 }], env: [{ name: 'TESTSRV_LOG_REQUESTS', value: '1' }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }],
-        },
-      },
-    },
-  }));
+  deployLab(ns);
   const cert = issueCert(HOST);
   tlsSecret(env.kubeconfig, OP_NS, 'share-traefik-tls', cert);
   mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/exposuresets.envserve.dev', 'crd/logins.envserve.dev']);
@@ -89,23 +70,12 @@ before(async () => {
   } finally {
     a.close();
   }
-  await eventually(async () => {
-    const s = kubectlJson(['-n', ns, 'get', 'exposureset', 'lab']);
-    const ready = (s.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
-    if (ready?.status !== 'True') throw new Error(`not Ready: ${JSON.stringify(s.status ?? {})}`);
-  }, 90_000, 500).catch((e) => {
-    console.log(`# the operator's log:\n${kubectl(env.kubeconfig, ['-n', OP_NS, 'logs', '-l', 'app.kubernetes.io/name=envserve-operator', '--tail=40']).stdout}`);
-    throw e;
-  });
+  await waitSetReady(ns, 'lab', OP_NS);
   await eventually(async () => {
     const r = await httpsGet(T.httpsAddress, T.httpsPort, HOST, { path: '/' });
     if (r.status !== 401 || r.subject !== HOST) throw new Error(`HTTP ${r.status}, certificate for ${r.subject}`);
   }, 30_000, 200);
-  browser = await chromium.launch({
-    executablePath: process.env.ENVSERVE_TEST_CHROMIUM!,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', `--host-resolver-rules=MAP ${HOST} ${T.httpsAddress}`, `--ignore-certificate-errors-spki-list=${spkiOf(cert.cert)}`],
-  });
+  browser = await launchChromium([HOST], T.httpsAddress, [cert.cert]);
   console.log(`# share-traefik: set-up ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 });
 
@@ -154,7 +124,7 @@ test('A opens the URL: the page, a WebSocket through the gateway, a session cook
   const t = Date.now();
   pageA = await newPage();
   await pageA.context().addCookies([{ name: 'theme', value: 'dark', url: BASE }]);
-  await pageA.goto(await openLink('A', '/'));
+  await pageA.goto(await open(`${BASE}/`, kc.A));
   assert.equal(pageA.url(), `${BASE}/`);
   assert.match((await pageA.textContent('body'))!, new RegExp(`served by ${ns}/lab-`));
   assert.equal(await wsEcho(pageA, 'hi'), 'hi');
@@ -209,9 +179,7 @@ test('deleting the ExposureSet removes the fast route and its Middleware and cut
   assert.equal(await wsEcho(pageA, 'still here'), 'still here');
   const t = Date.now();
   mustKubectl(['-n', ns, 'delete', 'exposureset', 'lab', '--wait=false']);
-  const closedAt = (await pageA.evaluate('Promise.race([window.wsClosed, new Promise((r) => setTimeout(() => r(0), 60000))])')) as number;
-  assert.ok(closedAt, 'the WebSocket was not cut within 60 s');
-  console.log(`# A's WebSocket cut ${closedAt - t} ms after the ExposureSet was deleted`);
+  console.log(`# A's WebSocket cut ${await wsCutWithin60s(pageA, t)} ms after the ExposureSet was deleted`);
   await eventually(async () => {
     const left = [kubectl(env.kubeconfig, ['-n', OP_NS, 'get', 'middlewares.traefik.io', '-l', 'envserve.dev/login=true', '-o', 'name']).stdout.trim(), kubectl(env.kubeconfig, ['-n', ns, 'get', 'ingress', '-o', 'name']).stdout.trim()].filter(Boolean);
     if (left.length) throw new Error(`left: ${left.join(' ')}`);
@@ -221,20 +189,3 @@ test('deleting the ExposureSet removes the fast route and its Middleware and cut
   assert.notEqual(r!.status(), 200);
   assert.equal(appRequests().length, n);
 });
-
-/** `envserve open` with this kubeconfig; the one-time link it handed to the "browser". */
-async function openLink(who: keyof typeof kc, path: string): Promise<string> {
-  const r = await runCli(['open', `${BASE}${path}`, '--kubeconfig', kc[who]], { BROWSER: browserCmd }, 60_000);
-  assert.equal(r.code, 0, `${who}: ${r.stderr}`);
-  return readFileSync(opened, 'utf8');
-}
-
-function wsEcho(page: Page, text: string): Promise<string> {
-  return page.evaluate(`new Promise((resolve, reject) => {
-    const w = new WebSocket('wss://' + location.host + '/ws');
-    window.wsClosed = new Promise((r) => w.addEventListener('close', () => r(Date.now())));
-    w.onopen = () => w.send(${JSON.stringify(text)});
-    w.onmessage = (m) => resolve(String(m.data));
-    w.onerror = () => reject(new Error('WebSocket failed'));
-  })`) as Promise<string>;
-}
