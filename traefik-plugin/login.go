@@ -76,6 +76,9 @@ func New(_ context.Context, next http.Handler, c *Config, _ string) (http.Handle
 	}
 	proxy := httputil.NewSingleHostReverseProxy(gw) // keeps the request's Host: the gateway routes by it
 	proxy.FlushInterval = -1
+	// Kept-alive connections to the gateway: the default transport keeps 2 idle, and a client
+	// without a pass (every request to the gateway) would otherwise open a connection per request.
+	proxy.Transport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}
 	pass, session, origin := "envserve-pass=", "envserve-session=", "http://"
 	if c.TLS {
 		pass, session, origin = "__Host-envserve-pass=", "__Host-envserve-session=", "https://"

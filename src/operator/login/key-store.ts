@@ -46,55 +46,52 @@ export function sessionKeyManifests(namespace: string, serviceAccount: string, o
  * resourceVersion precondition (on a conflict, the winner's). Rotation keeps the old key for
  * `lifetimeMs` (one session lifetime).
  */
-export async function loadKeyRing(client: Pick<KubeClient, 'request'>, namespace: string, o: { now?: number; lifetimeMs: number; rotateAfterMs: number }): Promise<KeyRing> {
-  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${SESSION_KEYS_SECRET}`;
-  for (let attempt = 0; attempt < 5; attempt++) {
+export function loadKeyRing(client: Pick<KubeClient, 'request'>, namespace: string, o: { now?: number; lifetimeMs: number; rotateAfterMs: number }): Promise<KeyRing> {
+  return storedOrWritten(client, namespace, SESSION_KEYS_SECRET, (data) => {
     const now = o.now ?? Date.now();
-    let secret: SecretObj;
-    try {
-      secret = await client.request<SecretObj>(path);
-    } catch (e) {
-      if (e instanceof KubeApiError && e.code === 404) throw new Error(`the Secret ${namespace}/${SESSION_KEYS_SECRET} is missing: apply the operator's manifests (they create it empty)`);
-      throw e;
-    }
-    const stored = KeyRing.fromSecretData(secret.data);
-    const due = stored && now - (stored.current.createdAt ?? 0) >= o.rotateAfterMs;
-    if (stored && !due) return stored;
+    const stored = KeyRing.fromSecretData(data);
+    if (stored && now - (stored.current.createdAt ?? 0) < o.rotateAfterMs) return { value: stored };
     const next = stored ? stored.rotate(now, o.lifetimeMs) : KeyRing.fresh(now);
-    try {
-      await client.request(path, { method: 'PUT', body: { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: secret.metadata, data: { ...(secret.data ?? {}), ...next.toSecretData() } } });
-      return next;
-    } catch (e) {
-      if (!(e instanceof KubeApiError && e.code === 409)) throw e; // another replica wrote first: read its ring
-    }
-  }
-  throw new Error(`the Secret ${namespace}/${SESSION_KEYS_SECRET} kept changing while being read`);
+    return { value: next, write: next.toSecretData() };
+  });
 }
 
 /**
- * The pass key every replica signs with: the stored one, or a new one written with a
- * resourceVersion precondition (on a conflict, the winner's). Stored as base64 text, the form the
- * ingress controller's check reads.
+ * The pass key every replica signs with: the stored one, or a new one. Stored as base64 text, the
+ * form the ingress controller's check reads.
  */
-export async function loadPassKey(client: Pick<KubeClient, 'request'>, namespace: string): Promise<Buffer> {
-  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${PASS_KEY_SECRET}`;
+export function loadPassKey(client: Pick<KubeClient, 'request'>, namespace: string): Promise<Buffer> {
+  return storedOrWritten(client, namespace, PASS_KEY_SECRET, (data) => {
+    const stored = data?.[PASS_KEY_FIELD];
+    if (stored) return { value: Buffer.from(Buffer.from(stored, 'base64').toString('utf8'), 'base64') };
+    const key = randomBytes(32);
+    return { value: key, write: { [PASS_KEY_FIELD]: Buffer.from(key.toString('base64')).toString('base64') } };
+  });
+}
+
+/**
+ * What one of the operator's Secrets holds for every replica: `decide` keeps the stored value or
+ * says what to write, which is written with the Secret's resourceVersion as a precondition — a
+ * replica that loses the race reads the winner's, so all replicas use one value.
+ */
+async function storedOrWritten<T>(client: Pick<KubeClient, 'request'>, namespace: string, name: string, decide: (data: Record<string, string> | undefined) => { value: T; write?: Record<string, string> }): Promise<T> {
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${name}`;
   for (let attempt = 0; attempt < 5; attempt++) {
     let secret: SecretObj;
     try {
       secret = await client.request<SecretObj>(path);
     } catch (e) {
-      if (e instanceof KubeApiError && e.code === 404) throw new Error(`the Secret ${namespace}/${PASS_KEY_SECRET} is missing: apply the operator's manifests (they create it empty)`);
+      if (e instanceof KubeApiError && e.code === 404) throw new Error(`the Secret ${namespace}/${name} is missing: apply the operator's manifests (they create it empty)`);
       throw e;
     }
-    const stored = secret.data?.[PASS_KEY_FIELD];
-    if (stored) return Buffer.from(Buffer.from(stored, 'base64').toString('utf8'), 'base64');
-    const key = randomBytes(32);
+    const { value, write } = decide(secret.data);
+    if (!write) return value;
     try {
-      await client.request(path, { method: 'PUT', body: { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: secret.metadata, data: { ...(secret.data ?? {}), [PASS_KEY_FIELD]: Buffer.from(key.toString('base64')).toString('base64') } } });
-      return key;
+      await client.request(path, { method: 'PUT', body: { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: secret.metadata, data: { ...(secret.data ?? {}), ...write } } });
+      return value;
     } catch (e) {
-      if (!(e instanceof KubeApiError && e.code === 409)) throw e;
+      if (!(e instanceof KubeApiError && e.code === 409)) throw e; // another replica wrote first: read its value
     }
   }
-  throw new Error(`the Secret ${namespace}/${PASS_KEY_SECRET} kept changing while being read`);
+  throw new Error(`the Secret ${namespace}/${name} kept changing while being read`);
 }

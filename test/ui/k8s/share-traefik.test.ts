@@ -6,8 +6,9 @@
 // pod sees nothing); A runs `envserve open` and gets the page, a WebSocket (which the check hands
 // to the gateway) and a pass; the pass alone — no session cookie, which the gateway would insist
 // on — opens the page, so the request went straight to the app; the app never sees envserve's
-// cookies; a forged or expired pass gets the command page; deleting the ExposureSet removes the
-// fast route and its Middleware and cuts A's WebSocket.
+// cookies; a forged or expired pass gets the command page; B losing the right is refused within
+// two re-check intervals and B's WebSocket cut; deleting the ExposureSet removes the fast route
+// and its Middleware and cuts A's WebSocket.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -138,18 +139,22 @@ test('A opens the URL: the page, a WebSocket through the gateway, a session cook
 });
 
 test('a fresh pass alone opens the page (the gateway would want the session cookie: the check let it through); a forged one gets the command page', async () => {
-  // A pass with some life left: once A's expires, A's next request goes to the gateway, which hands out a new one.
-  const pass = await eventually(async () => {
+  // A pass with some life left (once A's expires, A's next request goes to the gateway, which
+  // hands out a new one), alone in a fresh browser. Traefik builds the fast route once the app's
+  // Service has a ready endpoint, a moment after the login Ingress answers: until then the
+  // gateway serves the host and refuses a pass without a session.
+  let n = 0;
+  const { pass, only } = await eventually(async () => {
     assert.equal((await pageA.goto(`${BASE}/`))!.status(), 200);
     const p = (await pageA.context().cookies(BASE)).find((c) => c.name === '__Host-envserve-pass');
     if (!p || Number(p.value.split('.')[0]) * 1000 - Date.now() < 2000) throw new Error('no pass with 2 s left yet');
-    return p;
+    n = appRequests().length;
+    const page = await newPage([p]);
+    const r = await page.goto(`${BASE}/cookies`);
+    if (r!.status() !== 200) throw new Error(`the pass alone got HTTP ${r!.status()}`);
+    return { pass: p, only: page };
   }, 15_000, 300);
-  const n = appRequests().length;
-  const only = await newPage([pass]);
-  const r = await only.goto(`${BASE}/cookies`);
-  assert.equal(r!.status(), 200, 'the pass alone is let through by Traefik');
-  assert.equal((await only.textContent('body'))!.trim(), '');
+  assert.equal((await only.textContent('body'))!.trim(), '', 'the pass alone is let through by Traefik, without envserve\'s cookies');
   assert.equal(appRequests().length, n + 1);
   const [exp, mac] = pass.value.split('.') as [string, string];
   const forged = [
@@ -172,6 +177,22 @@ test('an expired pass alone gets the command page; with the session cookie the g
   assert.equal((await pageA.goto(`${BASE}/`))!.status(), 200);
   const again = (await pageA.context().cookies(BASE)).find((c) => c.name === '__Host-envserve-pass')!;
   assert.ok(again.expires > old.expires, 'a new pass');
+});
+
+test('removing B\'s RoleBinding: B\'s plain requests stop within two re-check intervals (the pass, then the gateway\'s check), and B\'s WebSocket is cut; A is unaffected', async () => {
+  const pageB = await newPage();
+  await pageB.goto(await open(`${BASE}/`, kc.B));
+  assert.match((await pageB.textContent('body'))!, new RegExp(`served by ${ns}/lab-`));
+  assert.equal(await wsEcho(pageB, 'hi B'), 'hi B');
+  const t = Date.now();
+  mustKubectl(['-n', ns, 'delete', 'rolebinding', 'b-reads']);
+  console.log(`# B's WebSocket cut ${await wsCutWithin60s(pageB, t)} ms after the RoleBinding went`);
+  await eventually(async () => {
+    const r = await pageB.reload();
+    if (r!.status() !== 401) throw new Error(`HTTP ${r!.status()}`);
+  }, 2 * RECHECK_S * 1000 + 5000, 250);
+  console.log(`# B's page refused ${Date.now() - t} ms after the RoleBinding went (passes last ${RECHECK_S} s here)`);
+  assert.equal((await pageA.reload())!.status(), 200);
 });
 
 test('deleting the ExposureSet removes the fast route and its Middleware and cuts A\'s WebSocket; the URL no longer reaches the app', async () => {
