@@ -95,6 +95,24 @@ func New(_ context.Context, next http.Handler, c *Config, _ string) (http.Handle
 }
 
 func (c *check) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	// The common case first, in as few interpreted steps as possible (each costs; measured: the
+	// check went from +19 to +11 µs of Traefik's CPU per request): a Cookie header seen before with
+	// a pass still valid, a GET, no upgrade, not the login link.
+	h := req.Header
+	if ck := h["Cookie"]; len(ck) == 1 {
+		if v, ok := c.memo.Load(ck[0]); ok && req.Method == "GET" && len(h["Upgrade"]) == 0 {
+			p := v.(passed)
+			if time.Now().Unix() < p.expires && !strings.HasPrefix(req.URL.Path, "/.envserve/") {
+				if p.rest == "" {
+					delete(h, "Cookie")
+				} else {
+					ck[0] = p.rest
+				}
+				c.next.ServeHTTP(rw, req)
+				return
+			}
+		}
+	}
 	if c.direct(req) {
 		c.next.ServeHTTP(rw, req)
 		return

@@ -68,6 +68,10 @@ func TestEverythingElseGoesToTheGatewayAsItCame(t *testing.T) {
 	h := guarded(t)
 	now := time.Now().Unix()
 	good := "__Host-envserve-pass=" + pass("app.example.test", "u1", "3", now+10)
+	// remembered as valid first: the cases below that carry it must still go to the gateway
+	if who, _ := do(h, "GET", "/", map[string]string{"Cookie": good}); who != "app" {
+		t.Fatalf("a valid pass: answered by %q", who)
+	}
 	cases := map[string]struct {
 		method, path string
 		headers      map[string]string
