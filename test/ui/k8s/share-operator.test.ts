@@ -18,12 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { eventually, kubectl } from '../../k8s/cluster.js';
-import { env, deleteNamespace, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
+import { env, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
 import { apply, manifests, OPERATOR_IMAGE, lease } from '../../k8s/operator-lib.js';
-import { loginUsers, waitForLoginAdmission } from '../../k8s/share-lib.js';
+import { loginUsers } from '../../k8s/share-lib.js';
 import { httpsGet, issueCert, tlsEnv, tlsSecret } from '../../k8s/tls-lib.js';
 import { loadKubeClient } from '../../../src/apply/k8s/client.js';
-import { appRequests as requestsIn, deployLab, launchChromium, opener, waitSetReady, wsCutWithin60s, wsEcho } from './share-ui.js';
+import { appRequests as requestsIn, deployLab, launchChromium, loginAdmitted, opener, removeOperatorInstall, waitSetReady, wsCutWithin60s, wsEcho } from './share-ui.js';
 
 const OP_NS = 'envserve-system';
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
@@ -78,12 +78,7 @@ before(async () => {
       ],
     },
   }));
-  const a = loadKubeClient({ kubeconfig: kc.A });
-  try {
-    await waitForLoginAdmission(a, HOST);
-  } finally {
-    a.close();
-  }
+  await loginAdmitted(kc.A, HOST);
   await waitSetReady(ns, 'lab', OP_NS);
   // Traefik writes the Ingress's address a moment before it routes the host over HTTPS; the
   // certificate must be the host's own (the test CA's, verified), not Traefik's default.
@@ -100,13 +95,7 @@ before(async () => {
 after(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close();
-  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
-  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'secret', 'share-op-tls', '--ignore-not-found']);
-  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'ingress,httproute', '-l', 'envserve.dev/login=true', '--ignore-not-found']);
-  if (ns) deleteNamespace(ns);
-  kubectl(env.kubeconfig, ['delete', 'logins', '--all', '--ignore-not-found']);
-  // Later files share the cluster: with the CRDs left, their `serve` would hand exposures to an operator that no longer runs.
-  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  removeOperatorInstall({ operatorNs: OP_NS, tlsSecret: 'share-op-tls', ns });
   console.log(`share-operator.test.ts: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 });
 

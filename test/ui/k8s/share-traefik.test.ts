@@ -16,13 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core';
 import { eventually, kubectl } from '../../k8s/cluster.js';
-import { env, deleteNamespace, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
+import { env, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
 import { apply, manifests, OPERATOR_IMAGE } from '../../k8s/operator-lib.js';
-import { loginUsers, waitForLoginAdmission } from '../../k8s/share-lib.js';
+import { loginUsers } from '../../k8s/share-lib.js';
 import { httpsGet, issueCert, tlsEnv, tlsSecret } from '../../k8s/tls-lib.js';
-import { loadKubeClient } from '../../../src/apply/k8s/client.js';
 import { checkName } from '../../../src/operator/login/ingress.js';
-import { appRequests as requestsIn, deployLab, launchChromium, opener, waitSetReady, wsCutWithin60s, wsEcho } from './share-ui.js';
+import { appRequests as requestsIn, deployLab, launchChromium, loginAdmitted, opener, removeOperatorInstall, waitSetReady, wsCutWithin60s, wsEcho } from './share-ui.js';
 
 const OP_NS = 'envserve-system';
 const T = tlsEnv();
@@ -65,12 +64,7 @@ before(async () => {
       ],
     },
   }));
-  const a = loadKubeClient({ kubeconfig: kc.A });
-  try {
-    await waitForLoginAdmission(a, HOST);
-  } finally {
-    a.close();
-  }
+  await loginAdmitted(kc.A, HOST);
   await waitSetReady(ns, 'lab', OP_NS);
   await eventually(async () => {
     const r = await httpsGet(T.httpsAddress, T.httpsPort, HOST, { path: '/' });
@@ -83,12 +77,7 @@ before(async () => {
 after(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close();
-  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
-  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'secret', 'share-traefik-tls', '--ignore-not-found']);
-  kubectl(env.kubeconfig, ['-n', OP_NS, 'delete', 'ingress,middlewares.traefik.io', '-l', 'envserve.dev/login=true', '--ignore-not-found']);
-  if (ns) deleteNamespace(ns);
-  kubectl(env.kubeconfig, ['delete', 'logins', '--all', '--ignore-not-found']);
-  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
+  removeOperatorInstall({ operatorNs: OP_NS, tlsSecret: 'share-traefik-tls', ns });
   console.log(`share-traefik.test.ts: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 });
 

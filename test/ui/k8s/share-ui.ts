@@ -8,7 +8,9 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { eventually, kubectl, TESTSRV_IMAGE } from '../../k8s/cluster.js';
-import { env, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
+import { deleteNamespace, env, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
+import { waitForLoginAdmission } from '../../k8s/share-lib.js';
+import { loadKubeClient } from '../../../src/apply/k8s/client.js';
 import { runCli } from '../../local/cli-helpers.js';
 
 /** The app: Deployment `lab` (label envserve.dev/env=lab), testsrv's websocket mode on 8080. */
@@ -83,4 +85,29 @@ export async function wsCutWithin60s(page: Page, since: number): Promise<number>
   const closedAt = (await page.evaluate('Promise.race([window.wsClosed, new Promise((r) => setTimeout(() => r(0), 60000))])')) as number;
   assert.ok(closedAt, 'the WebSocket was not cut within 60 s');
   return closedAt - since;
+}
+
+/** Waits until the Login admission policy answers for this user's kubeconfig (it lags the CRD's install). */
+export async function loginAdmitted(kubeconfig: string, host: string): Promise<void> {
+  const c = loadKubeClient({ kubeconfig });
+  try {
+    await waitForLoginAdmission(c, host);
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * Removes what a test's operator install left: the operator, its TLS Secret, its login objects,
+ * the test's namespace, Logins, and the CRDs (later files share the cluster: with the CRDs left,
+ * their `serve` would hand exposures to an operator that no longer runs).
+ */
+export function removeOperatorInstall(o: { operatorNs: string; tlsSecret: string; ns?: string }): void {
+  kubectl(env.kubeconfig, ['-n', o.operatorNs, 'delete', 'deployment', 'envserve-operator', '--ignore-not-found', '--wait=false']);
+  kubectl(env.kubeconfig, ['-n', o.operatorNs, 'delete', 'secret', o.tlsSecret, '--ignore-not-found']);
+  kubectl(env.kubeconfig, ['-n', o.operatorNs, 'delete', 'ingress,httproute', '-l', 'envserve.dev/login=true', '--ignore-not-found']);
+  kubectl(env.kubeconfig, ['-n', o.operatorNs, 'delete', 'middlewares.traefik.io', '-l', 'envserve.dev/login=true', '--ignore-not-found']);
+  if (o.ns) deleteNamespace(o.ns);
+  kubectl(env.kubeconfig, ['delete', 'logins', '--all', '--ignore-not-found']);
+  kubectl(env.kubeconfig, ['delete', 'crd', 'exposuresets.envserve.dev', 'exposurepolicies.envserve.dev', '--ignore-not-found', '--wait=true']);
 }
