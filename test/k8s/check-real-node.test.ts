@@ -11,7 +11,7 @@ import { runCheck, type CheckOptions } from '../../src/check/run.js';
 import type { CheckReport } from '../../src/check/types.js';
 import { curlInNetns, httpRequest, kubectl } from './cluster.js';
 import {
-  env, rand, serve, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, kubectlJson, mustKubectl, backedDeployment, waitReadyPod, eventually, ingressRouted,
+  env, rand, serve, writeEnvFile, SEED_CLOUD, createNamespace, deleteNamespace, kubectlJson, mustKubectl, backedDeployment, waitReadyPod, waitReadyEndpoint, eventually, ingressRouted,
 } from './expose-lib.js';
 
 const DEBUG_IMAGE = 'envserve.test/envserve:1';
@@ -24,6 +24,8 @@ before(async () => {
   backedDeployment(ns, 'web', { app: 'web' });
   apply(service('web', { app: 'web' }, [{ name: 'http', port: 80, targetPort: 'http' }]));
   await waitReadyPod(ns, 'app=web', undefined, 60_000);
+  // The EndpointSlice marks the pod ready a moment after the pod is: until then check rightly says EndpointsNotReady.
+  await waitReadyEndpoint(ns, 'web');
 });
 after(() => deleteNamespace(ns));
 

@@ -10,7 +10,7 @@ import type { CheckReport } from '../../src/check/types.js';
 import { envserve } from '../helpers/cli.js';
 import { eventually, kubectl } from './cluster.js';
 import {
-  env, rand, createNamespace, deleteNamespace, kubectlJson, mustKubectl, backedDeployment, waitReadyPod, ingressRouted, nodePortAnswers,
+  env, rand, createNamespace, deleteNamespace, kubectlJson, mustKubectl, backedDeployment, waitReadyPod, waitReadyEndpoint, ingressRouted, nodePortAnswers,
 } from './expose-lib.js';
 
 let ns: string;
@@ -19,6 +19,7 @@ before(async () => {
   backedDeployment(ns, 'web', { app: 'web' });
   await waitReadyPod(ns, 'app=web');
   apply(service('web', { app: 'web' }, [{ name: 'http', port: 80, targetPort: 'http' }]));
+  await waitReadyEndpoint(ns, 'web'); // else check rightly says EndpointsNotReady for a moment
 });
 after(() => deleteNamespace(ns));
 

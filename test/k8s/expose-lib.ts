@@ -115,6 +115,14 @@ export async function waitReadyPod(ns: string, selector: string, not?: string, t
   }, timeoutMs, 20);
 }
 
+/** Waits until the Service's EndpointSlices mark an endpoint ready (a moment after its pod is Ready). */
+export async function waitReadyEndpoint(ns: string, service: string, timeoutMs = 30_000): Promise<void> {
+  await eventually(async () => {
+    const slices = kubectlJson<{ items: any[] }>(['-n', ns, 'get', 'endpointslices', '-l', `kubernetes.io/service-name=${service}`]).items;
+    if (!slices.some((x) => (x.endpoints ?? []).some((e: any) => e.conditions?.ready))) throw new Error(`service ${ns}/${service} has no ready endpoint yet`);
+  }, timeoutMs, 100);
+}
+
 /**
  * `n` node ports of the cluster's range that no Service holds now, picked at random (a port
  * picked blindly may be allocated already: the apply then fails, and the test with it).
