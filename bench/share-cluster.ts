@@ -65,6 +65,7 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
   const { backedDeployment, createNamespace, deleteNamespace, kubectlJson, mustKubectl } = await import('../test/k8s/expose-lib.js');
   const { apply, manifests, OPERATOR_IMAGE } = await import('../test/k8s/operator-lib.js');
   const { issueCert, tlsEnv, tlsSecret } = await import('../test/k8s/tls-lib.js');
+  const { applyLabSet, labIngress, waitSetReady } = await import('../test/k8s/share-lib.js');
   const { runCli } = await import('../test/local/cli-helpers.js');
   const T = tlsEnv();
   const ca = readFileSync(T.caCert, 'utf8');
@@ -93,24 +94,8 @@ export async function measureCluster(o: { seconds: number; conns: number; rounds
     backedDeployment(ns, 'lab', { 'envserve.dev/env': 'lab' }); // testsrv: JSON on 8080
     tlsSecret(o.kubeconfig, ns, 'pub-tls', issueCert(PUB));
     tlsSecret(o.kubeconfig, OP_NS, `${ns}-login-tls`, issueCert(LOGIN));
-    mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/exposuresets.envserve.dev', 'crd/logins.envserve.dev']);
-    const ing = { kind: 'k8s-ingress', envPort: 8080, protocol: 'http', position: 'bench.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-lab', servicePort: 80, path: '/', className: 'traefik' };
-    mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', metadata: { name: 'lab' },
-      spec: {
-        env: 'lab',
-        exposures: [
-          { id: 'service-lab', kind: 'k8s-service', envPort: 8080, protocol: 'http', position: 'bench.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceType: 'ClusterIP', servicePort: 80 },
-          { ...ing, id: 'ingress-pub', host: PUB, tlsSecret: 'pub-tls', access: 'public' },
-          { ...ing, id: 'ingress-login', host: LOGIN, tlsSecret: `${ns}-login-tls`, access: 'namespace' },
-        ],
-      },
-    }));
-    await eventually(async () => {
-      const s = kubectlJson(['-n', ns, 'get', 'exposureset', 'lab']);
-      const ready = (s.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
-      if (ready?.status !== 'True') throw new Error(`not Ready: ${JSON.stringify(s.status ?? {})}`);
-    }, 120_000, 500);
+    applyLabSet(ns, [labIngress('ingress-pub', PUB, 'pub-tls', 'public'), labIngress('ingress-login', LOGIN, `${ns}-login-tls`, 'namespace')]);
+    await waitSetReady(ns, 'lab', OP_NS);
     await eventually(async () => {
       const p = await get(T.httpsAddress, T.httpsPort, PUB, '/', ca);
       const l = await get(T.httpsAddress, T.httpsPort, LOGIN, '/', ca);

@@ -20,7 +20,6 @@ import { API_VERSION, KIND, type ExposureSet, type ExposureStatus } from './reso
 import { needsLogin, urlAccess } from '../plan/access.js';
 import { selectingPolicies } from '../policy/evaluate.js';
 import { DEFAULT_SESSION_LIFETIME_MS, loginIngress, loginIngressName, loginRoute, traefikCheck, type LoginGatewayRef } from './login/ingress.js';
-import { PASS_KEY_FIELD, PASS_KEY_SECRET } from './login/key-store.js';
 
 /** Label on every object the operator makes: which ExposureSet it belongs to. */
 
@@ -174,7 +173,7 @@ export function desiredFor(input: DesiredInput): Desired {
       objects.push(login);
       if (!input.loginGateway!.traefik) continue;
       // Traefik checks passes itself: its Middleware, and the user's Ingress as the fast route (owned like any other, below).
-      const { middleware, fastIngress } = traefikCheck(o, login, { ...lo, passKeySecret: PASS_KEY_SECRET, passKeyField: PASS_KEY_FIELD });
+      const { middleware, fastIngress } = traefikCheck(o, login, lo);
       objects.push(middleware);
       o = fastIngress;
     }

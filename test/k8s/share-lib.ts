@@ -1,11 +1,12 @@
-// Shared by the login tests: their users (one per kubeconfig form), and the wait for the Login
-// admission policy, which takes effect a moment after it is created.
+// Shared by the login tests (and bench:share): their users (one per kubeconfig form), the wait for
+// the Login admission policy, which takes effect a moment after it is created, and the
+// ExposureSet `lab` they submit to the operator with its wait for Ready.
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { eventually } from './cluster.js';
-import { createNamespace, env, mustKubectl } from './expose-lib.js';
+import { eventually, kubectl } from './cluster.js';
+import { createNamespace, env, kubectlJson, mustKubectl } from './expose-lib.js';
 import { KubeApiError, type KubeClient } from '../../src/apply/k8s/client.js';
 import { loginObject, loginPath } from '../../src/operator/login/manifests.js';
 import { newVerifier, verifierHash } from '../../src/operator/login/ticket.js';
@@ -61,4 +62,35 @@ export function loginUsers(prefix: string): { ns: string; dir: string; kubeconfi
       D: kubeconfigWith('d', { token: token('sa-d') }),
     },
   };
+}
+
+/** A URL of the set `lab`: an Ingress for `host` to its Service, at this access level. */
+export const labIngress = (id: string, host: string, tlsSecret: string, access: string) =>
+  ({ id, kind: 'k8s-ingress', envPort: 8080, protocol: 'http', position: 'build.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-lab', servicePort: 80, host, path: '/', className: 'traefik', tlsSecret, access });
+
+/** Submits the ExposureSet `lab` (env `lab`): a ClusterIP Service `service-lab` to port 8080, and these URLs — once the operator's CRDs are served. */
+export function applyLabSet(ns: string, urls: object[]): void {
+  mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/exposuresets.envserve.dev', 'crd/logins.envserve.dev']);
+  mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', metadata: { name: 'lab' },
+    spec: {
+      env: 'lab',
+      exposures: [
+        { id: 'service-lab', kind: 'k8s-service', envPort: 8080, protocol: 'http', position: 'build.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceType: 'ClusterIP', servicePort: 80 },
+        ...urls,
+      ],
+    },
+  }));
+}
+
+/** Waits (≤ 90 s) for the ExposureSet's Ready condition; on a timeout prints the operator's log. */
+export async function waitSetReady(ns: string, name: string, operatorNs: string): Promise<void> {
+  await eventually(async () => {
+    const s = kubectlJson(['-n', ns, 'get', 'exposureset', name]);
+    const ready = (s.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+    if (ready?.status !== 'True') throw new Error(`not Ready: ${JSON.stringify(s.status ?? {})}`);
+  }, 90_000, 500).catch((e) => {
+    console.log(`# the operator's log:\n${kubectl(env.kubeconfig, ['-n', operatorNs, 'logs', '-l', 'app.kubernetes.io/name=envserve-operator', '--tail=40']).stdout}`);
+    throw e;
+  });
 }

@@ -449,7 +449,7 @@ TRAEFIK_CRDS="$TRAEFIK_MOD/docs/content/reference/dynamic-configuration/kubernet
 [ -f "$TRAEFIK_CRDS" ] || die "traefik v$TRAEFIK_VERSION: no CRD definitions in its module ($TRAEFIK_CRDS)"
 "${KUBECTL[@]}" apply --server-side -f "$TRAEFIK_CRDS" >/dev/null || die "traefik: applying its CRDs failed"
 "${KUBECTL[@]}" wait --for=condition=Established --timeout=30s crd/middlewares.traefik.io >/dev/null || die "traefik: its CRDs were not established"
-rm -rf "$RUN/plugins-local" && mkdir -p "$RUN/plugins-local/src/envserve.dev" && cp -r "$K8S_DIR/../../../traefik-plugin" "$RUN/plugins-local/src/envserve.dev/traefiklogin"
+rm -rf "$RUN/plugins-local" && mkdir -p "$RUN/plugins-local/src/envserve.dev" && cp -r "$REPO_ROOT/traefik-plugin" "$RUN/plugins-local/src/envserve.dev/traefiklogin"
 start traefik env -C "$RUN" KUBECONFIG="$ADMIN_KC" "$TBIN/traefik" \
   --global.checknewversion=false --global.sendanonymoususage=false \
   --entrypoints.web.address="$NODE_IP:$INGRESS_HTTP_PORT" \

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { LABEL_EXPOSURE_SET, MANAGED_BY } from '../../apply/k8s/manifests.js';
 import type { Obj } from '../../apply/k8s/owned.js';
+import { PASS_KEY_FIELD, PASS_KEY_SECRET } from './key-store.js';
 import { LOGIN_PATH } from './page.js';
 
 /** The gateway's Service in the operator's namespace, and its port (plain HTTP: the Ingress controller terminates TLS). */
@@ -110,7 +111,7 @@ export function loginIngress(ing: Obj, o: LoginOptions): Obj {
  * route of all traffic should the fast one be removed). The fast route has no TLS Secret of its
  * own: Traefik picks the certificate by SNI, the login Ingress's.
  */
-export function traefikCheck(ing: Obj, login: Obj, o: LoginOptions & { passKeySecret: string; passKeyField: string }): { middleware: Obj; fastIngress: Obj } {
+export function traefikCheck(ing: Obj, login: Obj, o: LoginOptions): { middleware: Obj; fastIngress: Obj } {
   const host = String(ing.spec.rules[0].host).toLowerCase();
   const name = checkName(login.metadata.name);
   const middleware: Obj = {
@@ -125,7 +126,7 @@ export function traefikCheck(ing: Obj, login: Obj, o: LoginOptions & { passKeySe
           generation: String(o.accessGeneration),
           tls: Array.isArray(ing.spec.tls) && ing.spec.tls.length > 0,
           gateway: o.gateway.traefik!.gatewayUrl,
-          key: `urn:k8s:secret:${o.passKeySecret}:${o.passKeyField}`,
+          key: `urn:k8s:secret:${PASS_KEY_SECRET}:${PASS_KEY_FIELD}`,
         },
       },
     },

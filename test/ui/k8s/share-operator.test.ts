@@ -20,10 +20,10 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { eventually, kubectl } from '../../k8s/cluster.js';
 import { env, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
 import { apply, manifests, OPERATOR_IMAGE, lease } from '../../k8s/operator-lib.js';
-import { loginUsers } from '../../k8s/share-lib.js';
+import { applyLabSet, labIngress, loginUsers, waitSetReady } from '../../k8s/share-lib.js';
 import { httpsGet, issueCert, tlsEnv, tlsSecret } from '../../k8s/tls-lib.js';
 import { loadKubeClient } from '../../../src/apply/k8s/client.js';
-import { appRequests as requestsIn, deployLab, launchChromium, loginAdmitted, opener, removeOperatorInstall, waitSetReady, wsCutWithin60s, wsEcho } from './share-ui.js';
+import { appRequests as requestsIn, deployLab, launchChromium, loginAdmitted, opener, removeOperatorInstall, wsCutWithin60s, wsEcho } from './share-ui.js';
 
 const OP_NS = 'envserve-system';
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
@@ -66,18 +66,10 @@ before(async () => {
   tlsSecret(env.kubeconfig, OP_NS, 'share-op-tls', cert);
   const [gwNs, gwName] = GATEWAY.split('/') as [string, string];
   const gwCert = Buffer.from(kubectlJson(['-n', gwNs, 'get', 'secret', 'gateway-wildcard-tls']).data['tls.crt'], 'base64').toString();
-  mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/exposuresets.envserve.dev', 'crd/logins.envserve.dev']);
-  mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
-    apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', metadata: { name: 'lab' },
-    spec: {
-      env: 'lab',
-      exposures: [
-        { id: 'service-lab', kind: 'k8s-service', envPort: 8080, protocol: 'http', position: 'build.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceType: 'ClusterIP', servicePort: 80 },
-        { id: 'ingress-lab', kind: 'k8s-ingress', envPort: 8080, protocol: 'http', position: 'build.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-lab', servicePort: 80, host: HOST, path: '/', className: 'traefik', tlsSecret: 'share-op-tls', access: 'namespace' },
-        { id: 'route-lab', kind: 'k8s-route', envPort: 8080, protocol: 'http', position: 'build.envd:4:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-lab', servicePort: 80, host: ROUTE_HOST, path: '/', gateway: { namespace: gwNs, name: gwName }, https: true, access: 'namespace' },
-      ],
-    },
-  }));
+  applyLabSet(ns, [
+    labIngress('ingress-lab', HOST, 'share-op-tls', 'namespace'),
+    { id: 'route-lab', kind: 'k8s-route', envPort: 8080, protocol: 'http', position: 'build.envd:4:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-lab', servicePort: 80, host: ROUTE_HOST, path: '/', gateway: { namespace: gwNs, name: gwName }, https: true, access: 'namespace' },
+  ]);
   await loginAdmitted(kc.A, HOST);
   await waitSetReady(ns, 'lab', OP_NS);
   // Traefik writes the Ingress's address a moment before it routes the host over HTTPS; the

@@ -18,10 +18,10 @@ import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core';
 import { eventually, kubectl } from '../../k8s/cluster.js';
 import { env, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
 import { apply, manifests, OPERATOR_IMAGE } from '../../k8s/operator-lib.js';
-import { loginUsers } from '../../k8s/share-lib.js';
+import { applyLabSet, labIngress, loginUsers, waitSetReady } from '../../k8s/share-lib.js';
 import { httpsGet, issueCert, tlsEnv, tlsSecret } from '../../k8s/tls-lib.js';
 import { checkName } from '../../../src/operator/login/ingress.js';
-import { appRequests as requestsIn, deployLab, launchChromium, loginAdmitted, opener, removeOperatorInstall, waitSetReady, wsCutWithin60s, wsEcho } from './share-ui.js';
+import { appRequests as requestsIn, deployLab, launchChromium, loginAdmitted, opener, removeOperatorInstall, wsCutWithin60s, wsEcho } from './share-ui.js';
 
 const OP_NS = 'envserve-system';
 const T = tlsEnv();
@@ -53,17 +53,7 @@ before(async () => {
   deployLab(ns);
   const cert = issueCert(HOST);
   tlsSecret(env.kubeconfig, OP_NS, 'share-traefik-tls', cert);
-  mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/exposuresets.envserve.dev', 'crd/logins.envserve.dev']);
-  mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify({
-    apiVersion: 'envserve.dev/v1alpha1', kind: 'ExposureSet', metadata: { name: 'lab' },
-    spec: {
-      env: 'lab',
-      exposures: [
-        { id: 'service-lab', kind: 'k8s-service', envPort: 8080, protocol: 'http', position: 'build.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceType: 'ClusterIP', servicePort: 80 },
-        { id: 'ingress-lab', kind: 'k8s-ingress', envPort: 8080, protocol: 'http', position: 'build.envd:3:5', declaredBy: 'cloud.k8s.bind', serviceId: 'service-lab', servicePort: 80, host: HOST, path: '/', className: 'traefik', tlsSecret: 'share-traefik-tls', access: 'namespace' },
-      ],
-    },
-  }));
+  applyLabSet(ns, [labIngress('ingress-lab', HOST, 'share-traefik-tls', 'namespace')]);
   await loginAdmitted(kc.A, HOST);
   await waitSetReady(ns, 'lab', OP_NS);
   await eventually(async () => {

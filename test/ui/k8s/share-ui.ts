@@ -1,14 +1,13 @@
 // What the login's browser tests share (share-operator, share-traefik): the app (a real testsrv
-// pod serving a page, /cookies and a WebSocket echo, logging every request), an ExposureSet's
-// wait for Ready, Chromium trusting the hosts' certificates, `envserve open` with a stand-in
+// pod serving a page, /cookies and a WebSocket echo, logging every request), Chromium trusting the hosts' certificates, `envserve open` with a stand-in
 // browser, and the page's WebSocket.
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { eventually, kubectl, TESTSRV_IMAGE } from '../../k8s/cluster.js';
-import { deleteNamespace, env, kubectlJson, mustKubectl } from '../../k8s/expose-lib.js';
+import { kubectl, TESTSRV_IMAGE } from '../../k8s/cluster.js';
+import { deleteNamespace, env, mustKubectl } from '../../k8s/expose-lib.js';
 import { waitForLoginAdmission } from '../../k8s/share-lib.js';
 import { loadKubeClient } from '../../../src/apply/k8s/client.js';
 import { runCli } from '../../local/cli-helpers.js';
@@ -32,18 +31,6 @@ export function deployLab(ns: string): void {
 
 /** Requests the app's pod logged ("request METHOD URI"). */
 export const appRequests = (ns: string): string[] => mustKubectl(['-n', ns, 'logs', 'deployment/lab']).split('\n').filter((l) => l.startsWith('request '));
-
-/** Waits (≤ 90 s) for the ExposureSet's Ready condition; on a timeout prints the operator's log. */
-export async function waitSetReady(ns: string, name: string, operatorNs: string): Promise<void> {
-  await eventually(async () => {
-    const s = kubectlJson(['-n', ns, 'get', 'exposureset', name]);
-    const ready = (s.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
-    if (ready?.status !== 'True') throw new Error(`not Ready: ${JSON.stringify(s.status ?? {})}`);
-  }, 90_000, 500).catch((e) => {
-    console.log(`# the operator's log:\n${kubectl(env.kubeconfig, ['-n', operatorNs, 'logs', '-l', 'app.kubernetes.io/name=envserve-operator', '--tail=40']).stdout}`);
-    throw e;
-  });
-}
 
 /** Chromium resolving these hosts to Traefik's address and trusting these certificates (by their keys). */
 export function launchChromium(hosts: string[], address: string, certPems: string[]): Promise<Browser> {
