@@ -2,7 +2,8 @@
 // prober): a thread killed under load is replaced while the other threads keep accepting, and the
 // exposure's status stays ready throughout; the engine's stop/start/restart actions; and the port
 // stays ours although the threads listen with SO_REUSEPORT (a plain listener and a second
-// proxy in another process get EADDRINUSE, a program that joins with SO_REUSEPORT is reported).
+// proxy in another process get EADDRINUSE, a program that joins with SO_REUSEPORT is reported;
+// one thread listens without it, and such a program gets EADDRINUSE).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -214,6 +215,21 @@ test('a threaded proxy does not start on a port another program holds with SO_RE
     await assert.rejects(TcpProxy.start({ listen: { address: '127.0.0.1', port }, target: { address: '127.0.0.1', port: 1 }, threads: THREADED }), { code: 'EADDRINUSE' });
   } finally {
     other.stop();
+  }
+});
+
+test('one forwarding thread listens without SO_REUSEPORT: a program that sets it cannot join (EADDRINUSE)', async () => {
+  const echoPort = (echo.address() as net.AddressInfo).port;
+  const p = await TcpProxy.start({ listen: { address: '127.0.0.1', port: 0 }, target: { address: '127.0.0.1', port: echoPort }, threads: 1 });
+  try {
+    for (const reusePort of [true, false]) {
+      const other = await otherProcessListens(p.listen.port, reusePort);
+      other.stop();
+      assert.equal(other.result, 'EADDRINUSE', `reusePort: ${reusePort}`);
+    }
+    assert.equal(listTcpListeners().filter((l) => l.port === p.listen.port).length, 1);
+  } finally {
+    await p.close();
   }
 });
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { diffExposures, Reconciler } from '../../src/apply/reconcile.js';
-import { describePortHolder, listTcpListeners } from '../../src/apply/local/proc-net.js';
+import { describePortHolder, listTcpListeners, listTcpListenersAsync } from '../../src/apply/local/proc-net.js';
 import { urlFor } from '../../src/apply/local/ports.js';
 import { imageFor } from '../../src/apply/docker/image.js';
 import { containerCommand, environmentProcesses } from '../../src/plan/env-commands.js';
@@ -48,8 +48,10 @@ test('reconciler drives a runtime and records failures instead of throwing', asy
   assert.equal(r.handles.size, 0);
 });
 
-test('/proc/net/tcp{,6}: listeners and the process holding a port', () => {
+test('/proc/net/tcp{,6}: listeners and the process holding a port', async () => {
   const root = join(FIXTURES, 'proc', 'linux');
+  assert.deepEqual(await listTcpListenersAsync(root), listTcpListeners(root));
+  assert.deepEqual(await listTcpListenersAsync(join(root, 'missing')), []);
   assert.deepEqual(listTcpListeners(root), [
     { address: '127.0.0.1', port: 8888, inode: 4242 },
     { address: '0.0.0.0', port: 1234, inode: 4343 },

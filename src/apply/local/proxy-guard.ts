@@ -8,10 +8,12 @@
 // - once they listen, every listening socket on that port must be one of ours (/proc/net/tcp
 //   against the inodes our threads reported): two envserves that passed the first check at the
 //   same moment both see the other here, and fail rather than share;
-// - while running, the same look every few seconds reports a program that joined later.
+// - while running, the same look every few seconds reports a program that joined later (read
+//   off the forwarding thread: /proc/net/tcp takes milliseconds to print).
+// (One thread needs none of this: proxy.ts listens without the option, and the kernel refuses others.)
 import net from 'node:net';
 import { fmtAddr } from './ports.js';
-import { listTcpListeners, processOfInode } from './proc-net.js';
+import { processOfInode, type TcpListener } from './proc-net.js';
 
 /** Binds and closes a listener without SO_REUSEPORT: rejects with the listen error (EADDRINUSE, ...). */
 export function exclusiveProbe(address: string, port: number): Promise<void> {
@@ -22,9 +24,9 @@ export function exclusiveProbe(address: string, port: number): Promise<void> {
   });
 }
 
-/** Other listening sockets that receive connections meant for address:port; empty without /proc. */
-export function foreignListeners(address: string, port: number, ours: ReadonlySet<number>, procRoot?: string): number[] {
-  return listTcpListeners(procRoot)
+/** Other listening sockets (of `listeners`, from proc-net.ts) that receive connections meant for address:port. */
+export function foreignListeners(listeners: TcpListener[], address: string, port: number, ours: ReadonlySet<number>): number[] {
+  return listeners
     .filter((l) => l.port === port && overlaps(l.address, address) && !ours.has(l.inode))
     .map((l) => l.inode);
 }

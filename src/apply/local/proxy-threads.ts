@@ -12,6 +12,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 import type { ReasonCode } from '../../reasons.js';
 import type { Endpoint } from '../../status/types.js';
 import { Backoff } from '../backoff.js';
+import { listTcpListeners, listTcpListenersAsync, type TcpListener } from './proc-net.js';
 import { exclusiveProbe, foreignListeners, sharedPortError } from './proxy-guard.js';
 import { createListener, forward, socketInode, type ForwardContext, bufferedBytes } from './proxy-forward.js';
 import { SLOT, type FromThread, type ThreadInit, type ToThread } from './proxy-protocol.js';
@@ -111,7 +112,7 @@ export class ProxyThreads {
       this.workers.forEach((w, slot) => w || this.revive(slot));
       p.listen = await p.openMain(opts.listen); // first: a port 0 is resolved here
       await Promise.all(this.workers.map((_, slot) => this.listenOn(slot, p, p.listen)));
-      const foreign = foreignListeners(p.listen.address, p.listen.port, p.inodes());
+      const foreign = foreignListeners(listTcpListeners(), p.listen.address, p.listen.port, p.inodes());
       if (foreign.length) throw sharedPortError(p.listen.address, p.listen.port, foreign);
     } catch (e) {
       await this.close(p);
@@ -121,7 +122,7 @@ export class ProxyThreads {
     // A function target is resolved after start returned: the caller's callback may refer to
     // the proxy it is creating (LocalRuntime's does). Connections wait in the threads till then.
     if (!p.target) setImmediate(() => p.refreshTarget());
-    this.guard ??= setInterval(() => this.proxies.forEach((x) => x.checkShared()), GUARD_INTERVAL_MS).unref();
+    this.guard ??= setInterval(() => void this.checkShared([...this.proxies.values()]), GUARD_INTERVAL_MS).unref();
     return p;
   }
 
@@ -189,7 +190,7 @@ export class ProxyThreads {
     try {
       await this.listenOn(slot, p, p.listen);
       this.backoff.healthy();
-      p.checkShared();
+      void this.checkShared([p]);
     } catch (e) {
       if (p.closing || !this.workers[slot]) return;
       // Every thread of this proxy was gone and another program took its port meanwhile.
@@ -223,6 +224,14 @@ export class ProxyThreads {
     this.failed = undefined;
     this.endings.forEach((e) => (e.length = 0));
     this.lastError.fill(undefined);
+  }
+
+  /** Looks for other programs on these proxies' ports: /proc read once, off this (forwarding) thread. */
+  private async checkShared(proxies: ThreadedProxy[]): Promise<void> {
+    // A thread may end or come back while /proc is read: its listener is ours before or after.
+    const before = proxies.map((p) => p.inodes());
+    const listeners = await listTcpListenersAsync();
+    proxies.forEach((p, i) => p.checkShared(listeners, before[i]!));
   }
 
   /** Stops `p` on every thread; the last proxy ends the threads. Resolves when its port is free. */
@@ -358,9 +367,9 @@ export class ThreadedProxy {
   }
 
   /** Another program listening on the port too (SO_REUSEPORT, same user) is reported, not shared silently. */
-  checkShared(): void {
+  checkShared(listeners: TcpListener[], oursBefore: ReadonlySet<number>): void {
     if (this.closing || this.spawning > 0) return;
-    const foreign = foreignListeners(this.listen.address, this.listen.port, this.inodes());
+    const foreign = foreignListeners(listeners, this.listen.address, this.listen.port, new Set([...oursBefore, ...this.inodes()]));
     if (foreign.length) this.problem = sharedPortError(this.listen.address, this.listen.port, foreign).message;
     else if (this.alive()) this.problem = undefined;
   }
