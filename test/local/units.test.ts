@@ -1,7 +1,10 @@
 // Pure parts: the reconciler's diff, /proc/net parsing and port owners, URLs, image mapping, container command.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TargetResolver } from '../../src/apply/local/runtime.js';
 import { diffExposures, Reconciler } from '../../src/apply/reconcile.js';
 import { describePortHolder, listTcpListeners, listTcpListenersAsync } from '../../src/apply/local/proc-net.js';
 import { urlFor } from '../../src/apply/local/ports.js';
@@ -60,6 +63,35 @@ test('/proc/net/tcp{,6}: listeners and the process holding a port', async () => 
   ]);
   assert.equal(describePortHolder(1234, root), 'pid 777 (python3 -m http.server 1234)');
   assert.equal(describePortHolder(8888, root), undefined);
+});
+
+test('the local target: where the env port listens, read again after a refusal without blocking the forwarding thread', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'envserve-proc-'));
+  mkdirSync(join(root, 'net'));
+  const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+  const row = (addr: string, inode: number) => `   0: ${addr}:1F90 ${addr.replace(/./g, '0')}:0000 0A 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 100 0 0 10 0\n`;
+  const write = (v4: string, v6: string) => (writeFileSync(join(root, 'net', 'tcp'), header + v4), writeFileSync(join(root, 'net', 'tcp6'), header + v6));
+  write('', row('00000000000000000000000001000000', 11)); // the app on [::1]:8080 only
+  const target = new TargetResolver(8080, root);
+  assert.deepEqual(target.current(), { address: '::1', port: 8080 });
+  write(row('0100007F', 12), ''); // it restarted on 127.0.0.1
+  assert.equal(target.current().address, '::1', 'cached until a connection is refused');
+  const looked = target.invalidate();
+  assert.equal(target.invalidate(), looked, 'refusals meanwhile share one look');
+  assert.equal(target.current().address, '::1', 'the look is not done on this thread');
+  await looked;
+  assert.deepEqual(target.current(), { address: '127.0.0.1', port: 8080 });
+  write('', ''); // stopped: the two loopbacks in turn
+  await target.invalidate();
+  const first = target.current().address;
+  await target.invalidate();
+  assert.deepEqual([first, target.current().address].sort(), ['127.0.0.1', '::1']);
+  // the proxy's own listener on that port (host port = env port) is never the target
+  write(row('0100007F', 13), row('00000000000000000000000001000000', 14));
+  const own = new TargetResolver(8080, root);
+  assert.deepEqual(own.current({ address: '127.0.0.1', port: 8080 }), { address: '::1', port: 8080 });
+  await own.invalidate();
+  assert.deepEqual(own.current(), { address: '::1', port: 8080 }, 'remembered for the look after a refusal');
 });
 
 test('URLs: http presets get http://, wildcard listeners are opened on loopback', () => {

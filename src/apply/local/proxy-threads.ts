@@ -55,7 +55,7 @@ export interface ThreadedOptions {
   listen: Endpoint;
   /** A function is resolved on this thread: once at start, and again after each failed upstream connection. */
   target: Endpoint | (() => Endpoint);
-  onUpstreamError?: (err: NodeJS.ErrnoException) => void;
+  onUpstreamError?: (err: NodeJS.ErrnoException) => void | Promise<void>;
 }
 
 export interface ProxyStats {
@@ -346,8 +346,8 @@ export class ThreadedProxy {
   }
 
   upstreamError(err: NodeJS.ErrnoException): void {
-    this.opts.onUpstreamError?.(err);
-    this.refreshTarget();
+    // The owner may look for the target again (asynchronously): hand the threads what it found.
+    void Promise.resolve(this.opts.onUpstreamError?.(err)).then(() => this.refreshTarget());
   }
 
   /** Resolves a function target and hands a changed one to every thread. */

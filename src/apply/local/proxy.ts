@@ -30,8 +30,11 @@ export interface TcpProxyOptions {
    * connection (the threads cannot call it), not for every connection.
    */
   target: Endpoint | (() => Endpoint);
-  /** Told about each failed upstream connection (the client is closed with a reset). */
-  onUpstreamError?: (err: NodeJS.ErrnoException) => void;
+  /**
+   * Told about each failed upstream connection (the client is closed with a reset); with
+   * threads, a function target is resolved again when the promise it returns settles.
+   */
+  onUpstreamError?: (err: NodeJS.ErrnoException) => void | Promise<void>;
   /** Forwarding threads, the calling one included; 1: no workers. Default: defaultProxyThreads(). */
   threads?: number;
   /** Threads shared with other proxies (their size wins over `threads`); default: the proxy's own. */

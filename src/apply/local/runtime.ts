@@ -10,7 +10,7 @@ import type { Exposure, HostExposure, Plan } from '../../plan/types.js';
 import type { Endpoint, ProcessRecord } from '../../status/types.js';
 import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../types.js';
 import { checkPortsFree, fmtAddr, isWildcard } from './ports.js';
-import { listTcpListeners } from './proc-net.js';
+import { listTcpListeners, listTcpListenersAsync, type TcpListener } from './proc-net.js';
 import { logTail, ProcessGroup, which } from './processes.js';
 import { restartsOf } from './restart.js';
 import { defaultProxyThreads, ProxyThreads, proxyCondition, TcpProxy, threadsSupported } from './proxy.js';
@@ -153,32 +153,55 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   }
 }
 
+/** At most this often is /proc read again for a target whose connections are refused. */
+const LOOK_INTERVAL_MS = 250;
+
 /**
  * Where the env port listens on this machine: 127.0.0.1 when it listens there or on every
- * address, else ::1, else the one address it is bound to (a service bound to another interface).
- * Cached; re-read from /proc after a refused connection.
+ * address, else ::1, else the one address it is bound to (a service bound to another interface);
+ * while nothing listens, the two loopbacks in turn. Read from /proc once, then again after a
+ * refused connection: on libuv's thread pool, and at most every LOOK_INTERVAL_MS (proc-net.ts:
+ * printing /proc/net/tcp takes milliseconds of CPU, and this runs on the forwarding thread: a
+ * client retrying against a stopped app must not stall every other connection). Connections
+ * meanwhile go where the last look said.
  */
 export class TargetResolver {
-  private cached: Endpoint | undefined;
+  private found: string | undefined;
+  private looked = false;
+  private lastLook = 0;
+  private looking: Promise<void> | undefined;
+  private self: Endpoint | undefined;
   private toggle = false;
   constructor(private readonly port: number, private readonly procRoot?: string) {}
 
+  /** `self`: the proxy's own listener, never a target (a host port equal to the env port). */
   current(self?: Endpoint): Endpoint {
-    if (this.cached) return this.cached;
-    const addrs = listTcpListeners(this.procRoot)
-      .filter((l) => l.port === this.port && !(self && self.port === this.port && l.address === self.address))
-      .map((l) => l.address);
-    let address: string;
-    if (addrs.includes('127.0.0.1') || addrs.includes('0.0.0.0') || addrs.includes('::')) address = '127.0.0.1';
-    else if (addrs.includes('::1')) address = '::1';
-    else if (addrs.length) address = addrs[0]!;
-    else address = this.toggle ? '::1' : '127.0.0.1'; // nothing listens yet (or no /proc): try both in turn
-    this.cached = { address, port: this.port };
-    return this.cached;
+    this.self = self ?? this.self;
+    if (!this.looked) this.take(listTcpListeners(this.procRoot));
+    return { address: this.found ?? (this.toggle ? '::1' : '127.0.0.1'), port: this.port };
   }
 
-  invalidate(): void {
-    if (this.cached) this.toggle = !this.toggle;
-    this.cached = undefined;
+  /** A connection was refused: look again (once for any number of refusals meanwhile); resolves when done. */
+  invalidate(): Promise<void> {
+    this.toggle = !this.toggle;
+    const wait = Math.max(0, this.lastLook + LOOK_INTERVAL_MS - Date.now());
+    return (this.looking ??= new Promise((r) => setTimeout(r, wait).unref())
+      .then(() => listTcpListenersAsync(this.procRoot))
+      .then((ls) => {
+        this.take(ls);
+        this.looking = undefined;
+      }));
+  }
+
+  private take(listeners: TcpListener[]): void {
+    const self = this.self;
+    const addrs = listeners
+      .filter((l) => l.port === this.port && !(self && self.port === this.port && l.address === self.address))
+      .map((l) => l.address);
+    if (addrs.includes('127.0.0.1') || addrs.includes('0.0.0.0') || addrs.includes('::')) this.found = '127.0.0.1';
+    else if (addrs.includes('::1')) this.found = '::1';
+    else this.found = addrs[0]; // undefined: nothing listens (or no /proc)
+    this.looked = true;
+    this.lastLook = Date.now();
   }
 }
