@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt } from '../test/local/cli-helpers.js';
-import { bg, children, freePort, goTool, median, REPO, sh, waitPort } from './local-lib.js';
+import { bg, freePort, goTool, median, REPO, runBench, sh, waitPort } from './local-lib.js';
 
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 20);
 const SPECS = (process.env.BENCH_AB_PATHS ?? 'envserve=1').split(';').filter(Boolean);
@@ -63,11 +63,4 @@ async function main() {
   }
 }
 
-main()
-  .catch((e) => {
-    console.error(e);
-    process.exitCode = 1;
-  })
-  .finally(() => {
-    for (const c of children) c.kill('SIGTERM');
-  });
+runBench(main);

@@ -25,6 +25,18 @@ export function bg(cmd: string, args: string[], env: NodeJS.ProcessEnv = process
   return c;
 }
 
+/** Runs a bench's main: an error is printed with exit code 1, and every `bg` child is stopped either way. */
+export function runBench(main: () => Promise<void>): void {
+  main()
+    .catch((e) => {
+      console.error(e);
+      process.exitCode = 1;
+    })
+    .finally(() => {
+      for (const c of children) c.kill('SIGTERM');
+    });
+}
+
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** CPU seconds (user + system) these processes have used so far; a process gone meanwhile counts 0. */

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt } from '../test/local/cli-helpers.js';
-import { bg, children, freePort, goTool, median, REPO, sh, waitPort } from './local-lib.js';
+import { bg, freePort, goTool, median, REPO, runBench, sh, waitPort } from './local-lib.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const REFUSALS = Number(process.env.BENCH_REFUSALS ?? 100);
@@ -65,11 +65,4 @@ async function main() {
   for (const n of Object.keys(builds)) console.log(`  ${n}: p99 with refusals / without: ${(med(`${n} + refusals`, 1) / med(n, 1)).toFixed(2)}×`);
 }
 
-main()
-  .catch((e) => {
-    console.error(e);
-    process.exitCode = 1;
-  })
-  .finally(() => {
-    for (const c of children) c.kill('SIGTERM');
-  });
+runBench(main);

@@ -119,7 +119,7 @@ for (const threads of [1, THREADED]) {
     const proxy = await start({
       listen: { address: '127.0.0.1', port: 0 },
       target: () => ({ address: '127.0.0.1', port: deadPort }),
-      onUpstreamError: (e) => errors.push(e.code ?? ''),
+      onUpstreamError: (e) => void errors.push(e.code ?? ''),
     });
     await new Promise((r) => srv.close(r)); // now nothing listens there
     const c = net.connect(proxy.listen.port, '127.0.0.1');
@@ -140,7 +140,7 @@ for (const threads of [1, THREADED]) {
     const proxy = await start({
       listen: { address: '127.0.0.1', port: 0 },
       target: () => ({ address: '127.0.0.1', port: current }),
-      onUpstreamError: () => (current = portOf(live)),
+      onUpstreamError: () => void (current = portOf(live)),
     });
     await new Promise((r) => dead.close(r));
     const first = net.connect(proxy.listen.port, '127.0.0.1');
