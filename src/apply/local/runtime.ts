@@ -185,7 +185,7 @@ export class TargetResolver {
   invalidate(): Promise<void> {
     this.toggle = !this.toggle;
     const wait = Math.max(0, this.lastLook + LOOK_INTERVAL_MS - Date.now());
-    return (this.looking ??= new Promise((r) => setTimeout(r, wait).unref())
+    return (this.looking ??= new Promise((r) => setTimeout(r, wait))
       .then(() => listTcpListenersAsync(this.procRoot))
       .then((ls) => {
         this.take(ls);
