@@ -23,7 +23,7 @@ import { canonical, nextConditions, observe } from './observe.js';
 import { API_VERSION, KIND, policiesPath, resourcePath, type ExposureSet, type ExposureSetStatus } from './resource.js';
 import { WorkQueue } from './workqueue.js';
 
-export { checkCrds, CrdsMissingError, waitForCrds, type VersionInfo } from './crds.js';
+export { checkCrds, CrdsMissingError, waitForCrds, whileApiServerAway, type VersionInfo } from './crds.js';
 export { canonical } from './observe.js';
 
 export interface OperatorOptions {

@@ -45,29 +45,42 @@ export async function checkCrds(client: Pick<KubeClient, 'request'>, version = V
   return info;
 }
 
+/** How a start-up read waits out the API server (`whileApiServerAway`). */
+export interface AwayOptions {
+  signal?: AbortSignal;
+  log?: (level: string, msg: string) => void;
+  awayMs?: number;
+  refusedMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
 /**
- * checkCrds, waiting out an API server that is away (restarting, overloaded, its authorizer not
- * synced yet): a replica started during an outage waits, Not Ready, instead of crash-looping. A
- * definite answer ends it at once (the CRDs missing, the signal); an outage or a refusal (401/403
- * right after a restart can be the API server's caches still filling) that outlasts its patience
- * ends it too, so a wrong kubeconfig still fails.
+ * A start-up read, waiting out an API server that is away (restarting, overloaded, its authorizer
+ * not synced yet): a replica started during an outage waits, Not Ready, instead of crash-looping
+ * — also when the API server goes away between two of its start-up reads. A definite answer
+ * ends it at once (`definite`, the signal); an outage or a refusal (401/403 right after a restart
+ * can be the API server's caches still filling) that outlasts its patience ends it too, so a
+ * wrong kubeconfig still fails.
  */
-export async function waitForCrds(
-  client: Pick<KubeClient, 'request'>,
-  opts: { signal?: AbortSignal; log?: (level: string, msg: string) => void; awayMs?: number; refusedMs?: number; sleep?: (ms: number) => Promise<void>; now?: () => number } = {},
-): Promise<VersionInfo> {
+export async function whileApiServerAway<T>(read: () => Promise<T>, opts: AwayOptions & { definite?: (e: unknown) => boolean } = {}): Promise<T> {
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = opts.now ?? Date.now;
   const started = now();
   for (let delay = 500; ; delay = Math.min(delay * 2, 5000)) {
     try {
-      return await checkCrds(client);
+      return await read();
     } catch (e) {
-      if (e instanceof CrdsMissingError || opts.signal?.aborted) throw e;
+      if (opts.definite?.(e) || opts.signal?.aborted) throw e;
       const away = !(e instanceof KubeApiError) || e.code >= 500 || e.code === 429;
       if (now() - started >= (away ? (opts.awayMs ?? 120_000) : (opts.refusedMs ?? 30_000))) throw e;
       opts.log?.('warn', `waiting for the API server: ${(e as Error).message} (retrying in ${delay} ms)`);
       await sleep(delay);
     }
   }
+}
+
+/** checkCrds, waiting out an API server that is away; the CRDs missing is a definite answer. */
+export function waitForCrds(client: Pick<KubeClient, 'request'>, opts: AwayOptions = {}): Promise<VersionInfo> {
+  return whileApiServerAway(() => checkCrds(client), { ...opts, definite: (e) => e instanceof CrdsMissingError });
 }

@@ -31,7 +31,7 @@ export function registerOperator(program: Command): void {
       if (!(recheckS >= 1 && recheckS <= 30)) throw new UserError(`--login-recheck must be 1 to 30 seconds, got "${opts.loginRecheck}"`);
       const { explainKubeError, loadKubeClient } = await kube();
       const { createApiServer, listenAddress } = await import('../../operator/api.js');
-      const { waitForCrds, Operator } = await import('../../operator/controller.js');
+      const { waitForCrds, whileApiServerAway, Operator } = await import('../../operator/controller.js');
       const { leaderElector } = await import('../../operator/identity.js');
       const client = loadKubeClient({ ...(opts.kubeconfig && { kubeconfig: opts.kubeconfig }), ...(opts.context && { context: opts.context }) });
       const log = (level: string, msg: string) => process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
@@ -49,7 +49,8 @@ export function registerOperator(program: Command): void {
       const { LOGIN_SERVICE, LOGIN_SERVICE_PORT } = await import('../../operator/login/ingress.js');
       const ownNs = opts.leaseNamespace ?? (process.env.POD_NAMESPACE || 'envserve-system');
       if (opts.loginCheck === 'traefik' && !lm) throw new UserError('--login-check traefik needs the login gateway (--login-listen): it decides every request the check does not let through');
-      const traefik = opts.loginCheck === 'traefik' ? { gatewayUrl: await (await import('../../operator/login/traefik-check.js')).traefikGatewayUrl(client, ownNs, LOGIN_SERVICE) } : undefined;
+      const { traefikGatewayUrl } = await import('../../operator/login/traefik-check.js');
+      const traefik = opts.loginCheck === 'traefik' ? { gatewayUrl: await whileApiServerAway(() => traefikGatewayUrl(client, ownNs, LOGIN_SERVICE), { log, signal: ac.signal, definite: (e) => e instanceof UserError }) } : undefined;
       const loginGateway = lm ? { namespace: ownNs, service: LOGIN_SERVICE, port: LOGIN_SERVICE_PORT, ...(traefik && { traefik }) } : undefined;
       const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log, leader, fieldManager, logWrites: opts.logWrites === true, ...(loginGateway && { loginGateway }) });
       let gw: import('../../operator/login/serve.js').LoginGatewayServer | undefined;

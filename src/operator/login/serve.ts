@@ -11,6 +11,7 @@ import type { Obj } from '../../apply/k8s/owned.js';
 import { sarAuthorizer } from './authorize.js';
 import { LoginGateway, type GatewayRoute } from './gateway.js';
 import { LABEL_LOGIN } from './ingress.js';
+import { whileApiServerAway } from '../crds.js';
 import { loadKeyRing, loadPassKey } from './key-store.js';
 import type { KeyRing } from './keys.js';
 import { routesFrom } from './routes.js';
@@ -46,8 +47,11 @@ export async function startLoginGateway(
   const recheckMs = o.recheckMs ?? 15_000;
   // Keep a retired key for the longest session a policy may set (168 h); a new key once a day.
   const loadKeys = () => loadKeyRing(client, o.namespace, { lifetimeMs: 168 * HOUR, rotateAfterMs: 24 * HOUR });
-  let keys: KeyRing = await loadKeys();
-  let passKey = o.passes ? await loadPassKey(client, o.namespace) : undefined;
+  // At start, the API server may be away (a replica started during an outage, or one that went
+  // away right after the CRD check): wait, as for the CRDs, rather than crash.
+  const away = { log: (_level: string, m: string) => o.log('warn', `login gateway: ${m}`) };
+  let keys: KeyRing = await whileApiServerAway(loadKeys, away);
+  let passKey = o.passes ? await whileApiServerAway(() => loadPassKey(client, o.namespace), away) : undefined;
   const keyTimer = setInterval(() => {
     void loadKeys().then((k) => (keys = k), (e: Error) => o.log('warn', `login gateway: reading the session keys: ${e.message} (keeping the ones loaded)`));
     if (o.passes) void loadPassKey(client, o.namespace).then((k) => (passKey = k), (e: Error) => o.log('warn', `login gateway: reading the pass key: ${e.message} (keeping the one loaded)`));
