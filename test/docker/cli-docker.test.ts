@@ -160,6 +160,39 @@ def serve():
   }
 });
 
+test('serve --target docker:<name> follows the container to its new address when it is started again', async () => {
+  const env = stateDirEnv();
+  const name = `envserve-test-readdress-${process.pid}`;
+  const c = await docker.createContainer({ name, Image: IMAGE, Cmd: ['testsrv', 'http', '0.0.0.0:8888', 'the-target'] });
+  await c.start();
+  try {
+    const port = await freePort();
+    const file = envDir(`
+def serve():
+    host.bind(env_port=8888, host_port=${port}, protocol="http")
+`, 'dockerreaddress');
+    const serve = startCli(['serve', '-f', file, '--runtime', 'docker', '--target', `docker:${name}`, '--probe-interval', '500'], env);
+    try {
+      await serve.waitFor(/Press Ctrl-C/, 30000);
+      const before = (await c.inspect()).NetworkSettings.IPAddress;
+      assert.equal((await httpGetEventually(`http://127.0.0.1:${port}/a`)).body, 'the-target /a\n');
+      await c.stop({ t: 0 });
+      await c.start();
+      const after = (await c.inspect()).NetworkSettings.IPAddress;
+      assert.notEqual(after, before, 'the engine gave the container another address (else this test proves nothing)');
+      const res = await httpGetEventually(`http://127.0.0.1:${port}/b`, 15000);
+      assert.equal(res.body, 'the-target /b\n');
+      const status = await runCli(['status', '-f', file, '-o', 'json'], env);
+      assert.match(status.stdout, new RegExp(`container ${name} ${after!.replace(/\./g, '\\.')}:8888`));
+    } finally {
+      serve.proc.kill('SIGTERM');
+    }
+    assert.equal(await serve.exited, 0);
+  } finally {
+    await c.remove({ force: true });
+  }
+});
+
 test('serve --target docker: editing the env file adds, changes and removes host.bind exposures while it runs', async () => {
   const env = stateDirEnv();
   const name = `envserve-test-reload-${process.pid}`;

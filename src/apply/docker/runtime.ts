@@ -45,6 +45,8 @@ export class DockerRuntime implements Runtime {
   private container: ContainerRecord | undefined;
   private published = new Map<string, Endpoint>();
   private targetAddress: string | undefined;
+  /** `serve --target`'s proxies: told when the container comes back with another address. */
+  private readonly targetProxies = new Set<TcpProxy>();
   private listenOverride: string | undefined;
   private readonly notes: string[] = [];
   /** The forwarding threads every exposure's proxy shares (`serve --target`), as in the local runtime. */
@@ -180,7 +182,7 @@ export class DockerRuntime implements Runtime {
 
   async expose(e: Exposure): Promise<ExposureHandle> {
     if (e.kind !== 'host') throw new Error(`the docker runtime cannot apply ${e.kind} exposures`);
-    if (this.targetAddress !== undefined) return this.proxyTo(e, this.targetAddress);
+    if (this.targetAddress !== undefined) return this.proxyTo(e);
     const pub = this.published.get(e.id);
     if (!pub) throw new Error(`the engine did not publish port ${e.envPort}`);
     const name = this.container?.name ?? '?';
@@ -195,16 +197,22 @@ export class DockerRuntime implements Runtime {
     };
   }
 
-  private async proxyTo(e: HostExposure, address: string): Promise<ExposureHandle> {
-    const target = { address, port: e.envPort };
+  private async proxyTo(e: HostExposure): Promise<ExposureHandle> {
+    // The container's address as last inspected: a restart may give it another (refresh()).
+    const target = () => ({ address: this.targetAddress!, port: e.envPort });
     const proxy = await TcpProxy.start({ listen: { address: this.listenOf(e), port: e.hostPort }, target, ...(this.threads ? { pool: this.threads } : { threads: 1 }) });
+    this.targetProxies.add(proxy);
+    const name = this.container?.name;
     return {
       spec: e,
       listen: proxy.listen,
-      target: `container ${this.container?.name} ${fmtAddr(address)}:${e.envPort}`,
-      observed: () => ({ listener: proxy.listen, backend: target }),
+      get target() {
+        const t = target();
+        return `container ${name} ${fmtAddr(t.address)}:${t.port}`;
+      },
+      observed: () => ({ listener: proxy.listen, backend: target() }),
       condition: () => this.notRunning() ?? proxyCondition(proxy),
-      stop: () => proxy.close(),
+      stop: () => (this.targetProxies.delete(proxy), proxy.close()),
     };
   }
 
@@ -231,7 +239,7 @@ export class DockerRuntime implements Runtime {
     if (!info.State.Running) throw new UserError(`container ${t} is not running (${info.State.Status})`, `start it first: docker start ${t}`);
     this.container = { id: info.Id, name: info.Name.replace(/^\//, ''), image: info.Config.Image, engine: this.engine, owned: false, state: info.State.Status };
     if (info.HostConfig.NetworkMode === 'host') {
-      this.targetAddress = '127.0.0.1';
+      this.targetAddress = containerAddress(info);
       return;
     }
     const sysInfo = (await this.docker.info().catch(() => ({}))) as { OperatingSystem?: string };
@@ -241,8 +249,7 @@ export class DockerRuntime implements Runtime {
         `publish the ports instead: envserve up --runtime docker, or docker run -p 127.0.0.1:<host port>:<env port> ...`,
       );
     }
-    const nets = Object.values(info.NetworkSettings.Networks ?? {});
-    const address = (info.NetworkSettings as { IPAddress?: string }).IPAddress || nets.find((n) => n.IPAddress)?.IPAddress;
+    const address = containerAddress(info);
     if (!address) {
       throw new UserError(
         `container ${t} has no address this host can reach (rootless engine or no network)`,
@@ -260,18 +267,32 @@ export class DockerRuntime implements Runtime {
       await this.noteMissingCommands();
     }
     let state: string;
-    let changedRestarts = false;
+    let changedDetails = false;
     try {
       const info = await this.docker.getContainer(this.container.id).inspect();
       state = info.State.Running ? 'running' : `${info.State.Status} (exit code ${info.State.ExitCode}; docker logs ${this.container.name})`;
-      changedRestarts = this.container.owned && noteRestarts(this.container, info, this.lastDie);
+      changedDetails = this.container.owned && noteRestarts(this.container, info, this.lastDie);
+      changedDetails = this.followAddress(info) || changedDetails;
     } catch (e) {
       if (statusCode(e) !== 404) return false;
       state = 'removed';
     }
-    const changed = state !== this.container.state || this.notes.length !== notesBefore || changedRestarts;
+    const changed = state !== this.container.state || this.notes.length !== notesBefore || changedDetails;
     this.container.state = state;
     return changed;
+  }
+
+  /**
+   * `serve --target`: a container started again may have another address (the engine hands them
+   * out at start), and its old one may meanwhile be another container's: forward to the new one.
+   */
+  private followAddress(info: ContainerInspect): boolean {
+    if (this.targetAddress === undefined || !info.State.Running) return false;
+    const address = containerAddress(info);
+    if (!address || address === this.targetAddress) return false;
+    this.targetAddress = address;
+    for (const p of this.targetProxies) p.retarget();
+    return true;
   }
 
   /** The container command says on stderr which processes the image lacks (jupyter, ...): show it. */
@@ -298,4 +319,11 @@ export class DockerRuntime implements Runtime {
   resources() {
     return { processes: [], ...(this.container ? { container: this.container } : {}), notes: this.notes };
   }
+}
+
+/** Where this host reaches a container: loopback on the host's network, else its address on the engine's network. */
+function containerAddress(info: ContainerInspect): string | undefined {
+  if (info.HostConfig.NetworkMode === 'host') return '127.0.0.1';
+  const nets = Object.values(info.NetworkSettings.Networks ?? {});
+  return (info.NetworkSettings as { IPAddress?: string }).IPAddress || nets.find((n) => n.IPAddress)?.IPAddress || undefined;
 }

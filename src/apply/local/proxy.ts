@@ -107,6 +107,11 @@ export class TcpProxy {
     return this.pool?.condition();
   }
 
+  /** A function target changed: the threads forward new connections to its new value (one thread calls it per connection). */
+  retarget(): void {
+    this.pool?.refreshTarget();
+  }
+
   /** @internal Ends one forwarding thread as a crash would (tests); no-op with one thread. */
   killThread(slot: number): Promise<number> {
     return this.pool?.kill(slot) ?? Promise.resolve(0);
