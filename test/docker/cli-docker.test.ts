@@ -4,7 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { DockerEngine } from '../../src/apply/docker/client.js';
+import { DockerEngine, type Container } from '../../src/apply/docker/client.js';
 import { envDir, freePort, httpGetEventually, listening, runCli, seedHostOnFreePort, startCli, stateDirEnv, assertReleased } from '../local/cli-helpers.js';
 
 const IMAGE = process.env.ENVSERVE_TEST_IMAGE ?? '';
@@ -16,6 +16,18 @@ before(async () => {
   docker = new DockerEngine(process.env.DOCKER_HOST!);
   await docker.ping();
 });
+
+/** A running container of testsrv's HTTP server on port 8888 (answering `${reply} /path`) that publishes no ports; removed after `body`. */
+async function withTargetContainer(label: string, reply: string, body: (c: Container, name: string) => Promise<void>): Promise<void> {
+  const name = `envserve-test-${label}-${process.pid}`;
+  const c = await docker.createContainer({ name, Image: IMAGE, Cmd: ['testsrv', 'http', '0.0.0.0:8888', reply] });
+  await c.start();
+  try {
+    await body(c, name);
+  } finally {
+    await c.remove({ force: true });
+  }
+}
 
 async function containersFor(file: string) {
   return docker.listContainers({ all: true, filters: { label: [`io.envserve.env-file=${file}`] } });
@@ -129,10 +141,7 @@ def serve():
 
 test('serve --target docker:<name> proxies to a running container that publishes no ports', async () => {
   const env = stateDirEnv();
-  const name = `envserve-test-target-${process.pid}`;
-  const c = await docker.createContainer({ name, Image: IMAGE, Cmd: ['testsrv', 'http', '0.0.0.0:8888', 'inside-the-container'] });
-  await c.start();
-  try {
+  await withTargetContainer('target', 'inside-the-container', async (c, name) => {
     const port = await freePort();
     const file = envDir(`
 def serve():
@@ -155,17 +164,12 @@ def serve():
     const r = await runCli(['serve', '-f', file, '--target', 'docker:no-such-container'], env);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /no container named no-such-container/);
-  } finally {
-    await c.remove({ force: true });
-  }
+  });
 });
 
 test('serve --target docker:<name> follows the container to its new address when it is started again', async () => {
   const env = stateDirEnv();
-  const name = `envserve-test-readdress-${process.pid}`;
-  const c = await docker.createContainer({ name, Image: IMAGE, Cmd: ['testsrv', 'http', '0.0.0.0:8888', 'the-target'] });
-  await c.start();
-  try {
+  await withTargetContainer('readdress', 'the-target', async (c, name) => {
     const port = await freePort();
     const file = envDir(`
 def serve():
@@ -188,17 +192,12 @@ def serve():
       serve.proc.kill('SIGTERM');
     }
     assert.equal(await serve.exited, 0);
-  } finally {
-    await c.remove({ force: true });
-  }
+  });
 });
 
 test('serve --target docker: editing the env file adds, changes and removes host.bind exposures while it runs', async () => {
   const env = stateDirEnv();
-  const name = `envserve-test-reload-${process.pid}`;
-  const c = await docker.createContainer({ name, Image: IMAGE, Cmd: ['testsrv', 'http', '0.0.0.0:8888', 'reloaded'] });
-  await c.start();
-  try {
+  await withTargetContainer('reload', 'reloaded', async (c, name) => {
     const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
     const bind = (...ports: number[]) => `
 def serve():
@@ -237,9 +236,7 @@ ${ports.map((p, i) => `    host.bind(env_port=8888, host_port=${p}, protocol="ht
       serve.proc.kill('SIGTERM');
     }
     assert.equal(await serve.exited, 0);
-  } finally {
-    await c.remove({ force: true });
-  }
+  });
 });
 
 test('a process the image lacks is reported (the others still run)', async () => {
