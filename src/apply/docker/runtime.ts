@@ -271,8 +271,9 @@ export class DockerRuntime implements Runtime {
     try {
       const info = await this.docker.getContainer(this.container.id).inspect();
       state = info.State.Running ? 'running' : `${info.State.Status} (exit code ${info.State.ExitCode}; docker logs ${this.container.name})`;
-      changedDetails = this.container.owned && noteRestarts(this.container, info, this.lastDie);
-      changedDetails = this.followAddress(info) || changedDetails;
+      const restarted = this.container.owned && noteRestarts(this.container, info, this.lastDie);
+      const moved = this.followAddress(info);
+      changedDetails = restarted || moved;
     } catch (e) {
       if (statusCode(e) !== 404) return false;
       state = 'removed';

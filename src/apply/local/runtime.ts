@@ -167,7 +167,7 @@ const LOOK_INTERVAL_MS = 250;
  */
 export class TargetResolver {
   private found: string | undefined;
-  private looked = false;
+  /** When /proc was last read (0: never). */
   private lastLook = 0;
   private looking: Promise<void> | undefined;
   private self: Endpoint | undefined;
@@ -177,7 +177,7 @@ export class TargetResolver {
   /** `self`: the proxy's own listener, never a target (a host port equal to the env port). */
   current(self?: Endpoint): Endpoint {
     this.self = self ?? this.self;
-    if (!this.looked) this.take(listTcpListeners(this.procRoot));
+    if (this.lastLook === 0) this.take(listTcpListeners(this.procRoot));
     return { address: this.found ?? (this.toggle ? '::1' : '127.0.0.1'), port: this.port };
   }
 
@@ -201,7 +201,6 @@ export class TargetResolver {
     if (addrs.includes('127.0.0.1') || addrs.includes('0.0.0.0') || addrs.includes('::')) this.found = '127.0.0.1';
     else if (addrs.includes('::1')) this.found = '::1';
     else this.found = addrs[0]; // undefined: nothing listens (or no /proc)
-    this.looked = true;
     this.lastLook = Date.now();
   }
 }

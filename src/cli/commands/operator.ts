@@ -49,8 +49,11 @@ export function registerOperator(program: Command): void {
       const { LOGIN_SERVICE, LOGIN_SERVICE_PORT } = await import('../../operator/login/ingress.js');
       const ownNs = opts.leaseNamespace ?? (process.env.POD_NAMESPACE || 'envserve-system');
       if (opts.loginCheck === 'traefik' && !lm) throw new UserError('--login-check traefik needs the login gateway (--login-listen): it decides every request the check does not let through');
-      const { traefikGatewayUrl } = await import('../../operator/login/traefik-check.js');
-      const traefik = opts.loginCheck === 'traefik' ? { gatewayUrl: await whileApiServerAway(() => traefikGatewayUrl(client, ownNs, LOGIN_SERVICE), { log, signal: ac.signal, definite: (e) => e instanceof UserError }) } : undefined;
+      let traefik: { gatewayUrl: string } | undefined;
+      if (opts.loginCheck === 'traefik') {
+        const { traefikGatewayUrl } = await import('../../operator/login/traefik-check.js');
+        traefik = { gatewayUrl: await whileApiServerAway(() => traefikGatewayUrl(client, ownNs, LOGIN_SERVICE), { log, signal: ac.signal, definite: (e) => e instanceof UserError }) };
+      }
       const loginGateway = lm ? { namespace: ownNs, service: LOGIN_SERVICE, port: LOGIN_SERVICE_PORT, ...(traefik && { traefik }) } : undefined;
       const operator = new Operator(client, { concurrency: Number(opts.concurrency) || 4, log, leader, fieldManager, logWrites: opts.logWrites === true, ...(loginGateway && { loginGateway }) });
       let gw: import('../../operator/login/serve.js').LoginGatewayServer | undefined;

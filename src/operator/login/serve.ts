@@ -7,11 +7,11 @@
 import type { KubeClient } from '../../apply/k8s/client.js';
 import { Informer } from '../../apply/k8s/informer.js';
 import { MANAGED_BY } from '../../apply/k8s/manifests.js';
+import { whileApiServerAway } from '../crds.js';
 import type { Obj } from '../../apply/k8s/owned.js';
 import { sarAuthorizer } from './authorize.js';
 import { LoginGateway, type GatewayRoute } from './gateway.js';
 import { LABEL_LOGIN } from './ingress.js';
-import { whileApiServerAway } from '../crds.js';
 import { loadKeyRing, loadPassKey } from './key-store.js';
 import type { KeyRing } from './keys.js';
 import { routesFrom } from './routes.js';
