@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetResolver } from '../../src/apply/local/runtime.js';
 import { diffExposures, Reconciler } from '../../src/apply/reconcile.js';
-import { describePortHolder, listTcpListeners, listTcpListenersAsync } from '../../src/apply/local/proc-net.js';
+import { describePortHolder, ListenerTable, listTcpListeners, listTcpListenersAsync, LOOK_INTERVAL_MS, type TcpListener } from '../../src/apply/local/proc-net.js';
 import { urlFor } from '../../src/apply/local/ports.js';
 import { imageFor } from '../../src/apply/docker/image.js';
 import { containerCommand, environmentProcesses } from '../../src/plan/env-commands.js';
@@ -72,7 +72,7 @@ test('the local target: where the env port listens, read again after a refusal w
   const row = (addr: string, inode: number) => `   0: ${addr}:1F90 ${addr.replace(/./g, '0')}:0000 0A 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 100 0 0 10 0\n`;
   const write = (v4: string, v6: string) => (writeFileSync(join(root, 'net', 'tcp'), header + v4), writeFileSync(join(root, 'net', 'tcp6'), header + v6));
   write('', row('00000000000000000000000001000000', 11)); // the app on [::1]:8080 only
-  const target = new TargetResolver(8080, root);
+  const target = new TargetResolver(8080, new ListenerTable(root));
   assert.deepEqual(target.current(), { address: '::1', port: 8080 });
   write(row('0100007F', 12), ''); // it restarted on 127.0.0.1
   assert.equal(target.current().address, '::1', 'cached until a connection is refused');
@@ -88,10 +88,38 @@ test('the local target: where the env port listens, read again after a refusal w
   assert.deepEqual([first, target.current().address].sort(), ['127.0.0.1', '::1']);
   // the proxy's own listener on that port (host port = env port) is never the target
   write(row('0100007F', 13), row('00000000000000000000000001000000', 14));
-  const own = new TargetResolver(8080, root);
+  const own = new TargetResolver(8080, new ListenerTable(root));
   assert.deepEqual(own.current({ address: '127.0.0.1', port: 8080 }), { address: '::1', port: 8080 });
   await own.invalidate();
   assert.deepEqual(own.current(), { address: '::1', port: 8080 }, 'remembered for the look after a refusal');
+});
+
+test('the listener table: exposures share its reads, at most one every LOOK_INTERVAL_MS, each starting after it was asked for', async () => {
+  let reads = 0;
+  let content: TcpListener[] = [];
+  const table = new ListenerTable(join(FIXTURES, 'proc', 'linux'), async () => (reads++, content));
+  const a = new TargetResolver(8080, table);
+  const b = new TargetResolver(8080, table);
+  const t0 = Date.now();
+  await Promise.all([a.invalidate(), b.invalidate(), a.invalidate()]);
+  assert.equal(reads, 1, 'refusals of two exposures share one read');
+  content = [{ address: '::1', port: 8080, inode: 1 }];
+  const later = b.invalidate();
+  const again = table.fresh();
+  await Promise.all([later, again]);
+  assert.equal(reads, 2);
+  assert.ok(Date.now() - t0 >= LOOK_INTERVAL_MS - 5, 'the second read waits out the interval');
+  assert.deepEqual(b.current(), { address: '::1', port: 8080 }, 'and sees what changed before it was asked for');
+  assert.deepEqual(table.recent(), content, 'the first look of a new exposure takes a recent read');
+  assert.equal(reads, 2);
+  // a caller who comes while a read is under way gets the next one, not that one
+  let release!: () => void;
+  const tables = new ListenerTable('/nonexistent', () => new Promise((r) => (release = () => r([]))));
+  const first = tables.fresh();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.notEqual(tables.fresh(), first);
+  release();
+  await first;
 });
 
 test('URLs: http presets get http://, wildcard listeners are opened on loopback', () => {

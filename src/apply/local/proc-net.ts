@@ -36,6 +36,56 @@ export async function listTcpListenersAsync(procRoot = '/proc'): Promise<TcpList
   return tables.flat();
 }
 
+/** At most this often is one /proc's listener table read again for those waiting on a fresh one. */
+export const LOOK_INTERVAL_MS = 250;
+
+/**
+ * One /proc's listener table, shared by everything of this process that follows a port there (each
+ * exposure's target): the tables cost milliseconds to print, so N exposures whose app stopped,
+ * each with clients retrying, share one read per LOOK_INTERVAL_MS instead of N, and N exposures
+ * starting together share one synchronous first read.
+ */
+export class ListenerTable {
+  private static readonly byRoot = new Map<string, ListenerTable>();
+  static of(procRoot = '/proc'): ListenerTable {
+    let t = ListenerTable.byRoot.get(procRoot);
+    if (!t) ListenerTable.byRoot.set(procRoot, (t = new ListenerTable(procRoot)));
+    return t;
+  }
+
+  private last: { at: number; listeners: TcpListener[] } | undefined;
+  private lastStart = 0;
+  private pending: Promise<TcpListener[]> | undefined;
+
+  constructor(
+    private readonly procRoot = '/proc',
+    private readonly read: (procRoot: string) => Promise<TcpListener[]> = listTcpListenersAsync,
+  ) {}
+
+  /** The table as read at most LOOK_INTERVAL_MS ago; read now (synchronously) when older. */
+  recent(): TcpListener[] {
+    const now = Date.now();
+    if (!this.last || now - this.last.at > LOOK_INTERVAL_MS) this.last = { at: now, listeners: listTcpListeners(this.procRoot) };
+    return this.last.listeners;
+  }
+
+  /**
+   * A read that starts after this call, on libuv's thread pool, at most one every
+   * LOOK_INTERVAL_MS; everyone who asks before it starts shares it.
+   */
+  fresh(): Promise<TcpListener[]> {
+    if (this.pending) return this.pending;
+    const read: Promise<TcpListener[]> = new Promise((r) => setTimeout(r, Math.max(0, this.lastStart + LOOK_INTERVAL_MS - Date.now()))).then(async () => {
+      if (this.pending === read) this.pending = undefined; // who asks from now on needs a later read
+      const at = (this.lastStart = Date.now());
+      const listeners = await this.read(this.procRoot);
+      if (!this.last || this.last.at <= at) this.last = { at, listeners };
+      return listeners;
+    });
+    return (this.pending = read);
+  }
+}
+
 function parseListeners(text: string, v6: boolean): TcpListener[] {
   const out: TcpListener[] = [];
   for (const line of text.split('\n').slice(1)) {

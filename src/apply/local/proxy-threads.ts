@@ -12,7 +12,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 import type { ReasonCode } from '../../reasons.js';
 import type { Endpoint } from '../../status/types.js';
 import { Backoff } from '../backoff.js';
-import { listTcpListeners, listTcpListenersAsync, type TcpListener } from './proc-net.js';
+import { ListenerTable, listTcpListeners, type TcpListener } from './proc-net.js';
 import { exclusiveProbe, foreignListeners, sharedPortError } from './proxy-guard.js';
 import { createListener, forward, socketInode, type ForwardContext, bufferedBytes } from './proxy-forward.js';
 import { SLOT, type FromThread, type ThreadInit, type ToThread } from './proxy-protocol.js';
@@ -226,11 +226,11 @@ export class ProxyThreads {
     this.lastError.fill(undefined);
   }
 
-  /** Looks for other programs on these proxies' ports: /proc read once, off this (forwarding) thread. */
+  /** Looks for other programs on these proxies' ports: /proc read once (shared with the targets' looks), off this (forwarding) thread. */
   private async checkShared(proxies: ThreadedProxy[]): Promise<void> {
     // A thread may end or come back while /proc is read: its listener is ours before or after.
     const before = proxies.map((p) => p.inodes());
-    const listeners = await listTcpListenersAsync();
+    const listeners = await ListenerTable.of().fresh();
     proxies.forEach((p, i) => p.checkShared(listeners, before[i]!));
   }
 

@@ -10,7 +10,7 @@ import type { Exposure, HostExposure, Plan } from '../../plan/types.js';
 import type { Endpoint, ProcessRecord } from '../../status/types.js';
 import type { ExposureHandle, HandleCondition, Runtime, StartOptions } from '../types.js';
 import { checkPortsFree, fmtAddr, isWildcard } from './ports.js';
-import { listTcpListeners, listTcpListenersAsync, type TcpListener } from './proc-net.js';
+import { ListenerTable, type TcpListener } from './proc-net.js';
 import { logTail, ProcessGroup, which } from './processes.js';
 import { restartsOf } from './restart.js';
 import { defaultProxyThreads, ProxyThreads, proxyCondition, TcpProxy, threadsSupported } from './proxy.js';
@@ -84,7 +84,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
 
   async expose(e: Exposure): Promise<ExposureHandle> {
     if (e.kind !== 'host') throw new Error(`the local runtime cannot apply ${e.kind} exposures`);
-    const target = new TargetResolver(e.envPort, this.opts.procRoot);
+    const target = new TargetResolver(e.envPort, ListenerTable.of(this.opts.procRoot));
     const proxy = await TcpProxy.start({
       listen: { address: this.listenAddressOf(e), port: e.hostPort },
       target: () => target.current(proxy?.listen),
@@ -153,44 +153,37 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   }
 }
 
-/** At most this often is /proc read again for a target whose connections are refused. */
-const LOOK_INTERVAL_MS = 250;
-
 /**
  * Where the env port listens on this machine: 127.0.0.1 when it listens there or on every
  * address, else ::1, else the one address it is bound to (a service bound to another interface);
  * while nothing listens, the two loopbacks in turn. Read from /proc once, then again after a
- * refused connection: on libuv's thread pool, and at most every LOOK_INTERVAL_MS (proc-net.ts:
- * printing /proc/net/tcp takes milliseconds of CPU, and this runs on the forwarding thread: a
- * client retrying against a stopped app must not stall every other connection). Connections
- * meanwhile go where the last look said.
+ * refused connection: on libuv's thread pool, shared with the other exposures' targets and at
+ * most every LOOK_INTERVAL_MS (proc-net.ts: printing /proc/net/tcp takes milliseconds of CPU, and
+ * this runs on the forwarding thread: a client retrying against a stopped app must not stall
+ * every other connection). Connections meanwhile go where the last look said.
  */
 export class TargetResolver {
   private found: string | undefined;
-  /** When /proc was last read (0: never). */
-  private lastLook = 0;
+  private looked = false;
   private looking: Promise<void> | undefined;
   private self: Endpoint | undefined;
   private toggle = false;
-  constructor(private readonly port: number, private readonly procRoot?: string) {}
+  constructor(private readonly port: number, private readonly table: ListenerTable) {}
 
   /** `self`: the proxy's own listener, never a target (a host port equal to the env port). */
   current(self?: Endpoint): Endpoint {
     this.self = self ?? this.self;
-    if (this.lastLook === 0) this.take(listTcpListeners(this.procRoot));
+    if (!this.looked) this.take(this.table.recent());
     return { address: this.found ?? (this.toggle ? '::1' : '127.0.0.1'), port: this.port };
   }
 
   /** A connection was refused: look again (once for any number of refusals meanwhile); resolves when done. */
   invalidate(): Promise<void> {
     this.toggle = !this.toggle;
-    const wait = Math.max(0, this.lastLook + LOOK_INTERVAL_MS - Date.now());
-    return (this.looking ??= new Promise((r) => setTimeout(r, wait))
-      .then(() => listTcpListenersAsync(this.procRoot))
-      .then((ls) => {
-        this.take(ls);
-        this.looking = undefined;
-      }));
+    return (this.looking ??= this.table.fresh().then((ls) => {
+      this.take(ls);
+      this.looking = undefined;
+    }));
   }
 
   private take(listeners: TcpListener[]): void {
@@ -201,6 +194,6 @@ export class TargetResolver {
     if (addrs.includes('127.0.0.1') || addrs.includes('0.0.0.0') || addrs.includes('::')) this.found = '127.0.0.1';
     else if (addrs.includes('::1')) this.found = '::1';
     else this.found = addrs[0]; // undefined: nothing listens (or no /proc)
-    this.lastLook = Date.now();
+    this.looked = true;
   }
 }
