@@ -106,6 +106,38 @@ test('exec command: relative to its file when it has a path separator, looked up
   assert.equal(v.interactiveMode, 'IfAvailable', 'v1beta1 defaults to IfAvailable');
 });
 
+test("YAML as kubectl decodes it (go-yaml v2, YAML 1.1): unquoted yes/on/y are true, << merges a mapping in, a repeated key's last value counts", () => {
+  const f = write('yaml11/config', [
+    'current-context: first',
+    'clusters:',
+    '- name: base',
+    '  cluster: &base',
+    `    server: ${url}`,
+    '    insecure-skip-tls-verify: yes',
+    '    disable-compression: On',
+    '- name: named',
+    '  cluster:',
+    '    <<: *base',
+    '    tls-server-name: kubernetes',
+    'users:',
+    '- name: u',
+    '  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: x, interactiveMode: Never, provideClusterInfo: y}}',
+    'contexts:',
+    '- {name: c, context: {cluster: named, user: u, namespace: ns1}}',
+    'current-context: c',
+    '',
+  ].join('\n'));
+  const r = loadConfig({ kubeconfig: f });
+  assert.equal(r.contextName, 'c', 'the last current-context line');
+  assert.equal(r.cluster.server, url, 'merged in from the anchor');
+  assert.equal(r.cluster.tlsServerName, 'kubernetes');
+  assert.equal(r.cluster.insecureSkipTlsVerify, true);
+  assert.equal(r.cluster.disableCompression, true);
+  assert.equal(r.user.exec?.provideClusterInfo, true);
+  const quoted = write('yaml11/quoted', `current-context: c\nclusters: [{name: k, cluster: {server: "${url}", insecure-skip-tls-verify: "no"}}]\ncontexts: [{name: c, context: {cluster: k}}]\n`);
+  assert.equal(loadConfig({ kubeconfig: quoted }).cluster.insecureSkipTlsVerify, false, 'a quoted "no" is no boolean');
+});
+
 test('what kubectl refuses is refused, naming the field', () => {
   assert.throws(() => single('two', { token: 't', username: 'a', password: 'b' }), /more than one authentication method/);
   assert.throws(() => single('certnokey', { 'client-certificate-data': 'QQ==' }), /certificate without its key/);

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { parse } from 'yaml';
+import { parse, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
 import { UserError, didYouMean } from '../../../errors.js';
 import { inClusterConfig } from './in-cluster.js';
 import { serverUrl } from './server-url.js';
@@ -56,13 +56,25 @@ interface Merged {
   currentContext?: string;
 }
 
+/**
+ * kubectl decodes a kubeconfig with go-yaml v2 (YAML 1.1): unquoted y/yes/on (n/no/off) are
+ * booleans (`insecure-skip-tls-verify: yes`), `<<` merges a mapping in, and a key written twice
+ * takes its last value. YAML 1.2's other readings stay (a quoted "yes" is a string).
+ */
+const yaml11Bool = (value: boolean, test: RegExp) => ({ tag: 'tag:yaml.org,2002:bool', default: true, test, resolve: () => value, identify: () => false });
+const KUBECONFIG_YAML: ParseOptions & DocumentOptions & SchemaOptions = {
+  uniqueKeys: false,
+  merge: true,
+  customTags: (tags) => [...tags, yaml11Bool(true, /^(?:[yY]|yes|Yes|YES|on|On|ON)$/), yaml11Bool(false, /^(?:[nN]|no|No|NO|off|Off|OFF)$/)],
+};
+
 /** client-go's merge: first file to set a name (or current-context) wins. */
 export function mergeFiles(files: string[]): Merged {
   const m: Merged = { clusters: new Map(), users: new Map(), contexts: new Map() };
   for (const file of files) {
     let doc: Obj;
     try {
-      doc = (parse(readFileSync(file, 'utf8')) ?? {}) as Obj;
+      doc = (parse(readFileSync(file, 'utf8'), KUBECONFIG_YAML) ?? {}) as Obj;
     } catch (e) {
       throw new UserError(`cannot read the kubeconfig file ${file}: ${(e as Error).message.split('\n')[0]}`);
     }
