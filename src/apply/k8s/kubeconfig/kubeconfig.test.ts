@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -248,6 +248,51 @@ test('exec plugin missing, failing or printing garbage: the plugin named, its in
   await assert.rejects(new Credentials(single('garbage', { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: garbage } }), { stdinIsTTY: false }).settings(), /printed no ExecCredential/);
   const wrongVersion = script('plugin-v1beta1', cred('{"token":"t"}'));
   await assert.rejects(new Credentials(single('wrongv', { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: wrongVersion } }), { stdinIsTTY: false }).settings(), /not an ExecCredential of client.authentication.k8s.io\/v1beta1/);
+});
+
+test('a token, tokenFile, username or client certificate beside an exec plugin or oidc: the static one is used and the plugin never run (as client-go)', async () => {
+  clearExecCache();
+  const ran = join(dir, 'static-ran');
+  const plugin = script('plugin-static', `touch ${ran}\n${cred('{"token":"from-plugin"}')}`);
+  const exec = { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' };
+  const missing = { ...exec, command: 'envserve-no-such-plugin' };
+  const tf = write('static/tok', 'from-file\n');
+  const pem = Buffer.from(cert.cert).toString('base64');
+  const key = Buffer.from(cert.key).toString('base64');
+  const cases: [string, Record<string, unknown>, (s: Awaited<ReturnType<Credentials['settings']>>) => void][] = [
+    ['token', { token: 'static' }, (s) => assert.equal(s.headers.Authorization, 'Bearer static')],
+    ['tokenFile', { tokenFile: tf }, (s) => assert.equal(s.headers.Authorization, 'Bearer from-file')],
+    ['username', { username: 'alice', password: 'pw' }, (s) => assert.equal(s.headers.Authorization, `Basic ${Buffer.from('alice:pw').toString('base64')}`)],
+    ['cert', { 'client-certificate-data': pem, 'client-key-data': key }, (s) => {
+      assert.equal(s.cert?.toString(), cert.cert.toString(), 'the kubeconfig certificate, not the plugin one');
+      assert.equal(s.headers.Authorization, undefined);
+    }],
+  ];
+  for (const [name, user, check] of cases) {
+    check(await new Credentials(single(`static-${name}`, { ...user, exec })).settings());
+    check(await new Credentials(single(`static-missing-${name}`, { ...user, exec: missing })).settings());
+  }
+  assert.equal(existsSync(ran), false, 'the plugin never ran');
+  const oidc = { 'auth-provider': { name: 'oidc', config: { 'id-token': 'e30.e30.sig' } } };
+  assert.equal((await new Credentials(single('static-oidc', { token: 'static', ...oidc })).settings()).headers.Authorization, 'Bearer static', 'a token wins over oidc');
+  assert.equal((await new Credentials(single('password-only', { password: 'pw' })).settings()).headers.Authorization, undefined, 'no username: no basic auth (client-go)');
+});
+
+test('token beside a tokenFile: the file while it can be read, else the token; a tokenFile gone missing or empty keeps its last token', async () => {
+  const tf = join(dir, 'both/tok');
+  const both = new Credentials(single('token-and-file', { token: 'static', tokenFile: tf }));
+  assert.equal((await both.settings()).headers.Authorization, 'Bearer static', 'the file does not exist: the token');
+  write('both/tok', '\n');
+  assert.equal((await both.settings()).headers.Authorization, 'Bearer static', 'an empty file: the token');
+  write('both/tok', 'from-file\n');
+  assert.equal((await both.settings()).headers.Authorization, 'Bearer from-file');
+  const alone = new Credentials(single('file-alone', { tokenFile: tf }));
+  assert.equal((await alone.settings()).headers.Authorization, 'Bearer from-file');
+  write('both/tok', '');
+  assert.equal((await alone.settings()).headers.Authorization, 'Bearer from-file', 'emptied while rotated: the last token');
+  rmSync(tf);
+  assert.equal((await alone.settings()).headers.Authorization, 'Bearer from-file', 'gone: the last token');
+  await assert.rejects(new Credentials(single('file-never', { tokenFile: tf })).settings(), (e: unknown) => e instanceof RuntimeFailure && /tokenFile .*ENOENT/.test(e.message), 'never read: refused');
 });
 
 test('impersonation and basic auth: the headers kubectl sends', async () => {
