@@ -1,7 +1,7 @@
 // Exec credential plugins (client.authentication.k8s.io/v1 and v1beta1) as client-go runs them:
 // the command with its args and env, KUBERNETES_EXEC_INFO carrying `interactive` and (when
 // provideClusterInfo) the cluster; stdin handed over only when the mode allows it and it is a
-// terminal. The credential — a token or a client certificate — is kept until its
+// terminal, its stderr always passed through to the user's. The credential — a token or a client certificate — is kept until its
 // expirationTimestamp (forever without one) and the plugin is run again when the API server
 // answers 401 to it. One cache per process, shared by every client of the same user and cluster.
 import { spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ export interface ExecCredential {
 export interface ExecOptions {
   /** Whether stdin is a terminal (default: process.stdin.isTTY). */
   stdinIsTTY?: boolean;
-  /** Where the plugin's stderr goes when it runs interactively (default: process.stderr). */
+  /** Where the plugin's stderr goes (default: process.stderr). */
   stderr?: NodeJS.WritableStream;
   /** Bound on a non-interactive run (ms). */
   timeoutMs?: number;
@@ -111,7 +111,8 @@ export class ExecPlugin {
     child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => {
       err.push(d);
-      if (interactive) (this.o.stderr ?? process.stderr).write(d); // its prompts are for the user
+      // As kubectl, whatever the mode: its prompts and messages ("open this URL to log in") are for the user.
+      (this.o.stderr ?? process.stderr).write(d);
     });
     const timeoutMs = this.o.timeoutMs ?? 120_000;
     const timer = interactive ? undefined : setTimeout(() => child.kill('SIGKILL'), timeoutMs);

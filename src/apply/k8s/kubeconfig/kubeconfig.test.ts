@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -213,6 +214,16 @@ test('exec plugin: a client certificate as its output; provideClusterInfo hands 
     apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential',
     spec: { interactive: false, cluster: { server: url, 'tls-server-name': 'kubernetes.default', 'certificate-authority-data': readFileSync(ca).toString('base64'), 'proxy-url': 'socks5://127.0.0.1:1080', config: { audience: 'team-a' } } },
   });
+});
+
+test("exec plugin's stderr reaches the user whatever the mode (a device-code login prints where to go, then waits), as kubectl passes it through", async () => {
+  clearExecCache();
+  const plugin = script('plugin-stderr', `echo "open https://login.example/device and enter ABCD-EFGH" >&2\n${cred('{"token":"t"}')}`);
+  const lines: string[] = [];
+  const stderr = new Writable({ write: (d, _e, cb) => (lines.push(String(d)), cb()) });
+  const c = new Credentials(single('stderr', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } }), { stdinIsTTY: false, stderr });
+  assert.equal((await c.settings()).headers.Authorization, 'Bearer t');
+  assert.match(lines.join(''), /open https:\/\/login.example\/device and enter ABCD-EFGH/);
 });
 
 test('exec interactiveMode: stdin only when allowed and a terminal; Always without one fails', async () => {
