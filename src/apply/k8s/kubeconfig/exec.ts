@@ -81,7 +81,7 @@ export class ExecPlugin {
       let caData = c.certificateAuthorityData;
       if (!caData && c.certificateAuthority) caData = readFileSync(c.certificateAuthority).toString('base64');
       spec.cluster = {
-        server: c.server,
+        server: clientGoHost(c.serverAsWritten ?? c.server),
         ...(c.tlsServerName && { 'tls-server-name': c.tlsServerName }),
         ...(c.insecureSkipTlsVerify && { 'insecure-skip-tls-verify': true }),
         ...(caData && { 'certificate-authority-data': caData }),
@@ -160,6 +160,12 @@ export class ExecPlugin {
     }
     return cred;
   }
+}
+
+/** client-go's rest Host for a kubeconfig server: as written, its query and fragment dropped when it has a path. */
+function clientGoHost(server: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)([^?#]*)/i.exec(server);
+  return m && m[2]!.length > 1 ? m[1]! + m[2]! : server;
 }
 
 /** For tests: forget every cached credential. */

@@ -197,13 +197,13 @@ test('exec plugin: run once, its token cached until expirationTimestamp, run aga
   }
 });
 
-test('exec plugin: a client certificate as its output; provideClusterInfo hands over the cluster in KUBERNETES_EXEC_INFO', async () => {
+test('exec plugin: a client certificate as its output; provideClusterInfo hands over the cluster in KUBERNETES_EXEC_INFO, its server as written', async () => {
   clearExecCache();
   const out = join(dir, 'exec-info.json');
   const ca = write('pci/ca.crt', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
   const plugin = script('plugin-pci', `printf '%s' "$KUBERNETES_EXEC_INFO" > ${out}\n${cred('{"clientCertificateData":"CERT-PEM","clientKeyData":"KEY-PEM"}')}`);
   const c = new Credentials(single('pci', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never', provideClusterInfo: true } }, {
-    'certificate-authority': ca, 'certificate-authority-data': undefined, 'tls-server-name': 'kubernetes.default', 'proxy-url': 'socks5://127.0.0.1:1080',
+    server: `${url}/`, 'certificate-authority': ca, 'certificate-authority-data': undefined, 'tls-server-name': 'kubernetes.default', 'proxy-url': 'socks5://127.0.0.1:1080',
     extensions: [{ name: 'client.authentication.k8s.io/exec', extension: { audience: 'team-a' } }],
   }));
   const s = await c.settings();
@@ -212,7 +212,8 @@ test('exec plugin: a client certificate as its output; provideClusterInfo hands 
   assert.equal(s.headers.Authorization, undefined);
   assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), {
     apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential',
-    spec: { interactive: false, cluster: { server: url, 'tls-server-name': 'kubernetes.default', 'certificate-authority-data': readFileSync(ca).toString('base64'), 'proxy-url': 'socks5://127.0.0.1:1080', config: { audience: 'team-a' } } },
+    // the server as the kubeconfig writes it (client-go hands over its Host unchanged)
+    spec: { interactive: false, cluster: { server: `${url}/`, 'tls-server-name': 'kubernetes.default', 'certificate-authority-data': readFileSync(ca).toString('base64'), 'proxy-url': 'socks5://127.0.0.1:1080', config: { audience: 'team-a' } } },
   });
 });
 

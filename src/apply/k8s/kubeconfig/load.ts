@@ -157,6 +157,7 @@ export function parseCluster(name: string, c: Obj, where = ''): ClusterConfig {
   const out: ClusterConfig = {
     name,
     server: serverUrl(server, `${where}cluster "${name}"`),
+    serverAsWritten: server,
     insecureSkipTlsVerify: c['insecure-skip-tls-verify'] === true,
     disableCompression: c['disable-compression'] === true,
   };
