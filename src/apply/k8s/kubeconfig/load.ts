@@ -68,13 +68,22 @@ const KUBECONFIG_YAML: ParseOptions & DocumentOptions & SchemaOptions = {
   customTags: (tags) => [...tags, yaml11Bool(true, /^(?:[yY]|yes|Yes|YES|on|On|ON)$/), yaml11Bool(false, /^(?:[nN]|no|No|NO|off|Off|OFF)$/)],
 };
 
+/**
+ * UTF-8, or UTF-16 when a byte-order mark says so, as go-yaml reads it: Windows PowerShell 5's
+ * `kubectl config view --raw > config` writes UTF-16LE, and kubectl reads that file.
+ */
+function kubeconfigText(b: Buffer): string {
+  const enc = b[0] === 0xff && b[1] === 0xfe ? 'utf-16le' : b[0] === 0xfe && b[1] === 0xff ? 'utf-16be' : 'utf-8';
+  return new TextDecoder(enc).decode(b);
+}
+
 /** client-go's merge: first file to set a name (or current-context) wins. */
 export function mergeFiles(files: string[]): Merged {
   const m: Merged = { clusters: new Map(), users: new Map(), contexts: new Map() };
   for (const file of files) {
     let doc: Obj;
     try {
-      doc = (parse(readFileSync(file, 'utf8'), KUBECONFIG_YAML) ?? {}) as Obj;
+      doc = (parse(kubeconfigText(readFileSync(file)), KUBECONFIG_YAML) ?? {}) as Obj;
     } catch (e) {
       throw new UserError(`cannot read the kubeconfig file ${file}: ${(e as Error).message.split('\n')[0]}`);
     }
