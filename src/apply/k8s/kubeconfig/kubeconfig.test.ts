@@ -357,6 +357,24 @@ test('oidc auth-provider: a live id-token is sent; an expired one is refreshed w
   }
 });
 
+test("in a pod, a KUBECONFIG whose files are all missing, or hold nothing, gives way to the pod's service account (as kubectl's deferred loading)", () => {
+  const sa = join(dir, 'sa-fallback');
+  mkdirSync(sa);
+  writeFileSync(join(sa, 'token'), 't');
+  writeFileSync(join(sa, 'namespace'), 'pod-ns');
+  const pod = { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  const empty = write('empty/config', '# nothing yet\n');
+  for (const kc of [join(dir, 'missing-a'), `${join(dir, 'missing-a')}:${empty}`]) {
+    const r = loadConfig({}, { ...pod, KUBECONFIG: kc }, sa);
+    assert.equal(r.source, 'in-cluster service account', kc);
+    assert.equal(r.namespace, 'pod-ns');
+  }
+  assert.equal(loadConfig({ namespace: 'mine' }, { ...pod, KUBECONFIG: empty }, sa).namespace, 'mine');
+  assert.throws(() => loadConfig({}, { KUBECONFIG: join(dir, 'missing-a') }, sa), /no file of KUBECONFIG/, 'not a pod: the error as before');
+  assert.throws(() => loadConfig({}, { KUBECONFIG: empty }, sa), /has no current-context/);
+  assert.throws(() => loadConfig({ kubeconfig: join(dir, 'missing-a') }, pod, sa), /does not exist/, 'a file named on the command line must exist, pod or not');
+});
+
 test('in-cluster: server from KUBERNETES_SERVICE_HOST/PORT, the service-account token re-read when it rotates, its CA and namespace', async () => {
   const sa = join(dir, 'sa');
   mkdirSync(sa);

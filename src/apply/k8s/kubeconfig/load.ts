@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { parse, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
 import { UserError, didYouMean } from '../../../errors.js';
-import { inClusterConfig } from './in-cluster.js';
+import { inClusterConfig, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
 import { serverUrl } from './server-url.js';
 import type { ClusterConfig, ExecConfig, ResolvedConfig, UserConfig } from './types.js';
 
@@ -22,23 +22,34 @@ export interface LoadOptions {
   namespace?: string;
 }
 
-/** kubectl's order: --kubeconfig, KUBECONFIG, ~/.kube/config, in-cluster. */
-export function loadConfig(o: LoadOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+/**
+ * kubectl's order: --kubeconfig, KUBECONFIG, ~/.kube/config, in-cluster. As its deferred loading,
+ * files that hold nothing (KUBECONFIG's all missing, or empty) give way to a pod's service account.
+ */
+export function loadConfig(o: LoadOptions = {}, env: NodeJS.ProcessEnv = process.env, saDir = SERVICE_ACCOUNT_DIR): ResolvedConfig {
+  const inCluster = (): ResolvedConfig | undefined => {
+    const ic = inClusterConfig(env, saDir);
+    return ic && { ...ic, namespace: o.namespace ?? ic.namespace };
+  };
   if (o.kubeconfig) {
     const files = splitList(o.kubeconfig);
     for (const f of files) if (!existsSync(f)) throw new UserError(`the kubeconfig file ${f} does not exist`, 'check KUBECONFIG or --kubeconfig');
-    return fromFiles(files, `KUBECONFIG=${o.kubeconfig}`, o);
+    return fromFiles(files, `KUBECONFIG=${o.kubeconfig}`, o, inCluster);
   }
   if (env.KUBECONFIG) {
     // As client-go: missing files in the list are skipped, but not all of them.
     const files = splitList(env.KUBECONFIG).filter((f) => existsSync(f));
-    if (!files.length) throw new UserError(`no file of KUBECONFIG=${env.KUBECONFIG} exists`, 'check KUBECONFIG or --kubeconfig');
-    return fromFiles(files, `KUBECONFIG=${env.KUBECONFIG}`, o);
+    if (!files.length) {
+      const ic = inCluster();
+      if (ic) return ic;
+      throw new UserError(`no file of KUBECONFIG=${env.KUBECONFIG} exists`, 'check KUBECONFIG or --kubeconfig');
+    }
+    return fromFiles(files, `KUBECONFIG=${env.KUBECONFIG}`, o, inCluster);
   }
   const home = join(homedir(), '.kube', 'config');
-  if (existsSync(home)) return fromFiles([home], '~/.kube/config', o);
-  const ic = inClusterConfig(env);
-  if (ic) return { ...ic, namespace: o.namespace ?? ic.namespace };
+  if (existsSync(home)) return fromFiles([home], '~/.kube/config', o, inCluster);
+  const ic = inCluster();
+  if (ic) return ic;
   throw new UserError(
     'no Kubernetes configuration found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod',
     'set KUBECONFIG (or pass --kubeconfig) to a kubeconfig file for your cluster',
@@ -126,8 +137,11 @@ function resolveExecCommand(body: Obj, base: string): void {
   }
 }
 
-function fromFiles(files: string[], source: string, o: LoadOptions): ResolvedConfig {
+function fromFiles(files: string[], source: string, o: LoadOptions, inCluster: () => ResolvedConfig | undefined): ResolvedConfig {
   const m = mergeFiles(files);
+  const empty = !m.currentContext && !m.contexts.size && !m.clusters.size && !m.users.size;
+  const ic = empty && !o.context ? inCluster() : undefined;
+  if (ic) return ic;
   const contextName = o.context ?? m.currentContext;
   if (!contextName) throw new UserError(`the kubeconfig (${source}) has no current-context`, 'pass --context, or run `kubectl config use-context NAME`');
   const ctx = m.contexts.get(contextName);
