@@ -5,7 +5,8 @@
 // expirationTimestamp (forever without one) and the plugin is run again when the API server
 // answers 401 to it. One cache per process, shared by every client of the same user and cluster.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { RuntimeFailure } from '../../../errors.js';
 import type { ClusterConfig, ExecConfig } from './load.js';
 
@@ -105,7 +106,10 @@ export class ExecPlugin {
       throw this.fail(`cannot be given the cluster's CA: ${(e as Error).message}`);
     }
     const env = { ...process.env, ...Object.fromEntries(this.exec.env.map((e) => [e.name, e.value])), KUBERNETES_EXEC_INFO: info };
-    const child = spawn(this.exec.command, this.exec.args, { env, stdio: [interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'] });
+    // As Go's exec.Command: a bare name is looked up in our own PATH, not in a PATH the exec env sets.
+    const command = this.exec.command.includes('/') ? this.exec.command : lookPath(this.exec.command, process.env.PATH ?? '');
+    if (!command) throw this.fail('was not found', 'install it, or correct the exec command in the kubeconfig');
+    const child = spawn(command, this.exec.args, { env, stdio: [interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (d: Buffer) => out.push(d));
@@ -160,6 +164,23 @@ export class ExecPlugin {
     }
     return cred;
   }
+}
+
+/** The executable `name` in PATH's absolute folders (Go refuses a match through a relative one), or undefined. */
+function lookPath(name: string, path: string): string | undefined {
+  for (const d of path.split(':')) {
+    if (!isAbsolute(d)) continue;
+    const f = join(d, name);
+    try {
+      if (statSync(f).isFile()) {
+        accessSync(f, constants.X_OK);
+        return f;
+      }
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }
 
 /** client-go's rest Host for a kubeconfig server: as written, its query and fragment dropped when it has a path. */

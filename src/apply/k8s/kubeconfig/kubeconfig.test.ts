@@ -253,6 +253,24 @@ test('exec interactiveMode: stdin only when allowed and a terminal; Always witho
     (e: unknown) => e instanceof RuntimeFailure && e.reason === 'CredentialPluginFailed' && /needs a terminal/.test(e.message));
 });
 
+test("exec command: a bare name is looked up in envserve's own PATH, not one the exec env sets (as Go's exec.Command); installHint without terminal escapes", async () => {
+  clearExecCache();
+  const bin = join(dir, 'path-bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'envserve-path-login'), `#!/bin/sh\n${cred('{"token":"path-\'$PATH\'"}')}\n`, { mode: 0o755 });
+  const saved = process.env.PATH;
+  process.env.PATH = `${bin}:${saved}`;
+  try {
+    const c = new Credentials(single('path', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'envserve-path-login', interactiveMode: 'Never', env: [{ name: 'PATH', value: '/nonexistent' }] } }));
+    assert.equal((await c.settings()).headers.Authorization, 'Bearer path-/nonexistent', "found on envserve's PATH, run with the plugin's");
+  } finally {
+    process.env.PATH = saved;
+  }
+  const hint = 'run \u001b[1mbrew install login\u001b[0m\tthen retry\n';
+  await assert.rejects(new Credentials(single('ansi', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'envserve-no-such-plugin', interactiveMode: 'Never', installHint: hint } })).settings(),
+    (e: unknown) => e instanceof RuntimeFailure && e.hint === 'run U+001B[1mbrew install loginU+001B[0m\tthen retry', 'escapes shown as U+001B (client-go cleanANSIEscapeCodes)');
+});
+
 test('exec plugin missing, failing or printing garbage: the plugin named, its installHint as the hint, CredentialPluginFailed', async () => {
   clearExecCache();
   const hint = 'install it with: brew install cloud-login';

@@ -253,8 +253,13 @@ function parseExec(e: Obj, what: string): ExecConfig {
     command,
     args: Array.isArray(e.args) ? e.args.map(String) : [],
     env: Array.isArray(e.env) ? (e.env as Obj[]).map((x) => ({ name: String(x?.name ?? ''), value: String(x?.value ?? '') })) : [],
-    ...(str(e.installHint) && { installHint: str(e.installHint) }),
+    ...(str(e.installHint) && { installHint: cleanAnsiEscapes(str(e.installHint)!) }),
     provideClusterInfo: e.provideClusterInfo === true,
     interactiveMode: mode,
   };
+}
+
+/** client-go's cleanANSIEscapeCodes: an installHint cannot drive the terminal (ESC and other controls shown as U+001B...). */
+function cleanAnsiEscapes(s: string): string {
+  return s.replace(/[^\p{L}\p{M}\p{N}\p{P}\p{S}\p{Z}\t\n\v\f\r]/gu, (c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`);
 }
