@@ -107,7 +107,7 @@ test('exec command: relative to its file when it has a path separator, looked up
   assert.equal(v.interactiveMode, 'IfAvailable', 'v1beta1 defaults to IfAvailable');
 });
 
-test("YAML as kubectl decodes it (go-yaml v2, YAML 1.1): unquoted yes/on/y are true, << merges a mapping in, a repeated key's last value counts; UTF-16 with a byte-order mark", () => {
+test("YAML as kubectl decodes it (go-yaml v2, YAML 1.1): unquoted yes/on/y are true, << merges a mapping in, a repeated key's last value counts; UTF-16 with a byte-order mark; the first of several documents", () => {
   const f = write('yaml11/config', [
     'current-context: first',
     'clusters:',
@@ -137,6 +137,8 @@ test("YAML as kubectl decodes it (go-yaml v2, YAML 1.1): unquoted yes/on/y are t
   assert.equal(r.user.exec?.provideClusterInfo, true);
   const quoted = write('yaml11/quoted', `current-context: c\nclusters: [{name: k, cluster: {server: "${url}", insecure-skip-tls-verify: "no"}}]\ncontexts: [{name: c, context: {cluster: k}}]\n`);
   assert.equal(loadConfig({ kubeconfig: quoted }).cluster.insecureSkipTlsVerify, false, 'a quoted "no" is no boolean');
+  const twoDocs = write('yaml11/two-docs', `current-context: c\nclusters: [{name: k, cluster: {server: "${url}"}}]\ncontexts: [{name: c, context: {cluster: k}}]\n---\ncurrent-context: other\n`);
+  assert.equal(loadConfig({ kubeconfig: twoDocs }).contextName, 'c', 'two documents: the first is read, the rest ignored (go-yaml Unmarshal)');
   // Windows PowerShell 5's `kubectl config view --raw > config` writes UTF-16LE with a byte-order mark.
   const text = `current-context: c\nclusters: [{name: k, cluster: {server: "${url}"}}]\ncontexts: [{name: c, context: {cluster: k}}]\n`;
   for (const [name, bytes] of [['utf16le', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])], ['utf16be', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()])], ['utf8bom', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)])]] as const) {

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { parse, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
+import { parseAllDocuments, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
 import { UserError, didYouMean } from '../../../errors.js';
 import { inClusterConfig, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
 import { serverUrl } from './server-url.js';
@@ -69,8 +69,8 @@ interface Merged {
 
 /**
  * kubectl decodes a kubeconfig with go-yaml v2 (YAML 1.1): unquoted y/yes/on (n/no/off) are
- * booleans (`insecure-skip-tls-verify: yes`), `<<` merges a mapping in, and a key written twice
- * takes its last value. YAML 1.2's other readings stay (a quoted "yes" is a string).
+ * booleans (`insecure-skip-tls-verify: yes`; a quoted "yes" stays a string), `<<` merges a
+ * mapping in, a key written twice takes its last value, and only the first document counts.
  */
 const yaml11Bool = (value: boolean, test: RegExp) => ({ tag: 'tag:yaml.org,2002:bool', default: true, test, resolve: () => value, identify: () => false });
 const KUBECONFIG_YAML: ParseOptions & DocumentOptions & SchemaOptions = {
@@ -94,7 +94,10 @@ export function mergeFiles(files: string[]): Merged {
   for (const file of files) {
     let doc: Obj;
     try {
-      doc = (parse(kubeconfigText(readFileSync(file)), KUBECONFIG_YAML) ?? {}) as Obj;
+      // As go-yaml's Unmarshal: the first document is the kubeconfig, any after it are not read.
+      const first = parseAllDocuments(kubeconfigText(readFileSync(file)), KUBECONFIG_YAML)[0];
+      if (first?.errors.length) throw first.errors[0];
+      doc = (first?.toJS() ?? {}) as Obj;
     } catch (e) {
       throw new UserError(`cannot read the kubeconfig file ${file}: ${(e as Error).message.split('\n')[0]}`);
     }
