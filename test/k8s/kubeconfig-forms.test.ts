@@ -416,6 +416,19 @@ test('forms kubectl reads and envserve refused or read otherwise: the same ident
   await t.test('a token beside a tokenFile that does not exist: the token', async () => {
     await same(kubeconfig('token-and-tokenfile', { server, 'certificate-authority-data': caData }, { token: tokens['sa-a'], tokenFile: join(dir, 'no-such-token') }), `system:serviceaccount:${ns}:sa-a`);
   });
+  await t.test('a bare exec command found on the PATH of kubectl and envserve, though the exec env sets another PATH', async () => {
+    const bin = join(dir, 'path-bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'envserve-forms-path-login'), `#!/bin/sh\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${tokens['sa-b']}"}}'\n`, { mode: 0o755 });
+    const kc = kubeconfig('exec-path', { server, 'certificate-authority-data': caData }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'envserve-forms-path-login', interactiveMode: 'Never', env: [{ name: 'PATH', value: '/nonexistent' }] } });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`; // kubectlWith passes this PATH on
+    try {
+      await same(kc, `system:serviceaccount:${ns}:sa-b`);
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
   await t.test("an exec plugin's stderr (interactiveMode Never, no terminal) reaches the user, as kubectl shows it", async () => {
     const plugin = join(dir, 'device-login');
     writeFileSync(plugin, `#!/bin/sh\necho "open https://login.envserve.test/device and enter ABCD-EFGH" >&2\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${tokens['sa-b']}"}}'\n`, { mode: 0o755 });
