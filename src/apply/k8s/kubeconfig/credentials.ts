@@ -76,8 +76,7 @@ export class Credentials {
     if (ap) {
       if (ap.name === 'oidc') {
         if (!staticAuth) this.oidc = new OidcProvider(ap.config, user.name);
-      }
-      else {
+      } else {
         throw new UserError(
           `the kubeconfig (${source}), user "${user.name}": auth-provider "${ap.name}" is not supported${REMOVED_PROVIDERS[ap.name] ? ' (kubectl removed it in 1.26)' : ''}`,
           REMOVED_PROVIDERS[ap.name] ?? 'use an exec credential plugin, a token or a client certificate',

@@ -1,9 +1,10 @@
 // Exec credential plugins (client.authentication.k8s.io/v1 and v1beta1) as client-go runs them:
 // the command with its args and env, KUBERNETES_EXEC_INFO carrying `interactive` and (when
 // provideClusterInfo) the cluster; stdin handed over only when the mode allows it and it is a
-// terminal, its stderr always passed through to the user's. The credential — a token or a client certificate — is kept until its
-// expirationTimestamp (forever without one) and the plugin is run again when the API server
-// answers 401 to it. One cache per process, shared by every client of the same user and cluster.
+// terminal, its stderr always passed through to the user's. The credential — a token or a
+// client certificate — is kept until its expirationTimestamp (forever without one) and the
+// plugin is run again when the API server answers 401 to it. One cache per process, shared by
+// every client of the same user and cluster.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
