@@ -377,6 +377,25 @@ test('oidc auth-provider: a live id-token is sent; an expired one is refreshed w
   }
 });
 
+test('without HOME, ~/.kube/config is .kube/config in the working directory (client-go reads $HOME, nothing else); a pod without HOME still finds its service account', () => {
+  const sa = join(dir, 'sa-nohome');
+  mkdirSync(sa, { recursive: true });
+  writeFileSync(join(sa, 'token'), 't');
+  const cwd = process.cwd();
+  const work = join(dir, 'nohome');
+  write('nohome/.kube/config', { 'current-context': 'c', clusters: [{ name: 'k', cluster: { server: url, 'certificate-authority': 'ca.crt' } }], contexts: [{ name: 'c', context: { cluster: 'k' } }] });
+  process.chdir(work);
+  try {
+    const r = loadConfig({}, {}, sa);
+    assert.equal(r.source, '~/.kube/config');
+    assert.equal(r.cluster.certificateAuthority, join(work, '.kube/ca.crt'));
+    process.chdir(dir);
+    assert.equal(loadConfig({}, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, sa).source, 'in-cluster service account');
+  } finally {
+    process.chdir(cwd);
+  }
+});
+
 test("in a pod, a KUBECONFIG whose files are all missing, or hold nothing, gives way to the pod's service account (as kubectl's deferred loading)", () => {
   const sa = join(dir, 'sa-fallback');
   mkdirSync(sa);

@@ -3,7 +3,6 @@
 // context wins and current-context comes from the first file that sets it; relative paths in a
 // file are resolved against that file's folder; then the context picks cluster, user, namespace.
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { parseAllDocuments, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
 import { UserError, didYouMean } from '../../../errors.js';
@@ -46,7 +45,8 @@ export function loadConfig(o: LoadOptions = {}, env: NodeJS.ProcessEnv = process
     }
     return fromFiles(files, `KUBECONFIG=${env.KUBECONFIG}`, o, inCluster);
   }
-  const home = join(homedir(), '.kube', 'config');
+  // client-go's home is $HOME and nothing else: without it, .kube/config in the working directory.
+  const home = join(env.HOME ?? '', '.kube', 'config');
   if (existsSync(home)) return fromFiles([home], '~/.kube/config', o, inCluster);
   const ic = inCluster();
   if (ic) return ic;
@@ -128,7 +128,7 @@ export function mergeFiles(files: string[]): Merged {
 function resolveFields(body: Obj, keys: string[], base: string): void {
   for (const k of keys) {
     const v = body[k];
-    if (typeof v === 'string' && v && !isAbsolute(v)) body[k] = resolve(base, v.startsWith('~/') ? join(homedir(), v.slice(2)) : v);
+    if (typeof v === 'string' && v && !isAbsolute(v)) body[k] = resolve(base, v.startsWith('~/') && process.env.HOME ? join(process.env.HOME, v.slice(2)) : v);
   }
 }
 
