@@ -377,6 +377,25 @@ test('oidc auth-provider: a live id-token is sent; an expired one is refreshed w
   }
 });
 
+test("in a pod, a context without a namespace means the pod's (POD_NAMESPACE, else the service account's), as kubectl's deferred loading", () => {
+  const sa = join(dir, 'sa-ns');
+  mkdirSync(sa, { recursive: true });
+  writeFileSync(join(sa, 'token'), 't');
+  writeFileSync(join(sa, 'namespace'), 'sa-ns\n');
+  const pod = { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  const f = write('ns/config', {
+    'current-context': 'none', clusters: [{ name: 'k', cluster: { server: url } }],
+    contexts: [{ name: 'none', context: { cluster: 'k' } }, { name: 'def', context: { cluster: 'k', namespace: 'default' } }, { name: 'team', context: { cluster: 'k', namespace: 'team' } }],
+  });
+  assert.equal(loadConfig({}, { ...pod, KUBECONFIG: f }, sa).namespace, 'sa-ns');
+  assert.equal(loadConfig({}, { ...pod, POD_NAMESPACE: 'pod-ns', KUBECONFIG: f }, sa).namespace, 'pod-ns');
+  assert.equal(loadConfig({ context: 'def' }, { ...pod, KUBECONFIG: f }, sa).namespace, 'default', 'a context that names default keeps it');
+  assert.equal(loadConfig({ context: 'team' }, { ...pod, KUBECONFIG: f }, sa).namespace, 'team');
+  assert.equal(loadConfig({ namespace: 'mine' }, { ...pod, KUBECONFIG: f }, sa).namespace, 'mine');
+  assert.equal(loadConfig({}, { KUBECONFIG: f }, sa).namespace, 'default', 'not a pod');
+  assert.equal(inClusterConfig({ ...pod, POD_NAMESPACE: 'pod-ns' }, sa)?.namespace, 'pod-ns', 'in-cluster: POD_NAMESPACE first');
+});
+
 test('without HOME, ~/.kube/config is .kube/config in the working directory (client-go reads $HOME, nothing else); a pod without HOME still finds its service account', () => {
   const sa = join(dir, 'sa-nohome');
   mkdirSync(sa, { recursive: true });

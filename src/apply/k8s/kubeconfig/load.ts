@@ -167,7 +167,8 @@ function fromFiles(files: string[], source: string, o: LoadOptions, inCluster: (
     cluster: parseCluster(clusterName!, cluster, where),
     user: parseUser(userName, user, where),
     contextName,
-    namespace: o.namespace ?? str(ctx.namespace) ?? 'default',
+    // As kubectl's deferred loading: in a pod, a context without a namespace means the pod's.
+    namespace: o.namespace ?? str(ctx.namespace) ?? inCluster()?.namespace ?? 'default',
     source,
     paths: files,
   };
