@@ -354,6 +354,8 @@ test('oidc auth-provider: a live id-token is sent; an expired one is refreshed w
   const live = jwt(Math.floor(Date.now() / 1000) + 3600);
   assert.equal((await new Credentials(single('oidc', { 'auth-provider': { name: 'oidc', config: { 'id-token': live, 'client-id': 'k' } } })).settings()).headers.Authorization, `Bearer ${live}`);
   await assert.rejects(new Credentials(single('oidc-old', { 'auth-provider': { name: 'oidc', config: { 'id-token': jwt(1000) } } })).settings(), /oidc id-token of user "u" is expired/);
+  const soon = jwt(Math.floor(Date.now() / 1000) + 5);
+  await assert.rejects(new Credentials(single('oidc-soon', { 'auth-provider': { name: 'oidc', config: { 'id-token': soon } } })).settings(), /is expired/, 'within 10 s of its exp it counts as expired (client-go expiryDelta)');
   // An expired one with a refresh-token: discovery, then the token endpoint (a local issuer).
   const fresh = jwt(Math.floor(Date.now() / 1000) + 3600);
   const forms: string[] = [];
