@@ -8,7 +8,10 @@
 // Also: exec plugins (v1 with interactiveMode and provideClusterInfo: kubectl and envserve hand the
 // plugin the same KUBERNETES_EXEC_INFO; v1beta1 giving a client certificate; one not installed),
 // a KUBECONFIG list whose cluster, user and context come from three files (relative paths),
-// impersonation (as, as-groups, as-user-extra) and in-cluster config (the operator's pod).
+// impersonation (as, as-groups, as-user-extra), in-cluster config (the operator's pod), and forms
+// kubectl reads that envserve once refused or read otherwise (YAML 1.1 booleans, merge keys, a key
+// written twice, UTF-16; a static credential beside an exec plugin that is not installed; a token
+// beside a missing tokenFile; a plugin's stderr shown whatever its interactiveMode).
 // Each form: `up` of an env with a port-forward and a ClusterIP Service → bytes through the
 // forward (counted by the proxy), `status` Ready, `down` removes everything.
 import { test, before, after } from 'node:test';
@@ -24,7 +27,9 @@ import { httpRequest, podAnswer, eventually, curlInNetns } from './cluster.js';
 import { cli, run } from './cli-proc.js';
 import { env, rand, writeEnvFile, createNamespace, deleteNamespace, mustKubectl, ownedObjects, backedDeployment, waitReadyPod, freePort } from './expose-lib.js';
 import { TunnelProxy, type ProxyKind } from '../helpers/tunnel-proxy.js';
-import { loadKubeClient, KubeApiError, type KubeClient } from '../../src/apply/k8s/client.js';
+import { Writable } from 'node:stream';
+import { loadKubeClient, KubeApiError, KubeClient } from '../../src/apply/k8s/client.js';
+import { loadConfig } from '../../src/apply/k8s/kubeconfig/load.js';
 import { Tunnel } from '../../src/apply/k8s/pf/tunnel.js';
 import { apply, condition, manifests, OPERATOR_IMAGE, ENVSERVE_CLUSTER_OBJECTS } from './operator-lib.js';
 
@@ -321,14 +326,14 @@ async function whoami(kc: string): Promise<{ envserve: any; kubectl: any }> {
   }
 }
 
-test('exec plugin (v1, interactiveMode IfAvailable, provideClusterInfo, a relative command): kubectl and envserve give it the same KUBERNETES_EXEC_INFO; run once; up/status/down', async () => {
+test('exec plugin (v1, interactiveMode IfAvailable, provideClusterInfo, a relative command, the server written with a trailing slash): kubectl and envserve give it the same KUBERNETES_EXEC_INFO; run once; up/status/down', async () => {
   const out = join(dir, 'exec-info');
   mkdirSync(join(dir, 'plugins'), { recursive: true });
   mkdirSync(out, { recursive: true });
   // The plugin writes what it was given (one file per run) and answers with sa-a's token.
   writeFileSync(join(dir, 'plugins', 'token-login'), `#!/bin/sh\nprintf '%s' "$KUBERNETES_EXEC_INFO" > "$OUT/$FORM-$$.json"\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${tokens['sa-a']}"}}'\n`, { mode: 0o755 });
   const kc = kubeconfig('exec-token', {
-    server: real.href.replace(/\/$/, ''), 'certificate-authority-data': caData,
+    server: real.href, 'certificate-authority-data': caData,
     extensions: [{ name: 'client.authentication.k8s.io/exec', extension: { audience: 'envserve-forms', region: 'test' } }],
   }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './plugins/token-login', env: [{ name: 'OUT', value: out }, { name: 'FORM', value: 'kubectl' }], interactiveMode: 'IfAvailable', provideClusterInfo: true } });
   const ref = await kubectlWith(kc, {}, ['get', 'pods']);
@@ -377,6 +382,69 @@ test('an exec plugin that is not installed: named, its installHint shown, exit 1
   assert.equal(r.code, 1, r.out);
   assert.match(r.out, /credential plugin "envserve-forms-login" of user "user-exec-missing" .*was not found/);
   assert.ok(r.out.includes(hint), r.out);
+});
+
+test('forms kubectl reads and envserve refused or read otherwise: the same identity as kubectl', async (t) => {
+  const server = real.href.replace(/\/$/, '');
+  const notInstalled = { apiVersion: 'client.authentication.k8s.io/v1', command: 'envserve-forms-not-installed', interactiveMode: 'Never' };
+  const same = async (kc: string, username?: string) => {
+    const who = await whoami(kc);
+    assert.deepEqual(who.envserve, who.kubectl);
+    if (username) assert.equal(who.envserve.username, username);
+  };
+  await t.test('YAML 1.1 as go-yaml reads it: insecure-skip-tls-verify: yes, a << merge key, current-context written twice; also in UTF-16LE', async () => {
+    const file = join(dir, 'yaml11.kubeconfig');
+    writeFileSync(file, [
+      'apiVersion: v1', 'kind: Config', 'current-context: not-this-one',
+      'clusters:', '- name: base', '  cluster: &base', `    server: ${server}`, '    insecure-skip-tls-verify: yes',
+      '- name: forms', '  cluster:', '    <<: *base',
+      'users:', '- name: u', '  user:', `    token: ${tokens['sa-a']}`,
+      'contexts:', `- {name: forms, context: {cluster: forms, user: u, namespace: ${ns}}}`,
+      'current-context: forms', '',
+    ].join('\n'), { mode: 0o600 });
+    await same(file, `system:serviceaccount:${ns}:sa-a`);
+    // the same file as Windows PowerShell 5's `>` writes it: UTF-16LE with a byte-order mark
+    writeFileSync(`${file}.utf16`, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(readFileSync(file, 'utf8'), 'utf16le')]), { mode: 0o600 });
+    await same(`${file}.utf16`, `system:serviceaccount:${ns}:sa-a`);
+  });
+  await t.test('a token beside an exec plugin that is not installed: the plugin is not run', async () => {
+    await same(kubeconfig('token-and-exec', { server, 'certificate-authority-data': caData }, { token: tokens['sa-b'], exec: notInstalled }), `system:serviceaccount:${ns}:sa-b`);
+  });
+  await t.test('a client certificate beside an exec plugin that is not installed: the plugin is not run', async () => {
+    await same(kubeconfig('cert-and-exec', { server, 'certificate-authority-data': caData }, { ...certUser, exec: notInstalled }));
+  });
+  await t.test('a token beside a tokenFile that does not exist: the token', async () => {
+    await same(kubeconfig('token-and-tokenfile', { server, 'certificate-authority-data': caData }, { token: tokens['sa-a'], tokenFile: join(dir, 'no-such-token') }), `system:serviceaccount:${ns}:sa-a`);
+  });
+  await t.test('a bare exec command found on the PATH of kubectl and envserve, though the exec env sets another PATH', async () => {
+    const bin = join(dir, 'path-bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'envserve-forms-path-login'), `#!/bin/sh\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${tokens['sa-b']}"}}'\n`, { mode: 0o755 });
+    const kc = kubeconfig('exec-path', { server, 'certificate-authority-data': caData }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'envserve-forms-path-login', interactiveMode: 'Never', env: [{ name: 'PATH', value: '/nonexistent' }] } });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`; // kubectlWith passes this PATH on
+    try {
+      await same(kc, `system:serviceaccount:${ns}:sa-b`);
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+  await t.test("an exec plugin's stderr (interactiveMode Never, no terminal) reaches the user, as kubectl shows it", async () => {
+    const plugin = join(dir, 'device-login');
+    writeFileSync(plugin, `#!/bin/sh\necho "open https://login.envserve.test/device and enter ABCD-EFGH" >&2\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${tokens['sa-b']}"}}'\n`, { mode: 0o755 });
+    const kc = kubeconfig('exec-stderr', { server, 'certificate-authority-data': caData }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } });
+    const ref = await kubectlWith(kc, {}, ['auth', 'whoami']);
+    assert.equal(ref.code, 0, ref.out);
+    assert.match(ref.out, /open https:\/\/login.envserve.test\/device/, 'kubectl shows it');
+    let err = '';
+    const c = new KubeClient(loadConfig({ kubeconfig: kc }), { stdinIsTTY: false, stderr: new Writable({ write: (d, _e, cb) => ((err += d), cb()) }) });
+    try {
+      await c.request('/apis/authentication.k8s.io/v1/selfsubjectreviews', { method: 'POST', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+    } finally {
+      c.close();
+    }
+    assert.match(err, /open https:\/\/login.envserve.test\/device and enter ABCD-EFGH/);
+  });
 });
 
 test('KUBECONFIG list: cluster, user and context from three files in three folders (relative CA and certificate files); up/status/down', async () => {

@@ -62,14 +62,21 @@ export class Credentials {
     if (user.clientCertificate) this.files.cert = new WatchedFile(user.clientCertificate);
     if (user.clientKey) this.files.key = new WatchedFile(user.clientKey);
     if (user.token) this.fixed.headers.Authorization = `Bearer ${user.token}`;
-    else if (user.username || user.password) this.fixed.headers.Authorization = `Basic ${Buffer.from(`${user.username ?? ''}:${user.password ?? ''}`).toString('base64')}`;
-    // As client-go: a tokenFile wins over a `token:` beside it.
+    // As client-go: basic auth is a username (a password alone sends nothing).
+    else if (user.username) this.fixed.headers.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password ?? ''}`).toString('base64')}`;
+    // As client-go: a tokenFile wins over a `token:` beside it while it can be read.
     if (user.tokenFile) this.tokenFile = new TokenFile(user.tokenFile);
-    if (user.exec) this.exec = new ExecPlugin(user.exec, cluster, user.name, source, execOptions);
+    // As client-go: a static bearer token or basic auth is sent instead of a plugin's or oidc's
+    // token, and with a client certificate too the exec plugin is skipped: neither is ever run
+    // (a kubeconfig may name a plugin this machine does not have).
+    const staticAuth = Boolean(user.token || user.tokenFile || user.username);
+    const staticCert = Boolean((user.clientCertificate || user.clientCertificateData) && (user.clientKey || user.clientKeyData));
+    if (user.exec && !staticAuth && !staticCert) this.exec = new ExecPlugin(user.exec, cluster, user.name, source, execOptions);
     const ap = user.authProvider;
     if (ap) {
-      if (ap.name === 'oidc') this.oidc = new OidcProvider(ap.config, user.name);
-      else {
+      if (ap.name === 'oidc') {
+        if (!staticAuth) this.oidc = new OidcProvider(ap.config, user.name);
+      } else {
         throw new UserError(
           `the kubeconfig (${source}), user "${user.name}": auth-provider "${ap.name}" is not supported${REMOVED_PROVIDERS[ap.name] ? ' (kubectl removed it in 1.26)' : ''}`,
           REMOVED_PROVIDERS[ap.name] ?? 'use an exec credential plugin, a token or a client certificate',
@@ -99,13 +106,16 @@ export class Credentials {
       try {
         s.headers.Authorization = `Bearer ${await this.tokenFile.token()}`;
       } catch (e) {
-        throw new RuntimeFailure(`${(e as Error).message} (user "${this.config.user.name}", ${this.config.source})`, 'the file must exist and hold the bearer token', 'ClusterUnreachable');
+        // As client-go: a file that cannot be read (or is empty) leaves its last token, else the
+        // `token:` beside it; only a file never read and no token is an error.
+        const fallback = this.tokenFile.last ?? this.config.user.token;
+        if (!fallback) throw new RuntimeFailure(`${(e as Error).message} (user "${this.config.user.name}", ${this.config.source})`, 'the file must exist and hold the bearer token', 'ClusterUnreachable');
+        s.headers.Authorization = `Bearer ${fallback}`;
       }
     }
     if (this.exec) {
       const c = (this.lastExec = await this.exec.credential());
-      // As client-go: a static token in the kubeconfig is sent instead of the plugin's.
-      if (c.token && !s.headers.Authorization) s.headers.Authorization = `Bearer ${c.token}`;
+      if (c.token) s.headers.Authorization = `Bearer ${c.token}`;
       if (c.cert && c.key) {
         s.cert = c.cert;
         s.key = c.key;

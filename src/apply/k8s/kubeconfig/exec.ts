@@ -1,11 +1,13 @@
 // Exec credential plugins (client.authentication.k8s.io/v1 and v1beta1) as client-go runs them:
 // the command with its args and env, KUBERNETES_EXEC_INFO carrying `interactive` and (when
 // provideClusterInfo) the cluster; stdin handed over only when the mode allows it and it is a
-// terminal. The credential — a token or a client certificate — is kept until its
-// expirationTimestamp (forever without one) and the plugin is run again when the API server
-// answers 401 to it. One cache per process, shared by every client of the same user and cluster.
+// terminal, its stderr always passed through to the user's. The credential — a token or a
+// client certificate — is kept until its expirationTimestamp (forever without one) and the
+// plugin is run again when the API server answers 401 to it. One cache per process, shared by
+// every client of the same user and cluster.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { RuntimeFailure } from '../../../errors.js';
 import type { ClusterConfig, ExecConfig } from './load.js';
 
@@ -20,7 +22,7 @@ export interface ExecCredential {
 export interface ExecOptions {
   /** Whether stdin is a terminal (default: process.stdin.isTTY). */
   stdinIsTTY?: boolean;
-  /** Where the plugin's stderr goes when it runs interactively (default: process.stderr). */
+  /** Where the plugin's stderr goes (default: process.stderr). */
   stderr?: NodeJS.WritableStream;
   /** Bound on a non-interactive run (ms). */
   timeoutMs?: number;
@@ -81,7 +83,7 @@ export class ExecPlugin {
       let caData = c.certificateAuthorityData;
       if (!caData && c.certificateAuthority) caData = readFileSync(c.certificateAuthority).toString('base64');
       spec.cluster = {
-        server: c.server,
+        server: clientGoHost(c.serverAsWritten ?? c.server),
         ...(c.tlsServerName && { 'tls-server-name': c.tlsServerName }),
         ...(c.insecureSkipTlsVerify && { 'insecure-skip-tls-verify': true }),
         ...(caData && { 'certificate-authority-data': caData }),
@@ -105,13 +107,17 @@ export class ExecPlugin {
       throw this.fail(`cannot be given the cluster's CA: ${(e as Error).message}`);
     }
     const env = { ...process.env, ...Object.fromEntries(this.exec.env.map((e) => [e.name, e.value])), KUBERNETES_EXEC_INFO: info };
-    const child = spawn(this.exec.command, this.exec.args, { env, stdio: [interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'] });
+    // As Go's exec.Command: a bare name is looked up in our own PATH, not in a PATH the exec env sets.
+    const command = this.exec.command.includes('/') ? this.exec.command : lookPath(this.exec.command, process.env.PATH ?? '');
+    if (!command) throw this.fail('was not found', 'install it, or correct the exec command in the kubeconfig');
+    const child = spawn(command, this.exec.args, { env, stdio: [interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => {
       err.push(d);
-      if (interactive) (this.o.stderr ?? process.stderr).write(d); // its prompts are for the user
+      // As kubectl, whatever the mode: its prompts and messages ("open this URL to log in") are for the user.
+      (this.o.stderr ?? process.stderr).write(d);
     });
     const timeoutMs = this.o.timeoutMs ?? 120_000;
     const timer = interactive ? undefined : setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -159,6 +165,29 @@ export class ExecPlugin {
     }
     return cred;
   }
+}
+
+/** The executable `name` in PATH's absolute folders (Go refuses a match through a relative one), or undefined. */
+function lookPath(name: string, path: string): string | undefined {
+  for (const d of path.split(':')) {
+    if (!isAbsolute(d)) continue;
+    const f = join(d, name);
+    try {
+      if (statSync(f).isFile()) {
+        accessSync(f, constants.X_OK);
+        return f;
+      }
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** client-go's rest Host for a kubeconfig server: as written, its query and fragment dropped when it has a path. */
+function clientGoHost(server: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)([^?#]*)/i.exec(server);
+  return m && m[2]!.length > 1 ? m[1]! + m[2]! : server;
 }
 
 /** For tests: forget every cached credential. */

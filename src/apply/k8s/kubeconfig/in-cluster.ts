@@ -16,11 +16,14 @@ export function inClusterConfig(env: NodeJS.ProcessEnv = process.env, dir = SERV
   const port = env.KUBERNETES_SERVICE_PORT;
   const token = join(dir, 'token');
   if (!host || !port || !existsSync(token)) return undefined;
-  let namespace = 'default';
-  try {
-    namespace = readFileSync(join(dir, 'namespace'), 'utf8').trim() || namespace;
-  } catch {
-    // client-go falls back to "default" too
+  // As client-go: POD_NAMESPACE (the downward API), else the service account's, else "default".
+  let namespace = env.POD_NAMESPACE || 'default';
+  if (!env.POD_NAMESPACE) {
+    try {
+      namespace = readFileSync(join(dir, 'namespace'), 'utf8').trim() || namespace;
+    } catch {
+      // client-go falls back to "default" too
+    }
   }
   const ca = join(dir, 'ca.crt');
   return {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -106,6 +107,46 @@ test('exec command: relative to its file when it has a path separator, looked up
   assert.equal(v.interactiveMode, 'IfAvailable', 'v1beta1 defaults to IfAvailable');
 });
 
+test("YAML as kubectl decodes it (go-yaml v2, YAML 1.1): unquoted yes/on/y are true, << merges a mapping in, a repeated key's last value counts; UTF-16 with a byte-order mark; the first of several documents", () => {
+  const f = write('yaml11/config', [
+    'current-context: first',
+    'clusters:',
+    '- name: base',
+    '  cluster: &base',
+    `    server: ${url}`,
+    '    insecure-skip-tls-verify: yes',
+    '    disable-compression: On',
+    '- name: named',
+    '  cluster:',
+    '    <<: *base',
+    '    tls-server-name: kubernetes',
+    'users:',
+    '- name: u',
+    '  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: x, interactiveMode: Never, provideClusterInfo: y}}',
+    'contexts:',
+    '- {name: c, context: {cluster: named, user: u, namespace: ns1}}',
+    'current-context: c',
+    '',
+  ].join('\n'));
+  const r = loadConfig({ kubeconfig: f });
+  assert.equal(r.contextName, 'c', 'the last current-context line');
+  assert.equal(r.cluster.server, url, 'merged in from the anchor');
+  assert.equal(r.cluster.tlsServerName, 'kubernetes');
+  assert.equal(r.cluster.insecureSkipTlsVerify, true);
+  assert.equal(r.cluster.disableCompression, true);
+  assert.equal(r.user.exec?.provideClusterInfo, true);
+  const quoted = write('yaml11/quoted', `current-context: c\nclusters: [{name: k, cluster: {server: "${url}", insecure-skip-tls-verify: "no"}}]\ncontexts: [{name: c, context: {cluster: k}}]\n`);
+  assert.equal(loadConfig({ kubeconfig: quoted }).cluster.insecureSkipTlsVerify, false, 'a quoted "no" is no boolean');
+  const twoDocs = write('yaml11/two-docs', `current-context: c\nclusters: [{name: k, cluster: {server: "${url}"}}]\ncontexts: [{name: c, context: {cluster: k}}]\n---\ncurrent-context: other\n`);
+  assert.equal(loadConfig({ kubeconfig: twoDocs }).contextName, 'c', 'two documents: the first is read, the rest ignored (go-yaml Unmarshal)');
+  // Windows PowerShell 5's `kubectl config view --raw > config` writes UTF-16LE with a byte-order mark.
+  const text = `current-context: c\nclusters: [{name: k, cluster: {server: "${url}"}}]\ncontexts: [{name: c, context: {cluster: k}}]\n`;
+  for (const [name, bytes] of [['utf16le', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])], ['utf16be', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()])], ['utf8bom', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)])]] as const) {
+    writeFileSync(join(dir, `yaml11/${name}`), bytes);
+    assert.equal(loadConfig({ kubeconfig: join(dir, `yaml11/${name}`) }).cluster.server, url, name);
+  }
+});
+
 test('what kubectl refuses is refused, naming the field', () => {
   assert.throws(() => single('two', { token: 't', username: 'a', password: 'b' }), /more than one authentication method/);
   assert.throws(() => single('certnokey', { 'client-certificate-data': 'QQ==' }), /certificate without its key/);
@@ -164,13 +205,13 @@ test('exec plugin: run once, its token cached until expirationTimestamp, run aga
   }
 });
 
-test('exec plugin: a client certificate as its output; provideClusterInfo hands over the cluster in KUBERNETES_EXEC_INFO', async () => {
+test('exec plugin: a client certificate as its output; provideClusterInfo hands over the cluster in KUBERNETES_EXEC_INFO, its server as written', async () => {
   clearExecCache();
   const out = join(dir, 'exec-info.json');
   const ca = write('pci/ca.crt', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
   const plugin = script('plugin-pci', `printf '%s' "$KUBERNETES_EXEC_INFO" > ${out}\n${cred('{"clientCertificateData":"CERT-PEM","clientKeyData":"KEY-PEM"}')}`);
   const c = new Credentials(single('pci', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never', provideClusterInfo: true } }, {
-    'certificate-authority': ca, 'certificate-authority-data': undefined, 'tls-server-name': 'kubernetes.default', 'proxy-url': 'socks5://127.0.0.1:1080',
+    server: `${url}/`, 'certificate-authority': ca, 'certificate-authority-data': undefined, 'tls-server-name': 'kubernetes.default', 'proxy-url': 'socks5://127.0.0.1:1080',
     extensions: [{ name: 'client.authentication.k8s.io/exec', extension: { audience: 'team-a' } }],
   }));
   const s = await c.settings();
@@ -179,8 +220,19 @@ test('exec plugin: a client certificate as its output; provideClusterInfo hands 
   assert.equal(s.headers.Authorization, undefined);
   assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), {
     apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential',
-    spec: { interactive: false, cluster: { server: url, 'tls-server-name': 'kubernetes.default', 'certificate-authority-data': readFileSync(ca).toString('base64'), 'proxy-url': 'socks5://127.0.0.1:1080', config: { audience: 'team-a' } } },
+    // the server as the kubeconfig writes it (client-go hands over its Host unchanged)
+    spec: { interactive: false, cluster: { server: `${url}/`, 'tls-server-name': 'kubernetes.default', 'certificate-authority-data': readFileSync(ca).toString('base64'), 'proxy-url': 'socks5://127.0.0.1:1080', config: { audience: 'team-a' } } },
   });
+});
+
+test("exec plugin's stderr reaches the user whatever the mode (a device-code login prints where to go, then waits), as kubectl passes it through", async () => {
+  clearExecCache();
+  const plugin = script('plugin-stderr', `echo "open https://login.example/device and enter ABCD-EFGH" >&2\n${cred('{"token":"t"}')}`);
+  const lines: string[] = [];
+  const stderr = new Writable({ write: (d, _e, cb) => (lines.push(String(d)), cb()) });
+  const c = new Credentials(single('stderr', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } }), { stdinIsTTY: false, stderr });
+  assert.equal((await c.settings()).headers.Authorization, 'Bearer t');
+  assert.match(lines.join(''), /open https:\/\/login.example\/device and enter ABCD-EFGH/);
 });
 
 test('exec interactiveMode: stdin only when allowed and a terminal; Always without one fails', async () => {
@@ -203,6 +255,24 @@ test('exec interactiveMode: stdin only when allowed and a terminal; Always witho
     (e: unknown) => e instanceof RuntimeFailure && e.reason === 'CredentialPluginFailed' && /needs a terminal/.test(e.message));
 });
 
+test("exec command: a bare name is looked up in envserve's own PATH, not one the exec env sets (as Go's exec.Command); installHint without terminal escapes", async () => {
+  clearExecCache();
+  const bin = join(dir, 'path-bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'envserve-path-login'), `#!/bin/sh\n${cred('{"token":"path-\'$PATH\'"}')}\n`, { mode: 0o755 });
+  const saved = process.env.PATH;
+  process.env.PATH = `${bin}:${saved}`;
+  try {
+    const c = new Credentials(single('path', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'envserve-path-login', interactiveMode: 'Never', env: [{ name: 'PATH', value: '/nonexistent' }] } }));
+    assert.equal((await c.settings()).headers.Authorization, 'Bearer path-/nonexistent', "found on envserve's PATH, run with the plugin's");
+  } finally {
+    process.env.PATH = saved;
+  }
+  const hint = 'run \u001b[1mbrew install login\u001b[0m\tthen retry\n';
+  await assert.rejects(new Credentials(single('ansi', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'envserve-no-such-plugin', interactiveMode: 'Never', installHint: hint } })).settings(),
+    (e: unknown) => e instanceof RuntimeFailure && e.hint === 'run U+001B[1mbrew install loginU+001B[0m\tthen retry', 'escapes shown as U+001B (client-go cleanANSIEscapeCodes)');
+});
+
 test('exec plugin missing, failing or printing garbage: the plugin named, its installHint as the hint, CredentialPluginFailed', async () => {
   clearExecCache();
   const hint = 'install it with: brew install cloud-login';
@@ -216,6 +286,51 @@ test('exec plugin missing, failing or printing garbage: the plugin named, its in
   await assert.rejects(new Credentials(single('garbage', { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: garbage } }), { stdinIsTTY: false }).settings(), /printed no ExecCredential/);
   const wrongVersion = script('plugin-v1beta1', cred('{"token":"t"}'));
   await assert.rejects(new Credentials(single('wrongv', { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: wrongVersion } }), { stdinIsTTY: false }).settings(), /not an ExecCredential of client.authentication.k8s.io\/v1beta1/);
+});
+
+test('a token, tokenFile, username or client certificate beside an exec plugin or oidc: the static one is used and the plugin never run (as client-go)', async () => {
+  clearExecCache();
+  const ran = join(dir, 'static-ran');
+  const plugin = script('plugin-static', `touch ${ran}\n${cred('{"token":"from-plugin"}')}`);
+  const exec = { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' };
+  const missing = { ...exec, command: 'envserve-no-such-plugin' };
+  const tf = write('static/tok', 'from-file\n');
+  const pem = Buffer.from(cert.cert).toString('base64');
+  const key = Buffer.from(cert.key).toString('base64');
+  const cases: [string, Record<string, unknown>, (s: Awaited<ReturnType<Credentials['settings']>>) => void][] = [
+    ['token', { token: 'static' }, (s) => assert.equal(s.headers.Authorization, 'Bearer static')],
+    ['tokenFile', { tokenFile: tf }, (s) => assert.equal(s.headers.Authorization, 'Bearer from-file')],
+    ['username', { username: 'alice', password: 'pw' }, (s) => assert.equal(s.headers.Authorization, `Basic ${Buffer.from('alice:pw').toString('base64')}`)],
+    ['cert', { 'client-certificate-data': pem, 'client-key-data': key }, (s) => {
+      assert.equal(s.cert?.toString(), cert.cert.toString(), 'the kubeconfig certificate, not the plugin one');
+      assert.equal(s.headers.Authorization, undefined);
+    }],
+  ];
+  for (const [name, user, check] of cases) {
+    check(await new Credentials(single(`static-${name}`, { ...user, exec })).settings());
+    check(await new Credentials(single(`static-missing-${name}`, { ...user, exec: missing })).settings());
+  }
+  assert.equal(existsSync(ran), false, 'the plugin never ran');
+  const oidc = { 'auth-provider': { name: 'oidc', config: { 'id-token': 'e30.e30.sig' } } };
+  assert.equal((await new Credentials(single('static-oidc', { token: 'static', ...oidc })).settings()).headers.Authorization, 'Bearer static', 'a token wins over oidc');
+  assert.equal((await new Credentials(single('password-only', { password: 'pw' })).settings()).headers.Authorization, undefined, 'no username: no basic auth (client-go)');
+});
+
+test('token beside a tokenFile: the file while it can be read, else the token; a tokenFile gone missing or empty keeps its last token', async () => {
+  const tf = join(dir, 'both/tok');
+  const both = new Credentials(single('token-and-file', { token: 'static', tokenFile: tf }));
+  assert.equal((await both.settings()).headers.Authorization, 'Bearer static', 'the file does not exist: the token');
+  write('both/tok', '\n');
+  assert.equal((await both.settings()).headers.Authorization, 'Bearer static', 'an empty file: the token');
+  write('both/tok', 'from-file\n');
+  assert.equal((await both.settings()).headers.Authorization, 'Bearer from-file');
+  const alone = new Credentials(single('file-alone', { tokenFile: tf }));
+  assert.equal((await alone.settings()).headers.Authorization, 'Bearer from-file');
+  write('both/tok', '');
+  assert.equal((await alone.settings()).headers.Authorization, 'Bearer from-file', 'emptied while rotated: the last token');
+  rmSync(tf);
+  assert.equal((await alone.settings()).headers.Authorization, 'Bearer from-file', 'gone: the last token');
+  await assert.rejects(new Credentials(single('file-never', { tokenFile: tf })).settings(), (e: unknown) => e instanceof RuntimeFailure && /tokenFile .*ENOENT/.test(e.message), 'never read: refused');
 });
 
 test('impersonation and basic auth: the headers kubectl sends', async () => {
@@ -239,6 +354,8 @@ test('oidc auth-provider: a live id-token is sent; an expired one is refreshed w
   const live = jwt(Math.floor(Date.now() / 1000) + 3600);
   assert.equal((await new Credentials(single('oidc', { 'auth-provider': { name: 'oidc', config: { 'id-token': live, 'client-id': 'k' } } })).settings()).headers.Authorization, `Bearer ${live}`);
   await assert.rejects(new Credentials(single('oidc-old', { 'auth-provider': { name: 'oidc', config: { 'id-token': jwt(1000) } } })).settings(), /oidc id-token of user "u" is expired/);
+  const soon = jwt(Math.floor(Date.now() / 1000) + 5);
+  await assert.rejects(new Credentials(single('oidc-soon', { 'auth-provider': { name: 'oidc', config: { 'id-token': soon } } })).settings(), /is expired/, 'within 10 s of its exp it counts as expired (client-go expiryDelta)');
   // An expired one with a refresh-token: discovery, then the token endpoint (a local issuer).
   const fresh = jwt(Math.floor(Date.now() / 1000) + 3600);
   const forms: string[] = [];
@@ -260,6 +377,62 @@ test('oidc auth-provider: a live id-token is sent; an expired one is refreshed w
   } finally {
     issuer.close();
   }
+});
+
+test("in a pod, a context without a namespace means the pod's (POD_NAMESPACE, else the service account's), as kubectl's deferred loading", () => {
+  const sa = join(dir, 'sa-ns');
+  mkdirSync(sa, { recursive: true });
+  writeFileSync(join(sa, 'token'), 't');
+  writeFileSync(join(sa, 'namespace'), 'sa-ns\n');
+  const pod = { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  const f = write('ns/config', {
+    'current-context': 'none', clusters: [{ name: 'k', cluster: { server: url } }],
+    contexts: [{ name: 'none', context: { cluster: 'k' } }, { name: 'def', context: { cluster: 'k', namespace: 'default' } }, { name: 'team', context: { cluster: 'k', namespace: 'team' } }],
+  });
+  assert.equal(loadConfig({}, { ...pod, KUBECONFIG: f }, sa).namespace, 'sa-ns');
+  assert.equal(loadConfig({}, { ...pod, POD_NAMESPACE: 'pod-ns', KUBECONFIG: f }, sa).namespace, 'pod-ns');
+  assert.equal(loadConfig({ context: 'def' }, { ...pod, KUBECONFIG: f }, sa).namespace, 'default', 'a context that names default keeps it');
+  assert.equal(loadConfig({ context: 'team' }, { ...pod, KUBECONFIG: f }, sa).namespace, 'team');
+  assert.equal(loadConfig({ namespace: 'mine' }, { ...pod, KUBECONFIG: f }, sa).namespace, 'mine');
+  assert.equal(loadConfig({}, { KUBECONFIG: f }, sa).namespace, 'default', 'not a pod');
+  assert.equal(inClusterConfig({ ...pod, POD_NAMESPACE: 'pod-ns' }, sa)?.namespace, 'pod-ns', 'in-cluster: POD_NAMESPACE first');
+});
+
+test('without HOME, ~/.kube/config is .kube/config in the working directory (client-go reads $HOME, nothing else); a pod without HOME still finds its service account', () => {
+  const sa = join(dir, 'sa-nohome');
+  mkdirSync(sa, { recursive: true });
+  writeFileSync(join(sa, 'token'), 't');
+  const cwd = process.cwd();
+  const work = join(dir, 'nohome');
+  write('nohome/.kube/config', { 'current-context': 'c', clusters: [{ name: 'k', cluster: { server: url, 'certificate-authority': 'ca.crt' } }], contexts: [{ name: 'c', context: { cluster: 'k' } }] });
+  process.chdir(work);
+  try {
+    const r = loadConfig({}, {}, sa);
+    assert.equal(r.source, '~/.kube/config');
+    assert.equal(r.cluster.certificateAuthority, join(work, '.kube/ca.crt'));
+    process.chdir(dir);
+    assert.equal(loadConfig({}, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, sa).source, 'in-cluster service account');
+  } finally {
+    process.chdir(cwd);
+  }
+});
+
+test("in a pod, a KUBECONFIG whose files are all missing, or hold nothing, gives way to the pod's service account (as kubectl's deferred loading)", () => {
+  const sa = join(dir, 'sa-fallback');
+  mkdirSync(sa);
+  writeFileSync(join(sa, 'token'), 't');
+  writeFileSync(join(sa, 'namespace'), 'pod-ns');
+  const pod = { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  const empty = write('empty/config', '# nothing yet\n');
+  for (const kc of [join(dir, 'missing-a'), `${join(dir, 'missing-a')}:${empty}`]) {
+    const r = loadConfig({}, { ...pod, KUBECONFIG: kc }, sa);
+    assert.equal(r.source, 'in-cluster service account', kc);
+    assert.equal(r.namespace, 'pod-ns');
+  }
+  assert.equal(loadConfig({ namespace: 'mine' }, { ...pod, KUBECONFIG: empty }, sa).namespace, 'mine');
+  assert.throws(() => loadConfig({}, { KUBECONFIG: join(dir, 'missing-a') }, sa), /no file of KUBECONFIG/, 'not a pod: the error as before');
+  assert.throws(() => loadConfig({}, { KUBECONFIG: empty }, sa), /has no current-context/);
+  assert.throws(() => loadConfig({ kubeconfig: join(dir, 'missing-a') }, pod, sa), /does not exist/, 'a file named on the command line must exist, pod or not');
 });
 
 test('in-cluster: server from KUBERNETES_SERVICE_HOST/PORT, the service-account token re-read when it rotates, its CA and namespace', async () => {

@@ -3,11 +3,10 @@
 // context wins and current-context comes from the first file that sets it; relative paths in a
 // file are resolved against that file's folder; then the context picks cluster, user, namespace.
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { parse } from 'yaml';
+import { parseAllDocuments, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
 import { UserError, didYouMean } from '../../../errors.js';
-import { inClusterConfig } from './in-cluster.js';
+import { inClusterConfig, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
 import { serverUrl } from './server-url.js';
 import type { ClusterConfig, ExecConfig, ResolvedConfig, UserConfig } from './types.js';
 
@@ -22,23 +21,35 @@ export interface LoadOptions {
   namespace?: string;
 }
 
-/** kubectl's order: --kubeconfig, KUBECONFIG, ~/.kube/config, in-cluster. */
-export function loadConfig(o: LoadOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+/**
+ * kubectl's order: --kubeconfig, KUBECONFIG, ~/.kube/config, in-cluster. As its deferred loading,
+ * files that hold nothing (KUBECONFIG's all missing, or empty) give way to a pod's service account.
+ */
+export function loadConfig(o: LoadOptions = {}, env: NodeJS.ProcessEnv = process.env, saDir = SERVICE_ACCOUNT_DIR): ResolvedConfig {
+  const inCluster = (): ResolvedConfig | undefined => {
+    const ic = inClusterConfig(env, saDir);
+    return ic && { ...ic, namespace: o.namespace ?? ic.namespace };
+  };
   if (o.kubeconfig) {
     const files = splitList(o.kubeconfig);
     for (const f of files) if (!existsSync(f)) throw new UserError(`the kubeconfig file ${f} does not exist`, 'check KUBECONFIG or --kubeconfig');
-    return fromFiles(files, `KUBECONFIG=${o.kubeconfig}`, o);
+    return fromFiles(files, `KUBECONFIG=${o.kubeconfig}`, o, inCluster);
   }
   if (env.KUBECONFIG) {
     // As client-go: missing files in the list are skipped, but not all of them.
     const files = splitList(env.KUBECONFIG).filter((f) => existsSync(f));
-    if (!files.length) throw new UserError(`no file of KUBECONFIG=${env.KUBECONFIG} exists`, 'check KUBECONFIG or --kubeconfig');
-    return fromFiles(files, `KUBECONFIG=${env.KUBECONFIG}`, o);
+    if (!files.length) {
+      const ic = inCluster();
+      if (ic) return ic;
+      throw new UserError(`no file of KUBECONFIG=${env.KUBECONFIG} exists`, 'check KUBECONFIG or --kubeconfig');
+    }
+    return fromFiles(files, `KUBECONFIG=${env.KUBECONFIG}`, o, inCluster);
   }
-  const home = join(homedir(), '.kube', 'config');
-  if (existsSync(home)) return fromFiles([home], '~/.kube/config', o);
-  const ic = inClusterConfig(env);
-  if (ic) return { ...ic, namespace: o.namespace ?? ic.namespace };
+  // client-go's home is $HOME and nothing else: without it, .kube/config in the working directory.
+  const home = join(env.HOME ?? '', '.kube', 'config');
+  if (existsSync(home)) return fromFiles([home], '~/.kube/config', o, inCluster);
+  const ic = inCluster();
+  if (ic) return ic;
   throw new UserError(
     'no Kubernetes configuration found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod',
     'set KUBECONFIG (or pass --kubeconfig) to a kubeconfig file for your cluster',
@@ -56,13 +67,37 @@ interface Merged {
   currentContext?: string;
 }
 
+/**
+ * kubectl decodes a kubeconfig with go-yaml v2 (YAML 1.1): unquoted y/yes/on (n/no/off) are
+ * booleans (`insecure-skip-tls-verify: yes`; a quoted "yes" stays a string), `<<` merges a
+ * mapping in, a key written twice takes its last value, and only the first document counts.
+ */
+const yaml11Bool = (value: boolean, test: RegExp) => ({ tag: 'tag:yaml.org,2002:bool', default: true, test, resolve: () => value, identify: () => false });
+const KUBECONFIG_YAML: ParseOptions & DocumentOptions & SchemaOptions = {
+  uniqueKeys: false,
+  merge: true,
+  customTags: (tags) => [...tags, yaml11Bool(true, /^(?:[yY]|yes|Yes|YES|on|On|ON)$/), yaml11Bool(false, /^(?:[nN]|no|No|NO|off|Off|OFF)$/)],
+};
+
+/**
+ * UTF-8, or UTF-16 when a byte-order mark says so, as go-yaml reads it: Windows PowerShell 5's
+ * `kubectl config view --raw > config` writes UTF-16LE, and kubectl reads that file.
+ */
+function kubeconfigText(b: Buffer): string {
+  const enc = b[0] === 0xff && b[1] === 0xfe ? 'utf-16le' : b[0] === 0xfe && b[1] === 0xff ? 'utf-16be' : 'utf-8';
+  return new TextDecoder(enc).decode(b);
+}
+
 /** client-go's merge: first file to set a name (or current-context) wins. */
 export function mergeFiles(files: string[]): Merged {
   const m: Merged = { clusters: new Map(), users: new Map(), contexts: new Map() };
   for (const file of files) {
     let doc: Obj;
     try {
-      doc = (parse(readFileSync(file, 'utf8')) ?? {}) as Obj;
+      // As go-yaml's Unmarshal: the first document is the kubeconfig, any after it are not read.
+      const first = parseAllDocuments(kubeconfigText(readFileSync(file)), KUBECONFIG_YAML)[0];
+      if (first?.errors.length) throw first.errors[0];
+      doc = (first?.toJS() ?? {}) as Obj;
     } catch (e) {
       throw new UserError(`cannot read the kubeconfig file ${file}: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -93,7 +128,7 @@ export function mergeFiles(files: string[]): Merged {
 function resolveFields(body: Obj, keys: string[], base: string): void {
   for (const k of keys) {
     const v = body[k];
-    if (typeof v === 'string' && v && !isAbsolute(v)) body[k] = resolve(base, v.startsWith('~/') ? join(homedir(), v.slice(2)) : v);
+    if (typeof v === 'string' && v && !isAbsolute(v)) body[k] = resolve(base, v.startsWith('~/') && process.env.HOME ? join(process.env.HOME, v.slice(2)) : v);
   }
 }
 
@@ -105,8 +140,11 @@ function resolveExecCommand(body: Obj, base: string): void {
   }
 }
 
-function fromFiles(files: string[], source: string, o: LoadOptions): ResolvedConfig {
+function fromFiles(files: string[], source: string, o: LoadOptions, inCluster: () => ResolvedConfig | undefined): ResolvedConfig {
   const m = mergeFiles(files);
+  const empty = !m.currentContext && !m.contexts.size && !m.clusters.size && !m.users.size;
+  const ic = empty && !o.context ? inCluster() : undefined;
+  if (ic) return ic;
   const contextName = o.context ?? m.currentContext;
   if (!contextName) throw new UserError(`the kubeconfig (${source}) has no current-context`, 'pass --context, or run `kubectl config use-context NAME`');
   const ctx = m.contexts.get(contextName);
@@ -129,7 +167,8 @@ function fromFiles(files: string[], source: string, o: LoadOptions): ResolvedCon
     cluster: parseCluster(clusterName!, cluster, where),
     user: parseUser(userName, user, where),
     contextName,
-    namespace: o.namespace ?? str(ctx.namespace) ?? 'default',
+    // As kubectl's deferred loading: in a pod, a context without a namespace means the pod's.
+    namespace: o.namespace ?? str(ctx.namespace) ?? inCluster()?.namespace ?? 'default',
     source,
     paths: files,
   };
@@ -145,6 +184,7 @@ export function parseCluster(name: string, c: Obj, where = ''): ClusterConfig {
   const out: ClusterConfig = {
     name,
     server: serverUrl(server, `${where}cluster "${name}"`),
+    serverAsWritten: server,
     insecureSkipTlsVerify: c['insecure-skip-tls-verify'] === true,
     disableCompression: c['disable-compression'] === true,
   };
@@ -217,8 +257,13 @@ function parseExec(e: Obj, what: string): ExecConfig {
     command,
     args: Array.isArray(e.args) ? e.args.map(String) : [],
     env: Array.isArray(e.env) ? (e.env as Obj[]).map((x) => ({ name: String(x?.name ?? ''), value: String(x?.value ?? '') })) : [],
-    ...(str(e.installHint) && { installHint: str(e.installHint) }),
+    ...(str(e.installHint) && { installHint: cleanAnsiEscapes(str(e.installHint)!) }),
     provideClusterInfo: e.provideClusterInfo === true,
     interactiveMode: mode,
   };
+}
+
+/** client-go's cleanANSIEscapeCodes: an installHint cannot drive the terminal (ESC and other controls shown as U+001B...). */
+function cleanAnsiEscapes(s: string): string {
+  return s.replace(/[^\p{L}\p{M}\p{N}\p{P}\p{S}\p{Z}\t\n\v\f\r]/gu, (c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`);
 }

@@ -17,7 +17,8 @@ export class OidcProvider {
   }
 
   async token(): Promise<string> {
-    if (this.idToken && !expired(this.idToken)) return this.idToken;
+    // As client-go: an id-token within 10 s of its exp is refreshed already (it may lapse in flight).
+    if (this.idToken && !expired(this.idToken, Date.now() + 10_000)) return this.idToken;
     if (!this.refreshToken || !this.config['idp-issuer-url'] || !this.config['client-id']) {
       throw new RuntimeFailure(
         `the oidc id-token of user "${this.userName}" is ${this.idToken ? 'expired' : 'missing'} and there is no refresh-token, idp-issuer-url and client-id to refresh it`,

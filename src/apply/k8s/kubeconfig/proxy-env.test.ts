@@ -62,6 +62,8 @@ test('NO_PROXY IPs and CIDRs match IP addresses only, never a name', () => {
   assert.equal(via('https://[fe80::1]:6443', 'fd00::/16'), P + '/');
   assert.equal(via('https://[fd00:0::1]', 'fd00::1'), undefined, 'IPv6 spellings compare as addresses');
   assert.equal(via('https://kube.corp', '10.0.0.0/8'), P + '/', 'a name is not resolved against CIDRs');
+  assert.equal(via('https://10.1.2.3:6443', '2.3'), P + '/', 'a rule that is no IP is a domain, and a domain never matches an IP address');
+  assert.equal(via('https://10.1.2.3:6443', '.1.2.3'), P + '/');
 });
 
 test('NO_PROXY "*" turns the proxy off; an empty entry is ignored', () => {

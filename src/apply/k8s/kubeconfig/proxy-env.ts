@@ -44,11 +44,12 @@ export function parseNoProxy(value: string): { all: boolean; match: Matcher[] } 
       match.push((_h, pt, ip) => ip !== undefined && canonicalIp(ip) === want && (port === '' || port === pt));
       continue;
     }
-    // "*.example.com" and ".example.com" match subdomains only; "example.com" also itself.
+    // "*.example.com" and ".example.com" match subdomains only; "example.com" also itself; a
+    // domain never matches a server given as an IP address (Go's domainMatch).
     if (p.startsWith('*.')) p = p.slice(1);
     const matchHost = !p.startsWith('.');
     const suffix = matchHost ? `.${p}` : p;
-    match.push((h, pt) => (h.endsWith(suffix) || (matchHost && h === p)) && (port === '' || port === pt));
+    match.push((h, pt, ip) => ip === undefined && (h.endsWith(suffix) || (matchHost && h === p)) && (port === '' || port === pt));
   }
   return { all: false, match };
 }

@@ -30,12 +30,18 @@ export class TokenFile {
     this.file = new WatchedFile(path);
   }
 
-  /** The token now in the file. */
+  /** The last token read from the file, for when it cannot be read again. */
+  last?: string;
+
+  /** The token now in the file; throws when it cannot be read or is empty. */
   async token(): Promise<string> {
+    let token: string;
     try {
-      return (await this.file.read()).toString('utf8').trim();
+      token = (await this.file.read()).toString('utf8').trim();
     } catch (e) {
       throw new Error(`cannot read the kubeconfig's tokenFile ${this.path}: ${(e as Error).message}`);
     }
+    if (!token) throw new Error(`the kubeconfig's tokenFile ${this.path} is empty`);
+    return (this.last = token);
   }
 }

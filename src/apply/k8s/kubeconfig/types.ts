@@ -14,6 +14,8 @@ export interface ExecConfig {
 export interface ClusterConfig {
   name: string;
   server: string;
+  /** `server` as the kubeconfig writes it, before serverUrl(): exec plugins are handed this (client-go's Host). */
+  serverAsWritten?: string;
   certificateAuthority?: string;
   certificateAuthorityData?: string;
   insecureSkipTlsVerify: boolean;
