@@ -18,9 +18,23 @@ import type { ContainerRecord, EnvIdentity, EnvStatus, ProcessRecord } from '../
 
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.ENVSERVE_STATE_DIR) return env.ENVSERVE_STATE_DIR;
-  const base = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
-  return join(base, 'envserve');
+  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'envserve');
+  const home = homeDir();
+  // Neither $HOME nor a passwd entry (a container run with an arbitrary uid): the user's own
+  // folder in the temp dir, where sockets that do not fit go too (socketPathFor).
+  return home ? join(home, '.local', 'state', 'envserve') : join(tmpdir(), `envserve-${uid()}`, 'state');
 }
+
+/** $HOME, else the passwd entry's; undefined when there is neither (os.homedir() throws then). */
+function homeDir(): string | undefined {
+  try {
+    return homedir() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const uid = (): number => (typeof process.getuid === 'function' ? process.getuid() : 0);
 
 /** The environment's id on this machine: stable for one env file path. */
 export function envIdFor(envFile: string): string {
@@ -59,8 +73,7 @@ export interface StateRecord extends EnvIdentity {
 export function socketPathFor(dir: string, envId: string): string {
   const p = join(dir, `${envId}.sock`);
   if (Buffer.byteLength(p) <= 100) return p;
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  return join(tmpdir(), `envserve-${uid}`, `${createHash('sha256').update(p).digest('hex').slice(0, 16)}.sock`);
+  return join(tmpdir(), `envserve-${uid()}`, `${createHash('sha256').update(p).digest('hex').slice(0, 16)}.sock`);
 }
 
 export class StateStore {
