@@ -63,6 +63,8 @@ export function classifySpec(spec: ProbeSpec, r: SeenResult | ProbeResult): Prob
   }
   const scheme = spec.tls ? 'https' : 'http';
   const ws = r.websocket && { websocket: classifyUpgrade(r.websocket) };
+  // Up, and not speaking plain HTTP (an HTTPS-only app, an SSH port): the prober said what it speaks.
+  if (!r.ok && r.reason === 'NotHttp') return { ...base, ok: false, reason: 'NotHttp', detail: `${scheme}://${where}${spec.path ?? '/'}: ${r.detail ?? 'answers, but not with HTTP'}`, ...(r.httpStatus !== undefined && { httpStatus: r.httpStatus }), ...ws };
   if (r.httpStatus === undefined) {
     const e = r.error ?? { message: r.detail ?? 'no answer' };
     const reason = errorReason(e.code !== undefined ? (e as NodeJS.ErrnoException) : e.message);

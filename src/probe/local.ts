@@ -71,8 +71,51 @@ const BODY_BYTES = 512;
  * (with `websocket`) whether an upgrade passes. The latency is the time to the answer's headers.
  */
 export async function probeHttp(url: string, o: { hostHeader?: string; viaProxy?: boolean; timeoutMs?: number; signal?: AbortSignal; websocket?: boolean } = {}): Promise<ProbeResult> {
-  const [main, ws] = await Promise.all([httpOnce(url, o), o.websocket ? probeUpgrade(url, { timeoutMs: o.timeoutMs ?? 2000, ...(o.hostHeader !== undefined && { hostHeader: o.hostHeader }) }) : undefined]);
+  const [main, ws] = await Promise.all([httpOnce(url, o).then((r) => tlsInstead(url, r, o)), o.websocket ? probeUpgrade(url, { timeoutMs: o.timeoutMs ?? 2000, ...(o.hostHeader !== undefined && { hostHeader: o.hostHeader }) }) : undefined]);
   return ws ? { ...main, websocket: ws } : main;
+}
+
+/** What Go's, nginx's and Apache's HTTPS servers answer a plain HTTP request. */
+const PLAIN_TO_HTTPS = /HTTP request to an HTTPS server|plain HTTP request was sent to HTTPS|speaking plain HTTP to an SSL/i;
+
+/**
+ * An HTTPS-only app (Jupyter or code-server with a certificate) meets a plain request with a
+ * closed connection (Node, Python, Tornado), a TLS alert, or a 400 naming HTTPS (Go, nginx): it is
+ * up, and the http:// URL is the wrong one. A TLS handshake on the same port tells it apart from a
+ * port that closes or speaks something else; then the result says so (NotHttp), else it stays.
+ */
+async function tlsInstead(url: string, r: ProbeResult, o: { hostHeader?: string; timeoutMs?: number }): Promise<ProbeResult> {
+  const u = new URL(url);
+  if (u.protocol !== 'http:') return r;
+  const suspect = r.ok ? r.httpStatus === 400 && PLAIN_TO_HTTPS.test(r.excerpt ?? '') : r.reason === 'NotHttp' || r.reason === 'ConnectionReset';
+  if (!suspect) return r;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const t0 = performance.now();
+  if (!(await speaksTls(host, Number(u.port || 80), o.hostHeader, Math.max(500, (o.timeoutMs ?? 2000) - (r.latencyMs ?? 0))))) return r;
+  const https = `https://${u.host}${u.pathname}${u.search}`;
+  return {
+    ...r,
+    ok: false,
+    reason: 'NotHttp',
+    detail: `it speaks TLS, not plain HTTP: the app serves HTTPS here (${https})`,
+    latencyMs: Math.round(((r.latencyMs ?? 0) + performance.now() - t0) * 10) / 10,
+  };
+}
+
+/** Whether the port completes a TLS handshake (any certificate), or answers one with a TLS alert. */
+function speaksTls(host: string, port: number, name: string | undefined, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host, port, rejectUnauthorized: false, ...(name ? { servername: name } : !net.isIP(host) && { servername: host }) });
+    const end = (v: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => end(false), timeoutMs);
+    s.once('secureConnect', () => end(true));
+    // "tlsv1 alert …" came from the server: it speaks TLS; anything else (reset, wrong version number) does not say so.
+    s.once('error', (e) => end(/alert/i.test(e.message)));
+  });
 }
 
 function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; timeoutMs?: number; signal?: AbortSignal }): Promise<ProbeResult> {
