@@ -165,6 +165,8 @@ function fixFor(reason: CheckReason, id: string): string | undefined {
     case 'ConnectionReset':
       if (id.endsWith('forward')) return 'the pod closed the forwarded connection: nothing listens on that port inside the pod, or the app dropped it (kubectl logs)';
       return undefined;
+    case 'NotHttp':
+      return 'something listens and does not speak plain HTTP: an HTTPS-only app (its https:// URL works; or bind it with protocol="tcp"), or a service that is not a web page (SSH, a database: protocol="tcp")';
     case 'Timeout':
       return 'packets are dropped on the way: a NetworkPolicy, a firewall, or an address this machine cannot reach';
     case 'ProxyNoRoute':

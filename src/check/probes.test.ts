@@ -31,6 +31,10 @@ test('the API server proxy: its own Status errors against the app\'s answers (bo
   const st = (code: number, reason: KubernetesReason, message: string) => answer(code, JSON.stringify({ kind: 'Status', apiVersion: 'v1', code, reason, message }), 'application/json');
   assert.equal(st(503, 'ServiceUnavailable', 'no endpoints available for service "web"').reason, 'NoEndpoints');
   assert.equal(st(502, '', 'error trying to reach service: dial tcp 10.244.0.5:8081: connect: connection refused').reason, 'ConnectionRefused');
+  // The API server's words (Kubernetes 1.37) for an app that accepts and closes without an answer, and for one that speaks first and not HTTP (sshd).
+  assert.equal(st(503, 'ServiceUnavailable', 'error trying to reach service: EOF').reason, 'ConnectionReset');
+  assert.equal(st(503, 'ServiceUnavailable', 'error trying to reach service: net/http: HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0-OpenSSH_9.2"').reason, 'NotHttp');
+  assert.equal(st(503, 'ServiceUnavailable', 'error trying to reach service: read tcp 10.245.0.1:38608->10.245.0.2:8093: read: connection reset by peer').reason, 'ConnectionReset');
   assert.equal(st(403, 'Forbidden', 'services "web" is forbidden').reason, 'Forbidden');
   assert.equal(answer(403, 'Forbidden by the app').reason, 'LoginRequired');
   assert.equal(answer(200, '{"pod":"x"}', 'application/json').reason, 'Answers');

@@ -4,7 +4,7 @@
 // come back as they were seen). This file only classifies each result into check's reasons —
 // Answers / LoginRequired, ProxyNoRoute, the TLS reasons, WebSocketRejected, the network's reasons — with
 // the words people read; the one-shot forward itself is the Kubernetes runtime's PortForwarder.
-import { probe, probeSpec, type ForwardOpener, type ProbeResult, type ProbeSpec, type ProxyAnswer, type SeenResult } from '../probe/index.js';
+import { probe, probeSpec, proxyFailureOf, type ForwardOpener, type ProbeResult, type ProbeSpec, type ProxyAnswer, type SeenResult } from '../probe/index.js';
 import { hostPort } from '../probe/spec.js';
 import { tlsVerdict } from '../probe/tls.js';
 import type { KubeClient } from '../apply/k8s/client.js';
@@ -131,6 +131,8 @@ export function classifyApiProxy(a: ProxyAnswer): { ok: boolean; reason: CheckRe
   if (a.status === 403 && a.reason === 'Forbidden') return { ok: false, reason: 'Forbidden', detail: `this user may not use the proxy: ${msg}` };
   if (/no endpoints available/i.test(msg)) return { ok: false, reason: 'NoEndpoints', detail: `the API server finds no endpoints: ${msg}` };
   if (a.status === 404 && a.reason === 'NotFound') return { ok: false, reason: 'NotApplicable', detail: msg };
+  const failure = proxyFailureOf(msg);
+  if (failure) return { ok: false, reason: failure.reason, detail: `the API server could not reach it: ${msg}${failure.reason === 'ConnectionRefused' ? '' : ` (${failure.words})`}` };
   return { ok: false, reason: errorReason(msg) === 'Unreachable' && !/unreachable|no route/i.test(msg) ? 'ProxyNoRoute' : errorReason(msg), detail: `the API server could not reach it: ${msg}` };
 }
 

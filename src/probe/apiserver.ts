@@ -2,7 +2,7 @@
 // ready endpoints where the proxy is not allowed (or the port is not HTTP). The proxy's answer
 // (the app's, or the API server's own Status) and a failed request's error ride along.
 import type { ReasonCode } from '../reasons.js';
-import { proxyPath, readProxyAnswer, type ProxyAnswer } from './proxy-answer.js';
+import { proxyFailureOf, proxyPath, readProxyAnswer, type ProxyAnswer } from './proxy-answer.js';
 import type { ApiRequester, ProbeResult, ProbeTarget } from './types.js';
 
 /** An API error's HTTP status (KubeApiError.code), or undefined for "no answer at all". */
@@ -39,14 +39,16 @@ export async function probeViaApiServer(api: ApiRequester, t: Extract<ProbeTarge
     // Any answer of the app counts, whatever it says: a page, a 302 to a login, its own 503.
     if (answer.by === 'app') return timedSeen({ ok: true, reason: 'Ready', detail: `answers through the API server proxy (HTTP ${answer.status})`, ...(answer.location !== undefined && { location: answer.location }), excerpt: answer.excerpt });
     const said = `HTTP ${answer.status}${answer.message ? `: ${answer.message}` : ''}`;
-    // The API server's words for what its dial or read met ("connect: connection refused", "read: connection reset by peer").
-    const failed: ReasonCode = /reset by peer/i.test(answer.message) ? 'ConnectionReset' : /i\/o timeout|timed out/i.test(answer.message) ? 'Timeout' : 'ConnectionRefused';
-    if (t.kind === 'pod') return timedSeen({ ok: false, reason: answer.status === 403 ? 'Forbidden' : failed, detail: `through the API server's pod proxy: ${said}` });
+    // The API server's words for what its dial or read met ("connect: connection refused", "read: connection reset by peer", "EOF").
+    const failure = proxyFailureOf(answer.message);
+    const failed: ReasonCode = failure?.reason ?? 'ConnectionRefused';
+    const words = failure && failure.reason !== 'ConnectionRefused' ? ` (${failure.words})` : '';
+    if (t.kind === 'pod') return timedSeen({ ok: false, reason: answer.status === 403 ? 'Forbidden' : failed, detail: `through the API server's pod proxy: ${said}${words}` });
     if (answer.status !== 403) {
       // 503 "no endpoints available" or a backend that refuses: say which from the endpoints.
       const ep = await readyEndpoints(api, t.namespace, t.name).catch(() => undefined);
       if (ep === 0) return timedSeen({ ok: false, reason: 'NoEndpoints', detail: NO_ENDPOINTS });
-      return timedSeen({ ok: false, reason: failed, detail: `through the API server's service proxy: ${said}` });
+      return timedSeen({ ok: false, reason: failed, detail: `through the API server's service proxy: ${said}${words}` });
     }
     // Forbidden to use the proxy: the endpoints below say whether anything could answer.
     return { ...(await endpointsResult(api, t, timed)), proxy: answer };

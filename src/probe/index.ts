@@ -11,7 +11,7 @@ import { describeTarget, type ProbeContext, type ProbeResult, type VantagedTarge
 export * from './types.js';
 export { targetsFor, connectAddress, type ObservedExposure, type ObservedAddress } from './targets.js';
 export { PROXY_NOT_READY } from './local.js';
-export { readProxyAnswer, excerptOf, proxyPath, type ProxyAnswer, type RawHttpAnswer } from './proxy-answer.js';
+export { readProxyAnswer, excerptOf, proxyPath, proxyFailureOf, type ProxyAnswer, type RawHttpAnswer } from './proxy-answer.js';
 export { probe };
 export { probeSpec, targetOfSpec, formatProbeLine, parseProbeLog, RESULT_PREFIX, type ProbeSpec, type SeenResult } from './spec.js';
 export { busyboxScript, parseBusyboxLog, BUSYBOX_LIMITS } from './busybox.js';

@@ -195,6 +195,12 @@ test('vantages: in-cluster targets need the API server; a fake requester shows t
   assert.equal((await probe(svc, 'apiserver', { api: silent(false) })).reason, 'ClusterUnreachable');
   const reset = await probe(svc, 'apiserver', { api: api(apiStatus(502, 'error trying to reach service: read tcp 10.0.0.1:5->10.0.0.9:80: read: connection reset by peer'), 1) });
   assert.equal(reset.reason, 'ConnectionReset');
+  // An app that accepts and closes without an answer, and one that speaks first and not HTTP (sshd): something listens.
+  const eof = await probe(svc, 'apiserver', { api: api(apiStatus(503, 'error trying to reach service: EOF'), 1) });
+  assert.deepEqual([eof.ok, eof.reason], [false, 'ConnectionReset'], eof.detail);
+  assert.match(eof.detail!, /closed the connection without an answer/);
+  const ssh = await probe({ kind: 'pod', namespace: 'n', name: 'p', port: 22 }, 'apiserver', { api: api(apiStatus(503, 'error trying to reach service: net/http: HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0-OpenSSH_9.2"'), 0) });
+  assert.deepEqual([ssh.ok, ssh.reason], [false, 'NotHttp'], ssh.detail);
   const all = await probeAll([{ vantage: 'apiserver', target: svc }], { api: api(page, 1) });
   assert.equal(all[0]!.result.ok, true);
 });

@@ -2,8 +2,9 @@
 // in front of ordinary apps — a plain-text page, an HTML page, a JSON page, a 302 to a login page,
 // the app's own 503 — each show `ready` in `envserve serve`'s status with the app's HTTP status,
 // though only one of them answers JSON; a Service port where nothing listens shows
-// ConnectionRefused, an app that accepts and never answers Timeout, one that resets
-// ConnectionReset, and a Service with no ready endpoint NoEndpoints. `envserve check` reports
+// ConnectionRefused, an app that accepts and never answers Timeout, one that resets or closes
+// without an answer ConnectionReset, one that speaks first and not HTTP (sshd) NotHttp, and a
+// Service with no ready endpoint NoEndpoints. `envserve check` reports
 // the app's status and an excerpt of its page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +25,9 @@ const REFUSED_PORT = 8099; // no container listens there
 const SILENT: { mode: AppMode; port: number; reason: string; message: RegExp }[] = [
   { mode: 'hang', port: 8085, reason: 'Timeout', message: /the API server answers, the app does not/ },
   { mode: 'reset', port: 8086, reason: 'ConnectionReset', message: /connection reset by peer/ },
+  // Something listens: it closes without an answer (an HTTPS-only app), or speaks first and not HTTP (sshd).
+  { mode: 'close', port: 8087, reason: 'ConnectionReset', message: /closed the connection without an answer/ },
+  { mode: 'banner', port: 8088, reason: 'NotHttp', message: /malformed HTTP response "SSH-2\.0-testsrv"/ },
 ];
 
 const stateEnv = stateDirEnv();
@@ -83,7 +87,7 @@ after(async () => {
   if (ns) deleteNamespace(ns);
 });
 
-test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 page are each ready with the HTTP status; a refused port, a silent app and a resetting app are not', async () => {
+test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 page are each ready with the HTTP status; a refused port, a silent, a resetting, a closing and a non-HTTP app are not', async () => {
   const rows = await settled((e) => e.state === 'starting' || e.reason === 'NoEndpoints');
   console.log(`# status: ${JSON.stringify(rows.map(brief), null, 1)}`);
   for (const p of PAGES) {

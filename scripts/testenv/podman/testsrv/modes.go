@@ -9,6 +9,9 @@
 //	5xx        503 text/html on every path (the app's own error page)
 //	hang       accepts, reads the request, never answers (holds the connection)
 //	reset      accepts, reads the first bytes, resets the connection (RST: SO_LINGER 0)
+//	close      accepts, reads the first bytes, closes without a word (FIN): a TLS-only server
+//	           (Node's, Python's, Tornado's) meeting a plain HTTP request, an app that dies on it
+//	banner     speaks first and not HTTP ("SSH-2.0-testsrv"), then reads until the peer closes: sshd
 //	websocket  / -> 200 HTML; /ws -> WebSocket echo (426 without the upgrade); /cookies -> the Cookie header as the app got it; else 404
 //
 // Every mode but hang and reset still echoes a WebSocket upgrade on any path (as json does), and
@@ -27,7 +30,7 @@ import (
 	"strings"
 )
 
-var modes = map[string]bool{"json": true, "text": true, "html": true, "login": true, "5xx": true, "hang": true, "reset": true, "websocket": true}
+var modes = map[string]bool{"json": true, "text": true, "html": true, "login": true, "5xx": true, "hang": true, "reset": true, "close": true, "banner": true, "websocket": true}
 
 // modeFrom: the --mode flag, else $TESTSRV_MODE, else json.
 func modeFrom(flag string) string {
@@ -45,7 +48,10 @@ func modeFrom(flag string) string {
 	return m
 }
 
-// serveRaw: the modes that are not HTTP at all (hang, reset) on a plain TCP listener.
+// rawModes: the modes that are not HTTP at all, served by serveRaw.
+var rawModes = map[string]bool{"hang": true, "reset": true, "close": true, "banner": true}
+
+// serveRaw: the modes that are not HTTP at all (hang, reset, close, banner) on a plain TCP listener.
 func serveRaw(port int, mode string) error {
 	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 	if err != nil {
@@ -57,13 +63,20 @@ func serveRaw(port int, mode string) error {
 			return err
 		}
 		go func() {
-			if mode == "hang" {
+			if mode == "hang" || mode == "banner" {
+				if mode == "banner" {
+					io.WriteString(c, "SSH-2.0-testsrv\r\n")
+				}
 				io.Copy(io.Discard, c) // until the peer gives up
 				c.Close()
 				return
 			}
 			buf := make([]byte, 1024)
 			c.Read(buf)
+			if mode == "close" {
+				c.Close()
+				return
+			}
 			c.(*net.TCPConn).SetLinger(0) // close sends RST, not FIN
 			c.Close()
 		}()

@@ -81,7 +81,7 @@ func podMain(args []string) {
 	logRequests := os.Getenv("TESTSRV_LOG_REQUESTS") != ""
 	for _, p := range httpPorts {
 		port := p
-		if mode == "hang" || mode == "reset" {
+		if rawModes[mode] {
 			go func() { errs <- serveRaw(port, mode) }()
 			continue
 		}
