@@ -67,6 +67,6 @@ export function proxyFailureOf(message: string): { reason: Extract<ReasonCode, '
   if (/reset by peer/i.test(message)) return { reason: 'ConnectionReset', words: 'the app reset the connection' };
   if (/i\/o timeout|timed out/i.test(message)) return { reason: 'Timeout', words: 'no answer in time' };
   if (/malformed HTTP (response|status)/i.test(message)) return { reason: 'NotHttp', words: 'the app answers, but not with HTTP' };
-  if (/\bEOF$/.test(message.trim())) return { reason: 'ConnectionReset', words: 'the app closed the connection without an answer (an HTTPS-only app?)' };
+  if (/\bEOF$/.test(message.trim())) return { reason: 'ConnectionReset', words: 'the app closed the connection without an answer: an HTTPS-only app?' };
   return undefined;
 }
