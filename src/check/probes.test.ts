@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import { once } from 'node:events';
 import { WebSocketServer } from 'ws';
 import { KubeApiError } from '../apply/k8s/client.js';
 import { debugPodManifest, formatProbeLine, parseProbeLog, runDebugPod } from './debug-pod.js';
@@ -259,4 +260,27 @@ test('websocket= in the env file decides whether an exposure needs WebSockets (o
   const subject = subjectFromPlan(plan, 'dev');
   assert.deepEqual(subject.exposures.map((x) => [x.kind, x.websocket === true]), [['k8s-port-forward', true], ['k8s-service', false], ['k8s-service', false]]);
   assert.throws(() => evaluateEnvSource('/tmp/ws/build.envd', src.replace('websocket=True', 'websocket="yes"')), /websocket/);
+});
+
+test('a timeout: an app that accepted and does not answer is told apart from packets dropped on the way (its fix names the app)', async () => {
+  const { outcomeCheck } = await import('./k8s.js');
+  // Accepts, reads the request, never answers: a hung or busy app (a Jupyter stuck on a kernel, a server at its limit).
+  const silent = net.createServer((c) => c.resume()).listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  try {
+    const o = await probeFromHere({ id: 'x/probe.local.nodePort', host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port, protocol: 'http', timeoutMs: 300 });
+    assert.deepEqual([o.ok, o.reason], [false, 'Timeout'], o.detail);
+    assert.match(o.detail, /connected, and no answer within 300 ms/);
+    const [c] = outcomeCheck({ exposure: 'x', title: 't', vantage: 'local', target: {} }, o);
+    assert.doesNotMatch(c!.fix ?? '', /packets are dropped/, c!.fix);
+    assert.match(c!.fix ?? '', /the app/, c!.fix);
+  } finally {
+    silent.close();
+  }
+  // The API server answers and the app behind its proxy does not: the app's fix too.
+  const viaApi = { id: 'x/probe.apiserver.service', ok: false, reason: 'Timeout' as const, detail: "services/s:80 through the API server: no answer through the API server's service proxy within 3000 ms: the API server answers, the app does not", latencyMs: 3000 };
+  assert.doesNotMatch(outcomeCheck({ exposure: 'x', title: 't', vantage: 'apiserver', target: {} }, viaApi)[0]!.fix ?? '', /packets are dropped/);
+  // No connection at all in time: packets dropped on the way.
+  const dropped = { id: 'x/probe.local.nodePort', ok: false, reason: 'Timeout' as const, detail: 'http://10.0.0.9:30080/: ETIMEDOUT no answer within 2000 ms', latencyMs: 2000 };
+  assert.match(outcomeCheck({ exposure: 'x', title: 't', vantage: 'local', target: {} }, dropped)[0]!.fix ?? '', /packets are dropped/);
 });

@@ -115,7 +115,9 @@ export async function probeThroughApiServer(client: Pick<KubeClient, 'request' |
     const why = r.error?.cause ?? r.error?.message ?? r.detail ?? '';
     // Out of time: the app behind the proxy may accept and never answer (check has read the API server's objects already).
     const timedOut = /no answer within/.test(why);
-    return { id: t.id, ok: false, reason: timedOut ? 'Timeout' : 'Unreachable', detail: `${what}: ${timedOut ? `no answer through the proxy (${why})` : `the API server did not answer: ${why}`}`, latencyMs };
+    // The prober asked the API server for /version: Timeout when it answers (then the app does not).
+    const detail = timedOut ? (r.reason === 'Timeout' && r.detail ? r.detail : `no answer through the proxy (${why})`) : `the API server did not answer: ${why}`;
+    return { id: t.id, ok: false, reason: timedOut ? 'Timeout' : 'Unreachable', detail: `${what}: ${detail}`, latencyMs };
   }
   const c = classifyApiProxy(r.proxy);
   return { id: t.id, ...c, detail: `${what}: ${c.detail}`, latencyMs, httpStatus: r.proxy.status };

@@ -179,10 +179,14 @@ function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; tim
     );
     const onAbort = () => done({ ok: false, reason: 'Stopped', detail: 'probe cancelled' });
     o.signal?.addEventListener('abort', onAbort, { once: true });
+    // Connected and not answered (a slow, busy or stuck app) is told apart from no connection (packets dropped on the way).
+    let connected = false;
     const timer = setTimeout(() => {
-      if (answered) finish();
-      else done({ ok: false, reason: 'Timeout', detail: `no answer within ${timeoutMs} ms`, error: { code: 'ETIMEDOUT', message: `no answer within ${timeoutMs} ms` } });
+      if (answered) return finish();
+      const message = connected ? `connected, and no answer within ${timeoutMs} ms: the app is slow, busy or stuck` : `no answer within ${timeoutMs} ms`;
+      done({ ok: false, reason: 'Timeout', detail: message, error: { code: 'ETIMEDOUT', message } });
     }, timeoutMs);
+    req.on('socket', (sock) => sock.once('connect', () => (connected = true)));
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (answered) return finish();
       const error = { ...(e.code !== undefined && { code: e.code }), message: e.message };

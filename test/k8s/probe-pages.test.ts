@@ -107,7 +107,7 @@ test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 
   }
 });
 
-test('envserve check on the plain-text Service: the app\'s HTTP status and an excerpt of its page, not a JSON parse error', async () => {
+test('envserve check on the plain-text Service: the app\'s HTTP status and an excerpt of its page, not a JSON parse error; the apps that do not answer in their own words', async () => {
   const text = (await statusJson()).exposures.find((e) => e.name === 'text');
   const r = await runCli(['check', '-f', file, '--target', `k8s:${ns}/deployment/pages`, '--kubeconfig', env.kubeconfig, '-n', ns, '--no-debug-pod', '-o', 'json'], stateEnv);
   const report = JSON.parse(r.stdout);
@@ -117,6 +117,16 @@ test('envserve check on the plain-text Service: the app\'s HTTP status and an ex
   console.log(`# check: ${viaApi.message}`);
   assert.equal(viaApi.status, 'pass', JSON.stringify(viaApi));
   assert.match(viaApi.message, new RegExp(`answers HTTP 200: "${ns}/pages-[a-z0-9-]+:8081 /"$`), JSON.stringify(viaApi));
+  // The apps that do not answer, in check's words: what the app did, and a fix that fits it.
+  const rows = (await statusJson()).exposures;
+  const checkOf = (name: string) => report.checks.find((c: any) => c.exposure === rows.find((e) => e.name === name)?.id && c.id === 'probe.apiserver.service');
+  const hang = checkOf('hang');
+  assert.deepEqual([hang?.status, hang?.reason], ['fail', 'Timeout'], JSON.stringify(hang));
+  assert.match(hang.message, /the API server answers, the app does not/, JSON.stringify(hang));
+  assert.match(hang.fix, /the app accepts connections and does not answer/, JSON.stringify(hang));
+  assert.equal(checkOf('close')?.reason, 'ConnectionReset', JSON.stringify(checkOf('close')));
+  assert.equal(checkOf('banner')?.reason, 'NotHttp', JSON.stringify(checkOf('banner')));
+  assert.equal(checkOf('refused')?.reason, 'ConnectionRefused', JSON.stringify(checkOf('refused')));
 });
 
 test('a KWOK pod whose backer serves an HTML page, behind a Service: check\'s probe through the API server answers with the page', async () => {
