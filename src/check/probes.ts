@@ -7,6 +7,7 @@
 import { probe, probeSpec, proxyFailureOf, type ForwardOpener, type ProbeResult, type ProbeSpec, type ProxyAnswer, type SeenResult } from '../probe/index.js';
 import { hostPort } from '../probe/spec.js';
 import { tlsVerdict } from '../probe/tls.js';
+import { controllerNotFound } from '../probe/local.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/pf/forwarder.js';
@@ -29,7 +30,7 @@ const LOGIN = /login|signin|sign_in|auth|oauth|sso/i;
 
 /** What an HTTP answer means. Pure: unit-tested. */
 export function classifyHttp(status: number, location: string | undefined, body: string, via: 'direct' | 'ingress' | 'apiserver'): { ok: boolean; reason: CheckReason; detail: string } {
-  if (via === 'ingress' && status === 404 && /404 page not found|default backend|no route/i.test(body)) {
+  if (via === 'ingress' && status === 404 && controllerNotFound(body)) {
     return { ok: false, reason: 'ProxyNoRoute', detail: 'the Ingress controller answered 404: no rule matches this Host and path' };
   }
   if (via !== 'direct' && (status === 502 || status === 503 || status === 504)) {

@@ -13,6 +13,16 @@ import { probeUpgrade } from './websocket.js';
 /** Statuses by which a proxy (Ingress controller, API server proxy) says the route is not there yet. */
 export const PROXY_NOT_READY: ReadonlySet<number> = new Set([404, 502, 503, 504]);
 
+/**
+ * Whether a 404 through an Ingress controller is the controller's own (no rule for this Host and
+ * path: Traefik's and Go's text, ingress-nginx's page, a default backend, Kong's JSON, OpenShift's
+ * router, Envoy's empty body) rather than the app's — an API with no page at / answers 404 too.
+ * A Go app's own http.NotFound reads as Traefik's.
+ */
+export function controllerNotFound(body: string): boolean {
+  return !body.trim() || /404 page not found|default backend|no route|<center>nginx<\/center>|application is not available/i.test(body);
+}
+
 export function reasonOfSocketError(e: NodeJS.ErrnoException): { reason: ReasonCode; detail: string } {
   switch (e.code) {
     case 'ECONNREFUSED':
@@ -138,7 +148,13 @@ function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; tim
       resolve(r.latencyMs === undefined ? { ...r, latencyMs: ms() } : r);
     };
     // The answer with as much of its body as came: on its end, at BODY_BYTES, or when time is up.
-    const finish = () => answered && done({ ...answered, excerpt: excerptOf(Buffer.concat(body)) });
+    // Through a controller a 404 is judged by its body: the controller's own, or the app's (ready).
+    const finish = () => {
+      if (!answered) return;
+      const excerpt = excerptOf(Buffer.concat(body));
+      const apps404 = answered.reason === 'IngressRouteNotAnswering' && answered.httpStatus === 404 && !controllerNotFound(excerpt);
+      done({ ...answered, ...(apps404 && { ok: true, reason: 'Ready', detail: `${answered.detail} from the app (not the controller's own 404)` }), excerpt });
+    };
     const headers: Record<string, string> = { connection: 'close', 'user-agent': 'envserve-probe' };
     if (o.hostHeader) headers.host = o.hostHeader;
     const name = o.hostHeader ?? u.hostname.replace(/^\[|\]$/g, '');

@@ -117,6 +117,25 @@ test('local probes: refused, answering TCP, HTTP status, a proxy without a route
   assert.deepEqual([viaProxy.ok, viaProxy.reason, viaProxy.httpStatus], [false, 'IngressRouteNotAnswering', 503]);
   web.close();
 
+  // Through an Ingress controller: its own 404 (no rule for this Host and path) is not an answer,
+  // the app's 404 is — an API with no page at / (FastAPI, Express) answers through its route.
+  for (const [name, type, body, ok] of [
+    ['FastAPI', 'application/json', '{"detail":"Not Found"}', true],
+    ['Express', 'text/html; charset=utf-8', '<!DOCTYPE html><html><body><pre>Cannot GET /</pre></body></html>', true],
+    ['Traefik', 'text/plain; charset=utf-8', '404 page not found\n', false],
+    ['ingress-nginx', 'text/html', '<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>', false],
+    ['Envoy (Contour, Istio)', 'text/plain', '', false],
+  ] as const) {
+    const ctl = http.createServer((_q, s) => s.writeHead(404, { 'content-type': type }).end(body)).listen(0, '127.0.0.1');
+    await once(ctl, 'listening');
+    try {
+      const r = await probe({ kind: 'http', url: `http://127.0.0.1:${(ctl.address() as net.AddressInfo).port}/`, hostHeader: 'api.example', viaProxy: true }, 'local');
+      assert.deepEqual([r.ok, r.reason, r.httpStatus], [ok, ok ? 'Ready' : 'IngressRouteNotAnswering', 404], `${name}: ${r.detail}`);
+    } finally {
+      ctl.close();
+    }
+  }
+
   const junk = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.2\r\n')).listen(0, '127.0.0.1');
   await once(junk, 'listening');
   const notHttp = await probe({ kind: 'http', url: `http://127.0.0.1:${(junk.address() as net.AddressInfo).port}/` }, 'local');

@@ -10,6 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCli, runCli, stateDirEnv, type CliRun } from '../local/cli-helpers.js';
 import { curlInNetns, startApp, testsrvContainer, type AppMode } from './cluster.js';
+import { probe } from '../../src/probe/index.js';
 import { env, writeEnvFile, createNamespace, deleteNamespace, mustKubectl, waitReadyPod, eventually } from './expose-lib.js';
 
 /** One pod, one container per app mode, each on its own port. */
@@ -21,6 +22,8 @@ const PAGES: { mode: AppMode; port: number; status: number }[] = [
   { mode: '5xx', port: 8084, status: 503 },
 ];
 const REFUSED_PORT = 8099; // no container listens there
+/** An API with no page at / (404 JSON, as FastAPI), behind an Ingress: its 404 through Traefik is an answer. */
+const API_PORT = 8089;
 /** Apps that do not answer, and the reason each row must show. */
 const SILENT: { mode: AppMode; port: number; reason: string; message: RegExp }[] = [
   { mode: 'hang', port: 8085, reason: 'Timeout', message: /the API server answers, the app does not/ },
@@ -40,6 +43,7 @@ async function statusJson(): Promise<{ exposures: any[] }> {
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
+const apiHost = () => `api-${ns}.envserve.test`;
 const brief = (e: any) => `${e.name} ${e.state} ${e.reason} ${e.httpStatus ?? ''} ${e.message ?? ''}`;
 
 /** The status once every row has been probed for real: none starting, none before its endpoints were seen. */
@@ -65,7 +69,7 @@ before(async () => {
       replicas: 1, selector: { matchLabels: labels },
       template: {
         metadata: { labels },
-        spec: { terminationGracePeriodSeconds: 1, containers: [...PAGES, ...SILENT].map((p) => ({ ...testsrvContainer(p.mode, p.port), name: p.mode === '5xx' ? 'five' : p.mode })) },
+        spec: { terminationGracePeriodSeconds: 1, containers: [...PAGES, ...SILENT, { mode: 'api' as const, port: API_PORT }].map((p) => ({ ...testsrvContainer(p.mode, p.port), name: p.mode === '5xx' ? 'five' : p.mode })) },
       },
     },
   }));
@@ -76,6 +80,8 @@ def build():
 def serve():
 ${[...PAGES, ...SILENT].map((p) => `    cloud.k8s.bind(env_port=${p.port}, type=cloud.k8s.clusterIP, service_port=${p.port}, protocol="http", name="${p.mode === '5xx' ? 'five' : p.mode}")`).join('\n')}
     cloud.k8s.bind(env_port=${REFUSED_PORT}, type=cloud.k8s.clusterIP, service_port=${REFUSED_PORT}, protocol="http", name="refused")
+    cloud.k8s.bind(env_port=${API_PORT}, type=cloud.k8s.clusterIP, service_port=${API_PORT}, protocol="http", name="api",
+                   access="public", ingress=cloud.k8s.ingress(host="${apiHost()}", path="/", class_name="traefik"))
 `);
   serve = startCli(['serve', '--runtime', 'k8s', '-f', file, '--kubeconfig', env.kubeconfig, '-n', ns, '--target', `k8s:${ns}/deployment/pages`], stateEnv);
   await serve.waitFor(/Press Ctrl-C/, 60_000);
@@ -147,9 +153,24 @@ test('a KWOK pod whose backer serves an HTML page, behind a Service: check\'s pr
   assert.match(viaApi.message, new RegExp(`answers HTTP 200: "<!doctype html> <html><head><title>testsrv</title>.*served by ${ns}/kwok-html:8080`), r.stdout);
 });
 
-test('the Deployment scaled to zero: every Service row is waiting NoEndpoints', async () => {
+test('an Ingress in front of an API with no page at / is ready with its 404 (the app\'s JSON); Traefik\'s own 404 for another Host is not the app', async () => {
+  let last: any[] = [];
+  const ing = await eventually(async () => {
+    last = (await statusJson()).exposures;
+    const e = last.find((r) => r.kind === 'k8s-ingress');
+    if (e?.state !== 'ready') throw new Error('not ready');
+    return e;
+  }, 60_000, 250).catch(() => assert.fail(`the Ingress row is not ready: ${JSON.stringify(last.map(brief), null, 1)}`));
+  assert.deepEqual([ing.reason, ing.answering, ing.httpStatus], ['Ready', true, 404], brief(ing));
+  const [ip, port] = env.ingressAddress.split(':');
+  const other = await probe({ kind: 'http', url: `http://${ip}:${port}/`, hostHeader: `other-${apiHost()}`, viaProxy: true }, 'local');
+  assert.deepEqual([other.ok, other.reason, other.httpStatus], [false, 'IngressRouteNotAnswering', 404], `Traefik's own 404: ${other.detail} ${other.excerpt}`);
+});
+
+test('the Deployment scaled to zero: every Service row is waiting NoEndpoints, the Ingress row waiting', async () => {
   mustKubectl(['-n', ns, 'scale', 'deployment/pages', '--replicas=0']);
   const rows = await settled((e) => e.state === 'ready' || e.state === 'starting');
   console.log(`# status: ${JSON.stringify(rows.map(brief), null, 1)}`);
-  for (const e of rows) assert.deepEqual([e.state, e.reason, e.answering], ['waiting', 'NoEndpoints', false], brief(e));
+  for (const e of rows.filter((r) => r.kind === 'k8s-service')) assert.deepEqual([e.state, e.reason, e.answering], ['waiting', 'NoEndpoints', false], brief(e));
+  assert.deepEqual(rows.filter((r) => r.kind !== 'k8s-service').map((e) => [e.kind, e.state, e.answering]), [['k8s-ingress', 'waiting', false]]);
 });

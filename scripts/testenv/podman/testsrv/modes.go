@@ -12,6 +12,7 @@
 //	close      accepts, reads the first bytes, closes without a word (FIN): a TLS-only server
 //	           (Node's, Python's, Tornado's) meeting a plain HTTP request, an app that dies on it
 //	banner     speaks first and not HTTP ("SSH-2.0-testsrv"), then reads until the peer closes: sshd
+//	api        like FastAPI with no root page: /docs -> 200 HTML, anything else -> 404 JSON {"detail":"Not Found"}
 //	websocket  / -> 200 HTML; /ws -> WebSocket echo (426 without the upgrade); /cookies -> the Cookie header as the app got it; else 404
 //
 // Every mode but hang and reset still echoes a WebSocket upgrade on any path (as json does), and
@@ -30,7 +31,7 @@ import (
 	"strings"
 )
 
-var modes = map[string]bool{"json": true, "text": true, "html": true, "login": true, "5xx": true, "hang": true, "reset": true, "close": true, "banner": true, "websocket": true}
+var modes = map[string]bool{"json": true, "text": true, "html": true, "login": true, "5xx": true, "hang": true, "reset": true, "close": true, "banner": true, "api": true, "websocket": true}
 
 // modeFrom: the --mode flag, else $TESTSRV_MODE, else json.
 func modeFrom(flag string) string {
@@ -110,6 +111,14 @@ func modeAnswer(mode, id string, w http.ResponseWriter, r *http.Request) {
 		default:
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
 		}
+	case "api":
+		if r.URL.Path == "/docs" {
+			page(200, "API docs", "served by "+pod)
+			return
+		}
+		w.Header().Set("content-type", "application/json")
+		w.WriteHeader(404)
+		io.WriteString(w, `{"detail":"Not Found"}`)
 	case "websocket":
 		switch r.URL.Path {
 		case "/":
