@@ -28,9 +28,9 @@ export interface ProbeOutcome {
 
 const LOGIN = /login|signin|sign_in|auth|oauth|sso/i;
 
-/** What an HTTP answer means. Pure: unit-tested. */
-export function classifyHttp(status: number, location: string | undefined, body: string, via: 'direct' | 'ingress' | 'apiserver'): { ok: boolean; reason: CheckReason; detail: string } {
-  if (via === 'ingress' && status === 404 && controllerNotFound(body)) {
+/** What an HTTP answer means; `body` undefined: not seen (busybox's wget on an error status). Pure: unit-tested. */
+export function classifyHttp(status: number, location: string | undefined, body: string | undefined, via: 'direct' | 'ingress' | 'apiserver'): { ok: boolean; reason: CheckReason; detail: string } {
+  if (via === 'ingress' && status === 404 && body !== undefined && controllerNotFound(body)) {
     return { ok: false, reason: 'ProxyNoRoute', detail: 'the Ingress controller answered 404: no rule matches this Host and path' };
   }
   if (via !== 'direct' && (status === 502 || status === 503 || status === 504)) {
@@ -73,7 +73,7 @@ export function classifySpec(spec: ProbeSpec, r: SeenResult | ProbeResult): Prob
   }
   // It answered over a certificate a browser refuses: the prober said which check failed (tls.ts).
   if (isTlsReason(r.reason)) return { ...base, ok: false, reason: r.reason, detail: `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (SNI and Host: ${spec.hostHeader})` : ''}: ${(r.certificate && tlsVerdict(r.certificate)?.detail) ?? r.detail ?? r.reason}`, httpStatus: r.httpStatus, ...ws };
-  const c = classifyHttp(r.httpStatus, r.location, r.excerpt ?? '', spec.via ?? 'direct');
+  const c = classifyHttp(r.httpStatus, r.location, r.excerpt, spec.via ?? 'direct');
   let detail = `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (Host: ${spec.hostHeader})` : ''}: ${c.detail}`;
   if (r.certificate?.mismatch) detail += `; the certificate does not cover ${r.certificate.name} (subject ${r.certificate.subject ?? '?'}): the controller's default certificate?`;
   return { ...base, ok: c.ok, reason: c.reason, detail, httpStatus: r.httpStatus, ...ws };
