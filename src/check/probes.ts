@@ -120,6 +120,8 @@ export async function probeThroughApiServer(client: Pick<KubeClient, 'request' |
     const detail = timedOut ? (r.reason === 'Timeout' && r.detail ? r.detail : `no answer through the proxy (${why})`) : `the API server did not answer: ${why}`;
     return { id: t.id, ok: false, reason: timedOut ? 'Timeout' : 'Unreachable', detail: `${what}: ${detail}`, latencyMs };
   }
+  // The prober found it speaks TLS (an HTTPS-only app), not plain HTTP.
+  if (r.reason === 'NotHttp') return { id: t.id, ok: false, reason: 'NotHttp', detail: `${what}: ${r.detail ?? 'answers, but not with HTTP'}`, latencyMs, httpStatus: r.proxy.status };
   const c = classifyApiProxy(r.proxy);
   return { id: t.id, ...c, detail: `${what}: ${c.detail}`, latencyMs, httpStatus: r.proxy.status };
 }

@@ -2,6 +2,7 @@
 // ready endpoints where the proxy is not allowed (or the port is not HTTP). The proxy's answer
 // (the app's, or the API server's own Status) and a failed request's error ride along.
 import type { ReasonCode } from '../reasons.js';
+import { PLAIN_TO_HTTPS } from './local.js';
 import { proxyFailureOf, proxyPath, readProxyAnswer, type ProxyAnswer } from './proxy-answer.js';
 import type { ApiRequester, ProbeResult, ProbeTarget } from './types.js';
 
@@ -36,6 +37,12 @@ export async function probeViaApiServer(api: ApiRequester, t: Extract<ProbeTarge
     }
     const seen = { httpStatus: answer.status, proxy: answer };
     const timedSeen = (r: ProbeResult) => timed({ ...seen, ...r });
+    // An HTTPS-only app meets the proxy's plain HTTP with a 400 naming HTTPS (Go, nginx) or a closed
+    // connection (EOF: Node, Python, Tornado). Asked to speak TLS to it, the proxy then gets its answer.
+    const plainToTls = answer.by === 'app' ? answer.status === 400 && PLAIN_TO_HTTPS.test(answer.excerpt) : /\bEOF$/.test(answer.message.trim());
+    if (plainToTls && (await speaksTlsBehind(api, t, timeoutMs, signal))) {
+      return timedSeen({ ok: false, reason: 'NotHttp', detail: `it speaks TLS, not plain HTTP: the app serves HTTPS on port ${t.port} (through the API server: HTTP ${answer.status}${answer.by === 'apiserver' ? `: ${answer.message}` : ''})` });
+    }
     // Any answer of the app counts, whatever it says: a page, a 302 to a login, its own 503.
     if (answer.by === 'app') return timedSeen({ ok: true, reason: 'Ready', detail: `answers through the API server proxy (HTTP ${answer.status})`, ...(answer.location !== undefined && { location: answer.location }), excerpt: answer.excerpt });
     const said = `HTTP ${answer.status}${answer.message ? `: ${answer.message}` : ''}`;
@@ -54,6 +61,16 @@ export async function probeViaApiServer(api: ApiRequester, t: Extract<ProbeTarge
     return { ...(await endpointsResult(api, t, timed)), proxy: answer };
   }
   return endpointsResult(api, t, timed);
+}
+
+/** Whether the app answers the API server's proxy over TLS (https:NAME:PORT; the proxy does not verify its certificate). */
+async function speaksTlsBehind(api: ApiRequester, t: Extract<ProbeTarget, { kind: 'service' | 'pod' }>, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  try {
+    const a = readProxyAnswer(await api.requestRaw(proxyPath(t.namespace, t.kind === 'pod' ? 'pods' : 'services', t.name, t.port, t.path, true), { timeoutMs, ...(signal && { signal }) }));
+    return a.by === 'app';
+  } catch {
+    return false;
+  }
 }
 
 async function endpointsResult(api: ApiRequester, t: Extract<ProbeTarget, { kind: 'service' | 'pod' }>, timed: (r: ProbeResult) => ProbeResult): Promise<ProbeResult> {

@@ -86,7 +86,7 @@ export async function probeHttp(url: string, o: { hostHeader?: string; viaProxy?
 }
 
 /** What Go's, nginx's and Apache's HTTPS servers answer a plain HTTP request. */
-const PLAIN_TO_HTTPS = /HTTP request to an HTTPS server|plain HTTP request was sent to HTTPS|speaking plain HTTP to an SSL/i;
+export const PLAIN_TO_HTTPS = /HTTP request to an HTTPS server|plain HTTP request was sent to HTTPS|speaking plain HTTP to an SSL/i;
 
 /**
  * An HTTPS-only app (Jupyter or code-server with a certificate) meets a plain request with a

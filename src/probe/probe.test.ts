@@ -220,6 +220,25 @@ test('vantages: in-cluster targets need the API server; a fake requester shows t
   assert.match(eof.detail!, /closed the connection without an answer/);
   const ssh = await probe({ kind: 'pod', namespace: 'n', name: 'p', port: 22 }, 'apiserver', { api: api(apiStatus(503, 'error trying to reach service: net/http: HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0-OpenSSH_9.2"'), 0) });
   assert.deepEqual([ssh.ok, ssh.reason], [false, 'NotHttp'], ssh.detail);
+  // An HTTPS-only app behind the proxy: Go's 400 to plain HTTP, or Node's closed connection (EOF).
+  // The API server's proxy speaks TLS to it when asked (https:NAME:PORT): then it speaks TLS.
+  const tlsApp = (plain: ReturnType<typeof app>, https: ReturnType<typeof app>): ApiRequester & { paths: string[] } => {
+    const paths: string[] = [];
+    return { paths, requestRaw: async (path: string) => (paths.push(path), /\/https:/.test(path) ? https : plain), request: async <T>() => ({ items: [{ endpoints: [{ conditions: { ready: true } }] }] }) as T };
+  };
+  const page200 = app(200, '<html>lab</html>', 'text/html');
+  const goTls = tlsApp(app(400, 'Client sent an HTTP request to an HTTPS server.\n'), page200);
+  const go = await probe(svc, 'apiserver', { api: goTls });
+  assert.deepEqual([go.ok, go.reason], [false, 'NotHttp'], go.detail);
+  assert.match(go.detail!, /speaks TLS/);
+  assert.deepEqual(goTls.paths, ['/api/v1/namespaces/n/services/s:80/proxy/', '/api/v1/namespaces/n/services/https:s:80/proxy/']);
+  const nodeTls = await probe({ kind: 'pod', namespace: 'n', name: 'p', port: 8443 }, 'apiserver', { api: tlsApp(apiStatus(503, 'error trying to reach service: EOF'), page200) });
+  assert.deepEqual([nodeTls.ok, nodeTls.reason], [false, 'NotHttp'], nodeTls.detail);
+  const closes = await probe(svc, 'apiserver', { api: tlsApp(apiStatus(503, 'error trying to reach service: EOF'), apiStatus(503, 'error trying to reach service: tls: first record does not look like a TLS handshake')) });
+  assert.deepEqual([closes.ok, closes.reason], [false, 'ConnectionReset'], 'a port that closes and does not speak TLS either');
+  const plain400 = tlsApp(app(400, 'bad request: missing parameter'), page200);
+  assert.equal((await probe(svc, 'apiserver', { api: plain400 })).reason, 'Ready', "an app's own 400 is an answer");
+  assert.equal(plain400.paths.length, 1, 'and TLS is not tried');
   const all = await probeAll([{ vantage: 'apiserver', target: svc }], { api: api(page, 1) });
   assert.equal(all[0]!.result.ok, true);
 });

@@ -51,9 +51,9 @@ export function readProxyAnswer(a: RawHttpAnswer): ProxyAnswer {
   return { by: 'app', status: a.status, ...(location && { location }), excerpt: excerptOf(a.body) };
 }
 
-/** The path of the API server's proxy to a Service or pod port ("/" unless given). */
-export function proxyPath(namespace: string, resource: 'services' | 'pods', name: string, port: number | string, path = '/'): string {
-  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}/${encodeURIComponent(name)}:${port}/proxy${path}`;
+/** The path of the API server's proxy to a Service or pod port ("/" unless given); `https`: it speaks TLS to the app. */
+export function proxyPath(namespace: string, resource: 'services' | 'pods', name: string, port: number | string, path = '/', https = false): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}/${https ? 'https:' : ''}${encodeURIComponent(name)}:${port}/proxy${path}`;
 }
 
 /**

@@ -31,6 +31,8 @@ const SILENT: { mode: AppMode; port: number; reason: string; message: RegExp }[]
   // Something listens: it closes without an answer (an HTTPS-only app), or speaks first and not HTTP (sshd).
   { mode: 'close', port: 8087, reason: 'ConnectionReset', message: /closed the connection without an answer/ },
   { mode: 'banner', port: 8088, reason: 'NotHttp', message: /malformed HTTP response "SSH-2\.0-testsrv"/ },
+  // HTTPS only (Go's server: a 400 naming HTTPS to plain HTTP): the API server's proxy reaches it over TLS.
+  { mode: 'tls', port: 8090, reason: 'NotHttp', message: /speaks TLS, not plain HTTP/ },
 ];
 
 const stateEnv = stateDirEnv();
@@ -93,7 +95,7 @@ after(async () => {
   if (ns) deleteNamespace(ns);
 });
 
-test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 page are each ready with the HTTP status; a refused port, a silent, a resetting, a closing and a non-HTTP app are not', async () => {
+test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 page are each ready with the HTTP status; a refused port, a silent, a resetting, a closing, a non-HTTP and an HTTPS-only app are not', async () => {
   const rows = await settled((e) => e.state === 'starting' || e.reason === 'NoEndpoints');
   console.log(`# status: ${JSON.stringify(rows.map(brief), null, 1)}`);
   for (const p of PAGES) {
@@ -132,6 +134,8 @@ test('envserve check on the plain-text Service: the app\'s HTTP status and an ex
   assert.match(hang.fix, /the app accepts connections and does not answer/, JSON.stringify(hang));
   assert.equal(checkOf('close')?.reason, 'ConnectionReset', JSON.stringify(checkOf('close')));
   assert.equal(checkOf('banner')?.reason, 'NotHttp', JSON.stringify(checkOf('banner')));
+  assert.equal(checkOf('tls')?.reason, 'NotHttp', JSON.stringify(checkOf('tls')));
+  assert.match(checkOf('tls').message, /speaks TLS/, JSON.stringify(checkOf('tls')));
   assert.equal(checkOf('refused')?.reason, 'ConnectionRefused', JSON.stringify(checkOf('refused')));
 });
 

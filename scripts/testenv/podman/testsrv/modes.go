@@ -12,6 +12,8 @@
 //	close      accepts, reads the first bytes, closes without a word (FIN): a TLS-only server
 //	           (Node's, Python's, Tornado's) meeting a plain HTTP request, an app that dies on it
 //	banner     speaks first and not HTTP ("SSH-2.0-testsrv"), then reads until the peer closes: sshd
+//	tls        HTTPS only (a self-signed certificate made at start), a 200 HTML page; a plain HTTP
+//	           request gets Go's 400 "Client sent an HTTP request to an HTTPS server."
 //	api        like FastAPI with no root page: /docs -> 200 HTML, anything else -> 404 JSON {"detail":"Not Found"}
 //	websocket  / -> 200 HTML; /ws -> WebSocket echo (426 without the upgrade); /cookies -> the Cookie header as the app got it; else 404
 //
@@ -20,18 +22,26 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"html"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
-var modes = map[string]bool{"json": true, "text": true, "html": true, "login": true, "5xx": true, "hang": true, "reset": true, "close": true, "banner": true, "api": true, "websocket": true}
+var modes = map[string]bool{"json": true, "text": true, "html": true, "login": true, "5xx": true, "hang": true, "reset": true, "close": true, "banner": true, "api": true, "tls": true, "websocket": true}
 
 // modeFrom: the --mode flag, else $TESTSRV_MODE, else json.
 func modeFrom(flag string) string {
@@ -111,6 +121,8 @@ func modeAnswer(mode, id string, w http.ResponseWriter, r *http.Request) {
 		default:
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
 		}
+	case "tls":
+		page(200, "testsrv", "served over TLS by "+pod)
 	case "api":
 		if r.URL.Path == "/docs" {
 			page(200, "API docs", "served by "+pod)
@@ -133,4 +145,24 @@ func modeAnswer(mode, id string, w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 		}
 	}
+}
+
+// listenAndServe: plain HTTP, or (mode tls) HTTPS with a self-signed certificate made now.
+func listenAndServe(port int, mode string, h http.Handler) error {
+	srv := &http.Server{Addr: ":" + strconv.Itoa(port), Handler: h}
+	if mode != "tls" {
+		return srv.ListenAndServe()
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "testsrv"}, DNSNames: []string{"testsrv"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	return srv.ListenAndServeTLS("", "")
 }
