@@ -165,6 +165,8 @@ function fixFor(reason: CheckReason, id: string, detail = ''): string | undefine
     case 'ConnectionReset':
       if (id.endsWith('forward')) return 'the pod closed the forwarded connection: nothing listens on that port inside the pod, or the app dropped it (kubectl logs)';
       return undefined;
+    case 'HostNotAllowed':
+      return "let the app accept the host name users type: Vite's server.allowedHosts, webpack-dev-server's allowedHosts (or --allowed-hosts all)";
     case 'NotHttp':
       return 'something listens and does not speak plain HTTP: an HTTPS-only app (its https:// URL works; or bind it with protocol="tcp"), or a service that is not a web page (SSH, a database: protocol="tcp")';
     case 'Timeout':

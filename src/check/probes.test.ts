@@ -284,3 +284,31 @@ test('a timeout: an app that accepted and does not answer is told apart from pac
   const dropped = { id: 'x/probe.local.nodePort', ok: false, reason: 'Timeout' as const, detail: 'http://10.0.0.9:30080/: ETIMEDOUT no answer within 2000 ms', latencyMs: 2000 };
   assert.match(outcomeCheck({ exposure: 'x', title: 't', vantage: 'local', target: {} }, dropped)[0]!.fix ?? '', /packets are dropped/);
 });
+
+test("a dev server's Host check (Vite's allowedHosts, webpack-dev-server) is not a login: HostNotAllowed, with the fix", async () => {
+  const { outcomeCheck } = await import('./k8s.js');
+  // Vite 6 and webpack-dev-server as they answer a Host they were not told about; a login's 403 stays a login.
+  const answers: Record<string, [number, string]> = {
+    vite: [403, 'Blocked request. This host ("lab.example.com") is not allowed.\nTo allow this host, add "lab.example.com" to `server.allowedHosts` in vite.config.js.'],
+    webpack: [403, 'Invalid Host header'],
+    login: [403, '{"message": "Forbidden", "reason": null}'],
+  };
+  const web = http.createServer((q, s) => {
+    const [status, body] = answers[q.url!.slice(1)]!;
+    s.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+  }).listen(0, '127.0.0.1');
+  await once(web, 'listening');
+  try {
+    const port = (web.address() as net.AddressInfo).port;
+    const seen = async (path: string) => probeFromHere({ id: 'x/probe.local.ingress', host: '127.0.0.1', port, path: `/${path}`, protocol: 'http', hostHeader: 'lab.example.com', via: 'ingress' });
+    for (const name of ['vite', 'webpack']) {
+      const o = await seen(name);
+      assert.deepEqual([o.ok, o.reason, o.httpStatus], [false, 'HostNotAllowed', 403], `${name}: ${o.detail}`);
+      const [c] = outcomeCheck({ exposure: 'x', title: 't', vantage: 'local', target: {} }, o);
+      assert.match(c!.fix ?? '', /allowedHosts/, c!.fix);
+    }
+    assert.equal((await seen('login')).reason, 'LoginRequired');
+  } finally {
+    web.close();
+  }
+});
