@@ -27,7 +27,7 @@ export interface ProbeOutcome {
 }
 
 const LOGIN = /login|signin|sign_in|auth|oauth|sso/i;
-/** What dev servers answer a Host they do not allow: Vite (allowedHosts), webpack-dev-server (Angular, Vue CLI, CRA). */
+/** What dev servers answer a Host they do not allow: Vite (allowedHosts), webpack-dev-server (Angular, Vue CLI, CRA; 403, v3: 200). */
 const HOST_CHECK = /^Blocked request\. This host|^Invalid Host header/;
 
 /** What an HTTP answer means; `body` undefined: not seen (busybox's wget on an error status). Pure: unit-tested. */
@@ -39,7 +39,7 @@ export function classifyHttp(status: number, location: string | undefined, body:
     return { ok: false, reason: 'ProxyNoRoute', detail: `the proxy answered ${status}: it has no backend that answers${body ? ` (${body.trim().slice(0, 120)})` : ''}` };
   }
   // A dev server that refuses the Host it is reached by (through an Ingress, a proxy, a LAN name) is not a login.
-  if (status >= 400 && status < 500 && HOST_CHECK.test(body ?? '')) return { ok: false, reason: 'HostNotAllowed', detail: `answers HTTP ${status}, and refuses the host name it is reached by: ${JSON.stringify((body ?? '').slice(0, 120))}` };
+  if (HOST_CHECK.test(body ?? '')) return { ok: false, reason: 'HostNotAllowed', detail: `answers HTTP ${status}, and refuses the host name it is reached by: ${JSON.stringify((body ?? '').slice(0, 120))}` };
   if (status === 401 || status === 407 || status === 403) return { ok: true, reason: 'LoginRequired', detail: `answers, login required (HTTP ${status})` };
   if (status >= 300 && status < 400 && location && LOGIN.test(location)) return { ok: true, reason: 'LoginRequired', detail: `answers, login required (HTTP ${status} to ${location})` };
   return { ok: true, reason: 'Answers', detail: `answers HTTP ${status}${location ? ` (to ${location})` : ''}` };
