@@ -20,6 +20,7 @@ const PAGES: { mode: AppMode; port: number; status: number }[] = [
   { mode: 'html', port: 8082, status: 200 },
   { mode: 'login', port: 8083, status: 302 },
   { mode: '5xx', port: 8084, status: 503 },
+  { mode: 'sse', port: 8091, status: 200 }, // an event stream that never ends: its status line is the answer
 ];
 const REFUSED_PORT = 8099; // no container listens there
 /** An API with no page at / (404 JSON, as FastAPI), behind an Ingress: its 404 through Traefik is an answer. */
@@ -95,7 +96,7 @@ after(async () => {
   if (ns) deleteNamespace(ns);
 });
 
-test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 page are each ready with the HTTP status; a refused port, a silent, a resetting, a closing, a non-HTTP and an HTTPS-only app are not', async () => {
+test('ClusterIP Services in front of a text, HTML, JSON, login-redirect, 503 page and an endless event stream are each ready with the HTTP status; a refused port, a silent, a resetting, a closing, a non-HTTP and an HTTPS-only app are not', async () => {
   const rows = await settled((e) => e.state === 'starting' || e.reason === 'NoEndpoints');
   console.log(`# status: ${JSON.stringify(rows.map(brief), null, 1)}`);
   for (const p of PAGES) {

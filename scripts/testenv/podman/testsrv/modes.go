@@ -14,6 +14,7 @@
 //	banner     speaks first and not HTTP ("SSH-2.0-testsrv"), then reads until the peer closes: sshd
 //	tls        HTTPS only (a self-signed certificate made at start), a 200 HTML page; a plain HTTP
 //	           request gets Go's 400 "Client sent an HTTP request to an HTTPS server."
+//	sse        200 text/event-stream with no end (an event stream at /, as /api/events): one event, then silence until the peer closes
 //	api        like FastAPI with no root page: /docs -> 200 HTML, anything else -> 404 JSON {"detail":"Not Found"}
 //	websocket  / -> 200 HTML; /ws -> WebSocket echo (426 without the upgrade); /cookies -> the Cookie header as the app got it; else 404
 //
@@ -41,7 +42,7 @@ import (
 	"time"
 )
 
-var modes = map[string]bool{"json": true, "text": true, "html": true, "login": true, "5xx": true, "hang": true, "reset": true, "close": true, "banner": true, "api": true, "tls": true, "websocket": true}
+var modes = map[string]bool{"json": true, "text": true, "html": true, "login": true, "5xx": true, "hang": true, "reset": true, "close": true, "banner": true, "api": true, "tls": true, "sse": true, "websocket": true}
 
 // modeFrom: the --mode flag, else $TESTSRV_MODE, else json.
 func modeFrom(flag string) string {
@@ -121,6 +122,11 @@ func modeAnswer(mode, id string, w http.ResponseWriter, r *http.Request) {
 		default:
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
 		}
+	case "sse":
+		w.Header().Set("content-type", "text/event-stream")
+		io.WriteString(w, "data: hello from "+id+"\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
 	case "tls":
 		page(200, "testsrv", "served over TLS by "+pod)
 	case "api":
