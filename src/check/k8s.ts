@@ -171,7 +171,7 @@ function fixFor(reason: CheckReason, id: string, detail = ''): string | undefine
       return 'something listens and does not speak plain HTTP: an HTTPS-only app (its https:// URL works; or bind it with protocol="tcp"), or a service that is not a web page (SSH, a database: protocol="tcp")';
     case 'Timeout':
       // The prober got a connection (or the API server answered), and the app did not answer.
-      if (/connected, and no answer|the app does not/.test(detail)) return 'the app accepts connections and does not answer in time: is it busy, stuck or still starting? (its log: kubectl logs, envserve status)';
+      if (/connected, and no answer|the app does not/.test(detail)) return 'the app accepts connections and does not answer in time: is it busy, stuck or still starting (its log: kubectl logs, envserve status)? A service that is not HTTP (a database) waits for its own protocol: bind it with protocol="tcp"';
       return 'packets are dropped on the way: a NetworkPolicy, a firewall, or an address this machine cannot reach';
     case 'ProxyNoRoute':
       return id.includes('ingress') ? 'the controller has no matching rule or no ready backend: see the Ingress checks above' : 'see the Service checks above';

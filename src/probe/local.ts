@@ -199,7 +199,7 @@ function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; tim
     let connected = false;
     const timer = setTimeout(() => {
       if (answered) return finish();
-      const message = connected ? `connected, and no answer within ${timeoutMs} ms: the app is slow, busy or stuck` : `no answer within ${timeoutMs} ms`;
+      const message = connected ? `connected, and no answer within ${timeoutMs} ms: the app is slow, busy or stuck, or waits for another protocol than HTTP (a database)` : `no answer within ${timeoutMs} ms`;
       done({ ok: false, reason: 'Timeout', detail: message, error: { code: 'ETIMEDOUT', message } });
     }, timeoutMs);
     req.on('socket', (sock) => sock.once('connect', () => (connected = true)));
