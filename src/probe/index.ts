@@ -31,7 +31,8 @@ export async function probeAll(list: readonly VantagedTarget[], ctx: ProbeContex
 export function summarize(results: readonly TargetResult[]): ProbeResult {
   if (results.length === 0) return { ok: false, reason: 'Starting', detail: 'no address to probe yet' };
   const ok = results.find((r) => r.result.ok);
-  const first = ok ?? results[0]!;
+  // Else the first failure that was probed: one that could not be (VantageUnavailable) does not hide another's reason.
+  const first = ok ?? results.find((r) => r.result.reason !== 'VantageUnavailable') ?? results[0]!;
   const detail =
     results.length === 1
       ? first.result.detail

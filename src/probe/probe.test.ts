@@ -92,6 +92,10 @@ test('summary: any answering target makes the exposure answer; else the first re
   assert.equal(two.ok, true);
   assert.equal(two.reason, 'Ready');
   assert.equal(two.detail, 'node 1.2.3.4:1 does not answer (connection refused); cluster service n/s:80 answers');
+  // A target that could not be probed from there (no right to the API server's proxy) does not hide why another fails.
+  const cannot = { ok: false, reason: 'VantageUnavailable' as const, detail: 'cannot check from outside the cluster' };
+  assert.equal(summarize([{ ...t2, result: cannot }, { ...t1, result: refused }]).reason, 'ConnectionRefused');
+  assert.equal(summarize([{ ...t2, result: cannot }]).reason, 'VantageUnavailable');
 });
 
 test('local probes: refused, answering TCP, HTTP status, a proxy without a route, not HTTP, a timeout', async () => {
