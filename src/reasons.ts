@@ -155,6 +155,7 @@ export const CHECK_ONLY_REASONS = {
   ProxyNoRoute: "a proxy answered with its own 404/502/503: no route or no backend",
   WebSocketRejected: 'a WebSocket upgrade was refused',
   AppBoundToLoopback: 'the app listens on 127.0.0.1 only: the port-forward answers, the pod IP does not',
+  HostNotAllowed: "the app refuses the host name it is reached by (a dev server's Host check: Vite's allowedHosts, webpack-dev-server)",
   // this machine (local and Docker runtimes)
   ProcessNotRunning: 'a process (or the container) that envserve up started no longer runs',
   NotListening: 'nothing listens on the environment port',

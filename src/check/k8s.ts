@@ -136,7 +136,7 @@ export function outcomeCheck(p: Planned<unknown>, o: ProbeOutcome): Check[] {
   const status = o.ok ? 'pass' : o.reason === 'Forbidden' || o.reason === 'NotApplicable' ? 'skipped' : 'fail';
   const out: Check[] = [{
     id, exposure: p.exposure, title: p.title, status, reason: o.reason, message: o.detail, vantage: p.vantage, latencyMs: o.latencyMs,
-    ...(fixFor(o.reason, id) && { fix: fixFor(o.reason, id)! }),
+    ...(fixFor(o.reason, id, o.detail) && { fix: fixFor(o.reason, id, o.detail)! }),
   }];
   if (o.websocket && (o.websocket.ok || p.needsWebSocket)) {
     out.push({
@@ -155,7 +155,7 @@ export function outcomeCheck(p: Planned<unknown>, o: ProbeOutcome): Check[] {
   return out;
 }
 
-function fixFor(reason: CheckReason, id: string): string | undefined {
+function fixFor(reason: CheckReason, id: string, detail = ''): string | undefined {
   switch (reason) {
     case 'ConnectionRefused':
       if (id.endsWith('forward')) return 'nothing listens on that port inside the pod, not even on 127.0.0.1: is the app running, and on this port? (kubectl logs)';
@@ -165,7 +165,13 @@ function fixFor(reason: CheckReason, id: string): string | undefined {
     case 'ConnectionReset':
       if (id.endsWith('forward')) return 'the pod closed the forwarded connection: nothing listens on that port inside the pod, or the app dropped it (kubectl logs)';
       return undefined;
+    case 'HostNotAllowed':
+      return "let the app accept the host name users type: Vite's server.allowedHosts, webpack-dev-server's allowedHosts (or --allowed-hosts all)";
+    case 'NotHttp':
+      return 'something listens and does not speak plain HTTP: an HTTPS-only app (its https:// URL works; or bind it with protocol="tcp"), or a service that is not a web page (SSH, a database: protocol="tcp")';
     case 'Timeout':
+      // The prober got a connection (or the API server answered), and the app did not answer.
+      if (/connected, and no answer|the app does not/.test(detail)) return 'the app accepts connections and does not answer in time: is it busy, stuck or still starting (its log: kubectl logs, envserve status)? A service that is not HTTP (a database) waits for its own protocol: bind it with protocol="tcp"';
       return 'packets are dropped on the way: a NetworkPolicy, a firewall, or an address this machine cannot reach';
     case 'ProxyNoRoute':
       return id.includes('ingress') ? 'the controller has no matching rule or no ready backend: see the Ingress checks above' : 'see the Service checks above';

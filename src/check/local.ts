@@ -66,7 +66,7 @@ export async function checkLocal(o: LocalCheckOptions): Promise<Check[]> {
     const r = await probeFromHere({ id: x.id, host: connectAddress(st.listen.address), port: st.listen.port, protocol: x.protocol, timeoutMs: o.timeoutMs ?? 2000 });
     checks.push(c(x, 'probe.local.listen', `${st.listen.address}:${st.listen.port} answers`, {
       status: r.ok ? 'pass' : 'fail', reason: r.reason, message: r.detail, latencyMs: r.latencyMs,
-      ...(!r.ok && { fix: r.reason === 'ConnectionRefused' ? 'envserve is not listening there: restart envserve up' : `the service behind it does not answer: is it listening on ${x.envPort}?` }),
+      ...(!r.ok && { fix: r.reason === 'ConnectionRefused' ? 'envserve is not listening there: restart envserve up' : r.reason === 'NotHttp' ? `the service on ${x.envPort} answers, and not with plain HTTP: an HTTPS-only app (open its https:// URL), or not a web page (bind it with protocol="tcp")` : `the service behind it does not answer: is it listening on ${x.envPort}?` }),
     }));
     const wsl = detectWsl(o.procRoot);
     if (wsl) {

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import { once } from 'node:events';
 import { WebSocketServer } from 'ws';
 import { KubeApiError } from '../apply/k8s/client.js';
 import { debugPodManifest, formatProbeLine, parseProbeLog, runDebugPod } from './debug-pod.js';
@@ -31,6 +32,10 @@ test('the API server proxy: its own Status errors against the app\'s answers (bo
   const st = (code: number, reason: KubernetesReason, message: string) => answer(code, JSON.stringify({ kind: 'Status', apiVersion: 'v1', code, reason, message }), 'application/json');
   assert.equal(st(503, 'ServiceUnavailable', 'no endpoints available for service "web"').reason, 'NoEndpoints');
   assert.equal(st(502, '', 'error trying to reach service: dial tcp 10.244.0.5:8081: connect: connection refused').reason, 'ConnectionRefused');
+  // The API server's words (Kubernetes 1.37) for an app that accepts and closes without an answer, and for one that speaks first and not HTTP (sshd).
+  assert.equal(st(503, 'ServiceUnavailable', 'error trying to reach service: EOF').reason, 'ConnectionReset');
+  assert.equal(st(503, 'ServiceUnavailable', 'error trying to reach service: net/http: HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0-OpenSSH_9.2"').reason, 'NotHttp');
+  assert.equal(st(503, 'ServiceUnavailable', 'error trying to reach service: read tcp 10.245.0.1:38608->10.245.0.2:8093: read: connection reset by peer').reason, 'ConnectionReset');
   assert.equal(st(403, 'Forbidden', 'services "web" is forbidden').reason, 'Forbidden');
   assert.equal(answer(403, 'Forbidden by the app').reason, 'LoginRequired');
   assert.equal(answer(200, '{"pod":"x"}', 'application/json').reason, 'Answers');
@@ -255,4 +260,56 @@ test('websocket= in the env file decides whether an exposure needs WebSockets (o
   const subject = subjectFromPlan(plan, 'dev');
   assert.deepEqual(subject.exposures.map((x) => [x.kind, x.websocket === true]), [['k8s-port-forward', true], ['k8s-service', false], ['k8s-service', false]]);
   assert.throws(() => evaluateEnvSource('/tmp/ws/build.envd', src.replace('websocket=True', 'websocket="yes"')), /websocket/);
+});
+
+test('a timeout: an app that accepted and does not answer is told apart from packets dropped on the way (its fix names the app)', async () => {
+  const { outcomeCheck } = await import('./k8s.js');
+  // Accepts, reads the request, never answers: a hung or busy app (a Jupyter stuck on a kernel, a server at its limit).
+  const silent = net.createServer((c) => c.resume()).listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  try {
+    const o = await probeFromHere({ id: 'x/probe.local.nodePort', host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port, protocol: 'http', timeoutMs: 300 });
+    assert.deepEqual([o.ok, o.reason], [false, 'Timeout'], o.detail);
+    assert.match(o.detail, /connected, and no answer within 300 ms/);
+    const [c] = outcomeCheck({ exposure: 'x', title: 't', vantage: 'local', target: {} }, o);
+    assert.doesNotMatch(c!.fix ?? '', /packets are dropped/, c!.fix);
+    assert.match(c!.fix ?? '', /the app/, c!.fix);
+  } finally {
+    silent.close();
+  }
+  // The API server answers and the app behind its proxy does not: the app's fix too.
+  const viaApi = { id: 'x/probe.apiserver.service', ok: false, reason: 'Timeout' as const, detail: "services/s:80 through the API server: no answer through the API server's service proxy within 3000 ms: the API server answers, the app does not", latencyMs: 3000 };
+  assert.doesNotMatch(outcomeCheck({ exposure: 'x', title: 't', vantage: 'apiserver', target: {} }, viaApi)[0]!.fix ?? '', /packets are dropped/);
+  // No connection at all in time: packets dropped on the way.
+  const dropped = { id: 'x/probe.local.nodePort', ok: false, reason: 'Timeout' as const, detail: 'http://10.0.0.9:30080/: ETIMEDOUT no answer within 2000 ms', latencyMs: 2000 };
+  assert.match(outcomeCheck({ exposure: 'x', title: 't', vantage: 'local', target: {} }, dropped)[0]!.fix ?? '', /packets are dropped/);
+});
+
+test("a dev server's Host check (Vite's allowedHosts, webpack-dev-server) is not a login: HostNotAllowed, with the fix", async () => {
+  const { outcomeCheck } = await import('./k8s.js');
+  // Vite 6 and webpack-dev-server as they answer a Host they were not told about; a login's 403 stays a login.
+  const answers: Record<string, [number, string]> = {
+    vite: [403, 'Blocked request. This host ("lab.example.com") is not allowed.\nTo allow this host, add "lab.example.com" to `server.allowedHosts` in vite.config.js.'],
+    webpack: [403, 'Invalid Host header'],
+    webpack3: [200, 'Invalid Host header'],
+    login: [403, '{"message": "Forbidden", "reason": null}'],
+  };
+  const web = http.createServer((q, s) => {
+    const [status, body] = answers[q.url!.slice(1)]!;
+    s.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+  }).listen(0, '127.0.0.1');
+  await once(web, 'listening');
+  try {
+    const port = (web.address() as net.AddressInfo).port;
+    const seen = async (path: string) => probeFromHere({ id: 'x/probe.local.ingress', host: '127.0.0.1', port, path: `/${path}`, protocol: 'http', hostHeader: 'lab.example.com', via: 'ingress' });
+    for (const name of ['vite', 'webpack', 'webpack3']) {
+      const o = await seen(name);
+      assert.deepEqual([o.ok, o.reason, o.httpStatus], [false, 'HostNotAllowed', answers[name]![0]], `${name}: ${o.detail}`);
+      const [c] = outcomeCheck({ exposure: 'x', title: 't', vantage: 'local', target: {} }, o);
+      assert.match(c!.fix ?? '', /allowedHosts/, c!.fix);
+    }
+    assert.equal((await seen('login')).reason, 'LoginRequired');
+  } finally {
+    web.close();
+  }
 });

@@ -4,9 +4,10 @@
 // come back as they were seen). This file only classifies each result into check's reasons —
 // Answers / LoginRequired, ProxyNoRoute, the TLS reasons, WebSocketRejected, the network's reasons — with
 // the words people read; the one-shot forward itself is the Kubernetes runtime's PortForwarder.
-import { probe, probeSpec, type ForwardOpener, type ProbeResult, type ProbeSpec, type ProxyAnswer, type SeenResult } from '../probe/index.js';
+import { probe, probeSpec, proxyFailureOf, type ForwardOpener, type ProbeResult, type ProbeSpec, type ProxyAnswer, type SeenResult } from '../probe/index.js';
 import { hostPort } from '../probe/spec.js';
 import { tlsVerdict } from '../probe/tls.js';
+import { controllerNotFound } from '../probe/local.js';
 import type { KubeClient } from '../apply/k8s/client.js';
 import { PodTracker } from '../apply/k8s/pod-tracker.js';
 import { PortForwarder } from '../apply/k8s/pf/forwarder.js';
@@ -26,15 +27,19 @@ export interface ProbeOutcome {
 }
 
 const LOGIN = /login|signin|sign_in|auth|oauth|sso/i;
+/** What dev servers answer a Host they do not allow: Vite (allowedHosts), webpack-dev-server (Angular, Vue CLI, CRA; 403, v3: 200). */
+const HOST_CHECK = /^Blocked request\. This host|^Invalid Host header/;
 
-/** What an HTTP answer means. Pure: unit-tested. */
-export function classifyHttp(status: number, location: string | undefined, body: string, via: 'direct' | 'ingress' | 'apiserver'): { ok: boolean; reason: CheckReason; detail: string } {
-  if (via === 'ingress' && status === 404 && /404 page not found|default backend|no route/i.test(body)) {
+/** What an HTTP answer means; `body` undefined: not seen (busybox's wget on an error status). Pure: unit-tested. */
+export function classifyHttp(status: number, location: string | undefined, body: string | undefined, via: 'direct' | 'ingress' | 'apiserver'): { ok: boolean; reason: CheckReason; detail: string } {
+  if (via === 'ingress' && status === 404 && body !== undefined && controllerNotFound(body)) {
     return { ok: false, reason: 'ProxyNoRoute', detail: 'the Ingress controller answered 404: no rule matches this Host and path' };
   }
   if (via !== 'direct' && (status === 502 || status === 503 || status === 504)) {
     return { ok: false, reason: 'ProxyNoRoute', detail: `the proxy answered ${status}: it has no backend that answers${body ? ` (${body.trim().slice(0, 120)})` : ''}` };
   }
+  // A dev server that refuses the Host it is reached by (through an Ingress, a proxy, a LAN name) is not a login.
+  if (HOST_CHECK.test(body ?? '')) return { ok: false, reason: 'HostNotAllowed', detail: `answers HTTP ${status}, and refuses the host name it is reached by: ${JSON.stringify((body ?? '').slice(0, 120))}` };
   if (status === 401 || status === 407 || status === 403) return { ok: true, reason: 'LoginRequired', detail: `answers, login required (HTTP ${status})` };
   if (status >= 300 && status < 400 && location && LOGIN.test(location)) return { ok: true, reason: 'LoginRequired', detail: `answers, login required (HTTP ${status} to ${location})` };
   return { ok: true, reason: 'Answers', detail: `answers HTTP ${status}${location ? ` (to ${location})` : ''}` };
@@ -63,6 +68,8 @@ export function classifySpec(spec: ProbeSpec, r: SeenResult | ProbeResult): Prob
   }
   const scheme = spec.tls ? 'https' : 'http';
   const ws = r.websocket && { websocket: classifyUpgrade(r.websocket) };
+  // Up, and not speaking plain HTTP (an HTTPS-only app, an SSH port): the prober said what it speaks.
+  if (!r.ok && r.reason === 'NotHttp') return { ...base, ok: false, reason: 'NotHttp', detail: `${scheme}://${where}${spec.path ?? '/'}: ${r.detail ?? 'answers, but not with HTTP'}`, ...(r.httpStatus !== undefined && { httpStatus: r.httpStatus }), ...ws };
   if (r.httpStatus === undefined) {
     const e = r.error ?? { message: r.detail ?? 'no answer' };
     const reason = errorReason(e.code !== undefined ? (e as NodeJS.ErrnoException) : e.message);
@@ -70,7 +77,7 @@ export function classifySpec(spec: ProbeSpec, r: SeenResult | ProbeResult): Prob
   }
   // It answered over a certificate a browser refuses: the prober said which check failed (tls.ts).
   if (isTlsReason(r.reason)) return { ...base, ok: false, reason: r.reason, detail: `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (SNI and Host: ${spec.hostHeader})` : ''}: ${(r.certificate && tlsVerdict(r.certificate)?.detail) ?? r.detail ?? r.reason}`, httpStatus: r.httpStatus, ...ws };
-  const c = classifyHttp(r.httpStatus, r.location, r.excerpt ?? '', spec.via ?? 'direct');
+  const c = classifyHttp(r.httpStatus, r.location, r.excerpt, spec.via ?? 'direct');
   let detail = `${scheme}://${where}${spec.path ?? '/'}${spec.hostHeader ? ` (Host: ${spec.hostHeader})` : ''}: ${c.detail}`;
   if (r.certificate?.mismatch) detail += `; the certificate does not cover ${r.certificate.name} (subject ${r.certificate.subject ?? '?'}): the controller's default certificate?`;
   return { ...base, ok: c.ok, reason: c.reason, detail, httpStatus: r.httpStatus, ...ws };
@@ -113,8 +120,12 @@ export async function probeThroughApiServer(client: Pick<KubeClient, 'request' |
     const why = r.error?.cause ?? r.error?.message ?? r.detail ?? '';
     // Out of time: the app behind the proxy may accept and never answer (check has read the API server's objects already).
     const timedOut = /no answer within/.test(why);
-    return { id: t.id, ok: false, reason: timedOut ? 'Timeout' : 'Unreachable', detail: `${what}: ${timedOut ? `no answer through the proxy (${why})` : `the API server did not answer: ${why}`}`, latencyMs };
+    // The prober asked the API server for /version: Timeout when it answers (then the app does not).
+    const detail = timedOut ? (r.reason === 'Timeout' && r.detail ? r.detail : `no answer through the proxy (${why})`) : `the API server did not answer: ${why}`;
+    return { id: t.id, ok: false, reason: timedOut ? 'Timeout' : 'Unreachable', detail: `${what}: ${detail}`, latencyMs };
   }
+  // The prober found it speaks TLS (an HTTPS-only app), not plain HTTP.
+  if (r.reason === 'NotHttp') return { id: t.id, ok: false, reason: 'NotHttp', detail: `${what}: ${r.detail ?? 'answers, but not with HTTP'}`, latencyMs, httpStatus: r.proxy.status };
   const c = classifyApiProxy(r.proxy);
   return { id: t.id, ...c, detail: `${what}: ${c.detail}`, latencyMs, httpStatus: r.proxy.status };
 }
@@ -129,6 +140,8 @@ export function classifyApiProxy(a: ProxyAnswer): { ok: boolean; reason: CheckRe
   if (a.status === 403 && a.reason === 'Forbidden') return { ok: false, reason: 'Forbidden', detail: `this user may not use the proxy: ${msg}` };
   if (/no endpoints available/i.test(msg)) return { ok: false, reason: 'NoEndpoints', detail: `the API server finds no endpoints: ${msg}` };
   if (a.status === 404 && a.reason === 'NotFound') return { ok: false, reason: 'NotApplicable', detail: msg };
+  const failure = proxyFailureOf(msg);
+  if (failure) return { ok: false, reason: failure.reason, detail: `the API server could not reach it: ${msg}${failure.reason === 'ConnectionRefused' ? '' : ` (${failure.words})`}` };
   return { ok: false, reason: errorReason(msg) === 'Unreachable' && !/unreachable|no route/i.test(msg) ? 'ProxyNoRoute' : errorReason(msg), detail: `the API server could not reach it: ${msg}` };
 }
 

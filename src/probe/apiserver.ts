@@ -2,7 +2,8 @@
 // ready endpoints where the proxy is not allowed (or the port is not HTTP). The proxy's answer
 // (the app's, or the API server's own Status) and a failed request's error ride along.
 import type { ReasonCode } from '../reasons.js';
-import { proxyPath, readProxyAnswer, type ProxyAnswer } from './proxy-answer.js';
+import { PLAIN_TO_HTTPS } from './local.js';
+import { proxyFailureOf, proxyPath, readProxyAnswer, type ProxyAnswer } from './proxy-answer.js';
 import type { ApiRequester, ProbeResult, ProbeTarget } from './types.js';
 
 /** An API error's HTTP status (KubeApiError.code), or undefined for "no answer at all". */
@@ -36,22 +37,40 @@ export async function probeViaApiServer(api: ApiRequester, t: Extract<ProbeTarge
     }
     const seen = { httpStatus: answer.status, proxy: answer };
     const timedSeen = (r: ProbeResult) => timed({ ...seen, ...r });
+    // An HTTPS-only app meets the proxy's plain HTTP with a 400 naming HTTPS (Go, nginx) or a closed
+    // connection (EOF: Node, Python, Tornado). Asked to speak TLS to it, the proxy then gets its answer.
+    const plainToTls = answer.by === 'app' ? answer.status === 400 && PLAIN_TO_HTTPS.test(answer.excerpt) : /\bEOF$/.test(answer.message.trim());
+    if (plainToTls && (await speaksTlsBehind(api, t, timeoutMs, signal))) {
+      return timedSeen({ ok: false, reason: 'NotHttp', detail: `it speaks TLS, not plain HTTP: the app serves HTTPS on port ${t.port} (through the API server: HTTP ${answer.status}${answer.by === 'apiserver' ? `: ${answer.message}` : ''})` });
+    }
     // Any answer of the app counts, whatever it says: a page, a 302 to a login, its own 503.
     if (answer.by === 'app') return timedSeen({ ok: true, reason: 'Ready', detail: `answers through the API server proxy (HTTP ${answer.status})`, ...(answer.location !== undefined && { location: answer.location }), excerpt: answer.excerpt });
     const said = `HTTP ${answer.status}${answer.message ? `: ${answer.message}` : ''}`;
-    // The API server's words for what its dial or read met ("connect: connection refused", "read: connection reset by peer").
-    const failed: ReasonCode = /reset by peer/i.test(answer.message) ? 'ConnectionReset' : /i\/o timeout|timed out/i.test(answer.message) ? 'Timeout' : 'ConnectionRefused';
-    if (t.kind === 'pod') return timedSeen({ ok: false, reason: answer.status === 403 ? 'Forbidden' : failed, detail: `through the API server's pod proxy: ${said}` });
+    // The API server's words for what its dial or read met ("connect: connection refused", "read: connection reset by peer", "EOF").
+    const failure = proxyFailureOf(answer.message);
+    const failed: ReasonCode = failure?.reason ?? 'ConnectionRefused';
+    const words = failure && failure.reason !== 'ConnectionRefused' ? ` (${failure.words})` : '';
+    if (t.kind === 'pod') return timedSeen({ ok: false, reason: answer.status === 403 ? 'Forbidden' : failed, detail: `through the API server's pod proxy: ${said}${words}` });
     if (answer.status !== 403) {
       // 503 "no endpoints available" or a backend that refuses: say which from the endpoints.
       const ep = await readyEndpoints(api, t.namespace, t.name).catch(() => undefined);
       if (ep === 0) return timedSeen({ ok: false, reason: 'NoEndpoints', detail: NO_ENDPOINTS });
-      return timedSeen({ ok: false, reason: failed, detail: `through the API server's service proxy: ${said}` });
+      return timedSeen({ ok: false, reason: failed, detail: `through the API server's service proxy: ${said}${words}` });
     }
     // Forbidden to use the proxy: the endpoints below say whether anything could answer.
     return { ...(await endpointsResult(api, t, timed)), proxy: answer };
   }
   return endpointsResult(api, t, timed);
+}
+
+/** Whether the app answers the API server's proxy over TLS (https:NAME:PORT; the proxy does not verify its certificate). */
+async function speaksTlsBehind(api: ApiRequester, t: Extract<ProbeTarget, { kind: 'service' | 'pod' }>, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  try {
+    const a = readProxyAnswer(await api.requestRaw(proxyPath(t.namespace, t.kind === 'pod' ? 'pods' : 'services', t.name, t.port, t.path, true), { timeoutMs, ...(signal && { signal }) }));
+    return a.by === 'app';
+  } catch {
+    return false;
+  }
 }
 
 async function endpointsResult(api: ApiRequester, t: Extract<ProbeTarget, { kind: 'service' | 'pod' }>, timed: (r: ProbeResult) => ProbeResult): Promise<ProbeResult> {

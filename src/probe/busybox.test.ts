@@ -2,6 +2,7 @@
 // it, captured from a run against loopback servers): statuses, Location, the body's start,
 // refusals, a name that does not resolve, a connection held open, and an unfinished log.
 import { test } from 'node:test';
+import { classifySpec } from '../check/probes.js';
 import assert from 'node:assert/strict';
 import { busyboxScript, parseBusyboxLog } from './busybox.js';
 import type { ProbeSpec } from './spec.js';
@@ -68,6 +69,11 @@ test('the busybox log: what each probe saw, in the specs\' order', () => {
     ['dns', false, 'Unreachable', undefined],
   ]);
   assert.equal(r[0]!.excerpt, 'hello from the app');
+  // wget prints no body for an error status: unseen, not empty — check cannot tell the
+  // controller's own 404 from the app's (BUSYBOX_LIMITS), and does not take it for Envoy's empty one.
+  assert.equal(r[2]!.excerpt, undefined);
+  const route = classifySpec(specs[2]!, r[2]!);
+  assert.deepEqual([route.ok, route.reason], [true, 'Answers'], route.detail);
   assert.equal(r[0]!.latencyMs, 120);
   assert.equal(r[1]!.location, '/login?next=/');
   assert.match(r[3]!.detail!, /Connection refused/);

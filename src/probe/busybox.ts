@@ -74,7 +74,8 @@ function httpSeen(b: { rc: number; out: string }, viaProxy: boolean): Omit<SeenR
   // The body follows the last header block (busybox ends each with a line of two spaces).
   const end = b.out.lastIndexOf('\n  \n');
   const body = end >= 0 ? b.out.slice(end + 4).split('\n').filter((l) => !l.startsWith('wget: ')).join('\n') : '';
-  const seen = { httpStatus: code, ...(location !== undefined && { location }), excerpt: excerptOf(Buffer.from(body)) };
+  // wget prints no body for an error status: then it is unseen (undefined), not empty.
+  const seen = { httpStatus: code, ...(location !== undefined && { location }), ...(code < 400 && { excerpt: excerptOf(Buffer.from(body)) }) };
   const line = `HTTP ${code}${status[2]!.trimEnd()}`;
   return viaProxy && PROXY_NOT_READY.has(code) ? { ok: false, reason: 'IngressRouteNotAnswering', detail: line, ...seen } : { ok: true, reason: 'Ready', detail: line, ...seen };
 }

@@ -11,7 +11,7 @@ import { describeTarget, type ProbeContext, type ProbeResult, type VantagedTarge
 export * from './types.js';
 export { targetsFor, connectAddress, type ObservedExposure, type ObservedAddress } from './targets.js';
 export { PROXY_NOT_READY } from './local.js';
-export { readProxyAnswer, excerptOf, proxyPath, type ProxyAnswer, type RawHttpAnswer } from './proxy-answer.js';
+export { readProxyAnswer, excerptOf, proxyPath, proxyFailureOf, type ProxyAnswer, type RawHttpAnswer } from './proxy-answer.js';
 export { probe };
 export { probeSpec, targetOfSpec, formatProbeLine, parseProbeLog, RESULT_PREFIX, type ProbeSpec, type SeenResult } from './spec.js';
 export { busyboxScript, parseBusyboxLog, BUSYBOX_LIMITS } from './busybox.js';
@@ -31,7 +31,8 @@ export async function probeAll(list: readonly VantagedTarget[], ctx: ProbeContex
 export function summarize(results: readonly TargetResult[]): ProbeResult {
   if (results.length === 0) return { ok: false, reason: 'Starting', detail: 'no address to probe yet' };
   const ok = results.find((r) => r.result.ok);
-  const first = ok ?? results[0]!;
+  // Else the first failure that was probed: one that could not be (VantageUnavailable) does not hide another's reason.
+  const first = ok ?? results.find((r) => r.result.reason !== 'VantageUnavailable') ?? results[0]!;
   const detail =
     results.length === 1
       ? first.result.detail

@@ -13,6 +13,16 @@ import { probeUpgrade } from './websocket.js';
 /** Statuses by which a proxy (Ingress controller, API server proxy) says the route is not there yet. */
 export const PROXY_NOT_READY: ReadonlySet<number> = new Set([404, 502, 503, 504]);
 
+/**
+ * Whether a 404 through an Ingress controller is the controller's own (no rule for this Host and
+ * path: Traefik's and Go's text, ingress-nginx's page, a default backend, Kong's JSON, OpenShift's
+ * router, Envoy's empty body) rather than the app's — an API with no page at / answers 404 too.
+ * A Go app's own http.NotFound reads as Traefik's.
+ */
+export function controllerNotFound(body: string): boolean {
+  return !body.trim() || /404 page not found|default backend|no route|<center>nginx<\/center>|application is not available/i.test(body);
+}
+
 export function reasonOfSocketError(e: NodeJS.ErrnoException): { reason: ReasonCode; detail: string } {
   switch (e.code) {
     case 'ECONNREFUSED':
@@ -71,8 +81,51 @@ const BODY_BYTES = 512;
  * (with `websocket`) whether an upgrade passes. The latency is the time to the answer's headers.
  */
 export async function probeHttp(url: string, o: { hostHeader?: string; viaProxy?: boolean; timeoutMs?: number; signal?: AbortSignal; websocket?: boolean } = {}): Promise<ProbeResult> {
-  const [main, ws] = await Promise.all([httpOnce(url, o), o.websocket ? probeUpgrade(url, { timeoutMs: o.timeoutMs ?? 2000, ...(o.hostHeader !== undefined && { hostHeader: o.hostHeader }) }) : undefined]);
+  const [main, ws] = await Promise.all([httpOnce(url, o).then((r) => tlsInstead(url, r, o)), o.websocket ? probeUpgrade(url, { timeoutMs: o.timeoutMs ?? 2000, ...(o.hostHeader !== undefined && { hostHeader: o.hostHeader }) }) : undefined]);
   return ws ? { ...main, websocket: ws } : main;
+}
+
+/** What Go's, nginx's and Apache's HTTPS servers answer a plain HTTP request. */
+export const PLAIN_TO_HTTPS = /HTTP request to an HTTPS server|plain HTTP request was sent to HTTPS|speaking plain HTTP to an SSL/i;
+
+/**
+ * An HTTPS-only app (Jupyter or code-server with a certificate) meets a plain request with a
+ * closed connection (Node, Python, Tornado), a TLS alert, or a 400 naming HTTPS (Go, nginx): it is
+ * up, and the http:// URL is the wrong one. A TLS handshake on the same port tells it apart from a
+ * port that closes or speaks something else; then the result says so (NotHttp), else it stays.
+ */
+async function tlsInstead(url: string, r: ProbeResult, o: { hostHeader?: string; timeoutMs?: number }): Promise<ProbeResult> {
+  const u = new URL(url);
+  if (u.protocol !== 'http:') return r;
+  const suspect = r.ok ? r.httpStatus === 400 && PLAIN_TO_HTTPS.test(r.excerpt ?? '') : r.reason === 'NotHttp' || r.reason === 'ConnectionReset';
+  if (!suspect) return r;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const t0 = performance.now();
+  if (!(await speaksTls(host, Number(u.port || 80), o.hostHeader, Math.max(500, (o.timeoutMs ?? 2000) - (r.latencyMs ?? 0))))) return r;
+  const https = `https://${u.host}${u.pathname}${u.search}`;
+  return {
+    ...r,
+    ok: false,
+    reason: 'NotHttp',
+    detail: `it speaks TLS, not plain HTTP: the app serves HTTPS here (${https})`,
+    latencyMs: Math.round(((r.latencyMs ?? 0) + performance.now() - t0) * 10) / 10,
+  };
+}
+
+/** Whether the port completes a TLS handshake (any certificate), or answers one with a TLS alert. */
+function speaksTls(host: string, port: number, name: string | undefined, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host, port, rejectUnauthorized: false, ...(name ? { servername: name } : !net.isIP(host) && { servername: host }) });
+    const end = (v: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => end(false), timeoutMs);
+    s.once('secureConnect', () => end(true));
+    // "tlsv1 alert …" came from the server: it speaks TLS; anything else (reset, wrong version number) does not say so.
+    s.once('error', (e) => end(/alert/i.test(e.message)));
+  });
 }
 
 function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; timeoutMs?: number; signal?: AbortSignal }): Promise<ProbeResult> {
@@ -95,7 +148,13 @@ function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; tim
       resolve(r.latencyMs === undefined ? { ...r, latencyMs: ms() } : r);
     };
     // The answer with as much of its body as came: on its end, at BODY_BYTES, or when time is up.
-    const finish = () => answered && done({ ...answered, excerpt: excerptOf(Buffer.concat(body)) });
+    // Through a controller a 404 is judged by its body: the controller's own, or the app's (ready).
+    const finish = () => {
+      if (!answered) return;
+      const excerpt = excerptOf(Buffer.concat(body));
+      const apps404 = answered.reason === 'IngressRouteNotAnswering' && answered.httpStatus === 404 && !controllerNotFound(excerpt);
+      done({ ...answered, ...(apps404 && { ok: true, reason: 'Ready', detail: `${answered.detail} from the app (not the controller's own 404)` }), excerpt });
+    };
     const headers: Record<string, string> = { connection: 'close', 'user-agent': 'envserve-probe' };
     if (o.hostHeader) headers.host = o.hostHeader;
     const name = o.hostHeader ?? u.hostname.replace(/^\[|\]$/g, '');
@@ -136,10 +195,14 @@ function httpOnce(url: string, o: { hostHeader?: string; viaProxy?: boolean; tim
     );
     const onAbort = () => done({ ok: false, reason: 'Stopped', detail: 'probe cancelled' });
     o.signal?.addEventListener('abort', onAbort, { once: true });
+    // Connected and not answered (a slow, busy or stuck app) is told apart from no connection (packets dropped on the way).
+    let connected = false;
     const timer = setTimeout(() => {
-      if (answered) finish();
-      else done({ ok: false, reason: 'Timeout', detail: `no answer within ${timeoutMs} ms`, error: { code: 'ETIMEDOUT', message: `no answer within ${timeoutMs} ms` } });
+      if (answered) return finish();
+      const message = connected ? `connected, and no answer within ${timeoutMs} ms: the app is slow, busy or stuck, or waits for another protocol than HTTP (a database)` : `no answer within ${timeoutMs} ms`;
+      done({ ok: false, reason: 'Timeout', detail: message, error: { code: 'ETIMEDOUT', message } });
     }, timeoutMs);
+    req.on('socket', (sock) => sock.once('connect', () => (connected = true)));
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (answered) return finish();
       const error = { ...(e.code !== undefined && { code: e.code }), message: e.message };

@@ -92,6 +92,10 @@ test('summary: any answering target makes the exposure answer; else the first re
   assert.equal(two.ok, true);
   assert.equal(two.reason, 'Ready');
   assert.equal(two.detail, 'node 1.2.3.4:1 does not answer (connection refused); cluster service n/s:80 answers');
+  // A target that could not be probed from there (no right to the API server's proxy) does not hide why another fails.
+  const cannot = { ok: false, reason: 'VantageUnavailable' as const, detail: 'cannot check from outside the cluster' };
+  assert.equal(summarize([{ ...t2, result: cannot }, { ...t1, result: refused }]).reason, 'ConnectionRefused');
+  assert.equal(summarize([{ ...t2, result: cannot }]).reason, 'VantageUnavailable');
 });
 
 test('local probes: refused, answering TCP, HTTP status, a proxy without a route, not HTTP, a timeout', async () => {
@@ -116,6 +120,25 @@ test('local probes: refused, answering TCP, HTTP status, a proxy without a route
   const viaProxy = await probe({ kind: 'http', url: `http://127.0.0.1:${wp}/`, hostHeader: 'a.example', viaProxy: true }, 'local');
   assert.deepEqual([viaProxy.ok, viaProxy.reason, viaProxy.httpStatus], [false, 'IngressRouteNotAnswering', 503]);
   web.close();
+
+  // Through an Ingress controller: its own 404 (no rule for this Host and path) is not an answer,
+  // the app's 404 is — an API with no page at / (FastAPI, Express) answers through its route.
+  for (const [name, type, body, ok] of [
+    ['FastAPI', 'application/json', '{"detail":"Not Found"}', true],
+    ['Express', 'text/html; charset=utf-8', '<!DOCTYPE html><html><body><pre>Cannot GET /</pre></body></html>', true],
+    ['Traefik', 'text/plain; charset=utf-8', '404 page not found\n', false],
+    ['ingress-nginx', 'text/html', '<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>', false],
+    ['Envoy (Contour, Istio)', 'text/plain', '', false],
+  ] as const) {
+    const ctl = http.createServer((_q, s) => s.writeHead(404, { 'content-type': type }).end(body)).listen(0, '127.0.0.1');
+    await once(ctl, 'listening');
+    try {
+      const r = await probe({ kind: 'http', url: `http://127.0.0.1:${(ctl.address() as net.AddressInfo).port}/`, hostHeader: 'api.example', viaProxy: true }, 'local');
+      assert.deepEqual([r.ok, r.reason, r.httpStatus], [ok, ok ? 'Ready' : 'IngressRouteNotAnswering', 404], `${name}: ${r.detail}`);
+    } finally {
+      ctl.close();
+    }
+  }
 
   const junk = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.2\r\n')).listen(0, '127.0.0.1');
   await once(junk, 'listening');
@@ -195,6 +218,31 @@ test('vantages: in-cluster targets need the API server; a fake requester shows t
   assert.equal((await probe(svc, 'apiserver', { api: silent(false) })).reason, 'ClusterUnreachable');
   const reset = await probe(svc, 'apiserver', { api: api(apiStatus(502, 'error trying to reach service: read tcp 10.0.0.1:5->10.0.0.9:80: read: connection reset by peer'), 1) });
   assert.equal(reset.reason, 'ConnectionReset');
+  // An app that accepts and closes without an answer, and one that speaks first and not HTTP (sshd): something listens.
+  const eof = await probe(svc, 'apiserver', { api: api(apiStatus(503, 'error trying to reach service: EOF'), 1) });
+  assert.deepEqual([eof.ok, eof.reason], [false, 'ConnectionReset'], eof.detail);
+  assert.match(eof.detail!, /closed the connection without an answer/);
+  const ssh = await probe({ kind: 'pod', namespace: 'n', name: 'p', port: 22 }, 'apiserver', { api: api(apiStatus(503, 'error trying to reach service: net/http: HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0-OpenSSH_9.2"'), 0) });
+  assert.deepEqual([ssh.ok, ssh.reason], [false, 'NotHttp'], ssh.detail);
+  // An HTTPS-only app behind the proxy: Go's 400 to plain HTTP, or Node's closed connection (EOF).
+  // The API server's proxy speaks TLS to it when asked (https:NAME:PORT): then it speaks TLS.
+  const tlsApp = (plain: ReturnType<typeof app>, https: ReturnType<typeof app>): ApiRequester & { paths: string[] } => {
+    const paths: string[] = [];
+    return { paths, requestRaw: async (path: string) => (paths.push(path), /\/https:/.test(path) ? https : plain), request: async <T>() => ({ items: [{ endpoints: [{ conditions: { ready: true } }] }] }) as T };
+  };
+  const page200 = app(200, '<html>lab</html>', 'text/html');
+  const goTls = tlsApp(app(400, 'Client sent an HTTP request to an HTTPS server.\n'), page200);
+  const go = await probe(svc, 'apiserver', { api: goTls });
+  assert.deepEqual([go.ok, go.reason], [false, 'NotHttp'], go.detail);
+  assert.match(go.detail!, /speaks TLS/);
+  assert.deepEqual(goTls.paths, ['/api/v1/namespaces/n/services/s:80/proxy/', '/api/v1/namespaces/n/services/https:s:80/proxy/']);
+  const nodeTls = await probe({ kind: 'pod', namespace: 'n', name: 'p', port: 8443 }, 'apiserver', { api: tlsApp(apiStatus(503, 'error trying to reach service: EOF'), page200) });
+  assert.deepEqual([nodeTls.ok, nodeTls.reason], [false, 'NotHttp'], nodeTls.detail);
+  const closes = await probe(svc, 'apiserver', { api: tlsApp(apiStatus(503, 'error trying to reach service: EOF'), apiStatus(503, 'error trying to reach service: tls: first record does not look like a TLS handshake')) });
+  assert.deepEqual([closes.ok, closes.reason], [false, 'ConnectionReset'], 'a port that closes and does not speak TLS either');
+  const plain400 = tlsApp(app(400, 'bad request: missing parameter'), page200);
+  assert.equal((await probe(svc, 'apiserver', { api: plain400 })).reason, 'Ready', "an app's own 400 is an answer");
+  assert.equal(plain400.paths.length, 1, 'and TLS is not tried');
   const all = await probeAll([{ vantage: 'apiserver', target: svc }], { api: api(page, 1) });
   assert.equal(all[0]!.result.ok, true);
 });

@@ -4,7 +4,7 @@
 // reach service: dial tcp …: connect: connection refused", 403 for RBAC, 404 for a missing
 // Service). Shared by the engine's prober and `check`, so both draw the line in one place.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { KubernetesReason } from '../reasons.js';
+import type { KubernetesReason, ReasonCode } from '../reasons.js';
 
 /** What KubeClient.requestRaw returns; all this module needs of it. */
 export interface RawHttpAnswer {
@@ -51,7 +51,22 @@ export function readProxyAnswer(a: RawHttpAnswer): ProxyAnswer {
   return { by: 'app', status: a.status, ...(location && { location }), excerpt: excerptOf(a.body) };
 }
 
-/** The path of the API server's proxy to a Service or pod port ("/" unless given). */
-export function proxyPath(namespace: string, resource: 'services' | 'pods', name: string, port: number | string, path = '/'): string {
-  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}/${encodeURIComponent(name)}:${port}/proxy${path}`;
+/** The path of the API server's proxy to a Service or pod port ("/" unless given); `https`: it speaks TLS to the app. */
+export function proxyPath(namespace: string, resource: 'services' | 'pods', name: string, port: number | string, path = '/', https = false): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}/${https ? 'https:' : ''}${encodeURIComponent(name)}:${port}/proxy${path}`;
+}
+
+/**
+ * What the API server's words for its proxy's failure say of the app ("error trying to reach
+ * service: …"), or undefined when they do not say. Something listens unless it refused: "EOF" is an
+ * app that accepted and closed without an answer (an HTTPS-only app sent plain HTTP), "malformed
+ * HTTP response" one that answers, and not with HTTP (sshd's banner).
+ */
+export function proxyFailureOf(message: string): { reason: Extract<ReasonCode, 'ConnectionRefused' | 'ConnectionReset' | 'Timeout' | 'NotHttp'>; words: string } | undefined {
+  if (/connection refused/i.test(message)) return { reason: 'ConnectionRefused', words: 'nothing listens on the port' };
+  if (/reset by peer/i.test(message)) return { reason: 'ConnectionReset', words: 'the app reset the connection' };
+  if (/i\/o timeout|timed out/i.test(message)) return { reason: 'Timeout', words: 'no answer in time' };
+  if (/malformed HTTP (response|status)/i.test(message)) return { reason: 'NotHttp', words: 'the app answers, but not with HTTP' };
+  if (/\bEOF$/.test(message.trim())) return { reason: 'ConnectionReset', words: 'the app closed the connection without an answer: an HTTPS-only app?' };
+  return undefined;
 }

@@ -6,10 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tlsVerdict, isTlsHandshakeError } from './tls.js';
 import { probeHttp } from './local.js';
 import { selfSigned } from '../../test/helpers/self-signed.js';
+import { classifySpec } from '../check/probes.js';
 
 test('a certificate: trusted, in date and for the name passes; each failure has its own reason, the chain first', () => {
   const base = { subject: 'a.test', issuer: 'ca', name: 'a.test' };
@@ -50,5 +51,43 @@ test('real probes on loopback: a self-signed certificate is an unknown authority
   } finally {
     tlsServer.close();
     plain.close();
+  }
+});
+
+test('real probes on loopback: an HTTPS-only app probed with plain HTTP is up and speaks TLS (NotHttp naming https), not a reset', async () => {
+  const cert = selfSigned(['127.0.0.1']);
+  // Node's (and Python's, Tornado's: Jupyter with a certificate) drops a plain request without a word.
+  const node = https.createServer(cert, (_q, s) => s.end('hello'));
+  // Go's and nginx's answer it with a 400 naming HTTPS, and speak TLS on the same port.
+  const tlsSide = https.createServer(cert, (_q, s) => s.end('hello'));
+  const goLike = net.createServer((c) => c.once('data', (d) => {
+    c.pause();
+    c.unshift(d);
+    if (d[0] === 0x16) tlsSide.emit('connection', c);
+    else c.end('HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n');
+  }));
+  // Not TLS: a port that closes, and one that speaks first, keep their reasons.
+  const closes = net.createServer((c) => c.once('data', () => c.end()));
+  const ssh = net.createServer((c) => c.write('SSH-2.0-OpenSSH_9.2\r\n'));
+  const all = [node, goLike, closes, ssh];
+  await Promise.all(all.map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+  const url = (s: net.Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}/`;
+  try {
+    for (const s of [node, goLike]) {
+      const r = await probeHttp(url(s));
+      assert.deepEqual([r.ok, r.reason], [false, 'NotHttp'], `${url(s)}: ${r.detail}`);
+      assert.match(r.detail!, /speaks TLS.*https:\/\/127\.0\.0\.1:\d+\//, r.detail);
+      const c = classifySpec({ id: 'x', host: '127.0.0.1', port: (s.address() as AddressInfo).port, protocol: 'http' }, r);
+      assert.deepEqual([c.ok, c.reason], [false, 'NotHttp'], c.detail);
+      assert.match(c.detail, /speaks TLS/);
+    }
+    const closed = await probeHttp(url(closes));
+    assert.deepEqual([closed.ok, closed.reason], [false, 'ConnectionReset'], closed.detail);
+    const banner = await probeHttp(url(ssh));
+    assert.deepEqual([banner.ok, banner.reason], [false, 'NotHttp'], banner.detail);
+    assert.doesNotMatch(banner.detail!, /TLS/);
+  } finally {
+    for (const s of all) s.close();
+    tlsSide.close();
   }
 });

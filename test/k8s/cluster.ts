@@ -192,15 +192,17 @@ export const TESTSRV_IMAGE = 'envserve.test/testsrv:1';
  * testsrv/modes.go; the pod backer's envserve-testenv/mode annotation for KWOK pods):
  * json (the default: 200 JSON naming the pod), text, html (200 pages), login (302 to /login, 403
  * on /api/..., as Jupyter), 5xx (503 page), hang (accepts, never answers), reset (RST after the
- * first bytes), websocket (a page on /, WebSocket echo on /ws).
+ * first bytes), close (closes after the first bytes without an answer), banner (speaks first and
+ * not HTTP: "SSH-2.0-testsrv"), api (FastAPI with no page at /: 404 JSON, /docs 200), tls (HTTPS only, a
+ * self-signed certificate; Go's 400 to plain HTTP), sse (200 text/event-stream that never ends), websocket (a page on /, WebSocket echo on /ws).
  */
-export type AppMode = 'json' | 'text' | 'html' | 'login' | '5xx' | 'hang' | 'reset' | 'websocket';
+export type AppMode = 'json' | 'text' | 'html' | 'login' | '5xx' | 'hang' | 'reset' | 'close' | 'banner' | 'api' | 'tls' | 'sse' | 'websocket';
 
 /**
  * The container of a test pod on the real node: `testsrv pod` answers HTTP on 8080 ("http") in
  * the given mode (json: JSON naming the pod, its hostname, which is the pod's name) and echoes raw
  * TCP on 9000 ("echo"). Ready once HTTP answers 2xx/3xx on /ready (a real readiness probe); in
- * the modes whose answer is not that (5xx, hang, reset, websocket), once the port accepts.
+ * the modes whose answer is not that (5xx, hang, reset, close, banner, api, tls, sse, websocket), once the port accepts.
  * `port` other than 8080: HTTP there and no echo port, for a pod with one container per mode.
  */
 export function testsrvContainer(mode: AppMode = 'json', port = 8080): k8s.V1Container {

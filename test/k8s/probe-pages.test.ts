@@ -2,13 +2,15 @@
 // in front of ordinary apps — a plain-text page, an HTML page, a JSON page, a 302 to a login page,
 // the app's own 503 — each show `ready` in `envserve serve`'s status with the app's HTTP status,
 // though only one of them answers JSON; a Service port where nothing listens shows
-// ConnectionRefused, an app that accepts and never answers Timeout, one that resets
-// ConnectionReset, and a Service with no ready endpoint NoEndpoints. `envserve check` reports
+// ConnectionRefused, an app that accepts and never answers Timeout, one that resets or closes
+// without an answer ConnectionReset, one that speaks first and not HTTP (sshd) NotHttp, and a
+// Service with no ready endpoint NoEndpoints. `envserve check` reports
 // the app's status and an excerpt of its page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCli, runCli, stateDirEnv, type CliRun } from '../local/cli-helpers.js';
 import { curlInNetns, startApp, testsrvContainer, type AppMode } from './cluster.js';
+import { probe } from '../../src/probe/index.js';
 import { env, writeEnvFile, createNamespace, deleteNamespace, mustKubectl, waitReadyPod, eventually } from './expose-lib.js';
 
 /** One pod, one container per app mode, each on its own port. */
@@ -18,12 +20,20 @@ const PAGES: { mode: AppMode; port: number; status: number }[] = [
   { mode: 'html', port: 8082, status: 200 },
   { mode: 'login', port: 8083, status: 302 },
   { mode: '5xx', port: 8084, status: 503 },
+  { mode: 'sse', port: 8091, status: 200 }, // an event stream that never ends: its status line is the answer
 ];
 const REFUSED_PORT = 8099; // no container listens there
+/** An API with no page at / (404 JSON, as FastAPI), behind an Ingress: its 404 through Traefik is an answer. */
+const API_PORT = 8089;
 /** Apps that do not answer, and the reason each row must show. */
 const SILENT: { mode: AppMode; port: number; reason: string; message: RegExp }[] = [
   { mode: 'hang', port: 8085, reason: 'Timeout', message: /the API server answers, the app does not/ },
   { mode: 'reset', port: 8086, reason: 'ConnectionReset', message: /connection reset by peer/ },
+  // Something listens: it closes without an answer (an HTTPS-only app), or speaks first and not HTTP (sshd).
+  { mode: 'close', port: 8087, reason: 'ConnectionReset', message: /closed the connection without an answer/ },
+  { mode: 'banner', port: 8088, reason: 'NotHttp', message: /malformed HTTP response "SSH-2\.0-testsrv"/ },
+  // HTTPS only (Go's server: a 400 naming HTTPS to plain HTTP): the API server's proxy reaches it over TLS.
+  { mode: 'tls', port: 8090, reason: 'NotHttp', message: /speaks TLS, not plain HTTP/ },
 ];
 
 const stateEnv = stateDirEnv();
@@ -36,6 +46,7 @@ async function statusJson(): Promise<{ exposures: any[] }> {
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
+const apiHost = () => `api-${ns}.envserve.test`;
 const brief = (e: any) => `${e.name} ${e.state} ${e.reason} ${e.httpStatus ?? ''} ${e.message ?? ''}`;
 
 /** The status once every row has been probed for real: none starting, none before its endpoints were seen. */
@@ -61,7 +72,7 @@ before(async () => {
       replicas: 1, selector: { matchLabels: labels },
       template: {
         metadata: { labels },
-        spec: { terminationGracePeriodSeconds: 1, containers: [...PAGES, ...SILENT].map((p) => ({ ...testsrvContainer(p.mode, p.port), name: p.mode === '5xx' ? 'five' : p.mode })) },
+        spec: { terminationGracePeriodSeconds: 1, containers: [...PAGES, ...SILENT, { mode: 'api' as const, port: API_PORT }].map((p) => ({ ...testsrvContainer(p.mode, p.port), name: p.mode === '5xx' ? 'five' : p.mode })) },
       },
     },
   }));
@@ -72,6 +83,8 @@ def build():
 def serve():
 ${[...PAGES, ...SILENT].map((p) => `    cloud.k8s.bind(env_port=${p.port}, type=cloud.k8s.clusterIP, service_port=${p.port}, protocol="http", name="${p.mode === '5xx' ? 'five' : p.mode}")`).join('\n')}
     cloud.k8s.bind(env_port=${REFUSED_PORT}, type=cloud.k8s.clusterIP, service_port=${REFUSED_PORT}, protocol="http", name="refused")
+    cloud.k8s.bind(env_port=${API_PORT}, type=cloud.k8s.clusterIP, service_port=${API_PORT}, protocol="http", name="api",
+                   access="public", ingress=cloud.k8s.ingress(host="${apiHost()}", path="/", class_name="traefik"))
 `);
   serve = startCli(['serve', '--runtime', 'k8s', '-f', file, '--kubeconfig', env.kubeconfig, '-n', ns, '--target', `k8s:${ns}/deployment/pages`], stateEnv);
   await serve.waitFor(/Press Ctrl-C/, 60_000);
@@ -83,7 +96,7 @@ after(async () => {
   if (ns) deleteNamespace(ns);
 });
 
-test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 page are each ready with the HTTP status; a refused port, a silent app and a resetting app are not', async () => {
+test('ClusterIP Services in front of a text, HTML, JSON, login-redirect, 503 page and an endless event stream are each ready with the HTTP status; a refused port, a silent, a resetting, a closing, a non-HTTP and an HTTPS-only app are not', async () => {
   const rows = await settled((e) => e.state === 'starting' || e.reason === 'NoEndpoints');
   console.log(`# status: ${JSON.stringify(rows.map(brief), null, 1)}`);
   for (const p of PAGES) {
@@ -103,7 +116,7 @@ test('ClusterIP Services in front of a text, HTML, JSON, login-redirect and 503 
   }
 });
 
-test('envserve check on the plain-text Service: the app\'s HTTP status and an excerpt of its page, not a JSON parse error', async () => {
+test('envserve check on the plain-text Service: the app\'s HTTP status and an excerpt of its page, not a JSON parse error; the apps that do not answer in their own words', async () => {
   const text = (await statusJson()).exposures.find((e) => e.name === 'text');
   const r = await runCli(['check', '-f', file, '--target', `k8s:${ns}/deployment/pages`, '--kubeconfig', env.kubeconfig, '-n', ns, '--no-debug-pod', '-o', 'json'], stateEnv);
   const report = JSON.parse(r.stdout);
@@ -113,6 +126,18 @@ test('envserve check on the plain-text Service: the app\'s HTTP status and an ex
   console.log(`# check: ${viaApi.message}`);
   assert.equal(viaApi.status, 'pass', JSON.stringify(viaApi));
   assert.match(viaApi.message, new RegExp(`answers HTTP 200: "${ns}/pages-[a-z0-9-]+:8081 /"$`), JSON.stringify(viaApi));
+  // The apps that do not answer, in check's words: what the app did, and a fix that fits it.
+  const rows = (await statusJson()).exposures;
+  const checkOf = (name: string) => report.checks.find((c: any) => c.exposure === rows.find((e) => e.name === name)?.id && c.id === 'probe.apiserver.service');
+  const hang = checkOf('hang');
+  assert.deepEqual([hang?.status, hang?.reason], ['fail', 'Timeout'], JSON.stringify(hang));
+  assert.match(hang.message, /the API server answers, the app does not/, JSON.stringify(hang));
+  assert.match(hang.fix, /the app accepts connections and does not answer/, JSON.stringify(hang));
+  assert.equal(checkOf('close')?.reason, 'ConnectionReset', JSON.stringify(checkOf('close')));
+  assert.equal(checkOf('banner')?.reason, 'NotHttp', JSON.stringify(checkOf('banner')));
+  assert.equal(checkOf('tls')?.reason, 'NotHttp', JSON.stringify(checkOf('tls')));
+  assert.match(checkOf('tls').message, /speaks TLS/, JSON.stringify(checkOf('tls')));
+  assert.equal(checkOf('refused')?.reason, 'ConnectionRefused', JSON.stringify(checkOf('refused')));
 });
 
 test('a KWOK pod whose backer serves an HTML page, behind a Service: check\'s probe through the API server answers with the page', async () => {
@@ -133,9 +158,24 @@ test('a KWOK pod whose backer serves an HTML page, behind a Service: check\'s pr
   assert.match(viaApi.message, new RegExp(`answers HTTP 200: "<!doctype html> <html><head><title>testsrv</title>.*served by ${ns}/kwok-html:8080`), r.stdout);
 });
 
-test('the Deployment scaled to zero: every Service row is waiting NoEndpoints', async () => {
+test('an Ingress in front of an API with no page at / is ready with its 404 (the app\'s JSON); Traefik\'s own 404 for another Host is not the app', async () => {
+  let last: any[] = [];
+  const ing = await eventually(async () => {
+    last = (await statusJson()).exposures;
+    const e = last.find((r) => r.kind === 'k8s-ingress');
+    if (e?.state !== 'ready') throw new Error('not ready');
+    return e;
+  }, 60_000, 250).catch(() => assert.fail(`the Ingress row is not ready: ${JSON.stringify(last.map(brief), null, 1)}`));
+  assert.deepEqual([ing.reason, ing.answering, ing.httpStatus], ['Ready', true, 404], brief(ing));
+  const [ip, port] = env.ingressAddress.split(':');
+  const other = await probe({ kind: 'http', url: `http://${ip}:${port}/`, hostHeader: `other-${apiHost()}`, viaProxy: true }, 'local');
+  assert.deepEqual([other.ok, other.reason, other.httpStatus], [false, 'IngressRouteNotAnswering', 404], `Traefik's own 404: ${other.detail} ${other.excerpt}`);
+});
+
+test('the Deployment scaled to zero: every Service row is waiting NoEndpoints, the Ingress row waiting', async () => {
   mustKubectl(['-n', ns, 'scale', 'deployment/pages', '--replicas=0']);
   const rows = await settled((e) => e.state === 'ready' || e.state === 'starting');
   console.log(`# status: ${JSON.stringify(rows.map(brief), null, 1)}`);
-  for (const e of rows) assert.deepEqual([e.state, e.reason, e.answering], ['waiting', 'NoEndpoints', false], brief(e));
+  for (const e of rows.filter((r) => r.kind === 'k8s-service')) assert.deepEqual([e.state, e.reason, e.answering], ['waiting', 'NoEndpoints', false], brief(e));
+  assert.deepEqual(rows.filter((r) => r.kind !== 'k8s-service').map((e) => [e.kind, e.state, e.answering]), [['k8s-ingress', 'waiting', false]]);
 });

@@ -81,7 +81,7 @@ func podMain(args []string) {
 	logRequests := os.Getenv("TESTSRV_LOG_REQUESTS") != ""
 	for _, p := range httpPorts {
 		port := p
-		if mode == "hang" || mode == "reset" {
+		if rawModes[mode] {
 			go func() { errs <- serveRaw(port, mode) }()
 			continue
 		}
@@ -126,7 +126,7 @@ func podMain(args []string) {
 			w.Header().Set("content-type", "application/json")
 			w.Write(append(b, '\n'))
 		})
-		go func() { errs <- http.ListenAndServe(":"+strconv.Itoa(port), h) }()
+		go func() { errs <- listenAndServe(port, mode, h) }()
 	}
 	fmt.Printf("testsrv pod %s/%s: http %v (%s), echo %v\n", ns, pod, httpPorts, mode, echoPorts)
 	must(<-errs)
