@@ -186,6 +186,7 @@ test('a deny-all NetworkPolicy: found statically (the test cluster\'s network do
   apply(service('web-np', { app: 'web-np' }, [{ port: 80, targetPort: 'http' }]));
   backedDeployment(ns, 'web-np', { app: 'web-np' });
   await waitReadyPod(ns, 'app=web-np');
+  await waitReadyEndpoint(ns, 'web-np'); // else check may see the endpoint not ready yet (EndpointsNotReady)
   apply({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-all', namespace: ns }, spec: { podSelector: { matchLabels: { app: 'web-np' } }, policyTypes: ['Ingress'] } });
   const r = await check({ target: `k8s:${ns}/service/web-np` });
   const c = cause(r)!;
