@@ -5,7 +5,9 @@ export function exposureLine(e: ExposureStatus): string[] {
   const name = e.name ?? e.id;
   const url = e.urls[0] ?? (e.inCluster?.length ? inClusterText(e) : e.listen ? `${e.listen.address}:${e.listen.port}` : '-');
   const state = e.state === 'ready' ? 'ready' : e.state;
-  const notes = [e.access && `access: ${e.access}`, e.message].filter(Boolean).join('; ');
+  // Ready means it answers; a server error is still worth seeing without -o json.
+  const failing = e.state === 'ready' && e.httpStatus !== undefined && e.httpStatus >= 500 && `the app answers HTTP ${e.httpStatus}`;
+  const notes = [e.access && `access: ${e.access}`, failing, e.message].filter(Boolean).join('; ');
   return [name, url, e.target ? `-> ${e.target}` : '', state, notes];
 }
 
@@ -55,7 +57,7 @@ export function changes(prev: EnvStatus | undefined, next: EnvStatus): string[] 
   const before = new Map(prev?.exposures.map((e) => [e.id, e]));
   for (const e of next.exposures) {
     const p = before.get(e.id);
-    if (p && p.state === e.state && p.reason === e.reason && p.message === e.message && p.target === e.target) continue;
+    if (p && p.reason === e.reason && exposureLine(p).join('\0') === exposureLine(e).join('\0')) continue;
     const [name, url, target, state, msg] = exposureLine(e);
     out.push(`${name} ${url} ${target} ${state}${msg ? ` (${msg})` : ''}`.replace(/\s+/g, ' '));
   }

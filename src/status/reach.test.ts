@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { linkReach } from './reach.js';
-import { inClusterText, exposureLine } from './format.js';
+import { changes, inClusterText, exposureLine } from './format.js';
 import { reachNote } from '../plan/reach.js';
 import type { Exposure } from '../plan/types.js';
 import type { ExposureStatus } from './types.js';
@@ -39,4 +39,15 @@ test('plan says a ClusterIP Service is in-cluster only and names what reaches it
   assert.equal(reachNote([svc, pf, ing('namespace')], svc), 'service-web answers only inside the cluster; from here: ingress-web, port-forward-web');
   assert.equal(reachNote([svc], svc), 'service-web answers only inside the cluster; to reach it from here add host_port= (a port-forward) or ingress=');
   assert.equal(reachNote([svc, pf], pf), undefined);
+});
+
+test('a ready row whose app answers a server error says so, in the table and in the live view', () => {
+  const ok = row('port-forward-web', { urls: ['http://127.0.0.1:1234/'], httpStatus: 200 });
+  const failing = { ...ok, httpStatus: 500 };
+  assert.equal(exposureLine(ok)[4], '');
+  assert.equal(exposureLine({ ...ok, httpStatus: 404 })[4], '', "an app's own 404 or 302 answers as it should");
+  assert.equal(exposureLine(failing)[4], 'the app answers HTTP 500');
+  const status = (e: ExposureStatus) => ({ exposures: [e], processes: [], notes: [] }) as never;
+  assert.deepEqual(changes(status(ok), status(failing)), ['port-forward-web http://127.0.0.1:1234/ ready (the app answers HTTP 500)']);
+  assert.deepEqual(changes(status(failing), status({ ...failing })), []);
 });

@@ -1,6 +1,7 @@
 // The real CLI with the local runtime, end to end: real processes, real listeners, real bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import { delimiter, join } from 'node:path';
@@ -350,4 +351,27 @@ test('a user with neither $HOME nor a passwd entry (a container run with an arbi
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /no environment is running/);
   assert.equal(r.stderr, '');
+});
+
+test('an app that answers a server error is ready (it answers), and the live view and the status table say HTTP 500', async () => {
+  const env = stateDirEnv();
+  const app = http.createServer((_q, s) => ((s.statusCode = 500), s.end('Internal Server Error'))).listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  const envPort = (app.address() as net.AddressInfo).port;
+  const hostPort = await freePort();
+  const file = envDir(`
+def serve():
+    host.bind(env_port=${envPort}, host_port=${hostPort}, protocol="http")
+`);
+  const up = startCli(['serve', '-f', file], env);
+  try {
+    await up.waitFor(/the app answers HTTP 500/);
+    const table = await runCli(['status', '-f', file], env);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, new RegExp(`127\\.0\\.0\\.1:${hostPort}/\\s+-> 127\\.0\\.0\\.1:${envPort}\\s+ready\\s+the app answers HTTP 500`));
+  } finally {
+    up.proc.kill('SIGTERM');
+    app.close();
+  }
+  assert.equal(await up.exited, 0);
 });
