@@ -75,7 +75,7 @@ export class Credentials {
     const ap = user.authProvider;
     if (ap) {
       if (ap.name === 'oidc') {
-        if (!staticAuth) this.oidc = new OidcProvider(ap.config, user.name);
+        if (!staticAuth) this.oidc = new OidcProvider(ap.config, user.name, ap.file);
       } else {
         throw new UserError(
           `the kubeconfig (${source}), user "${user.name}": auth-provider "${ap.name}" is not supported${REMOVED_PROVIDERS[ap.name] ? ' (kubectl removed it in 1.26)' : ''}`,

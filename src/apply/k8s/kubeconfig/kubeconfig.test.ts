@@ -19,6 +19,7 @@ import { sameServer } from './server-url.js';
 import { inClusterConfig } from './in-cluster.js';
 import { Credentials } from './credentials.js';
 import { clearExecCache } from './exec.js';
+import { writeBackAuthProvider } from './oidc.js';
 import { WebSocketServer } from 'ws';
 import { KubeClient } from '../client.js';
 import { openWebSocket, TunnelRefused } from '../pf/tunnel.js';
@@ -374,6 +375,19 @@ test('oidc auth-provider: a live id-token is sent; an expired one is refreshed w
     assert.equal((await c.settings()).headers.Authorization, `Bearer ${fresh}`);
     assert.equal((await c.settings()).headers.Authorization, `Bearer ${fresh}`);
     assert.deepEqual(forms.map((f) => Object.fromEntries(new URLSearchParams(f))), [{ grant_type: 'refresh_token', refresh_token: 'r1', client_id: 'kube', client_secret: 's' }], 'refreshed once');
+    // Written back to the file that defines the user, as client-go: the issuer may have spent r1.
+    const file = c.config.user.authProvider!.file!;
+    const saved = YAML.parse(readFileSync(file, 'utf8')).users[0].user['auth-provider'].config;
+    assert.deepEqual([saved['id-token'], saved['refresh-token'], saved['client-id']], [fresh, 'r2', 'kube']);
+    assert.equal(existsSync(`${file}.lock`), false);
+    // Comments and the other users stay; another writer's lock is respected.
+    writeFileSync(file, `# mine\n${readFileSync(file, 'utf8')}`);
+    assert.equal(writeBackAuthProvider(file, 'u', { 'id-token': 'x' }), undefined);
+    assert.match(readFileSync(file, 'utf8'), /^# mine\n/);
+    writeFileSync(`${file}.lock`, '');
+    assert.match(writeBackAuthProvider(file, 'u', { 'id-token': 'y' }) ?? '', /lock exists/);
+    assert.equal(YAML.parse(readFileSync(file, 'utf8')).users[0].user['auth-provider'].config['id-token'], 'x');
+    assert.equal(writeBackAuthProvider(file, 'nobody', { 'id-token': 'y' }) !== undefined, true);
   } finally {
     issuer.close();
   }

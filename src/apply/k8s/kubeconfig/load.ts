@@ -89,6 +89,9 @@ function kubeconfigText(b: Buffer): string {
 }
 
 /** client-go's merge: first file to set a name (or current-context) wins. */
+/** The file each user came from: where a refreshed auth-provider token is written back (as client-go). */
+const userFile = new WeakMap<Obj, string>();
+
 export function mergeFiles(files: string[]): Merged {
   const m: Merged = { clusters: new Map(), users: new Map(), contexts: new Map() };
   for (const file of files) {
@@ -115,6 +118,7 @@ export function mergeFiles(files: string[]): Merged {
         if (key === 'users') {
           resolveFields(body, ['client-certificate', 'client-key', 'tokenFile'], base);
           resolveExecCommand(body, base);
+          userFile.set(body, file);
         }
         into.set(name, body);
       }
@@ -234,7 +238,10 @@ export function parseUser(name: string, u: Obj, where = ''): UserConfig {
   }
   if (u.exec) out.exec = parseExec(u.exec as Obj, what);
   const ap = u['auth-provider'] as Obj | undefined;
-  if (ap) out.authProvider = { name: String(ap.name ?? ''), config: Object.fromEntries(Object.entries((ap.config ?? {}) as Obj).map(([k, v]) => [k, String(v)])) };
+  if (ap) {
+    const file = userFile.get(u);
+    out.authProvider = { name: String(ap.name ?? ''), config: Object.fromEntries(Object.entries((ap.config ?? {}) as Obj).map(([k, v]) => [k, String(v)])), ...(file && { file }) };
+  }
   return out;
 }
 

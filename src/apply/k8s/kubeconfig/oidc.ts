@@ -1,17 +1,19 @@
 // The `oidc` auth-provider (the one client-go still ships): the id-token is the bearer token
 // while its `exp` lies ahead; an expired one is refreshed with the refresh-token at the issuer's
-// token endpoint (OpenID discovery), as client-go does. Unlike client-go, the new tokens are kept
-// in memory only: envserve never writes the user's kubeconfig.
+// token endpoint (OpenID discovery), as client-go does — and, as client-go does, the new tokens
+// are written back to the kubeconfig that defines the user: issuers that rotate refresh tokens
+// (Dex, Keycloak) spend the old one, and kubectl (or the next envserve) would be left with it.
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isMap, isSeq, parseAllDocuments } from 'yaml';
 import { RuntimeFailure } from '../../../errors.js';
 
 export class OidcProvider {
   private idToken?: string;
   private refreshToken?: string;
 
-  constructor(private readonly config: Record<string, string>, private readonly userName: string) {
+  constructor(private readonly config: Record<string, string>, private readonly userName: string, private readonly file?: string) {
     this.idToken = config['id-token'];
     this.refreshToken = config['refresh-token'];
   }
@@ -48,6 +50,40 @@ export class OidcProvider {
     } catch (e) {
       throw new RuntimeFailure(`cannot refresh the oidc id-token of user "${this.userName}" at ${c['idp-issuer-url']}: ${(e as Error).message}`, 'log in again with your OIDC login tool', 'Forbidden');
     }
+    if (!this.file) return;
+    const problem = writeBackAuthProvider(this.file, this.userName, { 'id-token': this.idToken!, ...(this.refreshToken && { 'refresh-token': this.refreshToken }) });
+    if (problem) process.stderr.write(`warning: the refreshed oidc tokens of user "${this.userName}" could not be written back to ${this.file} (${problem}); kubectl may need a new login\n`);
+  }
+}
+
+/**
+ * Sets keys of a user's auth-provider config in the kubeconfig file that defines the user, as
+ * client-go's persister does (under its `<file>.lock`), keeping the file's comments and layout.
+ * Returns why it could not (never the values), or undefined.
+ */
+export function writeBackAuthProvider(file: string, userName: string, values: Record<string, string>): string | undefined {
+  const lock = `${file}.lock`;
+  try {
+    closeSync(openSync(lock, 'wx', 0o600));
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EEXIST' ? `${lock} exists: another program is writing it` : (e as Error).message;
+  }
+  try {
+    const raw = readFileSync(file);
+    if (raw[0] === 0xff || raw[0] === 0xfe) return 'a UTF-16 file';
+    const docs = parseAllDocuments(raw.toString('utf8'), { uniqueKeys: false, merge: true });
+    const doc = Array.isArray(docs) ? docs[0] : undefined;
+    if (!doc || doc.errors.length || (Array.isArray(docs) && docs.length > 1)) return 'not a single YAML document';
+    const users = doc.get('users');
+    const entry = isSeq(users) ? users.items.find((u) => isMap(u) && u.get('name') === userName) : undefined;
+    if (!isMap(entry)) return `no user "${userName}" in it`;
+    for (const [k, v] of Object.entries(values)) entry.setIn(['user', 'auth-provider', 'config', k], v);
+    writeFileSync(file, doc.toString({ lineWidth: 0 })); // in place, as client-go: the file's mode, owner and links stay
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? 'cannot write it';
+  } finally {
+    rmSync(lock, { force: true });
   }
 }
 

@@ -38,7 +38,8 @@ export interface UserConfig {
   password?: string;
   impersonate?: { user?: string; uid?: string; groups: string[]; extra: Record<string, string[]> };
   exec?: ExecConfig;
-  authProvider?: { name: string; config: Record<string, string> };
+  /** `file`: the kubeconfig that defines this user, where refreshed tokens are written back. */
+  authProvider?: { name: string; config: Record<string, string>; file?: string };
 }
 
 /** What a client needs: one cluster, one user, and where they came from (never secrets in `source`/`paths`). */
