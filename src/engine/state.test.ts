@@ -22,6 +22,9 @@ test('state: the env id is <dir name>-<hash of the absolute path>, stable, and d
   assert.notEqual(envIdFor('/srv/lab/build.envd'), envIdFor('/srv/lab2/lab/build.envd'));
   assert.equal(stateDir({ ENVSERVE_STATE_DIR: '/x' }), '/x');
   assert.equal(stateDir({ XDG_STATE_HOME: '/y' }), '/y/envserve');
+  assert.equal(stateDir({}, () => '/home/u'), '/home/u/.local/state/envserve');
+  // No $HOME and no passwd entry (a container run with an arbitrary uid; os.homedir() throws there).
+  assert.equal(stateDir({}, () => undefined), join(tmpdir(), `envserve-${process.getuid!()}`, 'state'));
 });
 
 test('state: written atomically with mode 0600, only when it changes; read back; removed', () => {

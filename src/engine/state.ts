@@ -16,10 +16,10 @@ import { join, resolve } from 'node:path';
 import type { ClusterRecord, OwnedObject } from '../status/records.js';
 import type { ContainerRecord, EnvIdentity, EnvStatus, ProcessRecord } from '../status/types.js';
 
-export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+export function stateDir(env: NodeJS.ProcessEnv = process.env, homeOf: () => string | undefined = homeDir): string {
   if (env.ENVSERVE_STATE_DIR) return env.ENVSERVE_STATE_DIR;
   if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'envserve');
-  const home = homeDir();
+  const home = homeOf();
   // Neither $HOME nor a passwd entry (a container run with an arbitrary uid): the user's own
   // folder in the temp dir, where sockets that do not fit go too (socketPathFor).
   return home ? join(home, '.local', 'state', 'envserve') : join(tmpdir(), `envserve-${uid()}`, 'state');

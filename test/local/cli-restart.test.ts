@@ -2,6 +2,9 @@
 // a crash loop with backoff, a SIGKILLed server coming back, and the two ways to turn it off.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { envDir, freePort, httpGet, runCli, startCli, stateDirEnv, statusJson, type CliRun } from './cli-helpers.js';
 
 /** Polls `status -o json` until `ok` holds for it (or fails with the last one seen). */
@@ -45,13 +48,17 @@ def serve():
 test('restart=False: a process that exits turns its exposure to ProcessExited (failed) with the exit code and the last lines of its log, and it stays so', async () => {
   const env = stateDirEnv();
   const envPort = await freePort();
+  // It fails when the test says so: after up's first table (a fixed sleep raced a slow start-up,
+  // and the live view then had no change to print).
+  const go = join(mkdtempSync(join(tmpdir(), 'envserve-go-')), 'go');
   const file = envDir(`
 def build():
-    runtime.daemon(commands=[["sh", "-c", "echo starting on ${envPort}; sleep 1; echo 'fatal: cannot open the database' >&2; exit 3"]], restart=False)
+    runtime.daemon(commands=[["sh", "-c", "echo starting on ${envPort}; while [ ! -e ${go} ]; do sleep 0.05; done; echo 'fatal: cannot open the database' >&2; exit 3"]], restart=False)
 def serve():
     host.bind(env_port=${envPort}, host_port=0, protocol="http")
 `);
   await whileUp(file, env, [], async (up) => {
+    writeFileSync(go, '');
     const s = await statusUntil(file, env, (x) => x.exposures[0].reason === 'ProcessExited');
     const e = s.exposures[0];
     assert.equal(e.state, 'failed');
