@@ -307,6 +307,8 @@ export class K8sRuntime extends EventEmitter implements Runtime {
         const s = pf.stats;
         if (s.refusing) return { reason: 'ConnectionRefused', message: s.lastRefusal ?? `nothing listens on port ${e.envPort} in the pod`, blocking: false, explainsFailure: true };
         const failed = recentFailure(s);
+        // RBAC (or the credentials) no longer allow the port-forward: that is why probes fail.
+        if (failed && s.lastErrorForbidden) return { reason: 'Forbidden', message: `last connection failed: ${failed}`, blocking: false, explainsFailure: true };
         if (failed) return { reason: 'ConnectionReset', message: `last connection failed: ${failed}`, blocking: false };
         return undefined;
       },
