@@ -78,6 +78,8 @@ export class ForwardedConnection {
   private clientGone = false;
   private linger?: NodeJS.Timeout;
   private attempts = 0;
+  /** A 401 was met and the stream tried again with fresh credentials. */
+  private freshCredentials = false;
   private streamPod?: string;
   /** A stream given up on (its pod went away before answering): what it reports is ignored. */
   private abandoned?: PortStream;
@@ -204,6 +206,12 @@ export class ForwardedConnection {
         this.trace(`open failed: ${err.message}`);
         const forbidden = err instanceof TunnelRefused && (err.code === 401 || err.code === 403);
         h.stats.lastError = `${pod}: ${err.message}`;
+        // A credential refused with 401 was dropped (tunnel.ts): once more with fresh ones, as client.ts does.
+        if (forbidden && err.code === 401 && h.client.credentials?.refreshable && !this.freshCredentials) {
+          this.freshCredentials = true;
+          h.stats.retried++;
+          continue;
+        }
         if (forbidden || Date.now() > deadline) return this.giveUp(`${pod}: ${err.message}`, forbidden);
         h.stats.retried++;
       }
