@@ -162,7 +162,7 @@ export class ControlClient {
           resolve(parsed as T);
         });
       });
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer on ${this.path} within ${timeoutMs} ms`)));
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer on ${this.path} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
       req.end();
     });

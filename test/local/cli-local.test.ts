@@ -215,6 +215,38 @@ def serve():
   assert.equal((await statusJson(file, env)).code, 1);
 });
 
+test('status while envserve is frozen (SIGSTOP: a laptop lid, Ctrl-Z): STALE "does not answer" within seconds, exit 1, never its old "ready"; continued, it answers again', async () => {
+  const env = stateDirEnv();
+  const app = net.createServer((s) => s.on('error', () => undefined).end('hi')).listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  const file = envDir(`
+def serve():
+    host.bind(env_port=${(app.address() as net.AddressInfo).port}, host_port=0)
+`);
+  const serve = startCli(['serve', '-f', file], env);
+  try {
+    await serve.waitFor(/Press Ctrl-C/);
+    assert.equal((await statusJson(file, env)).status.exposures[0].state, 'ready');
+    serve.proc.kill('SIGSTOP');
+    const t0 = Date.now();
+    const frozen = await statusJson(file, env);
+    const ms = Date.now() - t0;
+    assert.equal(frozen.code, 1, frozen.stderr);
+    assert.match(frozen.status.stale, new RegExp(`envserve \\(pid ${serve.proc.pid}\\) does not answer`));
+    assert.ok(ms < 8000, `status answered in ${ms} ms`);
+    serve.proc.kill('SIGCONT');
+    const after = await statusJson(file, env);
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal(after.status.stale, undefined);
+    assert.equal(after.status.exposures[0].state, 'ready');
+  } finally {
+    serve.proc.kill('SIGCONT');
+    serve.proc.kill('SIGTERM');
+    app.close();
+  }
+  assert.equal(await serve.exited, 0);
+});
+
 test('a second up for the same file is refused while the first runs', async () => {
   const env = stateDirEnv();
   const file = envDir(`

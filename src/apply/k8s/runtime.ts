@@ -81,6 +81,11 @@ export class K8sRuntime extends EventEmitter implements Runtime {
 
   constructor(readonly o: K8sRuntimeOptions = {}) {
     super();
+    // The API server out of reach, or back: every forward's status changes now.
+    this.sessions.onReachability = () => {
+      const ids = [...this.forwards.values()].flat().map((f) => f.id);
+      if (ids.length > 0) this.emit('change', ids);
+    };
   }
 
   /** For probes through the API server: Service probes answered from the watch where it can. */
@@ -304,9 +309,14 @@ export class K8sRuntime extends EventEmitter implements Runtime {
       observed: () => ({ listener: (this.forwards.get(group) ?? [])[0]?.listen ?? listen }),
       condition() {
         if (!tracker.current()) return { reason: tracker.reasonCode(), message: `waiting for a Ready pod: ${tracker.reason()}`, blocking: true };
+        // Blocking: a TCP forward's probe would take its own listener's accept for an answer.
+        const away = self.sessions.unreachable;
+        if (away) return { reason: 'ClusterUnreachable', message: away, blocking: true, transient: true };
         const s = pf.stats;
         if (s.refusing) return { reason: 'ConnectionRefused', message: s.lastRefusal ?? `nothing listens on port ${e.envPort} in the pod`, blocking: false, explainsFailure: true };
         const failed = recentFailure(s);
+        // RBAC (or the credentials) no longer allow the port-forward: that is why probes fail.
+        if (failed && s.lastErrorForbidden) return { reason: 'Forbidden', message: `last connection failed: ${failed}`, blocking: false, explainsFailure: true };
         if (failed) return { reason: 'ConnectionReset', message: `last connection failed: ${failed}`, blocking: false };
         return undefined;
       },

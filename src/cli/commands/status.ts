@@ -16,16 +16,23 @@ export async function currentStatus(rec: StateRecord): Promise<EnvStatus> {
   if (stale) return { ...rec.status, stale };
   if (rec.controlSocket) {
     const c = new ControlClient(rec.controlSocket, 3000);
+    let now: EnvStatus;
+    try {
+      now = await c.status();
+    } catch (e) {
+      // Its socket takes the connection and nothing answers: the process is stopped (SIGSTOP, a
+      // laptop lid, Ctrl-Z) or hung, and forwards nothing meanwhile: its record is not the truth.
+      if ((e as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
+        return { ...rec.status, stale: `envserve (pid ${rec.pid}) does not answer on its control socket: stopped (SIGSTOP, Ctrl-Z) or hung, so nothing is forwarded; its last recorded status follows` };
+      }
+      return rec.status; // no control socket yet: starting up
+    }
     try {
       // A user asks: probe now rather than show a result up to 30 s old (probes back off while
       // nothing changes). Probes of the same backend are shared, so this stays cheap.
       return await c.probeNow();
     } catch {
-      try {
-        return await c.status(); // starting up: no probe yet
-      } catch {
-        // busy: the record is at most one change behind
-      }
+      return now; // starting up (no probe yet), or busy
     }
   }
   return rec.status;

@@ -33,6 +33,8 @@ export interface PortForwardStats {
 
   lastError?: string;
   lastErrorAt?: number;
+  /** The API server refused the port-forward itself (401/403): status says Forbidden, not a reset. */
+  lastErrorForbidden?: boolean;
   /** When a connection last got the pod's first bytes: a failure before it no longer describes the forward. */
   lastAnsweredAt?: number;
 }
@@ -48,8 +50,8 @@ export interface ConnectionHost {
   stats: PortForwardStats;
   /** Aborted when the forwarder stops. */
   signal: AbortSignal;
-  /** Records a failure of the forward. */
-  fail(msg: string): void;
+  /** Records a failure of the forward; `forbidden`: the API server refused the port-forward (401/403). */
+  fail(msg: string, forbidden?: boolean): void;
   setRefusing(refusing: boolean): void;
   /** The connection is over (its socket closed). */
   done(sock: net.Socket): void;
@@ -76,6 +78,8 @@ export class ForwardedConnection {
   private clientGone = false;
   private linger?: NodeJS.Timeout;
   private attempts = 0;
+  /** A 401 was met and the stream tried again with fresh credentials. */
+  private freshCredentials = false;
   private streamPod?: string;
   /** A stream given up on (its pod went away before answering): what it reports is ignored. */
   private abandoned?: PortStream;
@@ -161,10 +165,13 @@ export class ForwardedConnection {
     }
   }
 
-  /** Gives up on this connection: the failure is recorded, the client's socket destroyed. */
-  private giveUp(msg: string): void {
-    this.h.fail(msg);
-    this.sock.destroy();
+  /**
+   * Gives up on this connection: the failure is recorded, the client's socket reset (a clean
+   * close would read as the app's own end, and a TCP probe would take it for an answer).
+   */
+  private giveUp(msg: string, forbidden = false): void {
+    this.h.fail(msg, forbidden);
+    this.sock.resetAndDestroy();
   }
 
   /** Waits for a Ready pod and opens a stream to it, retrying until one opens or time is up. */
@@ -197,9 +204,15 @@ export class ForwardedConnection {
         if (ctl.signal.aborted) return;
         const err = e as Error;
         this.trace(`open failed: ${err.message}`);
-        const retryable = !(err instanceof TunnelRefused && (err.code === 401 || err.code === 403));
+        const forbidden = err instanceof TunnelRefused && (err.code === 401 || err.code === 403);
         h.stats.lastError = `${pod}: ${err.message}`;
-        if (!retryable || Date.now() > deadline) return this.giveUp(`${pod}: ${err.message}`);
+        // A credential refused with 401 was dropped (tunnel.ts): once more with fresh ones, as client.ts does.
+        if (forbidden && err.code === 401 && h.client.credentials?.refreshable && !this.freshCredentials) {
+          this.freshCredentials = true;
+          h.stats.retried++;
+          continue;
+        }
+        if (forbidden || Date.now() > deadline) return this.giveUp(`${pod}: ${err.message}`, forbidden);
         h.stats.retried++;
       }
       if (!(await sleep(backoff.next(), ctl.signal))) return;

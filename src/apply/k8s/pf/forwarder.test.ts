@@ -10,6 +10,7 @@ import net from 'node:net';
 import type { KubeClient } from '../client.js';
 import type { PortForwardSessions } from './pool.js';
 import { openWebSocket, TunnelRefused } from './tunnel.js';
+import { openSpdyUpgrade } from './upgrade.js';
 import type { PodTracker } from '../pod-tracker.js';
 import { PortForwarder, recentFailure, type PortForwardStats } from './forwarder.js';
 
@@ -147,4 +148,78 @@ test('port-forward status: a failure shows for 10 s, unless a later connection g
   assert.equal(recentFailure({ ...s, lastAnsweredAt: 999 }, 2000), 'p1: cut', 'answered before the failure: still the latest word');
   assert.equal(recentFailure({ ...s, lastAnsweredAt: 1500 }, 2000), undefined, 'a later connection was answered: the forward works');
   assert.equal(recentFailure({ ...s, lastError: undefined }, 2000), undefined);
+});
+
+// A credential the API server no longer takes (a plugin's token revoked or rotated, an id-token):
+// tunnel.ts drops it on the 401, so one more try gets fresh ones, as client.ts does for requests.
+function refusingCluster(refusals: number, refreshable: boolean) {
+  const tracker = Object.assign(new EventEmitter(), { waitReady: async () => ({ metadata: { name: 'p1' } }), isReady: () => true });
+  let opened = 0;
+  const sessions = {
+    warm: () => undefined,
+    close: () => undefined,
+    openPortStream: async (_c: unknown, _t: unknown, ev: { data(b: Buffer): void; close(error?: string): void }) => {
+      if (opened++ < refusals) throw new TunnelRefused(401, 'Unauthorized');
+      let closed = false;
+      return { get isClosed() { return closed; }, pauseAt: 0, write: (b: Buffer) => (ev.data(b), true), onDrain: () => undefined, pause: () => undefined, resume: () => undefined, close: () => { closed = true; } };
+    },
+  };
+  const client = { credentials: { refreshable } } as unknown as KubeClient;
+  const forward = new PortForwarder({ client, tracker: tracker as unknown as PodTracker, namespace: 'n', remotePort: 80, listenAddress: '127.0.0.1', localPort: 0, sessions: sessions as unknown as PortForwardSessions });
+  return { forward, opened: () => opened };
+}
+
+/** How a connection that sends 'ping' ends: 'ping' (echoed), or its error code. */
+async function pingOutcome(port: number): Promise<string> {
+  const sock = net.connect(port, '127.0.0.1');
+  sock.write('ping');
+  return new Promise((resolve) => {
+    sock.on('data', (d) => (resolve(String(d)), sock.destroy()));
+    sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    sock.on('end', () => resolve('closed'));
+  });
+}
+
+test('port-forward: a 401 with credentials that can be fetched anew is tried once more with fresh ones; the client never sees it', async () => {
+  const c = refusingCluster(1, true);
+  const { port } = await c.forward.start();
+  try {
+    assert.equal(await pingOutcome(port), 'ping');
+    assert.equal(c.opened(), 2);
+    assert.equal(c.forward.stats.failed, 0);
+  } finally {
+    await c.forward.stop();
+  }
+});
+
+test('port-forward: a 401 again with fresh credentials, or with credentials that cannot change: the client is reset, the forward Forbidden', async () => {
+  for (const [refusals, refreshable, tries] of [[2, true, 2], [1, false, 1]] as const) {
+    const c = refusingCluster(refusals, refreshable);
+    const { port } = await c.forward.start();
+    try {
+      assert.equal(await pingOutcome(port), 'ECONNRESET');
+      assert.equal(c.opened(), tries, `refreshable: ${refreshable}`);
+      assert.equal(c.forward.stats.failed, 1);
+      assert.equal(c.forward.stats.lastErrorForbidden, true);
+    } finally {
+      await c.forward.stop();
+    }
+  }
+});
+
+test('a 401 to a port-forward, by either path (WebSocket tunnel, SPDY upgrade), drops the refused credential so the next dial gets fresh ones', async () => {
+  const body = JSON.stringify({ kind: 'Status', message: 'Unauthorized' });
+  const api = await fakeApi((sock) => sock.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
+  let dropped = 0;
+  const client = Object.assign(Object.create(api.client) as KubeClient, { server: api.client.server, settings: api.client.settings, credentials: { refreshable: true, unauthorized: () => dropped++ } });
+  try {
+    for (const open of [() => openWebSocket(client, '/x', 'SPDY/3.1+portforward.k8s.io', 2000), () => openSpdyUpgrade(client, '/x', 2000)]) {
+      const before = dropped;
+      const e = await within(open().then(() => undefined, (err: unknown) => err), 3000, 'open');
+      assert.ok(e instanceof TunnelRefused && e.code === 401, String(e));
+      assert.equal(dropped, before + 1, String(open));
+    }
+  } finally {
+    await api.close();
+  }
 });

@@ -73,7 +73,7 @@ export class PortForwarder extends EventEmitter {
       sessions: this.sessions,
       stats: this.stats,
       signal: this.abort.signal,
-      fail: (msg) => this.fail(msg),
+      fail: (msg, forbidden) => this.fail(msg, forbidden),
       setRefusing: (refusing) => this.setRefusing(refusing),
       done: (sock) => this.sockets.delete(sock),
     };
@@ -114,10 +114,11 @@ export class PortForwarder extends EventEmitter {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
-  private fail(msg: string): void {
+  private fail(msg: string, forbidden = false): void {
     this.stats.failed++;
     this.stats.lastError = msg;
     this.stats.lastErrorAt = Date.now();
+    this.stats.lastErrorForbidden = forbidden;
     this.emit('change');
   }
 

@@ -6,6 +6,7 @@
 // ENVSERVE_PF_PROTOCOL=v4 forces the last fallback; =spdy forbids every fallback; =direct takes
 // the upgraded SPDY connection and nothing else.
 import type { KubeClient } from '../client.js';
+import { Backoff, sleep } from '../../backoff.js';
 import { Tunnel, TunnelRefused, type PortStream, type TunnelEvents, type TunnelTarget } from './tunnel.js';
 import { SpdySession } from './session.js';
 
@@ -29,12 +30,63 @@ export class PortForwardSessions {
   private closed = false;
   /** Streams opened, by the protocol that carries them (the version matrix's tests read it). */
   readonly opened = { spdy: 0, direct: 0, v4: 0 };
+  /**
+   * Why the API server gives no answer at all (a link down, a laptop off the network), found when a
+   * stream failed to open; undefined once it answers again. `onReachability` runs when it changes.
+   */
+  unreachable?: string;
+  onReachability?: () => void;
+  private reachCheck = false;
+  private readonly stop = new AbortController();
 
   /**
    * A stream to `t.port` of pod `t.pod`: on the pod's multiplexed session when the API server offers
    * it, else on a WebSocket of its own. Rejects like Tunnel.open (TunnelRefused for 401/403/404...).
    */
   async openPortStream(client: KubeClient, t: TunnelTarget, ev: TunnelEvents): Promise<PortStream> {
+    try {
+      const s = await this.openStream(client, t, ev);
+      this.setUnreachable(undefined);
+      return s;
+    } catch (e) {
+      if (!(e instanceof TunnelRefused)) this.checkReach(client);
+      throw e;
+    }
+  }
+
+  /**
+   * A stream failed to open without an answer from the API server: is it there at all? Asks
+   * /version until it answers (capped backoff), so status can say so and says Ready again soon
+   * after, without waiting for a client's connection.
+   */
+  private checkReach(client: KubeClient): void {
+    if (this.reachCheck || this.closed) return;
+    this.reachCheck = true;
+    void (async () => {
+      const backoff = new Backoff({ initialMs: 250, maxMs: 2000 });
+      while (!this.closed) {
+        try {
+          await client.requestRaw('/version', { timeoutMs: 3000, signal: this.stop.signal });
+          this.setUnreachable(undefined);
+          break;
+        } catch (e) {
+          if (this.closed) break;
+          this.setUnreachable((e as Error).message);
+        }
+        if (!(await sleep(backoff.next(), this.stop.signal))) break;
+      }
+      this.reachCheck = false;
+    })();
+  }
+
+  private setUnreachable(why: string | undefined): void {
+    if (why === this.unreachable) return;
+    const flipped = (why === undefined) !== (this.unreachable === undefined);
+    this.unreachable = why;
+    if (flipped) this.onReachability?.();
+  }
+
+  private async openStream(client: KubeClient, t: TunnelTarget, ev: TunnelEvents): Promise<PortStream> {
     if (!this.spdyWanted(client)) return Tunnel.open(client, t, ev).then((s) => (this.opened.v4++, s));
     let session: SpdySession;
     try {
@@ -47,7 +99,7 @@ export class PortForwardSessions {
       this.opened.v4++;
       return s;
     }
-    if (session.isEnded) return this.openPortStream(client, t, ev); // went away meanwhile: next session
+    if (session.isEnded) return this.openStream(client, t, ev); // went away meanwhile: next session
     this.opened[session.direct ? 'direct' : 'spdy']++;
     return session.stream(t.port, ev);
   }
@@ -64,6 +116,7 @@ export class PortForwardSessions {
   /** Closes every session; their open streams end. Later streams get sessions of their own again. */
   close(): void {
     this.closed = true;
+    this.stop.abort();
     for (const p of this.sessions.values()) p.then((s) => s.shutdown(), () => undefined);
     this.sessions.clear();
   }

@@ -69,6 +69,8 @@ export function openSpdyUpgrade(client: KubeClient, path: string, timeoutMs = 10
         } catch {
           // plain text
         }
+        // As tunnel.ts: a refused credential (exec plugin, oidc) is fetched anew for the next dial.
+        if (res.statusCode === 401) client.credentials?.unauthorized();
         settle(new TunnelRefused(res.statusCode ?? 0, msg || `HTTP ${res.statusCode}`));
       });
     });
