@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTarget } from './open-target.js';
-import { UserError } from '../errors.js';
+import { RuntimeFailure, UserError } from '../errors.js';
 import type { EnvStatus, ExposureStatus } from '../status/types.js';
 
 const row = (id: string, kind: ExposureStatus['kind'], extra: Partial<ExposureStatus> = {}): ExposureStatus =>
@@ -39,4 +39,11 @@ test('no URL to open: [NoUrl] (exit 2) saying why — in-cluster only (with the 
   fails(status(row('ingress-web', 'k8s-ingress', { state: 'failed', reason: 'PolicyDenied', message: 'denied by policy strict' })), 'ingress-web', 'NoUrl', /it is failed \(PolicyDenied\): denied by policy strict/);
   fails(status(svc), 'nope', 'NotFound', /no exposure "nope" in environment demo \[NotFound\]/);
   assert.throws(() => openTarget(status(svc), 'web.apps.example.com/lab'), (e: unknown) => e instanceof UserError && /a URL needs its scheme/.test(e.hint ?? ''));
+});
+
+test('a stale environment (envserve gone or frozen): what its own process serves is refused (NotRunning), cluster objects still open', () => {
+  const stale = { ...status(svc, pf, ing('public')), stale: 'envserve (pid 42) does not answer on its control socket: stopped (SIGSTOP, Ctrl-Z) or hung; its last recorded status follows' };
+  assert.throws(() => openTarget(stale, 'port-forward-web-18080'), (e: RuntimeFailure) => e.reason === 'NotRunning' && /served by envserve itself, and it does not run now: envserve \(pid 42\) does not answer/.test(e.message));
+  assert.throws(() => openTarget({ ...stale, exposures: [{ ...svc, reach: { id: pf.id, url: 'http://127.0.0.1:18080/' } }, pf] }, 'service-web'), (e: RuntimeFailure) => e.reason === 'NotRunning', 'reached through the port-forward');
+  assert.equal(openTarget(stale, 'ingress-web').url, 'https://web-demo-team.apps.example.com/');
 });

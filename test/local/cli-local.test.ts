@@ -217,11 +217,11 @@ def serve():
 
 test('status while envserve is frozen (SIGSTOP: a laptop lid, Ctrl-Z): STALE "does not answer" within seconds, exit 1, never its old "ready"; continued, it answers again', async () => {
   const env = stateDirEnv();
-  const app = net.createServer((s) => s.on('error', () => undefined).end('hi')).listen(0, '127.0.0.1');
+  const app = http.createServer((_q, s) => s.end('hi')).listen(0, '127.0.0.1');
   await once(app, 'listening');
   const file = envDir(`
 def serve():
-    host.bind(env_port=${(app.address() as net.AddressInfo).port}, host_port=0)
+    host.bind(env_port=${(app.address() as net.AddressInfo).port}, host_port=0, protocol="http")
 `);
   const serve = startCli(['serve', '-f', file], env);
   try {
@@ -234,6 +234,11 @@ def serve():
     assert.equal(frozen.code, 1, frozen.stderr);
     assert.match(frozen.status.stale, new RegExp(`envserve \\(pid ${serve.proc.pid}\\) does not answer`));
     assert.ok(ms < 8000, `status answered in ${ms} ms`);
+    // open: nothing to open while the process that serves the URL is frozen (no browser started).
+    const id = frozen.status.exposures[0].id;
+    const open = await runCli(['open', id, '-f', file], { ...env, BROWSER: 'false' });
+    assert.equal(open.code, 1, open.stderr);
+    assert.match(open.stderr, /served by envserve itself, and it does not run now: envserve \(pid \d+\) does not answer/);
     serve.proc.kill('SIGCONT');
     const after = await statusJson(file, env);
     assert.equal(after.code, 0, after.stderr);
