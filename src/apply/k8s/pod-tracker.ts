@@ -114,6 +114,11 @@ export class PodTracker extends EventEmitter {
     return p !== undefined && isPodReady(p);
   }
 
+  /** Whether the named pod is deleted for good: listed, and no longer in the watch (not merely terminating). */
+  isGone(name: string): boolean {
+    return this.pods.listed && this.pods.get(name) === undefined;
+  }
+
   /** The pod new connections go to, if one is Ready. */
   current(): PodLike | undefined {
     return this.currentName ? this.pods.get(this.currentName) : undefined;

@@ -61,6 +61,8 @@ export interface ConnectionHost {
 const REPLAY_LIMIT = 256 * 1024;
 /** A client that half-closed gets this long for the pod to finish answering. */
 const HALF_CLOSE_LINGER_MS = 60_000;
+/** After its pod is deleted for good, a connection's stream gets this long to end by itself. */
+const POD_GONE_GRACE_MS = 2000;
 /** Streams one connection may open before it gives up (pods failing one after another). */
 const MAX_ATTEMPTS = 40;
 /** ENVSERVE_DEBUG=pf traces every connection on stderr. */
@@ -77,6 +79,7 @@ export class ForwardedConnection {
   private clientEnded = false;
   private clientGone = false;
   private linger?: NodeJS.Timeout;
+  private podGoneTimer?: NodeJS.Timeout;
   private attempts = 0;
   /** A 401 was met and the stream tried again with fresh credentials. */
   private freshCredentials = false;
@@ -123,7 +126,9 @@ export class ForwardedConnection {
    */
   private readonly onPods = () => {
     const { tunnel, streamPod } = this;
-    if (!tunnel || this.gotBackend || !this.replay || !streamPod || this.h.tracker.isReady(streamPod)) return;
+    if (!tunnel || !streamPod || this.h.tracker.isReady(streamPod)) return;
+    if (this.gotBackend) return this.whenPodGone(streamPod);
+    if (!this.replay) return;
     this.trace(`pod ${streamPod} went away before answering; retrying`);
     this.abandoned = tunnel;
     this.tunnel = undefined;
@@ -132,6 +137,21 @@ export class ForwardedConnection {
     void this.connect();
   };
 
+  /**
+   * An answered connection whose pod is deleted for good can get nothing more from it, and the
+   * kubelet does not always end its stream (the pod's network torn down under the socket: no FIN,
+   * no reset): past a short grace for bytes in flight, its client is reset instead of hanging.
+   */
+  private whenPodGone(pod: string): void {
+    if (this.podGoneTimer || !this.h.tracker.isGone(pod)) return;
+    this.podGoneTimer = setTimeout(() => {
+      if (this.clientGone || this.streamPod !== pod) return;
+      this.trace(`pod ${pod} is gone and its stream did not end; resetting the client`);
+      this.h.fail(`${pod}: the pod was deleted and its stream never ended`);
+      this.sock.resetAndDestroy();
+    }, POD_GONE_GRACE_MS);
+  }
+
   private readonly cleanup = () => {
     if (this.clientGone) return;
     this.clientGone = true;
@@ -139,6 +159,7 @@ export class ForwardedConnection {
     this.h.done(this.sock);
     this.h.stats.active--;
     clearTimeout(this.linger);
+    clearTimeout(this.podGoneTimer);
     this.ctl.abort();
     this.h.signal.removeEventListener('abort', this.onStop);
     this.tunnel?.close();

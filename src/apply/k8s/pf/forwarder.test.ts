@@ -75,9 +75,11 @@ for (const protocol of ['v4.channel.k8s.io', 'SPDY/3.1+portforward.k8s.io']) {
 /** A tracker with one pod, `p1`, Ready until told otherwise; a session pool whose streams echo. */
 function fakeCluster() {
   let ready = true;
+  let gone = false;
   const tracker = Object.assign(new EventEmitter(), {
     waitReady: async () => ({ metadata: { name: 'p1' } }),
     isReady: (name: string) => name === 'p1' && ready,
+    isGone: (name: string) => name === 'p1' && gone,
   });
   let endStream: (() => void) | undefined;
   const sessions = {
@@ -91,6 +93,7 @@ function fakeCluster() {
   };
   return {
     podGoes: () => { ready = false; tracker.emit('change'); },
+    podDeleted: () => { ready = false; gone = true; tracker.emit('change'); },
     endStream: () => endStream!(),
     forward: new PortForwarder({ client: {} as KubeClient, tracker: tracker as unknown as PodTracker, namespace: 'n', remotePort: 80, listenAddress: '127.0.0.1', localPort: 0, sessions: sessions as unknown as PortForwardSessions }),
   };
@@ -136,6 +139,26 @@ test('port-forward: a stream that ends cleanly while its pod stays Ready is a no
     assert.equal(c.forward.stats.failed, 0);
     assert.equal(c.forward.stats.lastError, undefined);
     sock.destroy();
+  } finally {
+    await c.forward.stop();
+  }
+});
+
+test('port-forward: an answered connection whose pod is deleted for good and whose stream never ends is reset (after 2 s), not left hanging; a terminating pod keeps it', async () => {
+  const c = fakeCluster();
+  const { port } = await c.forward.start();
+  try {
+    const sock = await answeredConnection(port);
+    const ended = new Promise<string>((r) => (sock.on('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message)), sock.on('end', () => r('end'))));
+    c.podGoes(); // terminating: it may still finish its answer
+    await new Promise((r) => setTimeout(r, 2300));
+    assert.equal(sock.destroyed, false, 'kept while the pod terminates');
+    const t0 = Date.now();
+    c.podDeleted(); // gone from the watch; the kubelet never ends the stream
+    assert.equal(await within(ended, 5000, 'the client\'s end'), 'ECONNRESET');
+    assert.ok(Date.now() - t0 >= 1900, 'after the grace for bytes in flight');
+    assert.equal(c.forward.stats.failed, 1);
+    assert.match(c.forward.stats.lastError ?? '', /p1: the pod was deleted and its stream never ended/);
   } finally {
     await c.forward.stop();
   }
