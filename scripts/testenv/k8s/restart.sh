@@ -25,6 +25,10 @@ if running "$pid"; then
   if running "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
   for _ in $(seq 50); do running "$pid" || break; sleep 0.1; done
   running "$pid" && die "restart.sh: $NAME (pid $pid) does not stop"
+  # Its main thread is a zombie before the other threads have exited, and they hold its sockets
+  # until the last one has: wait for them, or the new one may find its port still taken
+  # ("address already in use", seen 14 ms after a SIGKILL).
+  for _ in $(seq 100); do [ "$(ls "/proc/$pid/task" 2>/dev/null | wc -l)" -le 1 ] && break; sleep 0.05; done
 fi
 rm -f "$RUN/$NAME.ready"
 log "restart: $NAME stopped after $(( $(now_ms) - T0 )) ms; starting it again"
