@@ -20,6 +20,13 @@ import { loadKubeClient } from '../../src/apply/k8s/client.js';
 import { api, apiThroughPortForward, apply, condition, createToken, events, manifests, operatorPod, OPERATOR_IMAGE, tokenKubeconfig, type OperatorPod, ENVSERVE_CLUSTER_OBJECTS } from './operator-lib.js';
 
 const OP_NS = 'envserve-system';
+
+/** The Lease and the last lines of every operator pod's log. */
+function operatorDiagnostics(): string {
+  const lease = kubectl(env.kubeconfig, ['-n', OP_NS, 'get', 'lease', 'envserve-operator', '-o', 'jsonpath={.spec}']).stdout;
+  const pods = kubectlJson<{ items: any[] }>(['-n', OP_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=envserve-operator']).items;
+  return [`Lease: ${lease}`, ...pods.map((p) => `--- ${p.metadata.name} ${p.status?.phase} ${JSON.stringify(p.status?.containerStatuses?.[0]?.state)}\n${kubectl(env.kubeconfig, ['-n', OP_NS, 'logs', p.metadata.name, '--tail=40']).stdout}`)].join('\n');
+}
 const OP_USER = `system:serviceaccount:${OP_NS}:envserve-operator`;
 const admin = loadKubeClient({ kubeconfig: env.kubeconfig });
 let nsA: string; // a policy gives it a domain: ClusterIP + automatic Ingress
@@ -502,7 +509,10 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   await eventually(async () => {
     const s = kubectlJson(['-n', nsA, 'get', 'exposureset', 'after']).status;
     if (condition(s, 'Ready')?.status !== 'True') throw new Error(`after: ${JSON.stringify(s?.conditions)}`);
-  }, 40_000, 250);
+  }, 40_000, 250).catch((e: Error) => {
+    // Seen once in CI (no status at all after 40 s): what the replicas were doing, for the next look.
+    throw new Error(`${e.message}\n${operatorDiagnostics()}`);
+  });
   // Deleting an ExposureSet removes its objects (the operator at once; the garbage collector through the ownerReference).
   mustKubectl(['-n', nsA, 'delete', 'exposureset', 'r1', '--wait=true']);
   await eventually(async () => {
