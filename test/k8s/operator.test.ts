@@ -509,7 +509,7 @@ test('operator killed mid-reconcile and the API server restarted: nothing lost, 
   await eventually(async () => {
     const s = kubectlJson(['-n', nsA, 'get', 'exposureset', 'after']).status;
     if (condition(s, 'Ready')?.status !== 'True') throw new Error(`after: ${JSON.stringify(s?.conditions)}`);
-  }, 40_000, 250).catch((e: Error) => {
+  }, 60_000, 250).catch((e: Error) => {
     // Seen once in CI (no status at all after 40 s): what the replicas were doing, for the next look.
     throw new Error(`${e.message}\n${operatorDiagnostics()}`);
   });

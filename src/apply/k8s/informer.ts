@@ -24,7 +24,8 @@ export interface Named {
 export class Informer<T extends Named> extends EventEmitter {
   private readonly items = new Map<string, T>();
   private readonly abort = new AbortController();
-  private readonly backoff = new Backoff();
+  /** Capped at 5 s (not 15): an API server back from a restart is seen within seconds, while a list every 5 s costs nothing. */
+  private readonly backoff = new Backoff({ maxMs: 5000 });
   private synced?: Promise<void>;
   /** Set once the first list succeeded. */
   listed = false;
