@@ -9,15 +9,14 @@ import net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { httpRequest, podAnswer, tcpEcho } from './cluster.js';
-import { rand, writeEnvFile, createNamespace, deleteNamespace, backedDeployment, mustKubectl, waitReadyPod, eventually } from './expose-lib.js';
+import { httpRequest, podAnswer } from './cluster.js';
+import { rand, createNamespace, deleteNamespace, backedDeployment, mustKubectl, waitReadyPod, eventually } from './expose-lib.js';
 import { createToken, tokenKubeconfig } from './operator-lib.js';
-import { cli, run, type Cli } from './cli-proc.js';
+import { serveTwoForwards, type TwoForwards } from './two-forwards.js';
 
 let ns: string;
 let vars: Record<string, string>;
-let serve: Cli | undefined;
+let forwards: TwoForwards | undefined;
 const envName = `rbac-${rand()}`;
 
 const binding = (ns: string) => ({
@@ -25,13 +24,6 @@ const binding = (ns: string) => ({
   roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pf' },
   subjects: [{ kind: 'ServiceAccount', name: 'dev', namespace: ns }],
 });
-
-interface Row { kind: string; envPort: number; state: string; reason: string; message?: string; listen?: { port: number } }
-async function rows(): Promise<Row[]> {
-  const r = await run(['status', '--env', envName, '-o', 'json'], vars);
-  assert.equal(r.code, 0, r.out);
-  return (JSON.parse(r.out) as { exposures: Row[] }).exposures;
-}
 
 /** How a connection to `port` that sends a request ends: 'ECONNRESET', 'closed' (a FIN), 'data'. */
 function outcome(port: number): Promise<string> {
@@ -57,26 +49,13 @@ before(async () => {
 });
 
 after(async () => {
-  if (serve && serve.proc.exitCode === null) {
-    serve.proc.kill('SIGTERM');
-    await serve.exited;
-  }
-  await run(['down', '--env', envName], vars);
+  await forwards?.stop();
   deleteNamespace(ns);
 });
 
 test('the right to port-forward revoked mid-session: connections reset, status Forbidden on every forward (never ready); given back, both answer', async () => {
-  const file = writeEnvFile(envName, [
-    'def serve():',
-    '    cloud.k8s.bind(env_port=8080, host_port=0, name="web")',
-    '    cloud.k8s.bind(env_port=9000, host_port=0, name="echo", protocol="tcp")',
-    '',
-  ].join('\n'));
-  serve = cli(['serve', '-f', file, '-n', ns, '--selector', 'app=app', '--probe-interval', '300'], vars);
-  await serve.waitFor(/Press Ctrl-C/, 60_000);
-  const start = await rows();
-  const web = start.find((r) => r.envPort === 8080)!.listen!.port;
-  const echo = start.find((r) => r.envPort === 9000)!.listen!.port;
+  forwards = await serveTwoForwards(envName, ns, vars);
+  const { web, echo, rows } = forwards;
   const old = await waitReadyPod(ns, 'app=app');
   assert.equal(podAnswer(await httpRequest('127.0.0.1', web, { timeoutMs: 3000 })).pod, old);
 
@@ -97,12 +76,6 @@ test('the right to port-forward revoked mid-session: connections reset, status F
 
   // Given back: both forwards answer from the new pod, and status says so.
   mustKubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify(binding(ns)));
-  const t0 = Date.now();
-  await eventually(async () => {
-    assert.equal(podAnswer(await httpRequest('127.0.0.1', web, { timeoutMs: 2000 })).pod, pod);
-    const payload = randomBytes(1024);
-    assert.ok((await tcpEcho('127.0.0.1', echo, payload, 2000)).equals(payload));
-    for (const r of await rows()) assert.equal(r.reason, 'Ready', JSON.stringify(r));
-  }, 15_000, 300);
-  console.log(`# fault: the right to port-forward given back: both forwards answering and Ready ${Date.now() - t0} ms later`);
+  const ms = await forwards.answerFrom(pod, 15_000);
+  console.log(`# fault: the right to port-forward given back: both forwards answering and Ready ${ms} ms later`);
 });

@@ -9,22 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { httpRequest, podAnswer, tcpEcho } from './cluster.js';
-import { env, rand, writeEnvFile, createNamespace, deleteNamespace, backedDeployment, waitReadyPod, eventually } from './expose-lib.js';
-import { cli, run, type Cli } from './cli-proc.js';
+import { env, rand, createNamespace, deleteNamespace, backedDeployment, waitReadyPod, eventually } from './expose-lib.js';
+import { serveTwoForwards, type TwoForwards } from './two-forwards.js';
 
 let ns: string;
 let vars: Record<string, string>;
-let serve: Cli | undefined;
+let forwards: TwoForwards | undefined;
 const envName = `link-${rand()}`;
-
-interface Row { kind: string; envPort: number; state: string; reason: string; message?: string; listen?: { port: number } }
-async function rows(): Promise<Row[]> {
-  const r = await run(['status', '--env', envName, '-o', 'json'], vars);
-  assert.equal(r.code, 0, r.out);
-  return (JSON.parse(r.out) as { exposures: Row[] }).exposures;
-}
 
 function link(dir: 'up' | 'down'): void {
   const r = spawnSync('bash', ['scripts/testenv/k8s/link.sh', dir], { encoding: 'utf8', timeout: 30_000 });
@@ -40,26 +31,13 @@ before(async () => {
 
 after(async () => {
   link('up');
-  if (serve && serve.proc.exitCode === null) {
-    serve.proc.kill('SIGTERM');
-    await serve.exited;
-  }
-  await run(['down', '--env', envName], vars);
+  await forwards?.stop();
   deleteNamespace(ns);
 });
 
 test('the link to the cluster cut: status says ClusterUnreachable on every forward (never ready); back, both answer and are Ready within 5 s', async () => {
-  const file = writeEnvFile(envName, [
-    'def serve():',
-    '    cloud.k8s.bind(env_port=8080, host_port=0, name="web")',
-    '    cloud.k8s.bind(env_port=9000, host_port=0, name="echo", protocol="tcp")',
-    '',
-  ].join('\n'));
-  serve = cli(['serve', '-f', file, '-n', ns, '--selector', 'app=app', '--probe-interval', '300'], vars);
-  await serve.waitFor(/Press Ctrl-C/, 60_000);
-  const start = await rows();
-  const web = start.find((r) => r.envPort === 8080)!.listen!.port;
-  const echo = start.find((r) => r.envPort === 9000)!.listen!.port;
+  forwards = await serveTwoForwards(envName, ns, vars);
+  const { rows } = forwards;
   const pod = await waitReadyPod(ns, 'app=app');
 
   link('down');
@@ -73,12 +51,6 @@ test('the link to the cluster cut: status says ClusterUnreachable on every forwa
   } finally {
     link('up');
   }
-  const t0 = Date.now();
-  await eventually(async () => {
-    assert.equal(podAnswer(await httpRequest('127.0.0.1', web, { timeoutMs: 2000 })).pod, pod);
-    const payload = randomBytes(1024);
-    assert.ok((await tcpEcho('127.0.0.1', echo, payload, 2000)).equals(payload));
-    for (const r of await rows()) assert.equal(r.reason, 'Ready', JSON.stringify(r));
-  }, 5000, 200);
-  console.log(`# fault: link to the cluster back: both forwards answering and Ready ${Date.now() - t0} ms later`);
+  const ms = await forwards.answerFrom(pod, 5000);
+  console.log(`# fault: link to the cluster back: both forwards answering and Ready ${ms} ms later`);
 });
