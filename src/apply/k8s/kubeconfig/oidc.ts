@@ -72,8 +72,8 @@ export function writeBackAuthProvider(file: string, userName: string, values: Re
     const raw = readFileSync(file);
     if (raw[0] === 0xff || raw[0] === 0xfe) return 'a UTF-16 file';
     const docs = parseAllDocuments(raw.toString('utf8'), { uniqueKeys: false, merge: true });
-    const doc = Array.isArray(docs) ? docs[0] : undefined;
-    if (!doc || doc.errors.length || (Array.isArray(docs) && docs.length > 1)) return 'not a single YAML document';
+    const doc = Array.isArray(docs) && docs.length === 1 ? docs[0]! : undefined;
+    if (!doc || doc.errors.length) return 'not a single YAML document';
     const users = doc.get('users');
     const entry = isSeq(users) ? users.items.find((u) => isMap(u) && u.get('name') === userName) : undefined;
     if (!isMap(entry)) return `no user "${userName}" in it`;
